@@ -1,0 +1,73 @@
+// Types of the raw native binding (build/Release/durability.node or prebuilds/<platform>-<arch>/).
+// Only lib/backend/native.ts touches this surface; everything else goes through FileBackend.
+//
+// Conventions:
+// - Descriptors are plain numbers. Offsets and lengths are non-negative safe integers.
+// - Every OS failure throws (sync) or rejects (async) with an Error carrying
+//   `code` (e.g. 'EIO'), `errno` (positive number), `syscall` and, where there is one, `path`.
+// - Bad arguments throw TypeError / RangeError synchronously, also from the async forms.
+// - Async forms run on libuv's threadpool; buffers passed to them are referenced until completion,
+//   and must not be resized or detached meanwhile.
+
+export type Crc32cImpl = 'sse42' | 'armv8' | 'table';
+
+export interface NativeBinding {
+  readonly buildInfo: { readonly version: string; readonly napiVersion: number; readonly sanitized: boolean };
+
+  /** Which CRC32C implementation `crc32c` uses on this CPU (chosen once, at load). */
+  crc32cImpl(): Crc32cImpl;
+  /** CRC32C (Castagnoli) of bytes, continuing from `crc` (default 0). Unmasked, standard init/xorout. */
+  crc32c(data: Uint8Array, crc?: number): number;
+  /** Same, forced through the portable table-driven fallback (for tests and benches). */
+  crc32cPortable(data: Uint8Array, crc?: number): number;
+  /**
+   * Many checksums in one call: for each i, out[i] = crc32c(data[ranges[2i] .. ranges[2i]+ranges[2i+1]), seeds ? seeds[i] : 0).
+   * ranges.length must be even, out.length >= ranges.length / 2, and every range inside data.
+   */
+  crc32cRanges(data: Uint8Array, ranges: Uint32Array | Float64Array, out: Uint32Array, seeds?: Uint32Array): void;
+
+  /** open(2) with O_CLOEXEC always added. Flags from `constants`. Returns the descriptor. */
+  open(path: string, flags: number, mode?: number): number;
+  close(fd: number): void;
+  /** Writes all of data at offset (loops over short writes). Returns bytes written (= data.length). */
+  pwrite(fd: number, data: Uint8Array, offset: number): number;
+  pwriteAsync(fd: number, data: Uint8Array, offset: number): Promise<number>;
+  /** Gather write of all chunks, contiguously from offset (loops over short writes). Returns total bytes. */
+  pwritev(fd: number, chunks: readonly Uint8Array[], offset: number): number;
+  pwritevAsync(fd: number, chunks: readonly Uint8Array[], offset: number): Promise<number>;
+  /** Reads up to target.length bytes at offset into target; returns bytes read (0 at end of file). Loops until full or EOF. */
+  pread(fd: number, target: Uint8Array, offset: number): number;
+  preadAsync(fd: number, target: Uint8Array, offset: number): Promise<number>;
+  /** fallocate(fd, 0, offset, length): reserves blocks and extends the size. Throws EOPNOTSUPP etc. where unsupported. */
+  fallocate(fd: number, offset: number, length: number): void;
+  fallocateAsync(fd: number, offset: number, length: number): Promise<void>;
+  ftruncate(fd: number, length: number): void;
+  fdatasync(fd: number): void;
+  fdatasyncAsync(fd: number): Promise<void>;
+  fsync(fd: number): void;
+  fsyncAsync(fd: number): Promise<void>;
+  /** Opens the directory O_RDONLY|O_DIRECTORY, fsyncs it, closes it. */
+  fsyncDir(path: string): void;
+  fsyncDirAsync(path: string): Promise<void>;
+  /** Size of the open file (fstat st_size). */
+  fileSize(fd: number): number;
+  rename(from: string, to: string): void;
+  unlink(path: string): void;
+  mkdir(path: string, mode?: number): void;
+  /**
+   * flock(fd, LOCK_EX|LOCK_NB). Returns true when acquired, false when another open file description holds it
+   * (EWOULDBLOCK). Other failures (e.g. ENOLCK, EOPNOTSUPP on some NFS) throw.
+   */
+  tryLockExclusive(fd: number): boolean;
+  unlock(fd: number): void;
+
+  readonly constants: {
+    readonly O_RDONLY: number;
+    readonly O_WRONLY: number;
+    readonly O_RDWR: number;
+    readonly O_CREAT: number;
+    readonly O_EXCL: number;
+    readonly O_TRUNC: number;
+    readonly O_APPEND: number;
+  };
+}

@@ -1,0 +1,52 @@
+// The file operations FsDirectory needs, implemented twice: over the native core
+// (lib/backend/native.ts) and over node:fs (lib/backend/node-fs.ts). Both write the same bytes.
+//
+// Every OS failure is thrown as an IoError (lib/errors.ts) naming errno, syscall and path.
+// Methods that can block on the disk have an Async form that runs off the event loop.
+
+export type BackendName = 'native' | 'ts';
+
+export type OpenMode =
+  | 'read' // O_RDONLY
+  | 'readWrite' // O_RDWR, must exist
+  | 'create' // O_RDWR|O_CREAT (opens an existing file as is)
+  | 'createNew' // O_RDWR|O_CREAT|O_EXCL
+  | 'truncate'; // O_RDWR|O_CREAT|O_TRUNC
+
+export interface LockResult {
+  readonly acquired: boolean;
+  /** Set when the OS lock is unavailable on this file system and a weaker scheme was used. */
+  readonly degraded?: string;
+}
+
+export interface FileBackend {
+  readonly name: BackendName;
+
+  crc32c(data: Uint8Array, crc?: number): number;
+
+  open(path: string, mode: OpenMode): number;
+  close(fd: number): void;
+  /** Writes all bytes at offset (short writes are retried until done or an error). */
+  pwrite(fd: number, data: Uint8Array, offset: number, path?: string): void;
+  pwriteAsync(fd: number, data: Uint8Array, offset: number, path?: string): Promise<void>;
+  pwritev(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): void;
+  pwritevAsync(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): Promise<void>;
+  /** Reads until target is full or end of file; returns bytes read. */
+  pread(fd: number, target: Uint8Array, offset: number, path?: string): number;
+  /** Throws IoError with errno EOPNOTSUPP/ENOTSUP/EINVAL where the file system cannot preallocate. */
+  fallocate(fd: number, offset: number, length: number, path?: string): void;
+  ftruncate(fd: number, length: number, path?: string): void;
+  fdatasync(fd: number, path?: string): void;
+  fdatasyncAsync(fd: number, path?: string): Promise<void>;
+  fsyncDir(path: string): void;
+  fsyncDirAsync(path: string): Promise<void>;
+  fileSize(fd: number, path?: string): number;
+  rename(from: string, to: string): void;
+  unlink(path: string): void;
+  mkdir(path: string): void;
+  readdir(path: string): string[];
+  exists(path: string): boolean;
+  /** Non-blocking exclusive lock tied to the open descriptor `fd` of the file at `path`. */
+  tryLock(fd: number, path: string): LockResult;
+  unlock(fd: number, path: string): void;
+}

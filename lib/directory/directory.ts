@@ -1,0 +1,81 @@
+// A Directory is the root under which all files of one store live (SPEC §1).
+// Paths are relative, '/'-separated, and never leave the root.
+//
+// Durability vocabulary used throughout:
+// - write: bytes handed to the OS (page cache); lost on power failure unless synced.
+// - sync (fdatasync): the file's written bytes are on stable storage.
+// - syncDir: the directory's entries (creates, renames, deletes) are on stable storage.
+
+export interface WritableFile {
+  readonly path: string;
+  /** Offset at which the next write lands (starts at the file's size when opened for append). */
+  readonly offset: number;
+  /** Writes all bytes at `offset` and advances it. */
+  write(data: Uint8Array): void;
+  /** Gather write of all chunks at `offset`, advancing it by their total length. */
+  writev(chunks: readonly Uint8Array[]): void;
+  writeAsync(data: Uint8Array): Promise<void>;
+  /** Positioned write that does not move `offset` (used to rewrite a header in place). */
+  writeAt(data: Uint8Array, position: number): void;
+  /**
+   * Reserves `length` bytes from `offset` so later writes need not grow the file.
+   * Returns false (and does nothing) where the file system cannot preallocate.
+   */
+  allocate(length: number): boolean;
+  /** Sets the file length; moves `offset` to `length` if it was beyond it. */
+  truncate(length: number): void;
+  /** Current length of the file (may exceed `offset` after preallocation). */
+  size(): number;
+  /** fdatasync: every byte written to this file so far is durable when this returns. */
+  sync(): void;
+  syncAsync(): Promise<void>;
+  close(): void;
+}
+
+export interface ReadableFile {
+  readonly path: string;
+  size(): number;
+  /** Reads up to target.length bytes at position; returns how many were read (short only at end of file). */
+  read(target: Uint8Array, position: number): number;
+  close(): void;
+}
+
+export interface DirectoryLock {
+  readonly path: string;
+  release(): void;
+}
+
+export interface Directory {
+  /** 'fs', 'memory' or 'simulated'. */
+  readonly kind: string;
+
+  /** Creates a new empty file; fails with AlreadyExistsError if it exists. The entry needs syncDir to be durable. */
+  create(path: string): WritableFile;
+  /** Opens an existing file for writing at its end. */
+  openAppend(path: string): WritableFile;
+  openRead(path: string): ReadableFile;
+  readFile(path: string): Uint8Array;
+
+  /** Temp file, write, fdatasync, rename over `path`, fsync the parent: old or new content, never a mix. */
+  atomicWrite(path: string, data: Uint8Array): void;
+  /** rename + fsync of the parent directory (and of the source's parent when it differs). */
+  atomicRename(from: string, to: string): void;
+  /** unlink + fsync of the parent directory. */
+  delete(path: string): void;
+  /** unlink without the directory fsync, for callers that batch several deletes before one syncDir. */
+  deleteNoSync(path: string): void;
+  exists(path: string): boolean;
+  /** Names (not paths) of the entries directly under `path` ('' is the root), sorted. Missing dir lists as []. */
+  list(path: string): string[];
+  /** Creates the directory and its parents, fsyncing each parent that gained an entry. */
+  mkdirp(path: string): void;
+  /** fdatasync of a file by path. */
+  syncFile(path: string): void;
+  /** fsync of a directory ('' is the root): its entries become durable. */
+  syncDir(path: string): void;
+  syncDirAsync(path: string): Promise<void>;
+  /** Exclusive lock on a lock file at `path`, held until release() or process death. Throws LockedError. */
+  lock(path: string): DirectoryLock;
+  /** The OS path of `path`, or undefined where there is none (memory). */
+  filePath(path: string): string | undefined;
+}

@@ -1,0 +1,146 @@
+// Every error the package throws on purpose is a DurabilityError with a stable `code`.
+// Callers branch on `code` (or instanceof); messages are for people and may change.
+
+export type DurabilityErrorCode =
+  | 'DURABILITY_IO'
+  | 'DURABILITY_CORRUPTION'
+  | 'DURABILITY_LOCKED'
+  | 'DURABILITY_POISONED'
+  | 'DURABILITY_CLOSED'
+  | 'DURABILITY_INVALID_PATH'
+  | 'DURABILITY_INVALID_ARGUMENT'
+  | 'DURABILITY_INVALID_STATE'
+  | 'DURABILITY_ENCODE'
+  | 'DURABILITY_DECODE'
+  | 'DURABILITY_NOT_FOUND'
+  | 'DURABILITY_EXISTS'
+  | 'DURABILITY_RECOVERY_GAP';
+
+export class DurabilityError extends Error {
+  readonly code: DurabilityErrorCode;
+  constructor(code: DurabilityErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An operating-system call failed. `errno` is the symbolic code (EIO, ENOSPC, ...). */
+export class IoError extends DurabilityError {
+  readonly errno: string;
+  readonly syscall: string;
+  readonly path: string | undefined;
+  constructor(errno: string, syscall: string, path: string | undefined, options?: { cause?: unknown; message?: string }) {
+    super('DURABILITY_IO', options?.message ?? `${syscall} failed: ${errno}${path === undefined ? '' : ` (${path})`}`, options);
+    this.errno = errno;
+    this.syscall = syscall;
+    this.path = path;
+  }
+}
+
+/** Bytes on disk do not match the format. Names the file and byte offset where the damage starts. */
+export class CorruptionError extends DurabilityError {
+  readonly file: string;
+  readonly offset: number;
+  readonly reason: string;
+  constructor(file: string, offset: number, reason: string, options?: { cause?: unknown }) {
+    super('DURABILITY_CORRUPTION', `${file} @ ${offset}: ${reason}`, options);
+    this.file = file;
+    this.offset = offset;
+    this.reason = reason;
+  }
+}
+
+/** Another writer (in this process, a worker, or another process) holds the lock. */
+export class LockedError extends DurabilityError {
+  readonly path: string;
+  constructor(path: string, detail?: string) {
+    super('DURABILITY_LOCKED', `${path} is locked by another writer${detail ? ` (${detail})` : ''}`);
+    this.path = path;
+  }
+}
+
+/** A write, rotation or sync failed earlier; nothing written since can be trusted as durable. */
+export class PoisonedError extends DurabilityError {
+  constructor(cause: unknown) {
+    super('DURABILITY_POISONED', `writer is poisoned by an earlier failure: ${describe(cause)}`, { cause });
+  }
+}
+
+export class ClosedError extends DurabilityError {
+  constructor(what: string) {
+    super('DURABILITY_CLOSED', `${what} is closed`);
+  }
+}
+
+/** A relative path that would leave the directory's root, or is otherwise not a valid store path. */
+export class InvalidPathError extends DurabilityError {
+  readonly path: string;
+  constructor(path: string, reason: string) {
+    super('DURABILITY_INVALID_PATH', `invalid path ${JSON.stringify(path)}: ${reason}`);
+    this.path = path;
+  }
+}
+
+export class InvalidArgumentError extends DurabilityError {
+  constructor(message: string) {
+    super('DURABILITY_INVALID_ARGUMENT', message);
+  }
+}
+
+export class InvalidStateError extends DurabilityError {
+  constructor(message: string) {
+    super('DURABILITY_INVALID_STATE', message);
+  }
+}
+
+export class NotFoundError extends DurabilityError {
+  readonly path: string;
+  constructor(path: string) {
+    super('DURABILITY_NOT_FOUND', `${path} does not exist`);
+    this.path = path;
+  }
+}
+
+export class AlreadyExistsError extends DurabilityError {
+  readonly path: string;
+  constructor(path: string, detail?: string) {
+    super('DURABILITY_EXISTS', `${path} already exists${detail ? ` (${detail})` : ''}`);
+    this.path = path;
+  }
+}
+
+export class EncodeError extends DurabilityError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DURABILITY_ENCODE', message, options);
+  }
+}
+
+export class DecodeError extends DurabilityError {
+  readonly entryId: number | undefined;
+  readonly file: string | undefined;
+  constructor(message: string, where: { entryId?: number; file?: string }, options?: { cause?: unknown }) {
+    super('DURABILITY_DECODE', message, options);
+    this.entryId = where.entryId;
+    this.file = where.file;
+  }
+}
+
+export function describe(cause: unknown): string {
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  return String(cause);
+}
+
+/**
+ * Maps an error thrown by node:fs or the native binding (both carry `code` and `syscall`)
+ * to an IoError; anything else is returned unchanged.
+ */
+export function toIoError(err: unknown, fallbackPath?: string): unknown {
+  if (err instanceof DurabilityError) return err;
+  const e = err as { code?: unknown; syscall?: unknown; path?: unknown } | null;
+  if (e && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) {
+    const path = typeof e.path === 'string' ? e.path : fallbackPath;
+    return new IoError(e.code, typeof e.syscall === 'string' ? e.syscall : 'unknown', path, { cause: err });
+  }
+  return err;
+}

@@ -1,0 +1,86 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { NativeBinding } from '../binding';
+
+// Finds the native core. Order: DURABILITY_NATIVE_PATH (an explicit file, for bundlers) →
+// prebuilds/<platform>-<arch>/durability[.<libc>].node → build/Release/durability.node from a
+// local cmake-js build, accepted only when built from this package version → none.
+// We do not use `bindings`: it never looks in prebuilds/ and prefers build/Debug over Release.
+
+export interface NativeLoad {
+  readonly binding: NativeBinding | undefined;
+  readonly path: string | undefined;
+  /** One line per candidate that was tried and failed, for the fallback warning. */
+  readonly attempts: readonly string[];
+}
+
+const packageRoot = findPackageRoot(__dirname);
+
+function findPackageRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'binding.d.ts'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(start, '..', '..');
+    dir = up;
+  }
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+export function isMusl(): boolean {
+  if (process.platform !== 'linux') return false;
+  // The ELF interpreter of the running node names the libc without spawning anything.
+  try {
+    const head = readFileSync('/proc/self/exe').subarray(0, 4096).toString('latin1');
+    if (head.includes('ld-musl')) return true;
+    if (head.includes('ld-linux')) return false;
+  } catch {
+    // fall through to the slower probe
+  }
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return !report?.header?.glibcVersionRuntime;
+}
+
+export function candidatePaths(): string[] {
+  const tuple = `${process.platform}-${process.arch}`;
+  const dir = path.join(packageRoot, 'prebuilds', tuple);
+  const libc = process.platform === 'linux' ? (isMusl() ? 'musl' : 'glibc') : undefined;
+  const out: string[] = [];
+  if (process.env.DURABILITY_NATIVE_PATH) out.push(path.resolve(process.env.DURABILITY_NATIVE_PATH));
+  if (libc) out.push(path.join(dir, `durability.${libc}.node`));
+  out.push(path.join(dir, 'durability.node'));
+  out.push(path.join(packageRoot, 'build', 'Release', 'durability.node'));
+  return out;
+}
+
+let cached: NativeLoad | undefined;
+
+export function loadNative(): NativeLoad {
+  if (cached) return cached;
+  const attempts: string[] = [];
+  const wanted = packageVersion();
+  for (const candidate of candidatePaths()) {
+    if (!existsSync(candidate)) {
+      attempts.push(`${candidate}: not found`);
+      continue;
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const binding = require(candidate) as NativeBinding;
+      const built = binding.buildInfo?.version;
+      if (built !== wanted && !candidate.includes(`${path.sep}prebuilds${path.sep}`) && candidate !== process.env.DURABILITY_NATIVE_PATH) {
+        attempts.push(`${candidate}: built for version ${built}, package is ${wanted}`);
+        continue;
+      }
+      cached = { binding, path: candidate, attempts };
+      return cached;
+    } catch (err) {
+      attempts.push(`${candidate}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  cached = { binding: undefined, path: undefined, attempts };
+  return cached;
+}
