@@ -21,10 +21,10 @@ export interface NativeBinding {
   /** Same, forced through the portable table-driven fallback (for tests and benches). */
   crc32cPortable(data: Uint8Array, crc?: number): number;
   /**
-   * Many checksums in one call: for each i, out[i] = crc32c(data[ranges[2i] .. ranges[2i]+ranges[2i+1]), seeds ? seeds[i] : 0).
-   * ranges.length must be even, out.length >= ranges.length / 2, and every range inside data.
+   * Many checksums in one call: for i < count, out[i] = crc32c(data[ranges[2i] .. ranges[2i]+ranges[2i+1]), seed).
+   * ranges.length >= 2*count, out.length >= count, and every range inside data; else RangeError.
    */
-  crc32cRanges(data: Uint8Array, ranges: Uint32Array | Float64Array, out: Uint32Array, seeds?: Uint32Array): void;
+  crc32cRanges(data: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array, seed: number): void;
 
   /** open(2) with O_CLOEXEC always added. Flags from `constants`. Returns the descriptor. */
   open(path: string, flags: number, mode?: number): number;

@@ -19,10 +19,19 @@ export interface LockResult {
   readonly degraded?: string;
 }
 
-export interface FileBackend {
+/** CRC32C over one buffer, or over many ranges of one buffer in a single call (one native crossing per batch). */
+export interface Checksummer {
   readonly name: BackendName;
-
+  /** crc32c(data) continuing from `crc` (default 0). */
   crc32c(data: Uint8Array, crc?: number): number;
+  /**
+   * For i < count: out[i] = crc32c(data.subarray(ranges[2i], ranges[2i] + ranges[2i+1]), seed).
+   * The native backend does the whole batch in one call.
+   */
+  crc32cRanges(data: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array, seed: number): void;
+}
+
+export interface FileBackend extends Checksummer {
 
   open(path: string, mode: OpenMode): number;
   close(fd: number): void;

@@ -1,3 +1,5 @@
+import type { Checksummer } from '../backend/backend';
+
 // A Directory is the root under which all files of one store live (SPEC §1).
 // Paths are relative, '/'-separated, and never leave the root.
 //
@@ -48,6 +50,8 @@ export interface DirectoryLock {
 export interface Directory {
   /** 'fs', 'memory' or 'simulated'. */
   readonly kind: string;
+  /** CRC32C implementation for files of this directory (the native core's when FsDirectory runs on it). */
+  readonly checksum: Checksummer;
 
   /** Creates a new empty file; fails with AlreadyExistsError if it exists. The entry needs syncDir to be durable. */
   create(path: string): WritableFile;
