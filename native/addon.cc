@@ -1,6 +1,96 @@
-#include <napi.h>
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("version", Napi::String::New(env, DURABILITY_VERSION));
-  return exports;
-}
-NODE_API_MODULE(durability, Init)
+// Module entry. Napi::Addon keeps one instance per environment (main thread, each worker), so
+// nothing JS-visible is shared between threads; the only process-wide state is plain data
+// (the CRC32C kernel chosen at load, the errno-name lookup).
+#include <fcntl.h>
+
+#include "bindings.h"
+
+#ifndef DURABILITY_VERSION
+#error "DURABILITY_VERSION must be defined by the build (CMakeLists.txt reads package.json)"
+#endif
+
+#if defined(DURABILITY_SANITIZE)
+#define DURABILITY_SANITIZED true
+#else
+#define DURABILITY_SANITIZED false
+#endif
+
+namespace durability {
+
+class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
+ public:
+  DurabilityAddon(Napi::Env env, Napi::Object exports) {
+    constexpr auto kAttrs = napi_enumerable;
+    DefineAddon(exports, {
+                             InstanceValue("buildInfo", BuildInfo(env), kAttrs),
+                             InstanceValue("constants", Constants(env), kAttrs),
+                             Method<&Crc32cImplJs>("crc32cImpl"),
+                             Method<&Crc32cJs>("crc32c"),
+                             Method<&Crc32cPortableJs>("crc32cPortable"),
+                             Method<&Crc32cRangesJs>("crc32cRanges"),
+                             Method<&OpenJs>("open"),
+                             Method<&CloseJs>("close"),
+                             Method<&PwriteJs>("pwrite"),
+                             Method<&PwriteAsyncJs>("pwriteAsync"),
+                             Method<&PwritevJs>("pwritev"),
+                             Method<&PwritevAsyncJs>("pwritevAsync"),
+                             Method<&PreadJs>("pread"),
+                             Method<&PreadAsyncJs>("preadAsync"),
+                             Method<&FallocateJs>("fallocate"),
+                             Method<&FallocateAsyncJs>("fallocateAsync"),
+                             Method<&FtruncateJs>("ftruncate"),
+                             Method<&FdatasyncJs>("fdatasync"),
+                             Method<&FdatasyncAsyncJs>("fdatasyncAsync"),
+                             Method<&FsyncJs>("fsync"),
+                             Method<&FsyncAsyncJs>("fsyncAsync"),
+                             Method<&FsyncDirJs>("fsyncDir"),
+                             Method<&FsyncDirAsyncJs>("fsyncDirAsync"),
+                             Method<&FileSizeJs>("fileSize"),
+                             Method<&RenameJs>("rename"),
+                             Method<&UnlinkJs>("unlink"),
+                             Method<&MkdirJs>("mkdir"),
+                             Method<&TryLockExclusiveJs>("tryLockExclusive"),
+                             Method<&UnlockJs>("unlock"),
+                         });
+  }
+
+ private:
+  using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
+
+  template <Fn F>
+  Napi::Value Call(const Napi::CallbackInfo& info) {
+    return F(info);
+  }
+
+  template <Fn F>
+  static AddonProp Method(const char* name) {
+    return InstanceMethod<&DurabilityAddon::Call<F>>(name, napi_enumerable);
+  }
+
+  static Napi::Object BuildInfo(Napi::Env env) {
+    Napi::Object info = Napi::Object::New(env);
+    info.Set("version", Napi::String::New(env, DURABILITY_VERSION));
+    info.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+    info.Set("sanitized", Napi::Boolean::New(env, DURABILITY_SANITIZED));
+    info.Freeze();
+    return info;
+  }
+
+  static Napi::Object Constants(Napi::Env env) {
+    Napi::Object c = Napi::Object::New(env);
+    c.Set("O_RDONLY", Napi::Number::New(env, O_RDONLY));
+    c.Set("O_WRONLY", Napi::Number::New(env, O_WRONLY));
+    c.Set("O_RDWR", Napi::Number::New(env, O_RDWR));
+    c.Set("O_CREAT", Napi::Number::New(env, O_CREAT));
+    c.Set("O_EXCL", Napi::Number::New(env, O_EXCL));
+    c.Set("O_TRUNC", Napi::Number::New(env, O_TRUNC));
+    c.Set("O_APPEND", Napi::Number::New(env, O_APPEND));
+    c.Freeze();
+    return c;
+  }
+};
+
+}  // namespace durability
+
+using durability::DurabilityAddon;
+NODE_API_NAMED_ADDON(durability, DurabilityAddon)

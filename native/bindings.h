@@ -1,0 +1,39 @@
+// The JS-callable functions of the binding (binding.d.ts), grouped by file:
+// js_crc32c.cc, js_file.cc (synchronous), async_ops.cc (promise forms). addon.cc exports them.
+#pragma once
+
+#include <napi.h>
+
+namespace durability {
+
+Napi::Value Crc32cImplJs(const Napi::CallbackInfo& info);
+Napi::Value Crc32cJs(const Napi::CallbackInfo& info);
+Napi::Value Crc32cPortableJs(const Napi::CallbackInfo& info);
+Napi::Value Crc32cRangesJs(const Napi::CallbackInfo& info);
+
+Napi::Value OpenJs(const Napi::CallbackInfo& info);
+Napi::Value CloseJs(const Napi::CallbackInfo& info);
+Napi::Value PwriteJs(const Napi::CallbackInfo& info);
+Napi::Value PwritevJs(const Napi::CallbackInfo& info);
+Napi::Value PreadJs(const Napi::CallbackInfo& info);
+Napi::Value FallocateJs(const Napi::CallbackInfo& info);
+Napi::Value FtruncateJs(const Napi::CallbackInfo& info);
+Napi::Value FdatasyncJs(const Napi::CallbackInfo& info);
+Napi::Value FsyncJs(const Napi::CallbackInfo& info);
+Napi::Value FsyncDirJs(const Napi::CallbackInfo& info);
+Napi::Value FileSizeJs(const Napi::CallbackInfo& info);
+Napi::Value RenameJs(const Napi::CallbackInfo& info);
+Napi::Value UnlinkJs(const Napi::CallbackInfo& info);
+Napi::Value MkdirJs(const Napi::CallbackInfo& info);
+Napi::Value TryLockExclusiveJs(const Napi::CallbackInfo& info);
+Napi::Value UnlockJs(const Napi::CallbackInfo& info);
+
+Napi::Value PwriteAsyncJs(const Napi::CallbackInfo& info);
+Napi::Value PwritevAsyncJs(const Napi::CallbackInfo& info);
+Napi::Value PreadAsyncJs(const Napi::CallbackInfo& info);
+Napi::Value FallocateAsyncJs(const Napi::CallbackInfo& info);
+Napi::Value FdatasyncAsyncJs(const Napi::CallbackInfo& info);
+Napi::Value FsyncAsyncJs(const Napi::CallbackInfo& info);
+Napi::Value FsyncDirAsyncJs(const Napi::CallbackInfo& info);
+
+}  // namespace durability
