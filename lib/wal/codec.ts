@@ -1,0 +1,62 @@
+import { Packr } from 'msgpackr';
+
+// A codec turns one entry into the payload bytes of one frame and back.
+//
+// encode may return a view of a buffer it reuses: the writer copies the bytes into its own
+// frame buffer before calling encode again. decode receives a view the reader reuses after the
+// call returns, so a codec that keeps the bytes (raw does) must copy them.
+
+export interface Codec<E> {
+  readonly name: string;
+  encode(entry: E): Uint8Array;
+  decode(bytes: Uint8Array): E;
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+/** JSON text in UTF-8. Values JSON cannot express (undefined, functions, BigInt, cycles) fail to encode. */
+export function jsonCodec<E>(): Codec<E> {
+  return {
+    name: 'json',
+    encode(entry: E): Uint8Array {
+      const text = JSON.stringify(entry);
+      // JSON.stringify returns undefined (not a string) for undefined, functions and symbols.
+      if (typeof text !== 'string') throw new TypeError(`${typeof entry} has no JSON form`);
+      return utf8Encoder.encode(text);
+    },
+    decode(bytes: Uint8Array): E {
+      return JSON.parse(utf8Decoder.decode(bytes)) as E;
+    },
+  };
+}
+
+/** MessagePack through msgpackr, in the standard map form (no record extension) so other decoders read it. */
+export function msgpackCodec<E>(): Codec<E> {
+  // copyBuffers: a decoded Uint8Array field must not alias the reader's reused view.
+  const packr = new Packr({ useRecords: false, copyBuffers: true });
+  return {
+    name: 'msgpack',
+    encode(entry: E): Uint8Array {
+      return packr.pack(entry);
+    },
+    decode(bytes: Uint8Array): E {
+      return packr.unpack(bytes) as E;
+    },
+  };
+}
+
+/** Bytes as they are. encode hands the caller's bytes to the writer, which copies them at once. */
+export const raw: Codec<Uint8Array> = {
+  name: 'raw',
+  encode(entry: Uint8Array): Uint8Array {
+    if (!(entry instanceof Uint8Array)) throw new TypeError('the raw codec encodes Uint8Array entries only');
+    return entry;
+  },
+  decode(bytes: Uint8Array): Uint8Array {
+    return bytes.slice();
+  },
+};
+
+export const json: Codec<unknown> = jsonCodec<unknown>();
+export const msgpack: Codec<unknown> = msgpackCodec<unknown>();

@@ -1,0 +1,53 @@
+import type { Checksummer } from '../backend/backend';
+import { FRAME_HEADER_SIZE, sealFrames, writeFrameUnsealed } from './format';
+
+// Frames waiting to be written, packed back to back exactly as they will lie in the segment.
+// Frames are laid out unsealed as they are appended; one sealFrames call per flush computes
+// every CRC in the batch (one native crossing), and the sealed bytes go out in one write.
+// A group-commit path can keep two of these and fill one while the other is in flight.
+export class FrameBuffer {
+  readonly capacity: number;
+  private readonly bytes: Uint8Array;
+  private offsets: Uint32Array;
+  /** Number of frames in the buffer. */
+  count = 0;
+  /** Bytes used. */
+  length = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.bytes = new Uint8Array(capacity);
+    this.offsets = new Uint32Array(Math.min(1024, Math.floor(capacity / FRAME_HEADER_SIZE) + 1));
+  }
+
+  /** Lays out one frame; the caller has checked that it fits (length + 16 + payload ≤ capacity). */
+  add(entryId: number, payload: Uint8Array): void {
+    if (this.count === this.offsets.length) this.growOffsets();
+    this.offsets[this.count++] = this.length;
+    this.length = writeFrameUnsealed(this.bytes, this.length, entryId, payload);
+  }
+
+  /** Seals every frame under `salt` and returns the bytes to write (a view, valid until the next add). */
+  seal(salt: number, checksum: Checksummer): Uint8Array {
+    sealFrames(this.bytes, this.offsets, this.count, salt, checksum);
+    return this.bytes.subarray(0, this.length);
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.length = 0;
+  }
+
+  private growOffsets(): void {
+    const next = new Uint32Array(this.offsets.length * 2);
+    next.set(this.offsets);
+    this.offsets = next;
+  }
+}
+
+/** One sealed frame in a buffer of its own, for frames larger than the writer's buffer. */
+export function sealedFrame(entryId: number, payload: Uint8Array, salt: number, checksum: Checksummer): Uint8Array {
+  const single = new FrameBuffer(FRAME_HEADER_SIZE + payload.length);
+  single.add(entryId, payload);
+  return single.seal(salt, checksum);
+}

@@ -1,0 +1,166 @@
+import type { Checksummer } from '../backend/backend';
+import { channels } from '../diagnostics';
+import type { Directory } from '../directory/directory';
+import { CorruptionError, InvalidArgumentError } from '../errors';
+import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, type SegmentHeader } from './format';
+import type { WalObserver } from './observer';
+import { recyclePath } from './recycle-pool';
+import { listSegments, scanSegment, type SegmentRef } from './segment-scan';
+
+// Housekeeping on a log: which entry ids each segment holds, and removal of the segments a
+// checkpoint has made unnecessary.
+//
+// Only a prefix of the log is ever removed, and never the final segment (the one a writer
+// appends to). Each removal is made durable (directory fsync) before the next one starts: a
+// crash may drop any unsynced directory operation independently of the others, and a log that
+// lost segment 2 but kept segment 1 would have a gap no reader can accept.
+
+export interface SegmentRange {
+  readonly segmentId: number;
+  readonly path: string;
+  readonly firstEntryId: number;
+  /** firstEntryId - 1 when the segment holds no entry. */
+  readonly lastEntryId: number;
+}
+
+export interface TruncateOptions {
+  /**
+   * Its beforeTruncate hook may keep a segment, and with it every later one. If the hook throws,
+   * the truncation stops there and rethrows (segments already removed stay removed).
+   */
+  observer?: WalObserver;
+}
+
+export interface TruncateResult {
+  /** Segments removed, oldest first. */
+  readonly removed: readonly SegmentRange[];
+  /** The segment whose removal the observer refused, if it stopped the truncation. */
+  readonly vetoed: SegmentRange | undefined;
+}
+
+export class WalMaintenance {
+  private readonly dir: Directory;
+  private readonly checksum: Checksummer;
+  private readonly maxPayloadSize: number;
+
+  constructor(dir: Directory, options: { maxPayloadSize?: number } = {}) {
+    this.dir = dir;
+    this.checksum = dir.checksum;
+    this.maxPayloadSize = options.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
+  }
+
+  /**
+   * Entry-id range of every segment, oldest first. Earlier segments are bounded by the next
+   * segment's header; the final one is scanned (a torn tail ends it, as in 'bestEffortTail').
+   */
+  segmentRanges(): SegmentRange[] {
+    const segments = listSegments(this.dir);
+    if (segments.length === 0) return [];
+    const ranges = this.closedRanges(segments);
+    const final = segments[segments.length - 1];
+    const previous = ranges.length > 0 ? ranges[ranges.length - 1] : undefined;
+    const scan = scanSegment(this.dir, final, {
+      isFinal: true, mode: 'bestEffortTail', maxPayloadSize: this.maxPayloadSize,
+      expectedFirstEntryId: previous === undefined ? undefined : previous.lastEntryId + 1,
+    });
+    ranges.push({ segmentId: final.segmentId, path: final.path, firstEntryId: scan.firstEntryId, lastEntryId: scan.lastEntryId });
+    return ranges;
+  }
+
+  /** Deletes the oldest segments whose entries are all ≤ lastEntryId (never the final segment). */
+  truncatePrefix(lastEntryId: number, options: TruncateOptions = {}): TruncateResult {
+    return this.removeCovered(lastEntryId, options, (range) => {
+      this.dir.delete(range.path);
+      return range.path;
+    }).result;
+  }
+
+  /**
+   * Like truncatePrefix, but renames the covered segments to recycle files (wal/recycle-<id>)
+   * and returns their paths, for WalWriter.recycle to reuse as new segments.
+   */
+  truncateToRecycle(lastEntryId: number, options: TruncateOptions = {}): string[] {
+    return this.removeCovered(lastEntryId, options, (range) => {
+      const to = recyclePath(range.segmentId);
+      this.dir.atomicRename(range.path, to);
+      return to;
+    }).paths;
+  }
+
+  private removeCovered(
+    lastEntryId: number, options: TruncateOptions, remove: (range: SegmentRange) => string,
+  ): { result: TruncateResult; paths: string[] } {
+    if (!Number.isSafeInteger(lastEntryId) || lastEntryId < 0) {
+      throw new InvalidArgumentError(`lastEntryId must be a non-negative integer, not ${String(lastEntryId)}`);
+    }
+    const segments = listSegments(this.dir);
+    const removed: SegmentRange[] = [];
+    const paths: string[] = [];
+    let vetoed: SegmentRange | undefined;
+    for (const range of this.closedRanges(segments)) {
+      if (range.lastEntryId > lastEntryId) break;
+      const hook = options.observer?.beforeTruncate;
+      if (hook !== undefined) {
+        const info = { segmentId: range.segmentId, path: range.path, firstEntryId: range.firstEntryId, lastEntryId: range.lastEntryId };
+        if (hook.call(options.observer, info) === false) {
+          vetoed = range;
+          if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...info, action: 'vetoed' });
+          break;
+        }
+      }
+      paths.push(remove(range));
+      removed.push(range);
+      if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...range, action: 'removed', to: paths[paths.length - 1] });
+    }
+    return { result: { removed, vetoed }, paths };
+  }
+
+  /** Ranges of every segment but the final one, from headers alone. */
+  private closedRanges(segments: readonly SegmentRef[]): SegmentRange[] {
+    const headers: SegmentHeader[] = [];
+    for (let i = 0; i < segments.length - 1; i++) headers.push(this.readHeader(segments[i]));
+    const ranges: SegmentRange[] = [];
+    for (let i = 0; i < headers.length; i++) {
+      const seg = segments[i];
+      const next = segments[i + 1];
+      if (next.segmentId !== seg.segmentId + 1) {
+        throw new CorruptionError(next.path, 0, `segment id gap: ${next.segmentId} follows ${seg.segmentId}`);
+      }
+      const nextFirst = i + 1 < headers.length ? headers[i + 1].firstEntryId : this.finalFirstEntryId(next, seg, headers[i]);
+      if (nextFirst < headers[i].firstEntryId) {
+        throw new CorruptionError(next.path, 16, `first entry id ${nextFirst} is below the previous segment's ${headers[i].firstEntryId}`);
+      }
+      ranges.push({ segmentId: seg.segmentId, path: seg.path, firstEntryId: headers[i].firstEntryId, lastEntryId: nextFirst - 1 });
+    }
+    return ranges;
+  }
+
+  /** First entry id of the final segment; when its header is torn, one past the previous segment's last frame. */
+  private finalFirstEntryId(final: SegmentRef, previous: SegmentRef, previousHeader: SegmentHeader): number {
+    const bytes = this.readPrefix(final);
+    try {
+      return decodeSegmentHeader(bytes, final.path, this.checksum, final.segmentId).firstEntryId;
+    } catch (err) {
+      if (!(err instanceof CorruptionError)) throw err;
+    }
+    const scan = scanSegment(this.dir, previous, {
+      isFinal: false, mode: 'strict', maxPayloadSize: this.maxPayloadSize, expectedFirstEntryId: previousHeader.firstEntryId,
+    });
+    return scan.lastEntryId + 1;
+  }
+
+  private readHeader(seg: SegmentRef): SegmentHeader {
+    return decodeSegmentHeader(this.readPrefix(seg), seg.path, this.checksum, seg.segmentId);
+  }
+
+  private readPrefix(seg: SegmentRef): Uint8Array {
+    const file = this.dir.openRead(seg.path);
+    try {
+      const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
+      const n = file.read(bytes, 0);
+      return bytes.subarray(0, n);
+    } finally {
+      file.close();
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { InvalidArgumentError } from '../errors';
+import type { Codec } from './codec';
+import { resolveFlushPolicy, type FlushPolicy, type ResolvedFlushPolicy } from './flush-policy';
+import { DEFAULT_SYNC_WINDOW, FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE } from './format';
+import type { WalObserver } from './observer';
+
+export interface WalWriterOptions<E> {
+  codec: Codec<E>;
+  /** When buffered frames are written to the OS. Default { everyN: 64 }. */
+  flushPolicy?: FlushPolicy;
+  /** Frame buffer size in bytes; a full buffer is written whatever the policy. Default 1 MiB. 0 writes every frame at once. */
+  bufferSize?: number;
+  /** Rotate before a frame would take the segment past this many bytes. Default 64 MiB. */
+  maxSegmentSize?: number;
+  /** Rotate before appending to a segment at least this old (ms, measured by `clock`). Default: no age limit. */
+  maxSegmentAgeMs?: number;
+  /**
+   * W: the most bytes of a segment that may be written but not fdatasynced. Recorded in each
+   * segment header; the reader uses it to tell a torn tail from damage. Default 64 MiB.
+   */
+  syncWindow?: number;
+  /** Reserve space for new segments with fallocate: true = maxSegmentSize bytes, or a byte count. Default false. */
+  preallocate?: boolean | number;
+  /** How many truncated segment files to keep for reuse as new segments. Default 0 (delete them). */
+  recycleCapacity?: number;
+  /** Largest payload accepted by append (≤ 64 MiB, the format's limit). */
+  maxPayloadSize?: number;
+  observer?: WalObserver;
+  /** Milliseconds clock for segment age (Date.now by default); tests pass their own. */
+  clock?: () => number;
+}
+
+export interface ResolvedWriterOptions<E> {
+  readonly codec: Codec<E>;
+  readonly flush: ResolvedFlushPolicy;
+  readonly bufferSize: number;
+  readonly maxSegmentSize: number;
+  readonly maxSegmentAgeMs: number;
+  readonly syncWindow: number;
+  readonly preallocate: number;
+  readonly recycleCapacity: number;
+  readonly maxPayloadSize: number;
+  readonly observer: WalObserver | undefined;
+  readonly clock: () => number;
+}
+
+export const DEFAULT_BUFFER_SIZE = 1024 * 1024;
+export const DEFAULT_MAX_SEGMENT_SIZE = 64 * 1024 * 1024;
+/** A segment must hold its header and at least one empty frame. */
+export const MIN_SEGMENT_SIZE = SEGMENT_HEADER_SIZE + FRAME_HEADER_SIZE;
+const MAX_U32 = 0xffffffff;
+
+function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], not ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedWriterOptions<E> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('WalWriter options are required ({ codec })');
+  const codec = options.codec;
+  if (codec === null || typeof codec !== 'object' || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
+    throw new InvalidArgumentError('options.codec must be a Codec ({ name, encode, decode })');
+  }
+  const maxSegmentSize = integerOption('maxSegmentSize', options.maxSegmentSize, DEFAULT_MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Number.MAX_SAFE_INTEGER);
+  let preallocate = 0;
+  if (options.preallocate === true) preallocate = maxSegmentSize;
+  else if (typeof options.preallocate === 'number') preallocate = integerOption('preallocate', options.preallocate, 0, 0, Number.MAX_SAFE_INTEGER);
+  else if (options.preallocate !== undefined && options.preallocate !== false) throw new InvalidArgumentError('preallocate must be a boolean or a byte count');
+  let maxSegmentAgeMs = 0;
+  if (options.maxSegmentAgeMs !== undefined) {
+    if (typeof options.maxSegmentAgeMs !== 'number' || !(options.maxSegmentAgeMs > 0)) {
+      throw new InvalidArgumentError(`maxSegmentAgeMs must be a positive number, not ${String(options.maxSegmentAgeMs)}`);
+    }
+    maxSegmentAgeMs = options.maxSegmentAgeMs;
+  }
+  if (options.observer !== undefined && (options.observer === null || typeof options.observer !== 'object')) {
+    throw new InvalidArgumentError('observer must be an object with optional hooks');
+  }
+  if (options.clock !== undefined && typeof options.clock !== 'function') throw new InvalidArgumentError('clock must be a function');
+  return {
+    codec,
+    flush: resolveFlushPolicy(options.flushPolicy),
+    bufferSize: integerOption('bufferSize', options.bufferSize, DEFAULT_BUFFER_SIZE, 0, 1024 * 1024 * 1024),
+    maxSegmentSize,
+    maxSegmentAgeMs,
+    syncWindow: integerOption('syncWindow', options.syncWindow, DEFAULT_SYNC_WINDOW, FRAME_HEADER_SIZE, MAX_U32),
+    preallocate,
+    recycleCapacity: integerOption('recycleCapacity', options.recycleCapacity, 0, 0, 1 << 20),
+    maxPayloadSize: integerOption('maxPayloadSize', options.maxPayloadSize, MAX_PAYLOAD_SIZE, 0, MAX_PAYLOAD_SIZE),
+    observer: options.observer,
+    clock: options.clock ?? Date.now,
+  };
+}

@@ -1,0 +1,55 @@
+import type { Directory } from '../directory/directory';
+import { InvalidArgumentError } from '../errors';
+import { WAL_DIR } from './format';
+
+// Files of truncated segments, kept to become new segments: overwriting blocks a file already
+// owns avoids allocating (and, on ext4, converting unwritten extents) on the write path.
+// They live in wal/ as recycle-<old segment id>, a name the reader skips.
+
+const RECYCLE_NAME = /^recycle-(\d+)$/;
+
+export function recyclePath(segmentId: number): string {
+  return `${WAL_DIR}/recycle-${segmentId}`;
+}
+
+export function isRecycleName(name: string): boolean {
+  return RECYCLE_NAME.test(name);
+}
+
+export class RecyclePool {
+  private readonly files: string[] = [];
+
+  constructor(private readonly dir: Directory, private readonly capacity: number) {}
+
+  get size(): number {
+    return this.files.length;
+  }
+
+  /** Keeps `path` for reuse, or deletes it (the oldest kept file when the pool is full). */
+  add(path: string): void {
+    const slash = path.lastIndexOf('/');
+    if (path.slice(0, slash) !== WAL_DIR || !isRecycleName(path.slice(slash + 1))) {
+      throw new InvalidArgumentError(`${JSON.stringify(path)} is not a recycled segment (wal/recycle-<n>)`);
+    }
+    if (this.files.includes(path)) return;
+    this.files.push(path);
+    // Surplus files are garbage, not log: no directory fsync (a crash that brings one back only
+    // means the next open deletes it again).
+    while (this.files.length > this.capacity) this.dir.deleteNoSync(this.files.shift() as string);
+  }
+
+  /** The next file to reuse that still exists. */
+  take(): string | undefined {
+    for (let path = this.files.shift(); path !== undefined; path = this.files.shift()) {
+      if (this.dir.exists(path)) return path;
+    }
+    return undefined;
+  }
+
+  /** Picks up recycle files a previous writer left behind, oldest segment first. */
+  adoptLeftovers(): void {
+    const names = this.dir.list(WAL_DIR).filter(isRecycleName);
+    names.sort((a, b) => Number(RECYCLE_NAME.exec(a)?.[1]) - Number(RECYCLE_NAME.exec(b)?.[1]));
+    for (const name of names) this.add(`${WAL_DIR}/${name}`);
+  }
+}
