@@ -1,0 +1,200 @@
+// On-disk format v1 of the WAL (docs/FORMAT.md is the byte-level reference).
+// Everything here is shared by the writer (encode/seal) and the reader (decode/scan),
+// so both sides agree on one definition of every field.
+
+import type { Checksummer } from '../backend/backend';
+import { CorruptionError, InvalidArgumentError } from '../errors';
+
+export const FORMAT_VERSION = 1;
+export const SEGMENT_HEADER_SIZE = 32;
+export const FRAME_HEADER_SIZE = 16;
+export const MAX_PAYLOAD_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_SYNC_WINDOW = 64 * 1024 * 1024;
+export const WAL_DIR = 'wal';
+export const LOCK_FILE = 'wal/LOCK';
+export const SEGMENT_SUFFIX = '.wal';
+
+/** "DWAL" as the little-endian u32 at offset 0. */
+export const SEGMENT_MAGIC = 0x4c415744;
+const MASK_DELTA = 0xa282ead8;
+const TWO_32 = 0x1_0000_0000;
+/** Largest high half of a u64 that still gives a safe integer (2^53 − 1). */
+const MAX_SAFE_HIGH = 0x1f_ffff;
+
+export function maskCrc(crc: number): number {
+  return (((crc >>> 15) | (crc << 17)) + MASK_DELTA) >>> 0;
+}
+
+export function unmaskCrc(masked: number): number {
+  const rot = (masked - MASK_DELTA) >>> 0;
+  return ((rot >>> 17) | (rot << 15)) >>> 0;
+}
+
+// ---- names ----
+
+export function segmentFileName(segmentId: number): string {
+  checkId(segmentId, 'segment id');
+  return String(segmentId).padStart(20, '0') + SEGMENT_SUFFIX;
+}
+
+export function segmentPath(segmentId: number): string {
+  return `${WAL_DIR}/${segmentFileName(segmentId)}`;
+}
+
+const SEGMENT_NAME = /^([0-9]{1,20})\.wal$/;
+
+/** The id in `<digits>.wal` (padded or not), or undefined for any other name or an id outside 1..2^53−1. */
+export function parseSegmentFileName(name: string): number | undefined {
+  const m = SEGMENT_NAME.exec(name);
+  if (m === null) return undefined;
+  const id = Number(m[1]);
+  return Number.isSafeInteger(id) && id >= 1 ? id : undefined;
+}
+
+// ---- little-endian helpers (manual byte access: no DataView per call on hot paths) ----
+
+export function readU32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+export function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+
+/** A u64 as a number, or -1 when it exceeds 2^53 − 1. */
+export function readU64(b: Uint8Array, o: number): number {
+  const hi = readU32(b, o + 4);
+  return hi > MAX_SAFE_HIGH ? -1 : hi * TWO_32 + readU32(b, o);
+}
+
+export function writeU64(b: Uint8Array, o: number, v: number): void {
+  writeU32(b, o, v >>> 0);
+  writeU32(b, o + 4, Math.floor(v / TWO_32));
+}
+
+function checkId(v: number, what: string): void {
+  if (!Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${what} must be an integer in 1..2^53-1, got ${v}`);
+}
+
+// ---- segment header ----
+
+export interface SegmentHeader {
+  segmentId: number;
+  firstEntryId: number;
+  syncWindow: number;
+  /** The unmasked header CRC; seeds every frame CRC of the segment. */
+  salt: number;
+}
+
+export interface SegmentHeaderFields {
+  segmentId: number;
+  firstEntryId: number;
+  syncWindow: number;
+}
+
+export function encodeSegmentHeader(fields: SegmentHeaderFields, checksum: Checksummer): { bytes: Uint8Array; header: SegmentHeader } {
+  checkId(fields.segmentId, 'segment id');
+  checkId(fields.firstEntryId, 'first entry id');
+  const w = fields.syncWindow;
+  if (!Number.isInteger(w) || w < 1 || w > 0xffff_ffff) throw new InvalidArgumentError(`sync window must be in 1..2^32-1 bytes, got ${w}`);
+  const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
+  writeU32(bytes, 0, SEGMENT_MAGIC);
+  bytes[4] = FORMAT_VERSION; // u16 version, u16 flags = 0
+  writeU64(bytes, 8, fields.segmentId);
+  writeU64(bytes, 16, fields.firstEntryId);
+  writeU32(bytes, 24, w);
+  const salt = checksum.crc32c(bytes.subarray(0, 28), 0);
+  writeU32(bytes, 28, maskCrc(salt));
+  return { bytes, header: { segmentId: fields.segmentId, firstEntryId: fields.firstEntryId, syncWindow: w, salt } };
+}
+
+/**
+ * What is wrong with a header, if anything. `crcValid` separates bytes this format wrote
+ * (a valid CRC over an unexpected value is a real inconsistency, or a stale header of a
+ * recycled file) from bytes that are torn or damaged.
+ */
+export type HeaderCheck =
+  | { ok: true; header: SegmentHeader }
+  | { ok: false; crcValid: boolean; offset: number; reason: string; header?: SegmentHeader };
+
+export function checkSegmentHeader(bytes: Uint8Array, checksum: Checksummer, expectedSegmentId?: number): HeaderCheck {
+  if (bytes.length < SEGMENT_HEADER_SIZE) {
+    return { ok: false, crcValid: false, offset: bytes.length, reason: `segment header truncated (${bytes.length} of ${SEGMENT_HEADER_SIZE} bytes)` };
+  }
+  const salt = checksum.crc32c(bytes.subarray(0, 28), 0);
+  const crcValid = maskCrc(salt) === readU32(bytes, 28);
+  if (readU32(bytes, 0) !== SEGMENT_MAGIC) return { ok: false, crcValid, offset: 0, reason: 'bad magic (not a WAL segment)' };
+  if (!crcValid) return { ok: false, crcValid, offset: 28, reason: 'segment header CRC mismatch' };
+  const version = bytes[4] | (bytes[5] << 8);
+  if (version !== FORMAT_VERSION) return { ok: false, crcValid, offset: 4, reason: `unsupported format version ${version} (this reader knows ${FORMAT_VERSION})` };
+  const flags = bytes[6] | (bytes[7] << 8);
+  if (flags !== 0) return { ok: false, crcValid, offset: 6, reason: `nonzero header flags 0x${flags.toString(16)}` };
+  const segmentId = readU64(bytes, 8);
+  const firstEntryId = readU64(bytes, 16);
+  const syncWindow = readU32(bytes, 24);
+  if (segmentId < 1) return { ok: false, crcValid, offset: 8, reason: 'segment id out of range' };
+  if (firstEntryId < 1) return { ok: false, crcValid, offset: 16, reason: 'first entry id out of range' };
+  if (syncWindow < 1) return { ok: false, crcValid, offset: 24, reason: 'sync window is zero' };
+  const header = { segmentId, firstEntryId, syncWindow, salt };
+  if (expectedSegmentId !== undefined && segmentId !== expectedSegmentId) {
+    return { ok: false, crcValid, offset: 8, reason: `segment id mismatch: header says ${segmentId}, file name says ${expectedSegmentId}`, header };
+  }
+  return { ok: true, header };
+}
+
+export function decodeSegmentHeader(bytes: Uint8Array, file: string, checksum: Checksummer, expectedSegmentId?: number): SegmentHeader {
+  const c = checkSegmentHeader(bytes, checksum, expectedSegmentId);
+  if (!c.ok) throw new CorruptionError(file, c.offset, c.reason);
+  return c.header;
+}
+
+// ---- frames ----
+
+export function frameSize(payloadLength: number): number {
+  return FRAME_HEADER_SIZE + payloadLength;
+}
+
+/** Writes length + id + payload at target[offset..], leaving the 4-byte CRC slot to be sealed; returns next offset. */
+export function writeFrameUnsealed(target: Uint8Array, offset: number, entryId: number, payload: Uint8Array): number {
+  const len = payload.length;
+  if (len > MAX_PAYLOAD_SIZE) throw new InvalidArgumentError(`payload of ${len} bytes exceeds the ${MAX_PAYLOAD_SIZE}-byte maximum`);
+  checkId(entryId, 'entry id');
+  writeU32(target, offset + 4, len);
+  writeU32(target, offset + 8, entryId >>> 0);
+  writeU32(target, offset + 12, (entryId / TWO_32) >>> 0);
+  target.set(payload, offset + FRAME_HEADER_SIZE);
+  return offset + FRAME_HEADER_SIZE + len;
+}
+
+// Scratch for sealFrames, grown to the largest batch seen (one allocation per growth, not per frame).
+let sealRanges = new Uint32Array(2 * 256);
+let sealOut = new Uint32Array(256);
+
+/** Seals `count` frames starting at the given offsets of `target` (one checksum.crc32cRanges call), writing masked CRCs. */
+export function sealFrames(target: Uint8Array, frameOffsets: Uint32Array, count: number, salt: number, checksum: Checksummer): void {
+  if (count === 0) return;
+  if (sealOut.length < count) {
+    const n = Math.max(count, sealOut.length * 2);
+    sealRanges = new Uint32Array(2 * n);
+    sealOut = new Uint32Array(n);
+  }
+  const ranges = sealRanges;
+  for (let i = 0; i < count; i++) {
+    const off = frameOffsets[i];
+    ranges[2 * i] = off + 4;
+    ranges[2 * i + 1] = 12 + readU32(target, off + 4);
+  }
+  checksum.crc32cRanges(target, ranges, count, sealOut, salt >>> 0);
+  for (let i = 0; i < count; i++) writeU32(target, frameOffsets[i], maskCrc(sealOut[i]));
+}
+
+/** Convenience: a complete sealed frame. */
+export function encodeFrame(entryId: number, payload: Uint8Array, salt: number, checksum: Checksummer): Uint8Array {
+  const out = new Uint8Array(frameSize(payload.length));
+  writeFrameUnsealed(out, 0, entryId, payload);
+  writeU32(out, 0, maskCrc(checksum.crc32c(out.subarray(4), salt >>> 0)));
+  return out;
+}

@@ -1,0 +1,395 @@
+// Reads one segment frame by frame and classifies how it ends: clean, torn (final segment
+// only, by the rule in docs/FORMAT.md) or damaged (CorruptionError naming file and offset).
+// Used by the reader and by the writer's resume/repair.
+//
+// Memory is bounded by the largest frame, not by the segment: the file is read through a
+// chunk buffer (1 MiB, grown only to hold one frame whose length was first checked against
+// the maximum and against the bytes left in the file), and CRCs of all whole frames in the
+// buffer are computed in one Checksummer.crc32cRanges call (one native crossing per chunk).
+
+import type { Checksummer } from '../backend/backend';
+import type { Directory, ReadableFile } from '../directory/directory';
+import { CorruptionError, InvalidArgumentError } from '../errors';
+import {
+  FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_SUFFIX, WAL_DIR,
+  checkSegmentHeader, maskCrc, parseSegmentFileName, readU32, readU64, unmaskCrc,
+  type SegmentHeader,
+} from './format';
+import { SEARCH_UNDECIDED, findWitnessFrame } from './tail-search';
+
+export type ScanMode = 'strict' | 'bestEffortTail';
+
+export interface SegmentRef {
+  segmentId: number;
+  path: string;
+}
+
+export interface SegmentScan {
+  segmentId: number;
+  path: string;
+  /** undefined = torn header (final segment, bestEffortTail only). */
+  header: SegmentHeader | undefined;
+  firstEntryId: number;
+  /** firstEntryId - 1 when the segment holds no frame. */
+  lastEntryId: number;
+  frameCount: number;
+  /** Byte offset just past the last good frame (32 if none; 0 if the header is torn). */
+  validEnd: number;
+  fileSize: number;
+  tail: 'clean' | 'torn';
+}
+
+export interface ScanOptions {
+  isFinal: boolean;
+  mode: ScanMode;
+  /** The previous segment's last entry id + 1; undefined for the first segment listed. */
+  expectedFirstEntryId?: number;
+  maxPayloadSize?: number;
+  /** `payload` is a view valid only during the call. */
+  onFrame?: (entryId: number, payload: Uint8Array) => void;
+}
+
+const CHUNK = 1 << 20;
+const MAX_BATCH = 4096;
+/** Work cap of a witness search, in CRC bytes: a few passes over the file, plus slack. */
+const SEARCH_BUDGET_FACTOR = 4;
+const SEARCH_BUDGET_SLACK = 1 << 20;
+
+/** Segments under wal/, sorted by numeric id. Entries not ending in `.wal` (LOCK, the writer's own files) are not segments. */
+export function listSegments(dir: Directory): SegmentRef[] {
+  const out: SegmentRef[] = [];
+  for (const name of dir.list(WAL_DIR)) {
+    if (!name.endsWith(SEGMENT_SUFFIX)) continue;
+    const path = `${WAL_DIR}/${name}`;
+    const segmentId = parseSegmentFileName(name);
+    if (segmentId === undefined) throw new CorruptionError(path, 0, 'not a segment file name (expected <digits>.wal, id 1..2^53-1)');
+    out.push({ segmentId, path });
+  }
+  out.sort((a, b) => a.segmentId - b.segmentId);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i].segmentId === out[i - 1].segmentId) {
+      throw new CorruptionError(out[i].path, 0, `duplicate segment id ${out[i].segmentId} (also ${out[i - 1].path})`);
+    }
+  }
+  return out;
+}
+
+/** Segment ids must be consecutive: a gap means a segment is missing from the middle of the log. */
+export function checkSegmentSequence(segments: readonly SegmentRef[]): void {
+  for (let i = 1; i < segments.length; i++) {
+    const prev = segments[i - 1].segmentId;
+    if (segments[i].segmentId !== prev + 1) {
+      throw new CorruptionError(segments[i].path, 0, `segment id gap: ${segments[i].segmentId} follows ${prev}`);
+    }
+  }
+}
+
+export function scanSegment(dir: Directory, seg: SegmentRef, opts: ScanOptions): SegmentScan {
+  const s = new SegmentScanner(dir, seg, opts);
+  try {
+    const onFrame = opts.onFrame;
+    if (onFrame === undefined) {
+      while (s.next());
+    } else {
+      while (s.next()) onFrame(s.entryId, s.payload());
+    }
+    return s.result();
+  } finally {
+    s.close();
+  }
+}
+
+/**
+ * Pull-style scanner: next() advances to the next good frame (entryId, payload()) and returns
+ * false at the end; result() then describes the segment. Throws CorruptionError on damage, and
+ * on a torn tail or header in strict mode.
+ */
+export class SegmentScanner {
+  readonly path: string;
+  readonly segmentId: number;
+  /** Id of the current frame (valid after next() returned true). */
+  entryId = 0;
+
+  private readonly file: ReadableFile;
+  private readonly checksum: Checksummer;
+  private readonly isFinal: boolean;
+  private readonly strict: boolean;
+  private readonly maxPayload: number;
+  private fileSize: number;
+  private header: SegmentHeader | undefined;
+  private firstEntryId: number;
+  private nextId: number;
+  private frameCount = 0;
+  private validEnd = 0;
+  private tail: 'clean' | 'torn' = 'clean';
+  private done = false;
+
+  private buf: Uint8Array;
+  private bufStart = 0;
+  private bufLen = 0;
+  private payloadStart = 0;
+  private payloadEnd = 0;
+
+  // The current batch: frame start (in buf), CRC range pairs, computed CRCs.
+  private readonly rels: Int32Array;
+  private readonly ranges: Uint32Array;
+  private readonly crcs: Uint32Array;
+  private batchIndex = 0;
+  private batchCount = 0;
+
+  constructor(dir: Directory, seg: SegmentRef, opts: ScanOptions) {
+    const max = opts.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
+    if (!Number.isInteger(max) || max < 0 || max > MAX_PAYLOAD_SIZE) {
+      throw new InvalidArgumentError(`maxPayloadSize must be an integer in 0..${MAX_PAYLOAD_SIZE}`);
+    }
+    this.path = seg.path;
+    this.segmentId = seg.segmentId;
+    this.isFinal = opts.isFinal;
+    this.strict = opts.mode === 'strict';
+    this.maxPayload = max;
+    this.checksum = dir.checksum;
+    this.file = dir.openRead(seg.path);
+    try {
+      this.fileSize = this.file.size();
+      this.buf = new Uint8Array(Math.max(SEGMENT_HEADER_SIZE, Math.min(CHUNK, this.fileSize)));
+      const batch = Math.min(MAX_BATCH, Math.ceil(this.buf.length / FRAME_HEADER_SIZE));
+      this.rels = new Int32Array(batch);
+      this.ranges = new Uint32Array(2 * batch);
+      this.crcs = new Uint32Array(batch);
+      this.firstEntryId = opts.expectedFirstEntryId ?? 1;
+      this.nextId = this.firstEntryId;
+      this.openHeader(opts.expectedFirstEntryId);
+    } catch (err) {
+      this.file.close();
+      throw err;
+    }
+  }
+
+  /** The current frame's payload: a view into the scan buffer, valid until the next call to next(). */
+  payload(): Uint8Array {
+    return this.buf.subarray(this.payloadStart, this.payloadEnd);
+  }
+
+  next(): boolean {
+    for (;;) {
+      if (this.batchIndex < this.batchCount) {
+        const i = this.batchIndex++;
+        const b = this.buf;
+        const rel = this.rels[i];
+        if (readU32(b, rel) !== maskCrc(this.crcs[i])) return this.bad(this.bufStart + rel, 'frame CRC mismatch');
+        const id = readU64(b, rel + 8);
+        if (id !== this.nextId) {
+          return this.bad(this.bufStart + rel, `entry id ${id < 0 ? 'above 2^53-1' : id}, expected ${this.nextId}`);
+        }
+        this.entryId = id;
+        this.nextId = id + 1;
+        this.frameCount++;
+        this.payloadStart = rel + FRAME_HEADER_SIZE;
+        this.payloadEnd = rel + 4 + this.ranges[2 * i + 1];
+        this.validEnd = this.bufStart + this.payloadEnd;
+        return true;
+      }
+      if (this.done) return false;
+      this.fill();
+    }
+  }
+
+  result(): SegmentScan {
+    return {
+      segmentId: this.segmentId,
+      path: this.path,
+      header: this.header,
+      firstEntryId: this.firstEntryId,
+      lastEntryId: this.nextId - 1,
+      frameCount: this.frameCount,
+      validEnd: this.validEnd,
+      fileSize: this.fileSize,
+      tail: this.tail,
+    };
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  // ---- header ----
+
+  private openHeader(expectedFirst: number | undefined): void {
+    const n = Math.min(this.load(0, SEGMENT_HEADER_SIZE), SEGMENT_HEADER_SIZE);
+    const check = checkSegmentHeader(this.buf.subarray(0, n), this.checksum, this.segmentId);
+    if (check.ok) {
+      const h = check.header;
+      if (expectedFirst !== undefined && h.firstEntryId !== expectedFirst) {
+        throw new CorruptionError(this.path, 16, `first entry id ${h.firstEntryId}, expected ${expectedFirst} (one past the previous segment's last)`);
+      }
+      this.header = h;
+      this.firstEntryId = h.firstEntryId;
+      this.nextId = h.firstEntryId;
+      this.validEnd = SEGMENT_HEADER_SIZE;
+      return;
+    }
+    if (!this.isFinal) throw new CorruptionError(this.path, check.offset, `${check.reason} (in a non-final segment)`);
+    if (check.crcValid && check.header === undefined) {
+      // Bytes this format wrote, with a value this reader cannot accept (version, flags, ...).
+      throw new CorruptionError(this.path, check.offset, check.reason);
+    }
+    // Final segment: a short file, a header that fails its CRC, or a well-formed header naming
+    // another segment (a recycled file whose new header never reached the disk). It is torn
+    // unless a frame of this segment validates, which proves the header had been synced.
+    if (!check.crcValid && n === SEGMENT_HEADER_SIZE) {
+      const salts = [unmaskCrc(readU32(this.buf, 28)), this.checksum.crc32c(this.buf.subarray(0, 28), 0)];
+      const found = this.search(SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE - 1, salts, expectedFirst ?? 1, expectedFirst === undefined ? undefined : SEGMENT_HEADER_SIZE);
+      if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, check.offset, `${check.reason}; could not rule out damage within the search budget`);
+      if (found >= 0) {
+        throw new CorruptionError(this.path, check.offset, `${check.reason}; a frame at offset ${found} validates, so the header had been synced: damage, not a torn write`);
+      }
+    }
+    if (this.strict) throw new CorruptionError(this.path, check.offset, `${check.reason}: torn header of the final segment (mode 'bestEffortTail' treats it as empty)`);
+    this.tail = 'torn';
+    this.validEnd = 0;
+    this.done = true;
+  }
+
+  // ---- frames ----
+
+  /** Parses the next run of whole frames in the buffer and checksums them in one call. */
+  private fill(): void {
+    const pos = this.validEnd;
+    if (this.bufLen - (pos - this.bufStart) < FRAME_HEADER_SIZE && this.bufStart + this.bufLen < this.fileSize) {
+      this.load(pos, FRAME_HEADER_SIZE);
+    }
+    const remaining = this.fileSize - pos;
+    if (remaining === 0) return this.end();
+    if (remaining < FRAME_HEADER_SIZE) {
+      if (this.zeroFrom(pos)) return this.end();
+      this.bad(pos, `truncated frame header (${remaining} bytes before end of file)`);
+      return;
+    }
+    const b = this.buf;
+    const limit = this.bufLen;
+    const max = this.maxPayload;
+    const size = this.fileSize;
+    const rels = this.rels;
+    const ranges = this.ranges;
+    const capacity = rels.length;
+    let rel = pos - this.bufStart;
+    let count = 0;
+    while (count < capacity && rel + FRAME_HEADER_SIZE <= limit) {
+      const len = readU32(b, rel + 4);
+      const next = rel + FRAME_HEADER_SIZE + len;
+      if (len > max || this.bufStart + next > size || next > limit) break;
+      if (len === 0 && readU32(b, rel) === 0 && readU32(b, rel + 8) === 0 && readU32(b, rel + 12) === 0) break;
+      rels[count] = rel;
+      ranges[2 * count] = rel + 4;
+      ranges[2 * count + 1] = 12 + len;
+      count++;
+      rel = next;
+    }
+    if (count > 0) {
+      this.checksum.crc32cRanges(b, ranges, count, this.crcs, this.header!.salt);
+      this.batchIndex = 0;
+      this.batchCount = count;
+      return;
+    }
+    // The frame at pos could not join a batch: say why, or make room for it.
+    rel = pos - this.bufStart;
+    const len = readU32(b, rel + 4);
+    if (len === 0 && readU32(b, rel) === 0 && readU32(b, rel + 8) === 0 && readU32(b, rel + 12) === 0) {
+      if (this.zeroFrom(pos + FRAME_HEADER_SIZE)) return this.end();
+      this.bad(pos, 'zero frame header followed by nonzero bytes');
+      return;
+    }
+    if (len > max) {
+      this.bad(pos, `frame length ${len} exceeds the maximum ${max}`);
+      return;
+    }
+    if (pos + FRAME_HEADER_SIZE + len > size) {
+      this.bad(pos, `frame of ${len} bytes runs past the end of the file (${size} bytes)`);
+      return;
+    }
+    // Length checked against the maximum and the file: now it may size the buffer.
+    this.load(pos, FRAME_HEADER_SIZE + len);
+  }
+
+  private end(): void {
+    this.done = true;
+  }
+
+  /**
+   * A frame failed at `offset`. Non-final segment: damage. Final segment: damage if a witness
+   * frame ends beyond offset + W, else a torn tail (an error in strict mode).
+   */
+  private bad(offset: number, reason: string): false {
+    this.batchIndex = this.batchCount = 0;
+    this.done = true;
+    if (!this.isFinal) {
+      throw new CorruptionError(this.path, offset, `${reason} (in a non-final segment, which the writer had fully synced)`);
+    }
+    const w = this.header!.syncWindow;
+    const lastGood = this.nextId - 1;
+    const found = this.search(offset + 1, offset + w, [this.header!.salt], lastGood + 1, offset);
+    if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
+    if (found >= 0) {
+      throw new CorruptionError(
+        this.path, offset,
+        `${reason}; the valid frame at offset ${found} ends more than the sync window (${w} bytes) past it, so these bytes had been synced: damage, not a torn write`,
+      );
+    }
+    if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
+    this.tail = 'torn';
+    this.validEnd = offset;
+    return false;
+  }
+
+  private search(from: number, endBeyond: number, salts: number[], idMin: number, idBase: number | undefined): number {
+    return findWitnessFrame({
+      file: this.file, fileSize: this.fileSize, checksum: this.checksum, maxPayloadSize: this.maxPayload,
+      from, endBeyond, salts, idMin, idBase,
+      budget: SEARCH_BUDGET_FACTOR * Math.max(0, this.fileSize - from) + SEARCH_BUDGET_SLACK,
+    });
+  }
+
+  // ---- buffer ----
+
+  /**
+   * Makes the buffer start at file offset `pos` and hold at least `need` bytes of it (fewer only
+   * at end of file), growing to `need` if the buffer is smaller. Returns the bytes held.
+   */
+  private load(pos: number, need: number): number {
+    if (need > this.buf.length) {
+      const grown = new Uint8Array(Math.min(Math.max(need, this.buf.length * 2), this.fileSize - pos));
+      this.buf = grown;
+      this.bufLen = 0;
+    }
+    const b = this.buf;
+    // Keep what is already loaded past pos, then read the rest.
+    let kept = 0;
+    const rel = pos - this.bufStart;
+    if (rel >= 0 && rel < this.bufLen) {
+      kept = this.bufLen - rel;
+      b.copyWithin(0, rel, this.bufLen);
+    }
+    const want = Math.min(b.length, this.fileSize - pos) - kept;
+    const got = want > 0 ? this.file.read(b.subarray(kept, kept + want), pos + kept) : 0;
+    this.bufStart = pos;
+    this.bufLen = kept + got;
+    // A file that shrank while we read ends where the bytes end.
+    if (got < want) this.fileSize = pos + this.bufLen;
+    return this.bufLen;
+  }
+
+  /** True when every byte from `pos` to the end of the file is zero (preallocated, never written). */
+  private zeroFrom(pos: number): boolean {
+    for (let off = pos; off < this.fileSize; ) {
+      const rel = off - this.bufStart;
+      if (rel < 0 || rel >= this.bufLen) {
+        this.load(off, 1);
+        continue;
+      }
+      const b = this.buf;
+      for (let i = rel; i < this.bufLen; i++) if (b[i] !== 0) return false;
+      off = this.bufStart + this.bufLen;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,95 @@
+// The witness search behind the torn-vs-damage rule (docs/FORMAT.md, "Telling a torn tail
+// from damage"): after a frame fails at offset o, is there a frame that validates and ends
+// beyond o + W? Such a frame proves the bytes at o had been synced, so they are damaged.
+//
+// Frame boundaries after a bad frame are unknown (its length may be the damaged field), so
+// every byte offset is a candidate. Cheap field checks (length fits, end is past the bound,
+// id is in the only range a later frame of this segment could have) reject almost all of them
+// before any CRC is computed, and a CRC budget caps the work on adversarial input.
+
+import type { Checksummer } from '../backend/backend';
+import type { ReadableFile } from '../directory/directory';
+import { FRAME_HEADER_SIZE, maskCrc, readU32 } from './format';
+
+export const SEARCH_UNDECIDED = -2;
+export const SEARCH_NONE = -1;
+
+const WINDOW = 1 << 20;
+const STREAM = 1 << 16;
+const TWO_32 = 0x1_0000_0000;
+
+export interface FrameSearch {
+  readonly file: ReadableFile;
+  readonly fileSize: number;
+  readonly checksum: Checksummer;
+  readonly maxPayloadSize: number;
+  /** First candidate offset. */
+  readonly from: number;
+  /** A witness must end strictly beyond this offset. */
+  readonly endBeyond: number;
+  /** Salts to try (the frame CRC seed); more than one only when the header itself is in doubt. */
+  readonly salts: readonly number[];
+  /** Smallest id a witness may carry. */
+  readonly idMin: number;
+  /**
+   * When set, a witness at offset p may carry at most idMin + floor((p - idBase) / 16): the frames
+   * between idBase and p each take at least 16 bytes. When undefined, ids are bounded by 2^53 − 1.
+   */
+  readonly idBase: number | undefined;
+  /** Most CRC bytes to compute before giving up (SEARCH_UNDECIDED). */
+  readonly budget: number;
+}
+
+/** Offset of the first witness frame, SEARCH_NONE, or SEARCH_UNDECIDED when the budget ran out. */
+export function findWitnessFrame(s: FrameSearch): number {
+  const lastStart = s.fileSize - FRAME_HEADER_SIZE;
+  if (s.from > lastStart || s.fileSize <= s.endBeyond) return SEARCH_NONE;
+  const win = new Uint8Array(Math.min(WINDOW, s.fileSize - s.from));
+  let budget = s.budget;
+  let winStart = s.from;
+  while (winStart <= lastStart) {
+    const n = readAll(s.file, win, winStart, Math.min(win.length, s.fileSize - winStart));
+    const stop = Math.min(winStart + n - FRAME_HEADER_SIZE, lastStart);
+    for (let p = winStart; p <= stop; p++) {
+      const r = p - winStart;
+      const len = readU32(win, r + 4);
+      if (len > s.maxPayloadSize) continue;
+      const end = p + FRAME_HEADER_SIZE + len;
+      if (end <= s.endBeyond || end > s.fileSize) continue;
+      const id = readU32(win, r + 12) * TWO_32 + readU32(win, r + 8);
+      if (id < s.idMin) continue;
+      const idMax = s.idBase === undefined ? Number.MAX_SAFE_INTEGER : s.idMin + Math.floor((p - s.idBase) / FRAME_HEADER_SIZE);
+      if (id > idMax) continue;
+      const stored = readU32(win, r);
+      for (const salt of s.salts) {
+        budget -= end - p;
+        if (budget < 0) return SEARCH_UNDECIDED;
+        if (maskCrc(streamCrc(s, win, winStart, n, p + 4, end, salt)) === stored) return p;
+      }
+    }
+    if (n < win.length || winStart + n >= s.fileSize) break;
+    // Overlap by one header so every candidate's 16 header bytes are seen whole in some window.
+    winStart += n - FRAME_HEADER_SIZE + 1;
+  }
+  return SEARCH_NONE;
+}
+
+/** CRC of file bytes [from, end), using what the window already holds and streaming the rest. */
+function streamCrc(s: FrameSearch, win: Uint8Array, winStart: number, winLen: number, from: number, end: number, salt: number): number {
+  const inWin = Math.min(end, winStart + winLen);
+  let crc = s.checksum.crc32c(win.subarray(from - winStart, inWin - winStart), salt);
+  if (inWin === end) return crc;
+  const chunk = new Uint8Array(Math.min(STREAM, end - inWin));
+  for (let off = inWin; off < end; ) {
+    const want = Math.min(chunk.length, end - off);
+    const got = readAll(s.file, chunk, off, want);
+    crc = s.checksum.crc32c(chunk.subarray(0, got), crc);
+    if (got < want) break; // file shrank under us; the CRC simply will not match
+    off += got;
+  }
+  return crc;
+}
+
+function readAll(file: ReadableFile, target: Uint8Array, position: number, length: number): number {
+  return file.read(length === target.length ? target : target.subarray(0, length), position);
+}

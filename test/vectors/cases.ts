@@ -1,0 +1,111 @@
+// The committed format vectors: how each is built, and what a reader must make of it.
+// Expectations are stated by hand here (not computed by the reader under test).
+
+import type { Checksummer } from '../../lib/backend/backend';
+import { buildSegment } from './build';
+
+export type Outcome =
+  | { kind: 'ok'; tail: 'clean' | 'torn'; entries: number; validEnd: number }
+  | { kind: 'error'; offset: number };
+
+export interface VectorCase {
+  name: string;
+  description: string;
+  segmentId: number;
+  bytes: Uint8Array;
+  marks: { at: number; note: string }[];
+  /** Payloads (hex) of the entries, from the segment's first entry id. */
+  entries: { entryId: number; payloadHex: string }[];
+  strict: Outcome;
+  bestEffortTail: Outcome;
+}
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export function vectorCases(checksum: Checksummer): VectorCase[] {
+  const basicPayloads = [text('hello'), new Uint8Array(0), Uint8Array.from({ length: 32 }, (_, i) => i)];
+  const basic = buildSegment({ segmentId: 1, firstEntryId: 1, syncWindow: 4096, payloads: basicPayloads }, checksum);
+  const [f1, f2, f3, end] = basic.offsets;
+  const basicMarks = [
+    { at: 0, note: 'segment header: magic, version 1, flags 0, segment 1, first entry 1, W 4096, masked header CRC' },
+    { at: f1, note: 'frame: masked CRC, length 5, entry 1, "hello"' },
+    { at: f2, note: 'frame: masked CRC, length 0, entry 2, empty payload' },
+    { at: f3, note: 'frame: masked CRC, length 32, entry 3, bytes 00..1f' },
+  ];
+  const basicEntries = basicPayloads.map((p, i) => ({ entryId: i + 1, payloadHex: hex(p) }));
+  const cases: VectorCase[] = [];
+
+  cases.push({
+    name: 'segment-basic',
+    description: 'header + 3 frames (one with an empty payload), ends exactly at a frame boundary',
+    segmentId: 1, bytes: basic.bytes, marks: basicMarks, entries: basicEntries,
+    strict: { kind: 'ok', tail: 'clean', entries: 3, validEnd: end },
+    bestEffortTail: { kind: 'ok', tail: 'clean', entries: 3, validEnd: end },
+  });
+
+  cases.push({
+    name: 'segment-torn',
+    description: 'segment-basic cut 3 bytes short: the last frame is torn',
+    segmentId: 1, bytes: basic.bytes.slice(0, end - 3), marks: basicMarks, entries: basicEntries.slice(0, 2),
+    strict: { kind: 'error', offset: f3 },
+    bestEffortTail: { kind: 'ok', tail: 'torn', entries: 2, validEnd: f3 },
+  });
+
+  const zeroTail = new Uint8Array(end + 100);
+  zeroTail.set(basic.bytes);
+  cases.push({
+    name: 'segment-zero-tail',
+    description: 'segment-basic followed by 100 zero bytes of preallocated space: a clean end',
+    segmentId: 1, bytes: zeroTail, marks: [...basicMarks, { at: end, note: 'preallocated space (zeros)' }], entries: basicEntries,
+    strict: { kind: 'ok', tail: 'clean', entries: 3, validEnd: end },
+    bestEffortTail: { kind: 'ok', tail: 'clean', entries: 3, validEnd: end },
+  });
+
+  // A file that was segment 3 (entries 40..44) recycled as segment 7: the new header and two
+  // new frames overwrite its start, its later frames remain, sealed under the old salt.
+  const old = buildSegment({ segmentId: 3, firstEntryId: 40, syncWindow: 4096, payloads: [0, 1, 2, 3, 4].map((i) => text(`old entry ${40 + i}`)) }, checksum);
+  const fresh = buildSegment({ segmentId: 7, firstEntryId: 100, syncWindow: 4096, payloads: [text('a'), text('bc')] }, checksum);
+  const recycled = old.bytes.slice();
+  recycled.set(fresh.bytes, 0);
+  const freshEnd = fresh.offsets[2];
+  cases.push({
+    name: 'segment-recycled',
+    description: 'segment 7 written over a recycled segment 3: stale frames (old salt) after the valid end are a torn tail, never entries',
+    segmentId: 7, bytes: recycled,
+    marks: [
+      { at: 0, note: 'segment header: segment 7, first entry 100, W 4096' },
+      { at: fresh.offsets[0], note: 'frame: entry 100, "a"' },
+      { at: fresh.offsets[1], note: 'frame: entry 101, "bc"' },
+      { at: freshEnd, note: 'stale bytes of the file\'s previous life as segment 3 (frames sealed with its salt)' },
+    ],
+    entries: [{ entryId: 100, payloadHex: hex(text('a')) }, { entryId: 101, payloadHex: hex(text('bc')) }],
+    strict: { kind: 'error', offset: freshEnd },
+    bestEffortTail: { kind: 'ok', tail: 'torn', entries: 2, validEnd: freshEnd },
+  });
+
+  // W = 64: a bad frame followed by valid frames ending more than 64 bytes past it had been synced.
+  const dmg = buildSegment({ segmentId: 1, firstEntryId: 1, syncWindow: 64, payloads: [1, 2, 3, 4, 5, 6].map((i) => text(`entry number ${i}....`)) }, checksum);
+  const damaged = dmg.bytes.slice();
+  damaged[dmg.offsets[1] + 20] ^= 0x01;
+  cases.push({
+    name: 'segment-damaged',
+    description: 'W = 64; one bit flipped in the payload of entry 2, while entry 6 ends far beyond offset(entry 2) + W: damage in both modes',
+    segmentId: 1, bytes: damaged,
+    marks: [{ at: 0, note: 'segment header: segment 1, first entry 1, W 64' },
+      ...dmg.offsets.slice(0, -1).map((at, i) => ({ at, note: `frame: entry ${i + 1}${i === 1 ? ' (bit 0 of payload byte 4 flipped)' : ''}` }))],
+    entries: [{ entryId: 1, payloadHex: hex(text('entry number 1....')) }],
+    strict: { kind: 'error', offset: dmg.offsets[1] },
+    bestEffortTail: { kind: 'error', offset: dmg.offsets[1] },
+  });
+
+  const shortHeader = basic.bytes.slice(0, 20);
+  cases.push({
+    name: 'segment-torn-header',
+    description: 'only 20 of the 32 header bytes reached the disk: an empty torn segment when final',
+    segmentId: 1, bytes: shortHeader, marks: [{ at: 0, note: 'first 20 bytes of a segment header' }], entries: [],
+    strict: { kind: 'error', offset: 20 },
+    bestEffortTail: { kind: 'ok', tail: 'torn', entries: 0, validEnd: 0 },
+  });
+  return cases;
+}
