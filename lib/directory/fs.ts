@@ -1,0 +1,386 @@
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import nodePath from 'node:path';
+import type { FileBackend } from '../backend/backend';
+import { defaultBackend } from '../backend/select';
+import { diagnoseOnce } from '../diagnostics';
+import { AlreadyExistsError, ClosedError, IoError, LockedError, NotFoundError, toIoError } from '../errors';
+import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
+import { normalizePath, parentOf } from './path';
+import { isTempName, isTempOf, tempPath } from './temp';
+import { BaseWritableFile, bufferForRead, checkBytes, checkPosition } from './writable-base';
+
+// Real files under a root directory, through a FileBackend (native core or node:fs).
+// Every durability step named in directory.ts is a real fdatasync/fsync here.
+
+export interface FsDirectoryOptions {
+  /** Defaults to defaultBackend(): native when it loads, else node:fs. */
+  backend?: FileBackend;
+  /** Create the root (and its missing parents, each fsynced) if it does not exist. */
+  create?: boolean;
+}
+
+const NO_PREALLOCATION = new Set(['EOPNOTSUPP', 'ENOTSUP', 'EINVAL', 'ENOSYS']);
+
+/** ENOENT → NotFoundError naming the store path; other OS failures stay IoErrors. */
+function mapError(err: unknown, path: string): unknown {
+  const mapped = toIoError(err);
+  if (mapped instanceof IoError && mapped.errno === 'ENOENT') return new NotFoundError(path);
+  return mapped;
+}
+
+export class FsDirectory implements Directory {
+  readonly kind = 'fs';
+  readonly root: string;
+  readonly backend: FileBackend;
+  readonly checksum: FileBackend;
+  private preallocation = true;
+
+  constructor(rootPath: string, options: FsDirectoryOptions = {}) {
+    this.root = nodePath.resolve(rootPath);
+    this.backend = options.backend ?? defaultBackend();
+    this.checksum = this.backend;
+    if (options.create) this.createRoot();
+  }
+
+  create(path: string): WritableFile {
+    const p = normalizePath(path);
+    const os = this.osPath(p);
+    let fd: number;
+    try {
+      fd = this.backend.open(os, 'createNew');
+    } catch (err) {
+      const mapped = mapError(err, p);
+      if (mapped instanceof IoError && mapped.errno === 'EEXIST') throw new AlreadyExistsError(p);
+      throw mapped;
+    }
+    return new FsWritableFile(this, p, os, fd, 0);
+  }
+
+  openAppend(path: string): WritableFile {
+    const p = normalizePath(path);
+    const os = this.osPath(p);
+    const fd = this.call(p, () => this.backend.open(os, 'readWrite'));
+    try {
+      return new FsWritableFile(this, p, os, fd, this.backend.fileSize(fd, os));
+    } catch (err) {
+      this.backend.close(fd);
+      throw mapError(err, p);
+    }
+  }
+
+  openRead(path: string): ReadableFile {
+    const p = normalizePath(path);
+    const os = this.osPath(p);
+    return new FsReadableFile(this.backend, p, os, this.call(p, () => this.backend.open(os, 'read')));
+  }
+
+  readFile(path: string): Uint8Array {
+    const file = this.openRead(path);
+    try {
+      const out = bufferForRead(file.size(), this.osPath(normalizePath(path)));
+      const n = file.read(out, 0);
+      return n === out.length ? out : out.subarray(0, n);
+    } finally {
+      file.close();
+    }
+  }
+
+  atomicWrite(path: string, data: Uint8Array): void {
+    const p = normalizePath(path);
+    checkBytes(data);
+    this.removeStaleTemps(p);
+    const tmp = tempPath(p, randomBytes(8).toString('hex'));
+    const tmpOs = this.osPath(tmp);
+    let fd: number | undefined;
+    let renamed = false;
+    try {
+      fd = this.call(tmp, () => this.backend.open(tmpOs, 'createNew'));
+      if (data.length > 0) this.backend.pwrite(fd, data, 0, tmpOs);
+      this.backend.fdatasync(fd, tmpOs);
+      this.backend.close(fd);
+      fd = undefined;
+      this.call(p, () => this.backend.rename(tmpOs, this.osPath(p)));
+      renamed = true;
+      this.backend.fsyncDir(this.osPath(parentOf(p)));
+    } catch (err) {
+      if (fd !== undefined) this.quietly(() => this.backend.close(fd as number));
+      if (!renamed) this.quietly(() => this.backend.unlink(tmpOs));
+      throw mapError(err, p);
+    }
+  }
+
+  atomicRename(from: string, to: string): void {
+    const f = normalizePath(from);
+    const t = normalizePath(to);
+    this.call(f, () => this.backend.rename(this.osPath(f), this.osPath(t)));
+    this.syncDir(parentOf(t));
+    if (parentOf(f) !== parentOf(t)) this.syncDir(parentOf(f));
+  }
+
+  delete(path: string): void {
+    const p = normalizePath(path);
+    this.deleteNoSync(p);
+    this.syncDir(parentOf(p));
+  }
+
+  deleteNoSync(path: string): void {
+    const p = normalizePath(path);
+    this.call(p, () => this.backend.unlink(this.osPath(p)));
+  }
+
+  exists(path: string): boolean {
+    const p = normalizePath(path, { allowRoot: true });
+    return this.backend.exists(this.osPath(p));
+  }
+
+  list(path: string): string[] {
+    const p = normalizePath(path, { allowRoot: true });
+    let names: string[];
+    try {
+      names = this.backend.readdir(this.osPath(p));
+    } catch (err) {
+      const mapped = mapError(err, p);
+      if (mapped instanceof NotFoundError) return [];
+      throw mapped;
+    }
+    return names.filter((n) => !isTempName(n)).sort();
+  }
+
+  mkdirp(path: string): void {
+    const p = normalizePath(path, { allowRoot: true });
+    if (p === '') return;
+    const parts = p.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      const os = this.osPath(dir);
+      const st = this.call(dir, () => statSync(os, { throwIfNoEntry: false }));
+      if (st !== undefined) {
+        if (!st.isDirectory()) throw new IoError('ENOTDIR', 'mkdir', os);
+        continue;
+      }
+      try {
+        this.backend.mkdir(os);
+      } catch (err) {
+        // Someone else made it between our stat and mkdir: fine, it is theirs to have synced.
+        const mapped = toIoError(err);
+        if (mapped instanceof IoError && mapped.errno === 'EEXIST') continue;
+        throw mapError(mapped, dir);
+      }
+      this.syncDir(parentOf(dir));
+    }
+  }
+
+  syncFile(path: string): void {
+    const p = normalizePath(path);
+    const os = this.osPath(p);
+    const fd = this.call(p, () => this.backend.open(os, 'readWrite'));
+    try {
+      this.backend.fdatasync(fd, os);
+    } finally {
+      this.backend.close(fd);
+    }
+  }
+
+  syncDir(path: string): void {
+    const p = normalizePath(path, { allowRoot: true });
+    this.call(p, () => this.backend.fsyncDir(this.osPath(p)));
+  }
+
+  async syncDirAsync(path: string): Promise<void> {
+    const p = normalizePath(path, { allowRoot: true });
+    try {
+      await this.backend.fsyncDirAsync(this.osPath(p));
+    } catch (err) {
+      throw mapError(err, p);
+    }
+  }
+
+  lock(path: string): DirectoryLock {
+    const p = normalizePath(path);
+    const os = this.osPath(p);
+    const fd = this.call(p, () => this.backend.open(os, 'create'));
+    let degraded: string | undefined;
+    try {
+      const result = this.backend.tryLock(fd, os);
+      if (!result.acquired) throw new LockedError(p);
+      degraded = result.degraded;
+    } catch (err) {
+      this.quietly(() => this.backend.close(fd));
+      throw mapError(err, p);
+    }
+    if (degraded !== undefined) {
+      diagnoseOnce({ kind: 'flock-unsupported', message: `exclusive lock degraded: ${degraded}`, path: os });
+    }
+    return new FsLock(this.backend, p, os, fd);
+  }
+
+  filePath(path: string): string {
+    return this.osPath(normalizePath(path, { allowRoot: true }));
+  }
+
+  /** Internal: fallocate with the one-time fallback described in WritableFile.allocate. */
+  preallocate(fd: number, offset: number, length: number, os: string): boolean {
+    if (!this.preallocation) return false;
+    try {
+      this.backend.fallocate(fd, offset, length, os);
+      return true;
+    } catch (err) {
+      const mapped = toIoError(err);
+      if (!(mapped instanceof IoError) || !NO_PREALLOCATION.has(mapped.errno)) throw mapped;
+      this.preallocation = false;
+      diagnoseOnce({
+        kind: 'fallocate-unsupported',
+        message: `preallocation is not supported here (${mapped.errno}); files grow as they are written`,
+        path: os,
+        error: mapped,
+      });
+      return false;
+    }
+  }
+
+  private osPath(p: string): string {
+    return p === '' ? this.root : nodePath.join(this.root, p);
+  }
+
+  private call<T>(path: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw mapError(err, path);
+    }
+  }
+
+  private quietly(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      // cleanup after a failure: the first error is the one worth reporting
+    }
+  }
+
+  private removeStaleTemps(target: string): void {
+    const dir = parentOf(target);
+    let names: string[];
+    try {
+      names = this.backend.readdir(this.osPath(dir));
+    } catch {
+      return; // a missing parent fails the create below with a clearer error
+    }
+    for (const name of names) {
+      if (isTempOf(name, target)) this.quietly(() => this.backend.unlink(nodePath.join(this.osPath(dir), name)));
+    }
+  }
+
+  private createRoot(): void {
+    const missing: string[] = [];
+    let dir = this.root;
+    while (!this.backend.exists(dir)) {
+      missing.push(dir);
+      const up = nodePath.dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+    for (const d of missing.reverse()) {
+      try {
+        this.backend.mkdir(d);
+      } catch (err) {
+        const mapped = toIoError(err);
+        if (!(mapped instanceof IoError && mapped.errno === 'EEXIST')) throw mapped;
+      }
+      this.backend.fsyncDir(nodePath.dirname(d));
+    }
+  }
+}
+
+class FsWritableFile extends BaseWritableFile {
+  constructor(
+    private readonly dir: FsDirectory,
+    path: string,
+    private readonly os: string,
+    private readonly fd: number,
+    offset: number,
+  ) {
+    super(path, offset);
+  }
+
+  protected pwrite(data: Uint8Array, position: number): void {
+    this.dir.backend.pwrite(this.fd, data, position, this.os);
+  }
+  protected pwritev(chunks: readonly Uint8Array[], position: number): void {
+    this.dir.backend.pwritev(this.fd, chunks, position, this.os);
+  }
+  protected pwriteAsync(data: Uint8Array, position: number): Promise<void> {
+    return this.dir.backend.pwriteAsync(this.fd, data, position, this.os);
+  }
+  protected fallocate(offset: number, length: number): boolean {
+    return this.dir.preallocate(this.fd, offset, length, this.os);
+  }
+  protected ftruncate(length: number): void {
+    this.dir.backend.ftruncate(this.fd, length, this.os);
+  }
+  protected fileSize(): number {
+    return this.dir.backend.fileSize(this.fd, this.os);
+  }
+  protected fdatasync(): void {
+    this.dir.backend.fdatasync(this.fd, this.os);
+  }
+  protected fdatasyncAsync(): Promise<void> {
+    return this.dir.backend.fdatasyncAsync(this.fd, this.os);
+  }
+  protected release(): void {
+    this.dir.backend.close(this.fd);
+  }
+}
+
+class FsReadableFile implements ReadableFile {
+  private closed = false;
+  constructor(
+    private readonly backend: FileBackend,
+    readonly path: string,
+    private readonly os: string,
+    private readonly fd: number,
+  ) {}
+
+  size(): number {
+    this.checkOpen();
+    return this.backend.fileSize(this.fd, this.os);
+  }
+
+  read(target: Uint8Array, position: number): number {
+    this.checkOpen();
+    checkBytes(target, 'target');
+    checkPosition(position, 'position');
+    return this.backend.pread(this.fd, target, position, this.os);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.backend.close(this.fd);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ClosedError(`file ${this.path}`);
+  }
+}
+
+class FsLock implements DirectoryLock {
+  private held = true;
+  constructor(
+    private readonly backend: FileBackend,
+    readonly path: string,
+    private readonly os: string,
+    private readonly fd: number,
+  ) {}
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    try {
+      this.backend.unlock(this.fd, this.os);
+    } finally {
+      this.backend.close(this.fd);
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import { constants } from 'node:buffer';
+import { ClosedError, InvalidArgumentError, IoError } from '../errors';
+import type { WritableFile } from './directory';
+
+// The offset bookkeeping every WritableFile shares; subclasses supply positioned primitives.
+// Arguments are checked here, before any implementation sees them, so a bad length or position
+// is an InvalidArgumentError everywhere instead of a RangeError from one backend and a huge
+// allocation in another.
+
+export function checkBytes(data: unknown, what = 'data'): asserts data is Uint8Array {
+  if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`${what} must be a Uint8Array`);
+}
+
+export function checkPosition(value: unknown, what: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`${what} must be a non-negative safe integer, not ${String(value)}`);
+  }
+}
+
+function checkEnd(position: number, length: number): void {
+  if (position + length > Number.MAX_SAFE_INTEGER) {
+    throw new InvalidArgumentError(`a write of ${length} bytes at ${position} ends past the largest safe offset`);
+  }
+}
+
+/** A buffer for a whole file, or IoError EFBIG when no single buffer can hold it. */
+export function bufferForRead(size: number, path: string): Uint8Array {
+  if (size > constants.MAX_LENGTH) throw new IoError('EFBIG', 'read', path);
+  return new Uint8Array(size);
+}
+
+export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+export abstract class BaseWritableFile implements WritableFile {
+  readonly path: string;
+  private position: number;
+  private closed = false;
+
+  protected constructor(path: string, offset: number) {
+    this.path = path;
+    this.position = offset;
+  }
+
+  get offset(): number {
+    return this.position;
+  }
+
+  protected abstract pwrite(data: Uint8Array, position: number): void;
+  protected abstract pwritev(chunks: readonly Uint8Array[], position: number): void;
+  protected abstract pwriteAsync(data: Uint8Array, position: number): Promise<void>;
+  /** Returns false where the file system cannot preallocate. */
+  protected abstract fallocate(offset: number, length: number): boolean;
+  protected abstract ftruncate(length: number): void;
+  protected abstract fileSize(): number;
+  protected abstract fdatasync(): void;
+  protected abstract fdatasyncAsync(): Promise<void>;
+  protected abstract release(): void;
+
+  write(data: Uint8Array): void {
+    this.checkOpen();
+    checkBytes(data);
+    checkEnd(this.position, data.length);
+    this.pwrite(data, this.position);
+    this.position += data.length;
+  }
+
+  writev(chunks: readonly Uint8Array[]): void {
+    this.checkOpen();
+    if (!Array.isArray(chunks)) throw new InvalidArgumentError('chunks must be an array of Uint8Array');
+    let total = 0;
+    for (const c of chunks) {
+      checkBytes(c, 'every chunk');
+      total += c.length;
+    }
+    checkEnd(this.position, total);
+    if (total === 0) return;
+    this.pwritev(chunks, this.position);
+    this.position += total;
+  }
+
+  async writeAsync(data: Uint8Array): Promise<void> {
+    this.checkOpen();
+    checkBytes(data);
+    checkEnd(this.position, data.length);
+    // The offset is claimed before the write starts, so writes issued back to back without
+    // awaiting land one after another in call order.
+    const at = this.position;
+    this.position += data.length;
+    try {
+      await this.pwriteAsync(data, at);
+    } catch (err) {
+      if (this.position === at + data.length) this.position = at;
+      throw err;
+    }
+  }
+
+  writeAt(data: Uint8Array, position: number): void {
+    this.checkOpen();
+    checkBytes(data);
+    checkPosition(position, 'position');
+    checkEnd(position, data.length);
+    this.pwrite(data, position);
+  }
+
+  allocate(length: number): boolean {
+    this.checkOpen();
+    checkPosition(length, 'length');
+    checkEnd(this.position, length);
+    if (length === 0) return true;
+    return this.fallocate(this.position, length);
+  }
+
+  truncate(length: number): void {
+    this.checkOpen();
+    checkPosition(length, 'length');
+    this.ftruncate(length);
+    if (this.position > length) this.position = length;
+  }
+
+  size(): number {
+    this.checkOpen();
+    return this.fileSize();
+  }
+
+  sync(): void {
+    this.checkOpen();
+    this.fdatasync();
+  }
+
+  async syncAsync(): Promise<void> {
+    this.checkOpen();
+    await this.fdatasyncAsync();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.release();
+  }
+
+  protected checkOpen(): void {
+    if (this.closed) throw new ClosedError(`file ${this.path}`);
+  }
+}

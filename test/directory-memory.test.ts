@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { SimulatedDirectory } from '../lib/directory/simulated';
+import { assertCode, bytes, directoryContract } from './directory-contract';
+
+directoryContract('MemoryDirectory', () => ({ dir: new MemoryDirectory() }));
+directoryContract('SimulatedDirectory', () => ({ dir: new SimulatedDirectory({ seed: 7 }) }));
+directoryContract('SimulatedDirectory (sector 4096, no fallocate)', () => ({
+  dir: new SimulatedDirectory({ seed: 8, sectorSize: 4096, supportsAllocate: false }),
+}));
+
+describe('MemoryDirectory specifics', () => {
+  it('has no OS path and a kind', () => {
+    const dir = new MemoryDirectory();
+    assert.equal(dir.kind, 'memory');
+    assert.equal(dir.filePath('a'), undefined);
+  });
+
+  it('keeps a 64 MiB preallocation sparse (length only) and reads zeros', () => {
+    const dir = new MemoryDirectory();
+    const f = dir.create('seg');
+    assert.equal(f.allocate(64 << 20), true);
+    f.writeAt(bytes('tail'), (64 << 20) - 4);
+    assert.equal(f.size(), 64 << 20);
+    const r = dir.openRead('seg');
+    const buf = new Uint8Array(8);
+    assert.equal(r.read(buf, (64 << 20) - 8), 8);
+    assert.deepEqual([...buf], [0, 0, 0, 0, 116, 97, 105, 108]);
+    f.close();
+  });
+
+  it('truncating below written data and growing again reads zeros, not old bytes', () => {
+    const dir = new MemoryDirectory();
+    const f = dir.create('a');
+    f.write(new Uint8Array(10000).fill(7));
+    f.truncate(5000);
+    f.truncate(10000);
+    const all = dir.readFile('a');
+    assert.ok(all.subarray(0, 5000).every((b) => b === 7));
+    assert.ok(all.subarray(5000).every((b) => b === 0));
+    f.close();
+  });
+
+  it('rename and delete of a directory are refused', () => {
+    const dir = new MemoryDirectory();
+    dir.mkdirp('d');
+    assertCode(() => dir.delete('d'), 'DURABILITY_IO', 'EISDIR');
+    assertCode(() => dir.atomicRename('d', 'e'), 'DURABILITY_IO', 'EISDIR');
+  });
+});
