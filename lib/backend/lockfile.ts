@@ -1,0 +1,368 @@
+// Exclusive locks for the node:fs backend, which cannot call flock(2).
+//
+// The closest safe thing node:fs offers is a pid file next to the locked file, `<file>.pid`,
+// holding "<pid> <host> <start token> <nonce>". The start token identifies one process
+// lifetime: on Linux the boot id, pid namespace and start time from /proc; elsewhere the
+// process's performance.timeOrigin, which only this process can check.
+//
+// Acquire: write a complete record to a uniquely named file, then link(2) it to `<file>.pid`.
+// link fails with EEXIST when the name is taken, so exactly one contender wins, and the pid file
+// is never seen half-written (a crash between create and write cannot leave an empty lock).
+//
+// A pid file whose owner is provably dead (no such pid; or, on Linux, the same pid with another
+// start time or boot) is stale and may be broken. Unlinking by name is not conditional, so two
+// breakers must not both do it: A unlinks the stale file and links its own, then B (which read
+// the same stale file earlier) would unlink A's live lock. Breakers therefore first take a
+// breaker role by create-then-list: each puts a uniquely named claim `<file>.pid.break.<nonce>`
+// (renamed into place, so always complete), then lists the directory; it proceeds only if no
+// other claim belongs to a live process. If two breakers both proceeded, each listing happened
+// before the other's claim appeared, i.e. L_a < C_b < L_b < C_a < L_a: impossible. (Both may
+// see each other and back off; tryLock then reports "not acquired" and the caller retries.)
+// The sole breaker rereads `<file>.pid`, unlinks it only if it still holds the same dead
+// record, and then competes for it through link like anyone else. Dead claims are unique
+// names, so removing them by name cannot hit anyone else's file.
+//
+// How this differs from flock:
+// - Dead owners are recognised, not released by the kernel. On Linux a reused pid is told apart
+//   by its start time; elsewhere a reused pid looks alive and the lock stays held (safe side)
+//   until that unrelated process exits or someone deletes the pid file.
+// - Only processes on this host in this pid namespace can be checked. A pid file written on
+//   another host (NFS, shared volumes) or from another container's pid namespace is always
+//   treated as held; if its owner died it must be removed by hand. On NFS, link and readdir
+//   are not guaranteed to be coherent across clients, so two hosts may both win.
+// - flock locks the inode; this locks the resolved path, so hard links to one file do not
+//   exclude each other.
+// - Within one process, flock excludes a second open of the same file. Here a registry on
+//   globalThis (under Symbol.for, so every copy of this module in the isolate shares it) does
+//   that. worker_threads share the pid but not the registry: a worker's lock still excludes the
+//   main thread through the pid file (the owner, this process, is alive), but a lock left by a
+//   worker that ended without unlocking stays held until the process exits.
+// - As with flock, closing the descriptor releases the lock (NodeFsBackend.close calls
+//   releaseLockOnClose); a descriptor closed behind our back is noticed on the next tryLock.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { toIoError } from '../errors';
+import type { LockResult } from './backend';
+
+export const DEGRADED_LOCK = 'node:fs cannot flock; using a pid file next to the lock file';
+
+interface Held {
+  readonly fd: number;
+  readonly dev: number;
+  readonly ino: number;
+  readonly pidPath: string;
+  readonly record: string;
+}
+
+const REGISTRY = Symbol.for('durability.backend.ts-locks.v1');
+
+function registry(): Map<string, Held> {
+  const g = globalThis as unknown as Record<symbol, Map<string, Held> | undefined>;
+  let map = g[REGISTRY];
+  if (map === undefined) {
+    map = new Map();
+    g[REGISTRY] = map;
+  }
+  return map;
+}
+
+// ---- process identity ------------------------------------------------------------------
+
+interface LinuxToken {
+  readonly boot: string;
+  readonly ns: string;
+  readonly start: string;
+}
+
+/**
+ * Field 22 (starttime, clock ticks since boot) of /proc/<pid>/stat, or undefined if unreadable.
+ * Absence is not proof of death: with a hidepid mount other users' processes are invisible.
+ */
+function linuxStartTime(pid: number | 'self'): string | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // comm (field 2) is parenthesised and may itself contain spaces or ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19];
+}
+
+function selfLinuxToken(): LinuxToken | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
+    const ns = fs.readlinkSync('/proc/self/ns/pid').replace(/[^0-9]/g, '');
+    const start = linuxStartTime('self');
+    if (!boot || !ns || start === undefined) return undefined;
+    return { boot, ns, start };
+  } catch {
+    return undefined;
+  }
+}
+
+const SELF_LINUX = selfLinuxToken();
+const SELF_TOKEN = SELF_LINUX
+  ? `linux:${SELF_LINUX.boot}:${SELF_LINUX.ns}:${SELF_LINUX.start}`
+  : `origin:${Math.round(performance.timeOrigin)}`;
+const SELF_HOST = encodeURIComponent(os.hostname());
+
+function newRecord(): string {
+  return `${process.pid} ${SELF_HOST} ${SELF_TOKEN} ${randomBytes(8).toString('hex')}\n`;
+}
+
+type Owner = 'alive' | 'dead' | 'unknown';
+
+/**
+ * Whether the process that wrote `record` still runs. 'unknown' (another host or pid namespace,
+ * unreadable record) is treated as alive by every caller: never break what cannot be checked.
+ * Records of just "<pid> <host>" are accepted and checked by pid alone.
+ */
+export function ownerState(record: string): Owner {
+  const [pidText, host, token] = record.trim().split(' ');
+  if (!pidText || !/^[1-9][0-9]{0,9}$/.test(pidText) || host === undefined) return 'unknown';
+  const pid = Number(pidText);
+  if (host !== SELF_HOST) return 'unknown';
+  if (token !== undefined && token.startsWith('linux:')) {
+    const [, boot, ns, start] = token.split(':');
+    if (SELF_LINUX) {
+      if (boot !== SELF_LINUX.boot) return 'dead'; // written before this host last booted
+      if (ns !== SELF_LINUX.ns) return 'unknown';
+      const now = linuxStartTime(pid);
+      if (now !== undefined) return now === start ? 'alive' : 'dead'; // a reused pid starts later
+    }
+  } else if (pid === process.pid && token !== undefined && token.startsWith('origin:')) {
+    return token === SELF_TOKEN ? 'alive' : 'dead';
+  }
+  if (pid === process.pid) return token === undefined || token === SELF_TOKEN ? 'alive' : 'unknown';
+  try {
+    process.kill(pid, 0);
+    return 'alive';
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ESRCH') return 'dead';
+    return code === 'EPERM' ? 'alive' : 'unknown';
+  }
+}
+
+// ---- small fs helpers --------------------------------------------------------------------
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'latin1');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    throw toIoError(err, file);
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // already gone, or unremovable: nothing we can do that would be safer
+  }
+}
+
+/** Writes `record` to a fresh unique file beside `pidPath`; returns its name. */
+function writeRecordFile(pidPath: string, record: string): string {
+  const file = `${pidPath}.${randomBytes(8).toString('hex')}`;
+  try {
+    fs.writeFileSync(file, record, { flag: 'wx', encoding: 'latin1' });
+  } catch (err) {
+    unlinkQuietly(file);
+    throw toIoError(err, file);
+  }
+  return file;
+}
+
+const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
+/** One attempt to create `pidPath` holding `record`; false when it already exists. */
+function createPidFile(pidPath: string, record: string): boolean {
+  const temp = writeRecordFile(pidPath, record);
+  try {
+    fs.linkSync(temp, pidPath);
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EEXIST') return false;
+    if (code !== undefined && NO_LINK.has(code)) return createExclusive(pidPath, record);
+    throw toIoError(err, pidPath);
+  } finally {
+    unlinkQuietly(temp);
+  }
+}
+
+/**
+ * For file systems without hard links: O_EXCL create, then write. A crash in between leaves an
+ * empty pid file, which reads as 'unknown' and must be removed by hand (safe, not convenient).
+ */
+function createExclusive(pidPath: string, record: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(pidPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EEXIST') return false;
+    throw toIoError(err, pidPath);
+  }
+  try {
+    fs.writeSync(fd, record, 0, 'latin1');
+  } catch (err) {
+    unlinkQuietly(pidPath);
+    throw toIoError(err, pidPath);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+// ---- stale-lock breaking -----------------------------------------------------------------
+
+/**
+ * Removes `pidPath` if it still holds `stale` (whose owner is dead), under the breaker role
+ * described at the top. Returns false if another live breaker is active.
+ */
+function breakStale(pidPath: string, stale: string): boolean {
+  const dir = path.dirname(pidPath);
+  const prefix = `${path.basename(pidPath)}.break.`;
+  const mine = `${prefix}${randomBytes(8).toString('hex')}`;
+  const claim = path.join(dir, mine);
+  const record = writeRecordFile(pidPath, newRecord());
+  try {
+    fs.renameSync(record, claim);
+  } catch (err) {
+    unlinkQuietly(record);
+    throw toIoError(err, claim);
+  }
+  try {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch (err) {
+      throw toIoError(err, dir);
+    }
+    const base = path.basename(pidPath);
+    for (const name of names) {
+      if (name === mine) continue;
+      const isClaim = name.startsWith(prefix);
+      // Record files left by a crash between write and link; harmless, but tidy them up.
+      const isRecord = !isClaim && name.length === base.length + 17 && name.startsWith(`${base}.`) && /^[0-9a-f]{16}$/.test(name.slice(base.length + 1));
+      if (!isClaim && !isRecord) continue;
+      const other = path.join(dir, name);
+      const content = readOrUndefined(other);
+      if (content === undefined) continue;
+      const owner = ownerState(content);
+      if (owner === 'dead') unlinkQuietly(other); // unique name: only ever that dead process's file
+      else if (isClaim) return false;
+    }
+    if (readOrUndefined(pidPath) === stale) {
+      try {
+        fs.unlinkSync(pidPath);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ENOENT') throw toIoError(err, pidPath);
+      }
+    }
+    return true;
+  } finally {
+    unlinkQuietly(claim);
+  }
+}
+
+// ---- public operations -----------------------------------------------------------------
+
+function canonical(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return path.resolve(file);
+  }
+}
+
+function sameFile(fd: number, held: Held): boolean {
+  try {
+    const st = fs.fstatSync(fd);
+    return st.dev === held.dev && st.ino === held.ino;
+  } catch {
+    return false;
+  }
+}
+
+function releaseHeld(key: string, held: Held): void {
+  registry().delete(key);
+  // Unlink only our own record: if it is not ours any more, it is not ours to remove.
+  if (readOrUndefined(held.pidPath) === held.record) {
+    try {
+      fs.unlinkSync(held.pidPath);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT') throw toIoError(err, held.pidPath);
+    }
+  }
+}
+
+/** The pid file that guards `file` (for tests and error messages). */
+export function pidFilePath(file: string): string {
+  return `${canonical(file)}.pid`;
+}
+
+/** Non-blocking exclusive lock on `file`, whose open descriptor is `fd`. */
+export function tryLockFile(fd: number, file: string): LockResult {
+  const key = canonical(file);
+  const locks = registry();
+  const existing = locks.get(key);
+  if (existing !== undefined) {
+    // flock on a descriptor that already holds the lock succeeds; only another descriptor is refused.
+    if (sameFile(existing.fd, existing)) return { acquired: existing.fd === fd, degraded: DEGRADED_LOCK };
+    // The holder's descriptor was closed without unlock; flock would have released it.
+    releaseHeld(key, existing);
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (err) {
+    throw toIoError(err, file);
+  }
+  const pidPath = `${key}.pid`;
+  const record = newRecord();
+  let acquired = false;
+  // Bounded: at most one stale break and one retry after a holder let go between our steps.
+  for (let attempt = 0; attempt < 3 && !acquired; attempt++) {
+    if (createPidFile(pidPath, record)) {
+      acquired = true;
+      break;
+    }
+    const current = readOrUndefined(pidPath);
+    if (current === undefined) continue; // released just now; try again
+    if (ownerState(current) !== 'dead') break;
+    if (!breakStale(pidPath, current)) break;
+  }
+  if (acquired) locks.set(key, { fd, dev: st.dev, ino: st.ino, pidPath, record });
+  return { acquired, degraded: DEGRADED_LOCK };
+}
+
+/** Releases the lock taken through `fd` on `file`; a no-op when it is not held through `fd`. */
+export function unlockFile(fd: number, file: string): void {
+  const key = canonical(file);
+  const held = registry().get(key);
+  if (held !== undefined && held.fd === fd) releaseHeld(key, held);
+}
+
+/** flock semantics: closing the descriptor drops its lock. Never throws. */
+export function releaseLockOnClose(fd: number): void {
+  const locks = registry();
+  if (locks.size === 0) return;
+  for (const [key, held] of locks) {
+    if (held.fd !== fd) continue;
+    try {
+      releaseHeld(key, held);
+    } catch {
+      locks.delete(key);
+    }
+  }
+}

@@ -1,0 +1,301 @@
+// FileBackend over node:fs: the fallback when no native binary loads. Writes the same bytes as
+// the native core. Descriptors are plain fds (no FileHandle) so both backends hand the
+// Directory layer the same thing; async forms use the callback APIs, which run on libuv's
+// threadpool. libuv opens everything with O_CLOEXEC.
+
+import fs from 'node:fs';
+import { crc32c, crc32cRanges } from '../crc32c';
+import { IoError, toIoError } from '../errors';
+import type { FileBackend, LockResult, OpenMode } from './backend';
+import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
+
+const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
+
+const OPEN_FLAGS: Readonly<Record<OpenMode, number>> = {
+  read: O_RDONLY,
+  readWrite: O_RDWR,
+  create: O_RDWR | O_CREAT,
+  createNew: O_RDWR | O_CREAT | O_EXCL,
+  truncate: O_RDWR | O_CREAT | O_TRUNC,
+};
+
+// node:fs reads a null or negative position as "the current file position" and clamps a
+// negative ftruncate length to 0; the native core rejects both, and so do we.
+function checkOffset(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative safe integer, not ${String(value)}`);
+}
+
+function fail(err: unknown, path: string | undefined): never {
+  throw toIoError(err, path);
+}
+
+/** A write that made no progress and reported no error would loop forever; treat it as EIO. */
+function noProgress(syscall: string, path: string | undefined): IoError {
+  return new IoError('EIO', syscall, path, { message: `${syscall} wrote 0 bytes${path === undefined ? '' : ` (${path})`}` });
+}
+
+function callback<T>(run: (done: (err: NodeJS.ErrnoException | null, value: T) => void) => void, path: string | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    run((err, value) => (err ? reject(toIoError(err, path)) : resolve(value)));
+  });
+}
+
+/** The chunks still to write after `written` bytes of them went out. */
+function remaining(chunks: readonly Uint8Array[], written: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const chunk of chunks) {
+    if (written >= chunk.length) {
+      written -= chunk.length;
+      continue;
+    }
+    out.push(written === 0 ? chunk : chunk.subarray(written));
+    written = 0;
+  }
+  return out;
+}
+
+function totalLength(chunks: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  return n;
+}
+
+export class NodeFsBackend implements FileBackend {
+  readonly name = 'ts' as const;
+
+  crc32c(data: Uint8Array, crc?: number): number {
+    return crc32c(data, crc);
+  }
+
+  crc32cRanges(data: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array, seed: number): void {
+    crc32cRanges(data, ranges, count, out, seed);
+  }
+
+  open(path: string, mode: OpenMode): number {
+    const flags = OPEN_FLAGS[mode];
+    if (flags === undefined) throw new TypeError(`unknown open mode ${JSON.stringify(mode)}`);
+    try {
+      return fs.openSync(path, flags, 0o666);
+    } catch (err) {
+      fail(err, path);
+    }
+  }
+
+  close(fd: number): void {
+    // flock locks die with their descriptor; the pid-file emulation must follow suit.
+    releaseLockOnClose(fd);
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      fail(err, undefined);
+    }
+  }
+
+  pwrite(fd: number, data: Uint8Array, offset: number, path?: string): void {
+    checkOffset(offset, 'offset');
+    let done = 0;
+    try {
+      while (done < data.length) {
+        const n = fs.writeSync(fd, data, done, data.length - done, offset + done);
+        if (n <= 0) throw noProgress('write', path);
+        done += n;
+      }
+    } catch (err) {
+      fail(err, path);
+    }
+  }
+
+  // Argument errors throw synchronously from the async forms too, as the native binding does.
+  pwriteAsync(fd: number, data: Uint8Array, offset: number, path?: string): Promise<void> {
+    checkOffset(offset, 'offset');
+    return this.pwriteLoop(fd, data, offset, path);
+  }
+
+  private async pwriteLoop(fd: number, data: Uint8Array, offset: number, path: string | undefined): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const n = await callback<number>((cb) => fs.write(fd, data, done, data.length - done, offset + done, cb), path);
+      if (n <= 0) throw noProgress('write', path);
+      done += n;
+    }
+  }
+
+  pwritev(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): void {
+    checkOffset(offset, 'offset');
+    let pending = chunks as Uint8Array[];
+    let left = totalLength(chunks);
+    try {
+      while (left > 0) {
+        const n = fs.writevSync(fd, pending, offset);
+        if (n <= 0) throw noProgress('writev', path);
+        left -= n;
+        offset += n;
+        if (left > 0) pending = remaining(pending, n);
+      }
+    } catch (err) {
+      fail(err, path);
+    }
+  }
+
+  pwritevAsync(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): Promise<void> {
+    checkOffset(offset, 'offset');
+    return this.pwritevLoop(fd, chunks, offset, path);
+  }
+
+  private async pwritevLoop(fd: number, chunks: readonly Uint8Array[], offset: number, path: string | undefined): Promise<void> {
+    let pending = chunks as Uint8Array[];
+    let left = totalLength(chunks);
+    while (left > 0) {
+      const n = await callback<number>((cb) => fs.writev(fd, pending, offset, cb), path);
+      if (n <= 0) throw noProgress('writev', path);
+      left -= n;
+      offset += n;
+      if (left > 0) pending = remaining(pending, n);
+    }
+  }
+
+  pread(fd: number, target: Uint8Array, offset: number, path?: string): number {
+    checkOffset(offset, 'offset');
+    let done = 0;
+    try {
+      while (done < target.length) {
+        const n = fs.readSync(fd, target, done, target.length - done, offset + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (err) {
+      fail(err, path);
+    }
+    return done;
+  }
+
+  /**
+   * node:fs has no fallocate. The two candidates were: report ENOTSUP, or emulate by writing
+   * zeros past the end of the file. We report ENOTSUP, which the contract allows and the
+   * Directory layer handles with one 'fallocate-unsupported' diagnostic. Zero-filling is not
+   * safe here: it reads the size and then writes, so an async pwrite still in flight on the
+   * threadpool beyond the old end would be overwritten with zeros; it would also block the event
+   * loop writing (say) 64 MiB synchronously and make the next fdatasync flush all of it.
+   * Preallocation is an optimisation; the format reads a file that simply grows just the same.
+   * A bad descriptor or argument is still reported as such, not as "unsupported".
+   */
+  fallocate(fd: number, offset: number, length: number, path?: string): void {
+    checkOffset(offset, 'offset');
+    checkOffset(length, 'length');
+    if (length === 0) throw new RangeError('length must be positive');
+    this.fileSize(fd, path);
+    throw new IoError('ENOTSUP', 'fallocate', path, {
+      message: `fallocate failed: ENOTSUP${path === undefined ? '' : ` (${path})`}: the node:fs backend cannot preallocate`,
+    });
+  }
+
+  ftruncate(fd: number, length: number, path?: string): void {
+    checkOffset(length, 'length');
+    try {
+      fs.ftruncateSync(fd, length);
+    } catch (err) {
+      fail(err, path);
+    }
+  }
+
+  fdatasync(fd: number, path?: string): void {
+    try {
+      fs.fdatasyncSync(fd);
+    } catch (err) {
+      fail(err, path);
+    }
+  }
+
+  fdatasyncAsync(fd: number, path?: string): Promise<void> {
+    return callback<void>((cb) => fs.fdatasync(fd, (err) => cb(err, undefined)), path);
+  }
+
+  /** Makes a directory's entries (creates, renames, unlinks) durable. */
+  fsyncDir(path: string): void {
+    // Windows cannot open a directory as a file, and NTFS journals its metadata anyway.
+    if (process.platform === 'win32') return;
+    let fd: number;
+    try {
+      fd = fs.openSync(path, O_RDONLY);
+    } catch (err) {
+      fail(err, path);
+    }
+    try {
+      fs.fsyncSync(fd);
+    } catch (err) {
+      fail(err, path);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  async fsyncDirAsync(path: string): Promise<void> {
+    if (process.platform === 'win32') return;
+    const fd = await callback<number>((cb) => fs.open(path, O_RDONLY, cb), path);
+    try {
+      await callback<void>((cb) => fs.fsync(fd, (err) => cb(err, undefined)), path);
+    } finally {
+      await callback<void>((cb) => fs.close(fd, (err) => cb(err, undefined)), path);
+    }
+  }
+
+  fileSize(fd: number, path?: string): number {
+    try {
+      return fs.fstatSync(fd).size;
+    } catch (err) {
+      fail(err, path);
+    }
+  }
+
+  rename(from: string, to: string): void {
+    try {
+      fs.renameSync(from, to);
+    } catch (err) {
+      fail(err, from);
+    }
+  }
+
+  unlink(path: string): void {
+    try {
+      fs.unlinkSync(path);
+    } catch (err) {
+      fail(err, path);
+    }
+  }
+
+  mkdir(path: string): void {
+    try {
+      fs.mkdirSync(path);
+    } catch (err) {
+      fail(err, path);
+    }
+  }
+
+  readdir(path: string): string[] {
+    try {
+      return fs.readdirSync(path);
+    } catch (err) {
+      fail(err, path);
+    }
+  }
+
+  /** False only when the path (or a parent) does not exist; other failures (EACCES) throw. */
+  exists(path: string): boolean {
+    try {
+      fs.statSync(path);
+      return true;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      fail(err, path);
+    }
+  }
+
+  tryLock(fd: number, path: string): LockResult {
+    return tryLockFile(fd, path);
+  }
+
+  unlock(fd: number, path: string): void {
+    unlockFile(fd, path);
+  }
+}
