@@ -24,10 +24,10 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
     DefineAddon(exports, {
                              InstanceValue("buildInfo", BuildInfo(env), kAttrs),
                              InstanceValue("constants", Constants(env), kAttrs),
-                             Method<&Crc32cImplJs>("crc32cImpl"),
-                             Method<&Crc32cJs>("crc32c"),
-                             Method<&Crc32cPortableJs>("crc32cPortable"),
-                             Method<&Crc32cRangesJs>("crc32cRanges"),
+                             RawMethod(env, "crc32cImpl", &Crc32cImplJs),
+                             RawMethod(env, "crc32c", &Crc32cJs),
+                             RawMethod(env, "crc32cPortable", &Crc32cPortableJs),
+                             RawMethod(env, "crc32cRanges", &Crc32cRangesJs),
                              Method<&OpenJs>("open"),
                              Method<&CloseJs>("close"),
                              Method<&PwriteJs>("pwrite"),
@@ -65,6 +65,12 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
   template <Fn F>
   static AddonProp Method(const char* name) {
     return InstanceMethod<&DurabilityAddon::Call<F>>(name, napi_enumerable);
+  }
+
+  static AddonProp RawMethod(Napi::Env env, const char* name, napi_callback cb) {
+    napi_value fn = nullptr;
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
+    return InstanceValue(name, Napi::Value(env, fn), napi_enumerable);
   }
 
   static Napi::Object BuildInfo(Napi::Env env) {

@@ -13,8 +13,11 @@ namespace {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
 
-const char* TypeName(const Napi::Value& value) {
-  switch (value.Type()) {
+const char* TypeName(napi_env env, napi_value value) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok) return "unknown";
+  bool flag = false;
+  switch (type) {
     case napi_undefined:
       return "undefined";
     case napi_null:
@@ -27,29 +30,60 @@ const char* TypeName(const Napi::Value& value) {
       return "string";
     case napi_symbol:
       return "symbol";
-    case napi_object:
-      return value.IsArray() ? "Array" : value.IsArrayBuffer() ? "ArrayBuffer" : value.IsDataView() ? "DataView" : "object";
     case napi_function:
       return "function";
     case napi_external:
       return "external";
     case napi_bigint:
       return "bigint";
+    case napi_object:
+      if (napi_is_array(env, value, &flag) == napi_ok && flag) return "Array";
+      if (napi_is_arraybuffer(env, value, &flag) == napi_ok && flag) return "ArrayBuffer";
+      if (napi_is_dataview(env, value, &flag) == napi_ok && flag) return "DataView";
+      if (napi_is_typedarray(env, value, &flag) == napi_ok && flag) return "TypedArray";
+      return "object";
   }
   return "unknown";
 }
 
-std::string Expected(const char* name, const char* what, const Napi::Value& got) {
-  return std::string("The \"") + name + "\" argument must be " + what + ". Received type " + TypeName(got);
+bool Expected(napi_env env, napi_value value, const char* name, const char* what) {
+  ThrowTypeError(Napi::Env(env), std::string("The \"") + name + "\" argument must be " + what + ". Received type " +
+                                     TypeName(env, value));
+  return false;
 }
 
-/** A JS number that is an integer in [min, max]; TypeError for non-numbers, RangeError otherwise. */
-bool IntegerIn(Napi::Env env, const Napi::Value& value, const char* name, double min, double max, double* out) {
-  if (!value.IsNumber()) {
-    ThrowTypeError(env, Expected(name, "of type number", value));
-    return false;
+bool IsUndefined(napi_env env, napi_value value) {
+  napi_valuetype type;
+  return napi_typeof(env, value, &type) == napi_ok && type == napi_undefined;
+}
+
+size_t ElementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array:
+      return 1;
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+      return 8;
+    default:
+      return 2;  // napi_float16_array, the only kind newer headers add
   }
-  const double d = value.As<Napi::Number>().DoubleValue();
+}
+
+}  // namespace
+
+bool IntegerArg(napi_env env, napi_value value, const char* name, double min, double max, double* out) {
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok) return Expected(env, value, name, "of type number");
   if (!std::isfinite(d) || std::trunc(d) != d || d < min || d > max) {
     char text[64];
     if (std::isnan(d)) {
@@ -59,99 +93,103 @@ bool IntegerIn(Napi::Env env, const Napi::Value& value, const char* name, double
     } else {
       snprintf(text, sizeof text, "%.17g", d);
     }
-    ThrowRangeError(env, std::string("The value of \"") + name + "\" is out of range. It must be an integer >= " +
-                             std::to_string(static_cast<long long>(min)) + " and <= " +
-                             std::to_string(static_cast<unsigned long long>(max)) + ". Received " + text);
+    ThrowRangeError(Napi::Env(env), std::string("The value of \"") + name +
+                                        "\" is out of range. It must be an integer >= " +
+                                        std::to_string(static_cast<long long>(min)) + " and <= " +
+                                        std::to_string(static_cast<unsigned long long>(max)) + ". Received " + text);
     return false;
   }
   *out = d == 0 ? 0 : d;  // folds -0
   return true;
 }
 
-}  // namespace
+bool Uint32Arg(napi_env env, napi_value value, const char* name, int64_t fallback, uint32_t* out) {
+  double d;
+  if (napi_get_value_double(env, value, &d) == napi_ok && d >= 0 && d <= 4294967295.0 && std::trunc(d) == d) {
+    *out = static_cast<uint32_t>(d);  // fast path: one call
+    return true;
+  }
+  if (fallback >= 0 && IsUndefined(env, value)) {
+    *out = static_cast<uint32_t>(fallback);
+    return true;
+  }
+  if (!IntegerArg(env, value, name, 0, 4294967295.0, &d)) return false;
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+bool BytesArg(napi_env env, napi_value value, const char* name, Bytes* out) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) {
+    return Expected(env, value, name, "a TypedArray or Buffer");
+  }
+  out->data = static_cast<uint8_t*>(data);
+  out->length = data == nullptr ? 0 : length * ElementSize(type);  // null data: detached
+  return true;
+}
+
+bool Uint32ArrayArg(napi_env env, napi_value value, const char* name, uint32_t** data, size_t* length) {
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok ||
+      type != napi_uint32_array) {
+    return Expected(env, value, name, "a Uint32Array");
+  }
+  *data = static_cast<uint32_t*>(raw);
+  if (raw == nullptr) *length = 0;
+  return true;
+}
 
 bool ArgFd(const Napi::CallbackInfo& info, size_t index, int* out) {
   double d;
-  if (!IntegerIn(info.Env(), info[index], "fd", 0, std::numeric_limits<int32_t>::max(), &d)) return false;
+  if (!IntegerArg(info.Env(), info[index], "fd", 0, std::numeric_limits<int32_t>::max(), &d)) return false;
   *out = static_cast<int>(d);
   return true;
 }
 
 bool ArgFileOffset(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t* out) {
-  constexpr double kMaxOff = sizeof(off_t) >= 8 ? kMaxSafeInteger : static_cast<double>(std::numeric_limits<off_t>::max());
+  constexpr double kMaxOff =
+      sizeof(off_t) >= 8 ? kMaxSafeInteger : static_cast<double>(std::numeric_limits<off_t>::max());
   double d;
-  if (!IntegerIn(info.Env(), info[index], name, 0, kMaxOff, &d)) return false;
+  if (!IntegerArg(info.Env(), info[index], name, 0, kMaxOff, &d)) return false;
   *out = static_cast<int64_t>(d);
   return true;
 }
 
 bool ArgUint(const Napi::CallbackInfo& info, size_t index, const char* name, uint64_t max, int64_t fallback,
              uint64_t* out) {
-  if (fallback >= 0 && info[index].IsUndefined()) {
+  if (fallback >= 0 && IsUndefined(info.Env(), info[index])) {
     *out = static_cast<uint64_t>(fallback);
     return true;
   }
   const double limit = max > static_cast<uint64_t>(kMaxSafeInteger) ? kMaxSafeInteger : static_cast<double>(max);
   double d;
-  if (!IntegerIn(info.Env(), info[index], name, 0, limit, &d)) return false;
+  if (!IntegerArg(info.Env(), info[index], name, 0, limit, &d)) return false;
   *out = static_cast<uint64_t>(d);
   return true;
 }
 
 bool ArgInt32(const Napi::CallbackInfo& info, size_t index, const char* name, int32_t* out) {
   double d;
-  if (!IntegerIn(info.Env(), info[index], name, std::numeric_limits<int32_t>::min(),
-                 std::numeric_limits<int32_t>::max(), &d)) {
+  if (!IntegerArg(info.Env(), info[index], name, std::numeric_limits<int32_t>::min(),
+                  std::numeric_limits<int32_t>::max(), &d)) {
     return false;
   }
   *out = static_cast<int32_t>(d);
   return true;
 }
 
-bool BytesOf(Napi::Env env, Napi::Value value, const char* name, Bytes* out) {
-  if (!value.IsTypedArray()) {
-    ThrowTypeError(env, Expected(name, "a TypedArray or Buffer", value));
-    return false;
-  }
-  napi_typedarray_type type;
-  size_t length = 0;
-  void* data = nullptr;
-  napi_value arrayBuffer;
-  size_t byteOffset = 0;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, &arrayBuffer, &byteOffset) != napi_ok) {
-    ThrowTypeError(env, Expected(name, "a TypedArray or Buffer", value));
-    return false;
-  }
-  out->data = static_cast<uint8_t*>(data);
-  out->length = length * value.As<Napi::TypedArray>().ElementSize();
-  if (out->data == nullptr) out->length = 0;  // detached
-  return true;
-}
-
 bool ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name, Bytes* out, Napi::Object* holder) {
-  if (!BytesOf(info.Env(), info[index], name, out)) return false;
+  if (!BytesArg(info.Env(), info[index], name, out)) return false;
   if (holder != nullptr) *holder = info[index].As<Napi::Object>();
-  return true;
-}
-
-bool ArgUint32Array(const Napi::CallbackInfo& info, size_t index, const char* name, uint32_t** data, size_t* length) {
-  const Napi::Value value = info[index];
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-    ThrowTypeError(info.Env(), Expected(name, "a Uint32Array", value));
-    return false;
-  }
-  Napi::Uint32Array array = value.As<Napi::Uint32Array>();
-  *data = array.Data();
-  *length = *data == nullptr ? 0 : array.ElementLength();
   return true;
 }
 
 bool ArgPath(const Napi::CallbackInfo& info, size_t index, const char* name, std::string* out) {
   const Napi::Value value = info[index];
-  if (!value.IsString()) {
-    ThrowTypeError(info.Env(), Expected(name, "of type string", value));
-    return false;
-  }
+  if (!value.IsString()) return Expected(info.Env(), value, name, "of type string");
   *out = value.As<Napi::String>().Utf8Value();
   if (out->empty()) {
     ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must be a non-empty string");
@@ -164,25 +202,12 @@ bool ArgPath(const Napi::CallbackInfo& info, size_t index, const char* name, std
   return true;
 }
 
-bool ArgArray(const Napi::CallbackInfo& info, size_t index, const char* name, Napi::Array* out) {
-  const Napi::Value value = info[index];
-  if (!value.IsArray()) {
-    ThrowTypeError(info.Env(), Expected(name, "an Array", value));
-    return false;
-  }
-  *out = value.As<Napi::Array>();
-  return true;
-}
-
-}  // namespace durability
-
-namespace durability {
-
 bool ArgChunks(const Napi::CallbackInfo& info, size_t index, const char* name, std::vector<iovec>* iov,
                uint64_t* total, Napi::Array* holder) {
   Napi::Env env = info.Env();
-  Napi::Array chunks;
-  if (!ArgArray(info, index, name, &chunks)) return false;
+  const Napi::Value value = info[index];
+  if (!value.IsArray()) return Expected(env, value, name, "an Array");
+  Napi::Array chunks = value.As<Napi::Array>();
   const uint32_t count = chunks.Length();
   iov->clear();
   iov->reserve(count);
@@ -193,7 +218,7 @@ bool ArgChunks(const Napi::CallbackInfo& info, size_t index, const char* name, s
     if (env.IsExceptionPending()) return false;  // a throwing index getter
     const std::string label = std::string(name) + "[" + std::to_string(i) + "]";
     Bytes bytes;
-    if (!BytesOf(env, chunk, label.c_str(), &bytes)) return false;
+    if (!BytesArg(env, chunk, label.c_str(), &bytes)) return false;
     iov->push_back(iovec{bytes.data, bytes.length});
     *total += bytes.length;
     if (holder != nullptr && !holder->Set(i, chunk)) return false;

@@ -1,13 +1,16 @@
 // Argument checks for the raw binding. Each returns false after throwing a TypeError or
-// RangeError; the caller returns immediately. Nothing here calls back into user JS (no
-// valueOf/toString coercion), so a check cannot be re-entered or fooled by a getter.
+// RangeError; the caller returns immediately. Nothing here coerces values (no valueOf or
+// toString), so a check cannot run user code or be fooled by it. The napi_value forms are
+// the primitives (one Node-API call on the success path); the CallbackInfo forms wrap them.
 #pragma once
 
 #include <napi.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace durability {
 
@@ -15,6 +18,15 @@ struct Bytes {
   uint8_t* data = nullptr;
   size_t length = 0;
 };
+
+/** An integer in [min, max] (TypeError if not a number, RangeError otherwise). */
+bool IntegerArg(napi_env env, napi_value value, const char* name, double min, double max, double* out);
+/** Like IntegerArg in [0, 2^32-1]; `fallback` when the value is undefined, if fallback >= 0. */
+bool Uint32Arg(napi_env env, napi_value value, const char* name, int64_t fallback, uint32_t* out);
+/** Any TypedArray (Buffer, Uint8Array, ...), as bytes; a detached one is empty. */
+bool BytesArg(napi_env env, napi_value value, const char* name, Bytes* out);
+/** Exactly a Uint32Array. */
+bool Uint32ArrayArg(napi_env env, napi_value value, const char* name, uint32_t** data, size_t* length);
 
 /** fd: a non-negative int32. */
 bool ArgFd(const Napi::CallbackInfo& info, size_t index, int* out);
@@ -25,24 +37,11 @@ bool ArgUint(const Napi::CallbackInfo& info, size_t index, const char* name, uin
              uint64_t* out);
 /** An int32 (open flags). */
 bool ArgInt32(const Napi::CallbackInfo& info, size_t index, const char* name, int32_t* out);
-/** Any TypedArray (Buffer, Uint8Array, ...), as bytes. */
-bool ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name, Bytes* out, Napi::Object* holder = nullptr);
-bool BytesOf(Napi::Env env, Napi::Value value, const char* name, Bytes* out);
-/** Exactly a Uint32Array. */
-bool ArgUint32Array(const Napi::CallbackInfo& info, size_t index, const char* name, uint32_t** data, size_t* length);
+/** BytesArg; `holder`, when given, receives the object so an async caller can keep it alive. */
+bool ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name, Bytes* out,
+              Napi::Object* holder = nullptr);
 /** A non-empty string without NUL bytes. */
 bool ArgPath(const Napi::CallbackInfo& info, size_t index, const char* name, std::string* out);
-/** An Array (of chunks). */
-bool ArgArray(const Napi::CallbackInfo& info, size_t index, const char* name, Napi::Array* out);
-
-}  // namespace durability
-
-#include <sys/uio.h>
-
-#include <vector>
-
-namespace durability {
-
 /**
  * An Array of TypedArrays, flattened into iovecs. `total` is the byte sum; `holder`, when given,
  * receives a fresh Array of the same chunks, so a caller mutating its array cannot drop one

@@ -6,10 +6,11 @@
 
 namespace durability {
 
-Napi::Value Crc32cImplJs(const Napi::CallbackInfo& info);
-Napi::Value Crc32cJs(const Napi::CallbackInfo& info);
-Napi::Value Crc32cPortableJs(const Napi::CallbackInfo& info);
-Napi::Value Crc32cRangesJs(const Napi::CallbackInfo& info);
+// Raw napi_callbacks (hot path).
+napi_value Crc32cImplJs(napi_env env, napi_callback_info info);
+napi_value Crc32cJs(napi_env env, napi_callback_info info);
+napi_value Crc32cPortableJs(napi_env env, napi_callback_info info);
+napi_value Crc32cRangesJs(napi_env env, napi_callback_info info);
 
 Napi::Value OpenJs(const Napi::CallbackInfo& info);
 Napi::Value CloseJs(const Napi::CallbackInfo& info);

@@ -1,3 +1,7 @@
+// CRC bindings. These are the hot calls (the WAL checksums every frame), so they are plain
+// napi_callbacks: no CallbackInfo, no instance lookup, one Node-API call per argument.
+#include <string>
+
 #include "args.h"
 #include "bindings.h"
 #include "crc32c.h"
@@ -6,70 +10,81 @@
 namespace durability {
 namespace {
 
-constexpr uint64_t kUint32Max = 0xFFFFFFFFu;
-
-Napi::Value OneBuffer(const Napi::CallbackInfo& info, uint32_t (*kernel)(uint32_t, const uint8_t*, size_t)) {
+napi_value OneBuffer(napi_env env, napi_callback_info info, uint32_t (*kernel)(uint32_t, const uint8_t*, size_t)) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   Bytes data;
-  uint64_t crc;
-  if (!ArgBytes(info, 0, "data", &data) || !ArgUint(info, 1, "crc", kUint32Max, 0, &crc)) return Napi::Value();
-  return Napi::Number::New(info.Env(), kernel(static_cast<uint32_t>(crc), data.data, data.length));
+  uint32_t crc;
+  if (!BytesArg(env, argv[0], "data", &data) || !Uint32Arg(env, argv[1], "crc", 0, &crc)) return nullptr;
+  napi_value result = nullptr;
+  napi_create_uint32(env, kernel(crc, data.data, data.length), &result);
+  return result;
+}
+
+napi_value ThrowRange(napi_env env, const std::string& message) {
+  ThrowRangeError(Napi::Env(env), message);
+  return nullptr;
 }
 
 }  // namespace
 
-Napi::Value Crc32cImplJs(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), Crc32cImplName(ActiveCrc32cImpl()));
+napi_value Crc32cImplJs(napi_env env, napi_callback_info) {
+  napi_value result = nullptr;
+  napi_create_string_utf8(env, Crc32cImplName(ActiveCrc32cImpl()), NAPI_AUTO_LENGTH, &result);
+  return result;
 }
 
-Napi::Value Crc32cJs(const Napi::CallbackInfo& info) { return OneBuffer(info, &Crc32c); }
+napi_value Crc32cJs(napi_env env, napi_callback_info info) { return OneBuffer(env, info, &Crc32c); }
 
-Napi::Value Crc32cPortableJs(const Napi::CallbackInfo& info) { return OneBuffer(info, &Crc32cPortable); }
+napi_value Crc32cPortableJs(napi_env env, napi_callback_info info) { return OneBuffer(env, info, &Crc32cPortable); }
 
 // One crossing for a whole batch: the WAL seals many small frames with a single call.
-Napi::Value Crc32cRangesJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+napi_value Crc32cRangesJs(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   Bytes data;
   uint32_t* ranges;
   size_t rangesLength;
-  uint64_t count;
+  uint32_t count;
   uint32_t* out;
   size_t outLength;
-  uint64_t seed;
-  if (!ArgBytes(info, 0, "data", &data) || !ArgUint32Array(info, 1, "ranges", &ranges, &rangesLength) ||
-      !ArgUint(info, 2, "count", kUint32Max, -1, &count) || !ArgUint32Array(info, 3, "out", &out, &outLength) ||
-      !ArgUint(info, 4, "seed", kUint32Max, -1, &seed)) {
-    return Napi::Value();
+  uint32_t seed;
+  if (!BytesArg(env, argv[0], "data", &data) || !Uint32ArrayArg(env, argv[1], "ranges", &ranges, &rangesLength) ||
+      !Uint32Arg(env, argv[2], "count", -1, &count) || !Uint32ArrayArg(env, argv[3], "out", &out, &outLength) ||
+      !Uint32Arg(env, argv[4], "seed", -1, &seed)) {
+    return nullptr;
   }
   if (count > rangesLength / 2) {
-    ThrowRangeError(env, "count " + std::to_string(count) + " needs " + std::to_string(2 * count) +
-                             " range entries, ranges has " + std::to_string(rangesLength));
-    return Napi::Value();
+    return ThrowRange(env, "count " + std::to_string(count) + " needs " + std::to_string(2ull * count) +
+                               " range entries, ranges has " + std::to_string(rangesLength));
   }
   if (count > outLength) {
-    ThrowRangeError(env, "count " + std::to_string(count) + " exceeds out.length " + std::to_string(outLength));
-    return Napi::Value();
+    return ThrowRange(env, "count " + std::to_string(count) + " exceeds out.length " + std::to_string(outLength));
   }
   // Check every range before writing anything, so a bad batch leaves `out` untouched.
-  for (uint64_t i = 0; i < count; ++i) {
-    const uint64_t start = ranges[2 * i];
-    const uint64_t length = ranges[2 * i + 1];
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint64_t start = ranges[2 * size_t{i}];
+    const uint64_t length = ranges[2 * size_t{i} + 1];
     if (start + length > data.length) {
-      ThrowRangeError(env, "range " + std::to_string(i) + " [" + std::to_string(start) + ", +" +
-                               std::to_string(length) + ") is outside data of length " + std::to_string(data.length));
-      return Napi::Value();
+      return ThrowRange(env, "range " + std::to_string(i) + " [" + std::to_string(start) + ", +" +
+                                 std::to_string(length) + ") is outside data of length " +
+                                 std::to_string(data.length));
     }
   }
-  for (uint64_t i = 0; i < count; ++i) {
+  for (uint32_t i = 0; i < count; ++i) {
     // Re-read and re-check: `out` may alias `ranges`, so an earlier result can rewrite a later range.
-    const uint64_t start = ranges[2 * i];
-    const uint64_t length = ranges[2 * i + 1];
+    const uint64_t start = ranges[2 * size_t{i}];
+    const uint64_t length = ranges[2 * size_t{i} + 1];
     if (start + length > data.length) {
-      ThrowRangeError(env, "range " + std::to_string(i) + " was overwritten by an earlier result (out aliases ranges)");
-      return Napi::Value();
+      return ThrowRange(env, "range " + std::to_string(i) + " was overwritten by an earlier result (out aliases ranges)");
     }
-    out[i] = Crc32c(static_cast<uint32_t>(seed), data.data + start, static_cast<size_t>(length));
+    out[i] = Crc32c(seed, data.data + start, static_cast<size_t>(length));
   }
-  return env.Undefined();
+  napi_value undefined = nullptr;
+  napi_get_undefined(env, &undefined);
+  return undefined;
 }
 
 }  // namespace durability

@@ -1,0 +1,234 @@
+// FileBackend over the C++ core (binding.d.ts). The binding already checks arguments (TypeError /
+// RangeError, thrown synchronously even by the async forms) and loops over short writes and
+// EINTR; this class maps OS errors to IoError naming the caller's path, and turns "this file
+// system cannot flock" into a degraded lock with one diagnostic.
+
+import fs from 'node:fs';
+import type { Crc32cImpl, NativeBinding } from '../../binding';
+import { diagnoseOnce } from '../diagnostics';
+import { toIoError } from '../errors';
+import { loadNative } from '../native';
+import type { FileBackend, LockResult, OpenMode } from './backend';
+
+/** flock errors meaning "no OS locks here" (some NFS and FUSE mounts), not "someone holds it". */
+const LOCK_UNSUPPORTED = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL']);
+
+function openFlags(c: NativeBinding['constants']): Readonly<Record<OpenMode, number>> {
+  return {
+    read: c.O_RDONLY,
+    readWrite: c.O_RDWR,
+    create: c.O_RDWR | c.O_CREAT,
+    createNew: c.O_RDWR | c.O_CREAT | c.O_EXCL,
+    truncate: c.O_RDWR | c.O_CREAT | c.O_TRUNC,
+  };
+}
+
+/**
+ * The async forms read the buffer on the thread pool after returning. A resizable ArrayBuffer
+ * could shrink meanwhile and unmap the bytes under the syscall, so such views are copied first.
+ */
+function stable(data: Uint8Array): Uint8Array {
+  return (data.buffer as { resizable?: boolean }).resizable === true ? data.slice() : data;
+}
+
+export class NativeFileBackend implements FileBackend {
+  readonly name = 'native' as const;
+  private readonly flags: Readonly<Record<OpenMode, number>>;
+
+  constructor(private readonly binding: NativeBinding) {
+    this.flags = openFlags(binding.constants);
+  }
+
+  crc32c(data: Uint8Array, crc?: number): number {
+    return this.binding.crc32c(data, crc);
+  }
+
+  crc32cRanges(data: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array, seed: number): void {
+    this.binding.crc32cRanges(data, ranges, count, out, seed);
+  }
+
+  open(path: string, mode: OpenMode): number {
+    const flags = this.flags[mode];
+    if (flags === undefined) throw new TypeError(`unknown open mode ${JSON.stringify(mode)}`);
+    try {
+      return this.binding.open(path, flags, 0o666);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  close(fd: number): void {
+    try {
+      this.binding.close(fd);
+    } catch (err) {
+      throw toIoError(err);
+    }
+  }
+
+  pwrite(fd: number, data: Uint8Array, offset: number, path?: string): void {
+    try {
+      this.binding.pwrite(fd, data, offset);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  // Not `async`: argument errors must stay synchronous throws, as the binding makes them.
+  pwriteAsync(fd: number, data: Uint8Array, offset: number, path?: string): Promise<void> {
+    return this.binding.pwriteAsync(fd, stable(data), offset).then(
+      () => undefined,
+      (err: unknown) => Promise.reject(toIoError(err, path)),
+    );
+  }
+
+  pwritev(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): void {
+    try {
+      this.binding.pwritev(fd, chunks, offset);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  pwritevAsync(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): Promise<void> {
+    return this.binding.pwritevAsync(fd, chunks.map(stable), offset).then(
+      () => undefined,
+      (err: unknown) => Promise.reject(toIoError(err, path)),
+    );
+  }
+
+  pread(fd: number, target: Uint8Array, offset: number, path?: string): number {
+    try {
+      return this.binding.pread(fd, target, offset);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  fallocate(fd: number, offset: number, length: number, path?: string): void {
+    // fallocate(2) answers EINVAL for a zero length; the node:fs backend calls that a RangeError.
+    if (length === 0) throw new RangeError('length must be positive');
+    try {
+      this.binding.fallocate(fd, offset, length);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  ftruncate(fd: number, length: number, path?: string): void {
+    try {
+      this.binding.ftruncate(fd, length);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  fdatasync(fd: number, path?: string): void {
+    try {
+      this.binding.fdatasync(fd);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  fdatasyncAsync(fd: number, path?: string): Promise<void> {
+    return this.binding.fdatasyncAsync(fd).catch((err: unknown) => Promise.reject(toIoError(err, path)));
+  }
+
+  fsyncDir(path: string): void {
+    try {
+      this.binding.fsyncDir(path);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  fsyncDirAsync(path: string): Promise<void> {
+    return this.binding.fsyncDirAsync(path).catch((err: unknown) => Promise.reject(toIoError(err, path)));
+  }
+
+  fileSize(fd: number, path?: string): number {
+    try {
+      return this.binding.fileSize(fd);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  rename(from: string, to: string): void {
+    try {
+      this.binding.rename(from, to);
+    } catch (err) {
+      throw toIoError(err, from);
+    }
+  }
+
+  unlink(path: string): void {
+    try {
+      this.binding.unlink(path);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  mkdir(path: string): void {
+    try {
+      this.binding.mkdir(path, 0o777);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  // Listing and probing are metadata reads that never sit on the durable-write path.
+  readdir(path: string): string[] {
+    try {
+      return fs.readdirSync(path);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
+  /** False only when the path (or a parent) does not exist; other failures (EACCES) throw. */
+  exists(path: string): boolean {
+    try {
+      fs.statSync(path);
+      return true;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw toIoError(err, path);
+    }
+  }
+
+  tryLock(fd: number, path: string): LockResult {
+    try {
+      return { acquired: this.binding.tryLockExclusive(fd) };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && LOCK_UNSUPPORTED.has(code)) {
+        const degraded = `flock is not supported here (${code}); continuing without an OS lock`;
+        diagnoseOnce({ kind: 'flock-unsupported', message: `${path}: ${degraded}`, path, error: err }, path);
+        return { acquired: true, degraded };
+      }
+      throw toIoError(err, path);
+    }
+  }
+
+  unlock(fd: number, path: string): void {
+    try {
+      this.binding.unlock(fd);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+}
+
+/** The CRC32C implementation the native core chose on this CPU, or undefined without the core. */
+export function nativeCrc32cImpl(): Crc32cImpl | undefined {
+  return loadNative().binding?.crc32cImpl();
+}
+
+/** The native core's portable (table-driven) CRC32C, for tests and benches; undefined without the core. */
+export function nativePortableCrc32c(): ((data: Uint8Array, crc?: number) => number) | undefined {
+  const binding = loadNative().binding;
+  return binding ? (data, crc) => binding.crc32cPortable(data, crc) : undefined;
+}
