@@ -4,7 +4,6 @@
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
-const Mocha = require('mocha');
 
 const root = path.resolve(__dirname, '..');
 const testDir = path.join(root, 'dist', 'test');
@@ -19,6 +18,8 @@ function collect(dir) {
   return out.sort();
 }
 
+async function main() {
+const { default: Mocha } = await import('mocha');
 const filter = process.argv.slice(2);
 const mocha = new Mocha({ timeout: 120000, reporter: process.env.MOCHA_REPORTER || 'spec' });
 if (process.env.MOCHA_GREP) mocha.grep(process.env.MOCHA_GREP);
@@ -27,14 +28,16 @@ for (const f of files) {
   if (filter.length === 0 || filter.some((x) => f.includes(x))) mocha.addFile(f);
 }
 
-mocha.loadFilesAsync().then(() => {
-  const runner = mocha.run();
-  runner.on('end', () => {
-    const { passes = 0, failures = 0 } = runner.stats || {};
-    console.log(`${passes} passed, ${failures} failed`);
-    process.exitCode = failures > 0 || passes === 0 ? 1 : 0;
-  });
-}, (err) => {
+await mocha.loadFilesAsync();
+const runner = mocha.run();
+runner.on('end', () => {
+  const { passes = 0, failures = 0 } = runner.stats || {};
+  console.log(`${passes} passed, ${failures} failed`);
+  process.exitCode = failures > 0 || passes === 0 ? 1 : 0;
+});
+}
+
+main().catch((err) => {
   console.error(err);
   console.log('0 passed, 1 failed');
   process.exitCode = 1;
