@@ -240,6 +240,7 @@ export function directoryContract(name: string, make: () => DirectoryFixture): v
 
       it('into a missing directory is NotFoundError and changes nothing', () => {
         assertCode(() => dir.atomicWrite('no/cfg', bytes('x')), 'DURABILITY_NOT_FOUND');
+        assert.throws(() => dir.atomicWrite('no/cfg', bytes('x')), { path: 'no/cfg' });
         assert.deepEqual(dir.list(''), []);
       });
     });

@@ -95,7 +95,7 @@ export class FsDirectory implements Directory {
     let fd: number | undefined;
     let renamed = false;
     try {
-      fd = this.call(tmp, () => this.backend.open(tmpOs, 'createNew'));
+      fd = this.call(p, () => this.backend.open(tmpOs, 'createNew'));
       if (data.length > 0) this.backend.pwrite(fd, data, 0, tmpOs);
       this.backend.fdatasync(fd, tmpOs);
       this.backend.close(fd);

@@ -237,6 +237,7 @@ export class SimulatedDirectory implements Directory {
     const p = normalizePath(path);
     checkBytes(data);
     this.engine.alive('create', p);
+    this.engine.parentDir(p, 'create');
     for (const name of this.listAll(parentOf(p))) {
       if (isTempOf(name, p)) this.engine.unlink(parentOf(p) === '' ? name : `${parentOf(p)}/${name}`);
     }

@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FileBackend } from '../lib/backend/backend';
+import { availableBackends, defaultBackend } from '../lib/backend/select';
+import { type DiagnosticEvent, resetDiagnostics } from '../lib/diagnostics';
+import { FsDirectory } from '../lib/directory/fs';
+import { IoError } from '../lib/errors';
+import { assertCode, bytes, directoryContract, text } from './directory-contract';
+
+// FsDirectory: the shared contract on every backend, plus what only real files can show.
+
+function tempRoot(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'durability-dir-'));
+}
+
+/** The backend with some methods replaced (to inject OS failures real disks rarely give us). */
+function withOverrides(real: FileBackend, overrides: Partial<FileBackend>): FileBackend {
+  return new Proxy(real, {
+    get(target, prop) {
+      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof FileBackend];
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+function collectDiagnostics(): { events: DiagnosticEvent[]; stop: () => void } {
+  const events: DiagnosticEvent[] = [];
+  const listener = (message: unknown): void => {
+    events.push(message as DiagnosticEvent);
+  };
+  diagnosticsChannel.subscribe('durability:diagnostic', listener);
+  return { events, stop: () => diagnosticsChannel.unsubscribe('durability:diagnostic', listener) };
+}
+
+for (const backend of availableBackends()) {
+  directoryContract(`FsDirectory (${backend.name})`, () => {
+    const root = tempRoot();
+    return { dir: new FsDirectory(root, { backend }), cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+  });
+
+  describe(`FsDirectory specifics (${backend.name})`, () => {
+    let root: string;
+    beforeEach(() => {
+      root = tempRoot();
+    });
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it('uses the given backend for I/O and checksums; filePath is the OS path', () => {
+      const dir = new FsDirectory(root, { backend });
+      assert.equal(dir.kind, 'fs');
+      assert.equal(dir.backend, backend);
+      assert.equal(dir.checksum, backend);
+      assert.equal(dir.filePath('a/b'), path.join(root, 'a', 'b'));
+      assert.equal(dir.filePath(''), root);
+      dir.atomicWrite('x', bytes('on disk'));
+      assert.equal(fs.readFileSync(path.join(root, 'x'), 'utf8'), 'on disk');
+    });
+
+    it('atomicWrite leaves no temp file on disk, and removes leftovers of earlier attempts', () => {
+      const dir = new FsDirectory(root, { backend });
+      const leftover = 'cfg.tmp-0123456789abcdef';
+      fs.writeFileSync(path.join(root, leftover), 'half');
+      fs.writeFileSync(path.join(root, 'cfg.tmp-notmine'), 'user file');
+      assert.deepEqual(dir.list(''), ['cfg.tmp-notmine']);
+      dir.atomicWrite('cfg', bytes('v1'));
+      assert.deepEqual(fs.readdirSync(root).sort(), ['cfg', 'cfg.tmp-notmine']);
+    });
+
+    it('atomicWrite whose fdatasync fails keeps the old file and removes its temp file', () => {
+      let failing = false;
+      const flaky = withOverrides(backend, {
+        fdatasync: (fd: number, p?: string) => {
+          if (failing) throw new IoError('EIO', 'fdatasync', p);
+          backend.fdatasync(fd, p);
+        },
+      });
+      const dir = new FsDirectory(root, { backend: flaky });
+      dir.atomicWrite('cfg', bytes('old'));
+      failing = true;
+      assertCode(() => dir.atomicWrite('cfg', bytes('new')), 'DURABILITY_IO', 'EIO');
+      assert.equal(text(dir.readFile('cfg')), 'old');
+      assert.deepEqual(fs.readdirSync(root), ['cfg']);
+    });
+
+    it('a failing fsync surfaces as IoError from sync, syncDir and delete', async () => {
+      const bad = withOverrides(backend, {
+        fdatasync: (_fd: number, p?: string) => {
+          throw new IoError('EIO', 'fdatasync', p);
+        },
+        fsyncDir: (p: string) => {
+          throw new IoError('EIO', 'fsync', p);
+        },
+        fsyncDirAsync: async (p: string) => {
+          throw new IoError('EIO', 'fsync', p);
+        },
+      });
+      const dir = new FsDirectory(root, { backend: bad });
+      const f = dir.create('f');
+      assertCode(() => f.sync(), 'DURABILITY_IO', 'EIO');
+      f.close();
+      assertCode(() => dir.syncFile('f'), 'DURABILITY_IO', 'EIO');
+      assertCode(() => dir.syncDir(''), 'DURABILITY_IO', 'EIO');
+      await assert.rejects(dir.syncDirAsync(''), { code: 'DURABILITY_IO', errno: 'EIO' });
+      assertCode(() => dir.delete('f'), 'DURABILITY_IO', 'EIO');
+      assert.equal(dir.exists('f'), false, 'the unlink happened; only its fsync failed');
+    });
+
+    it('OS errors other than ENOENT stay IoErrors with their errno', () => {
+      const dir = new FsDirectory(root, { backend });
+      dir.mkdirp('d');
+      assertCode(() => dir.readFile('d'), 'DURABILITY_IO', 'EISDIR');
+      assertCode(() => dir.delete('d'), 'DURABILITY_IO');
+    });
+
+    it('creates its root on request, with missing parents', () => {
+      const deep = path.join(root, 'p', 'q', 'store');
+      const dir = new FsDirectory(deep, { backend, create: true });
+      dir.atomicWrite('x', bytes('1'));
+      assert.equal(fs.readFileSync(path.join(deep, 'x'), 'utf8'), '1');
+      assertCode(() => new FsDirectory(path.join(root, 'none'), { backend }).create('x'), 'DURABILITY_NOT_FOUND');
+    });
+
+    it('the lock excludes another process until released', () => {
+      const dir = new FsDirectory(root, { backend });
+      const lock = dir.lock('LOCK');
+      const script = `
+        const { FsDirectory } = require(${JSON.stringify(path.resolve(__dirname, '../lib/directory/fs.js'))});
+        const { backendByName } = require(${JSON.stringify(path.resolve(__dirname, '../lib/backend/select.js'))});
+        const dir = new FsDirectory(process.argv[1], { backend: backendByName(process.argv[2]) });
+        try { dir.lock('LOCK').release(); process.stdout.write('acquired'); }
+        catch (e) { process.stdout.write(e.code); }`;
+      const attempt = () => execFileSync(process.execPath, ['-e', script, root, backend.name], { encoding: 'utf8' });
+      assert.equal(attempt(), 'DURABILITY_LOCKED');
+      lock.release();
+      assert.equal(attempt(), 'acquired');
+    });
+  });
+}
+
+describe('FsDirectory fallbacks', () => {
+  let root: string;
+  beforeEach(() => {
+    root = tempRoot();
+    resetDiagnostics();
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('defaults to defaultBackend()', () => {
+    assert.equal(new FsDirectory(root).backend, defaultBackend());
+  });
+
+  for (const errno of ['EOPNOTSUPP', 'ENOTSUP', 'EINVAL']) {
+    it(`allocate returns false on ${errno}, with one diagnostic, and files still work`, () => {
+      const real = availableBackends()[0];
+      let calls = 0;
+      const noFallocate = withOverrides(real, {
+        fallocate: (_fd: number, _o: number, _l: number, p?: string) => {
+          calls++;
+          throw new IoError(errno, 'fallocate', p);
+        },
+      });
+      const diag = collectDiagnostics();
+      try {
+        for (const sub of ['one', 'two']) {
+          fs.mkdirSync(path.join(root, sub));
+          const dir = new FsDirectory(path.join(root, sub), { backend: noFallocate });
+          for (const name of ['a', 'b']) {
+            const f = dir.create(name);
+            assert.equal(f.allocate(4096), false);
+            assert.equal(f.size(), 0);
+            f.write(bytes('data'));
+            f.sync();
+            f.close();
+            assert.equal(text(dir.readFile(name)), 'data');
+          }
+        }
+      } finally {
+        diag.stop();
+      }
+      const kinds = diag.events.map((e) => e.kind);
+      assert.deepEqual(kinds, ['fallocate-unsupported']);
+      assert.equal(calls, 2, 'each directory stops asking after the first refusal');
+    });
+  }
+
+  it('allocate failures that are not "unsupported" propagate', () => {
+    const real = availableBackends()[0];
+    const full = withOverrides(real, {
+      fallocate: (_fd: number, _o: number, _l: number, p?: string) => {
+        throw new IoError('ENOSPC', 'fallocate', p);
+      },
+    });
+    const f = new FsDirectory(root, { backend: full }).create('a');
+    assertCode(() => f.allocate(4096), 'DURABILITY_IO', 'ENOSPC');
+    f.close();
+  });
+
+  it('a degraded lock keeps going with one flock-unsupported diagnostic', () => {
+    const real = availableBackends()[0];
+    const weak = withOverrides(real, { tryLock: () => ({ acquired: true, degraded: 'no flock on this file system' }) });
+    const diag = collectDiagnostics();
+    try {
+      const dir = new FsDirectory(root, { backend: weak });
+      dir.lock('A').release();
+      dir.lock('B').release();
+    } finally {
+      diag.stop();
+    }
+    assert.deepEqual(
+      diag.events.map((e) => e.kind),
+      ['flock-unsupported'],
+    );
+  });
+
+  it('a refused lock closes its descriptor and throws LockedError', () => {
+    const real = availableBackends()[0];
+    const closed: number[] = [];
+    const busy = withOverrides(real, {
+      tryLock: () => ({ acquired: false }),
+      close: (fd: number) => {
+        closed.push(fd);
+        real.close(fd);
+      },
+    });
+    assertCode(() => new FsDirectory(root, { backend: busy }).lock('LOCK'), 'DURABILITY_LOCKED');
+    assert.equal(closed.length, 1);
+  });
+});
