@@ -1,0 +1,556 @@
+// The raw native binding (binding.d.ts) and NativeFileBackend: CRC32C kernels against each
+// other and the JS implementation, argument checking of every function, file operations and
+// their errors, flock semantics. Runs only where the addon loads; with
+// DURABILITY_REQUIRE_NATIVE=1 (CI) a missing addon is a failure.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { NativeBinding } from '../binding';
+import { NativeFileBackend, nativeCrc32cImpl, nativePortableCrc32c } from '../lib/backend/native';
+import { nativeBackend } from '../lib/backend/select';
+import { crc32c as jsCrc32c } from '../lib/crc32c';
+import { channels, resetDiagnostics, type DiagnosticEvent } from '../lib/diagnostics';
+import { IoError } from '../lib/errors';
+import { loadNative } from '../lib/native';
+
+const load = loadNative();
+const binding = load.binding;
+
+describe('native core: loading', () => {
+  it('loads, or reports why not; DURABILITY_REQUIRE_NATIVE=1 demands it', () => {
+    if (process.env.DURABILITY_REQUIRE_NATIVE === '1') {
+      assert.ok(binding, `native core required but not loaded:\n  ${load.attempts.join('\n  ')}`);
+      assert.equal(nativeBackend()?.name, 'native');
+    }
+    if (binding) assert.equal(nativeBackend()?.name, 'native');
+    else assert.ok(load.attempts.length > 0, 'a failed load lists what it tried');
+  });
+});
+
+if (binding) describeNative(binding);
+
+/** xorshift32: reproducible randomness, so a failure names a seed that replays it. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}
+
+function ascending(n: number): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => i);
+}
+
+function cpuFlags(): Set<string> {
+  try {
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => /^(flags|Features)\s*:/.test(l));
+    return new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
+  } catch {
+    return new Set();
+  }
+}
+
+function describeNative(b: NativeBinding): void {
+  let root: string;
+  let seq = 0;
+  before(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-native-'));
+  });
+  after(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  const fresh = (name = 'f'): string => path.join(root, `${seq++}-${name}`);
+  const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = b.constants;
+
+  /** An open read-write descriptor on a fresh file, closed after `body`. */
+  async function withFile<T>(body: (fd: number, file: string) => T | Promise<T>): Promise<T> {
+    const file = fresh();
+    const fd = b.open(file, O_RDWR | O_CREAT);
+    try {
+      return await body(fd, file);
+    } finally {
+      b.close(fd);
+    }
+  }
+
+  /** A descriptor number that is certainly not open. */
+  function closedFd(): number {
+    const fd = b.open(fresh('closed'), O_RDWR | O_CREAT);
+    b.close(fd);
+    return fd;
+  }
+
+  function isSysError(err: unknown, code: string, syscall?: string, file?: string): true {
+    const e = err as { code?: unknown; errno?: unknown; syscall?: unknown; path?: unknown; message?: unknown };
+    assert.ok(err instanceof Error, `expected an Error, got ${String(err)}`);
+    assert.equal(e.code, code);
+    assert.equal(e.errno, (os.constants.errno as Record<string, number>)[code]);
+    if (syscall !== undefined) assert.equal(e.syscall, syscall);
+    if (file !== undefined) {
+      assert.equal(e.path, file);
+      assert.match(String(e.message), new RegExp(`^${code}: .*'${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`));
+    }
+    return true;
+  }
+
+  describe('native core: build info and CRC32C', () => {
+    it('reports the package version, Node-API 8 and whether it is sanitized, frozen', () => {
+      const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+      assert.equal(b.buildInfo.version, pkg.version);
+      assert.equal(b.buildInfo.napiVersion, 8);
+      assert.equal(typeof b.buildInfo.sanitized, 'boolean');
+      assert.ok(Object.isFrozen(b.buildInfo) && Object.isFrozen(b.constants));
+      assert.equal(b.constants.O_RDONLY, fs.constants.O_RDONLY);
+      assert.equal(b.constants.O_CREAT, fs.constants.O_CREAT);
+      assert.equal(b.constants.O_EXCL, fs.constants.O_EXCL);
+      assert.equal(b.constants.O_TRUNC, fs.constants.O_TRUNC);
+      assert.equal(b.constants.O_APPEND, fs.constants.O_APPEND);
+    });
+
+    it('picks the hardware kernel this CPU offers', () => {
+      const flags = cpuFlags();
+      const impl = b.crc32cImpl();
+      assert.equal(nativeCrc32cImpl(), impl);
+      if (process.arch === 'x64' && flags.has('sse4_2') && flags.has('pclmulqdq')) assert.equal(impl, 'sse42');
+      else if (process.arch === 'arm64' && flags.has('crc32')) assert.equal(impl, 'armv8');
+      else assert.ok(['sse42', 'armv8', 'table'].includes(impl), impl);
+    });
+
+    const vectors: Array<[string, Uint8Array, number]> = [
+      ['32 zero bytes', new Uint8Array(32), 0x8a9136aa],
+      ['32 0xFF bytes', new Uint8Array(32).fill(0xff), 0x62a8ab43],
+      ['0..31 ascending', ascending(32), 0x46dd794e],
+      ['31..0 descending', ascending(32).reverse(), 0x113fdb5c],
+      ['"123456789"', Buffer.from('123456789'), 0xe3069283],
+      ['empty', new Uint8Array(0), 0],
+    ];
+    const portable = nativePortableCrc32c();
+    for (const [name, data, expected] of vectors) {
+      it(`RFC 3720 vector: ${name}, hardware and portable paths`, () => {
+        assert.equal(b.crc32c(data), expected);
+        assert.equal(b.crc32cPortable(data), expected);
+        assert.equal(portable?.(data), expected);
+        assert.equal(jsCrc32c(data), expected);
+      });
+    }
+
+    it('continues from a previous result: crc32c(b, crc32c(a)) === crc32c(a ++ b)', () => {
+      const data = Buffer.from('The quick brown fox jumps over the lazy dog, many times over. '.repeat(300));
+      const whole = b.crc32c(data);
+      for (const cut of [0, 1, 7, 8, 100, 1000, 4097, data.length]) {
+        assert.equal(b.crc32c(data.subarray(cut), b.crc32c(data.subarray(0, cut))), whole, `cut ${cut}`);
+        assert.equal(b.crc32cPortable(data.subarray(cut), b.crc32cPortable(data.subarray(0, cut))), whole, `cut ${cut}`);
+      }
+    });
+
+    it('hardware, portable and JS agree on 10,000 random buffers (lengths 0..70 KiB, any alignment, any seed)', () => {
+      const seed = 0x5eed1234;
+      const rand = prng(seed);
+      const pool = new Uint8Array(72 * 1024 + 64);
+      for (let i = 0; i < pool.length; i++) pool[i] = rand() & 0xff;
+      for (let n = 0; n < 10_000; n++) {
+        // Half short (the head/tail paths), half up to 70 KiB (the multi-stream blocks).
+        const length = n % 2 === 0 ? rand() % 600 : rand() % (70 * 1024 + 1);
+        const offset = rand() % 64;
+        const data = pool.subarray(offset, offset + length);
+        const crc = n % 3 === 0 ? 0 : rand();
+        const hw = b.crc32c(data, crc);
+        const sw = b.crc32cPortable(data, crc);
+        const js = jsCrc32c(data, crc);
+        if (hw !== js || sw !== js) {
+          assert.fail(`seed ${seed} case ${n}: length ${length} offset ${offset} crc ${crc}: hardware ${hw}, portable ${sw}, js ${js}`);
+        }
+      }
+    });
+
+    it('checksums any TypedArray by its bytes, and a detached one as empty', () => {
+      const words = new Uint32Array([0x03020100, 0x07060504]);
+      assert.equal(b.crc32c(words as unknown as Uint8Array), jsCrc32c(ascending(8)));
+      assert.equal(b.crc32c(new Float64Array(4) as unknown as Uint8Array), jsCrc32c(new Uint8Array(32)));
+      const detached = new Uint8Array(16);
+      structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      assert.equal(b.crc32c(detached), 0);
+      assert.equal(b.crc32c(detached, 1234), 1234);
+    });
+
+    it('crc32cRanges equals crc32c per range, in one call, leaving out[count..] alone', () => {
+      const rand = prng(99);
+      const data = new Uint8Array(20_000).map(() => rand() & 0xff);
+      const count = 500;
+      const ranges = new Uint32Array(2 * count + 6).fill(0xffffffff); // extra entries are not read
+      for (let k = 0; k < count; k++) {
+        const start = rand() % (data.length + 1);
+        ranges[2 * k] = start;
+        ranges[2 * k + 1] = k % 10 === 0 ? 0 : rand() % Math.min(300, data.length - start + 1);
+      }
+      const seed = 0xdeadbeef;
+      const out = new Uint32Array(count + 2).fill(7);
+      b.crc32cRanges(data, ranges, count, out, seed);
+      for (let k = 0; k < count; k++) {
+        assert.equal(out[k], b.crc32c(data.subarray(ranges[2 * k], ranges[2 * k] + ranges[2 * k + 1]), seed), `range ${k}`);
+        assert.equal(out[k], jsCrc32c(data.subarray(ranges[2 * k], ranges[2 * k] + ranges[2 * k + 1]), seed));
+      }
+      assert.deepEqual([...out.subarray(count)], [7, 7]);
+      b.crc32cRanges(data, ranges, 0, out, 0); // nothing to do is fine
+    });
+
+    it('crc32cRanges rejects ranges outside data, short ranges/out, bad types; out stays untouched', () => {
+      const data = new Uint8Array(100);
+      const out = new Uint32Array(4).fill(7);
+      const untouched = (): void => assert.deepEqual([...out], [7, 7, 7, 7]);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array([0, 10, 95, 6]), 2, out, 0), RangeError);
+      untouched();
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array([101, 0]), 1, out, 0), RangeError);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array([0xffffffff, 2]), 1, out, 0), RangeError);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array([1, 0xffffffff]), 1, out, 0), RangeError);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array([0, 1, 0]), 2, out, 0), RangeError);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array(20), 5, out, 0), RangeError);
+      untouched();
+      assert.throws(() => b.crc32cRanges(data, new Int32Array(2) as unknown as Uint32Array, 1, out, 0), TypeError);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array(2), 1, [0] as unknown as Uint32Array, 0), TypeError);
+      assert.throws(() => b.crc32cRanges('x' as unknown as Uint8Array, new Uint32Array(2), 1, out, 0), TypeError);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array(2), -1, out, 0), RangeError);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array(2), 1.5, out, 0), RangeError);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array(2), 1, out, -1), RangeError);
+      assert.throws(() => b.crc32cRanges(data, new Uint32Array(2), 1, out, undefined as unknown as number), TypeError);
+      untouched();
+    });
+
+    it('crc32cRanges whose out aliases ranges never reads outside data', () => {
+      const data = new Uint8Array(64).fill(1);
+      const ranges = new Uint32Array([0, 8, 8, 8, 16, 8, 24, 8]);
+      // Writing out[0] rewrites ranges[2], the start of range 1, with a checksum.
+      assert.throws(() => b.crc32cRanges(data, ranges, 4, ranges.subarray(2), 0), RangeError);
+      const same = new Uint32Array([0, 8, 8, 8]);
+      b.crc32cRanges(data, same, 2, same, 0); // out[i] only overwrites entries already consumed
+      assert.deepEqual([...same.subarray(0, 2)], [b.crc32c(data.subarray(0, 8)), b.crc32c(data.subarray(8, 16))]);
+    });
+  });
+
+  describe('native core: argument checking (TypeError/RangeError, thrown synchronously)', () => {
+    const NUMBER_TYPES: unknown[] = ['1', null, undefined, {}, 1n, true];
+    const BAD_INTEGERS: unknown[] = [-1, 1.5, NaN, Infinity, -Infinity, 2 ** 53];
+    const BAD_BUFFERS: unknown[] = ['abc', [1, 2], new ArrayBuffer(4), new DataView(new ArrayBuffer(4)), null, undefined, 7];
+    const BAD_PATHS: unknown[] = [1, null, undefined, Buffer.from('x'), '', 'a\0b'];
+    const BAD_FDS: unknown[] = [-1, 2 ** 31, 1.5, NaN, Infinity, '3', null, undefined, {}];
+
+    type Call = (args: unknown[]) => unknown;
+    interface Case {
+      readonly name: keyof NativeBinding;
+      /** Valid arguments, given an open descriptor and a scratch path. */
+      readonly valid: (fd: number, file: string) => unknown[];
+      /** Per argument position: the values that must be refused there. */
+      readonly bad: ReadonlyArray<readonly unknown[]>;
+    }
+
+    const data = (): Uint8Array => Buffer.from('xyz');
+    const cases: Case[] = [
+      { name: 'crc32c', valid: () => [data(), 0], bad: [BAD_BUFFERS, [-1, 2 ** 32, 1.5, NaN, '1', null, 1n]] },
+      { name: 'crc32cPortable', valid: () => [data(), 0], bad: [BAD_BUFFERS, [-1, 2 ** 32, 1.5, NaN, '1', null, 1n]] },
+      { name: 'open', valid: (_fd, file) => [file, O_RDWR | O_CREAT, 0o600], bad: [BAD_PATHS, [2 ** 31, 1.5, NaN, 'r', undefined], [-1, 0o10000, 1.5, '644']] },
+      { name: 'close', valid: () => [], bad: [BAD_FDS] },
+      { name: 'pwrite', valid: (fd) => [fd, data(), 0], bad: [BAD_FDS, BAD_BUFFERS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
+      { name: 'pwriteAsync', valid: (fd) => [fd, data(), 0], bad: [BAD_FDS, BAD_BUFFERS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
+      { name: 'pwritev', valid: (fd) => [fd, [data()], 0], bad: [BAD_FDS, ['x', data(), [data(), 'x'], [null], null], [...BAD_INTEGERS, ...NUMBER_TYPES]] },
+      { name: 'pwritevAsync', valid: (fd) => [fd, [data()], 0], bad: [BAD_FDS, ['x', data(), [data(), 'x'], [null], null], [...BAD_INTEGERS, ...NUMBER_TYPES]] },
+      { name: 'pread', valid: (fd) => [fd, Buffer.alloc(3), 0], bad: [BAD_FDS, BAD_BUFFERS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
+      { name: 'preadAsync', valid: (fd) => [fd, Buffer.alloc(3), 0], bad: [BAD_FDS, BAD_BUFFERS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
+      { name: 'fallocate', valid: (fd) => [fd, 0, 16], bad: [BAD_FDS, [...BAD_INTEGERS, ...NUMBER_TYPES], [...BAD_INTEGERS, ...NUMBER_TYPES]] },
+      { name: 'fallocateAsync', valid: (fd) => [fd, 0, 16], bad: [BAD_FDS, [...BAD_INTEGERS, ...NUMBER_TYPES], [...BAD_INTEGERS, ...NUMBER_TYPES]] },
+      { name: 'ftruncate', valid: (fd) => [fd, 3], bad: [BAD_FDS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
+      { name: 'fdatasync', valid: (fd) => [fd], bad: [BAD_FDS] },
+      { name: 'fdatasyncAsync', valid: (fd) => [fd], bad: [BAD_FDS] },
+      { name: 'fsync', valid: (fd) => [fd], bad: [BAD_FDS] },
+      { name: 'fsyncAsync', valid: (fd) => [fd], bad: [BAD_FDS] },
+      { name: 'fsyncDir', valid: () => [root], bad: [BAD_PATHS] },
+      { name: 'fsyncDirAsync', valid: () => [root], bad: [BAD_PATHS] },
+      { name: 'fileSize', valid: (fd) => [fd], bad: [BAD_FDS] },
+      { name: 'rename', valid: (_fd, file) => (fs.writeFileSync(`${file}.r`, ''), [`${file}.r`, `${file}.renamed`]), bad: [BAD_PATHS, BAD_PATHS] },
+      { name: 'unlink', valid: (_fd, file) => (fs.writeFileSync(`${file}.gone`, ''), [`${file}.gone`]), bad: [BAD_PATHS] },
+      { name: 'mkdir', valid: (_fd, file) => [`${file}.dir`, 0o700], bad: [BAD_PATHS, [-1, 0o10000, 1.5, '755', null]] },
+      { name: 'tryLockExclusive', valid: (fd) => [fd], bad: [BAD_FDS] },
+      { name: 'unlock', valid: (fd) => [fd], bad: [BAD_FDS] },
+    ];
+
+    for (const c of cases) {
+      it(`${c.name} refuses every malformed argument before doing anything`, async () => {
+        const fn = (b[c.name] as (...a: unknown[]) => unknown).bind(b) as (...a: unknown[]) => unknown;
+        const call: Call = (args) => fn(...args);
+        await withFile(async (fd, file) => {
+          const valid = c.valid(fd, file);
+          // The valid call works (async ones resolve), so each failure below is the bad argument's.
+          if (c.name !== 'close') await call(valid);
+          const before = fs.readFileSync(file);
+          c.bad.forEach((values, position) => {
+            for (const value of values) {
+              const args = [...valid];
+              args[position] = value;
+              let thrown: unknown;
+              try {
+                call(args);
+              } catch (err) {
+                thrown = err;
+              }
+              const label = `${c.name} arg ${position} = ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value) ?? String(value)}`;
+              assert.ok(thrown instanceof TypeError || thrown instanceof RangeError, `${label}: threw ${String(thrown)}`);
+            }
+          });
+          assert.ok(fs.readFileSync(file).equals(before), 'a refused call changed the file');
+        });
+      });
+    }
+
+    it('every descriptor-taking function reports a closed or never-opened fd as EBADF, sync or async', async () => {
+      for (const fd of [closedFd(), 2 ** 31 - 1]) {
+        const ebadf = (err: unknown): true => isSysError(err, 'EBADF');
+        assert.throws(() => b.close(fd), ebadf);
+        assert.throws(() => b.pwrite(fd, data(), 0), ebadf);
+        assert.throws(() => b.pwritev(fd, [data()], 0), ebadf);
+        assert.throws(() => b.pread(fd, Buffer.alloc(1), 0), ebadf);
+        assert.throws(() => b.fallocate(fd, 0, 10), ebadf);
+        assert.throws(() => b.ftruncate(fd, 0), ebadf);
+        assert.throws(() => b.fdatasync(fd), ebadf);
+        assert.throws(() => b.fsync(fd), ebadf);
+        assert.throws(() => b.fileSize(fd), ebadf);
+        assert.throws(() => b.tryLockExclusive(fd), ebadf);
+        assert.throws(() => b.unlock(fd), ebadf);
+        await assert.rejects(b.pwriteAsync(fd, data(), 0), ebadf);
+        await assert.rejects(b.pwritevAsync(fd, [data()], 0), ebadf);
+        await assert.rejects(b.preadAsync(fd, Buffer.alloc(1), 0), ebadf);
+        await assert.rejects(b.fallocateAsync(fd, 0, 10), ebadf);
+        await assert.rejects(b.fdatasyncAsync(fd), ebadf);
+        await assert.rejects(b.fsyncAsync(fd), ebadf);
+      }
+    });
+  });
+
+  describe('native core: file operations', () => {
+    it('open/pwrite/pwritev/pread round trip, sync and async', async () => {
+      await withFile(async (fd, file) => {
+        assert.equal(b.pwrite(fd, Buffer.from('hello'), 0), 5);
+        assert.equal(b.pwritev(fd, [Buffer.from(' '), new Uint8Array(0), Buffer.from('world')], 5), 6);
+        assert.equal(await b.pwriteAsync(fd, Buffer.from('!'), 11), 1);
+        assert.equal(await b.pwritevAsync(fd, [Buffer.from('?'), Buffer.from('!')], 12), 2);
+        const target = Buffer.alloc(20, 0xee);
+        assert.equal(b.pread(fd, target, 0), 14);
+        assert.equal(target.subarray(0, 14).toString(), 'hello world!?!');
+        assert.equal(target[14], 0xee, 'pread leaves bytes past end of file alone');
+        const back = Buffer.alloc(5);
+        assert.equal(await b.preadAsync(fd, back, 6), 5);
+        assert.equal(back.toString(), 'world');
+        assert.equal(await b.preadAsync(fd, back, 100), 0);
+        assert.equal(fs.readFileSync(file, 'utf8'), 'hello world!?!');
+      });
+    });
+
+    it('moves a large buffer and many concurrent async writes intact', async () => {
+      await withFile(async (fd, file) => {
+        const rand = prng(7);
+        const big = new Uint8Array(3 * 1024 * 1024 + 17).map(() => rand() & 0xff);
+        assert.equal(b.pwrite(fd, big, 0), big.length);
+        const back = new Uint8Array(big.length);
+        assert.equal(b.pread(fd, back, 0), big.length);
+        assert.equal(b.crc32c(back), b.crc32c(big));
+        // 200 writes in flight at once; each buffer is only referenced by the pending operation.
+        const pending = Array.from({ length: 200 }, (_, i) => b.pwriteAsync(fd, Buffer.alloc(100, i), i * 100));
+        assert.deepEqual(await Promise.all(pending), Array(200).fill(100));
+        b.ftruncate(fd, 200 * 100);
+        const disk = fs.readFileSync(file);
+        for (let i = 0; i < 200; i++) assert.ok(disk.subarray(i * 100, i * 100 + 100).every((x) => x === (i & 0xff)), `block ${i}`);
+      });
+    });
+
+    it('ftruncate shrinks and extends with zeros; fallocate extends the size; fileSize follows', async () => {
+      await withFile(async (fd, file) => {
+        b.pwrite(fd, Buffer.from('0123456789'), 0);
+        b.ftruncate(fd, 4);
+        assert.equal(b.fileSize(fd), 4);
+        b.ftruncate(fd, 8);
+        assert.deepEqual([...fs.readFileSync(file)], [...Buffer.from('0123'), 0, 0, 0, 0]);
+        b.fallocate(fd, 0, 4096);
+        assert.equal(b.fileSize(fd), 4096);
+        await b.fallocateAsync(fd, 4096, 8192);
+        assert.equal(b.fileSize(fd), 12288);
+        assert.equal(fs.statSync(file).size, 12288);
+        assert.deepEqual([...fs.readFileSync(file).subarray(0, 5)], [...Buffer.from('0123'), 0]);
+        b.fallocate(fd, 0, 100); // inside the file: size unchanged
+        assert.equal(b.fileSize(fd), 12288);
+        assert.throws(() => b.fallocate(fd, 0, 0), (err) => isSysError(err, 'EINVAL', 'fallocate'));
+      });
+    });
+
+    it('fdatasync, fsync and fsyncDir succeed in sync and async forms', async () => {
+      await withFile(async (fd) => {
+        b.pwrite(fd, Buffer.from('durable'), 0);
+        b.fdatasync(fd);
+        b.fsync(fd);
+        await b.fdatasyncAsync(fd);
+        await b.fsyncAsync(fd);
+        b.fsyncDir(root);
+        await b.fsyncDirAsync(root);
+      });
+    });
+
+    it('errors carry code, positive errno, syscall and path, like node:fs errors', async () => {
+      const missing = fresh('missing');
+      assert.throws(() => b.open(missing, O_RDONLY), (err) => isSysError(err, 'ENOENT', 'open', missing));
+      await withFile((_fd, file) => {
+        assert.throws(() => b.open(file, O_RDWR | O_CREAT | O_EXCL), (err) => isSysError(err, 'EEXIST', 'open', file));
+        assert.throws(() => b.fsyncDir(file), (err) => isSysError(err, 'ENOTDIR', 'open', file));
+      });
+      assert.throws(() => b.fsyncDir(missing), (err) => isSysError(err, 'ENOENT', 'open', missing));
+      await assert.rejects(b.fsyncDirAsync(missing), (err) => isSysError(err, 'ENOENT', 'open', missing));
+      assert.throws(() => b.unlink(missing), (err) => isSysError(err, 'ENOENT', 'unlink', missing));
+      assert.throws(() => b.mkdir(root), (err) => isSysError(err, 'EEXIST', 'mkdir', root));
+      assert.throws(
+        () => b.rename(missing, `${missing}.to`),
+        (err) => isSysError(err, 'ENOENT', 'rename', missing) && (err as { dest?: string }).dest === `${missing}.to`,
+      );
+      const ro = fresh('ro');
+      fs.writeFileSync(ro, 'x');
+      const fd = b.open(ro, O_RDONLY);
+      try {
+        assert.throws(() => b.pwrite(fd, Buffer.from('y'), 0), (err) => isSysError(err, 'EBADF', 'pwrite'));
+        await assert.rejects(b.pwritevAsync(fd, [Buffer.from('y')], 0), (err) => isSysError(err, 'EBADF', 'pwritev'));
+      } finally {
+        b.close(fd);
+      }
+    });
+
+    it('rename, unlink and mkdir (with mode) do what they say', () => {
+      const a = fresh('a');
+      fs.writeFileSync(a, 'A');
+      b.rename(a, `${a}.b`);
+      assert.equal(fs.existsSync(a), false);
+      assert.equal(fs.readFileSync(`${a}.b`, 'utf8'), 'A');
+      b.unlink(`${a}.b`);
+      assert.equal(fs.existsSync(`${a}.b`), false);
+      const dir = fresh('dir');
+      b.mkdir(dir, 0o700);
+      assert.equal(fs.statSync(dir).mode & 0o777, 0o700 & ~process.umask());
+      b.mkdir(`${dir}/default`);
+      assert.ok(fs.statSync(`${dir}/default`).isDirectory());
+    });
+
+    it('open adds O_CLOEXEC, honours O_TRUNC and the mode', () => {
+      const file = fresh('mode');
+      fs.writeFileSync(file, 'old contents');
+      const fd = b.open(file, O_RDWR | O_TRUNC, 0o600);
+      try {
+        assert.equal(b.fileSize(fd), 0);
+        if (process.platform === 'linux') {
+          const flags = /flags:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+          assert.ok(flags !== undefined && (parseInt(flags, 8) & 0o2000000) !== 0, `O_CLOEXEC missing from flags ${flags}`);
+        }
+      } finally {
+        b.close(fd);
+      }
+      const created = fresh('created');
+      b.close(b.open(created, O_RDWR | O_CREAT | O_EXCL, 0o640));
+      assert.equal(fs.statSync(created).mode & 0o777, 0o640 & ~process.umask());
+    });
+
+    it('flock: a second descriptor of the same file cannot lock until unlock or close', () => {
+      const file = fresh('LOCK');
+      const fd1 = b.open(file, O_RDWR | O_CREAT);
+      const fd2 = b.open(file, O_RDWR | O_CREAT);
+      const fd3 = b.open(file, O_RDWR | O_CREAT);
+      try {
+        assert.equal(b.tryLockExclusive(fd1), true);
+        assert.equal(b.tryLockExclusive(fd1), true, 'the holder may relock');
+        assert.equal(b.tryLockExclusive(fd2), false);
+        b.unlock(fd1);
+        assert.equal(b.tryLockExclusive(fd2), true);
+        assert.equal(b.tryLockExclusive(fd3), false);
+        b.close(fd2);
+        assert.equal(b.tryLockExclusive(fd3), true, 'closing the holder released the lock');
+      } finally {
+        b.close(fd1);
+        b.close(fd3);
+      }
+    });
+  });
+
+  describe('NativeFileBackend', () => {
+    it('maps OS errors to IoError naming the caller path', async () => {
+      const backend = new NativeFileBackend(b);
+      const missing = fresh('missing');
+      assert.throws(
+        () => backend.open(missing, 'read'),
+        (err) => err instanceof IoError && err.errno === 'ENOENT' && err.syscall === 'open' && err.path === missing,
+      );
+      const fd = closedFd();
+      assert.throws(() => backend.pwrite(fd, Buffer.from('x'), 0, 'some/file'), (err) => err instanceof IoError && err.errno === 'EBADF' && err.path === 'some/file');
+      await assert.rejects(backend.pwriteAsync(fd, Buffer.from('x'), 0, 'p'), (err) => err instanceof IoError && err.errno === 'EBADF' && err.path === 'p');
+      await assert.rejects(backend.fdatasyncAsync(fd, 'p'), (err) => err instanceof IoError && err.syscall === 'fdatasync');
+      assert.throws(() => backend.pwriteAsync(fd, Buffer.from('x'), -1, 'p'), RangeError);
+      assert.throws(() => backend.fallocate(fd, 0, 0, 'p'), RangeError);
+    });
+
+    it('hands async writes a copy of resizable-buffer views (a shrink could unmap them mid-write), others as they are', async () => {
+      const passed: Uint8Array[] = [];
+      const spy: NativeBinding = {
+        ...b,
+        pwriteAsync: (_fd, data) => (passed.push(data), Promise.resolve(data.length)),
+        pwritevAsync: (_fd, chunks) => (passed.push(...chunks), Promise.resolve(0)),
+      };
+      const backend = new NativeFileBackend(spy);
+      const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer;
+      const resizable = new Uint8Array(new Resizable(8, { maxByteLength: 1 << 20 })).fill(0x61);
+      const plain = Buffer.from('plain');
+      await backend.pwriteAsync(3, resizable, 0);
+      await backend.pwriteAsync(3, plain, 0);
+      await backend.pwritevAsync(3, [plain, resizable], 0);
+      assert.equal(passed.length, 4);
+      assert.notEqual(passed[0], resizable);
+      assert.deepEqual([...passed[0]], [...resizable]);
+      assert.equal((passed[0].buffer as { resizable?: boolean }).resizable, false);
+      assert.equal(passed[1], plain);
+      assert.equal(passed[2], plain);
+      assert.notEqual(passed[3], resizable);
+      assert.deepEqual([...passed[3]], [...resizable]);
+    });
+
+    it('tryLock degrades to "acquired" with one diagnostic where flock is unsupported', () => {
+      const failing = (code: string): NativeBinding => ({
+        ...b,
+        tryLockExclusive: () => {
+          throw Object.assign(new Error(`${code}: flock`), { code, syscall: 'flock' });
+        },
+      });
+      const seen: DiagnosticEvent[] = [];
+      const listen = (message: unknown): void => void seen.push(message as DiagnosticEvent);
+      channels.diagnostic.subscribe(listen);
+      try {
+        resetDiagnostics();
+        for (const code of ['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL']) {
+          const result = new NativeFileBackend(failing(code)).tryLock(3, `/x/${code}`);
+          assert.equal(result.acquired, true);
+          assert.match(result.degraded ?? '', new RegExp(code));
+        }
+        new NativeFileBackend(failing('ENOLCK')).tryLock(3, '/x/ENOLCK');
+        assert.deepEqual(
+          seen.map((e) => [e.kind, e.path]),
+          ['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL'].map((c) => ['flock-unsupported', `/x/${c}`]),
+        );
+        assert.throws(
+          () => new NativeFileBackend(failing('EIO')).tryLock(3, '/x/io'),
+          (err) => err instanceof IoError && err.errno === 'EIO' && err.path === '/x/io',
+        );
+      } finally {
+        channels.diagnostic.unsubscribe(listen);
+        resetDiagnostics();
+      }
+    });
+  });
+}
