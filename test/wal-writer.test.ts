@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { channels, resetDiagnostics, type DiagnosticEvent } from '../lib/diagnostics';
 import type { Directory } from '../lib/directory/directory';
+import { availableBackends } from '../lib/backend/select';
+import { FsDirectory } from '../lib/directory/fs';
 import { Prng } from '../lib/directory/prng';
 import { SimulatedDirectory } from '../lib/directory/simulated';
 import {
@@ -557,3 +564,34 @@ function crashCase(seed: number): void {
   resumed.closeSync();
   assert.equal(replay(after, codec).length, ns.length + 1, `seed ${seed}`);
 }
+
+describe('WalWriter lock across processes', () => {
+  for (const backend of availableBackends()) {
+    it(`a live writer in another process holds the lock; a killed one does not (${backend.name})`, async () => {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-wal-lock-'));
+      const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'wal-lock-holder.js'), root, backend.name], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      try {
+        let out = '';
+        child.stdout.setEncoding('utf8');
+        for await (const chunk of child.stdout) {
+          out += chunk;
+          if (out.includes('locked\n')) break;
+        }
+        assert.equal(out, 'locked\n');
+        const dir = new FsDirectory(root, { backend });
+        assert.throws(() => WalWriter.open(dir, { codec: json }), (e: unknown) => e instanceof LockedError);
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+        const w = WalWriter.open(dir, { codec: json });
+        assert.equal(w.append({ from: 'parent' }), 2);
+        w.closeSync();
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
+});

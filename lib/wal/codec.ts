@@ -34,7 +34,8 @@ export function jsonCodec<E>(): Codec<E> {
 /** MessagePack through msgpackr, in the standard map form (no record extension) so other decoders read it. */
 export function msgpackCodec<E>(): Codec<E> {
   // copyBuffers: a decoded Uint8Array field must not alias the reader's reused view.
-  const packr = new Packr({ useRecords: false, copyBuffers: true });
+  // variableMapSize: fixmap for small objects (2 bytes less per object than map16, a few % slower).
+  const packr = new Packr({ useRecords: false, copyBuffers: true, variableMapSize: true });
   return {
     name: 'msgpack',
     encode(entry: E): Uint8Array {
