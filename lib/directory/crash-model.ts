@@ -63,24 +63,39 @@ function reorder(durable: SparseBytes, ops: readonly DataOp[], prng: Prng, secto
   }
   if (shortest < out.length) out.setLength(shortest);
 
-  const sectors = new Set<number>();
-  for (const op of ops) {
-    if (op.kind !== 'write') continue;
+  // For each sector, the indices of the operations that change it, in order (truncations can
+  // change any sector, so every sector sees all of them).
+  const truncates: number[] = [];
+  const touching = new Map<number, number[]>();
+  ops.forEach((op, i) => {
+    if (op.kind === 'truncate') truncates.push(i);
+    if (op.kind !== 'write' || op.bytes.length === 0) return;
     const last = Math.floor((op.position + op.bytes.length - 1) / sectorSize);
-    for (let s = Math.floor(op.position / sectorSize); s <= last; s++) sectors.add(s);
-  }
+    for (let s = Math.floor(op.position / sectorSize); s <= last; s++) {
+      const list = touching.get(s);
+      if (list === undefined) touching.set(s, [i]);
+      else list.push(i);
+    }
+  });
   const local = new Uint8Array(sectorSize);
-  for (const s of sectors) {
+  for (const [s, writes] of touching) {
     const base = s * sectorSize;
     const upTo = prng.int(ops.length + 1);
     local.fill(0);
     durable.read(local, base);
-    for (let i = 0; i < upTo; i++) {
-      const op = ops[i];
+    let w = 0;
+    let t = 0;
+    for (;;) {
+      const wi = w < writes.length && writes[w] < upTo ? writes[w] : Infinity;
+      const ti = t < truncates.length && truncates[t] < upTo ? truncates[t] : Infinity;
+      if (wi === Infinity && ti === Infinity) break;
+      const op = ops[Math.min(wi, ti)];
+      if (wi < ti) w++;
+      else t++;
       if (op.kind === 'write') {
         const a = Math.max(op.position, base);
         const b = Math.min(op.position + op.bytes.length, base + sectorSize);
-        if (a < b) local.set(op.bytes.subarray(a - op.position, b - op.position), a - base);
+        local.set(op.bytes.subarray(a - op.position, b - op.position), a - base);
       } else if (op.kind === 'truncate' && op.length < base + sectorSize) {
         local.fill(0, Math.max(0, op.length - base));
       }
