@@ -336,6 +336,34 @@ describe('WalReader: counting, fromEntryId and streaming', () => {
     await failsAll(dir, { fromEntryId: 10 }, { file: segmentPath(1), reason: /CRC mismatch/ });
   });
 
+  it('records() opens files lazily and closes them when the loop breaks or fails', async () => {
+    const inner = new MemoryDirectory();
+    writeLog(inner, { segments: 3, framesPerSegment: 4, payloadSize: 8, syncWindow: 4096 });
+    let open = 0;
+    const dir = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop !== 'openRead') return Reflect.get(target, prop, receiver);
+        return (path: string) => {
+          const f = target.openRead(path);
+          open++;
+          return { path: f.path, size: () => f.size(), read: (t: Uint8Array, p: number) => f.read(t, p), close: () => { open--; f.close(); } };
+        };
+      },
+    });
+    const r = reader(dir);
+    const it = r.records();
+    assert.equal(open, 0);
+    for await (const rec of it) if (rec.entryId === 6) break;
+    assert.equal(open, 0);
+    assert.deepEqual(await it.next(), { value: undefined, done: true });
+    edit(inner, segmentPath(2), (b) => { b[b.length - 1] ^= 1; });
+    await assert.rejects(async () => {
+      for await (const rec of r.records()) void rec;
+    }, CorruptionError);
+    assert.equal(open, 0);
+    assert.throws(() => r.records({ fromEntryId: -1 }), InvalidArgumentError);
+  });
+
   it('records() streams a large log in bounded memory', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;

@@ -75,14 +75,13 @@ export class WalReader<E> {
     return out;
   }
 
-  /** Streams records one at a time; memory stays bounded by the largest frame. */
-  async *records(opts?: ReplayOptions): AsyncIterableIterator<WalRecord<E>> {
-    const c = this.cursor(opts);
-    try {
-      while (c.next()) yield { entryId: c.entryId, payload: this.decode(c) };
-    } finally {
-      c.close();
-    }
+  /**
+   * Streams records one at a time; memory stays bounded by the largest frame. Files are opened on
+   * the first next(); breaking out of a for-await loop closes them.
+   */
+  records(opts?: ReplayOptions): AsyncIterableIterator<WalRecord<E>> {
+    this.checkOptions(opts);
+    return new RecordStream(() => this.cursor(opts), (c) => this.decode(c));
   }
 
   /** Number of entries replay would return (frames are verified, payloads are not decoded). */
@@ -108,13 +107,18 @@ export class WalReader<E> {
     return n;
   }
 
-  private cursor(opts: ReplayOptions | undefined): LogCursor {
+  private checkOptions(opts: ReplayOptions | undefined): { mode: ScanMode; from: number } {
     const mode = opts?.mode ?? 'strict';
     if (mode !== 'strict' && mode !== 'bestEffortTail') {
       throw new InvalidArgumentError(`mode must be 'strict' or 'bestEffortTail', got ${JSON.stringify(mode)}`);
     }
     const from = opts?.fromEntryId ?? 1;
     if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError(`fromEntryId must be an integer ≥ 1, got ${from}`);
+    return { mode, from };
+  }
+
+  private cursor(opts: ReplayOptions | undefined): LogCursor {
+    const { mode, from } = this.checkOptions(opts);
     return new LogCursor(this.dir, mode, from, this.maxPayloadSize);
   }
 
@@ -126,6 +130,47 @@ export class WalReader<E> {
         entryId: c.entryId, file: c.path,
       }, { cause: err });
     }
+  }
+}
+
+const END: IteratorResult<never, undefined> = { value: undefined, done: true };
+
+/**
+ * A hand-written async iterator: next() does its work synchronously and returns a settled
+ * promise, which costs one microtask per record (an async generator costs several).
+ */
+class RecordStream<E> implements AsyncIterableIterator<WalRecord<E>> {
+  private cursor: LogCursor | undefined;
+  private finished = false;
+
+  constructor(private readonly open: () => LogCursor, private readonly decode: (c: LogCursor) => E) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<WalRecord<E>, undefined>> {
+    if (this.finished) return Promise.resolve(END);
+    try {
+      const c = (this.cursor ??= this.open());
+      if (c.next()) return Promise.resolve({ value: { entryId: c.entryId, payload: this.decode(c) }, done: false });
+      this.finish();
+      return Promise.resolve(END);
+    } catch (err) {
+      this.finish();
+      return Promise.reject(err);
+    }
+  }
+
+  return(): Promise<IteratorResult<WalRecord<E>, undefined>> {
+    this.finish();
+    return Promise.resolve(END);
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.cursor?.close();
+    this.cursor = undefined;
   }
 }
 
