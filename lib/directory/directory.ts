@@ -60,7 +60,11 @@ export interface Directory {
   openRead(path: string): ReadableFile;
   readFile(path: string): Uint8Array;
 
-  /** Temp file, write, fdatasync, rename over `path`, fsync the parent: old or new content, never a mix. */
+  /**
+   * Temp file, write, fdatasync, rename over `path`, fsync the parent: old or new content, never a mix.
+   * A crash mid-way can leave `<path>.tmp-<16 hex>` behind: list() never shows such names, and the
+   * next atomicWrite of the same path deletes them (made durable by its own parent fsync).
+   */
   atomicWrite(path: string, data: Uint8Array): void;
   /** rename + fsync of the parent directory (and of the source's parent when it differs). */
   atomicRename(from: string, to: string): void;
@@ -69,7 +73,7 @@ export interface Directory {
   /** unlink without the directory fsync, for callers that batch several deletes before one syncDir. */
   deleteNoSync(path: string): void;
   exists(path: string): boolean;
-  /** Names (not paths) of the entries directly under `path` ('' is the root), sorted. Missing dir lists as []. */
+  /** Names (not paths) of the entries directly under `path` ('' is the root), sorted, without atomicWrite temp files. Missing dir lists as []. */
   list(path: string): string[];
   /** Creates the directory and its parents, fsyncing each parent that gained an entry. */
   mkdirp(path: string): void;
