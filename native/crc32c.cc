@@ -15,7 +15,7 @@ struct Choice {
 Choice Choose() {
   const CpuFeatures& cpu = Cpu();
 #if defined(__x86_64__)
-  if (cpu.sse42 && cpu.pclmul) return {&Crc32cSse42, Crc32cImpl::kSse42};
+  if (cpu.sse42) return {cpu.pclmul ? &Crc32cSse42 : &Crc32cSse42NoClmul, Crc32cImpl::kSse42};
 #endif
 #if defined(__aarch64__)
   if (cpu.armCrc32) return {&Crc32cArmv8, Crc32cImpl::kArmv8};

@@ -19,7 +19,8 @@ uint32_t Crc32cPortable(uint32_t crc, const uint8_t* data, size_t len);
 
 // Hardware kernels: defined only on their architecture, and only safe to call when cpu.h says so.
 #if defined(__x86_64__)
-uint32_t Crc32cSse42(uint32_t crc, const uint8_t* data, size_t len);
+uint32_t Crc32cSse42(uint32_t crc, const uint8_t* data, size_t len);         // needs SSE4.2 and PCLMULQDQ
+uint32_t Crc32cSse42NoClmul(uint32_t crc, const uint8_t* data, size_t len);  // needs SSE4.2
 #endif
 #if defined(__aarch64__)
 uint32_t Crc32cArmv8(uint32_t crc, const uint8_t* data, size_t len);

@@ -1,7 +1,9 @@
 // x86_64 CRC32C: three independent CRC32 instruction streams over three stripes of a block
-// (the instruction has a latency of 3 cycles but issues once per cycle), recombined with one
-// carry-less multiply per stripe. Compiled with function-level target attributes so the rest of
-// the addon keeps running on CPUs without SSE4.2; crc32c.cc only calls in after cpuid says yes.
+// (the instruction has a latency of 3 cycles but issues once per cycle), recombined at the end
+// of each block. With PCLMULQDQ the recombination is one carry-less multiply per stripe folded
+// into the block's last word; without it (pre-2010 cores) a 32-step software multiply, so blocks
+// start larger. Compiled with function-level target attributes so the rest of the addon runs on
+// any x86_64; crc32c.cc calls in only after cpuid says so.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -11,15 +13,15 @@
 #include "crc32c.h"
 #include "crc32c_math.h"
 
+// Both variants share one template compiled for SSE4.2 + PCLMUL; the variant without PCLMUL
+// discards (if constexpr) the only code that uses it, and GCC/Clang never emit PCLMULQDQ unasked.
 #define DURABILITY_TARGET_CRC __attribute__((target("sse4.2,pclmul")))
 
 namespace durability {
 namespace {
 
-constexpr StripeShifts kShifts = MakeClmulStripeShifts();
-
-// Below this, combining costs more than the parallel streams save.
-constexpr size_t kThreeWayMin = 192;
+constexpr StripeShifts kClmulShifts = MakeClmulStripeShifts();
+constexpr StripeShifts kSoftShifts = MakeStripeShifts();
 
 inline uint64_t Load64(const uint8_t* p) {
   uint64_t v;
@@ -34,9 +36,10 @@ DURABILITY_TARGET_CRC inline uint64_t ClMul(uint64_t crc, uint32_t shift) {
   return static_cast<uint64_t>(_mm_cvtsi128_si64(product));
 }
 
-}  // namespace
-
-DURABILITY_TARGET_CRC uint32_t Crc32cSse42(uint32_t crc, const uint8_t* p, size_t n) {
+template <bool kClmul>
+DURABILITY_TARGET_CRC inline uint32_t ThreeWay(uint32_t crc, const uint8_t* p, size_t n) {
+  // Below this, recombining costs more than the parallel streams save.
+  constexpr size_t kThreeWayMin = kClmul ? 192 : 3 * 256;
   uint64_t c = ~crc;
   c &= 0xFFFFFFFFu;
   if (n >= kThreeWayMin) {
@@ -58,9 +61,16 @@ DURABILITY_TARGET_CRC uint32_t Crc32cSse42(uint32_t crc, const uint8_t* p, size_
       }
       c0 = _mm_crc32_u64(c0, Load64(p));
       c1 = _mm_crc32_u64(c1, Load64(p + stripe));
-      // Fold stripes 0 and 1 into the final word of stripe 2, shifted over what follows them.
-      const uint64_t tail = Load64(p + 2 * stripe) ^ ClMul(c0, kShifts.two[words]) ^ ClMul(c1, kShifts.one[words]);
-      c = _mm_crc32_u64(c2, tail);
+      if constexpr (kClmul) {
+        // Fold stripes 0 and 1 into the final word of stripe 2, shifted over what follows them.
+        const uint64_t tail =
+            Load64(p + 2 * stripe) ^ ClMul(c0, kClmulShifts.two[words]) ^ ClMul(c1, kClmulShifts.one[words]);
+        c = _mm_crc32_u64(c2, tail);
+      } else {
+        c2 = _mm_crc32_u64(c2, Load64(p + 2 * stripe));
+        c = MulModP(static_cast<uint32_t>(c0), kSoftShifts.two[words]) ^
+            MulModP(static_cast<uint32_t>(c1), kSoftShifts.one[words]) ^ c2;
+      }
       p += 2 * stripe + 8;
       n -= 3 * stripe;
     }
@@ -68,6 +78,14 @@ DURABILITY_TARGET_CRC uint32_t Crc32cSse42(uint32_t crc, const uint8_t* p, size_
   for (; n >= 8; n -= 8, p += 8) c = _mm_crc32_u64(c, Load64(p));
   for (; n > 0; --n) c = _mm_crc32_u8(static_cast<uint32_t>(c), *p++);
   return ~static_cast<uint32_t>(c);
+}
+
+}  // namespace
+
+DURABILITY_TARGET_CRC uint32_t Crc32cSse42(uint32_t crc, const uint8_t* p, size_t n) { return ThreeWay<true>(crc, p, n); }
+
+DURABILITY_TARGET_CRC uint32_t Crc32cSse42NoClmul(uint32_t crc, const uint8_t* p, size_t n) {
+  return ThreeWay<false>(crc, p, n);
 }
 
 }  // namespace durability
