@@ -4,6 +4,7 @@
 // DURABILITY_REQUIRE_NATIVE=1 (CI) a missing addon is a failure.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -368,6 +369,28 @@ function describeNative(b: NativeBinding): void {
         const disk = fs.readFileSync(file);
         for (let i = 0; i < 200; i++) assert.ok(disk.subarray(i * 100, i * 100 + 100).every((x) => x === (i & 0xff)), `block ${i}`);
       });
+    });
+
+    it('pwrite and pwritev continue after a short write (here: up to a file-size limit, then EFBIG)', () => {
+      // Under `ulimit -f 1` the kernel writes what fits below the limit and returns a short
+      // count; only a retry reports EFBIG (Node ignores SIGXFSZ). Stopping at the short count
+      // would return 512 (or 1024) without an error.
+      const file = fresh('limited');
+      const script = `
+        const b = require(${JSON.stringify(load.path)});
+        const fd = b.open(${JSON.stringify(file)}, b.constants.O_RDWR | b.constants.O_CREAT);
+        const out = [];
+        for (const write of [() => b.pwrite(fd, Buffer.alloc(3000, 1), 0), () => b.pwritev(fd, [Buffer.alloc(1500, 1), Buffer.alloc(1500, 2)], 0)]) {
+          try { out.push(['returned', write()]); } catch (e) { out.push([e.code, e.syscall]); }
+        }
+        out.push(['size', b.fileSize(fd)]);
+        console.log(JSON.stringify(out));`;
+      const child = spawnSync('sh', ['-c', 'ulimit -f 1 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8' });
+      assert.equal(child.status, 0, child.stderr);
+      const [first, second, [, size]] = JSON.parse(child.stdout) as Array<[string, string | number]>;
+      assert.deepEqual(first, ['EFBIG', 'pwrite']);
+      assert.deepEqual(second, ['EFBIG', 'pwritev']);
+      assert.ok(typeof size === 'number' && size > 0 && size < 3000, `partial write left ${size} bytes`);
     });
 
     it('ftruncate shrinks and extends with zeros; fallocate extends the size; fileSize follows', async () => {
