@@ -25,6 +25,7 @@ import { listSegments } from './segment-scan';
 type Mode = 'open' | 'create' | 'resume';
 
 const MAX_ENTRY_ID = Number.MAX_SAFE_INTEGER;
+const appendChannel = channels.append;
 
 export class WalWriter<E> {
   /** Creates a log in an empty directory or resumes the one there. */
@@ -98,6 +99,10 @@ export class WalWriter<E> {
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private staging: Uint8Array = new Uint8Array(0);
+  /** See refreshRoom. */
+  private room = -1;
+  private readonly ageLimited: boolean;
+  private readonly maxPayloadSize: number;
 
   private constructor(
     dir: Directory, lock: DirectoryLock, opts: ResolvedWriterOptions<E>, checksum: Checksummer, pool: RecyclePool,
@@ -117,6 +122,9 @@ export class WalWriter<E> {
     this.durable = entryDurable ? nextEntryId - 1 : 0;
     if (entryDurable) this.dirSyncedGeneration = this.dirGeneration;
     this.preallocate = preallocationWorks ? opts.preallocate : 0;
+    this.ageLimited = opts.maxSegmentAgeMs > 0;
+    this.maxPayloadSize = opts.maxPayloadSize;
+    this.refreshRoom();
     if (opts.flush.intervalMs > 0) {
       this.timer = setInterval(() => this.flushOnTimer(), opts.flush.intervalMs);
       this.timer.unref();
@@ -285,7 +293,7 @@ export class WalWriter<E> {
     if (!(payload instanceof Uint8Array)) {
       throw new EncodeError(`codec ${this.codec.name} returned ${typeof payload}, not a Uint8Array`);
     }
-    if (payload.length > this.opts.maxPayloadSize) {
+    if (payload.length > this.maxPayloadSize) {
       throw new EncodeError(`entry ${this.next + index} encodes to ${payload.length} bytes, more than maxPayloadSize ${this.opts.maxPayloadSize}`);
     }
     return payload;
@@ -294,6 +302,17 @@ export class WalWriter<E> {
   /** Gives `payload` the next id and places its frame, rotating and syncing first where the rules say. */
   private frame(payload: Uint8Array): number {
     const frameBytes = FRAME_HEADER_SIZE + payload.length;
+    // Fast path: the frame fits the buffer, the segment and the sync window, so no rule can
+    // trigger (see refreshRoom). Age limits always take the careful path.
+    if (frameBytes > this.room || this.ageLimited) return this.frameCarefully(payload, frameBytes);
+    const id = this.next;
+    this.buffer.add(id, payload);
+    this.room -= frameBytes;
+    this.appended(id, frameBytes);
+    return id;
+  }
+
+  private frameCarefully(payload: Uint8Array, frameBytes: number): number {
     let segment = this.segment;
     if (segment.frameCount > 0 && this.mustRotate(segment, frameBytes)) {
       this.rotate();
@@ -310,12 +329,30 @@ export class WalWriter<E> {
       if (frameBytes > buffer.capacity) {
         this.writeOversize(id, payload);
         this.appended(id, frameBytes);
+        this.refreshRoom();
         return id;
       }
     }
     buffer.add(id, payload);
     this.appended(id, frameBytes);
+    this.refreshRoom();
     return id;
+  }
+
+  /**
+   * Bytes the next frames may take with no rule to apply: rotation, a sync-window sync and a
+   * buffer write all start beyond it. Computed as if the segment held frames and had unsynced
+   * bytes (the cases where those rules apply), so it only errs small. Refreshed after the
+   * careful path, a flush, a sync or a rotation; a stale value is smaller, never larger.
+   */
+  private refreshRoom(): void {
+    const segment = this.segment;
+    const end = segment.position + this.buffer.length;
+    this.room = this.next >= MAX_ENTRY_ID ? -1 : Math.min(
+      this.opts.maxSegmentSize - end,
+      segment.syncWindow - (end - segment.synced),
+      this.buffer.capacity - this.buffer.length,
+    );
   }
 
   private appended(id: number, frameBytes: number): void {
@@ -323,7 +360,7 @@ export class WalWriter<E> {
     this.segment.frameCount++;
     const observer = this.observer;
     if (observer !== undefined && observer.onAppend !== undefined) notify(observer, 'onAppend', id, frameBytes);
-    if (channels.append.hasSubscribers) channels.append.publish({ entryId: id, frameBytes, segmentId: this.segment.segmentId });
+    if (appendChannel.hasSubscribers) appendChannel.publish({ entryId: id, frameBytes, segmentId: this.segment.segmentId });
   }
 
   private mustRotate(segment: ActiveSegment, frameBytes: number): boolean {
@@ -345,6 +382,7 @@ export class WalWriter<E> {
     }
     const bytes = buffer.length;
     buffer.clear();
+    this.refreshRoom();
     this.flushed(bytes);
   }
 
