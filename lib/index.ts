@@ -5,4 +5,3 @@ export * from './directory/index';
 export type { BackendName, Checksummer, FileBackend } from './backend/backend';
 export { availableBackends, backendByName, defaultBackend, nativeBackend, tsBackend } from './backend/select';
 export * from './wal/index';
-export { LockedError as WalLockedError, PoisonedError as WalPoisonedError } from './errors';

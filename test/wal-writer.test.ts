@@ -335,6 +335,18 @@ for (const kind of dirKinds()) {
       assert.deepEqual(replay(dir, raw).map((r) => r.payload), [new Uint8Array([1]), big, new Uint8Array([2])]);
     });
 
+    it('await using / using close the writer (flush, sync, unlock)', async () => {
+      {
+        await using w = WalWriter.create(dir, { codec: json, flushPolicy: 'manual' });
+        w.append({ a: 1 });
+      }
+      {
+        using w = WalWriter.open(dir, { codec: json, flushPolicy: 'manual' });
+        w.append({ a: 2 });
+      }
+      assert.deepEqual(replay(dir, json).map((r) => r.payload), [{ a: 1 }, { a: 2 }]);
+    });
+
     it('calls after close throw ClosedError; close is idempotent', async () => {
       const w = WalWriter.create(dir, { codec: json });
       await w.close();

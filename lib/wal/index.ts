@@ -11,3 +11,4 @@ export { DEFAULT_BUFFER_SIZE, DEFAULT_MAX_SEGMENT_SIZE, type WalWriterOptions } 
 export { isSegmentIndexEntry, segmentIndexCodec, type SegmentIndexEntry, type SegmentIndexEntryType } from './segment-index';
 export { WalWriter } from './writer';
 export * from './reader';
+export { LockedError as WalLockedError, PoisonedError as WalPoisonedError } from '../errors';

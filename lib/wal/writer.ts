@@ -281,6 +281,10 @@ export class WalWriter<E> {
     await this.close();
   }
 
+  [Symbol.dispose](): void {
+    this.closeSync();
+  }
+
   // ---- append path -------------------------------------------------------------------------
 
   private encode(entry: E, index: number): Uint8Array {
