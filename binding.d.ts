@@ -12,7 +12,13 @@
 export type Crc32cImpl = 'sse42' | 'armv8' | 'table';
 
 export interface NativeBinding {
-  readonly buildInfo: { readonly version: string; readonly napiVersion: number; readonly sanitized: boolean };
+  readonly buildInfo: {
+    readonly version: string;
+    readonly napiVersion: number;
+    readonly sanitized: boolean;
+    /** SHA-256 over the native sources it was built from (CMakeLists.txt); a prebuild must match the tree. */
+    readonly sourceHash: string;
+  };
 
   /** Which CRC32C implementation `crc32c` uses on this CPU (chosen once, at load). */
   crc32cImpl(): Crc32cImpl;

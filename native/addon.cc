@@ -9,6 +9,10 @@
 #error "DURABILITY_VERSION must be defined by the build (CMakeLists.txt reads package.json)"
 #endif
 
+#ifndef DURABILITY_SOURCE_HASH
+#error "DURABILITY_SOURCE_HASH must be defined by the build (CMakeLists.txt hashes native/)"
+#endif
+
 #if defined(DURABILITY_SANITIZE)
 #define DURABILITY_SANITIZED true
 #else
@@ -78,6 +82,7 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
     info.Set("version", Napi::String::New(env, DURABILITY_VERSION));
     info.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
     info.Set("sanitized", Napi::Boolean::New(env, DURABILITY_SANITIZED));
+    info.Set("sourceHash", Napi::String::New(env, DURABILITY_SOURCE_HASH));
     info.Freeze();
     return info;
   }
