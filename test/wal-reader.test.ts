@@ -4,6 +4,7 @@ import vm from 'node:vm';
 import { availableBackends } from '../lib/backend/select';
 import type { Directory } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
+import { Prng } from '../lib/directory/prng';
 import { CorruptionError, DecodeError, InvalidArgumentError } from '../lib/errors';
 import { json, raw } from '../lib/wal/codec';
 import {
@@ -387,5 +388,74 @@ describe('WalReader: counting, fromEntryId and streaming', () => {
     assert.equal(n, segments * perSegment);
     // The payloads alone are 10 MB; holding them (or the records) would show here.
     assert.ok(peak < 4 * 1024 * 1024, `memory grew by ${peak} bytes while streaming`);
+  });
+});
+
+describe('WalReader: hostile input', () => {
+  it('seeded random damage (overwrites, truncations, splices, huge lengths) yields a prefix or a CorruptionError', () => {
+    const base = new MemoryDirectory();
+    const built = writeLog(base, { segments: 3, framesPerSegment: 12, payloadSize: 24, syncWindow: 200 });
+    const truth = reader(base).replaySync();
+    const rng = new Prng(20240611);
+    const outcomes = { prefix: 0, error: 0 };
+    for (let round = 0; round < 600; round++) {
+      const dir = new MemoryDirectory();
+      built.forEach((seg, i) => writeSegmentFile(dir, i + 1, seg.bytes));
+      const target = 1 + rng.int(built.length);
+      edit(dir, segmentPath(target), (b) => {
+        switch (rng.int(4)) {
+          case 0: for (let k = 1 + rng.int(8); k > 0; k--) b[rng.int(b.length)] = rng.int(256); return b;
+          case 1: return b.subarray(0, rng.int(b.length));
+          case 2: { // splice another segment's bytes in
+            const other = built[rng.int(built.length)].bytes;
+            const at = rng.int(b.length);
+            const out = new Uint8Array(at + other.length - Math.min(other.length, at));
+            out.set(b.subarray(0, at));
+            out.set(other.subarray(Math.min(other.length, at)), at);
+            return out;
+          }
+          default: writeU32(b, SEGMENT_HEADER_SIZE + 4 + 40 * rng.int(12), rng.chance(0.5) ? 0xffffffff : 0x03ffffff); return b;
+        }
+      });
+      for (const mode of MODES) {
+        try {
+          const got = reader(dir).replaySync({ mode });
+          assert.deepEqual(got, truth.slice(0, got.length), `round ${round} ${mode}`);
+          outcomes.prefix++;
+        } catch (err) {
+          assert.ok(err instanceof CorruptionError, `round ${round} ${mode}: ${String(err)}`);
+          outcomes.error++;
+        }
+      }
+    }
+    assert.ok(outcomes.prefix > 0 && outcomes.error > 0, JSON.stringify(outcomes));
+  });
+
+  it('finds a witness past the first 1 MiB search window, including one whose header straddles windows', async () => {
+    for (const shift of [-16, -8, -1, 0, 7]) {
+      const dir = new MemoryDirectory();
+      const big = (1 << 20) - 23 + shift; // frame 3 then starts near o + 1 + 1 MiB - 8
+      const seg = buildSegment({ segmentId: 1, firstEntryId: 1, syncWindow: 64, payloads: [new Uint8Array(5), new Uint8Array(big).fill(0xff), new Uint8Array(9)] }, dir.checksum);
+      writeSegmentFile(dir, 1, seg.bytes);
+      edit(dir, segmentPath(1), (b) => { b[seg.offsets[1]] ^= 0x20; });
+      for (const mode of MODES) await failsAll(dir, { mode }, { offset: seg.offsets[1], reason: new RegExp(`valid frame at offset ${seg.offsets[2]} .*damage`) });
+    }
+  });
+
+  it('an adversarial tail that defeats the witness filters is reported as undecidable, not searched forever', async () => {
+    const dir = new MemoryDirectory();
+    const seg = buildSegment({ segmentId: 1, firstEntryId: 1, syncWindow: 16, payloads: payloadsFor(1, 1, 8) }, dir.checksum);
+    const size = 1 << 20;
+    const b = new Uint8Array(size);
+    b.set(seg.bytes);
+    // From the first frame's end on: every 16 bytes a header claiming id 2 and a length that
+    // reaches the end of the file, so each offset would cost a CRC of the rest of the file.
+    for (let p = seg.bytes.length; p + 16 <= size; p += 16) {
+      writeU32(b, p, 0x12345678);
+      writeU32(b, p + 4, size - p - 16);
+      writeU32(b, p + 8, 2);
+    }
+    writeSegmentFile(dir, 1, b);
+    for (const mode of MODES) await failsAll(dir, { mode }, { offset: seg.bytes.length, reason: /search budget/ });
   });
 });

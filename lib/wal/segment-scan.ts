@@ -388,10 +388,23 @@ export class SegmentScanner {
         this.load(off, 1);
         continue;
       }
-      const b = this.buf;
-      for (let i = rel; i < this.bufLen; i++) if (b[i] !== 0) return false;
+      if (!allZero(this.buf, rel, this.bufLen)) return false;
       off = this.bufStart + this.bufLen;
     }
     return true;
   }
+}
+
+/** Whether b[from..to) is all zero; a word at a time where aligned (preallocated tails are long). */
+function allZero(b: Uint8Array, from: number, to: number): boolean {
+  let i = from;
+  while (i < to && ((b.byteOffset + i) & 3) !== 0) if (b[i++] !== 0) return false;
+  const words = (to - i) >> 2;
+  if (words > 0) {
+    const w = new Int32Array(b.buffer, b.byteOffset + i, words);
+    for (let k = 0; k < words; k++) if (w[k] !== 0) return false;
+    i += words * 4;
+  }
+  while (i < to) if (b[i++] !== 0) return false;
+  return true;
 }

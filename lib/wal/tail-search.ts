@@ -44,32 +44,50 @@ export interface FrameSearch {
 export function findWitnessFrame(s: FrameSearch): number {
   const lastStart = s.fileSize - FRAME_HEADER_SIZE;
   if (s.from > lastStart || s.fileSize <= s.endBeyond) return SEARCH_NONE;
-  const win = new Uint8Array(Math.min(WINDOW, s.fileSize - s.from));
-  let budget = s.budget;
+  // A multiple of 4 so the Int32 view covers the whole window.
+  const win = new Uint8Array((Math.min(WINDOW, s.fileSize - s.from) + 3) & ~3);
+  const words = new Int32Array(win.buffer);
+  const state = { budget: s.budget };
   let winStart = s.from;
   while (winStart <= lastStart) {
     const n = readAll(s.file, win, winStart, Math.min(win.length, s.fileSize - winStart));
-    const stop = Math.min(winStart + n - FRAME_HEADER_SIZE, lastStart);
-    for (let p = winStart; p <= stop; p++) {
-      const r = p - winStart;
-      const len = readU32(win, r + 4);
-      if (len > s.maxPayloadSize) continue;
-      const end = p + FRAME_HEADER_SIZE + len;
-      if (end <= s.endBeyond || end > s.fileSize) continue;
-      const id = readU32(win, r + 12) * TWO_32 + readU32(win, r + 8);
-      if (id < s.idMin) continue;
-      const idMax = s.idBase === undefined ? Number.MAX_SAFE_INTEGER : s.idMin + Math.floor((p - s.idBase) / FRAME_HEADER_SIZE);
-      if (id > idMax) continue;
-      const stored = readU32(win, r);
-      for (const salt of s.salts) {
-        budget -= end - p;
-        if (budget < 0) return SEARCH_UNDECIDED;
-        if (maskCrc(streamCrc(s, win, winStart, n, p + 4, end, salt)) === stored) return p;
+    const stop = Math.min(n - FRAME_HEADER_SIZE, lastStart - winStart);
+    // A witness id is ≥ 1, so one of its id bytes (r+8 .. r+15) is nonzero: only offsets near a
+    // nonzero word are candidates, which skips zero-filled space a word at a time.
+    let next = 0;
+    const lastWord = (stop + FRAME_HEADER_SIZE - 1) >> 2;
+    for (let k = 2; k <= lastWord; k++) {
+      if (words[k] === 0) continue;
+      const hi = Math.min(4 * k + 3 - 8, stop);
+      for (let r = Math.max(next, 4 * k - 15); r <= hi; r++) {
+        const found = candidate(s, win, winStart, n, r, state);
+        if (found !== SEARCH_NONE) return found;
       }
+      next = Math.max(next, hi + 1);
     }
     if (n < win.length || winStart + n >= s.fileSize) break;
     // Overlap by one header so every candidate's 16 header bytes are seen whole in some window.
     winStart += n - FRAME_HEADER_SIZE + 1;
+  }
+  return SEARCH_NONE;
+}
+
+/** Checks the candidate at window offset r: SEARCH_NONE, its file offset, or SEARCH_UNDECIDED. */
+function candidate(s: FrameSearch, win: Uint8Array, winStart: number, n: number, r: number, state: { budget: number }): number {
+  const p = winStart + r;
+  const len = readU32(win, r + 4);
+  if (len > s.maxPayloadSize) return SEARCH_NONE;
+  const end = p + FRAME_HEADER_SIZE + len;
+  if (end <= s.endBeyond || end > s.fileSize) return SEARCH_NONE;
+  const id = readU32(win, r + 12) * TWO_32 + readU32(win, r + 8);
+  if (id < s.idMin) return SEARCH_NONE;
+  const idMax = s.idBase === undefined ? Number.MAX_SAFE_INTEGER : s.idMin + Math.floor((p - s.idBase) / FRAME_HEADER_SIZE);
+  if (id > idMax) return SEARCH_NONE;
+  const stored = readU32(win, r);
+  for (const salt of s.salts) {
+    state.budget -= end - p;
+    if (state.budget < 0) return SEARCH_UNDECIDED;
+    if (maskCrc(streamCrc(s, win, winStart, n, p + 4, end, salt)) === stored) return p;
   }
   return SEARCH_NONE;
 }
