@@ -1,0 +1,18 @@
+import type fc from 'fast-check';
+
+// Run counts and replay for property tests. `npm test` runs the short counts; `npm run test:long`
+// (DURABILITY_LONG=1) the long ones. A failure prints fast-check's seed and path: set
+// DURABILITY_SEED (and DURABILITY_PATH, to jump straight to the shrunk case) to replay it.
+
+export const LONG = process.env.DURABILITY_LONG === '1';
+
+export function propertyParams<T>(shortRuns: number, longRuns: number): fc.Parameters<T> {
+  const params: fc.Parameters<T> = { numRuns: LONG ? longRuns : shortRuns, endOnFailure: false };
+  const seed = process.env.DURABILITY_SEED;
+  if (seed !== undefined && seed !== '') {
+    params.seed = Number(seed);
+    const path = process.env.DURABILITY_PATH;
+    if (path !== undefined && path !== '') params.path = path;
+  }
+  return params;
+}

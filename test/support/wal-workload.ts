@@ -1,0 +1,376 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { CrashMode, ScheduledCrash, SimulatedOperation } from '../../lib/directory/simulated';
+import { SimulatedDirectory } from '../../lib/directory/simulated';
+import { raw } from '../../lib/wal/codec';
+import type { FlushPolicy } from '../../lib/wal/flush-policy';
+import { WalMaintenance } from '../../lib/wal/maintenance';
+import type { WalWriterOptions } from '../../lib/wal/options';
+import { WalReader, type WalRecord } from '../../lib/wal/reader';
+import { WalWriter } from '../../lib/wal/writer';
+import { LogModel } from './log-model';
+
+// Random WAL workloads on a SimulatedDirectory, run against LogModel: commands drive a writer
+// and the maintenance API, power cuts land at random operation indexes (inside any call), and
+// after every cut the recovered log is checked, a writer resumes it, and the workload goes on
+// in the next generation.
+
+export interface WalConfig {
+  seed: number;
+  sectorSize: number;
+  supportsAllocate: boolean;
+  maxSegmentSize: number;
+  syncWindow: number | undefined;
+  bufferSize: number | undefined;
+  flushPolicy: FlushPolicy;
+  preallocate: boolean | number;
+  recycleCapacity: number;
+  /** Segment age limit; the 'rotate' command moves the clock past it. undefined: no age limit. */
+  ageMs: number | undefined;
+}
+
+export interface CrashSpec {
+  mode: CrashMode;
+  seed: number;
+  /** Chance each unsynced directory operation survives. */
+  keep: number;
+}
+
+export type WalCommand =
+  | { kind: 'append'; size: number }
+  | { kind: 'batch'; sizes: number[] }
+  | { kind: 'flush'; async: boolean }
+  | { kind: 'sync'; async: boolean }
+  | { kind: 'rotate' }
+  | { kind: 'truncate'; fraction: number; recycle: boolean }
+  | { kind: 'close'; async: boolean }
+  | { kind: 'reopen' }
+  | { kind: 'check' }
+  /** Arms a power cut after `afterOps` more directory operations; `recoveryCut` also cuts the recovery after it. */
+  | { kind: 'powerCut'; afterOps: number; crash: CrashSpec; recoveryCut: { afterOps: number; crash: CrashSpec } | null };
+
+// ---- arbitraries ----------------------------------------------------------------------------
+
+const crashModes: CrashMode[] = ['dropAll', 'keepPrefix', 'tear', 'reorder', 'random'];
+
+export const crashSpecArb: fc.Arbitrary<CrashSpec> = fc.record({
+  mode: fc.constantFrom(...crashModes),
+  seed: fc.nat(),
+  keep: fc.constantFrom(0.5, 0, 1),
+});
+
+/** Mostly small frames, sometimes ones larger than the buffer, the sync window or a segment. */
+export const payloadSizeArb: fc.Arbitrary<number> = fc.oneof(
+  { weight: 12, arbitrary: fc.integer({ min: 0, max: 120 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 121, max: 2500 }) },
+);
+
+export const configArb: fc.Arbitrary<WalConfig> = fc.record({
+  seed: fc.nat(),
+  sectorSize: fc.constantFrom(16, 64, 512),
+  supportsAllocate: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  maxSegmentSize: fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: 200, max: 2000 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 48, max: 199 }) },
+    { weight: 1, arbitrary: fc.constant(64 * 1024 * 1024) },
+  ),
+  syncWindow: fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 16, max: 700 }) },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+  ),
+  bufferSize: fc.constantFrom(undefined, 0, 40, 256, 4096),
+  flushPolicy: fc.oneof(
+    fc.constant<FlushPolicy>('perAppend'),
+    fc.constant<FlushPolicy>('manual'),
+    fc.integer({ min: 1, max: 6 }).map((everyN): FlushPolicy => ({ everyN })),
+  ),
+  preallocate: fc.oneof(
+    { weight: 3, arbitrary: fc.constant<boolean | number>(false) },
+    { weight: 1, arbitrary: fc.constant<boolean | number>(true) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 3000 }) },
+  ),
+  recycleCapacity: fc.integer({ min: 0, max: 3 }),
+  ageMs: fc.constantFrom(undefined, 1000),
+});
+
+export function commandArb(options: { powerCuts: boolean }): fc.Arbitrary<WalCommand> {
+  const arbs: fc.WeightedArbitrary<WalCommand>[] = [
+    { weight: 20, arbitrary: payloadSizeArb.map((size): WalCommand => ({ kind: 'append', size })) },
+    { weight: 5, arbitrary: fc.array(payloadSizeArb, { maxLength: 6 }).map((sizes): WalCommand => ({ kind: 'batch', sizes })) },
+    { weight: 4, arbitrary: fc.boolean().map((async): WalCommand => ({ kind: 'flush', async })) },
+    { weight: 6, arbitrary: fc.boolean().map((async): WalCommand => ({ kind: 'sync', async })) },
+    { weight: 2, arbitrary: fc.constant<WalCommand>({ kind: 'rotate' }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({ fraction: fc.integer({ min: 0, max: 100 }).map((p) => p / 100), recycle: fc.boolean() })
+        .map(({ fraction, recycle }): WalCommand => ({ kind: 'truncate', fraction, recycle })),
+    },
+    { weight: 1, arbitrary: fc.boolean().map((async): WalCommand => ({ kind: 'close', async })) },
+    { weight: 1, arbitrary: fc.constant<WalCommand>({ kind: 'reopen' }) },
+    { weight: 1, arbitrary: fc.constant<WalCommand>({ kind: 'check' }) },
+  ];
+  if (options.powerCuts) {
+    arbs.push({
+      weight: 2,
+      arbitrary: fc.record({
+        afterOps: fc.integer({ min: 0, max: 40 }),
+        crash: crashSpecArb,
+        recoveryCut: fc.option(fc.record({ afterOps: fc.integer({ min: 0, max: 8 }), crash: crashSpecArb }), { freq: 4 }),
+      }).map((c): WalCommand => ({ kind: 'powerCut', ...c })),
+    });
+  }
+  return fc.oneof(...arbs);
+}
+
+// ---- the run --------------------------------------------------------------------------------
+
+/** Payloads unique per append (a counter in the first bytes), so a resurrected stale entry is told apart. */
+export function payloadFor(uniq: number, size: number): Uint8Array {
+  const p = new Uint8Array(size);
+  for (let i = 0; i < size; i++) p[i] = (uniq * 131 + i * 7 + (i >> 8)) & 0xff;
+  for (let i = 0; i < Math.min(6, size); i++) p[i] = Math.floor(uniq / 256 ** i) & 0xff;
+  return p;
+}
+
+export class WalRun {
+  dir: SimulatedDirectory;
+  writer: WalWriter<Uint8Array> | undefined;
+  readonly model = new LogModel();
+  /** Power cuts that happened, and what they left (for failure messages). */
+  crashes = 0;
+  readonly trace: string[] = [];
+  private readonly config: WalConfig;
+  private now = 1_000_000;
+  private uniq = 1;
+  private scheduled: ScheduledCrash | undefined;
+
+  /** Sees every directory operation of the run (coverage statistics). */
+  private readonly observe: ((e: SimulatedOperation) => void) | undefined;
+
+  constructor(config: WalConfig, observe?: (e: SimulatedOperation) => void) {
+    this.config = config;
+    this.observe = observe;
+    this.dir = new SimulatedDirectory({ seed: config.seed, sectorSize: config.sectorSize, supportsAllocate: config.supportsAllocate });
+    this.dir.onOperation = observe;
+  }
+
+  writerOptions(): WalWriterOptions<Uint8Array> {
+    const c = this.config;
+    return {
+      codec: raw,
+      maxSegmentSize: c.maxSegmentSize,
+      syncWindow: c.syncWindow,
+      bufferSize: c.bufferSize,
+      flushPolicy: c.flushPolicy,
+      preallocate: c.preallocate,
+      recycleCapacity: c.recycleCapacity,
+      maxSegmentAgeMs: c.ageMs,
+      clock: () => this.now,
+    };
+  }
+
+  /** Runs one command; a power cut that fires inside it is followed by recovery. */
+  async step(cmd: WalCommand): Promise<void> {
+    this.trace.push(JSON.stringify(cmd));
+    if (cmd.kind === 'powerCut') {
+      this.scheduled = this.dir.scheduleCrash(cmd.afterOps, { mode: cmd.crash.mode, seed: cmd.crash.seed, entryKeepProbability: cmd.crash.keep });
+      this.pendingRecoveryCut = cmd.recoveryCut;
+      if (this.scheduled.directory !== undefined) await this.recoverFromCut();
+      return;
+    }
+    try {
+      await this.exec(cmd);
+    } catch (err) {
+      // After a cut every call may fail (EIO, then PoisonedError); a broken promise never may.
+      if (err instanceof assert.AssertionError || !this.cutHappened()) throw err;
+    }
+    if (this.cutHappened()) await this.recoverFromCut();
+    else this.checkWriterState();
+  }
+
+  /** Ends the run: one more power cut, recovery, and a final append, close and strict replay. */
+  async finish(crash: CrashSpec): Promise<void> {
+    this.trace.push(`finish ${JSON.stringify(crash)}`);
+    this.scheduled = { directory: this.dir.crash({ mode: crash.mode, seed: crash.seed, entryKeepProbability: crash.keep }) };
+
+    this.pendingRecoveryCut = null;
+    await this.recoverFromCut();
+    const w = this.ensureWriter();
+    const p = payloadFor(this.uniq++, 10);
+    assert.equal(w.append(p), this.model.nextId, 'the id after recovery');
+    this.model.append(p);
+    w.closeSync();
+    this.model.ack(this.model.appended);
+    this.writer = undefined;
+    const records = this.replay('strict');
+    this.model.check(records, undefined, 'strict replay after the final close');
+    assert.equal(records.length === 0 ? this.model.appended : records[records.length - 1].entryId, this.model.appended);
+  }
+
+  replay(mode: 'strict' | 'bestEffortTail'): WalRecord<Uint8Array>[] {
+    return new WalReader<Uint8Array>(this.dir, { codec: raw }).replaySync({ mode });
+  }
+
+  ensureWriter(): WalWriter<Uint8Array> {
+    if (this.writer !== undefined) return this.writer;
+    const w = WalWriter.open(this.dir, this.writerOptions());
+    this.writer = w;
+    assert.equal(w.nextEntryId, this.model.nextId, 'a reopened writer continues after the last appended entry');
+    assert.equal(w.durableEntryId, w.lastEntryId, 'a reopened writer has made the log it found durable');
+    this.model.ack(w.durableEntryId);
+    return w;
+  }
+
+  private pendingRecoveryCut: { afterOps: number; crash: CrashSpec } | null = null;
+
+  private cutHappened(): boolean {
+    return this.scheduled?.directory !== undefined;
+  }
+
+  private async exec(cmd: Exclude<WalCommand, { kind: 'powerCut' }>): Promise<void> {
+    const model = this.model;
+    switch (cmd.kind) {
+      case 'append':
+      case 'batch': {
+        const w = this.ensureWriter();
+        const sizes = cmd.kind === 'append' ? [cmd.size] : cmd.sizes;
+        const payloads = sizes.map((s) => payloadFor(this.uniq++, s));
+        const before = w.lastEntryId;
+        try {
+          const ids = cmd.kind === 'append' ? [w.append(payloads[0])] : w.appendBatch(payloads);
+          assert.deepEqual(ids, payloads.map((_, i) => before + 1 + i), 'append returns consecutive ids');
+        } finally {
+          // An append that failed after framing (its flush hit the cut) still handed out ids.
+          for (let i = 0; i < w.lastEntryId - before; i++) model.append(payloads[i]);
+          model.ack(w.durableEntryId);
+        }
+        return;
+      }
+      case 'flush': {
+        const w = this.ensureWriter();
+        if (cmd.async) await w.flush();
+        else w.flushSync();
+        return;
+      }
+      case 'sync': {
+        const w = this.ensureWriter();
+        const cover = model.appended;
+        try {
+          if (cmd.async) await w.sync();
+          else w.syncSync();
+          model.ack(cover);
+          assert.ok(w.durableEntryId >= cover, 'durableEntryId covers a completed sync');
+        } finally {
+          model.ack(w.durableEntryId);
+        }
+        return;
+      }
+      case 'rotate':
+        if (this.config.ageMs !== undefined) this.now += this.config.ageMs;
+        return;
+      case 'truncate': {
+        const upTo = Math.floor(cmd.fraction * model.appended);
+        if (upTo > model.truncatedUpTo) model.truncatedUpTo = upTo;
+        const m = new WalMaintenance(this.dir);
+        if (cmd.recycle) {
+          const paths = m.truncateToRecycle(upTo);
+          if (this.writer !== undefined) this.writer.recycle(paths);
+        } else {
+          const result = m.truncatePrefix(upTo);
+          assert.equal(result.vetoed, undefined);
+        }
+        const ranges = m.segmentRanges();
+        if (ranges.length === 0) {
+          assert.equal(model.appended, 0, 'truncation keeps the final segment');
+          return;
+        }
+        for (const r of ranges.slice(0, -1)) assert.ok(r.lastEntryId > upTo, `segment ${r.segmentId} (up to ${r.lastEntryId}) survived truncation to ${upTo}`);
+        if (ranges[0].firstEntryId > model.firstRetained) model.firstRetained = ranges[0].firstEntryId;
+        return;
+      }
+      case 'close': {
+        const w = this.writer;
+        if (w === undefined) return;
+        if (cmd.async) await w.close();
+        else w.closeSync();
+        this.writer = undefined;
+        model.ack(model.appended);
+        return;
+      }
+      case 'reopen': {
+        const w = this.writer;
+        if (w !== undefined) {
+          this.writer = undefined;
+          w.closeSync();
+          model.ack(model.appended);
+        }
+        this.ensureWriter();
+        return;
+      }
+      case 'check': {
+        const records = this.replay('bestEffortTail');
+        model.check(records, undefined, 'best-effort replay of the live log');
+        return;
+      }
+    }
+  }
+
+  private checkWriterState(): void {
+    const w = this.writer;
+    if (w === undefined) return;
+    assert.equal(w.poisoned, false, `the writer is poisoned without a fault: ${String(w.poisonCause)}`);
+    assert.equal(w.lastEntryId, this.model.appended);
+  }
+
+  /** The cut fired: check what the disk holds, resume a writer on it (maybe cut again), and go on. */
+  private async recoverFromCut(): Promise<void> {
+    for (;;) {
+      const crashed = this.scheduled?.directory;
+      assert.ok(crashed !== undefined);
+      this.crashes++;
+      this.scheduled = undefined;
+      this.writer = undefined;
+      this.dir = crashed;
+      this.dir.onOperation = this.observe;
+      this.trace.push(`-- power cut (${crashed.crashMode})`);
+      const records = this.replay('bestEffortTail');
+      const { first, last } = this.model.check(records, undefined, `best-effort replay after power cut ${this.crashes} (${crashed.crashMode})`);
+      // Everything the replay found is on the disk now, so it must survive whatever comes next.
+      if (records.length > 0) this.model.recovered(first, last);
+      const cut = this.pendingRecoveryCut;
+      this.pendingRecoveryCut = null;
+      if (cut !== null) this.scheduled = this.dir.scheduleCrash(cut.afterOps, { mode: cut.crash.mode, seed: cut.crash.seed, entryKeepProbability: cut.crash.keep });
+      let w: WalWriter<Uint8Array>;
+      try {
+        if (this.cutHappened()) continue;
+        // resume needs a log; a cut before the first segment's entry was durable leaves none.
+        const hasLog = this.dir.list('wal').some((n) => n.endsWith('.wal'));
+        w = hasLog ? WalWriter.resume(this.dir, this.writerOptions()) : WalWriter.open(this.dir, this.writerOptions());
+      } catch (err) {
+        if (this.cutHappened() && !(err instanceof assert.AssertionError)) continue;
+        throw err;
+      }
+      if (this.cutHappened()) {
+        // The cut came after the resume's last operation: the writer is fine but its disk is gone.
+        continue;
+      }
+      // A recovery cut that has not fired yet stays armed: it lands in the next generation's work.
+      const after = this.model.check(records, w.nextEntryId, `resume after power cut ${this.crashes}`);
+      this.model.recovered(after.first, after.last);
+      assert.equal(w.durableEntryId, after.last, 'a resumed writer reports what it found as durable');
+      const strict = this.replay('strict');
+      assert.deepEqual(strict.map((r) => r.entryId), records.map((r) => r.entryId), 'strict replay after resume sees what best-effort replay saw');
+      this.model.check(strict, w.nextEntryId, 'strict replay after resume');
+      this.writer = w;
+      return;
+    }
+  }
+}
+
+/** Runs a whole generated workload. */
+export async function runWorkload(config: WalConfig, commands: readonly WalCommand[], final: CrashSpec): Promise<WalRun> {
+  const run = new WalRun(config);
+  for (const cmd of commands) await run.step(cmd);
+  await run.finish(final);
+  return run;
+}
