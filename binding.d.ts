@@ -22,6 +22,13 @@ export interface NativeBinding {
 
   /** Which CRC32C implementation `crc32c` uses on this CPU (chosen once, at load). */
   crc32cImpl(): Crc32cImpl;
+  /**
+   * Every CRC32C kernel this CPU can run, fastest first; `crc32c` uses the first. Names:
+   * 'sse42+vpclmulqdq' (x86 AVX2 + VPCLMULQDQ), 'sse42+pclmul', 'sse42', 'armv8', 'table'.
+   */
+  crc32cKernels(): string[];
+  /** crc32c through a named kernel from crc32cKernels() (tests, benches); RangeError for any other name. */
+  crc32cWithKernel(kernel: string, data: Uint8Array, crc?: number): number;
   /** CRC32C (Castagnoli) of bytes, continuing from `crc` (default 0). Unmasked, standard init/xorout. */
   crc32c(data: Uint8Array, crc?: number): number;
   /** Same, forced through the portable table-driven fallback (for tests and benches). */

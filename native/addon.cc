@@ -29,6 +29,8 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
                              InstanceValue("buildInfo", BuildInfo(env), kAttrs),
                              InstanceValue("constants", Constants(env), kAttrs),
                              RawMethod(env, "crc32cImpl", &Crc32cImplJs),
+                             RawMethod(env, "crc32cKernels", &Crc32cKernelsJs),
+                             RawMethod(env, "crc32cWithKernel", &Crc32cWithKernelJs),
                              RawMethod(env, "crc32c", &Crc32cJs),
                              RawMethod(env, "crc32cPortable", &Crc32cPortableJs),
                              RawMethod(env, "crc32cRanges", &Crc32cRangesJs),

@@ -8,6 +8,8 @@ namespace durability {
 
 // Raw napi_callbacks (hot path).
 napi_value Crc32cImplJs(napi_env env, napi_callback_info info);
+napi_value Crc32cKernelsJs(napi_env env, napi_callback_info info);
+napi_value Crc32cWithKernelJs(napi_env env, napi_callback_info info);
 napi_value Crc32cJs(napi_env env, napi_callback_info info);
 napi_value Crc32cPortableJs(napi_env env, napi_callback_info info);
 napi_value Crc32cRangesJs(napi_env env, napi_callback_info info);

@@ -4,9 +4,10 @@
 namespace durability {
 
 struct CpuFeatures {
-  bool sse42 = false;      // x86: CRC32 instruction
-  bool pclmul = false;     // x86: carry-less multiply (used to combine parallel CRC streams)
-  bool armCrc32 = false;   // aarch64: CRC32C instructions
+  bool sse42 = false;       // x86: CRC32 instruction
+  bool pclmul = false;      // x86: 128-bit carry-less multiply
+  bool avx2Vpclmul = false; // x86: AVX2 + 256-bit VPCLMULQDQ, with the OS saving YMM state
+  bool armCrc32 = false;    // aarch64: CRC32C instructions
 };
 
 const CpuFeatures& Cpu();

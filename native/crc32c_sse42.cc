@@ -88,6 +88,28 @@ DURABILITY_TARGET_CRC uint32_t Crc32cSse42NoClmul(uint32_t crc, const uint8_t* p
   return ThreeWay<false>(crc, p, n);
 }
 
+__attribute__((target("sse4.2"))) void Crc32cSse42Lockstep3(uint32_t crc[3], const uint8_t* const data[3],
+                                                            const size_t length[3]) {
+  uint64_t c0 = ~crc[0] & 0xFFFFFFFFu, c1 = ~crc[1] & 0xFFFFFFFFu, c2 = ~crc[2] & 0xFFFFFFFFu;
+  const uint8_t *p0 = data[0], *p1 = data[1], *p2 = data[2];
+  size_t common = length[0] < length[1] ? length[0] : length[1];
+  if (length[2] < common) common = length[2];
+  common &= ~size_t{7};
+  for (size_t i = 0; i < common; i += 8) {
+    c0 = _mm_crc32_u64(c0, Load64(p0 + i));
+    c1 = _mm_crc32_u64(c1, Load64(p1 + i));
+    c2 = _mm_crc32_u64(c2, Load64(p2 + i));
+  }
+  uint64_t c[3] = {c0, c1, c2};
+  for (size_t k = 0; k < 3; ++k) {
+    const uint8_t* p = data[k] + common;
+    size_t n = length[k] - common;
+    for (; n >= 8; n -= 8, p += 8) c[k] = _mm_crc32_u64(c[k], Load64(p));
+    for (; n > 0; --n) c[k] = _mm_crc32_u8(static_cast<uint32_t>(c[k]), *p++);
+    crc[k] = ~static_cast<uint32_t>(c[k]);
+  }
+}
+
 }  // namespace durability
 
 #endif  // __x86_64__

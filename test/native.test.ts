@@ -121,10 +121,24 @@ function describeNative(b: NativeBinding): void {
     it('picks the hardware kernel this CPU offers', () => {
       const flags = cpuFlags();
       const impl = b.crc32cImpl();
+      const kernels = b.crc32cKernels();
       assert.equal(nativeCrc32cImpl(), impl);
-      if (process.arch === 'x64' && flags.has('sse4_2')) assert.equal(impl, 'sse42');
-      else if (process.arch === 'arm64' && flags.has('crc32')) assert.equal(impl, 'armv8');
-      else assert.ok(['sse42', 'armv8', 'table'].includes(impl), impl);
+      assert.equal(kernels[kernels.length - 1], 'table', 'the portable kernel is always there, last');
+      if (process.arch === 'x64' && flags.has('sse4_2')) {
+        assert.equal(impl, 'sse42');
+        const expected = ['sse42', 'table'];
+        if (flags.has('pclmulqdq')) expected.unshift('sse42+pclmul');
+        if (flags.has('pclmulqdq') && flags.has('avx2') && flags.has('vpclmulqdq')) expected.unshift('sse42+vpclmulqdq');
+        assert.deepEqual(kernels, expected);
+      } else if (process.arch === 'arm64' && flags.has('crc32')) {
+        assert.equal(impl, 'armv8');
+        assert.deepEqual(kernels, ['armv8', 'table']);
+      } else {
+        assert.ok(['sse42', 'armv8', 'table'].includes(impl), impl);
+      }
+      assert.throws(() => b.crc32cWithKernel('no-such-kernel', new Uint8Array(1)), RangeError);
+      assert.throws(() => b.crc32cWithKernel(7 as unknown as string, new Uint8Array(1)), TypeError);
+      if (!kernels.includes('armv8')) assert.throws(() => b.crc32cWithKernel('armv8', new Uint8Array(1)), RangeError);
     });
 
     const vectors: Array<[string, Uint8Array, number]> = [
@@ -137,11 +151,12 @@ function describeNative(b: NativeBinding): void {
     ];
     const portable = nativePortableCrc32c();
     for (const [name, data, expected] of vectors) {
-      it(`RFC 3720 vector: ${name}, hardware and portable paths`, () => {
+      it(`RFC 3720 vector: ${name}, on every kernel`, () => {
         assert.equal(b.crc32c(data), expected);
         assert.equal(b.crc32cPortable(data), expected);
         assert.equal(portable?.(data), expected);
         assert.equal(jsCrc32c(data), expected);
+        for (const kernel of b.crc32cKernels()) assert.equal(b.crc32cWithKernel(kernel, data), expected, kernel);
       });
     }
 
@@ -154,9 +169,10 @@ function describeNative(b: NativeBinding): void {
       }
     });
 
-    it('hardware, portable and JS agree on 10,000 random buffers (lengths 0..70 KiB, any alignment, any seed)', () => {
+    it('every kernel, portable and JS agree on 10,000 random buffers (lengths 0..70 KiB, any alignment, any seed)', () => {
       const seed = 0x5eed1234;
       const rand = prng(seed);
+      const kernels = b.crc32cKernels();
       const pool = new Uint8Array(72 * 1024 + 64);
       for (let i = 0; i < pool.length; i++) pool[i] = rand() & 0xff;
       for (let n = 0; n < 10_000; n++) {
@@ -165,12 +181,24 @@ function describeNative(b: NativeBinding): void {
         const offset = rand() % 64;
         const data = pool.subarray(offset, offset + length);
         const crc = n % 3 === 0 ? 0 : rand();
-        const hw = b.crc32c(data, crc);
-        const sw = b.crc32cPortable(data, crc);
         const js = jsCrc32c(data, crc);
-        if (hw !== js || sw !== js) {
-          assert.fail(`seed ${seed} case ${n}: length ${length} offset ${offset} crc ${crc}: hardware ${hw}, portable ${sw}, js ${js}`);
+        const got = [b.crc32c(data, crc), b.crc32cPortable(data, crc), ...kernels.map((k) => b.crc32cWithKernel(k, data, crc))];
+        if (got.some((x) => x !== js)) {
+          assert.fail(`seed ${seed} case ${n}: length ${length} offset ${offset} crc ${crc}: js ${js}, crc32c/portable/${kernels.join('/')} ${got.join('/')}`);
         }
+      }
+    });
+
+    it('every kernel agrees with JS on buffers spanning several multi-stream blocks (up to 1 MiB)', () => {
+      const rand = prng(4242);
+      const pool = new Uint8Array((1 << 20) + 64).map(() => rand() & 0xff);
+      for (let n = 0; n < 40; n++) {
+        const length = n === 0 ? 1 << 20 : rand() % ((1 << 20) + 1);
+        const offset = rand() % 64;
+        const data = pool.subarray(offset, offset + length);
+        const crc = rand();
+        const js = jsCrc32c(data, crc);
+        for (const kernel of b.crc32cKernels()) assert.equal(b.crc32cWithKernel(kernel, data, crc), js, `${kernel}, length ${length}`);
       }
     });
 
@@ -192,7 +220,9 @@ function describeNative(b: NativeBinding): void {
       for (let k = 0; k < count; k++) {
         const start = rand() % (data.length + 1);
         ranges[2 * k] = start;
-        ranges[2 * k + 1] = k % 10 === 0 ? 0 : rand() % Math.min(300, data.length - start + 1);
+        // Mostly short frames of unequal length (the lockstep path), some empty, some long.
+        const cap = k % 7 === 0 ? 5000 : 300;
+        ranges[2 * k + 1] = k % 10 === 0 ? 0 : rand() % Math.min(cap, data.length - start + 1);
       }
       const seed = 0xdeadbeef;
       const out = new Uint32Array(count + 2).fill(7);
@@ -229,9 +259,9 @@ function describeNative(b: NativeBinding): void {
 
     it('crc32cRanges whose out aliases ranges never reads outside data', () => {
       const data = new Uint8Array(64).fill(1);
-      const ranges = new Uint32Array([0, 8, 8, 8, 16, 8, 24, 8]);
-      // Writing out[0] rewrites ranges[2], the start of range 1, with a checksum.
-      assert.throws(() => b.crc32cRanges(data, ranges, 4, ranges.subarray(2), 0), RangeError);
+      const ranges = new Uint32Array([0, 8, 8, 8, 16, 8, 24, 8, 32, 8, 40, 8]);
+      // Results land on ranges[6..11]: ranges 3..5 become checksums, far outside data.
+      assert.throws(() => b.crc32cRanges(data, ranges, 6, ranges.subarray(6), 0), RangeError);
       const same = new Uint32Array([0, 8, 8, 8]);
       b.crc32cRanges(data, same, 2, same, 0); // out[i] only overwrites entries already consumed
       assert.deepEqual([...same.subarray(0, 2)], [b.crc32c(data.subarray(0, 8)), b.crc32c(data.subarray(8, 16))]);
@@ -258,6 +288,7 @@ function describeNative(b: NativeBinding): void {
     const cases: Case[] = [
       { name: 'crc32c', valid: () => [data(), 0], bad: [BAD_BUFFERS, [-1, 2 ** 32, 1.5, NaN, '1', null, 1n]] },
       { name: 'crc32cPortable', valid: () => [data(), 0], bad: [BAD_BUFFERS, [-1, 2 ** 32, 1.5, NaN, '1', null, 1n]] },
+      { name: 'crc32cWithKernel', valid: () => ['table', data(), 0], bad: [[1, null, 'none', ''], BAD_BUFFERS, [-1, 2 ** 32, 1.5, NaN, '1', null, 1n]] },
       { name: 'open', valid: (_fd, file) => [file, O_RDWR | O_CREAT, 0o600], bad: [BAD_PATHS, [2 ** 31, 1.5, NaN, 'r', undefined], [-1, 0o10000, 1.5, '644']] },
       { name: 'close', valid: () => [], bad: [BAD_FDS] },
       { name: 'pwrite', valid: (fd) => [fd, data(), 0], bad: [BAD_FDS, BAD_BUFFERS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
