@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run prebuild [-- --arch arm64]`: builds the Node-API prebuild for this platform with
+// `npm run build:prebuilds [-- --arch arm64]`: builds the Node-API prebuild for this platform with
 // prebuildify (cmake-js behind scripts/node-gyp-shim.cjs), then checks what it made:
 //   prebuilds/<platform>-<arch>/durability.<glibc|musl>.node on Linux, durability.node elsewhere.
 // A host-arch build is loaded in a child and its buildInfo.sourceHash compared with the tree;

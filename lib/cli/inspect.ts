@@ -1,0 +1,89 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, type CliIo } from './io';
+import { requireLog } from './log-dir';
+import { scanLog, type SegmentReport } from './log-scan';
+
+export const usage = `durability inspect <dir> [--json]
+  Lists the log's segments: entry-id range, frame count, size, and how each ends (clean, torn,
+  or damaged at a byte offset). A torn tail of the final segment is reported, not an error.
+  Exit 0 when every segment reads, 1 when one is damaged.`;
+
+interface SegmentRow {
+  segmentId: number;
+  file: string;
+  bytes: number;
+  entries: number;
+  firstEntryId: number | null;
+  lastEntryId: number | null;
+  /** 'clean' | 'torn' | 'damaged' */
+  state: string;
+  /** Byte offset where reading stopped, for torn and damaged segments. */
+  offset: number | null;
+  reason: string | null;
+}
+
+export function inspect(argv: string[], io: CliIo): number {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  if (positionals.length !== 1) throw new CliError(`inspect takes one <dir>\n${usage}`);
+  const dirPath = positionals[0];
+  const dir = openLogDirectory(dirPath);
+  requireLog(dir, dirPath);
+  const report = scanLog(dir, { mode: 'bestEffortTail', stopAtDamage: false });
+  const rows = report.segments.map(toRow);
+  const entries = rows.reduce((n, r) => n + r.entries, 0);
+  const withEntries = rows.filter((r) => r.entries > 0);
+  const damaged = rows.some((r) => r.state === 'damaged') || (report.firstDamage !== undefined && rows.length === 0);
+
+  if (values.json === true) {
+    line(io.stdout, JSON.stringify({
+      dir: path.resolve(dirPath),
+      backend: dir.backend.name,
+      segments: rows,
+      entries,
+      firstEntryId: withEntries[0]?.firstEntryId ?? null,
+      lastEntryId: withEntries[withEntries.length - 1]?.lastEntryId ?? null,
+      bytes: report.totalBytes,
+      damage: report.firstDamage === undefined ? null : { file: report.firstDamage.file, offset: report.firstDamage.offset, reason: report.firstDamage.reason },
+    }));
+    return damaged ? EXIT_DAMAGED : EXIT_OK;
+  }
+
+  line(io.stdout, `log ${path.resolve(dirPath)} (read with the ${dir.backend.name} backend)`);
+  const table = [['segment', 'file', 'size', 'entries', 'ids', 'end']];
+  for (const r of rows) {
+    const ids = r.firstEntryId === null || r.lastEntryId === null || r.entries === 0 ? '-' : `${r.firstEntryId}..${r.lastEntryId}`;
+    const end = r.state === 'clean' ? 'clean' : `${r.state} @ ${r.offset}${r.reason === null ? '' : `: ${r.reason}`}`;
+    table.push([String(r.segmentId), r.file, formatBytes(r.bytes), String(r.entries), ids, end]);
+  }
+  for (const t of alignColumns(table)) line(io.stdout, t);
+  const range = withEntries.length === 0 ? 'no entries' : `${entries} entries, ids ${withEntries[0].firstEntryId}..${withEntries[withEntries.length - 1].lastEntryId}`;
+  line(io.stdout, `total: ${range} in ${rows.length} segment(s), ${formatBytes(report.totalBytes)}`);
+  if (report.firstDamage !== undefined && rows.every((r) => r.state !== 'damaged')) {
+    line(io.stdout, `damaged: ${report.firstDamage.message}`);
+  }
+  return damaged ? EXIT_DAMAGED : EXIT_OK;
+}
+
+function toRow(s: SegmentReport): SegmentRow {
+  if (s.scan === undefined) {
+    const d = s.damage;
+    return {
+      segmentId: s.segmentId, file: s.path, bytes: s.fileSize, entries: 0, firstEntryId: null, lastEntryId: null,
+      state: 'damaged', offset: d?.offset ?? 0, reason: d?.reason ?? null,
+    };
+  }
+  const scan = s.scan;
+  const torn = scan.tail === 'torn';
+  return {
+    segmentId: s.segmentId, file: s.path, bytes: s.fileSize, entries: scan.frameCount,
+    firstEntryId: scan.firstEntryId, lastEntryId: scan.frameCount === 0 ? null : scan.lastEntryId,
+    state: torn ? 'torn' : 'clean', offset: torn ? scan.validEnd : null,
+    reason: torn ? `incomplete final write, ${scan.fileSize - scan.validEnd} byte(s) past the last good frame` : null,
+  };
+}
+
+function alignColumns(rows: string[][]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  '));
+}

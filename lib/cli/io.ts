@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import { FsDirectory } from '../directory/fs';
+import { DurabilityError, describe } from '../errors';
+
+// What every subcommand shares: where output goes, how a failure becomes an exit code, and how
+// a directory argument becomes a Directory.
+
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** Exit codes: 0 clean / done, 1 the log is damaged or the command refused, 2 usage or environment error. */
+export const EXIT_OK = 0;
+export const EXIT_DAMAGED = 1;
+export const EXIT_USAGE = 2;
+
+/** A failure the CLI reports as one line and an exit code, without a stack. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: number = EXIT_USAGE) {
+    super(message);
+  }
+}
+
+/** Opens an existing directory for reading a log; never creates anything. */
+export function openLogDirectory(path: string | undefined): FsDirectory {
+  if (path === undefined) throw new CliError('missing <dir> argument');
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(path);
+  } catch {
+    throw new CliError(`${path}: no such directory`);
+  }
+  if (!stat.isDirectory()) throw new CliError(`${path}: not a directory`);
+  return new FsDirectory(path);
+}
+
+export function line(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(`${text}\n`);
+}
+
+/** The one-line message for an error that reached the top of a command. */
+export function errorLine(err: unknown): string {
+  if (err instanceof CliError) return err.message;
+  if (err instanceof DurabilityError) return `${err.code}: ${err.message}`;
+  return describe(err);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+import { bench, usage as benchUsage } from './bench';
+import { demo, usage as demoUsage } from './demo';
+import { dump, usage as dumpUsage } from './dump';
+import { inspect, usage as inspectUsage } from './inspect';
+import { CliError, EXIT_DAMAGED, EXIT_USAGE, errorLine, line, type CliIo } from './io';
+import { repair, usage as repairUsage } from './repair';
+import { verify, usage as verifyUsage } from './verify';
+import { CorruptionError, DecodeError, LockedError } from '../errors';
+
+// `durability <command> ...`: one file per command; this one only dispatches and turns
+// failures into an exit code and one line on stderr.
+
+type Command = (argv: string[], io: CliIo) => number | Promise<number>;
+
+const commands: Record<string, { run: Command; usage: string }> = {
+  inspect: { run: inspect, usage: inspectUsage },
+  verify: { run: verify, usage: verifyUsage },
+  dump: { run: dump, usage: dumpUsage },
+  repair: { run: repair, usage: repairUsage },
+  bench: { run: bench, usage: benchUsage },
+  demo: { run: demo, usage: demoUsage },
+};
+
+function help(): string {
+  return `usage: durability <command> [options]\n\n${Object.values(commands).map((c) => c.usage).join('\n\n')}\n\n` +
+    'Exit codes: 0 ok or clean, 1 damaged or refused, 2 usage or environment error.';
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    line(name === undefined ? io.stderr : io.stdout, help());
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    line(io.stderr, `durability: unknown command ${JSON.stringify(name)}\n\n${help()}`);
+    return EXIT_USAGE;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    line(io.stdout, command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    line(io.stderr, `durability ${name}: ${errorLine(err)}`);
+    if (err instanceof CliError) return err.exitCode;
+    // Damage met while reading (dump, or a segment list that is itself wrong) is the log's state, not a usage error.
+    if (err instanceof CorruptionError || err instanceof DecodeError || err instanceof LockedError) return EXIT_DAMAGED;
+    // Bad options (parseArgs' ERR_PARSE_ARGS_*) and I/O failures.
+    return EXIT_USAGE;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`durability: ${String(err)}\n`);
+      process.exitCode = EXIT_USAGE;
+    },
+  );
+}

@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { availableBackends } from '../lib/backend/select';
+import { FsDirectory } from '../lib/directory/fs';
+import { jsonCodec } from '../lib/wal/codec';
+import { WalWriter } from '../lib/wal/writer';
+import { main } from '../lib/cli/main';
+
+// The `durability` command on logs prepared here (clean, a torn tail as a crash mid-write leaves
+// it, damage in a middle segment), for every backend. Most cases call the CLI's main() in this
+// process (a child costs ~0.3 s here); `spawned` runs the compiled bin as a user would.
+
+const CLI = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
+const ENTRIES = 300;
+
+interface Entry {
+  n: number;
+  text: string;
+}
+
+function entry(i: number): Entry {
+  return { n: i, text: `entry-${i}-${'x'.repeat(i % 17)}` };
+}
+
+function makeLog(root: string): string[] {
+  const dir = new FsDirectory(root);
+  const writer = WalWriter.create<Entry>(dir, { codec: jsonCodec<Entry>(), maxSegmentSize: 4096 });
+  for (let i = 1; i <= ENTRIES; i++) writer.append(entry(i));
+  writer.syncSync();
+  writer.closeSync();
+  return fs.readdirSync(path.join(root, 'wal')).filter((n) => n.endsWith('.wal')).sort();
+}
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  let out = '';
+  let err = '';
+  const sink = (append: (s: string) => void) => new Writable({
+    write(chunk: Buffer, _enc, done) {
+      append(chunk.toString());
+      done();
+    },
+  });
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    const code = await main(args, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) });
+    return { code, out, err };
+  } finally {
+    for (const k of Object.keys(env)) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+}
+
+function spawned(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('durability CLI', () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-cli-'));
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  for (const backend of availableBackends()) {
+    const env = { DURABILITY_BACKEND: backend.name };
+    describe(`with DURABILITY_BACKEND=${backend.name}`, () => {
+      it('clean log: verify and repair exit 0, inspect lists contiguous segments, dump streams every entry', async () => {
+        const segments = makeLog(tmp);
+        assert.ok(segments.length >= 3, `want several segments, got ${segments.length}`);
+
+        const v = await cli(['verify', tmp], env);
+        assert.equal(v.code, 0, v.err);
+        assert.equal(v.out, `ok: ${ENTRIES} entries, ids 1..${ENTRIES} in ${segments.length} segment(s), ${v.out.split(', ').pop()}`);
+
+        const i = await cli(['inspect', tmp, '--json'], env);
+        assert.equal(i.code, 0, i.err);
+        const report = JSON.parse(i.out) as { backend: string; entries: number; segments: { file: string; firstEntryId: number; lastEntryId: number; state: string; bytes: number }[] };
+        assert.equal(report.backend, backend.name);
+        assert.equal(report.entries, ENTRIES);
+        assert.deepEqual(report.segments.map((s) => s.file), segments.map((s) => `wal/${s}`));
+        let next = 1;
+        for (const s of report.segments) {
+          assert.equal(s.firstEntryId, next);
+          assert.equal(s.state, 'clean');
+          assert.equal(s.bytes, fs.statSync(path.join(tmp, s.file)).size);
+          next = s.lastEntryId + 1;
+        }
+        assert.equal(next, ENTRIES + 1);
+
+        const d = await cli(['dump', tmp], env);
+        assert.equal(d.code, 0, d.err);
+        const lines = d.out.trimEnd().split('\n').map((l) => JSON.parse(l) as { entryId: number; payload: Entry });
+        assert.deepEqual(lines, Array.from({ length: ENTRIES }, (_, k) => ({ entryId: k + 1, payload: entry(k + 1) })));
+
+        const r = await cli(['repair', tmp], env);
+        assert.equal(r.code, 0, r.err);
+        assert.equal(r.out, 'clean: nothing to repair\n');
+      });
+
+      it('torn tail: verify exits 1 naming the file, dump stops, repair cuts it and the log verifies again', async () => {
+        const segments = makeLog(tmp);
+        const final = path.join(tmp, 'wal', segments[segments.length - 1]);
+        const size = fs.statSync(final).size;
+        fs.truncateSync(final, size - 5);
+
+        const v = spawned(['verify', tmp], env);
+        assert.equal(v.code, 1, v.err);
+        assert.match(v.out, new RegExp(`^damaged: ${escape(final)} @ \\d+: `));
+        assert.match(v.out, /torn tail/);
+
+        assert.equal((await cli(['dump', tmp], env)).code, 1);
+        const lenient = await cli(['dump', tmp, '--best-effort', '--from', '290'], env);
+        assert.equal(lenient.code, 0, lenient.err);
+        assert.deepEqual(lenient.out.trimEnd().split('\n').map((l) => (JSON.parse(l) as { entryId: number }).entryId), [290, 291, 292, 293, 294, 295, 296, 297, 298, 299]);
+
+        const i = await cli(['inspect', tmp], env);
+        assert.equal(i.code, 0, i.err);
+        assert.match(i.out, /torn @ \d+/);
+
+        const r = await cli(['repair', tmp], env);
+        assert.equal(r.code, 0, r.err);
+        assert.match(r.out, /^repaired: .* the log ends at entry 299\n$/);
+        assert.ok(fs.statSync(final).size < size - 5);
+        const again = await cli(['verify', tmp], env);
+        assert.equal(again.code, 0, again.out);
+        assert.match(again.out, /^ok: 299 entries, ids 1\.\.299 /);
+      });
+
+      it('mid-log damage: verify exits 1 with file and offset, repair refuses and changes nothing', async () => {
+        const segments = makeLog(tmp);
+        const first = path.join(tmp, 'wal', segments[0]);
+        const bytes = fs.readFileSync(first);
+        bytes[32 + 16 + 2] ^= 0x40; // inside the first frame's payload
+        fs.writeFileSync(first, bytes);
+        const before = segments.map((s) => fs.readFileSync(path.join(tmp, 'wal', s)));
+
+        const v = await cli(['verify', tmp], env);
+        assert.equal(v.code, 1, v.err);
+        assert.match(v.out, new RegExp(`^damaged: ${escape(first)} @ 32: frame CRC mismatch`));
+        assert.match(v.out, /mid-log damage/);
+
+        const r = spawned(['repair', tmp], env);
+        assert.equal(r.code, 1, r.err);
+        assert.match(r.err, /refusing to repair: .* @ 32: /);
+        assert.deepEqual(segments.map((s) => fs.readFileSync(path.join(tmp, 'wal', s))), before);
+
+        const i = await cli(['inspect', tmp, '--json'], env);
+        assert.equal(i.code, 1);
+        const report = JSON.parse(i.out) as { segments: { state: string; offset: number }[]; damage: { offset: number } };
+        assert.equal(report.segments[0].state, 'damaged');
+        assert.equal(report.damage.offset, 32);
+        assert.ok(report.segments.slice(1).every((s) => s.state === 'clean'));
+      });
+    });
+  }
+
+  it('draws the progress bar on stderr with --progress, never with --quiet', async () => {
+    makeLog(tmp);
+    const shown = await cli(['verify', tmp, '--progress']);
+    assert.equal(shown.code, 0);
+    assert.match(shown.err, /verifying \[#{30}\] 100% /);
+    const quiet = await cli(['verify', tmp, '--quiet']);
+    assert.equal(quiet.code, 0);
+    assert.doesNotMatch(quiet.err, /verifying/);
+  });
+
+  it('dump --codec raw prints payload bytes as base64', async () => {
+    makeLog(tmp);
+    const d = await cli(['dump', tmp, '--codec', 'raw', '--from', String(ENTRIES)]);
+    assert.equal(d.code, 0, d.err);
+    const line = JSON.parse(d.out) as { entryId: number; payload: { base64: string } };
+    assert.equal(line.entryId, ENTRIES);
+    assert.deepEqual(JSON.parse(Buffer.from(line.payload.base64, 'base64').toString('utf8')), entry(ENTRIES));
+  });
+
+  it('usage errors exit 2 with a message on stderr', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /usage: durability <command>/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['verify'], /verify takes one <dir>/],
+      [['verify', path.join(tmp, 'missing')], /no such directory/],
+      [['inspect', tmp], /holds no log \(no wal\/ directory\)/],
+      [['dump', tmp, '--codec', 'yaml'], /unknown codec "yaml"/],
+      [['dump', tmp, '--from', '0'], /--from must be an entry id/],
+      [['verify', tmp, '--frobnicate'], /Unknown option '--frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, message, args.join(' '));
+    }
+  });
+
+  it('help lists every command and exits 0', () => {
+    const r = spawned(['--help']);
+    assert.equal(r.code, 0);
+    for (const c of ['inspect', 'verify', 'dump', 'repair', 'bench', 'demo']) assert.match(r.out, new RegExp(`durability ${c} `));
+  });
+});
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
