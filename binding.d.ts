@@ -74,6 +74,21 @@ export interface NativeBinding {
   tryLockExclusive(fd: number): boolean;
   unlock(fd: number): void;
 
+  /**
+   * Group commit as ONE thread-pool work item: pwritev(chunks) contiguously at offset (skipped when
+   * they hold no bytes), then ftruncate(fd, truncateTo) unless truncateTo is -1, then fdatasync(fd),
+   * then open+fsync+close of each directory in `dirs`, in order. Stops at the first failure and
+   * rejects with it (`path` set for a directory step). The chunks are referenced until it settles.
+   */
+  commitAsync(fd: number, chunks: readonly Uint8Array[], offset: number, truncateTo: number, dirs: readonly string[]): Promise<void>;
+  /**
+   * Test-only fault hook, inert until called: the (after+1)th `op` step of commitAsync fails with
+   * `errno` (a positive errno number, e.g. os.constants.errno.EIO) instead of running; once, or every
+   * time from then on with `persistent`. Process-wide (it stands for the disk). null clears it.
+   * Other bindings are never affected.
+   */
+  __setFaultInjection(spec: { op: 'write' | 'ftruncate' | 'fdatasync' | 'fsyncDir'; errno: number; after?: number; persistent?: boolean } | null): void;
+
   readonly constants: {
     readonly O_RDONLY: number;
     readonly O_WRONLY: number;

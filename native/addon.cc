@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include "bindings.h"
+#include "commit.h"
 
 #ifndef DURABILITY_VERSION
 #error "DURABILITY_VERSION must be defined by the build (CMakeLists.txt reads package.json)"
@@ -57,6 +58,8 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
                              Method<&MkdirJs>("mkdir"),
                              Method<&TryLockExclusiveJs>("tryLockExclusive"),
                              Method<&UnlockJs>("unlock"),
+                             Method<&CommitAsyncJs>("commitAsync"),
+                             Method<&SetFaultInjectionJs>("__setFaultInjection"),
                          });
   }
 

@@ -1,0 +1,240 @@
+// Group commit (binding.d.ts commitAsync): the whole durable step of one WAL batch runs as ONE
+// work item on libuv's thread pool: gather write at an offset, optional ftruncate (a segment
+// being closed drops its preallocated tail), fdatasync, then fsync of each listed directory.
+// Steps run in that order and stop at the first failure, which rejects the promise naming the
+// syscall (and the directory, for a directory step). The event loop only queues the item and
+// settles the promise; one JS/C++ crossing per batch whatever its entry count.
+//
+// Test hook: __setFaultInjection makes a chosen step fail with a chosen errno, as if the kernel
+// had returned it, so the writer's failure handling can be proved on a real file. It is inert
+// until called, affects only commitAsync's steps, and is process-wide on purpose: it stands for
+// the disk, which every thread of the process shares.
+#include "commit.h"
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "args.h"
+#include "errors.h"
+#include "file_ops.h"
+
+namespace durability {
+namespace {
+
+enum class Step { kNone, kWrite, kTruncate, kFdatasync, kFsyncDir };
+
+struct FaultHook {
+  std::mutex mutex;
+  Step step = Step::kNone;
+  int err = 0;
+  int64_t after = 0;  // matching steps that still succeed before the first failure
+  bool persistent = false;
+};
+
+FaultHook& Hook() {
+  static FaultHook hook;
+  return hook;
+}
+
+/** The injected errno for this step, or 0 when it should run for real. */
+int InjectedError(Step step) {
+  FaultHook& hook = Hook();
+  std::lock_guard<std::mutex> lock(hook.mutex);
+  if (hook.step != step) return 0;
+  if (hook.after > 0) {
+    --hook.after;
+    return 0;
+  }
+  const int err = hook.err;
+  if (!hook.persistent) hook.step = Step::kNone;
+  return err;
+}
+
+IoResult Injected(int err, const char* syscall) {
+  IoResult r;
+  r.err = err;
+  r.syscall = syscall;
+  return r;
+}
+
+class CommitWorker final : public Napi::AsyncWorker {
+ public:
+  CommitWorker(Napi::Env env, Napi::Array chunks, int fd, std::vector<iovec> iov, int64_t offset, int64_t truncateTo,
+               std::vector<std::string> dirs)
+      : Napi::AsyncWorker(env, "durability.commit"),
+        keep_(Napi::Persistent(chunks)),
+        fd_(fd),
+        iov_(std::move(iov)),
+        offset_(offset),
+        truncateTo_(truncateTo),
+        dirs_(std::move(dirs)) {
+    if (napi_create_promise(env, &deferred_, &promise_) != napi_ok) promise_ = nullptr;
+  }
+
+  /** Queues the worker and returns its promise; on failure deletes it and leaves the exception pending. */
+  static Napi::Value Start(CommitWorker* worker) {
+    napi_value promise = worker->promise_;
+    if (promise == nullptr) {
+      delete worker;
+      return Napi::Value();
+    }
+    worker->Queue();
+    return Napi::Value(worker->Env(), promise);
+  }
+
+  void Execute() override {
+    int err;
+    bool wrote = false;
+    for (const iovec& v : iov_) wrote = wrote || v.iov_len > 0;
+    if (wrote) {
+      err = InjectedError(Step::kWrite);
+      result_ = err != 0 ? Injected(err, "pwritev") : PwritevAll(fd_, iov_, offset_);
+      if (!result_.ok()) return;
+    }
+    if (truncateTo_ >= 0) {
+      err = InjectedError(Step::kTruncate);
+      result_ = err != 0 ? Injected(err, "ftruncate") : Ftruncate(fd_, truncateTo_);
+      if (!result_.ok()) return;
+    }
+    err = InjectedError(Step::kFdatasync);
+    result_ = err != 0 ? Injected(err, "fdatasync") : Fdatasync(fd_);
+    if (!result_.ok()) return;
+    for (const std::string& dir : dirs_) {
+      err = InjectedError(Step::kFsyncDir);
+      result_ = err != 0 ? Injected(err, "fsync") : FsyncDir(dir.c_str());
+      if (!result_.ok()) {
+        failedPath_ = dir;
+        return;
+      }
+    }
+  }
+
+ protected:
+  // Raw Node-API, giving up quietly when the env can no longer run JS (a terminating worker).
+  void OnOK() override {
+    napi_env env = Env();
+    if (result_.ok()) {
+      napi_value undefined = nullptr;
+      if (napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, deferred_, undefined);
+      return;
+    }
+    napi_value error =
+        MakeSysError(env, result_.err, result_.syscall, failedPath_.empty() ? nullptr : failedPath_.c_str());
+    if (error != nullptr) napi_reject_deferred(env, deferred_, error);
+  }
+
+ private:
+  Napi::Reference<Napi::Array> keep_;  // the chunks' owners stay alive until the write is done
+  int fd_;
+  std::vector<iovec> iov_;
+  int64_t offset_;
+  int64_t truncateTo_;  // -1: no truncation
+  std::vector<std::string> dirs_;
+  IoResult result_;
+  std::string failedPath_;
+  napi_deferred deferred_ = nullptr;
+  napi_value promise_ = nullptr;
+};
+
+bool ArgDirs(const Napi::CallbackInfo& info, size_t index, std::vector<std::string>* out) {
+  Napi::Env env = info.Env();
+  const Napi::Value value = info[index];
+  if (!value.IsArray()) {
+    ThrowTypeError(env, "The \"dirs\" argument must be an Array of strings");
+    return false;
+  }
+  Napi::Array dirs = value.As<Napi::Array>();
+  const uint32_t count = dirs.Length();
+  for (uint32_t i = 0; i < count; ++i) {
+    Napi::Value dir = dirs.Get(i);
+    if (env.IsExceptionPending()) return false;
+    if (!dir.IsString()) {
+      ThrowTypeError(env, "The \"dirs[" + std::to_string(i) + "]\" argument must be of type string");
+      return false;
+    }
+    std::string path = dir.As<Napi::String>().Utf8Value();
+    if (path.empty() || path.find('\0') != std::string::npos) {
+      ThrowTypeError(env, "The \"dirs[" + std::to_string(i) + "]\" argument must be a non-empty string without null bytes");
+      return false;
+    }
+    out->push_back(std::move(path));
+  }
+  return true;
+}
+
+Step StepNamed(const std::string& name) {
+  if (name == "write") return Step::kWrite;
+  if (name == "ftruncate") return Step::kTruncate;
+  if (name == "fdatasync") return Step::kFdatasync;
+  if (name == "fsyncDir") return Step::kFsyncDir;
+  return Step::kNone;
+}
+
+}  // namespace
+
+Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  std::vector<iovec> iov;
+  uint64_t total;
+  Napi::Array holder;
+  int64_t offset;
+  double truncateTo;
+  std::vector<std::string> dirs;
+  if (!ArgFd(info, 0, &fd) || !ArgChunks(info, 1, "chunks", &iov, &total, &holder) ||
+      !ArgFileOffset(info, 2, "offset", &offset) ||
+      !IntegerArg(env, info[3], "truncateTo", -1, 9007199254740991.0, &truncateTo) || !ArgDirs(info, 4, &dirs)) {
+    return Napi::Value();
+  }
+  if (static_cast<double>(offset) + static_cast<double>(total) > 9007199254740991.0) {
+    ThrowRangeError(env, "The chunks would end past the largest safe file offset");
+    return Napi::Value();
+  }
+  return CommitWorker::Start(new CommitWorker(env, holder, fd, std::move(iov), offset,
+                                              static_cast<int64_t>(truncateTo), std::move(dirs)));
+}
+
+Napi::Value SetFaultInjectionJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Napi::Value spec = info[0];
+  FaultHook& hook = Hook();
+  if (spec.IsNull() || spec.IsUndefined()) {
+    std::lock_guard<std::mutex> lock(hook.mutex);
+    hook.step = Step::kNone;
+    return env.Undefined();
+  }
+  if (!spec.IsObject()) {
+    ThrowTypeError(env, "The \"spec\" argument must be an object or null");
+    return Napi::Value();
+  }
+  Napi::Object o = spec.As<Napi::Object>();
+  Napi::Value op = o.Get("op");
+  if (env.IsExceptionPending()) return Napi::Value();
+  const Step step = op.IsString() ? StepNamed(op.As<Napi::String>().Utf8Value()) : Step::kNone;
+  if (step == Step::kNone) {
+    ThrowTypeError(env, "spec.op must be 'write', 'ftruncate', 'fdatasync' or 'fsyncDir'");
+    return Napi::Value();
+  }
+  double err;
+  double after = 0;
+  Napi::Value errValue = o.Get("errno");
+  if (env.IsExceptionPending() || !IntegerArg(env, errValue, "spec.errno", 1, 4095, &err)) return Napi::Value();
+  Napi::Value afterValue = o.Get("after");
+  if (env.IsExceptionPending()) return Napi::Value();
+  if (!afterValue.IsUndefined() && !IntegerArg(env, afterValue, "spec.after", 0, 9007199254740991.0, &after)) {
+    return Napi::Value();
+  }
+  Napi::Value persistent = o.Get("persistent");
+  if (env.IsExceptionPending()) return Napi::Value();
+  std::lock_guard<std::mutex> lock(hook.mutex);
+  hook.step = step;
+  hook.err = static_cast<int>(err);
+  hook.after = static_cast<int64_t>(after);
+  hook.persistent = persistent.ToBoolean().Value();
+  return env.Undefined();
+}
+
+}  // namespace durability
