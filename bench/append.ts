@@ -20,9 +20,6 @@ import { json, raw, type Codec } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
 
 const MIB = 1024 * 1024;
-const mebibytes = Number(process.argv[2] ?? 96);
-const runs = Number(process.argv[3] ?? 5);
-const DEADLINE = Date.now() + 55_000;
 
 interface Case {
   readonly codec: 'raw' | 'json';
@@ -52,8 +49,8 @@ const cases: Case[] = [
   { codec: 'json', size: 1024, entries: jsonEntries(1024), volume: 0.25 },
 ];
 
-/** One timed run; returns entries per second. */
-function run(backend: FileBackend, c: Case, mib = mebibytes * c.volume): number {
+/** One timed run writing `mib` MiB of frames; returns entries per second. */
+function run(backend: FileBackend, c: Case, mib: number): number {
   const root = mkdtempSync(path.join(os.tmpdir(), 'durability-bench-append-'));
   try {
     const dir = new FsDirectory(root, { backend });
@@ -78,23 +75,43 @@ function run(backend: FileBackend, c: Case, mib = mebibytes * c.volume): number 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (perSecond: number): string => (perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M/s` : `${(perSecond / 1e3).toFixed(0)} k/s`);
 
+export interface AppendResult {
+  readonly codec: 'raw' | 'json';
+  readonly payloadBytes: number;
+  /** Median entries per second, keyed by backend name. */
+  readonly perSecond: Record<string, number>;
+}
+
+/** Measures every case (native and ts side by side); stops early, with the cases done, once `budgetMs` has passed. */
+export function measureAppend(mebibytes = 96, runs = 5, budgetMs = 55_000): AppendResult[] {
+  const deadline = Date.now() + budgetMs;
+  const backends = availableBackends();
+  const out: AppendResult[] = [];
+  for (const c of cases) {
+    // Warm-up: one short run per backend, so the first timed run is not the JIT's.
+    for (const b of backends) run(b, c, Math.min(16, mebibytes) * c.volume);
+    const results = new Map<FileBackend, number[]>(backends.map((b) => [b, []]));
+    for (let r = 0; r < runs && Date.now() < deadline; r++) for (const b of backends) results.get(b)!.push(run(b, c, mebibytes * c.volume));
+    out.push({ codec: c.codec, payloadBytes: c.size, perSecond: Object.fromEntries(backends.map((b) => [b.name, median(results.get(b)!)])) });
+    if (Date.now() >= deadline) break;
+  }
+  return out;
+}
+
 function main(): void {
+  const mebibytes = Number(process.argv[2] ?? 96);
+  const runs = Number(process.argv[3] ?? 5);
   const backends = availableBackends();
   console.log(`WalWriter buffered append, FsDirectory in ${os.tmpdir()}, ${mebibytes} MiB of frames per raw run (json: less), median of ${runs} runs`);
   console.log(`backends: ${backends.map((b) => b.name).join(', ')}; node ${process.version}; ${os.cpus().length} cpus`);
   const header = ['codec', 'payload', ...backends.map((b) => b.name), ...(backends.length > 1 ? ['native/ts'] : []), 'MB/s (first)'];
   const rows: string[][] = [];
-  for (const c of cases) {
-    // Warm-up: one short run per backend, so the first timed run is not the JIT's.
-    for (const b of backends) run(b, c, Math.min(16, mebibytes) * c.volume);
-    const results = new Map<FileBackend, number[]>(backends.map((b) => [b, []]));
-    for (let r = 0; r < runs && Date.now() < DEADLINE; r++) for (const b of backends) results.get(b)!.push(run(b, c));
-    const med = backends.map((b) => median(results.get(b)!));
-    const row = [c.codec, `${c.size} B`, ...med.map(fmt)];
+  for (const r of measureAppend(mebibytes, runs)) {
+    const med = backends.map((b) => r.perSecond[b.name]);
+    const row = [r.codec, `${r.payloadBytes} B`, ...med.map(fmt)];
     if (backends.length > 1) row.push(`${(med[0] / med[1]).toFixed(2)}x`);
-    row.push(((med[0] * (16 + c.size)) / 1e6).toFixed(0));
+    row.push(((med[0] * (16 + r.payloadBytes)) / 1e6).toFixed(0));
     rows.push(row);
-    if (Date.now() >= DEADLINE) break;
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((x, i) => x.padEnd(widths[i])).join('  ');
@@ -103,4 +120,4 @@ function main(): void {
   console.log('reproduce: npx tsc -p . && node dist/bench/append.js [mebibytesPerRun] [runs]');
 }
 
-main();
+if (require.main === module) main();

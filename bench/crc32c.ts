@@ -60,47 +60,67 @@ const SIZES: Array<[string, number]> = [
 const gbps = (bytesPerSecond: number | undefined): string => (bytesPerSecond === undefined ? '–' : (bytesPerSecond / 1e9).toFixed(2));
 const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '–' : `${(a / b).toFixed(1)}×`);
 
-function main(): void {
+export interface Crc32cRow {
+  readonly label: string;
+  readonly bytes: number;
+  /** Bytes per second; undefined when the native core did not load. */
+  readonly hardware: number | undefined;
+  readonly portable: number | undefined;
+  readonly js: number;
+}
+
+export interface Crc32cResult {
+  /** Native kernel name, or 'not loaded'. */
+  readonly impl: string;
+  readonly rows: readonly Crc32cRow[];
+  /** 64 B frames, BATCH per crc32cRanges call (bytes per second). */
+  readonly batched64: number | undefined;
+}
+
+export function measureCrc32c(): Crc32cResult {
   const binding = loadNative().binding;
   const impl = binding?.crc32cImpl() ?? 'not loaded';
-  const kernels = binding?.crc32cKernels() ?? [];
-  const active = kernels[0] ?? 'none';
-  // The other hardware kernels this CPU can run, for comparison with the one chosen at load.
-  const others = kernels.slice(1).filter((k) => k !== 'table');
-  const rows: string[] = [];
-  const dashes = (n: number): string => ' – |'.repeat(n);
+  const rows: Crc32cRow[] = [];
+  let batched64: number | undefined;
   for (const [label, size] of SIZES) {
     const data = randomBytes(size);
     // Each step continues from the previous result, as a real streaming checksum would.
     let crc = 0;
-    const hw = binding ? measure(size, () => void (crc = binding.crc32c(data, crc))) : undefined;
-    const alt = others.map((k) => (binding ? measure(size, () => void (crc = binding.crc32cWithKernel(k, data, crc))) : undefined));
+    const hardware = binding ? measure(size, () => void (crc = binding.crc32c(data, crc))) : undefined;
     const portable = binding ? measure(size, () => void (crc = binding.crc32cPortable(data, crc))) : undefined;
     const js = measure(size, () => void (crc = jsCrc32c(data, crc)));
     sink ^= crc;
-    rows.push(`| ${label} | ${gbps(hw)} |${alt.map((a) => ` ${gbps(a)} |`).join('')} ${gbps(portable)} | ${gbps(js)} | ${ratio(hw, js)} | ${ratio(portable, js)} |`);
+    rows.push({ label, bytes: size, hardware, portable, js });
     if (size === 64 && binding) {
       const frames = randomBytes(64 * BATCH);
       const ranges = new Uint32Array(2 * BATCH);
       for (let i = 0; i < BATCH; i++) ranges.set([i * 64, 64], 2 * i);
       const out = new Uint32Array(BATCH);
-      const batched = measure(64 * BATCH, () => {
+      batched64 = measure(64 * BATCH, () => {
         binding.crc32cRanges(frames, ranges, BATCH, out, 0);
         sink ^= out[BATCH - 1];
       });
-      rows.push(`| 64 B × ${BATCH} per call, crc32cRanges | ${gbps(batched)} |${dashes(others.length)} – | – | ${ratio(batched, js)} (${ratio(batched, hw)} one call per frame) | – |`);
     }
   }
-
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`# CRC32C throughput (GB/s = 10^9 bytes/s; median of ${ROUNDS} rounds)\n`);
-  console.log(`Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${process.platform}-${process.arch}; Node ${process.version}; native kernels here: ${kernels.join(', ') || 'none'} (crc32cImpl: ${impl})\n`);
-  console.log(`| size | native hardware (${active}) |${others.map((k) => ` native ${k} |`).join('')} native portable (slicing-by-8) | JS (lib/crc32c.ts) | hardware ÷ JS | portable ÷ JS |`);
-  console.log(`|---|---:|${'---:|'.repeat(others.length)}---:|---:|---:|---:|`);
-  for (const row of rows) console.log(row);
-  console.log('\nReproduce: `npx cmake-js compile && npx tsc -p . && npm run bench:crc32c`');
-  if (!binding) console.log(`\nThe native core did not load:\n  ${loadNative().attempts.join('\n  ')}`);
   if (sink === 0.5) console.log(sink); // never true; keeps `sink` observable
+  return { impl, rows, batched64 };
 }
 
-main();
+function main(): void {
+  const { impl, rows, batched64 } = measureCrc32c();
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`# CRC32C throughput (GB/s = 10^9 bytes/s; median of ${ROUNDS} rounds)\n`);
+  console.log(`Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${process.platform}-${process.arch}; Node ${process.version}; native kernel: ${impl}\n`);
+  console.log(`| size | native hardware (${impl}) | native portable (slicing-by-8) | JS (lib/crc32c.ts) | hardware ÷ JS | portable ÷ JS |`);
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(`| ${r.label} | ${gbps(r.hardware)} | ${gbps(r.portable)} | ${gbps(r.js)} | ${ratio(r.hardware, r.js)} | ${ratio(r.portable, r.js)} |`);
+    if (r.bytes === 64 && batched64 !== undefined) {
+      console.log(`| 64 B × ${BATCH} per call, crc32cRanges | ${gbps(batched64)} | – | – | ${ratio(batched64, r.js)} (${ratio(batched64, r.hardware)} one call per frame) | – |`);
+    }
+  }
+  console.log('\nReproduce: `npx cmake-js compile && npx tsc -p . && npm run bench:crc32c`');
+  if (impl === 'not loaded') console.log(`\nThe native core did not load:\n  ${loadNative().attempts.join('\n  ')}`);
+}
+
+if (require.main === module) main();

@@ -101,26 +101,41 @@ async function measure(backend: FileBackend, root: string, entries: number): Pro
   };
 }
 
-async function main(): Promise<void> {
-  const entries = Number(process.argv[2] ?? 1_000_000);
-  const payloadBytes = Number(process.argv[3] ?? 100);
+export interface ReplayResult {
+  readonly entries: number;
+  readonly payloadBytes: number;
+  readonly logBytes: number;
+  /** Entries per second per mode, keyed by backend name. */
+  readonly perSecond: Record<string, Record<string, number>>;
+}
+
+/** Writes a log of `entries` raw payloads in a fresh temp dir and replays it on every backend. */
+export async function measureReplay(entries = 1_000_000, payloadBytes = 100): Promise<ReplayResult & { root: string }> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'durability-replay-'));
   try {
-    const bytes = writeLog(new FsDirectory(root), entries, payloadBytes);
-    console.log(`replay: ${entries} entries x ${payloadBytes} B raw payload, ${(bytes / 2 ** 20).toFixed(1)} MiB in ${root} (page cache warm), best of ${ROUNDS}`);
-    const backends = availableBackends();
-    const results = [];
-    for (const b of backends) results.push(await measure(b, root, entries));
-    const names = Object.keys(results[0]);
-    const width = Math.max(...names.map((n) => n.length));
-    console.log(`${''.padEnd(width)}  ${backends.map((b) => `${b.name} (entries/s)`.padStart(20)).join('')}`);
-    for (const n of names) {
-      console.log(`${n.padEnd(width)}  ${results.map((r) => `${(r[n] / 1e6).toFixed(2)} M`.padStart(20)).join('')}`);
-    }
-    console.log(`reproduce: npx tsc -p . && node dist/bench/replay.js ${entries} ${payloadBytes}`);
+    const logBytes = writeLog(new FsDirectory(root), entries, payloadBytes);
+    const perSecond: Record<string, Record<string, number>> = {};
+    for (const b of availableBackends()) perSecond[b.name] = await measure(b, root, entries);
+    return { entries, payloadBytes, logBytes, perSecond, root };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-void main();
+async function main(): Promise<void> {
+  const entries = Number(process.argv[2] ?? 1_000_000);
+  const payloadBytes = Number(process.argv[3] ?? 100);
+  const { logBytes, perSecond, root } = await measureReplay(entries, payloadBytes);
+  console.log(`replay: ${entries} entries x ${payloadBytes} B raw payload, ${(logBytes / 2 ** 20).toFixed(1)} MiB in ${root} (page cache warm), best of ${ROUNDS}`);
+  const backends = Object.keys(perSecond);
+  const results = backends.map((b) => perSecond[b]);
+  const names = Object.keys(results[0]);
+  const width = Math.max(...names.map((n) => n.length));
+  console.log(`${''.padEnd(width)}  ${backends.map((b) => `${b} (entries/s)`.padStart(20)).join('')}`);
+  for (const n of names) {
+    console.log(`${n.padEnd(width)}  ${results.map((r) => `${(r[n] / 1e6).toFixed(2)} M`.padStart(20)).join('')}`);
+  }
+  console.log(`reproduce: npx tsc -p . && node dist/bench/replay.js ${entries} ${payloadBytes}`);
+}
+
+if (require.main === module) void main();
