@@ -67,11 +67,17 @@ export interface Crc32cRow {
   readonly hardware: number | undefined;
   readonly portable: number | undefined;
   readonly js: number;
+  /** The other hardware kernels this CPU can run (Crc32cResult.others), bytes per second each. */
+  readonly others: readonly number[];
 }
 
 export interface Crc32cResult {
-  /** Native kernel name, or 'not loaded'. */
+  /** Native kernel family (crc32cImpl), or 'not loaded'. */
   readonly impl: string;
+  /** The kernel `crc32c` uses (crc32cKernels()[0]), or 'none'. */
+  readonly kernel: string;
+  /** Other hardware kernels this CPU can run, measured for comparison with the chosen one. */
+  readonly others: readonly string[];
   readonly rows: readonly Crc32cRow[];
   /** 64 B frames, BATCH per crc32cRanges call (bytes per second). */
   readonly batched64: number | undefined;
@@ -80,6 +86,9 @@ export interface Crc32cResult {
 export function measureCrc32c(): Crc32cResult {
   const binding = loadNative().binding;
   const impl = binding?.crc32cImpl() ?? 'not loaded';
+  const kernels = binding?.crc32cKernels() ?? [];
+  const kernel = kernels[0] ?? 'none';
+  const others = kernels.slice(1).filter((k) => k !== 'table');
   const rows: Crc32cRow[] = [];
   let batched64: number | undefined;
   for (const [label, size] of SIZES) {
@@ -87,10 +96,11 @@ export function measureCrc32c(): Crc32cResult {
     // Each step continues from the previous result, as a real streaming checksum would.
     let crc = 0;
     const hardware = binding ? measure(size, () => void (crc = binding.crc32c(data, crc))) : undefined;
+    const alternatives = binding ? others.map((k) => measure(size, () => void (crc = binding.crc32cWithKernel(k, data, crc)))) : [];
     const portable = binding ? measure(size, () => void (crc = binding.crc32cPortable(data, crc))) : undefined;
     const js = measure(size, () => void (crc = jsCrc32c(data, crc)));
     sink ^= crc;
-    rows.push({ label, bytes: size, hardware, portable, js });
+    rows.push({ label, bytes: size, hardware, portable, js, others: alternatives });
     if (size === 64 && binding) {
       const frames = randomBytes(64 * BATCH);
       const ranges = new Uint32Array(2 * BATCH);
@@ -103,20 +113,21 @@ export function measureCrc32c(): Crc32cResult {
     }
   }
   if (sink === 0.5) console.log(sink); // never true; keeps `sink` observable
-  return { impl, rows, batched64 };
+  return { impl, kernel, others, rows, batched64 };
 }
 
 function main(): void {
-  const { impl, rows, batched64 } = measureCrc32c();
+  const { impl, kernel, others, rows, batched64 } = measureCrc32c();
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const dashes = ' – |'.repeat(others.length);
   console.log(`# CRC32C throughput (GB/s = 10^9 bytes/s; median of ${ROUNDS} rounds)\n`);
-  console.log(`Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${process.platform}-${process.arch}; Node ${process.version}; native kernel: ${impl}\n`);
-  console.log(`| size | native hardware (${impl}) | native portable (slicing-by-8) | JS (lib/crc32c.ts) | hardware ÷ JS | portable ÷ JS |`);
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log(`Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${process.platform}-${process.arch}; Node ${process.version}; native kernel: ${kernel} (crc32cImpl: ${impl})\n`);
+  console.log(`| size | native hardware (${kernel}) |${others.map((k) => ` native ${k} |`).join('')} native portable (slicing-by-8) | JS (lib/crc32c.ts) | hardware ÷ JS | portable ÷ JS |`);
+  console.log(`|---|---:|${'---:|'.repeat(others.length)}---:|---:|---:|---:|`);
   for (const r of rows) {
-    console.log(`| ${r.label} | ${gbps(r.hardware)} | ${gbps(r.portable)} | ${gbps(r.js)} | ${ratio(r.hardware, r.js)} | ${ratio(r.portable, r.js)} |`);
+    console.log(`| ${r.label} | ${gbps(r.hardware)} |${r.others.map((o) => ` ${gbps(o)} |`).join('') || dashes} ${gbps(r.portable)} | ${gbps(r.js)} | ${ratio(r.hardware, r.js)} | ${ratio(r.portable, r.js)} |`);
     if (r.bytes === 64 && batched64 !== undefined) {
-      console.log(`| 64 B × ${BATCH} per call, crc32cRanges | ${gbps(batched64)} | – | – | ${ratio(batched64, r.js)} (${ratio(batched64, r.hardware)} one call per frame) | – |`);
+      console.log(`| 64 B × ${BATCH} per call, crc32cRanges | ${gbps(batched64)} |${dashes} – | – | ${ratio(batched64, r.js)} (${ratio(batched64, r.hardware)} one call per frame) | – |`);
     }
   }
   console.log('\nReproduce: `npx cmake-js compile && npx tsc -p . && npm run bench:crc32c`');
