@@ -126,6 +126,23 @@ export class DecodeError extends DurabilityError {
   }
 }
 
+/**
+ * Recovery (or a follower) needs entry `expectedEntryId` next, but the log no longer holds it:
+ * the WAL was truncated past the checkpoint being recovered from, or a damaged newer checkpoint
+ * covered entries the WAL does not hold. Never a silently missing range.
+ */
+export class RecoveryGapError extends DurabilityError {
+  /** The first entry id that is missing. */
+  readonly expectedEntryId: number;
+  /** The id the log continues with after the gap, or undefined when it holds none past it. */
+  readonly foundEntryId: number | undefined;
+  constructor(expectedEntryId: number, foundEntryId: number | undefined, detail: string) {
+    super('DURABILITY_RECOVERY_GAP', `entries from ${expectedEntryId} are missing${foundEntryId === undefined ? '' : ` (the log continues at ${foundEntryId})`}: ${detail}`);
+    this.expectedEntryId = expectedEntryId;
+    this.foundEntryId = foundEntryId;
+  }
+}
+
 export function describe(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
   return String(cause);

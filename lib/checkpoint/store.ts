@@ -1,0 +1,222 @@
+// Checkpoint files on a Directory: checkpoints/<20-digit last entry id>.ckpt. The name orders
+// them (the newest covers the most entries), the header inside is authoritative and must agree.
+//
+// A checkpoint is staged as checkpoints/pending by atomicWrite (temp, fdatasync, rename, dir
+// fsync) and then renamed to its final name (rename, dir fsync). The fixed staging name bounds
+// the debris a crash can leave: atomicWrite removes the temp files of earlier attempts at the
+// same path, and `pending` is overwritten by the next checkpoint (loading ignores it).
+
+import { channels } from '../diagnostics';
+import type { Directory } from '../directory/directory';
+import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, describe } from '../errors';
+import type { Codec } from '../wal/codec';
+import {
+  CHECKPOINT_HEADER_SIZE, CHECKPOINT_VERSION, MAX_CHECKPOINT_PAYLOAD, checkpointCrc, encodeCheckpoint, readCheckpointHeader,
+} from './format';
+import { maskCrc } from '../wal/format';
+import { notifyCheckpoint, type CheckpointObserver, type SkippedCheckpoint, type WrittenCheckpoint } from './observer';
+
+export const CHECKPOINT_DIR = 'checkpoints';
+export const CHECKPOINT_PENDING = `${CHECKPOINT_DIR}/pending`;
+export const DEFAULT_CHECKPOINT_RETENTION = 2;
+
+const NAME = /^([0-9]{1,20})\.ckpt$/;
+
+export function checkpointFileName(lastEntryId: number): string {
+  if (!Number.isSafeInteger(lastEntryId) || lastEntryId < 0) throw new InvalidArgumentError(`lastEntryId must be an integer ≥ 0, got ${lastEntryId}`);
+  return `${String(lastEntryId).padStart(20, '0')}.ckpt`;
+}
+
+export function checkpointPath(lastEntryId: number): string {
+  return `${CHECKPOINT_DIR}/${checkpointFileName(lastEntryId)}`;
+}
+
+/** The last entry id in `<digits>.ckpt`, or undefined for any other name. */
+export function parseCheckpointFileName(name: string): number | undefined {
+  const m = NAME.exec(name);
+  if (m === null) return undefined;
+  const id = Number(m[1]);
+  return Number.isSafeInteger(id) ? id : undefined;
+}
+
+export interface CheckpointFile {
+  readonly path: string;
+  readonly lastEntryId: number;
+}
+
+/** Checkpoint files, oldest (fewest entries) first. Other names in checkpoints/ are not checkpoints. */
+export function listCheckpoints(dir: Directory): CheckpointFile[] {
+  const out: CheckpointFile[] = [];
+  for (const name of dir.list(CHECKPOINT_DIR)) {
+    const id = parseCheckpointFileName(name);
+    if (id !== undefined) out.push({ path: `${CHECKPOINT_DIR}/${name}`, lastEntryId: id });
+  }
+  // Unpadded and padded spellings of one id both parse: order them stably, newest name last.
+  out.sort((a, b) => a.lastEntryId - b.lastEntryId || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return out;
+}
+
+export type CheckpointRead =
+  | { readonly ok: true; readonly lastEntryId: number; readonly payload: Uint8Array }
+  /** damaged: bytes no writer of this format produced (skip it). unsupported: a valid file this reader cannot use (stop). */
+  | { readonly ok: false; readonly damaged: boolean; readonly offset: number; readonly reason: string };
+
+/**
+ * Reads and verifies one checkpoint file. Memory: the header, then the payload once its length
+ * is known to match the file size and the format's maximum.
+ */
+export function readCheckpointFile(dir: Directory, path: string, expectedLastEntryId?: number): CheckpointRead {
+  const file = dir.openRead(path);
+  try {
+    const size = file.size();
+    const head = new Uint8Array(CHECKPOINT_HEADER_SIZE);
+    const got = file.read(head, 0);
+    if (got < CHECKPOINT_HEADER_SIZE) return damaged(got, `truncated header (${got} of ${CHECKPOINT_HEADER_SIZE} bytes)`);
+    const h = readCheckpointHeader(head);
+    if (h === undefined) return damaged(0, 'bad magic (not a checkpoint file)');
+    if (h.payloadLength < 0 || h.payloadLength > MAX_CHECKPOINT_PAYLOAD) return damaged(16, `payload length exceeds the ${MAX_CHECKPOINT_PAYLOAD}-byte maximum`);
+    if (CHECKPOINT_HEADER_SIZE + h.payloadLength !== size) {
+      return damaged(16, `payload length ${h.payloadLength} does not match the file size ${size}`);
+    }
+    const payload = new Uint8Array(h.payloadLength);
+    const n = payload.length === 0 ? 0 : file.read(payload, CHECKPOINT_HEADER_SIZE);
+    if (n !== payload.length) return damaged(CHECKPOINT_HEADER_SIZE + n, 'file shrank while being read');
+    if (maskCrc(checkpointCrc(head.subarray(0, 24), payload, dir.checksum)) !== h.storedCrc) return damaged(24, 'CRC mismatch');
+    // The CRC holds: these are bytes a writer produced on purpose.
+    if (h.version !== CHECKPOINT_VERSION) return unsupported(4, `unsupported checkpoint version ${h.version} (this reader knows ${CHECKPOINT_VERSION})`);
+    if (h.flags !== 0) return unsupported(6, `nonzero checkpoint flags 0x${h.flags.toString(16)}`);
+    if (h.lastEntryId < 0) return unsupported(8, 'last entry id above 2^53 - 1');
+    if (expectedLastEntryId !== undefined && h.lastEntryId !== expectedLastEntryId) {
+      return damaged(8, `header says last entry ${h.lastEntryId}, the file name says ${expectedLastEntryId}`);
+    }
+    return { ok: true, lastEntryId: h.lastEntryId, payload };
+  } finally {
+    file.close();
+  }
+}
+
+function damaged(offset: number, reason: string): CheckpointRead {
+  return { ok: false, damaged: true, offset, reason };
+}
+
+function unsupported(offset: number, reason: string): CheckpointRead {
+  return { ok: false, damaged: false, offset, reason };
+}
+
+export interface LoadedCheckpoint<S> {
+  readonly path: string;
+  readonly lastEntryId: number;
+  readonly state: S;
+}
+
+export interface LoadCheckpointResult<S> {
+  /** The newest valid checkpoint, or undefined when there is none. */
+  readonly checkpoint: LoadedCheckpoint<S> | undefined;
+  /** Every newer file passed over as damaged, newest first. */
+  readonly skipped: readonly SkippedCheckpoint[];
+}
+
+export interface LoadCheckpointOptions<S> {
+  codec: Codec<S>;
+  observer?: CheckpointObserver;
+}
+
+/**
+ * The newest checkpoint whose bytes verify. Damaged newer files are skipped and reported (in
+ * the result, to the observer and as 'checkpoint-damaged' diagnostics); a damaged payload is
+ * never decoded. A file with a valid CRC that this reader cannot use (another format version)
+ * is a CorruptionError, not a skip: falling back past it would silently roll the state back.
+ * A codec that cannot decode a verified payload is a DecodeError (a codec mismatch, not damage).
+ */
+export function loadLatestCheckpoint<S>(dir: Directory, options: LoadCheckpointOptions<S>): LoadCheckpointResult<S> {
+  const codec = options.codec;
+  if (codec === undefined || typeof codec.decode !== 'function') throw new InvalidArgumentError('loadLatestCheckpoint needs a state codec');
+  const files = listCheckpoints(dir);
+  const skipped: SkippedCheckpoint[] = [];
+  for (let i = files.length - 1; i >= 0; i--) {
+    const f = files[i];
+    const read = readCheckpointFile(dir, f.path, f.lastEntryId);
+    if (!read.ok) {
+      if (!read.damaged) throw new CorruptionError(f.path, read.offset, read.reason);
+      const skip: SkippedCheckpoint = { path: f.path, claimedLastEntryId: f.lastEntryId, offset: read.offset, reason: read.reason };
+      skipped.push(skip);
+      if (channels.diagnostic.hasSubscribers) {
+        channels.diagnostic.publish({ kind: 'checkpoint-damaged', message: `skipped damaged checkpoint ${f.path} @ ${read.offset}: ${read.reason}`, path: f.path });
+      }
+      notifyCheckpoint(options.observer, 'onSkipped', skip);
+      continue;
+    }
+    let state: S;
+    try {
+      state = codec.decode(read.payload);
+    } catch (err) {
+      throw new DecodeError(`cannot decode checkpoint ${f.path} with codec ${codec.name}: ${describe(err)}`, { file: f.path }, { cause: err });
+    }
+    return { checkpoint: { path: f.path, lastEntryId: read.lastEntryId, state }, skipped };
+  }
+  return { checkpoint: undefined, skipped };
+}
+
+export interface WriteCheckpointOptions<S> {
+  codec: Codec<S>;
+  observer?: CheckpointObserver;
+}
+
+/**
+ * Encodes `state` (which must reflect exactly the entries up to lastEntryId) and publishes it as
+ * the checkpoint for lastEntryId, durably: when this returns, the file and its name are on
+ * stable storage. A checkpoint of the same id is replaced atomically.
+ */
+export function writeCheckpoint<S>(dir: Directory, lastEntryId: number, state: S, options: WriteCheckpointOptions<S>): WrittenCheckpoint {
+  const bytes = encodeCheckpointFile(lastEntryId, state, options.codec, dir);
+  return publishCheckpointBytes(dir, lastEntryId, bytes, options.observer);
+}
+
+/** Encodes without touching the directory (the publisher encodes before it awaits anything). */
+export function encodeCheckpointFile<S>(lastEntryId: number, state: S, codec: Codec<S>, dir: Directory): Uint8Array {
+  if (codec === undefined || typeof codec.encode !== 'function') throw new InvalidArgumentError('a checkpoint needs a state codec');
+  const path = checkpointPath(lastEntryId);
+  let payload: unknown;
+  try {
+    payload = codec.encode(state);
+  } catch (err) {
+    throw new EncodeError(`codec ${codec.name} could not encode the state for ${path}: ${describe(err)}`, { cause: err });
+  }
+  if (!(payload instanceof Uint8Array)) throw new EncodeError(`codec ${codec.name} returned ${typeof payload}, not a Uint8Array`);
+  return encodeCheckpoint(lastEntryId, payload, dir.checksum);
+}
+
+export function publishCheckpointBytes(dir: Directory, lastEntryId: number, bytes: Uint8Array, observer?: CheckpointObserver): WrittenCheckpoint {
+  const path = checkpointPath(lastEntryId);
+  dir.mkdirp(CHECKPOINT_DIR);
+  dir.atomicWrite(CHECKPOINT_PENDING, bytes);
+  dir.atomicRename(CHECKPOINT_PENDING, path);
+  const info: WrittenCheckpoint = { path, lastEntryId, bytes: bytes.length };
+  notifyCheckpoint(observer, 'onWritten', info);
+  return info;
+}
+
+/**
+ * Keeps the `retain` newest checkpoint files not listed in `exclude` (files known to be damaged)
+ * and deletes every other one, then fsyncs the directory once. Returns the deleted paths.
+ */
+export function pruneCheckpoints(dir: Directory, retain: number, options: { exclude?: ReadonlySet<string>; observer?: CheckpointObserver } = {}): string[] {
+  if (!Number.isSafeInteger(retain) || retain < 1) throw new InvalidArgumentError(`retain must be an integer ≥ 1, got ${retain}`);
+  const files = listCheckpoints(dir);
+  const deleted: string[] = [];
+  let kept = 0;
+  for (let i = files.length - 1; i >= 0; i--) {
+    const f = files[i];
+    if (kept < retain && options.exclude?.has(f.path) !== true) {
+      kept++;
+      continue;
+    }
+    dir.deleteNoSync(f.path);
+    deleted.push(f.path);
+  }
+  if (deleted.length > 0) {
+    dir.syncDir(CHECKPOINT_DIR);
+    notifyCheckpoint(options.observer, 'onPruned', { paths: deleted });
+  }
+  return deleted;
+}

@@ -1,0 +1,138 @@
+// Publishing a checkpoint next to a live WAL, in the order that survives a crash after any
+// single filesystem operation:
+//   1. sync the WAL: every entry the checkpoint covers is durable in the log first (otherwise a
+//      crash could leave a checkpoint ahead of the log, and the writer would reuse its ids);
+//   2. write the checkpoint durably (staged, fdatasynced, renamed, directory fsynced);
+//   3. optionally append a checkpoint entry to the WAL and sync it;
+//   4. truncate the WAL segments covered by the OLDEST retained checkpoint;
+//   5. delete checkpoints beyond the retention count (one directory fsync).
+// Between any two steps the directory holds a checkpoint that recovery can use and a WAL that
+// continues it, so recovery yields the same state wherever the crash fell.
+//
+// Why truncate only to the oldest retained checkpoint: if the newest checkpoint is later found
+// damaged, recovery falls back to the next one, and the WAL must still hold every entry after
+// it. With retain = N, the WAL reaches back to the N-th newest checkpoint, and the initial state
+// counts as a checkpoint at entry 0: until N checkpoints exist nothing is truncated. Recovery
+// therefore succeeds while at least one retained checkpoint is valid; if all N are damaged it
+// fails with RecoveryGapError instead of returning a state with entries missing.
+
+import type { Directory } from './directory/directory';
+import { InvalidArgumentError, InvalidStateError } from './errors';
+import {
+  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, listCheckpoints, pruneCheckpoints, publishCheckpointBytes,
+} from './checkpoint/store';
+import { notifyCheckpoint, type CheckpointObserver } from './checkpoint/observer';
+import type { Codec } from './wal/codec';
+import { WalMaintenance } from './wal/maintenance';
+import type { WalWriter } from './wal/writer';
+
+export interface CheckpointPublisherOptions<S, E> {
+  writer: WalWriter<E>;
+  stateCodec: Codec<S>;
+  /**
+   * Makes the WAL entry that records a checkpoint covering lastEntryId (step 3). Recovery hands
+   * it to apply() like any entry, so apply should leave the state unchanged for it. Without this
+   * option the WAL holds no trace of checkpoints; recovery finds them by listing checkpoints/ and
+   * is equally safe, but readers of the log alone (followers, tools) cannot see them.
+   */
+  checkpointEntry?: (lastEntryId: number) => E;
+  /** Checkpoint files to keep (default 2). The WAL is kept back to the oldest of them. */
+  retain?: number;
+  /** Remove covered WAL segments (default true). */
+  truncate?: boolean;
+  /** Paths of checkpoint files known to be damaged: they do not count as retained and are pruned. */
+  knownDamaged?: Iterable<string>;
+  observer?: CheckpointObserver;
+}
+
+export interface PublishedCheckpoint {
+  readonly path: string;
+  readonly lastEntryId: number;
+  readonly bytes: number;
+  /** Id of the checkpoint entry appended to the WAL, if checkpointEntry was given. */
+  readonly recordedEntryId: number | undefined;
+  /** WAL segments removed: every entry ≤ truncatedThrough is gone from the log. */
+  readonly truncatedSegments: number;
+  readonly truncatedThrough: number;
+  readonly prunedCheckpoints: readonly string[];
+}
+
+export class CheckpointPublisher<S, E> {
+  private readonly dir: Directory;
+  private readonly writer: WalWriter<E>;
+  private readonly stateCodec: Codec<S>;
+  private readonly checkpointEntry: ((lastEntryId: number) => E) | undefined;
+  private readonly retain: number;
+  private readonly truncate: boolean;
+  private readonly damaged: Set<string>;
+  private readonly observer: CheckpointObserver | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(dir: Directory, options: CheckpointPublisherOptions<S, E>) {
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('CheckpointPublisher options are required');
+    if (options.writer === undefined) throw new InvalidArgumentError('CheckpointPublisher needs the WalWriter of the log');
+    if (options.stateCodec === undefined || typeof options.stateCodec.encode !== 'function') throw new InvalidArgumentError('CheckpointPublisher needs a stateCodec');
+    if (options.checkpointEntry !== undefined && typeof options.checkpointEntry !== 'function') throw new InvalidArgumentError('checkpointEntry must be a function');
+    const retain = options.retain ?? DEFAULT_CHECKPOINT_RETENTION;
+    if (!Number.isSafeInteger(retain) || retain < 1) throw new InvalidArgumentError(`retain must be an integer ≥ 1, got ${String(retain)}`);
+    this.dir = dir;
+    this.writer = options.writer;
+    this.stateCodec = options.stateCodec;
+    this.checkpointEntry = options.checkpointEntry;
+    this.retain = retain;
+    this.truncate = options.truncate ?? true;
+    this.damaged = new Set(options.knownDamaged ?? []);
+    this.observer = options.observer;
+  }
+
+  /**
+   * Checkpoints `state`, which must reflect every entry appended so far (writer.lastEntryId) and
+   * nothing else. The state is encoded before this returns its promise, so the caller may go on
+   * changing it and appending. Calls are published one after another, in call order.
+   */
+  checkpoint(state: S): Promise<PublishedCheckpoint> {
+    const lastEntryId = this.writer.lastEntryId;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeCheckpointFile(lastEntryId, state, this.stateCodec, this.dir);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = this.queue.then(() => this.publish(lastEntryId, bytes));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async publish(lastEntryId: number, bytes: Uint8Array): Promise<PublishedCheckpoint> {
+    const newer = listCheckpoints(this.dir).filter((f) => f.lastEntryId > lastEntryId && !this.damaged.has(f.path));
+    if (newer.length > 0) {
+      throw new InvalidStateError(`${newer[newer.length - 1].path} covers more entries than this log's ${lastEntryId}: it belongs to another history`);
+    }
+    await this.writer.sync();
+    const written = publishCheckpointBytes(this.dir, lastEntryId, bytes, this.observer);
+    this.damaged.delete(checkpointPath(lastEntryId));
+    let recordedEntryId: number | undefined;
+    if (this.checkpointEntry !== undefined) {
+      recordedEntryId = this.writer.append(this.checkpointEntry(lastEntryId));
+      await this.writer.sync();
+    }
+    let truncatedSegments = 0;
+    let truncatedThrough = 0;
+    if (this.truncate) {
+      truncatedThrough = this.truncationPoint();
+      if (truncatedThrough > 0) {
+        truncatedSegments = new WalMaintenance(this.dir).truncatePrefix(truncatedThrough).removed.length;
+        if (truncatedSegments > 0) notifyCheckpoint(this.observer, 'onTruncated', { uptoEntryId: truncatedThrough, segments: truncatedSegments });
+      }
+    }
+    const prunedCheckpoints = pruneCheckpoints(this.dir, this.retain, { exclude: this.damaged, observer: this.observer });
+    for (const p of prunedCheckpoints) this.damaged.delete(p);
+    return { ...written, recordedEntryId, truncatedSegments, truncatedThrough, prunedCheckpoints };
+  }
+
+  /** Last entry id of the oldest checkpoint pruning will keep; 0 while fewer than `retain` exist. */
+  private truncationPoint(): number {
+    const kept = listCheckpoints(this.dir).filter((f) => !this.damaged.has(f.path));
+    return kept.length < this.retain ? 0 : kept[kept.length - this.retain].lastEntryId;
+  }
+}

@@ -1,0 +1,211 @@
+// Recovery: the newest valid checkpoint (or the initial state), then every WAL entry after it,
+// streamed through apply(). Optionally opens the writer positioned after the last entry, with a
+// checkpoint publisher bound to it.
+//
+// Gaps are errors, never silent: the WAL must start at or before the entry after the
+// checkpoint, and when newer checkpoints were skipped as damaged the WAL must reach at least as
+// far as they claimed (else the entries between are provably gone: RecoveryGapError).
+
+import { DEFAULT_CHECKPOINT_RETENTION, loadLatestCheckpoint } from './checkpoint/store';
+import type { CheckpointObserver, SkippedCheckpoint } from './checkpoint/observer';
+import type { Directory } from './directory/directory';
+import { InvalidArgumentError, InvalidStateError, RecoveryGapError } from './errors';
+import { CheckpointPublisher, type PublishedCheckpoint } from './publisher';
+import type { Codec } from './wal/codec';
+import { checkSegmentHeader, DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, SEGMENT_HEADER_SIZE, segmentPath, WAL_DIR } from './wal/format';
+import type { WalWriterOptions } from './wal/options';
+import { WalReader, type ReplayMode, type WalRecord } from './wal/reader';
+import { listSegments } from './wal/segment-scan';
+import { WalWriter } from './wal/writer';
+
+export type RecoverWriterOptions<E> = Omit<WalWriterOptions<E>, 'codec'>;
+
+export interface RecoverOptions<S, E> {
+  dir: Directory;
+  /** Codec of the WAL entries. */
+  codec: Codec<E>;
+  /** Codec of the checkpointed state. */
+  stateCodec: Codec<S>;
+  /** The state before entry 1, used when there is no checkpoint. apply may mutate it. */
+  initial: S;
+  /** Returns the state after `record` (it may mutate and return `state`). May be async. */
+  apply: (state: S, record: WalRecord<E>) => S | Promise<S>;
+  /**
+   * 'bestEffortTail' (default): a torn write at the end of the log (a crash mid-append) ends it.
+   * 'strict': any torn byte is a CorruptionError. Damage is an error in both.
+   */
+  mode?: ReplayMode;
+  /** Open a WalWriter after the last entry (true, or writer options without the codec). */
+  writer?: boolean | RecoverWriterOptions<E>;
+  /** Passed to the publisher: the WAL entry recording a checkpoint (see CheckpointPublisherOptions). */
+  checkpointEntry?: (lastEntryId: number) => E;
+  /** Checkpoints the publisher keeps (default 2). */
+  retain?: number;
+  observer?: CheckpointObserver;
+  maxPayloadSize?: number;
+}
+
+export interface Recovery<S> {
+  readonly state: S;
+  /** The last entry the state reflects (the checkpoint's when the WAL holds nothing after it). */
+  readonly lastEntryId: number;
+  /** Last entry id of the checkpoint recovery started from (0: the initial state). */
+  readonly checkpointEntryId: number;
+  readonly checkpointPath: string | undefined;
+  /** WAL entries passed to apply. */
+  readonly replayed: number;
+  /** Newer checkpoint files passed over as damaged (also reported to the observer and diagnostics). */
+  readonly skippedCheckpoints: readonly SkippedCheckpoint[];
+}
+
+export interface RecoveredLog<S, E> extends Recovery<S> {
+  readonly writer: WalWriter<E>;
+  readonly publisher: CheckpointPublisher<S, E>;
+  /** Publishes `state` as the checkpoint of writer.lastEntryId (see CheckpointPublisher.checkpoint). */
+  checkpoint(state: S): Promise<PublishedCheckpoint>;
+  /** Closes the writer (flushes, syncs, releases the lock). */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export function recover<S, E>(options: RecoverOptions<S, E> & { writer: true | RecoverWriterOptions<E> }): Promise<RecoveredLog<S, E>>;
+export function recover<S, E>(options: RecoverOptions<S, E>): Promise<Recovery<S> | RecoveredLog<S, E>>;
+export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Recovery<S> | RecoveredLog<S, E>> {
+  const { dir, codec, stateCodec, apply } = checkOptions(options);
+  const mode = options.mode ?? 'bestEffortTail';
+  const loaded = loadLatestCheckpoint(dir, { codec: stateCodec, observer: options.observer });
+  const base = loaded.checkpoint?.lastEntryId ?? 0;
+  let state = loaded.checkpoint === undefined ? options.initial : loaded.checkpoint.state;
+
+  const first = firstWalEntryId(dir);
+  if (first !== undefined && first > base + 1) {
+    throw new RecoveryGapError(base + 1, first, `the WAL was truncated past ${describeBase(loaded.checkpoint?.path, base)}`);
+  }
+
+  const reader = new WalReader<E>(dir, { codec, maxPayloadSize: options.maxPayloadSize });
+  let lastEntryId = base;
+  let replayed = 0;
+  for await (const record of reader.records({ mode, fromEntryId: base + 1 })) {
+    const next = apply(state, record);
+    state = isPromise(next) ? await next : next;
+    lastEntryId = record.entryId;
+    replayed++;
+  }
+
+  // Skipped checkpoints claimed entries up to their names' ids: the log must still hold them.
+  let claimed: SkippedCheckpoint | undefined;
+  for (const s of loaded.skipped) if (claimed === undefined || s.claimedLastEntryId > claimed.claimedLastEntryId) claimed = s;
+  if (claimed !== undefined && claimed.claimedLastEntryId > lastEntryId) {
+    throw new RecoveryGapError(lastEntryId + 1, undefined, `${claimed.path} is damaged and claimed entries through ${claimed.claimedLastEntryId}, but the WAL ends at ${lastEntryId}`);
+  }
+
+  const recovery: Recovery<S> = {
+    state, lastEntryId, checkpointEntryId: base, checkpointPath: loaded.checkpoint?.path, replayed, skippedCheckpoints: loaded.skipped,
+  };
+  if (options.writer === undefined || options.writer === false) return recovery;
+
+  const writerOptions: WalWriterOptions<E> = { ...(options.writer === true ? {} : options.writer), codec };
+  const writer = openWriterAfter(dir, writerOptions, base, lastEntryId);
+  const publisher = new CheckpointPublisher<S, E>(dir, {
+    writer, stateCodec, checkpointEntry: options.checkpointEntry, retain: options.retain ?? DEFAULT_CHECKPOINT_RETENTION,
+    knownDamaged: loaded.skipped.map((s) => s.path), observer: options.observer,
+  });
+  return {
+    ...recovery,
+    writer,
+    publisher,
+    checkpoint: (s: S) => publisher.checkpoint(s),
+    close: () => writer.close(),
+    [Symbol.asyncDispose]: () => writer.close(),
+  };
+}
+
+function checkOptions<S, E>(o: RecoverOptions<S, E>): RecoverOptions<S, E> {
+  if (o === null || typeof o !== 'object') throw new InvalidArgumentError('recover needs options { dir, codec, stateCodec, initial, apply }');
+  if (o.dir === undefined || typeof o.dir.list !== 'function') throw new InvalidArgumentError('recover needs a Directory (dir)');
+  for (const k of ['codec', 'stateCodec'] as const) {
+    const c = o[k];
+    if (c === undefined || c === null || typeof c.encode !== 'function' || typeof c.decode !== 'function') throw new InvalidArgumentError(`recover needs ${k}: a Codec`);
+  }
+  if (typeof o.apply !== 'function') throw new InvalidArgumentError('recover needs apply(state, record)');
+  if (o.mode !== undefined && o.mode !== 'strict' && o.mode !== 'bestEffortTail') throw new InvalidArgumentError(`mode must be 'strict' or 'bestEffortTail', got ${String(o.mode)}`);
+  if (o.checkpointEntry !== undefined && typeof o.checkpointEntry !== 'function') throw new InvalidArgumentError('checkpointEntry must be a function');
+  return o;
+}
+
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+function describeBase(path: string | undefined, base: number): string {
+  return path === undefined ? 'the initial state (no checkpoint holds entries 1..)' : `the newest valid checkpoint ${path} (entries through ${base})`;
+}
+
+/** First entry id of the log from the first segment's header; undefined when unknown (no segments, or a torn header the reader will judge). */
+function firstWalEntryId(dir: Directory): number | undefined {
+  const segments = listSegments(dir);
+  if (segments.length === 0) return undefined;
+  const f = dir.openRead(segments[0].path);
+  try {
+    const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
+    const n = f.read(bytes, 0);
+    const check = checkSegmentHeader(bytes.subarray(0, n), dir.checksum, segments[0].segmentId);
+    return check.ok ? check.header.firstEntryId : undefined;
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Opens the writer so its next id is lastEntryId + 1. The usual case is a plain resume. When the
+ * log holds nothing after the checkpoint (no segments, or its last entry is below the
+ * checkpoint's), the writer would reuse ids the checkpoint already covers, so the log is
+ * restarted at base + 1: its segments hold only covered entries and are deleted, oldest first.
+ */
+function openWriterAfter<E>(dir: Directory, options: WalWriterOptions<E>, base: number, lastEntryId: number): WalWriter<E> {
+  if (base > 0 && lastEntryId === base && !continuable(dir)) restartLog(dir, base + 1, options.syncWindow);
+  let writer = WalWriter.open(dir, options);
+  if (writer.lastEntryId < base && lastEntryId === base) {
+    writer.closeSync();
+    restartLog(dir, base + 1, options.syncWindow);
+    writer = WalWriter.resume(dir, options);
+  }
+  if (writer.lastEntryId !== lastEntryId) {
+    const found = writer.lastEntryId;
+    writer.closeSync();
+    throw new InvalidStateError(`the log changed during recovery: replay ended at entry ${lastEntryId}, the writer found ${found} (another writer?)`);
+  }
+  return writer;
+}
+
+/**
+ * False when the writer could not resume the log: no segments, or a single one whose header is
+ * torn (replay found nothing in it; the writer cannot tell its first id once earlier segments
+ * were truncated away).
+ */
+function continuable(dir: Directory): boolean {
+  const n = listSegments(dir).length;
+  return n > 1 || (n === 1 && firstWalEntryId(dir) !== undefined);
+}
+
+/** Under the WAL lock: removes every segment (oldest first, each removal durable), then creates an empty one starting at firstEntryId. */
+function restartLog(dir: Directory, firstEntryId: number, syncWindow: number | undefined): void {
+  dir.mkdirp(WAL_DIR);
+  const lock = dir.lock(LOCK_FILE);
+  try {
+    const segments = listSegments(dir);
+    for (const s of segments) dir.delete(s.path);
+    const segmentId = segments.length === 0 ? 1 : segments[segments.length - 1].segmentId + 1;
+    const { bytes } = encodeSegmentHeader({ segmentId, firstEntryId, syncWindow: syncWindow ?? DEFAULT_SYNC_WINDOW }, dir.checksum);
+    const f = dir.create(segmentPath(segmentId));
+    try {
+      f.write(bytes);
+      f.sync();
+    } finally {
+      f.close();
+    }
+    dir.syncDir(WAL_DIR);
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { CHECKPOINT_DIR, checkpointPath, listCheckpoints, writeCheckpoint } from '../lib/checkpoint/store';
+import type { Directory } from '../lib/directory/directory';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { CorruptionError, DecodeError, InvalidArgumentError, InvalidStateError, LockedError, RecoveryGapError } from '../lib/errors';
+import { CheckpointPublisher } from '../lib/publisher';
+import { recover, type RecoverOptions } from '../lib/recover';
+import { segmentPath } from '../lib/wal/format';
+import { WalMaintenance } from '../lib/wal/maintenance';
+import { WalReader } from '../lib/wal/reader';
+import { listSegments } from '../lib/wal/segment-scan';
+import { WalWriter } from '../lib/wal/writer';
+import { chopTail, dirKinds } from './fixtures/wal-dirs';
+import { applyKv, checkpointEntry, kvCodec, kvStateCodec, stateOf, type KvOp, type KvState } from './fixtures/kv';
+
+const put = (i: number): KvOp => ({ op: 'put', key: `k${i % 7}`, value: i });
+
+function options(dir: Directory, extra: Partial<RecoverOptions<KvState, KvOp>> = {}): RecoverOptions<KvState, KvOp> {
+  return { dir, codec: kvCodec, stateCodec: kvStateCodec, initial: {}, apply: applyKv, ...extra };
+}
+
+/** Appends puts from..to-1 through the handle, keeping its state in step. */
+function ingest(h: { writer: WalWriter<KvOp>; state: KvState }, from: number, to: number): KvOp[] {
+  const ops: KvOp[] = [];
+  for (let i = from; i < to; i++) {
+    const op = put(i);
+    h.writer.append(op);
+    applyKv(h.state, { entryId: 0, payload: op });
+    ops.push(op);
+  }
+  return ops;
+}
+
+function corrupt(dir: Directory, path: string, at: (b: Uint8Array) => number): void {
+  const b = dir.readFile(path).slice();
+  b[at(b)] ^= 0x40;
+  dir.atomicWrite(path, b);
+}
+
+for (const kind of dirKinds()) {
+  describe(`recover on ${kind.name}`, () => {
+    let dir: Directory;
+    beforeEach(() => {
+      dir = kind.make();
+    });
+    afterEach(() => kind.cleanup());
+
+    it('starts from the initial state, then from the newest checkpoint plus the WAL after it', async () => {
+      const h = await recover({ ...options(dir), writer: { maxSegmentSize: 256 } });
+      assert.deepEqual([h.lastEntryId, h.checkpointEntryId, h.replayed, h.checkpointPath], [0, 0, 0, undefined]);
+      const all = ingest(h, 0, 30);
+      const c = await h.checkpoint(h.state);
+      assert.equal(c.lastEntryId, 30);
+      all.push(...ingest(h, 30, 45));
+      await h.close();
+
+      const r = await recover(options(dir, { initial: {} }));
+      assert.deepEqual(r.state, stateOf(all));
+      assert.deepEqual([r.lastEntryId, r.checkpointEntryId, r.replayed, r.checkpointPath], [45, 30, 15, checkpointPath(30)]);
+      assert.equal('writer' in r, false);
+    });
+
+    it('hands back a writer that continues the ids, and async apply works', async () => {
+      const h1 = await recover({ ...options(dir), writer: true });
+      ingest(h1, 0, 10);
+      await h1.close();
+      const seen: number[] = [];
+      const h2 = await recover({
+        ...options(dir, { initial: {} }),
+        writer: true,
+        apply: async (s, r) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          seen.push(r.entryId);
+          return applyKv(s, r);
+        },
+      });
+      assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.equal(h2.writer.nextEntryId, 11);
+      assert.equal(h2.writer.append(put(10)), 11);
+      await h2.close();
+    });
+
+    it('records the checkpoint in the WAL when checkpointEntry is given, and apply sees it', async () => {
+      const h = await recover({ ...options(dir), writer: true, checkpointEntry });
+      ingest(h, 0, 5);
+      const c = await h.checkpoint(h.state);
+      assert.equal(c.recordedEntryId, 6);
+      await h.close();
+      const log = new WalReader(dir, { codec: kvCodec }).replaySync();
+      assert.deepEqual(log[5], { entryId: 6, payload: { op: 'ckpt', upto: 5 } });
+      const r = await recover(options(dir, { initial: {} }));
+      assert.deepEqual([r.lastEntryId, r.checkpointEntryId, r.replayed], [6, 5, 1]);
+    });
+
+    it('keeps the WAL back to the oldest retained checkpoint; nothing is truncated until `retain` checkpoints exist', async () => {
+      const h = await recover({ ...options(dir), writer: { maxSegmentSize: 200 }, retain: 2 });
+      ingest(h, 0, 20);
+      const c1 = await h.checkpoint(h.state);
+      assert.deepEqual([c1.truncatedSegments, c1.truncatedThrough], [0, 0]);
+      ingest(h, 20, 40);
+      const c2 = await h.checkpoint(h.state);
+      assert.equal(c2.truncatedThrough, 20);
+      assert.ok(c2.truncatedSegments > 0);
+      ingest(h, 40, 60);
+      const c3 = await h.checkpoint(h.state);
+      assert.equal(c3.truncatedThrough, 40);
+      assert.deepEqual(c3.prunedCheckpoints, [checkpointPath(20)]);
+      await h.close();
+      assert.deepEqual(listCheckpoints(dir).map((f) => f.lastEntryId), [40, 60]);
+      const first = new WalMaintenance(dir).segmentRanges()[0];
+      assert.ok(first.firstEntryId <= 41 && first.firstEntryId > 20, `WAL starts at ${first.firstEntryId}`);
+    });
+
+    it('falls back past a damaged newest checkpoint when the WAL covers the gap, and reports it', async () => {
+      const h = await recover({ ...options(dir), writer: { maxSegmentSize: 200 } });
+      const all = ingest(h, 0, 20);
+      await h.checkpoint(h.state);
+      all.push(...ingest(h, 20, 40));
+      await h.checkpoint(h.state);
+      all.push(...ingest(h, 40, 45));
+      await h.close();
+      corrupt(dir, checkpointPath(40), (b) => b.length - 2);
+      const r = await recover({ ...options(dir, { initial: {} }), writer: true });
+      assert.deepEqual(r.state, stateOf(all));
+      assert.equal(r.checkpointEntryId, 20);
+      assert.deepEqual(r.skippedCheckpoints.map((s) => s.path), [checkpointPath(40)]);
+      // The next checkpoint does not count the damaged file as retained, and prunes it.
+      ingest(r, 45, 50);
+      const c = await r.checkpoint(r.state);
+      assert.ok(c.prunedCheckpoints.includes(checkpointPath(40)));
+      assert.equal(c.truncatedThrough, 20);
+      await r.close();
+    });
+
+    it('RecoveryGapError when the WAL was truncated past the checkpoint recovery must start from', async () => {
+      const h = await recover({ ...options(dir), writer: { maxSegmentSize: 200 }, retain: 1 });
+      ingest(h, 0, 30);
+      const c = await h.checkpoint(h.state);
+      assert.ok(c.truncatedSegments > 0);
+      ingest(h, 30, 35);
+      await h.close();
+      // The only checkpoint is damaged: the initial state would need entries 1.. which are gone.
+      corrupt(dir, checkpointPath(30), () => 30);
+      await assert.rejects(recover(options(dir)), (e: unknown) => e instanceof RecoveryGapError && e.code === 'DURABILITY_RECOVERY_GAP' && e.expectedEntryId === 1);
+      // Removed altogether: the same.
+      dir.delete(checkpointPath(30));
+      await assert.rejects(recover(options(dir)), RecoveryGapError);
+    });
+
+    it('RecoveryGapError when a skipped damaged checkpoint claims entries the WAL no longer has', async () => {
+      writeCheckpoint(dir, 3, stateOf([put(0), put(1), put(2)]), { codec: kvStateCodec });
+      const w = WalWriter.create(dir, { codec: kvCodec });
+      for (let i = 0; i < 5; i++) w.append(put(i));
+      w.closeSync();
+      writeCheckpoint(dir, 9, { bogus: 1 }, { codec: kvStateCodec });
+      corrupt(dir, checkpointPath(9), () => 0);
+      await assert.rejects(recover(options(dir)), (e: unknown) => e instanceof RecoveryGapError && e.expectedEntryId === 6);
+    });
+
+    it('a checkpoint with no WAL after it: the writer continues after the checkpoint, never reusing its ids', async () => {
+      const state = stateOf([put(0), put(1)]);
+      writeCheckpoint(dir, 50, state, { codec: kvStateCodec });
+      const h = await recover({ ...options(dir), writer: true });
+      assert.deepEqual([h.lastEntryId, h.writer.nextEntryId], [50, 51]);
+      h.writer.append(put(9));
+      await h.close();
+      const r = await recover(options(dir, { initial: {} }));
+      assert.deepEqual([r.lastEntryId, r.replayed], [51, 1]);
+      assert.deepEqual(r.state, stateOf([put(0), put(1), put(9)]));
+    });
+
+    it('a WAL that ends before its checkpoint is restarted after it (its entries are all covered)', async () => {
+      const w = WalWriter.create(dir, { codec: kvCodec, maxSegmentSize: 120 });
+      for (let i = 0; i < 6; i++) w.append(put(i));
+      w.closeSync();
+      writeCheckpoint(dir, 20, { fromCheckpoint: 1 }, { codec: kvStateCodec });
+      const h = await recover({ ...options(dir), writer: true });
+      assert.deepEqual([h.lastEntryId, h.writer.nextEntryId, h.replayed], [20, 21, 0]);
+      h.writer.append(put(7));
+      await h.close();
+      const segs = listSegments(dir);
+      assert.equal(segs.length, 1);
+      const r = await recover(options(dir, { initial: {} }));
+      assert.deepEqual(r.state, { fromCheckpoint: 1, k0: 7 });
+    });
+
+    it('bestEffortTail (default) ends at a torn tail; strict refuses it; damage is refused by both', async () => {
+      // A small sync window, so damage far from the end is provably not a torn write.
+      const w = WalWriter.create(dir, { codec: kvCodec, syncWindow: 64 });
+      for (let i = 0; i < 8; i++) w.append(put(i));
+      w.closeSync();
+      chopTail(dir, segmentPath(1), 5);
+      await assert.rejects(recover(options(dir, { mode: 'strict' })), CorruptionError);
+      const r = await recover({ ...options(dir), writer: true });
+      assert.equal(r.lastEntryId, 7);
+      assert.equal(r.writer.append(put(99)), 8);
+      await r.close();
+      corrupt(dir, segmentPath(1), () => 40);
+      await assert.rejects(recover(options(dir)), CorruptionError);
+    });
+
+    it('a checkpoint the state codec cannot decode is a DecodeError', async () => {
+      writeCheckpoint(dir, 1, { a: 1 }, { codec: kvStateCodec });
+      const stateCodec = { ...kvStateCodec, decode: (): KvState => { throw new Error('wrong codec'); } };
+      await assert.rejects(recover(options(dir, { stateCodec })), DecodeError);
+    });
+
+    it('a second recover with a writer while the first holds the log is LockedError', async () => {
+      const h = await recover({ ...options(dir), writer: true });
+      await assert.rejects(recover({ ...options(dir), writer: true }), LockedError);
+      await h.close();
+    });
+  });
+}
+
+describe('recover argument checks and publisher guards', () => {
+  it('refuses missing pieces with InvalidArgumentError', async () => {
+    const dir = new MemoryDirectory();
+    const base = options(dir);
+    for (const bad of [
+      { ...base, codec: undefined }, { ...base, stateCodec: {} }, { ...base, apply: 3 }, { ...base, mode: 'lenient' }, { ...base, dir: undefined },
+    ]) {
+      await assert.rejects(recover(bad as unknown as RecoverOptions<KvState, KvOp>), InvalidArgumentError);
+    }
+    const w = WalWriter.create(dir, { codec: kvCodec });
+    assert.throws(() => new CheckpointPublisher(dir, { writer: w, stateCodec: kvStateCodec, retain: 0 }), InvalidArgumentError);
+    w.closeSync();
+  });
+
+  it('refuses to publish behind a checkpoint that covers more than the log (another history), leaving the WAL alone', async () => {
+    const dir = new MemoryDirectory();
+    const w = WalWriter.create(dir, { codec: kvCodec });
+    w.append(put(1));
+    writeCheckpoint(dir, 100, {}, { codec: kvStateCodec });
+    const p = new CheckpointPublisher(dir, { writer: w, stateCodec: kvStateCodec });
+    await assert.rejects(p.checkpoint({}), InvalidStateError);
+    assert.deepEqual(dir.list(CHECKPOINT_DIR), ['00000000000000000100.ckpt']);
+    // Publishing continues to work after a failed call.
+    dir.delete(checkpointPath(100));
+    assert.equal((await p.checkpoint({ k1: 1 })).lastEntryId, 1);
+    w.closeSync();
+  });
+
+  it('encodes the state when checkpoint() is called, so later changes do not leak in', async () => {
+    const dir = new MemoryDirectory();
+    const h = await recover({ ...options(dir), writer: true });
+    h.writer.append(put(0));
+    h.state.k0 = 0;
+    const pending = h.checkpoint(h.state);
+    h.state.k0 = 12345;
+    await pending;
+    await h.close();
+    const r = await recover(options(dir, { initial: {} }));
+    assert.deepEqual(r.state, { k0: 0 });
+  });
+});
