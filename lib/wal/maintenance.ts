@@ -108,6 +108,10 @@ export class WalMaintenance {
           break;
         }
       }
+      // The segments that stay must be durable entries before any segment goes: a crash may
+      // persist an unlink or rename and drop an older unsynced create (the writer's newest
+      // segment), leaving a log that restarts at an id a checkpoint already covered.
+      if (removed.length === 0) this.dir.syncDir(WAL_DIR);
       paths.push(remove(range));
       removed.push(range);
       if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...range, action: 'removed', to: paths[paths.length - 1] });
