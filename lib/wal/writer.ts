@@ -48,6 +48,9 @@ export class WalWriter<E> {
     dir.mkdirp(WAL_DIR);
     const lock = dir.lock(LOCK_FILE);
     try {
+      // mkdirp fsyncs the root only when it creates wal/; if that fsync failed before (or the
+      // process died between the two), wal/ exists but may not survive a power cut with the log.
+      dir.syncDir('');
       const checksum = dir.checksum;
       const now = opts.clock();
       let tail: ResumedTail | undefined;
