@@ -1,4 +1,11 @@
+import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { SimulatedDirectory } from '../lib/directory/simulated';
+import { IoError } from '../lib/errors';
+import { raw } from '../lib/wal/codec';
+import { WalMaintenance } from '../lib/wal/maintenance';
+import { WalReader } from '../lib/wal/reader';
+import { WalWriter } from '../lib/wal/writer';
 import { propertyParams, LONG } from './support/fc-params';
 import { commandArb, configArb, crashSpecArb, runWorkload } from './support/wal-workload';
 
@@ -28,5 +35,50 @@ describe('WAL crash consistency (property, SimulatedDirectory)', function () {
       }),
       propertyParams(500, 25_000),
     );
+  });
+});
+
+// Minimal cases the properties above found, kept as plain tests.
+describe('WAL crash-consistency regressions', () => {
+  const codec = raw;
+  const bytes = (n: number) => new Uint8Array(20).fill(n);
+
+  it('truncation never makes a newer segment whose entry is not yet durable the only one left', () => {
+    // Segment 2 was just created by rotation (its directory entry not fsynced yet) when segment 1
+    // is truncated away. A crash that kept the unlink and lost the create left no segment at all,
+    // and the next writer restarted at id 1, reusing ids a checkpoint had already covered.
+    let hits = 0;
+    for (let seed = 1; seed <= 48; seed++) {
+      const dir = new SimulatedDirectory({ seed });
+      const w = WalWriter.create(dir, { codec, maxSegmentSize: 140, flushPolicy: 'perAppend' });
+      for (let n = 1; n <= 3; n++) w.append(bytes(n));
+      w.syncSync();
+      assert.equal(w.currentSegmentId, 1);
+      w.append(bytes(4)); // rotates: segment 2 exists, its entry pending
+      assert.equal(w.currentSegmentId, 2);
+      let after: SimulatedDirectory | undefined;
+      dir.onOperation = (e) => {
+        if (e.op === 'delete' && after === undefined) after = dir.crash({ mode: 'keepPrefix', seed });
+      };
+      assert.throws(() => new WalMaintenance(dir).truncatePrefix(3));
+      assert.ok(after !== undefined);
+      if (!after.list('wal').some((n) => n.endsWith('.wal'))) hits++;
+      const resumed = WalWriter.open(after, { codec });
+      assert.ok(resumed.nextEntryId >= 4, `seed ${seed}: the log went back to id ${resumed.nextEntryId} after truncation to 3`);
+      resumed.closeSync();
+    }
+    assert.equal(hits, 0, 'no crash leaves the log without segments');
+  });
+
+  it("the wal directory's own entry is durable once a writer has synced, even if an earlier open failed to fsync it", () => {
+    const dir = new SimulatedDirectory({ seed: 1 });
+    dir.injectFault({ op: 'syncDir', error: 'EIO', path: '' });
+    // mkdirp created wal/ and failed to fsync the root; the caller retries the open.
+    assert.throws(() => WalWriter.open(dir, { codec }), IoError);
+    const w = WalWriter.open(dir, { codec });
+    w.append(bytes(1));
+    w.syncSync();
+    const after = dir.crash({ mode: 'dropAll' });
+    assert.deepEqual(new WalReader(after, { codec }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId), [1]);
   });
 });

@@ -132,6 +132,9 @@ export function payloadFor(uniq: number, size: number): Uint8Array {
   return p;
 }
 
+/** Which kind of call a command was making when it failed. */
+export type CallPhase = 'open' | 'writer' | 'maintenance' | 'recycle' | 'read';
+
 export class WalRun {
   dir: SimulatedDirectory;
   writer: WalWriter<Uint8Array> | undefined;
@@ -143,6 +146,13 @@ export class WalRun {
   private now = 1_000_000;
   private uniq = 1;
   private scheduled: ScheduledCrash | undefined;
+  /** The call in progress (or last made) by the current command. */
+  phase: CallPhase = 'writer';
+  /**
+   * Receives a command's failure when no power cut explains it (injected faults); returning
+   * accepts it. Without a handler such a failure fails the run.
+   */
+  onFailure: ((cmd: WalCommand, err: unknown) => void | Promise<void>) | undefined;
 
   /** Sees every directory operation of the run (coverage statistics). */
   private readonly observe: ((e: SimulatedOperation) => void) | undefined;
@@ -182,7 +192,11 @@ export class WalRun {
       await this.exec(cmd);
     } catch (err) {
       // After a cut every call may fail (EIO, then PoisonedError); a broken promise never may.
-      if (err instanceof assert.AssertionError || !this.cutHappened()) throw err;
+      if (err instanceof assert.AssertionError) throw err;
+      if (!this.cutHappened()) {
+        if (this.onFailure === undefined) throw err;
+        await this.onFailure(cmd, err);
+      }
     }
     if (this.cutHappened()) await this.recoverFromCut();
     else this.checkWriterState();
@@ -190,11 +204,8 @@ export class WalRun {
 
   /** Ends the run: one more power cut, recovery, and a final append, close and strict replay. */
   async finish(crash: CrashSpec): Promise<void> {
-    this.trace.push(`finish ${JSON.stringify(crash)}`);
-    this.scheduled = { directory: this.dir.crash({ mode: crash.mode, seed: crash.seed, entryKeepProbability: crash.keep }) };
-
-    this.pendingRecoveryCut = null;
-    await this.recoverFromCut();
+    this.trace.push('finish');
+    await this.cutNow(crash);
     const w = this.ensureWriter();
     const p = payloadFor(this.uniq++, 10);
     assert.equal(w.append(p), this.model.nextId, 'the id after recovery');
@@ -213,7 +224,9 @@ export class WalRun {
 
   ensureWriter(): WalWriter<Uint8Array> {
     if (this.writer !== undefined) return this.writer;
+    this.phase = 'open';
     const w = WalWriter.open(this.dir, this.writerOptions());
+    this.phase = 'writer';
     this.writer = w;
     assert.equal(w.nextEntryId, this.model.nextId, 'a reopened writer continues after the last appended entry');
     assert.equal(w.durableEntryId, w.lastEntryId, 'a reopened writer has made the log it found durable');
@@ -221,14 +234,25 @@ export class WalRun {
     return w;
   }
 
+  /** The writer the last close/reopen command closed (its failure, if any, is the writer's). */
+  closing: WalWriter<Uint8Array> | undefined;
   private pendingRecoveryCut: { afterOps: number; crash: CrashSpec } | null = null;
 
   private cutHappened(): boolean {
     return this.scheduled?.directory !== undefined;
   }
 
+  /** Crashes now (as `finish` does) and recovers; the workload can go on afterwards. */
+  async cutNow(crash: CrashSpec): Promise<void> {
+    this.trace.push(`cut now ${JSON.stringify(crash)}`);
+    this.scheduled = { directory: this.dir.crash({ mode: crash.mode, seed: crash.seed, entryKeepProbability: crash.keep }) };
+    this.pendingRecoveryCut = null;
+    await this.recoverFromCut();
+  }
+
   private async exec(cmd: Exclude<WalCommand, { kind: 'powerCut' }>): Promise<void> {
     const model = this.model;
+    this.phase = 'writer';
     switch (cmd.kind) {
       case 'append':
       case 'batch': {
@@ -272,9 +296,12 @@ export class WalRun {
         const upTo = Math.floor(cmd.fraction * model.appended);
         if (upTo > model.truncatedUpTo) model.truncatedUpTo = upTo;
         const m = new WalMaintenance(this.dir);
+        this.phase = 'maintenance';
         if (cmd.recycle) {
           const paths = m.truncateToRecycle(upTo);
+          this.phase = 'recycle';
           if (this.writer !== undefined) this.writer.recycle(paths);
+          this.phase = 'maintenance';
         } else {
           const result = m.truncatePrefix(upTo);
           assert.equal(result.vetoed, undefined);
@@ -291,9 +318,11 @@ export class WalRun {
       case 'close': {
         const w = this.writer;
         if (w === undefined) return;
+        // A close that fails still releases the writer: the next command opens a new one.
+        this.writer = undefined;
+        this.closing = w;
         if (cmd.async) await w.close();
         else w.closeSync();
-        this.writer = undefined;
         model.ack(model.appended);
         return;
       }
@@ -301,6 +330,7 @@ export class WalRun {
         const w = this.writer;
         if (w !== undefined) {
           this.writer = undefined;
+          this.closing = w;
           w.closeSync();
           model.ack(model.appended);
         }
@@ -308,6 +338,7 @@ export class WalRun {
         return;
       }
       case 'check': {
+        this.phase = 'read';
         const records = this.replay('bestEffortTail');
         model.check(records, undefined, 'best-effort replay of the live log');
         return;
