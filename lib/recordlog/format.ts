@@ -1,0 +1,64 @@
+// Record log format v1 (docs/FORMAT.md, "Record log"): a 16-byte file header, then frames
+// `u32 mask(crc32c(bytes 4 .. 8+length)) | u32 length | payload`. No entry ids, no salt: the
+// file is never recycled, and a torn tail is cut off before anything is appended again.
+
+import type { Checksummer } from '../backend/backend';
+import { InvalidArgumentError } from '../errors';
+import { maskCrc, readU32, writeU32 } from '../wal/format';
+
+export const RECORD_LOG_MAGIC = 0x43455244; // "DREC" as a little-endian u32
+export const RECORD_LOG_VERSION = 1;
+export const RECORD_LOG_HEADER_SIZE = 16;
+export const RECORD_FRAME_HEADER_SIZE = 8;
+export const MAX_RECORD_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_RECORD_SYNC_WINDOW = 64 * 1024 * 1024;
+
+export function encodeRecordLogHeader(syncWindow: number, checksum: Checksummer): Uint8Array {
+  if (!Number.isInteger(syncWindow) || syncWindow < RECORD_FRAME_HEADER_SIZE || syncWindow > 0xffff_ffff) {
+    throw new InvalidArgumentError(`syncWindow must be an integer in [${RECORD_FRAME_HEADER_SIZE}, 2^32-1], got ${syncWindow}`);
+  }
+  const b = new Uint8Array(RECORD_LOG_HEADER_SIZE);
+  writeU32(b, 0, RECORD_LOG_MAGIC);
+  b[4] = RECORD_LOG_VERSION; // u16 version, u16 flags = 0
+  writeU32(b, 8, syncWindow);
+  writeU32(b, 12, maskCrc(checksum.crc32c(b.subarray(0, 12), 0)));
+  return b;
+}
+
+export type RecordLogHeaderCheck =
+  | { readonly kind: 'ok'; readonly syncWindow: number }
+  /** A crash during creation: shorter than a header (bytes a prefix of one) or all zero. */
+  | { readonly kind: 'torn'; readonly reason: string }
+  | { readonly kind: 'bad'; readonly offset: number; readonly reason: string };
+
+/** `bytes`: the first min(16, size) bytes of the file. */
+export function checkRecordLogHeader(bytes: Uint8Array, checksum: Checksummer): RecordLogHeaderCheck {
+  const n = bytes.length;
+  const zero = bytes.every((v) => v === 0);
+  if (n < RECORD_LOG_HEADER_SIZE) {
+    const magic = new Uint8Array(4);
+    writeU32(magic, 0, RECORD_LOG_MAGIC);
+    const prefix = bytes.subarray(0, Math.min(4, n)).every((v, i) => v === magic[i]);
+    if (zero || prefix) return { kind: 'torn', reason: `header truncated (${n} of ${RECORD_LOG_HEADER_SIZE} bytes)` };
+    return { kind: 'bad', offset: 0, reason: 'bad magic (not a record log)' };
+  }
+  if (zero) return { kind: 'torn', reason: 'header is all zero' };
+  if (readU32(bytes, 0) !== RECORD_LOG_MAGIC) return { kind: 'bad', offset: 0, reason: 'bad magic (not a record log)' };
+  if (maskCrc(checksum.crc32c(bytes.subarray(0, 12), 0)) !== readU32(bytes, 12)) return { kind: 'bad', offset: 12, reason: 'header CRC mismatch' };
+  const version = bytes[4] | (bytes[5] << 8);
+  if (version !== RECORD_LOG_VERSION) return { kind: 'bad', offset: 4, reason: `unsupported record log version ${version} (this reader knows ${RECORD_LOG_VERSION})` };
+  const flags = bytes[6] | (bytes[7] << 8);
+  if (flags !== 0) return { kind: 'bad', offset: 6, reason: `nonzero header flags 0x${flags.toString(16)}` };
+  const syncWindow = readU32(bytes, 8);
+  if (syncWindow < RECORD_FRAME_HEADER_SIZE) return { kind: 'bad', offset: 8, reason: `sync window ${syncWindow} is below the frame header size` };
+  return { kind: 'ok', syncWindow };
+}
+
+/** Writes length and payload at target[offset..] and seals the CRC; returns the next offset. */
+export function writeRecordFrame(target: Uint8Array, offset: number, payload: Uint8Array, checksum: Checksummer): number {
+  writeU32(target, offset + 4, payload.length);
+  target.set(payload, offset + RECORD_FRAME_HEADER_SIZE);
+  const end = offset + RECORD_FRAME_HEADER_SIZE + payload.length;
+  writeU32(target, offset, maskCrc(checksum.crc32c(target.subarray(offset + 4, end), 0)));
+  return end;
+}

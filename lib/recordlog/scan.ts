@@ -1,0 +1,211 @@
+// Reads a record log frame by frame and classifies its end: clean, torn (a crash mid-append)
+// or damaged, by the rule of a final WAL segment (docs/FORMAT.md): a bad frame at offset o is
+// damage when some frame that validates ends beyond o + W (the writer never leaves more than W
+// bytes unsynced, so bytes that far back had been synced), else a torn tail.
+//
+// Memory is bounded by the largest frame: a 1 MiB chunk buffer, grown only for a frame whose
+// length was checked against the maximum and the bytes left in the file.
+
+import type { Checksummer } from '../backend/backend';
+import type { Directory, ReadableFile } from '../directory/directory';
+import { CorruptionError, InvalidArgumentError } from '../errors';
+import { maskCrc, readU32 } from '../wal/format';
+import { checkRecordLogHeader, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE } from './format';
+
+export type RecordLogMode = 'strict' | 'bestEffort';
+
+export interface RecordLogScan {
+  /** Records read. */
+  readonly count: number;
+  /** Offset just past the last good frame (16 with none; 0 when the header is torn). */
+  readonly validEnd: number;
+  readonly fileSize: number;
+  /** 'torn': the log ended at a torn write (bestEffort only); the bytes from validEnd on are not records. */
+  readonly tail: 'clean' | 'torn';
+  readonly headerTorn: boolean;
+  /** W of the header (0 when the header is torn). */
+  readonly syncWindow: number;
+}
+
+const CHUNK = 1 << 20;
+const SEARCH_BUDGET_FACTOR = 4;
+const SEARCH_BUDGET_SLACK = 1 << 20;
+
+export class RecordLogScanner {
+  readonly path: string;
+  private readonly file: ReadableFile;
+  private readonly checksum: Checksummer;
+  private readonly strict: boolean;
+  private readonly max: number;
+  private fileSize: number;
+  private syncWindow = 0;
+  private headerTorn = false;
+  private count = 0;
+  private validEnd = 0;
+  private tail: 'clean' | 'torn' = 'clean';
+  private done = false;
+  private buf: Uint8Array;
+  private bufStart = 0;
+  private bufLen = 0;
+  private payloadStart = 0;
+  private payloadEnd = 0;
+
+  constructor(dir: Directory, path: string, options: { mode: RecordLogMode; maxRecordSize?: number }) {
+    const max = options.maxRecordSize ?? MAX_RECORD_SIZE;
+    if (!Number.isInteger(max) || max < 0 || max > MAX_RECORD_SIZE) throw new InvalidArgumentError(`maxRecordSize must be an integer in 0..${MAX_RECORD_SIZE}`);
+    if (options.mode !== 'strict' && options.mode !== 'bestEffort') throw new InvalidArgumentError(`mode must be 'strict' or 'bestEffort', got ${String(options.mode)}`);
+    this.path = path;
+    this.strict = options.mode === 'strict';
+    this.max = max;
+    this.checksum = dir.checksum;
+    this.file = dir.openRead(path);
+    try {
+      this.fileSize = this.file.size();
+      this.buf = new Uint8Array(Math.max(RECORD_LOG_HEADER_SIZE, Math.min(CHUNK, this.fileSize)));
+      this.openHeader();
+    } catch (err) {
+      this.file.close();
+      throw err;
+    }
+  }
+
+  /** Advances to the next record; false at the end. Throws CorruptionError on damage (and on a torn end in strict mode). */
+  next(): boolean {
+    if (this.done) return false;
+    const pos = this.validEnd;
+    const remaining = this.fileSize - pos;
+    if (remaining === 0) return this.end();
+    if (this.load(pos, Math.min(RECORD_FRAME_HEADER_SIZE, remaining)) < RECORD_FRAME_HEADER_SIZE) {
+      if (this.zeroFrom(pos)) return this.end();
+      return this.bad(pos, `truncated frame header (${remaining} bytes before end of file)`);
+    }
+    let rel = pos - this.bufStart;
+    const len = readU32(this.buf, rel + 4);
+    if (len === 0 && readU32(this.buf, rel) === 0) {
+      // Zeros never form a frame (the CRC of a zero length is not zero): preallocated or never-written space.
+      return this.zeroFrom(pos) ? this.end() : this.bad(pos, 'zero frame header followed by nonzero bytes');
+    }
+    if (len > this.max) return this.bad(pos, `frame length ${len} exceeds the maximum ${this.max}`);
+    const end = pos + RECORD_FRAME_HEADER_SIZE + len;
+    if (end > this.fileSize) return this.bad(pos, `frame of ${len} bytes runs past the end of the file (${this.fileSize} bytes)`);
+    // Checked against the maximum and the file: now the length may size the buffer.
+    this.load(pos, RECORD_FRAME_HEADER_SIZE + len);
+    rel = pos - this.bufStart;
+    const crc = this.checksum.crc32c(this.buf.subarray(rel + 4, rel + RECORD_FRAME_HEADER_SIZE + len), 0);
+    if (maskCrc(crc) !== readU32(this.buf, rel)) return this.bad(pos, 'frame CRC mismatch');
+    this.payloadStart = rel + RECORD_FRAME_HEADER_SIZE;
+    this.payloadEnd = this.payloadStart + len;
+    this.validEnd = end;
+    this.count++;
+    return true;
+  }
+
+  /** The current record: a view into the scan buffer, valid until the next call to next(). */
+  payload(): Uint8Array {
+    return this.buf.subarray(this.payloadStart, this.payloadEnd);
+  }
+
+  result(): RecordLogScan {
+    return {
+      count: this.count, validEnd: this.validEnd, fileSize: this.fileSize, tail: this.tail, headerTorn: this.headerTorn, syncWindow: this.syncWindow,
+    };
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  private openHeader(): void {
+    const n = this.load(0, RECORD_LOG_HEADER_SIZE);
+    const check = checkRecordLogHeader(this.buf.subarray(0, Math.min(n, RECORD_LOG_HEADER_SIZE)), this.checksum);
+    if (check.kind === 'ok') {
+      this.syncWindow = check.syncWindow;
+      this.validEnd = RECORD_LOG_HEADER_SIZE;
+      return;
+    }
+    if (check.kind === 'bad') throw new CorruptionError(this.path, check.offset, check.reason);
+    // The header is synced before any frame is written: a frame that validates behind a torn
+    // header means the header had been on disk, so it is damage.
+    const found = this.search(RECORD_LOG_HEADER_SIZE, RECORD_LOG_HEADER_SIZE);
+    if (found !== -1) throw new CorruptionError(this.path, 0, found === -2 ? `${check.reason}; could not rule out damage within the search budget` : `${check.reason}, yet a frame at offset ${found} validates: damage`);
+    if (this.strict) throw new CorruptionError(this.path, 0, `${check.reason}: torn header (mode 'bestEffort' reads it as an empty log)`);
+    this.headerTorn = true;
+    this.tail = 'torn';
+    this.done = true;
+  }
+
+  private end(): false {
+    this.done = true;
+    return false;
+  }
+
+  private bad(offset: number, reason: string): false {
+    this.done = true;
+    const w = this.syncWindow;
+    const found = this.search(offset + 1, offset + w);
+    if (found === -2) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
+    if (found >= 0) {
+      throw new CorruptionError(this.path, offset, `${reason}; the valid frame at offset ${found} ends more than the sync window (${w} bytes) past it, so these bytes had been synced: damage, not a torn write`);
+    }
+    if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffort' stops before it)`);
+    this.tail = 'torn';
+    return false;
+  }
+
+  /**
+   * Offset of a frame at p ≥ from that validates and ends beyond `endBeyond`; -1 if none, -2 if
+   * the CRC budget ran out. Every offset is a candidate (a damaged length hides the boundaries).
+   */
+  private search(from: number, endBeyond: number): number {
+    const size = this.fileSize;
+    if (size <= endBeyond) return -1;
+    let budget = SEARCH_BUDGET_FACTOR * Math.max(0, size - from) + SEARCH_BUDGET_SLACK;
+    for (let p = from; p + RECORD_FRAME_HEADER_SIZE <= size; p++) {
+      if (p + RECORD_FRAME_HEADER_SIZE > this.bufStart + this.bufLen || p < this.bufStart) this.load(p, RECORD_FRAME_HEADER_SIZE);
+      let rel = p - this.bufStart;
+      const len = readU32(this.buf, rel + 4);
+      const end = p + RECORD_FRAME_HEADER_SIZE + len;
+      if (len > this.max || end <= endBeyond || end > size) continue;
+      const stored = readU32(this.buf, rel);
+      if (stored === 0 && len === 0) continue;
+      budget -= RECORD_FRAME_HEADER_SIZE + len;
+      if (budget < 0) return -2;
+      this.load(p, RECORD_FRAME_HEADER_SIZE + len);
+      rel = p - this.bufStart;
+      if (maskCrc(this.checksum.crc32c(this.buf.subarray(rel + 4, rel + RECORD_FRAME_HEADER_SIZE + len), 0)) === stored) return p;
+    }
+    return -1;
+  }
+
+  /** Makes the buffer hold file bytes [pos, pos + need) (fewer only at end of file); returns the bytes held from pos. */
+  private load(pos: number, need: number): number {
+    const rel = pos - this.bufStart;
+    if (rel >= 0 && rel + need <= this.bufLen) return this.bufLen - rel;
+    if (need > this.buf.length) {
+      this.buf = new Uint8Array(Math.min(Math.max(need, this.buf.length * 2), Math.max(need, this.fileSize - pos)));
+      this.bufLen = 0;
+    }
+    let kept = 0;
+    if (rel >= 0 && rel < this.bufLen) {
+      kept = this.bufLen - rel;
+      this.buf.copyWithin(0, rel, this.bufLen);
+    }
+    const want = Math.min(this.buf.length, this.fileSize - pos) - kept;
+    const got = want > 0 ? this.file.read(this.buf.subarray(kept, kept + want), pos + kept) : 0;
+    this.bufStart = pos;
+    this.bufLen = kept + got;
+    if (got < want) this.fileSize = pos + this.bufLen;
+    return this.bufLen;
+  }
+
+  private zeroFrom(pos: number): boolean {
+    for (let off = pos; off < this.fileSize;) {
+      const held = this.load(off, Math.min(CHUNK, this.fileSize - off));
+      if (held === 0) return true;
+      const rel = off - this.bufStart;
+      for (let i = rel; i < rel + held; i++) if (this.buf[i] !== 0) return false;
+      off += held;
+    }
+    return true;
+  }
+}

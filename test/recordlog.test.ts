@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { Directory, ReadableFile } from '../lib/directory/directory';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { SimulatedDirectory, type CrashMode } from '../lib/directory/simulated';
+import { CorruptionError, DurabilityError, EncodeError, IoError, LockedError, PoisonedError } from '../lib/errors';
+import { encodeRecordLogHeader, MAX_RECORD_SIZE, RECORD_LOG_HEADER_SIZE, writeRecordFrame } from '../lib/recordlog/format';
+import { forEachRecord, readRecordLog } from '../lib/recordlog/reader';
+import { RecordLogWriter } from '../lib/recordlog/writer';
+import { jsonCodec } from '../lib/wal/codec';
+import { writeU32 } from '../lib/wal/format';
+import { chopTail, dirKinds } from './fixtures/wal-dirs';
+
+const LOG = 'logs/events.rlog';
+const bytesOf = (i: number, n = 3 + (i % 5)): Uint8Array => new Uint8Array(n).fill(i & 0xff);
+const codec = jsonCodec<{ i: number }>();
+
+function flip(dir: Directory, path: string, offset: number): void {
+  const b = dir.readFile(path).slice();
+  b[offset] ^= 0x20;
+  dir.atomicWrite(path, b);
+}
+
+describe('record log format', () => {
+  it('header: magic, version, flags, W, CRC; frames: CRC over length and payload, then length', () => {
+    const dir = new MemoryDirectory();
+    const h = encodeRecordLogHeader(1000, dir.checksum);
+    assert.deepEqual([...h.subarray(0, 12)], [0x44, 0x52, 0x45, 0x43, 1, 0, 0, 0, 0xe8, 0x03, 0, 0]);
+    const f = new Uint8Array(11);
+    assert.equal(writeRecordFrame(f, 0, new Uint8Array([1, 2, 3]), dir.checksum), 11);
+    assert.deepEqual([...f.subarray(4)], [3, 0, 0, 0, 1, 2, 3]);
+    // Eight zero bytes are never a frame: the CRC of a zero length is not zero.
+    const z = new Uint8Array(8);
+    writeRecordFrame(z, 0, new Uint8Array(0), dir.checksum);
+    assert.notEqual(z[0] | z[1] | z[2] | z[3], 0);
+  });
+});
+
+for (const kind of dirKinds()) {
+  describe(`record log on ${kind.name}`, () => {
+    let dir: Directory;
+    beforeEach(() => {
+      dir = kind.make();
+    });
+    afterEach(() => kind.cleanup());
+
+    it('appends, syncs and reads back; reopening continues after the last record', async () => {
+      const w = RecordLogWriter.open(dir, LOG, { bufferSize: 16 });
+      for (let i = 0; i < 20; i++) w.append(bytesOf(i));
+      await w.sync();
+      assert.equal(w.durableSize, w.size);
+      await w.close();
+      const w2 = RecordLogWriter.open(dir, LOG);
+      assert.equal(w2.repaired, 'none');
+      w2.append(bytesOf(20));
+      w2.closeSync();
+      const { records, scan } = readRecordLog(dir, LOG);
+      assert.deepEqual(records, Array.from({ length: 21 }, (_, i) => bytesOf(i)));
+      assert.deepEqual([scan.count, scan.tail, scan.validEnd, scan.fileSize], [21, 'clean', scan.fileSize, scan.fileSize]);
+    });
+
+    it('takes a codec, records larger than the buffer and the sync window, and empty records', () => {
+      const w = RecordLogWriter.open(dir, LOG, { codec, bufferSize: 8, syncWindow: 64 });
+      const big = { i: 1, pad: 'x'.repeat(500) } as unknown as { i: number };
+      for (const r of [{ i: 0 }, big, { i: 2 }]) w.append(r);
+      w.closeSync();
+      assert.deepEqual(readRecordLog(dir, LOG, { codec }).records, [{ i: 0 }, big, { i: 2 }]);
+      const e = RecordLogWriter.open(dir, 'empty.rlog');
+      e.append(new Uint8Array(0));
+      e.closeSync();
+      assert.deepEqual(readRecordLog(dir, 'empty.rlog').records, [new Uint8Array(0)]);
+      assert.throws(() => RecordLogWriter.open(dir, 'c.rlog', { codec }).append({ i: 1n } as unknown as { i: number }), EncodeError);
+    });
+
+    it('a torn tail: strict refuses, bestEffort stops before it, reopening cuts it off and goes on', () => {
+      const w = RecordLogWriter.open(dir, LOG);
+      for (let i = 0; i < 5; i++) w.append(bytesOf(i));
+      w.closeSync();
+      chopTail(dir, LOG, 2);
+      assert.throws(() => readRecordLog(dir, LOG), CorruptionError);
+      const best = readRecordLog(dir, LOG, { mode: 'bestEffort' });
+      assert.equal(best.records.length, 4);
+      assert.equal(best.scan.tail, 'torn');
+      const w2 = RecordLogWriter.open(dir, LOG);
+      assert.equal(w2.repaired, 'tail');
+      w2.append(bytesOf(9));
+      w2.closeSync();
+      assert.deepEqual(readRecordLog(dir, LOG).records, [0, 1, 2, 3, 9].map((i) => bytesOf(i)));
+    });
+
+    it('damage more than W before the end is an error in both modes, and the writer refuses to open', () => {
+      const w = RecordLogWriter.open(dir, LOG, { syncWindow: 32 });
+      for (let i = 0; i < 30; i++) w.append(bytesOf(i));
+      w.closeSync();
+      flip(dir, LOG, RECORD_LOG_HEADER_SIZE + 9);
+      const before = dir.readFile(LOG);
+      for (const mode of ['strict', 'bestEffort'] as const) {
+        assert.throws(() => readRecordLog(dir, LOG, { mode }), (e: unknown) => e instanceof CorruptionError && e.offset === RECORD_LOG_HEADER_SIZE && /damage/.test(e.reason));
+      }
+      assert.throws(() => RecordLogWriter.open(dir, LOG), CorruptionError);
+      assert.deepEqual(dir.readFile(LOG), before);
+    });
+
+    it('a torn header reads as empty (bestEffort) and is rewritten; a foreign file is never taken over', () => {
+      dir.mkdirp('logs');
+      dir.atomicWrite(LOG, new Uint8Array([0x44, 0x52, 0x45]));
+      assert.throws(() => readRecordLog(dir, LOG), CorruptionError);
+      assert.equal(readRecordLog(dir, LOG, { mode: 'bestEffort' }).scan.headerTorn, true);
+      const w = RecordLogWriter.open(dir, LOG);
+      assert.equal(w.repaired, 'header');
+      w.append(bytesOf(1));
+      w.closeSync();
+      assert.deepEqual(readRecordLog(dir, LOG).records, [bytesOf(1)]);
+      const foreign = new TextEncoder().encode('{"this is": "somebody else\'s file"}');
+      dir.atomicWrite('logs/other', foreign);
+      assert.throws(() => RecordLogWriter.open(dir, 'logs/other'), CorruptionError);
+      assert.deepEqual(dir.readFile('logs/other'), foreign);
+    });
+
+    it('zeros after the last record (preallocated space) are a clean end', () => {
+      const w = RecordLogWriter.open(dir, LOG);
+      w.append(bytesOf(1));
+      w.closeSync();
+      const f = dir.openAppend(LOG);
+      f.write(new Uint8Array(100));
+      f.sync();
+      f.close();
+      const { records, scan } = readRecordLog(dir, LOG);
+      assert.deepEqual([records.length, scan.tail], [1, 'clean']);
+    });
+
+    it('one writer at a time', () => {
+      const w = RecordLogWriter.open(dir, LOG);
+      assert.throws(() => RecordLogWriter.open(dir, LOG), LockedError);
+      w.closeSync();
+      RecordLogWriter.open(dir, LOG).closeSync();
+    });
+  });
+}
+
+describe('record log on the simulated page cache', () => {
+  it('a failed fdatasync poisons the writer', () => {
+    const dir = new SimulatedDirectory();
+    const w = RecordLogWriter.open(dir, LOG);
+    w.append(bytesOf(1));
+    dir.injectFault({ op: 'sync', error: 'EIO' });
+    assert.throws(() => w.syncSync(), IoError);
+    assert.throws(() => w.append(bytesOf(2)), PoisonedError);
+    assert.throws(() => w.closeSync(), PoisonedError);
+  });
+
+  it('after any power cut, reopening yields a prefix holding every synced record', () => {
+    const runs = process.env.DURABILITY_LONG === '1' ? 20_000 : 500;
+    fc.assert(fc.property(
+      fc.array(fc.oneof(fc.nat(300).map((n) => ({ t: 'rec' as const, n })), fc.constant({ t: 'sync' as const })), { maxLength: 40 }),
+      fc.constantFrom<CrashMode>('dropAll', 'keepPrefix', 'tear', 'reorder'),
+      fc.constantFrom(16, 100, 4096),
+      fc.nat(),
+      (cmds, mode, syncWindow, seed) => {
+        const dir = new SimulatedDirectory({ seed });
+        const w = RecordLogWriter.open(dir, LOG, { syncWindow, bufferSize: 50 });
+        const appended: Uint8Array[] = [];
+        let synced = 0;
+        for (const c of cmds) {
+          if (c.t === 'rec') {
+            appended.push(bytesOf(appended.length, c.n));
+            w.append(appended[appended.length - 1]);
+          } else {
+            w.syncSync();
+            synced = appended.length;
+          }
+        }
+        const after = dir.crash({ mode, seed });
+        const w2 = RecordLogWriter.open(after, LOG);
+        w2.closeSync();
+        const { records } = readRecordLog(after, LOG);
+        assert.ok(records.length >= synced && records.length <= appended.length, `${records.length} records, ${synced} synced`);
+        assert.deepEqual(records, appended.slice(0, records.length));
+      },
+    ), { numRuns: runs });
+  });
+});
+
+/** A directory whose reads record the largest buffer handed to them. */
+function spied(dir: MemoryDirectory): { dir: MemoryDirectory; largest: () => number } {
+  let largest = 0;
+  const openRead = dir.openRead.bind(dir);
+  dir.openRead = (path: string): ReadableFile => {
+    const f = openRead(path);
+    return {
+      path: f.path, size: () => f.size(), close: () => f.close(),
+      read: (t: Uint8Array, p: number) => {
+        largest = Math.max(largest, t.length);
+        return f.read(t, p);
+      },
+    };
+  };
+  return { dir, largest: () => largest };
+}
+
+describe('record log fuzz', () => {
+  it('random and mutated files: typed errors only, reads never larger than the file', () => {
+    const base = new MemoryDirectory();
+    const w = RecordLogWriter.open(base, LOG, { syncWindow: 40 });
+    for (let i = 0; i < 12; i++) w.append(bytesOf(i));
+    w.closeSync();
+    const valid = base.readFile(LOG);
+    const runs = process.env.DURABILITY_LONG === '1' ? 50_000 : 2_000;
+    fc.assert(fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => { const b = valid.slice(); b[i] ^= x; return b; }),
+        fc.nat(valid.length).map((n) => valid.slice(0, n)),
+        fc.tuple(fc.nat(valid.length - 4), fc.constantFrom(0xffffffff, MAX_RECORD_SIZE, MAX_RECORD_SIZE + 1, 0x7fffffff)).map(([i, v]) => { const b = valid.slice(); writeU32(b, i, v); return b; }),
+      ),
+      fc.constantFrom('strict' as const, 'bestEffort' as const),
+      (bytes, mode) => {
+        const { dir, largest } = spied(new MemoryDirectory());
+        dir.atomicWrite('f', bytes);
+        try {
+          let n = 0;
+          forEachRecord(dir, 'f', { mode }, (r, i) => {
+            assert.equal(i, n++);
+            assert.ok(r.length <= bytes.length);
+          });
+        } catch (e) {
+          assert.ok(e instanceof DurabilityError, String(e));
+        }
+        assert.ok(largest() <= Math.max(bytes.length, RECORD_LOG_HEADER_SIZE), `read of ${largest()} for ${bytes.length} bytes`);
+      },
+    ), { numRuns: runs });
+  });
+});
