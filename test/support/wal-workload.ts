@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import type { DirectoryLock } from '../../lib/directory/directory';
 import type { CrashMode, ScheduledCrash, SimulatedOperation } from '../../lib/directory/simulated';
 import { SimulatedDirectory } from '../../lib/directory/simulated';
 import { raw } from '../../lib/wal/codec';
@@ -46,6 +47,8 @@ export type WalCommand =
   | { kind: 'close'; async: boolean }
   | { kind: 'reopen' }
   | { kind: 'check' }
+  /** The process dies between calls: no power loss, the page cache keeps what was written; a writer resumes in a new process. */
+  | { kind: 'kill' }
   /** Arms a power cut after `afterOps` more directory operations; `recoveryCut` also cuts the recovery after it. */
   | { kind: 'powerCut'; afterOps: number; crash: CrashSpec; recoveryCut: { afterOps: number; crash: CrashSpec } | null };
 
@@ -108,6 +111,7 @@ export function commandArb(options: { powerCuts: boolean }): fc.Arbitrary<WalCom
     { weight: 1, arbitrary: fc.boolean().map((async): WalCommand => ({ kind: 'close', async })) },
     { weight: 1, arbitrary: fc.constant<WalCommand>({ kind: 'reopen' }) },
     { weight: 1, arbitrary: fc.constant<WalCommand>({ kind: 'check' }) },
+    { weight: 1, arbitrary: fc.constant<WalCommand>({ kind: 'kill' }) },
   ];
   if (options.powerCuts) {
     arbs.push({
@@ -337,6 +341,16 @@ export class WalRun {
         this.ensureWriter();
         return;
       }
+      case 'kill': {
+        const w = this.writer;
+        if (w === undefined) return;
+        this.writer = undefined;
+        // The OS drops a dead process's lock; a writer has no API for dying, so reach in.
+        (w as unknown as { lock: DirectoryLock }).lock.release();
+        this.trace.push('-- process killed');
+        this.writer = this.resumeChecked('a process kill', false);
+        return;
+      }
       case 'check': {
         this.phase = 'read';
         const records = this.replay('bestEffortTail');
@@ -364,38 +378,47 @@ export class WalRun {
       this.dir = crashed;
       this.dir.onOperation = this.observe;
       this.trace.push(`-- power cut (${crashed.crashMode})`);
-      const records = this.replay('bestEffortTail');
-      const { first, last } = this.model.check(records, undefined, `best-effort replay after power cut ${this.crashes} (${crashed.crashMode})`);
-      // Everything the replay found is on the disk now, so it must survive whatever comes next.
-      if (records.length > 0) this.model.recovered(first, last);
       const cut = this.pendingRecoveryCut;
       this.pendingRecoveryCut = null;
-      if (cut !== null) this.scheduled = this.dir.scheduleCrash(cut.afterOps, { mode: cut.crash.mode, seed: cut.crash.seed, entryKeepProbability: cut.crash.keep });
-      let w: WalWriter<Uint8Array>;
       try {
-        if (this.cutHappened()) continue;
-        // resume needs a log; a cut before the first segment's entry was durable leaves none.
-        const hasLog = this.dir.list('wal').some((n) => n.endsWith('.wal'));
-        w = hasLog ? WalWriter.resume(this.dir, this.writerOptions()) : WalWriter.open(this.dir, this.writerOptions());
+        // Everything on the disk after a cut is durable, so what the replay finds must survive whatever comes next.
+        this.writer = this.resumeChecked(`power cut ${this.crashes} (${crashed.crashMode})`, true, cut);
       } catch (err) {
         if (this.cutHappened() && !(err instanceof assert.AssertionError)) continue;
         throw err;
       }
-      if (this.cutHappened()) {
-        // The cut came after the resume's last operation: the writer is fine but its disk is gone.
-        continue;
-      }
+      // A cut after the resume's last operation leaves the writer fine but its disk gone.
+      if (this.cutHappened()) continue;
       // A recovery cut that has not fired yet stays armed: it lands in the next generation's work.
-      const after = this.model.check(records, w.nextEntryId, `resume after power cut ${this.crashes}`);
-      this.model.recovered(after.first, after.last);
-      assert.equal(w.durableEntryId, after.last, 'a resumed writer reports what it found as durable');
-      const strict = this.replay('strict');
-      assert.deepEqual(strict.map((r) => r.entryId), records.map((r) => r.entryId), 'strict replay after resume sees what best-effort replay saw');
-      this.model.check(strict, w.nextEntryId, 'strict replay after resume');
-      this.writer = w;
       return;
     }
   }
+
+  /**
+   * Checks the log on the disk with best-effort replay, resumes a writer on it, and checks that
+   * strict replay then reads the same. `durable`: the disk holds only durable state (after a
+   * cut), so the replayed entries count as acknowledged before the resume runs.
+   */
+  private resumeChecked(what: string, durable: boolean, cut: { afterOps: number; crash: CrashSpec } | null = null): WalWriter<Uint8Array> {
+    const records = this.replay('bestEffortTail');
+    const { first, last } = this.model.check(records, undefined, `best-effort replay after ${what}`);
+    if (durable && records.length > 0) this.model.recovered(first, last);
+    if (cut !== null) this.scheduled = this.dir.scheduleCrash(cut.afterOps, { mode: cut.crash.mode, seed: cut.crash.seed, entryKeepProbability: cut.crash.keep });
+    this.phase = 'open';
+    // resume needs a log; a cut before the first segment's entry was durable leaves none.
+    const hasLog = this.dir.list('wal').some((n) => n.endsWith('.wal'));
+    const w = hasLog ? WalWriter.resume(this.dir, this.writerOptions()) : WalWriter.open(this.dir, this.writerOptions());
+    this.phase = 'writer';
+    if (this.cutHappened()) return w;
+    const after = this.model.check(records, w.nextEntryId, `resume after ${what}`);
+    this.model.recovered(after.first, after.last);
+    assert.equal(w.durableEntryId, after.last, 'a resumed writer reports what it found as durable');
+    const strict = this.replay('strict');
+    assert.deepEqual(strict.map((r) => r.entryId), records.map((r) => r.entryId), 'strict replay after resume sees what best-effort replay saw');
+    this.model.check(strict, w.nextEntryId, 'strict replay after resume');
+    return w;
+  }
+
 }
 
 /** Runs a whole generated workload. */
