@@ -5,6 +5,7 @@
 import type { Directory } from '../directory/directory';
 import { DecodeError, InvalidArgumentError, describe } from '../errors';
 import type { Codec } from './codec';
+import { followLog, type FollowOptions } from './follow';
 import { MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, checkSegmentHeader } from './format';
 import { SegmentScanner, checkSegmentSequence, listSegments, type ScanMode, type SegmentRef } from './segment-scan';
 
@@ -82,6 +83,11 @@ export class WalReader<E> {
   records(opts?: ReplayOptions): AsyncIterableIterator<WalRecord<E>> {
     this.checkOptions(opts);
     return new RecordStream(() => this.cursor(opts), (c) => this.decode(c));
+  }
+
+  /** The live tail: entries as another process appends them, until options.signal aborts (see follow.ts). */
+  follow(options?: FollowOptions): AsyncIterableIterator<WalRecord<E>> {
+    return followLog(this.dir, this.codec, this.maxPayloadSize, options);
   }
 
   /** Number of entries replay would return (frames are verified, payloads are not decoded). */

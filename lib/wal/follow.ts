@@ -1,0 +1,304 @@
+// The live tail of a log: yields entries as another process appends them, across rotations and
+// the truncation of segments already read, until an AbortSignal ends it.
+//
+// A frame counts only when it fully validates (CRC under the segment's salt, the next id). At
+// the end of the newest segment anything else (a short read, zeros, a bad CRC) is a write in
+// progress, not damage: the follower waits and reads again. Once segment n+1 exists, segment n
+// is complete (the writer fdatasyncs and trims n before creating n+1), so n is read once more
+// and must then end cleanly where n+1 begins; anything else there is a CorruptionError.
+//
+// Waiting is fs.watch on wal/ where the directory has an OS path, plus a backoff timer (the
+// only mechanism for memory and simulated directories, and a safety net for missed events).
+
+import { watch, type FSWatcher } from 'node:fs';
+import type { Directory, ReadableFile } from '../directory/directory';
+import { CorruptionError, DecodeError, InvalidArgumentError, NotFoundError, RecoveryGapError, describe } from '../errors';
+import type { Codec } from './codec';
+import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, maskCrc, readU32, readU64, type SegmentHeader } from './format';
+import type { WalRecord } from './reader';
+import { listSegments, type SegmentRef } from './segment-scan';
+
+export interface FollowOptions {
+  /** First entry to yield (default 1). RecoveryGapError if the log was truncated past it. */
+  fromEntryId?: number;
+  /** Ends the iteration (cleanly: the loop just stops) when aborted. */
+  signal?: AbortSignal;
+  /** Longest pause between two looks at the log when nothing new arrived (ms). Default 100. */
+  maxPollIntervalMs?: number;
+}
+
+const CHUNK = 1 << 20;
+/** Records decoded per look at the log before they are handed out. */
+const BATCH = 4096;
+const FIRST_DELAY_MS = 1;
+
+interface Position {
+  seg: SegmentRef;
+  header: SegmentHeader;
+  /** Byte offset of the next frame. */
+  offset: number;
+  /** Id the next frame of this segment must carry. */
+  nextId: number;
+}
+
+type ReadEnd = 'batch' | 'clean' | 'pending' | 'gone';
+
+export function followLog<E>(dir: Directory, codec: Codec<E>, maxPayloadSize: number, options: FollowOptions = {}): AsyncIterableIterator<WalRecord<E>> {
+  const from = options.fromEntryId ?? 1;
+  if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError(`fromEntryId must be an integer ≥ 1, got ${String(from)}`);
+  const maxDelay = options.maxPollIntervalMs ?? 100;
+  if (typeof maxDelay !== 'number' || !(maxDelay >= FIRST_DELAY_MS)) throw new InvalidArgumentError(`maxPollIntervalMs must be a number ≥ ${FIRST_DELAY_MS}`);
+  return new Follower(dir, codec, maxPayloadSize, from, options.signal, maxDelay).run();
+}
+
+class Follower<E> {
+  private pos: Position | undefined;
+  private buf = new Uint8Array(4096);
+  private bufStart = 0;
+  private bufLen = 0;
+  private readonly out: WalRecord<E>[] = [];
+  private wake: (() => void) | undefined;
+  private watcher: FSWatcher | undefined;
+
+  constructor(
+    private readonly dir: Directory,
+    private readonly codec: Codec<E>,
+    private readonly maxPayload: number,
+    private nextId: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly maxDelay: number,
+  ) {}
+
+  async *run(): AsyncGenerator<WalRecord<E>, undefined, undefined> {
+    const onAbort = (): void => this.wake?.();
+    this.signal?.addEventListener('abort', onAbort);
+    this.startWatching();
+    try {
+      let delay = FIRST_DELAY_MS;
+      while (!this.aborted()) {
+        const progressed = this.poll();
+        if (this.out.length > 0) {
+          const batch = this.out.splice(0);
+          for (const record of batch) {
+            if (this.aborted()) return undefined;
+            yield record;
+          }
+        }
+        if (progressed) {
+          delay = FIRST_DELAY_MS;
+          continue;
+        }
+        await this.sleep(delay);
+        delay = Math.min(this.maxDelay, delay * 2);
+      }
+      return undefined;
+    } finally {
+      this.signal?.removeEventListener('abort', onAbort);
+      this.watcher?.close();
+    }
+  }
+
+  private aborted(): boolean {
+    return this.signal?.aborted === true;
+  }
+
+  /** One look at the log: decodes what is complete into `out`. True if anything moved. */
+  private poll(): boolean {
+    let moved = false;
+    for (;;) {
+      if (this.pos === undefined && !this.locate()) return moved;
+      const pos = this.pos!;
+      const before = pos.offset;
+      const end = this.readSegment(pos);
+      if (pos.offset !== before) moved = true;
+      if (end === 'batch') return true;
+      if (end === 'gone') {
+        this.pos = undefined;
+        continue;
+      }
+      // The segment stopped short: complete only if the writer has moved on to the next one.
+      const next = this.peekNext(pos.seg);
+      if (next === undefined) return moved;
+      const again = this.readSegment(pos);
+      if (again === 'batch') return true;
+      if (again === 'gone') {
+        this.pos = undefined;
+        continue;
+      }
+      if (again === 'pending' || next.header.firstEntryId !== pos.nextId) {
+        if (!this.stillThere(pos)) {
+          this.pos = undefined;
+          continue;
+        }
+        throw new CorruptionError(pos.seg.path, pos.offset, next.header.firstEntryId !== pos.nextId
+          ? `segment ends before entry ${pos.nextId}, but ${next.seg.path} starts at ${next.header.firstEntryId}`
+          : `bytes at offset ${pos.offset} are not a frame, though ${next.seg.path} exists (so this segment is complete)`);
+      }
+      this.pos = { seg: next.seg, header: next.header, offset: SEGMENT_HEADER_SIZE, nextId: next.header.firstEntryId };
+      moved = true;
+    }
+  }
+
+  /** Finds the segment holding nextId. False when the log has nothing to read yet. */
+  private locate(): boolean {
+    const segments = listSegments(this.dir);
+    let oldest: number | undefined;
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const header = this.readHeader(segments[i]);
+      if (header === undefined) {
+        if (i === segments.length - 1) continue; // being created right now
+        if (!this.dir.exists(segments[i].path)) return false; // truncated meanwhile: look again
+        throw new CorruptionError(segments[i].path, 0, 'segment header does not validate (in a non-final segment)');
+      }
+      oldest = header.firstEntryId;
+      if (header.firstEntryId <= this.nextId) {
+        this.pos = { seg: segments[i], header, offset: SEGMENT_HEADER_SIZE, nextId: header.firstEntryId };
+        return true;
+      }
+    }
+    if (oldest !== undefined) {
+      throw new RecoveryGapError(this.nextId, oldest, 'the log was truncated past the entry the follower needs next');
+    }
+    return false;
+  }
+
+  private peekNext(seg: SegmentRef): { seg: SegmentRef; header: SegmentHeader } | undefined {
+    const found = listSegments(this.dir).find((s) => s.segmentId === seg.segmentId + 1);
+    if (found === undefined) return undefined;
+    const header = this.readHeader(found);
+    return header === undefined ? undefined : { seg: found, header };
+  }
+
+  private stillThere(pos: Position): boolean {
+    const header = this.readHeader(pos.seg);
+    return header !== undefined && header.salt === pos.header.salt;
+  }
+
+  private readHeader(seg: SegmentRef): SegmentHeader | undefined {
+    let f: ReadableFile;
+    try {
+      f = this.dir.openRead(seg.path);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+    try {
+      const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
+      const n = f.read(bytes, 0);
+      const check = checkSegmentHeader(bytes.subarray(0, n), this.dir.checksum, seg.segmentId);
+      return check.ok ? check.header : undefined;
+    } finally {
+      f.close();
+    }
+  }
+
+  /**
+   * Reads good frames of the segment from pos.offset. 'batch': stopped with a full batch;
+   * 'clean': end of file or zeros; 'pending': bytes that are not (yet) a frame; 'gone': the file
+   * was removed or replaced (a recycled file has a new header).
+   */
+  private readSegment(pos: Position): ReadEnd {
+    let f: ReadableFile;
+    try {
+      f = this.dir.openRead(pos.seg.path);
+    } catch (err) {
+      if (err instanceof NotFoundError) return 'gone';
+      throw err;
+    }
+    try {
+      const size = f.size();
+      this.bufLen = 0;
+      if (this.load(f, size, 0, SEGMENT_HEADER_SIZE) < SEGMENT_HEADER_SIZE) return 'gone';
+      const check = checkSegmentHeader(this.buf.subarray(0, SEGMENT_HEADER_SIZE), this.dir.checksum, pos.seg.segmentId);
+      if (!check.ok || check.header.salt !== pos.header.salt) return 'gone';
+      const salt = pos.header.salt;
+      for (;;) {
+        const at = pos.offset;
+        if (at === size) return 'clean';
+        if (this.load(f, size, at, FRAME_HEADER_SIZE) < FRAME_HEADER_SIZE) return this.zeros(f, size, at) ? 'clean' : 'pending';
+        let rel = at - this.bufStart;
+        const len = readU32(this.buf, rel + 4);
+        if (len > this.maxPayload || at + FRAME_HEADER_SIZE + len > size) return this.zeros(f, size, at) ? 'clean' : 'pending';
+        this.load(f, size, at, FRAME_HEADER_SIZE + len);
+        rel = at - this.bufStart;
+        const b = this.buf;
+        if (maskCrc(this.dir.checksum.crc32c(b.subarray(rel + 4, rel + FRAME_HEADER_SIZE + len), salt)) !== readU32(b, rel)) {
+          return this.zeros(f, size, at) ? 'clean' : 'pending';
+        }
+        const id = readU64(b, rel + 8);
+        if (id !== pos.nextId) return 'pending';
+        if (id >= this.nextId) {
+          const payload = b.subarray(rel + FRAME_HEADER_SIZE, rel + FRAME_HEADER_SIZE + len);
+          this.out.push({ entryId: id, payload: this.decode(payload, id, pos.seg.path) });
+          this.nextId = id + 1;
+        }
+        pos.nextId = id + 1;
+        pos.offset = at + FRAME_HEADER_SIZE + len;
+        if (this.out.length >= BATCH) return 'batch';
+      }
+    } finally {
+      f.close();
+    }
+  }
+
+  private decode(payload: Uint8Array, entryId: number, file: string): E {
+    try {
+      return this.codec.decode(payload);
+    } catch (err) {
+      throw new DecodeError(`cannot decode entry ${entryId} of ${file} with codec ${this.codec.name}: ${describe(err)}`, { entryId, file }, { cause: err });
+    }
+  }
+
+  /** Makes buf hold file bytes [pos, pos + need) where the file has them; returns the bytes held from pos. */
+  private load(f: ReadableFile, size: number, pos: number, need: number): number {
+    const rel = pos - this.bufStart;
+    if (this.bufLen > 0 && rel >= 0 && rel + need <= this.bufLen) return this.bufLen - rel;
+    if (need > this.buf.length) this.buf = new Uint8Array(Math.max(need, Math.min(CHUNK, this.buf.length * 2)));
+    const want = Math.min(Math.max(need, Math.min(CHUNK, this.buf.length)), this.buf.length, size - pos);
+    const got = want > 0 ? f.read(this.buf.subarray(0, want), pos) : 0;
+    this.bufStart = pos;
+    this.bufLen = got;
+    return got;
+  }
+
+  /** Every byte from `at` to the end is zero (preallocated space; for the follower, an end for now). */
+  private zeros(f: ReadableFile, size: number, at: number): boolean {
+    for (let off = at; off < size;) {
+      const held = this.load(f, size, off, Math.min(4096, size - off));
+      if (held === 0) return true;
+      const rel = off - this.bufStart;
+      for (let i = rel; i < rel + held; i++) if (this.buf[i] !== 0) return false;
+      off += held;
+    }
+    return true;
+  }
+
+  private startWatching(): void {
+    const osPath = this.dir.filePath(WAL_DIR);
+    if (osPath === undefined) return;
+    try {
+      this.watcher = watch(osPath, { persistent: false }, () => this.wake?.());
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch {
+      // No wal/ yet, or no watch support: the timer alone polls.
+      this.watcher = undefined;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { availableBackends } from '../lib/backend/select';
+import type { Directory } from '../lib/directory/directory';
+import { FsDirectory } from '../lib/directory/fs';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { CorruptionError, InvalidArgumentError, RecoveryGapError } from '../lib/errors';
+import { jsonCodec, raw } from '../lib/wal/codec';
+import { encodeFrame, encodeSegmentHeader, segmentPath, WAL_DIR } from '../lib/wal/format';
+import { WalMaintenance } from '../lib/wal/maintenance';
+import { WalReader, type WalRecord } from '../lib/wal/reader';
+import { listSegments } from '../lib/wal/segment-scan';
+import { WalWriter } from '../lib/wal/writer';
+import { followPayload } from './fixtures/follow-payload';
+
+type E = { n: number };
+const codec = jsonCodec<E>();
+
+/** Pulls records from the iterator until `n` arrived (or it ended). */
+async function take<T>(it: AsyncIterator<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  while (out.length < n) {
+    const r = await it.next();
+    if (r.done === true) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+/** Whether `p` settles within `ms` (the follower polls every 2 ms meanwhile). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const r = await Promise.race([p.then(() => true), idle]);
+  clearTimeout(timer);
+  return r;
+}
+
+function writeRaw(dir: Directory, file: string, bytes: Uint8Array): void {
+  const f = dir.openAppend(file);
+  try {
+    f.write(bytes);
+  } finally {
+    f.close();
+  }
+}
+
+describe('WalReader.follow in one process', () => {
+  for (const kind of ['memory', 'fs'] as const) {
+    it(`never yields a frame that is still being written; yields it once complete (${kind})`, async () => {
+      const root = kind === 'fs' ? fs.mkdtempSync(path.join(os.tmpdir(), 'durability-follow-')) : undefined;
+      const dir: Directory = root === undefined ? new MemoryDirectory() : new FsDirectory(root);
+      const ac = new AbortController();
+      try {
+        dir.mkdirp(WAL_DIR);
+        const { bytes: head, header } = encodeSegmentHeader({ segmentId: 1, firstEntryId: 1, syncWindow: 1 << 20 }, dir.checksum);
+        dir.create(segmentPath(1)).close();
+        const it = new WalReader(dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 2 });
+        const first = it.next();
+        assert.equal(await settlesWithin(first, 20), false, 'empty segment file');
+        writeRaw(dir, segmentPath(1), head.subarray(0, 20));
+        assert.equal(await settlesWithin(first, 10), false, 'half a header');
+        writeRaw(dir, segmentPath(1), head.subarray(20));
+        const frame = encodeFrame(1, codec.encode({ n: 1 }), header.salt, dir.checksum);
+        // Byte by byte: nothing may come out before the last byte lands.
+        for (let i = 0; i < frame.length - 1; i++) {
+          writeRaw(dir, segmentPath(1), frame.subarray(i, i + 1));
+          if (i % 4 === 0) assert.equal(await settlesWithin(first, 3), false, `${i + 1} of ${frame.length} bytes`);
+        }
+        assert.equal(await settlesWithin(first, 20), false, 'all but the last byte');
+        writeRaw(dir, segmentPath(1), frame.subarray(frame.length - 1));
+        assert.deepEqual(await first, { done: false, value: { entryId: 1, payload: { n: 1 } } });
+        const second = it.next();
+        ac.abort();
+        assert.deepEqual(await second, { done: true, value: undefined });
+      } finally {
+        ac.abort();
+        if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('follows a writer across rotations and truncation of read segments, from any entry, and ends on abort', async () => {
+    const dir = new MemoryDirectory();
+    const w = WalWriter.create(dir, { codec, maxSegmentSize: 120, flushPolicy: 'perAppend' });
+    for (let n = 1; n <= 10; n++) w.append({ n });
+    const ac = new AbortController();
+    const it = new WalReader(dir, { codec }).follow({ fromEntryId: 4, signal: ac.signal, maxPollIntervalMs: 2 });
+    const got: WalRecord<E>[] = await take(it, 7);
+    assert.deepEqual(got.map((r) => r.entryId), [4, 5, 6, 7, 8, 9, 10]);
+    const maintenance = new WalMaintenance(dir);
+    for (let n = 11; n <= 60; n++) {
+      w.append({ n });
+      if (n % 10 === 0) {
+        got.push(...(await take(it, n - got[got.length - 1].entryId)));
+        maintenance.truncatePrefix(got[got.length - 1].entryId);
+      }
+    }
+    assert.deepEqual(got.map((r) => r.payload.n), Array.from({ length: 57 }, (_, i) => i + 4));
+    assert.ok(w.currentSegmentId > 10, 'the writer rotated many times');
+    const pending = it.next();
+    ac.abort();
+    assert.deepEqual(await pending, { done: true, value: undefined });
+    w.closeSync();
+  });
+
+  it('RecoveryGapError when the entries it needs were truncated; CorruptionError for damage in a complete segment', async () => {
+    const dir = new MemoryDirectory();
+    const w = WalWriter.create(dir, { codec, maxSegmentSize: 100, flushPolicy: 'perAppend' });
+    for (let n = 1; n <= 20; n++) w.append({ n });
+    new WalMaintenance(dir).truncatePrefix(10);
+    const first = new WalMaintenance(dir).segmentRanges()[0].firstEntryId;
+    await assert.rejects(take(new WalReader(dir, { codec }).follow({ fromEntryId: 1 }), 1), (e: unknown) => e instanceof RecoveryGapError && e.expectedEntryId === 1 && e.foundEntryId === first);
+    w.closeSync();
+    const seg = new WalMaintenance(dir).segmentRanges()[0];
+    const b = dir.readFile(seg.path).slice();
+    b[40] ^= 1;
+    dir.atomicWrite(seg.path, b);
+    await assert.rejects(take(new WalReader(dir, { codec }).follow({ fromEntryId: seg.firstEntryId }), 30), CorruptionError);
+  });
+
+  it('checks its options and ends at once on an aborted signal', async () => {
+    const dir = new MemoryDirectory();
+    assert.throws(() => new WalReader(dir, { codec }).follow({ fromEntryId: 0 }), InvalidArgumentError);
+    assert.throws(() => new WalReader(dir, { codec }).follow({ maxPollIntervalMs: 0 }), InvalidArgumentError);
+    assert.deepEqual(await new WalReader(dir, { codec }).follow({ signal: AbortSignal.abort() }).next(), { done: true, value: undefined });
+  });
+});
+
+for (const backend of availableBackends()) {
+  for (const mode of ['truncate', 'recycle'] as const) {
+    describe(`WalReader.follow across processes (${backend.name}, ${mode})`, () => {
+      it('yields exactly the entries another process appends, in order, every byte intact', async () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-follow-'));
+        const count = 3000;
+        const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'follow-writer.js'), root, backend.name, String(count), mode], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
+        const ac = new AbortController();
+        try {
+          const dir = new FsDirectory(root, { backend });
+          const it = new WalReader(dir, { codec: raw }).follow({ signal: ac.signal });
+          let next = 1;
+          for (;;) {
+            const r = await it.next();
+            assert.equal(r.done, false);
+            const rec = r.value as WalRecord<Uint8Array>;
+            assert.equal(rec.entryId, next);
+            assert.deepEqual(rec.payload, followPayload(next), `payload of entry ${next}`);
+            if (next % 200 === 0) child.stdin.write(`ack ${next - 100}\n`);
+            if (next === count) break;
+            next++;
+          }
+          const pending = it.next();
+          ac.abort();
+          assert.deepEqual(await pending, { done: true, value: undefined });
+          assert.ok(listSegments(dir).length < 8, `segments the follower had read were removed (${listSegments(dir).length} left)`);
+          const exited = once(child, 'exit');
+          child.stdin.write('exit\n');
+          const [code] = await exited;
+          assert.equal(code, 0);
+        } finally {
+          ac.abort();
+          if (child.exitCode === null) child.kill('SIGKILL');
+          fs.rmSync(root, { recursive: true, force: true });
+        }
+      });
+    });
+  }
+}
