@@ -70,7 +70,7 @@ export class LogModel {
       assert.equal(r.entryId, first + i, `${what}: ids are not contiguous at position ${i}`);
       assert.ok(r.entryId <= this.appended, `${what}: entry ${r.entryId} was never appended (last appended ${this.appended})`);
       const want = this.payloads[r.entryId - 1];
-      assert.ok(sameBytes(r.payload, want), `${what}: entry ${r.entryId} has ${describeBytes(r.payload)}, appended ${describeBytes(want)}`);
+      if (!sameBytes(r.payload, want)) assert.fail(`${what}: entry ${r.entryId} has ${describeBytes(r.payload)}, appended ${describeBytes(want)}`);
     }
     assert.ok(last <= this.appended, `${what}: the log ends at ${last}, past the last appended id ${this.appended}`);
     assert.ok(last >= this.acked, `${what}: the log ends at ${last} but entries up to ${this.acked} were acknowledged durable`);
