@@ -21,6 +21,7 @@ describe('durability demo', () => {
     const r = spawnSync(process.execPath, [CLI, 'demo', '--seconds', '1', '--dir', dir], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /crash: child killed with SIGKILL mid-stream/);
+    assert.match(r.stdout, /each entry applied exactly once/);
     const m = /result: acknowledged (\d+), recovered (\d+) .*, lost 0\n/.exec(r.stdout);
     assert.ok(m, r.stdout);
     const [acknowledged, recovered] = [Number(m[1]), Number(m[2])];

@@ -9,6 +9,7 @@ import { FsDirectory } from '../lib/directory/fs';
 import { jsonCodec } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
 import { main } from '../lib/cli/main';
+import { recover } from '../lib/recover';
 
 // The `durability` command on logs prepared here (clean, a torn tail as a crash mid-write leaves
 // it, damage in a middle segment), for every backend. Most cases call the CLI's main() in this
@@ -170,6 +171,33 @@ describe('durability CLI', () => {
     const quiet = await cli(['verify', tmp, '--quiet']);
     assert.equal(quiet.code, 0);
     assert.doesNotMatch(quiet.err, /verifying/);
+  });
+
+  it('verify and inspect check checkpoint files too: a damaged one is exit 1 with its path and offset', async () => {
+    const codec = jsonCodec<Entry>();
+    const stateCodec = jsonCodec<{ n: number }>();
+    const log = await recover({ dir: new FsDirectory(tmp), codec, stateCodec, initial: { n: 0 }, apply: (s) => s, writer: { maxSegmentSize: 4096 } });
+    for (let i = 1; i <= 100; i++) log.writer.append(entry(i));
+    const first = await log.checkpoint({ n: 100 });
+    for (let i = 101; i <= 200; i++) log.writer.append(entry(i));
+    await log.checkpoint({ n: 200 });
+    await log.close();
+
+    const ok = await cli(['verify', tmp]);
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, /; 2 checkpoint\(s\) valid\n$/);
+
+    const file = path.join(tmp, first.path);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 1] ^= 1;
+    fs.writeFileSync(file, bytes);
+    const bad = await cli(['verify', tmp]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, new RegExp(`^damaged: ${escape(file)} @ \\d+: `));
+    const i = await cli(['inspect', tmp, '--json']);
+    assert.equal(i.code, 1);
+    const report = JSON.parse(i.out) as { checkpoints: { path: string; lastEntryId: number; ok: boolean }[] };
+    assert.deepEqual(report.checkpoints.map((c) => [c.path, c.lastEntryId, c.ok]), [[first.path, 100, false], [`checkpoints/${path.basename(first.path).replace('100', '200')}`, 200, true]]);
   });
 
   it('dump --codec raw prints payload bytes as base64', async () => {

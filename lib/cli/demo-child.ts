@@ -1,28 +1,24 @@
 import { FsDirectory } from '../directory/fs';
-import { jsonCodec } from '../wal/codec';
-import { WalWriter } from '../wal/writer';
+import { recover } from '../recover';
+import { applyEntry, CLIENTS, entryCodec, initialState, SEGMENT_BYTES, stateCodec, type DemoEntry, type DemoState } from './demo-model';
 
 // The ingesting process of `durability demo`: CLIENTS concurrent callers, each appending one
 // entry and waiting until it is durable before the next, as a service acknowledging writes
-// would. After each acknowledgement it tells the parent "ack <id>" on stdout; the parent
-// SIGKILLs it at a moment of its choosing, mid-stream.
+// would, while the state is checkpointed every CHECKPOINT_MS. After each acknowledgement it
+// tells the parent "ack <id>" on stdout; the parent SIGKILLs it mid-stream.
 //
-// Written against WalWriter.append + sync() (one shared fdatasync per batch). When
+// Written against WalWriter.append + sync() (concurrent sync() calls share one fdatasync). When
 // writer.appendDurable lands, each client becomes `await writer.appendDurable(entry)`.
 
-export interface DemoEntry {
-  client: number;
-  seq: number;
-  amount: number;
-}
-
-const CLIENTS = 64;
-// Small segments so a few seconds of ingest rotate several times.
-const SEGMENT_BYTES = 256 * 1024;
+const CHECKPOINT_MS = 500;
 
 async function main(dirPath: string): Promise<void> {
   const dir = new FsDirectory(dirPath, { create: true });
-  const writer = WalWriter.open<DemoEntry>(dir, { codec: jsonCodec<DemoEntry>(), maxSegmentSize: SEGMENT_BYTES, flushPolicy: 'manual' });
+  const log = await recover<DemoState, DemoEntry>({
+    dir, codec: entryCodec, stateCodec, initial: initialState(), apply: applyEntry,
+    writer: { maxSegmentSize: SEGMENT_BYTES, flushPolicy: 'manual' },
+  });
+  const { writer, state } = log;
   let acked = 0;
   let reported = 0;
   let reportQueued = false;
@@ -35,9 +31,21 @@ async function main(dirPath: string): Promise<void> {
   };
   process.stdout.write(`ready ${dir.backend.name}\n`);
 
+  // The state must reflect exactly the entries appended when a checkpoint is taken: append and
+  // apply happen together, synchronously, so any moment between them is consistent.
+  const timer = setInterval(() => {
+    log.checkpoint(state).then(
+      (c) => process.stdout.write(`checkpoint ${c.lastEntryId} ${c.truncatedSegments}\n`),
+      (err: unknown) => process.stderr.write(`demo child: checkpoint failed: ${String(err)}\n`),
+    );
+  }, CHECKPOINT_MS);
+  timer.unref();
+
   const client = async (c: number) => {
     for (let seq = 0; ; seq++) {
-      const id = writer.append({ client: c, seq, amount: (c * 7919 + seq * 104729) % 1000 });
+      const entry: DemoEntry = { client: c, seq, amount: (c * 7919 + seq * 104729) % 1000 };
+      const id = writer.append(entry);
+      applyEntry(state, { payload: entry });
       await writer.sync();
       if (id > acked) acked = id;
       if (!reportQueued) {

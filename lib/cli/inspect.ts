@@ -1,13 +1,15 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, type CliIo } from './io';
+import { scanCheckpoints } from './checkpoint-scan';
 import { requireLog } from './log-dir';
 import { scanLog, type SegmentReport } from './log-scan';
 
 export const usage = `durability inspect <dir> [--json]
-  Lists the log's segments: entry-id range, frame count, size, and how each ends (clean, torn,
-  or damaged at a byte offset). A torn tail of the final segment is reported, not an error.
-  Exit 0 when every segment reads, 1 when one is damaged.`;
+  Lists the log's segments (entry-id range, frame count, size, and how each ends: clean, torn,
+  or damaged at a byte offset) and its checkpoints (entries covered, size, valid or damaged).
+  A torn tail of the final segment is reported, not an error. Exit 0 when every segment and
+  checkpoint reads, 1 when one is damaged.`;
 
 interface SegmentRow {
   segmentId: number;
@@ -33,7 +35,9 @@ export function inspect(argv: string[], io: CliIo): number {
   const rows = report.segments.map(toRow);
   const entries = rows.reduce((n, r) => n + r.entries, 0);
   const withEntries = rows.filter((r) => r.entries > 0);
-  const damaged = rows.some((r) => r.state === 'damaged') || (report.firstDamage !== undefined && rows.length === 0);
+  const checkpoints = scanCheckpoints(dir);
+  const damaged = rows.some((r) => r.state === 'damaged') || (report.firstDamage !== undefined && rows.length === 0) ||
+    checkpoints.some((c) => !c.ok);
 
   if (values.json === true) {
     line(io.stdout, JSON.stringify({
@@ -44,6 +48,7 @@ export function inspect(argv: string[], io: CliIo): number {
       firstEntryId: withEntries[0]?.firstEntryId ?? null,
       lastEntryId: withEntries[withEntries.length - 1]?.lastEntryId ?? null,
       bytes: report.totalBytes,
+      checkpoints,
       damage: report.firstDamage === undefined ? null : { file: report.firstDamage.file, offset: report.firstDamage.offset, reason: report.firstDamage.reason },
     }));
     return damaged ? EXIT_DAMAGED : EXIT_OK;
@@ -59,6 +64,11 @@ export function inspect(argv: string[], io: CliIo): number {
   for (const t of alignColumns(table)) line(io.stdout, t);
   const range = withEntries.length === 0 ? 'no entries' : `${entries} entries, ids ${withEntries[0].firstEntryId}..${withEntries[withEntries.length - 1].lastEntryId}`;
   line(io.stdout, `total: ${range} in ${rows.length} segment(s), ${formatBytes(report.totalBytes)}`);
+  if (checkpoints.length === 0) line(io.stdout, 'checkpoints: none');
+  for (const c of checkpoints) {
+    const state = c.ok ? 'valid' : `damaged @ ${c.offset}: ${c.reason}`;
+    line(io.stdout, `checkpoint ${c.path}  covers entries ..${c.lastEntryId}  ${formatBytes(c.bytes)}  ${state}`);
+  }
   if (report.firstDamage !== undefined && rows.every((r) => r.state !== 'damaged')) {
     line(io.stdout, `damaged: ${report.firstDamage.message}`);
   }

@@ -2,13 +2,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CorruptionError } from '../errors';
 import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, type CliIo } from './io';
+import { scanCheckpoints } from './checkpoint-scan';
 import { requireLog } from './log-dir';
 import { scanLog } from './log-scan';
 import { ProgressBar } from './progress';
 
 export const usage = `durability verify <dir> [--progress | --quiet]
-  Checks every frame of the log strictly. Exit 0: clean. Exit 1: damaged (file and byte offset
-  printed, and whether 'durability repair' can fix it). A progress bar is drawn on stderr for
+  Checks every frame of the log strictly, and every checkpoint file. Exit 0: clean. Exit 1:
+  damaged (file and byte offset printed, and whether 'durability repair' can fix it). A progress bar is drawn on stderr for
   logs over 8 MiB when stderr is a terminal (--progress: always, --quiet: never).`;
 
 const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
@@ -37,11 +38,18 @@ export function verify(argv: string[], io: CliIo): number {
   });
   bar?.finish();
 
+  const checkpoints = scanCheckpoints(dir);
+  const badCheckpoints = checkpoints.filter((c) => !c.ok);
+  for (const c of badCheckpoints) {
+    line(io.stdout, `damaged: ${path.join(dirPath, c.path)} @ ${c.offset}: ${c.reason} (recovery passes over damaged checkpoints)`);
+  }
   if (report.firstDamage === undefined) {
+    if (badCheckpoints.length > 0) return EXIT_DAMAGED;
     const scans = report.segments.map((s) => s.scan).filter((s) => s !== undefined);
     const entries = scans.reduce((n, s) => n + s.frameCount, 0);
     const range = entries === 0 ? 'no entries' : `${entries} entries, ids ${scans[0].firstEntryId}..${scans[scans.length - 1].lastEntryId}`;
-    line(io.stdout, `ok: ${range} in ${scans.length} segment(s), ${formatBytes(report.totalBytes)}`);
+    const cps = checkpoints.length === 0 ? '' : `; ${checkpoints.length} checkpoint(s) valid`;
+    line(io.stdout, `ok: ${range} in ${scans.length} segment(s), ${formatBytes(report.totalBytes)}${cps}`);
     return EXIT_OK;
   }
   describeDamage(io, dirPath, report.firstDamage, isTornTailOnly(dirPath));

@@ -1,0 +1,30 @@
+import type { Directory } from '../directory/directory';
+import { CHECKPOINT_DIR, listCheckpoints, readCheckpointFile } from '../checkpoint/store';
+
+// Every checkpoint file under checkpoints/, each read and checked (magic, version, length, CRC),
+// oldest first. Payloads are not decoded: the CLI does not know the application's state codec.
+
+export interface CheckpointReport {
+  readonly path: string;
+  readonly lastEntryId: number;
+  readonly bytes: number;
+  readonly ok: boolean;
+  readonly offset: number | null;
+  readonly reason: string | null;
+}
+
+export function scanCheckpoints(dir: Directory): CheckpointReport[] {
+  if (!dir.exists(CHECKPOINT_DIR)) return [];
+  return listCheckpoints(dir).map((c) => {
+    const read = readCheckpointFile(dir, c.path, c.lastEntryId);
+    const f = dir.openRead(c.path);
+    let bytes: number;
+    try {
+      bytes = f.size();
+    } finally {
+      f.close();
+    }
+    if (read.ok) return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: true, offset: null, reason: null };
+    return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: false, offset: read.offset, reason: read.reason };
+  });
+}
