@@ -31,6 +31,17 @@ export interface Checksummer {
   crc32cRanges(data: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array, seed: number): void;
 }
 
+/** The durable step of one group-commit batch (FileBackend.commitAsync). */
+export interface CommitSteps {
+  /** Written contiguously from `offset` with one gather write (nothing is written when they hold no bytes). */
+  readonly chunks: readonly Uint8Array[];
+  readonly offset: number;
+  /** Then the file's length is set to this (undefined: left alone). */
+  readonly truncateTo?: number;
+  /** After the file's fdatasync, these directories (OS paths) are fsynced in order. */
+  readonly dirs: readonly string[];
+}
+
 export interface FileBackend extends Checksummer {
 
   open(path: string, mode: OpenMode): number;
@@ -49,6 +60,12 @@ export interface FileBackend extends Checksummer {
   fdatasyncAsync(fd: number, path?: string): Promise<void>;
   fsyncDir(path: string): void;
   fsyncDirAsync(path: string): Promise<void>;
+  /**
+   * write, truncate, fdatasync, directory fsyncs, in that order, off the event loop; stops at the
+   * first failure and rejects with it. The native backend runs all of it as one thread-pool work
+   * item; node:fs chains its callback APIs (one thread-pool hop per step).
+   */
+  commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void>;
   fileSize(fd: number, path?: string): number;
   rename(from: string, to: string): void;
   unlink(path: string): void;

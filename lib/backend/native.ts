@@ -8,7 +8,7 @@ import type { Crc32cImpl, NativeBinding } from '../../binding';
 import { diagnoseOnce } from '../diagnostics';
 import { toIoError } from '../errors';
 import { loadNative } from '../native';
-import type { FileBackend, LockResult, OpenMode } from './backend';
+import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
 
 /** flock errors meaning "no OS locks here" (some NFS and FUSE mounts), not "someone holds it". */
 const LOCK_UNSUPPORTED = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL']);
@@ -144,6 +144,13 @@ export class NativeFileBackend implements FileBackend {
 
   fsyncDirAsync(path: string): Promise<void> {
     return this.binding.fsyncDirAsync(path).catch((err: unknown) => Promise.reject(toIoError(err, path)));
+  }
+
+  commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void> {
+    const truncateTo = steps.truncateTo === undefined ? -1 : steps.truncateTo;
+    // A failed directory step names its directory; the file steps name the file.
+    return this.binding.commitAsync(fd, steps.chunks.map(stable), steps.offset, truncateTo, steps.dirs)
+      .catch((err: unknown) => Promise.reject(toIoError(err, path)));
   }
 
   fileSize(fd: number, path?: string): number {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { IoError, toIoError } from '../errors';
-import type { FileBackend, LockResult, OpenMode } from './backend';
+import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
@@ -237,6 +237,24 @@ export class NodeFsBackend implements FileBackend {
     } finally {
       await callback<void>((cb) => fs.close(fd, (err) => cb(err, undefined)), path);
     }
+  }
+
+  // Argument errors throw synchronously, as the native binding's do.
+  commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void> {
+    checkOffset(steps.offset, 'offset');
+    if (steps.truncateTo !== undefined) checkOffset(steps.truncateTo, 'truncateTo');
+    for (const chunk of steps.chunks) {
+      if (!(chunk instanceof Uint8Array)) throw new TypeError('every chunk must be a Uint8Array');
+    }
+    return this.commitSteps(fd, steps.chunks.slice(), steps, path);
+  }
+
+  private async commitSteps(fd: number, chunks: Uint8Array[], steps: CommitSteps, path: string | undefined): Promise<void> {
+    if (totalLength(chunks) > 0) await this.pwritevLoop(fd, chunks, steps.offset, path);
+    const truncateTo = steps.truncateTo;
+    if (truncateTo !== undefined) await callback<void>((cb) => fs.ftruncate(fd, truncateTo, (err) => cb(err, undefined)), path);
+    await this.fdatasyncAsync(fd, path);
+    for (const dir of steps.dirs) await this.fsyncDirAsync(dir);
   }
 
   fileSize(fd: number, path?: string): number {

@@ -8,6 +8,17 @@ import type { Checksummer } from '../backend/backend';
 // - sync (fdatasync): the file's written bytes are on stable storage.
 // - syncDir: the directory's entries (creates, renames, deletes) are on stable storage.
 
+/** The durable step of one group-commit batch (WritableFile.commitAsync). */
+export interface CommitPlan {
+  /** Written contiguously from `position` by one gather write; `offset` does not move. May be empty. */
+  readonly chunks: readonly Uint8Array[];
+  readonly position: number;
+  /** After the write, the file's length is set to this (drops preallocated or stale bytes). */
+  readonly truncateTo?: number;
+  /** After the file's fdatasync, these directories ('' is the root) are fsynced, in order. */
+  readonly syncDirs?: readonly string[];
+}
+
 export interface WritableFile {
   readonly path: string;
   /** Offset at which the next write lands (starts at the file's size when opened for append). */
@@ -31,6 +42,15 @@ export interface WritableFile {
   /** fdatasync: every byte written to this file so far is durable when this returns. */
   sync(): void;
   syncAsync(): Promise<void>;
+  /**
+   * Group commit: write the chunks, truncate, fdatasync this file, fsync the directories, in that
+   * order and off the event loop; resolves once every step succeeded, rejects with the first
+   * failure (later steps do not run). FsDirectory on the native backend runs it as one
+   * thread-pool work item. The chunks must not change until it settles. Memory and simulated
+   * directories run the steps synchronously and return a settled promise (simulated counts each
+   * step as an operation, so crash-after-k and fault injection see them).
+   */
+  commitAsync(plan: CommitPlan): Promise<void>;
   close(): void;
 }
 

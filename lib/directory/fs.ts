@@ -8,7 +8,7 @@ import { AlreadyExistsError, ClosedError, IoError, LockedError, NotFoundError, t
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { normalizePath, parentOf } from './path';
 import { isTempName, isTempOf, tempPath } from './temp';
-import { BaseWritableFile, bufferForRead, checkBytes, checkPosition } from './writable-base';
+import { BaseWritableFile, bufferForRead, checkBytes, checkPosition, type CheckedCommitPlan } from './writable-base';
 
 // Real files under a root directory, through a FileBackend (native core or node:fs).
 // Every durability step named in directory.ts is a real fdatasync/fsync here.
@@ -239,6 +239,11 @@ export class FsDirectory implements Directory {
     }
   }
 
+  /** Internal: the OS path of an already normalized store path. */
+  osPathOf(p: string): string {
+    return this.osPath(p);
+  }
+
   private osPath(p: string): string {
     return p === '' ? this.root : nodePath.join(this.root, p);
   }
@@ -327,6 +332,10 @@ class FsWritableFile extends BaseWritableFile {
   }
   protected fdatasyncAsync(): Promise<void> {
     return this.dir.backend.fdatasyncAsync(this.fd, this.os);
+  }
+  protected commit(plan: CheckedCommitPlan): Promise<void> {
+    const dirs = plan.syncDirs.map((d) => this.dir.osPathOf(d));
+    return this.dir.backend.commitAsync(this.fd, { chunks: plan.chunks, offset: plan.position, truncateTo: plan.truncateTo, dirs }, this.os);
   }
   protected release(): void {
     this.dir.backend.close(this.fd);

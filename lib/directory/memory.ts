@@ -4,7 +4,7 @@ import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './dir
 import { jsChecksummer } from './js-checksum';
 import { baseName, normalizePath, parentOf } from './path';
 import { SparseBytes } from './sparse-bytes';
-import { BaseWritableFile, bufferForRead, checkBytes, checkPosition } from './writable-base';
+import { BaseWritableFile, bufferForRead, checkBytes, checkPosition, type CheckedCommitPlan } from './writable-base';
 
 // Files in process memory. Same observable semantics as FsDirectory (errors, offsets, open
 // handles that outlive a rename or delete of their name); every sync is a no-op because nothing
@@ -42,13 +42,13 @@ export class MemoryDirectory implements Directory {
     if (parent.entries.has(baseName(p))) throw new AlreadyExistsError(p);
     const file = new MemFile();
     parent.entries.set(baseName(p), file);
-    return new MemWritableFile(p, file, 0);
+    return new MemWritableFile(this, p, file, 0);
   }
 
   openAppend(path: string): WritableFile {
     const p = normalizePath(path);
     const file = this.file(p, 'open');
-    return new MemWritableFile(p, file, file.data.length);
+    return new MemWritableFile(this, p, file, file.data.length);
   }
 
   openRead(path: string): ReadableFile {
@@ -193,7 +193,7 @@ export class MemoryDirectory implements Directory {
 }
 
 class MemWritableFile extends BaseWritableFile {
-  constructor(path: string, private readonly file: MemFile, offset: number) {
+  constructor(private readonly dir: MemoryDirectory, path: string, private readonly file: MemFile, offset: number) {
     super(path, offset);
   }
 
@@ -222,6 +222,11 @@ class MemWritableFile extends BaseWritableFile {
   }
   protected fdatasync(): void {}
   protected async fdatasyncAsync(): Promise<void> {}
+  protected async commit(plan: CheckedCommitPlan): Promise<void> {
+    this.pwritev(plan.chunks, plan.position);
+    if (plan.truncateTo !== undefined) this.ftruncate(plan.truncateTo);
+    for (const d of plan.syncDirs) this.dir.syncDir(d);
+  }
   protected release(): void {}
 }
 

@@ -2,7 +2,7 @@ import { ClosedError } from '../errors';
 import type { ReadableFile } from './directory';
 import type { SimEngine } from './simulated-engine';
 import type { SimFile } from './simulated-model';
-import { BaseWritableFile, checkBytes, checkPosition, concatChunks } from './writable-base';
+import { BaseWritableFile, checkBytes, checkPosition, concatChunks, type CheckedCommitPlan } from './writable-base';
 
 // File handles of SimulatedDirectory. They hold the file (inode), not its name, so like POSIX
 // descriptors they keep working after the name is renamed or deleted. After crash() every call
@@ -42,6 +42,14 @@ export class SimWritableFile extends BaseWritableFile {
   }
   protected async fdatasyncAsync(): Promise<void> {
     this.fdatasync();
+  }
+  /** Each step is one counted operation (write, truncate, sync, syncDir), run at once in order. */
+  protected async commit(plan: CheckedCommitPlan): Promise<void> {
+    const bytes = concatChunks(plan.chunks);
+    if (bytes.length > 0) this.engine.write(this.file, this.path, plan.position, bytes);
+    if (plan.truncateTo !== undefined) this.engine.truncate(this.file, this.path, plan.truncateTo);
+    this.engine.sync(this.file, this.path);
+    for (const d of plan.syncDirs) this.engine.syncDir(d);
   }
   protected release(): void {}
 }

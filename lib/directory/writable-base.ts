@@ -1,6 +1,7 @@
 import { constants } from 'node:buffer';
 import { ClosedError, InvalidArgumentError, IoError } from '../errors';
-import type { WritableFile } from './directory';
+import type { CommitPlan, WritableFile } from './directory';
+import { normalizePath } from './path';
 
 // The offset bookkeeping every WritableFile shares; subclasses supply positioned primitives.
 // Arguments are checked here, before any implementation sees them, so a bad length or position
@@ -42,6 +43,13 @@ export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+export interface CheckedCommitPlan {
+  readonly chunks: readonly Uint8Array[];
+  readonly position: number;
+  readonly truncateTo: number | undefined;
+  readonly syncDirs: readonly string[];
+}
+
 export abstract class BaseWritableFile implements WritableFile {
   readonly path: string;
   private position: number;
@@ -65,6 +73,8 @@ export abstract class BaseWritableFile implements WritableFile {
   protected abstract fileSize(): number;
   protected abstract fdatasync(): void;
   protected abstract fdatasyncAsync(): Promise<void>;
+  /** Runs a checked plan (syncDirs normalized). */
+  protected abstract commit(plan: CheckedCommitPlan): Promise<void>;
   protected abstract release(): void;
 
   write(data: Uint8Array): void {
@@ -141,6 +151,28 @@ export abstract class BaseWritableFile implements WritableFile {
   async syncAsync(): Promise<void> {
     this.checkOpen();
     await this.fdatasyncAsync();
+  }
+
+  async commitAsync(plan: CommitPlan): Promise<void> {
+    this.checkOpen();
+    if (plan === null || typeof plan !== 'object') throw new InvalidArgumentError('commitAsync takes a plan { chunks, position, truncateTo?, syncDirs? }');
+    const { chunks, position, truncateTo } = plan;
+    if (!Array.isArray(chunks)) throw new InvalidArgumentError('plan.chunks must be an array of Uint8Array');
+    let total = 0;
+    for (const c of chunks) {
+      checkBytes(c, 'every chunk');
+      total += c.length;
+    }
+    checkPosition(position, 'plan.position');
+    checkEnd(position, total);
+    if (truncateTo !== undefined) checkPosition(truncateTo, 'plan.truncateTo');
+    const dirs = plan.syncDirs ?? [];
+    if (!Array.isArray(dirs)) throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
+    const syncDirs = dirs.map((d: unknown) => {
+      if (typeof d !== 'string') throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
+      return normalizePath(d, { allowRoot: true });
+    });
+    await this.commit({ chunks, position, truncateTo, syncDirs });
   }
 
   close(): void {
