@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { CHECKPOINT_DIR, checkpointPath, listCheckpoints, writeCheckpoint } from '../lib/checkpoint/store';
 import type { Directory } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
@@ -212,6 +213,53 @@ for (const kind of dirKinds()) {
     });
   });
 }
+
+describe('checkpoint events', () => {
+  it('reach the observer and the durability:checkpoint channel; a throwing hook does not fail the publish', async () => {
+    const dir = new MemoryDirectory();
+    const calls: string[] = [];
+    const events: unknown[] = [];
+    const diagnostics: unknown[] = [];
+    const onEvent = (m: unknown): void => {
+      events.push(m);
+    };
+    const onDiag = (m: unknown): void => {
+      diagnostics.push(m);
+    };
+    diagnosticsChannel.subscribe('durability:checkpoint', onEvent);
+    diagnosticsChannel.subscribe('durability:diagnostic', onDiag);
+    try {
+      const observer = {
+        onWritten: (i: { lastEntryId: number }) => { calls.push(`written ${i.lastEntryId}`); throw new Error('hook failure'); },
+        onTruncated: (i: { uptoEntryId: number }) => calls.push(`truncated ${i.uptoEntryId}`),
+        onPruned: (i: { paths: readonly string[] }) => calls.push(`pruned ${i.paths.length}`),
+      };
+      const h = await recover({ ...options(dir), writer: { maxSegmentSize: 150 }, retain: 1, observer });
+      ingest(h, 0, 10);
+      await h.checkpoint(h.state);
+      ingest(h, 10, 20);
+      await h.checkpoint(h.state);
+      await h.close();
+      assert.deepEqual(calls, ['written 10', 'truncated 10', 'written 20', 'truncated 20', 'pruned 1']);
+      assert.deepEqual(events.map((e) => (e as { event: string }).event), ['written', 'truncated', 'written', 'truncated', 'pruned']);
+      assert.equal(diagnostics.filter((d) => (d as { kind: string }).kind === 'observer-error').length, 2);
+    } finally {
+      diagnosticsChannel.unsubscribe('durability:checkpoint', onEvent);
+      diagnosticsChannel.unsubscribe('durability:diagnostic', onDiag);
+    }
+  });
+
+  it('truncate: false keeps the whole WAL', async () => {
+    const dir = new MemoryDirectory();
+    const w = WalWriter.create(dir, { codec: kvCodec, maxSegmentSize: 150 });
+    const p = new CheckpointPublisher(dir, { writer: w, stateCodec: kvStateCodec, retain: 1, truncate: false });
+    for (let i = 0; i < 20; i++) w.append(put(i));
+    const c = await p.checkpoint({});
+    assert.equal(c.truncatedSegments, 0);
+    assert.equal(new WalMaintenance(dir).segmentRanges()[0].firstEntryId, 1);
+    w.closeSync();
+  });
+});
 
 describe('recover argument checks and publisher guards', () => {
   it('refuses missing pieces with InvalidArgumentError', async () => {
