@@ -1,0 +1,71 @@
+// The physical reference: a bare loop of one 116-byte write and one fdatasync, with synchronous
+// syscalls (no thread pool, no promises), on the same disk as the other measurements (os.tmpdir()).
+// Two file shapes, since the journal work an fdatasync triggers depends on them:
+//   grow       each write appends, so the file size changes every round (as naive.log does);
+//   overwrite  writes cycle through the first 64 KiB of a file already written and synced, so
+//              no metadata changes (the cheapest fdatasync there is).
+// The suite takes the faster of the two as the fdatasync-bound reference, which is the strict choice.
+//
+//   npx tsc -p . && node dist/bench/fdatasync.js [durationMs=2000]
+
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Histogram, type LatencySummary } from './durable';
+
+const FRAME = 116;
+const OVERWRITE_SPAN = 64 * 1024;
+
+export interface FdatasyncMode extends LatencySummary {
+  readonly rounds: number;
+  readonly perSecond: number;
+}
+
+export interface FdatasyncResult {
+  readonly bytesPerWrite: number;
+  readonly grow: FdatasyncMode;
+  readonly overwrite: FdatasyncMode;
+}
+
+function loop(fd: number, durationMs: number, position: (round: number) => number): FdatasyncMode {
+  const frame = new Uint8Array(FRAME).fill(0xa5);
+  const hist = new Histogram();
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(Math.round(durationMs * 1e6));
+  let t = start;
+  let rounds = 0;
+  while (t < end) {
+    writeSync(fd, frame, 0, FRAME, position(rounds));
+    fdatasyncSync(fd);
+    const now = process.hrtime.bigint();
+    hist.record(Number(now - t));
+    t = now;
+    rounds++;
+  }
+  return { rounds, perSecond: rounds / (Number(t - start) / 1e9), ...hist.summary() };
+}
+
+export function measureFdatasync(durationMs = 2000): FdatasyncResult {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'durability-bench-fdatasync-'));
+  try {
+    const growFd = openSync(path.join(root, 'grow'), 'wx');
+    let end = 0;
+    const append = (): number => (end += FRAME) - FRAME;
+    loop(growFd, Math.min(200, durationMs / 4), append); // warm-up
+    const grow = loop(growFd, durationMs / 2, append);
+    closeSync(growFd);
+
+    const overFd = openSync(path.join(root, 'overwrite'), 'wx');
+    writeSync(overFd, new Uint8Array(OVERWRITE_SPAN));
+    fdatasyncSync(overFd);
+    const slots = Math.floor(OVERWRITE_SPAN / FRAME);
+    loop(overFd, Math.min(200, durationMs / 4), (r) => (r % slots) * FRAME);
+    const overwrite = loop(overFd, durationMs / 2, (r) => (r % slots) * FRAME);
+    closeSync(overFd);
+    return { bytesPerWrite: FRAME, grow, overwrite };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) console.log(JSON.stringify(measureFdatasync(Number(process.argv[2] ?? 2000))));

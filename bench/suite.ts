@@ -1,0 +1,453 @@
+// The benchmark suite (`npm run bench`): every figure of the project in one sequence, each
+// measurement in a fresh child process, bounded in time (default ≤ 5 min, --quick ≤ 1 min, not
+// counting the one-time peer install). Prints a markdown report, writes
+// bench/results/<date>.json, bench/results/<date>.md and bench/results/concurrency.svg.
+//
+//   npm run bench [-- --quick] [-- --no-peers] [-- --record]
+//
+// --record also writes the report to bench/RESULTS.md (keeping its hand-written analysis).
+// Internally the suite runs itself as `suite.js --child <append|replay|crc32c> <args>`.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { availableBackends } from '../lib/backend/select';
+import { measureAppend, type AppendResult } from './append';
+import { measureCrc32c, type Crc32cResult } from './crc32c';
+import { PAYLOAD_BYTES, type DurableResult } from './durable';
+import type { FdatasyncResult } from './fdatasync';
+import { ensurePeers } from './peers/install';
+import { peerVersion, PEER_TARGETS, repoRoot } from './peers/targets';
+import { measureReplay, type ReplayResult } from './replay';
+import { throughputChart, type Series } from './svg';
+
+const PRODUCERS = [1, 16, 64, 256, 1024] as const;
+
+interface Profile {
+  readonly name: 'default' | 'quick';
+  readonly budgetMs: number;
+  readonly durableMs: number;
+  readonly warmupMs: number;
+  readonly fdatasyncMs: number;
+  readonly appendMiB: number;
+  readonly appendRuns: number;
+  readonly appendBudgetMs: number;
+  readonly replayEntries: number;
+  /** Time replay usually takes with replayEntries (a guess, to decide whether it still fits). */
+  readonly replayNeedMs: number;
+  /** Length of each of bench/crc32c.ts's 7 timed rounds per cell, and the time the whole takes. */
+  readonly crc32cRoundMs: number;
+  readonly crc32cNeedMs: number;
+  /** Measure the fdatasync loop after the durable cells too (the reference is the faster run). */
+  readonly fdatasyncTwice: boolean;
+}
+
+
+
+const PROFILES: Record<Profile['name'], Profile> = {
+  default: {
+    name: 'default', budgetMs: 270_000, durableMs: 3000, warmupMs: 600, fdatasyncMs: 2000, fdatasyncTwice: true,
+    appendMiB: 48, appendRuns: 3, appendBudgetMs: 40_000, replayEntries: 300_000, replayNeedMs: 15_000, crc32cRoundMs: 80, crc32cNeedMs: 9_000,
+  },
+  quick: {
+    name: 'quick', budgetMs: 42_000, durableMs: 300, warmupMs: 100, fdatasyncMs: 500, fdatasyncTwice: false,
+    appendMiB: 4, appendRuns: 1, appendBudgetMs: 3_000, replayEntries: 50_000, replayNeedMs: 3_000, crc32cRoundMs: 20, crc32cNeedMs: 3_000,
+  },
+};
+
+interface Results {
+  readonly date: string;
+  readonly profile: Profile;
+  readonly command: string;
+  readonly machine: Record<string, string | number>;
+  readonly peers: Record<string, string>;
+  readonly fdatasync: FdatasyncResult[];
+  readonly durable: DurableResult[];
+  readonly append?: AppendResult[];
+  readonly replay?: ReplayResult;
+  readonly crc32c?: Crc32cResult;
+  readonly notes: string[];
+  readonly seconds: number;
+}
+
+// ---- child processes ----------------------------------------------------------------------
+
+/** Runs `node <script> ...args` and returns the JSON of its last stdout line; kills it at `timeoutMs`. */
+function runChild<T>(script: string, args: readonly string[], timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const last = out.trim().split('\n').pop() ?? '';
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(last);
+      } catch {
+        parsed = undefined;
+      }
+      if (code === 0 && parsed !== undefined) return resolve(parsed as T);
+      const why = (parsed as { error?: string } | undefined)?.error ?? (signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : `exit ${code ?? signal}`);
+      reject(new Error(`${why}${err.trim() ? `: ${err.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+    });
+  });
+}
+
+async function childMain(kind: string, args: string[]): Promise<void> {
+  let result: unknown;
+  if (kind === 'append') result = measureAppend(Number(args[0]), Number(args[1]), Number(args[2]));
+  else if (kind === 'replay') {
+    const { root: _root, ...r } = await measureReplay(Number(args[0]), PAYLOAD_BYTES);
+    result = r;
+  } else if (kind === 'crc32c') result = measureCrc32c(Number(args[0]));
+  else throw new Error(`unknown child ${kind}`);
+  console.log(JSON.stringify(result));
+}
+
+// ---- machine --------------------------------------------------------------------------------
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function machine(root: string): Record<string, string | number> {
+  const cpus = os.cpus();
+  const tmp = os.tmpdir();
+  const fs = sh('df', ['-PT', tmp]).split('\n')[1]?.split(/\s+/) ?? [];
+  const commit = sh('git', ['-C', root, 'rev-parse', '--short=12', 'HEAD']);
+  const dirty = sh('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no']) !== '';
+  const backend = availableBackends().map((b) => b.name).join(', ');
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    logicalCpus: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${process.arch}`,
+    node: process.version,
+    tmpdir: tmp,
+    filesystem: fs.length >= 2 ? `${fs[1]} on ${fs[0]}` : 'unknown',
+    commit: commit === '' ? 'unknown' : `${commit}${dirty ? ' (with uncommitted changes)' : ''}`,
+    backends: backend,
+  };
+}
+
+// ---- formatting -----------------------------------------------------------------------------
+
+const rate = (n: number | undefined): string => {
+  if (n === undefined || !Number.isFinite(n)) return '–';
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(0)} k`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return n.toFixed(0);
+};
+const ms = (us: number | undefined): string => {
+  if (us === undefined || !Number.isFinite(us)) return '–';
+  if (us >= 10_000) return `${(us / 1000).toFixed(0)} ms`;
+  if (us >= 1000) return `${(us / 1000).toFixed(1)} ms`;
+  return `${us.toFixed(0)} µs`;
+};
+const gbps = (b: number | undefined): string => (b === undefined ? '–' : (b / 1e9).toFixed(2));
+const times = (x: number | undefined, digits = 2): string => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(digits)}×`);
+
+const LABELS: Record<string, string> = {
+  native: 'durability, native',
+  ts: 'durability, pure TS',
+  naive: 'naive reference',
+  lmdb: 'lmdb',
+  'classic-level': 'classic-level',
+  'better-sqlite3': 'better-sqlite3',
+};
+const COLORS: Record<string, string> = {
+  native: '#1f5fbf', ts: '#6fa8ff', naive: '#888888', lmdb: '#d9822b', 'classic-level': '#2e9e5b', 'better-sqlite3': '#b03a9e',
+};
+
+/** The physical reference: the faster of the fdatasync runs and shapes (the strict choice). */
+function fdatasyncReference(runs: readonly FdatasyncResult[]): { perSecond: number; p50Us: number; shape: string } | undefined {
+  let best: { perSecond: number; p50Us: number; shape: string } | undefined;
+  for (const r of runs) {
+    for (const shape of ['grow', 'overwrite'] as const) {
+      const m = r[shape];
+      if (best === undefined || m.perSecond > best.perSecond) best = { perSecond: m.perSecond, p50Us: m.p50Us, shape };
+    }
+  }
+  return best;
+}
+
+interface TargetCheck {
+  readonly what: string;
+  readonly required: string;
+  readonly measured: string;
+  readonly pass: boolean | undefined;
+}
+
+function checks(r: Results): TargetCheck[] {
+  const at = (t: string, n: number): DurableResult | undefined => r.durable.find((d) => d.target === t && d.producers === n);
+  const ref = fdatasyncReference(r.fdatasync);
+  const out: TargetCheck[] = [];
+  const ratioCheck = (what: string, min: number, a: number | undefined, b: number | undefined, unit = '×'): void => {
+    const x = a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+    out.push({ what, required: `≥ ${min}${unit}`, measured: x === undefined ? 'not measured' : times(x), pass: x === undefined ? undefined : x >= min });
+  };
+  const n256 = at('native', 256);
+  ratioCheck('256 producers: native ÷ naive reference', 2, n256?.perSecond, at('naive', 256)?.perSecond);
+  const limit = ref === undefined ? undefined : 256 * ref.perSecond;
+  const share = n256 !== undefined && limit !== undefined ? n256.perSecond / limit : undefined;
+  out.push({
+    what: `256 producers: native ÷ fdatasync-bound limit (256 × ${rate(ref?.perSecond)}/s = ${rate(limit)}/s)`,
+    required: '≥ 50 %',
+    measured: share === undefined ? 'not measured' : `${(share * 100).toFixed(0)} %`,
+    pass: share === undefined ? undefined : share >= 0.5,
+  });
+  out.push({ what: '256 producers: native p99 latency', required: '≤ 1 ms', measured: ms(n256?.p99Us), pass: n256 === undefined ? undefined : n256.p99Us <= 1000 });
+  for (const n of [64, 256, 1024]) ratioCheck(`${n} producers: native ÷ pure TS`, 1.3, at('native', n)?.perSecond, at('ts', n)?.perSecond);
+  ratioCheck('256 producers: native ÷ lmdb durable put', 2.5, n256?.perSecond, at('lmdb', 256)?.perSecond);
+  ratioCheck('256 producers: native ÷ classic-level put {sync:true}', 50, n256?.perSecond, at('classic-level', 256)?.perSecond);
+  const one = at('native', 1);
+  const lat = one !== undefined && ref !== undefined ? one.p50Us / ref.p50Us : undefined;
+  out.push({
+    what: `1 producer: native p50 ÷ bare fdatasync p50 (${ms(ref?.p50Us)}, ${ref?.shape ?? '–'})`,
+    required: '≤ 1.2×',
+    measured: lat === undefined ? 'not measured' : `${times(lat)} (${ms(one?.p50Us)})`,
+    pass: lat === undefined ? undefined : lat <= 1.2,
+  });
+  return out;
+}
+
+function report(r: Results): string {
+  const L: string[] = [];
+  const m = r.machine;
+  L.push('## Setup', '');
+  L.push(`- Date: ${r.date}; profile: ${r.profile.name} (${(r.seconds / 60).toFixed(1)} min)`);
+  L.push(`- Machine: ${m.cpu}, ${m.logicalCpus} logical CPUs, ${m.memoryGiB} GiB; ${m.os}; Node ${m.node}`);
+  L.push(`- Disk: temp dirs in ${m.tmpdir} (${m.filesystem}), the same for every store`);
+  L.push(`- durability ${m.commit}; backends: ${m.backends}`);
+  L.push(`- Peers: ${Object.entries(r.peers).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  L.push(`- Reproduce: \`${r.command}\``, '');
+
+  L.push('## Targets', '');
+  L.push('| target | required | measured | |', '|---|---:|---:|:-:|');
+  for (const c of checks(r)) L.push(`| ${c.what} | ${c.required} | ${c.measured} | ${c.pass === undefined ? '–' : c.pass ? '✓' : '✗'} |`);
+  L.push('');
+
+  const targets = [...new Set(r.durable.map((d) => d.target))];
+  const cell = (t: string, n: number): DurableResult | undefined => r.durable.find((d) => d.target === t && d.producers === n);
+  L.push(`## Durable appends/s (${PAYLOAD_BYTES} B payloads, closed loop, ${r.profile.durableMs / 1000} s window per cell)`, '');
+  L.push(`| store | ${PRODUCERS.map((n) => `${n} producer${n > 1 ? 's' : ''}`).join(' | ')} |`, `|---|${PRODUCERS.map(() => '---:').join('|')}|`);
+  for (const t of targets) L.push(`| ${LABELS[t] ?? t} | ${PRODUCERS.map((n) => rate(cell(t, n)?.perSecond)).join(' | ')} |`);
+  const ref = fdatasyncReference(r.fdatasync);
+  if (ref !== undefined) L.push(`| fdatasync-bound limit (N × ${rate(ref.perSecond)}/s) | ${PRODUCERS.map((n) => rate(n * ref.perSecond)).join(' | ')} |`);
+  L.push('');
+  L.push('## Latency p50 / p99', '');
+  L.push(`| store | ${PRODUCERS.join(' | ')} |`, `|---|${PRODUCERS.map(() => '---:').join('|')}|`);
+  for (const t of targets) {
+    L.push(`| ${LABELS[t] ?? t} | ${PRODUCERS.map((n) => {
+      const c = cell(t, n);
+      return c === undefined ? '–' : `${ms(c.p50Us)} / ${ms(c.p99Us)}`;
+    }).join(' | ')} |`);
+  }
+  L.push('');
+  L.push('How each store was driven:', '');
+  for (const t of targets) {
+    const d = r.durable.find((x) => x.target === t);
+    if (d !== undefined) L.push(`- ${LABELS[t] ?? t}: ${d.mode}`);
+  }
+  L.push('');
+
+  L.push('## Physical reference: bare write + fdatasync loop (116 B per round)', '');
+  L.push('| run | shape | rounds/s | p50 | p99 |', '|---|---|---:|---:|---:|');
+  r.fdatasync.forEach((f, i) => {
+    for (const shape of ['grow', 'overwrite'] as const) L.push(`| ${i === 0 ? 'before' : 'after'} | ${shape} | ${rate(f[shape].perSecond)} | ${ms(f[shape].p50Us)} | ${ms(f[shape].p99Us)} |`);
+  });
+  L.push('');
+
+  if (r.append !== undefined) {
+    L.push('## Buffered append (entries/s, no fdatasync in the timed region)', '');
+    L.push('| codec | payload | native | pure TS | native ÷ TS |', '|---|---:|---:|---:|---:|');
+    for (const a of r.append) {
+      L.push(`| ${a.codec} | ${a.payloadBytes} B | ${rate(a.perSecond.native)} | ${rate(a.perSecond.ts)} | ${times(a.perSecond.native / a.perSecond.ts)} |`);
+    }
+    L.push('');
+  }
+  if (r.replay !== undefined) {
+    const rp = r.replay;
+    L.push(`## Replay (entries/s, ${rp.entries} × ${rp.payloadBytes} B, page cache warm)`, '');
+    L.push('| mode | native | pure TS |', '|---|---:|---:|');
+    for (const mode of Object.keys(rp.perSecond.native ?? rp.perSecond.ts ?? {})) L.push(`| ${mode} | ${rate(rp.perSecond.native?.[mode])} | ${rate(rp.perSecond.ts?.[mode])} |`);
+    L.push('');
+  }
+  if (r.crc32c !== undefined) {
+    const c = r.crc32c;
+    L.push(`## CRC32C (GB/s; native kernel: ${c.kernel}, family ${c.impl})`, '');
+    const others = c.others ?? [];
+    L.push(`| size | native ${c.kernel} (used) |${others.map((k) => ` native ${k} |`).join('')} native portable | JS |`, `|---|---:|${'---:|'.repeat(others.length)}---:|---:|`);
+    for (const row of c.rows) L.push(`| ${row.label} | ${gbps(row.hardware)} |${others.map((_, i) => ` ${gbps(row.others?.[i])} |`).join('')} ${gbps(row.portable)} | ${gbps(row.js)} |`);
+    if (c.batched64 !== undefined) L.push(`| 64 B frames, 1024 per crc32cRanges call | ${gbps(c.batched64)} |${' – |'.repeat(others.length)} – | – |`);
+    L.push('');
+  }
+  if (r.notes.length > 0) {
+    L.push('## Notes from this run', '');
+    for (const n of r.notes) L.push(`- ${n}`);
+    L.push('');
+  }
+  return L.join('\n');
+}
+
+function chart(r: Results): string {
+  const series: Series[] = [];
+  for (const t of [...new Set(r.durable.map((d) => d.target))]) {
+    const points = PRODUCERS.flatMap((n) => {
+      const d = r.durable.find((x) => x.target === t && x.producers === n);
+      return d === undefined ? [] : [[n, d.perSecond] as const];
+    });
+    series.push({ label: LABELS[t] ?? t, points, color: COLORS[t] ?? '#000' });
+  }
+  const ref = fdatasyncReference(r.fdatasync);
+  if (ref !== undefined) series.push({ label: 'fdatasync-bound limit', points: PRODUCERS.map((n) => [n, n * ref.perSecond] as const), color: '#c0392b', dashed: true });
+  return throughputChart(
+    'Durable appends/s vs concurrent producers',
+    `${PAYLOAD_BYTES} B entries, closed loop; ${r.machine.cpu}, ${r.machine.logicalCpus} CPUs; Node ${r.machine.node}; ${r.date}`,
+    PRODUCERS, series,
+  );
+}
+
+// ---- the sequence ---------------------------------------------------------------------------
+
+async function main(argv: string[]): Promise<void> {
+  const started = Date.now();
+  const profile = PROFILES[argv.includes('--quick') ? 'quick' : 'default'];
+  const withPeers = !argv.includes('--no-peers');
+  const root = repoRoot();
+  const notes: string[] = [];
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const flags = [profile.name === 'quick' ? '--quick' : '', withPeers ? '' : '--no-peers'].filter(Boolean);
+  const command = `npm ci && npm run bench${flags.length > 0 ? ` -- ${flags.join(' ')}` : ''}`;
+
+  const peers: Record<string, string> = {};
+  let peerTargets: string[] = [];
+  if (withPeers) {
+    const install = ensurePeers(log);
+    if (install.status === 'failed') notes.push(install.note ?? 'peer install failed');
+    else if (install.status === 'installed') log(`peers installed in ${install.seconds.toFixed(0)} s (not counted in the time bound)`);
+    for (const p of PEER_TARGETS) {
+      const v = peerVersion(p);
+      peers[p] = v ?? 'not installed';
+      if (v !== undefined) peerTargets.push(p);
+      else notes.push(`${p} skipped: not installed in bench/peers/node_modules${install.status === 'failed' ? ' (the install failed)' : ' (its build failed; npm ci left the optional dependency out)'}`);
+    }
+  } else {
+    for (const p of PEER_TARGETS) peers[p] = 'skipped (--no-peers)';
+  }
+  const measuringFrom = Date.now();
+  const deadline = measuringFrom + profile.budgetMs;
+  const left = (): number => deadline - Date.now();
+  log(`bench: ${profile.name} profile, budget ${profile.budgetMs / 1000} s; temp dirs in ${os.tmpdir()}`);
+
+  const fdatasync: FdatasyncResult[] = [];
+  const fsync = async (): Promise<void> => {
+    log('bare fdatasync loop');
+    try {
+      fdatasync.push(await runChild<FdatasyncResult>('fdatasync.js', [String(profile.fdatasyncMs)], profile.fdatasyncMs * 5 + 10_000));
+    } catch (err) {
+      notes.push(`fdatasync loop failed: ${(err as Error).message}`);
+    }
+  };
+  await fsync();
+
+  // Durable cells first, on a quiet disk. The time the later parts need is reserved; each
+  // window is the profile's, shortened (to half at most) when earlier cells ran long, and cells
+  // are dropped only once the whole budget is spent.
+  const reserveMs = (profile.fdatasyncTwice ? profile.fdatasyncMs * 1.2 + 1_000 : 0) + profile.crc32cNeedMs + profile.replayNeedMs + profile.appendBudgetMs + 2_000;
+  const durable: DurableResult[] = [];
+  const targets = ['native', 'ts', 'naive', ...peerTargets];
+  const broken = new Set<string>();
+  let cellsLeft = PRODUCERS.length * targets.length;
+  let overheadMs = profile.name === 'quick' ? 400 : 800; // process start, open, drain, close: refined as cells run
+  let shortest = profile.durableMs;
+  const skipped: string[] = [];
+  // Producer counts in the outer loop, so drift over the run hits every store at a similar point.
+  for (const n of PRODUCERS) {
+    for (const t of targets) {
+      const share = (left() - reserveMs) / cellsLeft-- - overheadMs - profile.warmupMs;
+      if (broken.has(t)) continue;
+      if (left() <= 0) {
+        skipped.push(`${t} × ${n}`);
+        continue;
+      }
+      const windowMs = Math.round(Math.max(profile.durableMs / 2, Math.min(profile.durableMs, share)));
+      shortest = Math.min(shortest, windowMs);
+      log(`durable: ${t} × ${n} (${windowMs} ms)`);
+      const cellStart = Date.now();
+      try {
+        const d = await runChild<DurableResult>('durable.js', [t, String(n), String(windowMs), String(profile.warmupMs)], (windowMs + profile.warmupMs) * 4 + 15_000);
+        durable.push(d);
+        if (d.appends === 0) notes.push(`${t} at ${n} producers: no append completed inside the ${windowMs} ms window (latency longer than the window)`);
+        log(`  ${rate(d.perSecond)}/s  p50 ${ms(d.p50Us)}  p99 ${ms(d.p99Us)}  cpu ${d.cpuPercent.toFixed(0)} %`);
+      } catch (err) {
+        broken.add(t);
+        notes.push(`${t} skipped from ${n} producers on: ${(err as Error).message}`);
+      }
+      overheadMs = 0.5 * overheadMs + 0.5 * Math.max(0, Date.now() - cellStart - windowMs - profile.warmupMs);
+    }
+  }
+  if (shortest < profile.durableMs) notes.push(`some durable windows were shortened to stay in the time budget (shortest ${shortest} ms; see the JSON)`);
+  if (skipped.length > 0) notes.push(`time budget spent, not measured: ${skipped.join(', ')}`);
+  if (profile.fdatasyncTwice) await fsync();
+
+  const optional = async <T>(what: string, script: string, args: string[], needMs: number): Promise<T | undefined> => {
+    if (left() <= 0) {
+      notes.push(`${what} skipped: time budget spent`);
+      return undefined;
+    }
+    log(what);
+    try {
+      return await runChild<T>(script, args, Math.max(needMs * 3, left() + needMs));
+    } catch (err) {
+      notes.push(`${what} failed: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const crc32c = await optional<Crc32cResult>('crc32c', 'suite.js', ['--child', 'crc32c', String(profile.crc32cRoundMs)], profile.crc32cNeedMs);
+  const replay = await optional<ReplayResult>('replay', 'suite.js', ['--child', 'replay', String(profile.replayEntries)], profile.replayNeedMs);
+  const appendBudget = Math.min(profile.appendBudgetMs, Math.max(1000, left() - 3000));
+  const append = await optional<AppendResult[]>('buffered append', 'suite.js', ['--child', 'append', String(profile.appendMiB), String(profile.appendRuns), String(appendBudget)], 3_000);
+
+  const date = new Date().toISOString();
+  const results: Results = {
+    date, profile, command, machine: machine(root), peers, fdatasync, durable, append, replay, crc32c, notes, seconds: (Date.now() - measuringFrom) / 1000,
+  };
+  const md = report(results);
+  console.log(md);
+
+  const outDir = path.join(root, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const stem = date.replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+  writeFileSync(path.join(outDir, `${stem}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(path.join(outDir, `${stem}.md`), `# Benchmark results, ${date}\n\n${md}`);
+  writeFileSync(path.join(outDir, 'concurrency.svg'), chart(results));
+  log(`wrote bench/results/${stem}.json, bench/results/${stem}.md, bench/results/concurrency.svg (${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
+  if (argv.includes('--record')) {
+    const file = path.join(root, 'bench', 'RESULTS.md');
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const marker = '<!-- analysis: hand-written below this line, kept by --record -->';
+    const analysis = previous.includes(marker) ? previous.slice(previous.indexOf(marker)) : `${marker}\n`;
+    writeFileSync(file, `# Benchmark results\n\nWritten by \`npm run bench -- --record\` from bench/results/${stem}.json; chart: [results/concurrency.svg](results/concurrency.svg).\n\n${md}\n${analysis}`);
+    log('wrote bench/RESULTS.md');
+  }
+}
+
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  const run = argv[0] === '--child' ? childMain(argv[1], argv.slice(2)) : main(argv);
+  run.catch((err: unknown) => {
+    console.log(JSON.stringify({ error: err instanceof Error ? err.stack ?? err.message : String(err) }));
+    process.exit(1);
+  });
+}
