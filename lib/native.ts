@@ -3,8 +3,11 @@ import path from 'node:path';
 import type { NativeBinding } from '../binding';
 
 // Finds the native core. Order: DURABILITY_NATIVE_PATH (an explicit file, for bundlers) →
-// prebuilds/<platform>-<arch>/durability[.<libc>].node → build/Release/durability.node from a
-// local cmake-js build, accepted only when built from this package version → none.
+// build/Release/durability.node from a local cmake-js build, accepted only when built from this
+// package version → prebuilds/<platform>-<arch>/durability[.<libc>].node → none.
+// A local build comes first because it exists only when someone made it: the install script
+// builds only when no prebuild loads (or --build-from-source), and in a checkout it is the
+// developer's build of the current sources, which the committed prebuild may lag behind.
 // We do not use `bindings`: it never looks in prebuilds/ and prefers build/Debug over Release.
 
 export interface NativeLoad {
@@ -50,9 +53,9 @@ export function candidatePaths(): string[] {
   const libc = process.platform === 'linux' ? (isMusl() ? 'musl' : 'glibc') : undefined;
   const out: string[] = [];
   if (process.env.DURABILITY_NATIVE_PATH) out.push(path.resolve(process.env.DURABILITY_NATIVE_PATH));
+  out.push(path.join(packageRoot, 'build', 'Release', 'durability.node'));
   if (libc) out.push(path.join(dir, `durability.${libc}.node`));
   out.push(path.join(dir, 'durability.node'));
-  out.push(path.join(packageRoot, 'build', 'Release', 'durability.node'));
   return out;
 }
 

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isMusl } from '../lib/native';
+
+// Each step of the loader chain, in copies of the package laid out as an install would leave
+// them: DURABILITY_NATIVE_PATH → build/Release (same version only) → prebuilds/<tuple>/ →
+// pure TypeScript with one warning; and DURABILITY_BACKEND=native|ts. The binary placed in each
+// copy is a real one from this checkout (the committed prebuild, else the local build).
+
+const root = path.resolve(__dirname, '..', '..');
+const tuple = `${process.platform}-${process.arch}`;
+const prebuildName = process.platform === 'linux' ? `durability.${isMusl() ? 'musl' : 'glibc'}.node` : 'durability.node';
+
+function realBinary(): string | undefined {
+  for (const p of [path.join(root, 'prebuilds', tuple, prebuildName), path.join(root, 'build', 'Release', 'durability.node')]) {
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+interface Layout {
+  prebuild?: 'real' | 'garbage';
+  build?: 'real';
+  version?: string;
+}
+
+function makeCopy(layout: Layout): string {
+  const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-chain-'));
+  fs.cpSync(path.join(root, 'dist', 'lib'), path.join(dest, 'dist', 'lib'), { recursive: true });
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  if (layout.version !== undefined) manifest.version = layout.version;
+  fs.writeFileSync(path.join(dest, 'package.json'), JSON.stringify(manifest));
+  fs.copyFileSync(path.join(root, 'binding.d.ts'), path.join(dest, 'binding.d.ts'));
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(dest, 'node_modules'), 'dir');
+  const binary = realBinary() as string;
+  if (layout.prebuild !== undefined) {
+    const p = path.join(dest, 'prebuilds', tuple, prebuildName);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    if (layout.prebuild === 'real') fs.copyFileSync(binary, p);
+    else fs.writeFileSync(p, 'not an ELF file');
+  }
+  if (layout.build !== undefined) {
+    fs.mkdirSync(path.join(dest, 'build', 'Release'), { recursive: true });
+    fs.copyFileSync(binary, path.join(dest, 'build', 'Release', 'durability.node'));
+  }
+  return dest;
+}
+
+interface Probe {
+  backend: string;
+  path: string | null;
+  attempts: string[];
+  warnings: number;
+  stderr: string;
+}
+
+function probe(pkg: string, env: Record<string, string> = {}): Probe {
+  const script = `
+    const { defaultBackend } = require('./dist/lib/backend/select.js');
+    const { loadNative } = require('./dist/lib/native.js');
+    const backend = defaultBackend().name;
+    const load = loadNative();
+    console.log(JSON.stringify({ backend, path: load.path ?? null, attempts: load.attempts }));`;
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  delete childEnv.DURABILITY_BACKEND;
+  delete childEnv.DURABILITY_NATIVE_PATH;
+  Object.assign(childEnv, env);
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: pkg, env: childEnv, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Omit<Probe, 'warnings' | 'stderr'>;
+  return { ...out, warnings: r.stderr.split('\n').filter((l) => l.includes('DURABILITY_NATIVE_UNAVAILABLE')).length, stderr: r.stderr };
+}
+
+const binary = realBinary();
+if (binary === undefined) {
+  describe('native loader chain', () => {
+    it('has a binary to test with unless native is optional here', () => {
+      assert.notEqual(process.env.DURABILITY_REQUIRE_NATIVE, '1', 'no prebuild and no local build');
+    });
+  });
+} else {
+  describe('native loader chain', () => {
+    const copies: string[] = [];
+    const copy = (layout: Layout) => {
+      const c = makeCopy(layout);
+      copies.push(c);
+      return c;
+    };
+    after(() => {
+      for (const c of copies) fs.rmSync(c, { recursive: true, force: true });
+    });
+
+    it('a matching prebuild loads with no compiler output around: native, no warning', () => {
+      const pkg = copy({ prebuild: 'real' });
+      const p = probe(pkg);
+      assert.equal(p.backend, 'native');
+      assert.equal(p.path, path.join(pkg, 'prebuilds', tuple, prebuildName));
+      assert.equal(p.warnings, 0, p.stderr);
+    });
+
+    it('a local cmake-js build of this version comes before the prebuild', () => {
+      const pkg = copy({ prebuild: 'real', build: 'real' });
+      const p = probe(pkg);
+      assert.equal(p.backend, 'native');
+      assert.equal(p.path, path.join(pkg, 'build', 'Release', 'durability.node'));
+    });
+
+    it('a local build from another package version is passed over for the prebuild, and says why', () => {
+      const pkg = copy({ prebuild: 'real', build: 'real', version: '9.9.9' });
+      const p = probe(pkg);
+      assert.equal(p.path, path.join(pkg, 'prebuilds', tuple, prebuildName));
+      assert.match(p.attempts.join('\n'), /build[/\\]Release[/\\]durability\.node: built for version .*, package is 9\.9\.9/);
+    });
+
+    it('a prebuild that fails to dlopen: the TS fallback reports the dlopen error; a local build still wins', () => {
+      const pkg = copy({ prebuild: 'garbage', build: 'real' });
+      const p = probe(pkg);
+      assert.equal(p.path, path.join(pkg, 'build', 'Release', 'durability.node'));
+      // The build is tried first and loads, so the broken prebuild is never touched.
+      assert.deepEqual(p.attempts, []);
+      const only = copy({ prebuild: 'garbage' });
+      const q = probe(only);
+      assert.equal(q.backend, 'ts');
+      assert.equal(q.warnings, 1, q.stderr);
+      assert.match(q.attempts.join('\n'), new RegExp(`${prebuildName.replace(/\./g, '\\.')}: .*(invalid ELF|not a valid|file too short)`, 'i'));
+    });
+
+    it('with no binary at all: the pure-TS backend and exactly one warning naming every path tried', () => {
+      const pkg = copy({});
+      const p = probe(pkg);
+      assert.equal(p.backend, 'ts');
+      assert.equal(p.path, null);
+      assert.equal(p.warnings, 1, p.stderr);
+      assert.equal(p.attempts.length, process.platform === 'linux' ? 3 : 2);
+      assert.ok(p.attempts.every((a) => a.endsWith(': not found')), p.attempts.join('\n'));
+    });
+
+    it('DURABILITY_BACKEND=ts uses the TS backend even with a prebuild, without a warning; =native uses the binary', () => {
+      const pkg = copy({ prebuild: 'real' });
+      const ts = probe(pkg, { DURABILITY_BACKEND: 'ts' });
+      assert.equal(ts.backend, 'ts');
+      assert.equal(ts.warnings, 0);
+      const native = probe(pkg, { DURABILITY_BACKEND: 'native' });
+      assert.equal(native.backend, 'native');
+    });
+
+    it('DURABILITY_NATIVE_PATH loads a binary from anywhere, ahead of everything else', () => {
+      const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-chain-outside-'));
+      copies.push(outside);
+      const file = path.join(outside, 'renamed.node');
+      fs.copyFileSync(binary, file);
+      const pkg = copy({ prebuild: 'real' });
+      const p = probe(pkg, { DURABILITY_NATIVE_PATH: file });
+      assert.equal(p.backend, 'native');
+      assert.equal(p.path, file);
+    });
+  });
+}

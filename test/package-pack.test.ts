@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+// The package as npm ships it: `npm pack` lists exactly the intended files under a size cap,
+// and the tarball installed into a fresh project with scripts off and no compiler on PATH loads
+// its prebuild from require() and import(), type-checks from .cts and .mts, runs its bin, and
+// falls back to the TS backend with one warning once the prebuild is gone.
+
+const root = path.resolve(__dirname, '..', '..');
+const npmCli = process.env.npm_execpath?.endsWith('.js') ? process.env.npm_execpath : undefined;
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const hasPrebuild = fs.existsSync(path.join(root, 'prebuilds', `${process.platform}-${process.arch}`));
+
+function npm(args: string[], cwd: string) {
+  const opts: SpawnSyncOptions = { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' } };
+  const r = npmCli ? spawnSync(process.execPath, [npmCli, ...args], opts) : spawnSync('npm', args, { ...opts, shell: process.platform === 'win32' });
+  assert.equal(r.status, 0, `npm ${args.join(' ')}: ${String(r.stderr)}`);
+  return String(r.stdout);
+}
+
+const ALLOWED = [
+  /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^index\.mjs$/, /^index\.d\.mts$/, /^binding\.d\.ts$/, /^CMakeLists\.txt$/,
+  /^scripts\/install\.cjs$/, /^docs\/[A-Z]+\.md$/, /^native\/[a-z0-9_]+\.(cc|h)$/,
+  /^dist\/lib\/([a-z0-9-]+\/)*[a-z0-9-]+\.(js|d\.ts)$/, /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/durability(\.glibc|\.musl)?\.node$/,
+];
+const REQUIRED = [
+  'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'binding.d.ts', 'CMakeLists.txt', 'scripts/install.cjs',
+  'docs/API.md', 'docs/FORMAT.md', 'native/addon.cc', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js',
+  'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/linux-arm64/durability.glibc.node',
+];
+
+describe('npm package', () => {
+  it('npm pack lists exactly the intended files, under 1 MiB packed and 3 MiB unpacked', () => {
+    const [pack] = JSON.parse(npm(['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as [{ size: number; unpackedSize: number; files: { path: string }[] }];
+    const files = pack.files.map((f) => f.path);
+    const unexpected = files.filter((f) => !ALLOWED.some((re) => re.test(f)));
+    assert.deepEqual(unexpected, []);
+    assert.deepEqual(REQUIRED.filter((f) => !files.includes(f)), []);
+    assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/')));
+    assert.ok(pack.size < 1024 * 1024, `packed ${pack.size} bytes`);
+    assert.ok(pack.unpackedSize < 3 * 1024 * 1024, `unpacked ${pack.unpackedSize} bytes`);
+  });
+
+  describe('installed from the tarball, scripts off, no compiler on PATH', function () {
+    let tmp: string;
+    let project: string;
+    let env: NodeJS.ProcessEnv;
+    before(() => {
+      tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-pack-'));
+      const tarball = path.join(tmp, JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], root))[0].filename as string);
+      project = path.join(tmp, 'consumer');
+      fs.mkdirSync(project);
+      fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+      // msgpackr comes from npm's cache when it holds it, from the registry otherwise.
+      npm(['install', tarball, '--ignore-scripts', '--no-package-lock', '--no-audit', '--no-fund', '--prefer-offline'], project);
+      // PATH holds node and nothing else: no cmake, no compiler, no npm.
+      const bin = path.join(tmp, 'bin');
+      fs.mkdirSync(bin);
+      fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+      env = { ...process.env, PATH: bin };
+      delete env.DURABILITY_BACKEND;
+      delete env.DURABILITY_NATIVE_PATH;
+    });
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    function node(args: string[]) {
+      const r = spawnSync(process.execPath, args, { cwd: project, env, encoding: 'utf8' });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    }
+
+    const expectedBackend = hasPrebuild ? 'native' : 'ts';
+
+    it(`require('durability') uses the ${expectedBackend} backend and round-trips a log`, () => {
+      const r = node(['-e', `
+        const d = require('durability');
+        const { loadNative } = require(require('path').join(process.cwd(), 'node_modules/durability/dist/lib/native.js'));
+        const dir = new d.FsDirectory(require('fs').mkdtempSync(require('os').tmpdir() + '/durability-consumer-'));
+        const w = d.WalWriter.create(dir, { codec: d.json });
+        w.append({ hello: 'world' }); w.syncSync(); w.closeSync();
+        const records = new d.WalReader(dir, { codec: d.json }).replaySync();
+        require('fs').rmSync(dir.filePath('.'), { recursive: true });
+        console.log(JSON.stringify({ backend: d.defaultBackend().name, path: loadNative().path, records }));`]);
+      assert.equal(r.code, 0, r.err);
+      const out = JSON.parse(r.out) as { backend: string; path: string | undefined; records: unknown };
+      assert.equal(out.backend, expectedBackend);
+      if (hasPrebuild) assert.match(out.path ?? '', /node_modules[/\\]durability[/\\]prebuilds[/\\]/);
+      assert.deepEqual(out.records, [{ entryId: 1, payload: { hello: 'world' } }]);
+      assert.doesNotMatch(r.err, hasPrebuild ? /DURABILITY_NATIVE_UNAVAILABLE/ : /^$/);
+    });
+
+    it(`import('durability') gets the same module: ${expectedBackend} backend, shared error classes`, () => {
+      const r = node(['--input-type=module', '-e', `
+        import * as d from 'durability';
+        import { createRequire } from 'node:module';
+        const cjs = createRequire(process.cwd() + '/')('durability');
+        let err; try { new d.MemoryDirectory().openRead('../x'); } catch (e) { err = e; }
+        console.log(JSON.stringify({ backend: d.defaultBackend().name, same: d.WalWriter === cjs.WalWriter, instance: err instanceof cjs.DurabilityError }));`]);
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(JSON.parse(r.out), { backend: expectedBackend, same: true, instance: true });
+    });
+
+    it('type-checks as ESM (.mts) and CommonJS (.cts) through the exports conditions', () => {
+      const code = (kind: string) => `import { WalWriter, FsDirectory, json, type WalRecord } from 'durability';
+const w: WalWriter<unknown> = WalWriter.open(new FsDirectory('.'), { codec: json });
+const r: WalRecord<unknown> | undefined = undefined;
+export const kind = ${JSON.stringify(kind)}; void w; void r;
+`;
+      fs.writeFileSync(path.join(project, 'esm.mts'), code('esm'));
+      fs.writeFileSync(path.join(project, 'cjs.cts'), code('cjs'));
+      fs.writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true,
+          typeRoots: [path.join(root, 'node_modules', '@types')], types: ['node'], lib: ['es2022', 'esnext.disposable'],
+        },
+        files: ['esm.mts', 'cjs.cts'],
+      }));
+      const r = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      // And a wrong use is caught, so the check has teeth.
+      fs.writeFileSync(path.join(project, 'esm.mts'), `import { WalWriter } from 'durability';\nWalWriter.open('not a directory', {});\n`);
+      const bad = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stdout, /esm\.mts/);
+    });
+
+    it('the durability bin runs from node_modules/.bin', () => {
+      const r = spawnSync(path.join(project, 'node_modules', '.bin', 'durability'), ['--help'], { cwd: project, env, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /durability verify <dir>/);
+    });
+
+    it('without the prebuild (a platform none fits): the TS backend with exactly one warning', () => {
+      fs.rmSync(path.join(project, 'node_modules', 'durability', 'prebuilds'), { recursive: true, force: true });
+      const r = node(['-e', `const d = require('durability'); d.defaultBackend(); console.log(d.defaultBackend().name)`]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out.trim(), 'ts');
+      assert.equal(r.err.split('\n').filter((l) => l.includes('DURABILITY_NATIVE_UNAVAILABLE')).length, 1, r.err);
+    });
+  });
+});
