@@ -1,6 +1,7 @@
 import type { Checksummer } from '../backend/backend';
 import { diagnoseOnce } from '../diagnostics';
-import type { Directory, WritableFile } from '../directory/directory';
+import type { CommitPlan, Directory, WritableFile } from '../directory/directory';
+import { InvalidStateError } from '../errors';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, segmentPath } from './format';
 
 // The segment the writer appends to. Writes are positioned (writeAt at our own `position`), not
@@ -20,15 +21,20 @@ export class ActiveSegment {
   synced: number;
   /** Frames in the segment, written or still buffered. */
   frameCount: number;
+  /**
+   * Header bytes still to be written: set on a segment planned by the group-commit path, whose
+   * file is only created when its first batch commits (see planSegment).
+   */
+  pendingHeader: Uint8Array | undefined = undefined;
 
-  private readonly file: WritableFile;
+  private file: WritableFile | undefined;
   private asyncSyncs = 0;
   private closeWhenIdle = false;
   private closed = false;
 
   constructor(fields: {
     segmentId: number; path: string; salt: number; firstEntryId: number; syncWindow: number; createdAt: number;
-    file: WritableFile; position: number; synced: number; frameCount: number;
+    file: WritableFile | undefined; position: number; synced: number; frameCount: number;
   }) {
     this.segmentId = fields.segmentId;
     this.path = fields.path;
@@ -42,29 +48,45 @@ export class ActiveSegment {
     this.frameCount = fields.frameCount;
   }
 
+  /** False for a planned segment whose file does not exist yet. */
+  get exists(): boolean {
+    return this.file !== undefined;
+  }
+
+  /** Gives a planned segment its newly created file. */
+  attach(file: WritableFile): void {
+    this.file = file;
+  }
+
   write(bytes: Uint8Array): void {
-    this.file.writeAt(bytes, this.position);
+    this.handle().writeAt(bytes, this.position);
     this.position += bytes.length;
+  }
+
+  fileSize(): number {
+    return this.handle().size();
   }
 
   /** Cuts preallocated space or a recycled file's stale tail; returns whether the size changed. */
   trim(): boolean {
-    if (this.file.size() <= this.position) return false;
-    this.file.truncate(this.position);
+    const file = this.handle();
+    if (file.size() <= this.position) return false;
+    file.truncate(this.position);
     return true;
   }
 
   syncNow(): void {
     const upTo = this.position;
-    this.file.sync();
+    this.handle().sync();
     if (upTo > this.synced) this.synced = upTo;
   }
 
   async syncAsync(): Promise<void> {
     const upTo = this.position;
+    const file = this.handle();
     this.asyncSyncs++;
     try {
-      await this.file.syncAsync();
+      await file.syncAsync();
       if (upTo > this.synced) this.synced = upTo;
     } finally {
       this.asyncSyncs--;
@@ -72,7 +94,20 @@ export class ActiveSegment {
     }
   }
 
-  /** Closes the descriptor, or defers that until no fdatasync runs on it off-thread. */
+  /** Runs one group commit on the file; everything before `upTo` is synced once it resolves. */
+  async commit(plan: CommitPlan, upTo: number): Promise<void> {
+    const file = this.handle();
+    this.asyncSyncs++;
+    try {
+      await file.commitAsync(plan);
+      if (upTo > this.synced) this.synced = upTo;
+    } finally {
+      this.asyncSyncs--;
+      if (this.asyncSyncs === 0 && this.closeWhenIdle) this.closeFile();
+    }
+  }
+
+  /** Closes the descriptor, or defers that until no fdatasync or commit runs on it off-thread. */
   close(): void {
     if (this.asyncSyncs > 0) this.closeWhenIdle = true;
     else this.closeFile();
@@ -81,7 +116,12 @@ export class ActiveSegment {
   private closeFile(): void {
     if (this.closed) return;
     this.closed = true;
-    this.file.close();
+    this.file?.close();
+  }
+
+  private handle(): WritableFile {
+    if (this.file === undefined) throw new InvalidStateError(`segment ${this.path} has no file yet`);
+    return this.file;
   }
 }
 
@@ -146,4 +186,66 @@ function segmentFor(spec: NewSegment, path: string, salt: number, file: Writable
     segmentId: spec.segmentId, path, salt, firstEntryId: spec.firstEntryId, syncWindow: spec.syncWindow,
     createdAt: spec.createdAt, file, position: SEGMENT_HEADER_SIZE, synced: SEGMENT_HEADER_SIZE, frameCount: 0,
   });
+}
+
+/**
+ * A segment decided on but not created: its header (hence its salt) is fixed, so frames can be
+ * laid out and sealed for it, but the file appears only when its first batch commits
+ * (createPlannedFile / reusePlannedFile), which the group-commit path does only after the batch
+ * that synced the previous segment completed (rule A). Its header then goes out in the same
+ * commit as its first frames: nothing in it is reported durable before that commit's fdatasync,
+ * so a crash can at worst leave a final segment with a torn header and no acknowledged entry.
+ */
+export function planSegment(spec: NewSegment, checksum: Checksummer): ActiveSegment {
+  const { bytes, header } = encodeSegmentHeader(spec, checksum);
+  const segment = new ActiveSegment({
+    segmentId: spec.segmentId, path: segmentPath(spec.segmentId), salt: header.salt, firstEntryId: spec.firstEntryId,
+    syncWindow: spec.syncWindow, createdAt: spec.createdAt, file: undefined, position: SEGMENT_HEADER_SIZE, synced: 0, frameCount: 0,
+  });
+  segment.pendingHeader = bytes;
+  return segment;
+}
+
+/**
+ * Creates a planned segment's file (its header stays pending, for the first commit to write).
+ * Returns whether preallocation was unavailable. The directory entry needs syncDir('wal').
+ */
+export function createPlannedFile(dir: Directory, segment: ActiveSegment, preallocate: number): boolean {
+  const file = dir.create(segment.path);
+  let preallocationFailed = false;
+  try {
+    if (preallocate > SEGMENT_HEADER_SIZE && !file.allocate(preallocate)) {
+      preallocationFailed = true;
+      diagnoseOnce(
+        { kind: 'fallocate-unsupported', message: 'WAL segments are not preallocated: this directory cannot reserve space', path: segment.path },
+        dir.kind,
+      );
+    }
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+  segment.attach(file);
+  return preallocationFailed;
+}
+
+/**
+ * Turns a recycled file into a planned segment, as reuseSegment does (header written and synced
+ * under the recycle name, then renamed into place with a directory fsync). These small steps run
+ * on the calling thread: recycling trades them for not allocating a new file.
+ */
+export function reusePlannedFile(dir: Directory, recyclePath: string, segment: ActiveSegment): void {
+  const header = segment.pendingHeader;
+  if (header === undefined) throw new InvalidStateError(`segment ${segment.path} is not planned`);
+  const staged = dir.openAppend(recyclePath);
+  try {
+    staged.writeAt(header, 0);
+    staged.sync();
+  } finally {
+    staged.close();
+  }
+  dir.atomicRename(recyclePath, segment.path);
+  segment.attach(dir.openAppend(segment.path));
+  segment.pendingHeader = undefined;
+  segment.synced = SEGMENT_HEADER_SIZE;
 }

@@ -26,6 +26,12 @@ export interface WalWriterOptions<E> {
   /** Largest payload accepted by append (≤ 64 MiB, the format's limit). */
   maxPayloadSize?: number;
   observer?: WalObserver;
+  /**
+   * appendDurable batching: a batch is cut once it holds this many bytes of frames (default 1 MiB)
+   * or this many entries (default 16384), so a burst is committed in steps instead of one huge
+   * write. A single larger frame is a batch of its own.
+   */
+  groupCommit?: { maxBatchBytes?: number; maxBatchEntries?: number };
   /** Milliseconds clock for segment age (Date.now by default); tests pass their own. */
   clock?: () => number;
 }
@@ -42,9 +48,13 @@ export interface ResolvedWriterOptions<E> {
   readonly maxPayloadSize: number;
   readonly observer: WalObserver | undefined;
   readonly clock: () => number;
+  readonly maxBatchBytes: number;
+  readonly maxBatchEntries: number;
 }
 
 export const DEFAULT_BUFFER_SIZE = 1024 * 1024;
+export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_BATCH_ENTRIES = 16384;
 export const DEFAULT_MAX_SEGMENT_SIZE = 64 * 1024 * 1024;
 /** A segment must hold its header and at least one empty frame. */
 export const MIN_SEGMENT_SIZE = SEGMENT_HEADER_SIZE + FRAME_HEADER_SIZE;
@@ -80,6 +90,8 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
     throw new InvalidArgumentError('observer must be an object with optional hooks');
   }
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new InvalidArgumentError('clock must be a function');
+  const group = options.groupCommit ?? {};
+  if (group === null || typeof group !== 'object') throw new InvalidArgumentError('groupCommit must be an object { maxBatchBytes?, maxBatchEntries? }');
   return {
     codec,
     flush: resolveFlushPolicy(options.flushPolicy),
@@ -92,5 +104,7 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
     maxPayloadSize: integerOption('maxPayloadSize', options.maxPayloadSize, MAX_PAYLOAD_SIZE, 0, MAX_PAYLOAD_SIZE),
     observer: options.observer,
     clock: options.clock ?? Date.now,
+    maxBatchBytes: integerOption('groupCommit.maxBatchBytes', group.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, FRAME_HEADER_SIZE, 1024 * 1024 * 1024),
+    maxBatchEntries: integerOption('groupCommit.maxBatchEntries', group.maxBatchEntries, DEFAULT_MAX_BATCH_ENTRIES, 1, 1 << 24),
   };
 }

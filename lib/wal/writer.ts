@@ -2,9 +2,10 @@ import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
 import { AlreadyExistsError, ClosedError, describe, EncodeError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
-import { ActiveSegment, createSegment, reuseSegment } from './active-segment';
+import { ActiveSegment, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
-import { FRAME_HEADER_SIZE, LOCK_FILE, WAL_DIR } from './format';
+import { FRAME_HEADER_SIZE, LOCK_FILE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
+import { Batch, CommitQueue } from './group-commit';
 import { notify, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
 import { RecyclePool } from './recycle-pool';
@@ -21,7 +22,24 @@ import { listSegments } from './segment-scan';
 //      since the last directory fsync has its entry made durable.
 // Any failed write, rotation or sync poisons the writer: the failing call throws the cause and
 // every later call throws PoisonedError. A failed fdatasync is never retried.
-
+//
+// Two I/O modes. Synchronous (append + flush policy, flushSync, syncSync, rotation on append):
+// frames go to the OS from the calling thread. Pipelined (from the first appendDurable,
+// appendBatchDurable, sync or async flush until every commit is done): all I/O is group commits
+// (group-commit.ts), one in flight at a time, each a write + fdatasync (+ directory fsync) off
+// the event loop; frames appended meanwhile, durable or not, wait in the next batch. The rules
+// hold per batch:
+//   A. a batch never spans segments. Rotation cuts the open batch and marks it as ending its
+//      segment (its commit also trims and syncs it); the next segment is only planned (header
+//      and salt fixed, no file) and is created when its first batch starts, i.e. after the
+//      ending batch completed, with its header written by that first commit;
+//   B. a batch is written only after the previous one was fdatasynced, so the unsynced span is
+//      that batch (plus, for the first batch, what the synchronous mode left unsynced): a batch
+//      is cut before a frame would take that span past W;
+//   C. a commit that creates a segment also fsyncs the directory, and completes before any
+//      later batch can report durable.
+// syncSync() and closeSync() cannot wait for a commit off the thread: they throw
+// InvalidStateError while pipelined; flushSync() then does nothing (the commits write the frames).
 type Mode = 'open' | 'create' | 'resume';
 
 const MAX_ENTRY_ID = Number.MAX_SAFE_INTEGER;
@@ -86,7 +104,17 @@ export class WalWriter<E> {
   private readonly checksum: Checksummer;
   private readonly observer: WalObserver | undefined;
   private readonly pool: RecyclePool;
-  private readonly buffer: FrameBuffer;
+  /** The frames being filled: syncBuffer in synchronous mode, the open batch's buffer when pipelined. */
+  private buffer: FrameBuffer;
+  private readonly syncBuffer: FrameBuffer;
+  private readonly commits: CommitQueue;
+  private pipelined = false;
+  /** The batch `buffer` fills while pipelined. */
+  private open: Batch | undefined;
+  /** While pipelined: where the unsynced span of the open batch starts (rule B). */
+  private spanBase = 0;
+  private entryCap = Infinity;
+  private spares: FrameBuffer[] = [];
   private readonly everyN: number;
   private segment: ActiveSegment;
   private next: number;
@@ -100,7 +128,6 @@ export class WalWriter<E> {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly inFlight = new Set<Promise<unknown>>();
   private staging: Uint8Array = new Uint8Array(0);
   /** See refreshRoom. */
   private room = -1;
@@ -118,7 +145,15 @@ export class WalWriter<E> {
     this.checksum = checksum;
     this.observer = opts.observer;
     this.pool = pool;
-    this.buffer = new FrameBuffer(opts.bufferSize);
+    this.syncBuffer = new FrameBuffer(opts.bufferSize);
+    this.buffer = this.syncBuffer;
+    this.commits = new CommitQueue({
+      cutOpen: () => this.cutOpen(),
+      start: (batch) => this.startCommit(batch),
+      committed: (batch) => this.committed(batch),
+      failed: (batch, err, abandoned) => this.commitFailed(batch, err, abandoned),
+      drained: () => this.leavePipeline(),
+    });
     this.everyN = opts.flush.everyN;
     this.segment = segment;
     this.next = nextEntryId;
@@ -215,19 +250,44 @@ export class WalWriter<E> {
     return ids;
   }
 
-  /** Writes buffered frames to the OS (not durable until sync). */
+  /**
+   * Frames one entry like append and resolves with its id once it is durable: fdatasynced, with
+   * every segment holding it or an earlier entry and their directory entries. The id is
+   * assigned at once, in call order; callers are batched (group commit).
+   */
+  async appendDurable(entry: E): Promise<number> {
+    this.checkUsable();
+    this.enterPipeline();
+    const id = this.frame(this.encode(entry, 0));
+    await this.commits.waitFor(this.newestBatch());
+    return id;
+  }
+
+  /** appendBatch, then resolves with the ids once all of them are durable. */
+  async appendBatchDurable(entries: readonly E[]): Promise<number[]> {
+    this.checkUsable();
+    this.enterPipeline();
+    const ids = this.appendBatch(entries);
+    await this.commits.waitFor(this.newestBatch());
+    return ids;
+  }
+
+  /** Writes buffered frames to the OS (not durable until sync). While pipelined the commits write them. */
   flushSync(): void {
     this.checkUsable();
     this.writeBuffered();
   }
 
   async flush(): Promise<void> {
-    this.flushSync();
+    this.checkUsable();
+    if (this.pipelined) await this.syncPipelined();
+    else this.writeBuffered();
   }
 
   /** Makes every entry appended so far durable, blocking the thread for the fdatasync. */
   syncSync(): void {
     this.checkUsable();
+    this.checkNotPipelined('syncSync', 'sync');
     this.writeBuffered();
     const cover = this.next - 1;
     try {
@@ -243,11 +303,15 @@ export class WalWriter<E> {
     this.markDurable(cover);
   }
 
-  /** Makes every entry appended before the call durable; the fdatasync runs off the event loop. */
+  /** Makes every entry appended before the call durable, through the group-commit pipeline (off the event loop). */
   async sync(): Promise<void> {
     this.checkUsable();
-    this.writeBuffered();
-    await this.track(this.syncCovering(this.next - 1));
+    if (!this.pipelined && this.buffer.count === 0 && this.segment.synced >= this.segment.position && this.dirSyncedGeneration >= this.dirGeneration) {
+      this.markDurable(this.next - 1);
+      return;
+    }
+    this.enterPipeline();
+    await this.syncPipelined();
   }
 
   /** Hands files returned by WalMaintenance.truncateToRecycle to this writer for reuse (or deletion, past recycleCapacity). */
@@ -270,6 +334,7 @@ export class WalWriter<E> {
       if (this.state === 'closing') throw new InvalidStateError('close() is already in progress');
       return;
     }
+    if (this.failure === undefined) this.checkNotPipelined('closeSync', 'close');
     this.state = 'closing';
     this.stopTimer();
     try {
@@ -311,7 +376,7 @@ export class WalWriter<E> {
     const frameBytes = FRAME_HEADER_SIZE + payload.length;
     // Fast path: the frame fits the buffer, the segment and the sync window, so no rule can
     // trigger (see refreshRoom). Age limits always take the careful path.
-    if (frameBytes > this.room || this.ageLimited) return this.frameCarefully(payload, frameBytes);
+    if (frameBytes > this.room || this.ageLimited || this.buffer.count >= this.entryCap) return this.frameCarefully(payload, frameBytes);
     const id = this.next;
     this.buffer.add(id, payload);
     this.room -= frameBytes;
@@ -321,25 +386,32 @@ export class WalWriter<E> {
 
   private frameCarefully(payload: Uint8Array, frameBytes: number): number {
     let segment = this.segment;
+    const pipelined = this.pipelined;
     if (segment.frameCount > 0 && this.mustRotate(segment, frameBytes)) {
-      this.rotate();
+      if (pipelined) this.rotateLater();
+      else this.rotate();
       segment = this.segment;
     }
     const id = this.next;
     if (id > MAX_ENTRY_ID) throw new InvalidStateError('entry ids would pass 2^53 - 1');
     // Rule B: the frame would take the unsynced span past W, so close the span first.
-    const unsynced = segment.position + this.buffer.length - segment.synced;
-    if (unsynced > 0 && unsynced + frameBytes > segment.syncWindow) this.syncWindowFull();
-    const buffer = this.buffer;
-    if (buffer.length + frameBytes > buffer.capacity) {
-      this.writeBuffered();
-      if (frameBytes > buffer.capacity) {
-        this.writeOversize(id, payload);
+    const unsynced = segment.position + this.buffer.length - (pipelined ? this.spanBase : segment.synced);
+    if (unsynced > 0 && unsynced + frameBytes > segment.syncWindow) {
+      if (pipelined) this.cut(false);
+      else this.syncWindowFull();
+    }
+    if (this.buffer.length + frameBytes > this.buffer.capacity || this.buffer.count >= this.entryCap) {
+      if (pipelined) this.cut(false);
+      else this.writeBuffered();
+      if (frameBytes > this.buffer.capacity) {
+        if (pipelined) this.cutOversize(id, payload);
+        else this.writeOversize(id, payload);
         this.appended(id, frameBytes);
         this.refreshRoom();
         return id;
       }
     }
+    const buffer = this.buffer;
     buffer.add(id, payload);
     this.appended(id, frameBytes);
     this.refreshRoom();
@@ -357,7 +429,7 @@ export class WalWriter<E> {
     const end = segment.position + this.buffer.length;
     this.room = this.next >= MAX_ENTRY_ID ? -1 : Math.min(
       this.opts.maxSegmentSize - end,
-      segment.syncWindow - (end - segment.synced),
+      segment.syncWindow - (end - (this.pipelined ? this.spanBase : segment.synced)),
       this.buffer.capacity - this.buffer.length,
     );
   }
@@ -378,6 +450,7 @@ export class WalWriter<E> {
   /** Seals and writes every buffered frame with one checksum call and one write. */
   private writeBuffered(): void {
     this.sinceFlush = 0;
+    if (this.pipelined) return; // the pending commits write these frames
     const buffer = this.buffer;
     if (buffer.count === 0) return;
     const segment = this.segment;
@@ -454,24 +527,6 @@ export class WalWriter<E> {
 
   // ---- sync and close -----------------------------------------------------------------------
 
-  private async syncCovering(cover: number): Promise<void> {
-    const segment = this.segment;
-    const generation = this.dirGeneration;
-    try {
-      if (segment.synced < segment.position) await segment.syncAsync();
-      if (this.dirSyncedGeneration < generation) {
-        await this.dir.syncDirAsync(WAL_DIR);
-        if (generation > this.dirSyncedGeneration) this.dirSyncedGeneration = generation;
-      }
-    } catch (err) {
-      this.fail(err);
-    }
-    // Another fdatasync failing meanwhile may have consumed the error that belonged to ours
-    // (the kernel reports a lost page once): then ours proves nothing.
-    if (this.failure !== undefined) throw new PoisonedError(this.failure);
-    this.markDurable(cover);
-  }
-
   private markDurable(cover: number, announce = true): void {
     if (cover > this.durable) this.durable = cover;
     if (!announce) return;
@@ -483,7 +538,8 @@ export class WalWriter<E> {
   private async closeAsync(): Promise<void> {
     this.stopTimer();
     try {
-      await Promise.allSettled([...this.inFlight]);
+      // Entries appended before close() are committed (or rejected by a failure), never left waiting.
+      if (this.pipelined && this.failure === undefined) await this.syncPipelined().catch(() => undefined);
       if (this.failure !== undefined) throw new PoisonedError(this.failure);
       this.writeBuffered();
       const segment = this.segment;
@@ -531,6 +587,169 @@ export class WalWriter<E> {
     if (first !== undefined && this.failure === undefined) throw first;
   }
 
+  // ---- group commit (see the header comment and group-commit.ts) ----------------------------
+
+  /** Switches to pipelined I/O; frames buffered by the synchronous mode become the first batch. */
+  private enterPipeline(): void {
+    if (this.pipelined) {
+      if (!this.commits.busy) this.commits.schedule();
+      return;
+    }
+    this.pipelined = true;
+    const segment = this.segment;
+    this.spanBase = segment.synced;
+    this.open = new Batch(segment, segment.position, this.buffer);
+    if (this.buffer.count > 0) this.cut(false);
+    else this.useBuffer(this.spare());
+    this.entryCap = this.opts.maxBatchEntries;
+    this.refreshRoom();
+    this.commits.schedule();
+  }
+
+  private leavePipeline(): void {
+    this.pipelined = false;
+    this.open = undefined;
+    if (this.buffer !== this.syncBuffer) this.recycleBuffer(this.buffer);
+    this.buffer = this.syncBuffer;
+    this.entryCap = Infinity;
+    this.refreshRoom();
+  }
+
+  /** The batch holding the newest entry (undefined: everything appended is durable). */
+  private newestBatch(): Batch | undefined {
+    const open = this.open as Batch;
+    return this.buffer.count > 0 ? open : this.commits.last;
+  }
+
+  /** Waits until everything appended so far, and anything the synchronous mode left unsynced, is durable. */
+  private syncPipelined(): Promise<void> {
+    // An empty open batch with a waiter commits nothing but an fdatasync (and a directory fsync).
+    const target = this.buffer.count > 0 ? this.open : this.commits.last ?? this.open;
+    const done = this.commits.waitFor(target);
+    if (!this.commits.busy) this.commits.schedule();
+    return done;
+  }
+
+  /**
+   * Moves the open batch into the commit queue and opens the next one. Skipped when there is
+   * nothing to commit: no frames, nobody waiting, not ending the segment, nothing unsynced before it.
+   */
+  private cut(endsSegment: boolean): void {
+    const batch = this.open as Batch;
+    const buffer = this.buffer;
+    const segment = this.segment;
+    if (buffer.count === 0 && !endsSegment && batch.waiter === undefined && this.spanBase === segment.position) return;
+    batch.bytes = buffer.length;
+    batch.lastEntryId = this.next - 1;
+    batch.endsSegment = endsSegment;
+    if (buffer.count === 0) batch.frames = undefined;
+    else this.buffer = this.spare(); // the cut batch keeps `buffer` until its commit completes
+    segment.position += batch.bytes;
+    this.commits.push(batch);
+    this.spanBase = segment.position;
+    this.open = new Batch(segment, segment.position, this.buffer);
+    this.refreshRoom();
+  }
+
+  private cutOpen(): boolean {
+    if (this.open === undefined || (this.buffer.count === 0 && this.open.waiter === undefined)) return false;
+    this.cut(false);
+    return true;
+  }
+
+  /** A frame larger than a batch buffer: a batch of its own, sealed now (the payload may be reused by the codec). */
+  private cutOversize(id: number, payload: Uint8Array): void {
+    const segment = this.segment;
+    const batch = this.open as Batch;
+    batch.frames = undefined;
+    batch.sealed = sealedFrame(id, payload, segment.salt, this.checksum);
+    batch.bytes = batch.sealed.length;
+    batch.lastEntryId = id;
+    segment.position += batch.bytes;
+    this.commits.push(batch);
+    this.spanBase = segment.position;
+    this.open = new Batch(segment, segment.position, this.buffer);
+  }
+
+  /** Rule A, pipelined: the open batch ends the segment; the next segment is planned, created when its first batch commits. */
+  private rotateLater(): void {
+    const old = this.segment;
+    this.cut(true);
+    const next = planSegment({
+      segmentId: old.segmentId + 1, firstEntryId: this.next, syncWindow: this.opts.syncWindow, createdAt: this.opts.clock(), preallocate: 0,
+    }, this.checksum);
+    this.segment = next;
+    this.spanBase = SEGMENT_HEADER_SIZE;
+    this.open = new Batch(next, next.position, this.buffer);
+    this.refreshRoom();
+  }
+
+  private startCommit(batch: Batch): Promise<void> {
+    const segment = batch.segment;
+    const chunks: Uint8Array[] = [];
+    let position = batch.start;
+    if (!segment.exists) this.createPlanned(segment);
+    const header = segment.pendingHeader;
+    if (header !== undefined) {
+      chunks.push(header);
+      position = 0;
+      segment.pendingHeader = undefined;
+    }
+    if (batch.frames !== undefined) chunks.push(batch.frames.seal(segment.salt, this.checksum));
+    else if (batch.sealed !== undefined) chunks.push(batch.sealed);
+    const end = batch.start + batch.bytes;
+    const truncateTo = batch.endsSegment && segment.fileSize() > end ? end : undefined;
+    const generation = this.dirGeneration;
+    const syncDirs = this.dirSyncedGeneration < generation ? [WAL_DIR] : undefined;
+    batch.dirGeneration = generation;
+    return segment.commit({ chunks, position, truncateTo, syncDirs }, end);
+  }
+
+  private createPlanned(segment: ActiveSegment): void {
+    const recycled = this.pool.take();
+    if (recycled !== undefined) {
+      reusePlannedFile(this.dir, recycled, segment);
+    } else {
+      if (createPlannedFile(this.dir, segment, this.preallocate)) this.preallocate = 0;
+      this.dirGeneration++;
+    }
+    const info = { fromSegmentId: segment.segmentId - 1, toSegmentId: segment.segmentId, firstEntryId: segment.firstEntryId };
+    if (this.observer?.onRotate !== undefined) notify(this.observer, 'onRotate', info);
+    if (channels.rotate.hasSubscribers) channels.rotate.publish(info);
+  }
+
+  private committed(batch: Batch): void {
+    if (batch.dirGeneration > this.dirSyncedGeneration) this.dirSyncedGeneration = batch.dirGeneration;
+    if (batch.frames !== undefined) this.recycleBuffer(batch.frames);
+    if (batch.endsSegment) batch.segment.close();
+    if (batch.bytes > 0) {
+      const info = { segmentId: batch.segment.segmentId, bytes: batch.bytes, lastEntryId: batch.lastEntryId };
+      if (this.observer?.onFlush !== undefined) notify(this.observer, 'onFlush', info);
+      if (channels.flush.hasSubscribers) channels.flush.publish(info);
+    }
+    this.markDurable(batch.lastEntryId);
+  }
+
+  private commitFailed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void {
+    this.poison(err);
+    // Segments the failed batches were to close would otherwise keep their descriptors.
+    for (const b of [batch, ...abandoned]) if (b.endsSegment) b.segment.close();
+  }
+
+  private spare(): FrameBuffer {
+    return this.spares.pop() ?? new FrameBuffer(this.opts.maxBatchBytes);
+  }
+
+  private recycleBuffer(buffer: FrameBuffer): void {
+    buffer.clear();
+    if (buffer !== this.syncBuffer && this.spares.length < 2) this.spares.push(buffer);
+  }
+
+  private useBuffer(buffer: FrameBuffer): void {
+    this.buffer = buffer;
+    if (this.open !== undefined) this.open.frames = buffer;
+  }
+
   // ---- state --------------------------------------------------------------------------------
 
   private checkUsable(): void {
@@ -540,21 +759,21 @@ export class WalWriter<E> {
 
   /** Poisons the writer (first failure wins) and rethrows the failure to the current caller. */
   private fail(err: unknown): never {
-    if (this.failure === undefined) {
-      this.failure = err;
-      this.stopTimer();
-      if (channels.poison.hasSubscribers) channels.poison.publish({ error: err, segmentId: this.segment.segmentId });
-    }
+    this.poison(err);
     throw err;
   }
 
-  private track<T>(promise: Promise<T>): Promise<T> {
-    this.inFlight.add(promise);
-    const forget = (): void => {
-      this.inFlight.delete(promise);
-    };
-    promise.then(forget, forget);
-    return promise;
+  private poison(err: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.stopTimer();
+    if (channels.poison.hasSubscribers) channels.poison.publish({ error: err, segmentId: this.segment.segmentId });
+  }
+
+  private checkNotPipelined(call: string, instead: string): void {
+    if (this.pipelined) {
+      throw new InvalidStateError(`${call}() cannot wait for the group commits in flight (appendDurable, sync); use await ${instead}()`);
+    }
   }
 
   private flushOnTimer(): void {

@@ -1,0 +1,168 @@
+import type { ActiveSegment } from './active-segment';
+import type { FrameBuffer } from './frame-buffer';
+
+// Group commit for appendDurable: batches of frames are made durable one at a time, in order.
+// The writer frames entries synchronously into the open batch (ids in call order); a cut batch
+// waits here until the one in flight completes, then the writer turns it into one
+// WritableFile.commitAsync (write + fdatasync [+ directory fsync] as one thread-pool work item
+// on the native backend). Entries keep arriving into the next batch meanwhile, so a batch holds
+// whatever accumulated during the previous commit: the fdatasync rate bounds batches per
+// second, not entries per second, and never more than one pool thread is used per writer.
+//
+// Callers wait on their batch's waiter: one promise per batch, created only when someone waits,
+// shared by every caller in it (each appendDurable awaits it, so resolving one promise wakes
+// them all, in the order they registered = id order). Batches complete in order and a failure
+// rejects the failing batch and every later one, so awaiting the batch that holds one's last
+// entry covers all earlier ones.
+
+/** A run of frames of one segment, committed together. */
+export class Batch {
+  /** File offset of the first frame. */
+  readonly start: number;
+  /** Unsealed frames (sealed under the segment's salt when the commit starts). */
+  frames: FrameBuffer | undefined;
+  /** A single frame too large for a batch buffer, sealed when it was framed. */
+  sealed: Uint8Array | undefined = undefined;
+  /** Bytes of frames (0 for a batch that only syncs). */
+  bytes = 0;
+  /** Last entry id this batch makes durable. */
+  lastEntryId = 0;
+  /** The segment is complete after this batch: trim it, sync it, close it (rotation, rule A). */
+  endsSegment = false;
+  /** Directory generation this batch's commit made durable (set when the commit starts). */
+  dirGeneration = -1;
+  waiter: Waiter | undefined = undefined;
+
+  constructor(readonly segment: ActiveSegment, start: number, frames: FrameBuffer) {
+    this.start = start;
+    this.frames = frames;
+  }
+}
+
+export class Waiter {
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: unknown) => void;
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+}
+
+/** What the writer does at each step of a batch's life. */
+export interface CommitHandler {
+  /** Whether the open (filling) batch has anything to commit (frames or a waiter); if so, cut it into the queue. */
+  cutOpen(): boolean;
+  /** Starts the batch's commit (may throw: that fails the batch). */
+  start(batch: Batch): Promise<void>;
+  /** The batch is durable: bookkeeping, before its callers wake. */
+  committed(batch: Batch): void;
+  /** The batch failed: poison the writer. `abandoned` are the later batches that will never run. */
+  failed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void;
+  /** Nothing queued, nothing in flight, nothing open: the pipeline is idle. */
+  drained(): void;
+}
+
+const resolved = Promise.resolve();
+
+export class CommitQueue {
+  private queue: Batch[] = [];
+  private head = 0;
+  private inFlight: Batch | undefined = undefined;
+  private kickPending = false;
+  private failure: { readonly cause: unknown } | undefined = undefined;
+  private readonly kick = (): void => {
+    this.kickPending = false;
+    this.next();
+  };
+  private readonly onDone = (): void => this.completed();
+  private readonly onError = (err: unknown): void => this.fail(err);
+
+  constructor(private readonly handler: CommitHandler) {}
+
+  /** A commit is running or waiting to run. */
+  get busy(): boolean {
+    return this.inFlight !== undefined || this.head < this.queue.length;
+  }
+
+  /** The newest batch not yet durable (queued or in flight), if any. */
+  get last(): Batch | undefined {
+    return this.head < this.queue.length ? this.queue[this.queue.length - 1] : this.inFlight;
+  }
+
+  push(batch: Batch): void {
+    this.queue.push(batch);
+  }
+
+  /** Resolves once `batch` is durable; rejects with the cause if it or an earlier batch fails. */
+  waitFor(batch: Batch | undefined): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure.cause);
+    if (batch === undefined) return resolved;
+    let waiter = batch.waiter;
+    if (waiter === undefined) {
+      waiter = new Waiter();
+      batch.waiter = waiter;
+    }
+    return waiter.promise;
+  }
+
+  /** Starts the next commit soon (after the current synchronous run and the microtasks queued so far). */
+  schedule(): void {
+    if (this.kickPending || this.inFlight !== undefined) return;
+    this.kickPending = true;
+    queueMicrotask(this.kick);
+  }
+
+  private next(): void {
+    if (this.inFlight !== undefined || this.failure !== undefined) return;
+    if (this.head === this.queue.length && !this.handler.cutOpen()) {
+      this.queue.length = 0;
+      this.head = 0;
+      this.handler.drained();
+      return;
+    }
+    const batch = this.queue[this.head];
+    this.queue[this.head++] = undefined as unknown as Batch;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.inFlight = batch;
+    let started: Promise<void>;
+    try {
+      started = this.handler.start(batch);
+    } catch (err) {
+      started = Promise.reject(err);
+    }
+    started.then(this.onDone, this.onError);
+  }
+
+  private completed(): void {
+    const batch = this.inFlight as Batch;
+    try {
+      this.handler.committed(batch);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.inFlight = undefined;
+    batch.waiter?.resolve();
+    // Dispatched before the woken callers run, so the disk stays busy while they append more.
+    this.next();
+  }
+
+  private fail(err: unknown): void {
+    const batch = this.inFlight as Batch;
+    this.inFlight = undefined;
+    this.failure = { cause: err };
+    this.handler.cutOpen(); // so callers waiting on the open batch are rejected too
+    const abandoned = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    this.handler.failed(batch, err, abandoned);
+    batch.waiter?.reject(err);
+    for (const b of abandoned) b.waiter?.reject(err);
+  }
+}

@@ -1,0 +1,126 @@
+// Group commit and the event loop, on real files with every backend: a 100 MiB durable burst
+// never blocks the loop (it turns between any two commits, and timers keep firing), 1,024
+// concurrent callers complete on a 4-thread pool with one commit per round, a pending
+// appendDurable keeps the process alive and an idle open writer does not delay its exit.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { availableBackends } from '../lib/backend/select';
+import { FsDirectory } from '../lib/directory/fs';
+import { raw } from '../lib/wal/codec';
+import { WalReader } from '../lib/wal/reader';
+import { WalWriter } from '../lib/wal/writer';
+
+const child = path.join(__dirname, 'fixtures', 'group-commit-child.js');
+
+function runChild(mode: string, root: string, backend: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [child, mode, root, backend], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    let out = '';
+    p.stdout.setEncoding('utf8');
+    p.stdout.on('data', (chunk: string) => (out += chunk));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+/** Counts event-loop turns: one tick per check phase while running. */
+function loopTicker(): { readonly ticks: number; stop(): void } {
+  let ticks = 0;
+  let running = true;
+  const spin = (): void => {
+    ticks++;
+    if (running) setImmediate(spin);
+  };
+  setImmediate(spin);
+  return {
+    get ticks() {
+      return ticks;
+    },
+    stop: () => void (running = false),
+  };
+}
+
+for (const backend of availableBackends()) {
+  describe(`group commit and the event loop (${backend.name})`, function () {
+    this.timeout(60_000);
+    let root: string;
+    beforeEach(() => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-gc-loop-'));
+    });
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it('a 100 MiB durable burst leaves the loop turning between every two commits, and a timer firing', async () => {
+      const ticker = loopTicker();
+      const ticksAtCommit: number[] = [];
+      let timerTicks = 0;
+      const timer = setInterval(() => void timerTicks++, 1);
+      const w = WalWriter.create(new FsDirectory(root, { backend }), { codec: raw, observer: { onSync: () => void ticksAtCommit.push(ticker.ticks) } });
+      const entry = new Uint8Array(64 * 1024).fill(1);
+      const perCall = 16;
+      const calls = 100;
+      try {
+        const timerBefore = timerTicks;
+        const bursts = Array.from({ length: calls }, () => w.appendBatchDurable(Array.from({ length: perCall }, () => entry)));
+        const results = await Promise.all(bursts);
+        const timerDuring = timerTicks - timerBefore;
+        assert.deepEqual(results[calls - 1].slice(-1), [calls * perCall]);
+        assert.ok(w.currentSegmentId >= 2, 'the burst rotated');
+        assert.ok(ticksAtCommit.length >= calls, `${ticksAtCommit.length} commits`);
+        for (let i = 1; i < ticksAtCommit.length; i++) {
+          assert.ok(ticksAtCommit[i] > ticksAtCommit[i - 1], `the loop did not turn between commits ${i - 1} and ${i}`);
+        }
+        assert.ok(timerDuring >= 1, 'the 1 ms timer fired during the burst');
+      } finally {
+        clearInterval(timer);
+        ticker.stop();
+        await w.close();
+      }
+      const count = new WalReader(new FsDirectory(root, { backend }), { codec: raw }).entryCountSync();
+      assert.equal(count, calls * perCall);
+    });
+
+    it('control: the synchronous path (append + syncSync) does block the loop, so the check above can fail', () => {
+      const ticker = loopTicker();
+      const ticksAtSync: number[] = [];
+      const w = WalWriter.create(new FsDirectory(root, { backend }), { codec: raw });
+      const entry = new Uint8Array(64 * 1024);
+      for (let i = 0; i < 20; i++) {
+        for (let j = 0; j < 16; j++) w.append(entry);
+        w.syncSync();
+        ticksAtSync.push(ticker.ticks);
+      }
+      ticker.stop();
+      w.closeSync();
+      assert.equal(ticksAtSync[ticksAtSync.length - 1], ticksAtSync[0]);
+    });
+
+    it('1,024 concurrent appendDurable callers complete with UV_THREADPOOL_SIZE=4, one commit per round', async () => {
+      const { code, out } = await runChild('callers', root, backend.name, { UV_THREADPOOL_SIZE: '4' });
+      assert.equal(code, 0);
+      const result = JSON.parse(out) as { entries: number; commits: number; distinct: number; max: number };
+      assert.equal(result.entries, 4096);
+      assert.equal(result.distinct, 4096);
+      assert.equal(result.max, 4096);
+      // Each round's 1,024 callers land in one batch (+1 sync event from close): a commit per
+      // round, not per caller, and never more than one pool thread busy with this writer.
+      assert.equal(result.commits, 5);
+    });
+
+    it('a pending appendDurable keeps the process alive until it is durable', async () => {
+      const { code, out } = await runChild('pending', root, backend.name);
+      assert.equal(code, 0);
+      assert.equal(out, 'durable 1\n');
+      const ids = new WalReader(new FsDirectory(root, { backend }), { codec: raw }).replaySync().map((r) => r.entryId);
+      assert.deepEqual(ids, [1]);
+    });
+
+    it('an idle open writer (with a flush timer) does not keep the process alive', async () => {
+      const { code, out } = await runChild('idle', root, backend.name);
+      assert.equal(code, 0);
+      assert.equal(out, 'idle 1\n');
+    });
+  });
+}
