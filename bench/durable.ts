@@ -11,7 +11,8 @@
 // completion of each of those, with the issue time taken as the previous completion of the same
 // producer (one process.hrtime.bigint() per append).
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { nativeBackend, tsBackend } from '../lib/backend/select';
@@ -135,7 +136,9 @@ export async function closedLoop(target: Target, producers: number, durationMs: 
           to = from + length;
         }
       }
-      if (done >= from && done < to && started === producers) {
+      if (started < producers) {
+        // still in the first round: nothing is measured yet
+      } else if (done >= from && done < to) {
         if (cpuFrom === undefined) {
           cpuFrom = process.cpuUsage();
           countersFrom = counters();
@@ -162,7 +165,7 @@ export async function closedLoop(target: Target, producers: number, durationMs: 
     appends,
     perSecond: appends / seconds,
     ...hist.summary(),
-    cpuPercent: wallUs > 0 ? (100 * (cpu.user + cpu.system)) / wallUs : NaN,
+    cpuPercent: cpuFrom !== undefined && wallUs > 0 ? (100 * (cpu.user + cpu.system)) / wallUs : 0,
     counters: diff(countersFrom, countersTo ?? counters()),
   };
 }
@@ -215,11 +218,32 @@ export function payloadBytes(): Uint8Array {
   return new Uint8Array(PAYLOAD_BYTES).map((_, i) => (i * 131 + 7) & 0xff);
 }
 
+/** Main-thread CPU profile of `run` (not of process start-up), written to `file` as a .cpuprofile. */
+async function profiled<T>(file: string | undefined, run: () => Promise<T>): Promise<T> {
+  if (file === undefined || file === '') return run();
+  const session = new Session();
+  session.connect();
+  const post = (method: string): Promise<unknown> => new Promise((resolve, reject) => {
+    session.post(method, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  const result = await run();
+  const { profile } = (await post('Profiler.stop')) as { profile: object };
+  writeFileSync(file, JSON.stringify(profile));
+  session.disconnect();
+  return result;
+}
+
+/**
+ * One cell in a fresh temp dir. With DURABILITY_BENCH_CPUPROFILE=<file> the producers' run
+ * (warm-up and window) is CPU-profiled into that file, through the in-process inspector.
+ */
 export async function measureDurable(name: string, producers: number, durationMs: number, warmupMs: number): Promise<DurableResult> {
   const root = mkdtempSync(path.join(os.tmpdir(), `durability-bench-${name}-`));
   try {
     const target = await openTarget(name, root, payloadBytes());
-    const result = await closedLoop(target, producers, durationMs, warmupMs);
+    const result = await profiled(process.env.DURABILITY_BENCH_CPUPROFILE, () => closedLoop(target, producers, durationMs, warmupMs));
     await target.close();
     return { target: name, ...result };
   } finally {

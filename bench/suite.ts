@@ -9,11 +9,12 @@
 // Internally the suite runs itself as `suite.js --child <append|replay|crc32c> <args>`.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { availableBackends } from '../lib/backend/select';
 import { measureAppend, type AppendResult } from './append';
+import { hotFunctions, type HotFunction } from './cpuprofile';
 import { measureCrc32c, type Crc32cResult } from './crc32c';
 import { PAYLOAD_BYTES, type DurableResult } from './durable';
 import type { FdatasyncResult } from './fdatasync';
@@ -67,6 +68,10 @@ interface Results {
   readonly append?: AppendResult[];
   readonly replay?: ReplayResult;
   readonly crc32c?: Crc32cResult;
+  /** Main-thread CPU profiles of cells behind missed targets: throughput under the profiler, hottest functions. */
+  readonly profiles: Array<{ readonly cell: string; readonly perSecond: number; readonly cpuPercent: number; readonly hot: HotFunction[] }>;
+  /** os.loadavg() at the start and end of the measurements: other work on the machine skews every figure. */
+  readonly load: { readonly start: number[]; readonly end: number[] };
   readonly notes: string[];
   readonly seconds: number;
 }
@@ -74,9 +79,9 @@ interface Results {
 // ---- child processes ----------------------------------------------------------------------
 
 /** Runs `node <script> ...args` and returns the JSON of its last stdout line; kills it at `timeoutMs`. */
-function runChild<T>(script: string, args: readonly string[], timeoutMs: number): Promise<T> {
+function runChild<T>(script: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(__dirname, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -188,7 +193,7 @@ interface TargetCheck {
   readonly pass: boolean | undefined;
 }
 
-function checks(r: Results): TargetCheck[] {
+function checks(r: Pick<Results, 'durable' | 'fdatasync'>): TargetCheck[] {
   const at = (t: string, n: number): DurableResult | undefined => r.durable.find((d) => d.target === t && d.producers === n);
   const ref = fdatasyncReference(r.fdatasync);
   const out: TargetCheck[] = [];
@@ -230,6 +235,7 @@ function report(r: Results): string {
   L.push(`- Disk: temp dirs in ${m.tmpdir} (${m.filesystem}), the same for every store`);
   L.push(`- durability ${m.commit}; backends: ${m.backends}`);
   L.push(`- Peers: ${Object.entries(r.peers).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  L.push(`- Load average (1 min) at start / end: ${r.load.start[0].toFixed(1)} / ${r.load.end[0].toFixed(1)} on ${m.logicalCpus} CPUs${r.load.start[0] > Number(m.logicalCpus) * 0.5 ? ' — other work was running: figures are skewed' : ''}`);
   L.push(`- Reproduce: \`${r.command}\``, '');
 
   L.push('## Targets', '');
@@ -251,6 +257,17 @@ function report(r: Results): string {
     L.push(`| ${LABELS[t] ?? t} | ${PRODUCERS.map((n) => {
       const c = cell(t, n);
       return c === undefined ? '–' : `${ms(c.p50Us)} / ${ms(c.p99Us)}`;
+    }).join(' | ')} |`);
+  }
+  L.push('');
+  L.push('## Where the time went: process CPU % (all threads, 100 = one core) · fdatasync rounds/s · entries per round', '');
+  L.push(`| store | ${PRODUCERS.join(' | ')} |`, `|---|${PRODUCERS.map(() => '---:').join('|')}|`);
+  for (const t of targets) {
+    L.push(`| ${LABELS[t] ?? t} | ${PRODUCERS.map((n) => {
+      const c = cell(t, n);
+      if (c === undefined) return '–';
+      const rounds = c.counters.commits ?? c.counters.fdatasyncs;
+      return rounds === undefined || rounds === 0 ? `${Math.round(c.cpuPercent)} %` : `${Math.round(c.cpuPercent)} % · ${rate(rounds / c.seconds)} · ${(c.appends / rounds).toFixed(1)}`;
     }).join(' | ')} |`);
   }
   L.push('');
@@ -290,6 +307,12 @@ function report(r: Results): string {
     L.push(`| size | native ${c.kernel} (used) |${others.map((k) => ` native ${k} |`).join('')} native portable | JS |`, `|---|---:|${'---:|'.repeat(others.length)}---:|---:|`);
     for (const row of c.rows) L.push(`| ${row.label} | ${gbps(row.hardware)} |${others.map((_, i) => ` ${gbps(row.others?.[i])} |`).join('')} ${gbps(row.portable)} | ${gbps(row.js)} |`);
     if (c.batched64 !== undefined) L.push(`| 64 B frames, 1024 per crc32cRanges call | ${gbps(c.batched64)} |${' – |'.repeat(others.length)} – | – |`);
+    L.push('');
+  }
+  for (const p of r.profiles) {
+    L.push(`## CPU profile, ${p.cell} (main thread; ${rate(p.perSecond)}/s and ${Math.round(p.cpuPercent)} % CPU under the profiler)`, '');
+    L.push('| self time | function |', '|---:|---|');
+    for (const h of p.hot) L.push(`| ${h.percent.toFixed(1)} % | \`${h.name}\` |`);
     L.push('');
   }
   if (r.notes.length > 0) {
@@ -346,6 +369,7 @@ async function main(argv: string[]): Promise<void> {
     for (const p of PEER_TARGETS) peers[p] = 'skipped (--no-peers)';
   }
   const measuringFrom = Date.now();
+  const loadStart = os.loadavg();
   const deadline = measuringFrom + profile.budgetMs;
   const left = (): number => deadline - Date.now();
   log(`bench: ${profile.name} profile, budget ${profile.budgetMs / 1000} s; temp dirs in ${os.tmpdir()}`);
@@ -361,10 +385,30 @@ async function main(argv: string[]): Promise<void> {
   };
   await fsync();
 
-  // Durable cells first, on a quiet disk. The time the later parts need is reserved; each
-  // window is the profile's, shortened (to half at most) when earlier cells ran long, and cells
-  // are dropped only once the whole budget is spent.
-  const reserveMs = (profile.fdatasyncTwice ? profile.fdatasyncMs * 1.2 + 1_000 : 0) + profile.crc32cNeedMs + profile.replayNeedMs + profile.appendBudgetMs + 2_000;
+  const optional = async <T>(what: string, script: string, args: string[], needMs: number): Promise<T | undefined> => {
+    if (left() <= 0) {
+      notes.push(`${what} skipped: time budget spent`);
+      return undefined;
+    }
+    log(what);
+    try {
+      return await runChild<T>(script, args, Math.max(needMs * 3, left() + needMs));
+    } catch (err) {
+      notes.push(`${what} failed: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const crc32c = await optional<Crc32cResult>('crc32c', 'suite.js', ['--child', 'crc32c', String(profile.crc32cRoundMs)], profile.crc32cNeedMs);
+  const replay = await optional<ReplayResult>('replay', 'suite.js', ['--child', 'replay', String(profile.replayEntries)], profile.replayNeedMs);
+  const appendBudget = Math.min(profile.appendBudgetMs, Math.max(1000, left() - 3000));
+  const append = await optional<AppendResult[]>('buffered append', 'suite.js', ['--child', 'append', String(profile.appendMiB), String(profile.appendRuns), String(appendBudget)], 3_000);
+
+  // Then the durable cells, in the time left (less the final fdatasync loop): each window is the
+  // profile's, shortened (to half at most) when earlier cells ran long, and cells are dropped
+  // only once the whole budget is spent. The CPU-bound parts above delete what they wrote, so
+  // they leave no writeback behind for these.
+  const profiling = argv.includes('--profile') || profile.name === 'default';
+  const reserveMs = (profile.fdatasyncTwice ? profile.fdatasyncMs * 1.2 + 1_000 : 0) + (profiling ? 2 * (profile.durableMs + profile.warmupMs + 1_500) : 0);
   const durable: DurableResult[] = [];
   const targets = ['native', 'ts', 'naive', ...peerTargets];
   const broken = new Set<string>();
@@ -389,7 +433,7 @@ async function main(argv: string[]): Promise<void> {
         const d = await runChild<DurableResult>('durable.js', [t, String(n), String(windowMs), String(profile.warmupMs)], (windowMs + profile.warmupMs) * 4 + 15_000);
         durable.push(d);
         if (d.appends === 0) notes.push(`${t} at ${n} producers: no append completed inside the ${windowMs} ms window (latency longer than the window)`);
-        log(`  ${rate(d.perSecond)}/s  p50 ${ms(d.p50Us)}  p99 ${ms(d.p99Us)}  cpu ${d.cpuPercent.toFixed(0)} %`);
+        log(`  ${rate(d.perSecond)}/s  p50 ${ms(d.p50Us)}  p99 ${ms(d.p99Us)}  cpu ${Math.round(d.cpuPercent)} %`);
       } catch (err) {
         broken.add(t);
         notes.push(`${t} skipped from ${n} producers on: ${(err as Error).message}`);
@@ -401,27 +445,34 @@ async function main(argv: string[]): Promise<void> {
   if (skipped.length > 0) notes.push(`time budget spent, not measured: ${skipped.join(', ')}`);
   if (profile.fdatasyncTwice) await fsync();
 
-  const optional = async <T>(what: string, script: string, args: string[], needMs: number): Promise<T | undefined> => {
-    if (left() <= 0) {
-      notes.push(`${what} skipped: time budget spent`);
-      return undefined;
+  // A CPU profile of the native cells behind missed targets, for the notes on why.
+  const profiles: Results['profiles'] = [];
+  if (profiling) {
+    const missed = checks({ durable, fdatasync }).filter((c) => c.pass === false);
+    const cells = new Set<number>();
+    for (const c of missed) cells.add(c.what.startsWith('1 producer') ? 1 : 256);
+    for (const n of cells) {
+      if (left() <= 0 || broken.has('native')) break;
+      log(`profiling native × ${n}`);
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'durability-bench-profile-'));
+      try {
+        const file = path.join(dir, 'native.cpuprofile');
+        const d = await runChild<DurableResult>('durable.js', ['native', String(n), String(profile.durableMs), String(profile.warmupMs)],
+          (profile.durableMs + profile.warmupMs) * 4 + 15_000, { ...process.env, DURABILITY_BENCH_CPUPROFILE: file });
+        profiles.push({ cell: `native × ${n}`, perSecond: d.perSecond, cpuPercent: d.cpuPercent, hot: hotFunctions(file, root) });
+      } catch (err) {
+        notes.push(`profile of native × ${n} failed: ${(err as Error).message}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
-    log(what);
-    try {
-      return await runChild<T>(script, args, Math.max(needMs * 3, left() + needMs));
-    } catch (err) {
-      notes.push(`${what} failed: ${(err as Error).message}`);
-      return undefined;
-    }
-  };
-  const crc32c = await optional<Crc32cResult>('crc32c', 'suite.js', ['--child', 'crc32c', String(profile.crc32cRoundMs)], profile.crc32cNeedMs);
-  const replay = await optional<ReplayResult>('replay', 'suite.js', ['--child', 'replay', String(profile.replayEntries)], profile.replayNeedMs);
-  const appendBudget = Math.min(profile.appendBudgetMs, Math.max(1000, left() - 3000));
-  const append = await optional<AppendResult[]>('buffered append', 'suite.js', ['--child', 'append', String(profile.appendMiB), String(profile.appendRuns), String(appendBudget)], 3_000);
+  }
+  const loadEnd = os.loadavg();
 
   const date = new Date().toISOString();
   const results: Results = {
-    date, profile, command, machine: machine(root), peers, fdatasync, durable, append, replay, crc32c, notes, seconds: (Date.now() - measuringFrom) / 1000,
+    date, profile, command, machine: machine(root), peers, fdatasync, durable, append, replay, crc32c, profiles,
+    load: { start: loadStart, end: loadEnd }, notes, seconds: (Date.now() - measuringFrom) / 1000,
   };
   const md = report(results);
   console.log(md);

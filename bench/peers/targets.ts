@@ -87,8 +87,11 @@ async function openLevel(root: string, payload: Uint8Array): Promise<Target> {
 }
 
 /**
- * better-sqlite3 is synchronous: one caller at a time. Each call first yields a microtask, so
- * with N producers a call waits behind the others' inserts and its latency shows the queue.
+ * better-sqlite3 is synchronous, so it serves one call at a time: calls queue (FIFO) and a
+ * drain loop runs one INSERT per call, yielding a microtask after each so the caller it just
+ * served resumes (and takes its completion time) before the next INSERT. With N producers a
+ * call's latency is then its wait in the queue plus its own INSERT, as in a server that runs
+ * requests on one synchronous connection.
  */
 function openSqlite(root: string, payload: Uint8Array): Target {
   const Database = requirePeer<new (file: string) => SqliteDatabase>('better-sqlite3');
@@ -98,12 +101,31 @@ function openSqlite(root: string, payload: Uint8Array): Target {
   db.exec('CREATE TABLE log (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)');
   const insert = db.prepare('INSERT INTO log (payload) VALUES (?)');
   const view = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  let queue: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
+  let draining = false;
+  const drain = async (): Promise<void> => {
+    draining = true;
+    while (queue.length > 0) {
+      const calls = queue;
+      queue = [];
+      for (const call of calls) {
+        try {
+          insert.run(view);
+          call.resolve();
+        } catch (err) {
+          call.reject(err);
+        }
+        await null;
+      }
+    }
+    draining = false;
+  };
   return {
-    mode: 'WAL mode, synchronous=FULL, one INSERT per call (synchronous API)',
-    append: async () => {
-      await null;
-      insert.run(view);
-    },
+    mode: 'WAL mode, synchronous=FULL, one INSERT per call, calls served in turn (synchronous API)',
+    append: () => new Promise<void>((resolve, reject) => {
+      queue.push({ resolve, reject });
+      if (!draining) void drain();
+    }),
     close: async () => db.close(),
   };
 }
