@@ -178,20 +178,11 @@ async function openWal(root: string, backendName: 'native' | 'ts', payload: Uint
   let commits = 0;
   // onSync fires once per group commit (and per sync); only counted, so the hook costs one call per batch.
   const w = WalWriter.create<Uint8Array>(dir, { codec: raw, observer: { onSync: () => void commits++ } });
-  const counters = (): Record<string, number> => ({ commits });
-  const durable = (w as { appendDurable?: (e: Uint8Array) => Promise<number> }).appendDurable;
-  if (typeof durable === 'function') {
-    return { mode: 'WalWriter.appendDurable, default options', append: () => durable.call(w, payload), close: () => w.close(), counters };
-  }
-  // Until appendDurable exists: append, then sync() (each sync covers every entry appended before it).
   return {
-    mode: 'WalWriter.append + sync() (appendDurable not in this build)',
-    append: () => {
-      w.append(payload);
-      return w.sync();
-    },
+    mode: 'WalWriter.appendDurable, default options',
+    append: () => w.appendDurable(payload),
     close: () => w.close(),
-    counters,
+    counters: () => ({ commits }),
   };
 }
 
