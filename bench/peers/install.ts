@@ -22,8 +22,11 @@ function childEnv(): NodeJS.ProcessEnv {
   const keep = new Set(['npm_config_registry', 'npm_config_cache', 'npm_config_nodedir', 'npm_config_userconfig', 'npm_config_globalconfig']);
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('npm_') || keep.has(k)) env[k] = v;
-  // better-sqlite3 builds from source where no prebuilt binary can be fetched; node-gyp would
-  // then download Node's headers unless it is pointed at the ones installed beside node.
+  // Only the npm registry is used: better-sqlite3's prebuild-install would fetch a binary from
+  // GitHub, so it is told to build from source (the name form leaves the prebuilds that lmdb and
+  // classic-level ship inside their packages alone), and node-gyp, which would download Node's
+  // headers, is pointed at the ones installed beside node when there are any.
+  env.npm_config_build_from_source = 'better-sqlite3';
   const prefix = path.dirname(path.dirname(process.execPath));
   if (env.npm_config_nodedir === undefined && existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) env.npm_config_nodedir = prefix;
   return env;
