@@ -6,9 +6,7 @@ import { applyEntry, CLIENTS, entryCodec, initialState, SEGMENT_BYTES, stateCode
 // entry and waiting until it is durable before the next, as a service acknowledging writes
 // would, while the state is checkpointed every CHECKPOINT_MS. After each acknowledgement it
 // tells the parent "ack <id>" on stdout; the parent SIGKILLs it mid-stream.
-//
-// Written against WalWriter.append + sync() (concurrent sync() calls share one fdatasync). When
-// writer.appendDurable lands, each client becomes `await writer.appendDurable(entry)`.
+// Each client awaits appendDurable: concurrent callers share one write + fdatasync per batch.
 
 const CHECKPOINT_MS = 500;
 
@@ -44,9 +42,9 @@ async function main(dirPath: string): Promise<void> {
   const client = async (c: number) => {
     for (let seq = 0; ; seq++) {
       const entry: DemoEntry = { client: c, seq, amount: (c * 7919 + seq * 104729) % 1000 };
-      const id = writer.append(entry);
+      const durable = writer.appendDurable(entry);
       applyEntry(state, { payload: entry });
-      await writer.sync();
+      const id = await durable;
       if (id > acked) acked = id;
       if (!reportQueued) {
         reportQueued = true;
