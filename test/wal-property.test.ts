@@ -24,7 +24,7 @@ describe('WAL crash consistency (property, SimulatedDirectory)', function () {
       fc.asyncProperty(configArb, fc.array(commandArb({ powerCuts: true }), { maxLength: 60, size: 'max' }), crashSpecArb, async (config, commands, final) => {
         await runWorkload(config, commands, final);
       }),
-      propertyParams(1500, 75_000),
+      propertyParams(2000, 75_000),
     );
   });
 

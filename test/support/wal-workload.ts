@@ -9,6 +9,7 @@ import { WalMaintenance } from '../../lib/wal/maintenance';
 import type { WalWriterOptions } from '../../lib/wal/options';
 import { WalReader, type WalRecord } from '../../lib/wal/reader';
 import { WalWriter } from '../../lib/wal/writer';
+import { InvalidStateError } from '../../lib/errors';
 import { LogModel } from './log-model';
 
 // Random WAL workloads on a SimulatedDirectory, run against LogModel: commands drive a writer
@@ -49,6 +50,12 @@ export type WalCommand =
   | { kind: 'reopen'; change: Partial<Pick<WalConfig, 'syncWindow' | 'maxSegmentSize' | 'preallocate'>> }
   /** Replays the live log (also from an id, and by segment ranges) and checks it. */
   | { kind: 'check'; from: number }
+  /** appendDurable / appendBatchDurable, awaited or left in flight. */
+  | { kind: 'appendDurable'; sizes: number[]; batch: boolean; wait: boolean }
+  /** sync() left in flight while the workload goes on. */
+  | { kind: 'syncInFlight' }
+  /** Waits for every call left in flight. */
+  | { kind: 'settle' }
   /** The process dies between calls: no power loss, the page cache keeps what was written; a writer resumes in a new process. */
   | { kind: 'kill' }
   /** Arms a power cut after `afterOps` more directory operations; `recoveryCut` also cuts the recovery after it. */
@@ -102,7 +109,7 @@ export const configArb: fc.Arbitrary<WalConfig> = fc.record({
   c.maxSegmentSize > 1 << 20 && c.preallocate === true ? { ...c, preallocate: 8192 } : c,
 );
 
-export function commandArb(options: { powerCuts: boolean }): fc.Arbitrary<WalCommand> {
+export function commandArb(options: { powerCuts: boolean; inFlight?: boolean }): fc.Arbitrary<WalCommand> {
   const arbs: fc.WeightedArbitrary<WalCommand>[] = [
     { weight: 20, arbitrary: payloadSizeArb.map((size): WalCommand => ({ kind: 'append', size })) },
     { weight: 5, arbitrary: fc.array(payloadSizeArb, { maxLength: 6 }).map((sizes): WalCommand => ({ kind: 'batch', sizes })) },
@@ -125,6 +132,17 @@ export function commandArb(options: { powerCuts: boolean }): fc.Arbitrary<WalCom
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 100 }).map((p): WalCommand => ({ kind: 'check', from: p / 100 })) },
     { weight: 1, arbitrary: fc.constant<WalCommand>({ kind: 'kill' }) },
   ];
+  if (options.inFlight !== false) {
+    arbs.push(
+      {
+        weight: 6,
+        arbitrary: fc.record({ sizes: fc.array(payloadSizeArb, { minLength: 1, maxLength: 4 }), batch: fc.boolean(), wait: fc.boolean() })
+          .map(({ sizes, batch, wait }): WalCommand => ({ kind: 'appendDurable', sizes: batch ? sizes : sizes.slice(0, 1), batch, wait })),
+      },
+      { weight: 2, arbitrary: fc.constant<WalCommand>({ kind: 'syncInFlight' }) },
+      { weight: 1, arbitrary: fc.constant<WalCommand>({ kind: 'settle' }) },
+    );
+  }
   if (options.powerCuts) {
     arbs.push({
       weight: 2,
@@ -162,6 +180,19 @@ export class WalRun {
   private now = 1_000_000;
   private uniq = 1;
   private scheduled: ScheduledCrash | undefined;
+  /** Calls left in flight (appendDurable, sync), settled before a cut is examined. */
+  private inFlight: Promise<void>[] = [];
+  /** A call in flight that failed with no cut to explain it. */
+  private strayFailure: unknown = undefined;
+  /** Counts writer lives; a call in flight only acknowledges entries of the life it was made in. */
+  private life = 0;
+  /**
+   * Set (by a fault test) when a writer call failed: no acknowledgement may reach past it any
+   * more, whatever resolves later. Cleared when a new writer life starts.
+   */
+  ackCeiling: number | undefined;
+  /** Calls in flight not settled yet. */
+  private unsettled = 0;
   /** The call in progress (or last made) by the current command. */
   phase: CallPhase = 'writer';
   /**
@@ -199,6 +230,11 @@ export class WalRun {
   async step(cmd: WalCommand): Promise<void> {
     this.trace.push(JSON.stringify(cmd));
     if (cmd.kind === 'powerCut') {
+      // A cut armed earlier may have fired in work left in flight since the last step.
+      if (this.cutHappened()) {
+        await this.settle();
+        await this.recoverFromCut();
+      }
       this.scheduled = this.dir.scheduleCrash(cmd.afterOps, { mode: cmd.crash.mode, seed: cmd.crash.seed, entryKeepProbability: cmd.crash.keep });
       this.pendingRecoveryCut = cmd.recoveryCut;
       if (this.scheduled.directory !== undefined) await this.recoverFromCut();
@@ -214,13 +250,22 @@ export class WalRun {
         await this.onFailure(cmd, err);
       }
     }
-    if (this.cutHappened()) await this.recoverFromCut();
-    else this.checkWriterState();
+    if (this.cutHappened()) {
+      await this.settle();
+      await this.recoverFromCut();
+    } else {
+      await this.takeStray(cmd);
+      this.checkWriterState();
+    }
+    // Group commits left running between steps count as writer calls.
+    this.phase = 'writer';
   }
 
   /** Ends the run: one more power cut, recovery, and a final append, close and strict replay. */
   async finish(crash: CrashSpec): Promise<void> {
     this.trace.push('finish');
+    await this.settle();
+    if (!this.cutHappened()) await this.takeStray({ kind: 'settle' });
     await this.cutNow(crash);
     const w = this.ensureWriter();
     const p = payloadFor(this.uniq++, 10);
@@ -244,6 +289,8 @@ export class WalRun {
     const w = WalWriter.open(this.dir, this.writerOptions());
     this.phase = 'writer';
     this.writer = w;
+    this.life++;
+    this.ackCeiling = undefined;
     assert.equal(w.nextEntryId, this.model.nextId, 'a reopened writer continues after the last appended entry');
     assert.equal(w.durableEntryId, w.lastEntryId, 'a reopened writer has made the log it found durable');
     this.model.ack(w.durableEntryId);
@@ -261,6 +308,7 @@ export class WalRun {
   /** Crashes now (as `finish` does) and recovers; the workload can go on afterwards. */
   async cutNow(crash: CrashSpec): Promise<void> {
     this.trace.push(`cut now ${JSON.stringify(crash)}`);
+    await this.settle();
     this.scheduled = { directory: this.dir.crash({ mode: crash.mode, seed: crash.seed, entryKeepProbability: crash.keep }) };
     this.pendingRecoveryCut = null;
     await this.recoverFromCut();
@@ -282,7 +330,7 @@ export class WalRun {
         } finally {
           // An append that failed after framing (its flush hit the cut) still handed out ids.
           for (let i = 0; i < w.lastEntryId - before; i++) model.append(payloads[i]);
-          model.ack(w.durableEntryId);
+          this.ack(w.durableEntryId);
         }
         return;
       }
@@ -297,11 +345,11 @@ export class WalRun {
         const cover = model.appended;
         try {
           if (cmd.async) await w.sync();
-          else w.syncSync();
-          model.ack(cover);
+          else await this.blocking(() => w.syncSync());
+          this.ack(cover);
           assert.ok(w.durableEntryId >= cover, 'durableEntryId covers a completed sync');
         } finally {
-          model.ack(w.durableEntryId);
+          this.ack(w.durableEntryId);
         }
         return;
       }
@@ -338,8 +386,8 @@ export class WalRun {
         this.writer = undefined;
         this.closing = w;
         if (cmd.async) await w.close();
-        else w.closeSync();
-        model.ack(model.appended);
+        else await this.blocking(() => w.closeSync());
+        this.ack(model.appended);
         return;
       }
       case 'reopen': {
@@ -347,19 +395,52 @@ export class WalRun {
         if (w !== undefined) {
           this.writer = undefined;
           this.closing = w;
-          w.closeSync();
-          model.ack(model.appended);
+          await w.close();
+          this.ack(model.appended);
         }
         this.config = { ...this.config, ...cmd.change };
         this.ensureWriter();
         return;
       }
+      case 'appendDurable': {
+        const w = this.ensureWriter();
+        const payloads = cmd.sizes.map((s) => payloadFor(this.uniq++, s));
+        const before = w.lastEntryId;
+        let call: Promise<number[]>;
+        try {
+          call = cmd.batch ? w.appendBatchDurable(payloads) : w.appendDurable(payloads[0]).then((id) => [id]);
+        } finally {
+          for (let i = 0; i < w.lastEntryId - before; i++) model.append(payloads[i]);
+        }
+        const expected = payloads.map((_, i) => before + 1 + i);
+        const done = this.track(call.then((ids) => {
+          assert.deepEqual(ids, expected, 'appendDurable resolves with the ids it assigned');
+          return expected[expected.length - 1] ?? before;
+        }), cmd.wait);
+        if (cmd.wait) await done;
+        return;
+      }
+      case 'syncInFlight': {
+        const w = this.ensureWriter();
+        const cover = model.appended;
+        this.track(w.sync().then(() => cover));
+        return;
+      }
+      case 'settle':
+        await this.settle();
+        return;
       case 'kill': {
         const w = this.writer;
         if (w === undefined) return;
+        // A dead process does no more I/O: let what it had in flight (group commits the flush
+        // policy started included) finish first; on a simulated directory that takes a turn.
+        await this.quiesce();
+        await this.takeStray(cmd);
         this.writer = undefined;
         // The OS drops a dead process's lock; a writer has no API for dying, so reach in.
         (w as unknown as { lock: DirectoryLock }).lock.release();
+        this.life++;
+        this.ackCeiling = undefined;
         this.trace.push('-- process killed');
         this.writer = this.resumeChecked('a process kill', false);
         return;
@@ -382,10 +463,96 @@ export class WalRun {
     }
   }
 
+  /**
+   * Follows a call left in flight: when it resolves with the id it covered, those entries are
+   * acknowledged (if the writer it was made on is still the current life). A rejection is a
+   * failure unless a cut explains it. The returned promise settles like the call.
+   */
+  private track(call: Promise<number>, awaited = false): Promise<void> {
+    const life = this.life;
+    const followed = call.then(
+      (cover) => {
+        if (life === this.life) this.ack(cover);
+      },
+      (err: unknown) => {
+        if (err instanceof assert.AssertionError) this.strayFailure ??= err;
+        // An awaited call's failure reaches the step that awaits it.
+        else if (!awaited && life === this.life && !this.cutHappened()) this.strayFailure ??= err;
+        throw err;
+      },
+    );
+    this.unsettled++;
+    const quiet = followed.catch(() => {}).finally(() => {
+      this.unsettled--;
+    });
+    this.inFlight.push(quiet);
+    return followed;
+  }
+
+  /** Waits until every call in flight has settled (a simulated directory never blocks). */
+  private async settle(): Promise<void> {
+    while (this.inFlight.length > 0) {
+      const pending = this.inFlight;
+      this.inFlight = [];
+      let timer: NodeJS.Timeout | undefined;
+      const hang = new Promise<'hang'>((resolve) => {
+        timer = setTimeout(() => resolve('hang'), 2000);
+      });
+      const outcome = await Promise.race([Promise.all(pending).then(() => 'ok' as const), hang]);
+      clearTimeout(timer);
+      if (outcome === 'hang') assert.fail(`${pending.length} call(s) in flight never settled`);
+    }
+  }
+
+  /** Settles the calls in flight and lets group commits started by the flush policy finish (a turn of the event loop). */
+  async quiesce(): Promise<void> {
+    await this.settle();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Reports a call in flight that failed with no cut to explain it: to onFailure, or as the run's failure. */
+  async takeStray(cmd: WalCommand): Promise<void> {
+    const err = this.strayFailure;
+    if (err === undefined) return;
+    this.strayFailure = undefined;
+    if (err instanceof assert.AssertionError) throw err;
+    if (this.onFailure === undefined) throw new Error(`a call in flight failed: ${String(err)}`, { cause: err });
+    this.phase = 'writer';
+    await this.onFailure(cmd, err);
+  }
+
+
+  /**
+   * Runs syncSync or closeSync. They refuse (InvalidStateError) while group commits are in
+   * flight; on a simulated directory every commit finishes within a turn of the event loop, so
+   * after one the call must go through.
+   */
+  private async blocking(call: () => void): Promise<void> {
+    try {
+      call();
+    } catch (err) {
+      if (!(err instanceof InvalidStateError)) throw err;
+      await new Promise((resolve) => setImmediate(resolve));
+      this.refusals++;
+      call();
+    }
+  }
+
+  /** Blocking calls refused while commits were in flight (statistics). */
+  refusals = 0;
+
+  private ack(upTo: number): void {
+    if (this.ackCeiling !== undefined) {
+      assert.ok(upTo <= this.ackCeiling, `entries up to ${upTo} reported durable after the writer failed with ${this.ackCeiling} durable`);
+    }
+    this.model.ack(upTo);
+  }
+
   private checkWriterState(): void {
     const w = this.writer;
     if (w === undefined) return;
-    assert.equal(w.poisoned, false, `the writer is poisoned without a fault: ${String(w.poisonCause)}`);
+    // With faults injected, a group commit may poison the writer between calls; the fault test checks that.
+    if (this.onFailure === undefined) assert.equal(w.poisoned, false, `the writer is poisoned without a fault: ${String(w.poisonCause)}`);
     assert.equal(w.lastEntryId, this.model.appended);
   }
 
@@ -395,6 +562,8 @@ export class WalRun {
       const crashed = this.scheduled?.directory;
       assert.ok(crashed !== undefined);
       this.crashes++;
+      this.life++;
+      this.ackCeiling = undefined;
       this.scheduled = undefined;
       this.writer = undefined;
       this.dir = crashed;
