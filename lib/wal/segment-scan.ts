@@ -359,7 +359,10 @@ export class SegmentScanner {
    */
   private load(pos: number, need: number): number {
     if (need > this.buf.length) {
-      const grown = new Uint8Array(Math.min(Math.max(need, this.buf.length * 2), this.fileSize - pos));
+      // Doubling amortizes a run of growing frames, but never past the largest legal frame (need
+      // is at most that): the buffer stays within max(CHUNK, maxPayload + 16) whatever follows.
+      const cap = Math.min(this.fileSize - pos, Math.max(need, FRAME_HEADER_SIZE + this.maxPayload));
+      const grown = new Uint8Array(Math.min(Math.max(need, this.buf.length * 2), cap));
       this.buf = grown;
       this.bufLen = 0;
     }
