@@ -143,12 +143,20 @@ for (const backend of availableBackends()) {
           stdio: ['pipe', 'pipe', 'inherit'],
         });
         const ac = new AbortController();
+        // The child exits only when told to; exiting earlier fails the test instead of hanging it.
+        let told = false;
+        const exited = once(child, 'exit');
+        const early = exited.then(([code]) => {
+          if (!told) throw new Error(`the writer process exited early (code ${String(code)})`);
+          return { done: true as const, value: undefined };
+        });
+        early.catch(() => undefined); // observed by the race below; not unhandled when the test ends otherwise
         try {
           const dir = new FsDirectory(root, { backend });
           const it = new WalReader(dir, { codec: raw }).follow({ signal: ac.signal });
           let next = 1;
           for (;;) {
-            const r = await it.next();
+            const r = await Promise.race([it.next(), early]);
             assert.equal(r.done, false);
             const rec = r.value as WalRecord<Uint8Array>;
             assert.equal(rec.entryId, next);
@@ -161,7 +169,7 @@ for (const backend of availableBackends()) {
           ac.abort();
           assert.deepEqual(await pending, { done: true, value: undefined });
           assert.ok(listSegments(dir).length < 8, `segments the follower had read were removed (${listSegments(dir).length} left)`);
-          const exited = once(child, 'exit');
+          told = true;
           child.stdin.write('exit\n');
           const [code] = await exited;
           assert.equal(code, 0);
