@@ -182,7 +182,10 @@ export class RecordLogScanner {
     const rel = pos - this.bufStart;
     if (rel >= 0 && rel + need <= this.bufLen) return this.bufLen - rel;
     if (need > this.buf.length) {
-      this.buf = new Uint8Array(Math.min(Math.max(need, this.buf.length * 2), Math.max(need, this.fileSize - pos)));
+      // Doubling amortizes growing records, but never past the largest legal frame: the buffer
+      // stays within max(CHUNK, maxRecordSize + 8) whatever follows in the file.
+      const cap = Math.max(need, Math.min(this.fileSize - pos, RECORD_FRAME_HEADER_SIZE + this.max));
+      this.buf = new Uint8Array(Math.min(Math.max(need, this.buf.length * 2), cap));
       this.bufLen = 0;
     }
     let kept = 0;
