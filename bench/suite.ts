@@ -130,7 +130,12 @@ function machine(root: string): Record<string, string | number> {
   const fs = sh('df', ['-PT', tmp]).split('\n')[1]?.split(/\s+/) ?? [];
   const commit = sh('git', ['-C', root, 'rev-parse', '--short=12', 'HEAD']);
   const dirty = sh('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no']) !== '';
-  const backend = availableBackends().map((b) => b.name).join(', ');
+  let backend: string;
+  try {
+    backend = availableBackends().map((b) => b.name).join(', ');
+  } catch (err) {
+    backend = `unknown (${(err as Error).message})`;
+  }
   return {
     cpu: cpus[0]?.model ?? 'unknown',
     logicalCpus: cpus.length,
@@ -368,6 +373,7 @@ async function main(argv: string[]): Promise<void> {
   } else {
     for (const p of PEER_TARGETS) peers[p] = 'skipped (--no-peers)';
   }
+  const host = machine(root);
   const measuringFrom = Date.now();
   const loadStart = os.loadavg();
   const deadline = measuringFrom + profile.budgetMs;
@@ -471,7 +477,7 @@ async function main(argv: string[]): Promise<void> {
 
   const date = new Date().toISOString();
   const results: Results = {
-    date, profile, command, machine: machine(root), peers, fdatasync, durable, append, replay, crc32c, profiles,
+    date, profile, command, machine: host, peers, fdatasync, durable, append, replay, crc32c, profiles,
     load: { start: loadStart, end: loadEnd }, notes, seconds: (Date.now() - measuringFrom) / 1000,
   };
   const md = report(results);
