@@ -53,7 +53,7 @@ export function followLog<E>(dir: Directory, codec: Codec<E>, maxPayloadSize: nu
 
 class Follower<E> {
   private pos: Position | undefined;
-  private buf = new Uint8Array(4096);
+  private buf = new Uint8Array(64 * 1024);
   private bufStart = 0;
   private bufLen = 0;
   private readonly out: WalRecord<E>[] = [];
@@ -253,8 +253,10 @@ class Follower<E> {
   private load(f: ReadableFile, size: number, pos: number, need: number): number {
     const rel = pos - this.bufStart;
     if (this.bufLen > 0 && rel >= 0 && rel + need <= this.bufLen) return this.bufLen - rel;
-    if (need > this.buf.length) this.buf = new Uint8Array(Math.max(need, Math.min(CHUNK, this.buf.length * 2)));
-    const want = Math.min(Math.max(need, Math.min(CHUNK, this.buf.length)), this.buf.length, size - pos);
+    // Up to a chunk at a time (a backlog is read in big reads); more only for one frame whose
+    // length was checked against the maximum and the file size.
+    const want = Math.min(Math.max(need, CHUNK), size - pos);
+    if (want > this.buf.length) this.buf = new Uint8Array(Math.max(want, Math.min(CHUNK, this.buf.length * 2)));
     const got = want > 0 ? f.read(this.buf.subarray(0, want), pos) : 0;
     this.bufStart = pos;
     this.bufLen = got;
