@@ -253,7 +253,9 @@ export class WalWriter<E> {
   /**
    * Frames one entry like append and resolves with its id once it is durable: fdatasynced, with
    * every segment holding it or an earlier entry and their directory entries. The id is
-   * assigned at once, in call order; callers are batched (group commit).
+   * assigned at once, in call order; callers are batched (group commit). On memory and simulated
+   * directories commits complete within microtasks, so a loop that only awaits appendDurable
+   * there never lets timers run.
    */
   async appendDurable(entry: E): Promise<number> {
     this.checkUsable();
@@ -278,6 +280,7 @@ export class WalWriter<E> {
     this.writeBuffered();
   }
 
+  /** flushSync; while commits are pending it waits for them instead (they write, and sync, every frame appended so far). */
   async flush(): Promise<void> {
     this.checkUsable();
     if (this.pipelined) await this.syncPipelined();
