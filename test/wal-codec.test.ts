@@ -39,6 +39,21 @@ describe('WAL codecs', () => {
     assert.deepEqual([...decoded.bytes], [9, 9]);
   });
 
+  it('raw decodes of a reused view stay independent, small (pooled) and large alike', () => {
+    const view = new Uint8Array(8192);
+    const kept: Uint8Array[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const n = i % 7 === 0 ? 5000 : i % 300;
+      view.fill(i & 0xff, 0, n);
+      kept.push(raw.decode(view.subarray(0, n)));
+      view.fill(0xee);
+    }
+    kept.forEach((b, i) => {
+      assert.equal(b.length, i % 7 === 0 ? 5000 : i % 300);
+      assert.ok(b.every((x) => x === (i & 0xff)), `payload ${i} changed`);
+    });
+  });
+
   it('raw passes bytes through on encode and copies on decode', () => {
     const b = new Uint8Array([1, 2, 3]);
     assert.equal(raw.encode(b), b);

@@ -47,6 +47,28 @@ export function msgpackCodec<E>(): Codec<E> {
   };
 }
 
+// raw.decode must copy (the reader reuses its view), but one ArrayBuffer per small payload costs
+// more than the copy: small payloads are copied into a shared block instead, and each gets a view
+// of its own range. A kept view keeps its block (≤ RAW_BLOCK_SIZE) alive, the usual Buffer-pool trade.
+const RAW_BLOCK_SIZE = 64 * 1024;
+const RAW_POOLED_MAX = 4 * 1024;
+let rawBlock = new Uint8Array(RAW_BLOCK_SIZE);
+let rawUsed = 0;
+
+function copyPayload(bytes: Uint8Array): Uint8Array {
+  const n = bytes.length;
+  if (n > RAW_POOLED_MAX) return bytes.slice();
+  if (rawUsed + n > RAW_BLOCK_SIZE) {
+    rawBlock = new Uint8Array(RAW_BLOCK_SIZE);
+    rawUsed = 0;
+  }
+  const start = rawUsed;
+  rawBlock.set(bytes, start);
+  // 8-byte alignment keeps views usable with wider typed arrays over the same buffer.
+  rawUsed = (start + n + 7) & ~7;
+  return rawBlock.subarray(start, start + n);
+}
+
 /** Bytes as they are. encode hands the caller's bytes to the writer, which copies them at once. */
 export const raw: Codec<Uint8Array> = {
   name: 'raw',
@@ -55,7 +77,7 @@ export const raw: Codec<Uint8Array> = {
     return entry;
   },
   decode(bytes: Uint8Array): Uint8Array {
-    return bytes.slice();
+    return copyPayload(bytes);
   },
 };
 
