@@ -3,6 +3,13 @@
 //
 // Conventions:
 // - Descriptors are plain numbers. Offsets and lengths are non-negative safe integers.
+// - A descriptor belongs to the thread (Node environment) that opened it and is closed with
+//   close(). When that environment is torn down (a worker that ends or is terminated, or the main
+//   thread's normal exit), the ones it still has open are unlocked and closed.
+// - One surface on every platform (native/platform.h): macOS syncs with F_FULLFSYNC and
+//   preallocates with F_PREALLOCATE; Windows uses FlushFileBuffers, LockFileEx and its own
+//   descriptor numbers (not usable with node:fs), and has no directory sync (fsyncDir only checks
+//   that the path is a directory).
 // - Every OS failure throws (sync) or rejects (async) with an Error carrying
 //   `code` (e.g. 'EIO'), `errno` (positive number), `syscall` and, where there is one, `path`.
 // - Bad arguments throw TypeError / RangeError synchronously, also from the async forms.

@@ -1,10 +1,11 @@
 // Module entry. Napi::Addon keeps one instance per environment (main thread, each worker), so
-// nothing JS-visible is shared between threads; the only process-wide state is plain data
-// (the CRC32C kernel chosen at load, the errno-name lookup).
-#include <fcntl.h>
-
+// nothing JS-visible is shared between threads; the instance owns the environment's descriptor
+// bookkeeping (env_files.h). The only process-wide state is plain data (the CRC32C kernel chosen
+// at load, the errno-name lookup) and, on Windows, the descriptor table.
 #include "bindings.h"
 #include "commit.h"
+#include "env_files.h"
+#include "platform.h"
 
 #ifndef DURABILITY_VERSION
 #error "DURABILITY_VERSION must be defined by the build (CMakeLists.txt reads package.json)"
@@ -24,7 +25,7 @@ namespace durability {
 
 class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
  public:
-  DurabilityAddon(Napi::Env env, Napi::Object exports) {
+  DurabilityAddon(Napi::Env env, Napi::Object exports) : files_(env) {
     constexpr auto kAttrs = napi_enumerable;
     DefineAddon(exports, {
                              InstanceValue("buildInfo", BuildInfo(env), kAttrs),
@@ -63,7 +64,11 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
                          });
   }
 
+ EnvFiles& files() { return files_; }
+
  private:
+  EnvFiles files_;
+
   using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
 
   template <Fn F>
@@ -94,17 +99,29 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
 
   static Napi::Object Constants(Napi::Env env) {
     Napi::Object c = Napi::Object::New(env);
-    c.Set("O_RDONLY", Napi::Number::New(env, O_RDONLY));
-    c.Set("O_WRONLY", Napi::Number::New(env, O_WRONLY));
-    c.Set("O_RDWR", Napi::Number::New(env, O_RDWR));
-    c.Set("O_CREAT", Napi::Number::New(env, O_CREAT));
-    c.Set("O_EXCL", Napi::Number::New(env, O_EXCL));
-    c.Set("O_TRUNC", Napi::Number::New(env, O_TRUNC));
-    c.Set("O_APPEND", Napi::Number::New(env, O_APPEND));
+    c.Set("O_RDONLY", Napi::Number::New(env, kOpenReadOnly));
+    c.Set("O_WRONLY", Napi::Number::New(env, kOpenWriteOnly));
+    c.Set("O_RDWR", Napi::Number::New(env, kOpenReadWrite));
+    c.Set("O_CREAT", Napi::Number::New(env, kOpenCreate));
+    c.Set("O_EXCL", Napi::Number::New(env, kOpenExclusive));
+    c.Set("O_TRUNC", Napi::Number::New(env, kOpenTruncate));
+    c.Set("O_APPEND", Napi::Number::New(env, kOpenAppend));
     c.Freeze();
     return c;
   }
 };
+
+EnvFiles& FilesOf(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);  // set by Napi::Addon before any binding can run
+  return static_cast<DurabilityAddon*>(data)->files();
+}
+
+bool EnvStopping(napi_env env) {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok || data == nullptr) return true;
+  return static_cast<DurabilityAddon*>(data)->files().stopping();
+}
 
 }  // namespace durability
 

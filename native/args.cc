@@ -1,7 +1,5 @@
 #include "args.h"
 
-#include <sys/types.h>
-
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -150,10 +148,8 @@ bool ArgFd(const Napi::CallbackInfo& info, size_t index, int* out) {
 }
 
 bool ArgFileOffset(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t* out) {
-  constexpr double kMaxOff =
-      sizeof(off_t) >= 8 ? kMaxSafeInteger : static_cast<double>(std::numeric_limits<off_t>::max());
   double d;
-  if (!IntegerArg(info.Env(), info[index], name, 0, kMaxOff, &d)) return false;
+  if (!IntegerArg(info.Env(), info[index], name, 0, kMaxFileOffset, &d)) return false;
   *out = static_cast<int64_t>(d);
   return true;
 }

@@ -5,12 +5,13 @@
 #pragma once
 
 #include <napi.h>
-#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "platform.h"
 
 namespace durability {
 
@@ -30,7 +31,7 @@ bool Uint32ArrayArg(napi_env env, napi_value value, const char* name, uint32_t**
 
 /** fd: a non-negative int32. */
 bool ArgFd(const Napi::CallbackInfo& info, size_t index, int* out);
-/** An offset or length: a non-negative integer <= 2^53-1 that also fits off_t. */
+/** An offset or length: a non-negative integer <= 2^53-1 no larger than kMaxFileOffset (platform.h). */
 bool ArgFileOffset(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t* out);
 /** An integer in [0, max]; `fallback` when the argument is undefined and fallback >= 0. */
 bool ArgUint(const Napi::CallbackInfo& info, size_t index, const char* name, uint64_t max, int64_t fallback,

@@ -7,8 +7,9 @@
 
 #include "args.h"
 #include "bindings.h"
+#include "env_files.h"
 #include "errors.h"
-#include "file_ops.h"
+#include "platform.h"
 
 namespace durability {
 namespace {
@@ -35,6 +36,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   // termination the env can no longer run JS, and node-addon-api's wrappers would abort there.
   void OnOK() override {
     napi_env env = Env();
+    if (EnvStopping(env)) return;
     if (result_.ok()) {
       napi_value value = Resolution(env);
       if (value != nullptr) napi_resolve_deferred(env, deferred_, value);

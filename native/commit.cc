@@ -18,8 +18,9 @@
 #include <vector>
 
 #include "args.h"
+#include "env_files.h"
 #include "errors.h"
-#include "file_ops.h"
+#include "platform.h"
 
 namespace durability {
 namespace {
@@ -116,6 +117,7 @@ class CommitWorker final : public Napi::AsyncWorker {
   // Raw Node-API, giving up quietly when the env can no longer run JS (a terminating worker).
   void OnOK() override {
     napi_env env = Env();
+    if (EnvStopping(env)) return;
     if (result_.ok()) {
       napi_value undefined = nullptr;
       if (napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, deferred_, undefined);

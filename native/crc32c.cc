@@ -21,13 +21,15 @@ struct Registry {
 Registry Detect() {
   const CpuFeatures& cpu = Cpu();
   Registry r;
-#if defined(__x86_64__)
+#if defined(DURABILITY_CRC_VPCLMUL)
   r.Add(cpu.sse42 && cpu.pclmul && cpu.avx2Vpclmul,
         {"sse42+vpclmulqdq", Crc32cImpl::kSse42, &Crc32cVpclmul, &Crc32cSse42Lockstep3});
+#endif
+#if defined(DURABILITY_CRC_X86)
   r.Add(cpu.sse42 && cpu.pclmul, {"sse42+pclmul", Crc32cImpl::kSse42, &Crc32cSse42, &Crc32cSse42Lockstep3});
   r.Add(cpu.sse42, {"sse42", Crc32cImpl::kSse42, &Crc32cSse42NoClmul, &Crc32cSse42Lockstep3});
 #endif
-#if defined(__aarch64__)
+#if defined(DURABILITY_CRC_ARM64)
   r.Add(cpu.armCrc32, {"armv8", Crc32cImpl::kArmv8, &Crc32cArmv8, nullptr});
 #endif
   (void)cpu;

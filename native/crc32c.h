@@ -5,6 +5,27 @@
 #include <cstddef>
 #include <cstdint>
 
+// Which hardware kernels this compiler builds. GCC and Clang compile each kernel with
+// per-function target attributes, so one binary runs on any CPU of the architecture. MSVC has
+// the x86 intrinsics without such attributes and without them emits nothing unasked, so it
+// builds the SSE4.2 kernels too; the AVX2 kernel would need /arch:AVX2 for its whole file
+// (letting the compiler use AVX2 in shared inline code), so MSVC builds go without it.
+#if defined(__x86_64__) || defined(_M_X64)
+#define DURABILITY_CRC_X86 1
+#if defined(__GNUC__) || defined(__clang__)
+#define DURABILITY_CRC_VPCLMUL 1
+#endif
+#endif
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#define DURABILITY_CRC_ARM64 1
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define DURABILITY_TARGET(features) __attribute__((target(features)))
+#else
+#define DURABILITY_TARGET(features)
+#endif
+
 namespace durability {
 
 enum class Crc32cImpl { kSse42, kArmv8, kTable };
@@ -37,14 +58,16 @@ uint32_t Crc32c(uint32_t crc, const uint8_t* data, size_t len);
 /** Table-driven slicing-by-8; runs anywhere. */
 uint32_t Crc32cPortable(uint32_t crc, const uint8_t* data, size_t len);
 
-// Hardware kernels: defined only on their architecture, and only safe to call when cpu.h says so.
-#if defined(__x86_64__)
-uint32_t Crc32cVpclmul(uint32_t crc, const uint8_t* data, size_t len);       // SSE4.2, AVX2, VPCLMULQDQ
+// Hardware kernels: defined only where built (above), and only safe to call when cpu.h says so.
+#if defined(DURABILITY_CRC_VPCLMUL)
+uint32_t Crc32cVpclmul(uint32_t crc, const uint8_t* data, size_t len);  // SSE4.2, AVX2, VPCLMULQDQ
+#endif
+#if defined(DURABILITY_CRC_X86)
 uint32_t Crc32cSse42(uint32_t crc, const uint8_t* data, size_t len);         // SSE4.2, PCLMULQDQ
 uint32_t Crc32cSse42NoClmul(uint32_t crc, const uint8_t* data, size_t len);  // SSE4.2
 void Crc32cSse42Lockstep3(uint32_t crc[3], const uint8_t* const data[3], const size_t length[3]);  // SSE4.2
 #endif
-#if defined(__aarch64__)
+#if defined(DURABILITY_CRC_ARM64)
 uint32_t Crc32cArmv8(uint32_t crc, const uint8_t* data, size_t len);
 #endif
 

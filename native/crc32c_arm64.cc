@@ -1,11 +1,13 @@
 // aarch64 CRC32C: the ARMv8 CRC32C instructions over three stripes, combined in software
 // (a 32-step GF(2) multiply per stripe, amortised over blocks of at least 3 x 256 bytes).
-// Built only for aarch64; crc32c.cc calls it only when the CPU reports the CRC32 extension.
-#if defined(__aarch64__)
+// Built only for aarch64 with GCC or Clang; crc32c.cc calls it only when the CPU reports the
+// CRC32 extension.
+#include "crc32c.h"
+
+#if defined(DURABILITY_CRC_ARM64)
 
 #include <cstring>
 
-#include "crc32c.h"
 #include "crc32c_math.h"
 
 #if defined(__clang__)
@@ -56,4 +58,4 @@ DURABILITY_TARGET_CRC uint32_t Crc32cArmv8(uint32_t crc, const uint8_t* p, size_
 
 }  // namespace durability
 
-#endif  // __aarch64__
+#endif  // DURABILITY_CRC_ARM64

@@ -2,20 +2,29 @@
 // (the instruction has a latency of 3 cycles but issues once per cycle), recombined at the end
 // of each block. With PCLMULQDQ the recombination is one carry-less multiply per stripe folded
 // into the block's last word; without it (pre-2010 cores) a 32-step software multiply, so blocks
-// start larger. Compiled with function-level target attributes so the rest of the addon runs on
-// any x86_64; crc32c.cc calls in only after cpuid says so.
-#if defined(__x86_64__)
+// start larger. Compiled with function-level target attributes (GCC, Clang; MSVC needs none) so
+// the rest of the addon runs on any x86_64; crc32c.cc calls in only after cpuid says so.
+#include "crc32c.h"
+
+#if defined(DURABILITY_CRC_X86)
 
 #include <immintrin.h>
 
 #include <cstring>
 
-#include "crc32c.h"
 #include "crc32c_math.h"
 
 // Both variants share one template compiled for SSE4.2 + PCLMUL; the variant without PCLMUL
-// discards (if constexpr) the only code that uses it, and GCC/Clang never emit PCLMULQDQ unasked.
-#define DURABILITY_TARGET_CRC __attribute__((target("sse4.2,pclmul")))
+// discards (if constexpr) the only code that uses it, and no compiler emits PCLMULQDQ unasked.
+#define DURABILITY_TARGET_CRC DURABILITY_TARGET("sse4.2,pclmul")
+
+#if defined(__clang__)
+#define DURABILITY_UNROLL4 _Pragma("unroll 4")
+#elif defined(__GNUC__)
+#define DURABILITY_UNROLL4 _Pragma("GCC unroll 4")
+#else
+#define DURABILITY_UNROLL4
+#endif
 
 namespace durability {
 namespace {
@@ -53,7 +62,7 @@ DURABILITY_TARGET_CRC inline uint32_t ThreeWay(uint32_t crc, const uint8_t* p, s
       const size_t stripe = words * 8;
       uint64_t c0 = c, c1 = 0, c2 = 0;
       const uint8_t* const last = p + stripe - 8;
-#pragma GCC unroll 4
+      DURABILITY_UNROLL4
       for (; p < last; p += 8) {
         c0 = _mm_crc32_u64(c0, Load64(p));
         c1 = _mm_crc32_u64(c1, Load64(p + stripe));
@@ -88,7 +97,7 @@ DURABILITY_TARGET_CRC uint32_t Crc32cSse42NoClmul(uint32_t crc, const uint8_t* p
   return ThreeWay<false>(crc, p, n);
 }
 
-__attribute__((target("sse4.2"))) void Crc32cSse42Lockstep3(uint32_t crc[3], const uint8_t* const data[3],
+DURABILITY_TARGET("sse4.2") void Crc32cSse42Lockstep3(uint32_t crc[3], const uint8_t* const data[3],
                                                             const size_t length[3]) {
   uint64_t c0 = ~crc[0] & 0xFFFFFFFFu, c1 = ~crc[1] & 0xFFFFFFFFu, c2 = ~crc[2] & 0xFFFFFFFFu;
   const uint8_t *p0 = data[0], *p1 = data[1], *p2 = data[2];
@@ -112,4 +121,4 @@ __attribute__((target("sse4.2"))) void Crc32cSse42Lockstep3(uint32_t crc[3], con
 
 }  // namespace durability
 
-#endif  // __x86_64__
+#endif  // DURABILITY_CRC_X86

@@ -4,18 +4,19 @@
 // different execution units, so they run side by side (on Zen 3: ~1.5x the three-stream kernel
 // alone). The folded region reduces to a CRC with two CRC32 instructions, and everything is
 // recombined into the last word of the third stripe with carry-less multiplies. Whatever is left
-// after the last full block goes to the three-stream kernel.
-#if defined(__x86_64__)
+// after the last full block goes to the three-stream kernel. GCC and Clang only (crc32c.h).
+#include "crc32c.h"
+
+#if defined(DURABILITY_CRC_VPCLMUL)
 
 #include <immintrin.h>
 
 #include <array>
 #include <cstring>
 
-#include "crc32c.h"
 #include "crc32c_math.h"
 
-#define DURABILITY_TARGET_VPCLMUL __attribute__((target("sse4.2,pclmul,avx2,vpclmulqdq")))
+#define DURABILITY_TARGET_VPCLMUL DURABILITY_TARGET("sse4.2,pclmul,avx2,vpclmulqdq")
 
 namespace durability {
 namespace {
@@ -139,4 +140,4 @@ DURABILITY_TARGET_VPCLMUL uint32_t Crc32cVpclmul(uint32_t crc, const uint8_t* p,
 
 }  // namespace durability
 
-#endif  // __x86_64__
+#endif  // DURABILITY_CRC_VPCLMUL

@@ -1,24 +1,15 @@
 #include "errors.h"
 
-#include <dlfcn.h>
-
 #include <cerrno>
-#include <cstring>
 #include <string>
+
+#include "platform.h"
 
 namespace durability {
 namespace {
 
-using NameFn = const char* (*)(int);
-
-// glibc >= 2.32 names every errno. Looked up at run time rather than linked, so the binary
-// keeps loading on older glibc and on musl, which then use the table below.
-NameFn FindStrerrorname() {
-  return reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "strerrorname_np"));
-}
-
-const NameFn kStrerrorname = FindStrerrorname();
-
+// For C libraries that cannot name an errno themselves (musl, macOS, Windows; glibc < 2.32).
+// Names outside ISO C are guarded: the Windows runtime lacks some (EDQUOT, ESTALE).
 const char* TableName(int err) {
   switch (err) {
 #define DURABILITY_ERRNO(name) \
@@ -45,7 +36,9 @@ const char* TableName(int err) {
     DURABILITY_ERRNO(EINVAL)
     DURABILITY_ERRNO(ENFILE)
     DURABILITY_ERRNO(EMFILE)
+#if defined(ETXTBSY)
     DURABILITY_ERRNO(ETXTBSY)
+#endif
     DURABILITY_ERRNO(EFBIG)
     DURABILITY_ERRNO(ENOSPC)
     DURABILITY_ERRNO(ESPIPE)
@@ -58,13 +51,27 @@ const char* TableName(int err) {
     DURABILITY_ERRNO(ENOLCK)
     DURABILITY_ERRNO(ENOSYS)
     DURABILITY_ERRNO(ENOTEMPTY)
+#if defined(ELOOP)
     DURABILITY_ERRNO(ELOOP)
+#endif
+#if defined(EOVERFLOW)
     DURABILITY_ERRNO(EOVERFLOW)
+#endif
+#if defined(EDQUOT)
     DURABILITY_ERRNO(EDQUOT)
+#endif
+#if defined(ESTALE)
     DURABILITY_ERRNO(ESTALE)
+#endif
+#if defined(ETIMEDOUT)
     DURABILITY_ERRNO(ETIMEDOUT)
+#endif
+#if defined(ECANCELED)
     DURABILITY_ERRNO(ECANCELED)
+#endif
+#if defined(EOPNOTSUPP)
     DURABILITY_ERRNO(EOPNOTSUPP)
+#endif
 #if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
     DURABILITY_ERRNO(ENOTSUP)
 #endif
@@ -77,13 +84,8 @@ const char* TableName(int err) {
   }
 }
 
-// GNU strerror_r returns the message; XSI returns 0 and fills the buffer. Overloads pick the right one.
-[[maybe_unused]] const char* StrerrorResult(const char* message, const char*) { return message; }
-[[maybe_unused]] const char* StrerrorResult(int rc, const char* buffer) { return rc == 0 ? buffer : "unknown error"; }
-
 std::string Describe(int err) {
-  char buffer[128] = {0};
-  std::string text = StrerrorResult(strerror_r(err, buffer, sizeof buffer), buffer);
+  std::string text = SystemErrorText(err);
   // Node writes "no such file or directory"; libc writes "No such file or directory".
   if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z' && !(text.size() > 1 && text[1] >= 'A' && text[1] <= 'Z')) {
     text[0] = static_cast<char>(text[0] - 'A' + 'a');
@@ -109,11 +111,9 @@ void ThrowOf(Napi::Env env, napi_status (*create)(napi_env, napi_value, napi_val
 }  // namespace
 
 const char* ErrnoName(int err) {
-  if (kStrerrorname != nullptr) {
-    const char* name = kStrerrorname(err);
-    if (name != nullptr) return name;
-  }
-  const char* name = TableName(err);
+  const char* name = SystemErrnoName(err);
+  if (name != nullptr) return name;
+  name = TableName(err);
   return name != nullptr ? name : "EUNKNOWN";
 }
 

@@ -1,11 +1,12 @@
-// Synchronous file bindings: validate, call file_ops, throw a Node-style error on failure.
+// Synchronous file bindings: validate, call the platform layer, throw a Node-style error on failure.
 #include <string>
 #include <vector>
 
 #include "args.h"
 #include "bindings.h"
+#include "env_files.h"
 #include "errors.h"
-#include "file_ops.h"
+#include "platform.h"
 
 namespace durability {
 namespace {
@@ -53,10 +54,17 @@ Napi::Value OpenJs(const Napi::CallbackInfo& info) {
   }
   const IoResult r = OpenFile(path.c_str(), flags, static_cast<unsigned>(mode));
   if (!r.ok()) return Done(info.Env(), r, path.c_str());
+  FilesOf(info.Env()).Opened(static_cast<int>(r.value));
   return Napi::Number::New(info.Env(), static_cast<double>(r.value));
 }
 
-Napi::Value CloseJs(const Napi::CallbackInfo& info) { return FdOnly(info, &CloseFd); }
+Napi::Value CloseJs(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return Napi::Value();
+  const IoResult r = CloseFd(fd);
+  FilesOf(info.Env()).Closed(fd);  // released even when close reports an error (EIO after the release)
+  return Done(info.Env(), r);
+}
 
 Napi::Value PwriteJs(const Napi::CallbackInfo& info) {
   int fd;
@@ -141,9 +149,16 @@ Napi::Value TryLockExclusiveJs(const Napi::CallbackInfo& info) {
   if (!ArgFd(info, 0, &fd)) return Napi::Value();
   const IoResult r = TryLockExclusive(fd);
   if (!r.ok()) return Done(info.Env(), r);
+  if (r.value == 1) FilesOf(info.Env()).Locked(fd);
   return Napi::Boolean::New(info.Env(), r.value == 1);
 }
 
-Napi::Value UnlockJs(const Napi::CallbackInfo& info) { return FdOnly(info, &Unlock); }
+Napi::Value UnlockJs(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return Napi::Value();
+  const IoResult r = Unlock(fd);
+  if (r.ok()) FilesOf(info.Env()).Unlocked(fd);
+  return Done(info.Env(), r);
+}
 
 }  // namespace durability

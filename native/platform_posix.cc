@@ -1,5 +1,10 @@
-#include "file_ops.h"
+// POSIX side of platform.h: Linux, and macOS where marked. macOS differs in three places:
+// durable sync is fcntl(F_FULLFSYNC) (fsync there leaves data in the drive's write cache, and
+// there is no fdatasync), preallocation is fcntl(F_PREALLOCATE) plus ftruncate, and pwritev
+// exists only from macOS 11.
+#if !defined(_WIN32)
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/file.h>
@@ -8,6 +13,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+
+#include "platform.h"
 
 namespace durability {
 namespace {
@@ -31,12 +39,19 @@ constexpr size_t kIovMax = IOV_MAX;
 constexpr size_t kIovMax = 1024;
 #endif
 
-/** fsync-family call, retried on EINTR; macOS asks the drive to flush its cache too. */
+/** fsync-family call, retried on EINTR. */
 IoResult SyncFd(int fd, bool dataOnly, const char* syscall) {
 #if defined(__APPLE__)
   (void)dataOnly;
-  if (fcntl(fd, F_FULLFSYNC) == 0) return Ok();
-  // File systems without F_FULLFSYNC (network mounts) fall back to fsync.
+  for (;;) {
+    if (fcntl(fd, F_FULLFSYNC) == 0) return Ok();
+    if (errno == EINTR) continue;
+    // File systems that cannot flush the drive cache (network mounts) refuse F_FULLFSYNC as
+    // unsupported; they get fsync, the best they offer. EINVAL also means "not for this kind of
+    // file", never lost data. Anything else (EIO) is the answer.
+    if (errno != ENOTSUP && errno != EOPNOTSUPP && errno != EINVAL) return Fail(syscall);
+    break;
+  }
   for (;;) {
     if (fsync(fd) == 0) return Ok();
     if (errno != EINTR) return Fail(syscall);
@@ -46,6 +61,16 @@ IoResult SyncFd(int fd, bool dataOnly, const char* syscall) {
     if ((dataOnly ? fdatasync(fd) : fsync(fd)) == 0) return Ok();
     if (errno != EINTR) return Fail(syscall);
   }
+#endif
+}
+
+/** pwritev, or on macOS before 11 a pwrite of the first buffer: a short write the caller continues. */
+ssize_t WritevAt(int fd, const iovec* iov, int count, off_t offset) {
+#if defined(__APPLE__)
+  if (__builtin_available(macOS 11.0, *)) return pwritev(fd, iov, count, offset);
+  return pwrite(fd, iov[0].iov_base, iov[0].iov_len, offset);
+#else
+  return pwritev(fd, iov, count, offset);
 #endif
 }
 
@@ -85,7 +110,7 @@ IoResult PwritevAll(int fd, std::vector<iovec>& iov, int64_t offset) {
   while (first < iov.size() && iov[first].iov_len == 0) ++first;
   while (first < iov.size()) {
     const size_t count = iov.size() - first < kIovMax ? iov.size() - first : kIovMax;
-    const ssize_t n = pwritev(fd, &iov[first], static_cast<int>(count), static_cast<off_t>(offset + total));
+    const ssize_t n = WritevAt(fd, &iov[first], static_cast<int>(count), static_cast<off_t>(offset + total));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Fail("pwritev");
@@ -124,6 +149,27 @@ IoResult Fallocate(int fd, int64_t offset, int64_t length) {
 #if defined(__linux__)
   for (;;) {
     if (fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0) return Ok();
+    if (errno != EINTR) return Fail("fallocate");
+  }
+#elif defined(__APPLE__)
+  if (length == 0) return Fail("fallocate", EINVAL);  // as fallocate(2)
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Fail("fallocate");
+  const int64_t end = offset + length;
+  if (end <= st.st_size) return Ok();  // already inside the file
+  // F_PEOFPOSMODE counts from the allocated end, which is at or past st_size: asking for the
+  // growth over st_size may reserve up to a block more than needed, never less.
+  fstore_t store = {};
+  store.fst_flags = F_ALLOCATECONTIG | F_ALLOCATEALL;
+  store.fst_posmode = F_PEOFPOSMODE;
+  store.fst_length = static_cast<off_t>(end - st.st_size);
+  while (fcntl(fd, F_PREALLOCATE, &store) == -1) {
+    if (errno == EINTR) continue;
+    if (store.fst_flags == F_ALLOCATEALL) return Fail("fallocate");
+    store.fst_flags = F_ALLOCATEALL;  // no contiguous run that large: any blocks will do
+  }
+  for (;;) {
+    if (ftruncate(fd, static_cast<off_t>(end)) == 0) return Ok();
     if (errno != EINTR) return Fail("fallocate");
   }
 #else
@@ -190,4 +236,27 @@ IoResult Unlock(int fd) {
   }
 }
 
+namespace {
+
+using NameFn = const char* (*)(int);
+
+// glibc >= 2.32 names every errno. Looked up at run time rather than linked, so the binary
+// keeps loading on older glibc, musl and macOS, which then use errors.cc's table.
+const NameFn kStrerrorname = reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "strerrorname_np"));
+
+// GNU strerror_r returns the message; XSI (musl, macOS) returns 0 and fills the buffer.
+[[maybe_unused]] const char* StrerrorResult(const char* message, const char*) { return message; }
+[[maybe_unused]] const char* StrerrorResult(int rc, const char* buffer) { return rc == 0 ? buffer : "unknown error"; }
+
+}  // namespace
+
+const char* SystemErrnoName(int err) { return kStrerrorname != nullptr ? kStrerrorname(err) : nullptr; }
+
+std::string SystemErrorText(int err) {
+  char buffer[128] = {0};
+  return StrerrorResult(strerror_r(err, buffer, sizeof buffer), buffer);
+}
+
 }  // namespace durability
+
+#endif  // !_WIN32

@@ -1,0 +1,48 @@
+#include "env_files.h"
+
+#include "platform.h"
+
+namespace durability {
+
+EnvFiles::EnvFiles(napi_env env) : env_(env) {
+  hooked_ = napi_add_env_cleanup_hook(env, &EnvFiles::Cleanup, this) == napi_ok;
+}
+
+EnvFiles::~EnvFiles() {
+  // Node runs cleanup hooks before it finalizes instance data, so normally the hook has run.
+  if (hooked_) {
+    napi_remove_env_cleanup_hook(env_, &EnvFiles::Cleanup, this);
+    ReleaseAll();
+  }
+}
+
+void EnvFiles::Opened(int fd) { open_.insert(fd); }
+
+void EnvFiles::Closed(int fd) {
+  open_.erase(fd);
+  locked_.erase(fd);
+}
+
+void EnvFiles::Locked(int fd) {
+  if (open_.count(fd) != 0) locked_.insert(fd);
+}
+
+void EnvFiles::Unlocked(int fd) { locked_.erase(fd); }
+
+void EnvFiles::Cleanup(void* self) {
+  EnvFiles* files = static_cast<EnvFiles*>(self);
+  files->hooked_ = false;
+  files->ReleaseAll();
+}
+
+void EnvFiles::ReleaseAll() {
+  stopping_ = true;
+  // Unlock before close: on POSIX closing the last descriptor of the open file drops the flock
+  // anyway, but Windows releases a closed handle's locks only eventually.
+  for (int fd : locked_) Unlock(fd);
+  for (int fd : open_) CloseFd(fd);
+  locked_.clear();
+  open_.clear();
+}
+
+}  // namespace durability

@@ -1,0 +1,56 @@
+// Descriptors per environment (the main thread, each worker): every descriptor opened through
+// the binding in an environment is recorded until closed through it, with whether it holds the
+// lock. When the environment is torn down with some still open (a worker that is terminated, or
+// ends, with a writer open) its cleanup hook unlocks and closes them, so the lock is free for
+// the next writer at once instead of when the process exits. The hook also marks the
+// environment as stopping, and completions of thread-pool work check that before touching JS.
+//
+// Used only from the environment's own JS thread (open, close, lock and unlock are synchronous
+// bindings), so nothing here is locked. Descriptors are process-wide numbers: one opened in a
+// worker belongs to that worker's environment, and must be closed through the binding
+// (binding.d.ts), or the hook could close a number since reused.
+#pragma once
+
+#include <napi.h>
+
+#include <set>
+
+namespace durability {
+
+class EnvFiles {
+ public:
+  explicit EnvFiles(napi_env env);
+  ~EnvFiles();
+  EnvFiles(const EnvFiles&) = delete;
+  EnvFiles& operator=(const EnvFiles&) = delete;
+
+  void Opened(int fd);
+  void Closed(int fd);
+  /** Records the lock on a descriptor this environment opened (others are not its to release). */
+  void Locked(int fd);
+  void Unlocked(int fd);
+  bool stopping() const { return stopping_; }
+
+ private:
+  static void Cleanup(void* self);
+  void ReleaseAll();
+
+  napi_env env_;
+  // std::set rather than unordered_set: the hash table's bucket array would raise the libstdc++
+  // floor of the Linux prebuilds to GLIBCXX_3.4.29 (__throw_bad_array_new_length).
+  std::set<int> open_;
+  std::set<int> locked_;  // a subset of open_
+  bool hooked_ = false;
+  bool stopping_ = false;
+};
+
+/** The environment's EnvFiles (the addon instance data). */
+EnvFiles& FilesOf(napi_env env);
+
+/**
+ * True once the environment is being torn down, or when its instance data is gone: a thread-pool
+ * completion then drops its result instead of creating JS values.
+ */
+bool EnvStopping(napi_env env);
+
+}  // namespace durability
