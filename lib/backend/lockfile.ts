@@ -35,8 +35,11 @@
 // - Within one process, flock excludes a second open of the same file. Here a registry on
 //   globalThis (under Symbol.for, so every copy of this module in the isolate shares it) does
 //   that. worker_threads share the pid but not the registry: a worker's lock still excludes the
-//   main thread through the pid file (the owner, this process, is alive), but a lock left by a
-//   worker that ended without unlocking stays held until the process exits.
+//   main thread through the pid file (the owner, this process, is alive). Where flock would drop
+//   a dead holder's lock, a thread that ends by itself (script done, process.exit(), uncaught
+//   error) releases its locks from process 'exit'. worker.terminate() runs no JavaScript in the
+//   worker, so a lock left open there stays held until the process exits (the native backend
+//   releases it: native/env_files.h).
 // - As with flock, closing the descriptor releases the lock (NodeFsBackend.close calls
 //   releaseLockOnClose); a descriptor closed behind our back is noticed on the next tryLock.
 
@@ -59,6 +62,7 @@ interface Held {
 }
 
 const REGISTRY = Symbol.for('durability.backend.ts-locks.v1');
+const EXIT_HOOK = Symbol.for('durability.backend.ts-locks.exit-hook.v1');
 
 function registry(): Map<string, Held> {
   const g = globalThis as unknown as Record<symbol, Map<string, Held> | undefined>;
@@ -68,6 +72,22 @@ function registry(): Map<string, Held> {
     g[REGISTRY] = map;
   }
   return map;
+}
+
+/** Once per thread (every copy of this module shares the flag): release what is held at 'exit'. */
+function releaseAllAtExit(): void {
+  const g = globalThis as unknown as Record<symbol, boolean | undefined>;
+  if (g[EXIT_HOOK] === true) return;
+  g[EXIT_HOOK] = true;
+  process.on('exit', () => {
+    for (const [key, held] of [...registry()]) {
+      try {
+        releaseHeld(key, held);
+      } catch {
+        registry().delete(key); // exiting: nothing better to do than leave the file to the stale check
+      }
+    }
+  });
 }
 
 // ---- process identity ------------------------------------------------------------------
@@ -342,7 +362,10 @@ export function tryLockFile(fd: number, file: string): LockResult {
     if (ownerState(current) !== 'dead') break;
     if (!breakStale(pidPath, current)) break;
   }
-  if (acquired) locks.set(key, { fd, dev: st.dev, ino: st.ino, pidPath, record });
+  if (acquired) {
+    locks.set(key, { fd, dev: st.dev, ino: st.ino, pidPath, record });
+    releaseAllAtExit();
+  }
   return { acquired, degraded: DEGRADED_LOCK };
 }
 
