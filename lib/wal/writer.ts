@@ -734,7 +734,7 @@ export class WalWriter<E> {
   }
 
   private commitFailed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void {
-    this.poison(err);
+    this.poison(err, batch.segment);
     // Segments the failed batches were to close would otherwise keep their descriptors.
     for (const b of [batch, ...abandoned]) if (b.endsSegment) b.segment.close();
   }
@@ -766,10 +766,12 @@ export class WalWriter<E> {
     throw err;
   }
 
-  private poison(err: unknown): void {
+  /** `segment`: the one whose write or sync failed. */
+  private poison(err: unknown, segment: ActiveSegment = this.segment): void {
     if (this.failure !== undefined) return;
     this.failure = err;
     this.stopTimer();
+    discardUnsynced(this.dir, segment);
     if (channels.poison.hasSubscribers) channels.poison.publish({ error: err, segmentId: this.segment.segmentId });
   }
 
@@ -799,5 +801,25 @@ export class WalWriter<E> {
     const next = new Uint8Array(Math.max(needed, this.staging.length * 2, 4096));
     next.set(this.staging.subarray(0, keep));
     this.staging = next;
+  }
+}
+
+/**
+ * Cuts a failed writer's segment back to the end of its last completed fdatasync. After a failed
+ * write or fdatasync the page cache may show bytes the disk never got (the kernel marks lost
+ * pages clean, "fsyncgate"); a writer reopened before a reboot would read them, take them for
+ * durable and append after them. Best effort: the writer is poisoned whatever happens here.
+ */
+function discardUnsynced(dir: Directory, segment: ActiveSegment): void {
+  if (!segment.exists) return;
+  try {
+    const file = dir.openAppend(segment.path);
+    try {
+      if (file.size() > segment.synced) file.truncate(segment.synced);
+    } finally {
+      file.close();
+    }
+  } catch {
+    // The failure being reported is the one that matters.
   }
 }
