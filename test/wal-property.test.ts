@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SimulatedDirectory } from '../lib/directory/simulated';
-import { IoError } from '../lib/errors';
+import { IoError, PoisonedError } from '../lib/errors';
 import { raw } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
@@ -80,5 +80,35 @@ describe('WAL crash-consistency regressions', () => {
     w.syncSync();
     const after = dir.crash({ mode: 'dropAll' });
     assert.deepEqual(new WalReader(after, { codec }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId), [1]);
+  });
+});
+
+describe('WAL reopened in the same process after a failed fdatasync', () => {
+  const codec = raw;
+  const bytes = (n: number) => new Uint8Array(20).fill(n);
+
+  it('does not take the bytes the failed fdatasync covered for durable', async () => {
+    // The page cache still shows entries 4..6 after their fdatasync failed, but the disk never
+    // got them (fsyncgate). A writer reopened here must not build on them: after a power cut
+    // the log must hold 1..3 and everything the new writer synced, and must read cleanly.
+    for (const mode of ['dropAll', 'keepPrefix', 'tear', 'reorder'] as const) {
+      const dir = new SimulatedDirectory({ seed: 3, sectorSize: 16 });
+      const w = WalWriter.create(dir, { codec, syncWindow: 4096 });
+      for (let n = 1; n <= 3; n++) w.append(bytes(n));
+      await w.sync();
+      for (let n = 4; n <= 6; n++) w.append(bytes(n));
+      w.flushSync();
+      dir.injectFault({ op: 'sync', error: 'EIO' });
+      await assert.rejects(w.sync(), IoError);
+      await assert.rejects(w.close(), PoisonedError);
+      const again = WalWriter.open(dir, { codec, syncWindow: 4096 });
+      assert.equal(again.nextEntryId, 4, 'the reopened writer continues after the last durable entry');
+      for (let n = 4; n <= 6; n++) again.append(bytes(10 + n));
+      await again.sync();
+      const after = dir.crash({ mode, seed: 5 });
+      const records = new WalReader(after, { codec }).replaySync({ mode: 'bestEffortTail' });
+      assert.deepEqual(records.map((r) => r.entryId), [1, 2, 3, 4, 5, 6], mode);
+      assert.deepEqual(records.map((r) => r.payload[0]), [1, 2, 3, 14, 15, 16], mode);
+    }
   });
 });
