@@ -3,13 +3,14 @@
 // damage when some frame that validates ends beyond o + W (the writer never leaves more than W
 // bytes unsynced, so bytes that far back had been synced), else a torn tail.
 //
-// Memory is bounded by the largest frame: a 1 MiB chunk buffer, grown only for a frame whose
+// Memory is bounded by the largest frame: a ScanWindow of 1 MiB, grown only for a frame whose
 // length was checked against the maximum and the bytes left in the file.
 
 import type { Checksummer } from '../backend/backend';
-import type { Directory, ReadableFile } from '../directory/directory';
+import type { Directory } from '../directory/directory';
 import { CorruptionError, InvalidArgumentError } from '../errors';
 import { maskCrc, readU32 } from '../wal/format';
+import { ScanWindow } from '../wal/scan-window';
 import { checkRecordLogHeader, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE } from './format';
 
 export type RecordLogMode = 'strict' | 'bestEffort';
@@ -27,26 +28,20 @@ export interface RecordLogScan {
   readonly syncWindow: number;
 }
 
-const CHUNK = 1 << 20;
 const SEARCH_BUDGET_FACTOR = 4;
 const SEARCH_BUDGET_SLACK = 1 << 20;
 
-export class RecordLogScanner {
+export class RecordLogScanner extends ScanWindow {
   readonly path: string;
-  private readonly file: ReadableFile;
   private readonly checksum: Checksummer;
   private readonly strict: boolean;
   private readonly max: number;
-  private fileSize: number;
   private syncWindow = 0;
   private headerTorn = false;
   private count = 0;
   private validEnd = 0;
   private tail: 'clean' | 'torn' = 'clean';
   private done = false;
-  private buf: Uint8Array;
-  private bufStart = 0;
-  private bufLen = 0;
   private payloadStart = 0;
   private payloadEnd = 0;
 
@@ -54,14 +49,12 @@ export class RecordLogScanner {
     const max = options.maxRecordSize ?? MAX_RECORD_SIZE;
     if (!Number.isInteger(max) || max < 0 || max > MAX_RECORD_SIZE) throw new InvalidArgumentError(`maxRecordSize must be an integer in 0..${MAX_RECORD_SIZE}`);
     if (options.mode !== 'strict' && options.mode !== 'bestEffort') throw new InvalidArgumentError(`mode must be 'strict' or 'bestEffort', got ${String(options.mode)}`);
+    super(dir.openRead(path), RECORD_LOG_HEADER_SIZE, RECORD_FRAME_HEADER_SIZE + max);
     this.path = path;
     this.strict = options.mode === 'strict';
     this.max = max;
     this.checksum = dir.checksum;
-    this.file = dir.openRead(path);
     try {
-      this.fileSize = this.file.size();
-      this.buf = new Uint8Array(Math.max(RECORD_LOG_HEADER_SIZE, Math.min(CHUNK, this.fileSize)));
       this.openHeader();
     } catch (err) {
       this.file.close();
@@ -175,40 +168,5 @@ export class RecordLogScanner {
       if (maskCrc(this.checksum.crc32c(this.buf.subarray(rel + 4, rel + RECORD_FRAME_HEADER_SIZE + len), 0)) === stored) return p;
     }
     return -1;
-  }
-
-  /** Makes the buffer hold file bytes [pos, pos + need) (fewer only at end of file); returns the bytes held from pos. */
-  private load(pos: number, need: number): number {
-    const rel = pos - this.bufStart;
-    if (rel >= 0 && rel + need <= this.bufLen) return this.bufLen - rel;
-    if (need > this.buf.length) {
-      // Doubling amortizes growing records, but never past the largest legal frame: the buffer
-      // stays within max(CHUNK, maxRecordSize + 8) whatever follows in the file.
-      const cap = Math.max(need, Math.min(this.fileSize - pos, RECORD_FRAME_HEADER_SIZE + this.max));
-      this.buf = new Uint8Array(Math.min(Math.max(need, this.buf.length * 2), cap));
-      this.bufLen = 0;
-    }
-    let kept = 0;
-    if (rel >= 0 && rel < this.bufLen) {
-      kept = this.bufLen - rel;
-      this.buf.copyWithin(0, rel, this.bufLen);
-    }
-    const want = Math.min(this.buf.length, this.fileSize - pos) - kept;
-    const got = want > 0 ? this.file.read(this.buf.subarray(kept, kept + want), pos + kept) : 0;
-    this.bufStart = pos;
-    this.bufLen = kept + got;
-    if (got < want) this.fileSize = pos + this.bufLen;
-    return this.bufLen;
-  }
-
-  private zeroFrom(pos: number): boolean {
-    for (let off = pos; off < this.fileSize;) {
-      const held = this.load(off, Math.min(CHUNK, this.fileSize - off));
-      if (held === 0) return true;
-      const rel = off - this.bufStart;
-      for (let i = rel; i < rel + held; i++) if (this.buf[i] !== 0) return false;
-      off += held;
-    }
-    return true;
   }
 }

@@ -3,18 +3,19 @@
 // Used by the reader and by the writer's resume/repair.
 //
 // Memory is bounded by the largest frame, not by the segment: the file is read through a
-// chunk buffer (1 MiB, grown only to hold one frame whose length was first checked against
+// ScanWindow (1 MiB, grown only to hold one frame whose length was first checked against
 // the maximum and against the bytes left in the file), and CRCs of all whole frames in the
 // buffer are computed in one Checksummer.crc32cRanges call (one native crossing per chunk).
 
 import type { Checksummer } from '../backend/backend';
-import type { Directory, ReadableFile } from '../directory/directory';
+import type { Directory } from '../directory/directory';
 import { CorruptionError, InvalidArgumentError } from '../errors';
 import {
   FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_SUFFIX, WAL_DIR,
   checkSegmentHeader, maskCrc, parseSegmentFileName, readU32, readU64, unmaskCrc,
   type SegmentHeader,
 } from './format';
+import { ScanWindow } from './scan-window';
 import { SEARCH_UNDECIDED, findWitnessFrame } from './tail-search';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
@@ -49,7 +50,6 @@ export interface ScanOptions {
   onFrame?: (entryId: number, payload: Uint8Array) => void;
 }
 
-const CHUNK = 1 << 20;
 const MAX_BATCH = 4096;
 /** Work cap of a witness search, in CRC bytes: a few passes over the file, plus slack. */
 const SEARCH_BUDGET_FACTOR = 4;
@@ -104,18 +104,16 @@ export function scanSegment(dir: Directory, seg: SegmentRef, opts: ScanOptions):
  * false at the end; result() then describes the segment. Throws CorruptionError on damage, and
  * on a torn tail or header in strict mode.
  */
-export class SegmentScanner {
+export class SegmentScanner extends ScanWindow {
   readonly path: string;
   readonly segmentId: number;
   /** Id of the current frame (valid after next() returned true). */
   entryId = 0;
 
-  private readonly file: ReadableFile;
   private readonly checksum: Checksummer;
   private readonly isFinal: boolean;
   private readonly strict: boolean;
   private readonly maxPayload: number;
-  private fileSize: number;
   private header: SegmentHeader | undefined;
   private firstEntryId: number;
   private nextId: number;
@@ -124,9 +122,6 @@ export class SegmentScanner {
   private tail: 'clean' | 'torn' = 'clean';
   private done = false;
 
-  private buf: Uint8Array;
-  private bufStart = 0;
-  private bufLen = 0;
   private payloadStart = 0;
   private payloadEnd = 0;
 
@@ -142,16 +137,14 @@ export class SegmentScanner {
     if (!Number.isInteger(max) || max < 0 || max > MAX_PAYLOAD_SIZE) {
       throw new InvalidArgumentError(`maxPayloadSize must be an integer in 0..${MAX_PAYLOAD_SIZE}`);
     }
+    super(dir.openRead(seg.path), SEGMENT_HEADER_SIZE, FRAME_HEADER_SIZE + max);
     this.path = seg.path;
     this.segmentId = seg.segmentId;
     this.isFinal = opts.isFinal;
     this.strict = opts.mode === 'strict';
     this.maxPayload = max;
     this.checksum = dir.checksum;
-    this.file = dir.openRead(seg.path);
     try {
-      this.fileSize = this.file.size();
-      this.buf = new Uint8Array(Math.max(SEGMENT_HEADER_SIZE, Math.min(CHUNK, this.fileSize)));
       const batch = Math.min(MAX_BATCH, Math.ceil(this.buf.length / FRAME_HEADER_SIZE));
       this.rels = new Int32Array(batch);
       this.ranges = new Uint32Array(2 * batch);
@@ -350,64 +343,4 @@ export class SegmentScanner {
       budget: SEARCH_BUDGET_FACTOR * Math.max(0, this.fileSize - from) + SEARCH_BUDGET_SLACK,
     });
   }
-
-  // ---- buffer ----
-
-  /**
-   * Makes the buffer start at file offset `pos` and hold at least `need` bytes of it (fewer only
-   * at end of file), growing to `need` if the buffer is smaller. Returns the bytes held.
-   */
-  private load(pos: number, need: number): number {
-    if (need > this.buf.length) {
-      // Doubling amortizes a run of growing frames, but never past the largest legal frame (need
-      // is at most that): the buffer stays within max(CHUNK, maxPayload + 16) whatever follows.
-      const cap = Math.min(this.fileSize - pos, Math.max(need, FRAME_HEADER_SIZE + this.maxPayload));
-      const grown = new Uint8Array(Math.min(Math.max(need, this.buf.length * 2), cap));
-      this.buf = grown;
-      this.bufLen = 0;
-    }
-    const b = this.buf;
-    // Keep what is already loaded past pos, then read the rest.
-    let kept = 0;
-    const rel = pos - this.bufStart;
-    if (rel >= 0 && rel < this.bufLen) {
-      kept = this.bufLen - rel;
-      b.copyWithin(0, rel, this.bufLen);
-    }
-    const want = Math.min(b.length, this.fileSize - pos) - kept;
-    const got = want > 0 ? this.file.read(b.subarray(kept, kept + want), pos + kept) : 0;
-    this.bufStart = pos;
-    this.bufLen = kept + got;
-    // A file that shrank while we read ends where the bytes end.
-    if (got < want) this.fileSize = pos + this.bufLen;
-    return this.bufLen;
-  }
-
-  /** True when every byte from `pos` to the end of the file is zero (preallocated, never written). */
-  private zeroFrom(pos: number): boolean {
-    for (let off = pos; off < this.fileSize; ) {
-      const rel = off - this.bufStart;
-      if (rel < 0 || rel >= this.bufLen) {
-        this.load(off, 1);
-        continue;
-      }
-      if (!allZero(this.buf, rel, this.bufLen)) return false;
-      off = this.bufStart + this.bufLen;
-    }
-    return true;
-  }
-}
-
-/** Whether b[from..to) is all zero; a word at a time where aligned (preallocated tails are long). */
-function allZero(b: Uint8Array, from: number, to: number): boolean {
-  let i = from;
-  while (i < to && ((b.byteOffset + i) & 3) !== 0) if (b[i++] !== 0) return false;
-  const words = (to - i) >> 2;
-  if (words > 0) {
-    const w = new Int32Array(b.buffer, b.byteOffset + i, words);
-    for (let k = 0; k < words; k++) if (w[k] !== 0) return false;
-    i += words * 4;
-  }
-  while (i < to) if (b[i++] !== 0) return false;
-  return true;
 }

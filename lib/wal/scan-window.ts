@@ -1,0 +1,91 @@
+// The read buffer shared by the frame scanners (WAL segments, record logs): a window over a
+// file that holds a chunk at a time and grows only to hold one frame, so memory is bounded by
+// the largest legal frame, not by the file. A base class rather than a member object because
+// the scanners' per-frame paths read buf/bufStart directly.
+
+import type { ReadableFile } from '../directory/directory';
+
+export const SCAN_CHUNK = 1 << 20;
+
+export abstract class ScanWindow {
+  protected readonly file: ReadableFile;
+  /** Header + largest payload the scanner accepts: the buffer never grows past it (nor past the file). */
+  private readonly maxFrame: number;
+  /** Shrinks when the file turns out shorter than size() said (it shrank while we read). */
+  protected fileSize: number;
+  protected buf: Uint8Array;
+  protected bufStart = 0;
+  protected bufLen = 0;
+
+  /** Takes ownership of `file`: closes it if the window cannot be set up. */
+  protected constructor(file: ReadableFile, minBuffer: number, maxFrame: number) {
+    this.file = file;
+    this.maxFrame = maxFrame;
+    try {
+      this.fileSize = file.size();
+      this.buf = new Uint8Array(Math.max(minBuffer, Math.min(SCAN_CHUNK, this.fileSize)));
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Makes the buffer hold file bytes [pos, pos + need) (fewer only at end of file), growing to
+   * `need` if the buffer is smaller; returns the bytes held from pos. Callers check a frame's
+   * length against the maximum and the file before passing it as `need`.
+   */
+  protected load(pos: number, need: number): number {
+    const rel = pos - this.bufStart;
+    if (rel >= 0 && rel + need <= this.bufLen) return this.bufLen - rel;
+    if (need > this.buf.length) {
+      // Doubling amortizes a run of growing frames, but never past the largest legal frame:
+      // the buffer stays within max(SCAN_CHUNK, maxFrame) whatever follows in the file.
+      const cap = Math.min(this.fileSize - pos, Math.max(need, this.maxFrame));
+      this.buf = new Uint8Array(Math.min(Math.max(need, this.buf.length * 2), cap));
+      this.bufLen = 0;
+    }
+    const b = this.buf;
+    // Keep what is already loaded past pos, then read the rest.
+    let kept = 0;
+    if (rel >= 0 && rel < this.bufLen) {
+      kept = this.bufLen - rel;
+      b.copyWithin(0, rel, this.bufLen);
+    }
+    const want = Math.min(b.length, this.fileSize - pos) - kept;
+    const got = want > 0 ? this.file.read(b.subarray(kept, kept + want), pos + kept) : 0;
+    this.bufStart = pos;
+    this.bufLen = kept + got;
+    // A file that shrank while we read ends where the bytes end.
+    if (got < want) this.fileSize = pos + this.bufLen;
+    return this.bufLen;
+  }
+
+  /** True when every byte from `pos` to the end of the file is zero (preallocated, never written). */
+  protected zeroFrom(pos: number): boolean {
+    for (let off = pos; off < this.fileSize; ) {
+      const rel = off - this.bufStart;
+      if (rel < 0 || rel >= this.bufLen) {
+        this.load(off, 1);
+        continue;
+      }
+      if (!allZero(this.buf, rel, this.bufLen)) return false;
+      off = this.bufStart + this.bufLen;
+    }
+    return true;
+  }
+}
+
+/** Whether b[from..to) is all zero; a word at a time where aligned (preallocated tails are long). */
+function allZero(b: Uint8Array, from: number, to: number): boolean {
+  let i = from;
+  while (i < to && ((b.byteOffset + i) & 3) !== 0) if (b[i++] !== 0) return false;
+  const words = (to - i) >> 2;
+  if (words > 0) {
+    const w = new Int32Array(b.buffer, b.byteOffset + i, words);
+    for (let k = 0; k < words; k++) if (w[k] !== 0) return false;
+    i += words * 4;
+  }
+  while (i < to) if (b[i++] !== 0) return false;
+  return true;
+}
