@@ -15,6 +15,7 @@ import { crc32c as jsCrc32c } from '../lib/crc32c';
 import { channels, resetDiagnostics, type DiagnosticEvent } from '../lib/diagnostics';
 import { IoError } from '../lib/errors';
 import { loadNative } from '../lib/native';
+import { rfc3720Vectors, xorshift32 } from './crc32c-oracle';
 
 const load = loadNative();
 const binding = load.binding;
@@ -31,19 +32,6 @@ describe('native core: loading', () => {
 });
 
 if (binding) describeNative(binding);
-
-/** xorshift32: reproducible randomness, so a failure names a seed that replays it. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 function ascending(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => i);
@@ -141,14 +129,7 @@ function describeNative(b: NativeBinding): void {
       if (!kernels.includes('armv8')) assert.throws(() => b.crc32cWithKernel('armv8', new Uint8Array(1)), RangeError);
     });
 
-    const vectors: Array<[string, Uint8Array, number]> = [
-      ['32 zero bytes', new Uint8Array(32), 0x8a9136aa],
-      ['32 0xFF bytes', new Uint8Array(32).fill(0xff), 0x62a8ab43],
-      ['0..31 ascending', ascending(32), 0x46dd794e],
-      ['31..0 descending', ascending(32).reverse(), 0x113fdb5c],
-      ['"123456789"', Buffer.from('123456789'), 0xe3069283],
-      ['empty', new Uint8Array(0), 0],
-    ];
+    const vectors = rfc3720Vectors();
     const portable = nativePortableCrc32c();
     for (const [name, data, expected] of vectors) {
       it(`RFC 3720 vector: ${name}, on every kernel`, () => {
@@ -171,7 +152,7 @@ function describeNative(b: NativeBinding): void {
 
     it('every kernel, portable and JS agree on 10,000 random buffers (lengths 0..70 KiB, any alignment, any seed)', () => {
       const seed = 0x5eed1234;
-      const rand = prng(seed);
+      const rand = xorshift32(seed);
       const kernels = b.crc32cKernels();
       const pool = new Uint8Array(72 * 1024 + 64);
       for (let i = 0; i < pool.length; i++) pool[i] = rand() & 0xff;
@@ -190,7 +171,7 @@ function describeNative(b: NativeBinding): void {
     });
 
     it('every kernel agrees with JS on buffers spanning several multi-stream blocks (up to 1 MiB)', () => {
-      const rand = prng(4242);
+      const rand = xorshift32(4242);
       const pool = new Uint8Array((1 << 20) + 64).map(() => rand() & 0xff);
       for (let n = 0; n < 40; n++) {
         const length = n === 0 ? 1 << 20 : rand() % ((1 << 20) + 1);
@@ -213,7 +194,7 @@ function describeNative(b: NativeBinding): void {
     });
 
     it('crc32cRanges equals crc32c per range, in one call, leaving out[count..] alone', () => {
-      const rand = prng(99);
+      const rand = xorshift32(99);
       const data = new Uint8Array(20_000).map(() => rand() & 0xff);
       const count = 500;
       const ranges = new Uint32Array(2 * count + 6).fill(0xffffffff); // extra entries are not read
@@ -387,7 +368,7 @@ function describeNative(b: NativeBinding): void {
 
     it('moves a large buffer and many concurrent async writes intact', async () => {
       await withFile(async (fd, file) => {
-        const rand = prng(7);
+        const rand = xorshift32(7);
         const big = new Uint8Array(3 * 1024 * 1024 + 17).map(() => rand() & 0xff);
         assert.equal(b.pwrite(fd, big, 0), big.length);
         const back = new Uint8Array(big.length);

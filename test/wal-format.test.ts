@@ -10,20 +10,12 @@ import {
   maskCrc, parseSegmentFileName, readU32, sealFrames, segmentFileName, segmentPath, unmaskCrc, writeFrameUnsealed,
 } from '../lib/wal/format';
 import { scanSegment, type SegmentScan } from '../lib/wal/segment-scan';
+import { referenceCrc32c } from './crc32c-oracle';
 import { parseHex, writeSegmentFile } from './vectors/build';
 import { vectorCases, type Outcome } from './vectors/cases';
 
 const VECTORS = path.resolve(__dirname, '..', '..', 'test', 'vectors');
 
-/** Bit-at-a-time CRC32C straight from the definition: an oracle independent of lib/crc32c and native. */
-function referenceCrc32c(data: Uint8Array, seed = 0): number {
-  let c = ~seed >>> 0;
-  for (const byte of data) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-  }
-  return ~c >>> 0;
-}
 
 const reference: Checksummer = {
   name: 'ts',
