@@ -156,6 +156,14 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
     file.sync();
   } catch (err) {
     file.close();
+    // After a failed write or fdatasync the header may exist only in the page cache: a writer
+    // reopened before a reboot would append to a segment with no header on disk. It holds no
+    // entry yet, so it goes (best effort; a crash that brings it back leaves a torn final header).
+    try {
+      dir.deleteNoSync(path);
+    } catch {
+      // The failure being reported is the one that matters.
+    }
     throw err;
   }
   return { segment: segmentFor(spec, path, header.salt, file), preallocationFailed };
