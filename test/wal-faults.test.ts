@@ -1,11 +1,7 @@
-import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { FaultError } from '../lib/directory/faults';
-import type { SimulatedOperation } from '../lib/directory/simulated';
-import { IoError, PoisonedError } from '../lib/errors';
-import type { WalWriter } from '../lib/wal/writer';
 import { LONG, propertyParams } from './support/fc-params';
-import { commandArb, configArb, crashSpecArb, type CrashSpec, type WalCommand, type WalConfig, WalRun } from './support/wal-workload';
+import { countSite, ERRORS, faultCommandsArb, faultConfigArb, runFaultCase, SITES } from './support/fault-run';
+import { crashSpecArb } from './support/wal-workload';
 
 // Fault injection (docs/FORMAT.md premises, reliability.md test plan item 3): one I/O site of a
 // random workload fails once, with EIO, ENOSPC or a short write. Whatever call sees it:
@@ -16,156 +12,10 @@ import { commandArb, configArb, crashSpecArb, type CrashSpec, type WalCommand, t
 //   writer untouched;
 // and a power cut afterwards (every mode) leaves a log that best-effort replay reads as a run
 // of the stream holding every acknowledged entry, that a writer resumes, and that strict
-// replay then accepts. After a failed fdatasync nothing is reopened in the same process
-// (fsyncgate: the page cache may hold bytes the disk never got); after other faults the
-// workload goes on, reopening in process.
-
-type Site = 'create' | 'write' | 'allocate' | 'sync' | 'syncDir' | 'rename' | 'delete' | 'truncate';
-const SITES: readonly Site[] = ['create', 'write', 'allocate', 'sync', 'syncDir', 'rename', 'delete', 'truncate'];
-const ERRORS: readonly FaultError[] = ['EIO', 'ENOSPC', 'short'];
-
-/** Configurations under which every site occurs: small segments, preallocation, recycling. */
-const faultConfigArb: fc.Arbitrary<WalConfig> = configArb.chain((c) =>
-  fc.record({
-    maxSegmentSize: fc.integer({ min: 200, max: 600 }),
-    preallocate: fc.constantFrom<boolean | number>(true, 1500),
-    recycleCapacity: fc.integer({ min: 1, max: 2 }),
-  }).map((forced) => ({ ...c, ...forced, supportsAllocate: true })),
-);
-
-/** A workload that rotates, truncates both ways and closes somewhere among random commands. */
-const faultCommandsArb: fc.Arbitrary<WalCommand[]> = fc
-  .tuple(
-    fc.array(commandArb({ powerCuts: false }), { minLength: 10, maxLength: 40, size: 'max' }),
-    fc.array(fc.integer({ min: 10, max: 200 }), { minLength: 16, maxLength: 16 }),
-    fc.nat(),
-  )
-  .map(([random, sizes, at]) => {
-    // Enough bytes to rotate several times, then each kind of truncation and a close.
-    const block: WalCommand[] = [
-      ...sizes.map((size): WalCommand => ({ kind: 'append', size })),
-      { kind: 'sync', async: true },
-      { kind: 'truncate', fraction: 0.7, recycle: true },
-      { kind: 'append', size: 300 },
-      { kind: 'truncate', fraction: 0.9, recycle: false },
-      { kind: 'close', async: false },
-    ];
-    const cmds = [...random];
-    cmds.splice(at % (cmds.length + 1), 0, ...block);
-    return cmds;
-  });
-
-interface FaultCase {
-  site: Site;
-  error: FaultError;
-  config: WalConfig;
-  commands: WalCommand[];
-  /** Which occurrence of the site fails, as a fraction of the occurrences in the workload. */
-  at: number;
-  crash: CrashSpec;
-  final: CrashSpec;
-}
-
-/** Occurrences of `site` when the workload runs without faults (the simulation is deterministic). */
-async function countSite(c: FaultCase): Promise<number> {
-  let n = 0;
-  const run = new WalRun(c.config, (e: SimulatedOperation) => {
-    // Taking the lock creates wal/LOCK, but a fault sees that as 'open'.
-    if (e.op === c.site && !(e.op === 'create' && e.path.endsWith('LOCK'))) n++;
-  });
-  for (const cmd of c.commands) await run.step(cmd);
-  return n;
-}
-
-/** Every call of a poisoned writer fails with PoisonedError and nothing about it moves. */
-async function checkPoisoned(w: WalWriter<Uint8Array>, cause: unknown): Promise<void> {
-  assert.ok(w.poisoned, 'a failed writer call poisons the writer');
-  assert.equal(w.poisonCause, cause, 'the poison cause is the error the failing call threw');
-  const last = w.lastEntryId;
-  const durable = w.durableEntryId;
-  const isPoisoned = (e: unknown) => e instanceof PoisonedError && e.cause === cause;
-  if (!w.closed) {
-    assert.throws(() => w.append(new Uint8Array(3)), isPoisoned);
-    assert.throws(() => w.appendBatch([new Uint8Array(1), new Uint8Array(2)]), isPoisoned);
-    assert.throws(() => w.flushSync(), isPoisoned);
-    await assert.rejects(w.flush(), isPoisoned);
-    assert.throws(() => w.syncSync(), isPoisoned);
-    await assert.rejects(w.sync(), isPoisoned);
-    assert.throws(() => w.recycle([]), isPoisoned);
-    await assert.rejects(w.close(), isPoisoned);
-  }
-  assert.equal(w.lastEntryId, last);
-  assert.equal(w.durableEntryId, durable, 'no sync succeeds after the failure');
-  assert.ok(w.closed);
-}
-
-async function runFaultCase(c: FaultCase, occurrences: number): Promise<void> {
-  const after = Math.min(occurrences - 1, Math.floor(c.at * occurrences));
-  let run: WalRun | undefined = undefined;
-  const r = new WalRun(c.config, (e: SimulatedOperation) => {
-    // The moment the fault fires in a writer's I/O, nothing later may be reported durable.
-    if (e.failed && run !== undefined && run.phase === 'writer' && run.writer !== undefined) run.ackCeiling = run.writer.durableEntryId;
-  });
-  run = r;
-  const fault = r.dir.injectFault({ op: c.site, error: c.error, after });
-  const errno = c.error === 'EIO' ? 'EIO' : 'ENOSPC';
-  let seen: unknown = undefined;
-  let cutAfterStep = false;
-  const handle = async (cmd: WalCommand, err: unknown): Promise<void> => {
-    // A group commit that fails between calls poisons the writer; later calls report it as the cause.
-    const cause = err instanceof PoisonedError && r.phase === 'writer' ? err.cause : err;
-    // Several calls in flight may each report the one failure.
-    if (seen !== undefined && cause === seen) return;
-    assert.equal(seen, undefined, `a second failure after the one-shot fault: ${String(err)}`);
-    assert.equal(fault.fired, 1, `${cmd.kind} failed with no fault injected: ${String(err)}`);
-    seen = cause;
-    assert.ok(cause instanceof IoError && cause.errno === errno, `${cmd.kind} (${r.phase}) threw ${String(err)}, not the injected ${errno}`);
-    const failed = r.writer ?? r.closing;
-    switch (r.phase) {
-      case 'writer':
-        assert.ok(failed !== undefined);
-        await r.quiesce();
-        await checkPoisoned(failed, cause);
-        r.writer = undefined;
-        cutAfterStep = true;
-        break;
-      case 'open':
-        assert.equal(r.writer, undefined);
-        // The lock was released: taking it here would throw LockedError otherwise.
-        r.dir.lock('wal/LOCK').release();
-        if (c.site === 'sync') cutAfterStep = true;
-        break;
-      case 'maintenance':
-      case 'recycle':
-        if (r.writer !== undefined) assert.equal(r.writer.poisoned, false, 'a maintenance failure does not poison the writer');
-        break;
-      case 'read':
-        assert.fail(`a replay failed: ${String(err)}`);
-    }
-  };
-  r.onFailure = handle;
-  for (const cmd of c.commands) {
-    await r.step(cmd);
-    if (fault.fired > 0 && seen === undefined) {
-      // Pipelined writes fail off the caller's path: after the commits ran, a call in flight
-      // has reported it, or the writer is poisoned; a fault nobody noticed would be a lie.
-      await r.quiesce();
-      await r.takeStray(cmd);
-      if (seen === undefined) {
-        const w = r.writer;
-        assert.ok(w !== undefined && w.poisoned, `the fault fired during ${JSON.stringify(cmd)} but no call reported it and no writer is poisoned`);
-        r.phase = 'writer';
-        await handle(cmd, w.poisonCause);
-      }
-    }
-    if (cutAfterStep) {
-      cutAfterStep = false;
-      await r.cutNow(c.crash);
-    }
-  }
-  assert.equal(fault.fired, 1, 'the fault fired');
-  await r.finish(c.final);
-}
+// replay then accepts. A failed writer is followed by either a power cut or a new writer in the
+// same process, which must not build on bytes the failed write or fdatasync left only in the
+// page cache (fsyncgate). A failed WalWriter.open is retried in process, except after a failed
+// fdatasync (the repair it was making durable may exist only in the page cache).
 
 describe('WAL under injected I/O faults (SimulatedDirectory)', function () {
   if (LONG) this.timeout(0);
@@ -177,6 +27,7 @@ describe('WAL under injected I/O faults (SimulatedDirectory)', function () {
         config: faultConfigArb,
         commands: faultCommandsArb,
         at: fc.integer({ min: 0, max: 999 }).map((n) => n / 1000),
+        afterPoison: fc.constantFrom<'cut' | 'reopen'>('cut', 'reopen'),
         crash: crashSpecArb,
         final: crashSpecArb,
       });

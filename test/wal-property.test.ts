@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { SimulatedDirectory } from '../lib/directory/simulated';
 import { IoError, PoisonedError } from '../lib/errors';
 import { raw } from '../lib/wal/codec';
+import { segmentPath } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
@@ -86,6 +87,25 @@ describe('WAL crash-consistency regressions', () => {
 describe('WAL reopened in the same process after a failed fdatasync', () => {
   const codec = raw;
   const bytes = (n: number) => new Uint8Array(20).fill(n);
+
+  it("does not build on a new segment whose header's fdatasync failed", async () => {
+    // Rotation created segment 2 and its header's fdatasync failed: the header exists only in the
+    // page cache. A writer reopened here must not append to that segment: once a later rotation
+    // makes it non-final, a power cut leaves a segment with no header in the middle of the log.
+    const dir = new SimulatedDirectory({ seed: 4 });
+    const w = WalWriter.create(dir, { codec, maxSegmentSize: 140, flushPolicy: 'perAppend' });
+    for (let n = 1; n <= 3; n++) w.append(bytes(n));
+    dir.injectFault({ op: 'sync', error: 'EIO', path: segmentPath(2) });
+    assert.throws(() => w.append(bytes(4)), IoError);
+    await assert.rejects(w.close(), PoisonedError);
+    const again = WalWriter.open(dir, { codec, maxSegmentSize: 140, flushPolicy: 'perAppend' });
+    assert.equal(again.nextEntryId, 4);
+    for (let n = 4; n <= 9; n++) again.append(bytes(n));
+    assert.ok(again.currentSegmentId >= 3);
+    await again.sync();
+    const records = new WalReader(dir.crash({ mode: 'dropAll' }), { codec }).replaySync({ mode: 'bestEffortTail' });
+    assert.deepEqual(records.map((r) => r.entryId), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
 
   it('does not take the bytes the failed fdatasync covered for durable', async () => {
     // The page cache still shows entries 4..6 after their fdatasync failed, but the disk never

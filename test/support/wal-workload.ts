@@ -504,6 +504,18 @@ export class WalRun {
     }
   }
 
+  /**
+   * Opens a new writer in this process after the last one failed (no power cut): the log it
+   * finds is checked like one found after a cut, and the model adopts it once the writer made it durable.
+   */
+  reopenAfterFailure(): void {
+    this.writer = undefined;
+    this.life++;
+    this.ackCeiling = undefined;
+    this.trace.push('-- reopened after a failure');
+    this.writer = this.resumeChecked('reopening after a failure', false);
+  }
+
   /** Settles the calls in flight and lets group commits started by the flush policy finish (a turn of the event loop). */
   async quiesce(): Promise<void> {
     await this.settle();
