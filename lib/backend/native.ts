@@ -3,12 +3,12 @@
 // EINTR; this class maps OS errors to IoError naming the caller's path, and turns "this file
 // system cannot flock" into a degraded lock with one diagnostic.
 
-import fs from 'node:fs';
 import type { Crc32cImpl, NativeBinding } from '../../binding';
 import { diagnoseOnce } from '../diagnostics';
 import { toIoError } from '../errors';
 import { loadNative } from '../native';
 import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
+import { pathExists, readDirectory } from './fs-metadata';
 
 /** flock errors meaning "no OS locks here" (some NFS and FUSE mounts), not "someone holds it". */
 const LOCK_UNSUPPORTED = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL']);
@@ -187,23 +187,11 @@ export class NativeFileBackend implements FileBackend {
 
   // Listing and probing are metadata reads that never sit on the durable-write path.
   readdir(path: string): string[] {
-    try {
-      return fs.readdirSync(path);
-    } catch (err) {
-      throw toIoError(err, path);
-    }
+    return readDirectory(path);
   }
 
-  /** False only when the path (or a parent) does not exist; other failures (EACCES) throw. */
   exists(path: string): boolean {
-    try {
-      fs.statSync(path);
-      return true;
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-      throw toIoError(err, path);
-    }
+    return pathExists(path);
   }
 
   tryLock(fd: number, path: string): LockResult {

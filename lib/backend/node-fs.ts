@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { IoError, toIoError } from '../errors';
 import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
+import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
@@ -290,23 +291,11 @@ export class NodeFsBackend implements FileBackend {
   }
 
   readdir(path: string): string[] {
-    try {
-      return fs.readdirSync(path);
-    } catch (err) {
-      fail(err, path);
-    }
+    return readDirectory(path);
   }
 
-  /** False only when the path (or a parent) does not exist; other failures (EACCES) throw. */
   exists(path: string): boolean {
-    try {
-      fs.statSync(path);
-      return true;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-      fail(err, path);
-    }
+    return pathExists(path);
   }
 
   tryLock(fd: number, path: string): LockResult {
