@@ -10,55 +10,10 @@
 #include "env_files.h"
 #include "errors.h"
 #include "platform.h"
+#include "promise_worker.h"
 
 namespace durability {
 namespace {
-
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  PromiseWorker(Napi::Env env, const char* name) : Napi::AsyncWorker(env, name) {
-    if (napi_create_promise(env, &deferred_, &promise_) != napi_ok) promise_ = nullptr;
-  }
-
-  /** Queues the worker and returns its promise; on failure deletes it and leaves the exception pending. */
-  static Napi::Value Start(PromiseWorker* worker) {
-    napi_value promise = worker->promise_;
-    if (promise == nullptr) {
-      delete worker;
-      return Napi::Value();
-    }
-    worker->Queue();
-    return Napi::Value(worker->Env(), promise);
-  }
-
- protected:
-  // Settles with raw Node-API calls and gives up quietly when they fail: during worker
-  // termination the env can no longer run JS, and node-addon-api's wrappers would abort there.
-  void OnOK() override {
-    napi_env env = Env();
-    if (EnvStopping(env)) return;
-    if (result_.ok()) {
-      napi_value value = Resolution(env);
-      if (value != nullptr) napi_resolve_deferred(env, deferred_, value);
-    } else {
-      napi_value error = MakeSysError(env, result_.err, result_.syscall, path_.empty() ? nullptr : path_.c_str());
-      if (error != nullptr) napi_reject_deferred(env, deferred_, error);
-    }
-  }
-
-  virtual napi_value Resolution(napi_env env) {
-    napi_value undefined = nullptr;
-    napi_get_undefined(env, &undefined);
-    return undefined;
-  }
-
-  IoResult result_;
-  std::string path_;  // named in the rejection, when the operation has one
-
- private:
-  napi_deferred deferred_ = nullptr;
-  napi_value promise_ = nullptr;
-};
 
 /** Resolves with the byte count. */
 class CountWorker : public PromiseWorker {

@@ -21,6 +21,7 @@
 #include "env_files.h"
 #include "errors.h"
 #include "platform.h"
+#include "promise_worker.h"
 
 namespace durability {
 namespace {
@@ -61,30 +62,17 @@ IoResult Injected(int err, const char* syscall) {
   return r;
 }
 
-class CommitWorker final : public Napi::AsyncWorker {
+class CommitWorker final : public PromiseWorker {
  public:
   CommitWorker(Napi::Env env, Napi::Array chunks, int fd, std::vector<iovec> iov, int64_t offset, int64_t truncateTo,
                std::vector<std::string> dirs)
-      : Napi::AsyncWorker(env, "durability.commit"),
+      : PromiseWorker(env, "durability.commit"),
         keep_(Napi::Persistent(chunks)),
         fd_(fd),
         iov_(std::move(iov)),
         offset_(offset),
         truncateTo_(truncateTo),
-        dirs_(std::move(dirs)) {
-    if (napi_create_promise(env, &deferred_, &promise_) != napi_ok) promise_ = nullptr;
-  }
-
-  /** Queues the worker and returns its promise; on failure deletes it and leaves the exception pending. */
-  static Napi::Value Start(CommitWorker* worker) {
-    napi_value promise = worker->promise_;
-    if (promise == nullptr) {
-      delete worker;
-      return Napi::Value();
-    }
-    worker->Queue();
-    return Napi::Value(worker->Env(), promise);
-  }
+        dirs_(std::move(dirs)) {}
 
   void Execute() override {
     int err;
@@ -107,25 +95,10 @@ class CommitWorker final : public Napi::AsyncWorker {
       err = InjectedError(Step::kFsyncDir);
       result_ = err != 0 ? Injected(err, "fsync") : FsyncDir(dir.c_str());
       if (!result_.ok()) {
-        failedPath_ = dir;
+        path_ = dir;  // the rejection names the directory
         return;
       }
     }
-  }
-
- protected:
-  // Raw Node-API, giving up quietly when the env can no longer run JS (a terminating worker).
-  void OnOK() override {
-    napi_env env = Env();
-    if (EnvStopping(env)) return;
-    if (result_.ok()) {
-      napi_value undefined = nullptr;
-      if (napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, deferred_, undefined);
-      return;
-    }
-    napi_value error =
-        MakeSysError(env, result_.err, result_.syscall, failedPath_.empty() ? nullptr : failedPath_.c_str());
-    if (error != nullptr) napi_reject_deferred(env, deferred_, error);
   }
 
  private:
@@ -135,10 +108,6 @@ class CommitWorker final : public Napi::AsyncWorker {
   int64_t offset_;
   int64_t truncateTo_;  // -1: no truncation
   std::vector<std::string> dirs_;
-  IoResult result_;
-  std::string failedPath_;
-  napi_deferred deferred_ = nullptr;
-  napi_value promise_ = nullptr;
 };
 
 bool ArgDirs(const Napi::CallbackInfo& info, size_t index, std::vector<std::string>* out) {
@@ -195,8 +164,8 @@ Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "The chunks would end past the largest safe file offset");
     return Napi::Value();
   }
-  return CommitWorker::Start(new CommitWorker(env, holder, fd, std::move(iov), offset,
-                                              static_cast<int64_t>(truncateTo), std::move(dirs)));
+  return PromiseWorker::Start(new CommitWorker(env, holder, fd, std::move(iov), offset,
+                                               static_cast<int64_t>(truncateTo), std::move(dirs)));
 }
 
 Napi::Value SetFaultInjectionJs(const Napi::CallbackInfo& info) {
