@@ -191,6 +191,8 @@ export class WalRun {
    * more, whatever resolves later. Cleared when a new writer life starts.
    */
   ackCeiling: number | undefined;
+  /** The last writer ended without close (kill, failure) and no successor has adopted the log yet. */
+  private lostUnsynced = false;
   /** Calls in flight not settled yet. */
   private unsettled = 0;
   /** The call in progress (or last made) by the current command. */
@@ -285,6 +287,13 @@ export class WalRun {
 
   ensureWriter(): WalWriter<Uint8Array> {
     if (this.writer !== undefined) return this.writer;
+    if (this.lostUnsynced) {
+      // The last writer died with entries maybe never written; its successor's open failed.
+      this.life++;
+      this.writer = this.resumeChecked('a retried open', false);
+      this.lostUnsynced = false;
+      return this.writer;
+    }
     this.phase = 'open';
     const w = WalWriter.open(this.dir, this.writerOptions());
     this.phase = 'writer';
@@ -361,14 +370,18 @@ export class WalRun {
         if (upTo > model.truncatedUpTo) model.truncatedUpTo = upTo;
         const m = new WalMaintenance(this.dir);
         this.phase = 'maintenance';
+        const before = m.segmentRanges();
+        let removedIds: number[];
         if (cmd.recycle) {
           const paths = m.truncateToRecycle(upTo);
+          removedIds = paths.map((p) => Number(/recycle-(\d+)$/.exec(p)?.[1]));
           this.phase = 'recycle';
           if (this.writer !== undefined) this.writer.recycle(paths);
           this.phase = 'maintenance';
         } else {
           const result = m.truncatePrefix(upTo);
           assert.equal(result.vetoed, undefined);
+          removedIds = result.removed.map((r) => r.segmentId);
         }
         const ranges = m.segmentRanges();
         if (ranges.length === 0) {
@@ -376,7 +389,10 @@ export class WalRun {
           return;
         }
         for (const r of ranges.slice(0, -1)) assert.ok(r.lastEntryId > upTo, `segment ${r.segmentId} (up to ${r.lastEntryId}) survived truncation to ${upTo}`);
-        if (ranges[0].firstEntryId > model.firstRetained) model.firstRetained = ranges[0].firstEntryId;
+        // What this call removed is durably gone; what an earlier failed call removed may come back.
+        const last = before.filter((r) => removedIds.includes(r.segmentId)).pop();
+        assert.equal(removedIds.length, before.filter((r) => removedIds.includes(r.segmentId)).length, 'removed segments were in the log');
+        if (last !== undefined && last.lastEntryId + 1 > model.firstRetained) model.firstRetained = last.lastEntryId + 1;
         return;
       }
       case 'close': {
@@ -436,13 +452,22 @@ export class WalRun {
         // policy started included) finish first; on a simulated directory that takes a turn.
         await this.quiesce();
         await this.takeStray(cmd);
+        if (this.writer !== w) return;
+        if (w.poisoned && this.onFailure !== undefined) {
+          // A group commit failed with no call to report it: the failure handler sees it first.
+          this.phase = 'writer';
+          await this.onFailure(cmd, w.poisonCause);
+          return;
+        }
         this.writer = undefined;
         // The OS drops a dead process's lock; a writer has no API for dying, so reach in.
         (w as unknown as { lock: DirectoryLock }).lock.release();
         this.life++;
         this.ackCeiling = undefined;
         this.trace.push('-- process killed');
+        this.lostUnsynced = true;
         this.writer = this.resumeChecked('a process kill', false);
+        this.lostUnsynced = false;
         return;
       }
       case 'check': {
@@ -513,7 +538,9 @@ export class WalRun {
     this.life++;
     this.ackCeiling = undefined;
     this.trace.push('-- reopened after a failure');
+    this.lostUnsynced = true;
     this.writer = this.resumeChecked('reopening after a failure', false);
+    this.lostUnsynced = false;
   }
 
   /** Settles the calls in flight and lets group commits started by the flush policy finish (a turn of the event loop). */
