@@ -27,12 +27,6 @@ namespace {
 constexpr StripeShifts kShifts = MakeStripeShifts();
 constexpr size_t kThreeWayMin = 3 * 256;
 
-inline uint64_t Load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 }  // namespace
 
 DURABILITY_TARGET_CRC uint32_t Crc32cArmv8(uint32_t crc, const uint8_t* p, size_t n) {

@@ -1,11 +1,13 @@
 // GF(2) arithmetic modulo the Castagnoli polynomial, in the bit-reflected representation the
 // CRC32C instructions use (bit 31 is x^0, bit 0 is x^31). Everything is constexpr so the
 // shift constants the multi-stream kernels need are compile-time tables, not start-up work.
+// Also the one unaligned word load the kernels share.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace durability {
 
@@ -49,17 +51,13 @@ struct StripeShifts {
   std::array<uint32_t, kMaxStripeWords + 1> two{};
 };
 
-/**
- * Constants for the carry-less-multiply combine: clmul(crc, x^(k-33)) is a 64-bit value v with
- * crc32_u64(0, v) == crc * x^k mod P (the product's reflected layout contributes x^1 and the
- * instruction another x^32).
- */
-constexpr StripeShifts MakeClmulStripeShifts() {
+/** one[i] = x^(firstOne + 64(i-1)), two[i] = x^(firstTwo + 128(i-1)): each stripe adds 64 (128) bits. */
+constexpr StripeShifts StripeShiftsFrom(uint64_t firstOne, uint64_t firstTwo) {
   StripeShifts s;
   const uint32_t x64 = XPowModP(64);
-  uint32_t one = XPowModP(64 - 33);
-  uint32_t two = XPowModP(128 - 33);
   const uint32_t x128 = XPowModP(128);
+  uint32_t one = XPowModP(firstOne);
+  uint32_t two = XPowModP(firstTwo);
   for (size_t i = 1; i <= kMaxStripeWords; ++i) {
     s.one[i] = one;
     s.two[i] = two;
@@ -69,20 +67,21 @@ constexpr StripeShifts MakeClmulStripeShifts() {
   return s;
 }
 
+/**
+ * Constants for the carry-less-multiply combine: clmul(crc, x^(k-33)) is a 64-bit value v with
+ * crc32_u64(0, v) == crc * x^k mod P (the product's reflected layout contributes x^1 and the
+ * instruction another x^32).
+ */
+constexpr StripeShifts MakeClmulStripeShifts() { return StripeShiftsFrom(64 - 33, 128 - 33); }
+
 /** Plain multipliers x^(64i) and x^(128i), for combining with MulModP. */
-constexpr StripeShifts MakeStripeShifts() {
-  StripeShifts s;
-  const uint32_t x64 = XPowModP(64);
-  const uint32_t x128 = XPowModP(128);
-  uint32_t one = x64;
-  uint32_t two = x128;
-  for (size_t i = 1; i <= kMaxStripeWords; ++i) {
-    s.one[i] = one;
-    s.two[i] = two;
-    one = MulModP(one, x64);
-    two = MulModP(two, x128);
-  }
-  return s;
+constexpr StripeShifts MakeStripeShifts() { return StripeShiftsFrom(64, 128); }
+
+/** The host-order 64-bit word at p, at any alignment. */
+inline uint64_t Load64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
 }
 
 }  // namespace durability

@@ -32,12 +32,6 @@ namespace {
 constexpr StripeShifts kClmulShifts = MakeClmulStripeShifts();
 constexpr StripeShifts kSoftShifts = MakeStripeShifts();
 
-inline uint64_t Load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 /** A 64-bit value whose crc32_u64 contributes crc * x^k, given shift = x^(k-33) mod P. */
 DURABILITY_TARGET_CRC inline uint64_t ClMul(uint64_t crc, uint32_t shift) {
   const __m128i product = _mm_clmulepi64_si128(_mm_cvtsi64_si128(static_cast<long long>(crc)),

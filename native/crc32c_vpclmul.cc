@@ -56,12 +56,6 @@ constexpr BlockShifts MakeBlockShifts() {
 
 constexpr BlockShifts kShifts = MakeBlockShifts();
 
-inline uint64_t Load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 DURABILITY_TARGET_VPCLMUL inline uint64_t ClMul(uint64_t crc, uint32_t shift) {
   const __m128i product = _mm_clmulepi64_si128(_mm_cvtsi64_si128(static_cast<long long>(crc)),
                                                _mm_cvtsi32_si128(static_cast<int>(shift)), 0x00);
