@@ -12,10 +12,10 @@ import type { Directory } from './directory/directory';
 import { InvalidArgumentError, InvalidStateError, RecoveryGapError } from './errors';
 import { CheckpointPublisher, type PublishedCheckpoint } from './publisher';
 import type { Codec } from './wal/codec';
-import { checkSegmentHeader, DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, SEGMENT_HEADER_SIZE, segmentPath, WAL_DIR } from './wal/format';
+import { DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, segmentPath, WAL_DIR } from './wal/format';
 import type { WalWriterOptions } from './wal/options';
 import { WalReader, type ReplayMode, type WalRecord } from './wal/reader';
-import { listSegments } from './wal/segment-scan';
+import { listSegments, readValidSegmentHeader } from './wal/segment-scan';
 import { WalWriter } from './wal/writer';
 
 export type RecoverWriterOptions<E> = Omit<WalWriterOptions<E>, 'codec'>;
@@ -145,15 +145,7 @@ function describeBase(path: string | undefined, base: number): string {
 function firstWalEntryId(dir: Directory): number | undefined {
   const segments = listSegments(dir);
   if (segments.length === 0) return undefined;
-  const f = dir.openRead(segments[0].path);
-  try {
-    const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
-    const n = f.read(bytes, 0);
-    const check = checkSegmentHeader(bytes.subarray(0, n), dir.checksum, segments[0].segmentId);
-    return check.ok ? check.header.firstEntryId : undefined;
-  } finally {
-    f.close();
-  }
+  return readValidSegmentHeader(dir, segments[0])?.firstEntryId;
 }
 
 /**

@@ -16,7 +16,7 @@ import { CorruptionError, DecodeError, InvalidArgumentError, NotFoundError, Reco
 import type { Codec } from './codec';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, maskCrc, readU32, readU64, type SegmentHeader } from './format';
 import type { WalRecord } from './reader';
-import { listSegments, type SegmentRef } from './segment-scan';
+import { listSegments, readValidSegmentHeader, type SegmentRef } from './segment-scan';
 
 export interface FollowOptions {
   /** First entry to yield (default 1). RecoveryGapError if the log was truncated past it. */
@@ -175,20 +175,12 @@ class Follower<E> {
   }
 
   private readHeader(seg: SegmentRef): SegmentHeader | undefined {
-    let f: ReadableFile;
     try {
-      f = this.dir.openRead(seg.path);
+      return readValidSegmentHeader(this.dir, seg);
     } catch (err) {
+      // Deleted since it was listed (retention, or recycled by the writer).
       if (err instanceof NotFoundError) return undefined;
       throw err;
-    }
-    try {
-      const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
-      const n = f.read(bytes, 0);
-      const check = checkSegmentHeader(bytes.subarray(0, n), this.dir.checksum, seg.segmentId);
-      return check.ok ? check.header : undefined;
-    } finally {
-      f.close();
     }
   }
 

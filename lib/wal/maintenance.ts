@@ -2,10 +2,10 @@ import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, InvalidArgumentError } from '../errors';
-import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, type SegmentHeader } from './format';
+import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, WAL_DIR, type SegmentHeader } from './format';
 import type { WalObserver } from './observer';
 import { recyclePath } from './recycle-pool';
-import { listSegments, scanSegment, type SegmentRef } from './segment-scan';
+import { listSegments, readSegmentPrefix, scanSegment, type SegmentRef } from './segment-scan';
 
 // Housekeeping on a log: which entry ids each segment holds, and removal of the segments a
 // checkpoint has made unnecessary.
@@ -141,7 +141,7 @@ export class WalMaintenance {
 
   /** First entry id of the final segment; when its header is torn, one past the previous segment's last frame. */
   private finalFirstEntryId(final: SegmentRef, previous: SegmentRef, previousHeader: SegmentHeader): number {
-    const bytes = this.readPrefix(final);
+    const bytes = readSegmentPrefix(this.dir, final);
     try {
       return decodeSegmentHeader(bytes, final.path, this.checksum, final.segmentId).firstEntryId;
     } catch (err) {
@@ -154,17 +154,6 @@ export class WalMaintenance {
   }
 
   private readHeader(seg: SegmentRef): SegmentHeader {
-    return decodeSegmentHeader(this.readPrefix(seg), seg.path, this.checksum, seg.segmentId);
-  }
-
-  private readPrefix(seg: SegmentRef): Uint8Array {
-    const file = this.dir.openRead(seg.path);
-    try {
-      const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
-      const n = file.read(bytes, 0);
-      return bytes.subarray(0, n);
-    } finally {
-      file.close();
-    }
+    return decodeSegmentHeader(readSegmentPrefix(this.dir, seg), seg.path, this.checksum, seg.segmentId);
   }
 }

@@ -6,8 +6,8 @@ import type { Directory } from '../directory/directory';
 import { DecodeError, InvalidArgumentError, describe } from '../errors';
 import type { Codec } from './codec';
 import { followLog, type FollowOptions } from './follow';
-import { MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, checkSegmentHeader } from './format';
-import { SegmentScanner, checkSegmentSequence, listSegments, type ScanMode, type SegmentRef } from './segment-scan';
+import { MAX_PAYLOAD_SIZE } from './format';
+import { SegmentScanner, checkSegmentSequence, listSegments, readValidSegmentHeader, type ScanMode, type SegmentRef } from './segment-scan';
 
 export type ReplayMode = ScanMode;
 
@@ -255,14 +255,6 @@ class LogCursor {
   }
 
   private readHeader(seg: SegmentRef): { firstEntryId: number } | undefined {
-    const f = this.dir.openRead(seg.path);
-    try {
-      const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
-      const n = f.read(bytes, 0);
-      const c = checkSegmentHeader(bytes.subarray(0, n), this.dir.checksum, seg.segmentId);
-      return c.ok ? c.header : undefined;
-    } finally {
-      f.close();
-    }
+    return readValidSegmentHeader(this.dir, seg);
   }
 }

@@ -84,6 +84,24 @@ export function checkSegmentSequence(segments: readonly SegmentRef[]): void {
   }
 }
 
+/** The first SEGMENT_HEADER_SIZE bytes of a segment file (fewer when the file is shorter). */
+export function readSegmentPrefix(dir: Directory, seg: SegmentRef): Uint8Array {
+  const f = dir.openRead(seg.path);
+  try {
+    const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
+    const n = f.read(bytes, 0);
+    return bytes.subarray(0, n);
+  } finally {
+    f.close();
+  }
+}
+
+/** The segment's header when it is whole, valid and names this segment; else undefined (a scan says what is wrong). */
+export function readValidSegmentHeader(dir: Directory, seg: SegmentRef): SegmentHeader | undefined {
+  const check = checkSegmentHeader(readSegmentPrefix(dir, seg), dir.checksum, seg.segmentId);
+  return check.ok ? check.header : undefined;
+}
+
 export function scanSegment(dir: Directory, seg: SegmentRef, opts: ScanOptions): SegmentScan {
   const s = new SegmentScanner(dir, seg, opts);
   try {
