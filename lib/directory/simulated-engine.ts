@@ -1,7 +1,7 @@
 import { AlreadyExistsError, IoError, LockedError, NotFoundError } from '../errors';
 import { FaultTable, type FaultError, type FaultOp, faultError, SYSCALL_OF } from './faults';
 import { baseName, parentOf } from './path';
-import { commitDir, type EntryOp, SimDir, SimFile, type SimNode } from './simulated-model';
+import { commitDir, type EntryMaps, type EntryOp, SimDir, SimFile, type SimNode } from './simulated-model';
 
 // The primitive operations of SimulatedDirectory: each one checks that the machine still has
 // power, consults the injected faults, changes the model, and is counted for onOperation.
@@ -67,21 +67,19 @@ export class SimEngine {
   // --- namespace (what the running program sees) ---
 
   lookup(p: string): SimNode | undefined {
-    let node: SimNode = this.root;
-    for (const name of p === '' ? [] : p.split('/')) {
-      if (node.type !== 'dir') return undefined;
-      const next: SimNode | undefined = node.current.get(name);
-      if (next === undefined) return undefined;
-      node = next;
-    }
-    return node;
+    return this.walk(p, (d) => d.current);
   }
 
   durableLookup(p: string): SimNode | undefined {
+    return this.walk(p, (d) => d.durable);
+  }
+
+  /** Follows `p` from the root through the entries `entries` picks (the current or the durable namespace). */
+  private walk(p: string, entries: EntryMaps): SimNode | undefined {
     let node: SimNode = this.root;
     for (const name of p === '' ? [] : p.split('/')) {
       if (node.type !== 'dir') return undefined;
-      const next: SimNode | undefined = node.durable.get(name);
+      const next: SimNode | undefined = entries(node).get(name);
       if (next === undefined) return undefined;
       node = next;
     }
