@@ -178,15 +178,20 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
 export function reuseSegment(dir: Directory, recyclePath: string, spec: NewSegment, checksum: Checksummer): ActiveSegment {
   const path = segmentPath(spec.segmentId);
   const { bytes, header } = encodeSegmentHeader(spec, checksum);
+  installRecycled(dir, recyclePath, bytes, path);
+  return segmentFor(spec, path, header.salt, dir.openAppend(path));
+}
+
+/** The crash-safe order of reuse: header written and synced under the recycle name, then renamed to `path`. */
+function installRecycled(dir: Directory, recyclePath: string, header: Uint8Array, path: string): void {
   const staged = dir.openAppend(recyclePath);
   try {
-    staged.writeAt(bytes, 0);
+    staged.writeAt(header, 0);
     staged.sync();
   } finally {
     staged.close();
   }
   dir.atomicRename(recyclePath, path);
-  return segmentFor(spec, path, header.salt, dir.openAppend(path));
 }
 
 function segmentFor(spec: NewSegment, path: string, salt: number, file: WritableFile): ActiveSegment {
@@ -245,14 +250,7 @@ export function createPlannedFile(dir: Directory, segment: ActiveSegment, preall
 export function reusePlannedFile(dir: Directory, recyclePath: string, segment: ActiveSegment): void {
   const header = segment.pendingHeader;
   if (header === undefined) throw new InvalidStateError(`segment ${segment.path} is not planned`);
-  const staged = dir.openAppend(recyclePath);
-  try {
-    staged.writeAt(header, 0);
-    staged.sync();
-  } finally {
-    staged.close();
-  }
-  dir.atomicRename(recyclePath, segment.path);
+  installRecycled(dir, recyclePath, header, segment.path);
   segment.attach(dir.openAppend(segment.path));
   segment.pendingHeader = undefined;
   segment.synced = SEGMENT_HEADER_SIZE;
