@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { FaultError } from '../../lib/directory/faults';
-import type { SimulatedOperation } from '../../lib/directory/simulated';
+import type { SimulatedDirectory, SimulatedOperation } from '../../lib/directory/simulated';
 import { IoError, PoisonedError } from '../../lib/errors';
 import type { WalWriter } from '../../lib/wal/writer';
 import { commandArb, configArb, type CrashSpec, type WalCommand, type WalConfig, WalRun } from './wal-workload';
@@ -25,7 +25,7 @@ export const faultConfigArb: fc.Arbitrary<WalConfig> = configArb.chain((c) =>
 /** A workload that rotates, truncates both ways and closes somewhere among random commands. */
 export const faultCommandsArb: fc.Arbitrary<WalCommand[]> = fc
   .tuple(
-    fc.array(commandArb({ powerCuts: false }), { minLength: 10, maxLength: 40, size: 'max' }),
+    fc.array(commandArb({ powerCuts: true }), { minLength: 10, maxLength: 40, size: 'max' }),
     fc.array(fc.integer({ min: 10, max: 200 }), { minLength: 16, maxLength: 16 }),
     fc.nat(),
   )
@@ -57,12 +57,16 @@ export interface FaultCase {
   final: CrashSpec;
 }
 
+/** Whether an operation is one a fault on `site` counts (taking the lock creates wal/LOCK, but a fault sees that as 'open'). */
+function isSite(site: Site, e: SimulatedOperation): boolean {
+  return e.op === site && !(e.op === 'create' && e.path.endsWith('LOCK'));
+}
+
 /** Occurrences of `site` when the workload runs without faults (the simulation is deterministic). */
 export async function countSite(c: FaultCase): Promise<number> {
   let n = 0;
   const run = new WalRun(c.config, (e: SimulatedOperation) => {
-    // Taking the lock creates wal/LOCK, but a fault sees that as 'open'.
-    if (e.op === c.site && !(e.op === 'create' && e.path.endsWith('LOCK'))) n++;
+    if (isSite(c.site, e)) n++;
   });
   for (const cmd of c.commands) await run.step(cmd);
   return n;
@@ -94,13 +98,26 @@ async function checkPoisoned(w: WalWriter<Uint8Array>, cause: unknown): Promise<
 export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e: SimulatedOperation) => void): Promise<void> {
   const after = Math.min(occurrences - 1, Math.floor(c.at * occurrences));
   let run: WalRun | undefined = undefined;
+  // The site's occurrences are counted across power cuts; each directory a cut leaves gets the
+  // fault again, due after the occurrences still to come.
+  let counted = 0;
+  let fired = false;
+  let firedInLife = -1;
   const r = new WalRun(c.config, (e: SimulatedOperation) => {
     trace?.(e);
+    if (isSite(c.site, e)) counted++;
+    if (!e.failed) return;
+    fired = true;
+    firedInLife = r.crashes;
     // The moment the fault fires in a writer's I/O, nothing later may be reported durable.
-    if (e.failed && run !== undefined && run.phase === 'writer' && run.writer !== undefined) run.ackCeiling = run.writer.durableEntryId;
+    if (run !== undefined && run.phase === 'writer' && run.writer !== undefined) run.ackCeiling = run.writer.durableEntryId;
   });
   run = r;
-  const fault = r.dir.injectFault({ op: c.site, error: c.error, after });
+  const arm = (dir: SimulatedDirectory): void => {
+    if (!fired && counted <= after) dir.injectFault({ op: c.site, error: c.error, after: after - counted });
+  };
+  arm(r.dir);
+  r.onNewDirectory = arm;
   const errno = c.error === 'EIO' ? 'EIO' : 'ENOSPC';
   let seen: unknown = undefined;
   let cutAfterStep = false;
@@ -111,7 +128,9 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
     // Several calls in flight may each report the one failure.
     if (seen !== undefined && cause === seen) return;
     assert.equal(seen, undefined, `a second failure after the one-shot fault: ${String(err)}`);
-    assert.equal(fault.fired, 1, `${cmd.kind} failed with no fault injected: ${String(err)}`);
+    assert.equal(r.cutPending, false, 'failures a power cut explains are not reported here');
+    r.disarmCut();
+    assert.ok(fired, `${cmd.kind} failed with no fault injected: ${String(err)}`);
     seen = cause;
     assert.ok(cause instanceof IoError && cause.errno === errno, `${cmd.kind} (${r.phase}) threw ${String(err)}, not the injected ${errno}`);
     const failed = r.writer ?? r.closing;
@@ -128,6 +147,9 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
         assert.equal(r.writer, undefined);
         // The lock was released: taking it here would throw LockedError otherwise.
         r.dir.lock('wal/LOCK').release();
+        // Retrying the open after its own fdatasync failed is unsafe and not tested: the resumed
+        // tail (a dead writer's unsynced bytes) may exist only in the page cache, and nothing
+        // in this process can tell. After a failed fdatasync the log is reopened after a reboot.
         if (c.site === 'sync') cutAfterStep = true;
         break;
       case 'maintenance':
@@ -141,7 +163,9 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
   r.onFailure = handle;
   for (const cmd of c.commands) {
     await r.step(cmd);
-    if (fault.fired > 0 && seen === undefined) {
+    // A power cut after the fault fired and before anything reported it leaves nothing to report.
+    if (fired && seen === undefined && r.crashes > firedInLife) seen = 'superseded by a power cut';
+    if (fired && seen === undefined) {
       // Pipelined writes fail off the caller's path: after the commits ran, a call in flight
       // has reported it, or the writer is poisoned; a fault nobody noticed would be a lie.
       await r.quiesce();
@@ -162,7 +186,7 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
       r.reopenAfterFailure();
     }
   }
-  assert.equal(fault.fired, 1, 'the fault fired');
+  assert.ok(fired, 'the fault fired');
   await r.finish(c.final);
 }
 

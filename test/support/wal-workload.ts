@@ -202,6 +202,8 @@ export class WalRun {
    * accepts it. Without a handler such a failure fails the run.
    */
   onFailure: ((cmd: WalCommand, err: unknown) => void | Promise<void>) | undefined;
+  /** Called with each directory a power cut leaves, before recovery touches it. */
+  onNewDirectory: ((dir: SimulatedDirectory) => void) | undefined;
 
   /** Sees every directory operation of the run (coverage statistics). */
   private readonly observe: ((e: SimulatedOperation) => void) | undefined;
@@ -452,7 +454,7 @@ export class WalRun {
         // policy started included) finish first; on a simulated directory that takes a turn.
         await this.quiesce();
         await this.takeStray(cmd);
-        if (this.writer !== w) return;
+        if (this.writer !== w || this.cutHappened()) return;
         if (w.poisoned && this.onFailure !== undefined) {
           // A group commit failed with no call to report it: the failure handler sees it first.
           this.phase = 'writer';
@@ -543,6 +545,18 @@ export class WalRun {
     this.lostUnsynced = false;
   }
 
+  /** Whether a power cut armed by the workload has fired and awaits recovery. */
+  get cutPending(): boolean {
+    return this.cutHappened();
+  }
+
+  /** Cancels a power cut armed but not fired (a fault test handling a failure wants no cut in the middle). */
+  disarmCut(): void {
+    if (this.scheduled === undefined || this.cutHappened()) return;
+    this.scheduled = this.dir.scheduleCrash(Number.MAX_SAFE_INTEGER - this.dir.operations);
+    this.pendingRecoveryCut = null;
+  }
+
   /** Settles the calls in flight and lets group commits started by the flush policy finish (a turn of the event loop). */
   async quiesce(): Promise<void> {
     await this.settle();
@@ -552,7 +566,7 @@ export class WalRun {
   /** Reports a call in flight that failed with no cut to explain it: to onFailure, or as the run's failure. */
   async takeStray(cmd: WalCommand): Promise<void> {
     const err = this.strayFailure;
-    if (err === undefined) return;
+    if (err === undefined || this.cutHappened()) return;
     this.strayFailure = undefined;
     if (err instanceof assert.AssertionError) throw err;
     if (this.onFailure === undefined) throw new Error(`a call in flight failed: ${String(err)}`, { cause: err });
@@ -607,6 +621,7 @@ export class WalRun {
       this.writer = undefined;
       this.dir = crashed;
       this.dir.onOperation = this.observe;
+      this.onNewDirectory?.(crashed);
       this.trace.push(`-- power cut (${crashed.crashMode})`);
       const cut = this.pendingRecoveryCut;
       this.pendingRecoveryCut = null;
@@ -614,8 +629,13 @@ export class WalRun {
         // Everything on the disk after a cut is durable, so what the replay finds must survive whatever comes next.
         this.writer = this.resumeChecked(`power cut ${this.crashes} (${crashed.crashMode})`, true, cut);
       } catch (err) {
-        if (this.cutHappened() && !(err instanceof assert.AssertionError)) continue;
-        throw err;
+        if (err instanceof assert.AssertionError) throw err;
+        if (this.cutHappened()) continue;
+        if (this.onFailure === undefined) throw err;
+        // An injected fault failed the recovery: the next open tries again.
+        this.lostUnsynced = true;
+        await this.onFailure({ kind: 'settle' }, err);
+        return;
       }
       // A cut after the resume's last operation leaves the writer fine but its disk gone.
       if (this.cutHappened()) continue;
