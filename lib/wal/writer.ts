@@ -690,14 +690,9 @@ export class WalWriter<E> {
   private startCommit(batch: Batch): Promise<void> {
     const segment = batch.segment;
     const chunks: Uint8Array[] = [];
-    let position = batch.start;
     if (!segment.exists) this.createPlanned(segment);
     const header = segment.pendingHeader;
-    if (header !== undefined) {
-      chunks.push(header);
-      position = 0;
-      segment.pendingHeader = undefined;
-    }
+    segment.pendingHeader = undefined;
     if (batch.frames !== undefined) chunks.push(batch.frames.seal(segment.salt, this.checksum));
     else if (batch.sealed !== undefined) chunks.push(batch.sealed);
     const end = batch.start + batch.bytes;
@@ -705,7 +700,11 @@ export class WalWriter<E> {
     const generation = this.dirGeneration;
     const syncDirs = this.dirSyncedGeneration < generation ? [WAL_DIR] : undefined;
     batch.dirGeneration = generation;
-    return segment.commit({ chunks, position, truncateTo, syncDirs }, end);
+    const plan = { chunks, position: batch.start, truncateTo, syncDirs };
+    if (header === undefined) return segment.commit(plan, end);
+    // Rule A: the header is fdatasynced before any frame is written. Written together, a torn
+    // write could keep a frame and lose the header, which the reader must call damage.
+    return segment.commit({ chunks: [header], position: 0 }, SEGMENT_HEADER_SIZE).then(() => segment.commit(plan, end));
   }
 
   private createPlanned(segment: ActiveSegment): void {
