@@ -1,8 +1,9 @@
 import type fc from 'fast-check';
 
 // Run counts and replay for property tests. `npm test` runs the short counts; `npm run test:long`
-// (DURABILITY_LONG=1) the long ones. A failure prints fast-check's seed and path: set
-// DURABILITY_SEED (and DURABILITY_PATH, to jump straight to the shrunk case) to replay it.
+// (or test:long:wal for the WAL properties alone; DURABILITY_LONG=1) the long ones. A failure
+// prints fast-check's seed and path: replay it with DURABILITY_SEED=<seed> DURABILITY_PATH=<path>
+// MOCHA_GREP=<test title> node scripts/test.cjs <file>.
 
 export const LONG = process.env.DURABILITY_LONG === '1';
 
