@@ -2,12 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding } from '../binding';
 
-// Finds the native core. Order: DURABILITY_NATIVE_PATH (an explicit file, for bundlers) →
+// Finds the native core. Order: DURABILITY_NATIVE_PATH (an explicit file, for bundlers and for
+// developers testing a fresh build) → prebuilds/<platform>-<arch>/durability[.<libc>].node →
 // build/Release/durability.node from a local cmake-js build, accepted only when built from this
-// package version → prebuilds/<platform>-<arch>/durability[.<libc>].node → none.
-// A local build comes first because it exists only when someone made it: the install script
-// builds only when no prebuild loads (or --build-from-source), and in a checkout it is the
-// developer's build of the current sources, which the committed prebuild may lag behind.
+// package version → none (the caller falls back to the pure-TS backend).
+// The shipped prebuild comes first: it is what the package was tested with, and the install
+// script builds from source only when no prebuild loads, so a local build is the fallback for
+// platforms without one. A committed prebuild cannot lag the sources unnoticed: its embedded
+// sourceHash is checked against native/ by test/package-prebuild.test.ts.
 // We do not use `bindings`: it never looks in prebuilds/ and prefers build/Debug over Release.
 
 export interface NativeLoad {
@@ -53,9 +55,9 @@ export function candidatePaths(): string[] {
   const libc = process.platform === 'linux' ? (isMusl() ? 'musl' : 'glibc') : undefined;
   const out: string[] = [];
   if (process.env.DURABILITY_NATIVE_PATH) out.push(path.resolve(process.env.DURABILITY_NATIVE_PATH));
-  out.push(path.join(packageRoot, 'build', 'Release', 'durability.node'));
   if (libc) out.push(path.join(dir, `durability.${libc}.node`));
   out.push(path.join(dir, 'durability.node'));
+  out.push(path.join(packageRoot, 'build', 'Release', 'durability.node'));
   return out;
 }
 
