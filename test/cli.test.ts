@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -207,6 +207,26 @@ describe('durability CLI', () => {
     const line = JSON.parse(d.out) as { entryId: number; payload: { base64: string } };
     assert.equal(line.entryId, ENTRIES);
     assert.deepEqual(JSON.parse(Buffer.from(line.payload.base64, 'base64').toString('utf8')), entry(ENTRIES));
+  });
+
+  it('dump into a reader that goes away (dump | head -1) stops quietly with exit 0', async () => {
+    // Far more than a pipe buffer holds, so the dump is still writing when the pipe breaks.
+    const dir = new FsDirectory(tmp);
+    const writer = WalWriter.create<Entry>(dir, { codec: jsonCodec<Entry>() });
+    for (let i = 1; i <= 20000; i++) writer.append({ n: i, text: 'y'.repeat(100) });
+    writer.closeSync();
+    const child = spawn(process.execPath, [CLI, 'dump', tmp], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let first = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      first += chunk.toString();
+      if (first.includes('\n')) child.stdout.destroy();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    assert.deepEqual(JSON.parse(first.slice(0, first.indexOf('\n'))), { entryId: 1, payload: { n: 1, text: 'y'.repeat(100) } });
+    assert.equal(err, '');
+    assert.deepEqual([code, signal], [0, null]);
   });
 
   it('usage errors exit 2 with a message on stderr', async () => {

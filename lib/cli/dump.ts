@@ -1,8 +1,7 @@
-import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { json, msgpack, raw, type Codec } from '../wal/codec';
 import { WalReader } from '../wal/reader';
-import { CliError, EXIT_OK, openLogDirectory, type CliIo } from './io';
+import { CliError, EXIT_OK, openLogDirectory, writeStreaming, type CliIo } from './io';
 import { requireLog } from './log-dir';
 
 export const usage = `durability dump <dir> [--from <id>] [--codec json|msgpack|raw] [--best-effort]
@@ -30,9 +29,8 @@ export async function dump(argv: string[], io: CliIo): Promise<number> {
   const reader = new WalReader(dir, { codec });
   const out = io.stdout;
   for await (const record of reader.records({ fromEntryId: from, mode: values['best-effort'] === true ? 'bestEffortTail' : 'strict' })) {
-    const text = `${JSON.stringify({ entryId: record.entryId, payload: record.payload }, jsonSafe)}\n`;
-    // Respect backpressure so a dump piped into a slow consumer stays in bounded memory.
-    if (!out.write(text)) await once(out, 'drain');
+    // Throws BrokenPipeError when the reader goes away (dump | head): leaving the loop closes the files.
+    await writeStreaming(out, `${JSON.stringify({ entryId: record.entryId, payload: record.payload }, jsonSafe)}\n`);
   }
   return EXIT_OK;
 }

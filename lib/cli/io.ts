@@ -39,6 +39,60 @@ export function line(stream: NodeJS.WritableStream, text: string): void {
   stream.write(`${text}\n`);
 }
 
+/**
+ * The reader of stdout went away (`durability dump <dir> | head -1`). Not a failure: the
+ * reader has what it wanted, so the command stops and exits 0 without a message.
+ */
+export class BrokenPipeError extends Error {
+  constructor() {
+    super('stdout closed by its reader (EPIPE)');
+  }
+}
+
+export function isBrokenPipe(err: unknown): boolean {
+  return err instanceof BrokenPipeError || (err instanceof Error && (err as NodeJS.ErrnoException).code === 'EPIPE');
+}
+
+type StreamState = NodeJS.WritableStream & { destroyed?: boolean; errored?: unknown };
+
+function destroyed(stream: StreamState): boolean {
+  return stream.destroyed === true;
+}
+
+/** The error that ended `stream`, once it cannot take more writes. */
+function ended(stream: StreamState): unknown {
+  if (stream.errored !== null && stream.errored !== undefined && !isBrokenPipe(stream.errored)) return stream.errored;
+  return new BrokenPipeError();
+}
+
+/**
+ * Writes one piece of streaming output and, when the stream is full, waits for it to drain, so
+ * output piped into a slow reader stays in bounded memory. Throws BrokenPipeError once the
+ * reader has gone (a stream destroyed by EPIPE never drains), or the stream's own error.
+ */
+export async function writeStreaming(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  const s = stream as StreamState;
+  if (destroyed(s)) throw ended(s);
+  if (s.write(text)) return;
+  // A write that hit EPIPE destroys the stream at once (no 'drain' will ever come).
+  if (destroyed(s)) throw ended(s);
+  await new Promise<void>((resolve, reject) => {
+    const settle = (err?: unknown): void => {
+      s.removeListener('drain', onDrain);
+      s.removeListener('error', onError);
+      s.removeListener('close', onClose);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onDrain = (): void => settle();
+    const onError = (err: unknown): void => settle(isBrokenPipe(err) ? new BrokenPipeError() : err);
+    const onClose = (): void => settle(ended(s));
+    s.on('drain', onDrain);
+    s.on('error', onError);
+    s.on('close', onClose);
+  });
+}
+
 /** The one-line message for an error that reached the top of a command. */
 export function errorLine(err: unknown): string {
   if (err instanceof CliError) return err.message;

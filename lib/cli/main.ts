@@ -3,7 +3,7 @@ import { bench, usage as benchUsage } from './bench';
 import { demo, usage as demoUsage } from './demo';
 import { dump, usage as dumpUsage } from './dump';
 import { inspect, usage as inspectUsage } from './inspect';
-import { CliError, EXIT_DAMAGED, EXIT_USAGE, errorLine, line, type CliIo } from './io';
+import { CliError, EXIT_DAMAGED, EXIT_OK, EXIT_USAGE, errorLine, isBrokenPipe, line, type CliIo } from './io';
 import { repair, usage as repairUsage } from './repair';
 import { verify, usage as verifyUsage } from './verify';
 import { CorruptionError, DecodeError, LockedError } from '../errors';
@@ -45,6 +45,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (err) {
+    // The reader of our output has what it wanted (`dump | head`); stopping is the right end.
+    if (isBrokenPipe(err)) return EXIT_OK;
     line(io.stderr, `durability ${name}: ${errorLine(err)}`);
     if (err instanceof CliError) return err.exitCode;
     // Damage met while reading (dump, or a segment list that is itself wrong) is the log's state, not a usage error.
@@ -55,8 +57,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 if (require.main === module) {
+  // A reader that closes the pipe early makes stdout emit EPIPE; unhandled, that is an uncaught
+  // exception. Streaming commands notice the closed stream at their next write and stop. Other
+  // stdout failures (ENOSPC into a file) lose output: reported once, exit 2, unless the
+  // command already failed on them.
+  let stdoutError: unknown;
+  process.stdout.on('error', (err) => {
+    if (!isBrokenPipe(err)) stdoutError ??= err;
+  });
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
     (code) => {
+      if (stdoutError !== undefined && code !== EXIT_USAGE) {
+        process.stderr.write(`durability: writing to stdout failed: ${errorLine(stdoutError)}\n`);
+        code = EXIT_USAGE;
+      }
       process.exitCode = code;
     },
     (err: unknown) => {
