@@ -205,9 +205,13 @@ function segmentFor(spec: NewSegment, path: string, salt: number, file: Writable
  * A segment decided on but not created: its header (hence its salt) is fixed, so frames can be
  * laid out and sealed for it, but the file appears only when its first batch commits
  * (createPlannedFile / reusePlannedFile), which the group-commit path does only after the batch
- * that synced the previous segment completed (rule A). Its header then goes out in the same
- * commit as its first frames: nothing in it is reported durable before that commit's fdatasync,
- * so a crash can at worst leave a final segment with a torn header and no acknowledged entry.
+ * that synced the previous segment completed (rule A). For a new file that first batch runs two
+ * commits: the header alone (write + fdatasync), then the batch's frames (write + fdatasync and
+ * the directory fsync for the new entry). Written together, a torn write could keep a frame and
+ * lose the header, which the reader must call damage; in this order a crash leaves at worst a
+ * torn header with no frames, or a whole header and a torn tail, and no entry of the segment was
+ * reported durable before the frames' commit completed. A recycled file gets its header written
+ * and synced before it is renamed into place (reusePlannedFile), so its first commit is frames only.
  */
 export function planSegment(spec: NewSegment, checksum: Checksummer): ActiveSegment {
   const { bytes, header } = encodeSegmentHeader(spec, checksum);
