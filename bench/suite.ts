@@ -21,9 +21,13 @@ import type { FdatasyncResult } from './fdatasync';
 import { ensurePeers } from './peers/install';
 import { peerVersion, PEER_TARGETS, repoRoot } from './peers/targets';
 import { measureReplay, type ReplayResult } from './replay';
+import { Scratch } from './scratch';
 import { throughputChart, type Series } from './svg';
 
 const PRODUCERS = [1, 16, 64, 256, 1024] as const;
+
+/** The run's temp root (see scratch.ts); every child's temp dirs go under it. */
+let scratch: Scratch | undefined;
 
 interface Profile {
   readonly name: 'default' | 'quick';
@@ -80,8 +84,11 @@ interface Results {
 
 /** Runs `node <script> ...args` and returns the JSON of its last stdout line; kills it at `timeoutMs`. */
 function runChild<T>(script: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  // Tearing down (signal, EPIPE): the process ends once the running children have exited.
+  if (scratch?.stopping === true) return new Promise<T>(() => undefined);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, [path.join(__dirname, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: scratch?.env(env) ?? env });
+    scratch?.track(child);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -349,6 +356,16 @@ function chart(r: Results): string {
 // ---- the sequence ---------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<void> {
+  scratch = new Scratch();
+  scratch.removeOnExit();
+  try {
+    await measureAndReport(argv);
+  } finally {
+    scratch.remove();
+  }
+}
+
+async function measureAndReport(argv: string[]): Promise<void> {
   const started = Date.now();
   const profile = PROFILES[argv.includes('--quick') ? 'quick' : 'default'];
   const withPeers = !argv.includes('--no-peers');
@@ -378,7 +395,7 @@ async function main(argv: string[]): Promise<void> {
   const loadStart = os.loadavg();
   const deadline = measuringFrom + profile.budgetMs;
   const left = (): number => deadline - Date.now();
-  log(`bench: ${profile.name} profile, budget ${profile.budgetMs / 1000} s; temp dirs in ${os.tmpdir()}`);
+  log(`bench: ${profile.name} profile, budget ${profile.budgetMs / 1000} s; temp dirs under ${(scratch as Scratch).root}`);
 
   const fdatasync: FdatasyncResult[] = [];
   const fsync = async (): Promise<void> => {
@@ -460,7 +477,7 @@ async function main(argv: string[]): Promise<void> {
     for (const n of cells) {
       if (left() <= 0 || broken.has('native')) break;
       log(`profiling native × ${n}`);
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'durability-bench-profile-'));
+      const dir = mkdtempSync(path.join((scratch as Scratch).root, 'profile-'));
       try {
         const file = path.join(dir, 'native.cpuprofile');
         const d = await runChild<DurableResult>('durable.js', ['native', String(n), String(profile.durableMs), String(profile.warmupMs)],
