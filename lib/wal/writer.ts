@@ -25,14 +25,16 @@ import { listSegments } from './segment-scan';
 //
 // Two I/O modes. Synchronous (append + flush policy, flushSync, syncSync, rotation on append):
 // frames go to the OS from the calling thread. Pipelined (from the first appendDurable,
-// appendBatchDurable, sync or async flush until every commit is done): all I/O is group commits
+// appendBatchDurable or sync until every commit is done; flush() joins only commits already
+// pending): all I/O is group commits
 // (group-commit.ts), one in flight at a time, each a write + fdatasync (+ directory fsync) off
 // the event loop; frames appended meanwhile, durable or not, wait in the next batch. The rules
 // hold per batch:
 //   A. a batch never spans segments. Rotation cuts the open batch and marks it as ending its
 //      segment (its commit also trims and syncs it); the next segment is only planned (header
 //      and salt fixed, no file) and is created when its first batch starts, i.e. after the
-//      ending batch completed, with its header written by that first commit;
+//      ending batch completed: one commit writes and syncs its header alone, the next its frames
+//      with the directory fsync (a recycled file's header is synced before its rename);
 //   B. a batch is written only after the previous one was fdatasynced, so the unsynced span is
 //      that batch (plus, for the first batch, what the synchronous mode left unsynced): a batch
 //      is cut before a frame would take that span past W;
