@@ -809,14 +809,16 @@ export class WalWriter<E> {
  * Cuts a failed writer's segment back to the end of its last completed fdatasync. After a failed
  * write or fdatasync the page cache may show bytes the disk never got (the kernel marks lost
  * pages clean, "fsyncgate"); a writer reopened before a reboot would read them, take them for
- * durable and append after them. Best effort: the writer is poisoned whatever happens here.
+ * durable and append after them. The cut is made even at the current size: the failed
+ * fdatasync may also have dropped a truncation (a recycled file's stale tail) the cache shows
+ * as done. Best effort: the writer is poisoned whatever happens here.
  */
 function discardUnsynced(dir: Directory, segment: ActiveSegment): void {
   if (!segment.exists) return;
   try {
     const file = dir.openAppend(segment.path);
     try {
-      if (file.size() > segment.synced) file.truncate(segment.synced);
+      if (file.size() >= segment.synced) file.truncate(segment.synced);
     } finally {
       file.close();
     }
