@@ -160,6 +160,32 @@ describe('WAL reopened in the same process after a failed fdatasync', () => {
     assert.deepEqual(records.map((r) => r.entryId), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  it("does not keep a recycled file's stale tail whose truncation the failed fdatasync dropped", async () => {
+    // Segment 4 reuses segment 1's file; the commit that ends it cuts the stale tail and its
+    // fdatasync fails, so the cut exists only in the page cache. A writer reopened here sees a
+    // clean segment 4 and appends after it; once segment 4 is non-final, a power cut leaves the
+    // stale bytes after its last frame: damage in a non-final segment.
+    const dir = new SimulatedDirectory({ seed: 5 });
+    const options = { codec, maxSegmentSize: 140, recycleCapacity: 1 };
+    const w = WalWriter.create(dir, options);
+    for (let n = 1; n <= 9; n++) await w.appendDurable(bytes(n));
+    w.recycle(new WalMaintenance(dir).truncateToRecycle(3));
+    const small = (n: number) => new Uint8Array(10).fill(n);
+    for (let n = 10; n <= 13; n++) await w.appendDurable(small(n));
+    assert.equal(w.currentSegmentId, 4);
+    assert.ok(!dir.list('wal').includes('recycle-1'), 'segment 4 is the recycled file');
+    dir.injectFault({ op: 'sync', error: 'EIO', path: segmentPath(4) });
+    await assert.rejects(w.appendDurable(small(14)), IoError);
+    await assert.rejects(w.close(), PoisonedError);
+    const again = WalWriter.open(dir, options);
+    const first = again.nextEntryId;
+    for (let n = first; n < first + 8; n++) await again.appendDurable(small(n));
+    assert.ok(again.currentSegmentId >= 6);
+    const after = dir.crash({ mode: 'dropAll' });
+    const ids = new WalReader(after, { codec }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
+    assert.deepEqual(ids, Array.from({ length: first + 7 - 3 }, (_, i) => i + 4));
+  });
+
   it('does not take the bytes the failed fdatasync covered for durable', async () => {
     // The page cache still shows entries 4..6 after their fdatasync failed, but the disk never
     // got them (fsyncgate). A writer reopened here must not build on them: after a power cut
