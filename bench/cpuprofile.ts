@@ -43,7 +43,8 @@ export function hotFunctions(file: string, root: string, top = 12): HotFunction[
     if (node === undefined || dt <= 0) return;
     const { functionName, url, lineNumber } = node.callFrame;
     const loc = where(url, lineNumber, root);
-    const key = `${functionName || '(anonymous)'}${loc ? ` ${loc}` : ''}`;
+    // Nameless frames with no script are V8/Node internals (promise jobs, native callbacks).
+    const key = loc ? `${functionName || '(anonymous)'} ${loc}` : functionName || '(anonymous, no script: V8/Node internals)';
     self.set(key, (self.get(key) ?? 0) + dt);
     total += dt;
   });
