@@ -170,6 +170,11 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
       // has reported it, or the writer is poisoned; a fault nobody noticed would be a lie.
       await r.quiesce();
       await r.takeStray(cmd);
+      if (seen === undefined && r.cutPending) {
+        // An armed cut fired in the commits that ran meanwhile: it decides what the disk holds.
+        await r.recoverIfCut();
+        seen = 'superseded by a power cut';
+      }
       if (seen === undefined) {
         const w = r.writer;
         assert.ok(w !== undefined && w.poisoned, `the fault fired during ${JSON.stringify(cmd)} but no call reported it and no writer is poisoned`);

@@ -15,6 +15,8 @@ export interface WalConfig {
   flushPolicy: FlushPolicy;
   preallocate: boolean | number;
   recycleCapacity: number;
+  /** New segment files written full of zeros before use (WalWriterOptions.zeroFill). */
+  zeroFill: boolean;
   /** Segment age limit; the 'rotate' command moves the clock past it. undefined: no age limit. */
   ageMs: number | undefined;
 }
@@ -90,12 +92,14 @@ export const configArb: fc.Arbitrary<WalConfig> = fc.record({
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 3000 }) },
   ),
   recycleCapacity: fc.integer({ min: 0, max: 3 }),
+  zeroFill: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   ageMs: fc.constantFrom(undefined, 1000),
-}).map((c) =>
-  // Every replay reads a preallocated tail to its end: 64 MiB of zeros per replay is slow and
-  // proves nothing a small preallocation does not.
-  c.maxSegmentSize > 1 << 20 && c.preallocate === true ? { ...c, preallocate: 8192 } : c,
-);
+}).map((c) => {
+  // Every replay reads a preallocated or zero-filled tail to its end: 64 MiB of zeros per replay
+  // is slow and proves nothing small segments do not.
+  if (c.maxSegmentSize <= 1 << 20) return c;
+  return { ...c, preallocate: c.preallocate === true ? 8192 : c.preallocate, zeroFill: false };
+});
 
 export function commandArb(options: { powerCuts: boolean; inFlight?: boolean }): fc.Arbitrary<WalCommand> {
   const arbs: fc.WeightedArbitrary<WalCommand>[] = [

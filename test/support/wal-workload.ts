@@ -81,6 +81,7 @@ export class WalRun {
       flushPolicy: c.flushPolicy,
       preallocate: c.preallocate,
       recycleCapacity: c.recycleCapacity,
+      zeroFill: c.zeroFill,
       maxSegmentAgeMs: c.ageMs,
       clock: () => this.now,
     };
@@ -400,6 +401,13 @@ export class WalRun {
   /** Whether a power cut armed by the workload has fired and awaits recovery. */
   get cutPending(): boolean {
     return this.cutHappened();
+  }
+
+  /** Recovers from a power cut that fired in work left in flight after the last step. */
+  async recoverIfCut(): Promise<void> {
+    if (!this.cutHappened()) return;
+    await this.settle();
+    await this.recoverFromCut();
   }
 
   /** Cancels a power cut armed but not fired (a fault test handling a failure wants no cut in the middle). */
