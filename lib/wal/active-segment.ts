@@ -132,6 +132,20 @@ export interface NewSegment {
   createdAt: number;
   /** Bytes to reserve with fallocate (0: none). */
   preallocate: number;
+  /** Bytes to fill with zeros by writing, header included (0 or absent: none). See WalWriterOptions.zeroFill. */
+  zeroFill?: number;
+}
+
+const ZERO_CHUNK = new Uint8Array(1024 * 1024);
+
+/**
+ * Chunks of zeros covering [from, to), all views of one shared 1 MiB buffer, for a gather write
+ * that fills a new segment file. Never written to, so sharing it between files is safe.
+ */
+export function zeroChunks(from: number, to: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let at = from; at < to; at += ZERO_CHUNK.length) chunks.push(ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, to - at)));
+  return chunks;
 }
 
 /**
@@ -146,6 +160,13 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
   let preallocationFailed = false;
   try {
     file.writeAt(bytes, 0);
+    // Zeros read as a clean end (docs/FORMAT.md); a crash before the sync below leaves at worst a
+    // torn header over zeros, which resume repairs like any torn header.
+    let at = SEGMENT_HEADER_SIZE;
+    for (const chunk of zeroChunks(SEGMENT_HEADER_SIZE, spec.zeroFill ?? 0)) {
+      file.writeAt(chunk, at);
+      at += chunk.length;
+    }
     if (spec.preallocate > SEGMENT_HEADER_SIZE && !file.allocate(spec.preallocate)) {
       preallocationFailed = true;
       diagnoseOnce(

@@ -21,6 +21,15 @@ export interface WalWriterOptions<E> {
   syncWindow?: number;
   /** Reserve space for new segments with fallocate: true = maxSegmentSize bytes, or a byte count. Default false. */
   preallocate?: boolean | number;
+  /**
+   * Fill each new segment file with zeros up to maxSegmentSize by writing (and fdatasync) before
+   * any frame goes into it, so appends overwrite blocks the file already owns and each fdatasync
+   * need not also commit block allocation or extent conversion (fallocate only reserves
+   * "unwritten" extents). Costs one write of maxSegmentSize per new file, done inside the commit
+   * that creates the segment (off the event loop when pipelined); recycled files are not filled.
+   * The zero tail is trimmed at rotation and close like preallocated space. Default false.
+   */
+  zeroFill?: boolean;
   /** How many truncated segment files to keep for reuse as new segments. Default 0 (delete them). */
   recycleCapacity?: number;
   /** Largest payload accepted by append (≤ 64 MiB, the format's limit). */
@@ -44,6 +53,8 @@ export interface ResolvedWriterOptions<E> {
   readonly maxSegmentAgeMs: number;
   readonly syncWindow: number;
   readonly preallocate: number;
+  /** Bytes new segment files are zero-filled to (0: no filling). */
+  readonly zeroFill: number;
   readonly recycleCapacity: number;
   readonly maxPayloadSize: number;
   readonly observer: WalObserver | undefined;
@@ -79,6 +90,7 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
   if (options.preallocate === true) preallocate = maxSegmentSize;
   else if (typeof options.preallocate === 'number') preallocate = integerOption('preallocate', options.preallocate, 0, 0, Number.MAX_SAFE_INTEGER);
   else if (options.preallocate !== undefined && options.preallocate !== false) throw new InvalidArgumentError('preallocate must be a boolean or a byte count');
+  if (options.zeroFill !== undefined && typeof options.zeroFill !== 'boolean') throw new InvalidArgumentError('zeroFill must be a boolean');
   let maxSegmentAgeMs = 0;
   if (options.maxSegmentAgeMs !== undefined) {
     if (typeof options.maxSegmentAgeMs !== 'number' || !(options.maxSegmentAgeMs > 0)) {
@@ -100,6 +112,7 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
     maxSegmentAgeMs,
     syncWindow: integerOption('syncWindow', options.syncWindow, DEFAULT_SYNC_WINDOW, FRAME_HEADER_SIZE, MAX_U32),
     preallocate,
+    zeroFill: options.zeroFill === true ? maxSegmentSize : 0,
     recycleCapacity: integerOption('recycleCapacity', options.recycleCapacity, 0, 0, 1 << 20),
     maxPayloadSize: integerOption('maxPayloadSize', options.maxPayloadSize, MAX_PAYLOAD_SIZE, 0, MAX_PAYLOAD_SIZE),
     observer: options.observer,

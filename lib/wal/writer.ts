@@ -2,7 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
 import { AlreadyExistsError, ClosedError, describe, EncodeError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
-import { ActiveSegment, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment } from './active-segment';
+import { ActiveSegment, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment, zeroChunks } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { FRAME_HEADER_SIZE, LOCK_FILE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { Batch, CommitQueue } from './group-commit';
@@ -85,7 +85,7 @@ export class WalWriter<E> {
       pool.adoptLeftovers();
       if (tail === undefined) {
         const { segment, preallocationFailed } = createSegment(dir, {
-          segmentId: 1, firstEntryId: 1, syncWindow: opts.syncWindow, createdAt: now, preallocate: opts.preallocate,
+          segmentId: 1, firstEntryId: 1, syncWindow: opts.syncWindow, createdAt: now, preallocate: opts.preallocate, zeroFill: opts.zeroFill,
         }, checksum);
         return new WalWriter<E>(dir, lock, opts, checksum, pool, segment, 1, !preallocationFailed, false);
       }
@@ -521,7 +521,9 @@ export class WalWriter<E> {
   }
 
   private openSegment(segmentId: number, firstEntryId: number): ActiveSegment {
-    const spec = { segmentId, firstEntryId, syncWindow: this.opts.syncWindow, createdAt: this.opts.clock(), preallocate: this.preallocate };
+    const spec = {
+      segmentId, firstEntryId, syncWindow: this.opts.syncWindow, createdAt: this.opts.clock(), preallocate: this.preallocate, zeroFill: this.opts.zeroFill,
+    };
     const recycled = this.pool.take();
     if (recycled !== undefined) return reuseSegment(this.dir, recycled, spec, this.checksum);
     const { segment, preallocationFailed } = createSegment(this.dir, spec, this.checksum);
@@ -705,8 +707,11 @@ export class WalWriter<E> {
     const plan = { chunks, position: batch.start, truncateTo, syncDirs };
     if (header === undefined) return segment.commit(plan, end);
     // Rule A: the header is fdatasynced before any frame is written. Written together, a torn
-    // write could keep a frame and lose the header, which the reader must call damage.
-    return segment.commit({ chunks: [header], position: 0 }, SEGMENT_HEADER_SIZE).then(() => segment.commit(plan, end));
+    // write could keep a frame and lose the header, which the reader must call damage. A new
+    // file's zero fill (options.zeroFill) rides on that commit: zeros read as a clean end, so a
+    // torn header over zeros is still a segment that never held a frame.
+    const first = this.opts.zeroFill > SEGMENT_HEADER_SIZE ? [header, ...zeroChunks(SEGMENT_HEADER_SIZE, this.opts.zeroFill)] : [header];
+    return segment.commit({ chunks: first, position: 0 }, SEGMENT_HEADER_SIZE).then(() => segment.commit(plan, end));
   }
 
   private createPlanned(segment: ActiveSegment): void {
