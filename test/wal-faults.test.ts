@@ -4,7 +4,9 @@ import { countSite, ERRORS, faultCommandsArb, faultConfigArb, runFaultCase, SITE
 import { crashSpecArb } from './support/wal-workload';
 
 // Fault injection (docs/FORMAT.md premises, reliability.md test plan item 3): one I/O site of a
-// random workload fails once, with EIO, ENOSPC or a short write. Whatever call sees it:
+// random workload (power cuts included, so the fault may hit a resume and its repair) fails
+// once, with EIO, ENOSPC or a short write. Whatever call sees it (or, for a group commit that
+// fails between calls, the next call, as PoisonedError with the IoError as cause):
 // - a writer call throws the IoError and poisons the writer: every later call throws
 //   PoisonedError, durableEntryId never moves again (no sync covering later data succeeds),
 //   and close() still releases the lock;
