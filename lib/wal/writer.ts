@@ -118,6 +118,8 @@ export class WalWriter<E> {
   private entryCap = Infinity;
   private spares: FrameBuffer[] = [];
   private readonly everyN: number;
+  /** flushPolicy 'manual': only flush calls and a full buffer write frames to the OS. */
+  private readonly manualFlush: boolean;
   private segment: ActiveSegment;
   private next: number;
   private durable: number;
@@ -157,6 +159,7 @@ export class WalWriter<E> {
       drained: () => this.leavePipeline(),
     });
     this.everyN = opts.flush.everyN;
+    this.manualFlush = opts.flush.everyN === 0 && opts.flush.intervalMs === 0;
     this.segment = segment;
     this.next = nextEntryId;
     this.durable = entryDurable ? nextEntryId - 1 : 0;
@@ -245,10 +248,9 @@ export class WalWriter<E> {
       ids[i] = this.frame(staging.subarray(start, ends[i]));
       start = ends[i];
     }
-    if (this.everyN !== 0) {
-      this.sinceFlush += n;
-      if (this.sinceFlush >= this.everyN) this.writeBuffered();
-    }
+    // A returned batch is in the OS's hands, so it survives the process (not a power cut: that is
+    // sync's job). It counts as one flush whatever its size; only 'manual' leaves it buffered.
+    if (!this.manualFlush) this.writeBuffered();
     return ids;
   }
 
