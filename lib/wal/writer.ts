@@ -67,6 +67,8 @@ export class WalWriter<E> {
     const opts = resolveWriterOptions(options);
     dir.mkdirp(WAL_DIR);
     const lock = dir.lock(LOCK_FILE);
+    // Everything this call opens is closed again if it fails: a failed open leaves no descriptor.
+    let segment: ActiveSegment | undefined;
     try {
       // mkdirp fsyncs the root only when it creates wal/; if that fsync failed before (or the
       // process died between the two), wal/ exists but may not survive a power cut with the log.
@@ -81,20 +83,26 @@ export class WalWriter<E> {
         tail = resumeTail(dir, checksum, { syncWindow: opts.syncWindow, preallocate: opts.preallocate, maxPayloadSize: opts.maxPayloadSize, now });
         if (tail === undefined && mode === 'resume') throw new NotFoundError(`${WAL_DIR}/*.wal (no log to resume)`);
       }
+      segment = tail?.segment;
       const pool = new RecyclePool(dir, opts.recycleCapacity);
       pool.adoptLeftovers();
       if (tail === undefined) {
-        const { segment, preallocationFailed } = createSegment(dir, {
+        const created = createSegment(dir, {
           segmentId: 1, firstEntryId: 1, syncWindow: opts.syncWindow, createdAt: now, preallocate: opts.preallocate, zeroFill: opts.zeroFill,
         }, checksum);
-        return new WalWriter<E>(dir, lock, opts, checksum, pool, segment, 1, !preallocationFailed, false);
+        segment = created.segment;
+        return new WalWriter<E>(dir, lock, opts, checksum, pool, created.segment, 1, !created.preallocationFailed, false);
       }
       // The previous writer may have died before making the final segment's entry durable; after
       // this fsync (and the fdatasync resumeTail did) every entry found in the log is durable.
       dir.syncDir(WAL_DIR);
       return new WalWriter<E>(dir, lock, opts, checksum, pool, tail.segment, tail.nextEntryId, !tail.preallocationFailed, true);
     } catch (err) {
-      lock.release();
+      try {
+        segment?.close();
+      } finally {
+        lock.release();
+      }
       throw err;
     }
   }
