@@ -788,7 +788,7 @@ export class WalWriter<E> {
     this.failure = err;
     this.stopTimer();
     discardUnsynced(this.dir, segment);
-    if (channels.poison.hasSubscribers) channels.poison.publish({ error: err, segmentId: this.segment.segmentId });
+    if (channels.poison.hasSubscribers) channels.poison.publish({ error: err, segmentId: segment.segmentId });
   }
 
   private checkNotPipelined(call: string, instead: string): void {
