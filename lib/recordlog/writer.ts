@@ -8,6 +8,7 @@
 import type { Directory, DirectoryLock, WritableFile } from '../directory/directory';
 import { parentOf } from '../directory/path';
 import { ClosedError, EncodeError, InvalidArgumentError, PoisonedError, describe } from '../errors';
+import { cutBackToSynced } from '../framed/cut-back';
 import { raw, type Codec } from '../wal/codec';
 import {
   DEFAULT_RECORD_SYNC_WINDOW, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, encodeRecordLogHeader, writeRecordFrame,
@@ -103,6 +104,8 @@ export class RecordLogWriter<R = Uint8Array> {
   private synced: number;
   private failure: unknown;
   private closed = false;
+  /** fdatasyncs running off the thread; close() waits for them before it lets go of the file and lock. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   private constructor(
     dir: Directory, path: string, lock: DirectoryLock, file: WritableFile, codec: Codec<R>, syncWindow: number,
@@ -183,10 +186,14 @@ export class RecordLogWriter<R = Uint8Array> {
     this.checkUsable();
     this.writeBuffered();
     const upTo = this.written;
+    const syncing = this.file.syncAsync();
+    this.inFlight.add(syncing);
     try {
-      await this.file.syncAsync();
+      await syncing;
     } catch (err) {
       this.fail(err);
+    } finally {
+      this.inFlight.delete(syncing);
     }
     if (this.failure !== undefined) throw new PoisonedError(this.failure);
     this.synced = Math.max(this.synced, upTo);
@@ -211,6 +218,7 @@ export class RecordLogWriter<R = Uint8Array> {
       if (this.failure !== undefined) throw new PoisonedError(this.failure);
       await this.sync();
     } finally {
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       if (!this.closed) {
         this.closed = true;
         this.file.close();
@@ -240,8 +248,12 @@ export class RecordLogWriter<R = Uint8Array> {
     if (this.failure !== undefined) throw new PoisonedError(this.failure);
   }
 
+  /** Poisons the writer (first failure wins), cuts the file back to its last fdatasync, rethrows. */
   private fail(err: unknown): never {
-    this.failure ??= err;
+    if (this.failure === undefined) {
+      this.failure = err;
+      cutBackToSynced(this.dir, this.path, this.synced);
+    }
     throw err;
   }
 }

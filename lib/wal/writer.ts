@@ -2,6 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
 import { AlreadyExistsError, ClosedError, describe, EncodeError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
+import { cutBackToSynced } from '../framed/cut-back';
 import { ActiveSegment, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment, zeroChunks } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { FRAME_HEADER_SIZE, LOCK_FILE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
@@ -820,24 +821,7 @@ export class WalWriter<E> {
   }
 }
 
-/**
- * Cuts a failed writer's segment back to the end of its last completed fdatasync. After a failed
- * write or fdatasync the page cache may show bytes the disk never got (the kernel marks lost
- * pages clean, "fsyncgate"); a writer reopened before a reboot would read them, take them for
- * durable and append after them. The cut is made even at the current size: the failed
- * fdatasync may also have dropped a truncation (a recycled file's stale tail) the cache shows
- * as done. Best effort: the writer is poisoned whatever happens here.
- */
+/** cutBackToSynced for a failed writer's segment, if its file was created. */
 function discardUnsynced(dir: Directory, segment: ActiveSegment): void {
-  if (!segment.exists) return;
-  try {
-    const file = dir.openAppend(segment.path);
-    try {
-      if (file.size() >= segment.synced) file.truncate(segment.synced);
-    } finally {
-      file.close();
-    }
-  } catch {
-    // The failure being reported is the one that matters.
-  }
+  if (segment.exists) cutBackToSynced(dir, segment.path, segment.synced);
 }
