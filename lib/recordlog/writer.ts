@@ -53,7 +53,7 @@ export class RecordLogWriter<R = Uint8Array> {
         }
         return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, 'none');
       }
-      const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffort', maxRecordSize });
+      const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffortTail', maxRecordSize });
       let scan;
       try {
         while (scanner.next());
