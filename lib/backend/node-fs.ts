@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { IoError, toIoError } from '../errors';
 import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
+import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 
@@ -75,11 +76,14 @@ export class NodeFsBackend implements FileBackend {
   open(path: string, mode: OpenMode): number {
     const flags = OPEN_FLAGS[mode];
     if (flags === undefined) throw new TypeError(`unknown open mode ${JSON.stringify(mode)}`);
+    let fd: number;
     try {
-      return fs.openSync(path, flags, 0o666);
+      fd = fs.openSync(path, flags | GUARD_FLAGS, 0o666);
     } catch (err) {
-      fail(err, path);
+      throw notRegularAt(path) ?? toIoError(err, path);
     }
+    requireRegular(fd, path, () => fs.closeSync(fd));
+    return fd;
   }
 
   close(fd: number): void {
