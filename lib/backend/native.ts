@@ -228,8 +228,13 @@ export class NativeFileBackend implements FileBackend {
 
   unlock(fd: number, path: string): void {
     try {
-      unlockFile(fd, path); // the pid file first: a flock-marked record is never left without its flock
-      this.binding.unlock(fd);
+      // The pid file first, so a flock-marked record is never seen without its flock; the flock
+      // is dropped even if removing the pid file failed.
+      try {
+        unlockFile(fd, path);
+      } finally {
+        this.binding.unlock(fd);
+      }
     } catch (err) {
       throw toIoError(err, path);
     }
