@@ -106,3 +106,28 @@ describe('a pid file written under flock', () => {
     }
   });
 });
+
+describe('backends fsync only directories', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-guards-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const select = path.join(__dirname, '..', 'lib', 'backend', 'select.js');
+  for (const backend of availableBackends()) {
+    it(`${backend.name}: fsyncDir of a FIFO fails with ENOTDIR instead of waiting for a writer`, () => {
+      const fifo = path.join(dir, 'fifo');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      // In a child under a watchdog: a regression would block its thread for good.
+      const script = `
+        const b = require(${JSON.stringify(select)}).backendByName(${JSON.stringify(backend.name)});
+        const code = (f) => { try { f(); return 'ok'; } catch (e) { return e.errno; } };
+        const sync = code(() => b.fsyncDir(process.argv[1]));
+        b.fsyncDirAsync(process.argv[1]).then(() => 'ok', (e) => e.errno).then((async) => console.log(sync, async));`;
+      const r = spawnSync(process.execPath, ['-e', script, fifo], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+      assert.equal(r.signal, null, 'fsyncDir blocked on the FIFO');
+      assert.equal(r.stdout, 'ENOTDIR ENOTDIR\n', r.stderr);
+    });
+  }
+});

@@ -13,6 +13,9 @@ import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
 
+/** As the native core opens a directory to fsync it: something else at the path fails at once (a FIFO would block). */
+const OPEN_DIRECTORY = O_RDONLY | (fs.constants.O_DIRECTORY ?? 0);
+
 const OPEN_FLAGS: Readonly<Record<OpenMode, number>> = {
   read: O_RDONLY,
   readWrite: O_RDWR,
@@ -221,7 +224,7 @@ export class NodeFsBackend implements FileBackend {
     if (process.platform === 'win32') return;
     let fd: number;
     try {
-      fd = fs.openSync(path, O_RDONLY);
+      fd = fs.openSync(path, OPEN_DIRECTORY);
     } catch (err) {
       fail(err, path);
     }
@@ -236,7 +239,7 @@ export class NodeFsBackend implements FileBackend {
 
   async fsyncDirAsync(path: string): Promise<void> {
     if (process.platform === 'win32') return;
-    const fd = await callback<number>((cb) => fs.open(path, O_RDONLY, cb), path);
+    const fd = await callback<number>((cb) => fs.open(path, OPEN_DIRECTORY, cb), path);
     try {
       await callback<void>((cb) => fs.fsync(fd, (err) => cb(err, undefined)), path);
     } finally {
