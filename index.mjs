@@ -35,6 +35,7 @@ export const {
   MAX_RECORD_SIZE,
   MemoryDirectory,
   NotFoundError,
+  NotRegularFileError,
   PoisonedError,
   RECORD_LOG_HEADER_SIZE,
   RecordLogWriter,

@@ -14,7 +14,8 @@ export type DurabilityErrorCode =
   | 'DURABILITY_DECODE'
   | 'DURABILITY_NOT_FOUND'
   | 'DURABILITY_EXISTS'
-  | 'DURABILITY_RECOVERY_GAP';
+  | 'DURABILITY_RECOVERY_GAP'
+  | 'DURABILITY_NOT_REGULAR_FILE';
 
 export class DurabilityError extends Error {
   readonly code: DurabilityErrorCode;
@@ -79,6 +80,22 @@ export class InvalidPathError extends DurabilityError {
   constructor(path: string, reason: string) {
     super('DURABILITY_INVALID_PATH', `invalid path ${JSON.stringify(path)}: ${reason}`);
     this.path = path;
+  }
+}
+
+/**
+ * Something other than a regular file (a symbolic link, directory, FIFO, socket or device) sits
+ * where the store keeps a file. Refused before any byte is read or written: a link could lead
+ * outside the root, and a FIFO or device could block the calling thread forever.
+ */
+export class NotRegularFileError extends DurabilityError {
+  readonly path: string;
+  /** 'symbolic link', 'directory', 'FIFO', 'socket', 'character device', 'block device' or 'unknown'. */
+  readonly fileType: string;
+  constructor(path: string, fileType: string) {
+    super('DURABILITY_NOT_REGULAR_FILE', `${path} is a ${fileType}, not a regular file; the store keeps only regular files there`);
+    this.path = path;
+    this.fileType = fileType;
   }
 }
 

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NativeBinding } from '../binding';
+import { pidFilePath } from '../lib/backend/lockfile';
 import { NativeFileBackend, nativeCrc32cImpl, nativePortableCrc32c } from '../lib/backend/native';
 import { nativeBackend } from '../lib/backend/select';
 import { crc32c as jsCrc32c } from '../lib/crc32c';
@@ -556,7 +557,7 @@ function describeNative(b: NativeBinding): void {
       assert.deepEqual([...passed[3]], [...resizable]);
     });
 
-    it('tryLock degrades to "acquired" with one diagnostic where flock is unsupported', () => {
+    it('where flock is unsupported, tryLock degrades to the pid-file lock with one diagnostic', () => {
       const failing = (code: string): NativeBinding => ({
         ...b,
         tryLockExclusive: () => {
@@ -566,17 +567,33 @@ function describeNative(b: NativeBinding): void {
       const seen: DiagnosticEvent[] = [];
       const listen = (message: unknown): void => void seen.push(message as DiagnosticEvent);
       channels.diagnostic.subscribe(listen);
+      const codes = ['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL'];
+      const files = codes.map((code) => fresh(code));
       try {
         resetDiagnostics();
-        for (const code of ['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL']) {
-          const result = new NativeFileBackend(failing(code)).tryLock(3, `/x/${code}`);
-          assert.equal(result.acquired, true);
-          assert.match(result.degraded ?? '', new RegExp(code));
+        for (const [i, code] of codes.entries()) {
+          const backend = new NativeFileBackend(failing(code));
+          const [holder, other] = [backend.open(files[i], 'create'), backend.open(files[i], 'create')];
+          try {
+            const result = backend.tryLock(holder, files[i]);
+            assert.equal(result.acquired, true);
+            assert.match(result.degraded ?? '', new RegExp(`${code}.*pid file`));
+            assert.equal(fs.existsSync(pidFilePath(files[i])), true);
+            assert.equal(backend.tryLock(other, files[i]).acquired, false, 'the pid file still excludes');
+            backend.unlock(holder, files[i]);
+            assert.equal(fs.existsSync(pidFilePath(files[i])), false);
+          } finally {
+            backend.close(holder);
+            backend.close(other);
+          }
         }
-        new NativeFileBackend(failing('ENOLCK')).tryLock(3, '/x/ENOLCK');
+        const again = new NativeFileBackend(failing('ENOLCK'));
+        const fd = again.open(files[2], 'create');
+        again.tryLock(fd, files[2]);
+        again.close(fd);
         assert.deepEqual(
           seen.map((e) => [e.kind, e.path]),
-          ['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL'].map((c) => ['flock-unsupported', `/x/${c}`]),
+          files.map((f) => ['flock-unsupported', f]),
         );
         assert.throws(
           () => new NativeFileBackend(failing('EIO')).tryLock(3, '/x/io'),

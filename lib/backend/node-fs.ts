@@ -7,10 +7,14 @@ import fs from 'node:fs';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { IoError, toIoError } from '../errors';
 import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
+import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
+
+/** As the native core opens a directory to fsync it: something else at the path fails at once (a FIFO would block). */
+const OPEN_DIRECTORY = O_RDONLY | (fs.constants.O_DIRECTORY ?? 0);
 
 const OPEN_FLAGS: Readonly<Record<OpenMode, number>> = {
   read: O_RDONLY,
@@ -75,11 +79,14 @@ export class NodeFsBackend implements FileBackend {
   open(path: string, mode: OpenMode): number {
     const flags = OPEN_FLAGS[mode];
     if (flags === undefined) throw new TypeError(`unknown open mode ${JSON.stringify(mode)}`);
+    let fd: number;
     try {
-      return fs.openSync(path, flags, 0o666);
+      fd = fs.openSync(path, flags | GUARD_FLAGS, 0o666);
     } catch (err) {
-      fail(err, path);
+      throw notRegularAt(path) ?? toIoError(err, path);
     }
+    requireRegular(fd, path, () => fs.closeSync(fd));
+    return fd;
   }
 
   close(fd: number): void {
@@ -217,7 +224,7 @@ export class NodeFsBackend implements FileBackend {
     if (process.platform === 'win32') return;
     let fd: number;
     try {
-      fd = fs.openSync(path, O_RDONLY);
+      fd = fs.openSync(path, OPEN_DIRECTORY);
     } catch (err) {
       fail(err, path);
     }
@@ -232,7 +239,7 @@ export class NodeFsBackend implements FileBackend {
 
   async fsyncDirAsync(path: string): Promise<void> {
     if (process.platform === 'win32') return;
-    const fd = await callback<number>((cb) => fs.open(path, O_RDONLY, cb), path);
+    const fd = await callback<number>((cb) => fs.open(path, OPEN_DIRECTORY, cb), path);
     try {
       await callback<void>((cb) => fs.fsync(fd, (err) => cb(err, undefined)), path);
     } finally {

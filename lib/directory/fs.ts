@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import nodePath from 'node:path';
 import type { FileBackend } from '../backend/backend';
+import { notRegularAt } from '../backend/file-type';
 import { defaultBackend } from '../backend/select';
 import { diagnoseOnce } from '../diagnostics';
 import { AlreadyExistsError, ClosedError, IoError, LockedError, NotFoundError, toIoError } from '../errors';
@@ -113,6 +114,9 @@ export class FsDirectory implements Directory {
   atomicRename(from: string, to: string): void {
     const f = normalizePath(from);
     const t = normalizePath(to);
+    // rename(2) moves a link as a link: checked here, a planted one never takes a file's name.
+    const planted = notRegularAt(this.osPath(f));
+    if (planted !== undefined) throw planted;
     this.call(f, () => this.backend.rename(this.osPath(f), this.osPath(t)));
     this.syncDir(parentOf(t));
     if (parentOf(f) !== parentOf(t)) this.syncDir(parentOf(f));
