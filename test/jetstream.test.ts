@@ -12,7 +12,7 @@ import { raw } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalWriter } from '../lib/wal/writer';
 import { freePort, requireNatsServer, startServer, stopAll, type NatsNode } from './support/nats-server';
-import { assertStreamMatchesLog, createStream, readStream } from './support/jetstream-stream';
+import { assertStreamMatchesLog, createStream, readStream, withConnection } from './support/jetstream-stream';
 
 // The forwarder against a real nats-server (started here on a loopback port): shipping, the
 // resume point, bad input, back-pressure and the truncation veto. Crash rounds and the cluster
@@ -127,6 +127,51 @@ describe('JetStream forwarder (real nats-server)', function () {
     assert.equal(f2.stats().shippedEntries, 50, 'only the 50 new entries are sent again');
     await writer.close();
     await assertStreamMatchesLog(server.url, stream, dir);
+  });
+
+  it('resumes after the cursor when retention removed shipped messages (no re-send)', async () => {
+    const root = tempRoot();
+    const dir = new FsDirectory(root);
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const writer = WalWriter.open(dir, { codec: raw });
+    for (let i = 0; i < 50; i++) writer.append(enc(`a ${i}`));
+    await writer.sync();
+    const f1 = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    await f1.start();
+    await until('50', () => f1.stats().shippedEntryId === 50);
+    await f1.stop();
+    await withConnection(server.url, async (nc) => { await (await nc.jetstreamManager()).streams.purge(stream); });
+    for (let i = 0; i < 10; i++) writer.append(enc(`b ${i}`));
+    await writer.sync();
+    const f2 = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    stop.push(f2);
+    await f2.start();
+    await until('60', () => f2.stats().shippedEntryId === 60);
+    await writer.close();
+    const stored = await readStream(server.url, stream);
+    assert.deepEqual(stored.map((m) => Number(m.msgId)), Array.from({ length: 10 }, (_, i) => 51 + i));
+  });
+
+  it('the sequence guard: a message someone else put on the subject stops the forwarder instead of interleaving', async () => {
+    const root = tempRoot();
+    const dir = new FsDirectory(root);
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    stop.push(f);
+    const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
+    await f.start();
+    for (let i = 0; i < 5; i++) writer.append(enc(`a ${i}`));
+    await writer.sync();
+    await until('5', () => f.stats().shippedEntryId === 5);
+    await withConnection(server.url, async (nc) => { await nc.jetstream().publish(subject, enc('foreign'), { msgID: 'someone-else' }); });
+    writer.append(enc('6'));
+    await writer.sync();
+    await assert.rejects(f.done, (err: unknown) => err instanceof JetStreamError && err.reason === 'stream-subjects');
+    await writer.close();
+    const stored = await readStream(server.url, stream);
+    assert.deepEqual(stored.map((m) => m.msgId), ['1', '2', '3', '4', '5', 'someone-else']);
   });
 
   it('the core entry point never loads the nats client', () => {

@@ -5,11 +5,15 @@
 // the local cursor when that is further (the stream's retention may have removed messages that
 // were shipped). Each publish carries two guards:
 //  - Nats-Msg-Id = entry id: the server drops a repeat within the stream's duplicate window;
-//  - Nats-Expected-Last-Subject-Sequence = the sequence the previous entry got (or will get):
+//  - Nats-Expected-Last-Sequence = the stream sequence the previous entry got (or will get):
 //    the server stores a message only directly after its predecessor, so the stream can neither
 //    skip an entry nor hold one twice, however long an outage lasted (no window involved).
-// With the first guard failing (a publish lost in a connection drop while later ones were sent),
-// every later publish of that window is refused too; the forwarder resyncs and sends them again.
+//    The stream-wide sequence, not the per-subject one: a clustered 2.9 server checks the
+//    per-subject expectation against applied state only, which refuses every pipelined publish,
+//    while the stream-wide one counts proposals in flight. Hence the stream must hold our
+//    subject alone (checked at start).
+// When one publish is lost (a connection drop) while later ones were sent, every later publish
+// of that window is refused too; the forwarder resyncs and sends them again.
 // The position advances only on acknowledgements, in order.
 
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type PubAck } from 'nats';
@@ -38,7 +42,7 @@ interface InFlight {
 interface ResumePoint {
   /** Last entry the stream (or the cursor) holds. */
   readonly entryId: number;
-  /** Subject sequence the next publish must expect; undefined when the subject has no message. */
+  /** Stream sequence the next publish must expect; undefined when the stream is empty. */
   readonly seq: number | undefined;
 }
 
@@ -218,20 +222,22 @@ export class JetStreamForwarder {
   /** Reads the stream's last message for the subject and sets where shipping continues. */
   private async resume(): Promise<ResumePoint> {
     const o = this.options;
-    let last: ResumePoint = { entryId: 0, seq: undefined };
+    let lastEntry = 0;
+    const info = await this.jsm!.streams.info(o.stream);
+    const lastSeq = info.state.last_seq > 0 ? info.state.last_seq : undefined;
     try {
       const m = await this.jsm!.streams.getMessage(o.stream, { last_by_subj: o.subject });
       const id = Number(m.header?.get('Nats-Msg-Id'));
       if (!Number.isSafeInteger(id) || id < 1) {
         throw new JetStreamError('stream-subjects', `the last message of ${o.subject} (seq ${m.seq}) has no entry id as Nats-Msg-Id: someone else publishes there`);
       }
-      last = { entryId: id, seq: m.seq };
+      lastEntry = id;
     } catch (err) {
       if (err instanceof DurabilityError) throw err;
       if (!isCode(err, 10037)) throw err; // 10037: no message found
     }
     // The cursor is further when retention removed shipped messages: do not send them again.
-    const point = { entryId: Math.max(last.entryId, this.cursorEntry), seq: last.seq };
+    const point: ResumePoint = { entryId: Math.max(lastEntry, this.cursorEntry), seq: lastSeq };
     // Publishes of a failed session that the stream did store count as shipped.
     for (const f of this.inflight) if (f.id <= point.entryId && f.id > this.backlog.shipped) this.backlog.acked(f.id, f.bytes);
     this.inflight = [];
@@ -302,7 +308,7 @@ export class JetStreamForwarder {
           throw new JetStreamError('payload-too-large', `entry ${id} holds ${record.payload.length} bytes, more than the server's ${this.maxMessage}-byte messages take (with headers): it cannot be shipped, and shipping stops before it`);
         }
         await this.waitDurable(id, session.signal);
-        // Until the subject's sequence is known (an empty subject) one publish goes at a time.
+        // Until the stream's sequence is known (an empty stream) one publish goes at a time.
         await this.waitWindow(this.expectSeq === undefined ? 1 : this.options.maxInFlight, session.signal);
         if (session.signal.aborted) break;
         this.send(id, bytes, record.payload);
@@ -322,7 +328,7 @@ export class JetStreamForwarder {
     this.inflight.push(f);
     const expect = this.expectSeq;
     if (expect !== undefined) this.expectSeq = expect + 1;
-    const opts = { msgID: String(id), timeout: this.options.publishTimeoutMs, ...(expect === undefined ? {} : { expect: { lastSubjectSequence: expect } }) };
+    const opts = { msgID: String(id), timeout: this.options.publishTimeoutMs, ...(expect === undefined ? {} : { expect: { lastSequence: expect } }) };
     this.js!.publish(this.options.subject, payload, opts).then(
       (ack) => { f.state = 'ok'; f.ack = ack; this.advance(); },
       (err: unknown) => { f.state = 'failed'; f.error = err; this.advance(); },
