@@ -159,7 +159,7 @@ export class BackpressureError extends DurabilityError {
   }
 }
 
-export type JetStreamErrorReason = 'unreachable' | 'stream-not-found' | 'stream-subjects' | 'payload-too-large' | 'closed';
+export type JetStreamErrorReason = 'unreachable' | 'stream-not-found' | 'stream-subjects' | 'payload-too-large' | 'client-missing';
 
 /** The JetStream forwarder cannot do its job as configured; `reason` says which check failed. */
 export class JetStreamError extends DurabilityError {

@@ -180,8 +180,10 @@ describe('JetStream forwarder (real nats-server)', function () {
     const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '0');
-    const r2 = spawnSync(process.execPath, ['-e', script.replace('index.js', 'jetstream/index.js')], { cwd: root, encoding: 'utf8' });
-    assert.notEqual(r2.stdout, '0', 'the jetstream entry does load it (so the check above can fail)');
+    const r2 = spawnSync(process.execPath, ['-e', `${script.replace('index.js', 'jetstream/index.js')}; require('./dist/lib/jetstream/nats-client.js').natsClient(); process.stdout.write(' ' + Object.keys(require.cache).filter((k) => k.includes('node_modules/nats/')).length)`], { cwd: root, encoding: 'utf8' });
+    const [atLoad, atUse] = r2.stdout.split(' ').map(Number);
+    assert.equal(atLoad, 0, 'durability/jetstream loads nats only when a forwarder connects');
+    assert.ok(atUse > 0, 'then it does (so the checks above can fail)');
   });
 
   describe('bad input: a typed error, the log untouched', () => {

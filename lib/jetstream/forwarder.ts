@@ -16,7 +16,7 @@
 // of that window is refused too; the forwarder resyncs and sends them again.
 // The position advances only on acknowledgements, in order.
 
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type PubAck } from 'nats';
+import type { JetStreamClient, JetStreamManager, NatsConnection, PubAck } from 'nats';
 import { channels } from '../diagnostics';
 import { BackpressureError, DurabilityError, InvalidStateError, JetStreamError, describe } from '../errors';
 import { FRAME_HEADER_SIZE } from '../wal/format';
@@ -25,6 +25,7 @@ import { WalReader } from '../wal/reader';
 import { raw, type Codec } from '../wal/codec';
 import { Backlog, type ForwarderStats } from './backlog';
 import { readCursor, writeCursor, type ForwarderCursor } from './cursor';
+import { natsClient } from './nats-client';
 import { resolveForwarderOptions, type JetStreamForwarderOptions, type ResolvedForwarderOptions } from './options';
 
 /** Headers the client adds to each message, counted against the server's max_payload. */
@@ -172,6 +173,7 @@ export class JetStreamForwarder {
 
   private async connect(): Promise<void> {
     const o = this.options;
+    const { connect } = natsClient();
     try {
       this.nc = await connect({
         ...o.connectionOptions, servers: o.servers, timeout: o.connectTimeoutMs,
