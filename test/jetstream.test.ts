@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -184,6 +185,39 @@ describe('JetStream forwarder (real nats-server)', function () {
     const [atLoad, atUse] = r2.stdout.split(' ').map(Number);
     assert.equal(atLoad, 0, 'durability/jetstream loads nats only when a forwarder connects');
     assert.ok(atUse > 0, 'then it does (so the checks above can fail)');
+  });
+
+  it('examples/jetstream-ingest: acknowledged POSTs reach the stream, once each, in order', async () => {
+    const root = tempRoot();
+    const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'examples', 'jetstream-ingest', 'server.mjs')], {
+      env: { ...process.env, DATA_DIR: root, PORT: '0', NATS_URL: server.url, CREATE_STREAM: '1', STREAM: 'EXAMPLE', SUBJECT: 'example.events' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => { out += c.toString('utf8'); });
+    proc.stderr!.on('data', (c: Buffer) => { out += c.toString('utf8'); });
+    const exited = once(proc, 'exit');
+    try {
+      await until('listening', () => /listening on http:\/\/127\.0\.0\.1:\d+/.test(out));
+      const base = `http://127.0.0.1:${/:(\d+),/.exec(out)![1]}`;
+      const ids: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(`${base}/events`, { method: 'POST', body: `event ${i}` });
+        assert.equal(res.status, 200);
+        ids.push(((await res.json()) as { id: number }).id);
+      }
+      assert.deepEqual(ids, Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.equal((await fetch(`${base}/events`, { method: 'POST', body: new Uint8Array(MAX_PAYLOAD) })).status, 413);
+      let stats: { forwarder: ForwarderStats } | undefined;
+      await until('shipped', () => {
+        void fetch(`${base}/stats`).then(async (r) => { stats = (await r.json()) as { forwarder: ForwarderStats }; }, () => undefined);
+        return stats?.forwarder.shippedEntryId === 20;
+      });
+    } finally {
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    assert.equal(await assertStreamMatchesLog(server.url, 'EXAMPLE', new FsDirectory(root)), 20);
   });
 
   describe('bad input: a typed error, the log untouched', () => {
