@@ -131,7 +131,7 @@ describe('JetStream forwarder: exactly once across crashes (real processes, real
         }
       };
       await writeFor(500);
-      for (let failover = 0; failover < 2; failover++) {
+      for (let failover = 0; failover < (long ? 8 : 2); failover++) {
         const leader = await streamLeader(urls, stream, nodes);
         await leader.stop('SIGKILL');
         await writeFor(1500);

@@ -284,6 +284,8 @@ export class JetStreamForwarder {
         delay = Math.min(this.options.maxRetryDelayMs, delay * 2);
       }
     }
+    // Stopping: publishes already sent still count once acknowledged (bounded by their timeout).
+    await this.settleAll();
     this.saveCursor(true);
   }
 
