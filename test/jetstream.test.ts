@@ -238,6 +238,15 @@ describe('JetStream forwarder (real nats-server)', function () {
       await expectStartError({ servers: `nats://127.0.0.1:${await freePort()}`, stream: 'X', subject: 'x' }, 'unreachable');
     });
 
+    it('a server without JetStream', async () => {
+      const plain = await startServer('', false);
+      try {
+        await expectStartError({ servers: plain.url, stream: 'X', subject: 'x' }, 'unreachable');
+      } finally {
+        await plain.stop();
+      }
+    });
+
     it('a stream that does not exist', async () => {
       await expectStartError({ servers: server.url, stream: 'MISSING', subject: 'missing' }, 'stream-not-found');
     });

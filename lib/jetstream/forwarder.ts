@@ -109,7 +109,8 @@ export class JetStreamForwarder {
       this.state = 'new';
       await this.nc?.close().catch(() => undefined);
       this.nc = undefined;
-      throw err;
+      if (err instanceof DurabilityError) throw err;
+      throw new JetStreamError('unreachable', `JetStream did not answer while starting: ${describe(err)}`, { cause: err });
     }
     this.running = this.loop();
   }

@@ -94,12 +94,13 @@ function tempDir(prefix: string): string {
 }
 
 /** One JetStream server on a free loopback port; `extra` lines go into its config file. */
-export async function startServer(extra = ''): Promise<NatsNode> {
+export async function startServer(extra = '', jetstream = true): Promise<NatsNode> {
   requireNatsServer();
   const dir = tempDir('durability-nats-');
   const port = await freePort();
   const config = path.join(dir, 'server.conf');
-  fs.writeFileSync(config, `listen: 127.0.0.1:${port}\nhttp: 0\njetstream { store_dir: "${path.join(dir, 'js')}" }\n${extra}\n`);
+  const js = jetstream ? `jetstream { store_dir: "${path.join(dir, 'js')}" }` : '';
+  fs.writeFileSync(config, `listen: 127.0.0.1:${port}\n${js}\n${extra}\n`);
   const node = new NatsNode('single', port, config);
   await node.start();
   return node;
