@@ -20,14 +20,37 @@ export function requireNatsServer(): string {
   return r.stdout.trim();
 }
 
+/**
+ * A loopback port free right now, chosen below the kernel's ephemeral range (32768+), where
+ * outgoing connections take their local ports, so a server restarted on it later is unlikely to
+ * find it taken. Bounded: 200 tries.
+ */
 export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as net.AddressInfo).port;
-  srv.close();
-  await once(srv, 'close');
-  return port;
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const srv = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) {
+      srv.close();
+      await once(srv, 'close');
+      return port;
+    }
+  }
+  throw new Error('no free loopback port found in 20000..31999');
+}
+
+/** Retries `start` (bounded: 5 times) when a port it picked was taken meanwhile by another process. */
+async function withPortRetry<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 5 || !/address already in use/.test(String((err as Error).message))) throw err;
+    }
+  }
 }
 
 const running = new Set<NatsNode>();
@@ -96,6 +119,10 @@ function tempDir(prefix: string): string {
 /** One JetStream server on a free loopback port; `extra` lines go into its config file. */
 export async function startServer(extra = '', jetstream = true): Promise<NatsNode> {
   requireNatsServer();
+  return withPortRetry(() => startServerOnce(extra, jetstream));
+}
+
+async function startServerOnce(extra: string, jetstream: boolean): Promise<NatsNode> {
   const dir = tempDir('durability-nats-');
   const port = await freePort();
   const config = path.join(dir, 'server.conf');
@@ -109,6 +136,10 @@ export async function startServer(extra = '', jetstream = true): Promise<NatsNod
 /** A 3-node JetStream cluster, every port on 127.0.0.1. */
 export async function startCluster(): Promise<NatsNode[]> {
   requireNatsServer();
+  return withPortRetry(startClusterOnce);
+}
+
+async function startClusterOnce(): Promise<NatsNode[]> {
   const dir = tempDir('durability-nats-cluster-');
   const ports = [await freePort(), await freePort(), await freePort()];
   const routes = [await freePort(), await freePort(), await freePort()];
@@ -123,7 +154,12 @@ export async function startCluster(): Promise<NatsNode[]> {
     ].join('\n'));
     return new NatsNode(name, port, config);
   });
-  await Promise.all(nodes.map((n) => n.start()));
+  const started = await Promise.allSettled(nodes.map((n) => n.start()));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw failed.reason;
+  }
   return nodes;
 }
 
