@@ -15,7 +15,9 @@ export type DurabilityErrorCode =
   | 'DURABILITY_NOT_FOUND'
   | 'DURABILITY_EXISTS'
   | 'DURABILITY_RECOVERY_GAP'
-  | 'DURABILITY_NOT_REGULAR_FILE';
+  | 'DURABILITY_NOT_REGULAR_FILE'
+  | 'DURABILITY_BACKPRESSURE'
+  | 'DURABILITY_JETSTREAM';
 
 export class DurabilityError extends Error {
   readonly code: DurabilityErrorCode;
@@ -157,6 +159,31 @@ export class RecoveryGapError extends DurabilityError {
     super('DURABILITY_RECOVERY_GAP', `entries from ${expectedEntryId} are missing${foundEntryId === undefined ? '' : ` (the log continues at ${foundEntryId})`}: ${detail}`);
     this.expectedEntryId = expectedEntryId;
     this.foundEntryId = foundEntryId;
+  }
+}
+
+/**
+ * A forwarder (durability/jetstream) has more unshipped bytes in the log than its bound and was
+ * told to refuse new writes: the append was refused before it took an id, the log is untouched.
+ */
+export class BackpressureError extends DurabilityError {
+  readonly unshippedBytes: number;
+  readonly limit: number;
+  constructor(unshippedBytes: number, limit: number) {
+    super('DURABILITY_BACKPRESSURE', `${unshippedBytes} bytes of the log are not shipped yet (bound ${limit}): write refused until the forwarder catches up`);
+    this.unshippedBytes = unshippedBytes;
+    this.limit = limit;
+  }
+}
+
+export type JetStreamErrorReason = 'unreachable' | 'stream-not-found' | 'stream-subjects' | 'payload-too-large' | 'client-missing';
+
+/** The JetStream forwarder cannot do its job as configured; `reason` says which check failed. */
+export class JetStreamError extends DurabilityError {
+  readonly reason: JetStreamErrorReason;
+  constructor(reason: JetStreamErrorReason, message: string, options?: { cause?: unknown }) {
+    super('DURABILITY_JETSTREAM', message, options);
+    this.reason = reason;
   }
 }
 

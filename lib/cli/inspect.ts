@@ -2,12 +2,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, type CliIo } from './io';
 import { scanCheckpoints } from './checkpoint-scan';
+import { forwarderPosition } from './forwarder-position';
 import { requireLog } from './log-dir';
 import { scanLog, type SegmentReport } from './log-scan';
 
 export const usage = `durability inspect <dir> [--json]
   Lists the log's segments (entry-id range, frame count, size, and how each ends: clean, torn,
-  or damaged at a byte offset) and its checkpoints (entries covered, size, valid or damaged).
+  or damaged at a byte offset), its checkpoints (entries covered, size, valid or damaged) and,
+  when a JetStream forwarder keeps a cursor there, how far it has shipped.
   A torn tail of the final segment is reported, not an error. Exit 0 when every segment and
   checkpoint reads, 1 when one is damaged.`;
 
@@ -36,6 +38,8 @@ export function inspect(argv: string[], io: CliIo): number {
   const entries = rows.reduce((n, r) => n + r.entries, 0);
   const withEntries = rows.filter((r) => r.entries > 0);
   const checkpoints = scanCheckpoints(dir);
+  const lastEntryId = withEntries[withEntries.length - 1]?.lastEntryId ?? null;
+  const forwarder = forwarderPosition(dir, lastEntryId ?? 0);
   const damaged = rows.some((r) => r.state === 'damaged') || (report.firstDamage !== undefined && rows.length === 0) ||
     checkpoints.some((c) => !c.ok);
 
@@ -46,9 +50,10 @@ export function inspect(argv: string[], io: CliIo): number {
       segments: rows,
       entries,
       firstEntryId: withEntries[0]?.firstEntryId ?? null,
-      lastEntryId: withEntries[withEntries.length - 1]?.lastEntryId ?? null,
+      lastEntryId,
       bytes: report.totalBytes,
       checkpoints,
+      forwarder: forwarder ?? null,
       damage: report.firstDamage === undefined ? null : { file: report.firstDamage.file, offset: report.firstDamage.offset, reason: report.firstDamage.reason },
     }));
     return damaged ? EXIT_DAMAGED : EXIT_OK;
@@ -68,6 +73,11 @@ export function inspect(argv: string[], io: CliIo): number {
   for (const c of checkpoints) {
     const state = c.ok ? 'valid' : `damaged @ ${c.offset}: ${c.reason}`;
     line(io.stdout, `checkpoint ${c.path}  covers entries ..${c.lastEntryId}  ${formatBytes(c.bytes)}  ${state}`);
+  }
+  if (forwarder !== undefined) {
+    line(io.stdout, forwarder.error !== undefined ? `forwarder: ${forwarder.error}`
+      : `forwarder: stream ${forwarder.stream} subject ${forwarder.subject}, shipped through entry ${forwarder.entryId} (seq ${forwarder.seq}), ` +
+        `${forwarder.unshippedEntries} entries behind the log, cursor written ${new Date(forwarder.updatedAt!).toISOString()}`);
   }
   if (report.firstDamage !== undefined && rows.every((r) => r.state !== 'damaged')) {
     line(io.stdout, `damaged: ${report.firstDamage.message}`);

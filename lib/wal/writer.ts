@@ -384,6 +384,8 @@ export class WalWriter<E> {
     if (payload.length > this.maxPayloadSize) {
       throw new EncodeError(`entry ${this.next + index} encodes to ${payload.length} bytes, more than maxPayloadSize ${this.opts.maxPayloadSize}`);
     }
+    const admit = this.observer?.admit;
+    if (admit !== undefined) admit.call(this.observer, FRAME_HEADER_SIZE + payload.length);
     return payload;
   }
 
