@@ -10,6 +10,7 @@ import { DEFAULT_CHECKPOINT_RETENTION, loadLatestCheckpoint } from './checkpoint
 import type { CheckpointObserver, SkippedCheckpoint } from './checkpoint/observer';
 import type { Directory } from './directory/directory';
 import { InvalidArgumentError, InvalidStateError, RecoveryGapError } from './errors';
+import { requireCodec, requireDirectory } from './guards';
 import { CheckpointPublisher, type PublishedCheckpoint } from './publisher';
 import type { Codec } from './wal/codec';
 import { DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, segmentPath, WAL_DIR } from './wal/format';
@@ -132,11 +133,8 @@ export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Reco
 
 function checkOptions<S, E>(o: RecoverOptions<S, E>): RecoverOptions<S, E> {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError('recover needs options { dir, codec, stateCodec, initial, apply }');
-  if (o.dir === undefined || typeof o.dir.list !== 'function') throw new InvalidArgumentError('recover needs a Directory (dir)');
-  for (const k of ['codec', 'stateCodec'] as const) {
-    const c = o[k];
-    if (c === undefined || c === null || typeof c.encode !== 'function' || typeof c.decode !== 'function') throw new InvalidArgumentError(`recover needs ${k}: a Codec`);
-  }
+  requireDirectory(o.dir, 'recover (options.dir)');
+  for (const k of ['codec', 'stateCodec'] as const) requireCodec(o[k], `recover (options.${k})`);
   if (typeof o.apply !== 'function') throw new InvalidArgumentError('recover needs apply(state, record)');
   if (o.mode !== undefined && o.mode !== 'strict' && o.mode !== 'bestEffortTail') throw new InvalidArgumentError(`mode must be 'strict' or 'bestEffortTail', got ${String(o.mode)}`);
   if (o.checkpointEntry !== undefined && typeof o.checkpointEntry !== 'function') throw new InvalidArgumentError('checkpointEntry must be a function');

@@ -8,7 +8,7 @@
 
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, describe } from '../errors';
+import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, describe } from '../errors';
 import type { Codec } from '../wal/codec';
 import {
   CHECKPOINT_HEADER_SIZE, CHECKPOINT_VERSION, MAX_CHECKPOINT_PAYLOAD, checkpointCrc, encodeCheckpoint, readCheckpointHeader,
@@ -66,6 +66,17 @@ export type CheckpointRead =
  * is known to match the file size and the format's maximum.
  */
 export function readCheckpointFile(dir: Directory, path: string, expectedLastEntryId?: number): CheckpointRead {
+  try {
+    return readCheckpointBytes(dir, path, expectedLastEntryId);
+  } catch (err) {
+    // A directory under a checkpoint's name holds no checkpoint bytes: skipped like any file
+    // whose bytes no writer produced, so recovery falls back to an older checkpoint.
+    if (err instanceof IoError && err.errno === 'EISDIR') return damaged(0, 'a directory, not a checkpoint file');
+    throw err;
+  }
+}
+
+function readCheckpointBytes(dir: Directory, path: string, expectedLastEntryId: number | undefined): CheckpointRead {
   const file = dir.openRead(path);
   try {
     const size = file.size();

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors';
+import { requireCodec } from '../guards';
 import type { Codec } from './codec';
 import { resolveFlushPolicy, type FlushPolicy, type ResolvedFlushPolicy } from './flush-policy';
 import { DEFAULT_SYNC_WINDOW, FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE } from './format';
@@ -82,9 +83,7 @@ function integerOption(name: string, value: number | undefined, fallback: number
 export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedWriterOptions<E> {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('WalWriter options are required ({ codec })');
   const codec = options.codec;
-  if (codec === null || typeof codec !== 'object' || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
-    throw new InvalidArgumentError('options.codec must be a Codec ({ name, encode, decode })');
-  }
+  requireCodec<E>(codec, 'WalWriter (options.codec)');
   const maxSegmentSize = integerOption('maxSegmentSize', options.maxSegmentSize, DEFAULT_MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Number.MAX_SAFE_INTEGER);
   let preallocate = 0;
   if (options.preallocate === true) preallocate = maxSegmentSize;

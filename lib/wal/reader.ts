@@ -4,6 +4,7 @@
 
 import type { Directory } from '../directory/directory';
 import { DecodeError, InvalidArgumentError, describe } from '../errors';
+import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from './codec';
 import { followLog, type FollowOptions } from './follow';
 import { MAX_PAYLOAD_SIZE } from './format';
@@ -40,7 +41,9 @@ export class WalReader<E> {
   private readonly maxPayloadSize: number;
 
   constructor(dir: Directory, options: WalReaderOptions<E>) {
-    if (options === undefined || options.codec === undefined) throw new InvalidArgumentError('WalReader needs a codec');
+    requireDirectory(dir, 'new WalReader');
+    requireOptionsObject(options, 'new WalReader');
+    requireCodec<E>(options.codec, 'new WalReader (options.codec)', 'decode');
     const max = options.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
     if (!Number.isInteger(max) || max < 0 || max > MAX_PAYLOAD_SIZE) {
       throw new InvalidArgumentError(`maxPayloadSize must be an integer in 0..${MAX_PAYLOAD_SIZE}, got ${max}`);

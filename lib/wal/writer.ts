@@ -8,7 +8,8 @@ import { FRAME_HEADER_SIZE, LOCK_FILE, SEGMENT_HEADER_SIZE, WAL_DIR } from './fo
 import { Batch, CommitQueue } from './group-commit';
 import { notify, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
-import { RecyclePool } from './recycle-pool';
+import { checkRecyclePath, RecyclePool } from './recycle-pool';
+import { requireDirectory, typeName } from '../guards';
 import { resumeTail, type ResumedTail } from './resume';
 import { listSegments } from './segment-scan';
 
@@ -64,6 +65,7 @@ export class WalWriter<E> {
   }
 
   private static start<E>(dir: Directory, options: WalWriterOptions<E>, mode: Mode): WalWriter<E> {
+    requireDirectory(dir, `WalWriter.${mode}`);
     const opts = resolveWriterOptions(options);
     dir.mkdirp(WAL_DIR);
     const lock = dir.lock(LOCK_FILE);
@@ -322,6 +324,10 @@ export class WalWriter<E> {
   /** Hands files returned by WalMaintenance.truncateToRecycle to this writer for reuse (or deletion, past recycleCapacity). */
   recycle(paths: readonly string[]): void {
     this.checkUsable();
+    if (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string')) {
+      throw new InvalidArgumentError(`recycle takes the array of paths WalMaintenance.truncateToRecycle returned, not ${typeName(paths)}`);
+    }
+    for (const path of paths) checkRecyclePath(path);
     for (const path of paths) this.pool.add(path);
   }
 
