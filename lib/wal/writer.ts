@@ -2,7 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
 import { AlreadyExistsError, ClosedError, describe, EncodeError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
-import { ActiveSegment, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment, zeroChunks } from './active-segment';
+import { ActiveSegment, commitHeader, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { FRAME_HEADER_SIZE, LOCK_FILE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { Batch, CommitQueue } from './group-commit';
@@ -714,10 +714,8 @@ export class WalWriter<E> {
     if (header === undefined) return segment.commit(plan, end);
     // Rule A: the header is fdatasynced before any frame is written. Written together, a torn
     // write could keep a frame and lose the header, which the reader must call damage. A new
-    // file's zero fill (options.zeroFill) rides on that commit: zeros read as a clean end, so a
-    // torn header over zeros is still a segment that never held a frame.
-    const first = this.opts.zeroFill > SEGMENT_HEADER_SIZE ? [header, ...zeroChunks(SEGMENT_HEADER_SIZE, this.opts.zeroFill)] : [header];
-    return segment.commit({ chunks: first, position: 0 }, SEGMENT_HEADER_SIZE).then(() => segment.commit(plan, end));
+    // file's zero fill (options.zeroFill) is committed with and after it (see commitHeader).
+    return commitHeader(segment, header, this.opts.zeroFill).then(() => segment.commit(plan, end));
   }
 
   private createPlanned(segment: ActiveSegment): void {
