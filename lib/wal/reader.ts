@@ -8,6 +8,7 @@ import { requireCodec, requireDirectory, requireOptionsObject } from '../guards'
 import type { Codec } from './codec';
 import { followLog, type FollowOptions } from './follow';
 import { MAX_PAYLOAD_SIZE } from './format';
+import { Pacer, RECORD_WORK, turn } from './pacer';
 import { SegmentScanner, checkSegmentSequence, listSegments, readValidSegmentHeader, type ScanMode, type SegmentRef } from './segment-scan';
 
 export type ReplayMode = ScanMode;
@@ -31,9 +32,6 @@ export interface WalReaderOptions<E> {
   codec: Codec<E>;
   maxPayloadSize?: number;
 }
-
-/** Entries between two turns of the event loop in the async forms. */
-const YIELD_EVERY = 1 << 16;
 
 export class WalReader<E> {
   private readonly dir: Directory;
@@ -66,13 +64,9 @@ export class WalReader<E> {
 
   async replay(opts?: ReplayOptions): Promise<WalRecord<E>[]> {
     const out: WalRecord<E>[] = [];
-    const c = this.cursor(opts);
+    const c = this.cursor(opts, new Pacer());
     try {
-      let n = 0;
-      while (c.next()) {
-        out.push({ entryId: c.entryId, payload: this.decode(c) });
-        if (++n % YIELD_EVERY === 0) await turn();
-      }
+      while (await c.nextPaced()) out.push({ entryId: c.entryId, payload: this.decode(c) });
     } finally {
       c.close();
     }
@@ -85,7 +79,7 @@ export class WalReader<E> {
    */
   records(opts?: ReplayOptions): AsyncIterableIterator<WalRecord<E>> {
     this.checkOptions(opts);
-    return new RecordStream(() => this.cursor(opts), (c) => this.decode(c));
+    return new RecordStream(() => this.cursor(opts, new Pacer()), (c) => this.decode(c));
   }
 
   /** The live tail: entries as another process appends them, until options.signal aborts (see follow.ts). */
@@ -106,10 +100,10 @@ export class WalReader<E> {
   }
 
   async entryCount(opts?: ReplayOptions): Promise<number> {
-    const c = this.cursor(opts);
+    const c = this.cursor(opts, new Pacer());
     let n = 0;
     try {
-      while (c.next()) if (++n % YIELD_EVERY === 0) await turn();
+      while (await c.nextPaced()) n++;
     } finally {
       c.close();
     }
@@ -126,9 +120,10 @@ export class WalReader<E> {
     return { mode, from };
   }
 
-  private cursor(opts: ReplayOptions | undefined): LogCursor {
+  /** `pacer`: for the async forms, which turn the event loop between slices of work (pacer.ts). */
+  private cursor(opts: ReplayOptions | undefined, pacer?: Pacer): LogCursor {
     const { mode, from } = this.checkOptions(opts);
-    return new LogCursor(this.dir, mode, from, this.maxPayloadSize);
+    return new LogCursor(this.dir, mode, from, this.maxPayloadSize, pacer);
   }
 
   private decode(c: LogCursor): E {
@@ -143,10 +138,13 @@ export class WalReader<E> {
 }
 
 const END: IteratorResult<never, undefined> = { value: undefined, done: true };
+const SEGMENT_OPEN_WORK = 64 * 1024;
 
 /**
  * A hand-written async iterator: next() does its work synchronously and returns a settled
- * promise, which costs one microtask per record (an async generator costs several).
+ * promise, which costs one microtask per record (an async generator costs several). A consumer
+ * looping on microtasks alone would never let the event loop turn, so once the cursor's pacer
+ * is due next() resolves only after a turn (setImmediate).
  */
 class RecordStream<E> implements AsyncIterableIterator<WalRecord<E>> {
   private cursor: LogCursor | undefined;
@@ -163,6 +161,7 @@ class RecordStream<E> implements AsyncIterableIterator<WalRecord<E>> {
     try {
       const c = (this.cursor ??= this.open());
       if (c.next()) return Promise.resolve({ value: { entryId: c.entryId, payload: this.decode(c) }, done: false });
+      if (c.paused) return turn().then(() => this.next());
       this.finish();
       return Promise.resolve(END);
     } catch (err) {
@@ -183,14 +182,14 @@ class RecordStream<E> implements AsyncIterableIterator<WalRecord<E>> {
   }
 }
 
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Walks the frames of all segments in order, enforcing the sequence rules between segments. */
+/**
+ * Walks the frames of all segments in order, enforcing the sequence rules between segments.
+ * With a pacer, next() also returns false with `paused` set when a slice of work is spent.
+ */
 class LogCursor {
   entryId = 0;
   path = '';
+  paused = false;
   private readonly segments: SegmentRef[];
   private index = 0;
   private scanner: SegmentScanner | undefined;
@@ -201,33 +200,59 @@ class LogCursor {
     private readonly mode: ScanMode,
     private readonly from: number,
     private readonly maxPayloadSize: number,
+    private readonly pacer: Pacer | undefined,
   ) {
     this.segments = listSegments(dir);
     checkSegmentSequence(this.segments);
   }
 
   next(): boolean {
+    const pacer = this.pacer;
+    if (this.paused) {
+      this.paused = false;
+      pacer?.reset();
+    }
     for (;;) {
       const s = this.scanner;
       if (s !== undefined) {
         while (s.next()) {
+          pacer?.charge(RECORD_WORK);
           if (s.entryId >= this.from) {
             this.entryId = s.entryId;
             return true;
           }
+        }
+        if (s.paused) {
+          this.paused = true;
+          return false;
         }
         this.expectedFirst = s.result().lastEntryId + 1;
         this.scanner = undefined;
         s.close();
       }
       if (this.index >= this.segments.length) return false;
+      if (pacer?.due === true) {
+        this.paused = true;
+        return false;
+      }
       const seg = this.segments[this.index++];
       const isFinal = this.index === this.segments.length;
+      // Opening a segment and reading its header cost about as much as a small read.
+      pacer?.charge(SEGMENT_OPEN_WORK);
       if (!isFinal && this.skippable(seg)) continue;
       this.path = seg.path;
       this.scanner = new SegmentScanner(this.dir, seg, {
-        isFinal, mode: this.mode, expectedFirstEntryId: this.expectedFirst, maxPayloadSize: this.maxPayloadSize,
+        isFinal, mode: this.mode, expectedFirstEntryId: this.expectedFirst, maxPayloadSize: this.maxPayloadSize, pacer,
       });
+    }
+  }
+
+  /** next(), turning the event loop whenever a slice is spent. */
+  async nextPaced(): Promise<boolean> {
+    for (;;) {
+      if (this.next()) return true;
+      if (!this.paused) return false;
+      await turn();
     }
   }
 

@@ -15,7 +15,8 @@ import {
   checkSegmentHeader, maskCrc, parseSegmentFileName, readU32, readU64, unmaskCrc,
   type SegmentHeader,
 } from './format';
-import { ScanWindow } from './scan-window';
+import type { Pacer } from './pacer';
+import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
 import { SEARCH_UNDECIDED, findWitnessFrame } from './tail-search';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
@@ -48,6 +49,8 @@ export interface ScanOptions {
   maxPayloadSize?: number;
   /** `payload` is a view valid only during the call. */
   onFrame?: (entryId: number, payload: Uint8Array) => void;
+  /** Async readers: next() returns false with `paused` set once the pacer is due (see pacer.ts). */
+  pacer?: Pacer;
 }
 
 const MAX_BATCH = 4096;
@@ -127,6 +130,8 @@ export class SegmentScanner extends ScanWindow {
   readonly segmentId: number;
   /** Id of the current frame (valid after next() returned true). */
   entryId = 0;
+  /** next() returned false only because the pacer is due: call it again after a turn of the event loop. */
+  paused = false;
 
   private readonly checksum: Checksummer;
   private readonly isFinal: boolean;
@@ -142,6 +147,9 @@ export class SegmentScanner extends ScanWindow {
 
   private payloadStart = 0;
   private payloadEnd = 0;
+  /** A zero frame header at `zeroHeaderAt`: the zeros after it are being checked from `zeroScanAt` (-1: no such scan). */
+  private zeroScanAt = -1;
+  private zeroHeaderAt = 0;
 
   // The current batch: frame start (in buf), CRC range pairs, computed CRCs.
   private readonly rels: Int32Array;
@@ -162,6 +170,7 @@ export class SegmentScanner extends ScanWindow {
     this.strict = opts.mode === 'strict';
     this.maxPayload = max;
     this.checksum = dir.checksum;
+    this.pacer = opts.pacer;
     try {
       const batch = Math.min(MAX_BATCH, Math.ceil(this.buf.length / FRAME_HEADER_SIZE));
       this.rels = new Int32Array(batch);
@@ -184,6 +193,7 @@ export class SegmentScanner extends ScanWindow {
   }
 
   next(): boolean {
+    this.paused = false;
     for (;;) {
       if (this.batchIndex < this.batchCount) {
         const i = this.batchIndex++;
@@ -203,6 +213,10 @@ export class SegmentScanner extends ScanWindow {
         return true;
       }
       if (this.done) return false;
+      if (this.pacer?.due === true) {
+        this.paused = true;
+        return false;
+      }
       this.fill();
     }
   }
@@ -267,6 +281,7 @@ export class SegmentScanner extends ScanWindow {
 
   /** Parses the next run of whole frames in the buffer and checksums them in one call. */
   private fill(): void {
+    if (this.zeroScanAt >= 0) return this.continueZeroScan();
     const pos = this.validEnd;
     if (this.bufLen - (pos - this.bufStart) < FRAME_HEADER_SIZE && this.bufStart + this.bufLen < this.fileSize) {
       this.load(pos, FRAME_HEADER_SIZE);
@@ -308,9 +323,10 @@ export class SegmentScanner extends ScanWindow {
     rel = pos - this.bufStart;
     const len = readU32(b, rel + 4);
     if (len === 0 && readU32(b, rel) === 0 && readU32(b, rel + 8) === 0 && readU32(b, rel + 12) === 0) {
-      if (this.zeroFrom(pos + FRAME_HEADER_SIZE)) return this.end();
-      this.bad(pos, 'zero frame header followed by nonzero bytes');
-      return;
+      // Preallocated or zero-filled space, possibly gigabytes: checked in paced steps.
+      this.zeroHeaderAt = pos;
+      this.zeroScanAt = pos + FRAME_HEADER_SIZE;
+      return this.continueZeroScan();
     }
     if (len > max) {
       this.bad(pos, `frame length ${len} exceeds the maximum ${max}`);
@@ -322,6 +338,17 @@ export class SegmentScanner extends ScanWindow {
     }
     // Length checked against the maximum and the file: now it may size the buffer.
     this.load(pos, FRAME_HEADER_SIZE + len);
+  }
+
+  private continueZeroScan(): void {
+    const r = this.scanZeros(this.zeroScanAt, true);
+    if (r >= 0) {
+      this.zeroScanAt = r;
+      return;
+    }
+    this.zeroScanAt = -1;
+    if (r === ZEROS_TO_END) return this.end();
+    if (r === NONZERO) this.bad(this.zeroHeaderAt, 'zero frame header followed by nonzero bytes');
   }
 
   private end(): void {
