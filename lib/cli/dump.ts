@@ -5,7 +5,7 @@ import { CliError, EXIT_OK, openLogDirectory, writeStreaming, type CliIo } from 
 import { requireLog } from './log-dir';
 
 export const usage = `durability dump <dir> [--from <id>] [--codec json|msgpack|raw] [--best-effort]
-  Writes every entry as one JSON line {"entryId":…,"payload":…} to stdout, streaming.
+  Writes every entry (from entry id <id>, in decimal) as one JSON line {"entryId":…,"payload":…} to stdout, streaming.
   --codec (default json) decodes payloads; raw prints them as {"base64":…}, as are byte strings inside
   msgpack values; BigInts print as strings. Strict by default: damage stops the
   dump with exit 1; --best-effort ends quietly at a torn tail instead.`;
