@@ -11,6 +11,7 @@ export const SCAN_CHUNK = 1 << 20;
 export const ZEROS_TO_END = -1;
 export const NONZERO = -2;
 const ZEROS = Buffer.alloc(SCAN_CHUNK);
+const PACED_ZERO_READ = 256 * 1024;
 
 export abstract class ScanWindow {
   protected readonly file: ReadableFile;
@@ -40,9 +41,10 @@ export abstract class ScanWindow {
   /**
    * Makes the buffer hold file bytes [pos, pos + need) (fewer only at end of file), growing to
    * `need` if the buffer is smaller; returns the bytes held from pos. Callers check a frame's
-   * length against the maximum and the file before passing it as `need`.
+   * length against the maximum and the file before passing it as `need`. Reads at most
+   * max(need, `most`) bytes beyond what is kept.
    */
-  protected load(pos: number, need: number): number {
+  protected load(pos: number, need: number, most = Infinity): number {
     const rel = pos - this.bufStart;
     if (rel >= 0 && rel + need <= this.bufLen) return this.bufLen - rel;
     if (need > this.buf.length) {
@@ -59,7 +61,7 @@ export abstract class ScanWindow {
       kept = this.bufLen - rel;
       b.copyWithin(0, rel, this.bufLen);
     }
-    const want = Math.min(b.length, this.fileSize - pos) - kept;
+    const want = Math.min(b.length, this.fileSize - pos, kept + Math.max(need, most)) - kept;
     const got = want > 0 ? this.file.read(b.subarray(kept, kept + want), pos + kept) : 0;
     this.pacer?.charge(got);
     this.bufStart = pos;
@@ -88,7 +90,8 @@ export abstract class ScanWindow {
       if (paced && off !== pos && this.pacer?.due === true) return off;
       const rel = off - this.bufStart;
       if (rel < 0 || rel >= this.bufLen) {
-        this.load(off, 1);
+        // Paced: small reads, as reading a sparse file's holes costs the kernel ~2 ms per MiB.
+        this.load(off, 1, paced ? PACED_ZERO_READ : Infinity);
         continue;
       }
       if (!allZero(this.buf, rel, this.bufLen)) return NONZERO;
