@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeCheckpoint } from '../lib/checkpoint/store';
+import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { DurabilityError, InvalidArgumentError, InvalidPathError } from '../lib/errors';
+import { CheckpointPublisher } from '../lib/publisher';
+import { readRecordLog } from '../lib/recordlog/reader';
+import { RecordLogWriter } from '../lib/recordlog/writer';
 import { recover } from '../lib/recover';
 import { json } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
@@ -55,6 +58,21 @@ describe('argument errors at public entry points', () => {
   it('new WalMaintenance without a Directory or with a bad maxPayloadSize', () => {
     throwsTyped(() => new (WalMaintenance as unknown as new () => WalMaintenance)(), InvalidArgumentError, /needs a Directory .*not undefined/);
     throwsTyped(() => new WalMaintenance(new FsDirectory(root), { maxPayloadSize: -1 }), InvalidArgumentError, /maxPayloadSize/);
+  });
+
+  it('record logs and checkpoints given a path instead of a Directory', () => {
+    throwsTyped(() => RecordLogWriter.open(root as never, 'a.log'), InvalidArgumentError, /RecordLogWriter.open needs a Directory/);
+    throwsTyped(() => readRecordLog(root as never, 'a.log'), InvalidArgumentError, /needs a Directory/);
+    throwsTyped(() => loadLatestCheckpoint(root as never, { codec: json }), InvalidArgumentError, /loadLatestCheckpoint needs a Directory/);
+    throwsTyped(() => writeCheckpoint(root as never, 1, {}, { codec: json }), InvalidArgumentError, /writeCheckpoint needs a Directory/);
+    throwsTyped(() => new CheckpointPublisher(root as never, {} as never), InvalidArgumentError, /CheckpointPublisher needs a Directory/);
+  });
+
+  it('RecordLogWriter.open checks its options before creating or locking anything', () => {
+    const dir = new FsDirectory(root);
+    throwsTyped(() => RecordLogWriter.open(dir, 'logs/a.log', { syncWindow: 1 }), InvalidArgumentError, /syncWindow/);
+    throwsTyped(() => RecordLogWriter.open(dir, 'logs/a.log', { codec: 5 as never }), InvalidArgumentError, /needs a codec/);
+    assert.deepEqual(fs.readdirSync(root), []);
   });
 
   it('writer.recycle with something other than recycle paths changes nothing', () => {
