@@ -36,6 +36,7 @@ const CHUNK = 1 << 20;
 /** Records decoded per look at the log before they are handed out. */
 const BATCH = 4096;
 const FIRST_DELAY_MS = 1;
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 interface Position {
   seg: SegmentRef;
@@ -54,7 +55,10 @@ export function followLog<E>(dir: Directory, codec: Codec<E>, maxPayloadSize: nu
   const from = options.fromEntryId ?? 1;
   if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError(`fromEntryId must be an integer ≥ 1, got ${String(from)}`);
   const maxDelay = options.maxPollIntervalMs ?? 100;
-  if (typeof maxDelay !== 'number' || !(maxDelay >= FIRST_DELAY_MS)) throw new InvalidArgumentError(`maxPollIntervalMs must be a number ≥ ${FIRST_DELAY_MS}`);
+  // setTimeout takes at most 2^31-1 ms; past that it fires at once, and the follower would spin.
+  if (typeof maxDelay !== 'number' || !(maxDelay >= FIRST_DELAY_MS && maxDelay <= MAX_DELAY_MS)) {
+    throw new InvalidArgumentError(`maxPollIntervalMs must be a number of milliseconds in [${FIRST_DELAY_MS}, ${MAX_DELAY_MS}], not ${String(maxDelay)}`);
+  }
   return new Follower(dir, codec, maxPayloadSize, from, options.signal, maxDelay).run();
 }
 
