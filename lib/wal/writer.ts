@@ -2,6 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
 import { AlreadyExistsError, ClosedError, describe, EncodeError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
+import { requireDirectory, typeName } from '../guards';
 import { ActiveSegment, commitHeader, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { FRAME_HEADER_SIZE, LOCK_FILE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
@@ -9,7 +10,6 @@ import { Batch, CommitQueue } from './group-commit';
 import { notify, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
 import { checkRecyclePath, RecyclePool } from './recycle-pool';
-import { requireDirectory, typeName } from '../guards';
 import { resumeTail, type ResumedTail } from './resume';
 import { listSegments } from './segment-scan';
 
