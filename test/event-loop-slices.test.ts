@@ -80,6 +80,11 @@ function assertSliced(log: ReadLog, what: string): void {
   assert.ok(log.perTurn.size >= ZERO_TAIL / TURN_BOUND, `${what}: reads spread over only ${log.perTurn.size} turns`);
 }
 
+/** Id of the newest segment under root/wal. */
+function listFinal(root: string): number {
+  return Math.max(...fs.readdirSync(path.join(root, 'wal')).filter((n) => n.endsWith('.wal')).map((n) => Number(n.slice(0, -4))));
+}
+
 for (const backend of availableBackends()) {
   describe(`async reads turn the event loop between slices (${backend.name})`, function () {
     this.timeout(60_000);
@@ -88,7 +93,8 @@ for (const backend of availableBackends()) {
     before(() => {
       root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-slices-'));
       dir = new FsDirectory(root, { backend });
-      const w = WalWriter.create(dir, { codec: json, maxSegmentSize: 4096 });
+      // A small sync window, so a torn tail's witness search (see below) has to look at the whole zero run.
+      const w = WalWriter.create(dir, { codec: json, maxSegmentSize: 4096, syncWindow: 64 * 1024 });
       for (let i = 1; i <= ENTRIES; i++) w.append({ i, pad: 'x'.repeat(i % 50) });
       w.closeSync();
       // The writer died with a zero-filled final segment: a sparse run of zeros, no disk used.
@@ -132,6 +138,27 @@ for (const backend of availableBackends()) {
       }));
       assert.equal(result.state, ENTRIES);
       assertSliced(log, 'recover()');
+    });
+
+    it('records() in bestEffortTail mode past a torn tail: the zeros, then the witness search over them, both sliced', async () => {
+      // Nonzero bytes at the very end: the zero run is not a clean end, so the reader searches the
+      // rest of the file for a frame proving damage (none: a torn tail).
+      const final = path.join(root, segmentPath(listFinal(root)));
+      const fd = fs.openSync(final, 'r+');
+      try {
+        fs.writeSync(fd, Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, fs.fstatSync(fd).size - 4);
+        const { result, log } = await measured(async (d) => {
+          let n = 0;
+          for await (const r of new WalReader(d, { codec: json }).records({ mode: 'bestEffortTail' })) assert.equal(r.entryId, ++n);
+          return n;
+        });
+        assert.equal(result, ENTRIES);
+        assertSliced(log, 'records() past a torn tail');
+        assert.ok(log.total >= 2 * ZERO_TAIL, `read ${log.total} bytes: the search reads the zeros again`);
+      } finally {
+        fs.writeSync(fd, Buffer.alloc(4), 0, 4, fs.fstatSync(fd).size - 4);
+        fs.closeSync(fd);
+      }
     });
 
     it('follow() never reads the newest segment\'s zero tail to its end, and yields between slices', async () => {

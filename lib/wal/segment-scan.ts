@@ -17,7 +17,7 @@ import {
 } from './format';
 import type { Pacer } from './pacer';
 import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
-import { SEARCH_UNDECIDED, findWitnessFrame } from './tail-search';
+import { SEARCH_UNDECIDED, findWitnessFrame, witnessSearch, type FrameSearch } from './tail-search';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
 
@@ -150,6 +150,8 @@ export class SegmentScanner extends ScanWindow {
   /** A zero frame header at `zeroHeaderAt`: the zeros after it are being checked from `zeroScanAt` (-1: no such scan). */
   private zeroScanAt = -1;
   private zeroHeaderAt = 0;
+  /** A frame failed in the final segment and the witness search runs (in paced steps). */
+  private pendingBad: { offset: number; reason: string; search: Generator<number, number, void> } | undefined = undefined;
 
   // The current batch: frame start (in buf), CRC range pairs, computed CRCs.
   private readonly rels: Int32Array;
@@ -199,10 +201,14 @@ export class SegmentScanner extends ScanWindow {
         const i = this.batchIndex++;
         const b = this.buf;
         const rel = this.rels[i];
-        if (readU32(b, rel) !== maskCrc(this.crcs[i])) return this.bad(this.bufStart + rel, 'frame CRC mismatch');
+        if (readU32(b, rel) !== maskCrc(this.crcs[i])) {
+          this.bad(this.bufStart + rel, 'frame CRC mismatch');
+          continue;
+        }
         const id = readU64(b, rel + 8);
         if (id !== this.nextId) {
-          return this.bad(this.bufStart + rel, `entry id ${id < 0 ? 'above 2^53-1' : id}, expected ${this.nextId}`);
+          this.bad(this.bufStart + rel, `entry id ${id < 0 ? 'above 2^53-1' : id}, expected ${this.nextId}`);
+          continue;
         }
         this.entryId = id;
         this.nextId = id + 1;
@@ -281,6 +287,7 @@ export class SegmentScanner extends ScanWindow {
 
   /** Parses the next run of whole frames in the buffer and checksums them in one call. */
   private fill(): void {
+    if (this.pendingBad !== undefined) return this.continueBad();
     if (this.zeroScanAt >= 0) return this.continueZeroScan();
     const pos = this.validEnd;
     if (this.bufLen - (pos - this.bufStart) < FRAME_HEADER_SIZE && this.bufStart + this.bufLen < this.fileSize) {
@@ -357,17 +364,40 @@ export class SegmentScanner extends ScanWindow {
 
   /**
    * A frame failed at `offset`. Non-final segment: damage. Final segment: damage if a witness
-   * frame ends beyond offset + W, else a torn tail (an error in strict mode).
+   * frame ends beyond offset + W, else a torn tail (an error in strict mode). The search may
+   * read the rest of the file: with a pacer it runs in steps, resumed by fill().
    */
-  private bad(offset: number, reason: string): false {
+  private bad(offset: number, reason: string): void {
     this.batchIndex = this.batchCount = 0;
     this.done = true;
     if (!this.isFinal) {
       throw new CorruptionError(this.path, offset, `${reason} (in a non-final segment, which the writer had fully synced)`);
     }
-    const w = this.header!.syncWindow;
+    this.done = false;
     const lastGood = this.nextId - 1;
-    const found = this.search(offset + 1, offset + w, [this.header!.salt], lastGood + 1, offset);
+    const search = witnessSearch(this.searchSpec(offset + 1, offset + this.header!.syncWindow, [this.header!.salt], lastGood + 1, offset));
+    this.pendingBad = { offset, reason, search };
+    this.continueBad();
+  }
+
+  private continueBad(): void {
+    const pending = this.pendingBad!;
+    for (;;) {
+      const step = pending.search.next();
+      if (step.done === true) {
+        this.pendingBad = undefined;
+        this.done = true;
+        return this.judgeBad(pending.offset, pending.reason, step.value);
+      }
+      if (this.pacer !== undefined) {
+        this.pacer.charge(step.value);
+        if (this.pacer.due) return;
+      }
+    }
+  }
+
+  private judgeBad(offset: number, reason: string, found: number): void {
+    const w = this.header!.syncWindow;
     if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
     if (found >= 0) {
       throw new CorruptionError(
@@ -378,14 +408,17 @@ export class SegmentScanner extends ScanWindow {
     if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
     this.tail = 'torn';
     this.validEnd = offset;
-    return false;
   }
 
   private search(from: number, endBeyond: number, salts: number[], idMin: number, idBase: number | undefined): number {
-    return findWitnessFrame({
+    return findWitnessFrame(this.searchSpec(from, endBeyond, salts, idMin, idBase));
+  }
+
+  private searchSpec(from: number, endBeyond: number, salts: number[], idMin: number, idBase: number | undefined): FrameSearch {
+    return {
       file: this.file, fileSize: this.fileSize, checksum: this.checksum, maxPayloadSize: this.maxPayload,
       from, endBeyond, salts, idMin, idBase,
       budget: SEARCH_BUDGET_FACTOR * Math.max(0, this.fileSize - from) + SEARCH_BUDGET_SLACK,
-    });
+    };
   }
 }
