@@ -17,7 +17,7 @@ import type { Directory, ReadableFile } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { recover } from '../lib/recover';
 import { json } from '../lib/wal/codec';
-import { segmentPath } from '../lib/wal/format';
+import { SEGMENT_HEADER_SIZE, segmentPath } from '../lib/wal/format';
 import { SLICE_WORK } from '../lib/wal/pacer';
 import { WalReader } from '../lib/wal/reader';
 import { SCAN_CHUNK } from '../lib/wal/scan-window';
@@ -158,6 +158,31 @@ for (const backend of availableBackends()) {
       } finally {
         fs.writeSync(fd, Buffer.alloc(4), 0, 4, fs.fstatSync(fd).size - 4);
         fs.closeSync(fd);
+      }
+    });
+
+    it('records() in bestEffortTail mode on a torn final header: the search for a frame proving damage is sliced', async () => {
+      // The final segment holds only its header, damaged, over a run of zeros: torn unless a
+      // frame of the segment validates somewhere in the file, so all of it is searched.
+      const final = path.join(root, segmentPath(listFinal(root)));
+      const size = fs.statSync(final).size;
+      const saved = fs.readFileSync(final).subarray(0, size - ZERO_TAIL); // the zero tail is put back sparse
+      try {
+        const header = Buffer.from(saved.subarray(0, SEGMENT_HEADER_SIZE));
+        const before = Number(header.readBigUInt64LE(16)) - 1;
+        header[20] ^= 0x01;
+        fs.writeFileSync(final, header);
+        fs.truncateSync(final, SEGMENT_HEADER_SIZE + ZERO_TAIL);
+        const { result, log } = await measured(async (d) => {
+          let n = 0;
+          for await (const r of new WalReader(d, { codec: json }).records({ mode: 'bestEffortTail' })) assert.equal(r.entryId, ++n);
+          return n;
+        });
+        assert.equal(result, before);
+        assertSliced(log, 'records() on a torn final header');
+      } finally {
+        fs.writeFileSync(final, saved);
+        fs.truncateSync(final, size);
       }
     });
 

@@ -17,7 +17,7 @@ import {
 } from './format';
 import type { Pacer } from './pacer';
 import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
-import { SEARCH_UNDECIDED, findWitnessFrame, witnessSearch, type FrameSearch } from './tail-search';
+import { SEARCH_UNDECIDED, witnessSearch, type FrameSearch } from './tail-search';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
 
@@ -150,8 +150,8 @@ export class SegmentScanner extends ScanWindow {
   /** A zero frame header at `zeroHeaderAt`: the zeros after it are being checked from `zeroScanAt` (-1: no such scan). */
   private zeroScanAt = -1;
   private zeroHeaderAt = 0;
-  /** A frame failed in the final segment and the witness search runs (in paced steps). */
-  private pendingBad: { offset: number; reason: string; search: Generator<number, number, void> } | undefined = undefined;
+  /** A witness search in progress (paced steps), and what to conclude from its result. */
+  private pendingSearch: { search: Generator<number, number, void>; conclude: (found: number) => void } | undefined = undefined;
 
   // The current batch: frame start (in buf), CRC range pairs, computed CRCs.
   private readonly rels: Int32Array;
@@ -269,25 +269,29 @@ export class SegmentScanner extends ScanWindow {
     // Final segment: a short file, a header that fails its CRC, or a well-formed header naming
     // another segment (a recycled file whose new header never reached the disk). It is torn
     // unless a frame of this segment validates, which proves the header had been synced.
-    if (!check.crcValid && n === SEGMENT_HEADER_SIZE) {
-      const salts = [unmaskCrc(readU32(this.buf, 28)), this.checksum.crc32c(this.buf.subarray(0, 28), 0)];
-      const found = this.search(SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE - 1, salts, expectedFirst ?? 1, expectedFirst === undefined ? undefined : SEGMENT_HEADER_SIZE);
+    const torn = (): void => {
+      if (this.strict) throw new CorruptionError(this.path, check.offset, `${check.reason}: torn header of the final segment (mode 'bestEffortTail' treats it as empty)`);
+      this.tail = 'torn';
+      this.validEnd = 0;
+      this.done = true;
+    };
+    if (check.crcValid || n < SEGMENT_HEADER_SIZE) return torn();
+    const salts = [unmaskCrc(readU32(this.buf, 28)), this.checksum.crc32c(this.buf.subarray(0, 28), 0)];
+    const spec = this.searchSpec(SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE - 1, salts, expectedFirst ?? 1, expectedFirst === undefined ? undefined : SEGMENT_HEADER_SIZE);
+    this.startSearch(spec, (found) => {
       if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, check.offset, `${check.reason}; could not rule out damage within the search budget`);
       if (found >= 0) {
         throw new CorruptionError(this.path, check.offset, `${check.reason}; a frame at offset ${found} validates, so the header had been synced: damage, not a torn write`);
       }
-    }
-    if (this.strict) throw new CorruptionError(this.path, check.offset, `${check.reason}: torn header of the final segment (mode 'bestEffortTail' treats it as empty)`);
-    this.tail = 'torn';
-    this.validEnd = 0;
-    this.done = true;
+      torn();
+    });
   }
 
   // ---- frames ----
 
   /** Parses the next run of whole frames in the buffer and checksums them in one call. */
   private fill(): void {
-    if (this.pendingBad !== undefined) return this.continueBad();
+    if (this.pendingSearch !== undefined) return this.continueSearch();
     if (this.zeroScanAt >= 0) return this.continueZeroScan();
     const pos = this.validEnd;
     if (this.bufLen - (pos - this.bufStart) < FRAME_HEADER_SIZE && this.bufStart + this.bufLen < this.fileSize) {
@@ -373,21 +377,31 @@ export class SegmentScanner extends ScanWindow {
     if (!this.isFinal) {
       throw new CorruptionError(this.path, offset, `${reason} (in a non-final segment, which the writer had fully synced)`);
     }
-    this.done = false;
     const lastGood = this.nextId - 1;
-    const search = witnessSearch(this.searchSpec(offset + 1, offset + this.header!.syncWindow, [this.header!.salt], lastGood + 1, offset));
-    this.pendingBad = { offset, reason, search };
-    this.continueBad();
+    this.startSearch(
+      this.searchSpec(offset + 1, offset + this.header!.syncWindow, [this.header!.salt], lastGood + 1, offset),
+      (found) => this.judgeBad(offset, reason, found),
+    );
   }
 
-  private continueBad(): void {
-    const pending = this.pendingBad!;
+  /**
+   * Runs a witness search, then `conclude`s from its result. With a pacer it stops when a slice
+   * is spent (next() pauses, fill() resumes it); until it concludes the scanner is not done.
+   */
+  private startSearch(spec: FrameSearch, conclude: (found: number) => void): void {
+    this.done = false;
+    this.pendingSearch = { search: witnessSearch(spec), conclude };
+    this.continueSearch();
+  }
+
+  private continueSearch(): void {
+    const pending = this.pendingSearch!;
     for (;;) {
       const step = pending.search.next();
       if (step.done === true) {
-        this.pendingBad = undefined;
+        this.pendingSearch = undefined;
         this.done = true;
-        return this.judgeBad(pending.offset, pending.reason, step.value);
+        return pending.conclude(step.value);
       }
       if (this.pacer !== undefined) {
         this.pacer.charge(step.value);
@@ -408,10 +422,6 @@ export class SegmentScanner extends ScanWindow {
     if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
     this.tail = 'torn';
     this.validEnd = offset;
-  }
-
-  private search(from: number, endBeyond: number, salts: number[], idMin: number, idBase: number | undefined): number {
-    return findWitnessFrame(this.searchSpec(from, endBeyond, salts, idMin, idBase));
   }
 
   private searchSpec(from: number, endBeyond: number, salts: number[], idMin: number, idBase: number | undefined): FrameSearch {
