@@ -6,13 +6,13 @@
 // Bytes, not clock time: the slices stay the same on a loaded machine, and tests can count them.
 
 /**
- * Work per slice: 512 KiB of file read, or 1024 records. A slice may overrun it by one read (up to
+ * Work per slice: 512 KiB of file read, or 2048 records. A slice may overrun it by one read (up to
  * 1 MiB, or one frame): reads are not split. Reading the holes of a sparse file runs at ~0.5 GB/s
  * cold, so a slice of zeros to check takes about a millisecond on an idle machine.
  */
 export const SLICE_WORK = 512 * 1024;
 /** What one record adds to a slice besides its bytes (checks, decode, the caller's loop body). */
-export const RECORD_WORK = 512;
+export const RECORD_WORK = 256;
 
 export class Pacer {
   private used = 0;

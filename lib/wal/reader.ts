@@ -66,7 +66,11 @@ export class WalReader<E> {
     const out: WalRecord<E>[] = [];
     const c = this.cursor(opts, new Pacer());
     try {
-      while (await c.nextPaced()) out.push({ entryId: c.entryId, payload: this.decode(c) });
+      for (;;) {
+        if (c.next()) out.push({ entryId: c.entryId, payload: this.decode(c) });
+        else if (c.paused) await turn();
+        else break;
+      }
     } finally {
       c.close();
     }
@@ -103,7 +107,11 @@ export class WalReader<E> {
     const c = this.cursor(opts, new Pacer());
     let n = 0;
     try {
-      while (await c.nextPaced()) n++;
+      for (;;) {
+        if (c.next()) n++;
+        else if (c.paused) await turn();
+        else break;
+      }
     } finally {
       c.close();
     }
@@ -244,15 +252,6 @@ class LogCursor {
       this.scanner = new SegmentScanner(this.dir, seg, {
         isFinal, mode: this.mode, expectedFirstEntryId: this.expectedFirst, maxPayloadSize: this.maxPayloadSize, pacer,
       });
-    }
-  }
-
-  /** next(), turning the event loop whenever a slice is spent. */
-  async nextPaced(): Promise<boolean> {
-    for (;;) {
-      if (this.next()) return true;
-      if (!this.paused) return false;
-      await turn();
     }
   }
 
