@@ -153,6 +153,8 @@ describe('WalReader.follow in one process', () => {
     const dir = new MemoryDirectory();
     assert.throws(() => new WalReader(dir, { codec }).follow({ fromEntryId: 0 }), InvalidArgumentError);
     assert.throws(() => new WalReader(dir, { codec }).follow({ maxPollIntervalMs: 0 }), InvalidArgumentError);
+    assert.throws(() => new WalReader(dir, { codec }).follow({ maxPollIntervalMs: 2 ** 31 }), InvalidArgumentError);
+    assert.throws(() => new WalReader(dir, { codec }).follow({ maxPollIntervalMs: Infinity }), InvalidArgumentError);
     assert.deepEqual(await new WalReader(dir, { codec }).follow({ signal: AbortSignal.abort() }).next(), { done: true, value: undefined });
   });
 });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommand } from './args';
 import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, type CliIo } from './io';
 import { scanCheckpoints } from './checkpoint-scan';
 import { forwarderPosition } from './forwarder-position';
@@ -28,7 +28,7 @@ interface SegmentRow {
 }
 
 export function inspect(argv: string[], io: CliIo): number {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const { values, positionals } = parseCommand('inspect', argv, { json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new CliError(`inspect takes one <dir>\n${usage}`);
   const dirPath = positionals[0];
   const dir = openLogDirectory(dirPath);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommand } from './args';
 import { raw } from '../wal/codec';
 import { WalWriter } from '../wal/writer';
 import { CliError, EXIT_DAMAGED, EXIT_OK, line, openLogDirectory, type CliIo } from './io';
@@ -13,7 +13,7 @@ export const usage = `durability repair <dir>
   Takes the writer's lock: fails while a writer has the log open.`;
 
 export function repair(argv: string[], io: CliIo): number {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  const { positionals } = parseCommand('repair', argv, {});
   if (positionals.length !== 1) throw new CliError(`repair takes one <dir>\n${usage}`);
   const dirPath = positionals[0];
   const dir = openLogDirectory(dirPath);

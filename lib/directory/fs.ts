@@ -5,7 +5,8 @@ import type { FileBackend } from '../backend/backend';
 import { notRegularAt } from '../backend/file-type';
 import { defaultBackend } from '../backend/select';
 import { diagnoseOnce } from '../diagnostics';
-import { AlreadyExistsError, ClosedError, IoError, LockedError, NotFoundError, toIoError } from '../errors';
+import { AlreadyExistsError, ClosedError, InvalidArgumentError, InvalidPathError, IoError, LockedError, NotFoundError, toIoError } from '../errors';
+import { requireBackend, requireOptionsObject, typeName } from '../guards';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { normalizePath, parentOf } from './path';
 import { isTempName, isTempOf, tempPath } from './temp';
@@ -38,6 +39,10 @@ export class FsDirectory implements Directory {
   private preallocation = true;
 
   constructor(rootPath: string, options: FsDirectoryOptions = {}) {
+    if (typeof rootPath !== 'string' || rootPath === '') throw new InvalidArgumentError(`new FsDirectory needs the root directory's path (a non-empty string), not ${typeName(rootPath)}`);
+    if (rootPath.includes('\0')) throw new InvalidPathError(rootPath, 'the root path contains NUL');
+    requireOptionsObject(options, 'new FsDirectory');
+    if (options.backend !== undefined) requireBackend(options.backend, 'new FsDirectory');
     this.root = nodePath.resolve(rootPath);
     this.backend = options.backend ?? defaultBackend();
     this.checksum = this.backend;

@@ -9,6 +9,7 @@ import type { Directory, DirectoryLock, WritableFile } from '../directory/direct
 import { parentOf } from '../directory/path';
 import { ClosedError, EncodeError, InvalidArgumentError, PoisonedError, describe } from '../errors';
 import { cutBackToSynced } from '../framed/cut-back';
+import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import { raw, type Codec } from '../wal/codec';
 import {
   DEFAULT_RECORD_SYNC_WINDOW, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, encodeRecordLogHeader, writeRecordFrame,
@@ -28,14 +29,18 @@ export interface RecordLogWriterOptions<R> {
 export class RecordLogWriter<R = Uint8Array> {
   /** Opens the log at `path` for appending, creating it if missing and repairing a torn end. */
   static open<R = Uint8Array>(dir: Directory, path: string, options: RecordLogWriterOptions<R> = {}): RecordLogWriter<R> {
+    requireDirectory(dir, 'RecordLogWriter.open');
+    requireOptionsObject(options, 'RecordLogWriter.open');
     const codec = (options.codec ?? raw) as Codec<R>;
-    if (typeof codec.encode !== 'function') throw new InvalidArgumentError('codec must be a Codec');
+    requireCodec<R>(codec, 'RecordLogWriter.open (options.codec)', 'encode');
     const maxRecordSize = options.maxRecordSize ?? MAX_RECORD_SIZE;
     if (!Number.isInteger(maxRecordSize) || maxRecordSize < 0 || maxRecordSize > MAX_RECORD_SIZE) {
       throw new InvalidArgumentError(`maxRecordSize must be an integer in 0..${MAX_RECORD_SIZE}`);
     }
     const bufferSize = options.bufferSize ?? 64 * 1024;
     if (!Number.isInteger(bufferSize) || bufferSize < 0 || bufferSize > 1 << 30) throw new InvalidArgumentError('bufferSize must be an integer in 0..2^30');
+    // Checked before anything is created or locked (a new file's header would check it later).
+    if (options.syncWindow !== undefined) encodeRecordLogHeader(options.syncWindow, dir.checksum);
     const parent = parentOf(path);
     if (parent !== '') dir.mkdirp(parent);
     const lock = dir.lock(`${path}.lock`);

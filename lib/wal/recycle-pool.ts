@@ -16,6 +16,14 @@ export function isRecycleName(name: string): boolean {
   return RECYCLE_NAME.test(name);
 }
 
+/** InvalidArgumentError unless `path` names a recycle file under wal/ (wal/recycle-<n>). */
+export function checkRecyclePath(path: string): void {
+  const slash = path.lastIndexOf('/');
+  if (path.slice(0, slash) !== WAL_DIR || !isRecycleName(path.slice(slash + 1))) {
+    throw new InvalidArgumentError(`${JSON.stringify(path)} is not a recycled segment (wal/recycle-<n>)`);
+  }
+}
+
 export class RecyclePool {
   private readonly files: string[] = [];
 
@@ -27,10 +35,7 @@ export class RecyclePool {
 
   /** Keeps `path` for reuse, or deletes it (the oldest kept file when the pool is full). */
   add(path: string): void {
-    const slash = path.lastIndexOf('/');
-    if (path.slice(0, slash) !== WAL_DIR || !isRecycleName(path.slice(slash + 1))) {
-      throw new InvalidArgumentError(`${JSON.stringify(path)} is not a recycled segment (wal/recycle-<n>)`);
-    }
+    checkRecyclePath(path);
     if (this.files.includes(path)) return;
     this.files.push(path);
     // Surplus files are garbage, not log: no directory fsync (a crash that brings one back only

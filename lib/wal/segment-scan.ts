@@ -15,8 +15,9 @@ import {
   checkSegmentHeader, maskCrc, parseSegmentFileName, readU32, readU64, unmaskCrc,
   type SegmentHeader,
 } from './format';
-import { ScanWindow } from './scan-window';
-import { SEARCH_UNDECIDED, findWitnessFrame } from './tail-search';
+import type { Pacer } from './pacer';
+import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
+import { SEARCH_UNDECIDED, witnessSearch, type FrameSearch } from './tail-search';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
 
@@ -48,6 +49,8 @@ export interface ScanOptions {
   maxPayloadSize?: number;
   /** `payload` is a view valid only during the call. */
   onFrame?: (entryId: number, payload: Uint8Array) => void;
+  /** Async readers: next() returns false with `paused` set once the pacer is due (see pacer.ts). */
+  pacer?: Pacer;
 }
 
 const MAX_BATCH = 4096;
@@ -127,6 +130,8 @@ export class SegmentScanner extends ScanWindow {
   readonly segmentId: number;
   /** Id of the current frame (valid after next() returned true). */
   entryId = 0;
+  /** next() returned false only because the pacer is due: call it again after a turn of the event loop. */
+  paused = false;
 
   private readonly checksum: Checksummer;
   private readonly isFinal: boolean;
@@ -142,6 +147,11 @@ export class SegmentScanner extends ScanWindow {
 
   private payloadStart = 0;
   private payloadEnd = 0;
+  /** A zero frame header at `zeroHeaderAt`: the zeros after it are being checked from `zeroScanAt` (-1: no such scan). */
+  private zeroScanAt = -1;
+  private zeroHeaderAt = 0;
+  /** A witness search in progress (paced steps), and what to conclude from its result. */
+  private pendingSearch: { search: Generator<number, number, void>; conclude: (found: number) => void } | undefined = undefined;
 
   // The current batch: frame start (in buf), CRC range pairs, computed CRCs.
   private readonly rels: Int32Array;
@@ -162,6 +172,7 @@ export class SegmentScanner extends ScanWindow {
     this.strict = opts.mode === 'strict';
     this.maxPayload = max;
     this.checksum = dir.checksum;
+    this.pacer = opts.pacer;
     try {
       const batch = Math.min(MAX_BATCH, Math.ceil(this.buf.length / FRAME_HEADER_SIZE));
       this.rels = new Int32Array(batch);
@@ -184,15 +195,20 @@ export class SegmentScanner extends ScanWindow {
   }
 
   next(): boolean {
+    this.paused = false;
     for (;;) {
       if (this.batchIndex < this.batchCount) {
         const i = this.batchIndex++;
         const b = this.buf;
         const rel = this.rels[i];
-        if (readU32(b, rel) !== maskCrc(this.crcs[i])) return this.bad(this.bufStart + rel, 'frame CRC mismatch');
+        if (readU32(b, rel) !== maskCrc(this.crcs[i])) {
+          this.bad(this.bufStart + rel, 'frame CRC mismatch');
+          continue;
+        }
         const id = readU64(b, rel + 8);
         if (id !== this.nextId) {
-          return this.bad(this.bufStart + rel, `entry id ${id < 0 ? 'above 2^53-1' : id}, expected ${this.nextId}`);
+          this.bad(this.bufStart + rel, `entry id ${id < 0 ? 'above 2^53-1' : id}, expected ${this.nextId}`);
+          continue;
         }
         this.entryId = id;
         this.nextId = id + 1;
@@ -203,6 +219,10 @@ export class SegmentScanner extends ScanWindow {
         return true;
       }
       if (this.done) return false;
+      if (this.pacer?.due === true) {
+        this.paused = true;
+        return false;
+      }
       this.fill();
     }
   }
@@ -249,24 +269,30 @@ export class SegmentScanner extends ScanWindow {
     // Final segment: a short file, a header that fails its CRC, or a well-formed header naming
     // another segment (a recycled file whose new header never reached the disk). It is torn
     // unless a frame of this segment validates, which proves the header had been synced.
-    if (!check.crcValid && n === SEGMENT_HEADER_SIZE) {
-      const salts = [unmaskCrc(readU32(this.buf, 28)), this.checksum.crc32c(this.buf.subarray(0, 28), 0)];
-      const found = this.search(SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE - 1, salts, expectedFirst ?? 1, expectedFirst === undefined ? undefined : SEGMENT_HEADER_SIZE);
+    const torn = (): void => {
+      if (this.strict) throw new CorruptionError(this.path, check.offset, `${check.reason}: torn header of the final segment (mode 'bestEffortTail' treats it as empty)`);
+      this.tail = 'torn';
+      this.validEnd = 0;
+      this.done = true;
+    };
+    if (check.crcValid || n < SEGMENT_HEADER_SIZE) return torn();
+    const salts = [unmaskCrc(readU32(this.buf, 28)), this.checksum.crc32c(this.buf.subarray(0, 28), 0)];
+    const spec = this.searchSpec(SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE - 1, salts, expectedFirst ?? 1, expectedFirst === undefined ? undefined : SEGMENT_HEADER_SIZE);
+    this.startSearch(spec, (found) => {
       if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, check.offset, `${check.reason}; could not rule out damage within the search budget`);
       if (found >= 0) {
         throw new CorruptionError(this.path, check.offset, `${check.reason}; a frame at offset ${found} validates, so the header had been synced: damage, not a torn write`);
       }
-    }
-    if (this.strict) throw new CorruptionError(this.path, check.offset, `${check.reason}: torn header of the final segment (mode 'bestEffortTail' treats it as empty)`);
-    this.tail = 'torn';
-    this.validEnd = 0;
-    this.done = true;
+      torn();
+    });
   }
 
   // ---- frames ----
 
   /** Parses the next run of whole frames in the buffer and checksums them in one call. */
   private fill(): void {
+    if (this.pendingSearch !== undefined) return this.continueSearch();
+    if (this.zeroScanAt >= 0) return this.continueZeroScan();
     const pos = this.validEnd;
     if (this.bufLen - (pos - this.bufStart) < FRAME_HEADER_SIZE && this.bufStart + this.bufLen < this.fileSize) {
       this.load(pos, FRAME_HEADER_SIZE);
@@ -308,9 +334,10 @@ export class SegmentScanner extends ScanWindow {
     rel = pos - this.bufStart;
     const len = readU32(b, rel + 4);
     if (len === 0 && readU32(b, rel) === 0 && readU32(b, rel + 8) === 0 && readU32(b, rel + 12) === 0) {
-      if (this.zeroFrom(pos + FRAME_HEADER_SIZE)) return this.end();
-      this.bad(pos, 'zero frame header followed by nonzero bytes');
-      return;
+      // Preallocated or zero-filled space, possibly gigabytes: checked in paced steps.
+      this.zeroHeaderAt = pos;
+      this.zeroScanAt = pos + FRAME_HEADER_SIZE;
+      return this.continueZeroScan();
     }
     if (len > max) {
       this.bad(pos, `frame length ${len} exceeds the maximum ${max}`);
@@ -324,23 +351,67 @@ export class SegmentScanner extends ScanWindow {
     this.load(pos, FRAME_HEADER_SIZE + len);
   }
 
+  private continueZeroScan(): void {
+    const r = this.scanZeros(this.zeroScanAt, true);
+    if (r >= 0) {
+      this.zeroScanAt = r;
+      return;
+    }
+    this.zeroScanAt = -1;
+    if (r === ZEROS_TO_END) return this.end();
+    if (r === NONZERO) this.bad(this.zeroHeaderAt, 'zero frame header followed by nonzero bytes');
+  }
+
   private end(): void {
     this.done = true;
   }
 
   /**
    * A frame failed at `offset`. Non-final segment: damage. Final segment: damage if a witness
-   * frame ends beyond offset + W, else a torn tail (an error in strict mode).
+   * frame ends beyond offset + W, else a torn tail (an error in strict mode). The search may
+   * read the rest of the file: with a pacer it runs in steps, resumed by fill().
    */
-  private bad(offset: number, reason: string): false {
+  private bad(offset: number, reason: string): void {
     this.batchIndex = this.batchCount = 0;
     this.done = true;
     if (!this.isFinal) {
       throw new CorruptionError(this.path, offset, `${reason} (in a non-final segment, which the writer had fully synced)`);
     }
-    const w = this.header!.syncWindow;
     const lastGood = this.nextId - 1;
-    const found = this.search(offset + 1, offset + w, [this.header!.salt], lastGood + 1, offset);
+    this.startSearch(
+      this.searchSpec(offset + 1, offset + this.header!.syncWindow, [this.header!.salt], lastGood + 1, offset),
+      (found) => this.judgeBad(offset, reason, found),
+    );
+  }
+
+  /**
+   * Runs a witness search, then `conclude`s from its result. With a pacer it stops when a slice
+   * is spent (next() pauses, fill() resumes it); until it concludes the scanner is not done.
+   */
+  private startSearch(spec: FrameSearch, conclude: (found: number) => void): void {
+    this.done = false;
+    this.pendingSearch = { search: witnessSearch(spec), conclude };
+    this.continueSearch();
+  }
+
+  private continueSearch(): void {
+    const pending = this.pendingSearch!;
+    for (;;) {
+      const step = pending.search.next();
+      if (step.done === true) {
+        this.pendingSearch = undefined;
+        this.done = true;
+        return pending.conclude(step.value);
+      }
+      if (this.pacer !== undefined) {
+        this.pacer.charge(step.value);
+        if (this.pacer.due) return;
+      }
+    }
+  }
+
+  private judgeBad(offset: number, reason: string, found: number): void {
+    const w = this.header!.syncWindow;
     if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
     if (found >= 0) {
       throw new CorruptionError(
@@ -351,14 +422,13 @@ export class SegmentScanner extends ScanWindow {
     if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
     this.tail = 'torn';
     this.validEnd = offset;
-    return false;
   }
 
-  private search(from: number, endBeyond: number, salts: number[], idMin: number, idBase: number | undefined): number {
-    return findWitnessFrame({
+  private searchSpec(from: number, endBeyond: number, salts: number[], idMin: number, idBase: number | undefined): FrameSearch {
+    return {
       file: this.file, fileSize: this.fileSize, checksum: this.checksum, maxPayloadSize: this.maxPayload,
       from, endBeyond, salts, idMin, idBase,
       budget: SEARCH_BUDGET_FACTOR * Math.max(0, this.fileSize - from) + SEARCH_BUDGET_SLACK,
-    });
+    };
   }
 }

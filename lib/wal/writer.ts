@@ -3,13 +3,14 @@ import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
 import { AlreadyExistsError, ClosedError, describe, EncodeError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
 import { cutBackToSynced } from '../framed/cut-back';
-import { ActiveSegment, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment, zeroChunks } from './active-segment';
+import { requireDirectory, typeName } from '../guards';
+import { ActiveSegment, commitHeader, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { FRAME_HEADER_SIZE, LOCK_FILE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { Batch, CommitQueue } from './group-commit';
 import { notify, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
-import { RecyclePool } from './recycle-pool';
+import { checkRecyclePath, RecyclePool } from './recycle-pool';
 import { resumeTail, type ResumedTail } from './resume';
 import { listSegments } from './segment-scan';
 
@@ -65,6 +66,7 @@ export class WalWriter<E> {
   }
 
   private static start<E>(dir: Directory, options: WalWriterOptions<E>, mode: Mode): WalWriter<E> {
+    requireDirectory(dir, `WalWriter.${mode}`);
     const opts = resolveWriterOptions(options);
     dir.mkdirp(WAL_DIR);
     const lock = dir.lock(LOCK_FILE);
@@ -333,6 +335,10 @@ export class WalWriter<E> {
   /** Hands files returned by WalMaintenance.truncateToRecycle to this writer for reuse (or deletion, past recycleCapacity). */
   recycle(paths: readonly string[]): void {
     this.checkUsable();
+    if (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string')) {
+      throw new InvalidArgumentError(`recycle takes the array of paths WalMaintenance.truncateToRecycle returned, not ${typeName(paths)}`);
+    }
+    for (const path of paths) checkRecyclePath(path);
     for (const path of paths) this.pool.add(path);
   }
 
@@ -721,10 +727,8 @@ export class WalWriter<E> {
     if (header === undefined) return segment.commit(plan, end);
     // Rule A: the header is fdatasynced before any frame is written. Written together, a torn
     // write could keep a frame and lose the header, which the reader must call damage. A new
-    // file's zero fill (options.zeroFill) rides on that commit: zeros read as a clean end, so a
-    // torn header over zeros is still a segment that never held a frame.
-    const first = this.opts.zeroFill > SEGMENT_HEADER_SIZE ? [header, ...zeroChunks(SEGMENT_HEADER_SIZE, this.opts.zeroFill)] : [header];
-    return segment.commit({ chunks: first, position: 0 }, SEGMENT_HEADER_SIZE).then(() => segment.commit(plan, end));
+    // file's zero fill (options.zeroFill) is committed with and after it (see commitHeader).
+    return commitHeader(segment, header, this.opts.zeroFill).then(() => segment.commit(plan, end));
   }
 
   private createPlanned(segment: ActiveSegment): void {
