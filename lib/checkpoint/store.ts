@@ -8,7 +8,7 @@
 
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, describe } from '../errors';
+import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotRegularFileError, describe } from '../errors';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from '../wal/codec';
 import {
@@ -70,8 +70,10 @@ export function readCheckpointFile(dir: Directory, path: string, expectedLastEnt
   try {
     return readCheckpointBytes(dir, path, expectedLastEntryId);
   } catch (err) {
-    // A directory under a checkpoint's name holds no checkpoint bytes: skipped like any file
+    // Something other than a regular file under a checkpoint's name (a directory, a FIFO, a
+    // link: refused unopened, without blocking) holds no checkpoint bytes: skipped like any file
     // whose bytes no writer produced, so recovery falls back to an older checkpoint.
+    if (err instanceof NotRegularFileError) return damaged(0, `a ${err.fileType}, not a checkpoint file`);
     if (err instanceof IoError && err.errno === 'EISDIR') return damaged(0, 'a directory, not a checkpoint file');
     throw err;
   }
