@@ -4,7 +4,7 @@
 // truncatePrefix, and the CLI's inspect/verify/dump/repair) runs on each, on every backend, in a
 // child process under a watchdog, and must end in a typed error or a correct result, touching
 // nothing outside the store. A hang fails the case (the watchdog kills the child) instead of
-// hanging the suite.
+// hanging the suite. Each child runs under a JS heap cap and reports its peak RSS, which is bounded.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,6 +23,9 @@ const CHILD = path.join(__dirname, 'fixtures', 'hostile-ops.js');
 const WATCHDOG_MS = 120_000;
 /** Children run this many at a time: they mostly wait on fsync, not on the CPU. */
 const PARALLEL = 3;
+/** Memory bounds for one case's child (every operation on both backends): its JS heap, and its peak RSS. */
+const HEAP_LIMIT_MB = 192;
+const MAX_RSS_BYTES = 512 * 1024 * 1024;
 const OPS = ['writer', 'recover', 'recover+writer', 'strict', 'bestEffortTail', 'records', 'follow', 'truncatePrefix', 'inspect', 'verify', 'dump', 'repair'];
 const CLI_OPS = new Set(['inspect', 'verify', 'dump', 'repair']);
 const UNTYPED = /durability \w+: (TypeError|RangeError|SyntaxError|ReferenceError|Error|SystemError)\b/;
@@ -37,7 +40,7 @@ interface ChildRun {
 /** Runs the child for one case, killing it if it outlives the watchdog. */
 function runCase(name: string, work: string): Promise<ChildRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CHILD, name, work], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_LIMIT_MB}`, CHILD, name, work], { stdio: ['ignore', 'pipe', 'pipe'] });
     const run: ChildRun = { stdout: '', stderr: '', status: null, signal: null };
     child.stdout.setEncoding('utf8').on('data', (s: string) => (run.stdout += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (run.stderr += s));
@@ -115,13 +118,16 @@ describe('hostile stores: every operation ends in a typed error or a correct res
   for (const [name, { expect }] of Object.entries(CASES)) {
     it(name, () => {
       const r = runs.get(name)!;
-      const reports = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as OpReport);
+      const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as OpReport | { maxRssBytes: number });
+      const reports = lines.filter((l): l is OpReport => 'op' in l);
+      const memory = lines.find((l): l is { maxRssBytes: number } => 'maxRssBytes' in l);
       const expectedRuns = availableBackends().flatMap((b) => OPS.map((op) => `${b.name} ${op}`));
       const ran = reports.map((x) => `${x.backend} ${x.op}`);
       const hung = expectedRuns[ran.length];
       assert.equal(r.signal, null, `the watchdog killed the child: ${hung} never returned`);
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(ran, expectedRuns);
+      assert.ok(memory !== undefined && memory.maxRssBytes < MAX_RSS_BYTES, `peak RSS ${memory?.maxRssBytes} bytes (bound ${MAX_RSS_BYTES})`);
       for (const report of reports) {
         const where = `${name} / ${report.backend} / ${report.op}`;
         checkOutcome(where, report, expect?.[report.op]);
