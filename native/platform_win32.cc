@@ -221,6 +221,13 @@ IoResult OpenFile(const char* path, int flags, unsigned mode) {
   const HANDLE h = CreateFileW(wide.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
                                disposition, attributes | FILE_FLAG_BACKUP_SEMANTICS, nullptr);
   if (h == INVALID_HANDLE_VALUE) return LastError("open");
+  // With FILE_FLAG_BACKUP_SEMANTICS a directory opens too, and then reads as empty: refuse it,
+  // as a POSIX read would (EISDIR).
+  BY_HANDLE_FILE_INFORMATION info;
+  if (GetFileInformationByHandle(h, &info) && (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+    CloseHandle(h);
+    return Fail("open", EISDIR);
+  }
   return Ok(Table().Add(h));
 }
 

@@ -26,6 +26,17 @@ function checkOffset(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative safe integer, not ${String(value)}`);
 }
 
+/** fsyncDir's checks where there is nothing to flush: ENOENT or ENOTDIR as POSIX's open would give. */
+function checkDirectory(path: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = fs.statSync(path).isDirectory();
+  } catch (err) {
+    throw toIoError(Object.assign(err as object, { syscall: 'open' }), path);
+  }
+  if (!isDirectory) throw new IoError('ENOTDIR', 'open', path);
+}
+
 function fail(err: unknown, path: string | undefined): never {
   throw toIoError(err, path);
 }
@@ -75,11 +86,18 @@ export class NodeFsBackend implements FileBackend {
   open(path: string, mode: OpenMode): number {
     const flags = OPEN_FLAGS[mode];
     if (flags === undefined) throw new TypeError(`unknown open mode ${JSON.stringify(mode)}`);
+    let fd: number;
     try {
-      return fs.openSync(path, flags, 0o666);
+      fd = fs.openSync(path, flags, 0o666);
     } catch (err) {
       fail(err, path);
     }
+    // Windows opens a directory like a file and reads it as empty; POSIX reads fail with EISDIR.
+    if (process.platform === 'win32' && fs.fstatSync(fd).isDirectory()) {
+      fs.closeSync(fd);
+      throw new IoError('EISDIR', 'open', path);
+    }
+    return fd;
   }
 
   close(fd: number): void {
@@ -213,8 +231,9 @@ export class NodeFsBackend implements FileBackend {
 
   /** Makes a directory's entries (creates, renames, unlinks) durable. */
   fsyncDir(path: string): void {
-    // Windows cannot open a directory as a file, and NTFS journals its metadata anyway.
-    if (process.platform === 'win32') return;
+    // Windows cannot flush a directory (FlushFileBuffers needs a handle opened for writing, which
+    // needs backup privileges) and NTFS journals its metadata anyway: only check it is one.
+    if (process.platform === 'win32') return checkDirectory(path);
     let fd: number;
     try {
       fd = fs.openSync(path, O_RDONLY);
@@ -231,7 +250,7 @@ export class NodeFsBackend implements FileBackend {
   }
 
   async fsyncDirAsync(path: string): Promise<void> {
-    if (process.platform === 'win32') return;
+    if (process.platform === 'win32') return checkDirectory(path);
     const fd = await callback<number>((cb) => fs.open(path, O_RDONLY, cb), path);
     try {
       await callback<void>((cb) => fs.fsync(fd, (err) => cb(err, undefined)), path);
