@@ -25,12 +25,15 @@ const NODE_VERSION = '20.20.2';
 // errors, CRC kernels and their selection, locks, commit, worker threads, the Directory over
 // the native backend, WAL writing, reading and recovery. --quick keeps the ones that cover a
 // platform difference each (kernels, Win32 file calls, locks across processes and threads,
-// rename over open files, recovery) and finish in seconds under emulation.
+// rename over open files, recovery): about 3 minutes for both platforms on a busy 2-core host.
 const QUICK = ['native.test', 'crc32c.test', 'backend.test', 'directory-fs.test', 'wal-writer.test', 'recover.test', 'worker-load.test'];
 const FULL = [
   ...QUICK, 'wal-reader.test', 'wal-zero-fill.test', 'wal-maintenance.test', 'group-commit.test', 'group-commit-directory.test',
-  'checkpoint.test', 'recordlog.test', 'follow.test', 'recover-kill.test', 'worker-teardown.test', 'workers-writer.test', 'loader.test',
+  'checkpoint.test', 'recordlog.test', 'follow.test', 'worker-teardown.test', 'workers-writer.test',
 ];
+// Not here: recover-kill.test (50 SIGKILLed children, each acknowledging entries within 5-85 ms
+// of starting: under emulation a child takes seconds to start, so it measures qemu, not us);
+// loader.test (the fallback chain through a local build/Release, which exists only on the host).
 
 const PLATFORMS = {
   'linux-arm64': {
@@ -49,7 +52,7 @@ const PLATFORMS = {
       // owner by the start time in /proc/<pid>/stat, which qemu-user fakes (as 0) for the process
       // itself only, so under emulation every owner looks like a reused pid. The native
       // backend's flock is tested in full.
-      MOCHA_GREP: '^(?!.*(pid-file lock|FsDirectory specifics \\(ts\\) the lock excludes another process|lock across processes.*\\(ts\\)))',
+      MOCHA_GREP: '^(?!.*(pid-file lock|FsDirectory specifics \\(ts\\) the lock excludes another process|lock across processes.*\\(ts\\)|open writer \\(ts backend\\) the lock is still held))',
     }),
     path: (p) => p,
   },
