@@ -29,7 +29,7 @@ const ALLOWED = [
 const REQUIRED = [
   'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'jetstream.mjs', 'jetstream.d.mts', 'binding.d.ts', 'CMakeLists.txt', 'scripts/install.cjs',
   'docs/API.md', 'docs/FORMAT.md', 'native/addon.cc', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js',
-  'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/linux-arm64/durability.glibc.node',
+  'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/linux-arm64/durability.glibc.node', 'prebuilds/win32-x64/durability.node',
 ];
 
 describe('npm package', () => {

@@ -69,7 +69,12 @@ for (const kind of dirKinds()) {
       e.append(new Uint8Array(0));
       e.closeSync();
       assert.deepEqual(readRecordLog(dir, 'empty.rlog').records, [new Uint8Array(0)]);
-      assert.throws(() => RecordLogWriter.open(dir, 'c.rlog', { codec }).append({ i: 1n } as unknown as { i: number }), EncodeError);
+      const c = RecordLogWriter.open(dir, 'c.rlog', { codec });
+      try {
+        assert.throws(() => c.append({ i: 1n } as unknown as { i: number }), EncodeError);
+      } finally {
+        c.closeSync(); // an open file keeps its directory from being removed on Windows
+      }
     });
 
     it('a torn tail: strict refuses, bestEffort stops before it, reopening cuts it off and goes on', () => {

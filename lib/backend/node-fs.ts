@@ -30,6 +30,17 @@ function checkOffset(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative safe integer, not ${String(value)}`);
 }
 
+/** fsyncDir's checks where there is nothing to flush: ENOENT or ENOTDIR as POSIX's open would give. */
+function checkDirectory(path: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = fs.statSync(path).isDirectory();
+  } catch (err) {
+    throw toIoError(Object.assign(err as object, { syscall: 'open' }), path);
+  }
+  if (!isDirectory) throw new IoError('ENOTDIR', 'open', path);
+}
+
 function fail(err: unknown, path: string | undefined): never {
   throw toIoError(err, path);
 }
@@ -85,6 +96,7 @@ export class NodeFsBackend implements FileBackend {
     } catch (err) {
       throw notRegularAt(path) ?? toIoError(err, path);
     }
+    // Also what stops Windows, which opens a directory like a file and reads it as empty.
     requireRegular(fd, path, () => fs.closeSync(fd));
     return fd;
   }
@@ -220,8 +232,9 @@ export class NodeFsBackend implements FileBackend {
 
   /** Makes a directory's entries (creates, renames, unlinks) durable. */
   fsyncDir(path: string): void {
-    // Windows cannot open a directory as a file, and NTFS journals its metadata anyway.
-    if (process.platform === 'win32') return;
+    // Windows cannot flush a directory (FlushFileBuffers needs a handle opened for writing, which
+    // needs backup privileges) and NTFS journals its metadata anyway: only check it is one.
+    if (process.platform === 'win32') return checkDirectory(path);
     let fd: number;
     try {
       fd = fs.openSync(path, OPEN_DIRECTORY);
@@ -238,7 +251,7 @@ export class NodeFsBackend implements FileBackend {
   }
 
   async fsyncDirAsync(path: string): Promise<void> {
-    if (process.platform === 'win32') return;
+    if (process.platform === 'win32') return checkDirectory(path);
     const fd = await callback<number>((cb) => fs.open(path, OPEN_DIRECTORY, cb), path);
     try {
       await callback<void>((cb) => fs.fsync(fd, (err) => cb(err, undefined)), path);
