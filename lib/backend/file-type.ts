@@ -55,3 +55,19 @@ export function requireRegular(fd: number, path: string, close: () => void): voi
   }
   throw new NotRegularFileError(path, fileTypeOf(st));
 }
+
+/**
+ * requireRegular for a descriptor node:fs cannot fstat (the native core's handles on Windows):
+ * checks what sits at `path` instead. Windows has no FIFOs to block an open, and the core
+ * already refuses a directory there, so the check after the open is enough.
+ */
+export function requireRegularAt(path: string, close: () => void): void {
+  const refused = notRegularAt(path);
+  if (refused === undefined) return;
+  try {
+    close();
+  } catch {
+    // the refusal is the error worth reporting
+  }
+  throw refused;
+}

@@ -8,7 +8,7 @@ import { diagnoseOnce } from '../diagnostics';
 import { toIoError } from '../errors';
 import { loadNative } from '../native';
 import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
-import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
+import { GUARD_FLAGS, notRegularAt, requireRegular, requireRegularAt } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 
@@ -58,7 +58,9 @@ export class NativeFileBackend implements FileBackend {
     } catch (err) {
       throw notRegularAt(path) ?? toIoError(err, path);
     }
-    requireRegular(fd, path, () => this.binding.close(fd));
+    // The core's descriptors are OS descriptors on POSIX; on Windows they are its own handle numbers.
+    if (process.platform === 'win32') requireRegularAt(path, () => this.binding.close(fd));
+    else requireRegular(fd, path, () => this.binding.close(fd));
     return fd;
   }
 
