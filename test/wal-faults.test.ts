@@ -1,6 +1,7 @@
+import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { LONG, propertyParams } from './support/fc-params';
-import { countSite, ERRORS, faultCommandsArb, faultConfigArb, runFaultCase, SITES } from './support/fault-run';
+import { countSite, ERRORS, type FaultCase, faultCommandsArb, faultConfigArb, runFaultCase, SITES } from './support/fault-run';
 import { crashSpecArb } from './support/wal-workload';
 
 // Fault injection (the writer premises of docs/FORMAT.md under failing I/O): one I/O site of a
@@ -44,4 +45,35 @@ describe('WAL under injected I/O faults (SimulatedDirectory)', function () {
       );
     });
   }
+});
+
+// Minimal cases the property above found, kept as plain tests of the fault runner and its model.
+describe('WAL fault-run regressions', () => {
+  const dropAll = { mode: 'dropAll' as const, seed: 0, keep: 0.5 };
+
+  it('a power cut leaves no segment and the retried open fails to create one: the log restarts at id 1 (issue 16)', async () => {
+    // Entry 1 was never synced, so the cut left wal/ empty; the open that recovery makes fails
+    // creating segment 1. The model kept entry 1 (and the batch's id) as appended although no
+    // log held them, and the truncation that followed took the empty directory for a removed final segment.
+    const c: FaultCase = {
+      site: 'create',
+      error: 'EIO',
+      config: { seed: 1, sectorSize: 64, supportsAllocate: true, maxSegmentSize: 200, syncWindow: 223, bufferSize: 256, flushPolicy: 'manual', preallocate: true, recycleCapacity: 1, zeroFill: false, ageMs: 1000 },
+      commands: [
+        { kind: 'append', size: 0 },
+        { kind: 'powerCut', afterOps: 1, crash: dropAll, recoveryCut: null },
+        { kind: 'batch', sizes: [300] },
+        { kind: 'truncate', fraction: 0, recycle: false },
+      ],
+      at: 0.5,
+      afterPoison: 'cut',
+      crash: dropAll,
+      final: dropAll,
+    };
+    const failed: string[] = [];
+    await runFaultCase(c, await countSite(c), (e) => {
+      if (e.failed) failed.push(`${e.op} ${e.path}`);
+    });
+    assert.deepEqual(failed, ['create wal/00000000000000000001.wal'], 'the fault hit the first segment of the recovered log');
+  });
 });

@@ -3,16 +3,38 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { nativeBackend } from '../lib/backend/select';
-import type { NativeWorkerJob, NativeWorkerResult } from './fixtures/native-worker';
+import { NATIVE_WORKER_STEPS, type NativeWorkerJob, type NativeWorkerResult } from './fixtures/native-worker';
+import { endLiveWorkers, followWorker } from './support/worker-outcome';
 
 const WORKER = path.join(__dirname, 'fixtures', 'native-worker.js');
 const EXIT_CHILD = path.join(__dirname, 'fixtures', 'native-exit.js');
+
+describe('following a worker thread to its exit', () => {
+  it("sees the exit of a worker whose last message and 'exit' come in one turn", async () => {
+    // What Node does when the main thread looks late: Worker[kOnExit] drains the port, then
+    // emits 'exit' before any promise continuation runs (four loaded workers hung a test this way).
+    const worker = Object.assign(new EventEmitter(), { terminate: async () => 1 });
+    const outcome = followWorker<string>(worker, 'fake');
+    worker.emit('message', 'result');
+    worker.emit('exit', 0);
+    assert.deepEqual(await outcome, { messages: ['result'], errors: [], code: 0 });
+    assert.deepEqual(await endLiveWorkers(), [], 'an exited worker is not reported as stuck');
+  });
+
+  it('reports and ends the workers a failed test left running', async () => {
+    const worker = new Worker('setInterval(() => {}, 1000)', { eval: true });
+    const outcome = followWorker(worker, 'idle worker');
+    await once(worker, 'online');
+    assert.deepEqual(await endLiveWorkers(() => 'step x'), ['idle worker never exited: 0 message(s), errors [], step x']);
+    assert.equal((await outcome).code, 1, 'terminated');
+  });
+});
 
 if (nativeBackend()) {
   describe('native core in worker threads', () => {
@@ -24,16 +46,28 @@ if (nativeBackend()) {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
+    /** Each 'work' worker's last step (NATIVE_WORKER_STEPS), by worker name. */
+    const progress = new Map<string, Int32Array>();
+    afterEach(async function () {
+      // A test that timed out waiting for workers says which one was stuck, and where.
+      const stuck = await endLiveWorkers((name) => {
+        const p = progress.get(name);
+        return p === undefined ? '' : `last step: ${NATIVE_WORKER_STEPS[Atomics.load(p, 0)]}`;
+      });
+      progress.clear();
+      if (this.currentTest?.state === 'failed' && stuck.length > 0) console.error(`workers still running:\n  ${stuck.join('\n  ')}`);
+    });
+
     async function run(id: number): Promise<NativeWorkerResult> {
-      const job: NativeWorkerJob = { dir, id, mode: 'work' };
-      const worker = new Worker(WORKER, { workerData: job });
-      const errors: unknown[] = [];
-      worker.on('error', (err) => errors.push(err));
-      const [result] = (await once(worker, 'message')) as [NativeWorkerResult];
-      const [code] = (await once(worker, 'exit')) as [number];
+      const name = `worker ${id}`;
+      const step = new Int32Array(new SharedArrayBuffer(4));
+      progress.set(name, step);
+      const job: NativeWorkerJob = { dir, id, mode: 'work', progress: step };
+      const { messages, errors, code } = await followWorker<NativeWorkerResult>(new Worker(WORKER, { workerData: job }), name);
       assert.deepEqual(errors, []);
       assert.equal(code, 0);
-      return result;
+      assert.equal(messages.length, 1);
+      return messages[0];
     }
 
     function check(result: NativeWorkerResult, id: number): void {

@@ -257,7 +257,8 @@ export class WalRun {
         }
         const ranges = m.segmentRanges();
         if (ranges.length === 0) {
-          assert.equal(model.appended, 0, 'truncation keeps the final segment');
+          assert.deepEqual(before, [], 'truncation keeps the final segment');
+          assert.equal(model.appended, 0, 'a log with no segment holds no entry');
           return;
         }
         for (const r of ranges.slice(0, -1)) assert.ok(r.lastEntryId > upTo, `segment ${r.segmentId} (up to ${r.lastEntryId}) survived truncation to ${upTo}`);
@@ -526,12 +527,14 @@ export class WalRun {
    */
   private resumeChecked(what: string, durable: boolean, cut: { afterOps: number; crash: CrashSpec } | null = null): WalWriter<Uint8Array> {
     const records = this.replay('bestEffortTail');
-    const { first, last } = this.model.check(records, undefined, `best-effort replay after ${what}`);
-    if (durable && records.length > 0) this.model.recovered(first, last);
-    if (cut !== null) this.scheduled = this.dir.scheduleCrash(cut.afterOps, { mode: cut.crash.mode, seed: cut.crash.seed, entryKeepProbability: cut.crash.keep });
-    this.phase = 'open';
     // resume needs a log; a cut before the first segment's entry was durable leaves none.
     const hasLog = this.dir.list('wal').some((n) => n.endsWith('.wal'));
+    // With no segment at all the log stands at its very start (whatever opens it begins at id 1):
+    // the model forgets the entries it held (none may have been acknowledged) even if that open fails.
+    const { first, last } = this.model.check(records, hasLog ? undefined : 1, `best-effort replay after ${what}`);
+    if ((durable && records.length > 0) || !hasLog) this.model.recovered(first, last);
+    if (cut !== null) this.scheduled = this.dir.scheduleCrash(cut.afterOps, { mode: cut.crash.mode, seed: cut.crash.seed, entryKeepProbability: cut.crash.keep });
+    this.phase = 'open';
     const w = hasLog ? WalWriter.resume(this.dir, this.writerOptions()) : WalWriter.open(this.dir, this.writerOptions());
     this.phase = 'writer';
     if (this.cutHappened()) return w;
