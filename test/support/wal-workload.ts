@@ -28,12 +28,20 @@ export class WalRun {
   /** Power cuts that happened, and what they left (for failure messages). */
   crashes = 0;
   readonly trace: string[] = [];
+  /**
+   * Paths of the production code this run went through that no single operation shows (the
+   * coverage guard in wal-property.test.ts requires each): 'rotated while pipelined',
+   * 'random crash mode', 'cut during recovery', 'zero-filled segment'.
+   */
+  readonly reached = new Set<string>();
   private config: WalConfig;
   private now = 1_000_000;
   private uniq = 1;
   private scheduled: ScheduledCrash | undefined;
   /** A cut to arm on the directory the next cut leaves, before recovery (so recovery itself is cut). */
   private pendingRecoveryCut: { afterOps: number; crash: CrashSpec } | null = null;
+  /** The crash mode the armed cut was asked for ('random' draws one when it fires). */
+  private scheduledMode: string | undefined;
   /** The writer the last close/reopen command closed (its failure, if any, is the writer's). */
   closing: WalWriter<Uint8Array> | undefined;
   /** Calls left in flight (appendDurable, sync), settled before a cut is examined. */
@@ -84,6 +92,13 @@ export class WalRun {
       zeroFill: c.zeroFill,
       maxSegmentAgeMs: c.ageMs,
       clock: () => this.now,
+      observer: {
+        onRotate: () => {
+          // Reached into: whether the rotation happened inside the group-commit pipeline.
+          if ((this.writer as unknown as { pipelined?: boolean } | undefined)?.pipelined === true) this.reached.add('rotated while pipelined');
+          if (c.zeroFill) this.reached.add('zero-filled segment');
+        },
+      },
     };
   }
 
@@ -97,6 +112,7 @@ export class WalRun {
         await this.recoverFromCut();
       }
       this.scheduled = this.dir.scheduleCrash(cmd.afterOps, { mode: cmd.crash.mode, seed: cmd.crash.seed, entryKeepProbability: cmd.crash.keep });
+      this.scheduledMode = cmd.crash.mode;
       this.pendingRecoveryCut = cmd.recoveryCut;
       if (this.scheduled.directory !== undefined) await this.recoverFromCut();
       return;
@@ -191,6 +207,7 @@ export class WalRun {
     this.trace.push(`cut now ${JSON.stringify(crash)}`);
     await this.settle();
     this.scheduled = { directory: this.dir.crash({ mode: crash.mode, seed: crash.seed, entryKeepProbability: crash.keep }) };
+    this.scheduledMode = crash.mode;
     this.pendingRecoveryCut = null;
     await this.recoverFromCut();
   }
@@ -499,14 +516,19 @@ export class WalRun {
       this.dir.onOperation = this.observe;
       this.onNewDirectory?.(crashed);
       this.trace.push(`-- power cut (${crashed.crashMode})`);
+      if (this.scheduledMode === 'random') this.reached.add('random crash mode');
       const cut = this.pendingRecoveryCut;
       this.pendingRecoveryCut = null;
+      this.scheduledMode = cut?.crash.mode;
       try {
         // Everything on the disk after a cut is durable, so what the replay finds must survive whatever comes next.
         this.writer = this.resumeChecked(`power cut ${this.crashes} (${crashed.crashMode})`, true, cut);
       } catch (err) {
         if (err instanceof assert.AssertionError) throw err;
-        if (this.cutHappened()) continue;
+        if (this.cutHappened()) {
+          if (cut !== null) this.reached.add('cut during recovery');
+          continue;
+        }
         if (this.onFailure === undefined) throw err;
         // An injected fault failed the recovery: the next open tries again.
         this.lostUnsynced = true;
@@ -514,7 +536,10 @@ export class WalRun {
         return;
       }
       // A cut after the resume's last operation leaves the writer fine but its disk gone.
-      if (this.cutHappened()) continue;
+      if (this.cutHappened()) {
+        if (cut !== null) this.reached.add('cut during recovery');
+        continue;
+      }
       // A recovery cut that has not fired yet stays armed: it lands in the next generation's work.
       return;
     }
