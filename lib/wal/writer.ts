@@ -4,7 +4,7 @@ import type { Directory, DirectoryLock } from '../directory/directory';
 import { AlreadyExistsError, ClosedError, describe, EncodeError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
 import { ActiveSegment, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment, zeroChunks } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
-import { FRAME_HEADER_SIZE, LOCK_FILE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
+import { encodeMark, FRAME_HEADER_SIZE, LOCK_FILE, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { Batch, CommitQueue } from './group-commit';
 import { notify, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
@@ -78,7 +78,7 @@ export class WalWriter<E> {
         const existing = listSegments(dir).length;
         if (existing > 0) throw new AlreadyExistsError(WAL_DIR, `it holds ${existing} segment(s); use WalWriter.resume or WalWriter.open`);
       } else {
-        tail = resumeTail(dir, checksum, { syncWindow: opts.syncWindow, preallocate: opts.preallocate, maxPayloadSize: opts.maxPayloadSize, now });
+        tail = resumeTail(dir, checksum, { syncWindow: opts.syncWindow, preallocate: opts.preallocate, now });
         if (tail === undefined && mode === 'resume') throw new NotFoundError(`${WAL_DIR}/*.wal (no log to resume)`);
       }
       const pool = new RecyclePool(dir, opts.recycleCapacity);
@@ -400,7 +400,7 @@ export class WalWriter<E> {
     const id = this.next;
     if (id > MAX_ENTRY_ID) throw new InvalidStateError('entry ids would pass 2^53 - 1');
     // Rule B: the frame would take the unsynced span past W, so close the span first.
-    const unsynced = segment.position + this.buffer.length - (pipelined ? this.spanBase : segment.synced);
+    const unsynced = segment.position + this.buffer.length + this.markBytes() - (pipelined ? this.spanBase : segment.synced);
     if (unsynced > 0 && unsynced + frameBytes > segment.syncWindow) {
       if (pipelined) this.cut(false);
       else this.syncWindowFull();
@@ -431,7 +431,7 @@ export class WalWriter<E> {
    */
   private refreshRoom(): void {
     const segment = this.segment;
-    const end = segment.position + this.buffer.length;
+    const end = segment.position + this.buffer.length + this.markBytes();
     this.room = this.next >= MAX_ENTRY_ID ? -1 : Math.min(
       this.opts.maxSegmentSize - end,
       segment.syncWindow - (end - (this.pipelined ? this.spanBase : segment.synced)),
@@ -447,8 +447,16 @@ export class WalWriter<E> {
     if (appendChannel.hasSubscribers) appendChannel.publish({ entryId: id, frameBytes, segmentId: this.segment.segmentId });
   }
 
+  /** MARK_SIZE when the buffered frames will be written behind a sync mark (see batchMark, pendingMark), else 0. */
+  private markBytes(): number {
+    const segment = this.segment;
+    if (!segment.marks) return 0;
+    const watermark = this.pipelined ? this.spanBase : segment.synced;
+    return watermark > segment.markedTo ? MARK_SIZE : 0;
+  }
+
   private mustRotate(segment: ActiveSegment, frameBytes: number): boolean {
-    if (segment.position + this.buffer.length + frameBytes > this.opts.maxSegmentSize) return true;
+    if (segment.position + this.buffer.length + this.markBytes() + frameBytes > this.opts.maxSegmentSize) return true;
     return this.opts.maxSegmentAgeMs > 0 && this.opts.clock() - segment.createdAt >= this.opts.maxSegmentAgeMs;
   }
 
@@ -459,8 +467,10 @@ export class WalWriter<E> {
     const buffer = this.buffer;
     if (buffer.count === 0) return;
     const segment = this.segment;
+    const mark = segment.pendingMark();
     try {
-      segment.write(buffer.seal(segment.salt, this.checksum));
+      segment.write(buffer.seal(segment.salt, this.checksum, mark));
+      if (mark > 0) segment.markedTo = mark;
     } catch (err) {
       buffer.clear();
       this.fail(err);
@@ -473,8 +483,10 @@ export class WalWriter<E> {
 
   private writeOversize(id: number, payload: Uint8Array): void {
     const segment = this.segment;
+    const mark = segment.pendingMark();
     try {
-      segment.write(sealedFrame(id, payload, segment.salt, this.checksum));
+      segment.write(sealedFrame(id, payload, segment.salt, this.checksum, mark));
+      if (mark > 0) segment.markedTo = mark;
     } catch (err) {
       this.fail(err);
     }
@@ -552,6 +564,7 @@ export class WalWriter<E> {
       const segment = this.segment;
       try {
         if (segment.trim() || segment.synced < segment.position) await segment.syncAsync();
+        if (this.writeClosingMark()) await segment.syncAsync();
         if (this.dirSyncedGeneration < this.dirGeneration) await this.dir.syncDirAsync(WAL_DIR);
       } catch (err) {
         this.fail(err);
@@ -568,12 +581,26 @@ export class WalWriter<E> {
     const segment = this.segment;
     try {
       if (segment.trim() || segment.synced < segment.position) segment.syncNow();
+      if (this.writeClosingMark()) segment.syncNow();
       if (this.dirSyncedGeneration < this.dirGeneration) this.dir.syncDir(WAL_DIR);
     } catch (err) {
       this.fail(err);
     }
     this.dirSyncedGeneration = this.dirGeneration;
     this.markDurable(this.next - 1);
+  }
+
+  /**
+   * On close, with the segment synced: a last sync mark vouching for every byte before it, so
+   * damage anywhere in a closed log reads as damage (docs/FORMAT.md); the caller syncs it.
+   */
+  private writeClosingMark(): boolean {
+    const segment = this.segment;
+    const mark = segment.exists ? segment.pendingMark() : 0;
+    if (mark === 0) return false;
+    segment.write(encodeMark(this.next, mark, segment.salt, this.checksum));
+    segment.markedTo = mark;
+    return true;
   }
 
   /** Closes the segment and releases the lock, whatever state the writer is in. */
@@ -646,7 +673,8 @@ export class WalWriter<E> {
     const buffer = this.buffer;
     const segment = this.segment;
     if (buffer.count === 0 && !endsSegment && batch.waiter === undefined && this.spanBase === segment.position) return;
-    batch.bytes = buffer.length;
+    batch.mark = this.batchMark(buffer.count > 0);
+    batch.bytes = buffer.length + (batch.mark > 0 ? MARK_SIZE : 0);
     batch.lastEntryId = this.next - 1;
     batch.endsSegment = endsSegment;
     if (buffer.count === 0) batch.frames = undefined;
@@ -656,6 +684,17 @@ export class WalWriter<E> {
     this.spanBase = segment.position;
     this.open = new Batch(segment, segment.position, this.buffer);
     this.refreshRoom();
+  }
+
+  /**
+   * The sync mark of a batch being cut: the batch is written only after every earlier batch of
+   * its segment was fdatasynced, so everything before spanBase is durable when it is written.
+   */
+  private batchMark(hasFrames: boolean): number {
+    const segment = this.segment;
+    if (!hasFrames || !segment.marks || this.spanBase <= segment.markedTo) return 0;
+    segment.markedTo = this.spanBase;
+    return this.spanBase;
   }
 
   private cutOpen(): boolean {
@@ -669,7 +708,8 @@ export class WalWriter<E> {
     const segment = this.segment;
     const batch = this.open as Batch;
     batch.frames = undefined;
-    batch.sealed = sealedFrame(id, payload, segment.salt, this.checksum);
+    batch.mark = this.batchMark(true);
+    batch.sealed = sealedFrame(id, payload, segment.salt, this.checksum, batch.mark);
     batch.bytes = batch.sealed.length;
     batch.lastEntryId = id;
     segment.position += batch.bytes;
@@ -697,7 +737,7 @@ export class WalWriter<E> {
     if (!segment.exists) this.createPlanned(segment);
     const header = segment.pendingHeader;
     segment.pendingHeader = undefined;
-    if (batch.frames !== undefined) chunks.push(batch.frames.seal(segment.salt, this.checksum));
+    if (batch.frames !== undefined) chunks.push(batch.frames.seal(segment.salt, this.checksum, batch.mark));
     else if (batch.sealed !== undefined) chunks.push(batch.sealed);
     const end = batch.start + batch.bytes;
     const truncateTo = batch.endsSegment && segment.fileSize() > end ? end : undefined;

@@ -13,6 +13,8 @@ export interface SegmentSpec {
   firstEntryId: number;
   syncWindow: number;
   payloads: readonly Uint8Array[];
+  /** Format version of the header: 1 unless given (these builders write v1's frames, no sync marks). */
+  version?: number;
 }
 
 export interface BuiltSegment {
@@ -23,7 +25,7 @@ export interface BuiltSegment {
 }
 
 export function buildSegment(spec: SegmentSpec, checksum: Checksummer): BuiltSegment {
-  const { bytes: head, header } = encodeSegmentHeader(spec, checksum);
+  const { bytes: head, header } = encodeSegmentHeader({ ...spec, version: spec.version ?? 1 }, checksum);
   let size = SEGMENT_HEADER_SIZE;
   for (const p of spec.payloads) size += frameSize(p.length);
   const bytes = new Uint8Array(size);
