@@ -6,7 +6,9 @@
 
 import { channels, type DiagnosticEvent } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { FRAME_HEADER_SIZE, WAL_DIR, readU32, readU64 } from './format';
+import { NotFoundError } from '../errors';
+import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, readU32, readU64 } from './format';
+import { listSegments, readValidSegmentHeader } from './segment-scan';
 import { SEARCH_NONE, SEARCH_UNDECIDED, findWitnessFrame } from './tail-search';
 
 export const QUARANTINE_SUFFIX = '.quarantine';
@@ -75,9 +77,11 @@ export function surveyValidFrames(dir: Directory, path: string, from: number, sa
  * durable, and publishes a 'wal-quarantine' diagnostic. Returns the event, or undefined when
  * nothing there validates (nothing to preserve).
  */
-export function quarantineBeforeCut(dir: Directory, path: string, from: number, salt: number | undefined, idMin: number): QuarantineEvent | undefined {
+export function quarantineBeforeCut(
+  dir: Directory, path: string, from: number, salt: number | undefined, idMin: number, always = false,
+): QuarantineEvent | undefined {
   const survey = salt === undefined ? { count: 0, firstEntryId: 0, lastEntryId: 0, undecided: true } : surveyValidFrames(dir, path, from, salt, idMin);
-  if (survey.count === 0 && !survey.undecided) return undefined;
+  if (survey.count === 0 && !survey.undecided && !always) return undefined;
   const target = copyToQuarantine(dir, path, from);
   const ids = survey.count === 0 ? 'no entry id known' : `entries ${survey.firstEntryId}..${survey.lastEntryId}`;
   const more = survey.undecided ? ' (maybe more: the search stopped at its budget)' : '';
@@ -116,4 +120,40 @@ function copyToQuarantine(dir: Directory, path: string, from: number): string {
   }
   dir.syncDir(WAL_DIR);
   return target;
+}
+
+/**
+ * `durability repair --force`: cuts the log at damage (segment `file`, byte `offset`): that
+ * segment is cut there (removed when the offset is inside its header) and every later segment
+ * removed, each piece first copied to a quarantine file (made durable) and announced. Returns
+ * what was preserved. The caller then lets a writer resume the log (which finishes the repair).
+ */
+export function forceCut(dir: Directory, file: string, offset: number): QuarantineEvent[] {
+  const segments = listSegments(dir);
+  const k = segments.findIndex((s) => s.path === file);
+  if (k < 0) throw new NotFoundError(file);
+  const out: QuarantineEvent[] = [];
+  for (let i = segments.length - 1; i > k; i--) {
+    const seg = segments[i];
+    const header = readValidSegmentHeader(dir, seg);
+    out.push(quarantineBeforeCut(dir, seg.path, 0, header?.salt, header?.firstEntryId ?? 1, true)!);
+    dir.delete(seg.path);
+  }
+  const seg = segments[k];
+  const header = readValidSegmentHeader(dir, seg);
+  if (header === undefined || offset < SEGMENT_HEADER_SIZE) {
+    out.push(quarantineBeforeCut(dir, seg.path, 0, header?.salt, header?.firstEntryId ?? 1, true)!);
+    dir.delete(seg.path);
+  } else {
+    out.push(quarantineBeforeCut(dir, seg.path, offset, header.salt, header.firstEntryId, true)!);
+    const f = dir.openAppend(seg.path);
+    try {
+      f.truncate(offset);
+      f.sync();
+    } finally {
+      f.close();
+    }
+  }
+  dir.syncDir(WAL_DIR);
+  return out.reverse();
 }
