@@ -4,7 +4,7 @@
 import type { Checksummer } from '../../lib/backend/backend';
 import type { Directory } from '../../lib/directory/directory';
 import {
-  FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeSegmentHeader, frameSize, sealFrames, segmentPath,
+  FRAME_HEADER_SIZE, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeFrame, encodeMark, encodeSegmentHeader, frameSize, sealFrames, segmentPath,
   writeFrameUnsealed, type SegmentHeader,
 } from '../../lib/wal/format';
 
@@ -38,6 +38,34 @@ export function buildSegment(spec: SegmentSpec, checksum: Checksummer): BuiltSeg
   });
   offsets.push(off);
   sealFrames(bytes, Uint32Array.from(offsets.slice(0, -1)), spec.payloads.length, header.salt, checksum);
+  return { bytes, header, offsets };
+}
+
+/**
+ * A v2 segment: frames and sync marks in the given order. A mark carries its own offset as the
+ * watermark (the writer had synced everything before it) and the id of the next entry.
+ */
+export function buildMarkedSegment(
+  spec: { segmentId: number; firstEntryId: number; syncWindow: number; items: readonly (Uint8Array | 'mark')[] }, checksum: Checksummer,
+): BuiltSegment {
+  const { bytes: head, header } = encodeSegmentHeader({ ...spec, version: 2 }, checksum);
+  const parts: Uint8Array[] = [head];
+  const offsets: number[] = [];
+  let at = SEGMENT_HEADER_SIZE;
+  let id = spec.firstEntryId;
+  for (const item of spec.items) {
+    offsets.push(at);
+    const part = item === 'mark' ? encodeMark(id, at, header.salt, checksum) : encodeFrame(id++, item, header.salt, checksum);
+    parts.push(part);
+    at += item === 'mark' ? MARK_SIZE : part.length;
+  }
+  offsets.push(at);
+  const bytes = new Uint8Array(at);
+  let o = 0;
+  for (const p of parts) {
+    bytes.set(p, o);
+    o += p.length;
+  }
   return { bytes, header, offsets };
 }
 
