@@ -172,8 +172,11 @@ export function scanOutcome(ctx: WalContext, dir: Directory, seg: SegmentRef, by
     count(ctx.stats, `wal scan: ${r.header === undefined ? 'torn header' : r.tail}`);
   } catch (err) {
     if (err instanceof FuzzFailure) throw err;
-    const e = checkError(err, [CorruptionError], where, bytes.length);
-    if ((e as CorruptionError).file !== seg.path) fail(where, `CorruptionError names ${(e as CorruptionError).file}, not ${seg.path}`);
+    // A good frame over the caller's limit (within the format's) is a DecodeError, never a cut.
+    const allowed = c.maxPayloadSize === undefined ? [CorruptionError] : [CorruptionError, DecodeError];
+    const e = checkError(err, allowed, where, bytes.length);
+    const file = (e as CorruptionError | DecodeError).file;
+    if (file !== seg.path) fail(where, `${e.name} names ${file}, not ${seg.path}`);
     count(ctx.stats, `wal scan: ${reasonKey(e)}`);
     out = `${e.name} ${e.message}`;
   }
@@ -278,7 +281,8 @@ function replayOutcome(ctx: WalContext, dir: Directory, codec: Codec<unknown>, m
     count(ctx.stats, `wal replay: ok`);
   } catch (err) {
     if (err instanceof FuzzFailure) throw err;
-    const e = checkError(err, codec === raw ? [CorruptionError] : [CorruptionError, DecodeError], where);
+    // DecodeError: a codec that cannot decode, or an entry over the reader's maxPayloadSize.
+    const e = checkError(err, codec === raw && maxPayloadSize === undefined ? [CorruptionError] : [CorruptionError, DecodeError], where);
     count(ctx.stats, `wal replay: ${reasonKey(e)}`);
     result = { text: `${e.name} ${e.message}` };
   }
@@ -294,7 +298,7 @@ function countOutcome(ctx: WalContext, dir: Directory, mode: ReplayMode, totalBy
   try {
     return `ok ${new WalReader(meteredDirectory(dir, ctx.meter), { codec: raw, maxPayloadSize }).entryCountSync({ mode })}`;
   } catch (err) {
-    const e = checkError(err, [CorruptionError], where);
+    const e = checkError(err, maxPayloadSize === undefined ? [CorruptionError] : [CorruptionError, DecodeError], where);
     return `${e.name} ${e.message}`;
   }
 }
