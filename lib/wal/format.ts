@@ -185,22 +185,32 @@ export function writeFrameUnsealed(target: Uint8Array, offset: number, entryId: 
 let sealRanges = new Uint32Array(2 * 256);
 let sealOut = new Uint32Array(256);
 
-/** Seals `count` frames starting at the given offsets of `target` (one checksum.crc32cRanges call), writing masked CRCs. */
-export function sealFrames(target: Uint8Array, frameOffsets: Uint32Array, count: number, salt: number, checksum: Checksummer): void {
-  if (count === 0) return;
-  if (sealOut.length < count) {
-    const n = Math.max(count, sealOut.length * 2);
+/**
+ * Seals `count` frames starting at the given offsets of `target`, and the sync mark laid out at
+ * `markAt` if ≥ 0 (writeMarkUnsealed), in one checksum.crc32cRanges call, writing masked CRCs.
+ */
+export function sealFrames(target: Uint8Array, frameOffsets: Uint32Array, count: number, salt: number, checksum: Checksummer, markAt = -1): void {
+  const first = markAt >= 0 ? 1 : 0;
+  const total = count + first;
+  if (total === 0) return;
+  if (sealOut.length < total) {
+    const n = Math.max(total, sealOut.length * 2);
     sealRanges = new Uint32Array(2 * n);
     sealOut = new Uint32Array(n);
   }
   const ranges = sealRanges;
+  if (first === 1) {
+    ranges[0] = markAt + 4;
+    ranges[1] = MARK_SIZE - 4;
+  }
   for (let i = 0; i < count; i++) {
     const off = frameOffsets[i];
-    ranges[2 * i] = off + 4;
-    ranges[2 * i + 1] = 12 + readU32(target, off + 4);
+    ranges[2 * (i + first)] = off + 4;
+    ranges[2 * (i + first) + 1] = 12 + readU32(target, off + 4);
   }
-  checksum.crc32cRanges(target, ranges, count, sealOut, salt >>> 0);
-  for (let i = 0; i < count; i++) writeU32(target, frameOffsets[i], maskCrc(sealOut[i]));
+  checksum.crc32cRanges(target, ranges, total, sealOut, salt >>> 0);
+  if (first === 1) writeU32(target, markAt, maskCrc(sealOut[0]));
+  for (let i = 0; i < count; i++) writeU32(target, frameOffsets[i], maskCrc(sealOut[i + first]));
 }
 
 /** Convenience: a complete sealed frame. */
@@ -222,12 +232,17 @@ export function encodeFrame(entryId: number, payload: Uint8Array, salt: number, 
 export const MARK_SIZE = 24;
 export const MARK_LENGTH = 0x8000_0008;
 
-/** Writes a sealed sync mark at target[offset..offset+24). */
-export function writeMark(target: Uint8Array, offset: number, nextEntryId: number, watermark: number, salt: number, checksum: Checksummer): void {
-  checkId(nextEntryId, 'entry id');
+/** Lays out a sync mark's fields at target[offset..offset+24), leaving its CRC for sealFrames (markAt). */
+export function writeMarkUnsealed(target: Uint8Array, offset: number, nextEntryId: number, watermark: number): void {
   writeU32(target, offset + 4, MARK_LENGTH);
   writeU64(target, offset + 8, nextEntryId);
   writeU64(target, offset + 16, watermark);
+}
+
+/** Writes a sealed sync mark at target[offset..offset+24). */
+export function writeMark(target: Uint8Array, offset: number, nextEntryId: number, watermark: number, salt: number, checksum: Checksummer): void {
+  checkId(nextEntryId, 'entry id');
+  writeMarkUnsealed(target, offset, nextEntryId, watermark);
   writeU32(target, offset, maskCrc(checksum.crc32c(target.subarray(offset + 4, offset + MARK_SIZE), salt >>> 0)));
 }
 

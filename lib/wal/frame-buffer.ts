@@ -1,12 +1,17 @@
 import type { Checksummer } from '../backend/backend';
-import { FRAME_HEADER_SIZE, MARK_SIZE, readU64, sealFrames, writeFrameUnsealed, writeMark } from './format';
+import { FRAME_HEADER_SIZE, MARK_SIZE, readU64, sealFrames, writeFrameUnsealed, writeMarkUnsealed } from './format';
 
 // Frames waiting to be written, packed back to back exactly as they will lie in the segment.
 // Frames are laid out unsealed as they are appended; one sealFrames call per flush computes
 // every CRC in the batch (one native crossing), and the sealed bytes go out in one write.
 // A group-commit path can keep two of these and fill one while the other is in flight.
-// The first MARK_SIZE bytes are a slot for the sync mark (docs/FORMAT.md) that may lead the
-// write: filled by seal when the writer passes a watermark, skipped otherwise.
+// Frames start at FRAMES_AT; the MARK_SIZE bytes before it are a slot for the sync mark
+// (docs/FORMAT.md) that may lead the write: filled by seal when the writer passes a watermark,
+// skipped otherwise. FRAMES_AT is a multiple of 16, so frames keep the alignment they would
+// have at offset 0 (payload copies and checksums are not slowed by the slot).
+const FRAMES_AT = 32;
+const MARK_AT = FRAMES_AT - MARK_SIZE;
+
 export class FrameBuffer {
   readonly capacity: number;
   private readonly bytes: Uint8Array;
@@ -18,15 +23,15 @@ export class FrameBuffer {
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.bytes = new Uint8Array(MARK_SIZE + capacity);
+    this.bytes = new Uint8Array(FRAMES_AT + capacity);
     this.offsets = new Uint32Array(Math.min(1024, Math.floor(capacity / FRAME_HEADER_SIZE) + 1));
   }
 
   /** Lays out one frame; the caller has checked that it fits (length + 16 + payload ≤ capacity). */
   add(entryId: number, payload: Uint8Array): void {
     if (this.count === this.offsets.length) this.growOffsets();
-    this.offsets[this.count++] = MARK_SIZE + this.length;
-    this.length = writeFrameUnsealed(this.bytes, MARK_SIZE + this.length, entryId, payload) - MARK_SIZE;
+    this.offsets[this.count++] = FRAMES_AT + this.length;
+    this.length = writeFrameUnsealed(this.bytes, FRAMES_AT + this.length, entryId, payload) - FRAMES_AT;
   }
 
   /**
@@ -34,10 +39,13 @@ export class FrameBuffer {
    * add). With `watermark` > 0 the bytes start with a sync mark carrying it (MARK_SIZE more).
    */
   seal(salt: number, checksum: Checksummer, watermark = 0): Uint8Array {
-    sealFrames(this.bytes, this.offsets, this.count, salt, checksum);
-    if (watermark === 0 || this.count === 0) return this.bytes.subarray(MARK_SIZE, MARK_SIZE + this.length);
-    writeMark(this.bytes, 0, this.firstEntryId(), watermark, salt, checksum);
-    return this.bytes.subarray(0, MARK_SIZE + this.length);
+    if (watermark === 0 || this.count === 0) {
+      sealFrames(this.bytes, this.offsets, this.count, salt, checksum);
+      return this.bytes.subarray(FRAMES_AT, FRAMES_AT + this.length);
+    }
+    writeMarkUnsealed(this.bytes, MARK_AT, this.firstEntryId(), watermark);
+    sealFrames(this.bytes, this.offsets, this.count, salt, checksum, MARK_AT);
+    return this.bytes.subarray(MARK_AT, FRAMES_AT + this.length);
   }
 
   clear(): void {
