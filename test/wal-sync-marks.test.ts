@@ -25,7 +25,7 @@ import type { QuarantineEvent } from '../lib/wal/quarantine';
 import { WalReader } from '../lib/wal/reader';
 import { scanSegment } from '../lib/wal/segment-scan';
 import { WalWriter } from '../lib/wal/writer';
-import { buildSegment, payloadsFor, writeSegmentFile } from './vectors/build';
+import { buildMarkedSegment, buildSegment, payloadsFor, writeSegmentFile } from './vectors/build';
 
 interface Log {
   name: string;
@@ -182,6 +182,19 @@ describe('sync marks: bit rot in the synced final segment is damage', function (
     assert.equal(one.length, built.bytes.length + 3 * 56, 'and holds no sync mark');
     assert.equal(dir.readFile(segmentPath(2))[4], 2);
     assert.equal(new WalReader(dir, { codec: raw }).replaySync().length, 11);
+  });
+});
+
+describe('sync marks at the last entry id', () => {
+  it('a log whose last entry is 2^53-1 closes without a mark (there is no next id for it to carry)', () => {
+    const dir = new MemoryDirectory();
+    const first = Number.MAX_SAFE_INTEGER - 1;
+    writeSegmentFile(dir, 1, buildMarkedSegment({ segmentId: 1, firstEntryId: first, syncWindow: 4096, items: [new Uint8Array(3)] }, dir.checksum).bytes);
+    const w = WalWriter.open(dir, { codec: raw });
+    assert.equal(w.append(new Uint8Array(5)), Number.MAX_SAFE_INTEGER);
+    w.syncSync();
+    w.closeSync();
+    assert.deepEqual(new WalReader(dir, { codec: raw }).replaySync().map((r) => r.entryId), [first, Number.MAX_SAFE_INTEGER]);
   });
 });
 

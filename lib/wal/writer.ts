@@ -596,7 +596,8 @@ export class WalWriter<E> {
    */
   private writeClosingMark(): boolean {
     const segment = this.segment;
-    const mark = segment.exists ? segment.pendingMark() : 0;
+    // A log that reached the last entry id has no next id for the mark to carry.
+    const mark = segment.exists && this.next <= MAX_ENTRY_ID ? segment.pendingMark() : 0;
     if (mark === 0) return false;
     segment.write(encodeMark(this.next, mark, segment.salt, this.checksum));
     segment.markedTo = mark;

@@ -15,7 +15,7 @@ import { MemoryDirectory } from '../../lib/directory/memory';
 import { CorruptionError, DecodeError, DurabilityError } from '../../lib/errors';
 import { json, msgpack, raw, type Codec } from '../../lib/wal/codec';
 import {
-  FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeFrame, encodeSegmentHeader,
+  FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeFrame, encodeSegmentHeader, readU32,
 } from '../../lib/wal/format';
 import { WalReader, type ReplayMode } from '../../lib/wal/reader';
 import { scanSegment, type ScanMode, type SegmentRef, type SegmentScan } from '../../lib/wal/segment-scan';
@@ -126,13 +126,19 @@ function checkScan(where: string, bytes: Uint8Array, segmentId: number, c: ScanC
   }
   let off = SEGMENT_HEADER_SIZE;
   const max = c.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
+  // A v2 segment's good sync marks lie between the frames handed out: step over them.
+  const skipMarks = (): void => {
+    while (h.version >= 2 && off + MARK_SIZE <= bytes.length && readU32(bytes, off + 4) === MARK_LENGTH && off + MARK_SIZE <= r.validEnd) off += MARK_SIZE;
+  };
   frames.forEach((f, i) => {
+    skipMarks();
     if (f.id !== h.firstEntryId + i) fail(where, `frame ${i} has id ${f.id}, expected ${h.firstEntryId + i}`);
     if (f.payload.length > max) fail(where, `frame ${i} of ${f.payload.length} bytes exceeds maxPayloadSize ${max}`);
     const enc = encodeFrame(f.id, f.payload, h.salt, checksum);
     if (!equalBytes(enc, bytes.subarray(off, off + enc.length))) fail(where, `frame ${i} handed out does not match the file bytes at ${off}`);
     off += enc.length;
   });
+  skipMarks();
   if (off !== r.validEnd) fail(where, `frames end at ${off}, validEnd is ${r.validEnd}`);
   if (r.tail === 'clean' && !allZero(bytes.subarray(r.validEnd))) fail(where, `clean end at ${r.validEnd} but nonzero bytes follow`);
   if (r.tail === 'torn' && r.validEnd >= bytes.length) fail(where, 'torn tail at the end of the file');
