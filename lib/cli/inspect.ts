@@ -7,7 +7,8 @@ import { describeFollowing, scanLog, type SegmentReport } from './log-scan';
 
 export const usage = `durability inspect <dir> [--json]
   Lists the log's segments (entry-id range, frame count, size, and how each ends: clean, torn,
-  or damaged at a byte offset) and its checkpoints (entries covered, size, valid or damaged).
+  or damaged at a byte offset, with how many frames passing their CRC follow that offset) and
+  its checkpoints (entries covered, size, valid or damaged).
   A torn tail of the final segment is reported, not an error. Exit 0 when every segment and
   checkpoint reads, 1 when one is damaged.`;
 
