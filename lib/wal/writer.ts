@@ -19,7 +19,10 @@ import { listSegments } from './segment-scan';
 //   B. at most W bytes of a segment are ever written but not fdatasynced (a single frame larger
 //      than W is written alone, right after a sync);
 //   C. a sync() returns only after the current segment is fdatasynced and every segment created
-//      since the last directory fsync has its entry made durable.
+//      since the last directory fsync has its entry made durable;
+//   D. (format v2) the first write after an fdatasync of the segment is led by a sync mark
+//      carrying how far that fdatasync reached, and close ends with one: a reader then tells
+//      damage in synced bytes from a torn last commit (ActiveSegment.pendingMark, batchMark).
 // Any failed write, rotation or sync poisons the writer: the failing call throws the cause and
 // every later call throws PoisonedError. A failed fdatasync is never retried.
 //
