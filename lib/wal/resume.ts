@@ -1,6 +1,5 @@
 import type { Checksummer } from '../backend/backend';
-import type { Directory } from '../directory/directory';
-import type { WritableFile } from '../directory/directory';
+import type { Directory, WritableFile } from '../directory/directory';
 import { CorruptionError } from '../errors';
 import { ActiveSegment, createSegment } from './active-segment';
 import { FORMAT_VERSION, SEGMENT_HEADER_SIZE } from './format';
