@@ -6,6 +6,7 @@ import cjs from './dist/lib/index.js';
 export default cjs;
 export const {
   AlreadyExistsError,
+  BackpressureError,
   CHECKPOINT_DIR,
   CHECKPOINT_HEADER_SIZE,
   CHECKPOINT_VERSION,
@@ -28,6 +29,7 @@ export const {
   InvalidPathError,
   InvalidStateError,
   IoError,
+  JetStreamError,
   LOCK_FILE,
   LockedError,
   MAX_CHECKPOINT_PAYLOAD,
@@ -35,6 +37,7 @@ export const {
   MAX_RECORD_SIZE,
   MemoryDirectory,
   NotFoundError,
+  NotRegularFileError,
   PoisonedError,
   RECORD_LOG_HEADER_SIZE,
   RecordLogWriter,

@@ -12,6 +12,8 @@ export const channels = {
   truncate: diagnosticsChannel.channel('durability:wal:truncate'),
   poison: diagnosticsChannel.channel('durability:wal:poison'),
   checkpoint: diagnosticsChannel.channel('durability:checkpoint'),
+  /** The JetStream forwarder (durability/jetstream): progress, reconnects, errors, resyncs. */
+  jetstream: diagnosticsChannel.channel('durability:jetstream'),
 } as const;
 
 export interface DiagnosticEvent {

@@ -14,7 +14,10 @@ export type DurabilityErrorCode =
   | 'DURABILITY_DECODE'
   | 'DURABILITY_NOT_FOUND'
   | 'DURABILITY_EXISTS'
-  | 'DURABILITY_RECOVERY_GAP';
+  | 'DURABILITY_RECOVERY_GAP'
+  | 'DURABILITY_NOT_REGULAR_FILE'
+  | 'DURABILITY_BACKPRESSURE'
+  | 'DURABILITY_JETSTREAM';
 
 export class DurabilityError extends Error {
   readonly code: DurabilityErrorCode;
@@ -82,6 +85,22 @@ export class InvalidPathError extends DurabilityError {
   }
 }
 
+/**
+ * Something other than a regular file (a symbolic link, directory, FIFO, socket or device) sits
+ * where the store keeps a file. Refused before any byte is read or written: a link could lead
+ * outside the root, and a FIFO or device could block the calling thread forever.
+ */
+export class NotRegularFileError extends DurabilityError {
+  readonly path: string;
+  /** 'symbolic link', 'directory', 'FIFO', 'socket', 'character device', 'block device' or 'unknown'. */
+  readonly fileType: string;
+  constructor(path: string, fileType: string) {
+    super('DURABILITY_NOT_REGULAR_FILE', `${path} is a ${fileType}, not a regular file; the store keeps only regular files there`);
+    this.path = path;
+    this.fileType = fileType;
+  }
+}
+
 export class InvalidArgumentError extends DurabilityError {
   constructor(message: string) {
     super('DURABILITY_INVALID_ARGUMENT', message);
@@ -140,6 +159,31 @@ export class RecoveryGapError extends DurabilityError {
     super('DURABILITY_RECOVERY_GAP', `entries from ${expectedEntryId} are missing${foundEntryId === undefined ? '' : ` (the log continues at ${foundEntryId})`}: ${detail}`);
     this.expectedEntryId = expectedEntryId;
     this.foundEntryId = foundEntryId;
+  }
+}
+
+/**
+ * A forwarder (durability/jetstream) has more unshipped bytes in the log than its bound and was
+ * told to refuse new writes: the append was refused before it took an id, the log is untouched.
+ */
+export class BackpressureError extends DurabilityError {
+  readonly unshippedBytes: number;
+  readonly limit: number;
+  constructor(unshippedBytes: number, limit: number) {
+    super('DURABILITY_BACKPRESSURE', `${unshippedBytes} bytes of the log are not shipped yet (bound ${limit}): write refused until the forwarder catches up`);
+    this.unshippedBytes = unshippedBytes;
+    this.limit = limit;
+  }
+}
+
+export type JetStreamErrorReason = 'unreachable' | 'stream-not-found' | 'stream-subjects' | 'payload-too-large' | 'client-missing';
+
+/** The JetStream forwarder cannot do its job as configured; `reason` says which check failed. */
+export class JetStreamError extends DurabilityError {
+  readonly reason: JetStreamErrorReason;
+  constructor(reason: JetStreamErrorReason, message: string, options?: { cause?: unknown }) {
+    super('DURABILITY_JETSTREAM', message, options);
+    this.reason = reason;
   }
 }
 

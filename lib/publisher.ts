@@ -18,6 +18,7 @@
 
 import type { Directory } from './directory/directory';
 import { InvalidArgumentError, InvalidStateError } from './errors';
+import { requireDirectory } from './guards';
 import {
   DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, listCheckpoints, pruneCheckpoints, publishCheckpointBytes,
 } from './checkpoint/store';
@@ -69,6 +70,7 @@ export class CheckpointPublisher<S, E> {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(dir: Directory, options: CheckpointPublisherOptions<S, E>) {
+    requireDirectory(dir, 'new CheckpointPublisher');
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('CheckpointPublisher options are required');
     if (options.writer === undefined) throw new InvalidArgumentError('CheckpointPublisher needs the WalWriter of the log');
     if (options.stateCodec === undefined || typeof options.stateCodec.encode !== 'function') throw new InvalidArgumentError('CheckpointPublisher needs a stateCodec');

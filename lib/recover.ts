@@ -10,10 +10,11 @@ import { DEFAULT_CHECKPOINT_RETENTION, loadLatestCheckpoint } from './checkpoint
 import type { CheckpointObserver, SkippedCheckpoint } from './checkpoint/observer';
 import type { Directory } from './directory/directory';
 import { InvalidArgumentError, InvalidStateError, RecoveryGapError } from './errors';
+import { requireCodec, requireDirectory } from './guards';
 import { CheckpointPublisher, type PublishedCheckpoint } from './publisher';
 import type { Codec } from './wal/codec';
 import { DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, segmentPath, WAL_DIR } from './wal/format';
-import type { WalWriterOptions } from './wal/options';
+import { resolveWriterOptions, type WalWriterOptions } from './wal/options';
 import { WalReader, type ReplayMode, type WalRecord } from './wal/reader';
 import { listSegments, readValidSegmentHeader } from './wal/segment-scan';
 import { WalWriter } from './wal/writer';
@@ -72,6 +73,11 @@ export function recover<S, E>(options: RecoverOptions<S, E> & { writer: true | R
 export function recover<S, E>(options: RecoverOptions<S, E>): Promise<Recovery<S> | RecoveredLog<S, E>>;
 export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Recovery<S> | RecoveredLog<S, E>> {
   const { dir, codec, stateCodec, apply } = checkOptions(options);
+  // Everything the writer and publisher would reject is rejected here, before any file is
+  // opened or locked: a failed call leaves nothing behind.
+  const writerOptions = checkWriterOptions(options);
+  const retain = options.retain ?? DEFAULT_CHECKPOINT_RETENTION;
+  if (!Number.isSafeInteger(retain) || retain < 1) throw new InvalidArgumentError(`retain must be an integer ≥ 1, got ${String(retain)}`);
   const mode = options.mode ?? 'bestEffortTail';
   const loaded = loadLatestCheckpoint(dir, { codec: stateCodec, observer: options.observer });
   const base = loaded.checkpoint?.lastEntryId ?? 0;
@@ -102,14 +108,19 @@ export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Reco
   const recovery: Recovery<S> = {
     state, lastEntryId, checkpointEntryId: base, checkpointPath: loaded.checkpoint?.path, replayed, skippedCheckpoints: loaded.skipped,
   };
-  if (options.writer === undefined || options.writer === false) return recovery;
+  if (writerOptions === undefined) return recovery;
 
-  const writerOptions: WalWriterOptions<E> = { ...(options.writer === true ? {} : options.writer), codec };
   const writer = openWriterAfter(dir, writerOptions, base, lastEntryId);
-  const publisher = new CheckpointPublisher<S, E>(dir, {
-    writer, stateCodec, checkpointEntry: options.checkpointEntry, retain: options.retain ?? DEFAULT_CHECKPOINT_RETENTION,
-    knownDamaged: loaded.skipped.map((s) => s.path), observer: options.observer,
-  });
+  let publisher: CheckpointPublisher<S, E>;
+  try {
+    publisher = new CheckpointPublisher<S, E>(dir, {
+      writer, stateCodec, checkpointEntry: options.checkpointEntry, retain,
+      knownDamaged: loaded.skipped.map((s) => s.path), observer: options.observer,
+    });
+  } catch (err) {
+    writer.closeSync();
+    throw err;
+  }
   return {
     ...recovery,
     writer,
@@ -122,15 +133,24 @@ export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Reco
 
 function checkOptions<S, E>(o: RecoverOptions<S, E>): RecoverOptions<S, E> {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError('recover needs options { dir, codec, stateCodec, initial, apply }');
-  if (o.dir === undefined || typeof o.dir.list !== 'function') throw new InvalidArgumentError('recover needs a Directory (dir)');
-  for (const k of ['codec', 'stateCodec'] as const) {
-    const c = o[k];
-    if (c === undefined || c === null || typeof c.encode !== 'function' || typeof c.decode !== 'function') throw new InvalidArgumentError(`recover needs ${k}: a Codec`);
-  }
+  requireDirectory(o.dir, 'recover (options.dir)');
+  for (const k of ['codec', 'stateCodec'] as const) requireCodec(o[k], `recover (options.${k})`);
   if (typeof o.apply !== 'function') throw new InvalidArgumentError('recover needs apply(state, record)');
   if (o.mode !== undefined && o.mode !== 'strict' && o.mode !== 'bestEffortTail') throw new InvalidArgumentError(`mode must be 'strict' or 'bestEffortTail', got ${String(o.mode)}`);
   if (o.checkpointEntry !== undefined && typeof o.checkpointEntry !== 'function') throw new InvalidArgumentError('checkpointEntry must be a function');
   return o;
+}
+
+/** The writer's options (undefined: no writer), checked as WalWriter.open would check them. */
+function checkWriterOptions<S, E>(o: RecoverOptions<S, E>): WalWriterOptions<E> | undefined {
+  const w = o.writer;
+  if (w === undefined || w === false) return undefined;
+  if (w !== true && (w === null || typeof w !== 'object')) {
+    throw new InvalidArgumentError(`writer must be a boolean or WalWriter options without the codec, got ${String(w)}`);
+  }
+  const options: WalWriterOptions<E> = { ...(w === true ? {} : w), codec: o.codec };
+  resolveWriterOptions(options);
+  return options;
 }
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {

@@ -14,6 +14,7 @@
 #include <windows.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 
@@ -76,6 +77,8 @@ int ErrnoOf(DWORD error) {
     case ERROR_NOT_SUPPORTED:
     case ERROR_INVALID_FUNCTION:
       return ENOTSUP;
+    case ERROR_CALL_NOT_IMPLEMENTED:
+      return ENOSYS;
     case ERROR_INVALID_PARAMETER:
     case ERROR_NEGATIVE_SEEK:
     case ERROR_NO_UNICODE_TRANSLATION:
@@ -163,7 +166,11 @@ IoResult WriteAllAt(HANDLE h, const uint8_t* data, size_t length, uint64_t offse
     const DWORD chunk = static_cast<DWORD>(length - done < kMaxIo ? length - done : kMaxIo);
     OVERLAPPED ov = At(offset + done);
     DWORD n = 0;
-    if (!WriteFile(h, data + done, chunk, &n, &ov)) return LastError(syscall);
+    if (!WriteFile(h, data + done, chunk, &n, &ov)) {
+      // An open handle refuses a write only for lacking write access: POSIX says EBADF there.
+      if (GetLastError() == ERROR_ACCESS_DENIED) return Fail(syscall, EBADF);
+      return LastError(syscall);
+    }
     if (n == 0) return Fail(syscall, EIO);  // no progress and no error: never spin
     done += n;
   }
@@ -214,6 +221,13 @@ IoResult OpenFile(const char* path, int flags, unsigned mode) {
   const HANDLE h = CreateFileW(wide.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
                                disposition, attributes | FILE_FLAG_BACKUP_SEMANTICS, nullptr);
   if (h == INVALID_HANDLE_VALUE) return LastError("open");
+  // With FILE_FLAG_BACKUP_SEMANTICS a directory opens too, and then reads as empty: refuse it,
+  // as a POSIX read would (EISDIR).
+  BY_HANDLE_FILE_INFORMATION info;
+  if (GetFileInformationByHandle(h, &info) && (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+    CloseHandle(h);
+    return Fail("open", EISDIR);
+  }
   return Ok(Table().Add(h));
 }
 
@@ -269,10 +283,20 @@ IoResult Fallocate(int fd, int64_t offset, int64_t length) {
   if (!GetFileSizeEx(h, &size)) return LastError("fallocate");
   const int64_t end = offset + length;
   if (end <= size.QuadPart) return Ok();  // already inside the file
-  // Reserve the clusters first (fails with ENOSPC before the size changes), then extend.
+  // Reserve the clusters first (fails with ENOSPC before the size changes), then extend. A file
+  // system that cannot reserve (Wine answers ERROR_CALL_NOT_IMPLEMENTED; FAT and some redirectors
+  // refuse the class) gets ENOTSUP with the size unchanged, as the Backend contract asks: extending
+  // without a reservation would promise space that is not there.
   FILE_ALLOCATION_INFO alloc = {};
   alloc.AllocationSize.QuadPart = end;
-  if (!SetFileInformationByHandle(h, FileAllocationInfo, &alloc, sizeof alloc)) return LastError("fallocate");
+  if (!SetFileInformationByHandle(h, FileAllocationInfo, &alloc, sizeof alloc)) {
+    const DWORD error = GetLastError();
+    if (error == ERROR_CALL_NOT_IMPLEMENTED || error == ERROR_INVALID_PARAMETER || error == ERROR_NOT_SUPPORTED ||
+        error == ERROR_INVALID_FUNCTION) {
+      return Fail("fallocate", ENOTSUP);
+    }
+    return Fail("fallocate", ErrnoOf(error));
+  }
   return SetFileLength(h, end, "fallocate");
 }
 
@@ -319,11 +343,45 @@ IoResult FileSize(int fd) {
   return Ok(size.QuadPart);
 }
 
+// MoveFileEx cannot replace a file that some handle still has open (ERROR_ACCESS_DENIED, even
+// when that handle shares delete access). Windows 10 1607+ on NTFS can, with POSIX semantics:
+// the name moves to the new file at once and open handles keep reading the old one, as on POSIX.
+// Where that is unavailable (older Windows, FAT, Wine) the rename fails with EPERM and neither
+// name changes.
+// FILE_RENAME_INFO as FileRenameInfoEx reads it (Flags where the older layout has a BOOLEAN),
+// spelled out because SDK headers only declare the Flags form for newer _WIN32_WINNT targets.
+struct RenameInfoEx {
+  DWORD flags;
+  HANDLE root_directory;
+  DWORD name_bytes;
+  WCHAR name[1];
+};
+constexpr FILE_INFO_BY_HANDLE_CLASS kFileRenameInfoEx = static_cast<FILE_INFO_BY_HANDLE_CLASS>(22);
+constexpr DWORD kRenameReplaceIfExists = 0x1, kRenamePosixSemantics = 0x2;
+
+IoResult RenameReplacingOpenTarget(const std::wstring& from, const std::wstring& to, DWORD first_error) {
+  const HANDLE h = CreateFileW(from.c_str(), DELETE | SYNCHRONIZE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                               nullptr, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr);
+  if (h == INVALID_HANDLE_VALUE) return Fail("rename", ErrnoOf(first_error));
+  const size_t name_bytes = to.size() * sizeof(wchar_t);
+  std::vector<uint8_t> buffer(offsetof(RenameInfoEx, name) + name_bytes + sizeof(wchar_t));
+  auto* info = reinterpret_cast<RenameInfoEx*>(buffer.data());
+  info->flags = kRenameReplaceIfExists | kRenamePosixSemantics;
+  info->name_bytes = static_cast<DWORD>(name_bytes);
+  std::memcpy(info->name, to.data(), name_bytes);
+  const BOOL renamed = SetFileInformationByHandle(h, kFileRenameInfoEx, info, static_cast<DWORD>(buffer.size()));
+  CloseHandle(h);
+  // POSIX semantics unavailable (or refused for the same reason): the first answer stands.
+  return renamed ? Ok() : Fail("rename", ErrnoOf(first_error));
+}
+
 IoResult Rename(const char* from, const char* to) {
   std::wstring a, b;
   if (!Widen(from, &a) || !Widen(to, &b)) return Fail("rename", EINVAL);
-  if (!MoveFileExW(a.c_str(), b.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) return LastError("rename");
-  return Ok();
+  if (MoveFileExW(a.c_str(), b.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) return Ok();
+  const DWORD error = GetLastError();
+  if (error == ERROR_ACCESS_DENIED) return RenameReplacingOpenTarget(a, b, error);
+  return Fail("rename", ErrnoOf(error));
 }
 
 IoResult Unlink(const char* path) {
@@ -364,6 +422,16 @@ IoResult Unlock(int fd) {
 const char* SystemErrnoName(int) { return nullptr; }  // the C runtime has no name lookup
 
 std::string SystemErrorText(int err) {
+  // The C runtime describes only the classic errno values; the POSIX supplement (100 and up) it
+  // calls "Unknown error". These are the ones the calls above can return.
+  switch (err) {
+    case ENOTSUP:
+      return "operation not supported";
+    case ECANCELED:
+      return "operation canceled";
+    default:
+      break;
+  }
   char buffer[128] = {0};
   if (strerror_s(buffer, sizeof buffer, err) != 0) return "unknown error";
   return buffer;

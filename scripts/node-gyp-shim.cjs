@@ -34,7 +34,9 @@ function main() {
     return 2;
   }
   const config = opts.debug ? 'Debug' : 'Release';
-  const out = path.join('build', `prebuild-${process.platform}-${opts.arch}`);
+  // prebuildify names the target platform in the environment (scripts/prebuild.mjs cross-builds).
+  const platform = process.env.PREBUILD_PLATFORM || process.platform;
+  const out = path.join('build', `prebuild-${platform}-${opts.arch}`);
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
   const extra = (process.env.DURABILITY_CMAKE_ARGS || '').split(/\s+/).filter(Boolean);
   const args = [cmakeJs, 'rebuild', '--out', out, '--arch', opts.arch, ...(opts.debug ? ['--debug'] : []), ...extra];

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// `npm run build:prebuilds [-- --arch arm64]`: builds the Node-API prebuild for this platform with
+// `npm run build:prebuilds [-- --target <platform>-<arch>]`: builds the Node-API prebuilds with
 // prebuildify (cmake-js behind scripts/node-gyp-shim.cjs), then checks what it made:
 //   prebuilds/<platform>-<arch>/durability.<glibc|musl>.node on Linux, durability.node elsewhere.
-// A host-arch build is loaded in a child and its buildInfo.sourceHash compared with the tree;
-// on Linux the highest GLIBC_/GLIBCXX_ symbol versions it needs are printed (objdump -T).
-// Rerun after every change under native/: the committed prebuild is what users load first, and
-// test/package-prebuild.test.ts fails while it is older than the sources.
+// With no --target, a linux-x64 host builds linux-x64, linux-arm64 and win32-x64 (the last two
+// with Debian's cross toolchains: g++-aarch64-linux-gnu, mingw-w64; `npm run test:platforms`
+// installs them and proves each binary on its own Node); any other host builds its own tuple.
+// `--arch arm64` is the older spelling of `--target linux-arm64`.
+// Every binary must embed the tree's sourceHash; a host build is also loaded in a child and its
+// buildInfo compared. On Linux the highest GLIBC_/GLIBCXX_ symbol versions needed are printed.
+// Rerun after every change under native/: the committed prebuilds are what users load first, and
+// test/package-prebuild.test.ts fails while one is older than the sources.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,23 +19,26 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { nativeSourceHash } = require('./source-hash.cjs');
+const host = `${process.platform}-${process.arch}`;
 
-function parseArch(argv) {
-  const i = argv.findIndex((a) => a === '--arch' || a.startsWith('--arch='));
-  if (i < 0) return process.arch;
+/** How to build each tuple from a linux-x64 host: the CMake toolchain and the strip binary. */
+const CROSS = {
+  'linux-arm64': { toolchain: 'toolchain-linux-arm64.cmake', strip: 'aarch64-linux-gnu-strip', objdump: 'aarch64-linux-gnu-objdump' },
+  'win32-x64': { toolchain: 'toolchain-win32-x64.cmake', strip: 'x86_64-w64-mingw32-strip' },
+};
+
+function option(argv, name) {
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
   return argv[i].includes('=') ? argv[i].split('=')[1] : argv[i + 1];
 }
 
-const passThrough = process.argv.slice(2);
-const arch = parseArch(passThrough);
-const cross = arch !== process.arch;
-const env = { ...process.env };
-const shim = path.join(root, 'scripts', 'node-gyp-shim.cjs');
-// prebuildify spawns with a shell on Windows only; there the script needs its interpreter named.
-env.PREBUILD_NODE_GYP = process.platform === 'win32' ? `"${process.execPath}" "${shim}"` : shim;
-if (cross && process.platform === 'linux' && arch === 'arm64') {
-  env.DURABILITY_CMAKE_ARGS = `${env.DURABILITY_CMAKE_ARGS ?? ''} --CDCMAKE_TOOLCHAIN_FILE=${path.join(root, 'scripts', 'toolchain-linux-arm64.cmake')}`;
-  env.PREBUILD_STRIP_BIN ??= 'aarch64-linux-gnu-strip';
+function targets(argv) {
+  const target = option(argv, 'target');
+  if (target) return [target];
+  const arch = option(argv, 'arch');
+  if (arch) return [`${process.platform}-${arch}`];
+  return host === 'linux-x64' ? [host, ...Object.keys(CROSS)] : [host];
 }
 
 // The shim replaces build/Release/durability.node and prebuildify moves it away: keep the
@@ -39,57 +46,77 @@ if (cross && process.platform === 'linux' && arch === 'arm64') {
 const localBuild = path.join(root, 'build', 'Release', 'durability.node');
 const saved = fs.existsSync(localBuild) ? fs.readFileSync(localBuild) : undefined;
 
-const args = [require.resolve('prebuildify/bin.js'), '--napi', '--strip', ...passThrough];
-if (process.platform === 'linux') args.push('--tag-libc');
-const run = spawnSync(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
-if (run.status !== 0 || cross) restoreLocalBuild();
-if (run.status !== 0) process.exit(run.status ?? 1);
-
-const dir = path.join(root, 'prebuilds', `${process.platform}-${arch}`);
-const produced = fs.readdirSync(dir).filter((n) => n.endsWith('.node')).map((n) => path.join(dir, n));
-const file = produced.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
-console.log(`prebuild: ${path.relative(root, file)} (${fs.statSync(file).size} bytes)`);
-
-if (!cross) {
-  // A fresh unstripped build of the same sources replaces the local one.
-  const built = path.join(root, 'build', `prebuild-${process.platform}-${arch}`, 'Release', 'durability.node');
-  fs.mkdirSync(path.dirname(localBuild), { recursive: true });
-  fs.copyFileSync(built, localBuild);
-}
-
 const expected = nativeSourceHash(root);
-// The hash is a string literal in the binary: checkable even where the binary cannot load.
-// A mismatch here means a source changed during the build.
-if (!fs.readFileSync(file).includes(Buffer.from(expected))) {
-  console.error(`prebuild: ${path.relative(root, file)} does not embed the tree's sourceHash ${expected}`);
-  process.exit(1);
+for (const tuple of targets(process.argv.slice(2))) build(tuple);
+
+function build(tuple) {
+  const [platform, arch] = tuple.split('-');
+  const cross = tuple !== host;
+  if (cross && !(host === 'linux-x64' && CROSS[tuple])) fatal(`cannot build ${tuple} on ${host}`);
+  const env = { ...process.env, PREBUILD_PLATFORM: platform, PREBUILD_ARCH: arch };
+  const shim = path.join(root, 'scripts', 'node-gyp-shim.cjs');
+  // prebuildify spawns with a shell on Windows only; there the script needs its interpreter named.
+  env.PREBUILD_NODE_GYP = process.platform === 'win32' ? `"${process.execPath}" "${shim}"` : shim;
+  if (cross) {
+    const toolchain = path.join(root, 'scripts', CROSS[tuple].toolchain);
+    env.DURABILITY_CMAKE_ARGS = `${env.DURABILITY_CMAKE_ARGS ?? ''} --CDCMAKE_TOOLCHAIN_FILE=${toolchain}`;
+    env.PREBUILD_STRIP_BIN = CROSS[tuple].strip;
+  }
+  const args = [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--platform', platform, '--arch', arch];
+  if (platform === 'linux') args.push('--tag-libc');
+  console.log(`prebuild: building ${tuple}${cross ? ' (cross)' : ''}`);
+  const run = spawnSync(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
+  if (run.status !== 0 || cross) restoreLocalBuild();
+  if (run.status !== 0) process.exit(run.status ?? 1);
+
+  const dir = path.join(root, 'prebuilds', tuple);
+  const produced = fs.readdirSync(dir).filter((n) => n.endsWith('.node')).map((n) => path.join(dir, n));
+  const file = produced.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  console.log(`prebuild: ${path.relative(root, file)} (${fs.statSync(file).size} bytes)`);
+
+  if (!cross) {
+    // A fresh unstripped build of the same sources replaces the local one.
+    const built = path.join(root, 'build', `prebuild-${tuple}`, 'Release', 'durability.node');
+    fs.mkdirSync(path.dirname(localBuild), { recursive: true });
+    fs.copyFileSync(built, localBuild);
+  }
+
+  // The hash is a string literal in the binary: checkable even where the binary cannot load.
+  // A mismatch here means a source changed during the build.
+  if (!fs.readFileSync(file).includes(Buffer.from(expected))) {
+    fatal(`${path.relative(root, file)} does not embed the tree's sourceHash ${expected}`);
+  }
+
+  if (!cross) {
+    const probe = spawnSync(process.execPath, ['-p', `JSON.stringify(require(${JSON.stringify(file)}).buildInfo)`], { encoding: 'utf8' });
+    if (probe.status !== 0) fatal(`the new binary does not load:\n${probe.stderr}`);
+    const info = JSON.parse(probe.stdout);
+    if (info.sourceHash !== expected) fatal(`sourceHash ${info.sourceHash} does not match the tree (${expected})`);
+    console.log(`prebuild: loads, buildInfo ${JSON.stringify(info)}`);
+  }
+
+  if (platform === 'linux') printGlibcFloor(file, cross ? CROSS[tuple].objdump : 'objdump');
+  if (platform === 'win32') printDllImports(file);
 }
 
-if (!cross) {
-
-  const probe = spawnSync(process.execPath, ['-p', `JSON.stringify(require(${JSON.stringify(file)}).buildInfo)`], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    console.error(`prebuild: the new binary does not load:\n${probe.stderr}`);
-    process.exit(1);
-  }
-  const info = JSON.parse(probe.stdout);
-  if (info.sourceHash !== expected) {
-    console.error(`prebuild: sourceHash ${info.sourceHash} does not match the tree (${expected})`);
-    process.exit(1);
-  }
-  console.log(`prebuild: loads, buildInfo ${JSON.stringify(info)}`);
-}
-
-if (process.platform === 'linux') {
-  const objdump = cross && arch === 'arm64' ? 'aarch64-linux-gnu-objdump' : 'objdump';
+function printGlibcFloor(file, objdump) {
   const dump = spawnSync(objdump, ['-T', file], { encoding: 'utf8' });
-  if (dump.status === 0) {
-    for (const lib of ['GLIBC', 'GLIBCXX']) {
-      const versions = [...dump.stdout.matchAll(new RegExp(`\\b${lib}_([0-9.]+)\\b`, 'g'))].map((m) => m[1]);
-      const max = versions.sort((a, b) => compareVersions(b, a))[0];
-      console.log(`prebuild: needs ${lib} ${max ?? '(none)'}`);
-    }
+  if (dump.status !== 0) return;
+  for (const lib of ['GLIBC', 'GLIBCXX']) {
+    const versions = [...dump.stdout.matchAll(new RegExp(`\\b${lib}_([0-9.]+)\\b`, 'g'))].map((m) => m[1]);
+    const max = versions.sort((a, b) => compareVersions(b, a))[0];
+    console.log(`prebuild: needs ${lib} ${max ?? '(none)'}`);
   }
+}
+
+// The Windows binary must need nothing beyond the system, the C runtime and node.exe (no MinGW DLL).
+function printDllImports(file) {
+  const dump = spawnSync('x86_64-w64-mingw32-objdump', ['-p', file], { encoding: 'utf8' });
+  if (dump.status !== 0) return;
+  const dlls = [...new Set([...dump.stdout.matchAll(/DLL Name: (\S+)/g)].map((m) => m[1]))];
+  console.log(`prebuild: imports ${dlls.join(', ')}`);
+  const foreign = dlls.filter((d) => !/^(kernel32|msvcrt|node)\.(dll|exe)$/i.test(d) && !/^api-ms-win-/i.test(d));
+  if (foreign.length > 0) fatal(`the Windows binary needs DLLs Windows does not ship: ${foreign.join(', ')}`);
 }
 
 function compareVersions(a, b) {
@@ -100,6 +127,11 @@ function compareVersions(a, b) {
     if (d !== 0) return d;
   }
   return 0;
+}
+
+function fatal(message) {
+  console.error(`prebuild: ${message}`);
+  process.exit(1);
 }
 
 function restoreLocalBuild() {

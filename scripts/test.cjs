@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// Runs the mocha suite (compiled to dist/test) and ends with the one line CI reads:
-// "N passed, N failed". Exit code 1 when anything failed or nothing ran.
+// Runs the mocha suite and ends with the one line CI reads: "N passed, N failed". Exit code 1
+// when anything failed or nothing ran.
+// It compiles first (DURABILITY_TEST_NO_BUILD=1 skips that, for a caller that just did) and runs
+// the compiled file of every test/**/*.test.ts that exists now: dist/ can hold the output of a
+// test since deleted or renamed, and running dist/ as it is would run stale JavaScript.
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
+const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
+const sourceDir = path.join(root, 'test');
 const testDir = path.join(root, 'dist', 'test');
 
 function collect(dir) {
@@ -13,9 +18,16 @@ function collect(dir) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...collect(full));
-    else if (entry.name.endsWith('.test.js')) out.push(full);
+    else if (entry.name.endsWith('.test.ts')) out.push(path.join(testDir, path.relative(sourceDir, full)).replace(/\.ts$/, '.js'));
   }
   return out.sort();
+}
+
+function compile() {
+  if (process.env.DURABILITY_TEST_NO_BUILD === '1') return;
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const run = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
+  if (run.status !== 0) throw new Error(`tsc failed (exit ${run.status}): the tests were not run`);
 }
 
 async function main() {
@@ -23,7 +35,8 @@ const { default: Mocha } = await import('mocha');
 const filter = process.argv.slice(2);
 const mocha = new Mocha({ timeout: 120000, reporter: process.env.MOCHA_REPORTER || 'spec' });
 if (process.env.MOCHA_GREP) mocha.grep(process.env.MOCHA_GREP);
-const files = fs.existsSync(testDir) ? collect(testDir) : [];
+compile();
+const files = collect(sourceDir);
 for (const f of files) {
   if (filter.length === 0 || filter.some((x) => f.includes(x))) mocha.addFile(f);
 }

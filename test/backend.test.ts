@@ -350,7 +350,9 @@ for (const backend of backends) {
       }
     });
 
-    it('a lock whose descriptor was closed behind the backend is released', () => {
+    // On Windows the native backend's descriptors index its own HANDLE table, not the C runtime's
+    // descriptors that fs.closeSync closes: nothing can close one behind its back.
+    if (!(process.platform === 'win32' && backend.name === 'native')) it('a lock whose descriptor was closed behind the backend is released', () => {
       const file = path.join(dir, 'LOCK');
       const fd1 = backend.open(file, 'create');
       assert.equal(backend.tryLock(fd1, file).acquired, true);

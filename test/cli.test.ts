@@ -248,6 +248,33 @@ describe('durability CLI', () => {
     }
   });
 
+  it('entry ids are strict decimal, bad options and conflicting flags are one-line usage errors (exit 2)', async () => {
+    makeLog(tmp);
+    const cases: [string[], RegExp][] = [
+      [['dump', tmp, '--from', '0x10'], /^durability dump: --from must be an entry id \(decimal, 1\.\.2\^53-1\), not "0x10"\n$/],
+      [['dump', tmp, '--from', '1e3'], /--from must be an entry id .*not "1e3"\n$/],
+      [['dump', tmp, '--from', '-5'], /--from must be an entry id .*not "-5"\n$/],
+      [['dump', tmp, '--from=-5'], /--from must be an entry id .*not "-5"\n$/],
+      [['dump', tmp, '--from', ' 7'], /--from must be an entry id .*not " 7"\n$/],
+      [['dump', tmp, '--from', '9007199254740992'], /--from must be an entry id .*not "9007199254740992"\n$/],
+      [['dump', tmp, '--from', '010'], /--from must be an entry id .*not "010"\n$/],
+      [['dump', tmp, '--frobnicate'], /^durability dump: Unknown option '--frobnicate' \(see durability dump --help\)\n$/],
+      [['repair', tmp, '-x'], /^durability repair: Unknown option '-x' \(see durability repair --help\)\n$/],
+      [['repair', tmp, '--force=yes'], /^durability repair: Option '--force' does not take an argument \(see durability repair --help\)\n$/],
+      [['verify', tmp, '--progress', '--quiet'], /^durability verify: --progress and --quiet cannot be used together\n$/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, message, args.join(' '));
+      assert.doesNotMatch(r.err, /TypeError|ambiguous/, args.join(' '));
+      assert.equal(r.out, '', args.join(' '));
+    }
+    const d = await cli(['dump', tmp, '--from', String(ENTRIES)]);
+    assert.equal(d.code, 0, d.err);
+    assert.equal(JSON.parse(d.out).entryId, ENTRIES);
+  });
+
   it('help lists every command and exits 0', () => {
     const r = spawned(['--help']);
     assert.equal(r.code, 0);

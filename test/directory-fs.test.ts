@@ -110,10 +110,10 @@ for (const backend of availableBackends()) {
       assert.equal(dir.exists('f'), false, 'the unlink happened; only its fsync failed');
     });
 
-    it('OS errors other than ENOENT stay IoErrors with their errno', () => {
+    it('OS errors other than ENOENT stay IoErrors with their errno; a directory in a file\'s place is refused first', () => {
       const dir = new FsDirectory(root, { backend });
       dir.mkdirp('d');
-      assertCode(() => dir.readFile('d'), 'DURABILITY_IO', 'EISDIR');
+      assertCode(() => dir.readFile('d'), 'DURABILITY_NOT_REGULAR_FILE');
       assertCode(() => dir.delete('d'), 'DURABILITY_IO');
     });
 

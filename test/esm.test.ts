@@ -27,6 +27,16 @@ describe('ESM and CommonJS entries', () => {
     assert.equal(esm.default, cjs);
   });
 
+  it('jetstream.mjs names exactly the runtime exports of dist/lib/jetstream/index.js, the same objects', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const jc = require(path.join(root, 'dist', 'lib', 'jetstream', 'index.js')) as Module;
+    const je = (await import(pathToFileURL(path.join(root, 'jetstream.mjs')).href)) as Module;
+    const names = Object.keys(jc).filter((n) => n !== '__esModule').sort();
+    assert.deepEqual(Object.keys(je).filter((n) => n !== 'default').sort(), names);
+    for (const n of names) assert.equal(je[n], jc[n], n);
+    assert.equal(je.JetStreamError, cjs.JetStreamError);
+  });
+
   it('an error thrown through the ESM path is an instance of the CommonJS classes', async () => {
     const { MemoryDirectory } = esm as { MemoryDirectory: new () => { openRead(p: string): unknown } };
     const dir = new MemoryDirectory();

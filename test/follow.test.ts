@@ -31,15 +31,36 @@ async function take<T>(it: AsyncIterator<T>, n: number): Promise<T[]> {
   return out;
 }
 
-/** Whether `p` settles within `ms` (the follower polls every 2 ms meanwhile). */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const idle = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
+/** A view of `dir` that counts its list() calls: every poll of the follower lists wal/ once. */
+function countingLists(dir: Directory): { dir: Directory; lists: () => number } {
+  let lists = 0;
+  const view = new Proxy(dir, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target) as unknown;
+      if (typeof value !== 'function') return value;
+      if (key === 'list') {
+        return (...args: unknown[]) => {
+          lists++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return (value as (...a: unknown[]) => unknown).bind(target);
+    },
   });
-  const r = await Promise.race([p.then(() => true), idle]);
-  clearTimeout(timer);
-  return r;
+  return { dir: view, lists: () => lists };
+}
+
+/**
+ * Whether `p` has settled once the follower has polled `polls` more times (a poll is synchronous,
+ * so the second one after a write started after it and saw every byte written before this call).
+ */
+async function settlesAfterPolls(p: Promise<unknown>, lists: () => number, polls = 2): Promise<boolean> {
+  let settled = false;
+  p.then(() => void (settled = true), () => void (settled = true));
+  const start = lists();
+  while (!settled && lists() < start + polls) await new Promise((resolve) => setTimeout(resolve, 1));
+  await new Promise(setImmediate);
+  return settled;
 }
 
 function writeRaw(dir: Directory, file: string, bytes: Uint8Array): void {
@@ -55,7 +76,8 @@ describe('WalReader.follow in one process', () => {
   for (const kind of ['memory', 'fs'] as const) {
     it(`never yields a frame that is still being written; yields it once complete (${kind})`, async () => {
       const root = kind === 'fs' ? fs.mkdtempSync(path.join(os.tmpdir(), 'durability-follow-')) : undefined;
-      const dir: Directory = root === undefined ? new MemoryDirectory() : new FsDirectory(root);
+      const counted = countingLists(root === undefined ? new MemoryDirectory() : new FsDirectory(root));
+      const dir = counted.dir;
       const ac = new AbortController();
       try {
         dir.mkdirp(WAL_DIR);
@@ -63,18 +85,20 @@ describe('WalReader.follow in one process', () => {
         dir.create(segmentPath(1)).close();
         const it = new WalReader(dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 2 });
         const first = it.next();
-        assert.equal(await settlesWithin(first, 20), false, 'empty segment file');
+        assert.equal(await settlesAfterPolls(first, counted.lists), false, 'empty segment file');
         writeRaw(dir, segmentPath(1), head.subarray(0, 20));
-        assert.equal(await settlesWithin(first, 10), false, 'half a header');
+        assert.equal(await settlesAfterPolls(first, counted.lists), false, 'half a header');
         writeRaw(dir, segmentPath(1), head.subarray(20));
         const frame = encodeFrame(1, codec.encode({ n: 1 }), header.salt, dir.checksum);
         // Byte by byte: nothing may come out before the last byte lands.
         for (let i = 0; i < frame.length - 1; i++) {
           writeRaw(dir, segmentPath(1), frame.subarray(i, i + 1));
-          if (i % 4 === 0) assert.equal(await settlesWithin(first, 3), false, `${i + 1} of ${frame.length} bytes`);
+          if (i % 4 === 0) assert.equal(await settlesAfterPolls(first, counted.lists), false, `${i + 1} of ${frame.length} bytes`);
         }
-        assert.equal(await settlesWithin(first, 20), false, 'all but the last byte');
+        assert.equal(await settlesAfterPolls(first, counted.lists), false, 'all but the last byte');
         writeRaw(dir, segmentPath(1), frame.subarray(frame.length - 1));
+        // The same check sees the frame once it is whole: it can fail.
+        assert.equal(await settlesAfterPolls(first, counted.lists), true, 'the whole frame');
         assert.deepEqual(await first, { done: false, value: { entryId: 1, payload: { n: 1 } } });
         const second = it.next();
         ac.abort();
@@ -129,6 +153,8 @@ describe('WalReader.follow in one process', () => {
     const dir = new MemoryDirectory();
     assert.throws(() => new WalReader(dir, { codec }).follow({ fromEntryId: 0 }), InvalidArgumentError);
     assert.throws(() => new WalReader(dir, { codec }).follow({ maxPollIntervalMs: 0 }), InvalidArgumentError);
+    assert.throws(() => new WalReader(dir, { codec }).follow({ maxPollIntervalMs: 2 ** 31 }), InvalidArgumentError);
+    assert.throws(() => new WalReader(dir, { codec }).follow({ maxPollIntervalMs: Infinity }), InvalidArgumentError);
     assert.deepEqual(await new WalReader(dir, { codec }).follow({ signal: AbortSignal.abort() }).next(), { done: true, value: undefined });
   });
 });

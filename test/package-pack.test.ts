@@ -22,14 +22,14 @@ function npm(args: string[], cwd: string) {
 }
 
 const ALLOWED = [
-  /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^index\.mjs$/, /^index\.d\.mts$/, /^binding\.d\.ts$/, /^CMakeLists\.txt$/,
+  /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^index\.mjs$/, /^index\.d\.mts$/, /^jetstream\.mjs$/, /^jetstream\.d\.mts$/, /^binding\.d\.ts$/, /^CMakeLists\.txt$/,
   /^scripts\/install\.cjs$/, /^docs\/[A-Z]+\.md$/, /^native\/[a-z0-9_]+\.(cc|h)$/,
   /^dist\/lib\/([a-z0-9-]+\/)*[a-z0-9-]+\.(js|d\.ts)$/, /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/durability(\.glibc|\.musl)?\.node$/,
 ];
 const REQUIRED = [
-  'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'binding.d.ts', 'CMakeLists.txt', 'scripts/install.cjs',
+  'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'jetstream.mjs', 'jetstream.d.mts', 'binding.d.ts', 'CMakeLists.txt', 'scripts/install.cjs',
   'docs/API.md', 'docs/FORMAT.md', 'native/addon.cc', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js',
-  'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/linux-arm64/durability.glibc.node',
+  'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/linux-arm64/durability.glibc.node', 'prebuilds/win32-x64/durability.node',
 ];
 
 describe('npm package', () => {
@@ -124,6 +124,19 @@ export const kind = ${JSON.stringify(kind)}; void w; void r;
       const bad = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
       assert.notEqual(bad.status, 0);
       assert.match(bad.stdout, /esm\.mts/);
+    });
+
+    it("durability/jetstream loads without the optional nats peer; a forwarder then fails with a typed error", () => {
+      const script = (how: string) => `${how}
+        const f = new j.JetStreamForwarder({ dir: new d.MemoryDirectory(), servers: 'nats://127.0.0.1:1', stream: 'S', subject: 's' });
+        f.start().then(() => console.log('started'), (e) => console.log(JSON.stringify({ same: j.JetStreamError === d.JetStreamError, code: e.code, reason: e.reason })));`;
+      const expected = { same: true, code: 'DURABILITY_JETSTREAM', reason: 'client-missing' };
+      const cjs = node(['-e', script("const d = require('durability'); const j = require('durability/jetstream');")]);
+      assert.equal(cjs.code, 0, cjs.err);
+      assert.deepEqual(JSON.parse(cjs.out), expected);
+      const esm = node(['--input-type=module', '-e', script("import * as d from 'durability'; import * as j from 'durability/jetstream';")]);
+      assert.equal(esm.code, 0, esm.err);
+      assert.deepEqual(JSON.parse(esm.out), expected);
     });
 
     it('the durability bin runs from node_modules/.bin', () => {

@@ -275,6 +275,19 @@ describe('recover argument checks and publisher guards', () => {
     w.closeSync();
   });
 
+  it('checks writer and publisher options before opening anything, so a refused call leaves no lock behind', async () => {
+    const dir = new MemoryDirectory();
+    for (const bad of [
+      { writer: true, retain: 0 }, { writer: { maxSegmentSize: 1 } }, { writer: { zeroFill: 'yes' } }, { writer: 7 }, { writer: true, retain: 1.5 },
+    ]) {
+      await assert.rejects(recover({ ...options(dir), ...bad } as unknown as RecoverOptions<KvState, KvOp>), InvalidArgumentError);
+      assert.deepEqual(dir.exists('wal') ? listSegments(dir) : [], [], `${JSON.stringify(bad)} created segments`);
+    }
+    // Nothing was left locked: a writer opens.
+    const h = await recover({ ...options(dir), writer: true, retain: 1 });
+    await h.close();
+  });
+
   it('refuses to publish behind a checkpoint that covers more than the log (another history), leaving the WAL alone', async () => {
     const dir = new MemoryDirectory();
     const w = WalWriter.create(dir, { codec: kvCodec });

@@ -3,7 +3,7 @@ import { LONG, propertyParams } from './support/fc-params';
 import { countSite, ERRORS, faultCommandsArb, faultConfigArb, runFaultCase, SITES } from './support/fault-run';
 import { crashSpecArb } from './support/wal-workload';
 
-// Fault injection (docs/FORMAT.md premises, reliability.md test plan item 3): one I/O site of a
+// Fault injection (the writer premises of docs/FORMAT.md under failing I/O): one I/O site of a
 // random workload (power cuts included, so the fault may hit a resume and its repair) fails
 // once, with EIO, ENOSPC or a short write. Whatever call sees it (or, for a group commit that
 // fails between calls, the next call, as PoisonedError with the IoError as cause):

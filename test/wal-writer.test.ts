@@ -472,6 +472,25 @@ describe('WalWriter durability rules (SimulatedDirectory)', () => {
     assert.deepEqual(replay(dir, codec).map((r) => r.payload.n), [1, 2]);
   });
 
+  it('a group commit that fails after a rotation publishes the segment that failed, not the next one', async () => {
+    const dir = new SimulatedDirectory({ seed: 7 });
+    const published: Array<{ segmentId: number }> = [];
+    const onPoison = (m: unknown): void => void published.push(m as { segmentId: number });
+    diagnosticsChannel.subscribe(channels.poison.name, onPoison);
+    try {
+      const w = WalWriter.create(dir, { codec, maxSegmentSize: 100 });
+      dir.injectFault({ op: 'sync', error: 'EIO', path: segmentPath(1) });
+      const calls = [1, 2, 3, 4, 5, 6].map((n) => w.appendDurable(entry(n)));
+      assert.ok(w.currentSegmentId >= 2, 'the appends rotated before the first commit completed');
+      const settled = await Promise.allSettled(calls);
+      assert.ok(settled.every((r) => r.status === 'rejected'));
+      assert.deepEqual(published.map((m) => m.segmentId), [1]);
+      await assert.rejects(w.close(), PoisonedError);
+    } finally {
+      diagnosticsChannel.unsubscribe(channels.poison.name, onPoison);
+    }
+  });
+
   it('preallocates new segments and trims the space at rotation and close', () => {
     const dir = new SimulatedDirectory({ seed: 8 });
     const w = WalWriter.create(dir, { codec, preallocate: 4096, maxSegmentSize: 120 });

@@ -10,12 +10,16 @@ import { availableBackends } from '../lib/backend/select';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { SimulatedDirectory } from '../lib/directory/simulated';
+import { MemoryDirectory } from '../lib/directory/memory';
 import { InvalidArgumentError } from '../lib/errors';
+import { ZERO_RUN_CHUNKS, zeroRuns } from '../lib/wal/active-segment';
+import { MAX_SEGMENT_SIZE } from '../lib/wal/options';
 import { raw } from '../lib/wal/codec';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, segmentPath } from '../lib/wal/format';
 import { WalReader } from '../lib/wal/reader';
 import { scanSegment } from '../lib/wal/segment-scan';
 import { WalWriter } from '../lib/wal/writer';
+import type { CommitPlan, WritableFile } from '../lib/directory/directory';
 
 const SEGMENT = 4096;
 const PAYLOAD = 100;
@@ -120,4 +124,87 @@ describe('WalWriter zeroFill', () => {
       assert.deepEqual(replayIds(after), Array.from({ length: id }, (_, i) => i + 1), mode);
     }
   });
+
+  it('refuses sizes no file could hold before touching the directory (no heap exhaustion building the fill)', () => {
+    const huge = [
+      { maxSegmentSize: Number.MAX_SAFE_INTEGER }, { maxSegmentSize: MAX_SEGMENT_SIZE + 1 }, { preallocate: Number.MAX_SAFE_INTEGER },
+      { maxSegmentAgeMs: 1e300 }, { bufferSize: 2 ** 31 }, { groupCommit: { maxBatchBytes: 2 ** 31 } },
+    ];
+    for (const extra of huge) {
+      const dir = new MemoryDirectory();
+      assert.throws(() => WalWriter.open(dir, { codec: raw, zeroFill: true, ...extra }), InvalidArgumentError, JSON.stringify(extra));
+      assert.deepEqual(dir.list(''), [], JSON.stringify(extra));
+    }
+  });
+
+  it('zero runs are made lazily, each at most ZERO_RUN_CHUNKS chunks, and cover the range exactly', () => {
+    const first = zeroRuns(SEGMENT_HEADER_SIZE, MAX_SEGMENT_SIZE).next();
+    assert.equal(first.done, false);
+    assert.equal(first.value?.chunks.length, ZERO_RUN_CHUNKS);
+    let at = SEGMENT_HEADER_SIZE;
+    const end = 3 * ZERO_RUN_CHUNKS * 1024 * 1024 + 12345;
+    for (const run of zeroRuns(SEGMENT_HEADER_SIZE, end)) {
+      assert.equal(run.position, at);
+      assert.ok(run.chunks.length >= 1 && run.chunks.length <= ZERO_RUN_CHUNKS);
+      for (const c of run.chunks) at += c.length;
+    }
+    assert.equal(at, end);
+  });
+
+  it('fills a large segment in bounded writes and commits on both I/O paths', async () => {
+    // A 300 MiB segment on a directory that counts zero writes instead of storing them.
+    const size = 300 * 1024 * 1024;
+    const seen = { zeroBytes: 0, largestWrite: 0, largestCommit: 0 };
+    const dir = zeroCountingDirectory(new MemoryDirectory(), seen);
+    let now = 0;
+    const w = WalWriter.create(dir, { codec: raw, zeroFill: true, maxSegmentSize: size, maxSegmentAgeMs: 10, clock: () => now });
+    assert.equal(seen.zeroBytes, size - SEGMENT_HEADER_SIZE, 'the synchronous fill covers the segment');
+    await w.appendDurable(payload(1));
+    now += 100; // the next append rotates on age, through the group-commit path
+    await w.appendDurable(payload(2));
+    await w.close();
+    assert.equal(w.currentSegmentId, 2);
+    assert.equal(seen.zeroBytes, 2 * (size - SEGMENT_HEADER_SIZE), 'the pipelined fill covers the segment');
+    assert.ok(seen.largestWrite <= 1024 * 1024, `largest zero write ${seen.largestWrite}`);
+    assert.ok(seen.largestCommit <= ZERO_RUN_CHUNKS + 1, `largest commit ${seen.largestCommit} chunks`);
+    assert.deepEqual(replayIds(dir), [1, 2]);
+  });
 });
+
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+function isZeroFill(c: Uint8Array): boolean {
+  return c.length > SEGMENT_HEADER_SIZE && c.length <= ZEROS.length && Buffer.compare(Buffer.from(c.buffer, c.byteOffset, c.length), ZEROS.subarray(0, c.length)) === 0;
+}
+
+/** `inner`, except that zero-fill writes are counted and dropped (an unwritten tail reads as zeros anyway). */
+function zeroCountingDirectory(inner: Directory, seen: { zeroBytes: number; largestWrite: number; largestCommit: number }): Directory {
+  const wrap = (file: WritableFile): WritableFile => new Proxy(file, {
+    get(target, key) {
+      if (key === 'writeAt') {
+        return (data: Uint8Array, position: number) => {
+          if (!isZeroFill(data)) return target.writeAt(data, position);
+          seen.zeroBytes += data.length;
+          seen.largestWrite = Math.max(seen.largestWrite, data.length);
+        };
+      }
+      if (key === 'commitAsync') {
+        return (plan: CommitPlan) => {
+          seen.largestCommit = Math.max(seen.largestCommit, plan.chunks.length);
+          const kept = plan.chunks.filter((c) => !isZeroFill(c));
+          for (const c of plan.chunks) if (isZeroFill(c)) seen.zeroBytes += c.length;
+          return target.commitAsync({ ...plan, chunks: kept });
+        };
+      }
+      const v = Reflect.get(target, key) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return new Proxy(inner, {
+    get(target, key) {
+      if (key === 'create') return (path: string) => wrap(target.create(path));
+      const v = Reflect.get(target, key) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}

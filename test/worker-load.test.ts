@@ -68,7 +68,7 @@ if (nativeBackend()) {
 
     for (const how of ['exit', 'return']) {
       it(`a process ending by ${how === 'exit' ? 'process.exit()' : 'terminating its workers'} with native work in flight exits cleanly`, () => {
-        const child = spawnSync(process.execPath, [EXIT_CHILD, how], { encoding: 'utf8', timeout: 60_000 });
+        const child = spawnSync(process.execPath, [EXIT_CHILD, how, dir], { encoding: 'utf8', timeout: 60_000 });
         assert.equal(child.signal, null, `killed by ${child.signal}: ${child.stderr}`);
         assert.equal(child.status, 0, child.stderr);
         assert.equal(child.stderr, '');

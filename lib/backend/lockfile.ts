@@ -22,6 +22,13 @@
 // record, and then competes for it through link like anyone else. Dead claims are unique
 // names, so removing them by name cannot hit anyone else's file.
 //
+// The native backend takes this same lock after its flock (NativeFileBackend.tryLock), so the
+// two backends exclude each other in every pairing: across processes through the pid file, in
+// one thread through the registry below, across worker threads through the pid file again. Its
+// records carry a fifth field, "flock": a holder of the flock that finds such a record knows its
+// writer lost the flock (a crashed process, a terminated worker) and breaks it, even where the
+// pid alone cannot tell (same process, another pid namespace).
+//
 // How this differs from flock:
 // - Dead owners are recognised, not released by the kernel. On Linux a reused pid is told apart
 //   by its start time; elsewhere a reused pid looks alive and the lock stays held (safe side)
@@ -50,6 +57,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { toIoError } from '../errors';
 import type { LockResult } from './backend';
+import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 
 export const DEGRADED_LOCK = 'node:fs cannot flock; using a pid file next to the lock file';
 
@@ -133,8 +141,15 @@ const SELF_TOKEN = SELF_LINUX
   : `origin:${Math.round(performance.timeOrigin)}`;
 const SELF_HOST = encodeURIComponent(os.hostname());
 
-function newRecord(): string {
-  return `${process.pid} ${SELF_HOST} ${SELF_TOKEN} ${randomBytes(8).toString('hex')}\n`;
+/** The fifth field of a record written by a holder of the file's flock (the native backend). */
+const FLOCK_MARK = 'flock';
+
+function newRecord(flockHeld = false): string {
+  return `${process.pid} ${SELF_HOST} ${SELF_TOKEN} ${randomBytes(8).toString('hex')}${flockHeld ? ` ${FLOCK_MARK}` : ''}\n`;
+}
+
+function writtenUnderFlock(record: string): boolean {
+  return record.trim().split(' ')[4] === FLOCK_MARK;
 }
 
 type Owner = 'alive' | 'dead' | 'unknown';
@@ -173,12 +188,31 @@ export function ownerState(record: string): Owner {
 
 // ---- small fs helpers --------------------------------------------------------------------
 
+/** Longer than any record this module writes; a longer file is someone else's and never matches. */
+const RECORD_MAX = 4096;
+
+/**
+ * The file's text, or undefined when it does not exist. Opened like store files
+ * (lib/backend/file-type.ts): a link, FIFO or directory planted here is a NotRegularFileError,
+ * never followed and never waited on.
+ */
 function readOrUndefined(file: string): string | undefined {
+  let fd: number;
   try {
-    return fs.readFileSync(file, 'latin1');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | GUARD_FLAGS);
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    throw notRegularAt(file) ?? toIoError(err, file);
+  }
+  try {
+    requireRegular(fd, file, () => undefined);
+    const buffer = Buffer.alloc(RECORD_MAX);
+    const n = fs.readSync(fd, buffer, 0, RECORD_MAX, 0);
+    return buffer.toString('latin1', 0, n);
+  } catch (err) {
     throw toIoError(err, file);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -331,8 +365,16 @@ export function pidFilePath(file: string): string {
   return `${canonical(file)}.pid`;
 }
 
+export interface PidLockOptions {
+  /**
+   * The caller holds flock on `fd` (the native backend). Its record is marked so, and a marked
+   * record found now is stale whoever wrote it: that holder no longer has the flock.
+   */
+  readonly flockHeld?: boolean;
+}
+
 /** Non-blocking exclusive lock on `file`, whose open descriptor is `fd`. */
-export function tryLockFile(fd: number, file: string): LockResult {
+export function tryLockFile(fd: number, file: string, options: PidLockOptions = {}): LockResult {
   const key = canonical(file);
   const locks = registry();
   const existing = locks.get(key);
@@ -349,7 +391,7 @@ export function tryLockFile(fd: number, file: string): LockResult {
     throw toIoError(err, file);
   }
   const pidPath = `${key}.pid`;
-  const record = newRecord();
+  const record = newRecord(options.flockHeld);
   let acquired = false;
   // Bounded: at most one stale break and one retry after a holder let go between our steps.
   for (let attempt = 0; attempt < 3 && !acquired; attempt++) {
@@ -359,7 +401,8 @@ export function tryLockFile(fd: number, file: string): LockResult {
     }
     const current = readOrUndefined(pidPath);
     if (current === undefined) continue; // released just now; try again
-    if (ownerState(current) !== 'dead') break;
+    const stale = ownerState(current) === 'dead' || (options.flockHeld === true && writtenUnderFlock(current));
+    if (!stale) break;
     if (!breakStale(pidPath, current)) break;
   }
   if (acquired) {

@@ -8,7 +8,9 @@ import { diagnoseOnce } from '../diagnostics';
 import { toIoError } from '../errors';
 import { loadNative } from '../native';
 import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
+import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
+import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 
 /** flock errors meaning "no OS locks here" (some NFS and FUSE mounts), not "someone holds it". */
 const LOCK_UNSUPPORTED = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL']);
@@ -50,14 +52,18 @@ export class NativeFileBackend implements FileBackend {
   open(path: string, mode: OpenMode): number {
     const flags = this.flags[mode];
     if (flags === undefined) throw new TypeError(`unknown open mode ${JSON.stringify(mode)}`);
+    let fd: number;
     try {
-      return this.binding.open(path, flags, 0o666);
+      fd = this.binding.open(path, flags | GUARD_FLAGS, 0o666);
     } catch (err) {
-      throw toIoError(err, path);
+      throw notRegularAt(path) ?? toIoError(err, path);
     }
+    requireRegular(fd, path, () => this.binding.close(fd));
+    return fd;
   }
 
   close(fd: number): void {
+    releaseLockOnClose(fd);
     try {
       this.binding.close(fd);
     } catch (err) {
@@ -194,23 +200,41 @@ export class NativeFileBackend implements FileBackend {
     return pathExists(path);
   }
 
+  /**
+   * flock, and the pid file the node:fs backend locks with (lib/backend/lockfile.ts), so a writer
+   * on either backend, in any process or thread, sees this one. The pid file's record is marked
+   * as flock-backed: whoever holds the flock may break such a record, since its writer has lost
+   * the flock (exited, or a worker torn down). Where flock is unsupported, the pid file alone.
+   */
   tryLock(fd: number, path: string): LockResult {
+    let degraded: string | undefined;
     try {
-      return { acquired: this.binding.tryLockExclusive(fd) };
+      if (!this.binding.tryLockExclusive(fd)) return { acquired: false };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && LOCK_UNSUPPORTED.has(code)) {
-        const degraded = `flock is not supported here (${code}); continuing without an OS lock`;
-        diagnoseOnce({ kind: 'flock-unsupported', message: `${path}: ${degraded}`, path, error: err }, path);
-        return { acquired: true, degraded };
-      }
-      throw toIoError(err, path);
+      if (typeof code !== 'string' || !LOCK_UNSUPPORTED.has(code)) throw toIoError(err, path);
+      degraded = `flock is not supported here (${code}); using a pid file next to the lock file`;
+      diagnoseOnce({ kind: 'flock-unsupported', message: `${path}: ${degraded}`, path, error: err }, path);
     }
+    const flocked = degraded === undefined;
+    let acquired = false;
+    try {
+      acquired = tryLockFile(fd, path, { flockHeld: flocked }).acquired;
+    } finally {
+      if (!acquired && flocked) this.binding.unlock(fd);
+    }
+    return flocked ? { acquired } : { acquired, degraded };
   }
 
   unlock(fd: number, path: string): void {
     try {
-      this.binding.unlock(fd);
+      // The pid file first, so a flock-marked record is never seen without its flock; the flock
+      // is dropped even if removing the pid file failed.
+      try {
+        unlockFile(fd, path);
+      } finally {
+        this.binding.unlock(fd);
+      }
     } catch (err) {
       throw toIoError(err, path);
     }

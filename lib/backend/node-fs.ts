@@ -7,10 +7,14 @@ import fs from 'node:fs';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { IoError, toIoError } from '../errors';
 import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
+import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
+
+/** As the native core opens a directory to fsync it: something else at the path fails at once (a FIFO would block). */
+const OPEN_DIRECTORY = O_RDONLY | (fs.constants.O_DIRECTORY ?? 0);
 
 const OPEN_FLAGS: Readonly<Record<OpenMode, number>> = {
   read: O_RDONLY,
@@ -24,6 +28,17 @@ const OPEN_FLAGS: Readonly<Record<OpenMode, number>> = {
 // negative ftruncate length to 0; the native core rejects both, and so do we.
 function checkOffset(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative safe integer, not ${String(value)}`);
+}
+
+/** fsyncDir's checks where there is nothing to flush: ENOENT or ENOTDIR as POSIX's open would give. */
+function checkDirectory(path: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = fs.statSync(path).isDirectory();
+  } catch (err) {
+    throw toIoError(Object.assign(err as object, { syscall: 'open' }), path);
+  }
+  if (!isDirectory) throw new IoError('ENOTDIR', 'open', path);
 }
 
 function fail(err: unknown, path: string | undefined): never {
@@ -75,11 +90,15 @@ export class NodeFsBackend implements FileBackend {
   open(path: string, mode: OpenMode): number {
     const flags = OPEN_FLAGS[mode];
     if (flags === undefined) throw new TypeError(`unknown open mode ${JSON.stringify(mode)}`);
+    let fd: number;
     try {
-      return fs.openSync(path, flags, 0o666);
+      fd = fs.openSync(path, flags | GUARD_FLAGS, 0o666);
     } catch (err) {
-      fail(err, path);
+      throw notRegularAt(path) ?? toIoError(err, path);
     }
+    // Also what stops Windows, which opens a directory like a file and reads it as empty.
+    requireRegular(fd, path, () => fs.closeSync(fd));
+    return fd;
   }
 
   close(fd: number): void {
@@ -213,11 +232,12 @@ export class NodeFsBackend implements FileBackend {
 
   /** Makes a directory's entries (creates, renames, unlinks) durable. */
   fsyncDir(path: string): void {
-    // Windows cannot open a directory as a file, and NTFS journals its metadata anyway.
-    if (process.platform === 'win32') return;
+    // Windows cannot flush a directory (FlushFileBuffers needs a handle opened for writing, which
+    // needs backup privileges) and NTFS journals its metadata anyway: only check it is one.
+    if (process.platform === 'win32') return checkDirectory(path);
     let fd: number;
     try {
-      fd = fs.openSync(path, O_RDONLY);
+      fd = fs.openSync(path, OPEN_DIRECTORY);
     } catch (err) {
       fail(err, path);
     }
@@ -231,8 +251,8 @@ export class NodeFsBackend implements FileBackend {
   }
 
   async fsyncDirAsync(path: string): Promise<void> {
-    if (process.platform === 'win32') return;
-    const fd = await callback<number>((cb) => fs.open(path, O_RDONLY, cb), path);
+    if (process.platform === 'win32') return checkDirectory(path);
+    const fd = await callback<number>((cb) => fs.open(path, OPEN_DIRECTORY, cb), path);
     try {
       await callback<void>((cb) => fs.fsync(fd, (err) => cb(err, undefined)), path);
     } finally {

@@ -8,7 +8,8 @@
 
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, describe } from '../errors';
+import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotRegularFileError, describe } from '../errors';
+import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from '../wal/codec';
 import {
   CHECKPOINT_HEADER_SIZE, CHECKPOINT_VERSION, MAX_CHECKPOINT_PAYLOAD, checkpointCrc, encodeCheckpoint, readCheckpointHeader,
@@ -66,6 +67,19 @@ export type CheckpointRead =
  * is known to match the file size and the format's maximum.
  */
 export function readCheckpointFile(dir: Directory, path: string, expectedLastEntryId?: number): CheckpointRead {
+  try {
+    return readCheckpointBytes(dir, path, expectedLastEntryId);
+  } catch (err) {
+    // Something other than a regular file under a checkpoint's name (a directory, a FIFO, a
+    // link: refused unopened, without blocking) holds no checkpoint bytes: skipped like any file
+    // whose bytes no writer produced, so recovery falls back to an older checkpoint.
+    if (err instanceof NotRegularFileError) return damaged(0, `a ${err.fileType}, not a checkpoint file`);
+    if (err instanceof IoError && err.errno === 'EISDIR') return damaged(0, 'a directory, not a checkpoint file');
+    throw err;
+  }
+}
+
+function readCheckpointBytes(dir: Directory, path: string, expectedLastEntryId: number | undefined): CheckpointRead {
   const file = dir.openRead(path);
   try {
     const size = file.size();
@@ -129,8 +143,10 @@ export interface LoadCheckpointOptions<S> {
  * A codec that cannot decode a verified payload is a DecodeError (a codec mismatch, not damage).
  */
 export function loadLatestCheckpoint<S>(dir: Directory, options: LoadCheckpointOptions<S>): LoadCheckpointResult<S> {
+  requireDirectory(dir, 'loadLatestCheckpoint');
+  requireOptionsObject(options, 'loadLatestCheckpoint');
   const codec = options.codec;
-  if (codec === undefined || typeof codec.decode !== 'function') throw new InvalidArgumentError('loadLatestCheckpoint needs a state codec');
+  requireCodec<S>(codec, 'loadLatestCheckpoint (options.codec)', 'decode');
   const files = listCheckpoints(dir);
   const skipped: SkippedCheckpoint[] = [];
   for (let i = files.length - 1; i >= 0; i--) {
@@ -168,6 +184,8 @@ export interface WriteCheckpointOptions<S> {
  * stable storage. A checkpoint of the same id is replaced atomically.
  */
 export function writeCheckpoint<S>(dir: Directory, lastEntryId: number, state: S, options: WriteCheckpointOptions<S>): WrittenCheckpoint {
+  requireDirectory(dir, 'writeCheckpoint');
+  requireOptionsObject(options, 'writeCheckpoint');
   const bytes = encodeCheckpointFile(lastEntryId, state, options.codec, dir);
   return publishCheckpointBytes(dir, lastEntryId, bytes, options.observer);
 }

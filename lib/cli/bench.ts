@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommand } from './args';
 import { CliError, EXIT_OK, line, type CliIo } from './io';
 import { packageRoot } from './package-root';
 
@@ -22,7 +22,7 @@ export async function bench(argv: string[], io: CliIo): Promise<number> {
   const split = argv.indexOf('--');
   const own = split < 0 ? argv : argv.slice(0, split);
   const passed = split < 0 ? [] : argv.slice(split + 1);
-  const { positionals } = parseArgs({ args: own, allowPositionals: true, options: {} });
+  const { positionals } = parseCommand('bench', own, {});
   const benchDir = path.join(packageRoot(), 'dist', 'bench');
   const available = fs.existsSync(benchDir) ? fs.readdirSync(benchDir).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort() : [];
   if (available.length === 0) {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { parseCommand } from './args';
 import { FsDirectory } from '../directory/fs';
 import { recover } from '../recover';
 import { applyEntry, entryCodec, initialState, stateCodec, type DemoEntry, type DemoState } from './demo-model';
@@ -26,10 +26,7 @@ interface Ingest {
 }
 
 export async function demo(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, allowPositionals: false,
-    options: { dir: { type: 'string' }, seconds: { type: 'string', default: '3' }, keep: { type: 'boolean' } },
-  });
+  const { values } = parseCommand('demo', argv, { dir: { type: 'string' }, seconds: { type: 'string', default: '3' }, keep: { type: 'boolean' } }, false);
   const seconds = Number(values.seconds);
   if (!(seconds > 0 && seconds <= 60)) throw new CliError(`--seconds must be in (0, 60], not ${JSON.stringify(values.seconds)}`);
   const chosen = values.dir !== undefined;

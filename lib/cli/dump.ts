@@ -1,11 +1,11 @@
-import { parseArgs } from 'node:util';
 import { json, msgpack, raw, type Codec } from '../wal/codec';
 import { WalReader } from '../wal/reader';
+import { entryIdOption, parseCommand } from './args';
 import { CliError, EXIT_OK, openLogDirectory, writeStreaming, type CliIo } from './io';
 import { requireLog } from './log-dir';
 
 export const usage = `durability dump <dir> [--from <id>] [--codec json|msgpack|raw] [--best-effort]
-  Writes every entry as one JSON line {"entryId":…,"payload":…} to stdout, streaming.
+  Writes every entry (from entry id <id>, in decimal) as one JSON line {"entryId":…,"payload":…} to stdout, streaming.
   --codec (default json) decodes payloads; raw prints them as {"base64":…}, as are byte strings inside
   msgpack values; BigInts print as strings. Strict by default: damage stops the
   dump with exit 1; --best-effort ends quietly at a torn tail instead.`;
@@ -13,16 +13,13 @@ export const usage = `durability dump <dir> [--from <id>] [--codec json|msgpack|
 const codecs: Record<string, Codec<unknown>> = { json, msgpack, raw: raw as Codec<unknown> };
 
 export async function dump(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { from: { type: 'string' }, codec: { type: 'string', default: 'json' }, 'best-effort': { type: 'boolean' } },
+  const { values, positionals } = parseCommand('dump', argv, {
+    from: { type: 'string' }, codec: { type: 'string', default: 'json' }, 'best-effort': { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new CliError(`dump takes one <dir>\n${usage}`);
   const codec = codecs[values.codec];
   if (codec === undefined) throw new CliError(`unknown codec ${JSON.stringify(values.codec)} (json, msgpack or raw)`);
-  const from = values.from === undefined ? 1 : Number(values.from);
-  if (!Number.isSafeInteger(from) || from < 1) throw new CliError(`--from must be an entry id ≥ 1, not ${JSON.stringify(values.from)}`);
+  const from = values.from === undefined ? 1 : entryIdOption('--from', values.from);
   const dir = openLogDirectory(positionals[0]);
   requireLog(dir, positionals[0]);
 

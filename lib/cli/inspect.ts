@@ -1,14 +1,16 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommand } from './args';
 import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, type CliIo } from './io';
 import { scanCheckpoints } from './checkpoint-scan';
+import { forwarderPosition } from './forwarder-position';
 import { requireLog } from './log-dir';
 import { describeFollowing, scanLog, type SegmentReport } from './log-scan';
 
 export const usage = `durability inspect <dir> [--json]
   Lists the log's segments (entry-id range, frame count, size, and how each ends: clean, torn,
-  or damaged at a byte offset, with how many frames passing their CRC follow that offset) and
-  its checkpoints (entries covered, size, valid or damaged).
+  or damaged at a byte offset, with how many frames passing their CRC follow that offset), its
+  checkpoints (entries covered, size, valid or damaged) and, when a JetStream forwarder keeps a
+  cursor there, how far it has shipped.
   A torn tail of the final segment is reported, not an error. Exit 0 when every segment and
   checkpoint reads, 1 when one is damaged.`;
 
@@ -29,7 +31,7 @@ interface SegmentRow {
 }
 
 export function inspect(argv: string[], io: CliIo): number {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const { values, positionals } = parseCommand('inspect', argv, { json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new CliError(`inspect takes one <dir>\n${usage}`);
   const dirPath = positionals[0];
   const dir = openLogDirectory(dirPath);
@@ -39,6 +41,8 @@ export function inspect(argv: string[], io: CliIo): number {
   const entries = rows.reduce((n, r) => n + r.entries, 0);
   const withEntries = rows.filter((r) => r.entries > 0);
   const checkpoints = scanCheckpoints(dir);
+  const lastEntryId = withEntries[withEntries.length - 1]?.lastEntryId ?? null;
+  const forwarder = forwarderPosition(dir, lastEntryId ?? 0);
   const damaged = rows.some((r) => r.state === 'damaged') || (report.firstDamage !== undefined && rows.length === 0) ||
     checkpoints.some((c) => !c.ok);
 
@@ -49,9 +53,10 @@ export function inspect(argv: string[], io: CliIo): number {
       segments: rows,
       entries,
       firstEntryId: withEntries[0]?.firstEntryId ?? null,
-      lastEntryId: withEntries[withEntries.length - 1]?.lastEntryId ?? null,
+      lastEntryId,
       bytes: report.totalBytes,
       checkpoints,
+      forwarder: forwarder ?? null,
       damage: report.firstDamage === undefined ? null : { file: report.firstDamage.file, offset: report.firstDamage.offset, reason: report.firstDamage.reason },
     }));
     return damaged ? EXIT_DAMAGED : EXIT_OK;
@@ -71,6 +76,11 @@ export function inspect(argv: string[], io: CliIo): number {
   for (const c of checkpoints) {
     const state = c.ok ? 'valid' : `damaged @ ${c.offset}: ${c.reason}`;
     line(io.stdout, `checkpoint ${c.path}  covers entries ..${c.lastEntryId}  ${formatBytes(c.bytes)}  ${state}`);
+  }
+  if (forwarder !== undefined) {
+    line(io.stdout, forwarder.error !== undefined ? `forwarder: ${forwarder.error}`
+      : `forwarder: stream ${forwarder.stream} subject ${forwarder.subject}, shipped through entry ${forwarder.entryId} (seq ${forwarder.seq}), ` +
+        `${forwarder.unshippedEntries} entries behind the log, cursor written ${new Date(forwarder.updatedAt!).toISOString()}`);
   }
   if (report.firstDamage !== undefined && rows.every((r) => r.state !== 'damaged')) {
     line(io.stdout, `damaged: ${report.firstDamage.message}`);

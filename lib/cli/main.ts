@@ -6,7 +6,7 @@ import { inspect, usage as inspectUsage } from './inspect';
 import { CliError, EXIT_DAMAGED, EXIT_OK, EXIT_USAGE, errorLine, isBrokenPipe, line, type CliIo } from './io';
 import { repair, usage as repairUsage } from './repair';
 import { verify, usage as verifyUsage } from './verify';
-import { CorruptionError, DecodeError, LockedError } from '../errors';
+import { CorruptionError, DecodeError, LockedError, NotRegularFileError } from '../errors';
 
 // `durability <command> ...`: one file per command; this one only dispatches and turns
 // failures into an exit code and one line on stderr.
@@ -49,8 +49,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (isBrokenPipe(err)) return EXIT_OK;
     line(io.stderr, `durability ${name}: ${errorLine(err)}`);
     if (err instanceof CliError) return err.exitCode;
-    // Damage met while reading (dump, or a segment list that is itself wrong) is the log's state, not a usage error.
-    if (err instanceof CorruptionError || err instanceof DecodeError || err instanceof LockedError) return EXIT_DAMAGED;
+    // Damage met while reading (dump, a segment list that is itself wrong, something not a file
+    // where a segment or checkpoint belongs) is the log's state, not a usage error.
+    if (err instanceof CorruptionError || err instanceof DecodeError || err instanceof LockedError || err instanceof NotRegularFileError) {
+      return EXIT_DAMAGED;
+    }
     // Bad options (parseArgs' ERR_PARSE_ARGS_*) and I/O failures.
     return EXIT_USAGE;
   }

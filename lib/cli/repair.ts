@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { channels } from '../diagnostics';
+import { parseCommand } from './args';
 import { raw } from '../wal/codec';
 import { forceCut, type QuarantineEvent } from '../wal/quarantine';
 import { listSegments } from '../wal/segment-scan';
@@ -18,7 +18,7 @@ export const usage = `durability repair <dir> [--force]
   Takes the writer's lock: fails while a writer has the log open.`;
 
 export function repair(argv: string[], io: CliIo): number {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { force: { type: 'boolean' } } });
+  const { values, positionals } = parseCommand('repair', argv, { force: { type: 'boolean' } });
   if (positionals.length !== 1) throw new CliError(`repair takes one <dir>\n${usage}`);
   const dirPath = positionals[0];
   const dir = openLogDirectory(dirPath);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { exclusiveFlags, parseCommand } from './args';
 import type { CorruptionError } from '../errors';
 import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, type CliIo } from './io';
 import { scanCheckpoints } from './checkpoint-scan';
@@ -15,9 +15,8 @@ export const usage = `durability verify <dir> [--progress | --quiet]
 const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
 
 export function verify(argv: string[], io: CliIo): number {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, options: { progress: { type: 'boolean' }, quiet: { type: 'boolean' } },
-  });
+  const { values, positionals } = parseCommand('verify', argv, { progress: { type: 'boolean' }, quiet: { type: 'boolean' } });
+  exclusiveFlags(values, 'progress', 'quiet');
   if (positionals.length !== 1) throw new CliError(`verify takes one <dir>\n${usage}`);
   const dirPath = positionals[0];
   const dir = openLogDirectory(dirPath);

@@ -1,6 +1,7 @@
 import type { Checksummer } from '../backend/backend';
 
-// A Directory is the root under which all files of one store live (SPEC §1).
+// A Directory is the root under which all files of one store live: every path the package
+// opens, renames or deletes is relative to it.
 // Paths are relative, '/'-separated, and never leave the root.
 //
 // Durability vocabulary used throughout:

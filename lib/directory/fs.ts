@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import nodePath from 'node:path';
 import type { FileBackend } from '../backend/backend';
+import { notRegularAt } from '../backend/file-type';
 import { defaultBackend } from '../backend/select';
 import { diagnoseOnce } from '../diagnostics';
-import { AlreadyExistsError, ClosedError, IoError, LockedError, NotFoundError, toIoError } from '../errors';
+import { AlreadyExistsError, ClosedError, InvalidArgumentError, InvalidPathError, IoError, LockedError, NotFoundError, toIoError } from '../errors';
+import { requireBackend, requireOptionsObject, typeName } from '../guards';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { normalizePath, parentOf } from './path';
 import { isTempName, isTempOf, tempPath } from './temp';
@@ -37,6 +39,10 @@ export class FsDirectory implements Directory {
   private preallocation = true;
 
   constructor(rootPath: string, options: FsDirectoryOptions = {}) {
+    if (typeof rootPath !== 'string' || rootPath === '') throw new InvalidArgumentError(`new FsDirectory needs the root directory's path (a non-empty string), not ${typeName(rootPath)}`);
+    if (rootPath.includes('\0')) throw new InvalidPathError(rootPath, 'the root path contains NUL');
+    requireOptionsObject(options, 'new FsDirectory');
+    if (options.backend !== undefined) requireBackend(options.backend, 'new FsDirectory');
     this.root = nodePath.resolve(rootPath);
     this.backend = options.backend ?? defaultBackend();
     this.checksum = this.backend;
@@ -113,6 +119,9 @@ export class FsDirectory implements Directory {
   atomicRename(from: string, to: string): void {
     const f = normalizePath(from);
     const t = normalizePath(to);
+    // rename(2) moves a link as a link: checked here, a planted one never takes a file's name.
+    const planted = notRegularAt(this.osPath(f));
+    if (planted !== undefined) throw planted;
     this.call(f, () => this.backend.rename(this.osPath(f), this.osPath(t)));
     this.syncDir(parentOf(t));
     if (parentOf(f) !== parentOf(t)) this.syncDir(parentOf(f));

@@ -2,6 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import { AlreadyExistsError, ClosedError, IoError, LockedError, NotFoundError } from '../errors';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { jsChecksummer } from './js-checksum';
+import { OpenHandles } from './open-handles';
 import { baseName, normalizePath, parentOf } from './path';
 import { SparseBytes } from './sparse-bytes';
 import { BaseWritableFile, bufferForRead, checkBytes, checkPosition, type CheckedCommitPlan } from './writable-base';
@@ -31,6 +32,8 @@ export class MemoryDirectory implements Directory {
   readonly checksum: Checksummer;
   private readonly root = new MemDir();
   private readonly locks = new Set<string>();
+  /** Handles opened and not closed yet (see OpenHandles). */
+  readonly openHandles = new OpenHandles();
 
   constructor(options: MemoryDirectoryOptions = {}) {
     this.checksum = options.checksum ?? jsChecksummer;
@@ -53,7 +56,7 @@ export class MemoryDirectory implements Directory {
 
   openRead(path: string): ReadableFile {
     const p = normalizePath(path);
-    return new MemReadableFile(p, this.file(p, 'open'));
+    return new MemReadableFile(p, this.file(p, 'open'), this.openHandles);
   }
 
   readFile(path: string): Uint8Array {
@@ -195,6 +198,7 @@ export class MemoryDirectory implements Directory {
 class MemWritableFile extends BaseWritableFile {
   constructor(private readonly dir: MemoryDirectory, path: string, private readonly file: MemFile, offset: number) {
     super(path, offset);
+    dir.openHandles.track(this, path);
   }
 
   protected pwrite(data: Uint8Array, position: number): void {
@@ -227,12 +231,16 @@ class MemWritableFile extends BaseWritableFile {
     if (plan.truncateTo !== undefined) this.ftruncate(plan.truncateTo);
     for (const d of plan.syncDirs) this.dir.syncDir(d);
   }
-  protected release(): void {}
+  protected release(): void {
+    this.dir.openHandles.untrack(this);
+  }
 }
 
 class MemReadableFile implements ReadableFile {
   private closed = false;
-  constructor(readonly path: string, private readonly file: MemFile) {}
+  constructor(readonly path: string, private readonly file: MemFile, private readonly handles: OpenHandles) {
+    handles.track(this, path);
+  }
 
   size(): number {
     this.checkOpen();
@@ -248,6 +256,7 @@ class MemReadableFile implements ReadableFile {
 
   close(): void {
     this.closed = true;
+    this.handles.untrack(this);
   }
 
   private checkOpen(): void {

@@ -1,5 +1,6 @@
 import { AlreadyExistsError, IoError, LockedError, NotFoundError } from '../errors';
 import { FaultTable, type FaultError, type FaultOp, faultError, SYSCALL_OF } from './faults';
+import { OpenHandles } from './open-handles';
 import { baseName, parentOf } from './path';
 import { commitDir, type EntryMaps, type EntryOp, SimDir, SimFile, type SimNode } from './simulated-model';
 
@@ -29,6 +30,7 @@ export class SimEngine {
   pending: EntryOp[] = [];
   readonly faults = new FaultTable();
   readonly locks = new Set<string>();
+  readonly openHandles = new OpenHandles();
   operations = 0;
   onOperation: ((event: SimulatedOperation) => void) | undefined;
   /** SimulatedDirectory's own hook (scheduled crashes), run after the user's. */

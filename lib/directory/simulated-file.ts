@@ -16,6 +16,7 @@ export class SimWritableFile extends BaseWritableFile {
     offset: number,
   ) {
     super(path, offset);
+    engine.openHandles.track(this, path);
   }
 
   protected pwrite(data: Uint8Array, position: number): void {
@@ -51,7 +52,9 @@ export class SimWritableFile extends BaseWritableFile {
     this.engine.sync(this.file, this.path);
     for (const d of plan.syncDirs) this.engine.syncDir(d);
   }
-  protected release(): void {}
+  protected release(): void {
+    this.engine.openHandles.untrack(this);
+  }
 }
 
 export class SimReadableFile implements ReadableFile {
@@ -60,7 +63,9 @@ export class SimReadableFile implements ReadableFile {
     private readonly engine: SimEngine,
     private readonly file: SimFile,
     readonly path: string,
-  ) {}
+  ) {
+    engine.openHandles.track(this, path);
+  }
 
   size(): number {
     this.checkOpen();
@@ -77,6 +82,7 @@ export class SimReadableFile implements ReadableFile {
 
   close(): void {
     this.closed = true;
+    this.engine.openHandles.untrack(this);
   }
 
   private checkOpen(): void {

@@ -1,3 +1,4 @@
+import type { OpenHandles } from './open-handles';
 import type { Checksummer } from '../backend/backend';
 import { InvalidArgumentError, IoError } from '../errors';
 import { crashedContent, crashedEntries, FILE_CRASH_MODES, type FileCrashMode, rebuildTree } from './crash-model';
@@ -101,6 +102,11 @@ export class SimulatedDirectory implements Directory {
   /** Counted operations so far (create, write, truncate, allocate, sync, syncDir, rename, delete, mkdir). */
   get operations(): number {
     return this.engine.operations;
+  }
+
+  /** Handles opened on this directory and not closed yet (a crashed directory keeps its count). */
+  get openHandles(): OpenHandles {
+    return this.engine.openHandles;
   }
 
   /** Called after every counted operation; calling crash() from here cuts power right after it. */

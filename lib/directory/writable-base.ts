@@ -54,6 +54,9 @@ export abstract class BaseWritableFile implements WritableFile {
   readonly path: string;
   private position: number;
   private closed = false;
+  /** Async operations running off the thread on this file: the descriptor outlives them. */
+  private inFlight = 0;
+  private releaseWhenIdle = false;
 
   protected constructor(path: string, offset: number) {
     this.path = path;
@@ -108,7 +111,7 @@ export abstract class BaseWritableFile implements WritableFile {
     const at = this.position;
     this.position += data.length;
     try {
-      await this.pwriteAsync(data, at);
+      await this.offThread(() => this.pwriteAsync(data, at));
     } catch (err) {
       if (this.position === at + data.length) this.position = at;
       throw err;
@@ -150,7 +153,7 @@ export abstract class BaseWritableFile implements WritableFile {
 
   async syncAsync(): Promise<void> {
     this.checkOpen();
-    await this.fdatasyncAsync();
+    await this.offThread(() => this.fdatasyncAsync());
   }
 
   async commitAsync(plan: CommitPlan): Promise<void> {
@@ -172,13 +175,31 @@ export abstract class BaseWritableFile implements WritableFile {
       if (typeof d !== 'string') throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
       return normalizePath(d, { allowRoot: true });
     });
-    await this.commit({ chunks, position, truncateTo, syncDirs });
+    await this.offThread(() => this.commit({ chunks, position, truncateTo, syncDirs }));
   }
 
+  /**
+   * Later calls throw ClosedError at once; the descriptor itself is released once no async
+   * operation runs on it any more: closing it under a thread-pool write or fdatasync would make
+   * that operation fail, or land on whatever file the OS gives the number to next.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.release();
+    if (this.inFlight > 0) this.releaseWhenIdle = true;
+    else this.release();
+  }
+
+  private async offThread(op: () => Promise<void>): Promise<void> {
+    this.inFlight++;
+    try {
+      await op();
+    } finally {
+      if (--this.inFlight === 0 && this.releaseWhenIdle) {
+        this.releaseWhenIdle = false;
+        this.release();
+      }
+    }
   }
 
   protected checkOpen(): void {

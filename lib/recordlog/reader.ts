@@ -3,6 +3,7 @@
 
 import type { Directory } from '../directory/directory';
 import { DecodeError, describe } from '../errors';
+import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import { raw, type Codec } from '../wal/codec';
 import { RecordLogScanner, type RecordLogMode, type RecordLogScan } from './scan';
 
@@ -32,7 +33,10 @@ export function readRecordLog<R = Uint8Array>(dir: Directory, path: string, opti
 export function forEachRecord<R = Uint8Array>(
   dir: Directory, path: string, options: RecordLogReadOptions<R>, visit: (record: R, index: number) => void,
 ): RecordLogScan {
+  requireDirectory(dir, 'reading a record log');
+  requireOptionsObject(options, 'reading a record log');
   const codec = (options.codec ?? raw) as Codec<R>;
+  requireCodec<R>(codec, 'reading a record log (options.codec)', 'decode');
   const scanner = new RecordLogScanner(dir, path, { mode: options.mode ?? 'strict', maxRecordSize: options.maxRecordSize });
   try {
     let i = 0;

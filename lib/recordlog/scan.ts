@@ -13,7 +13,11 @@ import { maskCrc, readU32 } from '../wal/format';
 import { ScanWindow } from '../wal/scan-window';
 import { checkRecordLogHeader, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE } from './format';
 
-export type RecordLogMode = 'strict' | 'bestEffort';
+/**
+ * 'bestEffortTail' is the WAL's name for the same rule (a torn final write ends the read; damage
+ * is still an error). 'bestEffort' is its older name here, kept as a deprecated alias.
+ */
+export type RecordLogMode = 'strict' | 'bestEffortTail' | 'bestEffort';
 
 export interface RecordLogScan {
   /** Records read. */
@@ -48,7 +52,9 @@ export class RecordLogScanner extends ScanWindow {
   constructor(dir: Directory, path: string, options: { mode: RecordLogMode; maxRecordSize?: number }) {
     const max = options.maxRecordSize ?? MAX_RECORD_SIZE;
     if (!Number.isInteger(max) || max < 0 || max > MAX_RECORD_SIZE) throw new InvalidArgumentError(`maxRecordSize must be an integer in 0..${MAX_RECORD_SIZE}`);
-    if (options.mode !== 'strict' && options.mode !== 'bestEffort') throw new InvalidArgumentError(`mode must be 'strict' or 'bestEffort', got ${String(options.mode)}`);
+    if (options.mode !== 'strict' && options.mode !== 'bestEffortTail' && options.mode !== 'bestEffort') {
+      throw new InvalidArgumentError(`mode must be 'strict' or 'bestEffortTail', got ${String(options.mode)}`);
+    }
     super(dir.openRead(path), RECORD_LOG_HEADER_SIZE, RECORD_FRAME_HEADER_SIZE + max);
     this.path = path;
     this.strict = options.mode === 'strict';
@@ -121,7 +127,7 @@ export class RecordLogScanner extends ScanWindow {
     // header means the header had been on disk, so it is damage.
     const found = this.search(RECORD_LOG_HEADER_SIZE, RECORD_LOG_HEADER_SIZE);
     if (found !== -1) throw new CorruptionError(this.path, 0, found === -2 ? `${check.reason}; could not rule out damage within the search budget` : `${check.reason}, yet a frame at offset ${found} validates: damage`);
-    if (this.strict) throw new CorruptionError(this.path, 0, `${check.reason}: torn header (mode 'bestEffort' reads it as an empty log)`);
+    if (this.strict) throw new CorruptionError(this.path, 0, `${check.reason}: torn header (mode 'bestEffortTail' reads it as an empty log)`);
     this.headerTorn = true;
     this.tail = 'torn';
     this.done = true;
@@ -140,7 +146,7 @@ export class RecordLogScanner extends ScanWindow {
     if (found >= 0) {
       throw new CorruptionError(this.path, offset, `${reason}; the valid frame at offset ${found} ends more than the sync window (${w} bytes) past it, so these bytes had been synced: damage, not a torn write`);
     }
-    if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffort' stops before it)`);
+    if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
     this.tail = 'torn';
     return false;
   }

@@ -8,6 +8,8 @@
 import type { Directory, DirectoryLock, WritableFile } from '../directory/directory';
 import { parentOf } from '../directory/path';
 import { ClosedError, EncodeError, InvalidArgumentError, PoisonedError, describe } from '../errors';
+import { cutBackToSynced } from '../framed/cut-back';
+import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import { raw, type Codec } from '../wal/codec';
 import {
   DEFAULT_RECORD_SYNC_WINDOW, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, encodeRecordLogHeader, writeRecordFrame,
@@ -27,14 +29,18 @@ export interface RecordLogWriterOptions<R> {
 export class RecordLogWriter<R = Uint8Array> {
   /** Opens the log at `path` for appending, creating it if missing and repairing a torn end. */
   static open<R = Uint8Array>(dir: Directory, path: string, options: RecordLogWriterOptions<R> = {}): RecordLogWriter<R> {
+    requireDirectory(dir, 'RecordLogWriter.open');
+    requireOptionsObject(options, 'RecordLogWriter.open');
     const codec = (options.codec ?? raw) as Codec<R>;
-    if (typeof codec.encode !== 'function') throw new InvalidArgumentError('codec must be a Codec');
+    requireCodec<R>(codec, 'RecordLogWriter.open (options.codec)', 'encode');
     const maxRecordSize = options.maxRecordSize ?? MAX_RECORD_SIZE;
     if (!Number.isInteger(maxRecordSize) || maxRecordSize < 0 || maxRecordSize > MAX_RECORD_SIZE) {
       throw new InvalidArgumentError(`maxRecordSize must be an integer in 0..${MAX_RECORD_SIZE}`);
     }
     const bufferSize = options.bufferSize ?? 64 * 1024;
     if (!Number.isInteger(bufferSize) || bufferSize < 0 || bufferSize > 1 << 30) throw new InvalidArgumentError('bufferSize must be an integer in 0..2^30');
+    // Checked before anything is created or locked (a new file's header would check it later).
+    if (options.syncWindow !== undefined) encodeRecordLogHeader(options.syncWindow, dir.checksum);
     const parent = parentOf(path);
     if (parent !== '') dir.mkdirp(parent);
     const lock = dir.lock(`${path}.lock`);
@@ -52,7 +58,7 @@ export class RecordLogWriter<R = Uint8Array> {
         }
         return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, 'none');
       }
-      const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffort', maxRecordSize });
+      const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffortTail', maxRecordSize });
       let scan;
       try {
         while (scanner.next());
@@ -103,6 +109,8 @@ export class RecordLogWriter<R = Uint8Array> {
   private synced: number;
   private failure: unknown;
   private closed = false;
+  /** fdatasyncs running off the thread; close() waits for them before it lets go of the file and lock. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   private constructor(
     dir: Directory, path: string, lock: DirectoryLock, file: WritableFile, codec: Codec<R>, syncWindow: number,
@@ -183,10 +191,14 @@ export class RecordLogWriter<R = Uint8Array> {
     this.checkUsable();
     this.writeBuffered();
     const upTo = this.written;
+    const syncing = this.file.syncAsync();
+    this.inFlight.add(syncing);
     try {
-      await this.file.syncAsync();
+      await syncing;
     } catch (err) {
       this.fail(err);
+    } finally {
+      this.inFlight.delete(syncing);
     }
     if (this.failure !== undefined) throw new PoisonedError(this.failure);
     this.synced = Math.max(this.synced, upTo);
@@ -211,6 +223,7 @@ export class RecordLogWriter<R = Uint8Array> {
       if (this.failure !== undefined) throw new PoisonedError(this.failure);
       await this.sync();
     } finally {
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       if (!this.closed) {
         this.closed = true;
         this.file.close();
@@ -240,8 +253,12 @@ export class RecordLogWriter<R = Uint8Array> {
     if (this.failure !== undefined) throw new PoisonedError(this.failure);
   }
 
+  /** Poisons the writer (first failure wins), cuts the file back to its last fdatasync, rethrows. */
   private fail(err: unknown): never {
-    this.failure ??= err;
+    if (this.failure === undefined) {
+      this.failure = err;
+      cutBackToSynced(this.dir, this.path, this.synced);
+    }
     throw err;
   }
 }

@@ -150,15 +150,44 @@ export interface NewSegment {
 }
 
 const ZERO_CHUNK = new Uint8Array(1024 * 1024);
+/** Chunks per zero-fill run: one gather write (or group commit) covers at most 64 MiB. */
+export const ZERO_RUN_CHUNKS = 64;
+
+export interface ZeroRun {
+  readonly position: number;
+  /** Views of one shared 1 MiB buffer of zeros, never written to, so sharing it between files is safe. */
+  readonly chunks: readonly Uint8Array[];
+}
 
 /**
- * Chunks of zeros covering [from, to), all views of one shared 1 MiB buffer, for a gather write
- * that fills a new segment file. Never written to, so sharing it between files is safe.
+ * The zeros covering [from, to) as consecutive runs of at most ZERO_RUN_CHUNKS chunks, made one
+ * run at a time: memory stays bounded whatever the segment size (a list of every chunk of a
+ * huge segment would not fit in the heap).
  */
-export function zeroChunks(from: number, to: number): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  for (let at = from; at < to; at += ZERO_CHUNK.length) chunks.push(ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, to - at)));
-  return chunks;
+export function* zeroRuns(from: number, to: number): Generator<ZeroRun> {
+  for (let at = from; at < to; ) {
+    const position = at;
+    const chunks: Uint8Array[] = [];
+    while (at < to && chunks.length < ZERO_RUN_CHUNKS) {
+      const n = Math.min(ZERO_CHUNK.length, to - at);
+      chunks.push(ZERO_CHUNK.subarray(0, n));
+      at += n;
+    }
+    yield { position, chunks };
+  }
+}
+
+/**
+ * A planned segment's first commits (pipelined mode): its header, then the zero fill up to
+ * `zeroFill` (options.zeroFill), each run a commit of its own (write + fdatasync) so no commit
+ * holds more than one run. The first run rides with the header: zeros read as a clean end, so a
+ * torn header over zeros is still a segment that never held a frame. Frames go in afterwards.
+ */
+export async function commitHeader(segment: ActiveSegment, header: Uint8Array, zeroFill: number): Promise<void> {
+  const runs = zeroRuns(SEGMENT_HEADER_SIZE, zeroFill);
+  const first = runs.next();
+  await segment.commit({ chunks: first.done === true ? [header] : [header, ...first.value.chunks], position: 0 }, SEGMENT_HEADER_SIZE);
+  for (const run of runs) await segment.commit({ chunks: run.chunks, position: run.position }, SEGMENT_HEADER_SIZE);
 }
 
 /**
@@ -175,10 +204,12 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
     file.writeAt(bytes, 0);
     // Zeros read as a clean end (docs/FORMAT.md); a crash before the sync below leaves at worst a
     // torn header over zeros, which resume repairs like any torn header.
-    let at = SEGMENT_HEADER_SIZE;
-    for (const chunk of zeroChunks(SEGMENT_HEADER_SIZE, spec.zeroFill ?? 0)) {
-      file.writeAt(chunk, at);
-      at += chunk.length;
+    for (const run of zeroRuns(SEGMENT_HEADER_SIZE, spec.zeroFill ?? 0)) {
+      let at = run.position;
+      for (const chunk of run.chunks) {
+        file.writeAt(chunk, at);
+        at += chunk.length;
+      }
     }
     if (spec.preallocate > SEGMENT_HEADER_SIZE && !file.allocate(spec.preallocate)) {
       preallocationFailed = true;

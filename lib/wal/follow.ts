@@ -9,6 +9,10 @@
 //
 // Waiting is fs.watch on wal/ where the directory has an OS path, plus a backoff timer (the
 // only mechanism for memory and simulated directories, and a safety net for missed events).
+// A look at the log stops once it has done a slice of work (pacer.ts) and the event loop turns
+// before the next one, so a backlog never holds the loop. The zeros at the end of a preallocated
+// or zero-filled segment are only checked once the next segment exists (by then the writer has
+// trimmed them): the newest segment's zero tail, gigabytes maybe, is never read to its end.
 
 import { watch, type FSWatcher } from 'node:fs';
 import type { Directory, ReadableFile } from '../directory/directory';
@@ -17,6 +21,7 @@ import type { Codec } from './codec';
 import {
   FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, maskCrc, readU32, readU64, type SegmentHeader,
 } from './format';
+import { Pacer, RECORD_WORK, turn } from './pacer';
 import type { WalRecord } from './reader';
 import { listSegments, readValidSegmentHeader, type SegmentRef } from './segment-scan';
 
@@ -33,6 +38,7 @@ const CHUNK = 1 << 20;
 /** Records decoded per look at the log before they are handed out. */
 const BATCH = 4096;
 const FIRST_DELAY_MS = 1;
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 interface Position {
   seg: SegmentRef;
@@ -43,13 +49,18 @@ interface Position {
   nextId: number;
 }
 
+/** batch: stopped with a full batch or a spent slice; clean: end of file; pending: bytes that are not (yet) a frame. */
 type ReadEnd = 'batch' | 'clean' | 'pending' | 'gone';
+const ZEROS = Buffer.alloc(CHUNK);
 
 export function followLog<E>(dir: Directory, codec: Codec<E>, maxPayloadSize: number, options: FollowOptions = {}): AsyncIterableIterator<WalRecord<E>> {
   const from = options.fromEntryId ?? 1;
   if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError(`fromEntryId must be an integer ≥ 1, got ${String(from)}`);
   const maxDelay = options.maxPollIntervalMs ?? 100;
-  if (typeof maxDelay !== 'number' || !(maxDelay >= FIRST_DELAY_MS)) throw new InvalidArgumentError(`maxPollIntervalMs must be a number ≥ ${FIRST_DELAY_MS}`);
+  // setTimeout takes at most 2^31-1 ms; past that it fires at once, and the follower would spin.
+  if (typeof maxDelay !== 'number' || !(maxDelay >= FIRST_DELAY_MS && maxDelay <= MAX_DELAY_MS)) {
+    throw new InvalidArgumentError(`maxPollIntervalMs must be a number of milliseconds in [${FIRST_DELAY_MS}, ${MAX_DELAY_MS}], not ${String(maxDelay)}`);
+  }
   return new Follower(dir, codec, maxPayloadSize, from, options.signal, maxDelay).run();
 }
 
@@ -61,6 +72,7 @@ class Follower<E> {
   private readonly out: WalRecord<E>[] = [];
   private wake: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
+  private readonly pacer = new Pacer();
 
   constructor(
     private readonly dir: Directory,
@@ -88,6 +100,7 @@ class Follower<E> {
         }
         if (progressed) {
           delay = FIRST_DELAY_MS;
+          await turn();
           continue;
         }
         await this.sleep(delay);
@@ -106,6 +119,7 @@ class Follower<E> {
 
   /** One look at the log: decodes what is complete into `out`. True if anything moved. */
   private poll(): boolean {
+    this.pacer.reset();
     let moved = false;
     for (;;) {
       if (this.pos === undefined && !this.locate()) return moved;
@@ -121,8 +135,9 @@ class Follower<E> {
       // The segment stopped short: complete only if the writer has moved on to the next one.
       const next = this.peekNext(pos.seg);
       if (next === undefined) return moved;
-      const again = this.readSegment(pos);
+      let again = this.readSegment(pos);
       if (again === 'batch') return true;
+      if (again === 'pending' && this.zerosToEnd(pos)) again = 'clean';
       if (again === 'gone') {
         this.pos = undefined;
         continue;
@@ -209,19 +224,17 @@ class Follower<E> {
       for (;;) {
         const at = pos.offset;
         if (at === size) return 'clean';
-        if (this.load(f, size, at, FRAME_HEADER_SIZE) < FRAME_HEADER_SIZE) return this.zeros(f, size, at) ? 'clean' : 'pending';
+        if (this.load(f, size, at, FRAME_HEADER_SIZE) < FRAME_HEADER_SIZE) return 'pending';
         let rel = at - this.bufStart;
         let len = readU32(this.buf, rel + 4);
         // A sync mark (v2) is read as a frame with an 8-byte body, then stepped over.
         const mark = len === MARK_LENGTH && pos.header.version >= FORMAT_VERSION;
         if (mark) len = MARK_SIZE - FRAME_HEADER_SIZE;
-        if (len > this.maxPayload || at + FRAME_HEADER_SIZE + len > size) return this.zeros(f, size, at) ? 'clean' : 'pending';
+        if (len > this.maxPayload || at + FRAME_HEADER_SIZE + len > size) return 'pending';
         this.load(f, size, at, FRAME_HEADER_SIZE + len);
         rel = at - this.bufStart;
         const b = this.buf;
-        if (maskCrc(this.dir.checksum.crc32c(b.subarray(rel + 4, rel + FRAME_HEADER_SIZE + len), salt)) !== readU32(b, rel)) {
-          return this.zeros(f, size, at) ? 'clean' : 'pending';
-        }
+        if (maskCrc(this.dir.checksum.crc32c(b.subarray(rel + 4, rel + FRAME_HEADER_SIZE + len), salt)) !== readU32(b, rel)) return 'pending';
         const id = readU64(b, rel + 8);
         if (id !== pos.nextId) return 'pending';
         if (mark) {
@@ -235,7 +248,8 @@ class Follower<E> {
         }
         pos.nextId = id + 1;
         pos.offset = at + FRAME_HEADER_SIZE + len;
-        if (this.out.length >= BATCH) return 'batch';
+        this.pacer.charge(RECORD_WORK);
+        if (this.out.length >= BATCH || this.pacer.due) return 'batch';
       }
     } finally {
       f.close();
@@ -259,21 +273,37 @@ class Follower<E> {
     const want = Math.min(Math.max(need, CHUNK), size - pos);
     if (want > this.buf.length) this.buf = new Uint8Array(Math.max(want, Math.min(CHUNK, this.buf.length * 2)));
     const got = want > 0 ? f.read(this.buf.subarray(0, want), pos) : 0;
+    this.pacer.charge(got);
     this.bufStart = pos;
     this.bufLen = got;
     return got;
   }
 
-  /** Every byte from `at` to the end is zero (preallocated space; for the follower, an end for now). */
-  private zeros(f: ReadableFile, size: number, at: number): boolean {
-    for (let off = at; off < size;) {
-      const held = this.load(f, size, off, Math.min(4096, size - off));
-      if (held === 0) return true;
-      const rel = off - this.bufStart;
-      for (let i = rel; i < rel + held; i++) if (this.buf[i] !== 0) return false;
-      off += held;
+  /**
+   * Every byte of the (complete) segment from pos.offset to its end is zero: preallocated space a
+   * crash kept from being trimmed. Asked only once the next segment exists.
+   */
+  private zerosToEnd(pos: Position): boolean {
+    let f: ReadableFile;
+    try {
+      f = this.dir.openRead(pos.seg.path);
+    } catch (err) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
     }
-    return true;
+    try {
+      const size = f.size();
+      for (let off = pos.offset; off < size;) {
+        const held = Math.min(this.load(f, size, off, 1), ZEROS.length);
+        if (held === 0) return true;
+        const rel = off - this.bufStart;
+        if (Buffer.compare(Buffer.from(this.buf.buffer, this.buf.byteOffset + rel, held), ZEROS.subarray(0, held)) !== 0) return false;
+        off += held;
+      }
+      return true;
+    } finally {
+      f.close();
+    }
   }
 
   private startWatching(): void {

@@ -2,6 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, InvalidArgumentError } from '../errors';
+import { requireDirectory, requireOptionsObject } from '../guards';
 import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, WAL_DIR, type SegmentHeader } from './format';
 import type { WalObserver } from './observer';
 import { recyclePath } from './recycle-pool';
@@ -44,9 +45,15 @@ export class WalMaintenance {
   private readonly maxPayloadSize: number;
 
   constructor(dir: Directory, options: { maxPayloadSize?: number } = {}) {
+    requireDirectory(dir, 'new WalMaintenance');
+    requireOptionsObject(options, 'new WalMaintenance');
+    const max = options.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
+    if (!Number.isSafeInteger(max) || max < 0 || max > MAX_PAYLOAD_SIZE) {
+      throw new InvalidArgumentError(`maxPayloadSize must be an integer in 0..${MAX_PAYLOAD_SIZE}, not ${String(max)}`);
+    }
     this.dir = dir;
     this.checksum = dir.checksum;
-    this.maxPayloadSize = options.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
+    this.maxPayloadSize = max;
   }
 
   /**

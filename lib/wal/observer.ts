@@ -6,6 +6,11 @@ import { channels } from '../diagnostics';
 // published on the 'durability:diagnostic' channel as kind 'observer-error'.
 
 export interface WalObserver {
+  /**
+   * Asked before an entry is given an id (after it is encoded). Throwing refuses the append: the
+   * error reaches the caller and the log is untouched (for a batch, no entry of it is appended).
+   */
+  admit?(frameBytes: number): void;
   /** An entry was framed into the buffer; `frameBytes` includes the 16-byte frame header. */
   onAppend?(entryId: number, frameBytes: number): void;
   /** Buffered frames were written to the OS (not yet durable). */

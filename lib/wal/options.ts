@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors';
+import { requireCodec } from '../guards';
 import type { Codec } from './codec';
 import { resolveFlushPolicy, type FlushPolicy, type ResolvedFlushPolicy } from './flush-policy';
 import { DEFAULT_SYNC_WINDOW, FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE } from './format';
@@ -10,7 +11,7 @@ export interface WalWriterOptions<E> {
   flushPolicy?: FlushPolicy;
   /** Frame buffer size in bytes; a full buffer is written whatever the policy. Default 1 MiB. 0 writes every frame at once. */
   bufferSize?: number;
-  /** Rotate before a frame would take the segment past this many bytes. Default 64 MiB. */
+  /** Rotate before a frame would take the segment past this many bytes. Default 64 MiB, at most 1 TiB (MAX_SEGMENT_SIZE). */
   maxSegmentSize?: number;
   /** Rotate before appending to a segment at least this old (ms, measured by `clock`). Default: no age limit. */
   maxSegmentAgeMs?: number;
@@ -69,6 +70,15 @@ export const DEFAULT_MAX_BATCH_ENTRIES = 16384;
 export const DEFAULT_MAX_SEGMENT_SIZE = 64 * 1024 * 1024;
 /** A segment must hold its header and at least one empty frame. */
 export const MIN_SEGMENT_SIZE = SEGMENT_HEADER_SIZE + FRAME_HEADER_SIZE;
+/**
+ * The largest segment (and preallocation) accepted: 1 TiB. The format itself has no segment
+ * length field; this keeps every offset far inside exact float arithmetic and a segment within
+ * what common file systems allow in one file (ext4: 16 TiB), so a typo like Number.MAX_SAFE_INTEGER
+ * is refused at open instead of failing at the first write or zero fill.
+ */
+export const MAX_SEGMENT_SIZE = 2 ** 40;
+/** Buffers the writer allocates (frame buffer, group-commit batch): at most 1 GiB each. */
+const MAX_BUFFER = 1024 * 1024 * 1024;
 const MAX_U32 = 0xffffffff;
 
 function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -82,19 +92,17 @@ function integerOption(name: string, value: number | undefined, fallback: number
 export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedWriterOptions<E> {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('WalWriter options are required ({ codec })');
   const codec = options.codec;
-  if (codec === null || typeof codec !== 'object' || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
-    throw new InvalidArgumentError('options.codec must be a Codec ({ name, encode, decode })');
-  }
-  const maxSegmentSize = integerOption('maxSegmentSize', options.maxSegmentSize, DEFAULT_MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Number.MAX_SAFE_INTEGER);
+  requireCodec<E>(codec, 'WalWriter (options.codec)');
+  const maxSegmentSize = integerOption('maxSegmentSize', options.maxSegmentSize, DEFAULT_MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE);
   let preallocate = 0;
   if (options.preallocate === true) preallocate = maxSegmentSize;
-  else if (typeof options.preallocate === 'number') preallocate = integerOption('preallocate', options.preallocate, 0, 0, Number.MAX_SAFE_INTEGER);
+  else if (typeof options.preallocate === 'number') preallocate = integerOption('preallocate', options.preallocate, 0, 0, MAX_SEGMENT_SIZE);
   else if (options.preallocate !== undefined && options.preallocate !== false) throw new InvalidArgumentError('preallocate must be a boolean or a byte count');
   if (options.zeroFill !== undefined && typeof options.zeroFill !== 'boolean') throw new InvalidArgumentError('zeroFill must be a boolean');
   let maxSegmentAgeMs = 0;
   if (options.maxSegmentAgeMs !== undefined) {
-    if (typeof options.maxSegmentAgeMs !== 'number' || !(options.maxSegmentAgeMs > 0)) {
-      throw new InvalidArgumentError(`maxSegmentAgeMs must be a positive number, not ${String(options.maxSegmentAgeMs)}`);
+    if (typeof options.maxSegmentAgeMs !== 'number' || !(options.maxSegmentAgeMs > 0) || options.maxSegmentAgeMs > Number.MAX_SAFE_INTEGER) {
+      throw new InvalidArgumentError(`maxSegmentAgeMs must be a positive number of milliseconds up to 2^53-1, not ${String(options.maxSegmentAgeMs)}`);
     }
     maxSegmentAgeMs = options.maxSegmentAgeMs;
   }
@@ -107,7 +115,7 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
   return {
     codec,
     flush: resolveFlushPolicy(options.flushPolicy),
-    bufferSize: integerOption('bufferSize', options.bufferSize, DEFAULT_BUFFER_SIZE, 0, 1024 * 1024 * 1024),
+    bufferSize: integerOption('bufferSize', options.bufferSize, DEFAULT_BUFFER_SIZE, 0, MAX_BUFFER),
     maxSegmentSize,
     maxSegmentAgeMs,
     syncWindow: integerOption('syncWindow', options.syncWindow, DEFAULT_SYNC_WINDOW, FRAME_HEADER_SIZE, MAX_U32),
@@ -117,7 +125,7 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
     maxPayloadSize: integerOption('maxPayloadSize', options.maxPayloadSize, MAX_PAYLOAD_SIZE, 0, MAX_PAYLOAD_SIZE),
     observer: options.observer,
     clock: options.clock ?? Date.now,
-    maxBatchBytes: integerOption('groupCommit.maxBatchBytes', group.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, FRAME_HEADER_SIZE, 1024 * 1024 * 1024),
+    maxBatchBytes: integerOption('groupCommit.maxBatchBytes', group.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, FRAME_HEADER_SIZE, MAX_BUFFER),
     maxBatchEntries: integerOption('groupCommit.maxBatchEntries', group.maxBatchEntries, DEFAULT_MAX_BATCH_ENTRIES, 1, 1 << 24),
   };
 }

@@ -4,9 +4,11 @@
 
 import type { Directory } from '../directory/directory';
 import { DecodeError, InvalidArgumentError, describe } from '../errors';
+import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from './codec';
 import { followLog, type FollowOptions } from './follow';
 import { MAX_PAYLOAD_SIZE } from './format';
+import { Pacer, RECORD_WORK, turn } from './pacer';
 import { SegmentScanner, checkSegmentSequence, listSegments, readValidSegmentHeader, type ScanMode, type SegmentRef } from './segment-scan';
 
 export type ReplayMode = ScanMode;
@@ -31,16 +33,15 @@ export interface WalReaderOptions<E> {
   maxPayloadSize?: number;
 }
 
-/** Entries between two turns of the event loop in the async forms. */
-const YIELD_EVERY = 1 << 16;
-
 export class WalReader<E> {
   private readonly dir: Directory;
   private readonly codec: Codec<E>;
   private readonly maxPayloadSize: number;
 
   constructor(dir: Directory, options: WalReaderOptions<E>) {
-    if (options === undefined || options.codec === undefined) throw new InvalidArgumentError('WalReader needs a codec');
+    requireDirectory(dir, 'new WalReader');
+    requireOptionsObject(options, 'new WalReader');
+    requireCodec<E>(options.codec, 'new WalReader (options.codec)', 'decode');
     const max = options.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
     if (!Number.isInteger(max) || max < 0 || max > MAX_PAYLOAD_SIZE) {
       throw new InvalidArgumentError(`maxPayloadSize must be an integer in 0..${MAX_PAYLOAD_SIZE}, got ${max}`);
@@ -63,12 +64,12 @@ export class WalReader<E> {
 
   async replay(opts?: ReplayOptions): Promise<WalRecord<E>[]> {
     const out: WalRecord<E>[] = [];
-    const c = this.cursor(opts);
+    const c = this.cursor(opts, new Pacer());
     try {
-      let n = 0;
-      while (c.next()) {
-        out.push({ entryId: c.entryId, payload: this.decode(c) });
-        if (++n % YIELD_EVERY === 0) await turn();
+      for (;;) {
+        if (c.next()) out.push({ entryId: c.entryId, payload: this.decode(c) });
+        else if (c.paused) await turn();
+        else break;
       }
     } finally {
       c.close();
@@ -82,7 +83,7 @@ export class WalReader<E> {
    */
   records(opts?: ReplayOptions): AsyncIterableIterator<WalRecord<E>> {
     this.checkOptions(opts);
-    return new RecordStream(() => this.cursor(opts), (c) => this.decode(c));
+    return new RecordStream(() => this.cursor(opts, new Pacer()), (c) => this.decode(c));
   }
 
   /** The live tail: entries as another process appends them, until options.signal aborts (see follow.ts). */
@@ -103,10 +104,14 @@ export class WalReader<E> {
   }
 
   async entryCount(opts?: ReplayOptions): Promise<number> {
-    const c = this.cursor(opts);
+    const c = this.cursor(opts, new Pacer());
     let n = 0;
     try {
-      while (c.next()) if (++n % YIELD_EVERY === 0) await turn();
+      for (;;) {
+        if (c.next()) n++;
+        else if (c.paused) await turn();
+        else break;
+      }
     } finally {
       c.close();
     }
@@ -123,9 +128,10 @@ export class WalReader<E> {
     return { mode, from };
   }
 
-  private cursor(opts: ReplayOptions | undefined): LogCursor {
+  /** `pacer`: for the async forms, which turn the event loop between slices of work (pacer.ts). */
+  private cursor(opts: ReplayOptions | undefined, pacer?: Pacer): LogCursor {
     const { mode, from } = this.checkOptions(opts);
-    return new LogCursor(this.dir, mode, from, this.maxPayloadSize);
+    return new LogCursor(this.dir, mode, from, this.maxPayloadSize, pacer);
   }
 
   private decode(c: LogCursor): E {
@@ -140,10 +146,13 @@ export class WalReader<E> {
 }
 
 const END: IteratorResult<never, undefined> = { value: undefined, done: true };
+const SEGMENT_OPEN_WORK = 64 * 1024;
 
 /**
  * A hand-written async iterator: next() does its work synchronously and returns a settled
- * promise, which costs one microtask per record (an async generator costs several).
+ * promise, which costs one microtask per record (an async generator costs several). A consumer
+ * looping on microtasks alone would never let the event loop turn, so once the cursor's pacer
+ * is due next() resolves only after a turn (setImmediate).
  */
 class RecordStream<E> implements AsyncIterableIterator<WalRecord<E>> {
   private cursor: LogCursor | undefined;
@@ -160,6 +169,7 @@ class RecordStream<E> implements AsyncIterableIterator<WalRecord<E>> {
     try {
       const c = (this.cursor ??= this.open());
       if (c.next()) return Promise.resolve({ value: { entryId: c.entryId, payload: this.decode(c) }, done: false });
+      if (c.paused) return turn().then(() => this.next());
       this.finish();
       return Promise.resolve(END);
     } catch (err) {
@@ -180,14 +190,14 @@ class RecordStream<E> implements AsyncIterableIterator<WalRecord<E>> {
   }
 }
 
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Walks the frames of all segments in order, enforcing the sequence rules between segments. */
+/**
+ * Walks the frames of all segments in order, enforcing the sequence rules between segments.
+ * With a pacer, next() also returns false with `paused` set when a slice of work is spent.
+ */
 class LogCursor {
   entryId = 0;
   path = '';
+  paused = false;
   private readonly segments: SegmentRef[];
   private index = 0;
   private scanner: SegmentScanner | undefined;
@@ -198,32 +208,49 @@ class LogCursor {
     private readonly mode: ScanMode,
     private readonly from: number,
     private readonly maxPayloadSize: number,
+    private readonly pacer: Pacer | undefined,
   ) {
     this.segments = listSegments(dir);
     checkSegmentSequence(this.segments);
   }
 
   next(): boolean {
+    const pacer = this.pacer;
+    if (this.paused) {
+      this.paused = false;
+      pacer?.reset();
+    }
     for (;;) {
       const s = this.scanner;
       if (s !== undefined) {
         while (s.next()) {
+          pacer?.charge(RECORD_WORK);
           if (s.entryId >= this.from) {
             this.entryId = s.entryId;
             return true;
           }
+        }
+        if (s.paused) {
+          this.paused = true;
+          return false;
         }
         this.expectedFirst = s.result().lastEntryId + 1;
         this.scanner = undefined;
         s.close();
       }
       if (this.index >= this.segments.length) return false;
+      if (pacer?.due === true) {
+        this.paused = true;
+        return false;
+      }
       const seg = this.segments[this.index++];
       const isFinal = this.index === this.segments.length;
+      // Opening a segment and reading its header cost about as much as a small read.
+      pacer?.charge(SEGMENT_OPEN_WORK);
       if (!isFinal && this.skippable(seg)) continue;
       this.path = seg.path;
       this.scanner = new SegmentScanner(this.dir, seg, {
-        isFinal, mode: this.mode, expectedFirstEntryId: this.expectedFirst, maxPayloadSize: this.maxPayloadSize,
+        isFinal, mode: this.mode, expectedFirstEntryId: this.expectedFirst, maxPayloadSize: this.maxPayloadSize, pacer,
       });
     }
   }

@@ -1,5 +1,6 @@
+import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, NotRegularFileError } from '../errors';
 import { WAL_DIR } from './format';
 
 // Files of truncated segments, kept to become new segments: overwriting blocks a file already
@@ -16,6 +17,14 @@ export function isRecycleName(name: string): boolean {
   return RECYCLE_NAME.test(name);
 }
 
+/** InvalidArgumentError unless `path` names a recycle file under wal/ (wal/recycle-<n>). */
+export function checkRecyclePath(path: string): void {
+  const slash = path.lastIndexOf('/');
+  if (path.slice(0, slash) !== WAL_DIR || !isRecycleName(path.slice(slash + 1))) {
+    throw new InvalidArgumentError(`${JSON.stringify(path)} is not a recycled segment (wal/recycle-<n>)`);
+  }
+}
+
 export class RecyclePool {
   private readonly files: string[] = [];
 
@@ -27,10 +36,7 @@ export class RecyclePool {
 
   /** Keeps `path` for reuse, or deletes it (the oldest kept file when the pool is full). */
   add(path: string): void {
-    const slash = path.lastIndexOf('/');
-    if (path.slice(0, slash) !== WAL_DIR || !isRecycleName(path.slice(slash + 1))) {
-      throw new InvalidArgumentError(`${JSON.stringify(path)} is not a recycled segment (wal/recycle-<n>)`);
-    }
+    checkRecyclePath(path);
     if (this.files.includes(path)) return;
     this.files.push(path);
     // Surplus files are garbage, not log: no directory fsync (a crash that brings one back only
@@ -38,10 +44,24 @@ export class RecyclePool {
     while (this.files.length > this.capacity) this.dir.deleteNoSync(this.files.shift() as string);
   }
 
-  /** The next file to reuse that still exists. */
+  /**
+   * The next file to reuse that still exists and is a regular file. Anything else under a
+   * recycle name (a planted link, a FIFO) is removed, only the name, and reported: taking it
+   * would fail the rotation and poison the writer, or follow the link out of the store.
+   */
   take(): string | undefined {
     for (let path = this.files.shift(); path !== undefined; path = this.files.shift()) {
-      if (this.dir.exists(path)) return path;
+      if (!this.dir.exists(path)) continue;
+      try {
+        this.dir.openRead(path).close();
+        return path;
+      } catch (err) {
+        if (!(err instanceof NotRegularFileError)) throw err;
+        this.dir.deleteNoSync(path);
+        if (channels.diagnostic.hasSubscribers) {
+          channels.diagnostic.publish({ kind: 'recycle-not-regular', message: `${err.message}: removed it instead of reusing it`, path, error: err });
+        }
+      }
     }
     return undefined;
   }

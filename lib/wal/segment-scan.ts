@@ -15,8 +15,9 @@ import {
   checkSegmentHeader, maskCrc, parseSegmentFileName, readU32, readU64, unmaskCrc,
   type SegmentHeader,
 } from './format';
-import { ScanWindow } from './scan-window';
-import { SEARCH_UNDECIDED, findWitnessFrame, frameCrcMatches } from './tail-search';
+import type { Pacer } from './pacer';
+import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
+import { SEARCH_UNDECIDED, frameCrcMatches, witnessSearch, type FrameSearch } from './tail-search';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
 
@@ -54,6 +55,8 @@ export interface ScanOptions {
   maxPayloadSize?: number;
   /** `payload` is a view valid only during the call. */
   onFrame?: (entryId: number, payload: Uint8Array) => void;
+  /** Async readers: next() returns false with `paused` set once the pacer is due (see pacer.ts). */
+  pacer?: Pacer;
 }
 
 const MAX_BATCH = 4096;
@@ -133,6 +136,8 @@ export class SegmentScanner extends ScanWindow {
   readonly segmentId: number;
   /** Id of the current frame (valid after next() returned true). */
   entryId = 0;
+  /** next() returned false only because the pacer is due: call it again after a turn of the event loop. */
+  paused = false;
 
   private readonly checksum: Checksummer;
   private readonly isFinal: boolean;
@@ -152,6 +157,11 @@ export class SegmentScanner extends ScanWindow {
 
   private payloadStart = 0;
   private payloadEnd = 0;
+  /** A zero frame header at `zeroHeaderAt`: the zeros after it are being checked from `zeroScanAt` (-1: no such scan). */
+  private zeroScanAt = -1;
+  private zeroHeaderAt = 0;
+  /** A witness search in progress (paced steps), and what to conclude from its result. */
+  private pendingSearch: { search: Generator<number, number, void>; conclude: (found: number) => void } | undefined = undefined;
 
   // The current batch: frame start (in buf), CRC range pairs, computed CRCs.
   private readonly rels: Int32Array;
@@ -172,6 +182,7 @@ export class SegmentScanner extends ScanWindow {
     this.strict = opts.mode === 'strict';
     this.maxPayload = max;
     this.checksum = dir.checksum;
+    this.pacer = opts.pacer;
     try {
       const batch = Math.min(MAX_BATCH, Math.ceil(this.buf.length / FRAME_HEADER_SIZE));
       this.rels = new Int32Array(batch);
@@ -194,22 +205,30 @@ export class SegmentScanner extends ScanWindow {
   }
 
   next(): boolean {
+    this.paused = false;
     for (;;) {
       if (this.batchIndex < this.batchCount) {
         const i = this.batchIndex++;
         const b = this.buf;
         const rel = this.rels[i];
-        if (readU32(b, rel) !== maskCrc(this.crcs[i])) return this.bad(this.bufStart + rel, 'frame CRC mismatch');
+        if (readU32(b, rel) !== maskCrc(this.crcs[i])) {
+          this.bad(this.bufStart + rel, 'frame CRC mismatch');
+          continue;
+        }
         const id = readU64(b, rel + 8);
         if (id !== this.nextId) {
-          return this.bad(this.bufStart + rel, `entry id ${id < 0 ? 'above 2^53-1' : id}, expected ${this.nextId}`);
+          this.bad(this.bufStart + rel, `entry id ${id < 0 ? 'above 2^53-1' : id}, expected ${this.nextId}`);
+          continue;
         }
         const end = rel + 4 + this.ranges[2 * i + 1];
         if (readU32(b, rel + 4) === MARK_LENGTH) {
           // A sync mark (only batched in a v2 segment): holds no entry, raises the watermark.
           const at = this.bufStart + rel;
           const d = readU64(b, rel + 16);
-          if (d < SEGMENT_HEADER_SIZE || d > at) return this.bad(at, `sync mark watermark ${d < 0 ? 'above 2^53-1' : d} outside ${SEGMENT_HEADER_SIZE}..${at}`);
+          if (d < SEGMENT_HEADER_SIZE || d > at) {
+            this.bad(at, `sync mark watermark ${d < 0 ? 'above 2^53-1' : d} outside ${SEGMENT_HEADER_SIZE}..${at}`);
+            continue;
+          }
           if (d > this.watermark) this.watermark = d;
           this.validEnd = this.bufStart + end;
           continue;
@@ -223,6 +242,10 @@ export class SegmentScanner extends ScanWindow {
         return true;
       }
       if (this.done) return false;
+      if (this.pacer?.due === true) {
+        this.paused = true;
+        return false;
+      }
       this.fill();
     }
   }
@@ -271,27 +294,33 @@ export class SegmentScanner extends ScanWindow {
     // Final segment: a short file, a header that fails its CRC, or a well-formed header naming
     // another segment (a recycled file whose new header never reached the disk). It is torn
     // unless a frame of this segment validates, which proves the header had been synced.
-    if (!check.crcValid && n === SEGMENT_HEADER_SIZE) {
-      const salts = [unmaskCrc(readU32(this.buf, 28)), this.checksum.crc32c(this.buf.subarray(0, 28), 0)];
-      const found = this.search({
-        from: SEGMENT_HEADER_SIZE, endBeyond: SEGMENT_HEADER_SIZE - 1, markAbove: 0, salts, idMin: expectedFirst ?? 1,
-        idBase: expectedFirst === undefined ? undefined : SEGMENT_HEADER_SIZE,
-      });
+    const torn = (): void => {
+      if (this.strict) throw new CorruptionError(this.path, check.offset, `${check.reason}: torn header of the final segment (mode 'bestEffortTail' treats it as empty)`);
+      this.tail = 'torn';
+      this.validEnd = 0;
+      this.done = true;
+    };
+    if (check.crcValid || n < SEGMENT_HEADER_SIZE) return torn();
+    const salts = [unmaskCrc(readU32(this.buf, 28)), this.checksum.crc32c(this.buf.subarray(0, 28), 0)];
+    const spec = this.searchSpec({
+      from: SEGMENT_HEADER_SIZE, endBeyond: SEGMENT_HEADER_SIZE - 1, markAbove: 0, salts, idMin: expectedFirst ?? 1,
+      idBase: expectedFirst === undefined ? undefined : SEGMENT_HEADER_SIZE,
+    });
+    this.startSearch(spec, (found) => {
       if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, check.offset, `${check.reason}; could not rule out damage within the search budget`);
       if (found >= 0) {
         throw new CorruptionError(this.path, check.offset, `${check.reason}; a frame at offset ${found} validates, so the header had been synced: damage, not a torn write`);
       }
-    }
-    if (this.strict) throw new CorruptionError(this.path, check.offset, `${check.reason}: torn header of the final segment (mode 'bestEffortTail' treats it as empty)`);
-    this.tail = 'torn';
-    this.validEnd = 0;
-    this.done = true;
+      torn();
+    });
   }
 
   // ---- frames ----
 
   /** Parses the next run of whole frames in the buffer and checksums them in one call. */
   private fill(): void {
+    if (this.pendingSearch !== undefined) return this.continueSearch();
+    if (this.zeroScanAt >= 0) return this.continueZeroScan();
     const pos = this.validEnd;
     if (this.bufLen - (pos - this.bufStart) < FRAME_HEADER_SIZE && this.bufStart + this.bufLen < this.fileSize) {
       this.load(pos, FRAME_HEADER_SIZE);
@@ -338,9 +367,10 @@ export class SegmentScanner extends ScanWindow {
     rel = pos - this.bufStart;
     const len = readU32(b, rel + 4);
     if (len === 0 && readU32(b, rel) === 0 && readU32(b, rel + 8) === 0 && readU32(b, rel + 12) === 0) {
-      if (this.zeroFrom(pos + FRAME_HEADER_SIZE)) return this.end();
-      this.bad(pos, 'zero frame header followed by nonzero bytes');
-      return;
+      // Preallocated or zero-filled space, possibly gigabytes: checked in paced steps.
+      this.zeroHeaderAt = pos;
+      this.zeroScanAt = pos + FRAME_HEADER_SIZE;
+      return this.continueZeroScan();
     }
     if (len === MARK_LENGTH && this.marks) {
       if (pos + MARK_SIZE > size) this.bad(pos, `sync mark runs past the end of the file (${size} bytes)`);
@@ -373,54 +403,86 @@ export class SegmentScanner extends ScanWindow {
     this.load(pos, FRAME_HEADER_SIZE + len);
   }
 
+  private continueZeroScan(): void {
+    const r = this.scanZeros(this.zeroScanAt, true);
+    if (r >= 0) {
+      this.zeroScanAt = r;
+      return;
+    }
+    this.zeroScanAt = -1;
+    if (r === ZEROS_TO_END) return this.end();
+    if (r === NONZERO) this.bad(this.zeroHeaderAt, 'zero frame header followed by nonzero bytes');
+  }
+
   private end(): void {
     this.done = true;
   }
 
   /**
    * A frame failed at `offset`. Non-final segment: damage. Final segment: damage if a witness
-   * frame ends beyond offset + W, else a torn tail (an error in strict mode).
+   * vouches for it (v2: a later sync mark; v1: a frame ending beyond offset + W), else a torn
+   * tail (an error in strict mode). The search may
+   * read the rest of the file: with a pacer it runs in steps, resumed by fill().
    */
-  private bad(offset: number, reason: string): false {
+  private bad(offset: number, reason: string): void {
     this.batchIndex = this.batchCount = 0;
     this.done = true;
     if (!this.isFinal) {
       throw new CorruptionError(this.path, offset, `${reason} (in a non-final segment, which the writer had fully synced)`);
     }
     const lastGood = this.nextId - 1;
-    const salts = [this.header!.salt];
-    if (this.marks) {
-      // v2: damage when a later sync mark vouches for these bytes.
-      const found = this.search({ from: offset + 1, endBeyond: Infinity, markAbove: offset, salts, idMin: lastGood + 1, idBase: offset });
-      if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
-      if (found >= 0) {
-        throw new CorruptionError(
-          this.path, offset,
-          `${reason}; the sync mark at offset ${found} says the segment had been synced past it: damage, not a torn write`,
-        );
+    // v2: damage when a later sync mark vouches for these bytes; v1: when a frame that
+    // validates ends more than the sync window past them.
+    const spec = this.searchSpec({
+      from: offset + 1, endBeyond: this.marks ? Infinity : offset + this.header!.syncWindow, markAbove: this.marks ? offset : undefined,
+      salts: [this.header!.salt], idMin: lastGood + 1, idBase: offset,
+    });
+    this.startSearch(spec, (found) => this.judgeBad(offset, reason, found));
+  }
+
+  /**
+   * Runs a witness search, then `conclude`s from its result. With a pacer it stops when a slice
+   * is spent (next() pauses, fill() resumes it); until it concludes the scanner is not done.
+   */
+  private startSearch(spec: FrameSearch, conclude: (found: number) => void): void {
+    this.done = false;
+    this.pendingSearch = { search: witnessSearch(spec), conclude };
+    this.continueSearch();
+  }
+
+  private continueSearch(): void {
+    const pending = this.pendingSearch!;
+    for (;;) {
+      const step = pending.search.next();
+      if (step.done === true) {
+        this.pendingSearch = undefined;
+        this.done = true;
+        return pending.conclude(step.value);
       }
-    } else {
-      // v1: damage when a frame ends more than the sync window past it.
-      const w = this.header!.syncWindow;
-      const found = this.search({ from: offset + 1, endBeyond: offset + w, markAbove: undefined, salts, idMin: lastGood + 1, idBase: offset });
-      if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
-      if (found >= 0) {
-        throw new CorruptionError(
-          this.path, offset,
-          `${reason}; the valid frame at offset ${found} ends more than the sync window (${w} bytes) past it, so these bytes had been synced: damage, not a torn write`,
-        );
+      if (this.pacer !== undefined) {
+        this.pacer.charge(step.value);
+        if (this.pacer.due) return;
       }
+    }
+  }
+
+  private judgeBad(offset: number, reason: string, found: number): void {
+    if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
+    if (found >= 0) {
+      const proof = this.marks
+        ? `the sync mark at offset ${found} says the segment had been synced past it`
+        : `the valid frame at offset ${found} ends more than the sync window (${this.header!.syncWindow} bytes) past it, so these bytes had been synced`;
+      throw new CorruptionError(this.path, offset, `${reason}; ${proof}: damage, not a torn write`);
     }
     if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
     this.tail = 'torn';
     this.validEnd = offset;
-    return false;
   }
 
-  private search(q: { from: number; endBeyond: number; markAbove: number | undefined; salts: number[]; idMin: number; idBase: number | undefined }): number {
-    return findWitnessFrame({
+  private searchSpec(q: Omit<FrameSearch, 'file' | 'fileSize' | 'checksum' | 'budget'>): FrameSearch {
+    return {
       file: this.file, fileSize: this.fileSize, checksum: this.checksum, ...q,
       budget: SEARCH_BUDGET_FACTOR * Math.max(0, this.fileSize - q.from) + SEARCH_BUDGET_SLACK,
-    });
+    };
   }
 }

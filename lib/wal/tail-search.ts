@@ -44,6 +44,22 @@ export interface FrameSearch {
 
 /** Offset of the first witness frame, SEARCH_NONE, or SEARCH_UNDECIDED when the budget ran out. */
 export function findWitnessFrame(s: FrameSearch): number {
+  const steps = witnessSearch(s);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/** Work between two steps of witnessSearch, in bytes read or checksummed. */
+const STEP_WORK = 256 * 1024;
+
+/**
+ * findWitnessFrame in steps, for readers that share the event loop (pacer.ts): yields the work
+ * done since the previous step (about STEP_WORK, more only for one candidate's CRC) and returns
+ * what findWitnessFrame returns.
+ */
+export function* witnessSearch(s: FrameSearch): Generator<number, number, void> {
   const lastStart = s.fileSize - FRAME_HEADER_SIZE;
   if (s.from > lastStart || (s.fileSize <= s.endBeyond && s.markAbove === undefined)) return SEARCH_NONE;
   // A multiple of 4 so the Int32 view covers the whole window.
@@ -53,6 +69,7 @@ export function findWitnessFrame(s: FrameSearch): number {
   let winStart = s.from;
   while (winStart <= lastStart) {
     const n = readAll(s.file, win, winStart, Math.min(win.length, s.fileSize - winStart));
+    let work = n;
     const stop = Math.min(n - FRAME_HEADER_SIZE, lastStart - winStart);
     // A witness id is ≥ 1, so one of its id bytes (r+8 .. r+15) is nonzero: only offsets near a
     // nonzero word are candidates, which skips zero-filled space a word at a time.
@@ -62,11 +79,18 @@ export function findWitnessFrame(s: FrameSearch): number {
       if (words[k] === 0) continue;
       const hi = Math.min(4 * k + 3 - 8, stop);
       for (let r = Math.max(next, 4 * k - 15); r <= hi; r++) {
+        const before = state.budget;
         const found = candidate(s, win, winStart, n, r, state);
         if (found !== SEARCH_NONE) return found;
+        work += before - state.budget;
+        if (work >= STEP_WORK) {
+          yield work;
+          work = 0;
+        }
       }
       next = Math.max(next, hi + 1);
     }
+    yield work;
     if (n < win.length || winStart + n >= s.fileSize) break;
     // Overlap by one header so every candidate's 16 header bytes are seen whole in some window.
     winStart += n - FRAME_HEADER_SIZE + 1;

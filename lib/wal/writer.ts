@@ -2,13 +2,15 @@ import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
 import { AlreadyExistsError, ClosedError, describe, EncodeError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
-import { ActiveSegment, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment, zeroChunks } from './active-segment';
+import { cutBackToSynced } from '../framed/cut-back';
+import { requireDirectory, typeName } from '../guards';
+import { ActiveSegment, commitHeader, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { encodeMark, FRAME_HEADER_SIZE, LOCK_FILE, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { Batch, CommitQueue } from './group-commit';
 import { notify, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
-import { RecyclePool } from './recycle-pool';
+import { checkRecyclePath, RecyclePool } from './recycle-pool';
 import { resumeTail, type ResumedTail } from './resume';
 import { listSegments } from './segment-scan';
 
@@ -67,9 +69,12 @@ export class WalWriter<E> {
   }
 
   private static start<E>(dir: Directory, options: WalWriterOptions<E>, mode: Mode): WalWriter<E> {
+    requireDirectory(dir, `WalWriter.${mode}`);
     const opts = resolveWriterOptions(options);
     dir.mkdirp(WAL_DIR);
     const lock = dir.lock(LOCK_FILE);
+    // Everything this call opens is closed again if it fails: a failed open leaves no descriptor.
+    let segment: ActiveSegment | undefined;
     try {
       // mkdirp fsyncs the root only when it creates wal/; if that fsync failed before (or the
       // process died between the two), wal/ exists but may not survive a power cut with the log.
@@ -84,20 +89,26 @@ export class WalWriter<E> {
         tail = resumeTail(dir, checksum, { syncWindow: opts.syncWindow, preallocate: opts.preallocate, now });
         if (tail === undefined && mode === 'resume') throw new NotFoundError(`${WAL_DIR}/*.wal (no log to resume)`);
       }
+      segment = tail?.segment;
       const pool = new RecyclePool(dir, opts.recycleCapacity);
       pool.adoptLeftovers();
       if (tail === undefined) {
-        const { segment, preallocationFailed } = createSegment(dir, {
+        const created = createSegment(dir, {
           segmentId: 1, firstEntryId: 1, syncWindow: opts.syncWindow, createdAt: now, preallocate: opts.preallocate, zeroFill: opts.zeroFill,
         }, checksum);
-        return new WalWriter<E>(dir, lock, opts, checksum, pool, segment, 1, !preallocationFailed, false);
+        segment = created.segment;
+        return new WalWriter<E>(dir, lock, opts, checksum, pool, created.segment, 1, !created.preallocationFailed, false);
       }
       // The previous writer may have died before making the final segment's entry durable; after
       // this fsync (and the fdatasync resumeTail did) every entry found in the log is durable.
       dir.syncDir(WAL_DIR);
       return new WalWriter<E>(dir, lock, opts, checksum, pool, tail.segment, tail.nextEntryId, !tail.preallocationFailed, true);
     } catch (err) {
-      lock.release();
+      try {
+        segment?.close();
+      } finally {
+        lock.release();
+      }
       throw err;
     }
   }
@@ -121,6 +132,8 @@ export class WalWriter<E> {
   private entryCap = Infinity;
   private spares: FrameBuffer[] = [];
   private readonly everyN: number;
+  /** flushPolicy 'manual': only flush calls and a full buffer write frames to the OS. */
+  private readonly manualFlush: boolean;
   private segment: ActiveSegment;
   private next: number;
   private durable: number;
@@ -160,6 +173,7 @@ export class WalWriter<E> {
       drained: () => this.leavePipeline(),
     });
     this.everyN = opts.flush.everyN;
+    this.manualFlush = opts.flush.everyN === 0 && opts.flush.intervalMs === 0;
     this.segment = segment;
     this.next = nextEntryId;
     this.durable = entryDurable ? nextEntryId - 1 : 0;
@@ -248,10 +262,9 @@ export class WalWriter<E> {
       ids[i] = this.frame(staging.subarray(start, ends[i]));
       start = ends[i];
     }
-    if (this.everyN !== 0) {
-      this.sinceFlush += n;
-      if (this.sinceFlush >= this.everyN) this.writeBuffered();
-    }
+    // A returned batch is in the OS's hands, so it survives the process (not a power cut: that is
+    // sync's job). It counts as one flush whatever its size; only 'manual' leaves it buffered.
+    if (!this.manualFlush) this.writeBuffered();
     return ids;
   }
 
@@ -325,6 +338,10 @@ export class WalWriter<E> {
   /** Hands files returned by WalMaintenance.truncateToRecycle to this writer for reuse (or deletion, past recycleCapacity). */
   recycle(paths: readonly string[]): void {
     this.checkUsable();
+    if (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string')) {
+      throw new InvalidArgumentError(`recycle takes the array of paths WalMaintenance.truncateToRecycle returned, not ${typeName(paths)}`);
+    }
+    for (const path of paths) checkRecyclePath(path);
     for (const path of paths) this.pool.add(path);
   }
 
@@ -376,6 +393,8 @@ export class WalWriter<E> {
     if (payload.length > this.maxPayloadSize) {
       throw new EncodeError(`entry ${this.next + index} encodes to ${payload.length} bytes, more than maxPayloadSize ${this.opts.maxPayloadSize}`);
     }
+    const admit = this.observer?.admit;
+    if (admit !== undefined) admit.call(this.observer, FRAME_HEADER_SIZE + payload.length);
     return payload;
   }
 
@@ -752,10 +771,8 @@ export class WalWriter<E> {
     if (header === undefined) return segment.commit(plan, end);
     // Rule A: the header is fdatasynced before any frame is written. Written together, a torn
     // write could keep a frame and lose the header, which the reader must call damage. A new
-    // file's zero fill (options.zeroFill) rides on that commit: zeros read as a clean end, so a
-    // torn header over zeros is still a segment that never held a frame.
-    const first = this.opts.zeroFill > SEGMENT_HEADER_SIZE ? [header, ...zeroChunks(SEGMENT_HEADER_SIZE, this.opts.zeroFill)] : [header];
-    return segment.commit({ chunks: first, position: 0 }, SEGMENT_HEADER_SIZE).then(() => segment.commit(plan, end));
+    // file's zero fill (options.zeroFill) is committed with and after it (see commitHeader).
+    return commitHeader(segment, header, this.opts.zeroFill).then(() => segment.commit(plan, end));
   }
 
   private createPlanned(segment: ActiveSegment): void {
@@ -822,7 +839,7 @@ export class WalWriter<E> {
     this.failure = err;
     this.stopTimer();
     discardUnsynced(this.dir, segment);
-    if (channels.poison.hasSubscribers) channels.poison.publish({ error: err, segmentId: this.segment.segmentId });
+    if (channels.poison.hasSubscribers) channels.poison.publish({ error: err, segmentId: segment.segmentId });
   }
 
   private checkNotPipelined(call: string, instead: string): void {
@@ -854,24 +871,7 @@ export class WalWriter<E> {
   }
 }
 
-/**
- * Cuts a failed writer's segment back to the end of its last completed fdatasync. After a failed
- * write or fdatasync the page cache may show bytes the disk never got (the kernel marks lost
- * pages clean, "fsyncgate"); a writer reopened before a reboot would read them, take them for
- * durable and append after them. The cut is made even at the current size: the failed
- * fdatasync may also have dropped a truncation (a recycled file's stale tail) the cache shows
- * as done. Best effort: the writer is poisoned whatever happens here.
- */
+/** cutBackToSynced for a failed writer's segment, if its file was created. */
 function discardUnsynced(dir: Directory, segment: ActiveSegment): void {
-  if (!segment.exists) return;
-  try {
-    const file = dir.openAppend(segment.path);
-    try {
-      if (file.size() >= segment.synced) file.truncate(segment.synced);
-    } finally {
-      file.close();
-    }
-  } catch {
-    // The failure being reported is the one that matters.
-  }
+  if (segment.exists) cutBackToSynced(dir, segment.path, segment.synced);
 }

@@ -137,7 +137,7 @@ export function recordLogInput(rng: Prng, large = false): { bytes: Uint8Array; p
 function checkRead(where: string, bytes: Uint8Array, mode: RecordLogMode, scan: RecordLogScan, records: Uint8Array[], checksum: Checksummer): void {
   if (scan.fileSize !== bytes.length) fail(where, `fileSize ${scan.fileSize}, file has ${bytes.length}`);
   if (scan.count !== records.length) fail(where, `count ${scan.count}, ${records.length} records handed out`);
-  if (scan.tail === 'torn' && mode !== 'bestEffort') fail(where, 'torn tail in strict mode');
+  if (scan.tail === 'torn' && mode !== 'bestEffortTail') fail(where, 'torn tail in strict mode');
   if (scan.headerTorn) {
     if (scan.tail !== 'torn' || scan.validEnd !== 0 || records.length !== 0) fail(where, `torn header with ${JSON.stringify(scan)}`);
     return;
@@ -193,7 +193,7 @@ export function fuzzRecordLog(ctx: WalContext, rng: Prng, large = false): void {
     f.write(input.bytes);
     f.close();
     const strict = readOutcome(ctx, dir, input.bytes, 'strict', codec, maxRecordSize);
-    const best = readOutcome(ctx, dir, input.bytes, 'bestEffort', codec, maxRecordSize);
+    const best = readOutcome(ctx, dir, input.bytes, 'bestEffortTail', codec, maxRecordSize);
     const where = `record log readings [${checksum.name}]`;
     if (strict.startsWith('ok') && strict !== best) fail(where, `strict succeeded but bestEffort differs:\n${strict}\n${best}`);
     if (input.pristine !== undefined && codec === raw && maxRecordSize === undefined && !strict.includes(`"count":${input.pristine},`)) {

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
+import type { Directory } from '../lib/directory/directory';
+import { FsDirectory } from '../lib/directory/fs';
+import { DurabilityError, InvalidArgumentError, InvalidPathError } from '../lib/errors';
+import { CheckpointPublisher } from '../lib/publisher';
+import { readRecordLog } from '../lib/recordlog/reader';
+import { RecordLogWriter } from '../lib/recordlog/writer';
+import { recover } from '../lib/recover';
+import { json } from '../lib/wal/codec';
+import { WalMaintenance } from '../lib/wal/maintenance';
+import { WalReader } from '../lib/wal/reader';
+import { WalWriter } from '../lib/wal/writer';
+import { dirKinds } from './fixtures/wal-dirs';
+
+// Wrong arguments from JavaScript callers (types vanish at run time): each is a typed error at
+// the call that was wrong, saying what was expected, never a TypeError from deep inside.
+
+function throwsTyped(fn: () => unknown, type: new (...a: never[]) => DurabilityError, expected: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
+    assert.match((err as Error).message, expected);
+    return true;
+  });
+}
+
+describe('argument errors at public entry points', () => {
+  let root: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-args-'));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('WalWriter.open/create/resume given a path instead of a Directory', () => {
+    for (const open of [WalWriter.open, WalWriter.create, WalWriter.resume]) {
+      throwsTyped(() => open(root as unknown as Directory, { codec: json }), InvalidArgumentError, /needs a Directory .*not the string/);
+    }
+  });
+
+  it('new FsDirectory with no root, a NUL in the root, bad options or a bogus backend', () => {
+    throwsTyped(() => new (FsDirectory as unknown as new () => FsDirectory)(), InvalidArgumentError, /root directory's path/);
+    throwsTyped(() => new FsDirectory(''), InvalidArgumentError, /non-empty string/);
+    throwsTyped(() => new FsDirectory(`${root}/a\0b`), InvalidPathError, /NUL/);
+    throwsTyped(() => new FsDirectory(root, 5 as never), InvalidArgumentError, /options must be an object/);
+    throwsTyped(() => new FsDirectory(root, { backend: 'bogus' as never }), InvalidArgumentError, /backend must be a FileBackend/);
+  });
+
+  it('new WalReader with a codec that is not one', () => {
+    const dir = new FsDirectory(root);
+    throwsTyped(() => new WalReader(dir, { codec: 5 as never }), InvalidArgumentError, /needs a codec.*not number 5/);
+    throwsTyped(() => new WalReader(dir, undefined as never), InvalidArgumentError, /options must be an object/);
+    throwsTyped(() => new WalReader(root as never, { codec: json }), InvalidArgumentError, /needs a Directory/);
+  });
+
+  it('new WalMaintenance without a Directory or with a bad maxPayloadSize', () => {
+    throwsTyped(() => new (WalMaintenance as unknown as new () => WalMaintenance)(), InvalidArgumentError, /needs a Directory .*not undefined/);
+    throwsTyped(() => new WalMaintenance(new FsDirectory(root), { maxPayloadSize: -1 }), InvalidArgumentError, /maxPayloadSize/);
+  });
+
+  it('record logs and checkpoints given a path instead of a Directory', () => {
+    throwsTyped(() => RecordLogWriter.open(root as never, 'a.log'), InvalidArgumentError, /RecordLogWriter.open needs a Directory/);
+    throwsTyped(() => readRecordLog(root as never, 'a.log'), InvalidArgumentError, /needs a Directory/);
+    throwsTyped(() => loadLatestCheckpoint(root as never, { codec: json }), InvalidArgumentError, /loadLatestCheckpoint needs a Directory/);
+    throwsTyped(() => writeCheckpoint(root as never, 1, {}, { codec: json }), InvalidArgumentError, /writeCheckpoint needs a Directory/);
+    throwsTyped(() => new CheckpointPublisher(root as never, {} as never), InvalidArgumentError, /CheckpointPublisher needs a Directory/);
+  });
+
+  it('RecordLogWriter.open checks its options before creating or locking anything', () => {
+    const dir = new FsDirectory(root);
+    throwsTyped(() => RecordLogWriter.open(dir, 'logs/a.log', { syncWindow: 1 }), InvalidArgumentError, /syncWindow/);
+    throwsTyped(() => RecordLogWriter.open(dir, 'logs/a.log', { codec: 5 as never }), InvalidArgumentError, /needs a codec/);
+    assert.deepEqual(fs.readdirSync(root), []);
+  });
+
+  it('writer.recycle with something other than recycle paths changes nothing', () => {
+    const w = WalWriter.open(new FsDirectory(root), { codec: json });
+    try {
+      throwsTyped(() => w.recycle([5] as never), InvalidArgumentError, /array of paths/);
+      throwsTyped(() => w.recycle('wal/recycle-1' as never), InvalidArgumentError, /array of paths/);
+      throwsTyped(() => w.recycle(['wal/recycle-1', 'wal/00000000000000000001.wal']), InvalidArgumentError, /not a recycled segment/);
+      assert.equal(w.poisoned, false);
+    } finally {
+      w.closeSync();
+    }
+  });
+});
+
+for (const kind of dirKinds()) {
+  describe(`a directory named like a checkpoint on ${kind.name}`, () => {
+    afterEach(() => kind.cleanup());
+
+    it('is skipped like a damaged checkpoint, recovery falls back to the older one', async () => {
+      const dir = kind.make();
+      const w = WalWriter.open(dir, { codec: json });
+      for (let i = 1; i <= 10; i++) w.append(i);
+      w.closeSync();
+      writeCheckpoint(dir, 3, [1, 2, 3], { codec: json });
+      dir.mkdirp('checkpoints/00000000000000000008.ckpt');
+      const r = await recover({ dir, codec: json, stateCodec: json, initial: [], apply: (s: unknown, rec) => [...(s as number[]), rec.payload as number] });
+      assert.deepEqual(r.state, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.equal(r.checkpointEntryId, 3);
+      assert.deepEqual(r.skippedCheckpoints.map((s) => [s.path, s.reason]), [['checkpoints/00000000000000000008.ckpt', 'a directory, not a checkpoint file']]);
+    });
+  });
+}

@@ -1,0 +1,58 @@
+// Stream set-up and read-back for the JetStream tests (the real client against real servers).
+import assert from 'node:assert/strict';
+import { connect, type NatsConnection, type StreamConfig } from 'nats';
+import type { Directory } from '../../lib/directory/directory';
+import { raw } from '../../lib/wal/codec';
+import { WalReader } from '../../lib/wal/reader';
+
+export async function withConnection<T>(servers: string | string[], fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  const nc = await connect({ servers, timeout: 5000 });
+  try {
+    return await fn(nc);
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function createStream(servers: string | string[], config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  await withConnection(servers, async (nc) => {
+    const jsm = await nc.jetstreamManager({ timeout: 10000 });
+    await jsm.streams.add(config);
+  });
+}
+
+export interface StoredEntry {
+  readonly seq: number;
+  readonly msgId: string | undefined;
+  readonly payload: Uint8Array;
+}
+
+/** Every message of the stream, in sequence order (bounded by the stream's own count). */
+export async function readStream(servers: string | string[], stream: string): Promise<StoredEntry[]> {
+  return withConnection(servers, async (nc) => {
+    const jsm = await nc.jetstreamManager({ timeout: 10000 });
+    const info = await jsm.streams.info(stream);
+    const out: StoredEntry[] = [];
+    if (info.state.messages === 0) return out;
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage(stream, { seq });
+      out.push({ seq: m.seq, msgId: m.header?.get('Nats-Msg-Id'), payload: m.data });
+    }
+    return out;
+  });
+}
+
+/** Asserts the stream holds exactly the log: entry i at position i, same bytes, nothing more. */
+export async function assertStreamMatchesLog(servers: string | string[], stream: string, dir: Directory): Promise<number> {
+  const log = new WalReader(dir, { codec: raw }).replaySync({ mode: 'bestEffortTail' });
+  const stored = await readStream(servers, stream);
+  const ids = stored.map((s) => Number(s.msgId));
+  const dups = ids.length - new Set(ids).size;
+  assert.equal(dups, 0, `${dups} duplicated entries in the stream`);
+  assert.equal(stored.length, log.length, `stream holds ${stored.length} messages, the log ${log.length} entries`);
+  for (let i = 0; i < log.length; i++) {
+    assert.equal(stored[i].msgId, String(log[i].entryId), `message ${i} (seq ${stored[i].seq}) carries entry ${stored[i].msgId}, expected ${log[i].entryId}`);
+    assert.deepEqual(Buffer.from(stored[i].payload), Buffer.from(log[i].payload), `entry ${log[i].entryId} differs`);
+  }
+  return log.length;
+}
