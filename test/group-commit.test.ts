@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Directory } from '../lib/directory/directory';
 import { ClosedError, EncodeError, InvalidStateError } from '../lib/errors';
 import { jsonCodec, raw } from '../lib/wal/codec';
-import { segmentPath } from '../lib/wal/format';
+import { MARK_SIZE, segmentPath } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import type { WalWriterOptions } from '../lib/wal/options';
@@ -115,7 +115,8 @@ for (const kind of dirKinds()) {
     });
 
     it('bursts that span several segments rotate through the pipeline, leaving a strict log', async () => {
-      const { w } = counting(dir, { codec: raw, maxSegmentSize: 32 + 10 * 116, groupCommit: { maxBatchBytes: 700 }, preallocate: true });
+      // 10 frames a segment: a batch of 6, then a batch of 4 behind a sync mark.
+      const { w } = counting(dir, { codec: raw, maxSegmentSize: 32 + 10 * 116 + MARK_SIZE, groupCommit: { maxBatchBytes: 700 }, preallocate: true });
       const all: Promise<number>[] = [];
       for (let i = 0; i < 95; i++) all.push(w.appendDurable(new Uint8Array(100)));
       const batch = w.appendBatchDurable(Array.from({ length: 30 }, () => new Uint8Array(100)));
@@ -124,7 +125,7 @@ for (const kind of dirKinds()) {
       assert.deepEqual(await batch, range(96, 125));
       assert.equal(w.durableEntryId, 125);
       // Every rotated segment was trimmed (preallocated space cut) and holds exactly 10 frames.
-      for (let s = 1; s <= 12; s++) assert.equal(dir.readFile(segmentPath(s)).length, 32 + 10 * 116, `segment ${s}`);
+      for (let s = 1; s <= 12; s++) assert.equal(dir.readFile(segmentPath(s)).length, 32 + 10 * 116 + MARK_SIZE, `segment ${s}`);
       await w.close();
       assert.deepEqual(ids(dir), range(1, 125));
       assert.equal(new WalMaintenance(dir).segmentRanges().length, 13);

@@ -80,7 +80,7 @@ describe('wal format: segment header', () => {
   it('round-trips, including ids up to 2^53-1, and its salt is the unmasked CRC', () => {
     const { bytes, header } = encodeSegmentHeader(fields, reference);
     assert.equal(bytes.length, SEGMENT_HEADER_SIZE);
-    assert.deepEqual([...bytes.subarray(0, 8)], [0x44, 0x57, 0x41, 0x4c, 1, 0, 0, 0]);
+    assert.deepEqual([...bytes.subarray(0, 8)], [0x44, 0x57, 0x41, 0x4c, 2, 0, 0, 0]);
     assert.equal(header.salt, referenceCrc32c(bytes.subarray(0, 28)));
     assert.equal(readU32(bytes, 28), maskCrc(header.salt));
     assert.deepEqual(decodeSegmentHeader(bytes, 'f', reference, 3), header);
@@ -105,7 +105,8 @@ describe('wal format: segment header', () => {
     const flipped = good.slice();
     flipped[12] ^= 0x10;
     corruption(() => decodeSegmentHeader(flipped, 'f', reference), 28, /CRC mismatch/);
-    corruption(() => decodeSegmentHeader(resealed((b) => { b[4] = 2; }), 'f', reference), 4, /unsupported format version 2/);
+    corruption(() => decodeSegmentHeader(resealed((b) => { b[4] = 3; }), 'f', reference), 4, /unsupported format version 3/);
+    assert.equal(decodeSegmentHeader(resealed((b) => { b[4] = 1; }), 'f', reference).version, 1, 'v1 headers still read');
     corruption(() => decodeSegmentHeader(resealed((b) => { b[6] = 1; }), 'f', reference), 6, /flags/);
     corruption(() => decodeSegmentHeader(good, 'f', reference, 4), 8, /segment id mismatch/);
     assert.throws(() => decodeSegmentHeader(flipped, 'wal/x.wal', reference), (e: unknown) => e instanceof CorruptionError && e.file === 'wal/x.wal');

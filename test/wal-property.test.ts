@@ -174,10 +174,13 @@ describe('WAL reopened in the same process after a failed fdatasync', () => {
     const dir = new SimulatedDirectory({ seed: 5 });
     const options = { codec, maxSegmentSize: 140, recycleCapacity: 1 };
     const w = WalWriter.create(dir, options);
-    for (let n = 1; n <= 9; n++) await w.appendDurable(bytes(n));
+    // Written so that no sync mark lands in these segments: segment 1 is 3 frames, 140 bytes,
+    // and segment 4 (one batch) 136 bytes of it.
+    for (let n = 1; n <= 9; n++) w.append(bytes(n));
+    await w.sync();
     w.recycle(new WalMaintenance(dir).truncateToRecycle(3));
     const small = (n: number) => new Uint8Array(10).fill(n);
-    for (let n = 10; n <= 13; n++) await w.appendDurable(small(n));
+    await w.appendBatchDurable([10, 11, 12, 13].map(small));
     assert.equal(w.currentSegmentId, 4);
     assert.ok(!dir.list('wal').includes('recycle-1'), 'segment 4 is the recycled file');
     dir.injectFault({ op: 'sync', error: 'EIO', path: segmentPath(4) });

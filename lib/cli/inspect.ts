@@ -4,12 +4,13 @@ import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, t
 import { scanCheckpoints } from './checkpoint-scan';
 import { forwarderPosition } from './forwarder-position';
 import { requireLog } from './log-dir';
-import { scanLog, type SegmentReport } from './log-scan';
+import { describeFollowing, scanLog, type SegmentReport } from './log-scan';
 
 export const usage = `durability inspect <dir> [--json]
   Lists the log's segments (entry-id range, frame count, size, and how each ends: clean, torn,
-  or damaged at a byte offset), its checkpoints (entries covered, size, valid or damaged) and,
-  when a JetStream forwarder keeps a cursor there, how far it has shipped.
+  or damaged at a byte offset, with how many frames passing their CRC follow that offset), its
+  checkpoints (entries covered, size, valid or damaged) and, when a JetStream forwarder keeps a
+  cursor there, how far it has shipped.
   A torn tail of the final segment is reported, not an error. Exit 0 when every segment and
   checkpoint reads, 1 when one is damaged.`;
 
@@ -25,6 +26,8 @@ interface SegmentRow {
   /** Byte offset where reading stopped, for torn and damaged segments. */
   offset: number | null;
   reason: string | null;
+  /** Frames passing their CRC after that offset (null: clean, or not known). */
+  following: number | null;
 }
 
 export function inspect(argv: string[], io: CliIo): number {
@@ -33,7 +36,7 @@ export function inspect(argv: string[], io: CliIo): number {
   const dirPath = positionals[0];
   const dir = openLogDirectory(dirPath);
   requireLog(dir, dirPath);
-  const report = scanLog(dir, { mode: 'bestEffortTail', stopAtDamage: false });
+  const report = scanLog(dir, { mode: 'bestEffortTail', stopAtDamage: false, survey: true });
   const rows = report.segments.map(toRow);
   const entries = rows.reduce((n, r) => n + r.entries, 0);
   const withEntries = rows.filter((r) => r.entries > 0);
@@ -90,7 +93,8 @@ function toRow(s: SegmentReport): SegmentRow {
     const d = s.damage;
     return {
       segmentId: s.segmentId, file: s.path, bytes: s.fileSize, entries: 0, firstEntryId: null, lastEntryId: null,
-      state: 'damaged', offset: d?.offset ?? 0, reason: d?.reason ?? null,
+      state: 'damaged', offset: d?.offset ?? 0, reason: withFollowing(d?.reason ?? null, s),
+      following: s.following?.count ?? null,
     };
   }
   const scan = s.scan;
@@ -99,8 +103,14 @@ function toRow(s: SegmentReport): SegmentRow {
     segmentId: s.segmentId, file: s.path, bytes: s.fileSize, entries: scan.frameCount,
     firstEntryId: scan.firstEntryId, lastEntryId: scan.frameCount === 0 ? null : scan.lastEntryId,
     state: torn ? 'torn' : 'clean', offset: torn ? scan.validEnd : null,
-    reason: torn ? `incomplete final write, ${scan.fileSize - scan.validEnd} byte(s) past the last good frame` : null,
+    reason: torn ? withFollowing(`incomplete final write, ${scan.fileSize - scan.validEnd} byte(s) past the last good frame`, s) : null,
+    following: torn ? s.following?.count ?? null : null,
   };
+}
+
+function withFollowing(reason: string | null, s: SegmentReport): string | null {
+  const f = describeFollowing(s.following);
+  return f === '' ? reason : `${reason ?? 'damaged'}; ${f}`;
 }
 
 function alignColumns(rows: string[][]): string[] {

@@ -1,7 +1,8 @@
 import type { Directory } from '../directory/directory';
 import { CorruptionError } from '../errors';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE } from '../wal/format';
-import { checkSegmentSequence, listSegments, scanSegment, type ScanMode, type SegmentScan } from '../wal/segment-scan';
+import { surveyValidFrames, type FrameSurvey } from '../wal/quarantine';
+import { checkSegmentSequence, listSegments, readValidSegmentHeader, scanSegment, type ScanMode, type SegmentRef, type SegmentScan } from '../wal/segment-scan';
 
 // Walks every segment the way WalReader does (sequence and id-continuity rules included), but
 // keeps going after damage so inspect can describe the whole log, and reports bytes as it goes
@@ -14,6 +15,8 @@ export interface SegmentReport {
   readonly scan: SegmentScan | undefined;
   /** Damage that stopped the scan of this segment (scan is then undefined). */
   readonly damage: CorruptionError | undefined;
+  /** With ScanLogOptions.survey: frames passing their CRC after the torn or damaged offset. */
+  readonly following?: FrameSurvey;
 }
 
 export interface LogReport {
@@ -27,6 +30,8 @@ export interface ScanLogOptions {
   mode: ScanMode;
   /** Stop at the first damage (verify) instead of describing every segment (inspect). */
   stopAtDamage: boolean;
+  /** Count the frames passing their CRC after a torn or damaged offset (SegmentReport.following). */
+  survey?: boolean;
   /** Called with (bytesDone, bytesTotal) now and then. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -63,11 +68,15 @@ export function scanLog(dir: Directory, options: ScanLogOptions): LogReport {
           if (++frames % PROGRESS_EVERY === 0) onProgress(done + SEGMENT_HEADER_SIZE, totalBytes);
         },
       });
-      segments.push({ segmentId: ref.segmentId, path: ref.path, fileSize: sizes[i], scan, damage: undefined });
+      const following = options.survey === true && scan.tail === 'torn' && scan.header !== undefined
+        ? surveyValidFrames(dir, ref.path, scan.validEnd, scan.header.salt, scan.lastEntryId + 1)
+        : undefined;
+      segments.push({ segmentId: ref.segmentId, path: ref.path, fileSize: sizes[i], scan, damage: undefined, following });
       expected = scan.lastEntryId + 1;
     } catch (err) {
       if (!(err instanceof CorruptionError)) throw err;
-      segments.push({ segmentId: ref.segmentId, path: ref.path, fileSize: sizes[i], scan: undefined, damage: err });
+      const following = options.survey === true ? surveyAfterDamage(dir, ref, err, expected) : undefined;
+      segments.push({ segmentId: ref.segmentId, path: ref.path, fileSize: sizes[i], scan: undefined, damage: err, following });
       firstDamage ??= err;
       if (options.stopAtDamage) break;
       expected = undefined;
@@ -76,6 +85,22 @@ export function scanLog(dir: Directory, options: ScanLogOptions): LogReport {
     options.onProgress?.(before, totalBytes);
   }
   return { segments, firstDamage, totalBytes };
+}
+
+/** Frames passing their CRC in the damaged segment from the damaged offset on (none known when its header is bad). */
+function surveyAfterDamage(dir: Directory, ref: SegmentRef, damage: CorruptionError, expected: number | undefined): FrameSurvey | undefined {
+  if (damage.file !== ref.path) return undefined;
+  const header = readValidSegmentHeader(dir, ref);
+  if (header === undefined) return undefined;
+  return surveyValidFrames(dir, ref.path, Math.max(damage.offset, SEGMENT_HEADER_SIZE), header.salt, expected ?? header.firstEntryId);
+}
+
+/** "N frame(s) passing their CRC follow (entries a..b)", for inspect and verify. */
+export function describeFollowing(s: FrameSurvey | undefined): string {
+  if (s === undefined) return '';
+  const more = s.undecided ? ' (or more: the search stopped at its budget)' : '';
+  if (s.count === 0) return `no frame passing its CRC follows${more}`;
+  return `${s.count} frame(s) passing their CRC follow (entries ${s.firstEntryId}..${s.lastEntryId})${more}`;
 }
 
 function fileSize(dir: Directory, path: string): number {

@@ -4,7 +4,7 @@ import type { CorruptionError } from '../errors';
 import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, type CliIo } from './io';
 import { scanCheckpoints } from './checkpoint-scan';
 import { requireLog } from './log-dir';
-import { scanLog } from './log-scan';
+import { describeFollowing, scanLog } from './log-scan';
 import { ProgressBar } from './progress';
 
 export const usage = `durability verify <dir> [--progress | --quiet]
@@ -26,6 +26,7 @@ export function verify(argv: string[], io: CliIo): number {
   const report = scanLog(dir, {
     mode: 'strict',
     stopAtDamage: true,
+    survey: true,
     onProgress: (done, total) => {
       if (bar === undefined) {
         const wanted = values.progress === true || (values.quiet !== true && io.stderr.isTTY === true && total >= PROGRESS_MIN_BYTES);
@@ -52,6 +53,8 @@ export function verify(argv: string[], io: CliIo): number {
     return EXIT_OK;
   }
   describeDamage(io, dirPath, report.firstDamage, isTornTailOnly(dirPath));
+  const following = describeFollowing(report.segments.find((s) => s.damage === report.firstDamage)?.following);
+  if (following !== '') line(io.stdout, `after it: ${following}`);
   return EXIT_DAMAGED;
 }
 
@@ -65,6 +68,6 @@ function describeDamage(io: CliIo, dirPath: string, damage: CorruptionError, tor
   if (tornTail) {
     line(io.stdout, `torn tail: the final segment ends in an incomplete write (a crash mid-write leaves this); 'durability repair ${dirPath}' cuts it off`);
   } else {
-    line(io.stdout, `mid-log damage: entries at and after this point cannot be read; 'durability repair' will not hide it`);
+    line(io.stdout, `mid-log damage: entries at and after this point cannot be read; 'durability repair' will not hide it ('durability repair --force' cuts there, keeping the bytes cut in a quarantine file)`);
   }
 }

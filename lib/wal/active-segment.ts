@@ -2,7 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import { diagnoseOnce } from '../diagnostics';
 import type { CommitPlan, Directory, WritableFile } from '../directory/directory';
 import { InvalidStateError } from '../errors';
-import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, segmentPath } from './format';
+import { encodeSegmentHeader, FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE, segmentPath } from './format';
 
 // The segment the writer appends to. Writes are positioned (writeAt at our own `position`), not
 // at the file's append offset: a recycled file is longer than what we have written into it, and
@@ -21,6 +21,10 @@ export class ActiveSegment {
   synced: number;
   /** Frames in the segment, written or still buffered. */
   frameCount: number;
+  /** Whether writes carry sync marks (format v2; a resumed v1 segment stays v1, without them). */
+  readonly marks: boolean;
+  /** Largest watermark a sync mark of this segment carries (SEGMENT_HEADER_SIZE: none yet). */
+  markedTo = SEGMENT_HEADER_SIZE;
   /**
    * Header bytes still to be written: set on a segment planned by the group-commit path, whose
    * file is only created when its first batch commits (see planSegment).
@@ -34,7 +38,7 @@ export class ActiveSegment {
 
   constructor(fields: {
     segmentId: number; path: string; salt: number; firstEntryId: number; syncWindow: number; createdAt: number;
-    file: WritableFile | undefined; position: number; synced: number; frameCount: number;
+    file: WritableFile | undefined; position: number; synced: number; frameCount: number; version: number;
   }) {
     this.segmentId = fields.segmentId;
     this.path = fields.path;
@@ -46,6 +50,15 @@ export class ActiveSegment {
     this.position = fields.position;
     this.synced = fields.synced;
     this.frameCount = fields.frameCount;
+    this.marks = fields.version >= MARKS_VERSION;
+  }
+
+  /**
+   * The watermark the next write must carry in a sync mark, or 0 when it needs none: bytes up to
+   * `synced` were fdatasynced and no mark says so yet.
+   */
+  pendingMark(): number {
+    return this.marks && this.synced > this.markedTo ? this.synced : 0;
   }
 
   /** False for a planned segment whose file does not exist yet. */
@@ -249,7 +262,7 @@ function installRecycled(dir: Directory, recyclePath: string, header: Uint8Array
 function segmentFor(spec: NewSegment, path: string, salt: number, file: WritableFile): ActiveSegment {
   return new ActiveSegment({
     segmentId: spec.segmentId, path, salt, firstEntryId: spec.firstEntryId, syncWindow: spec.syncWindow,
-    createdAt: spec.createdAt, file, position: SEGMENT_HEADER_SIZE, synced: SEGMENT_HEADER_SIZE, frameCount: 0,
+    createdAt: spec.createdAt, file, position: SEGMENT_HEADER_SIZE, synced: SEGMENT_HEADER_SIZE, frameCount: 0, version: MARKS_VERSION,
   });
 }
 
@@ -270,6 +283,7 @@ export function planSegment(spec: NewSegment, checksum: Checksummer): ActiveSegm
   const segment = new ActiveSegment({
     segmentId: spec.segmentId, path: segmentPath(spec.segmentId), salt: header.salt, firstEntryId: spec.firstEntryId,
     syncWindow: spec.syncWindow, createdAt: spec.createdAt, file: undefined, position: SEGMENT_HEADER_SIZE, synced: 0, frameCount: 0,
+    version: MARKS_VERSION,
   });
   segment.pendingHeader = bytes;
   return segment;

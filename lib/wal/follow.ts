@@ -18,7 +18,9 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { Directory, ReadableFile } from '../directory/directory';
 import { CorruptionError, DecodeError, InvalidArgumentError, NotFoundError, RecoveryGapError, describe } from '../errors';
 import type { Codec } from './codec';
-import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, maskCrc, readU32, readU64, type SegmentHeader } from './format';
+import {
+  FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, maskCrc, readU32, readU64, type SegmentHeader,
+} from './format';
 import { Pacer, RECORD_WORK, turn } from './pacer';
 import type { WalRecord } from './reader';
 import { listSegments, readValidSegmentHeader, type SegmentRef } from './segment-scan';
@@ -224,7 +226,10 @@ class Follower<E> {
         if (at === size) return 'clean';
         if (this.load(f, size, at, FRAME_HEADER_SIZE) < FRAME_HEADER_SIZE) return 'pending';
         let rel = at - this.bufStart;
-        const len = readU32(this.buf, rel + 4);
+        let len = readU32(this.buf, rel + 4);
+        // A sync mark (v2) is read as a frame with an 8-byte body, then stepped over.
+        const mark = len === MARK_LENGTH && pos.header.version >= FORMAT_VERSION;
+        if (mark) len = MARK_SIZE - FRAME_HEADER_SIZE;
         if (len > this.maxPayload || at + FRAME_HEADER_SIZE + len > size) return 'pending';
         this.load(f, size, at, FRAME_HEADER_SIZE + len);
         rel = at - this.bufStart;
@@ -232,6 +237,10 @@ class Follower<E> {
         if (maskCrc(this.dir.checksum.crc32c(b.subarray(rel + 4, rel + FRAME_HEADER_SIZE + len), salt)) !== readU32(b, rel)) return 'pending';
         const id = readU64(b, rel + 8);
         if (id !== pos.nextId) return 'pending';
+        if (mark) {
+          pos.offset = at + MARK_SIZE;
+          continue;
+        }
         if (id >= this.nextId) {
           const payload = b.subarray(rel + FRAME_HEADER_SIZE, rel + FRAME_HEADER_SIZE + len);
           this.out.push({ entryId: id, payload: this.decode(payload, id, pos.seg.path) });

@@ -1,11 +1,15 @@
-// On-disk format v1 of the WAL (docs/FORMAT.md is the byte-level reference).
+// On-disk format v2 of the WAL, and v1 for reading and resuming (docs/FORMAT.md is the
+// byte-level reference).
 // Everything here is shared by the writer (encode/seal) and the reader (decode/scan),
 // so both sides agree on one definition of every field.
 
 import type { Checksummer } from '../backend/backend';
 import { CorruptionError, InvalidArgumentError } from '../errors';
 
-export const FORMAT_VERSION = 1;
+/** Version of new segments: v1 plus sync marks. v1 segments are still read (and resumed) under v1's rule. */
+export const FORMAT_VERSION = 2;
+/** Oldest version this reader knows. */
+export const FORMAT_VERSION_V1 = 1;
 export const SEGMENT_HEADER_SIZE = 32;
 export const FRAME_HEADER_SIZE = 16;
 export const MAX_PAYLOAD_SIZE = 64 * 1024 * 1024;
@@ -82,6 +86,8 @@ function checkId(v: number, what: string): void {
 // ---- segment header ----
 
 export interface SegmentHeader {
+  /** 1: torn vs damage by the sync window W; 2: by sync marks (docs/FORMAT.md). */
+  version: number;
   segmentId: number;
   firstEntryId: number;
   syncWindow: number;
@@ -93,6 +99,8 @@ export interface SegmentHeaderFields {
   segmentId: number;
   firstEntryId: number;
   syncWindow: number;
+  /** FORMAT_VERSION unless given (the test vectors of v1 files pass 1). */
+  version?: number;
 }
 
 export function encodeSegmentHeader(fields: SegmentHeaderFields, checksum: Checksummer): { bytes: Uint8Array; header: SegmentHeader } {
@@ -100,15 +108,17 @@ export function encodeSegmentHeader(fields: SegmentHeaderFields, checksum: Check
   checkId(fields.firstEntryId, 'first entry id');
   const w = fields.syncWindow;
   if (!Number.isInteger(w) || w < 1 || w > 0xffff_ffff) throw new InvalidArgumentError(`sync window must be in 1..2^32-1 bytes, got ${w}`);
+  const version = fields.version ?? FORMAT_VERSION;
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_V1) throw new InvalidArgumentError(`unknown format version ${version}`);
   const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
   writeU32(bytes, 0, SEGMENT_MAGIC);
-  bytes[4] = FORMAT_VERSION; // u16 version, u16 flags = 0
+  bytes[4] = version; // u16 version, u16 flags = 0
   writeU64(bytes, 8, fields.segmentId);
   writeU64(bytes, 16, fields.firstEntryId);
   writeU32(bytes, 24, w);
   const salt = checksum.crc32c(bytes.subarray(0, 28), 0);
   writeU32(bytes, 28, maskCrc(salt));
-  return { bytes, header: { segmentId: fields.segmentId, firstEntryId: fields.firstEntryId, syncWindow: w, salt } };
+  return { bytes, header: { version, segmentId: fields.segmentId, firstEntryId: fields.firstEntryId, syncWindow: w, salt } };
 }
 
 /**
@@ -129,7 +139,9 @@ export function checkSegmentHeader(bytes: Uint8Array, checksum: Checksummer, exp
   if (readU32(bytes, 0) !== SEGMENT_MAGIC) return { ok: false, crcValid, offset: 0, reason: 'bad magic (not a WAL segment)' };
   if (!crcValid) return { ok: false, crcValid, offset: 28, reason: 'segment header CRC mismatch' };
   const version = bytes[4] | (bytes[5] << 8);
-  if (version !== FORMAT_VERSION) return { ok: false, crcValid, offset: 4, reason: `unsupported format version ${version} (this reader knows ${FORMAT_VERSION})` };
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_V1) {
+    return { ok: false, crcValid, offset: 4, reason: `unsupported format version ${version} (this reader knows ${FORMAT_VERSION_V1} and ${FORMAT_VERSION})` };
+  }
   const flags = bytes[6] | (bytes[7] << 8);
   if (flags !== 0) return { ok: false, crcValid, offset: 6, reason: `nonzero header flags 0x${flags.toString(16)}` };
   const segmentId = readU64(bytes, 8);
@@ -138,7 +150,7 @@ export function checkSegmentHeader(bytes: Uint8Array, checksum: Checksummer, exp
   if (segmentId < 1) return { ok: false, crcValid, offset: 8, reason: 'segment id out of range' };
   if (firstEntryId < 1) return { ok: false, crcValid, offset: 16, reason: 'first entry id out of range' };
   if (syncWindow < 1) return { ok: false, crcValid, offset: 24, reason: 'sync window is zero' };
-  const header = { segmentId, firstEntryId, syncWindow, salt };
+  const header = { version, segmentId, firstEntryId, syncWindow, salt };
   if (expectedSegmentId !== undefined && segmentId !== expectedSegmentId) {
     return { ok: false, crcValid, offset: 8, reason: `segment id mismatch: header says ${segmentId}, file name says ${expectedSegmentId}`, header };
   }
@@ -173,22 +185,32 @@ export function writeFrameUnsealed(target: Uint8Array, offset: number, entryId: 
 let sealRanges = new Uint32Array(2 * 256);
 let sealOut = new Uint32Array(256);
 
-/** Seals `count` frames starting at the given offsets of `target` (one checksum.crc32cRanges call), writing masked CRCs. */
-export function sealFrames(target: Uint8Array, frameOffsets: Uint32Array, count: number, salt: number, checksum: Checksummer): void {
-  if (count === 0) return;
-  if (sealOut.length < count) {
-    const n = Math.max(count, sealOut.length * 2);
+/**
+ * Seals `count` frames starting at the given offsets of `target`, and the sync mark laid out at
+ * `markAt` if ≥ 0 (writeMarkUnsealed), in one checksum.crc32cRanges call, writing masked CRCs.
+ */
+export function sealFrames(target: Uint8Array, frameOffsets: Uint32Array, count: number, salt: number, checksum: Checksummer, markAt = -1): void {
+  const first = markAt >= 0 ? 1 : 0;
+  const total = count + first;
+  if (total === 0) return;
+  if (sealOut.length < total) {
+    const n = Math.max(total, sealOut.length * 2);
     sealRanges = new Uint32Array(2 * n);
     sealOut = new Uint32Array(n);
   }
   const ranges = sealRanges;
+  if (first === 1) {
+    ranges[0] = markAt + 4;
+    ranges[1] = MARK_SIZE - 4;
+  }
   for (let i = 0; i < count; i++) {
     const off = frameOffsets[i];
-    ranges[2 * i] = off + 4;
-    ranges[2 * i + 1] = 12 + readU32(target, off + 4);
+    ranges[2 * (i + first)] = off + 4;
+    ranges[2 * (i + first) + 1] = 12 + readU32(target, off + 4);
   }
-  checksum.crc32cRanges(target, ranges, count, sealOut, salt >>> 0);
-  for (let i = 0; i < count; i++) writeU32(target, frameOffsets[i], maskCrc(sealOut[i]));
+  checksum.crc32cRanges(target, ranges, total, sealOut, salt >>> 0);
+  if (first === 1) writeU32(target, markAt, maskCrc(sealOut[0]));
+  for (let i = 0; i < count; i++) writeU32(target, frameOffsets[i], maskCrc(sealOut[i + first]));
 }
 
 /** Convenience: a complete sealed frame. */
@@ -196,5 +218,37 @@ export function encodeFrame(entryId: number, payload: Uint8Array, salt: number, 
   const out = new Uint8Array(frameSize(payload.length));
   writeFrameUnsealed(out, 0, entryId, payload);
   writeU32(out, 0, maskCrc(checksum.crc32c(out.subarray(4), salt >>> 0)));
+  return out;
+}
+
+// ---- sync marks (v2) ----
+
+/**
+ * A sync mark: a 24-byte frame that holds no entry. Its length field is MARK_LENGTH (the high bit
+ * no payload length can have, and 8 body bytes); its id field is the id of the next entry (it
+ * consumes none); its body is the watermark D: when the mark was written, the segment had been
+ * fdatasynced up to D. The CRC covers length, id and D, seeded with the salt as every frame's.
+ */
+export const MARK_SIZE = 24;
+export const MARK_LENGTH = 0x8000_0008;
+
+/** Lays out a sync mark's fields at target[offset..offset+24), leaving its CRC for sealFrames (markAt). */
+export function writeMarkUnsealed(target: Uint8Array, offset: number, nextEntryId: number, watermark: number): void {
+  writeU32(target, offset + 4, MARK_LENGTH);
+  writeU64(target, offset + 8, nextEntryId);
+  writeU64(target, offset + 16, watermark);
+}
+
+/** Writes a sealed sync mark at target[offset..offset+24). */
+export function writeMark(target: Uint8Array, offset: number, nextEntryId: number, watermark: number, salt: number, checksum: Checksummer): void {
+  checkId(nextEntryId, 'entry id');
+  writeMarkUnsealed(target, offset, nextEntryId, watermark);
+  writeU32(target, offset, maskCrc(checksum.crc32c(target.subarray(offset + 4, offset + MARK_SIZE), salt >>> 0)));
+}
+
+/** A complete sealed sync mark. */
+export function encodeMark(nextEntryId: number, watermark: number, salt: number, checksum: Checksummer): Uint8Array {
+  const out = new Uint8Array(MARK_SIZE);
+  writeMark(out, 0, nextEntryId, watermark, salt, checksum);
   return out;
 }

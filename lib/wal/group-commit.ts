@@ -23,8 +23,10 @@ export class Batch {
   frames: FrameBuffer | undefined;
   /** A single frame too large for a batch buffer, sealed when it was framed. */
   sealed: Uint8Array | undefined = undefined;
-  /** Bytes of frames (0 for a batch that only syncs). */
+  /** Bytes written (0 for a batch that only syncs): frames, and the sync mark when `mark` > 0. */
   bytes = 0;
+  /** Watermark of the sync mark leading the batch (0: none); fixed when the batch is cut. */
+  mark = 0;
   /** Last entry id this batch makes durable. */
   lastEntryId = 0;
   /** The segment is complete after this batch: trim it, sync it, close it (rotation, rule A). */

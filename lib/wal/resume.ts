@@ -1,13 +1,22 @@
 import type { Checksummer } from '../backend/backend';
-import type { Directory } from '../directory/directory';
+import type { Directory, WritableFile } from '../directory/directory';
 import { CorruptionError } from '../errors';
 import { ActiveSegment, createSegment } from './active-segment';
-import { listSegments, scanSegment } from './segment-scan';
+import { FORMAT_VERSION, SEGMENT_HEADER_SIZE } from './format';
+import { quarantineBeforeCut } from './quarantine';
+import { listSegments, scanSegment, type SegmentRef, type SegmentScan } from './segment-scan';
 
 // How a writer picks up an existing log: only the final segment is read (the reader checks the
 // rest when it replays). A torn tail is cut off in place at the last good frame boundary; a torn
 // header means the segment never held a synced frame (headers are fdatasynced when a segment is
-// created), so it is deleted and created again.
+// created), so it is deleted and created again. Frames that validate behind a cut are copied to
+// a quarantine file first (quarantine.ts). Damage is refused: nothing is changed.
+//
+// Bytes the previous writer left unsynced are rewritten before the fdatasync that makes them
+// this writer's starting point: after a failed fdatasync the page cache can show bytes the disk
+// never got, and marks them clean, so a retry in the same boot (this process or another) would
+// otherwise read them, sync nothing, and trust them. Rewriting dirties them again. Which bytes:
+// those after the last sync mark's watermark (v2), or after validEnd − W (v1, rule B).
 
 export interface ResumedTail {
   segment: ActiveSegment;
@@ -22,19 +31,19 @@ export interface ResumedTail {
 export function resumeTail(
   dir: Directory,
   checksum: Checksummer,
-  options: { syncWindow: number; preallocate: number; maxPayloadSize: number; now: number },
+  options: { syncWindow: number; preallocate: number; now: number },
 ): ResumedTail | undefined {
   const segments = listSegments(dir);
   if (segments.length === 0) return undefined;
   const final = segments[segments.length - 1];
-  const scan = scanSegment(dir, final, { isFinal: true, mode: 'bestEffortTail', maxPayloadSize: options.maxPayloadSize });
+  // The format's limit decides what is torn, never the caller's maxPayloadSize: a smaller limit
+  // would cut good entries as a "torn tail" (they are refused when read instead).
+  const scan = scanFinal(dir, final);
 
   if (scan.header === undefined) {
     let firstEntryId: number;
     if (segments.length > 1) {
-      const previous = scanSegment(dir, segments[segments.length - 2], {
-        isFinal: false, mode: 'strict', maxPayloadSize: options.maxPayloadSize,
-      });
+      const previous = scanSegment(dir, segments[segments.length - 2], { isFinal: false, mode: 'strict' });
       firstEntryId = previous.lastEntryId + 1;
     } else if (final.segmentId === 1) {
       firstEntryId = 1;
@@ -48,9 +57,15 @@ export function resumeTail(
     return { segment, nextEntryId: firstEntryId, repaired: 'header', created: true, preallocationFailed };
   }
 
+  const header = scan.header;
+  if (scan.tail === 'torn') quarantineBeforeCut(dir, final.path, scan.validEnd, header.salt, scan.lastEntryId + 1);
   const file = dir.openAppend(final.path);
   try {
-    if (scan.tail === 'torn') file.truncate(scan.validEnd);
+    // Cut even at the current size: a failed fdatasync may also have lost a truncation that
+    // the page cache shows as done (an earlier attempt's cut, or a poisoned writer's).
+    file.truncate(scan.tail === 'torn' ? scan.validEnd : scan.fileSize);
+    const unvouched = header.version >= FORMAT_VERSION ? scan.watermark : scan.validEnd - header.syncWindow;
+    rewrite(dir, final, file, Math.max(SEGMENT_HEADER_SIZE, unvouched), scan.validEnd);
     // Whatever the previous writer left unsynced (it may have died with its data still in the
     // page cache) is made durable now, so this writer starts with an empty sync window and the
     // repair itself cannot be undone by a crash.
@@ -62,9 +77,42 @@ export function resumeTail(
   const segment = new ActiveSegment({
     segmentId: final.segmentId, path: final.path, salt: scan.header.salt, firstEntryId: scan.header.firstEntryId,
     syncWindow: scan.header.syncWindow, createdAt: options.now, file,
-    position: scan.validEnd, synced: scan.validEnd, frameCount: scan.frameCount,
+    position: scan.validEnd, synced: scan.validEnd, frameCount: scan.frameCount, version: scan.header.version,
   });
   return {
     segment, nextEntryId: scan.lastEntryId + 1, repaired: scan.tail === 'torn' ? 'tail' : 'none', created: false, preallocationFailed: false,
   };
+}
+
+function scanFinal(dir: Directory, final: SegmentRef): SegmentScan {
+  try {
+    return scanSegment(dir, final, { isFinal: true, mode: 'bestEffortTail' });
+  } catch (err) {
+    if (!(err instanceof CorruptionError)) throw err;
+    throw new CorruptionError(
+      err.file, err.offset,
+      `${err.reason}. The writer will not open a damaged log (nothing was changed): run 'durability verify' on it for details, ` +
+        `then restore it from a copy or a checkpoint, or run 'durability repair --force' to cut the log at this offset (the bytes cut are kept in a quarantine file)`,
+      { cause: err },
+    );
+  }
+}
+
+const REWRITE_CHUNK = 1 << 20;
+
+/** Writes bytes [from, to) of the file back over themselves, so the next fdatasync carries them whatever the page cache thought. */
+function rewrite(dir: Directory, seg: SegmentRef, file: WritableFile, from: number, to: number): void {
+  if (from >= to) return;
+  const source = dir.openRead(seg.path);
+  try {
+    const chunk = new Uint8Array(Math.min(REWRITE_CHUNK, to - from));
+    for (let at = from; at < to; ) {
+      const got = source.read(chunk.subarray(0, Math.min(chunk.length, to - at)), at);
+      if (got === 0) break;
+      file.writeAt(chunk.subarray(0, got), at);
+      at += got;
+    }
+  } finally {
+    source.close();
+  }
 }

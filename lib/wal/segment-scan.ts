@@ -9,15 +9,15 @@
 
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, InvalidArgumentError } from '../errors';
+import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
 import {
-  FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_SUFFIX, WAL_DIR,
+  FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_SUFFIX, WAL_DIR,
   checkSegmentHeader, maskCrc, parseSegmentFileName, readU32, readU64, unmaskCrc,
   type SegmentHeader,
 } from './format';
 import type { Pacer } from './pacer';
 import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
-import { SEARCH_UNDECIDED, witnessSearch, type FrameSearch } from './tail-search';
+import { SEARCH_UNDECIDED, frameCrcMatches, witnessSearch, type FrameSearch } from './tail-search';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
 
@@ -39,6 +39,8 @@ export interface SegmentScan {
   validEnd: number;
   fileSize: number;
   tail: 'clean' | 'torn';
+  /** Largest watermark of a good sync mark (SEGMENT_HEADER_SIZE when none: v1, or no mark yet). */
+  watermark: number;
 }
 
 export interface ScanOptions {
@@ -46,6 +48,10 @@ export interface ScanOptions {
   mode: ScanMode;
   /** The previous segment's last entry id + 1; undefined for the first segment listed. */
   expectedFirstEntryId?: number;
+  /**
+   * The caller's limit on payloads: a good frame above it is a DecodeError when reached, never
+   * a cut. What is torn or damaged is decided by the format's own limit, MAX_PAYLOAD_SIZE.
+   */
   maxPayloadSize?: number;
   /** `payload` is a view valid only during the call. */
   onFrame?: (entryId: number, payload: Uint8Array) => void;
@@ -136,7 +142,11 @@ export class SegmentScanner extends ScanWindow {
   private readonly checksum: Checksummer;
   private readonly isFinal: boolean;
   private readonly strict: boolean;
+  /** The caller's limit (see ScanOptions.maxPayloadSize). */
   private readonly maxPayload: number;
+  /** Whether the segment may hold sync marks (v2). */
+  private marks = false;
+  private watermark = SEGMENT_HEADER_SIZE;
   private header: SegmentHeader | undefined;
   private firstEntryId: number;
   private nextId: number;
@@ -210,12 +220,25 @@ export class SegmentScanner extends ScanWindow {
           this.bad(this.bufStart + rel, `entry id ${id < 0 ? 'above 2^53-1' : id}, expected ${this.nextId}`);
           continue;
         }
+        const end = rel + 4 + this.ranges[2 * i + 1];
+        if (readU32(b, rel + 4) === MARK_LENGTH) {
+          // A sync mark (only batched in a v2 segment): holds no entry, raises the watermark.
+          const at = this.bufStart + rel;
+          const d = readU64(b, rel + 16);
+          if (d < SEGMENT_HEADER_SIZE || d > at) {
+            this.bad(at, `sync mark watermark ${d < 0 ? 'above 2^53-1' : d} outside ${SEGMENT_HEADER_SIZE}..${at}`);
+            continue;
+          }
+          if (d > this.watermark) this.watermark = d;
+          this.validEnd = this.bufStart + end;
+          continue;
+        }
         this.entryId = id;
         this.nextId = id + 1;
         this.frameCount++;
         this.payloadStart = rel + FRAME_HEADER_SIZE;
-        this.payloadEnd = rel + 4 + this.ranges[2 * i + 1];
-        this.validEnd = this.bufStart + this.payloadEnd;
+        this.payloadEnd = end;
+        this.validEnd = this.bufStart + end;
         return true;
       }
       if (this.done) return false;
@@ -238,6 +261,7 @@ export class SegmentScanner extends ScanWindow {
       validEnd: this.validEnd,
       fileSize: this.fileSize,
       tail: this.tail,
+      watermark: this.watermark,
     };
   }
 
@@ -256,6 +280,7 @@ export class SegmentScanner extends ScanWindow {
         throw new CorruptionError(this.path, 16, `first entry id ${h.firstEntryId}, expected ${expectedFirst} (one past the previous segment's last)`);
       }
       this.header = h;
+      this.marks = h.version >= FORMAT_VERSION;
       this.firstEntryId = h.firstEntryId;
       this.nextId = h.firstEntryId;
       this.validEnd = SEGMENT_HEADER_SIZE;
@@ -277,7 +302,10 @@ export class SegmentScanner extends ScanWindow {
     };
     if (check.crcValid || n < SEGMENT_HEADER_SIZE) return torn();
     const salts = [unmaskCrc(readU32(this.buf, 28)), this.checksum.crc32c(this.buf.subarray(0, 28), 0)];
-    const spec = this.searchSpec(SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE - 1, salts, expectedFirst ?? 1, expectedFirst === undefined ? undefined : SEGMENT_HEADER_SIZE);
+    const spec = this.searchSpec({
+      from: SEGMENT_HEADER_SIZE, endBeyond: SEGMENT_HEADER_SIZE - 1, markAbove: 0, salts, idMin: expectedFirst ?? 1,
+      idBase: expectedFirst === undefined ? undefined : SEGMENT_HEADER_SIZE,
+    });
     this.startSearch(spec, (found) => {
       if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, check.offset, `${check.reason}; could not rule out damage within the search budget`);
       if (found >= 0) {
@@ -313,10 +341,15 @@ export class SegmentScanner extends ScanWindow {
     const capacity = rels.length;
     let rel = pos - this.bufStart;
     let count = 0;
+    const marks = this.marks;
     while (count < capacity && rel + FRAME_HEADER_SIZE <= limit) {
-      const len = readU32(b, rel + 4);
+      let len = readU32(b, rel + 4);
+      if (len > max) {
+        if (len !== MARK_LENGTH || !marks) break;
+        len = MARK_SIZE - FRAME_HEADER_SIZE;
+      }
       const next = rel + FRAME_HEADER_SIZE + len;
-      if (len > max || this.bufStart + next > size || next > limit) break;
+      if (this.bufStart + next > size || next > limit) break;
       if (len === 0 && readU32(b, rel) === 0 && readU32(b, rel + 8) === 0 && readU32(b, rel + 12) === 0) break;
       rels[count] = rel;
       ranges[2 * count] = rel + 4;
@@ -339,12 +372,31 @@ export class SegmentScanner extends ScanWindow {
       this.zeroScanAt = pos + FRAME_HEADER_SIZE;
       return this.continueZeroScan();
     }
-    if (len > max) {
-      this.bad(pos, `frame length ${len} exceeds the maximum ${max}`);
+    if (len === MARK_LENGTH && this.marks) {
+      if (pos + MARK_SIZE > size) this.bad(pos, `sync mark runs past the end of the file (${size} bytes)`);
+      else this.load(pos, MARK_SIZE);
+      return;
+    }
+    if (len > MAX_PAYLOAD_SIZE) {
+      this.bad(pos, `frame length ${len} exceeds the maximum ${MAX_PAYLOAD_SIZE}`);
       return;
     }
     if (pos + FRAME_HEADER_SIZE + len > size) {
       this.bad(pos, `frame of ${len} bytes runs past the end of the file (${size} bytes)`);
+      return;
+    }
+    if (len > max) {
+      // Within the format, beyond the caller's limit: if it is the next entry, say so (never
+      // a cut); else it is a bad frame like any other. Checked by streaming, not buffering.
+      const id = readU64(b, rel + 8);
+      if (id === this.nextId && frameCrcMatches(this.file, pos, len, this.header!.salt, readU32(b, rel), this.checksum)) {
+        this.done = true;
+        throw new DecodeError(
+          `${this.path} @ ${pos}: entry ${id} has a ${len}-byte payload, more than maxPayloadSize ${max}; read it with a larger maxPayloadSize`,
+          { entryId: id, file: this.path },
+        );
+      }
+      this.bad(pos, `frame length ${len} exceeds maxPayloadSize ${max} and the frame does not validate`);
       return;
     }
     // Length checked against the maximum and the file: now it may size the buffer.
@@ -368,7 +420,8 @@ export class SegmentScanner extends ScanWindow {
 
   /**
    * A frame failed at `offset`. Non-final segment: damage. Final segment: damage if a witness
-   * frame ends beyond offset + W, else a torn tail (an error in strict mode). The search may
+   * vouches for it (v2: a later sync mark; v1: a frame ending beyond offset + W), else a torn
+   * tail (an error in strict mode). The search may
    * read the rest of the file: with a pacer it runs in steps, resumed by fill().
    */
   private bad(offset: number, reason: string): void {
@@ -378,10 +431,13 @@ export class SegmentScanner extends ScanWindow {
       throw new CorruptionError(this.path, offset, `${reason} (in a non-final segment, which the writer had fully synced)`);
     }
     const lastGood = this.nextId - 1;
-    this.startSearch(
-      this.searchSpec(offset + 1, offset + this.header!.syncWindow, [this.header!.salt], lastGood + 1, offset),
-      (found) => this.judgeBad(offset, reason, found),
-    );
+    // v2: damage when a later sync mark vouches for these bytes; v1: when a frame that
+    // validates ends more than the sync window past them.
+    const spec = this.searchSpec({
+      from: offset + 1, endBeyond: this.marks ? Infinity : offset + this.header!.syncWindow, markAbove: this.marks ? offset : undefined,
+      salts: [this.header!.salt], idMin: lastGood + 1, idBase: offset,
+    });
+    this.startSearch(spec, (found) => this.judgeBad(offset, reason, found));
   }
 
   /**
@@ -411,24 +467,22 @@ export class SegmentScanner extends ScanWindow {
   }
 
   private judgeBad(offset: number, reason: string, found: number): void {
-    const w = this.header!.syncWindow;
     if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
     if (found >= 0) {
-      throw new CorruptionError(
-        this.path, offset,
-        `${reason}; the valid frame at offset ${found} ends more than the sync window (${w} bytes) past it, so these bytes had been synced: damage, not a torn write`,
-      );
+      const proof = this.marks
+        ? `the sync mark at offset ${found} says the segment had been synced past it`
+        : `the valid frame at offset ${found} ends more than the sync window (${this.header!.syncWindow} bytes) past it, so these bytes had been synced`;
+      throw new CorruptionError(this.path, offset, `${reason}; ${proof}: damage, not a torn write`);
     }
     if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
     this.tail = 'torn';
     this.validEnd = offset;
   }
 
-  private searchSpec(from: number, endBeyond: number, salts: number[], idMin: number, idBase: number | undefined): FrameSearch {
+  private searchSpec(q: Omit<FrameSearch, 'file' | 'fileSize' | 'checksum' | 'budget'>): FrameSearch {
     return {
-      file: this.file, fileSize: this.fileSize, checksum: this.checksum, maxPayloadSize: this.maxPayload,
-      from, endBeyond, salts, idMin, idBase,
-      budget: SEARCH_BUDGET_FACTOR * Math.max(0, this.fileSize - from) + SEARCH_BUDGET_SLACK,
+      file: this.file, fileSize: this.fileSize, checksum: this.checksum, ...q,
+      budget: SEARCH_BUDGET_FACTOR * Math.max(0, this.fileSize - q.from) + SEARCH_BUDGET_SLACK,
     };
   }
 }

@@ -1,6 +1,7 @@
 // The witness search behind the torn-vs-damage rule (docs/FORMAT.md, "Telling a torn tail
-// from damage"): after a frame fails at offset o, is there a frame that validates and ends
-// beyond o + W? Such a frame proves the bytes at o had been synced, so they are damaged.
+// from damage"): after a frame fails at offset o, is there a frame that proves the bytes at o
+// had been synced, so they are damaged? In a v2 segment, a sync mark whose watermark is past
+// o; in a v1 segment, a frame that validates and ends beyond o + W.
 //
 // Frame boundaries after a bad frame are unknown (its length may be the damaged field), so
 // every byte offset is a candidate. Cheap field checks (length fits, end is past the bound,
@@ -9,7 +10,7 @@
 
 import type { Checksummer } from '../backend/backend';
 import type { ReadableFile } from '../directory/directory';
-import { FRAME_HEADER_SIZE, maskCrc, readU32 } from './format';
+import { FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, maskCrc, readU32 } from './format';
 
 export const SEARCH_UNDECIDED = -2;
 export const SEARCH_NONE = -1;
@@ -22,11 +23,12 @@ export interface FrameSearch {
   readonly file: ReadableFile;
   readonly fileSize: number;
   readonly checksum: Checksummer;
-  readonly maxPayloadSize: number;
   /** First candidate offset. */
   readonly from: number;
-  /** A witness must end strictly beyond this offset. */
+  /** An entry frame is a witness when it ends strictly beyond this offset (Infinity: never). */
   readonly endBeyond: number;
+  /** A sync mark is a witness when its watermark is above this offset (undefined: never, as in v1). */
+  readonly markAbove: number | undefined;
   /** Salts to try (the frame CRC seed); more than one only when the header itself is in doubt. */
   readonly salts: readonly number[];
   /** Smallest id a witness may carry. */
@@ -59,7 +61,7 @@ const STEP_WORK = 256 * 1024;
  */
 export function* witnessSearch(s: FrameSearch): Generator<number, number, void> {
   const lastStart = s.fileSize - FRAME_HEADER_SIZE;
-  if (s.from > lastStart || s.fileSize <= s.endBeyond) return SEARCH_NONE;
+  if (s.from > lastStart || (s.fileSize <= s.endBeyond && s.markAbove === undefined)) return SEARCH_NONE;
   // A multiple of 4 so the Int32 view covers the whole window.
   const win = new Uint8Array((Math.min(WINDOW, s.fileSize - s.from) + 3) & ~3);
   const words = new Int32Array(win.buffer);
@@ -100,9 +102,17 @@ export function* witnessSearch(s: FrameSearch): Generator<number, number, void> 
 function candidate(s: FrameSearch, win: Uint8Array, winStart: number, n: number, r: number, state: { budget: number }): number {
   const p = winStart + r;
   const len = readU32(win, r + 4);
-  if (len > s.maxPayloadSize) return SEARCH_NONE;
-  const end = p + FRAME_HEADER_SIZE + len;
-  if (end <= s.endBeyond || end > s.fileSize) return SEARCH_NONE;
+  let end: number;
+  if (len === MARK_LENGTH) {
+    end = p + MARK_SIZE;
+    if (s.markAbove === undefined || end > s.fileSize) return SEARCH_NONE;
+    const d = markWatermark(s.file, win, n, r, p);
+    if (d <= s.markAbove || d > p) return SEARCH_NONE;
+  } else {
+    if (len > MAX_PAYLOAD_SIZE) return SEARCH_NONE;
+    end = p + FRAME_HEADER_SIZE + len;
+    if (end <= s.endBeyond || end > s.fileSize) return SEARCH_NONE;
+  }
   const id = readU32(win, r + 12) * TWO_32 + readU32(win, r + 8);
   if (id < s.idMin) return SEARCH_NONE;
   const idMax = s.idBase === undefined ? Number.MAX_SAFE_INTEGER : s.idMin + Math.floor((p - s.idBase) / FRAME_HEADER_SIZE);
@@ -114,6 +124,33 @@ function candidate(s: FrameSearch, win: Uint8Array, winStart: number, n: number,
     if (maskCrc(streamCrc(s, win, winStart, n, p + 4, end, salt)) === stored) return p;
   }
   return SEARCH_NONE;
+}
+
+/** The watermark of a candidate mark at window offset r (file offset p), read from the file where the window ends first. */
+function markWatermark(file: ReadableFile, win: Uint8Array, n: number, r: number, p: number): number {
+  let b = win;
+  let at = r + 16;
+  if (r + MARK_SIZE > n) {
+    b = new Uint8Array(8);
+    if (readAll(file, b, p + 16, 8) < 8) return -1;
+    at = 0;
+  }
+  return readU32(b, at + 4) * TWO_32 + readU32(b, at);
+}
+
+/** Whether the frame at `offset` with payload `length` has the masked CRC `stored` under `salt`; reads it in chunks (no buffer of its size). */
+export function frameCrcMatches(file: ReadableFile, offset: number, length: number, salt: number, stored: number, checksum: Checksummer): boolean {
+  const chunk = new Uint8Array(Math.min(STREAM, 12 + length));
+  let crc = salt >>> 0;
+  const end = offset + FRAME_HEADER_SIZE + length;
+  for (let off = offset + 4; off < end; ) {
+    const want = Math.min(chunk.length, end - off);
+    const got = readAll(file, chunk, off, want);
+    crc = checksum.crc32c(chunk.subarray(0, got), crc);
+    if (got < want) return false;
+    off += got;
+  }
+  return maskCrc(crc) === stored;
 }
 
 /** CRC of file bytes [from, end), using what the window already holds and streaming the rest. */

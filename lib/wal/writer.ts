@@ -6,7 +6,7 @@ import { cutBackToSynced } from '../framed/cut-back';
 import { requireDirectory, typeName } from '../guards';
 import { ActiveSegment, commitHeader, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
-import { FRAME_HEADER_SIZE, LOCK_FILE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
+import { encodeMark, FRAME_HEADER_SIZE, LOCK_FILE, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { Batch, CommitQueue } from './group-commit';
 import { notify, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
@@ -21,7 +21,10 @@ import { listSegments } from './segment-scan';
 //   B. at most W bytes of a segment are ever written but not fdatasynced (a single frame larger
 //      than W is written alone, right after a sync);
 //   C. a sync() returns only after the current segment is fdatasynced and every segment created
-//      since the last directory fsync has its entry made durable.
+//      since the last directory fsync has its entry made durable;
+//   D. (format v2) the first write after an fdatasync of the segment is led by a sync mark
+//      carrying how far that fdatasync reached, and close ends with one: a reader then tells
+//      damage in synced bytes from a torn last commit (ActiveSegment.pendingMark, batchMark).
 // Any failed write, rotation or sync poisons the writer: the failing call throws the cause and
 // every later call throws PoisonedError. A failed fdatasync is never retried.
 //
@@ -83,7 +86,7 @@ export class WalWriter<E> {
         const existing = listSegments(dir).length;
         if (existing > 0) throw new AlreadyExistsError(WAL_DIR, `it holds ${existing} segment(s); use WalWriter.resume or WalWriter.open`);
       } else {
-        tail = resumeTail(dir, checksum, { syncWindow: opts.syncWindow, preallocate: opts.preallocate, maxPayloadSize: opts.maxPayloadSize, now });
+        tail = resumeTail(dir, checksum, { syncWindow: opts.syncWindow, preallocate: opts.preallocate, now });
         if (tail === undefined && mode === 'resume') throw new NotFoundError(`${WAL_DIR}/*.wal (no log to resume)`);
       }
       segment = tail?.segment;
@@ -419,7 +422,7 @@ export class WalWriter<E> {
     const id = this.next;
     if (id > MAX_ENTRY_ID) throw new InvalidStateError('entry ids would pass 2^53 - 1');
     // Rule B: the frame would take the unsynced span past W, so close the span first.
-    const unsynced = segment.position + this.buffer.length - (pipelined ? this.spanBase : segment.synced);
+    const unsynced = segment.position + this.buffer.length + this.markBytes() - (pipelined ? this.spanBase : segment.synced);
     if (unsynced > 0 && unsynced + frameBytes > segment.syncWindow) {
       if (pipelined) this.cut(false);
       else this.syncWindowFull();
@@ -450,7 +453,7 @@ export class WalWriter<E> {
    */
   private refreshRoom(): void {
     const segment = this.segment;
-    const end = segment.position + this.buffer.length;
+    const end = segment.position + this.buffer.length + this.markBytes();
     this.room = this.next >= MAX_ENTRY_ID ? -1 : Math.min(
       this.opts.maxSegmentSize - end,
       segment.syncWindow - (end - (this.pipelined ? this.spanBase : segment.synced)),
@@ -466,8 +469,16 @@ export class WalWriter<E> {
     if (appendChannel.hasSubscribers) appendChannel.publish({ entryId: id, frameBytes, segmentId: this.segment.segmentId });
   }
 
+  /** MARK_SIZE when the buffered frames will be written behind a sync mark (see batchMark, pendingMark), else 0. */
+  private markBytes(): number {
+    const segment = this.segment;
+    if (!segment.marks) return 0;
+    const watermark = this.pipelined ? this.spanBase : segment.synced;
+    return watermark > segment.markedTo ? MARK_SIZE : 0;
+  }
+
   private mustRotate(segment: ActiveSegment, frameBytes: number): boolean {
-    if (segment.position + this.buffer.length + frameBytes > this.opts.maxSegmentSize) return true;
+    if (segment.position + this.buffer.length + this.markBytes() + frameBytes > this.opts.maxSegmentSize) return true;
     return this.opts.maxSegmentAgeMs > 0 && this.opts.clock() - segment.createdAt >= this.opts.maxSegmentAgeMs;
   }
 
@@ -478,8 +489,10 @@ export class WalWriter<E> {
     const buffer = this.buffer;
     if (buffer.count === 0) return;
     const segment = this.segment;
+    const mark = segment.pendingMark();
     try {
-      segment.write(buffer.seal(segment.salt, this.checksum));
+      segment.write(buffer.seal(segment.salt, this.checksum, mark));
+      if (mark > 0) segment.markedTo = mark;
     } catch (err) {
       buffer.clear();
       this.fail(err);
@@ -492,8 +505,10 @@ export class WalWriter<E> {
 
   private writeOversize(id: number, payload: Uint8Array): void {
     const segment = this.segment;
+    const mark = segment.pendingMark();
     try {
-      segment.write(sealedFrame(id, payload, segment.salt, this.checksum));
+      segment.write(sealedFrame(id, payload, segment.salt, this.checksum, mark));
+      if (mark > 0) segment.markedTo = mark;
     } catch (err) {
       this.fail(err);
     }
@@ -571,6 +586,7 @@ export class WalWriter<E> {
       const segment = this.segment;
       try {
         if (segment.trim() || segment.synced < segment.position) await segment.syncAsync();
+        if (this.writeClosingMark()) await segment.syncAsync();
         if (this.dirSyncedGeneration < this.dirGeneration) await this.dir.syncDirAsync(WAL_DIR);
       } catch (err) {
         this.fail(err);
@@ -587,12 +603,27 @@ export class WalWriter<E> {
     const segment = this.segment;
     try {
       if (segment.trim() || segment.synced < segment.position) segment.syncNow();
+      if (this.writeClosingMark()) segment.syncNow();
       if (this.dirSyncedGeneration < this.dirGeneration) this.dir.syncDir(WAL_DIR);
     } catch (err) {
       this.fail(err);
     }
     this.dirSyncedGeneration = this.dirGeneration;
     this.markDurable(this.next - 1);
+  }
+
+  /**
+   * On close, with the segment synced: a last sync mark vouching for every byte before it, so
+   * damage anywhere in a closed log reads as damage (docs/FORMAT.md); the caller syncs it.
+   */
+  private writeClosingMark(): boolean {
+    const segment = this.segment;
+    // A log that reached the last entry id has no next id for the mark to carry.
+    const mark = segment.exists && this.next <= MAX_ENTRY_ID ? segment.pendingMark() : 0;
+    if (mark === 0) return false;
+    segment.write(encodeMark(this.next, mark, segment.salt, this.checksum));
+    segment.markedTo = mark;
+    return true;
   }
 
   /** Closes the segment and releases the lock, whatever state the writer is in. */
@@ -665,7 +696,8 @@ export class WalWriter<E> {
     const buffer = this.buffer;
     const segment = this.segment;
     if (buffer.count === 0 && !endsSegment && batch.waiter === undefined && this.spanBase === segment.position) return;
-    batch.bytes = buffer.length;
+    batch.mark = this.batchMark(buffer.count > 0);
+    batch.bytes = buffer.length + (batch.mark > 0 ? MARK_SIZE : 0);
     batch.lastEntryId = this.next - 1;
     batch.endsSegment = endsSegment;
     if (buffer.count === 0) batch.frames = undefined;
@@ -675,6 +707,17 @@ export class WalWriter<E> {
     this.spanBase = segment.position;
     this.open = new Batch(segment, segment.position, this.buffer);
     this.refreshRoom();
+  }
+
+  /**
+   * The sync mark of a batch being cut: the batch is written only after every earlier batch of
+   * its segment was fdatasynced, so everything before spanBase is durable when it is written.
+   */
+  private batchMark(hasFrames: boolean): number {
+    const segment = this.segment;
+    if (!hasFrames || !segment.marks || this.spanBase <= segment.markedTo) return 0;
+    segment.markedTo = this.spanBase;
+    return this.spanBase;
   }
 
   private cutOpen(): boolean {
@@ -688,7 +731,8 @@ export class WalWriter<E> {
     const segment = this.segment;
     const batch = this.open as Batch;
     batch.frames = undefined;
-    batch.sealed = sealedFrame(id, payload, segment.salt, this.checksum);
+    batch.mark = this.batchMark(true);
+    batch.sealed = sealedFrame(id, payload, segment.salt, this.checksum, batch.mark);
     batch.bytes = batch.sealed.length;
     batch.lastEntryId = id;
     segment.position += batch.bytes;
@@ -716,7 +760,7 @@ export class WalWriter<E> {
     if (!segment.exists) this.createPlanned(segment);
     const header = segment.pendingHeader;
     segment.pendingHeader = undefined;
-    if (batch.frames !== undefined) chunks.push(batch.frames.seal(segment.salt, this.checksum));
+    if (batch.frames !== undefined) chunks.push(batch.frames.seal(segment.salt, this.checksum, batch.mark));
     else if (batch.sealed !== undefined) chunks.push(batch.sealed);
     const end = batch.start + batch.bytes;
     const truncateTo = batch.endsSegment && segment.fileSize() > end ? end : undefined;

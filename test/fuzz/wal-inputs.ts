@@ -9,7 +9,7 @@ import type { Prng } from '../../lib/directory/prng';
 import {
   FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, encodeSegmentHeader, maskCrc, readU32, writeU32, writeU64,
 } from '../../lib/wal/format';
-import { buildSegment } from '../vectors/build';
+import { buildMarkedSegment, buildSegment } from '../vectors/build';
 import { blindMutation, concat, randomBytes, randomLength } from './mutate';
 
 export interface SegmentInput {
@@ -74,8 +74,21 @@ export function buildRandomSegment(rng: Prng, opts: { segmentId?: number; firstE
     const size = large ? (1 << 20) + rng.int(2 << 20) : randomLength(rng, 200);
     payloads.push(payload(rng, size, large));
   }
-  const built = buildSegment({ segmentId, firstEntryId, syncWindow: pickWindow(rng), payloads }, jsChecksummer);
+  // Half are v1 (no marks), half v2 with sync marks between some frames (and maybe at the end).
+  const built = rng.chance(0.5) || firstEntryId + count > MAX_ID
+    ? buildSegment({ segmentId, firstEntryId, syncWindow: pickWindow(rng), payloads }, jsChecksummer)
+    : buildMarkedSegment({ segmentId, firstEntryId, syncWindow: pickWindow(rng), items: withMarks(rng, payloads) }, jsChecksummer);
   return { bytes: built.bytes, offsets: built.offsets, salt: built.header.salt, payloads, firstEntryId, segmentId };
+}
+
+function withMarks(rng: Prng, payloads: readonly Uint8Array[]): (Uint8Array | 'mark')[] {
+  const items: (Uint8Array | 'mark')[] = [];
+  for (const p of payloads) {
+    if (items.length > 0 && rng.chance(0.3)) items.push('mark');
+    items.push(p);
+  }
+  if (payloads.length > 0 && rng.chance(0.5)) items.push('mark');
+  return items;
 }
 
 /** Recomputes the CRC of the frame at `off` from whatever its length field says, if it fits in the file. */

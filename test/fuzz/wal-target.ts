@@ -15,7 +15,7 @@ import { MemoryDirectory } from '../../lib/directory/memory';
 import { CorruptionError, DecodeError, DurabilityError } from '../../lib/errors';
 import { json, msgpack, raw, type Codec } from '../../lib/wal/codec';
 import {
-  FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeFrame, encodeSegmentHeader,
+  FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeFrame, encodeSegmentHeader, readU32,
 } from '../../lib/wal/format';
 import { WalReader, type ReplayMode } from '../../lib/wal/reader';
 import { scanSegment, type ScanMode, type SegmentRef, type SegmentScan } from '../../lib/wal/segment-scan';
@@ -126,13 +126,19 @@ function checkScan(where: string, bytes: Uint8Array, segmentId: number, c: ScanC
   }
   let off = SEGMENT_HEADER_SIZE;
   const max = c.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
+  // A v2 segment's good sync marks lie between the frames handed out: step over them.
+  const skipMarks = (): void => {
+    while (h.version >= 2 && off + MARK_SIZE <= bytes.length && readU32(bytes, off + 4) === MARK_LENGTH && off + MARK_SIZE <= r.validEnd) off += MARK_SIZE;
+  };
   frames.forEach((f, i) => {
+    skipMarks();
     if (f.id !== h.firstEntryId + i) fail(where, `frame ${i} has id ${f.id}, expected ${h.firstEntryId + i}`);
     if (f.payload.length > max) fail(where, `frame ${i} of ${f.payload.length} bytes exceeds maxPayloadSize ${max}`);
     const enc = encodeFrame(f.id, f.payload, h.salt, checksum);
     if (!equalBytes(enc, bytes.subarray(off, off + enc.length))) fail(where, `frame ${i} handed out does not match the file bytes at ${off}`);
     off += enc.length;
   });
+  skipMarks();
   if (off !== r.validEnd) fail(where, `frames end at ${off}, validEnd is ${r.validEnd}`);
   if (r.tail === 'clean' && !allZero(bytes.subarray(r.validEnd))) fail(where, `clean end at ${r.validEnd} but nonzero bytes follow`);
   if (r.tail === 'torn' && r.validEnd >= bytes.length) fail(where, 'torn tail at the end of the file');
@@ -172,8 +178,11 @@ export function scanOutcome(ctx: WalContext, dir: Directory, seg: SegmentRef, by
     count(ctx.stats, `wal scan: ${r.header === undefined ? 'torn header' : r.tail}`);
   } catch (err) {
     if (err instanceof FuzzFailure) throw err;
-    const e = checkError(err, [CorruptionError], where, bytes.length);
-    if ((e as CorruptionError).file !== seg.path) fail(where, `CorruptionError names ${(e as CorruptionError).file}, not ${seg.path}`);
+    // A good frame over the caller's limit (within the format's) is a DecodeError, never a cut.
+    const allowed = c.maxPayloadSize === undefined ? [CorruptionError] : [CorruptionError, DecodeError];
+    const e = checkError(err, allowed, where, bytes.length);
+    const file = (e as CorruptionError | DecodeError).file;
+    if (file !== seg.path) fail(where, `${e.name} names ${file}, not ${seg.path}`);
     count(ctx.stats, `wal scan: ${reasonKey(e)}`);
     out = `${e.name} ${e.message}`;
   }
@@ -278,7 +287,8 @@ function replayOutcome(ctx: WalContext, dir: Directory, codec: Codec<unknown>, m
     count(ctx.stats, `wal replay: ok`);
   } catch (err) {
     if (err instanceof FuzzFailure) throw err;
-    const e = checkError(err, codec === raw ? [CorruptionError] : [CorruptionError, DecodeError], where);
+    // DecodeError: a codec that cannot decode, or an entry over the reader's maxPayloadSize.
+    const e = checkError(err, codec === raw && maxPayloadSize === undefined ? [CorruptionError] : [CorruptionError, DecodeError], where);
     count(ctx.stats, `wal replay: ${reasonKey(e)}`);
     result = { text: `${e.name} ${e.message}` };
   }
@@ -294,7 +304,7 @@ function countOutcome(ctx: WalContext, dir: Directory, mode: ReplayMode, totalBy
   try {
     return `ok ${new WalReader(meteredDirectory(dir, ctx.meter), { codec: raw, maxPayloadSize }).entryCountSync({ mode })}`;
   } catch (err) {
-    const e = checkError(err, [CorruptionError], where);
+    const e = checkError(err, maxPayloadSize === undefined ? [CorruptionError] : [CorruptionError, DecodeError], where);
     return `${e.name} ${e.message}`;
   }
 }

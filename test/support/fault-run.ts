@@ -147,10 +147,8 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
         assert.equal(r.writer, undefined);
         // The lock was released: taking it here would throw LockedError otherwise.
         r.dir.lock('wal/LOCK').release();
-        // Retrying the open after its own fdatasync failed is unsafe and not tested: the resumed
-        // tail (a dead writer's unsynced bytes) may exist only in the page cache, and nothing
-        // in this process can tell. After a failed fdatasync the log is reopened after a reboot.
-        if (c.site === 'sync') cutAfterStep = true;
+        // Retried in process whatever failed, a failed fdatasync included: the resume rewrites
+        // the tail it cannot vouch for (and redoes its cut) before it trusts it.
         break;
       case 'maintenance':
       case 'recycle':

@@ -4,7 +4,7 @@
 import type { Checksummer } from '../../lib/backend/backend';
 import type { Directory } from '../../lib/directory/directory';
 import {
-  FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeSegmentHeader, frameSize, sealFrames, segmentPath,
+  FRAME_HEADER_SIZE, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeFrame, encodeMark, encodeSegmentHeader, frameSize, sealFrames, segmentPath,
   writeFrameUnsealed, type SegmentHeader,
 } from '../../lib/wal/format';
 
@@ -13,6 +13,8 @@ export interface SegmentSpec {
   firstEntryId: number;
   syncWindow: number;
   payloads: readonly Uint8Array[];
+  /** Format version of the header: 1 unless given (these builders write v1's frames, no sync marks). */
+  version?: number;
 }
 
 export interface BuiltSegment {
@@ -23,7 +25,7 @@ export interface BuiltSegment {
 }
 
 export function buildSegment(spec: SegmentSpec, checksum: Checksummer): BuiltSegment {
-  const { bytes: head, header } = encodeSegmentHeader(spec, checksum);
+  const { bytes: head, header } = encodeSegmentHeader({ ...spec, version: spec.version ?? 1 }, checksum);
   let size = SEGMENT_HEADER_SIZE;
   for (const p of spec.payloads) size += frameSize(p.length);
   const bytes = new Uint8Array(size);
@@ -36,6 +38,34 @@ export function buildSegment(spec: SegmentSpec, checksum: Checksummer): BuiltSeg
   });
   offsets.push(off);
   sealFrames(bytes, Uint32Array.from(offsets.slice(0, -1)), spec.payloads.length, header.salt, checksum);
+  return { bytes, header, offsets };
+}
+
+/**
+ * A v2 segment: frames and sync marks in the given order. A mark carries its own offset as the
+ * watermark (the writer had synced everything before it) and the id of the next entry.
+ */
+export function buildMarkedSegment(
+  spec: { segmentId: number; firstEntryId: number; syncWindow: number; items: readonly (Uint8Array | 'mark')[] }, checksum: Checksummer,
+): BuiltSegment {
+  const { bytes: head, header } = encodeSegmentHeader({ ...spec, version: 2 }, checksum);
+  const parts: Uint8Array[] = [head];
+  const offsets: number[] = [];
+  let at = SEGMENT_HEADER_SIZE;
+  let id = spec.firstEntryId;
+  for (const item of spec.items) {
+    offsets.push(at);
+    const part = item === 'mark' ? encodeMark(id, at, header.salt, checksum) : encodeFrame(id++, item, header.salt, checksum);
+    parts.push(part);
+    at += item === 'mark' ? MARK_SIZE : part.length;
+  }
+  offsets.push(at);
+  const bytes = new Uint8Array(at);
+  let o = 0;
+  for (const p of parts) {
+    bytes.set(p, o);
+    o += p.length;
+  }
   return { bytes, header, offsets };
 }
 

@@ -2,7 +2,7 @@
 // Expectations are stated by hand here (not computed by the reader under test).
 
 import type { Checksummer } from '../../lib/backend/backend';
-import { buildSegment } from './build';
+import { buildMarkedSegment, buildSegment } from './build';
 
 export type Outcome =
   | { kind: 'ok'; tail: 'clean' | 'torn'; entries: number; validEnd: number }
@@ -106,6 +106,44 @@ export function vectorCases(checksum: Checksummer): VectorCase[] {
     segmentId: 1, bytes: shortHeader, marks: [{ at: 0, note: 'first 20 bytes of a segment header' }], entries: [],
     strict: { kind: 'error', offset: 20 },
     bestEffortTail: { kind: 'ok', tail: 'torn', entries: 0, validEnd: 0 },
+  });
+
+  // Format v2: sync marks. Entries 1 and 2, a mark (everything before it synced), entry 3, and
+  // the mark close writes.
+  const v2Payloads = [text('one'), text('two'), text('three')];
+  const v2 = buildMarkedSegment({ segmentId: 1, firstEntryId: 1, syncWindow: 4096, items: [v2Payloads[0], v2Payloads[1], 'mark', v2Payloads[2], 'mark'] }, checksum);
+  const [g1, g2, m1, g3, m2, v2End] = v2.offsets;
+  const v2Marks = [
+    { at: 0, note: 'segment header: magic, version 2, flags 0, segment 1, first entry 1, W 4096, masked header CRC' },
+    { at: g1, note: 'frame: entry 1, "one"' },
+    { at: g2, note: 'frame: entry 2, "two"' },
+    { at: m1, note: `sync mark: masked CRC, length 0x80000008, next entry 3, watermark ${m1}` },
+    { at: g3, note: 'frame: entry 3, "three"' },
+    { at: m2, note: `sync mark: next entry 4, watermark ${m2} (written by close)` },
+  ];
+  const v2Entries = v2Payloads.map((p, i) => ({ entryId: i + 1, payloadHex: hex(p) }));
+  cases.push({
+    name: 'segment-v2-marks',
+    description: 'format v2: 3 frames and 2 sync marks (which hold no entry), ending at a mark',
+    segmentId: 1, bytes: v2.bytes, marks: v2Marks, entries: v2Entries,
+    strict: { kind: 'ok', tail: 'clean', entries: 3, validEnd: v2End },
+    bestEffortTail: { kind: 'ok', tail: 'clean', entries: 3, validEnd: v2End },
+  });
+  const v2Damaged = v2.bytes.slice();
+  v2Damaged[g3 + 17] ^= 0x01;
+  cases.push({
+    name: 'segment-v2-damaged',
+    description: 'segment-v2-marks with one bit of entry 3 flipped: the closing mark vouches for it, so damage in both modes (W plays no part in v2)',
+    segmentId: 1, bytes: v2Damaged, marks: v2Marks, entries: v2Entries.slice(0, 2),
+    strict: { kind: 'error', offset: g3 },
+    bestEffortTail: { kind: 'error', offset: g3 },
+  });
+  cases.push({
+    name: 'segment-v2-torn',
+    description: 'segment-v2-marks cut inside entry 3 (no mark after it): a torn tail, the log ends after the first mark',
+    segmentId: 1, bytes: v2.bytes.slice(0, m2 - 2), marks: v2Marks.slice(0, 5), entries: v2Entries.slice(0, 2),
+    strict: { kind: 'error', offset: g3 },
+    bestEffortTail: { kind: 'ok', tail: 'torn', entries: 2, validEnd: g3 },
   });
   return cases;
 }
