@@ -63,6 +63,10 @@ export const DEGRADED_LOCK = 'node:fs cannot flock; using a pid file next to the
 
 interface Held {
   readonly fd: number;
+  /** What `fd` refers to now (see PidLockOptions.statOf); absent in records of older copies. */
+  readonly statOf?: (fd: number) => fs.Stats;
+  /** Whose numbering `fd` is in (PidLockOptions.fdSpace); absent: the OS's. */
+  readonly fdSpace?: string;
   readonly dev: number;
   readonly ino: number;
   readonly pidPath: string;
@@ -341,7 +345,7 @@ function canonical(file: string): string {
 
 function sameFile(fd: number, held: Held): boolean {
   try {
-    const st = fs.fstatSync(fd);
+    const st = (held.statOf ?? fs.fstatSync)(fd);
     return st.dev === held.dev && st.ino === held.ino;
   } catch {
     return false;
@@ -371,6 +375,17 @@ export interface PidLockOptions {
    * record found now is stale whoever wrote it: that holder no longer has the flock.
    */
   readonly flockHeld?: boolean;
+  /**
+   * The stats of the file `fd` refers to. Default fs.fstatSync, for node:fs descriptors and the
+   * native core's POSIX ones; the core's Windows descriptors are its own handle numbers, which
+   * node:fs cannot fstat.
+   */
+  readonly statOf?: (fd: number) => fs.Stats;
+  /**
+   * Set when `fd` is not an OS descriptor (the core's Windows handle numbers): the same number
+   * from node:fs is then another descriptor, and must not unlock or release this lock.
+   */
+  readonly fdSpace?: string;
 }
 
 /** Non-blocking exclusive lock on `file`, whose open descriptor is `fd`. */
@@ -380,13 +395,14 @@ export function tryLockFile(fd: number, file: string, options: PidLockOptions = 
   const existing = locks.get(key);
   if (existing !== undefined) {
     // flock on a descriptor that already holds the lock succeeds; only another descriptor is refused.
-    if (sameFile(existing.fd, existing)) return { acquired: existing.fd === fd, degraded: DEGRADED_LOCK };
+    if (sameFile(existing.fd, existing)) return { acquired: existing.fd === fd && existing.fdSpace === options.fdSpace, degraded: DEGRADED_LOCK };
     // The holder's descriptor was closed without unlock; flock would have released it.
     releaseHeld(key, existing);
   }
+  const statOf = options.statOf ?? fs.fstatSync;
   let st: fs.Stats;
   try {
-    st = fs.fstatSync(fd);
+    st = statOf(fd);
   } catch (err) {
     throw toIoError(err, file);
   }
@@ -406,25 +422,25 @@ export function tryLockFile(fd: number, file: string, options: PidLockOptions = 
     if (!breakStale(pidPath, current)) break;
   }
   if (acquired) {
-    locks.set(key, { fd, dev: st.dev, ino: st.ino, pidPath, record });
+    locks.set(key, { fd, statOf, fdSpace: options.fdSpace, dev: st.dev, ino: st.ino, pidPath, record });
     releaseAllAtExit();
   }
   return { acquired, degraded: DEGRADED_LOCK };
 }
 
 /** Releases the lock taken through `fd` on `file`; a no-op when it is not held through `fd`. */
-export function unlockFile(fd: number, file: string): void {
+export function unlockFile(fd: number, file: string, fdSpace?: string): void {
   const key = canonical(file);
   const held = registry().get(key);
-  if (held !== undefined && held.fd === fd) releaseHeld(key, held);
+  if (held !== undefined && held.fd === fd && held.fdSpace === fdSpace) releaseHeld(key, held);
 }
 
 /** flock semantics: closing the descriptor drops its lock. Never throws. */
-export function releaseLockOnClose(fd: number): void {
+export function releaseLockOnClose(fd: number, fdSpace?: string): void {
   const locks = registry();
   if (locks.size === 0) return;
   for (const [key, held] of locks) {
-    if (held.fd !== fd) continue;
+    if (held.fd !== fd || held.fdSpace !== fdSpace) continue;
     try {
       releaseHeld(key, held);
     } catch {

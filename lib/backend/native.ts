@@ -3,6 +3,7 @@
 // EINTR; this class maps OS errors to IoError naming the caller's path, and turns "this file
 // system cannot flock" into a degraded lock with one diagnostic.
 
+import fs from 'node:fs';
 import type { Crc32cImpl, NativeBinding } from '../../binding';
 import { diagnoseOnce } from '../diagnostics';
 import { toIoError } from '../errors';
@@ -11,6 +12,9 @@ import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular, requireRegularAt } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
+
+/** The core's descriptors are OS descriptors on POSIX; on Windows, numbers of its own handle table. */
+const CORE_FD_SPACE = process.platform === 'win32' ? 'durability-core' : undefined;
 
 /** flock errors meaning "no OS locks here" (some NFS and FUSE mounts), not "someone holds it". */
 const LOCK_UNSUPPORTED = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL']);
@@ -65,7 +69,7 @@ export class NativeFileBackend implements FileBackend {
   }
 
   close(fd: number): void {
-    releaseLockOnClose(fd);
+    releaseLockOnClose(fd, CORE_FD_SPACE);
     try {
       this.binding.close(fd);
     } catch (err) {
@@ -221,7 +225,10 @@ export class NativeFileBackend implements FileBackend {
     const flocked = degraded === undefined;
     let acquired = false;
     try {
-      acquired = tryLockFile(fd, path, { flockHeld: flocked }).acquired;
+      // The pid-file lock identifies the file through the descriptor: the core's Windows
+      // descriptors are its own handle numbers, which node:fs cannot fstat, so there by path.
+      const statOf = CORE_FD_SPACE === undefined ? undefined : () => fs.statSync(path);
+      acquired = tryLockFile(fd, path, { flockHeld: flocked, statOf, fdSpace: CORE_FD_SPACE }).acquired;
     } finally {
       if (!acquired && flocked) this.binding.unlock(fd);
     }
@@ -233,7 +240,7 @@ export class NativeFileBackend implements FileBackend {
       // The pid file first, so a flock-marked record is never seen without its flock; the flock
       // is dropped even if removing the pid file failed.
       try {
-        unlockFile(fd, path);
+        unlockFile(fd, path, CORE_FD_SPACE);
       } finally {
         this.binding.unlock(fd);
       }
