@@ -2,7 +2,7 @@ import type { ActiveSegment } from './active-segment';
 import type { FrameBuffer } from './frame-buffer';
 
 // Group commit for appendDurable: batches of frames are made durable one at a time, in order.
-// The writer frames entries synchronously into the open batch (ids in call order); a cut batch
+// The writer frames entries synchronously into the filling batch (ids in call order); a cut batch
 // waits here until the one in flight completes, then the writer turns it into one
 // WritableFile.commitAsync (write + fdatasync [+ directory fsync] as one thread-pool work item
 // on the native backend). Entries keep arriving into the next batch meanwhile, so a batch holds
@@ -55,8 +55,8 @@ export class Waiter {
 
 /** What the writer does at each step of a batch's life. */
 export interface CommitHandler {
-  /** Whether the open (filling) batch has anything to commit (frames or a waiter); if so, cut it into the queue. */
-  cutOpen(): boolean;
+  /** Whether the filling batch has anything to commit (frames or a waiter); if so, cut it into the queue. */
+  cutFilling(): boolean;
   /** Starts the batch's commit (may throw: that fails the batch). */
   start(batch: Batch): Promise<void>;
   /** The batch is durable: bookkeeping, before its callers wake. */
@@ -119,7 +119,7 @@ export class CommitQueue {
 
   private next(): void {
     if (this.inFlight !== undefined || this.failure !== undefined) return;
-    if (this.head === this.queue.length && !this.handler.cutOpen()) {
+    if (this.head === this.queue.length && !this.handler.cutFilling()) {
       this.queue.length = 0;
       this.head = 0;
       this.handler.drained();
@@ -159,7 +159,7 @@ export class CommitQueue {
     const batch = this.inFlight as Batch;
     this.inFlight = undefined;
     this.failure = { cause: err };
-    this.handler.cutOpen(); // so callers waiting on the open batch are rejected too
+    this.handler.cutFilling(); // so callers waiting on the filling batch are rejected too
     const abandoned = this.queue.slice(this.head);
     this.queue = [];
     this.head = 0;

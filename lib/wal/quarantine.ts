@@ -78,7 +78,7 @@ export function surveyValidFrames(dir: Directory, path: string, from: number, sa
  * nothing there validates (nothing to preserve).
  */
 export function quarantineBeforeCut(
-  dir: Directory, path: string, from: number, salt: number | undefined, idMin: number, always = false,
+  dir: Directory, path: string, from: number, salt: number | undefined, idMin: number, { always = false }: { always?: boolean } = {},
 ): QuarantineEvent | undefined {
   const survey = salt === undefined ? { count: 0, firstEntryId: 0, lastEntryId: 0, undecided: true } : surveyValidFrames(dir, path, from, salt, idMin);
   if (survey.count === 0 && !survey.undecided && !always) return undefined;
@@ -136,16 +136,16 @@ export function forceCut(dir: Directory, file: string, offset: number): Quaranti
   for (let i = segments.length - 1; i > k; i--) {
     const seg = segments[i];
     const header = readValidSegmentHeader(dir, seg);
-    out.push(quarantineBeforeCut(dir, seg.path, 0, header?.salt, header?.firstEntryId ?? 1, true)!);
+    out.push(quarantineBeforeCut(dir, seg.path, 0, header?.salt, header?.firstEntryId ?? 1, { always: true })!);
     dir.delete(seg.path);
   }
   const seg = segments[k];
   const header = readValidSegmentHeader(dir, seg);
   if (header === undefined || offset < SEGMENT_HEADER_SIZE) {
-    out.push(quarantineBeforeCut(dir, seg.path, 0, header?.salt, header?.firstEntryId ?? 1, true)!);
+    out.push(quarantineBeforeCut(dir, seg.path, 0, header?.salt, header?.firstEntryId ?? 1, { always: true })!);
     dir.delete(seg.path);
   } else {
-    out.push(quarantineBeforeCut(dir, seg.path, offset, header.salt, header.firstEntryId, true)!);
+    out.push(quarantineBeforeCut(dir, seg.path, offset, header.salt, header.firstEntryId, { always: true })!);
     const f = dir.openAppend(seg.path);
     try {
       f.truncate(offset);

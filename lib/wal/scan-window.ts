@@ -75,7 +75,7 @@ export abstract class ScanWindow {
   protected zeroFrom(pos: number): boolean {
     let at = pos;
     for (;;) {
-      const r = this.scanZeros(at, false);
+      const r = this.scanZeros(at, { paced: false });
       if (r < 0) return r === ZEROS_TO_END;
       at = r;
     }
@@ -85,7 +85,7 @@ export abstract class ScanWindow {
    * Looks for a nonzero byte from `pos` on: ZEROS_TO_END, NONZERO, or, when `paced` and the
    * pacer is due, the offset to resume from (the caller lets the event loop turn first).
    */
-  protected scanZeros(pos: number, paced: boolean): number {
+  protected scanZeros(pos: number, { paced }: { paced: boolean }): number {
     for (let off = pos; off < this.fileSize; ) {
       if (paced && off !== pos && this.pacer?.due === true) return off;
       const rel = off - this.bufStart;

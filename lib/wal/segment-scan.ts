@@ -404,7 +404,7 @@ export class SegmentScanner extends ScanWindow {
   }
 
   private continueZeroScan(): void {
-    const r = this.scanZeros(this.zeroScanAt, true);
+    const r = this.scanZeros(this.zeroScanAt, { paced: true });
     if (r >= 0) {
       this.zeroScanAt = r;
       return;

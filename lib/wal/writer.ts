@@ -35,7 +35,7 @@ import { listSegments } from './segment-scan';
 // (group-commit.ts), one in flight at a time, each a write + fdatasync (+ directory fsync) off
 // the event loop; frames appended meanwhile, durable or not, wait in the next batch. The rules
 // hold per batch:
-//   A. a batch never spans segments. Rotation cuts the open batch and marks it as ending its
+//   A. a batch never spans segments. Rotation cuts the filling batch and marks it as ending its
 //      segment (its commit also trims and syncs it); the next segment is only planned (header
 //      and salt fixed, no file) and is created when its first batch starts, i.e. after the
 //      ending batch completed: one commit writes and syncs its header alone, the next its frames
@@ -97,12 +97,12 @@ export class WalWriter<E> {
           segmentId: 1, firstEntryId: 1, syncWindow: opts.syncWindow, createdAt: now, preallocate: opts.preallocate, zeroFill: opts.zeroFill,
         }, checksum);
         segment = created.segment;
-        return new WalWriter<E>(dir, lock, opts, checksum, pool, created.segment, 1, !created.preallocationFailed, false);
+        return new WalWriter<E>(dir, lock, opts, checksum, pool, created.segment, 1, { preallocationWorks: !created.preallocationFailed, entryDurable: false });
       }
       // The previous writer may have died before making the final segment's entry durable; after
       // this fsync (and the fdatasync resumeTail did) every entry found in the log is durable.
       dir.syncDir(WAL_DIR);
-      return new WalWriter<E>(dir, lock, opts, checksum, pool, tail.segment, tail.nextEntryId, !tail.preallocationFailed, true);
+      return new WalWriter<E>(dir, lock, opts, checksum, pool, tail.segment, tail.nextEntryId, { preallocationWorks: !tail.preallocationFailed, entryDurable: true });
     } catch (err) {
       try {
         segment?.close();
@@ -120,14 +120,14 @@ export class WalWriter<E> {
   private readonly checksum: Checksummer;
   private readonly observer: WalObserver | undefined;
   private readonly pool: RecyclePool;
-  /** The frames being filled: syncBuffer in synchronous mode, the open batch's buffer when pipelined. */
+  /** The frames being filled: syncBuffer in synchronous mode, the filling batch's buffer when pipelined. */
   private buffer: FrameBuffer;
   private readonly syncBuffer: FrameBuffer;
   private readonly commits: CommitQueue;
   private pipelined = false;
   /** The batch `buffer` fills while pipelined. */
-  private open: Batch | undefined;
-  /** While pipelined: where the unsynced span of the open batch starts (rule B). */
+  private filling: Batch | undefined;
+  /** While pipelined: where the unsynced span of the filling batch starts (rule B). */
   private spanBase = 0;
   private entryCap = Infinity;
   private spares: FrameBuffer[] = [];
@@ -154,7 +154,7 @@ export class WalWriter<E> {
 
   private constructor(
     dir: Directory, lock: DirectoryLock, opts: ResolvedWriterOptions<E>, checksum: Checksummer, pool: RecyclePool,
-    segment: ActiveSegment, nextEntryId: number, preallocationWorks: boolean, entryDurable: boolean,
+    segment: ActiveSegment, nextEntryId: number, { preallocationWorks, entryDurable }: { preallocationWorks: boolean; entryDurable: boolean },
   ) {
     this.dir = dir;
     this.lock = lock;
@@ -166,7 +166,7 @@ export class WalWriter<E> {
     this.syncBuffer = new FrameBuffer(opts.bufferSize);
     this.buffer = this.syncBuffer;
     this.commits = new CommitQueue({
-      cutOpen: () => this.cutOpen(),
+      cutFilling: () => this.cutFilling(),
       start: (batch) => this.startCommit(batch),
       committed: (batch) => this.committed(batch),
       failed: (batch, err, abandoned) => this.commitFailed(batch, err, abandoned),
@@ -424,11 +424,11 @@ export class WalWriter<E> {
     // Rule B: the frame would take the unsynced span past W, so close the span first.
     const unsynced = segment.position + this.buffer.length + this.markBytes() - (pipelined ? this.spanBase : segment.synced);
     if (unsynced > 0 && unsynced + frameBytes > segment.syncWindow) {
-      if (pipelined) this.cut(false);
+      if (pipelined) this.cut();
       else this.syncWindowFull();
     }
     if (this.buffer.length + frameBytes > this.buffer.capacity || this.buffer.count >= this.entryCap) {
-      if (pipelined) this.cut(false);
+      if (pipelined) this.cut();
       else this.writeBuffered();
       if (frameBytes > this.buffer.capacity) {
         if (pipelined) this.cutOversize(id, payload);
@@ -548,7 +548,7 @@ export class WalWriter<E> {
       this.fail(err);
     }
     // Everything before the new segment is now durable.
-    this.markDurable(this.next - 1, false);
+    this.markDurable(this.next - 1, { announce: false });
     const info = { fromSegmentId: old.segmentId, toSegmentId: this.segment.segmentId, firstEntryId: this.next };
     if (this.observer?.onRotate !== undefined) notify(this.observer, 'onRotate', info);
     if (channels.rotate.hasSubscribers) channels.rotate.publish(info);
@@ -568,7 +568,7 @@ export class WalWriter<E> {
 
   // ---- sync and close -----------------------------------------------------------------------
 
-  private markDurable(cover: number, announce = true): void {
+  private markDurable(cover: number, { announce = true }: { announce?: boolean } = {}): void {
     if (cover > this.durable) this.durable = cover;
     if (!announce) return;
     const info = { durableEntryId: this.durable };
@@ -655,8 +655,8 @@ export class WalWriter<E> {
     this.pipelined = true;
     const segment = this.segment;
     this.spanBase = segment.synced;
-    this.open = new Batch(segment, segment.position, this.buffer);
-    if (this.buffer.count > 0) this.cut(false);
+    this.filling = new Batch(segment, segment.position, this.buffer);
+    if (this.buffer.count > 0) this.cut();
     else this.useBuffer(this.spare());
     this.entryCap = this.opts.maxBatchEntries;
     this.refreshRoom();
@@ -665,7 +665,7 @@ export class WalWriter<E> {
 
   private leavePipeline(): void {
     this.pipelined = false;
-    this.open = undefined;
+    this.filling = undefined;
     if (this.buffer !== this.syncBuffer) this.recycleBuffer(this.buffer);
     this.buffer = this.syncBuffer;
     this.entryCap = Infinity;
@@ -674,29 +674,28 @@ export class WalWriter<E> {
 
   /** The batch holding the newest entry (undefined: everything appended is durable). */
   private newestBatch(): Batch | undefined {
-    const open = this.open as Batch;
-    return this.buffer.count > 0 ? open : this.commits.last;
+    return this.buffer.count > 0 ? this.filling : this.commits.last;
   }
 
   /** Waits until everything appended so far, and anything the synchronous mode left unsynced, is durable. */
   private syncPipelined(): Promise<void> {
-    // An empty open batch with a waiter commits nothing but an fdatasync (and a directory fsync).
-    const target = this.buffer.count > 0 ? this.open : this.commits.last ?? this.open;
+    // An empty filling batch with a waiter commits nothing but an fdatasync (and a directory fsync).
+    const target = this.buffer.count > 0 ? this.filling : this.commits.last ?? this.filling;
     const done = this.commits.waitFor(target);
     if (!this.commits.busy) this.commits.schedule();
     return done;
   }
 
   /**
-   * Moves the open batch into the commit queue and opens the next one. Skipped when there is
+   * Moves the filling batch into the commit queue and starts filling the next one. Skipped when there is
    * nothing to commit: no frames, nobody waiting, not ending the segment, nothing unsynced before it.
    */
-  private cut(endsSegment: boolean): void {
-    const batch = this.open as Batch;
+  private cut({ endsSegment = false }: { endsSegment?: boolean } = {}): void {
+    const batch = this.filling as Batch;
     const buffer = this.buffer;
     const segment = this.segment;
     if (buffer.count === 0 && !endsSegment && batch.waiter === undefined && this.spanBase === segment.position) return;
-    batch.mark = this.batchMark(buffer.count > 0);
+    batch.mark = this.batchMark({ hasFrames: buffer.count > 0 });
     batch.bytes = buffer.length + (batch.mark > 0 ? MARK_SIZE : 0);
     batch.lastEntryId = this.next - 1;
     batch.endsSegment = endsSegment;
@@ -705,7 +704,7 @@ export class WalWriter<E> {
     segment.position += batch.bytes;
     this.commits.push(batch);
     this.spanBase = segment.position;
-    this.open = new Batch(segment, segment.position, this.buffer);
+    this.filling = new Batch(segment, segment.position, this.buffer);
     this.refreshRoom();
   }
 
@@ -713,44 +712,44 @@ export class WalWriter<E> {
    * The sync mark of a batch being cut: the batch is written only after every earlier batch of
    * its segment was fdatasynced, so everything before spanBase is durable when it is written.
    */
-  private batchMark(hasFrames: boolean): number {
+  private batchMark({ hasFrames }: { hasFrames: boolean }): number {
     const segment = this.segment;
     if (!hasFrames || !segment.marks || this.spanBase <= segment.markedTo) return 0;
     segment.markedTo = this.spanBase;
     return this.spanBase;
   }
 
-  private cutOpen(): boolean {
-    if (this.open === undefined || (this.buffer.count === 0 && this.open.waiter === undefined)) return false;
-    this.cut(false);
+  private cutFilling(): boolean {
+    if (this.filling === undefined || (this.buffer.count === 0 && this.filling.waiter === undefined)) return false;
+    this.cut();
     return true;
   }
 
   /** A frame larger than a batch buffer: a batch of its own, sealed now (the payload may be reused by the codec). */
   private cutOversize(id: number, payload: Uint8Array): void {
     const segment = this.segment;
-    const batch = this.open as Batch;
+    const batch = this.filling as Batch;
     batch.frames = undefined;
-    batch.mark = this.batchMark(true);
+    batch.mark = this.batchMark({ hasFrames: true });
     batch.sealed = sealedFrame(id, payload, segment.salt, this.checksum, batch.mark);
     batch.bytes = batch.sealed.length;
     batch.lastEntryId = id;
     segment.position += batch.bytes;
     this.commits.push(batch);
     this.spanBase = segment.position;
-    this.open = new Batch(segment, segment.position, this.buffer);
+    this.filling = new Batch(segment, segment.position, this.buffer);
   }
 
-  /** Rule A, pipelined: the open batch ends the segment; the next segment is planned, created when its first batch commits. */
+  /** Rule A, pipelined: the filling batch ends the segment; the next segment is planned, created when its first batch commits. */
   private rotateLater(): void {
     const old = this.segment;
-    this.cut(true);
+    this.cut({ endsSegment: true });
     const next = planSegment({
       segmentId: old.segmentId + 1, firstEntryId: this.next, syncWindow: this.opts.syncWindow, createdAt: this.opts.clock(), preallocate: 0,
     }, this.checksum);
     this.segment = next;
     this.spanBase = SEGMENT_HEADER_SIZE;
-    this.open = new Batch(next, next.position, this.buffer);
+    this.filling = new Batch(next, next.position, this.buffer);
     this.refreshRoom();
   }
 
@@ -817,7 +816,7 @@ export class WalWriter<E> {
 
   private useBuffer(buffer: FrameBuffer): void {
     this.buffer = buffer;
-    if (this.open !== undefined) this.open.frames = buffer;
+    if (this.filling !== undefined) this.filling.frames = buffer;
   }
 
   // ---- state --------------------------------------------------------------------------------
