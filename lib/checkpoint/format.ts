@@ -4,7 +4,7 @@
 
 import type { Checksummer } from '../backend/backend';
 import { EncodeError } from '../errors';
-import { maskCrc, readU32, readU64, writeU32, writeU64 } from '../wal/format';
+import { maskCrc, readU32, readU64, writeU32, writeU64 } from '../framed/bytes';
 
 export const CHECKPOINT_MAGIC = 0x504b4344; // "DCKP" as a little-endian u32
 export const CHECKPOINT_VERSION = 1;

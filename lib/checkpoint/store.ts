@@ -14,7 +14,7 @@ import type { Codec } from '../wal/codec';
 import {
   CHECKPOINT_HEADER_SIZE, CHECKPOINT_VERSION, MAX_CHECKPOINT_PAYLOAD, checkpointCrc, encodeCheckpoint, readCheckpointHeader,
 } from './format';
-import { maskCrc } from '../wal/format';
+import { maskCrc } from '../framed/bytes';
 import { notifyCheckpoint, type CheckpointObserver, type SkippedCheckpoint, type WrittenCheckpoint } from './observer';
 
 export const CHECKPOINT_DIR = 'checkpoints';

@@ -4,7 +4,7 @@
 
 import type { Checksummer } from '../backend/backend';
 import { InvalidArgumentError } from '../errors';
-import { maskCrc, readU32, writeU32 } from '../wal/format';
+import { maskCrc, readU32, writeU32 } from '../framed/bytes';
 
 export const RECORD_LOG_MAGIC = 0x43455244; // "DREC" as a little-endian u32
 export const RECORD_LOG_VERSION = 1;

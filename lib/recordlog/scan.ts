@@ -9,7 +9,8 @@
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, InvalidArgumentError } from '../errors';
-import { maskCrc, readU32 } from '../wal/format';
+import { maskCrc, readU32 } from '../framed/bytes';
+import { SEARCH_NONE, SEARCH_UNDECIDED, findWitnessFrame, searchBudget, type FrameLayout } from '../framed/witness-search';
 import { ScanWindow } from '../wal/scan-window';
 import { checkRecordLogHeader, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE } from './format';
 
@@ -32,14 +33,13 @@ export interface RecordLogScan {
   readonly syncWindow: number;
 }
 
-const SEARCH_BUDGET_FACTOR = 4;
-const SEARCH_BUDGET_SLACK = 1 << 20;
-
 export class RecordLogScanner extends ScanWindow {
   readonly path: string;
   private readonly checksum: Checksummer;
   private readonly strict: boolean;
   private readonly max: number;
+  /** Frames as the witness search sees them: a witness is at most the caller's maxRecordSize. */
+  private readonly layout: FrameLayout;
   private syncWindow = 0;
   private headerTorn = false;
   private count = 0;
@@ -59,6 +59,7 @@ export class RecordLogScanner extends ScanWindow {
     this.path = path;
     this.strict = options.mode === 'strict';
     this.max = max;
+    this.layout = { headerSize: RECORD_FRAME_HEADER_SIZE, maxLength: max, ids: false };
     this.checksum = dir.checksum;
     try {
       this.openHeader();
@@ -126,7 +127,7 @@ export class RecordLogScanner extends ScanWindow {
     // The header is synced before any frame is written: a frame that validates behind a torn
     // header means the header had been on disk, so it is damage.
     const found = this.search(RECORD_LOG_HEADER_SIZE, RECORD_LOG_HEADER_SIZE);
-    if (found !== -1) throw new CorruptionError(this.path, 0, found === -2 ? `${check.reason}; could not rule out damage within the search budget` : `${check.reason}, yet a frame at offset ${found} validates: damage`);
+    if (found !== SEARCH_NONE) throw new CorruptionError(this.path, 0, found === SEARCH_UNDECIDED ? `${check.reason}; could not rule out damage within the search budget` : `${check.reason}, yet a frame at offset ${found} validates: damage`);
     if (this.strict) throw new CorruptionError(this.path, 0, `${check.reason}: torn header (mode 'bestEffortTail' reads it as an empty log)`);
     this.headerTorn = true;
     this.tail = 'torn';
@@ -142,7 +143,7 @@ export class RecordLogScanner extends ScanWindow {
     this.done = true;
     const w = this.syncWindow;
     const found = this.search(offset + 1, offset + w);
-    if (found === -2) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
+    if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
     if (found >= 0) {
       throw new CorruptionError(this.path, offset, `${reason}; the valid frame at offset ${found} ends more than the sync window (${w} bytes) past it, so these bytes had been synced: damage, not a torn write`);
     }
@@ -151,28 +152,11 @@ export class RecordLogScanner extends ScanWindow {
     return false;
   }
 
-  /**
-   * Offset of a frame at p ≥ from that validates and ends beyond `endBeyond`; -1 if none, -2 if
-   * the CRC budget ran out. Every offset is a candidate (a damaged length hides the boundaries).
-   */
+  /** Offset of a frame at p ≥ from that validates and ends beyond `endBeyond`, SEARCH_NONE, or SEARCH_UNDECIDED. */
   private search(from: number, endBeyond: number): number {
-    const size = this.fileSize;
-    if (size <= endBeyond) return -1;
-    let budget = SEARCH_BUDGET_FACTOR * Math.max(0, size - from) + SEARCH_BUDGET_SLACK;
-    for (let p = from; p + RECORD_FRAME_HEADER_SIZE <= size; p++) {
-      if (p + RECORD_FRAME_HEADER_SIZE > this.bufStart + this.bufLen || p < this.bufStart) this.load(p, RECORD_FRAME_HEADER_SIZE);
-      let rel = p - this.bufStart;
-      const len = readU32(this.buf, rel + 4);
-      const end = p + RECORD_FRAME_HEADER_SIZE + len;
-      if (len > this.max || end <= endBeyond || end > size) continue;
-      const stored = readU32(this.buf, rel);
-      if (stored === 0 && len === 0) continue;
-      budget -= RECORD_FRAME_HEADER_SIZE + len;
-      if (budget < 0) return -2;
-      this.load(p, RECORD_FRAME_HEADER_SIZE + len);
-      rel = p - this.bufStart;
-      if (maskCrc(this.checksum.crc32c(this.buf.subarray(rel + 4, rel + RECORD_FRAME_HEADER_SIZE + len), 0)) === stored) return p;
-    }
-    return -1;
+    return findWitnessFrame({
+      layout: this.layout, file: this.file, fileSize: this.fileSize, checksum: this.checksum, from, endBeyond, markAbove: undefined, salts: [0],
+      idMin: 0, idBase: undefined, budget: searchBudget(this.fileSize, from),
+    });
   }
 }

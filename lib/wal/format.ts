@@ -5,6 +5,8 @@
 
 import type { Checksummer } from '../backend/backend';
 import { CorruptionError, InvalidArgumentError } from '../errors';
+import { maskCrc, readU32, readU64, unmaskCrc, writeU32, writeU64 } from '../framed/bytes';
+import type { FrameLayout } from '../framed/witness-search';
 
 /** Version of new segments: v1 plus sync marks. v1 segments are still read (and resumed) under v1's rule. */
 export const FORMAT_VERSION = 2;
@@ -20,19 +22,9 @@ export const SEGMENT_SUFFIX = '.wal';
 
 /** "DWAL" as the little-endian u32 at offset 0. */
 export const SEGMENT_MAGIC = 0x4c415744;
-const MASK_DELTA = 0xa282ead8;
 const TWO_32 = 0x1_0000_0000;
-/** Largest high half of a u64 that still gives a safe integer (2^53 − 1). */
-const MAX_SAFE_HIGH = 0x1f_ffff;
 
-export function maskCrc(crc: number): number {
-  return (((crc >>> 15) | (crc << 17)) + MASK_DELTA) >>> 0;
-}
-
-export function unmaskCrc(masked: number): number {
-  const rot = (masked - MASK_DELTA) >>> 0;
-  return ((rot >>> 17) | (rot << 15)) >>> 0;
-}
+export { maskCrc, readU32, readU64, unmaskCrc, writeU32, writeU64 };
 
 // ---- names ----
 
@@ -53,30 +45,6 @@ export function parseSegmentFileName(name: string): number | undefined {
   if (m === null) return undefined;
   const id = Number(m[1]);
   return Number.isSafeInteger(id) && id >= 1 ? id : undefined;
-}
-
-// ---- little-endian helpers (manual byte access: no DataView per call on hot paths) ----
-
-export function readU32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
-export function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v;
-  b[o + 1] = v >>> 8;
-  b[o + 2] = v >>> 16;
-  b[o + 3] = v >>> 24;
-}
-
-/** A u64 as a number, or -1 when it exceeds 2^53 − 1. */
-export function readU64(b: Uint8Array, o: number): number {
-  const hi = readU32(b, o + 4);
-  return hi > MAX_SAFE_HIGH ? -1 : hi * TWO_32 + readU32(b, o);
-}
-
-export function writeU64(b: Uint8Array, o: number, v: number): void {
-  writeU32(b, o, v >>> 0);
-  writeU32(b, o + 4, Math.floor(v / TWO_32));
 }
 
 function checkId(v: number, what: string): void {
@@ -252,3 +220,8 @@ export function encodeMark(nextEntryId: number, watermark: number, salt: number,
   writeMark(out, 0, nextEntryId, watermark, salt, checksum);
   return out;
 }
+
+/** Frames and marks as the witness search sees them (framed/witness-search.ts). */
+export const WAL_FRAME_LAYOUT: FrameLayout = {
+  headerSize: FRAME_HEADER_SIZE, maxLength: MAX_PAYLOAD_SIZE, ids: true, mark: { length: MARK_LENGTH, size: MARK_SIZE },
+};

@@ -7,9 +7,9 @@
 import { channels, type DiagnosticEvent } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { NotFoundError } from '../errors';
-import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, readU32, readU64 } from './format';
+import { SEARCH_NONE, SEARCH_UNDECIDED, findWitnessFrame, searchBudget } from '../framed/witness-search';
+import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, readU32, readU64 } from './format';
 import { listSegments, readValidSegmentHeader } from './segment-scan';
-import { SEARCH_NONE, SEARCH_UNDECIDED, findWitnessFrame } from './tail-search';
 
 export const QUARANTINE_SUFFIX = '.quarantine';
 const COPY_CHUNK = 1 << 20;
@@ -50,8 +50,8 @@ export function surveyValidFrames(dir: Directory, path: string, from: number, sa
     let at = from;
     for (;;) {
       const found = findWitnessFrame({
-        file, fileSize, checksum: dir.checksum, from: at, endBeyond: at, markAbove: undefined, salts: [salt], idMin, idBase: undefined,
-        budget: 4 * Math.max(0, fileSize - at) + (1 << 20),
+        layout: WAL_FRAME_LAYOUT, file, fileSize, checksum: dir.checksum, from: at, endBeyond: at, markAbove: undefined, salts: [salt], idMin,
+        idBase: undefined, budget: searchBudget(fileSize, at),
       });
       if (found === SEARCH_NONE) break;
       if (found === SEARCH_UNDECIDED) {

@@ -10,14 +10,14 @@
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
+import { SEARCH_UNDECIDED, frameCrcMatches, searchBudget, witnessSearch, type FrameSearch } from '../framed/witness-search';
 import {
   FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_SUFFIX, WAL_DIR,
-  checkSegmentHeader, maskCrc, parseSegmentFileName, readU32, readU64, unmaskCrc,
+  WAL_FRAME_LAYOUT, checkSegmentHeader, maskCrc, parseSegmentFileName, readU32, readU64, unmaskCrc,
   type SegmentHeader,
 } from './format';
 import type { Pacer } from './pacer';
 import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
-import { SEARCH_UNDECIDED, frameCrcMatches, witnessSearch, type FrameSearch } from './tail-search';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
 
@@ -60,9 +60,6 @@ export interface ScanOptions {
 }
 
 const MAX_BATCH = 4096;
-/** Work cap of a witness search, in CRC bytes: a few passes over the file, plus slack. */
-const SEARCH_BUDGET_FACTOR = 4;
-const SEARCH_BUDGET_SLACK = 1 << 20;
 
 /** Segments under wal/, sorted by numeric id. Entries not ending in `.wal` (LOCK, the writer's own files) are not segments. */
 export function listSegments(dir: Directory): SegmentRef[] {
@@ -389,7 +386,7 @@ export class SegmentScanner extends ScanWindow {
       // Within the format, beyond the caller's limit: if it is the next entry, say so (never
       // a cut); else it is a bad frame like any other. Checked by streaming, not buffering.
       const id = readU64(b, rel + 8);
-      if (id === this.nextId && frameCrcMatches(this.file, pos, len, this.header!.salt, readU32(b, rel), this.checksum)) {
+      if (id === this.nextId && frameCrcMatches(this.file, WAL_FRAME_LAYOUT, pos, len, this.header!.salt, readU32(b, rel), this.checksum)) {
         this.done = true;
         throw new DecodeError(
           `${this.path} @ ${pos}: entry ${id} has a ${len}-byte payload, more than maxPayloadSize ${max}; read it with a larger maxPayloadSize`,
@@ -479,10 +476,9 @@ export class SegmentScanner extends ScanWindow {
     this.validEnd = offset;
   }
 
-  private searchSpec(q: Omit<FrameSearch, 'file' | 'fileSize' | 'checksum' | 'budget'>): FrameSearch {
+  private searchSpec(q: Omit<FrameSearch, 'layout' | 'file' | 'fileSize' | 'checksum' | 'budget'>): FrameSearch {
     return {
-      file: this.file, fileSize: this.fileSize, checksum: this.checksum, ...q,
-      budget: SEARCH_BUDGET_FACTOR * Math.max(0, this.fileSize - q.from) + SEARCH_BUDGET_SLACK,
+      layout: WAL_FRAME_LAYOUT, file: this.file, fileSize: this.fileSize, checksum: this.checksum, ...q, budget: searchBudget(this.fileSize, q.from),
     };
   }
 }

@@ -1,25 +1,44 @@
-// The witness search behind the torn-vs-damage rule (docs/FORMAT.md, "Telling a torn tail
-// from damage"): after a frame fails at offset o, is there a frame that proves the bytes at o
-// had been synced, so they are damaged? In a v2 segment, a sync mark whose watermark is past
-// o; in a v1 segment, a frame that validates and ends beyond o + W.
+// The witness search behind the torn-vs-damage rule of every framed format (docs/FORMAT.md,
+// "Telling a torn tail from damage", and the record log's use of it): after a frame fails at
+// offset o, is there a frame that proves the bytes at o had been synced, so they are damaged?
+// In a WAL v2 segment, a sync mark whose watermark is past o; in a WAL v1 segment or a record
+// log, a frame that validates and ends beyond o + W.
 //
 // Frame boundaries after a bad frame are unknown (its length may be the damaged field), so
 // every byte offset is a candidate. Cheap field checks (length fits, end is past the bound,
-// id is in the only range a later frame of this segment could have) reject almost all of them
-// before any CRC is computed, and a CRC budget caps the work on adversarial input.
+// id is in the only range a later frame could have) reject almost all of them before any CRC
+// is computed, and a CRC budget (searchBudget) caps the work on adversarial input.
 
 import type { Checksummer } from '../backend/backend';
 import type { ReadableFile } from '../directory/directory';
-import { FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, maskCrc, readU32 } from './format';
+import { maskCrc, readU32 } from './bytes';
 
 export const SEARCH_UNDECIDED = -2;
 export const SEARCH_NONE = -1;
+
+/** The work cap of one search, in CRC bytes: a few passes over the bytes searched, plus slack. */
+export function searchBudget(fileSize: number, from: number): number {
+  return 4 * Math.max(0, fileSize - from) + (1 << 20);
+}
+
+/** What a frame of the format looks like to the search. */
+export interface FrameLayout {
+  /** 8: u32 masked CRC, u32 length (record log); 16: the same, then a u64 entry id (WAL). */
+  readonly headerSize: number;
+  /** Largest length a witness may have. */
+  readonly maxLength: number;
+  /** Whether frames carry the u64 id at offset 8 (a witness's id is then ≥ 1 and bounded). */
+  readonly ids: boolean;
+  /** A sync mark: a frame whose length field is `length`, `size` bytes long, ending in a u64 watermark. */
+  readonly mark?: { readonly length: number; readonly size: number };
+}
 
 const WINDOW = 1 << 20;
 const STREAM = 1 << 16;
 const TWO_32 = 0x1_0000_0000;
 
 export interface FrameSearch {
+  readonly layout: FrameLayout;
   readonly file: ReadableFile;
   readonly fileSize: number;
   readonly checksum: Checksummer;
@@ -31,14 +50,14 @@ export interface FrameSearch {
   readonly markAbove: number | undefined;
   /** Salts to try (the frame CRC seed); more than one only when the header itself is in doubt. */
   readonly salts: readonly number[];
-  /** Smallest id a witness may carry. */
+  /** Smallest id a witness may carry (layouts with ids). */
   readonly idMin: number;
   /**
    * When set, a witness at offset p may carry at most idMin + floor((p - idBase) / 16): the frames
    * between idBase and p each take at least 16 bytes. When undefined, ids are bounded by 2^53 − 1.
    */
   readonly idBase: number | undefined;
-  /** Most CRC bytes to compute before giving up (SEARCH_UNDECIDED). */
+  /** Most CRC bytes to compute before giving up (SEARCH_UNDECIDED); see searchBudget. */
   readonly budget: number;
 }
 
@@ -60,7 +79,13 @@ const STEP_WORK = 256 * 1024;
  * what findWitnessFrame returns.
  */
 export function* witnessSearch(s: FrameSearch): Generator<number, number, void> {
-  const lastStart = s.fileSize - FRAME_HEADER_SIZE;
+  const hs = s.layout.headerSize;
+  // A witness has a nonzero byte in [r + nzFrom, r + nzTo): an id ≥ 1, or (no ids) a header
+  // that is not all zero (a zero length under a zero CRC is no frame: the CRC of a zero
+  // length is not zero).
+  const nzFrom = s.layout.ids ? 8 : 0;
+  const nzTo = s.layout.ids ? 16 : hs;
+  const lastStart = s.fileSize - hs;
   if (s.from > lastStart || (s.fileSize <= s.endBeyond && s.markAbove === undefined)) return SEARCH_NONE;
   // A multiple of 4 so the Int32 view covers the whole window.
   const win = new Uint8Array((Math.min(WINDOW, s.fileSize - s.from) + 3) & ~3);
@@ -70,15 +95,15 @@ export function* witnessSearch(s: FrameSearch): Generator<number, number, void> 
   while (winStart <= lastStart) {
     const n = readAll(s.file, win, winStart, Math.min(win.length, s.fileSize - winStart));
     let work = n;
-    const stop = Math.min(n - FRAME_HEADER_SIZE, lastStart - winStart);
-    // A witness id is ≥ 1, so one of its id bytes (r+8 .. r+15) is nonzero: only offsets near a
-    // nonzero word are candidates, which skips zero-filled space a word at a time.
+    const stop = Math.min(n - hs, lastStart - winStart);
+    // Only offsets near a nonzero word are candidates (see nzFrom), which skips zero-filled
+    // space a word at a time.
     let next = 0;
-    const lastWord = (stop + FRAME_HEADER_SIZE - 1) >> 2;
-    for (let k = 2; k <= lastWord; k++) {
+    const lastWord = (stop + nzTo - 1) >> 2;
+    for (let k = nzFrom >> 2; k <= lastWord; k++) {
       if (words[k] === 0) continue;
-      const hi = Math.min(4 * k + 3 - 8, stop);
-      for (let r = Math.max(next, 4 * k - 15); r <= hi; r++) {
+      const hi = Math.min(4 * k + 3 - nzFrom, stop);
+      for (let r = Math.max(next, 4 * k - nzTo + 1); r <= hi; r++) {
         const before = state.budget;
         const found = candidate(s, win, winStart, n, r, state);
         if (found !== SEARCH_NONE) return found;
@@ -93,7 +118,7 @@ export function* witnessSearch(s: FrameSearch): Generator<number, number, void> 
     yield work;
     if (n < win.length || winStart + n >= s.fileSize) break;
     // Overlap by one header so every candidate's 16 header bytes are seen whole in some window.
-    winStart += n - FRAME_HEADER_SIZE + 1;
+    winStart += n - hs + 1;
   }
   return SEARCH_NONE;
 }
@@ -101,23 +126,28 @@ export function* witnessSearch(s: FrameSearch): Generator<number, number, void> 
 /** Checks the candidate at window offset r: SEARCH_NONE, its file offset, or SEARCH_UNDECIDED. */
 function candidate(s: FrameSearch, win: Uint8Array, winStart: number, n: number, r: number, state: { budget: number }): number {
   const p = winStart + r;
+  const { headerSize, maxLength, ids, mark } = s.layout;
   const len = readU32(win, r + 4);
   let end: number;
-  if (len === MARK_LENGTH) {
-    end = p + MARK_SIZE;
+  if (mark !== undefined && len === mark.length) {
+    end = p + mark.size;
     if (s.markAbove === undefined || end > s.fileSize) return SEARCH_NONE;
-    const d = markWatermark(s.file, win, n, r, p);
+    const d = markWatermark(s.file, win, n, r + mark.size - 8, p + mark.size - 8);
     if (d <= s.markAbove || d > p) return SEARCH_NONE;
   } else {
-    if (len > MAX_PAYLOAD_SIZE) return SEARCH_NONE;
-    end = p + FRAME_HEADER_SIZE + len;
+    if (len > maxLength) return SEARCH_NONE;
+    end = p + headerSize + len;
     if (end <= s.endBeyond || end > s.fileSize) return SEARCH_NONE;
   }
-  const id = readU32(win, r + 12) * TWO_32 + readU32(win, r + 8);
-  if (id < s.idMin) return SEARCH_NONE;
-  const idMax = s.idBase === undefined ? Number.MAX_SAFE_INTEGER : s.idMin + Math.floor((p - s.idBase) / FRAME_HEADER_SIZE);
-  if (id > idMax) return SEARCH_NONE;
   const stored = readU32(win, r);
+  if (ids) {
+    const id = readU32(win, r + 12) * TWO_32 + readU32(win, r + 8);
+    if (id < s.idMin) return SEARCH_NONE;
+    const idMax = s.idBase === undefined ? Number.MAX_SAFE_INTEGER : s.idMin + Math.floor((p - s.idBase) / headerSize);
+    if (id > idMax) return SEARCH_NONE;
+  } else if (len === 0 && stored === 0) {
+    return SEARCH_NONE;
+  }
   for (const salt of s.salts) {
     state.budget -= end - p;
     if (state.budget < 0) return SEARCH_UNDECIDED;
@@ -126,23 +156,25 @@ function candidate(s: FrameSearch, win: Uint8Array, winStart: number, n: number,
   return SEARCH_NONE;
 }
 
-/** The watermark of a candidate mark at window offset r (file offset p), read from the file where the window ends first. */
+/** The u64 watermark at window offset r (file offset p), read from the file where the window ends first. */
 function markWatermark(file: ReadableFile, win: Uint8Array, n: number, r: number, p: number): number {
   let b = win;
-  let at = r + 16;
-  if (r + MARK_SIZE > n) {
+  let at = r;
+  if (r + 8 > n) {
     b = new Uint8Array(8);
-    if (readAll(file, b, p + 16, 8) < 8) return -1;
+    if (readAll(file, b, p, 8) < 8) return -1;
     at = 0;
   }
   return readU32(b, at + 4) * TWO_32 + readU32(b, at);
 }
 
 /** Whether the frame at `offset` with payload `length` has the masked CRC `stored` under `salt`; reads it in chunks (no buffer of its size). */
-export function frameCrcMatches(file: ReadableFile, offset: number, length: number, salt: number, stored: number, checksum: Checksummer): boolean {
-  const chunk = new Uint8Array(Math.min(STREAM, 12 + length));
+export function frameCrcMatches(
+  file: ReadableFile, layout: FrameLayout, offset: number, length: number, salt: number, stored: number, checksum: Checksummer,
+): boolean {
+  const chunk = new Uint8Array(Math.min(STREAM, layout.headerSize - 4 + length));
   let crc = salt >>> 0;
-  const end = offset + FRAME_HEADER_SIZE + length;
+  const end = offset + layout.headerSize + length;
   for (let off = offset + 4; off < end; ) {
     const want = Math.min(chunk.length, end - off);
     const got = readAll(file, chunk, off, want);
