@@ -110,6 +110,22 @@ describe('WalReader.follow in one process', () => {
     });
   }
 
+  it('a final segment shorter than a header and not the start of one is a CorruptionError, not a segment being created', async () => {
+    const counted = countingLists(new MemoryDirectory());
+    const dir = counted.dir;
+    dir.mkdirp(WAL_DIR);
+    dir.atomicWrite(segmentPath(1), new TextEncoder().encode('NOPE'));
+    const ac = new AbortController();
+    try {
+      const first = new WalReader(dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 2 }).next();
+      first.catch(() => undefined);
+      assert.equal(await settlesAfterPolls(first, counted.lists), true, 'not awaited as a header being written');
+      await assert.rejects(first, (e: unknown) => e instanceof CorruptionError && e.file === segmentPath(1) && /not a WAL segment/.test(e.reason));
+    } finally {
+      ac.abort();
+    }
+  });
+
   it('follows a writer across rotations and truncation of read segments, from any entry, and ends on abort', async () => {
     const dir = new MemoryDirectory();
     const w = WalWriter.create(dir, { codec, maxSegmentSize: 120, flushPolicy: 'perAppend' });

@@ -120,6 +120,25 @@ describe('WalReader: torn tails and headers in the final segment', () => {
     assert.deepEqual(await readAll(dir, { mode: 'bestEffortTail' }), [1]);
   });
 
+  it('a final segment shorter than a header is torn only when its bytes are zeros or the start of the magic; else damage in both modes', async () => {
+    const magic = new TextEncoder().encode('DWAL');
+    const torn = [new Uint8Array(0), new Uint8Array(9), magic.subarray(0, 1), magic.subarray(0, 3), Uint8Array.of(...magic, 2, 0, 0, 0, 7)];
+    const foreign = [new TextEncoder().encode('NOPE'), Uint8Array.of(0x44, 0x57, 0x41, 0x4d), Uint8Array.of(0, 0, 0, 0, 1), Uint8Array.of(0x44, 0)];
+    for (const bytes of torn) {
+      const dir = new MemoryDirectory();
+      oneFrameSegments(dir, 1);
+      dir.atomicWrite(segmentPath(2), bytes);
+      await failsAll(dir, { mode: 'strict' }, { file: segmentPath(2), offset: bytes.length, reason: /torn header/ });
+      assert.deepEqual(await readAll(dir, { mode: 'bestEffortTail' }), [1], `${bytes.length} bytes`);
+    }
+    for (const bytes of foreign) {
+      const dir = new MemoryDirectory();
+      oneFrameSegments(dir, 1);
+      dir.atomicWrite(segmentPath(2), bytes);
+      for (const mode of MODES) await failsAll(dir, { mode }, { file: segmentPath(2), offset: 0, reason: /not a WAL segment/ });
+    }
+  });
+
   it('a final header that fails its CRC is torn only while no frame of the segment validates', async () => {
     const dir = new MemoryDirectory();
     oneFrameSegments(dir, 2);

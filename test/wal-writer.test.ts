@@ -110,6 +110,32 @@ for (const kind of dirKinds()) {
       assert.deepEqual(replay(dir, jsonCodec<Op>()).map((x) => x.payload), ops(5));
     });
 
+    it('open rewrites a final segment shorter than a header only when its bytes are zeros or the start of the magic; else refuses, changing nothing', () => {
+      const magic = new TextEncoder().encode('DWAL');
+      const torn = [new Uint8Array(0), new Uint8Array(7), magic.subarray(0, 2), magic, Uint8Array.of(...magic, 2, 0)];
+      const foreign = [new TextEncoder().encode('NOPE'), Uint8Array.of(0x44, 0x57, 0x41, 0x4d), Uint8Array.of(0, 0, 0, 1)];
+      for (const bytes of [...torn, ...foreign]) {
+        const d = kind.make();
+        d.mkdirp('wal');
+        d.atomicWrite(segmentPath(1), bytes);
+        if (torn.includes(bytes)) {
+          assert.deepEqual(replay(d, json, 'bestEffortTail'), []);
+          const w = WalWriter.open(d, { codec: json });
+          assert.equal(w.nextEntryId, 1);
+          w.append({ after: bytes.length });
+          w.closeSync();
+          assert.deepEqual(replay(d, json).map((r) => r.entryId), [1]);
+          continue;
+        }
+        const refused = (e: unknown): boolean => e instanceof CorruptionError && e.file === segmentPath(1) && e.offset === 0 && /not a WAL segment/.test(e.reason);
+        for (const mode of ['strict', 'bestEffortTail'] as const) assert.throws(() => replay(d, json, mode), refused);
+        assert.throws(() => WalWriter.open(d, { codec: json }), refused);
+        assert.throws(() => WalWriter.resume(d, { codec: json }), refused);
+        assert.deepEqual(segmentFiles(d), ['00000000000000000001.wal']);
+        assert.deepEqual(d.readFile(segmentPath(1)), bytes);
+      }
+    });
+
     it('resume recreates a final segment whose header is torn, continuing after the previous segment', () => {
       const w = WalWriter.create(dir, { codec: json, maxSegmentSize: 120 });
       for (let i = 0; i < 6; i++) w.append({ i });

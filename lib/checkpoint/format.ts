@@ -5,6 +5,7 @@
 import type { Checksummer } from '../backend/backend';
 import { EncodeError } from '../errors';
 import { maskCrc, readU32, readU64, writeU32, writeU64 } from '../framed/bytes';
+import type { HeaderCheck } from '../framed/header-check';
 
 export const CHECKPOINT_MAGIC = 0x504b4344; // "DCKP" as a little-endian u32
 export const CHECKPOINT_VERSION = 1;
@@ -41,13 +42,21 @@ export function checkpointCrc(headerPrefix: Uint8Array, payload: Uint8Array, che
   return checksum.crc32c(payload, checksum.crc32c(headerPrefix, 0));
 }
 
-export function readCheckpointHeader(bytes: Uint8Array): CheckpointHeader | undefined {
-  if (bytes.length < CHECKPOINT_HEADER_SIZE || readU32(bytes, 0) !== CHECKPOINT_MAGIC) return undefined;
-  return {
+/**
+ * The header's fields, if the bytes can be one. Never 'torn' (a checkpoint appears whole, by
+ * rename, or not at all), and never `crcValid`: the CRC covers the payload too, so the reader
+ * checks it once it has read the payload.
+ */
+export function checkCheckpointHeader(bytes: Uint8Array): HeaderCheck<CheckpointHeader> {
+  const n = bytes.length;
+  if (n < CHECKPOINT_HEADER_SIZE) return { kind: 'bad', offset: n, reason: `truncated header (${n} of ${CHECKPOINT_HEADER_SIZE} bytes)`, crcValid: false };
+  if (readU32(bytes, 0) !== CHECKPOINT_MAGIC) return { kind: 'bad', offset: 0, reason: 'bad magic (not a checkpoint file)', crcValid: false };
+  const header = {
     version: bytes[4] | (bytes[5] << 8),
     flags: bytes[6] | (bytes[7] << 8),
     lastEntryId: readU64(bytes, 8),
     payloadLength: readU64(bytes, 16),
     storedCrc: readU32(bytes, 24),
   };
+  return { kind: 'ok', header };
 }

@@ -12,7 +12,7 @@ import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoErro
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from '../wal/codec';
 import {
-  CHECKPOINT_HEADER_SIZE, CHECKPOINT_VERSION, MAX_CHECKPOINT_PAYLOAD, checkpointCrc, encodeCheckpoint, readCheckpointHeader,
+  CHECKPOINT_HEADER_SIZE, CHECKPOINT_VERSION, MAX_CHECKPOINT_PAYLOAD, checkpointCrc, encodeCheckpoint, checkCheckpointHeader,
 } from './format';
 import { maskCrc } from '../framed/bytes';
 import { notifyCheckpoint, type CheckpointObserver, type SkippedCheckpoint, type WrittenCheckpoint } from './observer';
@@ -84,10 +84,9 @@ function readCheckpointBytes(dir: Directory, path: string, expectedLastEntryId: 
   try {
     const size = file.size();
     const head = new Uint8Array(CHECKPOINT_HEADER_SIZE);
-    const got = file.read(head, 0);
-    if (got < CHECKPOINT_HEADER_SIZE) return damaged(got, `truncated header (${got} of ${CHECKPOINT_HEADER_SIZE} bytes)`);
-    const h = readCheckpointHeader(head);
-    if (h === undefined) return damaged(0, 'bad magic (not a checkpoint file)');
+    const check = checkCheckpointHeader(head.subarray(0, file.read(head, 0)));
+    if (check.kind !== 'ok') return damaged(check.offset, check.reason);
+    const h = check.header;
     if (h.payloadLength < 0 || h.payloadLength > MAX_CHECKPOINT_PAYLOAD) return damaged(16, `payload length exceeds the ${MAX_CHECKPOINT_PAYLOAD}-byte maximum`);
     if (CHECKPOINT_HEADER_SIZE + h.payloadLength !== size) {
       return damaged(16, `payload length ${h.payloadLength} does not match the file size ${size}`);

@@ -5,6 +5,7 @@
 import type { Checksummer } from '../backend/backend';
 import { InvalidArgumentError } from '../errors';
 import { maskCrc, readU32, writeU32 } from '../framed/bytes';
+import { mayBeTornHeader, type HeaderCheck } from '../framed/header-check';
 
 export const RECORD_LOG_MAGIC = 0x43455244; // "DREC" as a little-endian u32
 export const RECORD_LOG_VERSION = 1;
@@ -25,33 +26,26 @@ export function encodeRecordLogHeader(syncWindow: number, checksum: Checksummer)
   return b;
 }
 
-export type RecordLogHeaderCheck =
-  | { readonly kind: 'ok'; readonly syncWindow: number }
-  /** A crash during creation: shorter than a header (bytes a prefix of one) or all zero. */
-  | { readonly kind: 'torn'; readonly reason: string }
-  | { readonly kind: 'bad'; readonly offset: number; readonly reason: string };
+export interface RecordLogHeader {
+  readonly syncWindow: number;
+}
 
 /** `bytes`: the first min(16, size) bytes of the file. */
-export function checkRecordLogHeader(bytes: Uint8Array, checksum: Checksummer): RecordLogHeaderCheck {
+export function checkRecordLogHeader(bytes: Uint8Array, checksum: Checksummer): HeaderCheck<RecordLogHeader> {
   const n = bytes.length;
-  const zero = bytes.every((v) => v === 0);
-  if (n < RECORD_LOG_HEADER_SIZE) {
-    const magic = new Uint8Array(4);
-    writeU32(magic, 0, RECORD_LOG_MAGIC);
-    const prefix = bytes.subarray(0, Math.min(4, n)).every((v, i) => v === magic[i]);
-    if (zero || prefix) return { kind: 'torn', reason: `header truncated (${n} of ${RECORD_LOG_HEADER_SIZE} bytes)` };
-    return { kind: 'bad', offset: 0, reason: 'bad magic (not a record log)' };
+  if (mayBeTornHeader(bytes, RECORD_LOG_HEADER_SIZE, RECORD_LOG_MAGIC)) {
+    return { kind: 'torn', offset: 0, reason: n < RECORD_LOG_HEADER_SIZE ? `header truncated (${n} of ${RECORD_LOG_HEADER_SIZE} bytes)` : 'header is all zero' };
   }
-  if (zero) return { kind: 'torn', reason: 'header is all zero' };
-  if (readU32(bytes, 0) !== RECORD_LOG_MAGIC) return { kind: 'bad', offset: 0, reason: 'bad magic (not a record log)' };
-  if (maskCrc(checksum.crc32c(bytes.subarray(0, 12), 0)) !== readU32(bytes, 12)) return { kind: 'bad', offset: 12, reason: 'header CRC mismatch' };
+  const bad = (offset: number, reason: string, crcValid: boolean): HeaderCheck<RecordLogHeader> => ({ kind: 'bad', offset, reason, crcValid });
+  if (n < RECORD_LOG_HEADER_SIZE || readU32(bytes, 0) !== RECORD_LOG_MAGIC) return bad(0, 'bad magic (not a record log)', false);
+  if (maskCrc(checksum.crc32c(bytes.subarray(0, 12), 0)) !== readU32(bytes, 12)) return bad(12, 'header CRC mismatch', false);
   const version = bytes[4] | (bytes[5] << 8);
-  if (version !== RECORD_LOG_VERSION) return { kind: 'bad', offset: 4, reason: `unsupported record log version ${version} (this reader knows ${RECORD_LOG_VERSION})` };
+  if (version !== RECORD_LOG_VERSION) return bad(4, `unsupported record log version ${version} (this reader knows ${RECORD_LOG_VERSION})`, true);
   const flags = bytes[6] | (bytes[7] << 8);
-  if (flags !== 0) return { kind: 'bad', offset: 6, reason: `nonzero header flags 0x${flags.toString(16)}` };
+  if (flags !== 0) return bad(6, `nonzero header flags 0x${flags.toString(16)}`, true);
   const syncWindow = readU32(bytes, 8);
-  if (syncWindow < RECORD_FRAME_HEADER_SIZE) return { kind: 'bad', offset: 8, reason: `sync window ${syncWindow} is below the frame header size` };
-  return { kind: 'ok', syncWindow };
+  if (syncWindow < RECORD_FRAME_HEADER_SIZE) return bad(8, `sync window ${syncWindow} is below the frame header size`, true);
+  return { kind: 'ok', header: { syncWindow } };
 }
 
 /** Writes length and payload at target[offset..] and seals the CRC; returns the next offset. */

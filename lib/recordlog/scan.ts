@@ -119,7 +119,7 @@ export class RecordLogScanner extends ScanWindow {
     const n = this.load(0, RECORD_LOG_HEADER_SIZE);
     const check = checkRecordLogHeader(this.buf.subarray(0, Math.min(n, RECORD_LOG_HEADER_SIZE)), this.checksum);
     if (check.kind === 'ok') {
-      this.syncWindow = check.syncWindow;
+      this.syncWindow = check.header.syncWindow;
       this.validEnd = RECORD_LOG_HEADER_SIZE;
       return;
     }

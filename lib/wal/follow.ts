@@ -23,7 +23,7 @@ import {
 } from './format';
 import { Pacer, RECORD_WORK, turn } from './pacer';
 import type { WalRecord } from './reader';
-import { listSegments, readValidSegmentHeader, type SegmentRef } from './segment-scan';
+import { listSegments, readSegmentPrefix, readValidSegmentHeader, type SegmentRef } from './segment-scan';
 
 export interface FollowOptions {
   /** First entry to yield (default 1). RecoveryGapError if the log was truncated past it. */
@@ -163,7 +163,10 @@ class Follower<E> {
     for (let i = segments.length - 1; i >= 0; i--) {
       const header = this.readHeader(segments[i]);
       if (header === undefined) {
-        if (i === segments.length - 1) continue; // being created right now
+        if (i === segments.length - 1) {
+          this.refuseForeignShortSegment(segments[i]);
+          continue; // being created right now
+        }
         if (!this.dir.exists(segments[i].path)) return false; // truncated meanwhile: look again
         throw new CorruptionError(segments[i].path, 0, 'segment header does not validate (in a non-final segment)');
       }
@@ -177,6 +180,23 @@ class Follower<E> {
       throw new RecoveryGapError(this.nextId, oldest, 'the log was truncated past the entry the follower needs next');
     }
     return false;
+  }
+
+  /**
+   * A final segment shorter than a header is one being created only if its bytes are a prefix
+   * of the magic or zeros (docs/FORMAT.md): anything else never becomes a segment, and waiting
+   * for it would wait forever.
+   */
+  private refuseForeignShortSegment(seg: SegmentRef): void {
+    let prefix: Uint8Array;
+    try {
+      prefix = readSegmentPrefix(this.dir, seg);
+    } catch (err) {
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
+    const check = checkSegmentHeader(prefix, this.dir.checksum, seg.segmentId);
+    if (check.kind === 'bad' && prefix.length < SEGMENT_HEADER_SIZE) throw new CorruptionError(seg.path, check.offset, check.reason);
   }
 
   private peekNext(seg: SegmentRef): { seg: SegmentRef; header: SegmentHeader } | undefined {
@@ -219,7 +239,7 @@ class Follower<E> {
       this.bufLen = 0;
       if (this.load(f, size, 0, SEGMENT_HEADER_SIZE) < SEGMENT_HEADER_SIZE) return 'gone';
       const check = checkSegmentHeader(this.buf.subarray(0, SEGMENT_HEADER_SIZE), this.dir.checksum, pos.seg.segmentId);
-      if (!check.ok || check.header.salt !== pos.header.salt) return 'gone';
+      if (check.kind !== 'ok' || check.header.salt !== pos.header.salt) return 'gone';
       const salt = pos.header.salt;
       for (;;) {
         const at = pos.offset;

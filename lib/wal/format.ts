@@ -6,6 +6,7 @@
 import type { Checksummer } from '../backend/backend';
 import { CorruptionError, InvalidArgumentError } from '../errors';
 import { maskCrc, readU32, readU64, unmaskCrc, writeU32, writeU64 } from '../framed/bytes';
+import { mayBeTornHeader, type HeaderCheck } from '../framed/header-check';
 import type { FrameLayout } from '../framed/witness-search';
 
 /** Version of new segments: v1 plus sync marks. v1 segments are still read (and resumed) under v1's rule. */
@@ -90,44 +91,46 @@ export function encodeSegmentHeader(fields: SegmentHeaderFields, checksum: Check
 }
 
 /**
- * What is wrong with a header, if anything. `crcValid` separates bytes this format wrote
- * (a valid CRC over an unexpected value is a real inconsistency, or a stale header of a
- * recycled file) from bytes that are torn or damaged.
+ * What is wrong with a header, if anything (framed/header-check.ts). A whole header is never
+ * 'torn' here, even all zero: its CRC fails, and whether the final segment's header is torn is
+ * the scanner's call (no frame behind it validates; docs/FORMAT.md).
  */
-export type HeaderCheck =
-  | { ok: true; header: SegmentHeader }
-  | { ok: false; crcValid: boolean; offset: number; reason: string; header?: SegmentHeader };
-
-export function checkSegmentHeader(bytes: Uint8Array, checksum: Checksummer, expectedSegmentId?: number): HeaderCheck {
-  if (bytes.length < SEGMENT_HEADER_SIZE) {
-    return { ok: false, crcValid: false, offset: bytes.length, reason: `segment header truncated (${bytes.length} of ${SEGMENT_HEADER_SIZE} bytes)` };
+export function checkSegmentHeader(bytes: Uint8Array, checksum: Checksummer, expectedSegmentId?: number): HeaderCheck<SegmentHeader> {
+  const n = bytes.length;
+  if (n < SEGMENT_HEADER_SIZE) {
+    if (mayBeTornHeader(bytes, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC)) return { kind: 'torn', offset: n, reason: `segment header truncated (${n} of ${SEGMENT_HEADER_SIZE} bytes)` };
+    return {
+      kind: 'bad', crcValid: false, offset: 0,
+      reason: `segment header truncated (${n} of ${SEGMENT_HEADER_SIZE} bytes), and its bytes are neither zeros nor the start of the magic: not a WAL segment`,
+    };
   }
   const salt = checksum.crc32c(bytes.subarray(0, 28), 0);
   const crcValid = maskCrc(salt) === readU32(bytes, 28);
-  if (readU32(bytes, 0) !== SEGMENT_MAGIC) return { ok: false, crcValid, offset: 0, reason: 'bad magic (not a WAL segment)' };
-  if (!crcValid) return { ok: false, crcValid, offset: 28, reason: 'segment header CRC mismatch' };
+  const bad = (offset: number, reason: string, header?: SegmentHeader): HeaderCheck<SegmentHeader> => ({ kind: 'bad', crcValid, offset, reason, header });
+  if (readU32(bytes, 0) !== SEGMENT_MAGIC) return bad(0, 'bad magic (not a WAL segment)');
+  if (!crcValid) return bad(28, 'segment header CRC mismatch');
   const version = bytes[4] | (bytes[5] << 8);
   if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_V1) {
-    return { ok: false, crcValid, offset: 4, reason: `unsupported format version ${version} (this reader knows ${FORMAT_VERSION_V1} and ${FORMAT_VERSION})` };
+    return bad(4, `unsupported format version ${version} (this reader knows ${FORMAT_VERSION_V1} and ${FORMAT_VERSION})`);
   }
   const flags = bytes[6] | (bytes[7] << 8);
-  if (flags !== 0) return { ok: false, crcValid, offset: 6, reason: `nonzero header flags 0x${flags.toString(16)}` };
+  if (flags !== 0) return bad(6, `nonzero header flags 0x${flags.toString(16)}`);
   const segmentId = readU64(bytes, 8);
   const firstEntryId = readU64(bytes, 16);
   const syncWindow = readU32(bytes, 24);
-  if (segmentId < 1) return { ok: false, crcValid, offset: 8, reason: 'segment id out of range' };
-  if (firstEntryId < 1) return { ok: false, crcValid, offset: 16, reason: 'first entry id out of range' };
-  if (syncWindow < 1) return { ok: false, crcValid, offset: 24, reason: 'sync window is zero' };
+  if (segmentId < 1) return bad(8, 'segment id out of range');
+  if (firstEntryId < 1) return bad(16, 'first entry id out of range');
+  if (syncWindow < 1) return bad(24, 'sync window is zero');
   const header = { version, segmentId, firstEntryId, syncWindow, salt };
   if (expectedSegmentId !== undefined && segmentId !== expectedSegmentId) {
-    return { ok: false, crcValid, offset: 8, reason: `segment id mismatch: header says ${segmentId}, file name says ${expectedSegmentId}`, header };
+    return bad(8, `segment id mismatch: header says ${segmentId}, file name says ${expectedSegmentId}`, header);
   }
-  return { ok: true, header };
+  return { kind: 'ok', header };
 }
 
 export function decodeSegmentHeader(bytes: Uint8Array, file: string, checksum: Checksummer, expectedSegmentId?: number): SegmentHeader {
   const c = checkSegmentHeader(bytes, checksum, expectedSegmentId);
-  if (!c.ok) throw new CorruptionError(file, c.offset, c.reason);
+  if (c.kind !== 'ok') throw new CorruptionError(file, c.offset, c.reason);
   return c.header;
 }
 

@@ -105,7 +105,7 @@ export function readSegmentPrefix(dir: Directory, seg: SegmentRef): Uint8Array {
 /** The segment's header when it is whole, valid and names this segment; else undefined (a scan says what is wrong). */
 export function readValidSegmentHeader(dir: Directory, seg: SegmentRef): SegmentHeader | undefined {
   const check = checkSegmentHeader(readSegmentPrefix(dir, seg), dir.checksum, seg.segmentId);
-  return check.ok ? check.header : undefined;
+  return check.kind === 'ok' ? check.header : undefined;
 }
 
 export function scanSegment(dir: Directory, seg: SegmentRef, opts: ScanOptions): SegmentScan {
@@ -271,7 +271,7 @@ export class SegmentScanner extends ScanWindow {
   private openHeader(expectedFirst: number | undefined): void {
     const n = Math.min(this.load(0, SEGMENT_HEADER_SIZE), SEGMENT_HEADER_SIZE);
     const check = checkSegmentHeader(this.buf.subarray(0, n), this.checksum, this.segmentId);
-    if (check.ok) {
+    if (check.kind === 'ok') {
       const h = check.header;
       if (expectedFirst !== undefined && h.firstEntryId !== expectedFirst) {
         throw new CorruptionError(this.path, 16, `first entry id ${h.firstEntryId}, expected ${expectedFirst} (one past the previous segment's last)`);
@@ -284,20 +284,26 @@ export class SegmentScanner extends ScanWindow {
       return;
     }
     if (!this.isFinal) throw new CorruptionError(this.path, check.offset, `${check.reason} (in a non-final segment)`);
-    if (check.crcValid && check.header === undefined) {
+    if (check.kind === 'bad' && check.crcValid && check.header === undefined) {
       // Bytes this format wrote, with a value this reader cannot accept (version, flags, ...).
       throw new CorruptionError(this.path, check.offset, check.reason);
     }
-    // Final segment: a short file, a header that fails its CRC, or a well-formed header naming
-    // another segment (a recycled file whose new header never reached the disk). It is torn
-    // unless a frame of this segment validates, which proves the header had been synced.
+    if (n < SEGMENT_HEADER_SIZE && check.kind === 'bad') {
+      // Short, and not what a crashed creation leaves (a prefix of the magic, or zeros):
+      // another program's file, or damage. Never taken for an empty segment (overwritten).
+      throw new CorruptionError(this.path, check.offset, `${check.reason}; a crash while a segment is created leaves a prefix of its header or zeros, so this is damage or another program's file`);
+    }
+    // Final segment: a short file a crash may have left, a header that fails its CRC, or a
+    // well-formed header naming another segment (a recycled file whose new header never reached
+    // the disk). It is torn unless a frame of this segment validates, which proves the header
+    // had been synced.
     const torn = (): void => {
       if (this.strict) throw new CorruptionError(this.path, check.offset, `${check.reason}: torn header of the final segment (mode 'bestEffortTail' treats it as empty)`);
       this.tail = 'torn';
       this.validEnd = 0;
       this.done = true;
     };
-    if (check.crcValid || n < SEGMENT_HEADER_SIZE) return torn();
+    if (n < SEGMENT_HEADER_SIZE || (check.kind === 'bad' && check.crcValid)) return torn();
     const salts = [unmaskCrc(readU32(this.buf, 28)), this.checksum.crc32c(this.buf.subarray(0, 28), 0)];
     const spec = this.searchSpec({
       from: SEGMENT_HEADER_SIZE, endBeyond: SEGMENT_HEADER_SIZE - 1, markAbove: 0, salts, idMin: expectedFirst ?? 1,
