@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding } from '../binding';
+import { packageRoot } from './package-root';
 
 // Finds the native core. Order: DURABILITY_NATIVE_PATH (an explicit file, for bundlers and for
 // developers testing a fresh build) → prebuilds/<platform>-<arch>/durability[.<libc>].node →
@@ -19,20 +20,8 @@ export interface NativeLoad {
   readonly attempts: readonly string[];
 }
 
-const packageRoot = findPackageRoot(__dirname);
-
-function findPackageRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'binding.d.ts'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return path.resolve(start, '..', '..');
-    dir = up;
-  }
-}
-
 function packageVersion(): string {
-  return (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export function isMusl(): boolean {
@@ -51,13 +40,13 @@ export function isMusl(): boolean {
 
 export function candidatePaths(): string[] {
   const tuple = `${process.platform}-${process.arch}`;
-  const dir = path.join(packageRoot, 'prebuilds', tuple);
+  const dir = path.join(packageRoot(), 'prebuilds', tuple);
   const libc = process.platform === 'linux' ? (isMusl() ? 'musl' : 'glibc') : undefined;
   const out: string[] = [];
   if (process.env.DURABILITY_NATIVE_PATH) out.push(path.resolve(process.env.DURABILITY_NATIVE_PATH));
   if (libc) out.push(path.join(dir, `durability.${libc}.node`));
   out.push(path.join(dir, 'durability.node'));
-  out.push(path.join(packageRoot, 'build', 'Release', 'durability.node'));
+  out.push(path.join(packageRoot(), 'build', 'Release', 'durability.node'));
   return out;
 }
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseCommand } from './args';
 import { CliError, EXIT_OK, line, type CliIo } from './io';
-import { packageRoot } from './package-root';
+import { packageRoot } from '../package-root';
 
 export const usage = `durability bench [<name>...] [-- <args>]
   Runs benchmark scripts from a checkout of the repository (not in the npm package; npm run

@@ -7,8 +7,9 @@
 
 import type { Directory, DirectoryLock, WritableFile } from '../directory/directory';
 import { parentOf } from '../directory/path';
-import { ClosedError, EncodeError, InvalidArgumentError, PoisonedError, describe } from '../errors';
+import { ClosedError, InvalidArgumentError, PoisonedError } from '../errors';
 import { cutBackToSynced } from '../framed/cut-back';
+import { encodePayload } from '../framed/encode';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import { raw, type Codec } from '../wal/codec';
 import {
@@ -102,7 +103,7 @@ export class RecordLogWriter<R = Uint8Array> {
   private readonly file: WritableFile;
   private readonly codec: Codec<R>;
   private readonly syncWindow: number;
-  private readonly maxRecordSize: number;
+  private readonly recordLimit: { readonly max: number; readonly name: string };
   private buffer: Uint8Array;
   private buffered = 0;
   private written: number;
@@ -122,7 +123,7 @@ export class RecordLogWriter<R = Uint8Array> {
     this.file = file;
     this.codec = codec;
     this.syncWindow = syncWindow;
-    this.maxRecordSize = maxRecordSize;
+    this.recordLimit = { max: maxRecordSize, name: 'maxRecordSize' };
     this.buffer = new Uint8Array(bufferSize);
     this.repaired = repaired;
     this.written = file.offset;
@@ -141,14 +142,7 @@ export class RecordLogWriter<R = Uint8Array> {
 
   append(record: R): void {
     this.checkUsable();
-    let payload: unknown;
-    try {
-      payload = this.codec.encode(record);
-    } catch (err) {
-      throw new EncodeError(`codec ${this.codec.name} could not encode a record: ${describe(err)}`, { cause: err });
-    }
-    if (!(payload instanceof Uint8Array)) throw new EncodeError(`codec ${this.codec.name} returned ${typeof payload}, not a Uint8Array`);
-    if (payload.length > this.maxRecordSize) throw new EncodeError(`record of ${payload.length} bytes exceeds maxRecordSize ${this.maxRecordSize}`);
+    const payload = encodePayload(this.codec, record, 'a record', this.recordLimit);
     const frame = RECORD_FRAME_HEADER_SIZE + payload.length;
     const unsynced = this.written + this.buffered - this.synced;
     if (unsynced > 0 && unsynced + frame > this.syncWindow) this.syncSync();

@@ -1,8 +1,9 @@
 import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
-import { AlreadyExistsError, ClosedError, describe, EncodeError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
+import { AlreadyExistsError, ClosedError, InvalidArgumentError, InvalidStateError, NotFoundError, PoisonedError } from '../errors';
 import { cutBackToSynced } from '../framed/cut-back';
+import { encodePayload } from '../framed/encode';
 import { requireDirectory, typeName } from '../guards';
 import { ActiveSegment, commitHeader, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
@@ -150,7 +151,7 @@ export class WalWriter<E> {
   /** See refreshRoom. */
   private room = -1;
   private readonly ageLimited: boolean;
-  private readonly maxPayloadSize: number;
+  private readonly payloadLimit: { readonly max: number; readonly name: string };
 
   private constructor(
     dir: Directory, lock: DirectoryLock, opts: ResolvedWriterOptions<E>, checksum: Checksummer, pool: RecyclePool,
@@ -180,7 +181,7 @@ export class WalWriter<E> {
     if (entryDurable) this.dirSyncedGeneration = this.dirGeneration;
     this.preallocate = preallocationWorks ? opts.preallocate : 0;
     this.ageLimited = opts.maxSegmentAgeMs > 0;
-    this.maxPayloadSize = opts.maxPayloadSize;
+    this.payloadLimit = { max: opts.maxPayloadSize, name: 'maxPayloadSize' };
     this.refreshRoom();
     if (opts.flush.intervalMs > 0) {
       this.timer = setInterval(() => this.flushOnTimer(), opts.flush.intervalMs);
@@ -381,18 +382,7 @@ export class WalWriter<E> {
   // ---- append path -------------------------------------------------------------------------
 
   private encode(entry: E, index: number): Uint8Array {
-    let payload: unknown;
-    try {
-      payload = this.codec.encode(entry);
-    } catch (err) {
-      throw new EncodeError(`codec ${this.codec.name} could not encode entry ${this.next + index}: ${describe(err)}`, { cause: err });
-    }
-    if (!(payload instanceof Uint8Array)) {
-      throw new EncodeError(`codec ${this.codec.name} returned ${typeof payload}, not a Uint8Array`);
-    }
-    if (payload.length > this.maxPayloadSize) {
-      throw new EncodeError(`entry ${this.next + index} encodes to ${payload.length} bytes, more than maxPayloadSize ${this.opts.maxPayloadSize}`);
-    }
+    const payload = encodePayload(this.codec, entry, `entry ${this.next + index}`, this.payloadLimit);
     const admit = this.observer?.admit;
     if (admit !== undefined) admit.call(this.observer, FRAME_HEADER_SIZE + payload.length);
     return payload;

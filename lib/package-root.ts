@@ -1,0 +1,24 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+let root: string | undefined;
+
+/**
+ * The package directory (the one whose package.json is named "durability"), wherever dist/ was
+ * put: the native loader finds prebuilds/ and the version there, the CLI the benchmarks.
+ */
+export function packageRoot(): string {
+  root ??= findPackageRoot(__dirname);
+  return root;
+}
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; ; ) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'durability') return dir;
+    const up = path.dirname(dir);
+    // Not found (a bundler moved this file): dist/lib/ is two levels below the root.
+    if (up === dir) return path.resolve(start, '..', '..');
+    dir = up;
+  }
+}
