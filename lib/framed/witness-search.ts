@@ -53,8 +53,9 @@ export interface FrameSearch {
   /** Smallest id a witness may carry (layouts with ids). */
   readonly idMin: number;
   /**
-   * When set, a witness at offset p may carry at most idMin + floor((p - idBase) / 16): the frames
-   * between idBase and p each take at least 16 bytes. When undefined, ids are bounded by 2^53 − 1.
+   * When set, a witness at offset p may carry at most idMin + floor((p - idBase) / headerSize):
+   * the frames between idBase and p each take at least a header. When undefined, ids are
+   * bounded by 2^53 − 1.
    */
   readonly idBase: number | undefined;
   /** Most CRC bytes to compute before giving up (SEARCH_UNDECIDED); see searchBudget. */
@@ -74,7 +75,7 @@ export function findWitnessFrame(s: FrameSearch): number {
 const STEP_WORK = 256 * 1024;
 
 /**
- * findWitnessFrame in steps, for readers that share the event loop (pacer.ts): yields the work
+ * findWitnessFrame in steps, for readers that share the event loop (wal/pacer.ts): yields the work
  * done since the previous step (about STEP_WORK, more only for one candidate's CRC) and returns
  * what findWitnessFrame returns.
  */
