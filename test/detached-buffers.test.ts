@@ -36,7 +36,7 @@ const detach = (view) => {
   for (let round = 0; round < Number(rounds); round++) {
     const f = dir.create('file' + round);
     const busy = occupy();
-    const a = new Uint8Array(SIZE).fill(2 * round + 1);
+    const a = Buffer.alloc(SIZE, 2 * round + 1); // a Buffer: its slice() would be a view, not a copy
     const written = f.writeAsync(a);
     junk.push(detach(a));
     const b = new Uint8Array(SIZE / 2).fill(2 * round + 2);

@@ -12,7 +12,10 @@ export const OWNED_BYTES: unique symbol = Symbol('durability.ownedBytes');
 /** The caller's bytes as they are now, in a buffer nothing else references. TypeError for anything but a Uint8Array. */
 export function snapshot(data: Uint8Array): Uint8Array {
   if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array');
-  return data.slice();
+  // Not data.slice(): on a Buffer that is a view of the same bytes.
+  const copy = new Uint8Array(data.length);
+  copy.set(data);
+  return copy;
 }
 
 /** The chunks as they are now, as one buffer nothing else references (one chunk), or as they are when owned. */
