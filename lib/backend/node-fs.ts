@@ -260,9 +260,7 @@ export class NodeFsBackend implements FileBackend {
   commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void> {
     checkOffset(steps.offset, 'offset');
     if (steps.truncateTo !== undefined) checkOffset(steps.truncateTo, 'truncateTo');
-    for (const chunk of steps.chunks) {
-      if (!(chunk instanceof Uint8Array)) throw new TypeError('every chunk must be a Uint8Array');
-    }
+    // snapshotChunks also refuses anything but an array of Uint8Array.
     return this.commitSteps(fd, snapshotChunks(steps.chunks, steps[OWNED_BYTES]).slice(), steps, path);
   }
 
