@@ -13,8 +13,9 @@
 // - Every OS failure throws (sync) or rejects (async) with an Error carrying
 //   `code` (e.g. 'EIO'), `errno` (positive number), `syscall` and, where there is one, `path`.
 // - Bad arguments throw TypeError / RangeError synchronously, also from the async forms.
-// - Async forms run on libuv's threadpool; buffers passed to them are referenced until completion,
-//   and must not be resized or detached meanwhile.
+// - Async forms run on libuv's threadpool; the views passed to them are referenced until
+//   completion, but not their bytes: the caller must not resize, detach or transfer the buffer
+//   meanwhile (lib/backend/native.ts passes its own copy of a caller's bytes).
 
 export type Crc32cImpl = 'sse42' | 'armv8' | 'table';
 
@@ -23,6 +24,8 @@ export interface NativeBinding {
     readonly version: string;
     readonly napiVersion: number;
     readonly sanitized: boolean;
+    /** Built with DURABILITY_TEST_HOOKS (TestNativeBinding's methods); false for every shipped binary. */
+    readonly testHooks: boolean;
     /** SHA-256 over the native sources it was built from (CMakeLists.txt); a prebuild must match the tree. */
     readonly sourceHash: string;
   };
@@ -54,18 +57,13 @@ export interface NativeBinding {
   pwriteAsync(fd: number, data: Uint8Array, offset: number): Promise<number>;
   /** Gather write of all chunks, contiguously from offset (loops over short writes). Returns total bytes. */
   pwritev(fd: number, chunks: readonly Uint8Array[], offset: number): number;
-  pwritevAsync(fd: number, chunks: readonly Uint8Array[], offset: number): Promise<number>;
   /** Reads up to target.length bytes at offset into target; returns bytes read (0 at end of file). Loops until full or EOF. */
   pread(fd: number, target: Uint8Array, offset: number): number;
-  preadAsync(fd: number, target: Uint8Array, offset: number): Promise<number>;
   /** fallocate(fd, 0, offset, length): reserves blocks and extends the size. Throws EOPNOTSUPP etc. where unsupported. */
   fallocate(fd: number, offset: number, length: number): void;
-  fallocateAsync(fd: number, offset: number, length: number): Promise<void>;
   ftruncate(fd: number, length: number): void;
   fdatasync(fd: number): void;
   fdatasyncAsync(fd: number): Promise<void>;
-  fsync(fd: number): void;
-  fsyncAsync(fd: number): Promise<void>;
   /** Opens the directory O_RDONLY|O_DIRECTORY, fsyncs it, closes it. */
   fsyncDir(path: string): void;
   fsyncDirAsync(path: string): Promise<void>;
@@ -88,13 +86,6 @@ export interface NativeBinding {
    * rejects with it (`path` set for a directory step). The chunks are referenced until it settles.
    */
   commitAsync(fd: number, chunks: readonly Uint8Array[], offset: number, truncateTo: number, dirs: readonly string[]): Promise<void>;
-  /**
-   * Test-only fault hook, inert until called: the (after+1)th `op` step of commitAsync fails with
-   * `errno` (a positive errno number, e.g. os.constants.errno.EIO) instead of running; once, or every
-   * time from then on with `persistent`. Process-wide (it stands for the disk). null clears it.
-   * Other bindings are never affected.
-   */
-  __setFaultInjection(spec: { op: 'write' | 'ftruncate' | 'fdatasync' | 'fsyncDir'; errno: number; after?: number; persistent?: boolean } | null): void;
 
   readonly constants: {
     readonly O_RDONLY: number;
@@ -105,4 +96,21 @@ export interface NativeBinding {
     readonly O_TRUNC: number;
     readonly O_APPEND: number;
   };
+}
+
+/** A test build's binding (buildInfo.testHooks; CMake option DURABILITY_TEST_HOOKS, native/test_hooks.h). */
+export interface TestNativeBinding extends NativeBinding {
+  /**
+   * Fault hook, inert until called: the (after+1)th `op` step of commitAsync fails with `errno`
+   * (a positive errno number, e.g. os.constants.errno.EIO) instead of running; once, or every time
+   * from then on with `persistent`. Process-wide (it stands for the disk). null clears it. Other
+   * bindings are never affected.
+   */
+  __setFaultInjection(spec: { op: 'write' | 'ftruncate' | 'fdatasync' | 'fsyncDir'; errno: number; after?: number; persistent?: boolean } | null): void;
+  /**
+   * Process-wide counts of how thread-pool completions ended: `settled` their promise, were
+   * `dropped` because their environment could no longer run JS, or had a Node-API call fail while
+   * settling (`settleFailed`: a completion that called into a dying environment).
+   */
+  __completionStats(): { settled: number; dropped: number; settleFailed: number };
 }

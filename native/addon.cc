@@ -6,6 +6,7 @@
 #include "commit.h"
 #include "env_files.h"
 #include "platform.h"
+#include "test_hooks.h"
 
 #ifndef DURABILITY_VERSION
 #error "DURABILITY_VERSION must be defined by the build (CMakeLists.txt reads package.json)"
@@ -19,6 +20,12 @@
 #define DURABILITY_SANITIZED true
 #else
 #define DURABILITY_SANITIZED false
+#endif
+
+#if defined(DURABILITY_TEST_HOOKS)
+#define DURABILITY_HAS_TEST_HOOKS true
+#else
+#define DURABILITY_HAS_TEST_HOOKS false
 #endif
 
 namespace durability {
@@ -41,16 +48,11 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
                              Method<&PwriteJs>("pwrite"),
                              Method<&PwriteAsyncJs>("pwriteAsync"),
                              Method<&PwritevJs>("pwritev"),
-                             Method<&PwritevAsyncJs>("pwritevAsync"),
                              Method<&PreadJs>("pread"),
-                             Method<&PreadAsyncJs>("preadAsync"),
                              Method<&FallocateJs>("fallocate"),
-                             Method<&FallocateAsyncJs>("fallocateAsync"),
                              Method<&FtruncateJs>("ftruncate"),
                              Method<&FdatasyncJs>("fdatasync"),
                              Method<&FdatasyncAsyncJs>("fdatasyncAsync"),
-                             Method<&FsyncJs>("fsync"),
-                             Method<&FsyncAsyncJs>("fsyncAsync"),
                              Method<&FsyncDirJs>("fsyncDir"),
                              Method<&FsyncDirAsyncJs>("fsyncDirAsync"),
                              Method<&FileSizeJs>("fileSize"),
@@ -60,8 +62,13 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
                              Method<&TryLockExclusiveJs>("tryLockExclusive"),
                              Method<&UnlockJs>("unlock"),
                              Method<&CommitAsyncJs>("commitAsync"),
-                             Method<&SetFaultInjectionJs>("__setFaultInjection"),
                          });
+#if defined(DURABILITY_TEST_HOOKS)
+    DefineAddon(exports, {
+                             Method<&SetFaultInjectionJs>("__setFaultInjection"),
+                             Method<&CompletionStatsJs>("__completionStats"),
+                         });
+#endif
   }
 
  EnvFiles& files() { return files_; }
@@ -92,6 +99,7 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
     info.Set("version", Napi::String::New(env, DURABILITY_VERSION));
     info.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
     info.Set("sanitized", Napi::Boolean::New(env, DURABILITY_SANITIZED));
+    info.Set("testHooks", Napi::Boolean::New(env, DURABILITY_HAS_TEST_HOOKS));
     info.Set("sourceHash", Napi::String::New(env, DURABILITY_SOURCE_HASH));
     info.Freeze();
     return info;
@@ -120,7 +128,13 @@ EnvFiles& FilesOf(napi_env env) {
 bool EnvStopping(napi_env env) {
   void* data = nullptr;
   if (napi_get_instance_data(env, &data) != napi_ok || data == nullptr) return true;
-  return static_cast<DurabilityAddon*>(data)->files().stopping();
+  if (static_cast<DurabilityAddon*>(data)->files().stopping()) return true;
+  // Node-API has no "is stopping" query, but every call that may run JS first checks that the
+  // env can still call into JS and fails with napi_pending_exception when it cannot (a worker
+  // being terminated or ending). strict_equals on two undefineds is such a call that runs nothing.
+  napi_value undefined = nullptr;
+  bool same = false;
+  return napi_get_undefined(env, &undefined) != napi_ok || napi_strict_equals(env, undefined, undefined, &same) != napi_ok;
 }
 
 }  // namespace durability

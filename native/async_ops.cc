@@ -1,9 +1,11 @@
 // Promise forms. Arguments are checked synchronously (TypeError/RangeError before anything is
 // queued); the syscall runs on libuv's thread pool in Execute, which only sees raw pointers and
-// plain values; the JS buffers stay referenced by the worker until it settles its promise.
+// plain values. The worker references the JS view until it settles its promise, which keeps the
+// view alive but not its bytes: a transfer (postMessage, structuredClone) detaches the view and
+// hands the bytes to a new owner that may free them. So callers pass bytes only they can reach:
+// lib/backend/native.ts copies a caller's buffers before calling here (binding.d.ts).
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "args.h"
 #include "bindings.h"
@@ -16,67 +18,24 @@ namespace durability {
 namespace {
 
 /** Resolves with the byte count. */
-class CountWorker : public PromiseWorker {
+class PwriteWorker final : public PromiseWorker {
+ public:
+  PwriteWorker(Napi::Env env, Napi::Object buffer, int fd, Bytes data, int64_t offset)
+      : PromiseWorker(env, "durability.pwrite"), keep_(Napi::Persistent(buffer)), fd_(fd), data_(data), offset_(offset) {}
+  void Execute() override { result_ = PwriteAll(fd_, data_.data, data_.length, offset_); }
+
  protected:
-  using PromiseWorker::PromiseWorker;
   napi_value Resolution(napi_env env) override {
     napi_value n = nullptr;
     napi_create_double(env, static_cast<double>(result_.value), &n);
     return n;
   }
-};
-
-class PwriteWorker final : public CountWorker {
- public:
-  PwriteWorker(Napi::Env env, Napi::Object buffer, int fd, Bytes data, int64_t offset)
-      : CountWorker(env, "durability.pwrite"), keep_(Napi::Persistent(buffer)), fd_(fd), data_(data), offset_(offset) {}
-  void Execute() override { result_ = PwriteAll(fd_, data_.data, data_.length, offset_); }
 
  private:
   Napi::ObjectReference keep_;
   int fd_;
   Bytes data_;
   int64_t offset_;
-};
-
-class PwritevWorker final : public CountWorker {
- public:
-  PwritevWorker(Napi::Env env, Napi::Array chunks, int fd, std::vector<iovec> iov, int64_t offset)
-      : CountWorker(env, "durability.pwritev"), keep_(Napi::Persistent(chunks)), fd_(fd), iov_(std::move(iov)),
-        offset_(offset) {}
-  void Execute() override { result_ = PwritevAll(fd_, iov_, offset_); }
-
- private:
-  Napi::Reference<Napi::Array> keep_;
-  int fd_;
-  std::vector<iovec> iov_;
-  int64_t offset_;
-};
-
-class PreadWorker final : public CountWorker {
- public:
-  PreadWorker(Napi::Env env, Napi::Object buffer, int fd, Bytes target, int64_t offset)
-      : CountWorker(env, "durability.pread"), keep_(Napi::Persistent(buffer)), fd_(fd), target_(target),
-        offset_(offset) {}
-  void Execute() override { result_ = PreadFull(fd_, target_.data, target_.length, offset_); }
-
- private:
-  Napi::ObjectReference keep_;
-  int fd_;
-  Bytes target_;
-  int64_t offset_;
-};
-
-class FallocateWorker final : public PromiseWorker {
- public:
-  FallocateWorker(Napi::Env env, int fd, int64_t offset, int64_t length)
-      : PromiseWorker(env, "durability.fallocate"), fd_(fd), offset_(offset), length_(length) {}
-  void Execute() override { result_ = Fallocate(fd_, offset_, length_); }
-
- private:
-  int fd_;
-  int64_t offset_;
-  int64_t length_;
 };
 
 class FdWorker final : public PromiseWorker {
@@ -117,47 +76,9 @@ Napi::Value PwriteAsyncJs(const Napi::CallbackInfo& info) {
   return PromiseWorker::Start(new PwriteWorker(info.Env(), holder, fd, data, offset));
 }
 
-Napi::Value PwritevAsyncJs(const Napi::CallbackInfo& info) {
-  int fd;
-  std::vector<iovec> iov;
-  uint64_t total;
-  Napi::Array holder;
-  int64_t offset;
-  if (!ArgFd(info, 0, &fd) || !ArgChunks(info, 1, "chunks", &iov, &total, &holder) ||
-      !ArgFileOffset(info, 2, "offset", &offset)) {
-    return Napi::Value();
-  }
-  return PromiseWorker::Start(new PwritevWorker(info.Env(), holder, fd, std::move(iov), offset));
-}
-
-Napi::Value PreadAsyncJs(const Napi::CallbackInfo& info) {
-  int fd;
-  Bytes target;
-  Napi::Object holder;
-  int64_t offset;
-  if (!ArgFd(info, 0, &fd) || !ArgBytes(info, 1, "target", &target, &holder) ||
-      !ArgFileOffset(info, 2, "offset", &offset)) {
-    return Napi::Value();
-  }
-  return PromiseWorker::Start(new PreadWorker(info.Env(), holder, fd, target, offset));
-}
-
-Napi::Value FallocateAsyncJs(const Napi::CallbackInfo& info) {
-  int fd;
-  int64_t offset;
-  int64_t length;
-  if (!ArgFd(info, 0, &fd) || !ArgFileOffset(info, 1, "offset", &offset) ||
-      !ArgFileOffset(info, 2, "length", &length)) {
-    return Napi::Value();
-  }
-  return PromiseWorker::Start(new FallocateWorker(info.Env(), fd, offset, length));
-}
-
 Napi::Value FdatasyncAsyncJs(const Napi::CallbackInfo& info) {
   return FdAsync(info, "durability.fdatasync", &Fdatasync);
 }
-
-Napi::Value FsyncAsyncJs(const Napi::CallbackInfo& info) { return FdAsync(info, "durability.fsync", &Fsync); }
 
 Napi::Value FsyncDirAsyncJs(const Napi::CallbackInfo& info) {
   std::string path;

@@ -22,7 +22,6 @@ Napi::Value PreadJs(const Napi::CallbackInfo& info);
 Napi::Value FallocateJs(const Napi::CallbackInfo& info);
 Napi::Value FtruncateJs(const Napi::CallbackInfo& info);
 Napi::Value FdatasyncJs(const Napi::CallbackInfo& info);
-Napi::Value FsyncJs(const Napi::CallbackInfo& info);
 Napi::Value FsyncDirJs(const Napi::CallbackInfo& info);
 Napi::Value FileSizeJs(const Napi::CallbackInfo& info);
 Napi::Value RenameJs(const Napi::CallbackInfo& info);
@@ -32,11 +31,7 @@ Napi::Value TryLockExclusiveJs(const Napi::CallbackInfo& info);
 Napi::Value UnlockJs(const Napi::CallbackInfo& info);
 
 Napi::Value PwriteAsyncJs(const Napi::CallbackInfo& info);
-Napi::Value PwritevAsyncJs(const Napi::CallbackInfo& info);
-Napi::Value PreadAsyncJs(const Napi::CallbackInfo& info);
-Napi::Value FallocateAsyncJs(const Napi::CallbackInfo& info);
 Napi::Value FdatasyncAsyncJs(const Napi::CallbackInfo& info);
-Napi::Value FsyncAsyncJs(const Napi::CallbackInfo& info);
 Napi::Value FsyncDirAsyncJs(const Napi::CallbackInfo& info);
 
 }  // namespace durability

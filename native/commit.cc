@@ -5,14 +5,10 @@
 // syscall (and the directory, for a directory step). The event loop only queues the item and
 // settles the promise; one JS/C++ crossing per batch whatever its entry count.
 //
-// Test hook: __setFaultInjection makes a chosen step fail with a chosen errno, as if the kernel
-// had returned it, so the writer's failure handling can be proved on a real file. It is inert
-// until called, affects only commitAsync's steps, and is process-wide on purpose: it stands for
-// the disk, which every thread of the process shares.
+// In a test build each step first asks the fault hook (test_hooks.h) whether to fail instead.
 #include "commit.h"
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,38 +18,10 @@
 #include "errors.h"
 #include "platform.h"
 #include "promise_worker.h"
+#include "test_hooks.h"
 
 namespace durability {
 namespace {
-
-enum class Step { kNone, kWrite, kTruncate, kFdatasync, kFsyncDir };
-
-struct FaultHook {
-  std::mutex mutex;
-  Step step = Step::kNone;
-  int err = 0;
-  int64_t after = 0;  // matching steps that still succeed before the first failure
-  bool persistent = false;
-};
-
-FaultHook& Hook() {
-  static FaultHook hook;
-  return hook;
-}
-
-/** The injected errno for this step, or 0 when it should run for real. */
-int InjectedError(Step step) {
-  FaultHook& hook = Hook();
-  std::lock_guard<std::mutex> lock(hook.mutex);
-  if (hook.step != step) return 0;
-  if (hook.after > 0) {
-    --hook.after;
-    return 0;
-  }
-  const int err = hook.err;
-  if (!hook.persistent) hook.step = Step::kNone;
-  return err;
-}
 
 IoResult Injected(int err, const char* syscall) {
   IoResult r;
@@ -79,20 +47,20 @@ class CommitWorker final : public PromiseWorker {
     bool wrote = false;
     for (const iovec& v : iov_) wrote = wrote || v.iov_len > 0;
     if (wrote) {
-      err = InjectedError(Step::kWrite);
+      err = InjectedError(CommitStep::kWrite);
       result_ = err != 0 ? Injected(err, "pwritev") : PwritevAll(fd_, iov_, offset_);
       if (!result_.ok()) return;
     }
     if (truncateTo_ >= 0) {
-      err = InjectedError(Step::kTruncate);
+      err = InjectedError(CommitStep::kTruncate);
       result_ = err != 0 ? Injected(err, "ftruncate") : Ftruncate(fd_, truncateTo_);
       if (!result_.ok()) return;
     }
-    err = InjectedError(Step::kFdatasync);
+    err = InjectedError(CommitStep::kFdatasync);
     result_ = err != 0 ? Injected(err, "fdatasync") : Fdatasync(fd_);
     if (!result_.ok()) return;
     for (const std::string& dir : dirs_) {
-      err = InjectedError(Step::kFsyncDir);
+      err = InjectedError(CommitStep::kFsyncDir);
       result_ = err != 0 ? Injected(err, "fsync") : FsyncDir(dir.c_str());
       if (!result_.ok()) {
         path_ = dir;  // the rejection names the directory
@@ -102,7 +70,7 @@ class CommitWorker final : public PromiseWorker {
   }
 
  private:
-  Napi::Reference<Napi::Array> keep_;  // the chunks' owners stay alive until the write is done
+  Napi::Reference<Napi::Array> keep_;  // the chunk views stay alive until the write is done (async_ops.cc)
   int fd_;
   std::vector<iovec> iov_;
   int64_t offset_;
@@ -136,14 +104,6 @@ bool ArgDirs(const Napi::CallbackInfo& info, size_t index, std::vector<std::stri
   return true;
 }
 
-Step StepNamed(const std::string& name) {
-  if (name == "write") return Step::kWrite;
-  if (name == "ftruncate") return Step::kTruncate;
-  if (name == "fdatasync") return Step::kFdatasync;
-  if (name == "fsyncDir") return Step::kFsyncDir;
-  return Step::kNone;
-}
-
 }  // namespace
 
 Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info) {
@@ -166,46 +126,6 @@ Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info) {
   }
   return PromiseWorker::Start(new CommitWorker(env, holder, fd, std::move(iov), offset,
                                                static_cast<int64_t>(truncateTo), std::move(dirs)));
-}
-
-Napi::Value SetFaultInjectionJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const Napi::Value spec = info[0];
-  FaultHook& hook = Hook();
-  if (spec.IsNull() || spec.IsUndefined()) {
-    std::lock_guard<std::mutex> lock(hook.mutex);
-    hook.step = Step::kNone;
-    return env.Undefined();
-  }
-  if (!spec.IsObject()) {
-    ThrowTypeError(env, "The \"spec\" argument must be an object or null");
-    return Napi::Value();
-  }
-  Napi::Object o = spec.As<Napi::Object>();
-  Napi::Value op = o.Get("op");
-  if (env.IsExceptionPending()) return Napi::Value();
-  const Step step = op.IsString() ? StepNamed(op.As<Napi::String>().Utf8Value()) : Step::kNone;
-  if (step == Step::kNone) {
-    ThrowTypeError(env, "spec.op must be 'write', 'ftruncate', 'fdatasync' or 'fsyncDir'");
-    return Napi::Value();
-  }
-  double err;
-  double after = 0;
-  Napi::Value errValue = o.Get("errno");
-  if (env.IsExceptionPending() || !IntegerArg(env, errValue, "spec.errno", 1, 4095, &err)) return Napi::Value();
-  Napi::Value afterValue = o.Get("after");
-  if (env.IsExceptionPending()) return Napi::Value();
-  if (!afterValue.IsUndefined() && !IntegerArg(env, afterValue, "spec.after", 0, 9007199254740991.0, &after)) {
-    return Napi::Value();
-  }
-  Napi::Value persistent = o.Get("persistent");
-  if (env.IsExceptionPending()) return Napi::Value();
-  std::lock_guard<std::mutex> lock(hook.mutex);
-  hook.step = step;
-  hook.err = static_cast<int>(err);
-  hook.after = static_cast<int64_t>(after);
-  hook.persistent = persistent.ToBoolean().Value();
-  return env.Undefined();
 }
 
 }  // namespace durability

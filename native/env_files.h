@@ -3,7 +3,9 @@
 // lock. When the environment is torn down with some still open (a worker that is terminated, or
 // ends, with a writer open) its cleanup hook unlocks and closes them, so the lock is free for
 // the next writer at once instead of when the process exits. The hook also marks the
-// environment as stopping, and completions of thread-pool work check that before touching JS.
+// environment as stopping. That mark comes late: Node runs the completions of work still on the
+// thread pool before any cleanup hook, so EnvStopping, which completions check before touching
+// JS, also asks Node-API whether the environment can still call into JS.
 //
 // Used only from the environment's own JS thread (open, close, lock and unlock are synchronous
 // bindings), so nothing here is locked. Descriptors are process-wide numbers: one opened in a
@@ -48,8 +50,9 @@ class EnvFiles {
 EnvFiles& FilesOf(napi_env env);
 
 /**
- * True once the environment is being torn down, or when its instance data is gone: a thread-pool
- * completion then drops its result instead of creating JS values.
+ * True once the environment is being torn down (it can no longer call into JS, or its cleanup
+ * hook ran), or when its instance data is gone: a thread-pool completion then drops its result
+ * instead of creating JS values.
  */
 bool EnvStopping(napi_env env);
 

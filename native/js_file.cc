@@ -118,8 +118,6 @@ Napi::Value FtruncateJs(const Napi::CallbackInfo& info) {
 
 Napi::Value FdatasyncJs(const Napi::CallbackInfo& info) { return FdOnly(info, &Fdatasync); }
 
-Napi::Value FsyncJs(const Napi::CallbackInfo& info) { return FdOnly(info, &Fsync); }
-
 Napi::Value FsyncDirJs(const Napi::CallbackInfo& info) { return PathOnly(info, &FsyncDir); }
 
 Napi::Value FileSizeJs(const Napi::CallbackInfo& info) {

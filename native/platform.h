@@ -66,7 +66,6 @@ IoResult Fallocate(int fd, int64_t offset, int64_t length);
 IoResult Ftruncate(int fd, int64_t length);
 /** Data (and the metadata to read it back) on stable storage, the drive's write cache included. */
 IoResult Fdatasync(int fd);
-IoResult Fsync(int fd);
 /** Makes the directory's entries durable (POSIX: open O_DIRECTORY, fsync, close; Windows: see there). */
 IoResult FsyncDir(const char* path);
 IoResult FileSize(int fd);

@@ -189,8 +189,6 @@ IoResult Ftruncate(int fd, int64_t length) {
 
 IoResult Fdatasync(int fd) { return SyncFd(fd, true, "fdatasync"); }
 
-IoResult Fsync(int fd) { return SyncFd(fd, false, "fsync"); }
-
 IoResult FsyncDir(const char* path) {
   const IoResult opened = OpenFile(path, O_RDONLY | O_DIRECTORY, 0);
   if (!opened.ok()) return opened;

@@ -315,13 +315,6 @@ IoResult Fdatasync(int fd) {
   return Ok();
 }
 
-IoResult Fsync(int fd) {
-  const HANDLE h = Table().Get(fd);
-  if (h == INVALID_HANDLE_VALUE) return Fail("fsync", EBADF);
-  if (!FlushFileBuffers(h)) return LastError("fsync");
-  return Ok();
-}
-
 // No directory fsync here: a directory handle takes FlushFileBuffers only when opened for
 // writing, which needs backup privileges, and NTFS keeps directory entries in its own metadata
 // journal. (SQLite and LevelDB also skip it on Windows.) What remains is the check that the path

@@ -11,6 +11,7 @@
 #include "env_files.h"
 #include "errors.h"
 #include "platform.h"
+#include "test_hooks.h"
 
 namespace durability {
 
@@ -32,18 +33,25 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
  protected:
-  // Settles with raw Node-API calls and gives up quietly when they fail: during worker
-  // termination the env can no longer run JS, and node-addon-api's wrappers would abort there.
+  // A completion can run while its environment is torn down (a terminated worker: Node runs the
+  // completions of work still on the thread pool before the env's cleanup hooks). It then drops
+  // its result without creating a JS value (EnvStopping). Settling uses raw Node-API calls and
+  // gives up quietly if one fails anyway: node-addon-api's wrappers would abort there.
   void OnOK() override {
     napi_env env = Env();
-    if (EnvStopping(env)) return;
+    if (EnvStopping(env)) {
+      CountCompletion(Completion::kDropped);
+      return;
+    }
+    napi_status status = napi_generic_failure;
     if (result_.ok()) {
       napi_value value = Resolution(env);
-      if (value != nullptr) napi_resolve_deferred(env, deferred_, value);
+      if (value != nullptr) status = napi_resolve_deferred(env, deferred_, value);
     } else {
       napi_value error = MakeSysError(env, result_.err, result_.syscall, path_.empty() ? nullptr : path_.c_str());
-      if (error != nullptr) napi_reject_deferred(env, deferred_, error);
+      if (error != nullptr) status = napi_reject_deferred(env, deferred_, error);
     }
+    CountCompletion(status == napi_ok ? Completion::kSettled : Completion::kSettleFailed);
   }
 
   virtual napi_value Resolution(napi_env env) {

@@ -33,12 +33,12 @@ started=$SECONDS
 step() { echo; echo "== [$((SECONDS - started)) s] $*"; }
 die() { echo "test:asan: FAILED: $*" >&2; exit 1; }
 
-step "building the sanitized addon into build-asan/"
+step "building the sanitized addon (with the test hooks) into build-asan/"
 # The log lives outside build-asan/: when a build fails, cmake-js retries from scratch and
 # deletes the whole output directory.
 cmake_log=$(mktemp)
 trap 'rm -f "$cmake_log"' EXIT
-npx cmake-js compile --out "$OUT" --CDDURABILITY_SANITIZE=ON >"$cmake_log" 2>&1 || { grep -E -B2 -A6 "error" "$cmake_log" | head -60; die "cmake-js build"; }
+npx cmake-js compile --out "$OUT" --CDDURABILITY_SANITIZE=ON --CDDURABILITY_TEST_HOOKS=ON >"$cmake_log" 2>&1 || { grep -E -B2 -A6 "error" "$cmake_log" | head -60; die "cmake-js build"; }
 [ -f "$ADDON" ] || die "no $ADDON after the build"
 
 step "compiling TypeScript into build-asan/pkg/dist"
@@ -89,6 +89,7 @@ sanitized node -e '
   const load = loadNative();
   if (load.path !== process.env.DURABILITY_NATIVE_PATH) throw new Error(`loaded ${load.path}; attempts: ${load.attempts.join("; ")}`);
   if (load.binding.buildInfo.sanitized !== true) throw new Error(`${load.path}: buildInfo.sanitized is not true`);
+  if (load.binding.buildInfo.testHooks !== true) throw new Error(`${load.path}: buildInfo.testHooks is not true`);
   console.log(`loaded ${load.path}: ${JSON.stringify(load.binding.buildInfo)}, kernels ${load.binding.crc32cKernels().join(", ")}`);
 ' "$PKG/dist/lib/native.js" 2>&1 | tee "$LOGS/load.out"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "the sanitized addon did not load"

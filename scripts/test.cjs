@@ -4,6 +4,8 @@
 // It compiles first (DURABILITY_TEST_NO_BUILD=1 skips that, for a caller that just did) and runs
 // the compiled file of every test/**/*.test.ts that exists now: dist/ can hold the output of a
 // test since deleted or renamed, and running dist/ as it is would run stale JavaScript.
+// The suites that need the native core's test hooks build that addon themselves, once, into
+// build-test/ (test/support/test-binding.ts).
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');

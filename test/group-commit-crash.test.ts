@@ -7,17 +7,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { TestNativeBinding } from '../binding';
+import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
 import type { FaultOp } from '../lib/directory/faults';
 import { Prng } from '../lib/directory/prng';
 import { SimulatedDirectory } from '../lib/directory/simulated';
 import { IoError, PoisonedError } from '../lib/errors';
-import { loadNative } from '../lib/native';
 import type { Directory } from '../lib/directory/directory';
 import { raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { TEST_BUILD, testBuild } from './support/test-binding';
 
 const FRAME = 16 + 20;
 const options = { codec: raw, maxSegmentSize: 32 + 6 * FRAME, syncWindow: 4 * FRAME, groupCommit: { maxBatchEntries: 5 } };
@@ -194,11 +196,16 @@ describe('group commit failures (SimulatedDirectory faults)', () => {
   }
 });
 
-const native = nativeBackend();
-const binding = loadNative().binding;
-if (native !== undefined && binding !== undefined) {
-  describe('group commit failures injected at the syscall layer (native backend, real files)', () => {
+if (nativeBackend() !== undefined) {
+  describe(`group commit failures injected at the syscall layer (native backend, real files) ${TEST_BUILD}`, () => {
     let root: string;
+    let binding: TestNativeBinding;
+    let native: NativeFileBackend;
+    before(function () {
+      this.timeout(600_000); // the first run builds the test addon
+      binding = testBuild().binding;
+      native = new NativeFileBackend(binding);
+    });
     beforeEach(() => {
       root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-gc-fault-'));
     });

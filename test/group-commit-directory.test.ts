@@ -4,11 +4,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { TestNativeBinding } from '../binding';
 import { loadNative } from '../lib/native';
 import type { Directory } from '../lib/directory/directory';
 import { SimulatedDirectory, type SimulatedOperation } from '../lib/directory/simulated';
 import { InvalidArgumentError, InvalidPathError, IoError } from '../lib/errors';
 import { dirKinds } from './fixtures/wal-dirs';
+import { TEST_BUILD, testBuild } from './support/test-binding';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -106,12 +108,16 @@ describe('SimulatedDirectory commitAsync steps', () => {
   });
 });
 
-const binding = loadNative().binding;
-if (binding !== undefined) {
-  describe('native commitAsync and __setFaultInjection', () => {
+if (loadNative().binding !== undefined) {
+  describe(`native commitAsync and __setFaultInjection ${TEST_BUILD}`, () => {
     const { errno } = os.constants;
     let root: string;
     let fd: number;
+    let binding: TestNativeBinding;
+    before(function () {
+      this.timeout(600_000); // the first run builds the test addon
+      binding = testBuild().binding;
+    });
     beforeEach(() => {
       root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-commit-'));
       fd = binding.open(path.join(root, 'f'), binding.constants.O_RDWR | binding.constants.O_CREAT, 0o644);

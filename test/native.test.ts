@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { NativeBinding } from '../binding';
 import { pidFilePath } from '../lib/backend/lockfile';
 import { NativeFileBackend, nativeCrc32cImpl, nativePortableCrc32c } from '../lib/backend/native';
+import { OWNED_BYTES } from '../lib/backend/owned-bytes';
 import { nativeBackend } from '../lib/backend/select';
 import { crc32c as jsCrc32c } from '../lib/crc32c';
 import { channels, resetDiagnostics, type DiagnosticEvent } from '../lib/diagnostics';
@@ -316,16 +317,11 @@ function describeNative(b: NativeBinding): void {
       { name: 'pwrite', valid: (fd) => [fd, data(), 0], bad: [BAD_FDS, BAD_BUFFERS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
       { name: 'pwriteAsync', valid: (fd) => [fd, data(), 0], bad: [BAD_FDS, BAD_BUFFERS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
       { name: 'pwritev', valid: (fd) => [fd, [data()], 0], bad: [BAD_FDS, ['x', data(), [data(), 'x'], [null], null], [...BAD_INTEGERS, ...NUMBER_TYPES]] },
-      { name: 'pwritevAsync', valid: (fd) => [fd, [data()], 0], bad: [BAD_FDS, ['x', data(), [data(), 'x'], [null], null], [...BAD_INTEGERS, ...NUMBER_TYPES]] },
       { name: 'pread', valid: (fd) => [fd, Buffer.alloc(3), 0], bad: [BAD_FDS, BAD_BUFFERS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
-      { name: 'preadAsync', valid: (fd) => [fd, Buffer.alloc(3), 0], bad: [BAD_FDS, BAD_BUFFERS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
       { name: 'fallocate', valid: (fd) => [fd, 0, 16], bad: [BAD_FDS, [...BAD_INTEGERS, ...NUMBER_TYPES], [...BAD_INTEGERS, ...NUMBER_TYPES]] },
-      { name: 'fallocateAsync', valid: (fd) => [fd, 0, 16], bad: [BAD_FDS, [...BAD_INTEGERS, ...NUMBER_TYPES], [...BAD_INTEGERS, ...NUMBER_TYPES]] },
       { name: 'ftruncate', valid: (fd) => [fd, 3], bad: [BAD_FDS, [...BAD_INTEGERS, ...NUMBER_TYPES]] },
       { name: 'fdatasync', valid: (fd) => [fd], bad: [BAD_FDS] },
       { name: 'fdatasyncAsync', valid: (fd) => [fd], bad: [BAD_FDS] },
-      { name: 'fsync', valid: (fd) => [fd], bad: [BAD_FDS] },
-      { name: 'fsyncAsync', valid: (fd) => [fd], bad: [BAD_FDS] },
       { name: 'fsyncDir', valid: () => [root], bad: [BAD_PATHS] },
       { name: 'fsyncDirAsync', valid: () => [root], bad: [BAD_PATHS] },
       { name: 'fileSize', valid: (fd) => [fd], bad: [BAD_FDS] },
@@ -379,16 +375,11 @@ function describeNative(b: NativeBinding): void {
         assert.throws(() => b.fallocate(fd, 0, 10), ebadf);
         assert.throws(() => b.ftruncate(fd, 0), ebadf);
         assert.throws(() => b.fdatasync(fd), ebadf);
-        assert.throws(() => b.fsync(fd), ebadf);
         assert.throws(() => b.fileSize(fd), ebadf);
         assert.throws(() => b.tryLockExclusive(fd), ebadf);
         assert.throws(() => b.unlock(fd), ebadf);
         await assert.rejects(b.pwriteAsync(fd, data(), 0), ebadf);
-        await assert.rejects(b.pwritevAsync(fd, [data()], 0), ebadf);
-        await assert.rejects(b.preadAsync(fd, Buffer.alloc(1), 0), ebadf);
-        await assert.rejects(b.fallocateAsync(fd, 0, 10), ebadf);
         await assert.rejects(b.fdatasyncAsync(fd), ebadf);
-        await assert.rejects(b.fsyncAsync(fd), ebadf);
       }
     });
   });
@@ -399,15 +390,13 @@ function describeNative(b: NativeBinding): void {
         assert.equal(b.pwrite(fd, Buffer.from('hello'), 0), 5);
         assert.equal(b.pwritev(fd, [Buffer.from(' '), new Uint8Array(0), Buffer.from('world')], 5), 6);
         assert.equal(await b.pwriteAsync(fd, Buffer.from('!'), 11), 1);
-        assert.equal(await b.pwritevAsync(fd, [Buffer.from('?'), Buffer.from('!')], 12), 2);
+        await b.commitAsync(fd, [Buffer.from('?'), Buffer.from('!')], 12, -1, []);
         const target = Buffer.alloc(20, 0xee);
         assert.equal(b.pread(fd, target, 0), 14);
         assert.equal(target.subarray(0, 14).toString(), 'hello world!?!');
         assert.equal(target[14], 0xee, 'pread leaves bytes past end of file alone');
         const back = Buffer.alloc(5);
-        assert.equal(await b.preadAsync(fd, back, 6), 5);
-        assert.equal(back.toString(), 'world');
-        assert.equal(await b.preadAsync(fd, back, 100), 0);
+        assert.equal(b.pread(fd, back, 100), 0);
         assert.equal(fs.readFileSync(file, 'utf8'), 'hello world!?!');
       });
     });
@@ -464,13 +453,12 @@ function describeNative(b: NativeBinding): void {
           // Only where the file system cannot reserve space (on Windows: Wine, FAT): ENOTSUP, size unchanged.
           assert.equal(process.platform, 'win32');
           assert.throws(() => b.fallocate(fd, 0, 4096), (err) => isSysError(err, 'ENOTSUP', 'fallocate'));
-          await assert.rejects(b.fallocateAsync(fd, 4096, 8192), (err) => isSysError(err, 'ENOTSUP', 'fallocate'));
           assert.equal(b.fileSize(fd), 8);
           return;
         }
         b.fallocate(fd, 0, 4096);
         assert.equal(b.fileSize(fd), 4096);
-        await b.fallocateAsync(fd, 4096, 8192);
+        b.fallocate(fd, 4096, 8192);
         assert.equal(b.fileSize(fd), 12288);
         assert.equal(fs.statSync(file).size, 12288);
         assert.deepEqual([...fs.readFileSync(file).subarray(0, 5)], [...Buffer.from('0123'), 0]);
@@ -479,13 +467,11 @@ function describeNative(b: NativeBinding): void {
       });
     });
 
-    it('fdatasync, fsync and fsyncDir succeed in sync and async forms', async () => {
+    it('fdatasync and fsyncDir succeed in sync and async forms', async () => {
       await withFile(async (fd) => {
         b.pwrite(fd, Buffer.from('durable'), 0);
         b.fdatasync(fd);
-        b.fsync(fd);
         await b.fdatasyncAsync(fd);
-        await b.fsyncAsync(fd);
         b.fsyncDir(root);
         await b.fsyncDirAsync(root);
       });
@@ -511,7 +497,7 @@ function describeNative(b: NativeBinding): void {
       const fd = b.open(ro, O_RDONLY);
       try {
         assert.throws(() => b.pwrite(fd, Buffer.from('y'), 0), (err) => isSysError(err, 'EBADF', 'pwrite'));
-        await assert.rejects(b.pwritevAsync(fd, [Buffer.from('y')], 0), (err) => isSysError(err, 'EBADF', 'pwritev'));
+        await assert.rejects(b.commitAsync(fd, [Buffer.from('y')], 0, -1, []), (err) => isSysError(err, 'EBADF', 'pwritev'));
       } finally {
         b.close(fd);
       }
@@ -590,12 +576,12 @@ function describeNative(b: NativeBinding): void {
       assert.throws(() => backend.fallocate(fd, 0, 0, 'p'), RangeError);
     });
 
-    it('hands async writes a copy of resizable-buffer views (a shrink could unmap them mid-write), others as they are', async () => {
-      const passed: Uint8Array[] = [];
+    it('hands the async writes a copy of the caller\'s bytes (a transfer or shrink could free them mid-write), the WAL\'s owned chunks as they are', async () => {
+      const passed: Uint8Array[][] = [];
       const spy: NativeBinding = {
         ...b,
-        pwriteAsync: (_fd, data) => (passed.push(data), Promise.resolve(data.length)),
-        pwritevAsync: (_fd, chunks) => (passed.push(...chunks), Promise.resolve(0)),
+        pwriteAsync: (_fd, data) => (passed.push([data]), Promise.resolve(data.length)),
+        commitAsync: (_fd, chunks) => (passed.push([...chunks]), Promise.resolve()),
       };
       const backend = new NativeFileBackend(spy);
       const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer;
@@ -603,15 +589,19 @@ function describeNative(b: NativeBinding): void {
       const plain = Buffer.from('plain');
       await backend.pwriteAsync(3, resizable, 0);
       await backend.pwriteAsync(3, plain, 0);
-      await backend.pwritevAsync(3, [plain, resizable], 0);
-      assert.equal(passed.length, 4);
-      assert.notEqual(passed[0], resizable);
-      assert.deepEqual([...passed[0]], [...resizable]);
-      assert.equal((passed[0].buffer as { resizable?: boolean }).resizable, false);
-      assert.equal(passed[1], plain);
-      assert.equal(passed[2], plain);
-      assert.notEqual(passed[3], resizable);
-      assert.deepEqual([...passed[3]], [...resizable]);
+      await backend.commitAsync(3, { chunks: [plain, resizable], offset: 0, dirs: [] });
+      await backend.commitAsync(3, { chunks: [plain, resizable], offset: 0, dirs: [], [OWNED_BYTES]: true });
+      const [[first], [second], copied, owned] = passed;
+      for (const [copy, original] of [[first, resizable], [second, plain]] as const) {
+        assert.ok(copy.buffer !== original.buffer, 'a copy');
+        assert.deepEqual([...copy], [...original]);
+        assert.equal((copy.buffer as { resizable?: boolean }).resizable, false);
+      }
+      assert.equal(copied.length, 1, 'the caller\'s chunks, copied into one buffer');
+      assert.ok(copied[0].buffer !== plain.buffer && copied[0].buffer !== resizable.buffer);
+      assert.deepEqual([...copied[0]], [...plain, ...resizable]);
+      assert.equal(owned[0], plain);
+      assert.equal(owned[1], resizable);
     });
 
     it('where flock is unsupported, tryLock degrades to the pid-file lock with one diagnostic', () => {

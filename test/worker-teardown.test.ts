@@ -10,6 +10,7 @@ import { LockedError } from '../lib/errors';
 import { loadNative } from '../lib/native';
 import { jsonCodec } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
+import { TEST_BUILD, testBuild } from './support/test-binding';
 
 // What a worker leaves behind when it ends with a WAL writer still open. The native core
 // releases, when an environment is torn down, every descriptor opened through it there (lock
@@ -168,6 +169,62 @@ if (binding) {
       }
       assert.equal(binding.fileSize(mine), 123);
       binding.close(mine);
+    });
+  });
+}
+
+if (binding) {
+  describe(`native core: completions during environment teardown ${TEST_BUILD}`, () => {
+    let tmp: string;
+    before(function () {
+      this.timeout(600_000); // the first run builds the test addon
+      testBuild();
+    });
+    beforeEach(() => {
+      tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-teardown-'));
+    });
+    afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    it('a completion that finds its worker torn down drops its result and never calls into the dying environment', async () => {
+      const { binding: hooks, path: addon } = testBuild();
+      // The worker queues thread-pool work of every kind, then blocks its own thread, so none of
+      // the completions can run before terminate(): Node runs them all while it tears the
+      // worker's environment down, before the environment's cleanup hooks.
+      const ROUNDS = 30;
+      const source = `
+        const { parentPort, workerData } = require('node:worker_threads');
+        const b = require(workerData.addon);
+        const fd = b.open(workerData.file, b.constants.O_RDWR | b.constants.O_CREAT);
+        for (let i = 0; i < ${ROUNDS}; i++) {
+          b.pwriteAsync(fd, Buffer.alloc(4096, i), i * 4096).catch(() => {});
+          b.fdatasyncAsync(fd).catch(() => {});
+          b.commitAsync(fd, [Buffer.alloc(512, i)], i * 512, -1, [workerData.dir]).catch(() => {});
+          b.fsyncDirAsync(workerData.dir).catch(() => {});
+        }
+        parentPort.postMessage('queued');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);`;
+      const before = hooks.__completionStats();
+      const worker = new Worker(source, { eval: true, workerData: { addon, file: path.join(tmp, 'f'), dir: tmp } });
+      await once(worker, 'message');
+      await worker.terminate();
+      const after = hooks.__completionStats();
+      assert.equal(after.settleFailed - before.settleFailed, 0, 'completions called into the dying environment');
+      assert.equal(after.dropped - before.dropped, 4 * ROUNDS, 'every completion of the torn-down worker dropped its result');
+    });
+
+    it('completions in a live environment settle their promises', async () => {
+      const { binding: hooks } = testBuild();
+      const before = hooks.__completionStats();
+      const fd = hooks.open(path.join(tmp, 'live'), hooks.constants.O_RDWR | hooks.constants.O_CREAT);
+      try {
+        assert.equal(await hooks.pwriteAsync(fd, Buffer.alloc(10), 0), 10);
+        await hooks.fdatasyncAsync(fd);
+        await assert.rejects(hooks.fsyncDirAsync(path.join(tmp, 'missing')), { code: 'ENOENT' });
+      } finally {
+        hooks.close(fd);
+      }
+      const after = hooks.__completionStats();
+      assert.deepEqual([after.settled - before.settled, after.dropped - before.dropped, after.settleFailed - before.settleFailed], [3, 0, 0]);
     });
   });
 }

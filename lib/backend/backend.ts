@@ -2,7 +2,11 @@
 // (lib/backend/native.ts) and over node:fs (lib/backend/node-fs.ts). Both write the same bytes.
 //
 // Every OS failure is thrown as an IoError (lib/errors.ts) naming errno, syscall and path.
-// Methods that can block on the disk have an Async form that runs off the event loop.
+// Methods that can block on the disk have an Async form that runs off the event loop; the async
+// writes take a copy of the caller's bytes when called (owned-bytes.ts), so the caller may reuse,
+// transfer or resize its buffer at once.
+
+import type { OWNED_BYTES } from './owned-bytes';
 
 export type BackendName = 'native' | 'ts';
 
@@ -33,6 +37,8 @@ export interface Checksummer {
 
 /** The durable step of one group-commit batch (FileBackend.commitAsync). */
 export interface CommitSteps {
+  /** Internal: the chunks are the library's own and are written without a copy (owned-bytes.ts). */
+  readonly [OWNED_BYTES]?: true;
   /** Written contiguously from `offset` with one gather write (nothing is written when they hold no bytes). */
   readonly chunks: readonly Uint8Array[];
   readonly offset: number;
@@ -50,7 +56,6 @@ export interface FileBackend extends Checksummer {
   pwrite(fd: number, data: Uint8Array, offset: number, path?: string): void;
   pwriteAsync(fd: number, data: Uint8Array, offset: number, path?: string): Promise<void>;
   pwritev(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): void;
-  pwritevAsync(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): Promise<void>;
   /** Reads until target is full or end of file; returns bytes read. */
   pread(fd: number, target: Uint8Array, offset: number, path?: string): number;
   /** Throws IoError with errno EOPNOTSUPP/ENOTSUP/EINVAL where the file system cannot preallocate. */

@@ -12,6 +12,7 @@ import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular, requireRegularAt } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
+import { OWNED_BYTES, snapshot, snapshotChunks } from './owned-bytes';
 
 /** The core's descriptors are OS descriptors on POSIX; on Windows, numbers of its own handle table. */
 const CORE_FD_SPACE = process.platform === 'win32' ? 'durability-core' : undefined;
@@ -27,14 +28,6 @@ function openFlags(c: NativeBinding['constants']): Readonly<Record<OpenMode, num
     createNew: c.O_RDWR | c.O_CREAT | c.O_EXCL,
     truncate: c.O_RDWR | c.O_CREAT | c.O_TRUNC,
   };
-}
-
-/**
- * The async forms read the buffer on the thread pool after returning. A resizable ArrayBuffer
- * could shrink meanwhile and unmap the bytes under the syscall, so such views are copied first.
- */
-function stable(data: Uint8Array): Uint8Array {
-  return (data.buffer as { resizable?: boolean }).resizable === true ? data.slice() : data;
 }
 
 export class NativeFileBackend implements FileBackend {
@@ -87,7 +80,7 @@ export class NativeFileBackend implements FileBackend {
 
   // Not `async`: argument errors must stay synchronous throws, as the binding makes them.
   pwriteAsync(fd: number, data: Uint8Array, offset: number, path?: string): Promise<void> {
-    return this.binding.pwriteAsync(fd, stable(data), offset).then(
+    return this.binding.pwriteAsync(fd, snapshot(data), offset).then(
       () => undefined,
       (err: unknown) => Promise.reject(toIoError(err, path)),
     );
@@ -99,13 +92,6 @@ export class NativeFileBackend implements FileBackend {
     } catch (err) {
       throw toIoError(err, path);
     }
-  }
-
-  pwritevAsync(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): Promise<void> {
-    return this.binding.pwritevAsync(fd, chunks.map(stable), offset).then(
-      () => undefined,
-      (err: unknown) => Promise.reject(toIoError(err, path)),
-    );
   }
 
   pread(fd: number, target: Uint8Array, offset: number, path?: string): number {
@@ -161,7 +147,7 @@ export class NativeFileBackend implements FileBackend {
   commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void> {
     const truncateTo = steps.truncateTo === undefined ? -1 : steps.truncateTo;
     // A failed directory step names its directory; the file steps name the file.
-    return this.binding.commitAsync(fd, steps.chunks.map(stable), steps.offset, truncateTo, steps.dirs)
+    return this.binding.commitAsync(fd, snapshotChunks(steps.chunks, steps[OWNED_BYTES]), steps.offset, truncateTo, steps.dirs)
       .catch((err: unknown) => Promise.reject(toIoError(err, path)));
   }
 

@@ -10,6 +10,7 @@ import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
+import { OWNED_BYTES, snapshot, snapshotChunks } from './owned-bytes';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
 
@@ -128,7 +129,7 @@ export class NodeFsBackend implements FileBackend {
   // Argument errors throw synchronously from the async forms too, as the native binding does.
   pwriteAsync(fd: number, data: Uint8Array, offset: number, path?: string): Promise<void> {
     checkOffset(offset, 'offset');
-    return this.pwriteLoop(fd, data, offset, path);
+    return this.pwriteLoop(fd, snapshot(data), offset, path);
   }
 
   private async pwriteLoop(fd: number, data: Uint8Array, offset: number, path: string | undefined): Promise<void> {
@@ -155,11 +156,6 @@ export class NodeFsBackend implements FileBackend {
     } catch (err) {
       fail(err, path);
     }
-  }
-
-  pwritevAsync(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): Promise<void> {
-    checkOffset(offset, 'offset');
-    return this.pwritevLoop(fd, chunks, offset, path);
   }
 
   private async pwritevLoop(fd: number, chunks: readonly Uint8Array[], offset: number, path: string | undefined): Promise<void> {
@@ -264,10 +260,8 @@ export class NodeFsBackend implements FileBackend {
   commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void> {
     checkOffset(steps.offset, 'offset');
     if (steps.truncateTo !== undefined) checkOffset(steps.truncateTo, 'truncateTo');
-    for (const chunk of steps.chunks) {
-      if (!(chunk instanceof Uint8Array)) throw new TypeError('every chunk must be a Uint8Array');
-    }
-    return this.commitSteps(fd, steps.chunks.slice(), steps, path);
+    // snapshotChunks also refuses anything but an array of Uint8Array.
+    return this.commitSteps(fd, snapshotChunks(steps.chunks, steps[OWNED_BYTES]).slice(), steps, path);
   }
 
   private async commitSteps(fd: number, chunks: Uint8Array[], steps: CommitSteps, path: string | undefined): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Checksummer } from '../backend/backend';
+import type { OWNED_BYTES } from '../backend/owned-bytes';
 
 // A Directory is the root under which all files of one store live: every path the package
 // opens, renames or deletes is relative to it.
@@ -18,6 +19,8 @@ export interface CommitPlan {
   readonly truncateTo?: number;
   /** After the file's fdatasync, these directories ('' is the root) are fsynced, in order. */
   readonly syncDirs?: readonly string[];
+  /** Internal (the WAL's own buffers): the chunks are written without a copy (backend/owned-bytes.ts). */
+  readonly [OWNED_BYTES]?: true;
 }
 
 export interface WritableFile {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import nodePath from 'node:path';
 import type { FileBackend } from '../backend/backend';
+import { OWNED_BYTES } from '../backend/owned-bytes';
 import { notRegularAt } from '../backend/file-type';
 import { defaultBackend } from '../backend/select';
 import { diagnoseOnce } from '../diagnostics';
@@ -344,7 +345,8 @@ class FsWritableFile extends BaseWritableFile {
   }
   protected commit(plan: CheckedCommitPlan): Promise<void> {
     const dirs = plan.syncDirs.map((d) => this.dir.osPathOf(d));
-    return this.dir.backend.commitAsync(this.fd, { chunks: plan.chunks, offset: plan.position, truncateTo: plan.truncateTo, dirs }, this.os);
+    const steps = { chunks: plan.chunks, offset: plan.position, truncateTo: plan.truncateTo, dirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
+    return this.dir.backend.commitAsync(this.fd, steps, this.os);
   }
   protected release(): void {
     this.dir.backend.close(this.fd);

@@ -1,4 +1,5 @@
 import { constants } from 'node:buffer';
+import { OWNED_BYTES } from '../backend/owned-bytes';
 import { ClosedError, InvalidArgumentError, IoError } from '../errors';
 import type { CommitPlan, WritableFile } from './directory';
 import { normalizePath } from './path';
@@ -48,6 +49,7 @@ export interface CheckedCommitPlan {
   readonly position: number;
   readonly truncateTo: number | undefined;
   readonly syncDirs: readonly string[];
+  readonly [OWNED_BYTES]?: true;
 }
 
 export abstract class BaseWritableFile implements WritableFile {
@@ -175,7 +177,7 @@ export abstract class BaseWritableFile implements WritableFile {
       if (typeof d !== 'string') throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
       return normalizePath(d, { allowRoot: true });
     });
-    await this.offThread(() => this.commit({ chunks, position, truncateTo, syncDirs }));
+    await this.offThread(() => this.commit({ chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] }));
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Checksummer } from '../backend/backend';
+import { OWNED_BYTES } from '../backend/owned-bytes';
 import { diagnoseOnce } from '../diagnostics';
 import type { CommitPlan, Directory, WritableFile } from '../directory/directory';
 import { InvalidStateError } from '../errors';
@@ -112,7 +113,7 @@ export class ActiveSegment {
     const file = this.handle();
     this.asyncSyncs++;
     try {
-      await file.commitAsync(plan);
+      await file.commitAsync({ ...plan, [OWNED_BYTES]: true });
       if (upTo > this.synced) this.synced = upTo;
     } finally {
       this.asyncSyncs--;

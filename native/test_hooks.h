@@ -1,0 +1,39 @@
+// Hooks that exist only in a test build (CMake option DURABILITY_TEST_HOOKS: test:asan and the
+// build-test/ addon the fault tests load). A release build compiles every hook below to nothing,
+// so its commit path takes no lock and its binding has no __ methods.
+//
+// - Commit fault injection (__setFaultInjection): a chosen commitAsync step fails with a chosen
+//   errno, as if the kernel had returned it, so the writer's failure handling can be proved on a
+//   real file. Inert until armed; process-wide on purpose: it stands for the disk, which every
+//   thread of the process shares.
+// - Completion counts (__completionStats): how each thread-pool completion ended, so a test can
+//   prove that completions running while an environment is torn down never call into it.
+#pragma once
+
+#include <napi.h>
+
+namespace durability {
+
+enum class CommitStep { kWrite, kTruncate, kFdatasync, kFsyncDir };
+
+/** How a thread-pool completion ended (promise_worker.h). */
+enum class Completion {
+  kSettled,      // its promise was resolved or rejected
+  kDropped,      // the environment could no longer run JS: nothing was created or called
+  kSettleFailed  // a Node-API call on the way to settling failed
+};
+
+#if defined(DURABILITY_TEST_HOOKS)
+/** The injected errno for this commit step, or 0 when it should run for real. */
+int InjectedError(CommitStep step);
+void CountCompletion(Completion how);
+/** __setFaultInjection({ op, errno, after?, persistent? } | null): arms or clears the commit fault hook. */
+Napi::Value SetFaultInjectionJs(const Napi::CallbackInfo& info);
+/** __completionStats() → { settled, dropped, settleFailed } since the process loaded the addon. */
+Napi::Value CompletionStatsJs(const Napi::CallbackInfo& info);
+#else
+constexpr int InjectedError(CommitStep) { return 0; }
+inline void CountCompletion(Completion) {}
+#endif
+
+}  // namespace durability
