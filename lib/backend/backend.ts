@@ -17,6 +17,17 @@ export type OpenMode =
   | 'createNew' // O_RDWR|O_CREAT|O_EXCL
   | 'truncate'; // O_RDWR|O_CREAT|O_TRUNC
 
+/** The open(2) flags of each mode, from a backend's flag values (node:fs's, or the core's). */
+export function openModeFlags(c: { readonly O_RDONLY: number; readonly O_RDWR: number; readonly O_CREAT: number; readonly O_EXCL: number; readonly O_TRUNC: number }): Readonly<Record<OpenMode, number>> {
+  return {
+    read: c.O_RDONLY,
+    readWrite: c.O_RDWR,
+    create: c.O_RDWR | c.O_CREAT,
+    createNew: c.O_RDWR | c.O_CREAT | c.O_EXCL,
+    truncate: c.O_RDWR | c.O_CREAT | c.O_TRUNC,
+  };
+}
+
 export interface LockResult {
   readonly acquired: boolean;
   /** Set when the OS lock is unavailable on this file system and a weaker scheme was used. */

@@ -8,7 +8,7 @@ import type { Crc32cImpl, NativeBinding } from '../../binding';
 import { diagnoseOnce } from '../diagnostics';
 import { toIoError } from '../errors';
 import { loadNative } from '../native';
-import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
+import { openModeFlags, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular, requireRegularAt } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
@@ -20,22 +20,12 @@ const CORE_FD_SPACE = process.platform === 'win32' ? 'durability-core' : undefin
 /** flock errors meaning "no OS locks here" (some NFS and FUSE mounts), not "someone holds it". */
 const LOCK_UNSUPPORTED = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOLCK', 'EINVAL']);
 
-function openFlags(c: NativeBinding['constants']): Readonly<Record<OpenMode, number>> {
-  return {
-    read: c.O_RDONLY,
-    readWrite: c.O_RDWR,
-    create: c.O_RDWR | c.O_CREAT,
-    createNew: c.O_RDWR | c.O_CREAT | c.O_EXCL,
-    truncate: c.O_RDWR | c.O_CREAT | c.O_TRUNC,
-  };
-}
-
 export class NativeFileBackend implements FileBackend {
   readonly name = 'native' as const;
   private readonly flags: Readonly<Record<OpenMode, number>>;
 
   constructor(private readonly binding: NativeBinding) {
-    this.flags = openFlags(binding.constants);
+    this.flags = openModeFlags(binding.constants);
   }
 
   crc32c(data: Uint8Array, crc?: number): number {

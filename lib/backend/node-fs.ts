@@ -6,24 +6,18 @@
 import fs from 'node:fs';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { IoError, toIoError } from '../errors';
-import type { CommitSteps, FileBackend, LockResult, OpenMode } from './backend';
+import { openModeFlags, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 import { OWNED_BYTES, snapshot, snapshotChunks } from './owned-bytes';
 
-const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC } = fs.constants;
+const { O_RDONLY } = fs.constants;
 
 /** As the native core opens a directory to fsync it: something else at the path fails at once (a FIFO would block). */
 const OPEN_DIRECTORY = O_RDONLY | (fs.constants.O_DIRECTORY ?? 0);
 
-const OPEN_FLAGS: Readonly<Record<OpenMode, number>> = {
-  read: O_RDONLY,
-  readWrite: O_RDWR,
-  create: O_RDWR | O_CREAT,
-  createNew: O_RDWR | O_CREAT | O_EXCL,
-  truncate: O_RDWR | O_CREAT | O_TRUNC,
-};
+const OPEN_FLAGS = openModeFlags(fs.constants);
 
 // node:fs reads a null or negative position as "the current file position" and clamps a
 // negative ftruncate length to 0; the native core rejects both, and so do we.

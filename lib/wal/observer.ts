@@ -39,3 +39,12 @@ export function notify<A>(observer: WalObserver | undefined, hook: 'onAppend' | 
     }
   }
 }
+
+const EVENT_CHANNELS = { onFlush: channels.flush, onSync: channels.sync, onRotate: channels.rotate } as const;
+
+/** One writer event, to the observer's hook and to its diagnostics channel: every event goes to both. */
+export function publishEvent<A>(observer: WalObserver | undefined, hook: keyof typeof EVENT_CHANNELS, info: A): void {
+  if (observer?.[hook] !== undefined) notify(observer, hook, info);
+  const channel = EVENT_CHANNELS[hook];
+  if (channel.hasSubscribers) channel.publish(info);
+}

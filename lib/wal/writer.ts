@@ -9,7 +9,7 @@ import { ActiveSegment, commitHeader, createPlannedFile, createSegment, planSegm
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { encodeMark, FRAME_HEADER_SIZE, LOCK_FILE, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { Batch, CommitQueue } from './group-commit';
-import { notify, type WalObserver } from './observer';
+import { notify, publishEvent, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
 import { checkRecyclePath, RecyclePool } from './recycle-pool';
 import { resumeTail, type ResumedTail } from './resume';
@@ -507,8 +507,7 @@ export class WalWriter<E> {
 
   private flushed(bytes: number, lastEntryId = this.next - 1): void {
     const info = { segmentId: this.segment.segmentId, bytes, lastEntryId };
-    if (this.observer?.onFlush !== undefined) notify(this.observer, 'onFlush', info);
-    if (channels.flush.hasSubscribers) channels.flush.publish(info);
+    publishEvent(this.observer, 'onFlush', info);
   }
 
   private syncWindowFull(): void {
@@ -540,8 +539,7 @@ export class WalWriter<E> {
     // Everything before the new segment is now durable.
     this.markDurable(this.next - 1, { announce: false });
     const info = { fromSegmentId: old.segmentId, toSegmentId: this.segment.segmentId, firstEntryId: this.next };
-    if (this.observer?.onRotate !== undefined) notify(this.observer, 'onRotate', info);
-    if (channels.rotate.hasSubscribers) channels.rotate.publish(info);
+    publishEvent(this.observer, 'onRotate', info);
   }
 
   private openSegment(segmentId: number, firstEntryId: number): ActiveSegment {
@@ -562,8 +560,7 @@ export class WalWriter<E> {
     if (cover > this.durable) this.durable = cover;
     if (!announce) return;
     const info = { durableEntryId: this.durable };
-    if (this.observer?.onSync !== undefined) notify(this.observer, 'onSync', info);
-    if (channels.sync.hasSubscribers) channels.sync.publish(info);
+    publishEvent(this.observer, 'onSync', info);
   }
 
   private async closeAsync(): Promise<void> {
@@ -773,8 +770,7 @@ export class WalWriter<E> {
       this.dirGeneration++;
     }
     const info = { fromSegmentId: segment.segmentId - 1, toSegmentId: segment.segmentId, firstEntryId: segment.firstEntryId };
-    if (this.observer?.onRotate !== undefined) notify(this.observer, 'onRotate', info);
-    if (channels.rotate.hasSubscribers) channels.rotate.publish(info);
+    publishEvent(this.observer, 'onRotate', info);
   }
 
   private committed(batch: Batch): void {
@@ -783,8 +779,7 @@ export class WalWriter<E> {
     if (batch.endsSegment) batch.segment.close();
     if (batch.bytes > 0) {
       const info = { segmentId: batch.segment.segmentId, bytes: batch.bytes, lastEntryId: batch.lastEntryId };
-      if (this.observer?.onFlush !== undefined) notify(this.observer, 'onFlush', info);
-      if (channels.flush.hasSubscribers) channels.flush.publish(info);
+      publishEvent(this.observer, 'onFlush', info);
     }
     this.markDurable(batch.lastEntryId);
   }
