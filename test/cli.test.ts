@@ -3,13 +3,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { availableBackends } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
 import { jsonCodec } from '../lib/wal/codec';
 import { MARK_SIZE } from '../lib/wal/format';
 import { WalWriter } from '../lib/wal/writer';
-import { main } from '../lib/cli/main';
+import { runCli } from './support/cli-run';
 import { recover } from '../lib/recover';
 
 // The `durability` command on logs prepared here (clean, a torn tail as a crash mid-write leaves
@@ -37,27 +36,7 @@ function makeLog(root: string): string[] {
   return fs.readdirSync(path.join(root, 'wal')).filter((n) => n.endsWith('.wal')).sort();
 }
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) => new Writable({
-    write(chunk: Buffer, _enc, done) {
-      append(chunk.toString());
-      done();
-    },
-  });
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    const code = await main(args, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) });
-    return { code, out, err };
-  } finally {
-    for (const k of Object.keys(env)) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  }
-}
+const cli = runCli;
 
 function spawned(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });

@@ -10,8 +10,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { main } from '../lib/cli/main';
+import { runCli } from './support/cli-run';
 import { channels } from '../lib/diagnostics';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
@@ -246,18 +245,7 @@ describe('CLI: inspect, verify and repair on bit rot', function () {
   });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  async function cli(args: string[]) {
-    let out = '';
-    let err = '';
-    const sink = (append: (s: string) => void) => new Writable({
-      write(chunk: Buffer, _enc, done) {
-        append(chunk.toString());
-        done();
-      },
-    });
-    const code = await main(args, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) });
-    return { code, out, err };
-  }
+  const cli = runCli;
 
   for (const make of [closedLog, groupCommitLog]) {
     it(`report the frames after the damage; repair refuses; repair --force keeps every byte it cuts (${make.name})`, async () => {
