@@ -8,7 +8,7 @@ import { availableBackends } from '../lib/backend/select';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
-import { CorruptionError, InvalidArgumentError, RecoveryGapError } from '../lib/errors';
+import { CorruptionError, DecodeError, InvalidArgumentError, RecoveryGapError } from '../lib/errors';
 import { jsonCodec, raw } from '../lib/wal/codec';
 import { encodeFrame, encodeSegmentHeader, segmentPath, WAL_DIR } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
@@ -121,6 +121,22 @@ describe('WalReader.follow in one process', () => {
       first.catch(() => undefined);
       assert.equal(await settlesAfterPolls(first, counted.lists), true, 'not awaited as a header being written');
       await assert.rejects(first, (e: unknown) => e instanceof CorruptionError && e.file === segmentPath(1) && /not a WAL segment/.test(e.reason));
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('an entry larger than its maxPayloadSize is a DecodeError naming it, not an endless wait', async () => {
+    const dir = new MemoryDirectory();
+    const w = WalWriter.create(dir, { codec: raw });
+    for (const n of [4, 1000, 4]) w.append(new Uint8Array(n).fill(n & 0xff));
+    w.closeSync();
+    const ac = new AbortController();
+    try {
+      const it = new WalReader(dir, { codec: raw, maxPayloadSize: 100 }).follow({ signal: ac.signal, maxPollIntervalMs: 2 });
+      const first = await it.next();
+      assert.equal(first.done !== true && first.value.entryId, 1);
+      await assert.rejects(it.next(), (err: unknown) => err instanceof DecodeError && err.entryId === 2 && /maxPayloadSize 100/.test(err.message));
     } finally {
       ac.abort();
     }

@@ -16,10 +16,12 @@
 
 import { watch, type FSWatcher } from 'node:fs';
 import type { Directory, ReadableFile } from '../directory/directory';
+import { frameCrcMatches } from '../framed/witness-search';
 import { CorruptionError, DecodeError, InvalidArgumentError, NotFoundError, RecoveryGapError, describe } from '../errors';
 import type { Codec } from './codec';
 import {
-  FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, maskCrc, readU32, readU64, type SegmentHeader,
+  FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, checkSegmentHeader, maskCrc, readU32,
+  readU64, type SegmentHeader,
 } from './format';
 import { Pacer, RECORD_WORK, turn } from './pacer';
 import type { WalRecord } from './reader';
@@ -250,7 +252,18 @@ class Follower<E> {
         // A sync mark (v2) is read as a frame with an 8-byte body, then stepped over.
         const mark = len === MARK_LENGTH && pos.header.version >= FORMAT_VERSION;
         if (mark) len = MARK_SIZE - FRAME_HEADER_SIZE;
-        if (len > this.maxPayload || at + FRAME_HEADER_SIZE + len > size) return 'pending';
+        if (len > MAX_PAYLOAD_SIZE || at + FRAME_HEADER_SIZE + len > size) return 'pending';
+        if (len > this.maxPayload) {
+          // A whole, valid next entry beyond the caller's limit is an error to report, as the
+          // reader does; waiting for it to become something else would wait forever.
+          if (readU64(this.buf, rel + 8) !== pos.nextId) return 'pending';
+          if (!frameCrcMatches(f, WAL_FRAME_LAYOUT, at, len, salt, readU32(this.buf, rel), this.dir.checksum)) return 'pending';
+          if (this.out.length > 0) return 'batch'; // the entries before it first; the next look throws
+          throw new DecodeError(
+            `${pos.seg.path} @ ${at}: entry ${pos.nextId} has a ${len}-byte payload, more than maxPayloadSize ${this.maxPayload}; follow with a larger maxPayloadSize`,
+            { entryId: pos.nextId, file: pos.seg.path },
+          );
+        }
         this.load(f, size, at, FRAME_HEADER_SIZE + len);
         rel = at - this.bufStart;
         const b = this.buf;
