@@ -16,7 +16,7 @@ import type { Codec } from './wal/codec';
 import { DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, segmentPath, WAL_DIR } from './wal/format';
 import { resolveWriterOptions, type WalWriterOptions } from './wal/options';
 import { WalReader, type ReplayMode, type WalRecord } from './wal/reader';
-import { listSegments, readValidSegmentHeader } from './wal/segment-scan';
+import { listSegments, readValidSegmentHeader } from './wal/segment-files';
 import { WalWriter } from './wal/writer';
 
 export type RecoverWriterOptions<E> = Omit<WalWriterOptions<E>, 'codec'>;

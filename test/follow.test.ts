@@ -13,7 +13,7 @@ import { jsonCodec, raw } from '../lib/wal/codec';
 import { encodeFrame, encodeSegmentHeader, segmentPath, WAL_DIR } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader, type WalRecord } from '../lib/wal/reader';
-import { listSegments } from '../lib/wal/segment-scan';
+import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { followPayload } from './fixtures/follow-payload';
 

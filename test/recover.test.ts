@@ -9,7 +9,7 @@ import { recover, type RecoverOptions } from '../lib/recover';
 import { MARK_SIZE, segmentPath } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
-import { listSegments } from '../lib/wal/segment-scan';
+import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { chopTail, dirKinds } from './fixtures/wal-dirs';
 import { applyKv, checkpointEntry, kvCodec, kvStateCodec, stateOf, type KvOp, type KvState } from './fixtures/kv';

@@ -11,7 +11,7 @@ import {
   FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeSegmentHeader, maskCrc, sealFrames, segmentPath, writeFrameUnsealed, writeU32,
 } from '../lib/wal/format';
 import { WalReader, type ReplayOptions } from '../lib/wal/reader';
-import { listSegments } from '../lib/wal/segment-scan';
+import { listSegments } from '../lib/wal/segment-files';
 import { buildSegment, payloadsFor, writeLog, writeSegmentFile } from './vectors/build';
 
 const MODES = ['strict', 'bestEffortTail'] as const;

@@ -2,7 +2,8 @@ import type { Directory } from '../directory/directory';
 import { CorruptionError } from '../errors';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE } from '../wal/format';
 import { surveyValidFrames, type FrameSurvey } from '../wal/quarantine';
-import { checkSegmentSequence, listSegments, readValidSegmentHeader, scanSegment, type ScanMode, type SegmentRef, type SegmentScan } from '../wal/segment-scan';
+import { scanSegment, type ScanMode, type SegmentScan } from '../wal/segment-scan';
+import { checkSegmentSequence, listSegments, readValidSegmentHeader, type SegmentRef } from '../wal/segment-files';
 
 // Walks every segment the way WalReader does (sequence and id-continuity rules included), but
 // keeps going after damage so inspect can describe the whole log, and reports bytes as it goes

@@ -3,7 +3,7 @@ import { channels } from '../diagnostics';
 import { parseCommand } from './args';
 import { raw } from '../wal/codec';
 import { forceCut, type QuarantineEvent } from '../wal/quarantine';
-import { listSegments } from '../wal/segment-scan';
+import { listSegments } from '../wal/segment-files';
 import { WalWriter } from '../wal/writer';
 import { CliError, EXIT_DAMAGED, EXIT_OK, line, openLogDirectory, type CliIo } from './io';
 import { requireLog } from './log-dir';

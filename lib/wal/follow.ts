@@ -25,7 +25,7 @@ import {
 } from './format';
 import { Pacer, RECORD_WORK, turn } from './pacer';
 import type { WalRecord } from './reader';
-import { listSegments, readSegmentPrefix, readValidSegmentHeader, type SegmentRef } from './segment-scan';
+import { listSegments, readSegmentPrefix, readValidSegmentHeader, type SegmentRef } from './segment-files';
 
 export interface FollowOptions {
   /** First entry to yield (default 1). RecoveryGapError if the log was truncated past it. */

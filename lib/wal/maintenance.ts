@@ -6,7 +6,8 @@ import { requireDirectory, requireOptionsObject } from '../guards';
 import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, WAL_DIR, type SegmentHeader } from './format';
 import type { WalObserver } from './observer';
 import { recyclePath } from './recycle-pool';
-import { listSegments, readSegmentPrefix, scanSegment, type SegmentRef } from './segment-scan';
+import { scanSegment } from './segment-scan';
+import { listSegments, readSegmentPrefix, type SegmentRef } from './segment-files';
 
 // Housekeeping on a log: which entry ids each segment holds, and removal of the segments a
 // checkpoint has made unnecessary.

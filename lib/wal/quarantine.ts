@@ -9,7 +9,7 @@ import type { Directory } from '../directory/directory';
 import { NotFoundError } from '../errors';
 import { SEARCH_NONE, SEARCH_UNDECIDED, findWitnessFrame, searchBudget } from '../framed/witness-search';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, readU32, readU64 } from './format';
-import { listSegments, readValidSegmentHeader } from './segment-scan';
+import { listSegments, readValidSegmentHeader } from './segment-files';
 
 export const QUARANTINE_SUFFIX = '.quarantine';
 const COPY_CHUNK = 1 << 20;

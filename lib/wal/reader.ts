@@ -9,7 +9,8 @@ import type { Codec } from './codec';
 import { followLog, type FollowOptions } from './follow';
 import { MAX_PAYLOAD_SIZE } from './format';
 import { Pacer, RECORD_WORK, turn } from './pacer';
-import { SegmentScanner, checkSegmentSequence, listSegments, readValidSegmentHeader, type ScanMode, type SegmentRef } from './segment-scan';
+import { SegmentScanner, type ScanMode } from './segment-scan';
+import { checkSegmentSequence, listSegments, readValidSegmentHeader, type SegmentRef } from './segment-files';
 
 export type ReplayMode = ScanMode;
 

@@ -4,7 +4,8 @@ import { CorruptionError } from '../errors';
 import { ActiveSegment, createSegment } from './active-segment';
 import { FORMAT_VERSION, SEGMENT_HEADER_SIZE } from './format';
 import { quarantineBeforeCut } from './quarantine';
-import { listSegments, scanSegment, type SegmentRef, type SegmentScan } from './segment-scan';
+import { scanSegment, type SegmentScan } from './segment-scan';
+import { listSegments, type SegmentRef } from './segment-files';
 
 // How a writer picks up an existing log: only the final segment is read (the reader checks the
 // rest when it replays). A torn tail is cut off in place at the last good frame boundary; a torn

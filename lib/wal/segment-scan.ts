@@ -12,19 +12,15 @@ import type { Directory } from '../directory/directory';
 import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
 import { SEARCH_UNDECIDED, frameCrcMatches, searchBudget, witnessSearch, type FrameSearch } from '../framed/witness-search';
 import {
-  FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_SUFFIX, WAL_DIR,
-  WAL_FRAME_LAYOUT, checkSegmentHeader, maskCrc, parseSegmentFileName, readU32, readU64, unmaskCrc,
+  FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_FRAME_LAYOUT,
+  checkSegmentHeader, maskCrc, readU32, readU64, unmaskCrc,
   type SegmentHeader,
 } from './format';
 import type { Pacer } from './pacer';
+import type { SegmentRef } from './segment-files';
 import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
-
-export interface SegmentRef {
-  segmentId: number;
-  path: string;
-}
 
 export interface SegmentScan {
   segmentId: number;
@@ -60,53 +56,6 @@ export interface ScanOptions {
 }
 
 const MAX_BATCH = 4096;
-
-/** Segments under wal/, sorted by numeric id. Entries not ending in `.wal` (LOCK, the writer's own files) are not segments. */
-export function listSegments(dir: Directory): SegmentRef[] {
-  const out: SegmentRef[] = [];
-  for (const name of dir.list(WAL_DIR)) {
-    if (!name.endsWith(SEGMENT_SUFFIX)) continue;
-    const path = `${WAL_DIR}/${name}`;
-    const segmentId = parseSegmentFileName(name);
-    if (segmentId === undefined) throw new CorruptionError(path, 0, 'not a segment file name (expected <digits>.wal, id 1..2^53-1)');
-    out.push({ segmentId, path });
-  }
-  out.sort((a, b) => a.segmentId - b.segmentId);
-  for (let i = 1; i < out.length; i++) {
-    if (out[i].segmentId === out[i - 1].segmentId) {
-      throw new CorruptionError(out[i].path, 0, `duplicate segment id ${out[i].segmentId} (also ${out[i - 1].path})`);
-    }
-  }
-  return out;
-}
-
-/** Segment ids must be consecutive: a gap means a segment is missing from the middle of the log. */
-export function checkSegmentSequence(segments: readonly SegmentRef[]): void {
-  for (let i = 1; i < segments.length; i++) {
-    const prev = segments[i - 1].segmentId;
-    if (segments[i].segmentId !== prev + 1) {
-      throw new CorruptionError(segments[i].path, 0, `segment id gap: ${segments[i].segmentId} follows ${prev}`);
-    }
-  }
-}
-
-/** The first SEGMENT_HEADER_SIZE bytes of a segment file (fewer when the file is shorter). */
-export function readSegmentPrefix(dir: Directory, seg: SegmentRef): Uint8Array {
-  const f = dir.openRead(seg.path);
-  try {
-    const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
-    const n = f.read(bytes, 0);
-    return bytes.subarray(0, n);
-  } finally {
-    f.close();
-  }
-}
-
-/** The segment's header when it is whole, valid and names this segment; else undefined (a scan says what is wrong). */
-export function readValidSegmentHeader(dir: Directory, seg: SegmentRef): SegmentHeader | undefined {
-  const check = checkSegmentHeader(readSegmentPrefix(dir, seg), dir.checksum, seg.segmentId);
-  return check.kind === 'ok' ? check.header : undefined;
-}
 
 export function scanSegment(dir: Directory, seg: SegmentRef, opts: ScanOptions): SegmentScan {
   const s = new SegmentScanner(dir, seg, opts);

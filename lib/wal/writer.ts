@@ -13,7 +13,7 @@ import { notify, publishEvent, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
 import { checkRecyclePath, RecyclePool } from './recycle-pool';
 import { resumeTail, type ResumedTail } from './resume';
-import { listSegments } from './segment-scan';
+import { listSegments } from './segment-files';
 
 // The single writer of a log. Entries are framed into a buffer (append), written to the OS
 // (flush) and made durable (sync). Rules the reader depends on (docs/FORMAT.md):

@@ -18,7 +18,8 @@ import {
   FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, encodeFrame, encodeSegmentHeader, readU32,
 } from '../../lib/wal/format';
 import { WalReader, type ReplayMode } from '../../lib/wal/reader';
-import { scanSegment, type ScanMode, type SegmentRef, type SegmentScan } from '../../lib/wal/segment-scan';
+import { scanSegment, type ScanMode, type SegmentScan } from '../../lib/wal/segment-scan';
+import { type SegmentRef } from '../../lib/wal/segment-files';
 import { segmentIndexCodec } from '../../lib/wal/segment-index';
 import type { Prng } from '../../lib/directory/prng';
 import type { Directory } from '../../lib/directory/directory';
