@@ -80,12 +80,21 @@ export interface NativeBinding {
   unlock(fd: number): void;
 
   /**
-   * Group commit as ONE thread-pool work item: pwritev(chunks) contiguously at offset (skipped when
-   * they hold no bytes), then ftruncate(fd, truncateTo) unless truncateTo is -1, then fdatasync(fd),
-   * then open+fsync+close of each directory in `dirs`, in order. Stops at the first failure and
-   * rejects with it (`path` set for a directory step). The chunks are referenced until it settles.
+   * Group commit as ONE job of the descriptor's commit thread (started on first use, stopped by
+   * close(fd)): pwritev(chunks) contiguously at offset (skipped when they hold no bytes), then
+   * ftruncate(fd, truncateTo) unless truncateTo is -1, then fdatasync(fd), then open+fsync+close
+   * of each directory in `dirs`, in order. Stops at the first failure and rejects with it (`path`
+   * set for a directory step). Jobs of one descriptor run in call order, each after the previous
+   * one's fdatasync; after a failure every later job rejects with the same error, unrun. The
+   * chunks are referenced until it settles.
    */
   commitAsync(fd: number, chunks: readonly Uint8Array[], offset: number, truncateTo: number, dirs: readonly string[]): Promise<void>;
+  /**
+   * Process-wide totals over the commits settled so far: how many, nanoseconds in the gather
+   * write, in ftruncate + fdatasync + directory fsyncs, and from the last step's end on the
+   * commit thread to the event loop settling the promise.
+   */
+  commitStats(): { commits: number; writeNs: number; syncNs: number; wakeNs: number };
 
   readonly constants: {
     readonly O_RDONLY: number;

@@ -62,6 +62,7 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
                              Method<&TryLockExclusiveJs>("tryLockExclusive"),
                              Method<&UnlockJs>("unlock"),
                              Method<&CommitAsyncJs>("commitAsync"),
+                             Method<&CommitStatsJs>("commitStats"),
                          });
 #if defined(DURABILITY_TEST_HOOKS)
     DefineAddon(exports, {
@@ -123,6 +124,12 @@ EnvFiles& FilesOf(napi_env env) {
   void* data = nullptr;
   napi_get_instance_data(env, &data);  // set by Napi::Addon before any binding can run
   return static_cast<DurabilityAddon*>(data)->files();
+}
+
+void ForgetCommitThread(napi_env env, CommitThread* thread) {
+  void* data = nullptr;
+  if (env == nullptr || napi_get_instance_data(env, &data) != napi_ok || data == nullptr) return;
+  static_cast<DurabilityAddon*>(data)->files().ForgetCommits(thread);
 }
 
 bool EnvStopping(napi_env env) {

@@ -1,9 +1,10 @@
-// Group commit (binding.d.ts commitAsync): the whole durable step of one WAL batch runs as ONE
-// work item on libuv's thread pool: gather write at an offset, optional ftruncate (a segment
-// being closed drops its preallocated tail), fdatasync, then fsync of each listed directory.
-// Steps run in that order and stop at the first failure, which rejects the promise naming the
-// syscall (and the directory, for a directory step). The event loop only queues the item and
-// settles the promise; one JS/C++ crossing per batch whatever its entry count.
+// Group commit (binding.d.ts commitAsync): the whole durable step of one WAL batch (gather write
+// at an offset, optional ftruncate: a segment being closed drops its preallocated tail,
+// fdatasync, then fsync of each listed directory) runs on the descriptor's commit thread
+// (commit_thread.h), after every commit submitted before it. Steps stop at the first failure,
+// which rejects the promise naming the syscall (and the directory, for a directory step). The
+// event loop only queues the job and settles the promise; one JS/C++ crossing per batch
+// whatever its entry count.
 //
 // In a test build each step first asks the fault hook (test_hooks.h) whether to fail instead.
 #include "commit.h"
@@ -14,69 +15,13 @@
 #include <vector>
 
 #include "args.h"
+#include "commit_thread.h"
 #include "env_files.h"
 #include "errors.h"
 #include "platform.h"
-#include "promise_worker.h"
-#include "test_hooks.h"
 
 namespace durability {
 namespace {
-
-IoResult Injected(int err, const char* syscall) {
-  IoResult r;
-  r.err = err;
-  r.syscall = syscall;
-  return r;
-}
-
-class CommitWorker final : public PromiseWorker {
- public:
-  CommitWorker(Napi::Env env, Napi::Array chunks, int fd, std::vector<iovec> iov, int64_t offset, int64_t truncateTo,
-               std::vector<std::string> dirs)
-      : PromiseWorker(env, "durability.commit"),
-        keep_(Napi::Persistent(chunks)),
-        fd_(fd),
-        iov_(std::move(iov)),
-        offset_(offset),
-        truncateTo_(truncateTo),
-        dirs_(std::move(dirs)) {}
-
-  void Execute() override {
-    int err;
-    bool wrote = false;
-    for (const iovec& v : iov_) wrote = wrote || v.iov_len > 0;
-    if (wrote) {
-      err = InjectedError(CommitStep::kWrite);
-      result_ = err != 0 ? Injected(err, "pwritev") : PwritevAll(fd_, iov_, offset_);
-      if (!result_.ok()) return;
-    }
-    if (truncateTo_ >= 0) {
-      err = InjectedError(CommitStep::kTruncate);
-      result_ = err != 0 ? Injected(err, "ftruncate") : Ftruncate(fd_, truncateTo_);
-      if (!result_.ok()) return;
-    }
-    err = InjectedError(CommitStep::kFdatasync);
-    result_ = err != 0 ? Injected(err, "fdatasync") : Fdatasync(fd_);
-    if (!result_.ok()) return;
-    for (const std::string& dir : dirs_) {
-      err = InjectedError(CommitStep::kFsyncDir);
-      result_ = err != 0 ? Injected(err, "fsync") : FsyncDir(dir.c_str());
-      if (!result_.ok()) {
-        path_ = dir;  // the rejection names the directory
-        return;
-      }
-    }
-  }
-
- private:
-  Napi::Reference<Napi::Array> keep_;  // the chunk views stay alive until the write is done (async_ops.cc)
-  int fd_;
-  std::vector<iovec> iov_;
-  int64_t offset_;
-  int64_t truncateTo_;  // -1: no truncation
-  std::vector<std::string> dirs_;
-};
 
 bool ArgDirs(const Napi::CallbackInfo& info, size_t index, std::vector<std::string>* out) {
   Napi::Env env = info.Env();
@@ -124,8 +69,32 @@ Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "The chunks would end past the largest safe file offset");
     return Napi::Value();
   }
-  return PromiseWorker::Start(new CommitWorker(env, holder, fd, std::move(iov), offset,
-                                               static_cast<int64_t>(truncateTo), std::move(dirs)));
+  CommitThread* thread = FilesOf(env).CommitsFor(fd);
+  if (thread == nullptr) return Napi::Value();
+  CommitJob* job = new CommitJob();
+  napi_value promise = nullptr;
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_reference(env, holder, 1, &job->chunks) != napi_ok) {
+    delete job;  // a failed create leaves its exception pending; a created promise is only collected
+    return Napi::Value();
+  }
+  job->iov = std::move(iov);
+  job->offset = offset;
+  job->truncateTo = static_cast<int64_t>(truncateTo);
+  job->dirs = std::move(dirs);
+  thread->Submit(job);
+  return Napi::Value(env, promise);
+}
+
+Napi::Value CommitStatsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CommitTotals t = CommitStatsSnapshot();
+  Napi::Object stats = Napi::Object::New(env);
+  stats.Set("commits", Napi::Number::New(env, t.commits));
+  stats.Set("writeNs", Napi::Number::New(env, t.writeNs));
+  stats.Set("syncNs", Napi::Number::New(env, t.syncNs));
+  stats.Set("wakeNs", Napi::Number::New(env, t.wakeNs));
+  return stats;
 }
 
 }  // namespace durability

@@ -1,5 +1,5 @@
-// Group commit: one thread-pool work item that writes a batch of frames and makes it durable
-// (binding.d.ts commitAsync).
+// Group commit: a batch of frames written and made durable on the descriptor's commit thread
+// (binding.d.ts commitAsync, commit_thread.h).
 #pragma once
 
 #include <napi.h>
@@ -8,5 +8,7 @@ namespace durability {
 
 /** commitAsync(fd, chunks, offset, truncateTo, dirs) → Promise<void>. */
 Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info);
+/** commitStats() → process-wide totals of settled commits: { commits, writeNs, syncNs, wakeNs }. */
+Napi::Value CommitStatsJs(const Napi::CallbackInfo& info);
 
 }  // namespace durability

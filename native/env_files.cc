@@ -1,5 +1,6 @@
 #include "env_files.h"
 
+#include "commit_thread.h"
 #include "platform.h"
 
 namespace durability {
@@ -29,6 +30,27 @@ void EnvFiles::Locked(int fd) {
 
 void EnvFiles::Unlocked(int fd) { locked_.erase(fd); }
 
+CommitThread* EnvFiles::CommitsFor(int fd) {
+  auto found = commits_.find(fd);
+  if (found != commits_.end()) return found->second;
+  CommitThread* thread = CommitThread::Start(env_, fd);
+  if (thread != nullptr) commits_[fd] = thread;
+  return thread;
+}
+
+void EnvFiles::StopCommits(int fd) {
+  auto found = commits_.find(fd);
+  if (found == commits_.end()) return;
+  CommitThread* thread = found->second;
+  commits_.erase(found);
+  thread->Shutdown();
+}
+
+void EnvFiles::ForgetCommits(CommitThread* thread) {
+  auto found = commits_.find(thread->fd());
+  if (found != commits_.end() && found->second == thread) commits_.erase(found);
+}
+
 void EnvFiles::Cleanup(void* self) {
   EnvFiles* files = static_cast<EnvFiles*>(self);
   files->hooked_ = false;
@@ -37,6 +59,9 @@ void EnvFiles::Cleanup(void* self) {
 
 void EnvFiles::ReleaseAll() {
   stopping_ = true;
+  // Threads first: none may still write to a descriptor closed below (or reused since).
+  for (auto& entry : commits_) entry.second->Abandon();
+  commits_.clear();
   // Unlock before close: on POSIX closing the last descriptor of the open file drops the flock
   // anyway, but Windows releases a closed handle's locks only eventually.
   for (int fd : locked_) Unlock(fd);

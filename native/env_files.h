@@ -2,7 +2,8 @@
 // the binding in an environment is recorded until closed through it, with whether it holds the
 // lock. When the environment is torn down with some still open (a worker that is terminated, or
 // ends, with a writer open) its cleanup hook unlocks and closes them, so the lock is free for
-// the next writer at once instead of when the process exits. The hook also marks the
+// the next writer at once instead of when the process exits. Descriptors that ran commitAsync
+// have a commit thread (commit_thread.h), stopped before the descriptor closes. The hook also marks the
 // environment as stopping. That mark comes late: Node runs the completions of work still on the
 // thread pool before any cleanup hook, so EnvStopping, which completions check before touching
 // JS, also asks Node-API whether the environment can still call into JS.
@@ -15,9 +16,12 @@
 
 #include <napi.h>
 
+#include <map>
 #include <set>
 
 namespace durability {
+
+class CommitThread;
 
 class EnvFiles {
  public:
@@ -33,6 +37,13 @@ class EnvFiles {
   void Unlocked(int fd);
   bool stopping() const { return stopping_; }
 
+  /** The descriptor's commit thread (commit_thread.h), started on first use; nullptr with a JS exception pending. */
+  CommitThread* CommitsFor(int fd);
+  /** Before a descriptor closes: its commit thread finishes what is queued and stops. */
+  void StopCommits(int fd);
+  /** The thread is being deleted (its thread-safe function was finalized). */
+  void ForgetCommits(CommitThread* thread);
+
  private:
   static void Cleanup(void* self);
   void ReleaseAll();
@@ -42,12 +53,16 @@ class EnvFiles {
   // floor of the Linux prebuilds to GLIBCXX_3.4.29 (__throw_bad_array_new_length).
   std::set<int> open_;
   std::set<int> locked_;  // a subset of open_
+  std::map<int, CommitThread*> commits_;  // not owned: each is deleted by its thread-safe function
   bool hooked_ = false;
   bool stopping_ = false;
 };
 
 /** The environment's EnvFiles (the addon instance data). */
 EnvFiles& FilesOf(napi_env env);
+
+/** FilesOf(env).ForgetCommits(thread), if the environment still has its instance data. */
+void ForgetCommitThread(napi_env env, CommitThread* thread);
 
 /**
  * True once the environment is being torn down (it can no longer call into JS, or its cleanup

@@ -61,6 +61,7 @@ Napi::Value OpenJs(const Napi::CallbackInfo& info) {
 Napi::Value CloseJs(const Napi::CallbackInfo& info) {
   int fd;
   if (!ArgFd(info, 0, &fd)) return Napi::Value();
+  FilesOf(info.Env()).StopCommits(fd);  // its commit thread is done with it before it closes
   const IoResult r = CloseFd(fd);
   FilesOf(info.Env()).Closed(fd);  // released even when close reports an error (EIO after the release)
   return Done(info.Env(), r);

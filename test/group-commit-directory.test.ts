@@ -149,14 +149,41 @@ if (loadNative().binding !== undefined) {
     });
 
     for (const [op, syscall] of [['write', 'pwritev'], ['ftruncate', 'ftruncate'], ['fdatasync', 'fdatasync'], ['fsyncDir', 'fsync']] as const) {
-      it(`an injected ${op} failure fires after \`after\` successes, once, naming ${syscall}`, async () => {
+      it(`an injected ${op} failure fires after \`after\` successes, once, naming ${syscall}; later commits of the descriptor reject with it, unrun`, async () => {
         binding.__setFaultInjection({ op, errno: errno.EIO, after: 1 });
-        const run = () => binding.commitAsync(fd, [bytes('z')], 0, 1, [root]);
-        await run();
-        await assert.rejects(run(), (e: NodeJS.ErrnoException) => e.code === 'EIO' && e.syscall === syscall && (op === 'fsyncDir' ? e.path === root : e.path === undefined));
-        await run();
+        const run = (data: string) => binding.commitAsync(fd, [bytes(data)], 0, 1, [root]);
+        const named = (e: NodeJS.ErrnoException) => e.code === 'EIO' && e.syscall === syscall && (op === 'fsyncDir' ? e.path === root : e.path === undefined);
+        await run('a');
+        await assert.rejects(run('b'), named);
+        // Nothing may be written behind a failed step: the next commit fails alike and writes nothing.
+        await assert.rejects(run('c'), named);
+        assert.notEqual(fs.readFileSync(path.join(root, 'f'))[0], 'c'.charCodeAt(0));
+        // The fault fired once: another descriptor commits normally.
+        const other = binding.open(path.join(root, 'g'), binding.constants.O_RDWR | binding.constants.O_CREAT, 0o644);
+        try {
+          await binding.commitAsync(other, [bytes('d')], 0, 1, [root]);
+        } finally {
+          binding.close(other);
+        }
+        assert.equal(fs.readFileSync(path.join(root, 'g')).toString(), 'd');
       });
     }
+
+    it('commits issued without waiting run in call order, each written after the previous one synced', async () => {
+      const order: number[] = [];
+      const all = Array.from({ length: 50 }, (_, i) => binding.commitAsync(fd, [bytes(String(i % 10))], i, -1, []).then(() => order.push(i)));
+      await Promise.all(all);
+      assert.deepEqual(order, Array.from({ length: 50 }, (_, i) => i));
+      assert.equal(fs.readFileSync(path.join(root, 'f')).toString(), Array.from({ length: 50 }, (_, i) => String(i % 10)).join(''));
+    });
+
+    it('a failure in a run of commits issued without waiting fails it and every later one, which write nothing', async () => {
+      binding.__setFaultInjection({ op: 'fdatasync', errno: errno.EIO, after: 3 });
+      const settled = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => binding.commitAsync(fd, [bytes('x')], i, -1, [])));
+      assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected']);
+      // The failed commit's own write ran (its fdatasync failed); none after it.
+      assert.equal(fs.readFileSync(path.join(root, 'f')).toString(), 'xxxx');
+    });
 
     it('a persistent fault keeps failing until cleared; other bindings never see it', async () => {
       binding.__setFaultInjection({ op: 'fdatasync', errno: errno.ENOSPC, persistent: true });
@@ -164,7 +191,12 @@ if (loadNative().binding !== undefined) {
       binding.fdatasync(fd);
       await binding.fdatasyncAsync(fd);
       binding.__setFaultInjection(null);
-      await binding.commitAsync(fd, [], 0, -1, []);
+      const other = binding.open(path.join(root, 'g'), binding.constants.O_RDWR | binding.constants.O_CREAT, 0o644);
+      try {
+        await binding.commitAsync(other, [], 0, -1, []);
+      } finally {
+        binding.close(other);
+      }
     });
   });
 }

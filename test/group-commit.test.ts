@@ -124,8 +124,16 @@ for (const kind of dirKinds()) {
       assert.deepEqual(await Promise.all(all), range(1, 95));
       assert.deepEqual(await batch, range(96, 125));
       assert.equal(w.durableEntryId, 125);
-      // Every rotated segment was trimmed (preallocated space cut) and holds exactly 10 frames.
-      for (let s = 1; s <= 12; s++) assert.equal(dir.readFile(segmentPath(s)).length, 32 + 10 * 116 + MARK_SIZE, `segment ${s}`);
+      // Every rotated segment holds exactly 10 frames and was trimmed (preallocated space cut):
+      // it ends at its last frame, or at the sync mark its second batch carries when the first
+      // batch had completed before the second was cut.
+      const ranges = new WalMaintenance(dir).segmentRanges();
+      for (let s = 1; s <= 12; s++) {
+        assert.deepEqual([ranges[s - 1].firstEntryId, ranges[s - 1].lastEntryId], [10 * s - 9, 10 * s], `segment ${s}`);
+        const bytes = dir.readFile(segmentPath(s));
+        const marked = new DataView(bytes.buffer, bytes.byteOffset).getUint32(32 + 6 * 116 + 4, true) === 0x80000008;
+        assert.equal(bytes.length, 32 + 10 * 116 + (marked ? MARK_SIZE : 0), `segment ${s}`);
+      }
       await w.close();
       assert.deepEqual(ids(dir), range(1, 125));
       assert.equal(new WalMaintenance(dir).segmentRanges().length, 13);

@@ -59,6 +59,17 @@ export interface CommitSteps {
   readonly dirs: readonly string[];
 }
 
+/** Where commit time went (FileBackend.commitStats). */
+export interface CommitStats {
+  readonly commits: number;
+  /** In the gather write. */
+  readonly writeNs: number;
+  /** In ftruncate, fdatasync and directory fsyncs. */
+  readonly syncNs: number;
+  /** From the end of the last step to the event loop settling the commit's promise. */
+  readonly wakeNs: number;
+}
+
 export interface FileBackend extends Checksummer {
 
   open(path: string, mode: OpenMode): number;
@@ -78,10 +89,18 @@ export interface FileBackend extends Checksummer {
   fsyncDirAsync(path: string): Promise<void>;
   /**
    * write, truncate, fdatasync, directory fsyncs, in that order, off the event loop; stops at the
-   * first failure and rejects with it. The native backend runs all of it as one thread-pool work
-   * item; node:fs chains its callback APIs (one thread-pool hop per step).
+   * first failure and rejects with it. The native backend runs it on the descriptor's commit
+   * thread; node:fs chains its callback APIs (one thread-pool hop per step).
    */
   commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void>;
+  /**
+   * True when commitAsync calls on one descriptor run in call order even when issued without
+   * waiting (each after the previous one's fdatasync; after a failure every later one rejects
+   * with the same cause, unrun). Otherwise the directory layer waits for each commit before the next.
+   */
+  readonly ordersCommits?: boolean;
+  /** Totals of the commits run so far, process-wide, where the backend measures them (bench/). */
+  commitStats?(): CommitStats;
   fileSize(fd: number, path?: string): number;
   rename(from: string, to: string): void;
   unlink(path: string): void;

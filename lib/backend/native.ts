@@ -8,7 +8,7 @@ import type { Crc32cImpl, NativeBinding } from '../../binding';
 import { diagnoseOnce } from '../diagnostics';
 import { toIoError } from '../errors';
 import { loadNative } from '../native';
-import { openModeFlags, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
+import { openModeFlags, type CommitStats, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular, requireRegularAt } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
@@ -132,6 +132,13 @@ export class NativeFileBackend implements FileBackend {
 
   fsyncDirAsync(path: string): Promise<void> {
     return this.binding.fsyncDirAsync(path).catch((err: unknown) => Promise.reject(toIoError(err, path)));
+  }
+
+  /** Each descriptor's commits run on its own commit thread, in call order (native/commit_thread.h). */
+  readonly ordersCommits = true;
+
+  commitStats(): CommitStats {
+    return this.binding.commitStats();
   }
 
   commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void> {

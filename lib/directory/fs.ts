@@ -343,6 +343,9 @@ class FsWritableFile extends BaseWritableFile {
   protected fdatasyncAsync(): Promise<void> {
     return this.dir.backend.fdatasyncAsync(this.fd, this.os);
   }
+  protected override get ordersCommits(): boolean {
+    return this.dir.backend.ordersCommits === true;
+  }
   protected commit(plan: CheckedCommitPlan): Promise<void> {
     const dirs = plan.syncDirs.map((d) => this.dir.osPathOf(d));
     const steps = { chunks: plan.chunks, offset: plan.position, truncateTo: plan.truncateTo, dirs, [OWNED_BYTES]: plan[OWNED_BYTES] };

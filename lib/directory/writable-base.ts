@@ -1,5 +1,5 @@
 import { constants } from 'node:buffer';
-import { OWNED_BYTES } from '../backend/owned-bytes';
+import { OWNED_BYTES, snapshotChunks } from '../backend/owned-bytes';
 import { ClosedError, InvalidArgumentError, IoError } from '../errors';
 import type { CommitPlan, WritableFile } from './directory';
 import { normalizePath } from './path';
@@ -58,6 +58,8 @@ export abstract class BaseWritableFile implements WritableFile {
   private closed = false;
   /** Async operations running off the thread on this file: the descriptor outlives them. */
   private inFlight = 0;
+  /** The newest commit, for the next one to run after (see commitAsync). */
+  private lastCommit: Promise<void> = Promise.resolve();
   private releaseWhenIdle = false;
 
   protected constructor(path: string, offset: number) {
@@ -80,6 +82,14 @@ export abstract class BaseWritableFile implements WritableFile {
   protected abstract fdatasyncAsync(): Promise<void>;
   /** Runs a checked plan (syncDirs normalized). */
   protected abstract commit(plan: CheckedCommitPlan): Promise<void>;
+  /**
+   * True when commit() itself runs the commits of this file in call order, each after the
+   * previous one's fdatasync, and fails every commit after a failed one (the native commit
+   * thread). Otherwise commitAsync chains them.
+   */
+  protected get ordersCommits(): boolean {
+    return false;
+  }
   protected abstract release(): void;
 
   write(data: Uint8Array): void {
@@ -177,7 +187,19 @@ export abstract class BaseWritableFile implements WritableFile {
       if (typeof d !== 'string') throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
       return normalizePath(d, { allowRoot: true });
     });
-    await this.offThread(() => this.commit({ chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] }));
+    // In call order, each after the previous one's fdatasync, and none after a failure (it
+    // rejects with the same cause): bytes written behind a failed fdatasync could not be trusted.
+    let commit: Promise<void>;
+    if (this.ordersCommits) {
+      const checked = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
+      commit = this.offThread(() => this.commit(checked));
+    } else {
+      // The caller's bytes as they are now: this commit may start only after earlier ones.
+      const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
+      commit = this.offThread(() => this.lastCommit.then(() => this.commit(checked)));
+    }
+    this.lastCommit = commit;
+    await commit;
   }
 
   /**

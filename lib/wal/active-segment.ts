@@ -33,6 +33,8 @@ export class ActiveSegment {
   pendingHeader: Uint8Array | undefined = undefined;
 
   private file: WritableFile | undefined;
+  /** How far the file is known to extend (see zeroAhead); undefined until first asked. */
+  private spanEnd: number | undefined = undefined;
   private asyncSyncs = 0;
   private closeWhenIdle = false;
   private closed = false;
@@ -81,11 +83,28 @@ export class ActiveSegment {
     return this.handle().size();
   }
 
+  /**
+   * Zeros to write right after a commit's frames ending at `end`, when they would grow the file:
+   * the file then extends ZERO_AHEAD bytes (at most to `limit`) past them, so the commits that
+   * follow overwrite blocks the file owns and their fdatasync has no size or allocation to
+   * journal; one commit in ZERO_AHEAD bytes of log pays for it. Zeros read as a clean end, and
+   * rotation and close trim them like preallocated space.
+   */
+  zeroAhead(end: number, limit: number): Uint8Array[] {
+    this.spanEnd ??= this.handle().size();
+    if (end <= this.spanEnd) return [];
+    const to = Math.min(limit, end + ZERO_AHEAD);
+    if (to <= end) return [];
+    this.spanEnd = to;
+    return [ZERO_CHUNK.subarray(0, to - end)];
+  }
+
   /** Cuts preallocated space or a recycled file's stale tail; returns whether the size changed. */
   trim(): boolean {
     const file = this.handle();
     if (file.size() <= this.position) return false;
     file.truncate(this.position);
+    this.spanEnd = this.position;
     return true;
   }
 
@@ -151,6 +170,8 @@ export interface NewSegment {
 }
 
 const ZERO_CHUNK = new Uint8Array(1024 * 1024);
+/** See ActiveSegment.zeroAhead: at most ZERO_CHUNK's length. */
+export const ZERO_AHEAD = 1024 * 1024;
 /** Chunks per zero-fill run: one gather write (or group commit) covers at most 64 MiB. */
 export const ZERO_RUN_CHUNKS = 64;
 

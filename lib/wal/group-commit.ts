@@ -1,13 +1,14 @@
 import type { ActiveSegment } from './active-segment';
 import type { FrameBuffer } from './frame-buffer';
 
-// Group commit for appendDurable: batches of frames are made durable one at a time, in order.
-// The writer frames entries synchronously into the filling batch (ids in call order); a cut batch
-// waits here until the one in flight completes, then the writer turns it into one
-// WritableFile.commitAsync (write + fdatasync [+ directory fsync] as one thread-pool work item
-// on the native backend). Entries keep arriving into the next batch meanwhile, so a batch holds
-// whatever accumulated during the previous commit: the fdatasync rate bounds batches per
-// second, not entries per second, and never more than one pool thread is used per writer.
+// Group commit for appendDurable: batches of frames are made durable in order. The writer frames
+// entries synchronously into the filling batch (ids in call order); a cut batch becomes one
+// WritableFile.commitAsync (write + fdatasync [+ directory fsync]; on the native backend a job
+// of the segment's commit thread). Up to COMMIT_DEPTH batches are handed to the file at once:
+// the file runs them one after another, each written only after the previous one's fdatasync,
+// so the disk goes from one batch to the next without waiting for the event loop, while
+// entries keep arriving into the filling batch. The fdatasync rate bounds batches per second,
+// not entries per second.
 //
 // Callers wait on their batch's waiter: one promise per batch, created only when someone waits,
 // shared by every caller in it (each appendDurable awaits it, so resolving one promise wakes
@@ -31,6 +32,8 @@ export class Batch {
   lastEntryId = 0;
   /** The segment is complete after this batch: trim it, sync it, close it (rotation, rule A). */
   endsSegment = false;
+  /** The batch's commit creates its segment's file or writes its header first (set when it starts). */
+  opensSegment = false;
   /** Directory generation this batch's commit made durable (set when the commit starts). */
   dirGeneration = -1;
   waiter: Waiter | undefined = undefined;
@@ -54,6 +57,7 @@ export class Waiter {
 }
 
 /** What the writer does at each step of a batch's life. */
+/** What the writer does at each step of a batch's life. */
 export interface CommitHandler {
   /** Whether the filling batch has anything to commit (frames or a waiter); if so, cut it into the queue. */
   cutFilling(): boolean;
@@ -61,37 +65,43 @@ export interface CommitHandler {
   start(batch: Batch): Promise<void>;
   /** The batch is durable: bookkeeping, before its callers wake. */
   committed(batch: Batch): void;
-  /** The batch failed: poison the writer. `abandoned` are the later batches that will never run. */
+  /** The batch failed: poison the writer. `abandoned` are the later batches that will never complete. */
   failed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void;
   /** Nothing queued, nothing in flight, nothing open: the pipeline is idle. */
   drained(): void;
 }
+
+/**
+ * Batches in flight at once: one on the disk and the next already handed to the file, so the
+ * commit thread starts it the moment the previous fdatasync returns (native/commit_thread.h).
+ * A third would only wait behind them; the filling batch grows meanwhile instead.
+ */
+export const COMMIT_DEPTH = 2;
 
 const resolved = Promise.resolve();
 
 export class CommitQueue {
   private queue: Batch[] = [];
   private head = 0;
-  private inFlight: Batch | undefined = undefined;
+  /** Started and not yet complete, oldest first; files complete commits in the order they were started. */
+  private inFlight: Batch[] = [];
   private kickPending = false;
   private failure: { readonly cause: unknown } | undefined = undefined;
   private readonly kick = (): void => {
     this.kickPending = false;
     this.next();
   };
-  private readonly onDone = (): void => this.completed();
-  private readonly onError = (err: unknown): void => this.fail(err);
 
   constructor(private readonly handler: CommitHandler) {}
 
   /** A commit is running or waiting to run. */
   get busy(): boolean {
-    return this.inFlight !== undefined || this.head < this.queue.length;
+    return this.inFlight.length > 0 || this.head < this.queue.length;
   }
 
   /** The newest batch not yet durable (queued or in flight), if any. */
   get last(): Batch | undefined {
-    return this.head < this.queue.length ? this.queue[this.queue.length - 1] : this.inFlight;
+    return this.head < this.queue.length ? this.queue[this.queue.length - 1] : this.inFlight[this.inFlight.length - 1];
   }
 
   push(batch: Batch): void {
@@ -110,57 +120,72 @@ export class CommitQueue {
     return waiter.promise;
   }
 
-  /** Starts the next commit soon (after the current synchronous run and the microtasks queued so far). */
+  /** Starts the next commit soon (after the current synchronous run and the microtasks queued so far), if one can start. */
   schedule(): void {
-    if (this.kickPending || this.inFlight !== undefined) return;
+    if (this.kickPending || this.inFlight.length >= COMMIT_DEPTH) return;
     this.kickPending = true;
     queueMicrotask(this.kick);
   }
 
   private next(): void {
-    if (this.inFlight !== undefined || this.failure !== undefined) return;
-    if (this.head === this.queue.length && !this.handler.cutFilling()) {
-      this.queue.length = 0;
-      this.head = 0;
-      this.handler.drained();
-      return;
+    while (this.failure === undefined && this.inFlight.length < COMMIT_DEPTH) {
+      if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
+        if (!this.handler.cutFilling()) break;
+      }
+      const batch = this.queue[this.head];
+      if (!this.mayStart(batch)) return;
+      this.queue[this.head++] = undefined as unknown as Batch;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      this.inFlight.push(batch);
+      let started: Promise<void>;
+      try {
+        started = this.handler.start(batch);
+      } catch (err) {
+        started = Promise.reject(err);
+      }
+      started.then(() => this.completed(batch), (err: unknown) => this.fail(batch, err));
     }
-    const batch = this.queue[this.head];
-    this.queue[this.head++] = undefined as unknown as Batch;
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    this.inFlight = batch;
-    let started: Promise<void>;
-    try {
-      started = this.handler.start(batch);
-    } catch (err) {
-      started = Promise.reject(err);
-    }
-    started.then(this.onDone, this.onError);
+    if (this.failure === undefined && !this.busy) this.handler.drained();
   }
 
-  private completed(): void {
-    const batch = this.inFlight as Batch;
+  /**
+   * A batch joins one in flight only within one segment whose file and header exist: a segment's
+   * first batch (header commits) and its last (trim, directory fsync) run alone (rule A).
+   */
+  private mayStart(batch: Batch): boolean {
+    if (this.inFlight.length === 0) return true;
+    const previous = this.inFlight[this.inFlight.length - 1];
+    return previous.segment === batch.segment && !previous.opensSegment && !previous.endsSegment && batch.segment.exists;
+  }
+
+  private completed(batch: Batch): void {
+    if (this.failure !== undefined) return; // an earlier batch failed: this one is abandoned
     try {
       this.handler.committed(batch);
     } catch (err) {
-      this.fail(err);
+      this.fail(batch, err);
       return;
     }
-    this.inFlight = undefined;
+    this.inFlight.shift();
     batch.waiter?.resolve();
     // Dispatched before the woken callers run, so the disk stays busy while they append more.
     this.next();
   }
 
-  private fail(err: unknown): void {
-    const batch = this.inFlight as Batch;
-    this.inFlight = undefined;
+  private fail(batch: Batch, err: unknown): void {
+    if (this.failure !== undefined) return; // a later batch of a failed file fails with the same cause
     this.failure = { cause: err };
+    // Every other batch in flight is failed too: its callers learn the cause, never a success the
+    // poisoned writer cannot stand behind.
+    const later = this.inFlight.filter((b) => b !== batch);
+    this.inFlight = [];
     this.handler.cutFilling(); // so callers waiting on the filling batch are rejected too
-    const abandoned = this.queue.slice(this.head);
+    const abandoned = [...later, ...this.queue.slice(this.head)];
     this.queue = [];
     this.head = 0;
     this.handler.failed(batch, err, abandoned);

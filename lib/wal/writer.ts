@@ -8,7 +8,7 @@ import { requireDirectory, typeName } from '../guards';
 import { ActiveSegment, commitHeader, createPlannedFile, createSegment, planSegment, reusePlannedFile, reuseSegment } from './active-segment';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { encodeMark, FRAME_HEADER_SIZE, LOCK_FILE, MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
-import { Batch, CommitQueue } from './group-commit';
+import { Batch, COMMIT_DEPTH, CommitQueue } from './group-commit';
 import { notify, publishEvent, type WalObserver } from './observer';
 import { resolveWriterOptions, type ResolvedWriterOptions, type WalWriterOptions } from './options';
 import { checkRecyclePath, RecyclePool } from './recycle-pool';
@@ -459,12 +459,16 @@ export class WalWriter<E> {
     if (appendChannel.hasSubscribers) appendChannel.publish({ entryId: id, frameBytes, segmentId: this.segment.segmentId });
   }
 
-  /** MARK_SIZE when the buffered frames will be written behind a sync mark (see batchMark, pendingMark), else 0. */
+  /**
+   * MARK_SIZE when the buffered frames may be written behind a sync mark (see batchMark,
+   * pendingMark), else 0. While a commit of this segment is pending it may complete before the
+   * cut and call for a mark, so room for one is kept.
+   */
   private markBytes(): number {
     const segment = this.segment;
     if (!segment.marks) return 0;
-    const watermark = this.pipelined ? this.spanBase : segment.synced;
-    return watermark > segment.markedTo ? MARK_SIZE : 0;
+    if (this.pipelined && this.commits.last?.segment === segment) return MARK_SIZE;
+    return segment.synced > segment.markedTo ? MARK_SIZE : 0;
   }
 
   private mustRotate(segment: ActiveSegment, frameBytes: number): boolean {
@@ -636,7 +640,7 @@ export class WalWriter<E> {
   /** Switches to pipelined I/O; frames buffered by the synchronous mode become the first batch. */
   private enterPipeline(): void {
     if (this.pipelined) {
-      if (!this.commits.busy) this.commits.schedule();
+      this.commits.schedule();
       return;
     }
     this.pipelined = true;
@@ -669,7 +673,7 @@ export class WalWriter<E> {
     // An empty filling batch with a waiter commits nothing but an fdatasync (and a directory fsync).
     const target = this.buffer.count > 0 ? this.filling : this.commits.last ?? this.filling;
     const done = this.commits.waitFor(target);
-    if (!this.commits.busy) this.commits.schedule();
+    this.commits.schedule();
     return done;
   }
 
@@ -696,14 +700,14 @@ export class WalWriter<E> {
   }
 
   /**
-   * The sync mark of a batch being cut: the batch is written only after every earlier batch of
-   * its segment was fdatasynced, so everything before spanBase is durable when it is written.
+   * The sync mark of a batch being cut: how far a completed fdatasync of the segment reached when
+   * it was cut. An earlier batch may still be in flight (COMMIT_DEPTH), so its bytes do not count.
    */
   private batchMark({ hasFrames }: { hasFrames: boolean }): number {
     const segment = this.segment;
-    if (!hasFrames || !segment.marks || this.spanBase <= segment.markedTo) return 0;
-    segment.markedTo = this.spanBase;
-    return this.spanBase;
+    if (!hasFrames || !segment.marks || segment.synced <= segment.markedTo) return 0;
+    segment.markedTo = segment.synced;
+    return segment.synced;
   }
 
   private cutFilling(): boolean {
@@ -743,12 +747,14 @@ export class WalWriter<E> {
   private startCommit(batch: Batch): Promise<void> {
     const segment = batch.segment;
     const chunks: Uint8Array[] = [];
+    batch.opensSegment = !segment.exists || segment.pendingHeader !== undefined;
     if (!segment.exists) this.createPlanned(segment);
     const header = segment.pendingHeader;
     segment.pendingHeader = undefined;
     if (batch.frames !== undefined) chunks.push(batch.frames.seal(segment.salt, this.checksum, batch.mark));
     else if (batch.sealed !== undefined) chunks.push(batch.sealed);
     const end = batch.start + batch.bytes;
+    if (!batch.endsSegment) chunks.push(...segment.zeroAhead(end, this.opts.maxSegmentSize));
     const truncateTo = batch.endsSegment && segment.fileSize() > end ? end : undefined;
     const generation = this.dirGeneration;
     const syncDirs = this.dirSyncedGeneration < generation ? [WAL_DIR] : undefined;
@@ -796,7 +802,7 @@ export class WalWriter<E> {
 
   private recycleBuffer(buffer: FrameBuffer): void {
     buffer.clear();
-    if (buffer !== this.syncBuffer && this.spares.length < 2) this.spares.push(buffer);
+    if (buffer !== this.syncBuffer && this.spares.length < COMMIT_DEPTH) this.spares.push(buffer);
   }
 
   private useBuffer(buffer: FrameBuffer): void {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { FaultError } from '../../lib/directory/faults';
 import type { SimulatedDirectory, SimulatedOperation } from '../../lib/directory/simulated';
+import { channels } from '../../lib/diagnostics';
 import { IoError, PoisonedError } from '../../lib/errors';
 import type { WalWriter } from '../../lib/wal/writer';
 import { commandArb, configArb, type CrashSpec, type WalCommand, type WalConfig, WalRun } from './wal-workload';
@@ -109,87 +110,102 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
     if (!e.failed) return;
     fired = true;
     firedInLife = r.crashes;
-    // The moment the fault fires in a writer's I/O, nothing later may be reported durable.
+    // The moment the fault fires in a writer's I/O, nothing later may be reported durable ...
     if (run !== undefined && run.phase === 'writer' && run.writer !== undefined) run.ackCeiling = run.writer.durableEntryId;
   });
   run = r;
-  const arm = (dir: SimulatedDirectory): void => {
-    if (!fired && counted <= after) dir.injectFault({ op: c.site, error: c.error, after: after - counted });
+  // ... but the commits ahead of the failed one in the file's order: their fdatasync returned
+  // before it ran, so the writer may still report them, up to the moment it is poisoned.
+  const onPoison = (): void => {
+    const w = r.writer;
+    if (r.ackCeiling !== undefined && w !== undefined && w.poisoned) r.ackCeiling = Math.max(r.ackCeiling, w.durableEntryId);
   };
-  arm(r.dir);
-  r.onNewDirectory = arm;
-  const errno = c.error === 'EIO' ? 'EIO' : 'ENOSPC';
-  let seen: unknown = undefined;
-  let cutAfterStep = false;
-  let reopenAfterStep = false;
-  const handle = async (cmd: WalCommand, err: unknown): Promise<void> => {
-    // A group commit that fails between calls poisons the writer; later calls report it as the cause.
-    const cause = err instanceof PoisonedError && r.phase === 'writer' ? err.cause : err;
-    // Several calls in flight may each report the one failure.
-    if (seen !== undefined && cause === seen) return;
-    assert.equal(seen, undefined, `a second failure after the one-shot fault: ${String(err)}`);
-    assert.equal(r.cutPending, false, 'failures a power cut explains are not reported here');
-    r.disarmCut();
-    assert.ok(fired, `${cmd.kind} failed with no fault injected: ${String(err)}`);
-    seen = cause;
-    assert.ok(cause instanceof IoError && cause.errno === errno, `${cmd.kind} (${r.phase}) threw ${String(err)}, not the injected ${errno}`);
-    const failed = r.writer ?? r.closing;
-    switch (r.phase) {
-      case 'writer':
-        assert.ok(failed !== undefined);
-        await r.quiesce();
-        await checkPoisoned(failed, cause);
-        r.writer = undefined;
-        if (c.afterPoison === 'cut') cutAfterStep = true;
-        else reopenAfterStep = true;
-        break;
-      case 'open':
-        assert.equal(r.writer, undefined);
-        // The lock was released: taking it here would throw LockedError otherwise.
-        r.dir.lock('wal/LOCK').release();
-        // Retried in process whatever failed, a failed fdatasync included: the resume rewrites
-        // the tail it cannot vouch for (and redoes its cut) before it trusts it.
-        break;
-      case 'maintenance':
-      case 'recycle':
-        if (r.writer !== undefined) assert.equal(r.writer.poisoned, false, 'a maintenance failure does not poison the writer');
-        break;
-      case 'read':
-        assert.fail(`a replay failed: ${String(err)}`);
-    }
-  };
-  r.onFailure = handle;
-  for (const cmd of c.commands) {
-    await r.step(cmd);
-    // A power cut after the fault fired and before anything reported it leaves nothing to report.
-    if (fired && seen === undefined && r.crashes > firedInLife) seen = 'superseded by a power cut';
-    if (fired && seen === undefined) {
-      // Pipelined writes fail off the caller's path: after the commits ran, a call in flight
-      // has reported it, or the writer is poisoned; a fault nobody noticed would be a lie.
-      await r.quiesce();
-      await r.takeStray(cmd);
-      if (seen === undefined && r.cutPending) {
-        // An armed cut fired in the commits that ran meanwhile: it decides what the disk holds.
-        await r.recoverIfCut();
-        seen = 'superseded by a power cut';
-      }
-      if (seen === undefined) {
-        const w = r.writer;
-        assert.ok(w !== undefined && w.poisoned, `the fault fired during ${JSON.stringify(cmd)} but no call reported it and no writer is poisoned`);
-        r.phase = 'writer';
-        await handle(cmd, w.poisonCause);
-      }
-    }
-    if (cutAfterStep) {
-      cutAfterStep = false;
-      await r.cutNow(c.crash);
-    }
-    if (reopenAfterStep) {
-      reopenAfterStep = false;
-      r.reopenAfterFailure();
-    }
+  channels.poison.subscribe(onPoison);
+  try {
+    await runFaultSteps();
+  } finally {
+    channels.poison.unsubscribe(onPoison);
   }
-  assert.ok(fired, 'the fault fired');
-  await r.finish(c.final);
+
+  async function runFaultSteps(): Promise<void> {
+    const arm = (dir: SimulatedDirectory): void => {
+      if (!fired && counted <= after) dir.injectFault({ op: c.site, error: c.error, after: after - counted });
+    };
+    arm(r.dir);
+    r.onNewDirectory = arm;
+    const errno = c.error === 'EIO' ? 'EIO' : 'ENOSPC';
+    let seen: unknown = undefined;
+    let cutAfterStep = false;
+    let reopenAfterStep = false;
+    const handle = async (cmd: WalCommand, err: unknown): Promise<void> => {
+      // A group commit that fails between calls poisons the writer; later calls report it as the cause.
+      const cause = err instanceof PoisonedError && r.phase === 'writer' ? err.cause : err;
+      // Several calls in flight may each report the one failure.
+      if (seen !== undefined && cause === seen) return;
+      assert.equal(seen, undefined, `a second failure after the one-shot fault: ${String(err)}`);
+      assert.equal(r.cutPending, false, 'failures a power cut explains are not reported here');
+      r.disarmCut();
+      assert.ok(fired, `${cmd.kind} failed with no fault injected: ${String(err)}`);
+      seen = cause;
+      assert.ok(cause instanceof IoError && cause.errno === errno, `${cmd.kind} (${r.phase}) threw ${String(err)}, not the injected ${errno}`);
+      const failed = r.writer ?? r.closing;
+      switch (r.phase) {
+        case 'writer':
+          assert.ok(failed !== undefined);
+          await r.quiesce();
+          await checkPoisoned(failed, cause);
+          r.writer = undefined;
+          if (c.afterPoison === 'cut') cutAfterStep = true;
+          else reopenAfterStep = true;
+          break;
+        case 'open':
+          assert.equal(r.writer, undefined);
+          // The lock was released: taking it here would throw LockedError otherwise.
+          r.dir.lock('wal/LOCK').release();
+          // Retried in process whatever failed, a failed fdatasync included: the resume rewrites
+          // the tail it cannot vouch for (and redoes its cut) before it trusts it.
+          break;
+        case 'maintenance':
+        case 'recycle':
+          if (r.writer !== undefined) assert.equal(r.writer.poisoned, false, 'a maintenance failure does not poison the writer');
+          break;
+        case 'read':
+          assert.fail(`a replay failed: ${String(err)}`);
+      }
+    };
+    r.onFailure = handle;
+    for (const cmd of c.commands) {
+      await r.step(cmd);
+      // A power cut after the fault fired and before anything reported it leaves nothing to report.
+      if (fired && seen === undefined && r.crashes > firedInLife) seen = 'superseded by a power cut';
+      if (fired && seen === undefined) {
+        // Pipelined writes fail off the caller's path: after the commits ran, a call in flight
+        // has reported it, or the writer is poisoned; a fault nobody noticed would be a lie.
+        await r.quiesce();
+        await r.takeStray(cmd);
+        if (seen === undefined && r.cutPending) {
+          // An armed cut fired in the commits that ran meanwhile: it decides what the disk holds.
+          await r.recoverIfCut();
+          seen = 'superseded by a power cut';
+        }
+        if (seen === undefined) {
+          const w = r.writer;
+          assert.ok(w !== undefined && w.poisoned, `the fault fired during ${JSON.stringify(cmd)} but no call reported it and no writer is poisoned`);
+          r.phase = 'writer';
+          await handle(cmd, w.poisonCause);
+        }
+      }
+      if (cutAfterStep) {
+        cutAfterStep = false;
+        await r.cutNow(c.crash);
+      }
+      if (reopenAfterStep) {
+        reopenAfterStep = false;
+        r.reopenAfterFailure();
+      }
+    }
+    assert.ok(fired, 'the fault fired');
+    await r.finish(c.final);
+  }
 }
 
