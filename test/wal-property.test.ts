@@ -55,7 +55,7 @@ describe('WAL crash consistency (property, SimulatedDirectory)', function () {
     const required = [
       'segment created', 'recycled file reused', 'segment recycled', 'segment deleted', 'preallocated', 'dropAll', 'keepPrefix', 'tear', 'reorder', 'kill',
       // The production path: appendDurable's group commits rotating, and the crashes that hit it.
-      'rotated while pipelined', 'random crash mode', 'cut during recovery', 'zero-filled segment',
+      'rotated while pipelined', 'random crash mode', 'cut during recovery', 'zero-filled segment', 'cut with two commits in flight',
     ];
     for (const k of required) {
       assert.ok((seen.get(k) ?? 0) > 0, `no workload reached: ${k}`);

@@ -70,13 +70,18 @@ export class WalRun {
   onNewDirectory: ((dir: SimulatedDirectory) => void) | undefined;
 
   /** Sees every directory operation of the run (coverage statistics). */
-  private readonly observe: ((e: SimulatedOperation) => void) | undefined;
+  private readonly observe: (e: SimulatedOperation) => void;
+  /** Batches of the writer's commit pipeline handed to the file and not complete, at the last operation. */
+  private inFlightAtLastOp = 0;
 
   constructor(config: WalConfig, observe?: (e: SimulatedOperation) => void) {
     this.config = config;
-    this.observe = observe;
+    this.observe = (e) => {
+      observe?.(e);
+      this.noteInFlight();
+    };
     this.dir = new SimulatedDirectory({ seed: config.seed, sectorSize: config.sectorSize, supportsAllocate: config.supportsAllocate });
-    this.dir.onOperation = observe;
+    this.dir.onOperation = this.observe;
   }
 
   writerOptions(): WalWriterOptions<Uint8Array> {
@@ -196,6 +201,12 @@ export class WalRun {
     assert.equal(w.durableEntryId, w.lastEntryId, 'a reopened writer has made the log it found durable');
     this.model.ack(w.durableEntryId);
     return w;
+  }
+
+  /** Coverage: what the commit pipeline was doing at each operation, so at the one a cut follows. */
+  private noteInFlight(): void {
+    // Reached into: the group-commit queue's batches handed to the file and not yet complete.
+    this.inFlightAtLastOp = (this.writer as unknown as { commits?: { inFlight?: unknown[] } } | undefined)?.commits?.inFlight?.length ?? 0;
   }
 
   private cutHappened(): boolean {
@@ -517,6 +528,7 @@ export class WalRun {
       this.onNewDirectory?.(crashed);
       this.trace.push(`-- power cut (${crashed.crashMode})`);
       if (this.scheduledMode === 'random') this.reached.add('random crash mode');
+      if (this.inFlightAtLastOp >= 2) this.reached.add('cut with two commits in flight');
       const cut = this.pendingRecoveryCut;
       this.pendingRecoveryCut = null;
       this.scheduledMode = cut?.crash.mode;
