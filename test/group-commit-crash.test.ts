@@ -128,9 +128,17 @@ describe('group commit under power cuts (SimulatedDirectory)', () => {
     const synced = new Map<string, number>();
     let worst = 0;
     let creates = 0;
+    // Where the frames end: group commits write zeros ahead of them (ActiveSegment.zeroAhead),
+    // which are no frame; every payload here is non-zero, so the last frame ends at the last non-zero byte.
+    const frameEnd = (file: string): number => {
+      const bytes = dir.readFile(file);
+      let end = bytes.length;
+      while (end > 0 && bytes[end - 1] === 0) end--;
+      return end;
+    };
     dir.onOperation = (e) => {
       if (!e.path.endsWith('.wal')) return;
-      const length = dir.readFile(e.path).length;
+      const length = frameEnd(e.path);
       if (e.op === 'write') {
         worst = Math.max(worst, length - Math.max(32, synced.get(e.path) ?? 32));
       }
@@ -140,12 +148,13 @@ describe('group commit under power cuts (SimulatedDirectory)', () => {
         const id = Number(path.basename(e.path, '.wal'));
         if (id > 1) {
           const previous = `wal/${String(id - 1).padStart(20, '0')}.wal`;
-          assert.equal(synced.get(previous), dir.readFile(previous).length, `${previous} was not fully synced before ${e.path} was created`);
+          assert.equal(synced.get(previous), frameEnd(previous), `${previous} was not fully synced before ${e.path} was created`);
+          assert.equal(dir.readFile(previous).length, frameEnd(previous), `${previous} was not trimmed before ${e.path} was created`);
         }
       }
     };
     const w = WalWriter.create(dir, { ...options, groupCommit: { maxBatchEntries: 100 } });
-    await Promise.all(Array.from({ length: 60 }, (_, i) => w.appendDurable(new Uint8Array(i % 3 === 0 ? 20 : 50))));
+    await Promise.all(Array.from({ length: 60 }, (_, i) => w.appendDurable(new Uint8Array(i % 3 === 0 ? 20 : 50).fill(7))));
     await w.close();
     assert.ok(creates >= 8, `${creates} segments`);
     assert.ok(worst <= options.syncWindow, `unsynced span reached ${worst} > W`);

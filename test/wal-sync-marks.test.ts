@@ -59,9 +59,13 @@ async function groupCommitLog(): Promise<Log> {
   const w = WalWriter.create(dir, { codec: raw });
   let i = 0;
   for (let wave = 0; wave < 12; wave++) await Promise.all(Array.from({ length: 50 }, () => w.appendDurable(payload(++i))));
-  const bytes = dir.readFile(segmentPath(1));
-  const vouched = scanSegment(dir, { segmentId: 1, path: segmentPath(1) }, { isFinal: true, mode: 'strict' }).watermark;
+  const file = dir.readFile(segmentPath(1));
+  const scan = scanSegment(dir, { segmentId: 1, path: segmentPath(1) }, { isFinal: true, mode: 'strict' });
+  const vouched = scan.watermark;
   await w.close();
+  // Commits write zeros ahead of their frames (ActiveSegment.zeroAhead): the frames end first.
+  assert.ok(file.subarray(scan.validEnd).every((b) => b === 0), 'only zeros follow the frames');
+  const bytes = file.slice(0, scan.validEnd);
   assert.ok(vouched > bytes.length * 0.85, `marks vouch for ${vouched} of ${bytes.length} bytes`);
   return { name: 'group commit, open', path: segmentPath(1), bytes, vouched };
 }
@@ -223,7 +227,7 @@ describe('WalWriter.open retried after its resume fdatasync failed', () => {
       w.syncSync();
       for (let i = 4; i <= 6; i++) w.append(payload(i));
       w.flushSync(); // 4..6 reach the page cache only; the writer then dies (its lock is dropped).
-      (w as unknown as { lock: { release(): void } }).lock.release();
+      (w as unknown as { state: { lock: { release(): void } } }).state.lock.release();
       dir.injectFault({ op: 'sync', error: 'EIO', path: '.wal' });
       assert.throws(() => WalWriter.open(dir, { codec: raw }), IoError);
       // The failed fdatasync dropped 4..6 from what will reach the disk; the cache still shows them.

@@ -99,6 +99,16 @@ export class ActiveSegment {
     return [ZERO_CHUNK.subarray(0, to - end)];
   }
 
+  /** The file's size once the commits handed to it ran (they may add zeros: zeroAhead). */
+  sizeAfterCommits(): number {
+    return Math.max(this.spanEnd ?? 0, this.handle().size());
+  }
+
+  /** The file will extend at least to `end` once its pending commits ran (a planned segment's zero fill). */
+  extendsTo(end: number): void {
+    this.spanEnd = Math.max(this.spanEnd ?? this.handle().size(), end);
+  }
+
   /** Cuts preallocated space or a recycled file's stale tail; returns whether the size changed. */
   trim(): boolean {
     const file = this.handle();
@@ -253,7 +263,9 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
     }
     throw err;
   }
-  return { segment: segmentFor(spec, path, header.salt, file), preallocationFailed };
+  const segment = segmentFor(spec, path, header.salt, file);
+  segment.extendsTo(spec.zeroFill ?? 0);
+  return { segment, preallocationFailed };
 }
 
 /**

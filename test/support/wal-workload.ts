@@ -206,7 +206,7 @@ export class WalRun {
   /** Coverage: what the commit pipeline was doing at each operation, so at the one a cut follows. */
   private noteInFlight(): void {
     // Reached into: the group-commit queue's batches handed to the file and not yet complete.
-    this.inFlightAtLastOp = (this.writer as unknown as { commits?: { inFlight?: unknown[] } } | undefined)?.commits?.inFlight?.length ?? 0;
+    this.inFlightAtLastOp = (this.writer as unknown as { pipeline?: { commits?: { inFlight?: unknown[] } } } | undefined)?.pipeline?.commits?.inFlight?.length ?? 0;
   }
 
   private cutHappened(): boolean {
@@ -363,7 +363,7 @@ export class WalRun {
         }
         this.writer = undefined;
         // The OS drops a dead process's lock; a writer has no API for dying, so reach in.
-        (w as unknown as { lock: DirectoryLock }).lock.release();
+        (w as unknown as { state: { lock: DirectoryLock } }).state.lock.release();
         // ... and closes its descriptors.
         this.dir.openHandles.closeAllOnExit();
         this.life++;

@@ -1,0 +1,147 @@
+import { channels } from '../diagnostics';
+import { InvalidStateError } from '../errors';
+import { encodePayload } from '../framed/encode';
+import type { CommitExecutor } from './commit-executor';
+import { FRAME_HEADER_SIZE } from './format';
+import { notify } from './observer';
+import { MAX_ENTRY_ID, type WriterState } from './writer-state';
+
+const appendChannel = channels.append;
+
+// Where each new frame goes: entries are encoded, given the next id and placed in the current
+// executor's buffer, and the placement rules are checked once, here, for both ways of committing
+// (commit-executor.ts): rotation (size or age, rule A), the sync window (rule B, counting the
+// sync mark a write may carry, rule D), the buffer's capacity and entry cap, and frames larger
+// than the buffer. The executor does what each rule calls for.
+export class FrameAdmission<E> {
+  /** See refreshRoom. */
+  private room = -1;
+  private staging: Uint8Array = new Uint8Array(0);
+  private readonly ageLimited: boolean;
+  private readonly payloadLimit: { readonly max: number; readonly name: string };
+
+  constructor(private readonly state: WriterState<E>, private readonly executor: () => CommitExecutor) {
+    this.ageLimited = state.opts.maxSegmentAgeMs > 0;
+    this.payloadLimit = { max: state.opts.maxPayloadSize, name: 'maxPayloadSize' };
+  }
+
+  /** The entry's payload, checked against maxPayloadSize and the observer's admit hook. */
+  encode(entry: E, index: number): Uint8Array {
+    const state = this.state;
+    const payload = encodePayload(state.opts.codec, entry, `entry ${state.next + index}`, this.payloadLimit);
+    const admit = state.observer?.admit;
+    if (admit !== undefined) admit.call(state.observer, FRAME_HEADER_SIZE + payload.length);
+    return payload;
+  }
+
+  /**
+   * Every entry encoded before any is framed, so an encode failure anywhere appends none and
+   * consumes no id. Payloads are copied out: encoders may reuse their output buffer between calls.
+   */
+  encodeAll(entries: readonly E[]): Uint8Array[] {
+    const n = entries.length;
+    if (this.state.next + n - 1 > MAX_ENTRY_ID) throw new InvalidStateError('entry ids would pass 2^53 - 1');
+    const ends = new Array<number>(n);
+    let used = 0;
+    for (let i = 0; i < n; i++) {
+      const payload = this.encode(entries[i], i);
+      if (used + payload.length > this.staging.length) this.growStaging(used + payload.length, used);
+      this.staging.set(payload, used);
+      used += payload.length;
+      ends[i] = used;
+    }
+    const staging = this.staging;
+    if (staging.length > this.state.opts.bufferSize * 4) this.staging = new Uint8Array(0);
+    const payloads = new Array<Uint8Array>(n);
+    let start = 0;
+    for (let i = 0; i < n; i++) {
+      payloads[i] = staging.subarray(start, ends[i]);
+      start = ends[i];
+    }
+    return payloads;
+  }
+
+  /** Gives `payload` the next id and places its frame, rotating and syncing first where the rules say. */
+  frame(payload: Uint8Array): number {
+    const frameBytes = FRAME_HEADER_SIZE + payload.length;
+    const buffer = this.executor().buffer;
+    // Fast path: the frame fits the buffer, the segment and the sync window, so no rule can
+    // trigger (see refreshRoom). Age limits always take the careful path.
+    if (frameBytes > this.room || this.ageLimited || buffer.count >= this.executor().entryCap) return this.frameCarefully(payload, frameBytes);
+    const id = this.state.next;
+    buffer.add(id, payload);
+    this.room -= frameBytes;
+    this.appended(id, frameBytes);
+    return id;
+  }
+
+  /**
+   * Bytes the next frames may take with no rule to apply: rotation, a sync-window sync and a
+   * buffer write all start beyond it. Computed as if the segment held frames and had unsynced
+   * bytes (the cases where those rules apply), so it only errs small. Refreshed after the
+   * careful path, a flush, a sync, a cut or a rotation; a stale value is smaller, never larger.
+   */
+  refreshRoom(): void {
+    const state = this.state;
+    const exec = this.executor();
+    const segment = state.segment;
+    const buffer = exec.buffer;
+    const end = segment.position + buffer.length + exec.markBytes();
+    this.room = state.next >= MAX_ENTRY_ID ? -1 : Math.min(
+      state.opts.maxSegmentSize - end,
+      segment.syncWindow - (end - exec.spanStart()),
+      buffer.capacity - buffer.length,
+    );
+  }
+
+  private frameCarefully(payload: Uint8Array, frameBytes: number): number {
+    const state = this.state;
+    let exec = this.executor();
+    if (state.segment.frameCount > 0 && this.mustRotate(frameBytes)) {
+      exec.rotate();
+      exec = this.executor();
+    }
+    const segment = state.segment;
+    const id = state.next;
+    if (id > MAX_ENTRY_ID) throw new InvalidStateError('entry ids would pass 2^53 - 1');
+    // Rule B: the frame would take the unsynced span past W, so close the span first.
+    const unsynced = segment.position + exec.buffer.length + exec.markBytes() - exec.spanStart();
+    if (unsynced > 0 && unsynced + frameBytes > segment.syncWindow) exec.closeSpan();
+    if (exec.buffer.length + frameBytes > exec.buffer.capacity || exec.buffer.count >= exec.entryCap) {
+      exec.bufferFull();
+      if (frameBytes > exec.buffer.capacity) {
+        exec.oversize(id, payload);
+        this.appended(id, frameBytes);
+        this.refreshRoom();
+        return id;
+      }
+    }
+    exec.buffer.add(id, payload);
+    this.appended(id, frameBytes);
+    this.refreshRoom();
+    return id;
+  }
+
+  private appended(id: number, frameBytes: number): void {
+    const state = this.state;
+    state.next = id + 1;
+    state.segment.frameCount++;
+    const observer = state.observer;
+    if (observer !== undefined && observer.onAppend !== undefined) notify(observer, 'onAppend', id, frameBytes);
+    if (appendChannel.hasSubscribers) appendChannel.publish({ entryId: id, frameBytes, segmentId: state.segment.segmentId });
+  }
+
+  private mustRotate(frameBytes: number): boolean {
+    const state = this.state;
+    const exec = this.executor();
+    const segment = state.segment;
+    if (segment.position + exec.buffer.length + exec.markBytes() + frameBytes > state.opts.maxSegmentSize) return true;
+    return state.opts.maxSegmentAgeMs > 0 && state.opts.clock() - segment.createdAt >= state.opts.maxSegmentAgeMs;
+  }
+
+  private growStaging(needed: number, keep: number): void {
+    const next = new Uint8Array(Math.max(needed, this.staging.length * 2, 4096));
+    next.set(this.staging.subarray(0, keep));
+    this.staging = next;
+  }
+}

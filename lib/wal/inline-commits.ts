@@ -1,0 +1,155 @@
+import { encodeMark, FRAME_HEADER_SIZE, MARK_SIZE, WAL_DIR } from './format';
+import type { CommitExecutor } from './commit-executor';
+import { FrameBuffer, sealedFrame } from './frame-buffer';
+import { MAX_ENTRY_ID, type WriterState } from './writer-state';
+
+// The synchronous mode (append + flush policy, flushSync, syncSync, closeSync): frames go to the
+// OS from the calling thread, and every rule is applied on the spot. Rule B: the unsynced span
+// starts at the segment's last fdatasync. Rule D: the first write after an fdatasync is led by
+// a sync mark carrying how far it reached (ActiveSegment.pendingMark).
+export class InlineCommits<E> implements CommitExecutor {
+  readonly buffer: FrameBuffer;
+  readonly entryCap = Infinity;
+
+  constructor(private readonly state: WriterState<E>, bufferSize: number) {
+    this.buffer = new FrameBuffer(bufferSize);
+  }
+
+  spanStart(): number {
+    return this.state.segment.synced;
+  }
+
+  markBytes(): number {
+    return this.state.segment.pendingMark() > 0 ? MARK_SIZE : 0;
+  }
+
+  flush(): void {
+    this.writeBuffered();
+  }
+
+  bufferFull(): void {
+    this.writeBuffered();
+  }
+
+  closeSpan(): void {
+    this.writeBuffered();
+    try {
+      this.state.segment.syncNow();
+    } catch (err) {
+      this.state.fail(err);
+    }
+  }
+
+  /** Rule A: the old segment is complete and durable, entry and all, before the next one exists. */
+  rotate(): void {
+    const state = this.state;
+    const old = state.segment;
+    this.writeBuffered();
+    try {
+      old.trim();
+      old.syncNow();
+      state.syncDirNow();
+      old.close();
+      state.segment = state.openSegment(old.segmentId + 1, state.next);
+    } catch (err) {
+      state.fail(err);
+    }
+    // Everything before the new segment is now durable.
+    state.markDurable(state.next - 1, { announce: false });
+    state.rotated(old.segmentId, state.segment.segmentId, state.next);
+  }
+
+  oversize(id: number, payload: Uint8Array): void {
+    const segment = this.state.segment;
+    const mark = segment.pendingMark();
+    try {
+      segment.write(sealedFrame(id, payload, segment.salt, this.state.checksum, mark));
+      if (mark > 0) segment.markedTo = mark;
+    } catch (err) {
+      this.state.fail(err);
+    }
+    this.state.flushed(segment.segmentId, FRAME_HEADER_SIZE + payload.length, id);
+  }
+
+  /** Makes every entry framed so far durable, on the calling thread. */
+  sync(): void {
+    const state = this.state;
+    this.writeBuffered();
+    const cover = state.next - 1;
+    try {
+      if (state.segment.synced < state.segment.position) state.segment.syncNow();
+      state.syncDirNow();
+    } catch (err) {
+      state.fail(err);
+    }
+    state.markDurable(cover);
+  }
+
+  /** close's last steps on the calling thread: write, trim, sync, the closing mark, the directory. */
+  finish(): void {
+    const state = this.state;
+    this.writeBuffered();
+    const segment = state.segment;
+    try {
+      if (segment.trim() || segment.synced < segment.position) segment.syncNow();
+      if (this.writeClosingMark()) segment.syncNow();
+      state.syncDirNow();
+    } catch (err) {
+      state.fail(err);
+    }
+    state.markDurable(state.next - 1);
+  }
+
+  /** close's last steps off the thread (close() after the pipeline drained). */
+  async finishAsync(): Promise<void> {
+    const state = this.state;
+    this.writeBuffered();
+    const segment = state.segment;
+    try {
+      if (segment.trim() || segment.synced < segment.position) await segment.syncAsync();
+      if (this.writeClosingMark()) await segment.syncAsync();
+      if (state.dirSyncPending) {
+        const generation = state.dirGenerationNow;
+        await state.dir.syncDirAsync(WAL_DIR);
+        state.dirSynced(generation);
+      }
+    } catch (err) {
+      state.fail(err);
+    }
+    state.markDurable(state.next - 1);
+  }
+
+  /** Seals and writes every buffered frame with one checksum call and one write. */
+  writeBuffered(): void {
+    const buffer = this.buffer;
+    if (buffer.count === 0) return;
+    const state = this.state;
+    const segment = state.segment;
+    const mark = segment.pendingMark();
+    try {
+      segment.write(buffer.seal(segment.salt, state.checksum, mark));
+      if (mark > 0) segment.markedTo = mark;
+    } catch (err) {
+      buffer.clear();
+      state.fail(err);
+    }
+    const bytes = buffer.length;
+    buffer.clear();
+    state.flushed(segment.segmentId, bytes, state.next - 1);
+  }
+
+  /**
+   * On close, with the segment synced: a last sync mark vouching for every byte before it, so
+   * damage anywhere in a closed log reads as damage (docs/FORMAT.md); the caller syncs it.
+   */
+  private writeClosingMark(): boolean {
+    const state = this.state;
+    const segment = state.segment;
+    // A log that reached the last entry id has no next id for the mark to carry.
+    const mark = segment.exists && state.next <= MAX_ENTRY_ID ? segment.pendingMark() : 0;
+    if (mark === 0) return false;
+    segment.write(encodeMark(state.next, mark, segment.salt, state.checksum));
+    segment.markedTo = mark;
+    return true;
+  }
+}

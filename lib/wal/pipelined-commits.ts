@@ -1,0 +1,236 @@
+import { commitHeader, planSegment } from './active-segment';
+import type { CommitExecutor } from './commit-executor';
+import { MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
+import { FrameBuffer, sealedFrame } from './frame-buffer';
+import { Batch, COMMIT_DEPTH, CommitQueue } from './group-commit';
+import type { WriterState } from './writer-state';
+
+// The group-commit mode (from the first appendDurable, appendBatchDurable or sync until every
+// commit is done): all I/O is commits (group-commit.ts), each a write + fdatasync (+ directory
+// fsync) off the event loop; frames appended meanwhile, durable or not, wait in the filling
+// batch. The rules hold per batch:
+//   A. a batch never spans segments. Rotation cuts the filling batch and marks it as ending its
+//      segment (its commit also trims and syncs it); the next segment is only planned (header
+//      and salt fixed, no file) and is created when its first batch starts, i.e. after the
+//      ending batch completed: one commit writes and syncs its header alone, the next its frames
+//      with the directory fsync (a recycled file's header is synced before its rename);
+//   B. the file writes a batch only after the previous one was fdatasynced, so the unsynced span
+//      is that batch (plus, for the first batch, what the synchronous mode left unsynced): a
+//      batch is cut before a frame would take that span past W;
+//   C. a commit that creates a segment also fsyncs the directory, and completes before any
+//      later batch can report durable;
+//   D. a batch's sync mark carries how far a completed fdatasync reached when it was cut.
+export class PipelinedCommits<E> implements CommitExecutor {
+  buffer: FrameBuffer;
+  readonly entryCap: number;
+  readonly commits: CommitQueue;
+  /** The batch `buffer` fills (set by enter). */
+  private filling!: Batch;
+  /** Where the unsynced span of the filling batch starts (rule B). */
+  private spanBase = 0;
+  /** Batch buffers kept between commits (and between pipeline lives): a batch buffer is maxBatchBytes. */
+  private spares: FrameBuffer[] = [];
+
+  /**
+   * `syncBuffer`: the synchronous mode's buffer, lent as the first batch when it holds frames.
+   * `relayout` runs after every change to the buffer or segment that frame admission's room
+   * depends on; `drained` when the last commit completed with nothing left to commit.
+   */
+  constructor(
+    private readonly state: WriterState<E>,
+    private readonly syncBuffer: FrameBuffer,
+    private readonly relayout: () => void,
+    drained: () => void,
+  ) {
+    this.buffer = syncBuffer;
+    this.entryCap = state.opts.maxBatchEntries;
+    this.commits = new CommitQueue({
+      cutFilling: () => this.cutFilling(),
+      start: (batch) => this.start(batch),
+      committed: (batch) => this.committed(batch),
+      failed: (batch, err, abandoned) => this.failed(batch, err, abandoned),
+      drained,
+    });
+  }
+
+  /** Takes over from the synchronous mode: the frames it buffered become the first batch. */
+  enter(): void {
+    const segment = this.state.segment;
+    this.spanBase = segment.synced;
+    this.buffer = this.syncBuffer;
+    this.filling = new Batch(segment, segment.position, this.syncBuffer);
+    if (this.syncBuffer.count > 0) this.cut();
+    else this.useBuffer(this.spare());
+    this.commits.schedule();
+  }
+
+  /** The pipeline drained: the synchronous mode takes over again. */
+  leave(): void {
+    if (this.buffer !== this.syncBuffer) this.recycleBuffer(this.buffer);
+    this.buffer = this.syncBuffer;
+  }
+
+  spanStart(): number {
+    return this.spanBase;
+  }
+
+  /** While a commit of this segment is pending it may complete before the cut and call for a mark. */
+  markBytes(): number {
+    const segment = this.state.segment;
+    if (!segment.marks) return 0;
+    if (this.commits.last?.segment === segment) return MARK_SIZE;
+    return segment.synced > segment.markedTo ? MARK_SIZE : 0;
+  }
+
+  /** The pending commits write every frame: nothing to do. */
+  flush(): void {}
+
+  bufferFull(): void {
+    this.cut();
+  }
+
+  closeSpan(): void {
+    this.cut();
+  }
+
+  /** Rule A, pipelined: the filling batch ends the segment; the next segment is planned, created when its first batch commits. */
+  rotate(): void {
+    const state = this.state;
+    const old = state.segment;
+    this.cut({ endsSegment: true });
+    const next = planSegment({
+      segmentId: old.segmentId + 1, firstEntryId: state.next, syncWindow: state.opts.syncWindow, createdAt: state.opts.clock(), preallocate: 0,
+    }, state.checksum);
+    state.segment = next;
+    this.spanBase = SEGMENT_HEADER_SIZE;
+    this.filling = new Batch(next, next.position, this.buffer);
+    this.relayout();
+  }
+
+  /** A frame larger than a batch buffer: a batch of its own, sealed now (the payload may be reused by the codec). */
+  oversize(id: number, payload: Uint8Array): void {
+    const segment = this.state.segment;
+    const batch = this.filling;
+    batch.frames = undefined;
+    batch.mark = this.batchMark({ hasFrames: true });
+    batch.sealed = sealedFrame(id, payload, segment.salt, this.state.checksum, batch.mark);
+    batch.bytes = batch.sealed.length;
+    batch.lastEntryId = id;
+    segment.position += batch.bytes;
+    this.commits.push(batch);
+    this.spanBase = segment.position;
+    this.filling = new Batch(segment, segment.position, this.buffer);
+  }
+
+  /** Another caller waits: make sure a commit will run. */
+  wake(): void {
+    this.commits.schedule();
+  }
+
+  /** The batch holding the newest entry (undefined: everything appended is durable). */
+  newestBatch(): Batch | undefined {
+    return this.buffer.count > 0 ? this.filling : this.commits.last;
+  }
+
+  /** Waits until everything appended so far, and anything the synchronous mode left unsynced, is durable. */
+  syncAll(): Promise<void> {
+    // An empty filling batch with a waiter commits nothing but an fdatasync (and a directory fsync).
+    const target = this.buffer.count > 0 ? this.filling : this.commits.last ?? this.filling;
+    const done = this.commits.waitFor(target);
+    this.commits.schedule();
+    return done;
+  }
+
+  /**
+   * Moves the filling batch into the commit queue and starts filling the next one. Skipped when there is
+   * nothing to commit: no frames, nobody waiting, not ending the segment, nothing unsynced before it.
+   */
+  private cut({ endsSegment = false }: { endsSegment?: boolean } = {}): void {
+    const batch = this.filling;
+    const buffer = this.buffer;
+    const segment = this.state.segment;
+    if (buffer.count === 0 && !endsSegment && batch.waiter === undefined && this.spanBase === segment.position) return;
+    batch.mark = this.batchMark({ hasFrames: buffer.count > 0 });
+    batch.bytes = buffer.length + (batch.mark > 0 ? MARK_SIZE : 0);
+    batch.lastEntryId = this.state.next - 1;
+    batch.endsSegment = endsSegment;
+    if (buffer.count === 0) batch.frames = undefined;
+    else this.buffer = this.spare(); // the cut batch keeps `buffer` until its commit completes
+    segment.position += batch.bytes;
+    this.commits.push(batch);
+    this.spanBase = segment.position;
+    this.filling = new Batch(segment, segment.position, this.buffer);
+    this.relayout();
+  }
+
+  /**
+   * The sync mark of a batch being cut: how far a completed fdatasync of the segment reached when
+   * it was cut. An earlier batch may still be in flight (COMMIT_DEPTH), so its bytes do not count.
+   */
+  private batchMark({ hasFrames }: { hasFrames: boolean }): number {
+    const segment = this.state.segment;
+    if (!hasFrames || !segment.marks || segment.synced <= segment.markedTo) return 0;
+    segment.markedTo = segment.synced;
+    return segment.synced;
+  }
+
+  private cutFilling(): boolean {
+    if (this.buffer.count === 0 && this.filling.waiter === undefined) return false;
+    this.cut();
+    return true;
+  }
+
+  private start(batch: Batch): Promise<void> {
+    const state = this.state;
+    const segment = batch.segment;
+    const chunks: Uint8Array[] = [];
+    batch.opensSegment = !segment.exists || segment.pendingHeader !== undefined;
+    if (!segment.exists) state.createPlanned(segment);
+    const header = segment.pendingHeader;
+    segment.pendingHeader = undefined;
+    if (batch.frames !== undefined) chunks.push(batch.frames.seal(segment.salt, state.checksum, batch.mark));
+    else if (batch.sealed !== undefined) chunks.push(batch.sealed);
+    const end = batch.start + batch.bytes;
+    if (header !== undefined) segment.extendsTo(Math.max(header.length, state.opts.zeroFill));
+    if (!batch.endsSegment) chunks.push(...segment.zeroAhead(end, state.opts.maxSegmentSize));
+    const truncateTo = batch.endsSegment && segment.sizeAfterCommits() > end ? end : undefined;
+    const generation = state.dirGenerationNow;
+    const syncDirs = state.dirSyncPending ? [WAL_DIR] : undefined;
+    batch.dirGeneration = generation;
+    const plan = { chunks, position: batch.start, truncateTo, syncDirs };
+    if (header === undefined) return segment.commit(plan, end);
+    // Rule A: the header is fdatasynced before any frame is written. Written together, a torn
+    // write could keep a frame and lose the header, which the reader must call damage. A new
+    // file's zero fill (options.zeroFill) is committed with and after it (see commitHeader).
+    return commitHeader(segment, header, state.opts.zeroFill).then(() => segment.commit(plan, end));
+  }
+
+  private committed(batch: Batch): void {
+    const state = this.state;
+    state.dirSynced(batch.dirGeneration);
+    if (batch.frames !== undefined) this.recycleBuffer(batch.frames);
+    if (batch.endsSegment) batch.segment.close();
+    if (batch.bytes > 0) state.flushed(batch.segment.segmentId, batch.bytes, batch.lastEntryId);
+    state.markDurable(batch.lastEntryId);
+  }
+
+  private failed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void {
+    this.state.poison(err, batch.segment);
+    // Segments the failed batches were to close would otherwise keep their descriptors.
+    for (const b of [batch, ...abandoned]) if (b.endsSegment) b.segment.close();
+  }
+
+  private spare(): FrameBuffer {
+    return this.spares.pop() ?? new FrameBuffer(this.state.opts.maxBatchBytes);
+  }
+
+  private recycleBuffer(buffer: FrameBuffer): void {
+    buffer.clear();
+    if (buffer !== this.syncBuffer && this.spares.length < COMMIT_DEPTH) this.spares.push(buffer);
+  }
+
+  private useBuffer(buffer: FrameBuffer): void {
+    this.buffer = buffer;
+    this.filling.frames = buffer;
+  }
+}

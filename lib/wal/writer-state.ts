@@ -1,0 +1,137 @@
+import type { Checksummer } from '../backend/backend';
+import { channels } from '../diagnostics';
+import type { Directory, DirectoryLock } from '../directory/directory';
+import { cutBackToSynced } from '../framed/cut-back';
+import { ActiveSegment, createPlannedFile, createSegment, reusePlannedFile, reuseSegment } from './active-segment';
+import { WAL_DIR } from './format';
+import { publishEvent, type WalObserver } from './observer';
+import type { ResolvedWriterOptions } from './options';
+import type { RecyclePool } from './recycle-pool';
+
+// What a writer is, whichever way its commits run (inline-commits.ts, pipelined-commits.ts): the
+// segment it appends to, the ids it has given and made durable, which segments' directory
+// entries are durable, and its failure. The rules both ways of committing share live here once:
+//   A. before segment n+1 is created, segment n is trimmed, fdatasynced completely, and its
+//      directory entry made durable (each executor orders its steps so; openSegment and
+//      createPlanned count the new directory entry);
+//   C. a sync reports durable only after the current segment is fdatasynced and every segment
+//      created since the last directory fsync has its entry made durable (dirSyncPending);
+//   poison: any failed write, rotation or sync poisons the writer (first failure wins), cuts the
+//      failed segment back to its last completed fdatasync, and every later call throws
+//      PoisonedError. A failed fdatasync is never retried.
+// Rules B (the sync window) and D (sync marks) are about where frames go: frame-admission.ts
+// and the executors' span and mark bookkeeping.
+
+export const MAX_ENTRY_ID = Number.MAX_SAFE_INTEGER;
+
+export class WriterState<E> {
+  readonly observer: WalObserver | undefined;
+  segment: ActiveSegment;
+  /** The id the next entry gets. */
+  next: number;
+  /** Every entry up to this id is durable (as far as this writer has synced). */
+  durable: number;
+  failure: unknown = undefined;
+  /** Bytes new segment files reserve with fallocate (0 once the file system refused). */
+  private preallocate: number;
+  /** Segments created so far / covered by a directory fsync (rule C). */
+  private dirGeneration = 1;
+  private dirSyncedGeneration = 0;
+
+  constructor(
+    readonly dir: Directory,
+    readonly lock: DirectoryLock,
+    readonly opts: ResolvedWriterOptions<E>,
+    readonly checksum: Checksummer,
+    readonly pool: RecyclePool,
+    segment: ActiveSegment,
+    nextEntryId: number,
+    { preallocationWorks, entryDurable }: { preallocationWorks: boolean; entryDurable: boolean },
+  ) {
+    this.observer = opts.observer;
+    this.segment = segment;
+    this.next = nextEntryId;
+    this.durable = entryDurable ? nextEntryId - 1 : 0;
+    if (entryDurable) this.dirSyncedGeneration = this.dirGeneration;
+    this.preallocate = preallocationWorks ? opts.preallocate : 0;
+  }
+
+  /** Rule C: a segment was created since the last directory fsync. */
+  get dirSyncPending(): boolean {
+    return this.dirSyncedGeneration < this.dirGeneration;
+  }
+
+  /** The directory generation a directory fsync started now would cover. */
+  get dirGenerationNow(): number {
+    return this.dirGeneration;
+  }
+
+  /** A directory fsync that started at `generation` completed. */
+  dirSynced(generation: number): void {
+    if (generation > this.dirSyncedGeneration) this.dirSyncedGeneration = generation;
+  }
+
+  /** fsyncs wal/ on the calling thread if a segment was created since the last time. */
+  syncDirNow(): void {
+    if (!this.dirSyncPending) return;
+    const generation = this.dirGeneration;
+    this.dir.syncDir(WAL_DIR);
+    this.dirSynced(generation);
+  }
+
+  /** Rule A, synchronously: a new (or recycled) segment file with its header synced. */
+  openSegment(segmentId: number, firstEntryId: number): ActiveSegment {
+    const spec = {
+      segmentId, firstEntryId, syncWindow: this.opts.syncWindow, createdAt: this.opts.clock(), preallocate: this.preallocate, zeroFill: this.opts.zeroFill,
+    };
+    const recycled = this.pool.take();
+    if (recycled !== undefined) return reuseSegment(this.dir, recycled, spec, this.checksum);
+    const { segment, preallocationFailed } = createSegment(this.dir, spec, this.checksum);
+    if (preallocationFailed) this.preallocate = 0;
+    this.dirGeneration++;
+    return segment;
+  }
+
+  /** Gives a planned segment its file (recycled, or created: header still pending), and announces the rotation. */
+  createPlanned(segment: ActiveSegment): void {
+    const recycled = this.pool.take();
+    if (recycled !== undefined) {
+      reusePlannedFile(this.dir, recycled, segment);
+    } else {
+      if (createPlannedFile(this.dir, segment, this.preallocate)) this.preallocate = 0;
+      this.dirGeneration++;
+    }
+    this.rotated(segment.segmentId - 1, segment.segmentId, segment.firstEntryId);
+  }
+
+  markDurable(cover: number, { announce = true }: { announce?: boolean } = {}): void {
+    if (cover > this.durable) this.durable = cover;
+    if (!announce) return;
+    const info = { durableEntryId: this.durable };
+    publishEvent(this.observer, 'onSync', info);
+  }
+
+  flushed(segmentId: number, bytes: number, lastEntryId: number): void {
+    const info = { segmentId, bytes, lastEntryId };
+    publishEvent(this.observer, 'onFlush', info);
+  }
+
+  rotated(fromSegmentId: number, toSegmentId: number, firstEntryId: number): void {
+    const info = { fromSegmentId, toSegmentId, firstEntryId };
+    publishEvent(this.observer, 'onRotate', info);
+  }
+
+  /** Poisons the writer and rethrows the failure to the current caller. */
+  fail(err: unknown): never {
+    this.poison(err);
+    throw err;
+  }
+
+  /** First failure wins. `segment`: the one whose write or sync failed. */
+  poison(err: unknown, segment: ActiveSegment = this.segment): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    if (segment.exists) cutBackToSynced(this.dir, segment.path, segment.synced);
+    if (channels.poison.hasSubscribers) channels.poison.publish({ error: err, segmentId: segment.segmentId });
+  }
+}
