@@ -4,8 +4,9 @@
 //
 //   npx tsc -p . && node dist/bench/durable.js <target> <producers> [durationMs=2000] [warmupMs=500]
 //
-// Targets: native and ts (WalWriter on FsDirectory with that backend), naive (bench/naive.ts),
-// and the peers of bench/peers (lmdb, classic-level, better-sqlite3). Prints one JSON line.
+// Targets: native and ts (WalWriter on FsDirectory with that backend, raw codec), native-json and
+// ts-json (the same with the json codec), naive (bench/naive.ts), and the peers of bench/peers
+// (lmdb, classic-level, better-sqlite3). Prints one JSON line.
 // Throughput counts appends completed inside the measured window (it opens after the warm-up,
 // once every producer has completed one append); latency is issue to
 // completion of each of those, with the issue time taken as the previous completion of the same
@@ -15,9 +16,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { nativeBackend, tsBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
-import { raw } from '../lib/wal/codec';
+import { json, raw, type Codec } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
 import { NaiveLog } from './naive';
 import { openPeer, PEER_TARGETS } from './peers/targets';
@@ -170,23 +172,58 @@ export async function closedLoop(target: Target, producers: number, durationMs: 
   };
 }
 
+/** The WAL targets: which backend, and raw bytes or a JSON object per entry. */
+const WAL_TARGETS = {
+  native: { backend: 'native', codec: 'raw' },
+  ts: { backend: 'ts', codec: 'raw' },
+  'native-json': { backend: 'native', codec: 'json' },
+  'ts-json': { backend: 'ts', codec: 'json' },
+} as const;
+type WalTarget = keyof typeof WAL_TARGETS;
+
+/** The json targets' entry: `{"id":<10 digits>,"body":"x…"}`, PAYLOAD_BYTES of JSON for ids below 9e9. */
+const JSON_ID_BASE = 1_000_000_000;
+const JSON_BODY = 'x'.repeat(PAYLOAD_BYTES - JSON.stringify({ id: JSON_ID_BASE, body: '' }).length);
+
 /**
- * WalWriter on a real directory, one 100 B raw entry per append, default options except zeroFill:
- * segments written full of zeros up front, so each round's fdatasync overwrites owned blocks
- * instead of also committing block allocation (bench/RESULTS.md analysis; 1.3-2.2x here).
+ * WalWriter on a real directory, default options, one PAYLOAD_BYTES entry per append: the raw
+ * bytes, or (json) a fresh object per append whose JSON is as long. Counters: commits (onSync),
+ * the backend's commitStats (process-wide; one target per process) and the event loop's active time.
  */
-async function openWal(root: string, backendName: 'native' | 'ts', payload: Uint8Array): Promise<Target> {
-  const backend = backendName === 'native' ? nativeBackend() : tsBackend();
+async function openWal(root: string, name: WalTarget, payload: Uint8Array): Promise<Target> {
+  const spec = WAL_TARGETS[name];
+  const backend = spec.backend === 'native' ? nativeBackend() : tsBackend();
   if (backend === undefined) throw new Error('the native core did not load');
   const dir = new FsDirectory(root, { backend });
   let commits = 0;
   // onSync fires once per group commit (and per sync); only counted, so the hook costs one call per batch.
-  const w = WalWriter.create<Uint8Array>(dir, { codec: raw, zeroFill: true, observer: { onSync: () => void commits++ } });
+  const observer = { onSync: () => void commits++ };
+  let append: () => Promise<unknown>;
+  let close: () => Promise<void>;
+  if (spec.codec === 'raw') {
+    const w = WalWriter.create<Uint8Array>(dir, { codec: raw, observer });
+    append = () => w.appendDurable(payload);
+    close = () => w.close();
+  } else {
+    const encoded = (json as Codec<unknown>).encode({ id: JSON_ID_BASE, body: JSON_BODY });
+    if (encoded.length !== PAYLOAD_BYTES) throw new Error(`json entry is ${encoded.length} bytes, not ${PAYLOAD_BYTES}`);
+    const w = WalWriter.create<unknown>(dir, { codec: json, observer });
+    let next = JSON_ID_BASE;
+    append = () => w.appendDurable({ id: next++, body: JSON_BODY });
+    close = () => w.close();
+  }
   return {
-    mode: 'WalWriter.appendDurable, default options + zeroFill',
-    append: () => w.appendDurable(payload),
-    close: () => w.close(),
-    counters: () => ({ commits }),
+    mode: `WalWriter.appendDurable, default options, ${spec.codec} codec`,
+    append,
+    close,
+    counters: () => {
+      const stats = backend.commitStats?.();
+      return {
+        commits,
+        ...(stats === undefined ? {} : { backendCommits: stats.commits, writeNs: stats.writeNs, syncNs: stats.syncNs, wakeNs: stats.wakeNs }),
+        elActiveMs: performance.eventLoopUtilization().active,
+      };
+    },
   };
 }
 
@@ -200,11 +237,11 @@ async function openNaive(root: string, payload: Uint8Array): Promise<Target> {
   };
 }
 
-export const TARGETS = ['native', 'ts', 'naive', ...PEER_TARGETS] as const;
+export const TARGETS = [...(Object.keys(WAL_TARGETS) as WalTarget[]), 'naive', ...PEER_TARGETS] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export async function openTarget(name: string, root: string, payload: Uint8Array): Promise<Target> {
-  if (name === 'native' || name === 'ts') return openWal(root, name, payload);
+  if (name in WAL_TARGETS) return openWal(root, name as WalTarget, payload);
   if (name === 'naive') return openNaive(root, payload);
   return openPeer(name, root, payload);
 }

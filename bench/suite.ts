@@ -177,13 +177,15 @@ const times = (x: number | undefined, digits = 2): string => (x === undefined ||
 const LABELS: Record<string, string> = {
   native: 'durability, native',
   ts: 'durability, pure TS',
+  'native-json': 'durability, native, json',
+  'ts-json': 'durability, pure TS, json',
   naive: 'naive reference',
   lmdb: 'lmdb',
   'classic-level': 'classic-level',
   'better-sqlite3': 'better-sqlite3',
 };
 const COLORS: Record<string, string> = {
-  native: '#1f5fbf', ts: '#6fa8ff', naive: '#888888', lmdb: '#d9822b', 'classic-level': '#2e9e5b', 'better-sqlite3': '#b03a9e',
+  native: '#1f5fbf', ts: '#6fa8ff', 'native-json': '#123a75', 'ts-json': '#a9c9ff', naive: '#888888', lmdb: '#d9822b', 'classic-level': '#2e9e5b', 'better-sqlite3': '#b03a9e',
 };
 
 /** The physical reference: the faster of the fdatasync runs and shapes (the strict choice). */
@@ -198,44 +200,101 @@ function fdatasyncReference(runs: readonly FdatasyncResult[]): { perSecond: numb
   return best;
 }
 
+/** The WAL targets per codec: the json ones are checked against the same peer cells (which store raw bytes). */
+const CODECS = [
+  { codec: 'raw', native: 'native', ts: 'ts' },
+  { codec: 'json', native: 'native-json', ts: 'ts-json' },
+] as const;
+const WAL_TARGETS = CODECS.flatMap((c) => [c.native, c.ts]);
+
 interface TargetCheck {
+  readonly codec: string;
   readonly what: string;
   readonly required: string;
   readonly measured: string;
   readonly pass: boolean | undefined;
+  /** The native cell to CPU-profile when the target is missed. */
+  readonly profile: { readonly target: string; readonly producers: number };
 }
 
 function checks(r: Pick<Results, 'durable' | 'fdatasync'>): TargetCheck[] {
   const at = (t: string, n: number): DurableResult | undefined => r.durable.find((d) => d.target === t && d.producers === n);
   const ref = fdatasyncReference(r.fdatasync);
   const out: TargetCheck[] = [];
-  const ratioCheck = (what: string, min: number, a: number | undefined, b: number | undefined, unit = '×'): void => {
-    const x = a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
-    out.push({ what, required: `≥ ${min}${unit}`, measured: x === undefined ? 'not measured' : times(x), pass: x === undefined ? undefined : x >= min });
+  type Cell = TargetCheck['profile'];
+  const check = (codec: string, profile: Cell, what: string, required: string, measured: string | undefined, pass: boolean | undefined): void => {
+    out.push({ codec, what, required, measured: measured ?? 'not measured', pass: measured === undefined ? undefined : pass, profile });
   };
+  const ratio = (codec: string, profile: Cell, what: string, min: number, a: number | undefined, b: number | undefined): void => {
+    const x = a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+    check(codec, profile, what, `≥ ${min}×`, x === undefined ? undefined : times(x), x !== undefined && x >= min);
+  };
+  for (const { codec, native, ts } of CODECS) {
+    const single = { target: native, producers: 1 };
+    const many = { target: native, producers: 256 };
+    const n256 = at(native, 256);
+    const one = at(native, 1);
+    ratio(codec, many, '256 producers: native ÷ lmdb durable put', 2.5, n256?.perSecond, at('lmdb', 256)?.perSecond);
+    ratio(codec, many, '256 producers: native ÷ naive reference', 2, n256?.perSecond, at('naive', 256)?.perSecond);
+    for (const n of [64, 256, 1024]) ratio(codec, many, `${n} producers: native ÷ pure TS`, 1.5, at(native, n)?.perSecond, at(ts, n)?.perSecond);
+    check(codec, many, '256 producers: native p99 latency', '≤ 1 ms', n256 && ms(n256.p99Us), n256 !== undefined && n256.p99Us <= 1000);
+    const lat = one !== undefined && ref !== undefined ? one.p50Us / ref.p50Us : undefined;
+    check(codec, single, `1 producer: native p50 ÷ bare fdatasync p50 (${ms(ref?.p50Us)}, ${ref?.shape ?? '–'})`, '≤ 1.2×',
+      lat === undefined ? undefined : `${times(lat)} (${ms(one?.p50Us)})`, lat !== undefined && lat <= 1.2);
+    ratio(codec, single, '1 producer: native ÷ better-sqlite3 (WAL, synchronous=FULL)', 1.2, one?.perSecond, at('better-sqlite3', 1)?.perSecond);
+    const rounds = n256?.counters.commits;
+    const perRound = n256 !== undefined && rounds !== undefined && rounds > 0 ? n256.appends / rounds : undefined;
+    check(codec, many, '256 producers: entries per fdatasync round', `≥ ${(0.9 * 256).toFixed(0)} (0.9 × 256)`,
+      perRound === undefined ? undefined : `${perRound.toFixed(1)} of 256`, perRound !== undefined && perRound >= 0.9 * 256);
+  }
+  const many = { target: 'native', producers: 256 };
   const n256 = at('native', 256);
-  ratioCheck('256 producers: native ÷ naive reference', 2, n256?.perSecond, at('naive', 256)?.perSecond);
+  ratio('raw', many, '256 producers: native ÷ classic-level put {sync:true}', 50, n256?.perSecond, at('classic-level', 256)?.perSecond);
   const limit = ref === undefined ? undefined : 256 * ref.perSecond;
   const share = n256 !== undefined && limit !== undefined ? n256.perSecond / limit : undefined;
-  out.push({
-    what: `256 producers: native ÷ fdatasync-bound limit (256 × ${rate(ref?.perSecond)}/s = ${rate(limit)}/s)`,
-    required: '≥ 50 %',
-    measured: share === undefined ? 'not measured' : `${(share * 100).toFixed(0)} %`,
-    pass: share === undefined ? undefined : share >= 0.5,
-  });
-  out.push({ what: '256 producers: native p99 latency', required: '≤ 1 ms', measured: ms(n256?.p99Us), pass: n256 === undefined ? undefined : n256.p99Us <= 1000 });
-  for (const n of [64, 256, 1024]) ratioCheck(`${n} producers: native ÷ pure TS`, 1.3, at('native', n)?.perSecond, at('ts', n)?.perSecond);
-  ratioCheck('256 producers: native ÷ lmdb durable put', 2.5, n256?.perSecond, at('lmdb', 256)?.perSecond);
-  ratioCheck('256 producers: native ÷ classic-level put {sync:true}', 50, n256?.perSecond, at('classic-level', 256)?.perSecond);
-  const one = at('native', 1);
-  const lat = one !== undefined && ref !== undefined ? one.p50Us / ref.p50Us : undefined;
-  out.push({
-    what: `1 producer: native p50 ÷ bare fdatasync p50 (${ms(ref?.p50Us)}, ${ref?.shape ?? '–'})`,
-    required: '≤ 1.2×',
-    measured: lat === undefined ? 'not measured' : `${times(lat)} (${ms(one?.p50Us)})`,
-    pass: lat === undefined ? undefined : lat <= 1.2,
-  });
+  check('raw', many, `256 producers: native ÷ fdatasync-bound limit (256 × ${rate(ref?.perSecond)}/s = ${rate(limit)}/s)`, '≥ 50 %',
+    share === undefined ? undefined : `${(share * 100).toFixed(0)} %`, share !== undefined && share >= 0.5);
   return out;
+}
+
+/** Microseconds as a bare number: one decimal below 10. */
+const usec = (us: number | undefined): string => (us === undefined || !Number.isFinite(us) ? '–' : us < 10 ? us.toFixed(1) : us.toFixed(0));
+
+/** Where a WAL cell's group-commit rounds go: the writer's counters, the backend's commitStats, the event loop's active time. */
+function roundBreakdown(r: Results): string[] {
+  const overwrite = r.fdatasync.map((f) => f.overwrite.p50Us).filter(Number.isFinite);
+  const bare = overwrite.length === 0 ? undefined : Math.min(...overwrite);
+  const L: string[] = ['## Per-round breakdown', ''];
+  L.push(
+    'One row per WAL cell, averaged over its measured window. Rounds are the writer\'s group commits ' +
+    '(its onSync count); write, fdatasync and wake are the backend\'s own `commitStats()` per commit: the gather ' +
+    'write, then ftruncate + fdatasync + directory fsyncs, then (native only) the time from the commit thread ' +
+    'finishing to the event loop settling the promise. On node:fs that hop back from the thread pool is inside ' +
+    'each step\'s callback time, so it is counted in the write and fdatasync columns. JS per entry is the event ' +
+    'loop\'s active time (`performance.eventLoopUtilization()`) over the window divided by the appends: ' +
+    'everything the main thread spent per entry. The round\'s wall time (1 s ÷ rounds/s) stands beside the bare ' +
+    `overwrite fdatasync p50 of the physical reference (${ms(bare)}), the floor a round can approach; the native ` +
+    'commit thread runs the next round while JS wakes the last one\'s callers, so the columns can add up to more than the wall time.',
+    '',
+  );
+  L.push('| store | producers | rounds/s | entries per round | write µs | fdatasync µs | fdatasync end → JS µs | JS µs per entry | round wall time (÷ bare fdatasync p50) |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const t of WAL_TARGETS) {
+    for (const n of [1, 64, 256]) {
+      const c = r.durable.find((d) => d.target === t && d.producers === n);
+      if (c === undefined) continue;
+      const k = c.counters;
+      const perSecond = (k.commits ?? 0) / c.seconds;
+      const perCommit = (ns: number | undefined): string => (ns === undefined || !(k.backendCommits > 0) ? '–' : usec(ns / k.backendCommits / 1000));
+      const wake = t.startsWith('ts') ? 'in the callbacks' : perCommit(k.wakeNs);
+      const js = k.elActiveMs === undefined || c.appends === 0 ? '–' : usec((k.elActiveMs * 1000) / c.appends);
+      const wall = perSecond > 0 ? 1e6 / perSecond : undefined;
+      const versus = wall !== undefined && bare !== undefined ? ` (${times(wall / bare, 1)})` : '';
+      L.push(`| ${LABELS[t] ?? t} | ${n} | ${rate(perSecond)} | ${k.commits > 0 ? (c.appends / k.commits).toFixed(1) : '–'} | ${perCommit(k.writeNs)} | ${perCommit(k.syncNs)} | ${wake} | ${js} | ${wall === undefined ? '–' : `${ms(wall)}${versus}`} |`);
+    }
+  }
+  L.push('');
+  return L;
 }
 
 function report(r: Results): string {
@@ -251,8 +310,8 @@ function report(r: Results): string {
   L.push(`- Reproduce: \`${r.command}\``, '');
 
   L.push('## Targets', '');
-  L.push('| target | required | measured | |', '|---|---:|---:|:-:|');
-  for (const c of checks(r)) L.push(`| ${c.what} | ${c.required} | ${c.measured} | ${c.pass === undefined ? '–' : c.pass ? '✓' : '✗'} |`);
+  L.push('| codec | target | required | measured | |', '|---|---|---:|---:|:-:|');
+  for (const c of checks(r)) L.push(`| ${c.codec} | ${c.what} | ${c.required} | ${c.measured} | ${c.pass === undefined ? '–' : c.pass ? '✓' : '✗'} |`);
   L.push('');
 
   const targets = [...new Set(r.durable.map((d) => d.target))];
@@ -289,6 +348,8 @@ function report(r: Results): string {
     if (d !== undefined) L.push(`- ${LABELS[t] ?? t}: ${d.mode}`);
   }
   L.push('');
+
+  L.push(...roundBreakdown(r));
 
   L.push('## Physical reference: bare write + fdatasync loop (116 B per round unless said)', '');
   L.push('| run | shape | rounds/s | p50 | p99 |', '|---|---|---:|---:|---:|');
@@ -434,9 +495,10 @@ async function measureAndReport(argv: string[]): Promise<void> {
   // only once the whole budget is spent. The CPU-bound parts above delete what they wrote, so
   // they leave no writeback behind for these.
   const profiling = argv.includes('--profile') || profile.name === 'default';
-  const reserveMs = (profile.fdatasyncTwice ? profile.fdatasyncMs * 1.2 + 1_000 : 0) + (profiling ? 2 * (profile.durableMs + profile.warmupMs + 1_500) : 0);
+  // Profiling: up to four cells (1 and 256 producers, raw and json).
+  const reserveMs = (profile.fdatasyncTwice ? profile.fdatasyncMs * 1.2 + 1_000 : 0) + (profiling ? 4 * (profile.durableMs + profile.warmupMs + 1_500) : 0);
   const durable: DurableResult[] = [];
-  const targets = ['native', 'ts', 'naive', ...peerTargets];
+  const targets = [...WAL_TARGETS, 'naive', ...peerTargets];
   const broken = new Set<string>();
   let cellsLeft = PRODUCERS.length * targets.length;
   let overheadMs = profile.name === 'quick' ? 400 : 800; // process start, open, drain, close: refined as cells run
@@ -474,20 +536,20 @@ async function measureAndReport(argv: string[]): Promise<void> {
   // A CPU profile of the native cells behind missed targets, for the notes on why.
   const profiles: Results['profiles'] = [];
   if (profiling) {
-    const missed = checks({ durable, fdatasync }).filter((c) => c.pass === false);
-    const cells = new Set<number>();
-    for (const c of missed) cells.add(c.what.startsWith('1 producer') ? 1 : 256);
-    for (const n of cells) {
-      if (left() <= 0 || broken.has('native')) break;
-      log(`profiling native × ${n}`);
+    const cells = new Map<string, TargetCheck['profile']>();
+    for (const c of checks({ durable, fdatasync })) if (c.pass === false) cells.set(`${c.profile.target} × ${c.profile.producers}`, c.profile);
+    for (const [cell, { target, producers }] of cells) {
+      if (left() <= 0) break;
+      if (broken.has(target)) continue;
+      log(`profiling ${cell}`);
       const dir = mkdtempSync(path.join((scratch as Scratch).root, 'profile-'));
       try {
-        const file = path.join(dir, 'native.cpuprofile');
-        const d = await runChild<DurableResult>('durable.js', ['native', String(n), String(profile.durableMs), String(profile.warmupMs)],
+        const file = path.join(dir, `${target}.cpuprofile`);
+        const d = await runChild<DurableResult>('durable.js', [target, String(producers), String(profile.durableMs), String(profile.warmupMs)],
           (profile.durableMs + profile.warmupMs) * 4 + 15_000, { ...process.env, DURABILITY_BENCH_CPUPROFILE: file });
-        profiles.push({ cell: `native × ${n}`, perSecond: d.perSecond, cpuPercent: d.cpuPercent, hot: hotFunctions(file, root) });
+        profiles.push({ cell, perSecond: d.perSecond, cpuPercent: d.cpuPercent, hot: hotFunctions(file, root) });
       } catch (err) {
-        notes.push(`profile of native × ${n} failed: ${(err as Error).message}`);
+        notes.push(`profile of ${cell} failed: ${(err as Error).message}`);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

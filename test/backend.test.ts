@@ -450,6 +450,61 @@ describe('ts backend: short reads and writes', () => {
   });
 });
 
+describe('ts backend: commitStats', () => {
+  type Patchable = Record<'writev' | 'fdatasync', (...args: never[]) => unknown>;
+  const mutableFs = fs as unknown as Patchable;
+  const saved = { writev: mutableFs.writev, fdatasync: mutableFs.fdatasync };
+  afterEach(() => Object.assign(mutableFs, saved));
+  const DELAY_MS = 30;
+  // setTimeout may fire up to a millisecond early by the loop's cached clock.
+  const AT_LEAST_NS = (DELAY_MS - 2) * 1e6;
+
+  /** `fs[name]` answering DELAY_MS later than it would. */
+  function slowed(name: 'writev' | 'fdatasync'): (...args: unknown[]) => void {
+    const real = saved[name] as unknown as (...args: unknown[]) => void;
+    return (...args: unknown[]) => {
+      const cb = args.pop() as (...r: unknown[]) => void;
+      real(...args, (...r: unknown[]) => setTimeout(() => cb(...r), DELAY_MS));
+    };
+  }
+
+  it('adds each successful commit, its write time to writeNs and its fdatasync time to syncNs; wakeNs stays 0', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'stats');
+    const fd = ts.open(file, 'create');
+    try {
+      const before = ts.commitStats!();
+      Object.assign(mutableFs, { writev: slowed('writev') });
+      await ts.commitAsync(fd, { chunks: [Buffer.from('abc')], offset: 0, dirs: [] }, file);
+      const afterWrite = ts.commitStats!();
+      Object.assign(mutableFs, saved, { fdatasync: slowed('fdatasync') });
+      await ts.commitAsync(fd, { chunks: [Buffer.from('def')], offset: 3, dirs: [dir] }, file);
+      const afterSync = ts.commitStats!();
+      assert.equal(afterWrite.commits, before.commits + 1);
+      assert.ok(afterWrite.writeNs - before.writeNs >= AT_LEAST_NS, `writeNs grew by ${afterWrite.writeNs - before.writeNs}`);
+      assert.equal(afterSync.commits, before.commits + 2);
+      assert.ok(afterSync.syncNs - afterWrite.syncNs >= AT_LEAST_NS, `syncNs grew by ${afterSync.syncNs - afterWrite.syncNs}`);
+      assert.equal(afterSync.wakeNs, 0);
+    } finally {
+      ts.close(fd);
+    }
+    assert.equal(fs.readFileSync(file, 'utf8'), 'abcdef');
+  });
+
+  it('leaves a failed commit out', async () => {
+    const file = path.join(freshDir(), 'ro');
+    fs.writeFileSync(file, 'x');
+    const fd = ts.open(file, 'read');
+    try {
+      const before = ts.commitStats!();
+      await assert.rejects(ts.commitAsync(fd, { chunks: [Buffer.from('y')], offset: 0, dirs: [] }, file), (err) => assertIoError(err, 'EBADF', /write/, file));
+      assert.deepEqual(ts.commitStats!(), before);
+    } finally {
+      ts.close(fd);
+    }
+  });
+});
+
 // ---- the ts backend's pid-file lock ------------------------------------------------------
 
 const nodeFsModule = path.join(__dirname, '..', 'lib', 'backend', 'node-fs.js');

@@ -4,9 +4,10 @@
 // threadpool. libuv opens everything with O_CLOEXEC.
 
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { IoError, toIoError } from '../errors';
-import { openModeFlags, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
+import { openModeFlags, type CommitStats, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
@@ -64,6 +65,14 @@ function remaining(chunks: readonly Uint8Array[], written: number): Uint8Array[]
   }
   return out;
 }
+
+/**
+ * commitStats' process-wide totals of the commits that succeeded. Each step is timed from issuing
+ * it to its callback (performance.now(): no allocation). wakeNs stays 0: on node:fs the hop from
+ * the thread pool back to the event loop is inside every step's callback time and cannot be told
+ * apart from the syscall.
+ */
+const totals = { commits: 0, writeNs: 0, syncNs: 0, wakeNs: 0 };
 
 function totalLength(chunks: readonly Uint8Array[]): number {
   let n = 0;
@@ -259,11 +268,21 @@ export class NodeFsBackend implements FileBackend {
   }
 
   private async commitSteps(fd: number, chunks: Uint8Array[], steps: CommitSteps, path: string | undefined): Promise<void> {
+    const start = performance.now();
     if (totalLength(chunks) > 0) await this.pwritevLoop(fd, chunks, steps.offset, path);
+    const written = performance.now();
     const truncateTo = steps.truncateTo;
     if (truncateTo !== undefined) await callback<void>((cb) => fs.ftruncate(fd, truncateTo, (err) => cb(err, undefined)), path);
     await this.fdatasyncAsync(fd, path);
     for (const dir of steps.dirs) await this.fsyncDirAsync(dir);
+    totals.commits++;
+    totals.writeNs += (written - start) * 1e6;
+    totals.syncNs += (performance.now() - written) * 1e6;
+  }
+
+  /** Totals of this process's successful commits on node:fs (see `totals`). */
+  commitStats(): CommitStats {
+    return { ...totals };
   }
 
   fileSize(fd: number, path?: string): number {
