@@ -96,7 +96,9 @@ export class ActiveSegment {
     const to = Math.min(limit, end + ZERO_AHEAD);
     if (to <= end) return [];
     this.spanEnd = to;
-    return [ZERO_CHUNK.subarray(0, to - end)];
+    const chunks: Uint8Array[] = [];
+    for (let at = end; at < to; at += ZERO_CHUNK.length) chunks.push(ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, to - at)));
+    return chunks;
   }
 
   /** The file's size once the commits handed to it ran (they may add zeros: zeroAhead). */
@@ -180,7 +182,7 @@ export interface NewSegment {
 }
 
 const ZERO_CHUNK = new Uint8Array(1024 * 1024);
-/** See ActiveSegment.zeroAhead: at most ZERO_CHUNK's length. */
+/** See ActiveSegment.zeroAhead. */
 export const ZERO_AHEAD = 1024 * 1024;
 /** Chunks per zero-fill run: one gather write (or group commit) covers at most 64 MiB. */
 export const ZERO_RUN_CHUNKS = 64;
