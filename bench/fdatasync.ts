@@ -7,13 +7,16 @@
 // The suite takes the faster of the two as the fdatasync-bound reference, which is the strict choice.
 // A third shape only explains the durable cells: growBatch appends 256 frames (29,696 B) per
 // round, what a group commit at 256 producers writes into a growing segment; each such round
-// allocates blocks, which a 116 B append mostly does not.
+// allocates blocks, which a 116 B append mostly does not. A fourth, offLoop, repeats the overwrite
+// loop through the native commit thread, awaited from the event loop: the same syscalls plus the
+// two thread wake-ups any non-blocking durable append pays.
 //
 //   npx tsc -p . && node dist/bench/fdatasync.js [durationMs=2000]
 
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { nativeBackend } from '../lib/backend/select';
 import { Histogram, type LatencySummary } from './durable';
 
 const FRAME = 116;
@@ -29,6 +32,12 @@ export interface FdatasyncResult {
   readonly grow: FdatasyncMode;
   readonly overwrite: FdatasyncMode;
   readonly growBatch: FdatasyncMode;
+  /**
+   * The overwrite loop, but each write + fdatasync runs as one native commitAsync awaited from
+   * the event loop (the descriptor's commit thread, then the wake-up of the loop): the floor of
+   * any durable append that must not block the event loop. Absent without the native core.
+   */
+  readonly offLoop?: FdatasyncMode;
 }
 
 function loop(fd: number, durationMs: number, position: (round: number) => number, bytes = FRAME): FdatasyncMode {
@@ -49,7 +58,36 @@ function loop(fd: number, durationMs: number, position: (round: number) => numbe
   return { rounds, perSecond: rounds / (Number(t - start) / 1e9), ...hist.summary() };
 }
 
-export function measureFdatasync(durationMs = 2000): FdatasyncResult {
+async function offLoopRounds(path: string, durationMs: number): Promise<FdatasyncMode | undefined> {
+  const backend = nativeBackend();
+  if (backend === undefined) return undefined;
+  const fd = backend.open(path, 'create');
+  try {
+    const frame = new Uint8Array(FRAME).fill(0xa5);
+    const slots = Math.floor(OVERWRITE_SPAN / FRAME);
+    const run = async (ms: number): Promise<FdatasyncMode> => {
+      const hist = new Histogram();
+      const start = process.hrtime.bigint();
+      const end = start + BigInt(Math.round(ms * 1e6));
+      let t = start;
+      let rounds = 0;
+      while (t < end) {
+        await backend.commitAsync(fd, { chunks: [frame], offset: (rounds % slots) * FRAME, dirs: [] }, path);
+        const now = process.hrtime.bigint();
+        hist.record(Number(now - t));
+        t = now;
+        rounds++;
+      }
+      return { rounds, perSecond: rounds / (Number(t - start) / 1e9), ...hist.summary() };
+    };
+    await run(Math.min(200, durationMs / 4)); // warm-up
+    return await run(durationMs / 2);
+  } finally {
+    backend.close(fd);
+  }
+}
+
+export async function measureFdatasync(durationMs = 2000): Promise<FdatasyncResult> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'durability-bench-fdatasync-'));
   try {
     const growFd = openSync(path.join(root, 'grow'), 'wx');
@@ -66,16 +104,22 @@ export function measureFdatasync(durationMs = 2000): FdatasyncResult {
     loop(overFd, Math.min(200, durationMs / 4), (r) => (r % slots) * FRAME);
     const overwrite = loop(overFd, durationMs / 2, (r) => (r % slots) * FRAME);
     closeSync(overFd);
+    const offLoop = await offLoopRounds(path.join(root, 'overwrite'), durationMs);
 
     const batchFd = openSync(path.join(root, 'grow-batch'), 'wx');
     const batch = 256 * FRAME;
     let batchEnd = 0;
     const growGroup = loop(batchFd, durationMs / 3, () => (batchEnd += batch) - batch, batch);
     closeSync(batchFd);
-    return { bytesPerWrite: FRAME, grow, overwrite, growBatch: growGroup };
+    return { bytesPerWrite: FRAME, grow, overwrite, growBatch: growGroup, ...(offLoop === undefined ? {} : { offLoop }) };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-if (require.main === module) console.log(JSON.stringify(measureFdatasync(Number(process.argv[2] ?? 2000))));
+if (require.main === module) {
+  measureFdatasync(Number(process.argv[2] ?? 2000)).then((r) => console.log(JSON.stringify(r)), (err: unknown) => {
+    console.log(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
+    process.exit(1);
+  });
+}
