@@ -118,7 +118,9 @@ process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
 function runPlatform(tuple) {
   const p = PLATFORMS[tuple];
   const node = p.node ? ensureNode(p.node.pkg, p.node.bin) : process.execPath;
-  const env = { ...process.env, ...p.env(node), DURABILITY_REQUIRE_NATIVE: '1', DURABILITY_TEST_NO_BUILD: '1' };
+  // MOCHA_JOBS=1: scripts/test.cjs runs the files in the emulated process itself, not in worker
+  // processes it would start from a Node binary only the emulator can run.
+  const env = { ...process.env, ...p.env(node), DURABILITY_REQUIRE_NATIVE: '1', DURABILITY_TEST_NO_BUILD: '1', MOCHA_JOBS: '1' };
   delete env.DURABILITY_NATIVE_PATH;
   delete env.DURABILITY_BACKEND;
   const run = (args, cwd = root) => emulate(p, node, args, env, cwd);

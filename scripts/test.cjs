@@ -5,7 +5,8 @@
 // the compiled file of every test/**/*.test.ts that exists now: dist/ can hold the output of a
 // test since deleted or renamed, and running dist/ as it is would run stale JavaScript.
 // The suites that need the native core's test hooks build that addon themselves, once, into
-// build-test/ (test/support/test-binding.ts).
+// build-test/ (test/support/test-binding.ts). Files run two at a time, in mocha's worker
+// processes (MOCHA_JOBS, below).
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
@@ -32,18 +33,37 @@ function compile() {
   if (run.status !== 0) throw new Error(`tsc failed (exit ${run.status}): the tests were not run`);
 }
 
+// Two files at a time by default (MOCHA_JOBS=n: n, 1 runs them one after another in this
+// process): much of the suite waits on child processes, fsync and NATS elections, not on a CPU.
+function jobsFor(fileCount) {
+  const asked = Number(process.env.MOCHA_JOBS || 2);
+  return Math.max(1, Math.min(Number.isInteger(asked) ? asked : 1, fileCount));
+}
+
+// Parallel workers would each find the test-hook addon missing and build it into build-test/ at
+// once: build it here first when a selected file needs it. A failed build is left to those
+// tests, which fail saying why.
+function buildTestBinding(files) {
+  if (!files.some((f) => fs.readFileSync(f, 'utf8').includes('support/test-binding'))) return;
+  try {
+    require(path.join(testDir, 'support', 'test-binding.js')).testBuild();
+  } catch {
+    // reported by the tests that need it
+  }
+}
+
 async function main() {
 const { default: Mocha } = await import('mocha');
 const filter = process.argv.slice(2);
-const mocha = new Mocha({ timeout: 120000, reporter: process.env.MOCHA_REPORTER || 'spec' });
-if (process.env.MOCHA_GREP) mocha.grep(process.env.MOCHA_GREP);
 compile();
-const files = collect(sourceDir);
-for (const f of files) {
-  if (filter.length === 0 || filter.some((x) => f.includes(x))) mocha.addFile(f);
-}
+const files = collect(sourceDir).filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
+const jobs = jobsFor(files.length);
+const mocha = new Mocha({ timeout: 120000, reporter: process.env.MOCHA_REPORTER || 'spec', ...(jobs > 1 ? { parallel: true, jobs } : {}) });
+if (process.env.MOCHA_GREP) mocha.grep(process.env.MOCHA_GREP);
+for (const f of files) mocha.addFile(f);
 
-await mocha.loadFilesAsync();
+if (jobs > 1) buildTestBinding(files);
+else await mocha.loadFilesAsync();
 const runner = mocha.run();
 runner.on('end', () => {
   const { passes = 0, failures = 0 } = runner.stats || {};

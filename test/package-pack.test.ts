@@ -32,9 +32,19 @@ const REQUIRED = [
   'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/linux-arm64/durability.glibc.node', 'prebuilds/win32-x64/durability.node',
 ];
 
+interface Pack { filename: string; size: number; unpackedSize: number; files: { path: string }[] }
+
 describe('npm package', () => {
+  // One real `npm pack` serves both the file list check and the install below.
+  let tmp: string;
+  let pack: Pack;
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-pack-'));
+    [pack] = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], root)) as [Pack];
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
   it('npm pack lists exactly the intended files, under 1 MiB packed and 3 MiB unpacked', () => {
-    const [pack] = JSON.parse(npm(['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as [{ size: number; unpackedSize: number; files: { path: string }[] }];
     const files = pack.files.map((f) => f.path);
     const unexpected = files.filter((f) => !ALLOWED.some((re) => re.test(f)));
     assert.deepEqual(unexpected, []);
@@ -45,12 +55,10 @@ describe('npm package', () => {
   });
 
   describe('installed from the tarball, scripts off, no compiler on PATH', function () {
-    let tmp: string;
     let project: string;
     let env: NodeJS.ProcessEnv;
     before(() => {
-      tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-pack-'));
-      const tarball = path.join(tmp, JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], root))[0].filename as string);
+      const tarball = path.join(tmp, pack.filename);
       project = path.join(tmp, 'consumer');
       fs.mkdirSync(project);
       fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
@@ -64,7 +72,6 @@ describe('npm package', () => {
       delete env.DURABILITY_BACKEND;
       delete env.DURABILITY_NATIVE_PATH;
     });
-    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     function node(args: string[]) {
       const r = spawnSync(process.execPath, args, { cwd: project, env, encoding: 'utf8' });

@@ -15,10 +15,11 @@ import { applyIngest, ingestCodec, ingestStateCodec } from './fixtures/recover-i
 // us each acknowledged sequence number; we kill it at random moments (also during its own
 // recovery), recover, and check that every acknowledged number is there and none is missing
 // in between. SIGKILL keeps the page cache, so this covers process crashes; power loss is the
-// simulated directory's job (recover-model.test.ts).
+// simulated directory's job (recover-model.test.ts). `npm test` runs 12 lives (both backends,
+// kills before and after the child's recovery); DURABILITY_LONG=1 (npm run test:long) 1000.
 
 const long = process.env.DURABILITY_LONG === '1';
-const KILLS = long ? 1000 : 50;
+const KILLS = long ? 1000 : 12;
 const CHILD = path.join(__dirname, 'fixtures', 'recover-child.js');
 
 interface Life {

@@ -41,7 +41,7 @@ describe('WAL under injected I/O faults (SimulatedDirectory)', function () {
           fc.pre(occurrences > 0);
           await runFaultCase(c, occurrences);
         }),
-        propertyParams(100, 2_500),
+        propertyParams(50, 2_500),
       );
     });
   }

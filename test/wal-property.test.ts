@@ -25,7 +25,7 @@ describe('WAL crash consistency (property, SimulatedDirectory)', function () {
       fc.asyncProperty(configArb, fc.array(commandArb({ powerCuts: true }), { maxLength: 60, size: 'max' }), crashSpecArb, async (config, commands, final) => {
         await runWorkload(config, commands, final);
       }),
-      propertyParams(2000, 75_000),
+      propertyParams(1000, 75_000),
     );
   });
 
@@ -67,7 +67,7 @@ describe('WAL crash consistency (property, SimulatedDirectory)', function () {
       fc.asyncProperty(configArb, fc.array(commandArb({ powerCuts: false }), { maxLength: 80, size: 'max' }), crashSpecArb, async (config, commands, final) => {
         await runWorkload(config, commands, final);
       }),
-      propertyParams(500, 25_000),
+      propertyParams(250, 25_000),
     );
   });
 });
