@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { MemoryDirectory } from '../lib/directory/memory';
-import { raw } from '../lib/wal/codec';
+import { json, raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
 
@@ -26,5 +26,19 @@ describe('WalObserver.admit', () => {
     await writer.close();
     const log = new WalReader(dir, { codec: raw }).replaySync();
     assert.deepEqual(log.map((r) => [r.entryId, r.payload.length]), [[1, 4], [2, 1], [3, 9]]);
+  });
+
+  it('an admit hook that encodes with the same codec leaves the entry being appended as it was', async () => {
+    // json encodes into one buffer it reuses: the hook's encode must not reach the bytes the writer is about to frame.
+    const dir = new MemoryDirectory();
+    const other = new MemoryDirectory();
+    const side = WalWriter.open(other, { codec: json });
+    const writer = WalWriter.open(dir, { codec: json, observer: { admit: () => void side.append({ noise: 'x'.repeat(40) }) } });
+    writer.append({ n: 1 });
+    writer.appendBatch([{ n: 2 }, { n: 3 }]);
+    await writer.appendDurable({ n: 4 });
+    await writer.close();
+    await side.close();
+    assert.deepEqual(new WalReader(dir, { codec: json }).replaySync().map((r) => r.payload), [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
   });
 });

@@ -14,16 +14,21 @@ export interface Codec<E> {
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
+const utf8Encoder = new TextEncoder();
+
 /** JSON text in UTF-8. Values JSON cannot express (undefined, functions, BigInt, cycles) fail to encode. */
 export function jsonCodec<E>(): Codec<E> {
+  // Encoded into one buffer reused from call to call (the writer copies each payload at once):
+  // no allocation per entry. A UTF-16 code unit takes at most 3 bytes of UTF-8.
+  let out = new Uint8Array(4096);
   return {
     name: 'json',
     encode(entry: E): Uint8Array {
       const text = JSON.stringify(entry);
       // JSON.stringify returns undefined (not a string) for undefined, functions and symbols.
       if (typeof text !== 'string') throw new TypeError(`${typeof entry} has no JSON form`);
-      // Buffer.from takes small strings from Node's shared pool: cheaper than TextEncoder's fresh allocation.
-      return Buffer.from(text, 'utf8');
+      if (text.length * 3 > out.length) out = new Uint8Array(Math.max(text.length * 3, out.length * 2));
+      return out.subarray(0, utf8Encoder.encodeInto(text, out).written);
     },
     decode(bytes: Uint8Array): E {
       return JSON.parse(utf8Decoder.decode(bytes)) as E;

@@ -30,8 +30,12 @@ export class FrameAdmission<E> {
     const state = this.state;
     const payload = encodePayload(state.opts.codec, entry, `entry ${state.next + index}`, this.payloadLimit);
     const admit = state.observer?.admit;
-    if (admit !== undefined) admit.call(state.observer, FRAME_HEADER_SIZE + payload.length);
-    return payload;
+    if (admit === undefined) return payload;
+    // The hook may encode with the same codec (another writer, a shared `json`), which may reuse
+    // the buffer `payload` views: keep a copy of our bytes first.
+    const own = payload.slice();
+    admit.call(state.observer, FRAME_HEADER_SIZE + own.length);
+    return own;
   }
 
   /**
