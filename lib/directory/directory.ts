@@ -49,10 +49,12 @@ export interface WritableFile {
   /**
    * Group commit: write the chunks, truncate, fdatasync this file, fsync the directories, in that
    * order and off the event loop; resolves once every step succeeded, rejects with the first
-   * failure (later steps do not run). FsDirectory on the native backend runs it as one
-   * thread-pool work item. The chunks must not change until it settles. Memory and simulated
-   * directories run the steps synchronously and return a settled promise (simulated counts each
-   * step as an operation, so crash-after-k and fault injection see them).
+   * failure (later steps do not run). Commits of one file run in call order even when issued
+   * without waiting, each after the previous one's fdatasync; after a failed one every later
+   * commit of the file rejects with the same cause, unrun. FsDirectory on the native backend runs
+   * them on the file's commit thread. The caller's bytes are copied at the call. Memory and
+   * simulated directories run the steps within microtasks (simulated counts each step as an
+   * operation, so crash-after-k and fault injection see them).
    */
   commitAsync(plan: CommitPlan): Promise<void>;
   close(): void;
