@@ -104,6 +104,31 @@ describe('WAL crash-consistency regressions', () => {
     assert.equal(hits, 0, 'no crash leaves the log without segments');
   });
 
+  it('truncation keeps the segment before a new segment whose header is not written yet (found by the long property run)', async () => {
+    // A pipelined rotation creates segment 2's file, then commits its header off the event loop.
+    // A truncation in between took segment 2's torn header for "the final segment starts after
+    // segment 1" and removed segment 1: a power cut then left segment 2 alone with a torn header,
+    // whose first id no file recorded, and the next open refused the log.
+    const dir = new SimulatedDirectory({ seed: 4 });
+    const w = WalWriter.create(dir, { codec, maxSegmentSize: 60, flushPolicy: 'perAppend' });
+    await w.appendDurable(bytes(1));
+    // Truncate at the moment segment 2's file appears, before its header is written.
+    let removed: readonly unknown[] | undefined;
+    dir.onOperation = (e) => {
+      if (e.op !== 'create' || e.path !== segmentPath(2)) return;
+      assert.equal(dir.readFile(segmentPath(2)).length, 0, 'segment 2 has no header yet');
+      removed = new WalMaintenance(dir).truncatePrefix(1).removed;
+    };
+    assert.equal(await w.appendDurable(bytes(2)), 2); // rotates: segment 2's file is created when this commit starts
+    assert.deepEqual(removed, [], 'segment 1 stayed while segment 2 had no header');
+    dir.onOperation = undefined;
+    const after = dir.crash({ mode: 'dropAll', seed: 4 });
+    await assert.rejects(w.close(), IoError); // its machine lost power
+    const resumed = WalWriter.open(after, { codec });
+    assert.equal(resumed.nextEntryId, 3);
+    resumed.closeSync();
+  });
+
   it("a group commit that starts a segment has the header on disk before any frame (power cut inside the commit's write)", async () => {
     // The first commit of a segment wrote header and frames in one write: a torn write that lost
     // the header's sector but kept a frame's made the reader call the segment damaged (a frame

@@ -105,8 +105,14 @@ export class WalMaintenance {
     const removed: SegmentRange[] = [];
     const paths: string[] = [];
     let vetoed: SegmentRange | undefined;
-    for (const range of this.closedRanges(segments)) {
+    const ranges = this.closedRanges(segments);
+    // A final segment whose header is not readable is being created (its header commit has not
+    // run yet): until it has, the segment before it carries the log's ids, so it stays. Removed,
+    // a power cut could leave the new segment alone with a torn header, whose first id is lost.
+    const keepLast = segments.length > 1 && !this.headerReadable(segments[segments.length - 1]);
+    for (const range of ranges) {
       if (range.lastEntryId > lastEntryId) break;
+      if (keepLast && range === ranges[ranges.length - 1]) break;
       const hook = options.observer?.beforeTruncate;
       if (hook !== undefined) {
         const info = { segmentId: range.segmentId, path: range.path, firstEntryId: range.firstEntryId, lastEntryId: range.lastEntryId };
@@ -159,6 +165,16 @@ export class WalMaintenance {
       isFinal: false, mode: 'strict', maxPayloadSize: this.maxPayloadSize, expectedFirstEntryId: previousHeader.firstEntryId,
     });
     return scan.lastEntryId + 1;
+  }
+
+  private headerReadable(seg: SegmentRef): boolean {
+    try {
+      this.readHeader(seg);
+      return true;
+    } catch (err) {
+      if (err instanceof CorruptionError) return false;
+      throw err;
+    }
   }
 
   private readHeader(seg: SegmentRef): SegmentHeader {
