@@ -14,8 +14,26 @@ export async function withConnection<T>(servers: string | string[], fn: (nc: Nat
   }
 }
 
+/**
+ * Runs a JetStream API exchange again (a fresh connection each time, at most `attempts` times)
+ * when it times out or finds no responder: right after a node of a cluster was killed and
+ * restarted, the meta or stream leader can still be changing, and the API has nobody to answer
+ * until the election settles. Any other failure is the test's.
+ */
+export async function retryingApi<T>(servers: string | string[], fn: (nc: NatsConnection) => Promise<T>, attempts = 6): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withConnection(servers, fn);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (attempt >= attempts || (code !== 'TIMEOUT' && code !== '503')) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 export async function createStream(servers: string | string[], config: Partial<StreamConfig> & { name: string }): Promise<void> {
-  await withConnection(servers, async (nc) => {
+  await retryingApi(servers, async (nc) => {
     const jsm = await nc.jetstreamManager({ timeout: 10000 });
     await jsm.streams.add(config);
   });
@@ -33,7 +51,7 @@ export interface StoredEntry {
  * last sequence the stream reported, and a batch that brings nothing fails the read.
  */
 export async function readStream(servers: string | string[], stream: string): Promise<StoredEntry[]> {
-  return withConnection(servers, async (nc) => {
+  return retryingApi(servers, async (nc) => {
     const jsm = await nc.jetstreamManager({ timeout: 10000 });
     const info = await jsm.streams.info(stream);
     const out: StoredEntry[] = [];
