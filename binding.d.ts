@@ -117,7 +117,7 @@ export interface TestNativeBinding extends NativeBinding {
    */
   __setFaultInjection(spec: { op: 'write' | 'ftruncate' | 'fdatasync' | 'fsyncDir'; errno: number; after?: number; persistent?: boolean } | null): void;
   /**
-   * Process-wide counts of how thread-pool completions ended: `settled` their promise, were
+   * Process-wide counts of how off-thread completions (thread pool, commit threads) ended: `settled` their promise, were
    * `dropped` because their environment could no longer run JS, or had a Node-API call fail while
    * settling (`settleFailed`: a completion that called into a dying environment).
    */

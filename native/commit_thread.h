@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "platform.h"
+#include "threads.h"
 
 namespace durability {
 

@@ -81,15 +81,6 @@ IoResult Mkdir(const char* path, unsigned mode);
 IoResult TryLockExclusive(int fd);
 IoResult Unlock(int fd);
 
-/** A thread started by StartThread; joined exactly once by JoinThread. */
-struct ThreadHandle {
-  void* impl = nullptr;
-};
-/** Runs fn(arg) on a new thread; returns 0 or the error (EAGAIN when the system has no thread to give). */
-int StartThread(void (*fn)(void*), void* arg, ThreadHandle* out);
-/** Waits for the thread to end and frees its handle. */
-void JoinThread(ThreadHandle* thread);
-
 /** The C library's symbolic name for an errno ("EIO"), or nullptr when it has no lookup for it. */
 const char* SystemErrnoName(int err);
 /** The C library's description of an errno ("No such file or directory"). */

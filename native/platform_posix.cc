@@ -6,7 +6,6 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <limits.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -248,43 +247,6 @@ const NameFn kStrerrorname = reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "strer
 [[maybe_unused]] const char* StrerrorResult(int rc, const char* buffer) { return rc == 0 ? buffer : "unknown error"; }
 
 }  // namespace
-
-namespace {
-
-struct ThreadStart {
-  void (*fn)(void*);
-  void* arg;
-};
-
-void* ThreadMain(void* p) {
-  ThreadStart start = *static_cast<ThreadStart*>(p);
-  delete static_cast<ThreadStart*>(p);
-  start.fn(start.arg);
-  return nullptr;
-}
-
-}  // namespace
-
-int StartThread(void (*fn)(void*), void* arg, ThreadHandle* out) {
-  pthread_t* thread = new pthread_t;
-  ThreadStart* start = new ThreadStart{fn, arg};
-  const int err = pthread_create(thread, nullptr, &ThreadMain, start);
-  if (err != 0) {
-    delete start;
-    delete thread;
-    return err;
-  }
-  out->impl = thread;
-  return 0;
-}
-
-void JoinThread(ThreadHandle* thread) {
-  pthread_t* t = static_cast<pthread_t*>(thread->impl);
-  if (t == nullptr) return;
-  pthread_join(*t, nullptr);
-  delete t;
-  thread->impl = nullptr;
-}
 
 const char* SystemErrnoName(int err) { return kStrerrorname != nullptr ? kStrerrorname(err) : nullptr; }
 

@@ -430,40 +430,6 @@ std::string SystemErrorText(int err) {
   return buffer;
 }
 
-namespace {
-
-struct ThreadStart {
-  void (*fn)(void*);
-  void* arg;
-};
-
-DWORD WINAPI ThreadMain(LPVOID p) {
-  ThreadStart start = *static_cast<ThreadStart*>(p);
-  delete static_cast<ThreadStart*>(p);
-  start.fn(start.arg);
-  return 0;
-}
-
-}  // namespace
-
-int StartThread(void (*fn)(void*), void* arg, ThreadHandle* out) {
-  ThreadStart* start = new ThreadStart{fn, arg};
-  HANDLE thread = CreateThread(nullptr, 0, &ThreadMain, start, 0, nullptr);
-  if (thread == nullptr) {
-    delete start;
-    return EAGAIN;
-  }
-  out->impl = thread;
-  return 0;
-}
-
-void JoinThread(ThreadHandle* thread) {
-  if (thread->impl == nullptr) return;
-  WaitForSingleObject(static_cast<HANDLE>(thread->impl), INFINITE);
-  CloseHandle(static_cast<HANDLE>(thread->impl));
-  thread->impl = nullptr;
-}
-
 }  // namespace durability
 
 #endif  // _WIN32

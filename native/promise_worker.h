@@ -1,4 +1,4 @@
-// The promise plumbing of every thread-pool operation (async_ops.cc, commit.cc): a worker that
+// The promise plumbing of every thread-pool operation (async_ops.cc): a worker that
 // owns a deferred promise, runs its syscall in Execute (filling result_), and settles the
 // promise from result_ on the event loop: resolved with Resolution(), or rejected with a
 // SystemError naming result_.syscall and path_.

@@ -6,8 +6,9 @@
 //   errno, as if the kernel had returned it, so the writer's failure handling can be proved on a
 //   real file. Inert until armed; process-wide on purpose: it stands for the disk, which every
 //   thread of the process shares.
-// - Completion counts (__completionStats): how each thread-pool completion ended, so a test can
-//   prove that completions running while an environment is torn down never call into it.
+// - Completion counts (__completionStats): how each off-thread completion ended (thread pool or
+//   commit thread), so a test can prove that completions running while an environment is torn
+//   down never call into it.
 #pragma once
 
 #include <napi.h>
@@ -16,7 +17,7 @@ namespace durability {
 
 enum class CommitStep { kWrite, kTruncate, kFdatasync, kFsyncDir };
 
-/** How a thread-pool completion ended (promise_worker.h). */
+/** How an off-thread completion ended (promise_worker.h, commit_thread.cc). */
 enum class Completion {
   kSettled,      // its promise was resolved or rejected
   kDropped,      // the environment could no longer run JS: nothing was created or called
