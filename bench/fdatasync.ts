@@ -40,22 +40,48 @@ export interface FdatasyncResult {
   readonly offLoop?: FdatasyncMode;
 }
 
+/** Times back-to-back rounds for `durationMs`: each lap ends one round and starts the next. */
+class RoundClock {
+  private readonly hist = new Histogram();
+  private readonly start = process.hrtime.bigint();
+  private readonly end: bigint;
+  private t = this.start;
+  private rounds = 0;
+
+  constructor(durationMs: number) {
+    this.end = this.start + BigInt(Math.round(durationMs * 1e6));
+  }
+
+  get running(): boolean {
+    return this.t < this.end;
+  }
+
+  /** The round number about to run. */
+  get round(): number {
+    return this.rounds;
+  }
+
+  lap(): void {
+    const now = process.hrtime.bigint();
+    this.hist.record(Number(now - this.t));
+    this.t = now;
+    this.rounds++;
+  }
+
+  result(): FdatasyncMode {
+    return { rounds: this.rounds, perSecond: this.rounds / (Number(this.t - this.start) / 1e9), ...this.hist.summary() };
+  }
+}
+
 function loop(fd: number, durationMs: number, position: (round: number) => number, bytes = FRAME): FdatasyncMode {
   const frame = new Uint8Array(bytes).fill(0xa5);
-  const hist = new Histogram();
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(Math.round(durationMs * 1e6));
-  let t = start;
-  let rounds = 0;
-  while (t < end) {
-    writeSync(fd, frame, 0, bytes, position(rounds));
+  const clock = new RoundClock(durationMs);
+  while (clock.running) {
+    writeSync(fd, frame, 0, bytes, position(clock.round));
     fdatasyncSync(fd);
-    const now = process.hrtime.bigint();
-    hist.record(Number(now - t));
-    t = now;
-    rounds++;
+    clock.lap();
   }
-  return { rounds, perSecond: rounds / (Number(t - start) / 1e9), ...hist.summary() };
+  return clock.result();
 }
 
 async function offLoopRounds(path: string, durationMs: number): Promise<FdatasyncMode | undefined> {
@@ -66,19 +92,12 @@ async function offLoopRounds(path: string, durationMs: number): Promise<Fdatasyn
     const frame = new Uint8Array(FRAME).fill(0xa5);
     const slots = Math.floor(OVERWRITE_SPAN / FRAME);
     const run = async (ms: number): Promise<FdatasyncMode> => {
-      const hist = new Histogram();
-      const start = process.hrtime.bigint();
-      const end = start + BigInt(Math.round(ms * 1e6));
-      let t = start;
-      let rounds = 0;
-      while (t < end) {
-        await backend.commitAsync(fd, { chunks: [frame], offset: (rounds % slots) * FRAME, dirs: [] }, path);
-        const now = process.hrtime.bigint();
-        hist.record(Number(now - t));
-        t = now;
-        rounds++;
+      const clock = new RoundClock(ms);
+      while (clock.running) {
+        await backend.commitAsync(fd, { chunks: [frame], offset: (clock.round % slots) * FRAME, dirs: [] }, path);
+        clock.lap();
       }
-      return { rounds, perSecond: rounds / (Number(t - start) / 1e9), ...hist.summary() };
+      return clock.result();
     };
     await run(Math.min(200, durationMs / 4)); // warm-up
     return await run(durationMs / 2);
