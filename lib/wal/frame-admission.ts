@@ -68,10 +68,11 @@ export class FrameAdmission<E> {
   /** Gives `payload` the next id and places its frame, rotating and syncing first where the rules say. */
   frame(payload: Uint8Array): number {
     const frameBytes = FRAME_HEADER_SIZE + payload.length;
-    const buffer = this.executor().buffer;
+    const exec = this.executor();
+    const buffer = exec.buffer;
     // Fast path: the frame fits the buffer, the segment and the sync window, so no rule can
     // trigger (see refreshRoom). Age limits always take the careful path.
-    if (frameBytes > this.room || this.ageLimited || buffer.count >= this.executor().entryCap) return this.frameCarefully(payload, frameBytes);
+    if (frameBytes > this.room || this.ageLimited || buffer.count >= exec.entryCap) return this.frameCarefully(payload, frameBytes);
     const id = this.state.next;
     buffer.add(id, payload);
     this.room -= frameBytes;
