@@ -1,4 +1,5 @@
 import type { ActiveSegment } from './active-segment';
+import { CompletionPoll } from './completion-poll';
 import type { FrameBuffer } from './frame-buffer';
 
 // Group commit for appendDurable: batches of frames are made durable in order. The writer frames
@@ -37,6 +38,8 @@ export class Batch {
   /** Directory generation this batch's commit made durable (set when the commit starts). */
   dirGeneration = -1;
   waiter: Waiter | undefined = undefined;
+  /** When the commit was handed to the file (performance.now(), set when it starts). */
+  startedAt = 0;
 
   constructor(readonly segment: ActiveSegment, start: number, frames: FrameBuffer) {
     this.start = start;
@@ -92,7 +95,12 @@ export class CommitQueue {
     this.next();
   };
 
-  constructor(private readonly handler: CommitHandler) {}
+  private readonly poll: CompletionPoll;
+
+  /** `pollMicros`: how long a commit's wait may keep the event loop turning (completion-poll.ts; 0: never). */
+  constructor(private readonly handler: CommitHandler, pollMicros = 0) {
+    this.poll = new CompletionPoll(pollMicros, () => this.inFlight.length > 0);
+  }
 
   /** A commit is running or waiting to run. */
   get busy(): boolean {
@@ -142,6 +150,7 @@ export class CommitQueue {
         this.head = 0;
       }
       this.inFlight.push(batch);
+      batch.startedAt = this.poll.started();
       let started: Promise<void>;
       try {
         started = this.handler.start(batch);
@@ -172,6 +181,7 @@ export class CommitQueue {
       return;
     }
     this.inFlight.shift();
+    this.poll.completed(batch.startedAt);
     batch.waiter?.resolve();
     // Dispatched before the woken callers run, so the disk stays busy while they append more.
     this.next();

@@ -50,7 +50,7 @@ export class PipelinedCommits<E> implements CommitExecutor {
       committed: (batch) => this.committed(batch),
       failed: (batch, err, abandoned) => this.failed(batch, err, abandoned),
       drained,
-    });
+    }, state.opts.commitPollMicros);
   }
 
   /** Takes over from the synchronous mode: the frames it buffered become the first batch. */

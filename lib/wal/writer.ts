@@ -138,12 +138,21 @@ export class WalWriter<E> {
    * directories commits complete within microtasks, so a loop that only awaits appendDurable
    * there never lets timers run.
    */
-  async appendDurable(entry: E): Promise<number> {
-    this.checkUsable();
-    this.enterPipeline();
-    const id = this.admission.frame(this.admission.encode(entry, 0));
-    await this.pipeline.commits.waitFor(this.pipeline.newestBatch());
-    return id;
+  appendDurable(entry: E): Promise<number> {
+    // Not an async function: a caller costs one promise and one reaction on its batch's shared
+    // promise, about half the garbage of an async function's await (fewer scavenges, which set
+    // the tail latency under many producers). A throw still arrives as a rejection.
+    let id: number;
+    let done: Promise<void>;
+    try {
+      this.checkUsable();
+      this.enterPipeline();
+      id = this.admission.frame(this.admission.encode(entry, 0));
+      done = this.pipeline.commits.waitFor(this.pipeline.newestBatch());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return done.then(() => id);
   }
 
   /** appendBatch, then resolves with the ids once all of them are durable. */
