@@ -17,6 +17,8 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { nativeBackend } from '../lib/backend/select';
+import { CompletionPoll } from '../lib/wal/completion-poll';
+import { DEFAULT_COMMIT_POLL_MICROS } from '../lib/wal/options';
 import { Histogram, type LatencySummary } from './durable';
 
 const FRAME = 116;
@@ -34,8 +36,9 @@ export interface FdatasyncResult {
   readonly growBatch: FdatasyncMode;
   /**
    * The overwrite loop, but each write + fdatasync runs as one native commitAsync awaited from
-   * the event loop (the descriptor's commit thread, then the wake-up of the loop): the floor of
-   * any durable append that must not block the event loop. Absent without the native core.
+   * the event loop (the descriptor's commit thread, then the loop seeing its completion; the loop
+   * polls meanwhile as the writer's does, lib/wal/completion-poll.ts): the floor of any durable
+   * append that must not block the event loop. Absent without the native core.
    */
   readonly offLoop?: FdatasyncMode;
 }
@@ -93,8 +96,15 @@ async function offLoopRounds(path: string, durationMs: number): Promise<Fdatasyn
     const slots = Math.floor(OVERWRITE_SPAN / FRAME);
     const run = async (ms: number): Promise<FdatasyncMode> => {
       const clock = new RoundClock(ms);
+      let pending = false;
+      const poll = new CompletionPoll(DEFAULT_COMMIT_POLL_MICROS, () => pending);
       while (clock.running) {
-        await backend.commitAsync(fd, { chunks: [frame], offset: (clock.round % slots) * FRAME, dirs: [] }, path);
+        const done = backend.commitAsync(fd, { chunks: [frame], offset: (clock.round % slots) * FRAME, dirs: [] }, path);
+        pending = true;
+        const startedAt = poll.started();
+        await done;
+        pending = false;
+        poll.completed(startedAt);
         clock.lap();
       }
       return clock.result();

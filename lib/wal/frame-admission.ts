@@ -28,7 +28,7 @@ export class FrameAdmission<E> {
   /** The entry's payload, checked against maxPayloadSize and the observer's admit hook. */
   encode(entry: E, index: number): Uint8Array {
     const state = this.state;
-    const payload = encodePayload(state.opts.codec, entry, `entry ${state.next + index}`, this.payloadLimit);
+    const payload = encodePayload(state.opts.codec, entry, state.next + index, this.payloadLimit);
     const admit = state.observer?.admit;
     if (admit === undefined) return payload;
     // The hook may encode with the same codec (another writer, a shared `json`), which may reuse
