@@ -90,6 +90,12 @@ export interface NativeBinding {
    */
   commitAsync(fd: number, chunks: readonly Uint8Array[], offset: number, truncateTo: number, dirs: readonly string[]): Promise<void>;
   /**
+   * Blocks until every commitAsync job of the descriptor has run (their promises may not be
+   * settled yet), then throws the descriptor's first commit failure, if any. Returns at once when
+   * the descriptor never committed.
+   */
+  waitCommits(fd: number): void;
+  /**
    * Process-wide totals over the commits settled so far: how many, nanoseconds in the gather
    * write, in ftruncate + fdatasync + directory fsyncs, and from the last step's end on the
    * commit thread to the event loop settling the promise.

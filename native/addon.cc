@@ -62,6 +62,7 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
                              Method<&TryLockExclusiveJs>("tryLockExclusive"),
                              Method<&UnlockJs>("unlock"),
                              Method<&CommitAsyncJs>("commitAsync"),
+                             Method<&WaitCommitsJs>("waitCommits"),
                              Method<&CommitStatsJs>("commitStats"),
                          });
 #if defined(DURABILITY_TEST_HOOKS)

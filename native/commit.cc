@@ -86,6 +86,21 @@ Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info) {
   return Napi::Value(env, promise);
 }
 
+Napi::Value WaitCommitsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return Napi::Value();
+  CommitThread* thread = FilesOf(env).CommitsIfAny(fd);
+  if (thread == nullptr) return env.Undefined();
+  std::string path;
+  const IoResult r = thread->WaitIdle(&path);
+  if (!r.ok()) {
+    ThrowSysError(env, r.err, r.syscall, path.empty() ? nullptr : path.c_str());
+    return Napi::Value();
+  }
+  return env.Undefined();
+}
+
 Napi::Value CommitStatsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const CommitTotals t = CommitStatsSnapshot();

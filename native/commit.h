@@ -10,5 +10,7 @@ namespace durability {
 Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info);
 /** commitStats() → process-wide totals of settled commits: { commits, writeNs, syncNs, wakeNs }. */
 Napi::Value CommitStatsJs(const Napi::CallbackInfo& info);
+/** waitCommits(fd): blocks until the jobs queued on the descriptor's commit thread have run; throws its first failure. */
+Napi::Value WaitCommitsJs(const Napi::CallbackInfo& info);
 
 }  // namespace durability

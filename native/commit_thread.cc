@@ -97,6 +97,7 @@ void CommitThread::Run() {
       if (queued_.empty()) return;  // stopping, and every queued job ran
       job = queued_.front();
       queued_.pop_front();
+      running_ = true;
       queuedCount_.store(static_cast<uint32_t>(queued_.size()), std::memory_order_release);
     }
     Execute(job);
@@ -144,12 +145,16 @@ void CommitThread::Execute(CommitJob* job) {
 
 void CommitThread::Completed(CommitJob* job) {
   bool notify;
+  bool idle;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     done_.push_back(job);
     notify = !notifyPending_;
     notifyPending_ = true;
+    running_ = false;
+    idle = queued_.empty();
   }
+  if (idle) idle_.notify_all();
   // One call per burst: the call settles every job done by the time it runs.
   if (notify) napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
 }
@@ -188,6 +193,14 @@ void CommitThread::Deliver(napi_env env) {
     Drop(env, job);
     if (--outstanding_ == 0) napi_unref_threadsafe_function(env, tsfn_);
   }
+}
+
+IoResult CommitThread::WaitIdle(std::string* path) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  idle_.wait(lock, [this] { return queued_.empty() && !running_; });
+  // failure_ is written by the thread before it marks the job done under the lock.
+  if (path != nullptr) *path = failurePath_;
+  return failure_;
 }
 
 void CommitThread::StopAndJoin() {

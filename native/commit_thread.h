@@ -72,6 +72,14 @@ class CommitThread {
   /** Environment teardown: stops and joins the thread and drops every job without touching JS. */
   void Abandon();
 
+  /**
+   * Blocks until every job submitted so far has run (JS may not have settled them yet) and
+   * returns the thread's first failure, if any (`path`: the directory it names, if any): a
+   * synchronous operation on the descriptor then sees the file as the queued commits left it.
+   * JS thread only.
+   */
+  IoResult WaitIdle(std::string* path);
+
  private:
   CommitThread(napi_env env, int fd);
   ~CommitThread();
@@ -92,6 +100,8 @@ class CommitThread {
   std::mutex mutex_;
   std::atomic<uint32_t> queuedCount_{0};  // queued_.size(), read without the lock while spinning
   std::condition_variable wake_;
+  std::condition_variable idle_;   // signalled when a job has run and none is queued
+  bool running_ = false;           // guarded by mutex_: a job was taken and has not completed
   std::deque<CommitJob*> queued_;  // guarded by mutex_
   std::vector<CommitJob*> done_;   // guarded by mutex_
   bool notifyPending_ = false;     // guarded by mutex_

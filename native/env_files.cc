@@ -38,6 +38,11 @@ CommitThread* EnvFiles::CommitsFor(int fd) {
   return thread;
 }
 
+CommitThread* EnvFiles::CommitsIfAny(int fd) {
+  auto found = commits_.find(fd);
+  return found == commits_.end() ? nullptr : found->second;
+}
+
 void EnvFiles::StopCommits(int fd) {
   auto found = commits_.find(fd);
   if (found == commits_.end()) return;

@@ -39,6 +39,8 @@ class EnvFiles {
 
   /** The descriptor's commit thread (commit_thread.h), started on first use; nullptr with a JS exception pending. */
   CommitThread* CommitsFor(int fd);
+  /** The descriptor's commit thread if it has one (none is started). */
+  CommitThread* CommitsIfAny(int fd);
   /** Before a descriptor closes: its commit thread finishes what is queued and stops. */
   void StopCommits(int fd);
   /** The thread is being deleted (its thread-safe function was finalized). */

@@ -94,6 +94,11 @@ export interface FileBackend extends Checksummer {
    */
   commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void>;
   /**
+   * Blocks until the commits handed to the descriptor have run, and throws the first failed
+   * one's error. Only where commits run on a thread of the descriptor's own (the native core).
+   */
+  waitCommits?(fd: number, path?: string): void;
+  /**
    * True when commitAsync calls on one descriptor run in call order even when issued without
    * waiting (each after the previous one's fdatasync; after a failure every later one rejects
    * with the same cause, unrun). Otherwise the directory layer waits for each commit before the next.

@@ -148,6 +148,14 @@ export class NativeFileBackend implements FileBackend {
       .catch((err: unknown) => Promise.reject(toIoError(err, path)));
   }
 
+  waitCommits(fd: number, path?: string): void {
+    try {
+      this.binding.waitCommits(fd);
+    } catch (err) {
+      throw toIoError(err, path);
+    }
+  }
+
   fileSize(fd: number, path?: string): number {
     try {
       return this.binding.fileSize(fd);

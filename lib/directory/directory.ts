@@ -57,6 +57,13 @@ export interface WritableFile {
    * operation, so crash-after-k and fault injection see them).
    */
   commitAsync(plan: CommitPlan): Promise<void>;
+  /**
+   * Whether waitCommitsSync can block until the commits handed to this file have run: true when
+   * they run on a thread of the file's own (FsDirectory on the native backend).
+   */
+  readonly waitsForCommits: boolean;
+  /** Blocks until every commit handed to the file has run; throws the first failed one's error. Only where waitsForCommits. */
+  waitCommitsSync(): void;
   close(): void;
 }
 

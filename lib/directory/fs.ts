@@ -346,6 +346,15 @@ class FsWritableFile extends BaseWritableFile {
   protected override get ordersCommits(): boolean {
     return this.dir.backend.ordersCommits === true;
   }
+  override get waitsForCommits(): boolean {
+    return this.dir.backend.waitCommits !== undefined;
+  }
+  override waitCommitsSync(): void {
+    this.checkOpen();
+    const backend = this.dir.backend;
+    if (backend.waitCommits === undefined) super.waitCommitsSync();
+    else backend.waitCommits(this.fd, this.os);
+  }
   protected commit(plan: CheckedCommitPlan): Promise<void> {
     const dirs = plan.syncDirs.map((d) => this.dir.osPathOf(d));
     const steps = { chunks: plan.chunks, offset: plan.position, truncateTo: plan.truncateTo, dirs, [OWNED_BYTES]: plan[OWNED_BYTES] };

@@ -1,6 +1,6 @@
 import { constants } from 'node:buffer';
 import { OWNED_BYTES, snapshotChunks } from '../backend/owned-bytes';
-import { ClosedError, InvalidArgumentError, IoError } from '../errors';
+import { ClosedError, InvalidArgumentError, InvalidStateError, IoError } from '../errors';
 import type { CommitPlan, WritableFile } from './directory';
 import { normalizePath } from './path';
 
@@ -89,6 +89,15 @@ export abstract class BaseWritableFile implements WritableFile {
    */
   protected get ordersCommits(): boolean {
     return false;
+  }
+
+  get waitsForCommits(): boolean {
+    return false;
+  }
+
+  waitCommitsSync(): void {
+    this.checkOpen();
+    throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
   }
   protected abstract release(): void;
 

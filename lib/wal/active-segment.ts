@@ -84,21 +84,52 @@ export class ActiveSegment {
   }
 
   /**
-   * Zeros to write right after a commit's frames ending at `end`, when they would grow the file:
-   * the file then extends ZERO_AHEAD bytes (at most to `limit`) past them, so the commits that
-   * follow overwrite blocks the file owns and their fdatasync has no size or allocation to
-   * journal; one commit in ZERO_AHEAD bytes of log pays for it. Zeros read as a clean end, and
-   * rotation and close trim them like preallocated space.
+   * Zeros to write right after a commit's frames ending at `end`, when those frames would pass
+   * the zeroed end of the file (a segment's first commit, a commit larger than what
+   * zeroAheadAsync keeps ahead, or a file it does not run on): the file then extends
+   * INLINE_ZERO_AHEAD bytes (at most to `limit`) past them in the same write.
    */
   zeroAhead(end: number, limit: number): Uint8Array[] {
     this.spanEnd ??= this.handle().size();
     if (end <= this.spanEnd) return [];
-    const to = Math.min(limit, end + ZERO_AHEAD);
+    const to = Math.min(limit, end + INLINE_ZERO_AHEAD);
     if (to <= end) return [];
     this.spanEnd = to;
-    const chunks: Uint8Array[] = [];
-    for (let at = end; at < to; at += ZERO_CHUNK.length) chunks.push(ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, to - at)));
-    return chunks;
+    return zeros(end, to);
+  }
+
+  /**
+   * Keeps ZERO_AHEAD bytes of zeros written (and synced) ahead of the log, so the commits that
+   * follow overwrite blocks the file owns and their fdatasync has no size or allocation to
+   * journal. Called right after a commit whose frames end at `end` was handed to the file: when
+   * fewer than ZERO_AHEAD zeroed bytes are left past them, the next ZERO_AHEAD bytes of zeros go
+   * out as a commit of their own, queued behind that one, and its promise is returned. The file
+   * runs it right after that commit's fdatasync, while the event loop wakes that commit's callers
+   * and the disk would otherwise wait for their next commit, so no caller's commit carries the
+   * zeros (carried, they made one commit in every MiB of log several times slower,
+   * which set the tail latency: bench/RESULTS.md). Only on files whose commits a synchronous call
+   * can wait for (waitCommitsSync), so the writer can always leave the pipeline at once; on the
+   * others zeroAhead puts the zeros in the callers' commits. Zeros read as a clean end, and
+   * rotation and close trim them like preallocated space.
+   */
+  zeroAheadAsync(end: number, limit: number): Promise<void> | undefined {
+    const file = this.handle();
+    if (!file.waitsForCommits) return undefined;
+    this.spanEnd ??= file.size();
+    const from = this.spanEnd;
+    const to = Math.min(limit, from + ZERO_AHEAD);
+    if (end > from || end + ZERO_AHEAD <= from || to <= from) return undefined;
+    this.spanEnd = to;
+    this.asyncSyncs++;
+    return file.commitAsync({ chunks: zeros(from, to), position: from, [OWNED_BYTES]: true }).finally(() => {
+      this.asyncSyncs--;
+      if (this.asyncSyncs === 0 && this.closeWhenIdle) this.closeFile();
+    });
+  }
+
+  /** Blocks until every commit handed to the file has run (see zeroAheadAsync); throws the first failure. */
+  waitCommitsSync(): void {
+    this.handle().waitCommitsSync();
   }
 
   /** The file's size once the commits handed to it ran (they may add zeros: zeroAhead). */
@@ -182,8 +213,27 @@ export interface NewSegment {
 }
 
 const ZERO_CHUNK = new Uint8Array(1024 * 1024);
-/** See ActiveSegment.zeroAhead. */
-export const ZERO_AHEAD = 1024 * 1024;
+/**
+ * Zeros carried by a callers' commit that would grow the file (ActiveSegment.zeroAhead): one
+ * commit in every MiB of log pays for them. 1 MiB beat 64 KiB, 256 KiB and 8 MiB in throughput
+ * (bench/RESULTS.md), which is what this path is for: files whose commits cannot be waited for.
+ */
+export const INLINE_ZERO_AHEAD = 1024 * 1024;
+/**
+ * Zeros kept ahead of the log by commits of their own (ActiveSegment.zeroAheadAsync). Measured
+ * side by side at 256 producers (bench/RESULTS.md): 256 KiB commits of zeros in the disk's idle
+ * gaps kept the p99 at ≈ 0.77 ms for 2–3 % less throughput, where 1 MiB (in the callers'
+ * commits or in their own) left it at ≈ 1.2 ms; smaller commits pay the journal's fixed cost
+ * too often.
+ */
+export const ZERO_AHEAD = 256 * 1024;
+
+/** Views of the shared zero buffer covering [from, to). */
+function zeros(from: number, to: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let at = from; at < to; at += ZERO_CHUNK.length) chunks.push(ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, to - at)));
+  return chunks;
+}
 /** Chunks per zero-fill run: one gather write (or group commit) covers at most 64 MiB. */
 export const ZERO_RUN_CHUNKS = 64;
 

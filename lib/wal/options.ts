@@ -29,8 +29,8 @@ export interface WalWriterOptions<E> {
    * "unwritten" extents). Costs one write of maxSegmentSize per new file, done inside the commit
    * that creates the segment (off the event loop when pipelined); recycled files are not filled.
    * The zero tail is trimmed at rotation and close like preallocated space. Default false:
-   * group commits already write 1 MiB of zeros ahead of the log whenever their frames would grow
-   * the file (ActiveSegment.zeroAhead), which gives the same effect at one commit per MiB.
+   * group commits already keep zeros written ahead of the log (ActiveSegment.zeroAheadAsync and
+   * zeroAhead), which gives the same effect without writing whole segments up front.
    */
   zeroFill?: boolean;
   /** How many truncated segment files to keep for reuse as new segments. Default 0 (delete them). */

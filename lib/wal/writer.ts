@@ -256,6 +256,8 @@ export class WalWriter<E> {
     try {
       // Entries appended before close() are committed (or rejected by a failure), never left waiting.
       if (this.pipelined && this.state.failure === undefined) await this.pipeline.syncAll().catch(() => undefined);
+      // Zeros still being written ahead of the log would land after the trim below.
+      if (this.pipelined) await this.pipeline.zerosDone();
       if (this.state.failure !== undefined) throw new PoisonedError(this.state.failure);
       await this.inline.finishAsync();
     } finally {
@@ -307,6 +309,17 @@ export class WalWriter<E> {
   }
 
   private checkNotPipelined(call: string, instead: string): void {
+    // Every batch completed and only zeros kept ahead of the log are still being written: wait
+    // for them here (bounded, like the fdatasync the caller asked for) instead of refusing.
+    if (this.pipelined && this.pipeline.onlyZerosPending) {
+      try {
+        this.pipeline.settleZerosSync();
+      } catch (err) {
+        this.state.poison(err);
+      }
+      this.leavePipeline();
+      if (call === 'syncSync') this.checkUsable();
+    }
     if (this.pipelined) {
       throw new InvalidStateError(`${call}() cannot wait for the group commits in flight (appendDurable, sync); use await ${instead}()`);
     }

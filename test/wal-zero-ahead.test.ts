@@ -1,0 +1,352 @@
+// Zeros ahead of the log (ActiveSegment.zeroAheadAsync): after a segment's first commit, the
+// zeros go out as commits of their own, queued behind a commit of frames, and every later commit
+// of frames lands on zeros already written, so no caller's commit carries them. Rotation and
+// close still trim them, and the log reads back whole.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestNativeBinding } from '../binding';
+import { NativeFileBackend } from '../lib/backend/native';
+import { nativeBackend } from '../lib/backend/select';
+import { FsDirectory } from '../lib/directory/fs';
+import type { CommitPlan, Directory, WritableFile } from '../lib/directory/directory';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { InvalidStateError, IoError, PoisonedError } from '../lib/errors';
+import { raw } from '../lib/wal/codec';
+import { INLINE_ZERO_AHEAD, ZERO_AHEAD } from '../lib/wal/active-segment';
+import { segmentPath } from '../lib/wal/format';
+import { WalReader } from '../lib/wal/reader';
+import { scanSegment } from '../lib/wal/segment-scan';
+import { WalWriter } from '../lib/wal/writer';
+import { dirKinds } from './fixtures/wal-dirs';
+import { TEST_BUILD, testBuild } from './support/test-binding';
+
+interface Commit {
+  readonly path: string;
+  readonly position: number;
+  /** Bytes before the first all-zero chunk (frames and marks). */
+  readonly frameBytes: number;
+  /** Bytes of the all-zero chunks. */
+  readonly zeroBytes: number;
+}
+
+const isZeros = (c: Uint8Array): boolean => c.length > 0 && c.every((b) => b === 0);
+
+/** `inner`, recording every commit handed to a file, in the order handed. */
+function recordingDirectory(inner: Directory, commits: Commit[]): Directory {
+  const wrap = (file: WritableFile, path: string): WritableFile => new Proxy(file, {
+    get(target, key) {
+      if (key === 'commitAsync') {
+        return (plan: CommitPlan) => {
+          let frameBytes = 0;
+          let zeroBytes = 0;
+          for (const c of plan.chunks) {
+            if (isZeros(c) && (zeroBytes > 0 || c.length >= 4096)) zeroBytes += c.length;
+            else frameBytes += c.length;
+          }
+          commits.push({ path, position: plan.position, frameBytes, zeroBytes });
+          return target.commitAsync(plan);
+        };
+      }
+      const v = Reflect.get(target, key) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return new Proxy(inner, {
+    get(target, key) {
+      if (key === 'create') return (path: string) => wrap(target.create(path), path);
+      if (key === 'openAppend') return (path: string) => wrap(target.openAppend(path), path);
+      const v = Reflect.get(target, key) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+const PAYLOAD = 1000;
+
+function waitsForCommits(dir: Directory): boolean {
+  const file = dir.create('probe');
+  try {
+    return file.waitsForCommits;
+  } finally {
+    file.close();
+    dir.delete('probe');
+  }
+}
+
+for (const kind of dirKinds()) {
+  describe(`zeros ahead of the log: ${kind.name}`, () => {
+    let dir: Directory;
+    beforeEach(() => {
+      dir = kind.make();
+    });
+    afterEach(() => kind.cleanup());
+
+    it('after the first commit, the zeros are commits of their own (where the file runs them on its own thread) and every commit of frames lands on zeros already handed to the file', async function () {
+      const commits: Commit[] = [];
+      const w = WalWriter.create(recordingDirectory(dir, commits), { codec: raw });
+      const rounds = Math.ceil((INLINE_ZERO_AHEAD + 2.5 * ZERO_AHEAD) / (2 * (PAYLOAD + 16)));
+      let id = 0;
+      for (let r = 0; r < rounds; r++) {
+        // Two callers per round, so commits hold more than one frame.
+        const ids = await Promise.all([w.appendDurable(new Uint8Array(PAYLOAD).fill(1)), w.appendDurable(new Uint8Array(PAYLOAD).fill(2))]);
+        id = ids[1];
+      }
+      await w.close();
+      const segment = commits.filter((c) => c.path === segmentPath(1));
+      if (!waitsForCommits(dir)) {
+        // Elsewhere the callers' commits carry the zeros, one commit in every MiB (zeroAhead).
+        assert.ok(segment.every((c) => c.frameBytes > 0 || c.zeroBytes === 0));
+        assert.ok(segment.some((c) => c.frameBytes > 0 && c.zeroBytes > 0));
+        return;
+      }
+      const frames = segment.filter((c) => c.frameBytes > 0);
+      const zeroOnly = segment.filter((c) => c.frameBytes === 0 && c.zeroBytes > 0);
+      assert.ok(zeroOnly.length >= 2, `zero-only commits: ${zeroOnly.length}`);
+      for (const z of zeroOnly) assert.equal(z.zeroBytes, ZERO_AHEAD);
+      // The segment's first commit of frames extends the file with zeros in the same write;
+      // none after it does, and each lands below the zeros handed over before it.
+      let zeroedEnd = 0;
+      let framesSeen = 0;
+      for (const c of segment) {
+        if (c.frameBytes > 0) {
+          framesSeen++;
+          if (framesSeen > 1) {
+            assert.equal(c.zeroBytes, 0, `the commit of frames at ${c.position} carries zeros`);
+            assert.ok(c.position + c.frameBytes <= zeroedEnd, `frames up to ${c.position + c.frameBytes} pass the zeros (${zeroedEnd})`);
+          }
+        }
+        zeroedEnd = Math.max(zeroedEnd, c.position + c.frameBytes + c.zeroBytes);
+      }
+      assert.ok(frames.length >= rounds);
+      assert.deepEqual(new WalReader(dir, { codec: raw }).replaySync().map((r) => r.entryId), Array.from({ length: id }, (_, i) => i + 1));
+    });
+
+    it('rotation and close trim the zeros: each closed segment ends where its frames end', async () => {
+      const maxSegmentSize = 2 * ZERO_AHEAD;
+      const w = WalWriter.create(dir, { codec: raw, maxSegmentSize });
+      for (let r = 0; r < Math.ceil((2.5 * maxSegmentSize) / (2 * (PAYLOAD + 16))); r++) {
+        await Promise.all([w.appendDurable(new Uint8Array(PAYLOAD).fill(3)), w.appendDurable(new Uint8Array(PAYLOAD).fill(4))]);
+      }
+      const last = w.lastEntryId;
+      await w.close();
+      const segments = dir.list('wal').filter((n) => n.endsWith('.wal')).sort();
+      assert.ok(segments.length >= 3, `segments: ${segments.join(', ')}`);
+      for (const name of segments) {
+        const bytes = dir.readFile(`wal/${name}`);
+        assert.ok(bytes.length <= maxSegmentSize, `${name} is ${bytes.length} bytes`);
+        const id = Number(name.slice(0, -'.wal'.length));
+        const { validEnd } = scanSegment(dir, { segmentId: id, path: segmentPath(id) }, { isFinal: false, mode: 'strict' });
+        assert.equal(bytes.length, validEnd, `${name} holds ${bytes.length - validEnd} bytes past its frames`);
+      }
+      assert.equal(new WalReader(dir, { codec: raw }).replaySync().length, last);
+    });
+  });
+}
+
+/**
+ * A MemoryDirectory whose files run commits in order on a "thread" of their own, like the native
+ * core's: a commit of zeros only is held until the test releases (or fails) it, and every later
+ * commit of the file waits behind it; waitCommitsSync runs what is held at once, as the native
+ * wait blocks until the commit thread ran it.
+ */
+class HeldZeros {
+  readonly held: Array<{ run: () => void; fail: (err: unknown) => void }> = [];
+  waits = 0;
+
+  wrap(inner: Directory): Directory {
+    const wrapFile = (file: WritableFile): WritableFile => {
+      let last: Promise<void> = Promise.resolve();
+      return new Proxy(file, {
+        get: (target, key) => {
+          if (key === 'waitsForCommits') return true;
+          if (key === 'waitCommitsSync') {
+            return () => {
+              this.waits++;
+              for (const h of this.held.splice(0)) h.run();
+            };
+          }
+          if (key === 'commitAsync') {
+            return (plan: CommitPlan): Promise<void> => {
+              const zerosOnly = plan.chunks.length > 0 && plan.chunks.every(isZeros);
+              const before = last;
+              const run = (): void => {
+                let at = plan.position;
+                for (const c of plan.chunks) {
+                  target.writeAt(c, at);
+                  at += c.length;
+                }
+                if (plan.truncateTo !== undefined) target.truncate(plan.truncateTo);
+                target.sync();
+              };
+              const done = zerosOnly
+                ? before.then(() => new Promise<void>((resolve, reject) => {
+                  let settled = false;
+                  this.held.push({
+                    run: () => {
+                      if (settled) return;
+                      settled = true;
+                      run();
+                      resolve();
+                    },
+                    fail: (err) => {
+                      if (settled) return;
+                      settled = true;
+                      reject(err);
+                    },
+                  });
+                }))
+                : before.then(() => target.commitAsync(plan));
+              last = done.catch(() => undefined);
+              return done;
+            };
+          }
+          const v = Reflect.get(target, key) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    };
+    return new Proxy(inner, {
+      get: (target, key) => {
+        if (key === 'create') return (path: string) => wrapFile(target.create(path));
+        if (key === 'openAppend') return (path: string) => wrapFile(target.openAppend(path));
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+}
+
+describe('commits of zeros still pending when every batch completed', () => {
+  /** A writer on `held`'s directory, driven until a commit of zeros is held. */
+  async function writerWithZerosHeld(): Promise<{ held: HeldZeros; inner: MemoryDirectory; w: WalWriter<Uint8Array>; last: number }> {
+    const held = new HeldZeros();
+    const inner = new MemoryDirectory();
+    const w = WalWriter.create(held.wrap(inner), { codec: raw });
+    let last = 0;
+    while (held.held.length === 0) last = await w.appendDurable(new Uint8Array(PAYLOAD).fill(5));
+    // Let the held commit's predecessors settle: only the zeros are pending now.
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    return { held, inner, w, last };
+  }
+
+  const trimmed = (dir: Directory): void => {
+    const bytes = dir.readFile(segmentPath(1));
+    const { validEnd } = scanSegment(dir, { segmentId: 1, path: segmentPath(1) }, { isFinal: false, mode: 'strict' });
+    assert.equal(bytes.length, validEnd, `${bytes.length - validEnd} bytes past the frames`);
+  };
+
+  it('closeSync waits for them (instead of refusing while pipelined) and leaves the segment trimmed', async () => {
+    const { held, inner, w, last } = await writerWithZerosHeld();
+    w.closeSync();
+    assert.equal(held.waits, 1);
+    trimmed(inner);
+    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last);
+  });
+
+  it('syncSync waits for them, and the synchronous mode then writes after them', async () => {
+    const { held, inner, w, last } = await writerWithZerosHeld();
+    w.syncSync();
+    assert.equal(held.waits, 1);
+    w.append(new Uint8Array(PAYLOAD).fill(6));
+    w.syncSync();
+    w.closeSync();
+    trimmed(inner);
+    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last + 1);
+  });
+
+  it('the writer stays pipelined until they complete: appends meanwhile are committed after them, and close() waits for them', async () => {
+    const { held, inner, w, last } = await writerWithZerosHeld();
+    w.append(new Uint8Array(PAYLOAD).fill(7));
+    w.flushSync(); // pipelined: nothing is written under the pending zeros
+    const closing = w.close();
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    assert.equal(held.held.length, 1, 'close is waiting for the held zeros');
+    for (const h of held.held.splice(0)) h.run();
+    await closing;
+    assert.equal(held.waits, 0);
+    trimmed(inner);
+    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last + 1);
+  });
+
+  it('frames appended while they are pending are committed once they complete, not dropped when the pipeline drains', async () => {
+    const { held, inner, w, last } = await writerWithZerosHeld();
+    w.append(new Uint8Array(PAYLOAD).fill(8)); // into the pipeline's filling batch: no commit yet
+    assert.throws(() => w.syncSync(), InvalidStateError); // frames are pending, not only zeros
+    for (const h of held.held.splice(0)) h.run();
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    await w.close();
+    trimmed(inner);
+    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last + 1);
+  });
+
+  it('a failed commit of zeros poisons the writer: the next call throws PoisonedError with the cause', async () => {
+    const { held, inner, w, last } = await writerWithZerosHeld();
+    const cause = new Error('EIO: the zeros could not be synced');
+    for (const h of held.held.splice(0)) h.fail(cause);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    await assert.rejects(w.appendDurable(new Uint8Array(1)), (err: unknown) => err instanceof PoisonedError && err.cause === cause);
+    assert.throws(() => w.closeSync(), PoisonedError);
+    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last);
+  });
+});
+
+if (nativeBackend() !== undefined) {
+  describe(`commits of zeros on the native core fail like any commit ${TEST_BUILD}`, () => {
+    let root: string;
+    let binding: TestNativeBinding;
+    before(function () {
+      this.timeout(600_000); // the first run builds the test addon
+      binding = testBuild().binding;
+    });
+    beforeEach(() => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-zero-ahead-'));
+    });
+    afterEach(() => {
+      binding.__setFaultInjection(null);
+      fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    it('an fdatasync failing in a commit of zeros poisons the writer with the cause; what was durable stays', async () => {
+      const commits: Commit[] = [];
+      const w = WalWriter.create(recordingDirectory(new FsDirectory(root, { backend: new NativeFileBackend(binding) }), commits), { codec: raw });
+      const zeroCommits = (): number => commits.filter((c) => c.frameBytes === 0 && c.zeroBytes > 0).length;
+      let durable = 0;
+      let failure: unknown;
+      for (let i = 0; i < 2000 && failure === undefined; i++) {
+        // The commit's own fdatasync passes; the next one fails: a commit of zeros queued behind it, if any.
+        binding.__setFaultInjection({ op: 'fdatasync', errno: os.constants.errno.EIO, after: 1 });
+        const before = zeroCommits();
+        durable = await w.appendDurable(new Uint8Array(4096).fill(9));
+        if (zeroCommits() > before) {
+          // Its failure reaches the writer when the commit thread reports it.
+          failure = await w.appendDurable(new Uint8Array(1)).then(() => undefined, (err: unknown) => err);
+        }
+        binding.__setFaultInjection(null);
+      }
+      assert.ok(failure instanceof PoisonedError || (failure instanceof IoError && failure.errno === 'EIO'), String(failure));
+      const cause = failure instanceof PoisonedError ? failure.cause : failure;
+      assert.ok(cause instanceof IoError && cause.errno === 'EIO' && cause.syscall === 'fdatasync', String(cause));
+      await assert.rejects(w.close(), PoisonedError);
+      const ids = new WalReader(new FsDirectory(root), { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
+      assert.deepEqual(ids.slice(0, durable), Array.from({ length: durable }, (_, i) => i + 1));
+    });
+
+    it('closeSync right after the commit that queued zeros leaves the segment trimmed, on real files', async () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const dir = new FsDirectory(fs.mkdtempSync(path.join(root, 'w-')), { backend: new NativeFileBackend(binding) });
+        const commits: Commit[] = [];
+        const w = WalWriter.create(recordingDirectory(dir, commits), { codec: raw });
+        const zeroCommits = (): number => commits.filter((c) => c.frameBytes === 0 && c.zeroBytes > 0).length;
+        let last = 0;
+        while (zeroCommits() === 0) last = await w.appendDurable(new Uint8Array(4096).fill(10));
+        w.closeSync(); // never InvalidStateError: at most the zeros are pending, and it waits for them
+        const bytes = dir.readFile(segmentPath(1));
+        const { validEnd } = scanSegment(dir, { segmentId: 1, path: segmentPath(1) }, { isFinal: false, mode: 'strict' });
+        assert.equal(bytes.length, validEnd);
+        assert.equal(new WalReader(dir, { codec: raw }).replaySync().length, last);
+      }
+    });
+  });
+}
