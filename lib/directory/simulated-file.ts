@@ -46,6 +46,9 @@ export class SimWritableFile extends BaseWritableFile {
   }
   /** Each step is one counted operation (write, truncate, sync, syncDir), run at once in order. */
   protected async commit(plan: CheckedCommitPlan): Promise<void> {
+    this.commitNow(plan);
+  }
+  protected override commitNow(plan: CheckedCommitPlan): void {
     const bytes = concatChunks(plan.chunks);
     if (bytes.length > 0) this.engine.write(this.file, this.path, plan.position, bytes);
     if (plan.truncateTo !== undefined) this.engine.truncate(this.file, this.path, plan.truncateTo);

@@ -52,6 +52,12 @@ export interface CheckedCommitPlan {
   readonly [OWNED_BYTES]?: true;
 }
 
+interface QueuedCommit {
+  readonly plan: CheckedCommitPlan;
+  done: boolean;
+  error: { readonly cause: unknown } | undefined;
+}
+
 export abstract class BaseWritableFile implements WritableFile {
   readonly path: string;
   private position: number;
@@ -91,13 +97,49 @@ export abstract class BaseWritableFile implements WritableFile {
     return false;
   }
 
+  /**
+   * Runs a checked plan at once. Memory and simulated files have it (their steps are synchronous):
+   * their queued commits can then be run on demand, so waitCommitsSync works on them as it does
+   * on the native core's commit thread, and the WAL's use of it is exercised by the simulated
+   * crash tests.
+   */
+  protected commitNow?(plan: CheckedCommitPlan): void;
+  /** Commits handed over and not yet run, oldest first (files with commitNow). */
+  private queued: QueuedCommit[] = [];
+  /** The first failed commit's error: every later one fails with it, unrun (files with commitNow). */
+  private commitFailure: { readonly cause: unknown } | undefined = undefined;
+
   get waitsForCommits(): boolean {
-    return false;
+    return !this.ordersCommits && this.commitNow !== undefined;
   }
 
   waitCommitsSync(): void {
     this.checkOpen();
-    throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
+    if (this.ordersCommits || this.commitNow === undefined) throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
+    for (const queued of this.queued.splice(0)) this.runQueued(queued);
+    if (this.commitFailure !== undefined) throw this.commitFailure.cause;
+  }
+
+  /** Runs a queued commit (in order: every earlier one ran) unless it already ran, and throws its error. */
+  private settleQueued(queued: QueuedCommit): void {
+    if (!queued.done) {
+      const at = this.queued.indexOf(queued);
+      for (const earlier of this.queued.splice(0, at + 1)) this.runQueued(earlier);
+    }
+    if (queued.error !== undefined) throw queued.error.cause;
+  }
+
+  private runQueued(queued: QueuedCommit): void {
+    if (queued.done) return;
+    queued.done = true;
+    if (this.commitFailure === undefined) {
+      try {
+        (this.commitNow as (plan: CheckedCommitPlan) => void)(queued.plan);
+      } catch (err) {
+        this.commitFailure = { cause: err };
+      }
+    }
+    queued.error = this.commitFailure;
   }
   protected abstract release(): void;
 
@@ -205,7 +247,14 @@ export abstract class BaseWritableFile implements WritableFile {
     } else {
       // The caller's bytes as they are now: this commit may start only after earlier ones.
       const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
-      commit = this.offThread(() => this.lastCommit.then(() => this.commit(checked)));
+      if (this.commitNow === undefined) {
+        commit = this.offThread(() => this.lastCommit.then(() => this.commit(checked)));
+      } else {
+        const queued: QueuedCommit = { plan: checked, done: false, error: undefined };
+        this.queued.push(queued);
+        const run = (): void => this.settleQueued(queued);
+        commit = this.offThread(() => this.lastCommit.then(run, run));
+      }
     }
     this.lastCommit = commit;
     await commit;

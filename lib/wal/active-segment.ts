@@ -120,11 +120,9 @@ export class ActiveSegment {
     const to = Math.min(limit, from + ZERO_AHEAD);
     if (end > from || end + ZERO_AHEAD <= from || to <= from) return undefined;
     this.spanEnd = to;
-    this.asyncSyncs++;
-    return file.commitAsync({ chunks: zeros(from, to), position: from, [OWNED_BYTES]: true }).finally(() => {
-      this.asyncSyncs--;
-      if (this.asyncSyncs === 0 && this.closeWhenIdle) this.closeFile();
-    });
+    // Through commit(), as a batch's commit: the same steps from the file to the queue, so its
+    // completion or failure reaches the writer in the order the file ran it. It syncs no frames.
+    return this.commit({ chunks: zeros(from, to), position: from }, 0);
   }
 
   /** Blocks until every commit handed to the file has run (see zeroAheadAsync); throws the first failure. */

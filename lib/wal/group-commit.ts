@@ -37,11 +37,17 @@ export class Batch {
   opensSegment = false;
   /** Directory generation this batch's commit made durable (set when the commit starts). */
   dirGeneration = -1;
+  /**
+   * A commit of zeros ahead of the log (ActiveSegment.zeroAheadAsync) that the file runs right
+   * behind the batch before it: no frames, nobody's entries. It sits in the queue's order like a
+   * batch, so its failure poisons the writer in order and the pipeline drains only after it.
+   */
+  zerosOnly = false;
   waiter: Waiter | undefined = undefined;
   /** When the commit was handed to the file (performance.now(), set when it starts). */
   startedAt = 0;
 
-  constructor(readonly segment: ActiveSegment, start: number, frames: FrameBuffer) {
+  constructor(readonly segment: ActiveSegment, start: number, frames: FrameBuffer | undefined) {
     this.start = start;
     this.frames = frames;
   }
@@ -66,6 +72,8 @@ export interface CommitHandler {
   cutFilling(): boolean;
   /** Starts the batch's commit (may throw: that fails the batch). */
   start(batch: Batch): Promise<void>;
+  /** A commit of zeros handed to the file right behind `batch` (it just started), if one is due. */
+  zerosAfter(batch: Batch): { readonly batch: Batch; readonly done: Promise<void> } | undefined;
   /** The batch is durable: bookkeeping, before its callers wake. */
   committed(batch: Batch): void;
   /** The batch failed: poison the writer. `abandoned` are the later batches that will never complete. */
@@ -107,9 +115,21 @@ export class CommitQueue {
     return this.inFlight.length > 0 || this.head < this.queue.length;
   }
 
-  /** The newest batch not yet durable (queued or in flight), if any. */
+  /** The newest batch of entries not yet durable (queued or in flight), if any: commits of zeros hold none. */
   get last(): Batch | undefined {
+    if (this.head < this.queue.length) return this.queue[this.queue.length - 1];
+    for (let i = this.inFlight.length - 1; i >= 0; i--) if (!this.inFlight[i].zerosOnly) return this.inFlight[i];
+    return undefined;
+  }
+
+  /** The newest commit not yet complete, commits of zeros included. */
+  get newest(): Batch | undefined {
     return this.head < this.queue.length ? this.queue[this.queue.length - 1] : this.inFlight[this.inFlight.length - 1];
+  }
+
+  /** Only commits of zeros are in flight, and nothing is queued. */
+  get onlyZerosInFlight(): boolean {
+    return this.head === this.queue.length && this.inFlight.length > 0 && this.inFlight.every((b) => b.zerosOnly);
   }
 
   push(batch: Batch): void {
@@ -160,6 +180,12 @@ export class CommitQueue {
         started = Promise.reject(err);
       }
       started.then(() => this.completed(batch), (err: unknown) => this.fail(batch, err));
+      const zeros = this.handler.zerosAfter(batch);
+      if (zeros !== undefined) {
+        this.inFlight.push(zeros.batch);
+        zeros.batch.startedAt = batch.startedAt;
+        zeros.done.then(() => this.completed(zeros.batch), (err: unknown) => this.fail(zeros.batch, err));
+      }
     }
     if (this.failure === undefined && !this.busy) this.handler.drained();
   }

@@ -30,12 +30,6 @@ export class PipelinedCommits<E> implements CommitExecutor {
   private spanBase = 0;
   /** Batch buffers kept between commits (and between pipeline lives): a batch buffer is maxBatchBytes. */
   private spares: FrameBuffer[] = [];
-  /** Commits of zeros ahead of the log (ActiveSegment.zeroAheadAsync) not yet complete. */
-  private zerosPending = 0;
-  /** Every batch completed while zeros were pending: the pipeline drains when they complete. */
-  private drainAfterZeros = false;
-  private zerosSettled: (() => void) | undefined = undefined;
-  private readonly drained: () => void;
 
   /**
    * `syncBuffer`: the synchronous mode's buffer, lent as the first batch when it holds frames.
@@ -55,9 +49,9 @@ export class PipelinedCommits<E> implements CommitExecutor {
       start: (batch) => this.start(batch),
       committed: (batch) => this.committed(batch),
       failed: (batch, err, abandoned) => this.failed(batch, err, abandoned),
-      drained: () => this.batchesDrained(),
+      zerosAfter: (batch) => this.zerosAfter(batch),
+      drained,
     }, state.opts.commitPollMicros);
-    this.drained = drained;
   }
 
   /** Takes over from the synchronous mode: the frames it buffered become the first batch. */
@@ -71,29 +65,24 @@ export class PipelinedCommits<E> implements CommitExecutor {
     this.commits.schedule();
   }
 
-  /** Resolves once no commit of zeros is pending (the batches are syncAll's business). */
-  zerosDone(): Promise<void> {
-    if (this.zerosPending === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const earlier = this.zerosSettled;
-      this.zerosSettled = () => {
-        earlier?.();
-        resolve();
-      };
-    });
+  /**
+   * Every batch of entries completed and only commits of zeros are in flight: a synchronous
+   * caller may block until the file ran them (settleZerosSync), then leave the pipeline.
+   */
+  get onlyZerosPending(): boolean {
+    return this.commits.onlyZerosInFlight && this.buffer.count === 0 && this.filling.waiter === undefined;
+  }
+
+  /** Resolves once every commit in flight, zeros included, completed (or failed). */
+  drainedOut(): Promise<void> {
+    return this.commits.waitFor(this.commits.newest).catch(() => undefined);
   }
 
   /**
-   * Only commits of zeros are pending (every batch completed): a synchronous caller may block
-   * until the file ran them (waitCommitsSync), then leave the pipeline.
+   * Blocks until the commits of zeros in flight have run and throws a failed one's error. Their
+   * completions still reach the queue later, which then finds nothing left to do.
    */
-  get onlyZerosPending(): boolean {
-    return this.zerosPending > 0 && !this.idleWork();
-  }
-
-  /** Blocks until the pending commits of zeros have run (their completions still arrive later); throws a failed one's error. */
   settleZerosSync(): void {
-    this.drainAfterZeros = false;
     this.state.segment.waitCommitsSync();
   }
 
@@ -231,57 +220,28 @@ export class PipelinedCommits<E> implements CommitExecutor {
     const syncDirs = state.dirSyncPending ? [WAL_DIR] : undefined;
     batch.dirGeneration = generation;
     const plan = { chunks, position: batch.start, truncateTo, syncDirs };
-    if (header === undefined) {
-      const committed = segment.commit(plan, end);
-      if (!batch.endsSegment) this.trackZeros(segment.zeroAheadAsync(end, state.opts.maxSegmentSize));
-      return committed;
-    }
+    if (header === undefined) return segment.commit(plan, end);
     // Rule A: the header is fdatasynced before any frame is written. Written together, a torn
     // write could keep a frame and lose the header, which the reader must call damage. A new
     // file's zero fill (options.zeroFill) is committed with and after it (see commitHeader).
     return commitHeader(segment, header, state.opts.zeroFill).then(() => segment.commit(plan, end));
   }
 
-  /**
-   * A commit of zeros nobody waits on: its failure (the file's later commits fail with the same
-   * error) poisons the writer at once, and the pipeline does not drain before it completed, so
-   * the synchronous mode never writes under it.
-   */
-  private trackZeros(zeros: Promise<void> | undefined): void {
-    if (zeros === undefined) return;
-    this.zerosPending++;
-    const segment = this.state.segment;
-    zeros.then(() => this.zerosCompleted(), (err: unknown) => {
-      if (this.state.failure === undefined) this.state.poison(err, segment);
-      this.zerosCompleted();
-    });
-  }
-
-  private zerosCompleted(): void {
-    if (--this.zerosPending > 0) return;
-    const settled = this.zerosSettled;
-    this.zerosSettled = undefined;
-    settled?.();
-    if (this.drainAfterZeros) {
-      this.drainAfterZeros = false;
-      // Frames appended (or a sync asked for) while the zeros were pending are committed first;
-      // the queue drains the pipeline once they are.
-      if (this.idleWork()) this.commits.schedule();
-      else this.drained();
-    }
-  }
-
-  /** Whether a batch is in flight or queued, or the filling batch holds frames or a waiter. */
-  private idleWork(): boolean {
-    return this.commits.busy || this.buffer.count > 0 || this.filling.waiter !== undefined;
-  }
-
-  private batchesDrained(): void {
-    if (this.zerosPending > 0) this.drainAfterZeros = true;
-    else this.drained();
+  /** Zeros ahead of the log, handed to the file right behind `batch` when due (ActiveSegment.zeroAheadAsync). */
+  private zerosAfter(batch: Batch): { readonly batch: Batch; readonly done: Promise<void> } | undefined {
+    if (batch.endsSegment || batch.opensSegment || batch.bytes === 0) return undefined;
+    const segment = batch.segment;
+    const end = batch.start + batch.bytes;
+    const done = segment.zeroAheadAsync(end, this.state.opts.maxSegmentSize);
+    if (done === undefined) return undefined;
+    const zeros = new Batch(segment, end, undefined);
+    zeros.zerosOnly = true;
+    zeros.lastEntryId = batch.lastEntryId;
+    return { batch: zeros, done };
   }
 
   private committed(batch: Batch): void {
+    if (batch.zerosOnly) return;
     const state = this.state;
     state.dirSynced(batch.dirGeneration);
     if (batch.frames !== undefined) this.recycleBuffer(batch.frames);

@@ -257,7 +257,7 @@ export class WalWriter<E> {
       // Entries appended before close() are committed (or rejected by a failure), never left waiting.
       if (this.pipelined && this.state.failure === undefined) await this.pipeline.syncAll().catch(() => undefined);
       // Zeros still being written ahead of the log would land after the trim below.
-      if (this.pipelined) await this.pipeline.zerosDone();
+      if (this.pipelined && this.state.failure === undefined) await this.pipeline.drainedOut();
       if (this.state.failure !== undefined) throw new PoisonedError(this.state.failure);
       await this.inline.finishAsync();
     } finally {
