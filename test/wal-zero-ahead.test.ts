@@ -250,6 +250,9 @@ describe('commits of zeros still pending when every batch completed', () => {
     w.syncSync();
     assert.equal(held.waits, 1);
     w.append(new Uint8Array(PAYLOAD).fill(6));
+    // The zeros' completion arrives now, with a frame in the synchronous mode's buffer: it must
+    // not resume the pipeline (which would commit that frame behind the synchronous mode's back).
+    for (let i = 0; i < 20; i++) await Promise.resolve();
     w.syncSync();
     w.closeSync();
     trimmed(inner);

@@ -43,6 +43,8 @@ export class Batch {
    * batch, so its failure poisons the writer in order and the pipeline drains only after it.
    */
   zerosOnly = false;
+  /** Run and dropped from the queue by forgetZeros: its completion, arriving later, changes nothing. */
+  forgotten = false;
   waiter: Waiter | undefined = undefined;
   /** When the commit was handed to the file (performance.now(), set when it starts). */
   startedAt = 0;
@@ -127,6 +129,16 @@ export class CommitQueue {
     return this.head < this.queue.length ? this.queue[this.queue.length - 1] : this.inFlight[this.inFlight.length - 1];
   }
 
+  /**
+   * The commits of zeros in flight ran (a synchronous wait saw them through, throwing if one
+   * failed) and the writer leaves the pipeline: drop them, so their completions, which still
+   * arrive, neither resume the queue nor report anything.
+   */
+  forgetZeros(): void {
+    for (const b of this.inFlight) if (b.zerosOnly) b.forgotten = true;
+    this.inFlight = this.inFlight.filter((b) => !b.zerosOnly);
+  }
+
   /** Only commits of zeros are in flight, and nothing is queued. */
   get onlyZerosInFlight(): boolean {
     return this.head === this.queue.length && this.inFlight.length > 0 && this.inFlight.every((b) => b.zerosOnly);
@@ -201,7 +213,7 @@ export class CommitQueue {
   }
 
   private completed(batch: Batch): void {
-    if (this.failure !== undefined) return; // an earlier batch failed: this one is abandoned
+    if (this.failure !== undefined || batch.forgotten) return; // an earlier batch failed: this one is abandoned
     try {
       this.handler.committed(batch);
     } catch (err) {
@@ -216,7 +228,7 @@ export class CommitQueue {
   }
 
   private fail(batch: Batch, err: unknown): void {
-    if (this.failure !== undefined) return; // a later batch of a failed file fails with the same cause
+    if (this.failure !== undefined || batch.forgotten) return; // a later batch of a failed file fails with the same cause
     this.failure = { cause: err };
     // Every other batch in flight is failed too: its callers learn the cause, never a success the
     // poisoned writer cannot stand behind.

@@ -79,11 +79,15 @@ export class PipelinedCommits<E> implements CommitExecutor {
   }
 
   /**
-   * Blocks until the commits of zeros in flight have run and throws a failed one's error. Their
-   * completions still reach the queue later, which then finds nothing left to do.
+   * Blocks until the commits of zeros in flight have run and throws a failed one's error; the
+   * queue forgets them (their completions, which still arrive, change nothing).
    */
   settleZerosSync(): void {
-    this.state.segment.waitCommitsSync();
+    try {
+      this.state.segment.waitCommitsSync();
+    } finally {
+      this.commits.forgetZeros();
+    }
   }
 
   /** The pipeline drained: the synchronous mode takes over again. */

@@ -111,14 +111,14 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
     fired = true;
     firedInLife = r.crashes;
     // The moment the fault fires in a writer's I/O, nothing later may be reported durable ...
-    if (run !== undefined && run.phase === 'writer' && run.writer !== undefined) run.ackCeiling = run.writer.durableEntryId;
+    if (run !== undefined && run.phase === 'writer' && run.writer !== undefined) run.setCeiling(run.writer.durableEntryId);
   });
   run = r;
   // ... but the commits ahead of the failed one in the file's order: their fdatasync returned
   // before it ran, so the writer may still report them, up to the moment it is poisoned.
   const onPoison = (): void => {
     const w = r.writer;
-    if (r.ackCeiling !== undefined && w !== undefined && w.poisoned) r.ackCeiling = Math.max(r.ackCeiling, w.durableEntryId);
+    if (w !== undefined && w.poisoned) r.settleCeiling(w.durableEntryId);
   };
   channels.poison.subscribe(onPoison);
   try {

@@ -53,9 +53,14 @@ export class WalRun {
   private life = 0;
   /**
    * Set (by a fault test) when a writer call failed: no acknowledgement may reach past it any
-   * more, whatever resolves later. Cleared when a new writer life starts.
+   * more, whatever resolves later. Cleared when a new writer life starts. Until the writer is
+   * poisoned (settleCeiling) the commits the file ran ahead of the failed one may still report
+   * (their fdatasync returned before it ran): acknowledgements then are held to the ceiling the
+   * poison sets.
    */
   ackCeiling: number | undefined;
+  private ceilingSettled = false;
+  private ackedBeforeSettled = 0;
   /** The last writer ended without close (kill, failure) and no successor has adopted the log yet. */
   private lostUnsynced = false;
   /** Calls in flight not settled yet. */
@@ -197,7 +202,7 @@ export class WalRun {
     this.phase = 'writer';
     this.writer = w;
     this.life++;
-    this.ackCeiling = undefined;
+    this.clearCeiling();
     assert.equal(w.nextEntryId, this.model.nextId, 'a reopened writer continues after the last appended entry');
     assert.equal(w.durableEntryId, w.lastEntryId, 'a reopened writer has made the log it found durable');
     this.model.ack(w.durableEntryId);
@@ -373,7 +378,7 @@ export class WalRun {
         // ... and closes its descriptors.
         this.dir.openHandles.closeAllOnExit();
         this.life++;
-        this.ackCeiling = undefined;
+        this.clearCeiling();
         this.trace.push('-- process killed');
         this.lostUnsynced = true;
         this.writer = this.resumeChecked('a process kill', false);
@@ -446,7 +451,7 @@ export class WalRun {
   reopenAfterFailure(): void {
     this.writer = undefined;
     this.life++;
-    this.ackCeiling = undefined;
+    this.clearCeiling();
     this.trace.push('-- reopened after a failure');
     this.lostUnsynced = true;
     this.writer = this.resumeChecked('reopening after a failure', false);
@@ -504,10 +509,34 @@ export class WalRun {
     }
   }
 
+  /** A fault fired in the writer's I/O with `durable` entries durable (see ackCeiling). */
+  setCeiling(durable: number): void {
+    this.ackCeiling = durable;
+    this.ceilingSettled = false;
+    this.ackedBeforeSettled = 0;
+  }
+
+  /** The writer was poisoned with `durable` entries durable: acknowledgements so far and from now on stay within. */
+  settleCeiling(durable: number): void {
+    if (this.ackCeiling === undefined) return;
+    this.ackCeiling = Math.max(this.ackCeiling, durable);
+    this.ceilingSettled = true;
+    this.checkAck(this.ackedBeforeSettled);
+  }
+
+  /** A new writer life: what the last one acknowledged after its fault must be within its ceiling. */
+  private clearCeiling(): void {
+    if (this.ackCeiling !== undefined && !this.ceilingSettled) this.checkAck(this.ackedBeforeSettled);
+    this.ackCeiling = undefined;
+  }
+
+  private checkAck(upTo: number): void {
+    assert.ok(this.ackCeiling === undefined || upTo <= this.ackCeiling, `entries up to ${upTo} reported durable after the writer failed with ${this.ackCeiling} durable`);
+  }
+
   private ack(upTo: number): void {
-    if (this.ackCeiling !== undefined) {
-      assert.ok(upTo <= this.ackCeiling, `entries up to ${upTo} reported durable after the writer failed with ${this.ackCeiling} durable`);
-    }
+    if (this.ackCeiling !== undefined && !this.ceilingSettled) this.ackedBeforeSettled = Math.max(this.ackedBeforeSettled, upTo);
+    else this.checkAck(upTo);
     this.model.ack(upTo);
   }
 
@@ -526,7 +555,7 @@ export class WalRun {
       assert.ok(crashed !== undefined);
       this.crashes++;
       this.life++;
-      this.ackCeiling = undefined;
+      this.clearCeiling();
       this.scheduled = undefined;
       this.writer = undefined;
       this.dir = crashed;
