@@ -283,7 +283,8 @@ function roundBreakdown(r: Results): string[] {
   const L: string[] = ['## Per-round breakdown', ''];
   L.push(
     'One row per WAL cell, averaged over its measured window. Rounds are the writer\'s group commits ' +
-    '(its onSync count); write, fdatasync and wake are the backend\'s own `commitStats()` per commit: the gather ' +
+    '(its onSync count); write, fdatasync and wake are the backend\'s own `commitStats()` per commit (on the native ' +
+    'core that includes the commits of zeros kept ahead of the log, one per 256 KiB of log): the gather ' +
     'write, then ftruncate + fdatasync + directory fsyncs, then (native only) the time from the commit thread ' +
     'finishing to the event loop settling the promise. On node:fs that hop back from the thread pool is inside ' +
     'each step\'s callback time, so it is counted in the write and fdatasync columns. Event loop per entry is the ' +

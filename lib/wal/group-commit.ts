@@ -16,6 +16,11 @@ import type { FrameBuffer } from './frame-buffer';
 // them all, in the order they registered = id order). Batches complete in order and a failure
 // rejects the failing batch and every later one, so awaiting the batch that holds one's last
 // entry covers all earlier ones.
+//
+// Right behind a batch the queue may hand the file a commit of zeros ahead of the log
+// (Batch.zerosOnly, ActiveSegment.zeroAheadAsync): it holds no entries and nobody waits on it,
+// but it takes its place in the order like a batch, so its failure poisons the writer in order
+// and the pipeline drains only after it.
 
 /** A run of frames of one segment, committed together. */
 export class Batch {
