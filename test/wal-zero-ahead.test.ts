@@ -273,6 +273,22 @@ describe('commits of zeros still pending when every batch completed', () => {
     assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last + 1);
   });
 
+  it('a commit kick queued before syncSync left the pipeline early does not commit the synchronous mode\'s frames', async () => {
+    const { held, inner, w, last } = await writerWithZerosHeld();
+    // A durable append whose encode fails queues a kick and frames nothing.
+    const refused = w.appendDurable('not bytes' as unknown as Uint8Array).then(() => undefined, (err: unknown) => err);
+    w.syncSync(); // waits for the zeros and leaves the pipeline, the kick still queued
+    assert.equal(held.waits, 1);
+    w.append(new Uint8Array(PAYLOAD).fill(11)); // into the synchronous mode's buffer
+    assert.ok((await refused) instanceof Error);
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    assert.equal(w.durableEntryId, last, 'the kick reported nothing durable');
+    w.syncSync();
+    w.closeSync();
+    trimmed(inner);
+    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last + 1);
+  });
+
   it('frames appended while they are pending are committed once they complete, not dropped when the pipeline drains', async () => {
     const { held, inner, w, last } = await writerWithZerosHeld();
     w.append(new Uint8Array(PAYLOAD).fill(8)); // into the pipeline's filling batch: no commit yet

@@ -226,7 +226,8 @@ export class CommitQueue {
       return;
     }
     this.inFlight.shift();
-    this.poll.completed(batch.startedAt);
+    // A commit of zeros shares the start of the batch ahead of it: its sample would count both.
+    if (!batch.zerosOnly) this.poll.completed(batch.startedAt);
     batch.waiter?.resolve();
     // Dispatched before the woken callers run, so the disk stays busy while they append more.
     this.next();

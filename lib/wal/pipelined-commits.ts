@@ -30,6 +30,8 @@ export class PipelinedCommits<E> implements CommitExecutor {
   private spanBase = 0;
   /** Batch buffers kept between commits (and between pipeline lives): a batch buffer is maxBatchBytes. */
   private spares: FrameBuffer[] = [];
+  /** Between enter and leave: the writer's I/O is this pipeline's. */
+  private active = false;
 
   /**
    * `syncBuffer`: the synchronous mode's buffer, lent as the first batch when it holds frames.
@@ -50,12 +52,16 @@ export class PipelinedCommits<E> implements CommitExecutor {
       committed: (batch) => this.committed(batch),
       failed: (batch, err, abandoned) => this.failed(batch, err, abandoned),
       zerosAfter: (batch) => this.zerosAfter(batch),
-      drained,
+      // A kick queued before the writer left the pipeline early (settleZerosSync) finds nothing to do.
+      drained: () => {
+        if (this.active) drained();
+      },
     }, state.opts.commitPollMicros);
   }
 
   /** Takes over from the synchronous mode: the frames it buffered become the first batch. */
   enter(): void {
+    this.active = true;
     const segment = this.state.segment;
     this.spanBase = segment.synced;
     this.buffer = this.syncBuffer;
@@ -92,6 +98,7 @@ export class PipelinedCommits<E> implements CommitExecutor {
 
   /** The pipeline drained: the synchronous mode takes over again. */
   leave(): void {
+    this.active = false;
     if (this.buffer !== this.syncBuffer) this.recycleBuffer(this.buffer);
     this.buffer = this.syncBuffer;
   }
@@ -201,7 +208,8 @@ export class PipelinedCommits<E> implements CommitExecutor {
   }
 
   private cutFilling(): boolean {
-    if (this.buffer.count === 0 && this.filling.waiter === undefined) return false;
+    // Not active: the synchronous mode owns the buffer (a kick queued before the pipeline was left).
+    if (!this.active || (this.buffer.count === 0 && this.filling.waiter === undefined)) return false;
     this.cut();
     return true;
   }

@@ -111,7 +111,7 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
     fired = true;
     firedInLife = r.crashes;
     // The moment the fault fires in a writer's I/O, nothing later may be reported durable ...
-    if (run !== undefined && run.phase === 'writer' && run.writer !== undefined) run.setCeiling(run.writer.durableEntryId);
+    if (run !== undefined && run.phase === 'writer' && run.writer !== undefined) run.setCeiling(run.writer.durableEntryId, run.writer.lastEntryId);
   });
   run = r;
   // ... but the commits ahead of the failed one in the file's order: their fdatasync returned

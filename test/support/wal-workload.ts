@@ -61,6 +61,8 @@ export class WalRun {
   ackCeiling: number | undefined;
   private ceilingSettled = false;
   private ackedBeforeSettled = 0;
+  /** Entries appended when the fault fired: none appended later can be in a commit ahead of it. */
+  private appendedAtFault = 0;
   /** The last writer ended without close (kill, failure) and no successor has adopted the log yet. */
   private lostUnsynced = false;
   /** Calls in flight not settled yet. */
@@ -509,17 +511,22 @@ export class WalRun {
     }
   }
 
-  /** A fault fired in the writer's I/O with `durable` entries durable (see ackCeiling). */
-  setCeiling(durable: number): void {
+  /** A fault fired in the writer's I/O with `durable` of `appended` entries durable (see ackCeiling); the first one counts. */
+  setCeiling(durable: number, appended: number): void {
+    if (this.ackCeiling !== undefined) return;
     this.ackCeiling = durable;
+    this.appendedAtFault = appended;
     this.ceilingSettled = false;
     this.ackedBeforeSettled = 0;
   }
 
-  /** The writer was poisoned with `durable` entries durable: acknowledgements so far and from now on stay within. */
+  /**
+   * The writer was poisoned with `durable` entries durable: what it reported since the fault, and
+   * reports from now on, stay within that and within what was appended when the fault fired.
+   */
   settleCeiling(durable: number): void {
-    if (this.ackCeiling === undefined) return;
-    this.ackCeiling = Math.max(this.ackCeiling, durable);
+    if (this.ackCeiling === undefined || this.ceilingSettled) return;
+    this.ackCeiling = Math.max(this.ackCeiling, Math.min(durable, this.appendedAtFault));
     this.ceilingSettled = true;
     this.checkAck(this.ackedBeforeSettled);
   }
