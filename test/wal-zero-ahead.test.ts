@@ -231,6 +231,12 @@ describe('commits of zeros still pending when every batch completed', () => {
     return { held, inner, w, last };
   }
 
+  /** The writer closed: its segment is trimmed and holds `count` entries. */
+  const closedHolding = (dir: Directory, count: number): void => {
+    trimmed(dir);
+    assert.equal(new WalReader(dir, { codec: raw }).replaySync().length, count);
+  };
+
   const trimmed = (dir: Directory): void => {
     const bytes = dir.readFile(segmentPath(1));
     const { validEnd } = scanSegment(dir, { segmentId: 1, path: segmentPath(1) }, { isFinal: false, mode: 'strict' });
@@ -241,8 +247,7 @@ describe('commits of zeros still pending when every batch completed', () => {
     const { held, inner, w, last } = await writerWithZerosHeld();
     w.closeSync();
     assert.equal(held.waits, 1);
-    trimmed(inner);
-    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last);
+    closedHolding(inner, last);
   });
 
   it('syncSync waits for them, and the synchronous mode then writes after them', async () => {
@@ -255,8 +260,7 @@ describe('commits of zeros still pending when every batch completed', () => {
     for (let i = 0; i < 20; i++) await Promise.resolve();
     w.syncSync();
     w.closeSync();
-    trimmed(inner);
-    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last + 1);
+    closedHolding(inner, last + 1);
   });
 
   it('the writer stays pipelined until they complete: appends meanwhile are committed after them, and close() waits for them', async () => {
@@ -269,8 +273,7 @@ describe('commits of zeros still pending when every batch completed', () => {
     for (const h of held.held.splice(0)) h.run();
     await closing;
     assert.equal(held.waits, 0);
-    trimmed(inner);
-    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last + 1);
+    closedHolding(inner, last + 1);
   });
 
   it('a commit kick queued before syncSync left the pipeline early does not commit the synchronous mode\'s frames', async () => {
@@ -285,8 +288,7 @@ describe('commits of zeros still pending when every batch completed', () => {
     assert.equal(w.durableEntryId, last, 'the kick reported nothing durable');
     w.syncSync();
     w.closeSync();
-    trimmed(inner);
-    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last + 1);
+    closedHolding(inner, last + 1);
   });
 
   it('frames appended while they are pending are committed once they complete, not dropped when the pipeline drains', async () => {
@@ -296,8 +298,7 @@ describe('commits of zeros still pending when every batch completed', () => {
     for (const h of held.held.splice(0)) h.run();
     for (let i = 0; i < 20; i++) await Promise.resolve();
     await w.close();
-    trimmed(inner);
-    assert.equal(new WalReader(inner, { codec: raw }).replaySync().length, last + 1);
+    closedHolding(inner, last + 1);
   });
 
   it('a failed commit of zeros poisons the writer: the next call throws PoisonedError with the cause', async () => {

@@ -59,7 +59,8 @@ export interface WritableFile {
   commitAsync(plan: CommitPlan): Promise<void>;
   /**
    * Whether waitCommitsSync can block until the commits handed to this file have run: true when
-   * they run on a thread of the file's own (FsDirectory on the native backend).
+   * they run on a thread of the file's own (FsDirectory on the native backend) and on memory and
+   * simulated files (their steps run synchronously); false on node:fs files.
    */
   readonly waitsForCommits: boolean;
   /** Blocks until every commit handed to the file has run; throws the first failed one's error. Only where waitsForCommits. */

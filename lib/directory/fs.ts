@@ -355,7 +355,7 @@ class FsWritableFile extends BaseWritableFile {
     if (backend.waitCommits === undefined) super.waitCommitsSync();
     else backend.waitCommits(this.fd, this.os);
   }
-  protected commit(plan: CheckedCommitPlan): Promise<void> {
+  protected override commit(plan: CheckedCommitPlan): Promise<void> {
     const dirs = plan.syncDirs.map((d) => this.dir.osPathOf(d));
     const steps = { chunks: plan.chunks, offset: plan.position, truncateTo: plan.truncateTo, dirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
     return this.dir.backend.commitAsync(this.fd, steps, this.os);

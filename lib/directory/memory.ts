@@ -226,9 +226,6 @@ class MemWritableFile extends BaseWritableFile {
   }
   protected fdatasync(): void {}
   protected async fdatasyncAsync(): Promise<void> {}
-  protected async commit(plan: CheckedCommitPlan): Promise<void> {
-    this.commitNow(plan);
-  }
   protected override commitNow(plan: CheckedCommitPlan): void {
     this.pwritev(plan.chunks, plan.position);
     if (plan.truncateTo !== undefined) this.ftruncate(plan.truncateTo);

@@ -45,9 +45,6 @@ export class SimWritableFile extends BaseWritableFile {
     this.fdatasync();
   }
   /** Each step is one counted operation (write, truncate, sync, syncDir), run at once in order. */
-  protected async commit(plan: CheckedCommitPlan): Promise<void> {
-    this.commitNow(plan);
-  }
   protected override commitNow(plan: CheckedCommitPlan): void {
     const bytes = concatChunks(plan.chunks);
     if (bytes.length > 0) this.engine.write(this.file, this.path, plan.position, bytes);

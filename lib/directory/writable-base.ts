@@ -86,8 +86,11 @@ export abstract class BaseWritableFile implements WritableFile {
   protected abstract fileSize(): number;
   protected abstract fdatasync(): void;
   protected abstract fdatasyncAsync(): Promise<void>;
-  /** Runs a checked plan (syncDirs normalized). */
-  protected abstract commit(plan: CheckedCommitPlan): Promise<void>;
+  /**
+   * Runs a checked plan (syncDirs normalized) off the thread. A file has this or commitNow: files
+   * whose steps are synchronous (memory, simulated) only have commitNow.
+   */
+  protected commit?(plan: CheckedCommitPlan): Promise<void>;
   /**
    * True when commit() itself runs the commits of this file in call order, each after the
    * previous one's fdatasync, and fails every commit after a failed one (the native commit
@@ -99,9 +102,9 @@ export abstract class BaseWritableFile implements WritableFile {
 
   /**
    * Runs a checked plan at once. Memory and simulated files have it (their steps are synchronous):
-   * their queued commits can then be run on demand, so waitCommitsSync works on them as it does
-   * on the native core's commit thread, and the WAL's use of it is exercised by the simulated
-   * crash tests.
+   * commitAsync queues their commits and runs each in a microtask, in order, or all at once in
+   * waitCommitsSync, which so works on them as it does on the native core's commit thread (and
+   * the WAL's use of it is exercised by the simulated crash tests).
    */
   protected commitNow?(plan: CheckedCommitPlan): void;
   /** Commits handed over and not yet run, oldest first (files with commitNow). */
@@ -118,6 +121,10 @@ export abstract class BaseWritableFile implements WritableFile {
     if (this.ordersCommits || this.commitNow === undefined) throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
     for (const queued of this.queued.splice(0)) this.runQueued(queued);
     if (this.commitFailure !== undefined) throw this.commitFailure.cause;
+  }
+
+  private runCommit(plan: CheckedCommitPlan): Promise<void> {
+    return (this.commit as (plan: CheckedCommitPlan) => Promise<void>)(plan);
   }
 
   /** Runs a queued commit (in order: every earlier one ran) unless it already ran, and throws its error. */
@@ -243,12 +250,12 @@ export abstract class BaseWritableFile implements WritableFile {
     let commit: Promise<void>;
     if (this.ordersCommits) {
       const checked = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
-      commit = this.offThread(() => this.commit(checked));
+      commit = this.offThread(() => this.runCommit(checked));
     } else {
       // The caller's bytes as they are now: this commit may start only after earlier ones.
       const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
       if (this.commitNow === undefined) {
-        commit = this.offThread(() => this.lastCommit.then(() => this.commit(checked)));
+        commit = this.offThread(() => this.lastCommit.then(() => this.runCommit(checked)));
       } else {
         const queued: QueuedCommit = { plan: checked, done: false, error: undefined };
         this.queued.push(queued);

@@ -3,8 +3,8 @@
 // in epoll_wait; the completion (native commit thread or thread pool) wakes it, and on a virtual
 // machine that wake-up, a halted vCPU brought back, costs 40–60 µs: a third to a half of a fast
 // disk's fdatasync, paid once per round by every caller. Measured here (bench/RESULTS.md): the
-// bare commit loop through the commit thread went from 1.6× to 1.2× the bare fdatasync, and 256
-// producers from 550 k to 680 k appends/s.
+// bare commit loop through the commit thread went from 1.3–1.6× the blocking bare fdatasync loop
+// to at or below it, and 256 producers from 550 k to 680 k appends/s.
 //
 // One setImmediate per turn, so every other event, timer and I/O callback is still served each
 // turn: the loop stays as responsive as when it sleeps, it only spends CPU instead of waiting.

@@ -200,7 +200,6 @@ export class CommitQueue {
       const zeros = this.handler.zerosAfter(batch);
       if (zeros !== undefined) {
         this.inFlight.push(zeros.batch);
-        zeros.batch.startedAt = batch.startedAt;
         zeros.done.then(() => this.completed(zeros.batch), (err: unknown) => this.fail(zeros.batch, err));
       }
     }
@@ -226,7 +225,7 @@ export class CommitQueue {
       return;
     }
     this.inFlight.shift();
-    // A commit of zeros shares the start of the batch ahead of it: its sample would count both.
+    // The poll's average is of commits callers wait on; nobody waits on a commit of zeros.
     if (!batch.zerosOnly) this.poll.completed(batch.startedAt);
     batch.waiter?.resolve();
     // Dispatched before the woken callers run, so the disk stays busy while they append more.
