@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { FsDirectory } from '../lib/directory/fs';
 import { Prng } from '../lib/directory/prng';
 import { JetStreamForwarder } from '../lib/jetstream/index';
 import { raw } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
-import { Relay, requireNatsServer, startCluster, startServer, stopAll, type NatsNode } from './support/nats-server';
+import { Relay, requireNatsServer, startCluster, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
 import { assertStreamMatchesLog, createStream, withConnection } from './support/jetstream-stream';
 
 // Exactly once across crashes, with real processes and real servers: an ingestion process
@@ -72,7 +71,7 @@ describe('JetStream forwarder: exactly once across crashes (real processes, real
     const relay = new Relay(() => server.port);
     await relay.start();
     try {
-      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-js-crash-'));
+      const root = tempDir('durability-js-crash-');
       const stream = 'CRASH';
       const subject = 'wal.crash';
       await createStream(server.url, { name: stream, subjects: [subject], duplicate_window: 1_000_000_000 });
@@ -116,7 +115,7 @@ describe('JetStream forwarder: exactly once across crashes (real processes, real
     const subject = 'wal.r3';
     await waitForMeta(urls);
     await createStream(urls, { name: stream, subjects: [subject], num_replicas: 3 });
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-js-r3-'));
+    const root = tempDir('durability-js-r3-');
     const dir = new FsDirectory(root);
     let writer: WalWriter<Uint8Array> | undefined;
     const f = new JetStreamForwarder({

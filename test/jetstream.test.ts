@@ -3,7 +3,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { main as cliMain } from '../lib/cli/main';
 import { FsDirectory } from '../lib/directory/fs';
@@ -12,7 +11,7 @@ import { CURSOR_FILE, JetStreamForwarder, readCursor, type ForwarderStats } from
 import { raw } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalWriter } from '../lib/wal/writer';
-import { freePort, requireNatsServer, startServer, stopAll, type NatsNode } from './support/nats-server';
+import { freePort, requireNatsServer, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
 import { assertStreamMatchesLog, createStream, readStream, withConnection } from './support/jetstream-stream';
 
 // The forwarder against a real nats-server (started here on a loopback port): shipping, the
@@ -24,7 +23,7 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function tempRoot(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'durability-js-'));
+  return tempDir('durability-js-');
 }
 
 /** Polls (bounded, 30 s) until cond holds. */

@@ -15,21 +15,29 @@ export async function withConnection<T>(servers: string | string[], fn: (nc: Nat
 }
 
 /**
- * Runs a JetStream API exchange again (a fresh connection each time, at most `attempts` times)
- * when it times out or finds no responder: right after a node of a cluster was killed and
- * restarted, the meta or stream leader can still be changing, and the API has nobody to answer
- * until the election settles. Any other failure is the test's.
+ * Runs a JetStream API exchange again (a fresh connection each time, 250 ms apart, for up to
+ * `withinMs`) when the cluster cannot answer it yet: it times out or finds no responder (right
+ * after a node of a cluster was killed and restarted, the meta or stream leader can still be
+ * changing, and the API has nobody to answer until the election settles), or a replicated stream
+ * finds no peers to be placed on (a cluster just started, or just restarted a node, whose meta
+ * leader has not yet heard from every server: seen on a loaded machine). Any other failure is the
+ * test's.
  */
-export async function retryingApi<T>(servers: string | string[], fn: (nc: NatsConnection) => Promise<T>, attempts = 6): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+export async function retryingApi<T>(servers: string | string[], fn: (nc: NatsConnection) => Promise<T>, withinMs = 20000): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
     try {
       return await withConnection(servers, fn);
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (attempt >= attempts || (code !== 'TIMEOUT' && code !== '503')) throw err;
+      if (Date.now() > deadline || !clusterNotReady(err)) throw err;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
+}
+
+function clusterNotReady(err: unknown): boolean {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return code === 'TIMEOUT' || code === '503' || /no suitable peers for placement/.test(String(message));
 }
 
 export async function createStream(servers: string | string[], config: Partial<StreamConfig> & { name: string }): Promise<void> {

@@ -1,5 +1,5 @@
 // Real nats-server processes for the JetStream tests: loopback ports, temporary directories,
-// stopped by stopAll() (call it from an after hook, so a failing test stops them too).
+// stopped and removed by stopAll() (call it from an after hook, so a failing test stops them too).
 // A missing nats-server binary is a test failure with instructions, never a skip.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -112,8 +112,13 @@ export class NatsNode {
   }
 }
 
-function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+const tempDirs: string[] = [];
+
+/** A fresh directory under the OS temp dir, removed by stopAll(). */
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /** One JetStream server on a free loopback port; `extra` lines go into its config file. */
@@ -163,9 +168,10 @@ async function startClusterOnce(): Promise<NatsNode[]> {
   return nodes;
 }
 
-/** Kills every server this process started (tests' after hooks). */
+/** Kills every server this process started, then removes every tempDir() (tests' after hooks). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((n) => n.stop('SIGKILL')));
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** A loopback TCP relay in front of a server, whose connections a test can cut at will. */
