@@ -1,6 +1,7 @@
 import type { ActiveSegment } from './active-segment';
 import { CompletionPoll } from './completion-poll';
 import type { FrameBuffer } from './frame-buffer';
+import type { CohortPolicy } from './run-split';
 
 // Group commit for appendDurable: batches of frames are made durable in order. The writer frames
 // entries synchronously into the filling batch (ids in call order); a cut batch becomes one
@@ -16,6 +17,11 @@ import type { FrameBuffer } from './frame-buffer';
 // them all, in the order they registered = id order). Batches complete in order and a failure
 // rejects the failing batch and every later one, so awaiting the batch that holds one's last
 // entry covers all earlier ones.
+//
+// Callers woken together append again in one run of the event loop; their batch is cut when the
+// run ends (the kick). Where the JS of such a run outlasts a commit, the run is split in two and
+// the halves take turns on the disk; where two cohorts' JS together is shorter than a commit, a
+// cut batch is held to merge with the next cohort's run (run-split.ts).
 //
 // Right behind a batch the queue may hand the file a commit of zeros ahead of the log
 // (Batch.zerosOnly, ActiveSegment.zeroAheadAsync): it holds no entries and nobody waits on it,
@@ -36,6 +42,8 @@ export class Batch {
   mark = 0;
   /** Last entry id this batch makes durable. */
   lastEntryId = 0;
+  /** Entries in the batch (set when it is cut). */
+  entries = 0;
   /** The segment is complete after this batch: trim it, sync it, close it (rotation, rule A). */
   endsSegment = false;
   /** The batch's commit creates its segment's file or writes its header first (set when it starts). */
@@ -53,6 +61,8 @@ export class Batch {
   waiter: Waiter | undefined = undefined;
   /** When the commit was handed to the file (performance.now(), set when it starts). */
   startedAt = 0;
+  /** Started at the end of a run with nothing else in flight: start to completion seen is the disk's own time. */
+  timed = false;
 
   constructor(readonly segment: ActiveSegment, start: number, frames: FrameBuffer | undefined) {
     this.start = start;
@@ -87,6 +97,10 @@ export interface CommitHandler {
   failed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void;
   /** Nothing queued, nothing in flight, nothing open: the pipeline is idle. */
   drained(): void;
+  /** The next entry id to be given (ids count the entries appended so far). */
+  nextId(): number;
+  /** Entries in the filling batch. */
+  fillingEntries(): number;
 }
 
 /**
@@ -107,13 +121,29 @@ export class CommitQueue {
   private failure: { readonly cause: unknown } | undefined = undefined;
   private readonly kick = (): void => {
     this.kickPending = false;
-    this.next();
+    this.cohorts?.runEnded(this.handler.nextId());
+    if (!this.holdToMerge()) this.next(true);
+  };
+  /** After a completion that released a held batch: cuts it if no append started a run to join it. */
+  private readonly releaseHeld = (): void => {
+    if (!this.kickPending) this.next();
   };
 
   private readonly poll: CompletionPoll;
+  /** The run after the last completion is split once it has appended this many entries. */
+  private splitAt = Infinity;
+  /** The filling batch waits for the callers of the batch in flight, to be cut with their run. */
+  private holding = false;
+  /** Runs split in two, and batches held to merge with the next run, so far (diagnostics and tests). */
+  runsSplit = 0;
+  batchesHeld = 0;
 
-  /** `pollMicros`: how long a commit's wait may keep the event loop turning (completion-poll.ts; 0: never). */
-  constructor(private readonly handler: CommitHandler, pollMicros = 0) {
+  /**
+   * `pollMicros`: how long a commit's wait may keep the event loop turning (completion-poll.ts;
+   * 0: never). `cohorts`: when runs are split or batches held to merge (run-split.ts; undefined:
+   * one batch per run).
+   */
+  constructor(private readonly handler: CommitHandler, pollMicros = 0, private readonly cohorts: CohortPolicy | undefined = undefined) {
     this.poll = new CompletionPoll(pollMicros, () => this.inFlight.length > 0);
   }
 
@@ -169,12 +199,39 @@ export class CommitQueue {
   schedule(): void {
     if (this.kickPending || this.inFlight.length >= COMMIT_DEPTH) return;
     this.kickPending = true;
+    this.cohorts?.runStarted(this.handler.nextId());
     // A reaction on a settled promise, not queueMicrotask: same queue, same order, without the
     // async-hooks resource Node creates for every queueMicrotask call (once per round).
     void resolved.then(this.kick);
   }
 
-  private next(): void {
+  /**
+   * An entry was appended: a run long enough to outlast a commit, with the disk idle, has its
+   * batch cut and started at once, once per run (run-split.ts).
+   */
+  appended(filling: number): void {
+    if (filling < this.splitAt || this.inFlight.length !== 0 || this.head !== this.queue.length || this.failure !== undefined) return;
+    this.splitAt = Infinity;
+    this.runsSplit++;
+    this.next();
+  }
+
+  /**
+   * At the end of a run, with one batch in flight: hold the filling batch for the run its callers
+   * will make, when both cohorts' JS is shorter than a commit, so the two become one batch.
+   */
+  private holdToMerge(): boolean {
+    if (this.inFlight.length !== 1 || this.head !== this.queue.length || this.failure !== undefined) return false;
+    const inFlight = this.inFlight[0];
+    const filling = this.handler.fillingEntries();
+    if (this.cohorts === undefined || inFlight.zerosOnly || filling === 0 || !this.cohorts.shouldMerge(filling, inFlight.entries)) return false;
+    this.holding = true;
+    this.batchesHeld++;
+    return true;
+  }
+
+  /** `atRunEnd`: called by the kick, so a batch started alone is timed (RunSplit.commitTook). */
+  private next(atRunEnd = false): void {
     while (this.failure === undefined && this.inFlight.length < COMMIT_DEPTH) {
       if (this.head === this.queue.length) {
         this.queue.length = 0;
@@ -188,6 +245,7 @@ export class CommitQueue {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
+      batch.timed = atRunEnd && this.inFlight.length === 0;
       this.inFlight.push(batch);
       batch.startedAt = this.poll.started();
       let started: Promise<void>;
@@ -226,8 +284,21 @@ export class CommitQueue {
     }
     this.inFlight.shift();
     // The poll's average is of commits callers wait on; nobody waits on a commit of zeros.
-    if (!batch.zerosOnly) this.poll.completed(batch.startedAt);
+    if (!batch.zerosOnly) {
+      this.poll.completed(batch.startedAt);
+      if (this.cohorts !== undefined) {
+        if (batch.timed) this.cohorts.commitTook((performance.now() - batch.startedAt) * 1000);
+        this.splitAt = this.cohorts.splitAt(batch.entries);
+      }
+    }
     batch.waiter?.resolve();
+    if (this.holding) {
+      // The woken callers' first append schedules the kick that cuts the held batch with their
+      // entries; if none appends, the next turn cuts it.
+      this.holding = false;
+      setImmediate(this.releaseHeld);
+      return;
+    }
     // Dispatched before the woken callers run, so the disk stays busy while they append more.
     this.next();
   }
@@ -235,6 +306,7 @@ export class CommitQueue {
   private fail(batch: Batch, err: unknown): void {
     if (this.failure !== undefined || batch.forgotten) return; // a later batch of a failed file fails with the same cause
     this.failure = { cause: err };
+    this.holding = false;
     // Every other batch in flight is failed too: its callers learn the cause, never a success the
     // poisoned writer cannot stand behind.
     const later = this.inFlight.filter((b) => b !== batch);

@@ -4,6 +4,7 @@ import type { Codec } from './codec';
 import { resolveFlushPolicy, type FlushPolicy, type ResolvedFlushPolicy } from './flush-policy';
 import { DEFAULT_SYNC_WINDOW, FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE } from './format';
 import type { WalObserver } from './observer';
+import type { CohortPolicy } from './run-split';
 
 export interface WalWriterOptions<E> {
   codec: Codec<E>;
@@ -44,9 +45,11 @@ export interface WalWriterOptions<E> {
    * write. A single larger frame is a batch of its own. pollMicros: how long the event loop keeps
    * turning (instead of sleeping) while a commit is in flight, so its completion is seen without a
    * wake-up (default 1000; 0: sleep). Disks whose commits take longer on average are not polled
-   * (see completion-poll.ts).
+   * (see completion-poll.ts). cohorts: when a run of appends is split in two batches, or a batch
+   * held to merge with the next run (run-split.ts); measured by default on FsDirectory, one batch
+   * per run on memory and simulated directories; tests pass their own.
    */
-  groupCommit?: { maxBatchBytes?: number; maxBatchEntries?: number; pollMicros?: number };
+  groupCommit?: { maxBatchBytes?: number; maxBatchEntries?: number; pollMicros?: number; cohorts?: CohortPolicy };
   /** Milliseconds clock for segment age (Date.now by default); tests pass their own. */
   clock?: () => number;
 }
@@ -68,6 +71,8 @@ export interface ResolvedWriterOptions<E> {
   readonly maxBatchBytes: number;
   readonly maxBatchEntries: number;
   readonly commitPollMicros: number;
+  /** groupCommit.cohorts as given (undefined: the directory's default, defaultCohortPolicy). */
+  readonly cohorts: CohortPolicy | undefined;
 }
 
 export const DEFAULT_BUFFER_SIZE = 1024 * 1024;
@@ -119,7 +124,7 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
   }
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new InvalidArgumentError('clock must be a function');
   const group = options.groupCommit ?? {};
-  if (group === null || typeof group !== 'object') throw new InvalidArgumentError('groupCommit must be an object { maxBatchBytes?, maxBatchEntries?, pollMicros? }');
+  if (group === null || typeof group !== 'object') throw new InvalidArgumentError('groupCommit must be an object { maxBatchBytes?, maxBatchEntries?, pollMicros?, cohorts? }');
   return {
     codec,
     flush: resolveFlushPolicy(options.flushPolicy),
@@ -136,5 +141,17 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
     maxBatchBytes: integerOption('groupCommit.maxBatchBytes', group.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, FRAME_HEADER_SIZE, MAX_BUFFER),
     maxBatchEntries: integerOption('groupCommit.maxBatchEntries', group.maxBatchEntries, DEFAULT_MAX_BATCH_ENTRIES, 1, 1 << 24),
     commitPollMicros: integerOption('groupCommit.pollMicros', group.pollMicros, DEFAULT_COMMIT_POLL_MICROS, 0, 1_000_000),
+    cohorts: cohortsOption(group.cohorts),
   };
+}
+
+const COHORT_METHODS = ['splitAt', 'shouldMerge', 'runStarted', 'runEnded', 'commitTook'] as const;
+
+function cohortsOption(cohorts: unknown): CohortPolicy | undefined {
+  if (cohorts === undefined) return undefined;
+  const policy = cohorts as Record<string, unknown> | null;
+  if (policy === null || typeof policy !== 'object' || COHORT_METHODS.some((m) => typeof policy[m] !== 'function')) {
+    throw new InvalidArgumentError(`groupCommit.cohorts must be an object with ${COHORT_METHODS.join(', ')} (a CohortPolicy)`);
+  }
+  return policy as unknown as CohortPolicy;
 }

@@ -1,5 +1,6 @@
 import { commitHeader, planSegment } from './active-segment';
 import type { CommitExecutor } from './commit-executor';
+import { defaultCohortPolicy } from './run-split';
 import { MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { Batch, COMMIT_DEPTH, CommitQueue } from './group-commit';
@@ -52,11 +53,13 @@ export class PipelinedCommits<E> implements CommitExecutor {
       committed: (batch) => this.committed(batch),
       failed: (batch, err, abandoned) => this.failed(batch, err, abandoned),
       zerosAfter: (batch) => this.zerosAfter(batch),
+      nextId: () => this.state.next,
+      fillingEntries: () => this.buffer.count,
       // A kick queued before the writer left the pipeline early (settleZerosSync) finds nothing to do.
       drained: () => {
         if (this.active) drained();
       },
-    }, state.opts.commitPollMicros);
+    }, state.opts.commitPollMicros, state.opts.cohorts ?? defaultCohortPolicy(state.dir));
   }
 
   /** Takes over from the synchronous mode: the frames it buffered become the first batch. */
@@ -149,6 +152,7 @@ export class PipelinedCommits<E> implements CommitExecutor {
     batch.sealed = sealedFrame(id, payload, segment.salt, this.state.checksum, batch.mark);
     batch.bytes = batch.sealed.length;
     batch.lastEntryId = id;
+    batch.entries = 1;
     segment.position += batch.bytes;
     this.commits.push(batch);
     this.spanBase = segment.position;
@@ -158,6 +162,11 @@ export class PipelinedCommits<E> implements CommitExecutor {
   /** Another caller waits: make sure a commit will run. */
   wake(): void {
     this.commits.schedule();
+  }
+
+  /** appendDurable framed an entry: the queue may split a long run here (CommitQueue.appended). */
+  appended(): void {
+    this.commits.appended(this.buffer.count);
   }
 
   /** The batch holding the newest entry (undefined: everything appended is durable). */
@@ -186,6 +195,7 @@ export class PipelinedCommits<E> implements CommitExecutor {
     batch.mark = this.batchMark({ hasFrames: buffer.count > 0 });
     batch.bytes = buffer.length + (batch.mark > 0 ? MARK_SIZE : 0);
     batch.lastEntryId = this.state.next - 1;
+    batch.entries = buffer.count;
     batch.endsSegment = endsSegment;
     if (buffer.count === 0) batch.frames = undefined;
     else this.buffer = this.spare(); // the cut batch keeps `buffer` until its commit completes

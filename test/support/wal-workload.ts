@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { SeededCohorts } from './seeded-cohorts';
 import type { DirectoryLock } from '../../lib/directory/directory';
 import type { ScheduledCrash, SimulatedOperation } from '../../lib/directory/simulated';
 import { SimulatedDirectory } from '../../lib/directory/simulated';
@@ -32,7 +33,8 @@ export class WalRun {
   /**
    * Paths of the production code this run went through that no single operation shows (the
    * coverage guard in wal-property.test.ts requires each): 'rotated while pipelined',
-   * 'random crash mode', 'cut during recovery', 'zero-filled segment'.
+   * 'random crash mode', 'cut during recovery', 'zero-filled segment', 'run split in two batches',
+   * 'batch held to merge'.
    */
   readonly reached = new Set<string>();
   private config: WalConfig;
@@ -105,6 +107,8 @@ export class WalRun {
       zeroFill: c.zeroFill,
       maxSegmentAgeMs: c.ageMs,
       clock: () => this.now,
+      // Seeded per writer life, so a replay makes the same batches.
+      groupCommit: { cohorts: new SeededCohorts(c.seed + this.life) },
       observer: {
         onRotate: () => {
           // Reached into: whether the rotation happened inside the group-commit pipeline.
@@ -214,7 +218,10 @@ export class WalRun {
   /** Coverage: what the commit pipeline was doing at each operation, so at the one a cut follows. */
   private noteInFlight(): void {
     // Reached into: the group-commit queue's batches handed to the file and not yet complete.
-    this.inFlightAtLastOp = (this.writer as unknown as { pipeline?: { commits?: { inFlight?: unknown[] } } } | undefined)?.pipeline?.commits?.inFlight?.length ?? 0;
+    const commits = (this.writer as unknown as { pipeline?: { commits?: { inFlight?: unknown[]; runsSplit?: number; batchesHeld?: number } } } | undefined)?.pipeline?.commits;
+    this.inFlightAtLastOp = commits?.inFlight?.length ?? 0;
+    if ((commits?.runsSplit ?? 0) > 0) this.reached.add('run split in two batches');
+    if ((commits?.batchesHeld ?? 0) > 0) this.reached.add('batch held to merge');
   }
 
   private cutHappened(): boolean {
@@ -498,16 +505,19 @@ export class WalRun {
 
   /**
    * Runs syncSync or closeSync. They refuse (InvalidStateError) while group commits are in
-   * flight; on a simulated directory every commit finishes within a turn of the event loop, so
-   * after one the call must go through.
+   * flight. On a simulated directory commits complete within microtasks, and a batch held to
+   * merge with the next run (run-split.ts) is cut a turn after the commit ahead of it, so within
+   * a few turns the call must go through (bounded: a pipeline that never drains fails the run).
    */
   private async blocking(call: () => void): Promise<void> {
-    try {
-      call();
-    } catch (err) {
-      if (!(err instanceof InvalidStateError)) throw err;
-      await new Promise((resolve) => setImmediate(resolve));
-      call();
+    for (let turn = 0; ; turn++) {
+      try {
+        call();
+        return;
+      } catch (err) {
+        if (!(err instanceof InvalidStateError) || turn === 4) throw err;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
   }
 

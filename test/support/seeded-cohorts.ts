@@ -1,0 +1,35 @@
+// A CohortPolicy (lib/wal/run-split.ts) that splits runs and holds batches at seeded random, so
+// the crash and fault properties go through both on memory and simulated directories (whose
+// default is one batch per run) and a seed replays the same batches.
+import type { CohortPolicy } from '../../lib/wal/run-split';
+
+export class SeededCohorts implements CohortPolicy {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = (seed ^ 0x9e3779b9) >>> 0 || 1;
+  }
+
+  splitAt(expected: number): number {
+    if (this.random() < 0.5) return Infinity;
+    return 1 + Math.floor(this.random() * Math.max(1, expected));
+  }
+
+  shouldMerge(): boolean {
+    return this.random() < 0.5;
+  }
+
+  runStarted(): void {}
+  runEnded(): void {}
+  commitTook(): void {}
+
+  /** xorshift32, in [0, 1). */
+  private random(): number {
+    let x = this.state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.state = x >>> 0;
+    return this.state / 2 ** 32;
+  }
+}
