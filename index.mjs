@@ -12,6 +12,7 @@ export const {
   CHECKPOINT_VERSION,
   CheckpointPublisher,
   ClosedError,
+  CohortMerge,
   CorruptionError,
   DEFAULT_BUFFER_SIZE,
   DEFAULT_CHECKPOINT_RETENTION,

@@ -69,9 +69,7 @@ for (const kind of dirKinds()) {
       }));
       assert.equal(seen.length, producers * rounds);
       assert.deepEqual([...seen].sort((a, b) => a - b), range(1, producers * rounds));
-      // A round's callers go into one batch, or two where the run is split (run-split.ts: at most
-      // once per run), never a commit each.
-      assert.ok(commits() <= 2 * rounds + 1, `${commits()} commits for ${rounds} rounds of ${producers} producers`);
+      assert.ok(commits() <= rounds + 1, `${commits()} commits for ${rounds} rounds of ${producers} producers`);
       await w.close();
       assert.deepEqual(ids(dir), range(1, producers * rounds));
     });

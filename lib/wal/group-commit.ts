@@ -1,7 +1,7 @@
 import type { ActiveSegment } from './active-segment';
 import { CompletionPoll } from './completion-poll';
 import type { FrameBuffer } from './frame-buffer';
-import type { CohortPolicy } from './run-split';
+import type { CohortPolicy } from './cohort-merge';
 
 // Group commit for appendDurable: batches of frames are made durable in order. The writer frames
 // entries synchronously into the filling batch (ids in call order); a cut batch becomes one
@@ -19,9 +19,8 @@ import type { CohortPolicy } from './run-split';
 // entry covers all earlier ones.
 //
 // Callers woken together append again in one run of the event loop; their batch is cut when the
-// run ends (the kick). Where the JS of such a run outlasts a commit, the run is split in two and
-// the halves take turns on the disk; where two cohorts' JS together is shorter than a commit, a
-// cut batch is held to merge with the next cohort's run (run-split.ts).
+// run ends (the kick). Where two cohorts take turns and their JS together is shorter than a
+// commit, a cut batch is held to merge with the next cohort's run (cohort-merge.ts).
 //
 // Right behind a batch the queue may hand the file a commit of zeros ahead of the log
 // (Batch.zerosOnly, ActiveSegment.zeroAheadAsync): it holds no entries and nobody waits on it,
@@ -61,7 +60,7 @@ export class Batch {
   waiter: Waiter | undefined = undefined;
   /** When the commit was handed to the file (performance.now(), set when it starts). */
   startedAt = 0;
-  /** Started at the end of a run with nothing else in flight: start to completion seen is the disk's own time. */
+  /** Started at the end of a run with nothing else in flight: start to completion seen is the disk's own time (CohortPolicy.commitTook). */
   timed = false;
 
   constructor(readonly segment: ActiveSegment, start: number, frames: FrameBuffer | undefined) {
@@ -130,18 +129,15 @@ export class CommitQueue {
   };
 
   private readonly poll: CompletionPoll;
-  /** The run after the last completion is split once it has appended this many entries. */
-  private splitAt = Infinity;
   /** The filling batch waits for the callers of the batch in flight, to be cut with their run. */
   private holding = false;
-  /** Runs split in two, and batches held to merge with the next run, so far (diagnostics and tests). */
-  runsSplit = 0;
+  /** Batches held to merge with the next run, so far (diagnostics and tests). */
   batchesHeld = 0;
 
   /**
    * `pollMicros`: how long a commit's wait may keep the event loop turning (completion-poll.ts;
-   * 0: never). `cohorts`: when runs are split or batches held to merge (run-split.ts; undefined:
-   * one batch per run).
+   * 0: never). `cohorts`: when a batch is held to merge with the next run (cohort-merge.ts;
+   * undefined: one batch per run).
    */
   constructor(private readonly handler: CommitHandler, pollMicros = 0, private readonly cohorts: CohortPolicy | undefined = undefined) {
     this.poll = new CompletionPoll(pollMicros, () => this.inFlight.length > 0);
@@ -206,17 +202,6 @@ export class CommitQueue {
   }
 
   /**
-   * An entry was appended: a run long enough to outlast a commit, with the disk idle, has its
-   * batch cut and started at once, once per run (run-split.ts).
-   */
-  appended(filling: number): void {
-    if (filling < this.splitAt || this.inFlight.length !== 0 || this.head !== this.queue.length || this.failure !== undefined) return;
-    this.splitAt = Infinity;
-    this.runsSplit++;
-    this.next();
-  }
-
-  /**
    * At the end of a run, with one batch in flight: hold the filling batch for the run its callers
    * will make, when both cohorts' JS is shorter than a commit, so the two become one batch.
    */
@@ -230,7 +215,7 @@ export class CommitQueue {
     return true;
   }
 
-  /** `atRunEnd`: called by the kick, so a batch started alone is timed (RunSplit.commitTook). */
+  /** `atRunEnd`: called by the kick, so a batch started alone is timed (CohortPolicy.commitTook). */
   private next(atRunEnd = false): void {
     while (this.failure === undefined && this.inFlight.length < COMMIT_DEPTH) {
       if (this.head === this.queue.length) {
@@ -286,10 +271,7 @@ export class CommitQueue {
     // The poll's average is of commits callers wait on; nobody waits on a commit of zeros.
     if (!batch.zerosOnly) {
       this.poll.completed(batch.startedAt);
-      if (this.cohorts !== undefined) {
-        if (batch.timed) this.cohorts.commitTook((performance.now() - batch.startedAt) * 1000);
-        this.splitAt = this.cohorts.splitAt(batch.entries);
-      }
+      if (batch.timed) this.cohorts?.commitTook((performance.now() - batch.startedAt) * 1000);
     }
     batch.waiter?.resolve();
     if (this.holding) {

@@ -8,6 +8,7 @@ export {
 export { WalMaintenance, type SegmentRange, type TruncateOptions, type TruncateResult } from './maintenance';
 export type { WalObserver } from './observer';
 export { DEFAULT_BUFFER_SIZE, DEFAULT_MAX_SEGMENT_SIZE, type WalWriterOptions } from './options';
+export { CohortMerge, type CohortPolicy } from './cohort-merge';
 export { isSegmentIndexEntry, segmentIndexCodec, type SegmentIndexEntry, type SegmentIndexEntryType } from './segment-index';
 export { WalWriter } from './writer';
 export * from './reader';

@@ -4,7 +4,7 @@ import type { Codec } from './codec';
 import { resolveFlushPolicy, type FlushPolicy, type ResolvedFlushPolicy } from './flush-policy';
 import { DEFAULT_SYNC_WINDOW, FRAME_HEADER_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE } from './format';
 import type { WalObserver } from './observer';
-import type { CohortPolicy } from './run-split';
+import type { CohortPolicy } from './cohort-merge';
 
 export interface WalWriterOptions<E> {
   codec: Codec<E>;
@@ -45,9 +45,9 @@ export interface WalWriterOptions<E> {
    * write. A single larger frame is a batch of its own. pollMicros: how long the event loop keeps
    * turning (instead of sleeping) while a commit is in flight, so its completion is seen without a
    * wake-up (default 1000; 0: sleep). Disks whose commits take longer on average are not polled
-   * (see completion-poll.ts). cohorts: when a run of appends is split in two batches, or a batch
-   * held to merge with the next run (run-split.ts); measured by default on FsDirectory, one batch
-   * per run on memory and simulated directories; tests pass their own.
+   * (see completion-poll.ts). cohorts: when a cut batch is held to merge with the next run of
+   * appends (cohort-merge.ts); measured by default on FsDirectory, one batch per run on memory and
+   * simulated directories; tests pass their own.
    */
   groupCommit?: { maxBatchBytes?: number; maxBatchEntries?: number; pollMicros?: number; cohorts?: CohortPolicy };
   /** Milliseconds clock for segment age (Date.now by default); tests pass their own. */
@@ -145,7 +145,7 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
   };
 }
 
-const COHORT_METHODS = ['splitAt', 'shouldMerge', 'runStarted', 'runEnded', 'commitTook'] as const;
+const COHORT_METHODS = ['shouldMerge', 'runStarted', 'runEnded', 'commitTook'] as const;
 
 function cohortsOption(cohorts: unknown): CohortPolicy | undefined {
   if (cohorts === undefined) return undefined;

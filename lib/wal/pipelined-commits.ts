@@ -1,6 +1,6 @@
 import { commitHeader, planSegment } from './active-segment';
 import type { CommitExecutor } from './commit-executor';
-import { defaultCohortPolicy } from './run-split';
+import { defaultCohortPolicy } from './cohort-merge';
 import { MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { Batch, COMMIT_DEPTH, CommitQueue } from './group-commit';
@@ -164,10 +164,6 @@ export class PipelinedCommits<E> implements CommitExecutor {
     this.commits.schedule();
   }
 
-  /** appendDurable framed an entry: the queue may split a long run here (CommitQueue.appended). */
-  appended(): void {
-    this.commits.appended(this.buffer.count);
-  }
 
   /** The batch holding the newest entry (undefined: everything appended is durable). */
   newestBatch(): Batch | undefined {

@@ -148,7 +148,6 @@ export class WalWriter<E> {
       this.checkUsable();
       this.enterPipeline();
       id = this.admission.frame(this.admission.encode(entry, 0));
-      this.pipeline.appended();
       done = this.pipeline.commits.waitFor(this.pipeline.newestBatch());
     } catch (err) {
       return Promise.reject(err);

@@ -1,18 +1,13 @@
-// A CohortPolicy (lib/wal/run-split.ts) that splits runs and holds batches at seeded random, so
-// the crash and fault properties go through both on memory and simulated directories (whose
-// default is one batch per run) and a seed replays the same batches.
-import type { CohortPolicy } from '../../lib/wal/run-split';
+// A CohortPolicy (lib/wal/cohort-merge.ts) that holds batches to merge at seeded random, so the
+// crash and fault properties go through holds on simulated directories (whose default is one
+// batch per run) and a seed replays the same batches.
+import type { CohortPolicy } from '../../lib/wal/cohort-merge';
 
 export class SeededCohorts implements CohortPolicy {
   private state: number;
 
   constructor(seed: number) {
     this.state = (seed ^ 0x9e3779b9) >>> 0 || 1;
-  }
-
-  splitAt(expected: number): number {
-    if (this.random() < 0.5) return Infinity;
-    return 1 + Math.floor(this.random() * Math.max(1, expected));
   }
 
   shouldMerge(): boolean {

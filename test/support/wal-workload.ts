@@ -33,8 +33,7 @@ export class WalRun {
   /**
    * Paths of the production code this run went through that no single operation shows (the
    * coverage guard in wal-property.test.ts requires each): 'rotated while pipelined',
-   * 'random crash mode', 'cut during recovery', 'zero-filled segment', 'run split in two batches',
-   * 'batch held to merge'.
+   * 'random crash mode', 'cut during recovery', 'zero-filled segment', 'batch held to merge'.
    */
   readonly reached = new Set<string>();
   private config: WalConfig;
@@ -218,9 +217,8 @@ export class WalRun {
   /** Coverage: what the commit pipeline was doing at each operation, so at the one a cut follows. */
   private noteInFlight(): void {
     // Reached into: the group-commit queue's batches handed to the file and not yet complete.
-    const commits = (this.writer as unknown as { pipeline?: { commits?: { inFlight?: unknown[]; runsSplit?: number; batchesHeld?: number } } } | undefined)?.pipeline?.commits;
+    const commits = (this.writer as unknown as { pipeline?: { commits?: { inFlight?: unknown[]; batchesHeld?: number } } } | undefined)?.pipeline?.commits;
     this.inFlightAtLastOp = commits?.inFlight?.length ?? 0;
-    if ((commits?.runsSplit ?? 0) > 0) this.reached.add('run split in two batches');
     if ((commits?.batchesHeld ?? 0) > 0) this.reached.add('batch held to merge');
   }
 
@@ -506,7 +504,7 @@ export class WalRun {
   /**
    * Runs syncSync or closeSync. They refuse (InvalidStateError) while group commits are in
    * flight. On a simulated directory commits complete within microtasks, and a batch held to
-   * merge with the next run (run-split.ts) is cut a turn after the commit ahead of it, so within
+   * merge with the next run (cohort-merge.ts) is cut a turn after the commit ahead of it, so within
    * a few turns the call must go through (bounded: a pipeline that never drains fails the run).
    */
   private async blocking(call: () => void): Promise<void> {
