@@ -132,6 +132,23 @@ describe('commit queue: a batch held to merge (a fixed policy on a memory direct
     assert.deepEqual(readBack(dir), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  it('a policy that throws is taken as "do not merge": every append still becomes durable, in order', async () => {
+    const boom = (): never => {
+      throw new Error('policy failure');
+    };
+    const { dir, w, synced } = writerWith({ shouldMerge: boom, runStarted: boom, runEnded: boom, commitTook: boom });
+    const first = appendMany(w, 1, 3);
+    await Promise.resolve();
+    const second = appendMany(w, 4, 3);
+    const third = first[2].then(() => Promise.all(appendMany(w, 7, 3)));
+    assert.deepEqual(await Promise.all([...first, ...second]), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(await third, [7, 8, 9]);
+    assert.deepEqual(synced, [3, 6, 9]);
+    assert.deepEqual(await Promise.all(appendMany(w, 10, 2)), [10, 11]);
+    await w.close();
+    assert.deepEqual(readBack(dir), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
   it('groupCommit.cohorts must be a CohortPolicy', () => {
     for (const cohorts of [null, 1, {}, { shouldMerge: () => true }] as unknown[]) {
       assert.throws(() => WalWriter.create(new MemoryDirectory(), { codec: raw, groupCommit: { cohorts: cohorts as CohortPolicy } }), InvalidArgumentError);

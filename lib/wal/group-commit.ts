@@ -82,7 +82,6 @@ export class Waiter {
 }
 
 /** What the writer does at each step of a batch's life. */
-/** What the writer does at each step of a batch's life. */
 export interface CommitHandler {
   /** Whether the filling batch has anything to commit (frames or a waiter); if so, cut it into the queue. */
   cutFilling(): boolean;
@@ -120,17 +119,24 @@ export class CommitQueue {
   private failure: { readonly cause: unknown } | undefined = undefined;
   private readonly kick = (): void => {
     this.kickPending = false;
-    this.cohorts?.runEnded(this.handler.nextId());
+    this.advise((c) => c.runEnded(this.handler.nextId()));
     if (!this.holdToMerge()) this.next(true);
   };
-  /** After a completion that released a held batch: cuts it if no append started a run to join it. */
+  /**
+   * A turn after a completion released a hold: cuts the held batch if no run cut it meanwhile (the
+   * woken callers' kick normally does, with their entries) and no newer hold has begun.
+   */
   private readonly releaseHeld = (): void => {
-    if (!this.kickPending) this.next();
+    if (!this.releasePending) return;
+    this.releasePending = false;
+    if (!this.holding) this.next();
   };
 
   private readonly poll: CompletionPoll;
   /** The filling batch waits for the callers of the batch in flight, to be cut with their run. */
   private holding = false;
+  /** A released hold's batch is still to be cut (releaseHeld is queued); any cut of the filling batch settles it. */
+  private releasePending = false;
   /** Batches held to merge with the next run, so far (diagnostics and tests). */
   batchesHeld = 0;
 
@@ -194,8 +200,8 @@ export class CommitQueue {
   /** Starts the next commit soon (after the current synchronous run and the microtasks queued so far), if one can start. */
   schedule(): void {
     if (this.kickPending || this.inFlight.length >= COMMIT_DEPTH) return;
+    this.advise((c) => c.runStarted(this.handler.nextId()));
     this.kickPending = true;
-    this.cohorts?.runStarted(this.handler.nextId());
     // A reaction on a settled promise, not queueMicrotask: same queue, same order, without the
     // async-hooks resource Node creates for every queueMicrotask call (once per round).
     void resolved.then(this.kick);
@@ -209,10 +215,25 @@ export class CommitQueue {
     if (this.inFlight.length !== 1 || this.head !== this.queue.length || this.failure !== undefined) return false;
     const inFlight = this.inFlight[0];
     const filling = this.handler.fillingEntries();
-    if (this.cohorts === undefined || inFlight.zerosOnly || filling === 0 || !this.cohorts.shouldMerge(filling, inFlight.entries)) return false;
+    // Only behind a batch whose callers will wake and append: one of frames that someone awaits.
+    if (inFlight.zerosOnly || inFlight.entries === 0 || inFlight.waiter === undefined || filling === 0) return false;
+    if (!this.advise((c) => c.shouldMerge(filling, inFlight.entries), false)) return false;
+    if (!this.holding) this.batchesHeld++;
     this.holding = true;
-    this.batchesHeld++;
     return true;
+  }
+
+  /**
+   * Asks the cohort policy. Its answers only move batch boundaries, so a policy that throws (it
+   * may be the caller's own, groupCommit.cohorts) is taken as `otherwise`, never as a failure.
+   */
+  private advise<T>(ask: (cohorts: CohortPolicy) => T, otherwise?: T): T | undefined {
+    if (this.cohorts === undefined) return otherwise;
+    try {
+      return ask(this.cohorts);
+    } catch {
+      return otherwise;
+    }
   }
 
   /** `atRunEnd`: called by the kick, so a batch started alone is timed (CohortPolicy.commitTook). */
@@ -222,6 +243,8 @@ export class CommitQueue {
         this.queue.length = 0;
         this.head = 0;
         if (!this.handler.cutFilling()) break;
+        this.holding = false;
+        this.releasePending = false;
       }
       const batch = this.queue[this.head];
       if (!this.mayStart(batch)) return;
@@ -271,16 +294,18 @@ export class CommitQueue {
     // The poll's average is of commits callers wait on; nobody waits on a commit of zeros.
     if (!batch.zerosOnly) {
       this.poll.completed(batch.startedAt);
-      if (batch.timed) this.cohorts?.commitTook((performance.now() - batch.startedAt) * 1000);
+      if (batch.timed) this.advise((c) => c.commitTook((performance.now() - batch.startedAt) * 1000));
     }
     batch.waiter?.resolve();
-    if (this.holding) {
+    if (this.holding && this.head === this.queue.length) {
       // The woken callers' first append schedules the kick that cuts the held batch with their
       // entries; if none appends, the next turn cuts it.
       this.holding = false;
+      this.releasePending = true;
       setImmediate(this.releaseHeld);
       return;
     }
+    this.holding = false; // a batch cut meanwhile (rotation, a full buffer) ended the hold
     // Dispatched before the woken callers run, so the disk stays busy while they append more.
     this.next();
   }

@@ -47,7 +47,8 @@ export interface WalWriterOptions<E> {
    * wake-up (default 1000; 0: sleep). Disks whose commits take longer on average are not polled
    * (see completion-poll.ts). cohorts: when a cut batch is held to merge with the next run of
    * appends (cohort-merge.ts); measured by default on FsDirectory, one batch per run on memory and
-   * simulated directories; tests pass their own.
+   * simulated directories; tests pass their own (its answers only move batch boundaries; one that
+   * throws is taken as "do not merge").
    */
   groupCommit?: { maxBatchBytes?: number; maxBatchEntries?: number; pollMicros?: number; cohorts?: CohortPolicy };
   /** Milliseconds clock for segment age (Date.now by default); tests pass their own. */

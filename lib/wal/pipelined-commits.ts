@@ -164,7 +164,6 @@ export class PipelinedCommits<E> implements CommitExecutor {
     this.commits.schedule();
   }
 
-
   /** The batch holding the newest entry (undefined: everything appended is durable). */
   newestBatch(): Batch | undefined {
     return this.buffer.count > 0 ? this.filling : this.commits.last;
