@@ -92,16 +92,23 @@ function readBack(dir: MemoryDirectory): number[] {
   return new WalReader(dir, { codec: raw }).replaySync().map((r) => r.payload[0]);
 }
 
+/**
+ * Two cohorts: 1..3 are cut and in flight when 4..6 end their run (where a hold would begin), and
+ * the callers of 1..3 append 7..9 as soon as they are woken. Resolves once all nine are durable.
+ */
+async function twoCohorts(w: WalWriter<Uint8Array>): Promise<void> {
+  const first = appendMany(w, 1, 3);
+  await Promise.resolve(); // the kick has started 1..3
+  const second = appendMany(w, 4, 3);
+  const third = first[2].then(() => Promise.all(appendMany(w, 7, 3)));
+  assert.deepEqual(await Promise.all([...first, ...second]), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(await third, [7, 8, 9]);
+}
+
 describe('commit queue: a batch held to merge (a fixed policy on a memory directory)', () => {
   it('a batch held to merge is cut with the run of the callers of the commit ahead of it', async () => {
     const { dir, w, synced } = writerWith(fixedPolicy({ merge: true }));
-    const first = appendMany(w, 1, 3);
-    await Promise.resolve(); // the kick has started 1..3
-    const second = appendMany(w, 4, 3); // their kick finds 1..3 in flight: held
-    // The callers of 1..3 append again as soon as they are woken; the held 4..6 go with them.
-    const third = first[2].then(() => Promise.all(appendMany(w, 7, 3)));
-    assert.deepEqual(await Promise.all([...first, ...second]), [1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(await third, [7, 8, 9]);
+    await twoCohorts(w);
     assert.deepEqual(synced, [3, 9], '4..6 held and committed with 7..9');
     assert.equal((w as unknown as { pipeline: { commits: { batchesHeld: number } } }).pipeline.commits.batchesHeld, 1);
     await w.close();
@@ -121,12 +128,7 @@ describe('commit queue: a batch held to merge (a fixed policy on a memory direct
 
   it('without a hold, the later batch commits on its own right behind the one in flight', async () => {
     const { dir, w, synced } = writerWith(fixedPolicy({ merge: false }));
-    const first = appendMany(w, 1, 3);
-    await Promise.resolve();
-    const second = appendMany(w, 4, 3);
-    const third = first[2].then(() => Promise.all(appendMany(w, 7, 3)));
-    assert.deepEqual(await Promise.all([...first, ...second]), [1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(await third, [7, 8, 9]);
+    await twoCohorts(w);
     assert.deepEqual(synced, [3, 6, 9]);
     await w.close();
     assert.deepEqual(readBack(dir), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -137,12 +139,7 @@ describe('commit queue: a batch held to merge (a fixed policy on a memory direct
       throw new Error('policy failure');
     };
     const { dir, w, synced } = writerWith({ shouldMerge: boom, runStarted: boom, runEnded: boom, commitTook: boom });
-    const first = appendMany(w, 1, 3);
-    await Promise.resolve();
-    const second = appendMany(w, 4, 3);
-    const third = first[2].then(() => Promise.all(appendMany(w, 7, 3)));
-    assert.deepEqual(await Promise.all([...first, ...second]), [1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(await third, [7, 8, 9]);
+    await twoCohorts(w);
     assert.deepEqual(synced, [3, 6, 9]);
     assert.deepEqual(await Promise.all(appendMany(w, 10, 2)), [10, 11]);
     await w.close();

@@ -119,7 +119,7 @@ export class CommitQueue {
   private failure: { readonly cause: unknown } | undefined = undefined;
   private readonly kick = (): void => {
     this.kickPending = false;
-    this.advise((c) => c.runEnded(this.handler.nextId()));
+    this.cohorts?.runEnded(this.handler.nextId());
     if (!this.holdToMerge()) this.next(true);
   };
   /**
@@ -200,7 +200,7 @@ export class CommitQueue {
   /** Starts the next commit soon (after the current synchronous run and the microtasks queued so far), if one can start. */
   schedule(): void {
     if (this.kickPending || this.inFlight.length >= COMMIT_DEPTH) return;
-    this.advise((c) => c.runStarted(this.handler.nextId()));
+    this.cohorts?.runStarted(this.handler.nextId());
     this.kickPending = true;
     // A reaction on a settled promise, not queueMicrotask: same queue, same order, without the
     // async-hooks resource Node creates for every queueMicrotask call (once per round).
@@ -216,24 +216,11 @@ export class CommitQueue {
     const inFlight = this.inFlight[0];
     const filling = this.handler.fillingEntries();
     // Only behind a batch whose callers will wake and append: one of frames that someone awaits.
-    if (inFlight.zerosOnly || inFlight.entries === 0 || inFlight.waiter === undefined || filling === 0) return false;
-    if (!this.advise((c) => c.shouldMerge(filling, inFlight.entries), false)) return false;
+    if (this.cohorts === undefined || inFlight.zerosOnly || inFlight.entries === 0 || inFlight.waiter === undefined || filling === 0) return false;
+    if (!this.cohorts.shouldMerge(filling, inFlight.entries)) return false;
     if (!this.holding) this.batchesHeld++;
     this.holding = true;
     return true;
-  }
-
-  /**
-   * Asks the cohort policy. Its answers only move batch boundaries, so a policy that throws (it
-   * may be the caller's own, groupCommit.cohorts) is taken as `otherwise`, never as a failure.
-   */
-  private advise<T>(ask: (cohorts: CohortPolicy) => T, otherwise?: T): T | undefined {
-    if (this.cohorts === undefined) return otherwise;
-    try {
-      return ask(this.cohorts);
-    } catch {
-      return otherwise;
-    }
   }
 
   /** `atRunEnd`: called by the kick, so a batch started alone is timed (CohortPolicy.commitTook). */
@@ -294,7 +281,7 @@ export class CommitQueue {
     // The poll's average is of commits callers wait on; nobody waits on a commit of zeros.
     if (!batch.zerosOnly) {
       this.poll.completed(batch.startedAt);
-      if (batch.timed) this.advise((c) => c.commitTook((performance.now() - batch.startedAt) * 1000));
+      if (batch.timed) this.cohorts?.commitTook((performance.now() - batch.startedAt) * 1000);
     }
     batch.waiter?.resolve();
     if (this.holding && this.head === this.queue.length) {

@@ -148,11 +148,34 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
 
 const COHORT_METHODS = ['shouldMerge', 'runStarted', 'runEnded', 'commitTook'] as const;
 
+/**
+ * A caller's policy, checked and made advisory: its answers only move batch boundaries, so a
+ * method that throws counts as "do not merge" (or is ignored), never as a failure of the commit
+ * pipeline that called it.
+ */
 function cohortsOption(cohorts: unknown): CohortPolicy | undefined {
   if (cohorts === undefined) return undefined;
-  const policy = cohorts as Record<string, unknown> | null;
-  if (policy === null || typeof policy !== 'object' || COHORT_METHODS.some((m) => typeof policy[m] !== 'function')) {
+  const policy = cohorts as CohortPolicy | null;
+  if (policy === null || typeof policy !== 'object' || COHORT_METHODS.some((m) => typeof (policy as unknown as Record<string, unknown>)[m] !== 'function')) {
     throw new InvalidArgumentError(`groupCommit.cohorts must be an object with ${COHORT_METHODS.join(', ')} (a CohortPolicy)`);
   }
-  return policy as unknown as CohortPolicy;
+  const quietly = (note: () => void): void => {
+    try {
+      note();
+    } catch {
+      // advisory only
+    }
+  };
+  return {
+    shouldMerge: (filling, inFlight) => {
+      try {
+        return policy.shouldMerge(filling, inFlight) === true;
+      } catch {
+        return false;
+      }
+    },
+    runStarted: (firstId) => quietly(() => policy.runStarted(firstId)),
+    runEnded: (nextId) => quietly(() => policy.runEnded(nextId)),
+    commitTook: (us) => quietly(() => policy.commitTook(us)),
+  };
 }
