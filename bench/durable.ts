@@ -185,6 +185,11 @@ type WalTarget = keyof typeof WAL_TARGETS;
 const JSON_ID_BASE = 1_000_000_000;
 const JSON_BODY = 'x'.repeat(PAYLOAD_BYTES - JSON.stringify({ id: JSON_ID_BASE, body: '' }).length);
 
+/** The json targets' `i`-th entry: a fresh object per append, as a service would hand over. */
+export function jsonEntry(i: number): { id: number; body: string } {
+  return { id: JSON_ID_BASE + i, body: JSON_BODY };
+}
+
 /**
  * WalWriter on a real directory, default options, one PAYLOAD_BYTES entry per append: the raw
  * bytes, or (json) a fresh object per append whose JSON is as long. Counters: commits (onSync),
@@ -205,11 +210,11 @@ async function openWal(root: string, name: WalTarget, payload: Uint8Array): Prom
     append = () => w.appendDurable(payload);
     close = () => w.close();
   } else {
-    const encoded = (json as Codec<unknown>).encode({ id: JSON_ID_BASE, body: JSON_BODY });
+    const encoded = (json as Codec<unknown>).encode(jsonEntry(0));
     if (encoded.length !== PAYLOAD_BYTES) throw new Error(`json entry is ${encoded.length} bytes, not ${PAYLOAD_BYTES}`);
     const w = WalWriter.create<unknown>(dir, { codec: json, observer });
-    let next = JSON_ID_BASE;
-    append = () => w.appendDurable({ id: next++, body: JSON_BODY });
+    let next = 0;
+    append = () => w.appendDurable(jsonEntry(next++));
     close = () => w.close();
   }
   return {
