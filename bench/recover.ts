@@ -13,6 +13,7 @@ import { FsDirectory } from '../lib/directory/fs';
 import { recover } from '../lib/recover';
 import { jsonCodec, raw, type Codec } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
+import { peakRssBytes } from './peak-rss';
 
 const ROUNDS = 3;
 /** Decodes to the payload length: no copy, so the reader's own cost shows. */
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
         `${backend.name.padEnd(8)} ${`${best.toFixed(0)} ms`.padStart(10)} ${`${bestCpu.toFixed(0)} ms`.padStart(9)} ${gib.toFixed(2).padStart(7)} ${(entries / best / 1000).toFixed(2).padStart(12)} ${`${bestWithWriter.toFixed(0)} ms`.padStart(14)}`,
       );
     }
-    console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (recovery streams; the log is ${mib} MiB)`);
+    console.log(`peak RSS ${(peakRssBytes() / 1048576).toFixed(0)} MiB (recovery streams; the log is ${mib} MiB)`);
     console.log(`reproduce: npx tsc -p . && node dist/bench/recover.js ${mib} ${payloadBytes}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
