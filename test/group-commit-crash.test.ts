@@ -22,7 +22,9 @@ import { WalWriter } from '../lib/wal/writer';
 import { TEST_BUILD, testBuild } from './support/test-binding';
 
 const FRAME = 16 + 20;
-const options = { codec: raw, maxSegmentSize: 32 + 6 * FRAME, syncWindow: 4 * FRAME, groupCommit: { maxBatchEntries: 5 } };
+// Buffers sized to these tiny segments: the power-cut test opens thousands of writers, and
+// default 1 MiB buffers each took the mocha worker past 1.8 GB before a collection freed them.
+const options = { codec: raw, maxSegmentSize: 32 + 6 * FRAME, syncWindow: 4 * FRAME, bufferSize: 4096, groupCommit: { maxBatchEntries: 5, maxBatchBytes: 4096 } };
 
 function replayIds(dir: Directory): number[] {
   return new WalReader(dir, { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
