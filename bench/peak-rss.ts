@@ -6,16 +6,14 @@ import { readFileSync } from 'node:fs';
  * process it replaced, which was a fork of the parent, so a child spawned by a parent holding
  * 1.8 GB reports at least 1.8 GB whatever it does (what made the hostile-stores suite fail when
  * its mocha worker had run memory-hungry files first). /proc/self/status's VmHWM is the peak of
- * this process's own memory. Elsewhere, maxRSS.
+ * this process's own memory. Where there is no /proc, maxRSS.
  */
 export function peakRssBytes(): number {
-  if (process.platform === 'linux') {
-    try {
-      const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-      if (hwm !== null) return Number(hwm[1]) * 1024;
-    } catch {
-      // no /proc: fall back
-    }
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm !== null) return Number(hwm[1]) * 1024;
+  } catch {
+    // no /proc (macOS, Windows): fall back
   }
   return process.resourceUsage().maxRSS * 1024;
 }

@@ -1,32 +1,54 @@
 import assert from 'node:assert/strict';
-import { ceilingAt, type CeilingResult } from '../bench/ceiling';
+import { ceilingAt, fasterCeiling, heldTo, type CeilingResult, type DiskRound } from '../bench/ceiling';
 
-// The ceiling's arithmetic (bench/ceiling.ts): what a target is held to when it is missed, so a
-// wrong formula would call a reachable target out of reach.
+// The ceiling's arithmetic (bench/ceiling.ts): what a missed target is held to, so a wrong
+// formula would call a reachable target out of reach (or the reverse).
 describe('bench ceiling', () => {
-  const disk = (frames: number, fdatasyncUs: number, zerosUs: number) => ({ frames, rounds: 1000, writeUs: 5, fdatasyncUs, zerosUs });
-  const result = (jsUs: number): CeilingResult => ({
-    disk: [disk(128, 90, 10), disk(256, 100, 20)],
+  /** `zeroCommitUs` per zeros commit, one every `every` rounds (0: none). */
+  const disk = (frames: number, fdatasyncUs: number, zeroCommitUs = 0, every = 8): DiskRound => ({
+    frames, rounds: 800, writeUs: 5, fdatasyncUs, zerosUs: zeroCommitUs / every, zeroCommits: zeroCommitUs > 0 ? 800 / every : 0,
+  });
+  const result = (jsUs: number, zeroCommitUs = 0): CeilingResult => ({
+    disk: [disk(128, 90, zeroCommitUs / 2), disk(256, 100, zeroCommitUs)],
     js: [{ codec: 'raw', producers: 256, usPerEntry: jsUs }],
   });
+  const us = (perSecond: number | undefined): number => Math.round(256e6 / (perSecond ?? NaN));
 
-  it('one cohort: N over the round\'s fdatasync, zeros and every caller\'s JS; the write step left out', () => {
-    const c = ceilingAt(result(0.25), 'raw', 256);
-    // 256 / (100 + 20 + 256 × 0.25) µs
-    assert.ok(c !== undefined);
-    assert.equal(Math.round(c.oneCohort), Math.round((256 / 184) * 1e6));
+  it('one cohort: the round\'s fdatasync and every caller\'s JS; the write step left out', () => {
+    assert.equal(us(ceilingAt(result(0.25), 'raw', 256)?.oneCohort), 100 + 64);
   });
 
-  it('two cohorts: bound by the disk at N/2 when JS is short, by the event loop when it is long', () => {
-    const short = ceilingAt(result(0.25), 'raw', 256);
-    assert.equal(Math.round(short?.twoCohorts ?? 0), Math.round((128 / 100) * 1e6));
+  it('one cohort: a commit of zeros runs during the callers\' JS, and only what the JS does not cover counts', () => {
+    // 64 µs of JS: a 48 µs zeros commit is covered; of a 200 µs one, 136 µs in every 8 rounds show.
+    assert.equal(us(ceilingAt(result(0.25, 48), 'raw', 256)?.oneCohort), 164);
+    assert.equal(us(ceilingAt(result(0.25, 200), 'raw', 256)?.oneCohort), 164 + 17);
+  });
+
+  it('two cohorts: bound by the disk at N/2 (zeros included) when JS is short, by the event loop when long', () => {
+    const short = ceilingAt(result(0.25, 160), 'raw', 256);
+    assert.equal(Math.round((short?.twoCohorts ?? 0) / 1000), Math.round(128 / (90 + 10) * 1000));
     const long = ceilingAt(result(1), 'raw', 256);
-    // (N/2) × JS = 128 µs > 100 µs of disk: the event loop serves both cohorts in turn.
-    assert.equal(Math.round(long?.twoCohorts ?? 0), 1e6);
+    assert.equal(Math.round(long?.twoCohorts ?? 0), 1e6, '128 µs of JS per cohort outlasts 90 µs of disk');
   });
 
-  it('is undefined without the shapes or the codec it needs', () => {
+  it('a target asking every caller into every round is held to one cohort; others to the faster', () => {
+    const c = { oneCohort: 1e6, twoCohorts: 2e6 };
+    assert.equal(heldTo(c, true), 1e6);
+    assert.equal(heldTo(c, false), 2e6);
+  });
+
+  it('of two measurements, each part from the faster one', () => {
+    const a = result(0.3);
+    const b: CeilingResult = { disk: [disk(128, 80), disk(256, 120)], js: [{ codec: 'raw', producers: 256, usPerEntry: 0.2 }] };
+    const best = fasterCeiling([a, b]);
+    assert.deepEqual(best?.disk.map((d) => d.fdatasyncUs), [80, 100]);
+    assert.equal(best?.js[0].usPerEntry, 0.2);
+    assert.equal(fasterCeiling([]), undefined);
+  });
+
+  it('is undefined without a shape or the codec it needs', () => {
     assert.equal(ceilingAt(result(0.25), 'json', 256), undefined);
-    assert.equal(ceilingAt(result(0.25), 'raw', 64), undefined);
+    const noHalf: CeilingResult = { ...result(0.25), disk: [disk(256, 100)] };
+    assert.equal(ceilingAt(noHalf, 'raw', 256), undefined);
   });
 });

@@ -155,7 +155,7 @@ describe('group commit under power cuts (SimulatedDirectory)', () => {
         }
       }
     };
-    const w = WalWriter.create(dir, { ...options, groupCommit: { maxBatchEntries: 100 } });
+    const w = WalWriter.create(dir, { ...options, groupCommit: { ...options.groupCommit, maxBatchEntries: 100 } });
     await Promise.all(Array.from({ length: 60 }, (_, i) => w.appendDurable(new Uint8Array(i % 3 === 0 ? 20 : 50).fill(7))));
     await w.close();
     assert.ok(creates >= 8, `${creates} segments`);
