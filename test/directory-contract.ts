@@ -278,6 +278,17 @@ export function directoryContract(name: string, make: () => DirectoryFixture): v
         assert.equal(text(dir.readFile('z/g')), 'F');
       });
 
+      it('renameNoSync moves and replaces; its entry is durable after syncDir', () => {
+        write(dir, 'a', 'A');
+        write(dir, 'b', 'B');
+        dir.renameNoSync('a', 'b');
+        dir.syncDir('');
+        assert.equal(dir.exists('a'), false);
+        assert.equal(text(dir.readFile('b')), 'A');
+        assert.deepEqual(dir.list(''), ['b']);
+        assertCode(() => dir.renameNoSync('missing', 'c'), 'DURABILITY_NOT_FOUND');
+      });
+
       it('atomicRename of a missing file is NotFoundError', () => {
         assertCode(() => dir.atomicRename('missing', 'b'), 'DURABILITY_NOT_FOUND');
       });
@@ -382,6 +393,8 @@ export function directoryContract(name: string, make: () => DirectoryFixture): v
           (p) => dir.atomicWrite(p, bytes('x')),
           (p) => dir.atomicRename(p, 'ok'),
           (p) => dir.atomicRename('ok', p),
+          (p) => dir.renameNoSync(p, 'ok'),
+          (p) => dir.renameNoSync('ok', p),
           (p) => dir.delete(p),
           (p) => dir.deleteNoSync(p),
           (p) => dir.exists(p),

@@ -205,6 +205,31 @@ describe('SimulatedDirectory crash', () => {
       }
     });
 
+    it('renameNoSync may revert until a syncDir; after one it holds', () => {
+      const names = (d: SimulatedDirectory) => d.list('').join(',') + '=' + text(d.readFile(d.list('')[0]));
+      const unsynced = outcomes(
+        (dir) => {
+          durableFile(dir, 'old', 'X');
+          dir.renameNoSync('old', 'new');
+        },
+        'keepPrefix',
+        names,
+      );
+      assert.deepEqual([...unsynced].sort(), ['new=X', 'old=X']);
+      for (const mode of MODES) {
+        const synced = outcomes(
+          (dir) => {
+            durableFile(dir, 'old', 'X');
+            dir.renameNoSync('old', 'new');
+            dir.syncDir('');
+          },
+          mode,
+          names,
+        );
+        assert.deepEqual([...synced], ['new=X']);
+      }
+    });
+
     it('a delete without syncDir may resurrect the file; delete() never', () => {
       const noSync = outcomes(
         (dir) => {

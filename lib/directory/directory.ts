@@ -102,6 +102,8 @@ export interface Directory {
   atomicWrite(path: string, data: Uint8Array): void;
   /** rename + fsync of the parent directory (and of the source's parent when it differs). */
   atomicRename(from: string, to: string): void;
+  /** rename without the directory fsync, for callers whose next commit fsyncs the directory (CommitPlan.syncDirs). */
+  renameNoSync(from: string, to: string): void;
   /** unlink + fsync of the parent directory. */
   delete(path: string): void;
   /** unlink without the directory fsync, for callers that batch several deletes before one syncDir. */

@@ -120,12 +120,18 @@ export class FsDirectory implements Directory {
   atomicRename(from: string, to: string): void {
     const f = normalizePath(from);
     const t = normalizePath(to);
+    this.renameNoSync(f, t);
+    this.syncDir(parentOf(t));
+    if (parentOf(f) !== parentOf(t)) this.syncDir(parentOf(f));
+  }
+
+  renameNoSync(from: string, to: string): void {
+    const f = normalizePath(from);
+    const t = normalizePath(to);
     // rename(2) moves a link as a link: checked here, a planted one never takes a file's name.
     const planted = notRegularAt(this.osPath(f));
     if (planted !== undefined) throw planted;
     this.call(f, () => this.backend.rename(this.osPath(f), this.osPath(t)));
-    this.syncDir(parentOf(t));
-    if (parentOf(f) !== parentOf(t)) this.syncDir(parentOf(f));
   }
 
   delete(path: string): void {

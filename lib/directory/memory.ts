@@ -78,6 +78,11 @@ export class MemoryDirectory implements Directory {
     parent.entries.set(baseName(p), file);
   }
 
+  /** No directory to fsync in memory: the same as atomicRename. */
+  renameNoSync(from: string, to: string): void {
+    this.atomicRename(from, to);
+  }
+
   atomicRename(from: string, to: string): void {
     const f = normalizePath(from);
     const t = normalizePath(to);

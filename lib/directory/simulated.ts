@@ -279,6 +279,10 @@ export class SimulatedDirectory implements Directory {
     if (parentOf(f) !== parentOf(t)) this.engine.syncDir(parentOf(f));
   }
 
+  renameNoSync(from: string, to: string): void {
+    this.engine.rename(normalizePath(from), normalizePath(to));
+  }
+
   delete(path: string): void {
     const p = normalizePath(path);
     this.engine.unlink(p);

@@ -353,14 +353,14 @@ function segmentFor(spec: NewSegment, path: string, salt: number, file: Writable
 /**
  * A segment decided on but not created: its header (hence its salt) is fixed, so frames can be
  * laid out and sealed for it, but the file appears only when its first batch commits
- * (createPlannedFile / reusePlannedFile), which the group-commit path does only after the batch
+ * (createPlannedFile / installPlannedRecycled), which the group-commit path does only after the batch
  * that synced the previous segment completed (rule A). For a new file that first batch runs two
  * commits: the header alone (write + fdatasync), then the batch's frames (write + fdatasync and
  * the directory fsync for the new entry). Written together, a torn write could keep a frame and
  * lose the header, which the reader must call damage; in this order a crash leaves at worst a
  * torn header with no frames, or a whole header and a torn tail, and no entry of the segment was
  * reported durable before the frames' commit completed. A recycled file gets its header written
- * and synced before it is renamed into place (reusePlannedFile), so its first commit is frames only.
+ * and synced before it is renamed into place (installPlannedRecycled), so its first commit is frames only.
  */
 export function planSegment(spec: NewSegment, checksum: Checksummer): ActiveSegment {
   const { bytes, header } = encodeSegmentHeader(spec, checksum);
@@ -397,14 +397,25 @@ export function createPlannedFile(dir: Directory, segment: ActiveSegment, preall
 }
 
 /**
- * Turns a recycled file into a planned segment, as reuseSegment does (header written and synced
- * under the recycle name, then renamed into place with a directory fsync). These small steps run
- * on the calling thread: recycling trades them for not allocating a new file.
+ * Turns a recycled file into a planned segment in reuseSegment's crash-safe order, off the event
+ * loop: the header is written and fdatasynced under the recycle name by the file's own commit
+ * (the commit thread, or the thread pool on node:fs), and only then is the file renamed into
+ * place. The rename's directory entry is not fsynced here: the caller counts it as a new entry
+ * (WriterState.dirGeneration), so the segment's first frames commit fsyncs the directory before
+ * any of its entries is reported durable, as for a created file. A crash before that fsync leaves
+ * either the recycle name, which the reader ignores, or the segment with its new header and no
+ * frame that validates under its salt.
  */
-export function reusePlannedFile(dir: Directory, recyclePath: string, segment: ActiveSegment): void {
+export async function installPlannedRecycled(dir: Directory, recyclePath: string, segment: ActiveSegment): Promise<void> {
   const header = segment.pendingHeader;
   if (header === undefined) throw new InvalidStateError(`segment ${segment.path} is not planned`);
-  installRecycled(dir, recyclePath, header, segment.path);
+  const staged = dir.openAppend(recyclePath);
+  try {
+    await staged.commitAsync({ chunks: [header], position: 0 });
+  } finally {
+    staged.close();
+  }
+  dir.renameNoSync(recyclePath, segment.path);
   segment.attach(dir.openAppend(segment.path));
   segment.pendingHeader = undefined;
   segment.synced = SEGMENT_HEADER_SIZE;

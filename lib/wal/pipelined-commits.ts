@@ -220,11 +220,19 @@ export class PipelinedCommits<E> implements CommitExecutor {
   }
 
   private start(batch: Batch): Promise<void> {
+    const segment = batch.segment;
+    batch.opensSegment = !segment.exists || segment.pendingHeader !== undefined;
+    // The queue starts nothing behind a batch that opens its segment (mayStart), so the file is
+    // in place before any later commit is handed to it.
+    const installing = segment.exists ? undefined : this.state.createPlanned(segment);
+    return installing === undefined ? this.commit(batch) : installing.then(() => this.commit(batch));
+  }
+
+  /** The batch's commit, once its segment has a file: the pending header first (rule A), then the frames. */
+  private commit(batch: Batch): Promise<void> {
     const state = this.state;
     const segment = batch.segment;
     const chunks: Uint8Array[] = [];
-    batch.opensSegment = !segment.exists || segment.pendingHeader !== undefined;
-    if (!segment.exists) state.createPlanned(segment);
     const header = segment.pendingHeader;
     segment.pendingHeader = undefined;
     if (batch.frames !== undefined) chunks.push(batch.frames.seal(segment.salt, state.checksum, batch.mark));

@@ -2,7 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
 import { cutBackToSynced } from '../framed/cut-back';
-import { ActiveSegment, createPlannedFile, createSegment, reusePlannedFile, reuseSegment } from './active-segment';
+import { ActiveSegment, createPlannedFile, createSegment, installPlannedRecycled, reuseSegment } from './active-segment';
 import { WAL_DIR } from './format';
 import { publishEvent, type WalObserver } from './observer';
 import type { ResolvedWriterOptions } from './options';
@@ -92,16 +92,22 @@ export class WriterState<E> {
     return segment;
   }
 
-  /** Gives a planned segment its file (recycled, or created: header still pending), and announces the rotation. */
-  createPlanned(segment: ActiveSegment): void {
-    const recycled = this.pool.take();
-    if (recycled !== undefined) {
-      reusePlannedFile(this.dir, recycled, segment);
-    } else {
-      if (createPlannedFile(this.dir, segment, this.preallocate)) this.preallocate = 0;
+  /**
+   * Gives a planned segment its file and announces the rotation: created at once (header still
+   * pending), or a recycled file installed off the event loop (the promise; see
+   * installPlannedRecycled). Either way its directory entry counts as new, for the segment's first
+   * frames commit to fsync the directory.
+   */
+  createPlanned(segment: ActiveSegment): Promise<void> | undefined {
+    const announce = (): void => {
       this.dirGeneration++;
-    }
-    this.rotated(segment.segmentId - 1, segment.segmentId, segment.firstEntryId);
+      this.rotated(segment.segmentId - 1, segment.segmentId, segment.firstEntryId);
+    };
+    const recycled = this.pool.take();
+    if (recycled !== undefined) return installPlannedRecycled(this.dir, recycled, segment).then(announce);
+    if (createPlannedFile(this.dir, segment, this.preallocate)) this.preallocate = 0;
+    announce();
+    return undefined;
   }
 
   markDurable(cover: number, { announce = true }: { announce?: boolean } = {}): void {
