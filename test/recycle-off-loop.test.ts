@@ -1,6 +1,6 @@
 // A recycled file becomes the next segment off the event loop on the group-commit path
 // (installPlannedRecycled): its header's fdatasync runs as the file's own commit, and the
-// directory fsync for its new name rides with the segment's first frames commit. Before, both
+// directory fsync for its new name runs asynchronously, before any frame is written. Before, both
 // ran as blocking syscalls on the event loop at every rotation onto a recycled file.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -68,27 +68,36 @@ describe('recycled segments on the group-commit path', () => {
     });
   }
 
-  it('a power cut before the first frames commit leaves the recycled file unseen or an empty segment, never a stale one', async () => {
-    // Cut at every operation of the rotations onto recycled files: the log must read back as a
-    // prefix holding every entry reported durable (the rename's directory entry is made durable
-    // by the frames commit, not before).
-    let cuts = 0;
-    for (let k = 1; k <= 60; k++) {
-      const dir = new SimulatedDirectory({ seed: k });
-      const acknowledged: number[] = [];
-      const w = WalWriter.create<Uint8Array>(dir, options);
-      for (let i = 0; i < 12; i++) acknowledged.push(await w.appendDurable(new Uint8Array(10).fill(i + 1)));
-      w.recycle(new WalMaintenance(dir).truncateToRecycle(8));
-      const cut = dir.scheduleCrash(k, { seed: k });
-      await Promise.all(Array.from({ length: 12 }, () => w.appendDurable(new Uint8Array(10)).then((id) => void acknowledged.push(id), () => undefined)));
-      await w.close().catch(() => undefined);
-      if (cut.directory === undefined) break; // past the last operation
-      cuts++;
-      const found = new WalReader(cut.directory, { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
-      assert.deepEqual(found, Array.from({ length: found.length }, (_, i) => (found[0] ?? 0) + i), `cut ${k}: not contiguous`);
-      const newest = Math.max(...acknowledged);
-      assert.ok(found.length > 0 && found[found.length - 1] >= newest, `cut ${k}: entry ${newest} was reported durable, the log ends at ${found[found.length - 1]}`);
+  it('a power cut during rotations onto recycled files, then a second life: the log holds exactly what was written, nothing stale', async () => {
+    // Life 1 is cut at each operation of its rotations onto recycled files (several seeds per cut
+    // point); life 2 reopens, appends one entry and is cut right after its acknowledgement. The
+    // log must then be what life 1 left readable plus life 2's entry, payloads included. If a
+    // recycled file's rename could be lost after frames went into it, life 2 would reuse the file
+    // under the same header (same salt) and life 1's unacknowledged frames would come back.
+    let cases = 0;
+    const entries = (d: SimulatedDirectory): string[] =>
+      new WalReader(d, { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => `${r.entryId}:${r.payload[0]}`);
+    for (let k = 1; k <= 22; k++) {
+      for (let seed = 1; seed <= 6; seed++) {
+        const dir = new SimulatedDirectory({ seed });
+        const w = WalWriter.create<Uint8Array>(dir, options);
+        const acknowledged: number[] = [];
+        for (let i = 0; i < 12; i++) acknowledged.push(await w.appendDurable(new Uint8Array(10).fill(i + 1)));
+        w.recycle(new WalMaintenance(dir).truncateToRecycle(8));
+        const cut = dir.scheduleCrash(k, { seed: seed * 7 + k });
+        await Promise.all(Array.from({ length: 12 }, () => w.appendDurable(new Uint8Array(10).fill(100)).then((id) => void acknowledged.push(id), () => undefined)));
+        await w.close().catch(() => undefined);
+        if (cut.directory === undefined) continue; // past the last operation
+        const first = entries(cut.directory);
+        const newest = Math.max(...acknowledged);
+        assert.ok(first.length > 0 && Number(first[first.length - 1].split(':')[0]) >= newest, `cut ${k} seed ${seed}: entry ${newest} was reported durable; the log is ${first.join(' ')}`);
+        const again = WalWriter.open<Uint8Array>(cut.directory, options);
+        const id = await again.appendDurable(new Uint8Array(10).fill(200));
+        const second = cut.directory.crash({ mode: 'dropAll' });
+        assert.deepEqual(entries(second), [...first, `${id}:200`], `cut ${k} seed ${seed}`);
+        cases++;
+      }
     }
-    assert.ok(cuts >= 20, `${cuts} cuts`);
+    assert.ok(cases >= 60, `${cases} cases`);
   });
 });

@@ -2,6 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import { OWNED_BYTES } from '../backend/owned-bytes';
 import { diagnoseOnce } from '../diagnostics';
 import type { CommitPlan, Directory, WritableFile } from '../directory/directory';
+import { parentOf } from '../directory/path';
 import { InvalidStateError } from '../errors';
 import { encodeSegmentHeader, FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE, segmentPath } from './format';
 
@@ -397,14 +398,15 @@ export function createPlannedFile(dir: Directory, segment: ActiveSegment, preall
 }
 
 /**
- * Turns a recycled file into a planned segment in reuseSegment's crash-safe order, off the event
- * loop: the header is written and fdatasynced under the recycle name by the file's own commit
- * (the commit thread, or the thread pool on node:fs), and only then is the file renamed into
- * place. The rename's directory entry is not fsynced here: the caller counts it as a new entry
- * (WriterState.dirGeneration), so the segment's first frames commit fsyncs the directory before
- * any of its entries is reported durable, as for a created file. A crash before that fsync leaves
- * either the recycle name, which the reader ignores, or the segment with its new header and no
- * frame that validates under its salt.
+ * Turns a recycled file into a planned segment in reuseSegment's order, off the event loop: the
+ * header is written and fdatasynced under the recycle name by the file's own commit (the commit
+ * thread, or the thread pool on node:fs), then the file is renamed into place and the directory
+ * fsynced, before any frame is written. The fsync cannot ride with the first frames commit (it
+ * runs after that commit's fdatasync): a power cut could then keep the frames and lose the
+ * rename, leaving a recycle file that holds frames sealed under this header's salt. The salt is
+ * the header's CRC, the same for the same segment id and first entry id, so the next writer,
+ * reusing that file for the same segment, would write an identical header in front of frames
+ * nobody was told are durable, and they would validate.
  */
 export async function installPlannedRecycled(dir: Directory, recyclePath: string, segment: ActiveSegment): Promise<void> {
   const header = segment.pendingHeader;
@@ -412,10 +414,17 @@ export async function installPlannedRecycled(dir: Directory, recyclePath: string
   const staged = dir.openAppend(recyclePath);
   try {
     await staged.commitAsync({ chunks: [header], position: 0 });
-  } finally {
-    staged.close();
+  } catch (err) {
+    try {
+      staged.close();
+    } catch {
+      // The commit's failure is the one to report.
+    }
+    throw err;
   }
+  staged.close();
   dir.renameNoSync(recyclePath, segment.path);
+  await dir.syncDirAsync(parentOf(segment.path));
   segment.attach(dir.openAppend(segment.path));
   segment.pendingHeader = undefined;
   segment.synced = SEGMENT_HEADER_SIZE;

@@ -93,19 +93,17 @@ export class WriterState<E> {
   }
 
   /**
-   * Gives a planned segment its file and announces the rotation: created at once (header still
-   * pending), or a recycled file installed off the event loop (the promise; see
-   * installPlannedRecycled). Either way its directory entry counts as new, for the segment's first
-   * frames commit to fsync the directory.
+   * Gives a planned segment its file and announces the rotation: a recycled file installed off the
+   * event loop, its new name already durable (the promise; see installPlannedRecycled), or a file
+   * created at once, header still pending, whose directory entry the segment's first frames commit
+   * fsyncs.
    */
   createPlanned(segment: ActiveSegment): Promise<void> | undefined {
-    const announce = (): void => {
-      this.dirGeneration++;
-      this.rotated(segment.segmentId - 1, segment.segmentId, segment.firstEntryId);
-    };
+    const announce = (): void => this.rotated(segment.segmentId - 1, segment.segmentId, segment.firstEntryId);
     const recycled = this.pool.take();
     if (recycled !== undefined) return installPlannedRecycled(this.dir, recycled, segment).then(announce);
     if (createPlannedFile(this.dir, segment, this.preallocate)) this.preallocate = 0;
+    this.dirGeneration++;
     announce();
     return undefined;
   }
