@@ -102,7 +102,7 @@ export interface Directory {
   atomicWrite(path: string, data: Uint8Array): void;
   /** rename + fsync of the parent directory (and of the source's parent when it differs). */
   atomicRename(from: string, to: string): void;
-  /** rename without the directory fsync, for callers whose next commit fsyncs the directory (CommitPlan.syncDirs). */
+  /** rename without the directory fsync: the caller fsyncs the directory (syncDir, syncDirAsync) before anything depends on the new name. */
   renameNoSync(from: string, to: string): void;
   /** unlink + fsync of the parent directory. */
   delete(path: string): void;
