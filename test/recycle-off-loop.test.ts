@@ -85,12 +85,13 @@ describe('recycled segments on the group-commit path', () => {
         for (let i = 0; i < 12; i++) acknowledged.push(await w.appendDurable(new Uint8Array(10).fill(i + 1)));
         w.recycle(new WalMaintenance(dir).truncateToRecycle(8));
         const cut = dir.scheduleCrash(k, { seed: seed * 7 + k });
-        await Promise.all(Array.from({ length: 12 }, () => w.appendDurable(new Uint8Array(10).fill(100)).then((id) => void acknowledged.push(id), () => undefined)));
+        await Promise.all(Array.from({ length: 12 }, (_, i) => w.appendDurable(new Uint8Array(10).fill(100 + i)).then((id) => void acknowledged.push(id), () => undefined)));
         await w.close().catch(() => undefined);
         if (cut.directory === undefined) continue; // past the last operation
         const first = entries(cut.directory);
         const newest = Math.max(...acknowledged);
         assert.ok(first.length > 0 && Number(first[first.length - 1].split(':')[0]) >= newest, `cut ${k} seed ${seed}: entry ${newest} was reported durable; the log is ${first.join(' ')}`);
+        // One append: a stale frame right behind it would be the next id, and read back.
         const again = WalWriter.open<Uint8Array>(cut.directory, options);
         const id = await again.appendDurable(new Uint8Array(10).fill(200));
         const second = cut.directory.crash({ mode: 'dropAll' });
