@@ -131,6 +131,33 @@ describe('WAL crash-consistency regressions', () => {
     resumed.closeSync();
   });
 
+  it('truncation keeps the segment before a new segment whose header is written but not yet synced', async () => {
+    // Between a new segment's header write and its fdatasync (two steps of one commit) the header
+    // reads back from the page cache. A truncation in that window took it as on disk and removed
+    // segment 1 durably; a power cut before the fdatasync then left segment 2 alone with a torn
+    // header and the next open refused the log. Found by review; modelled here by truncating from
+    // the header's write operation.
+    const dir = new SimulatedDirectory({ seed: 1 });
+    const options = { codec, maxSegmentSize: 32 + 4 * 26 };
+    const w = WalWriter.create(dir, options);
+    for (let i = 0; i < 2; i++) await w.appendDurable(bytes(i + 1));
+    let removed: readonly string[] | undefined;
+    let after: SimulatedDirectory | undefined;
+    dir.onOperation = (e) => {
+      if (after !== undefined || e.op !== 'write' || e.path !== segmentPath(2)) return;
+      dir.onOperation = undefined;
+      removed = new WalMaintenance(dir).truncateToRecycle(2);
+      after = dir.crash({ mode: 'dropAll', seed: 1 });
+    };
+    await w.appendDurable(bytes(3)).catch(() => undefined);
+    await w.close().catch(() => undefined);
+    assert.ok(after !== undefined, 'the crash happened at the header write');
+    assert.deepEqual(removed, [], 'segment 1 stayed while segment 2 held no entry');
+    const resumed = WalWriter.open(after, options);
+    assert.ok(resumed.nextEntryId >= 3, `resumed at ${resumed.nextEntryId}`);
+    resumed.closeSync();
+  });
+
   it("a group commit that starts a segment has the header on disk before any frame (power cut inside the commit's write)", async () => {
     // The first commit of a segment wrote header and frames in one write: a torn write that lost
     // the header's sector but kept a frame's made the reader call the segment damaged (a frame

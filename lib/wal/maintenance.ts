@@ -1,12 +1,12 @@
 import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, InvalidArgumentError } from '../errors';
+import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
 import { requireDirectory, requireOptionsObject } from '../guards';
 import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, WAL_DIR, type SegmentHeader } from './format';
 import type { WalObserver } from './observer';
 import { recyclePath } from './recycle-pool';
-import { scanSegment } from './segment-scan';
+import { scanSegment, SegmentScanner } from './segment-scan';
 import { listSegments, readSegmentPrefix, type SegmentRef } from './segment-files';
 
 // Housekeeping on a log: which entry ids each segment holds, and removal of the segments a
@@ -106,10 +106,10 @@ export class WalMaintenance {
     const paths: string[] = [];
     let vetoed: SegmentRange | undefined;
     const ranges = this.closedRanges(segments);
-    // A final segment whose header is not readable is being created (its header commit has not
-    // run yet): until it has, the segment before it carries the log's ids, so it stays. Removed,
-    // a power cut could leave the new segment alone with a torn header, whose first id is lost.
-    const keepLast = segments.length > 1 && !this.headerReadable(segments[segments.length - 1]);
+    // A final segment that holds no entry yet may be being created: until its header is on disk,
+    // the segment before it carries the log's ids, so it stays. Removed, a power cut could leave
+    // the new segment alone with a torn header, whose first id is lost.
+    const keepLast = segments.length > 1 && !this.holdsAnEntry(segments[segments.length - 1]);
     for (const range of ranges) {
       if (range.lastEntryId > lastEntryId) break;
       if (keepLast && range === ranges[ranges.length - 1]) break;
@@ -167,13 +167,22 @@ export class WalMaintenance {
     return scan.lastEntryId + 1;
   }
 
-  private headerReadable(seg: SegmentRef): boolean {
+  /**
+   * Whether one of the segment's frames validates. That proves its header is on disk: frames are
+   * written only after the header's fdatasync returned (rule A). A readable header proves nothing:
+   * between its write and its fdatasync (two steps of a commit) the page cache shows it.
+   */
+  private holdsAnEntry(seg: SegmentRef): boolean {
+    let scanner: SegmentScanner | undefined;
     try {
-      this.readHeader(seg);
-      return true;
+      scanner = new SegmentScanner(this.dir, seg, { isFinal: true, mode: 'bestEffortTail', maxPayloadSize: MAX_PAYLOAD_SIZE });
+      return scanner.next();
     } catch (err) {
-      if (err instanceof CorruptionError) return false;
+      // Damage is for a reader to report; here it only means no proof, so the segment before stays.
+      if (err instanceof CorruptionError || err instanceof DecodeError) return false;
       throw err;
+    } finally {
+      scanner?.close();
     }
   }
 
