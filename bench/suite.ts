@@ -232,8 +232,7 @@ interface TargetCheck {
 const ONE_ROUND_PRODUCERS = 256;
 
 /** The ceiling a target at `producers` is held to (bench/ceiling.ts heldTo): one cohort where issue 12 asks every caller into every round. */
-function ceilingFor(runs: readonly CeilingResult[], codec: 'raw' | 'json', producers: number): number | undefined {
-  const c = fasterCeiling(runs);
+function ceilingFor(c: CeilingResult | undefined, codec: 'raw' | 'json', producers: number): number | undefined {
   const most = c === undefined ? undefined : ceilingAt(c, codec, producers);
   return most === undefined ? undefined : heldTo(most, producers === ONE_ROUND_PRODUCERS);
 }
@@ -241,6 +240,7 @@ function ceilingFor(runs: readonly CeilingResult[], codec: 'raw' | 'json', produ
 function checks(r: Pick<Results, 'durable' | 'fdatasync' | 'ceiling'>): TargetCheck[] {
   const at = (t: string, n: number): DurableResult | undefined => r.durable.find((d) => d.target === t && d.producers === n);
   const ref = fdatasyncReference(r.fdatasync);
+  const fastest = fasterCeiling(r.ceiling);
   const out: TargetCheck[] = [];
   type Cell = TargetCheck['profile'];
   const check = (codec: string, profile: Cell, what: string, required: string, measured: string | undefined, pass: boolean | undefined): void => {
@@ -250,7 +250,7 @@ function checks(r: Pick<Results, 'durable' | 'fdatasync' | 'ceiling'>): TargetCh
   // the ceiling (bench/ceiling.ts) over that store's own figure. Below the target, it is out of reach.
   const ratio = (codec: string, profile: Cell, what: string, min: number, a: number | undefined, b: number | undefined, producers = profile.producers): void => {
     const x = a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
-    const most = ceilingFor(r.ceiling, codec === 'json' ? 'json' : 'raw', producers);
+    const most = ceilingFor(fastest, codec === 'json' ? 'json' : 'raw', producers);
     const bound = x === undefined || x >= min || most === undefined || b === undefined ? undefined : most / b;
     const which = producers === ONE_ROUND_PRODUCERS ? 'on a fresh log, every caller in every round' : 'on a fresh log';
     const note = bound === undefined ? '' : `; the ceiling ${which}: ${times(bound)}${bound < min ? ', out of reach in this run' : ''}`;
@@ -366,7 +366,7 @@ function ceilingSection(r: Results): string[] {
     for (const n of CEILING_PRODUCERS) {
       const j = c.js.find((x) => x.codec === codec && x.producers === n)?.usPerEntry;
       const both = ceilingAt(c, codec, n);
-      const most = ceilingFor(r.ceiling, codec, n);
+      const most = ceilingFor(c, codec, n);
       const mine = at(native, n);
       const theirs = at(ts, n);
       const share = mine !== undefined && most !== undefined ? ` (${(100 * mine / most).toFixed(0)} %)` : '';
