@@ -4,11 +4,13 @@ import type { Directory, ReadableFile } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory, type CrashMode } from '../lib/directory/simulated';
 import { CorruptionError, DurabilityError, EncodeError, IoError, LockedError, PoisonedError } from '../lib/errors';
-import { encodeRecordLogHeader, MAX_RECORD_SIZE, RECORD_LOG_HEADER_SIZE, writeRecordFrame } from '../lib/recordlog/format';
+import {
+  encodeRecordLogHeader, MAX_RECORD_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_MARK_SIZE, writeRecordFrame, writeRecordMark,
+} from '../lib/recordlog/format';
 import { forEachRecord, readRecordLog } from '../lib/recordlog/reader';
 import { RecordLogWriter } from '../lib/recordlog/writer';
 import { jsonCodec } from '../lib/wal/codec';
-import { writeU32 } from '../lib/wal/format';
+import { maskCrc, readU32, writeU32 } from '../lib/wal/format';
 import { chopTail, dirKinds } from './fixtures/wal-dirs';
 
 const LOG = 'logs/events.rlog';
@@ -25,7 +27,13 @@ describe('record log format', () => {
   it('header: magic, version, flags, W, CRC; frames: CRC over length and payload, then length', () => {
     const dir = new MemoryDirectory();
     const h = encodeRecordLogHeader(1000, dir.checksum);
-    assert.deepEqual([...h.subarray(0, 12)], [0x44, 0x52, 0x45, 0x43, 1, 0, 0, 0, 0xe8, 0x03, 0, 0]);
+    assert.deepEqual([...h.subarray(0, 12)], [0x44, 0x52, 0x45, 0x43, 2, 0, 0, 0, 0xe8, 0x03, 0, 0]);
+    assert.equal(encodeRecordLogHeader(1000, dir.checksum, 1)[4], 1, 'version 1 can still be written (tests, a v1 file\'s header rewritten)');
+    // A sync mark: CRC over bytes 4..16, the length field with the high bit (8 body bytes), D.
+    const m = new Uint8Array(16);
+    assert.equal(writeRecordMark(m, 0, 0x1_0000_0010, dir.checksum), RECORD_MARK_SIZE);
+    assert.deepEqual([...m.subarray(4)], [8, 0, 0, 0x80, 0x10, 0, 0, 0, 1, 0, 0, 0]);
+    assert.equal(readU32(m, 0), maskCrc(dir.checksum.crc32c(m.subarray(4), 0)));
     const f = new Uint8Array(11);
     assert.equal(writeRecordFrame(f, 0, new Uint8Array([1, 2, 3]), dir.checksum), 11);
     assert.deepEqual([...f.subarray(4)], [3, 0, 0, 0, 1, 2, 3]);
@@ -81,7 +89,8 @@ for (const kind of dirKinds()) {
       const w = RecordLogWriter.open(dir, LOG);
       for (let i = 0; i < 5; i++) w.append(bytesOf(i));
       w.closeSync();
-      chopTail(dir, LOG, 2);
+      // The closing sync mark and 2 bytes of the last record: a write torn at the end of the log.
+      chopTail(dir, LOG, RECORD_MARK_SIZE + 2);
       assert.throws(() => readRecordLog(dir, LOG), CorruptionError);
       const best = readRecordLog(dir, LOG, { mode: 'bestEffortTail' });
       assert.equal(best.records.length, 4);
@@ -104,6 +113,75 @@ for (const kind of dirKinds()) {
       }
       assert.throws(() => RecordLogWriter.open(dir, LOG), CorruptionError);
       assert.deepEqual(dir.readFile(LOG), before);
+    });
+
+    it('bit rot anywhere in a closed file is damage whatever W, and the writer refuses to open (the closing sync mark)', () => {
+      const w = RecordLogWriter.open(dir, LOG); // W 64 MiB: far larger than the file
+      for (let i = 0; i < 200; i++) w.append(bytesOf(i, 100));
+      w.closeSync();
+      const size = dir.readFile(LOG).length;
+      for (const at of [RECORD_LOG_HEADER_SIZE + 5 * 108 + 50, size - RECORD_MARK_SIZE - 3]) {
+        flip(dir, LOG, at);
+        const before = dir.readFile(LOG);
+        for (const mode of ['strict', 'bestEffortTail'] as const) {
+          assert.throws(() => readRecordLog(dir, LOG, { mode }), (e: unknown) => e instanceof CorruptionError && /damage/.test(e.reason), `byte ${at}, ${mode}`);
+        }
+        assert.throws(() => RecordLogWriter.open(dir, LOG), CorruptionError);
+        assert.deepEqual(dir.readFile(LOG), before, 'the file is left as it is');
+        flip(dir, LOG, at);
+      }
+      assert.equal(readRecordLog(dir, LOG).records.length, 200);
+    });
+
+    it('reopening and closing without appending adds nothing; appending after a reopen vouches for what came before', () => {
+      RecordLogWriter.open(dir, LOG).closeSync();
+      assert.equal(dir.readFile(LOG).length, RECORD_LOG_HEADER_SIZE, 'an empty log is its header');
+      const w = RecordLogWriter.open(dir, LOG);
+      w.append(bytesOf(1));
+      w.closeSync();
+      const size = dir.readFile(LOG).length;
+      assert.equal(size, RECORD_LOG_HEADER_SIZE + 8 + bytesOf(1).length + RECORD_MARK_SIZE, 'the record, then the closing mark');
+      RecordLogWriter.open(dir, LOG).closeSync();
+      assert.equal(dir.readFile(LOG).length, size);
+      const w2 = RecordLogWriter.open(dir, LOG);
+      w2.append(bytesOf(2));
+      w2.flushSync();
+      // Not closed (a crash, as far as the file knows): the mark leading this write vouches for the first record.
+      flip(dir, LOG, RECORD_LOG_HEADER_SIZE + 9);
+      assert.throws(() => readRecordLog(dir, LOG, { mode: 'bestEffortTail' }), (e: unknown) => e instanceof CorruptionError && /damage/.test(e.reason));
+      flip(dir, LOG, RECORD_LOG_HEADER_SIZE + 9);
+      w2.closeSync();
+      assert.deepEqual(readRecordLog(dir, LOG).records, [bytesOf(1), bytesOf(2)]);
+    });
+
+    it('a version 1 file is read, and appended to without sync marks: it stays version 1', () => {
+      dir.mkdirp('logs');
+      const v1 = new Uint8Array(RECORD_LOG_HEADER_SIZE + 2 * 11);
+      v1.set(encodeRecordLogHeader(64, dir.checksum, 1));
+      writeRecordFrame(v1, writeRecordFrame(v1, RECORD_LOG_HEADER_SIZE, bytesOf(0, 3), dir.checksum), bytesOf(1, 3), dir.checksum);
+      dir.atomicWrite(LOG, v1);
+      assert.equal(readRecordLog(dir, LOG).scan.version, 1);
+      const w = RecordLogWriter.open(dir, LOG);
+      w.append(bytesOf(2, 3));
+      w.syncSync();
+      w.append(bytesOf(3, 3));
+      w.closeSync();
+      const bytes = dir.readFile(LOG);
+      assert.equal(bytes[4], 1);
+      assert.equal(bytes.length, RECORD_LOG_HEADER_SIZE + 4 * 11, 'no sync mark');
+      assert.deepEqual(readRecordLog(dir, LOG).records, [0, 1, 2, 3].map((i) => bytesOf(i, 3)));
+    });
+
+    it('a sync mark whose watermark lies past itself is refused', () => {
+      const w = RecordLogWriter.open(dir, LOG);
+      w.append(bytesOf(1));
+      w.closeSync();
+      const b = dir.readFile(LOG).slice();
+      const at = b.length - RECORD_MARK_SIZE;
+      writeRecordMark(b, at, at + 1, dir.checksum);
+      dir.atomicWrite(LOG, b);
+      assert.throws(() => readRecordLog(dir, LOG), (e: unknown) => e instanceof CorruptionError && e.offset === at && /watermark/.test(e.reason));
+      assert.equal(readRecordLog(dir, LOG, { mode: 'bestEffortTail' }).records.length, 1);
     });
 
     it('a torn header reads as empty (bestEffortTail) and is rewritten; a foreign file is never taken over', () => {
@@ -184,6 +262,34 @@ describe('record log on the simulated page cache', () => {
         assert.deepEqual(records, appended.slice(0, records.length));
       },
     ), { numRuns: runs });
+  });
+});
+
+describe('record log sync marks after a power cut', () => {
+  it('a flipped bit anywhere below the watermark a surviving mark carries is damage, never a torn tail', () => {
+    fc.assert(fc.property(
+      fc.array(fc.oneof(fc.nat(300).map((n) => ({ t: 'rec' as const, n })), fc.constant({ t: 'sync' as const })), { minLength: 1, maxLength: 40 }),
+      fc.constantFrom<CrashMode>('dropAll', 'keepPrefix', 'tear', 'reorder'),
+      fc.nat(),
+      fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+      (cmds, mode, seed, where) => {
+        const dir = new SimulatedDirectory({ seed });
+        const w = RecordLogWriter.open(dir, LOG, { bufferSize: 50 });
+        let i = 0;
+        for (const c of cmds) {
+          if (c.t === 'rec') w.append(bytesOf(i++, c.n));
+          else w.syncSync();
+        }
+        const after = dir.crash({ mode, seed });
+        const { scan } = readRecordLog(after, LOG, { mode: 'bestEffortTail' });
+        if (scan.watermark <= RECORD_LOG_HEADER_SIZE) return;
+        const at = RECORD_LOG_HEADER_SIZE + Math.floor(where * (scan.watermark - RECORD_LOG_HEADER_SIZE));
+        const b = after.readFile(LOG).slice();
+        b[at] ^= 1 << (seed % 8);
+        after.atomicWrite(LOG, b);
+        assert.throws(() => readRecordLog(after, LOG, { mode: 'bestEffortTail' }), (e: unknown) => e instanceof CorruptionError && /damage/.test(e.reason));
+      },
+    ), { numRuns: process.env.DURABILITY_LONG === '1' ? 5_000 : 300 });
   });
 });
 

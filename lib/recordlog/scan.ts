@@ -1,7 +1,10 @@
 // Reads a record log frame by frame and classifies its end: clean, torn (a crash mid-append)
 // or damaged, by the rule of a final WAL segment (docs/FORMAT.md): a bad frame at offset o is
-// damage when some frame that validates ends beyond o + W (the writer never leaves more than W
-// bytes unsynced, so bytes that far back had been synced), else a torn tail.
+// damage when a witness proves the bytes at o had been synced, else a torn tail. In a version 2
+// file the witness is a later sync mark whose watermark is past o (the writer leads its first
+// write after each fdatasync with one, and ends a closed file with one, so damage anywhere in a
+// closed file is damage); in a version 1 file, a frame that validates and ends beyond o + W
+// (the writer never leaves more than W bytes unsynced, so bytes that far back had been synced).
 //
 // Memory is bounded by the largest frame: a ScanWindow of 1 MiB, grown only for a frame whose
 // length was checked against the maximum and the bytes left in the file.
@@ -9,10 +12,13 @@
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, InvalidArgumentError } from '../errors';
-import { maskCrc, readU32 } from '../framed/bytes';
+import { maskCrc, readU32, readU64 } from '../framed/bytes';
 import { SEARCH_NONE, SEARCH_UNDECIDED, findWitnessFrame, searchBudget, type FrameLayout } from '../framed/witness-search';
 import { ScanWindow } from '../wal/scan-window';
-import { checkRecordLogHeader, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE } from './format';
+import {
+  checkRecordLogHeader, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_LOG_V1, RECORD_MARK_LENGTH, RECORD_MARK_SIZE,
+  recordFrameLayout,
+} from './format';
 
 /**
  * 'bestEffortTail' is the WAL's name for the same rule (a torn final write ends the read; damage
@@ -31,6 +37,12 @@ export interface RecordLogScan {
   readonly headerTorn: boolean;
   /** W of the header (0 when the header is torn). */
   readonly syncWindow: number;
+  /** The header's format version (0 when the header is torn). */
+  readonly version: number;
+  /** Largest watermark of a good sync mark read: the file had been synced up to it (0: none). */
+  readonly watermark: number;
+  /** Offset just past the last good sync mark read (0: none). */
+  readonly markedEnd: number;
 }
 
 export class RecordLogScanner extends ScanWindow {
@@ -41,6 +53,9 @@ export class RecordLogScanner extends ScanWindow {
   /** Frames as the witness search sees them: a witness is at most the caller's maxRecordSize. */
   private readonly layout: FrameLayout;
   private syncWindow = 0;
+  private version = 0;
+  private watermark = 0;
+  private markedEnd = 0;
   private headerTorn = false;
   private count = 0;
   private validEnd = 0;
@@ -59,7 +74,7 @@ export class RecordLogScanner extends ScanWindow {
     this.path = path;
     this.strict = options.mode === 'strict';
     this.max = max;
-    this.layout = { headerSize: RECORD_FRAME_HEADER_SIZE, maxLength: max, ids: false };
+    this.layout = recordFrameLayout(max);
     this.checksum = dir.checksum;
     try {
       this.openHeader();
@@ -71,6 +86,14 @@ export class RecordLogScanner extends ScanWindow {
 
   /** Advances to the next record; false at the end. Throws CorruptionError on damage (and on a torn end in strict mode). */
   next(): boolean {
+    for (;;) {
+      const step = this.step();
+      if (step !== 'mark') return step;
+    }
+  }
+
+  /** Reads the frame at validEnd: a record (true), a sync mark (passed over), or the end (false). */
+  private step(): boolean | 'mark' {
     if (this.done) return false;
     const pos = this.validEnd;
     const remaining = this.fileSize - pos;
@@ -85,6 +108,7 @@ export class RecordLogScanner extends ScanWindow {
       // Zeros never form a frame (the CRC of a zero length is not zero): preallocated or never-written space.
       return this.zeroFrom(pos) ? this.end() : this.bad(pos, 'zero frame header followed by nonzero bytes');
     }
+    if (len === RECORD_MARK_LENGTH && this.version !== RECORD_LOG_V1) return this.mark(pos);
     if (len > this.max) return this.bad(pos, `frame length ${len} exceeds the maximum ${this.max}`);
     const end = pos + RECORD_FRAME_HEADER_SIZE + len;
     if (end > this.fileSize) return this.bad(pos, `frame of ${len} bytes runs past the end of the file (${this.fileSize} bytes)`);
@@ -108,6 +132,7 @@ export class RecordLogScanner extends ScanWindow {
   result(): RecordLogScan {
     return {
       count: this.count, validEnd: this.validEnd, fileSize: this.fileSize, tail: this.tail, headerTorn: this.headerTorn, syncWindow: this.syncWindow,
+      version: this.version, watermark: this.watermark, markedEnd: this.markedEnd,
     };
   }
 
@@ -120,13 +145,14 @@ export class RecordLogScanner extends ScanWindow {
     const check = checkRecordLogHeader(this.buf.subarray(0, Math.min(n, RECORD_LOG_HEADER_SIZE)), this.checksum);
     if (check.kind === 'ok') {
       this.syncWindow = check.header.syncWindow;
+      this.version = check.header.version;
       this.validEnd = RECORD_LOG_HEADER_SIZE;
       return;
     }
     if (check.kind === 'bad') throw new CorruptionError(this.path, check.offset, check.reason);
     // The header is synced before any frame is written: a frame that validates behind a torn
     // header means the header had been on disk, so it is damage.
-    const found = this.search(RECORD_LOG_HEADER_SIZE, RECORD_LOG_HEADER_SIZE);
+    const found = this.search(RECORD_LOG_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_LOG_HEADER_SIZE - 1);
     if (found !== SEARCH_NONE) throw new CorruptionError(this.path, 0, found === SEARCH_UNDECIDED ? `${check.reason}; could not rule out damage within the search budget` : `${check.reason}, yet a frame at offset ${found} validates: damage`);
     if (this.strict) throw new CorruptionError(this.path, 0, `${check.reason}: torn header (mode 'bestEffortTail' reads it as an empty log)`);
     this.headerTorn = true;
@@ -139,23 +165,46 @@ export class RecordLogScanner extends ScanWindow {
     return false;
   }
 
+  /** A sync mark at `pos` (version 2): checked, then passed over; its watermark is remembered. */
+  private mark(pos: number): 'mark' | false {
+    if (pos + RECORD_MARK_SIZE > this.fileSize) return this.bad(pos, `sync mark runs past the end of the file (${this.fileSize} bytes)`);
+    this.load(pos, RECORD_MARK_SIZE);
+    const rel = pos - this.bufStart;
+    const crc = this.checksum.crc32c(this.buf.subarray(rel + 4, rel + RECORD_MARK_SIZE), 0);
+    if (maskCrc(crc) !== readU32(this.buf, rel)) return this.bad(pos, 'sync mark CRC mismatch');
+    const d = readU64(this.buf, rel + 8);
+    if (d < RECORD_LOG_HEADER_SIZE || d > pos) return this.bad(pos, `sync mark watermark ${d < 0 ? 'above 2^53-1' : d} outside ${RECORD_LOG_HEADER_SIZE}..${pos}`);
+    if (d > this.watermark) this.watermark = d;
+    this.validEnd = pos + RECORD_MARK_SIZE;
+    this.markedEnd = this.validEnd;
+    return 'mark';
+  }
+
   private bad(offset: number, reason: string): false {
     this.done = true;
     const w = this.syncWindow;
-    const found = this.search(offset + 1, offset + w);
+    const v1 = this.version === RECORD_LOG_V1;
+    const found = v1 ? this.search(offset + 1, offset + w, undefined) : this.search(offset + 1, Infinity, offset);
     if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
     if (found >= 0) {
-      throw new CorruptionError(this.path, offset, `${reason}; the valid frame at offset ${found} ends more than the sync window (${w} bytes) past it, so these bytes had been synced: damage, not a torn write`);
+      const proof = v1
+        ? `the valid frame at offset ${found} ends more than the sync window (${w} bytes) past it`
+        : `the sync mark at offset ${found} says the file had been synced past it`;
+      throw new CorruptionError(this.path, offset, `${reason}; ${proof}, so these bytes had been synced: damage, not a torn write`);
     }
     if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
     this.tail = 'torn';
     return false;
   }
 
-  /** Offset of a frame at p ≥ from that validates and ends beyond `endBeyond`, SEARCH_NONE, or SEARCH_UNDECIDED. */
-  private search(from: number, endBeyond: number): number {
+  /**
+   * Offset of a witness at p ≥ from: a frame that validates and ends beyond `endBeyond`, or a sync
+   * mark whose watermark is above `markAbove` (undefined: marks are no witness); SEARCH_NONE, or
+   * SEARCH_UNDECIDED.
+   */
+  private search(from: number, endBeyond: number, markAbove: number | undefined): number {
     return findWitnessFrame({
-      layout: this.layout, file: this.file, fileSize: this.fileSize, checksum: this.checksum, from, endBeyond, markAbove: undefined, salts: [0],
+      layout: this.layout, file: this.file, fileSize: this.fileSize, checksum: this.checksum, from, endBeyond, markAbove, salts: [0],
       idMin: 0, idBase: undefined, budget: searchBudget(this.fileSize, from),
     });
   }

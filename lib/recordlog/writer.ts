@@ -1,9 +1,12 @@
 // The single writer of a record log. Records are framed into a buffer (append), written to the
 // OS (flush) and made durable (sync). Like the WAL writer it keeps the premise the reader's
 // torn-vs-damage rule needs: never more than W bytes written but not fdatasynced (a record
-// larger than W is written alone, right after a sync). Reopening scans the file, cuts a torn
-// tail off (or rewrites a torn header) and syncs before anything is appended; damage is a
-// CorruptionError and the file is left as it is. Any failed write or sync poisons the writer.
+// larger than W is written alone, right after a sync). In a version 2 file (every new one) the
+// first bytes written after each fdatasync are a sync mark saying how far that fdatasync reached,
+// and closing ends the file with one, so a reader tells bit rot in synced bytes from a torn write
+// (scan.ts). Reopening scans the file, cuts a torn tail off (or rewrites a torn header) and
+// syncs before anything is appended; damage is a CorruptionError and the file is left as it is.
+// Any failed write or sync poisons the writer.
 
 import type { Directory, DirectoryLock, WritableFile } from '../directory/directory';
 import { parentOf } from '../directory/path';
@@ -13,9 +16,20 @@ import { encodePayload } from '../framed/encode';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import { raw, type Codec } from '../wal/codec';
 import {
-  DEFAULT_RECORD_SYNC_WINDOW, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, encodeRecordLogHeader, writeRecordFrame,
+  DEFAULT_RECORD_SYNC_WINDOW, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_LOG_V1, RECORD_LOG_VERSION, RECORD_MARK_SIZE,
+  encodeRecordLogHeader, writeRecordFrame, writeRecordMark,
 } from './format';
 import { RecordLogScanner } from './scan';
+
+/** What a writer knows of a file's sync marks (RecordLogScan's fields of the same names). */
+interface MarkState {
+  readonly version: number;
+  readonly watermark: number;
+  readonly markedEnd: number;
+}
+
+/** A file just created (or whose torn header was rewritten): the current version, no mark yet. */
+const NEW_FILE: MarkState = { version: RECORD_LOG_VERSION, watermark: 0, markedEnd: 0 };
 
 export interface RecordLogWriterOptions<R> {
   /** Default: raw (records are Uint8Arrays). */
@@ -57,7 +71,7 @@ export class RecordLogWriter<R = Uint8Array> {
           file.close();
           throw err;
         }
-        return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, 'none');
+        return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, 'none', NEW_FILE);
       }
       const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffortTail', maxRecordSize });
       let scan;
@@ -71,10 +85,13 @@ export class RecordLogWriter<R = Uint8Array> {
       try {
         let syncWindow = scan.syncWindow;
         let repaired: 'none' | 'tail' | 'header' = 'none';
+        // A version 1 file stays version 1: its readers know no sync marks.
+        let marks: MarkState = scan;
         if (scan.headerTorn) {
           syncWindow = options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW;
           file.truncate(0);
           file.write(encodeRecordLogHeader(syncWindow, dir.checksum));
+          marks = NEW_FILE;
           repaired = 'header';
         } else if (scan.tail === 'torn' || scan.validEnd < file.size()) {
           file.truncate(scan.validEnd);
@@ -84,7 +101,7 @@ export class RecordLogWriter<R = Uint8Array> {
         // killed before its sync), so this writer starts with an empty sync window.
         file.sync();
         dir.syncDir(parent);
-        return new RecordLogWriter<R>(dir, path, lock, file, codec, syncWindow, bufferSize, maxRecordSize, repaired);
+        return new RecordLogWriter<R>(dir, path, lock, file, codec, syncWindow, bufferSize, maxRecordSize, repaired, marks);
       } catch (err) {
         file.close();
         throw err;
@@ -108,6 +125,12 @@ export class RecordLogWriter<R = Uint8Array> {
   private buffered = 0;
   private written: number;
   private synced: number;
+  /** Version 2: sync marks are written. */
+  private readonly marks: boolean;
+  /** The largest watermark a sync mark in the file carries: a mark is due once `synced` passes it. */
+  private markedTo: number;
+  /** Offset just past the last sync mark in the file (the header's end: none); bytes after it call for a closing mark. */
+  private markedEnd: number;
   private failure: unknown;
   private closed = false;
   /** fdatasyncs running off the thread; close() waits for them before it lets go of the file and lock. */
@@ -116,6 +139,7 @@ export class RecordLogWriter<R = Uint8Array> {
   private constructor(
     dir: Directory, path: string, lock: DirectoryLock, file: WritableFile, codec: Codec<R>, syncWindow: number,
     bufferSize: number, maxRecordSize: number, repaired: 'none' | 'tail' | 'header',
+    marks: MarkState,
   ) {
     this.dir = dir;
     this.path = path;
@@ -128,6 +152,10 @@ export class RecordLogWriter<R = Uint8Array> {
     this.repaired = repaired;
     this.written = file.offset;
     this.synced = file.offset;
+    this.marks = marks.version !== RECORD_LOG_V1;
+    // The header needs no mark: it is synced before any frame, and a torn one is told apart by its own rule.
+    this.markedTo = Math.max(RECORD_LOG_HEADER_SIZE, marks.watermark);
+    this.markedEnd = Math.max(RECORD_LOG_HEADER_SIZE, marks.markedEnd);
   }
 
   /** Bytes of the log once buffered records are written. */
@@ -145,17 +173,19 @@ export class RecordLogWriter<R = Uint8Array> {
     const payload = encodePayload(this.codec, record, 'a record', this.recordLimit);
     const frame = RECORD_FRAME_HEADER_SIZE + payload.length;
     const unsynced = this.written + this.buffered - this.synced;
-    if (unsynced > 0 && unsynced + frame > this.syncWindow) this.syncSync();
-    if (this.buffered + frame > this.buffer.length) {
+    if (unsynced > 0 && unsynced + this.markBytes() + frame > this.syncWindow) this.syncSync();
+    // A mark due goes right before the record, in the same write (see markBytes).
+    const mark = this.markBytes();
+    if (this.buffered + mark + frame > this.buffer.length) {
       this.writeBuffered();
-      if (frame > this.buffer.length) {
-        const bytes = new Uint8Array(frame);
-        writeRecordFrame(bytes, 0, payload, this.dir.checksum);
+      if (mark + frame > this.buffer.length) {
+        const bytes = new Uint8Array(mark + frame);
+        writeRecordFrame(bytes, this.placeMark(bytes, 0), payload, this.dir.checksum);
         this.writeOut(bytes);
         return;
       }
     }
-    this.buffered = writeRecordFrame(this.buffer, this.buffered, payload, this.dir.checksum);
+    this.buffered = writeRecordFrame(this.buffer, this.placeMark(this.buffer, this.buffered), payload, this.dir.checksum);
   }
 
   /** Writes buffered records to the OS (not durable until sync). */
@@ -204,6 +234,10 @@ export class RecordLogWriter<R = Uint8Array> {
     try {
       if (this.failure !== undefined) throw new PoisonedError(this.failure);
       this.syncSync();
+      if (this.closingMarkDue()) {
+        this.writeClosingMark();
+        this.syncSync();
+      }
     } finally {
       this.closed = true;
       this.file.close();
@@ -216,6 +250,10 @@ export class RecordLogWriter<R = Uint8Array> {
     try {
       if (this.failure !== undefined) throw new PoisonedError(this.failure);
       await this.sync();
+      if (this.closingMarkDue()) {
+        this.writeClosingMark();
+        await this.sync();
+      }
     } finally {
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       if (!this.closed) {
@@ -224,6 +262,39 @@ export class RecordLogWriter<R = Uint8Array> {
         this.lock.release();
       }
     }
+  }
+
+  /**
+   * RECORD_MARK_SIZE when the next bytes written must start with a sync mark: in a version 2 file,
+   * the first write after an fdatasync that went past the last mark's watermark. It vouches for
+   * the synced bytes, so a reader can call damage there damage even when no later record is.
+   */
+  private markBytes(): number {
+    return this.marks && this.synced > this.markedTo ? RECORD_MARK_SIZE : 0;
+  }
+
+  /** Lays out the mark due (if any) at target[offset..] and returns where the next frame goes. */
+  private placeMark(target: Uint8Array, offset: number): number {
+    if (this.markBytes() === 0) return offset;
+    const end = writeRecordMark(target, offset, this.synced, this.dir.checksum);
+    this.markedTo = this.synced;
+    // Both targets are written at `written`: the buffer holds what follows it, and a record too
+    // large for the buffer goes out alone once the buffer was written.
+    this.markedEnd = this.written + end;
+    return end;
+  }
+
+  /** Records were written after the last mark: closing (everything synced) ends the file with a mark vouching for all of it. */
+  private closingMarkDue(): boolean {
+    return this.marks && this.written > this.markedEnd;
+  }
+
+  private writeClosingMark(): void {
+    const bytes = new Uint8Array(RECORD_MARK_SIZE);
+    writeRecordMark(bytes, 0, this.synced, this.dir.checksum);
+    this.markedTo = this.synced;
+    this.writeOut(bytes);
+    this.markedEnd = this.written;
   }
 
   private writeBuffered(): void {

@@ -10,12 +10,13 @@ import { MemoryDirectory } from '../../lib/directory/memory';
 import type { Prng } from '../../lib/directory/prng';
 import { CorruptionError, DecodeError } from '../../lib/errors';
 import {
-  MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, encodeRecordLogHeader, writeRecordFrame,
+  MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_MARK_LENGTH, RECORD_MARK_SIZE, encodeRecordLogHeader, writeRecordFrame,
+  writeRecordMark,
 } from '../../lib/recordlog/format';
 import { forEachRecord, type RecordLogReadOptions } from '../../lib/recordlog/reader';
 import type { RecordLogMode, RecordLogScan } from '../../lib/recordlog/scan';
 import { json, raw, type Codec } from '../../lib/wal/codec';
-import { maskCrc, readU32, writeU32 } from '../../lib/wal/format';
+import { maskCrc, readU32, readU64, writeU32 } from '../../lib/wal/format';
 import { meteredDirectory } from './meter';
 import { blindMutation, concat, randomBytes, randomLength } from './mutate';
 import { agree, checkError, count, fail, FuzzFailure, reasonKey, recordWork, workLimit, type WalContext } from './wal-target';
@@ -29,24 +30,34 @@ function bufferBound(fileSize: number, maxRecord: number): number {
 
 interface BuiltLog {
   bytes: Uint8Array;
+  /** Where each frame (record or sync mark) starts, and the end of the last. */
   offsets: number[];
+  /** Records (sync marks not counted). */
+  records: number;
 }
 
+/** A valid log: version 1, or version 2 with sync marks (each vouching for some earlier frame boundary) between some records. */
 function build(rng: Prng, large = false): BuiltLog {
   const w = rng.pick([8, 9, 16, 64, 100, 4096, 8 + rng.int(1000), 64 * 1024 * 1024, 0xffff_ffff]);
+  const version = rng.chance(0.3) ? 1 : 2;
   const n = large ? 2 + rng.int(2) : rng.chance(0.1) ? 0 : 1 + rng.int(rng.chance(0.8) ? 6 : 30);
-  const payloads: Uint8Array[] = [];
+  const units: Array<Uint8Array | 'mark'> = [];
   for (let i = 0; i < n; i++) {
+    if (version === 2 && rng.chance(0.3)) units.push('mark');
     // Large records (1..3 MiB) make the scan buffer grow past its first chunk.
-    if (large) payloads.push(new Uint8Array((1 << 20) + rng.int(2 << 20)).fill(i + 1));
-    else payloads.push(rng.chance(0.2) ? new Uint8Array(randomLength(rng, 100)) : randomBytes(rng, randomLength(rng, 200)));
+    if (large) units.push(new Uint8Array((1 << 20) + rng.int(2 << 20)).fill(i + 1));
+    else units.push(rng.chance(0.2) ? new Uint8Array(randomLength(rng, 100)) : randomBytes(rng, randomLength(rng, 200)));
   }
-  const size = RECORD_LOG_HEADER_SIZE + payloads.reduce((s, p) => s + RECORD_FRAME_HEADER_SIZE + p.length, 0);
+  if (version === 2 && n > 0 && rng.chance(0.5)) units.push('mark');
+  const size = RECORD_LOG_HEADER_SIZE + units.reduce((s, u) => s + (u === 'mark' ? RECORD_MARK_SIZE : RECORD_FRAME_HEADER_SIZE + u.length), 0);
   const bytes = new Uint8Array(size);
-  bytes.set(encodeRecordLogHeader(w, jsChecksummer), 0);
+  bytes.set(encodeRecordLogHeader(w, jsChecksummer, version), 0);
   const offsets = [RECORD_LOG_HEADER_SIZE];
-  for (const p of payloads) offsets.push(writeRecordFrame(bytes, offsets[offsets.length - 1], p, jsChecksummer));
-  return { bytes, offsets };
+  for (const u of units) {
+    const at = offsets[offsets.length - 1];
+    offsets.push(u === 'mark' ? writeRecordMark(bytes, at, rng.pick(offsets), jsChecksummer) : writeRecordFrame(bytes, at, u, jsChecksummer));
+  }
+  return { bytes, offsets, records: n };
 }
 
 function reseal(b: Uint8Array, off: number): void {
@@ -76,7 +87,7 @@ function mutate(rng: Prng, s: BuiltLog): Uint8Array {
     }
     case 1: { // header fields under a valid header CRC
       const f = rng.int(3);
-      if (f === 0) b[4] = rng.pick([0, 2]);
+      if (f === 0) b[4] = rng.pick([0, 3]);
       else if (f === 1) b[7] = 1 << rng.int(8);
       else writeU32(b, 8, rng.int(8));
       writeU32(b, 12, maskCrc(crc32c(b.subarray(0, 12), 0)));
@@ -128,7 +139,7 @@ export function recordLogInput(rng: Prng, large = false): { bytes: Uint8Array; p
   if (rng.chance(0.005)) return { bytes: searchBait(rng), pristine: undefined, largest: 0 };
   if (rng.chance(0.08)) return { bytes: randomBytes(rng, randomLength(rng)), pristine: undefined, largest: 0 };
   const s = build(rng);
-  if (rng.chance(0.1)) return { bytes: s.bytes, pristine: s.offsets.length - 1, largest: 0 };
+  if (rng.chance(0.1)) return { bytes: s.bytes, pristine: s.records, largest: 0 };
   let bytes = mutate(rng, s);
   if (rng.chance(0.2)) bytes = blindMutation(rng, bytes.slice(), () => build(rng).bytes);
   return { bytes, pristine: undefined, largest: 0 };
@@ -142,15 +153,31 @@ function checkRead(where: string, bytes: Uint8Array, mode: RecordLogMode, scan: 
     if (scan.tail !== 'torn' || scan.validEnd !== 0 || records.length !== 0) fail(where, `torn header with ${JSON.stringify(scan)}`);
     return;
   }
-  const head = encodeRecordLogHeader(scan.syncWindow, checksum);
+  const head = encodeRecordLogHeader(scan.syncWindow, checksum, scan.version);
   for (let i = 0; i < RECORD_LOG_HEADER_SIZE; i++) if (head[i] !== bytes[i]) fail(where, 'accepted header does not re-encode to the file bytes');
   let off = RECORD_LOG_HEADER_SIZE;
+  let watermark = 0;
+  /** Passes over the sync marks at `off` (version 2), checking each re-encodes and vouches only for bytes before it. */
+  const skipMarks = (): void => {
+    while (scan.version === 2 && off + RECORD_MARK_SIZE <= scan.validEnd && readU32(bytes, off + 4) === RECORD_MARK_LENGTH) {
+      const d = readU64(bytes, off + 8);
+      if (d < RECORD_LOG_HEADER_SIZE || d > off) fail(where, `accepted a sync mark at ${off} vouching for ${d}`);
+      const enc = new Uint8Array(RECORD_MARK_SIZE);
+      writeRecordMark(enc, 0, d, checksum);
+      for (let j = 0; j < enc.length; j++) if (enc[j] !== bytes[off + j]) fail(where, `sync mark at ${off} does not re-encode to the file bytes`);
+      watermark = Math.max(watermark, d);
+      off += RECORD_MARK_SIZE;
+    }
+  };
   for (const [i, r] of records.entries()) {
+    skipMarks();
     const enc = new Uint8Array(RECORD_FRAME_HEADER_SIZE + r.length);
     writeRecordFrame(enc, 0, r, checksum);
     for (let j = 0; j < enc.length; j++) if (enc[j] !== bytes[off + j]) fail(where, `record ${i} does not match the file bytes at ${off}`);
     off += enc.length;
   }
+  skipMarks();
+  if (watermark !== scan.watermark) fail(where, `marks carry watermark ${watermark}, the scan says ${scan.watermark}`);
   if (off !== scan.validEnd) fail(where, `records end at ${off}, validEnd is ${scan.validEnd}`);
   if (scan.tail === 'clean') for (let j = off; j < bytes.length; j++) if (bytes[j] !== 0) fail(where, `clean end at ${off} but byte ${j} is nonzero`);
 }
