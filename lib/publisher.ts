@@ -4,7 +4,8 @@
 //      crash could leave a checkpoint ahead of the log, and the writer would reuse its ids);
 //   2. write the checkpoint durably (staged, fdatasynced, renamed, directory fsynced);
 //   3. optionally append a checkpoint entry to the WAL and sync it;
-//   4. truncate the WAL segments covered by the OLDEST retained checkpoint;
+//   4. truncate the WAL segments covered by the OLDEST retained checkpoint, as far as the
+//      writer's observer allows (its beforeTruncate: a forwarder keeps what it has not shipped);
 //   5. delete checkpoints beyond the retention count (one directory fsync).
 // Between any two steps the directory holds a checkpoint that recovery can use and a WAL that
 // continues it, so recovery yields the same state wherever the crash fell.
@@ -52,7 +53,10 @@ export interface PublishedCheckpoint {
   readonly bytes: number;
   /** Id of the checkpoint entry appended to the WAL, if checkpointEntry was given. */
   readonly recordedEntryId: number | undefined;
-  /** WAL segments removed: every entry ≤ truncatedThrough is gone from the log. */
+  /**
+   * WAL segments removed: the log was truncated through this entry (segments wholly at or below it
+   * removed). When the writer's observer kept a segment, the last entry of the last one removed (0: none).
+   */
   readonly truncatedSegments: number;
   readonly truncatedThrough: number;
   readonly prunedCheckpoints: readonly string[];
@@ -121,9 +125,13 @@ export class CheckpointPublisher<S, E> {
     let truncatedSegments = 0;
     let truncatedThrough = 0;
     if (this.truncate) {
-      truncatedThrough = this.truncationPoint();
-      if (truncatedThrough > 0) {
-        truncatedSegments = new WalMaintenance(this.dir).truncatePrefix(truncatedThrough).removed.length;
+      const point = this.truncationPoint();
+      if (point > 0) {
+        // The writer's observer may keep segments (a forwarder that has not shipped them yet).
+        const { removed, vetoed } = new WalMaintenance(this.dir).truncatePrefix(point, { observer: this.writer.observer });
+        truncatedSegments = removed.length;
+        // Vetoed: the log still holds everything after the last segment removed.
+        truncatedThrough = vetoed === undefined ? point : truncatedSegments > 0 ? removed[truncatedSegments - 1].lastEntryId : 0;
         if (truncatedSegments > 0) notifyCheckpoint(this.observer, 'onTruncated', { uptoEntryId: truncatedThrough, segments: truncatedSegments });
       }
     }

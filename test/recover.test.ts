@@ -261,6 +261,28 @@ describe('checkpoint events', () => {
   });
 });
 
+describe('checkpoint truncation and the writer\'s observer', () => {
+  it('asks the writer\'s beforeTruncate (a forwarder\'s veto): kept segments stay, and truncatedThrough says what is gone', async () => {
+    const dir = new MemoryDirectory();
+    let shipped = 0; // entries a forwarder has shipped: segments holding later ones must stay
+    const asked: number[] = [];
+    const observer = { beforeTruncate: (info: { lastEntryId: number }): boolean => (asked.push(info.lastEntryId), info.lastEntryId <= shipped) };
+    const w = WalWriter.create(dir, { codec: kvCodec, maxSegmentSize: 150, observer });
+    const p = new CheckpointPublisher(dir, { writer: w, stateCodec: kvStateCodec, retain: 1 });
+    for (let i = 0; i < 20; i++) w.append(put(i));
+    const before = new WalMaintenance(dir).segmentRanges();
+    const c1 = await p.checkpoint({});
+    assert.ok(asked.length > 0, 'the veto was asked');
+    assert.deepEqual([c1.truncatedSegments, c1.truncatedThrough], [0, 0]);
+    assert.deepEqual(new WalMaintenance(dir).segmentRanges().map((r) => r.segmentId), before.map((r) => r.segmentId), 'every segment is still there');
+    shipped = before[1].lastEntryId; // the first two segments shipped
+    const c2 = await p.checkpoint({});
+    assert.deepEqual([c2.truncatedSegments, c2.truncatedThrough], [2, shipped]);
+    assert.equal(new WalMaintenance(dir).segmentRanges()[0].firstEntryId, shipped + 1);
+    w.closeSync();
+  });
+});
+
 describe('recover argument checks and publisher guards', () => {
   it('refuses missing pieces with InvalidArgumentError', async () => {
     const dir = new MemoryDirectory();

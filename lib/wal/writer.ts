@@ -1,3 +1,4 @@
+import type { WalObserver } from './observer';
 import type { Directory } from '../directory/directory';
 import { ClosedError, InvalidArgumentError, InvalidStateError, PoisonedError } from '../errors';
 import { requireDirectory, typeName } from '../guards';
@@ -92,6 +93,15 @@ export class WalWriter<E> {
   /** Size the current segment will have once buffered frames are written. */
   get currentSegmentBytes(): number {
     return this.state.segment.position + this.executor.buffer.length;
+  }
+
+  /**
+   * The observer the writer was opened with. Whatever removes this log's segments asks its
+   * beforeTruncate first (CheckpointPublisher does), so a veto such as the JetStream forwarder's
+   * holds for every truncation, not only those the application makes itself.
+   */
+  get observer(): WalObserver | undefined {
+    return this.state.observer;
   }
 
   get poisoned(): boolean {
