@@ -249,14 +249,23 @@ export class CommitQueue {
       } catch (err) {
         started = Promise.reject(err);
       }
-      started.then(() => this.completed(batch), (err: unknown) => this.fail(batch, err));
+      this.settle(started, batch);
       const zeros = this.handler.zerosAfter(batch);
       if (zeros !== undefined) {
         this.inFlight.push(zeros.batch);
-        zeros.done.then(() => this.completed(zeros.batch), (err: unknown) => this.fail(zeros.batch, err));
+        this.settle(zeros.done, zeros.batch);
       }
     }
     if (this.failure === undefined && !this.busy) this.handler.drained();
+  }
+
+  /**
+   * Completes or fails `batch` when its commit settles. Anything thrown on the way (bookkeeping,
+   * starting the next batch) poisons the writer like a failed commit would, instead of escaping
+   * as an unhandled rejection with the queue stuck.
+   */
+  private settle(commit: Promise<void>, batch: Batch): void {
+    commit.then(() => this.completed(batch), (err: unknown) => this.fail(batch, err)).catch((err: unknown) => this.fail(batch, err));
   }
 
   /**
@@ -309,8 +318,12 @@ export class CommitQueue {
     const abandoned = [...later, ...this.queue.slice(this.head)];
     this.queue = [];
     this.head = 0;
-    this.handler.failed(batch, err, abandoned);
-    batch.waiter?.reject(err);
-    for (const b of abandoned) b.waiter?.reject(err);
+    try {
+      this.handler.failed(batch, err, abandoned);
+    } finally {
+      // Whatever the writer's own cleanup met, every caller learns the cause.
+      batch.waiter?.reject(err);
+      for (const b of abandoned) b.waiter?.reject(err);
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { channels } from '../diagnostics';
 import { commitHeader, planSegment } from './active-segment';
 import type { CommitExecutor } from './commit-executor';
 import { defaultCohortPolicy } from './cohort-merge';
@@ -277,8 +278,19 @@ export class PipelinedCommits<E> implements CommitExecutor {
 
   private failed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void {
     this.state.poison(err, batch.segment);
-    // Segments the failed batches were to close would otherwise keep their descriptors.
-    for (const b of [batch, ...abandoned]) if (b.endsSegment) b.segment.close();
+    // Segments the failed batches were to close would otherwise keep their descriptors. A close
+    // that fails too (close(2) can report a writeback error) changes nothing: the writer is
+    // poisoned with the first cause, and the descriptor is released either way.
+    for (const b of [batch, ...abandoned]) {
+      if (!b.endsSegment) continue;
+      try {
+        b.segment.close();
+      } catch (closeErr) {
+        if (channels.diagnostic.hasSubscribers) {
+          channels.diagnostic.publish({ kind: 'close-failed', message: `closing ${b.segment.path} after the writer was poisoned failed`, path: b.segment.path, error: closeErr });
+        }
+      }
+    }
   }
 
   private spare(): FrameBuffer {
