@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { Directory, ReadableFile } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory, type CrashMode } from '../lib/directory/simulated';
-import { CorruptionError, DurabilityError, EncodeError, IoError, LockedError, PoisonedError } from '../lib/errors';
+import { CorruptionError, DecodeError, DurabilityError, EncodeError, IoError, LockedError, PoisonedError } from '../lib/errors';
 import {
   encodeRecordLogHeader, MAX_RECORD_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_MARK_SIZE, writeRecordFrame, writeRecordMark,
 } from '../lib/recordlog/format';
@@ -170,6 +170,24 @@ for (const kind of dirKinds()) {
       assert.equal(bytes[4], 1);
       assert.equal(bytes.length, RECORD_LOG_HEADER_SIZE + 4 * 11, 'no sync mark');
       assert.deepEqual(readRecordLog(dir, LOG).records, [0, 1, 2, 3].map((i) => bytesOf(i, 3)));
+    });
+
+    it('a maxRecordSize below a synced record: the reader names the record, the writer keeps it (never a torn tail)', () => {
+      const w = RecordLogWriter.open(dir, LOG);
+      w.append(bytesOf(0, 10));
+      w.append(bytesOf(1, 1000));
+      for (let i = 2; i < 7; i++) w.append(bytesOf(i, 10));
+      w.closeSync();
+      const before = dir.readFile(LOG);
+      for (const mode of ['strict', 'bestEffortTail'] as const) {
+        assert.throws(() => readRecordLog(dir, LOG, { mode, maxRecordSize: 100 }), (e: unknown) => e instanceof DecodeError && /record 1 has 1000 bytes, more than maxRecordSize 100/.test(e.message));
+      }
+      const w2 = RecordLogWriter.open(dir, LOG, { maxRecordSize: 100 });
+      assert.equal(w2.repaired, 'none');
+      assert.throws(() => w2.append(bytesOf(9, 101)), EncodeError, 'the limit still holds for appends');
+      w2.closeSync();
+      assert.deepEqual(dir.readFile(LOG), before);
+      assert.equal(readRecordLog(dir, LOG).records.length, 7);
     });
 
     it('a sync mark whose watermark lies past itself is refused', () => {

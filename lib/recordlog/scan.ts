@@ -11,9 +11,9 @@
 
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, InvalidArgumentError } from '../errors';
+import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
 import { maskCrc, readU32, readU64 } from '../framed/bytes';
-import { SEARCH_NONE, SEARCH_UNDECIDED, findWitnessFrame, searchBudget, type FrameLayout } from '../framed/witness-search';
+import { SEARCH_NONE, SEARCH_UNDECIDED, findWitnessFrame, frameCrcMatches, searchBudget, type FrameLayout } from '../framed/witness-search';
 import { ScanWindow } from '../wal/scan-window';
 import {
   checkRecordLogHeader, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_LOG_V1, RECORD_MARK_LENGTH, RECORD_MARK_SIZE,
@@ -74,7 +74,8 @@ export class RecordLogScanner extends ScanWindow {
     this.path = path;
     this.strict = options.mode === 'strict';
     this.max = max;
-    this.layout = recordFrameLayout(max);
+    // A witness may be any record the format allows, whatever this reader's limit.
+    this.layout = recordFrameLayout(MAX_RECORD_SIZE);
     this.checksum = dir.checksum;
     try {
       this.openHeader();
@@ -109,9 +110,20 @@ export class RecordLogScanner extends ScanWindow {
       return this.zeroFrom(pos) ? this.end() : this.bad(pos, 'zero frame header followed by nonzero bytes');
     }
     if (len === RECORD_MARK_LENGTH && this.version !== RECORD_LOG_V1) return this.mark(pos);
-    if (len > this.max) return this.bad(pos, `frame length ${len} exceeds the maximum ${this.max}`);
+    // Torn or damaged is judged by the format's maximum, never the caller's: a smaller
+    // maxRecordSize must not turn a good record, and every one after it, into a torn tail.
+    if (len > MAX_RECORD_SIZE) return this.bad(pos, `frame length ${len} exceeds the maximum ${MAX_RECORD_SIZE}`);
     const end = pos + RECORD_FRAME_HEADER_SIZE + len;
     if (end > this.fileSize) return this.bad(pos, `frame of ${len} bytes runs past the end of the file (${this.fileSize} bytes)`);
+    if (len > this.max) {
+      // Within the format, beyond the caller's limit: a record that validates is the caller's
+      // problem to name (checked by streaming, not buffering); one that does not is a bad frame.
+      if (frameCrcMatches(this.file, this.layout, pos, len, 0, readU32(this.buf, rel), this.checksum)) {
+        this.done = true;
+        throw new DecodeError(`${this.path} @ ${pos}: record ${this.count} has ${len} bytes, more than maxRecordSize ${this.max}; read it with a larger maxRecordSize`, { file: this.path });
+      }
+      return this.bad(pos, `frame length ${len} exceeds maxRecordSize ${this.max} and the frame does not validate`);
+    }
     // Checked against the maximum and the file: now the length may size the buffer.
     this.load(pos, RECORD_FRAME_HEADER_SIZE + len);
     rel = pos - this.bufStart;

@@ -73,7 +73,8 @@ export class RecordLogWriter<R = Uint8Array> {
         }
         return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, 'none', NEW_FILE);
       }
-      const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffortTail', maxRecordSize });
+      // Finding the end reads every record the format allows: maxRecordSize limits appends only.
+      const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffortTail' });
       let scan;
       try {
         while (scanner.next());

@@ -197,7 +197,8 @@ function readOutcome(ctx: WalContext, dir: MemoryDirectory, bytes: Uint8Array, m
     count(ctx.stats, `record log: ${scan.headerTorn ? 'torn header' : scan.tail}`);
   } catch (err) {
     if (err instanceof FuzzFailure) throw err;
-    const e = checkError(err, codec === raw ? [CorruptionError] : [CorruptionError, DecodeError], where, bytes.length);
+    // DecodeError: a codec that cannot decode, or a good record over the reader's maxRecordSize.
+    const e = checkError(err, codec === raw && maxRecordSize === undefined ? [CorruptionError] : [CorruptionError, DecodeError], where, bytes.length);
     count(ctx.stats, `record log: ${reasonKey(e)}`);
     out = `${e.name} ${e.message}`;
   }
