@@ -176,7 +176,12 @@ export class BackpressureError extends DurabilityError {
   }
 }
 
-export type JetStreamErrorReason = 'unreachable' | 'stream-not-found' | 'stream-subjects' | 'payload-too-large' | 'client-missing';
+/**
+ * 'unreachable' and 'publish-refused' (the server answered but did not store a message: a stream
+ * limit, or a de-duplication window that remembers an id the stream no longer holds) are retried;
+ * the others stop the forwarder.
+ */
+export type JetStreamErrorReason = 'unreachable' | 'publish-refused' | 'stream-not-found' | 'stream-subjects' | 'payload-too-large' | 'client-missing';
 
 /** The JetStream forwarder cannot do its job as configured; `reason` says which check failed. */
 export class JetStreamError extends DurabilityError {

@@ -84,6 +84,18 @@ export class Backlog {
     this.dropSamples();
   }
 
+  /**
+   * The stream lost entries after `id` that it had acknowledged (a server that lost its unsynced
+   * tail): they are pending again. `frameBytes`: theirs, as the log holds them.
+   */
+  rewindTo(id: number, frameBytes: number): void {
+    if (id >= this.shipped) return;
+    this.shipped = id;
+    this.pendingBytes += frameBytes;
+    this.clearSamples();
+    this.sample(id + 1);
+  }
+
   lagSeconds(): number {
     if (this.shipped >= this.lastEntryId || this.sampleIds.length === 0) return 0;
     return Math.max(0, this.clock() - this.sampleTimes[0]) / 1000;

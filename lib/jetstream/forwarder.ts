@@ -1,9 +1,14 @@
 // Ships every entry of a log to a JetStream stream, once each and in entry-id order.
 //
 // The resume point is the stream itself: at start and after every failure the forwarder reads
-// the subject's last message (its Nats-Msg-Id is an entry id) and continues after it, or after
-// the local cursor when that is further (the stream's retention may have removed messages that
-// were shipped). Each publish carries two guards:
+// the stream's last sequence and the subject's last message (its Nats-Msg-Id is an entry id). It
+// keeps an anchor, an entry id and the sequence the stream acknowledged for it (the cursor's, at
+// start), and since every message after the anchor is the next entry (the guards below), the
+// last sequence says how far shipping got even when retention removed the newest messages. A
+// stream whose last sequence is below the anchor's lost messages it had acknowledged (a server
+// that lost its unsynced tail): shipping goes back to what it holds and sends the rest again,
+// unless the stream was created after the anchor (deleted and recreated: it continues after the
+// cursor, as before). Each publish carries two guards:
 //  - Nats-Msg-Id = entry id: the server drops a repeat within the stream's duplicate window;
 //  - Nats-Expected-Last-Sequence = the stream sequence the previous entry got (or will get):
 //    the server stores a message only directly after its predecessor, so the stream can neither
@@ -35,16 +40,31 @@ const FIRST_RETRY_MS = 50;
 interface InFlight {
   readonly id: number;
   readonly bytes: number;
+  /** The stream sequence this publish stores at when the guard lets it (undefined: not known yet). */
+  readonly seq: number | undefined;
   state: 'pending' | 'ok' | 'failed';
   ack?: PubAck;
   error?: unknown;
 }
 
 interface ResumePoint {
-  /** Last entry the stream (or the cursor) holds. */
+  /** Last entry the stream holds (or the cursor, when the stream says nothing). */
   readonly entryId: number;
-  /** Stream sequence the next publish must expect; undefined when the stream is empty. */
-  readonly seq: number | undefined;
+  /** That entry's stream sequence (0: unknown). */
+  readonly seq: number;
+}
+
+/** An entry id and the stream sequence the stream acknowledged for it, and when that was learned (ms since the epoch). */
+interface Anchor {
+  readonly entryId: number;
+  readonly seq: number;
+  readonly at: number;
+}
+
+/** The subject's last message, as an entry. */
+interface StreamTail {
+  readonly entryId: number;
+  readonly seq: number;
 }
 
 /** A byte-length codec: the start-up scan needs sizes, not payloads. */
@@ -66,6 +86,10 @@ export class JetStreamForwarder {
   private readonly stopper = new AbortController();
   private session: AbortController | undefined;
   private running: Promise<void> | undefined;
+  /** A start() in progress; stop() lets it finish (or give up) before closing. */
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private anchor: Anchor | undefined;
   private fatal: unknown;
   private inflight: InFlight[] = [];
   private expectSeq: number | undefined;
@@ -86,6 +110,7 @@ export class JetStreamForwarder {
       throw new JetStreamError('stream-subjects', `${this.options.cursorPath} belongs to stream ${cursor.stream} subject ${cursor.subject}, not ${this.options.stream} ${this.options.subject}; move it away to ship this log elsewhere`);
     }
     this.cursorEntry = cursor?.entryId ?? 0;
+    if (cursor !== undefined && cursor.seq > 0 && cursor.entryId > 0) this.anchor = { entryId: cursor.entryId, seq: cursor.seq, at: cursor.updatedAt };
     this.backlog = new Backlog(this.cursorEntry);
     const self = this;
     this.observer = {
@@ -100,15 +125,30 @@ export class JetStreamForwarder {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new InvalidStateError('the forwarder was already started');
     this.state = 'running';
+    const opening = this.open();
+    this.starting = opening.then(() => undefined, () => undefined);
+    return opening;
+  }
+
+  private async open(): Promise<void> {
+    // stop() may come while start() waits on the server: it wins, and no connection is left behind.
+    const stillWanted = (): void => {
+      if (this.stopper.signal.aborted) throw new InvalidStateError('stop() was called while the forwarder was starting');
+    };
     try {
       await this.connect();
+      stillWanted();
       await this.checkStream();
+      stillWanted();
       await this.resume();
+      stillWanted();
     } catch (err) {
-      // Back to 'new': the caller may try again (the observer keeps working meanwhile).
-      this.state = 'new';
       await this.nc?.close().catch(() => undefined);
       this.nc = undefined;
+      this.connected = false;
+      if (this.stopper.signal.aborted) return; // start() resolves, the forwarder stopped
+      // Back to 'new': the caller may try again (the observer keeps working meanwhile).
+      this.state = 'new';
       if (err instanceof DurabilityError) throw err;
       throw new JetStreamError('unreachable', `JetStream did not answer while starting: ${describe(err)}`, { cause: err });
     }
@@ -116,20 +156,43 @@ export class JetStreamForwarder {
   }
 
   /** Stops following, waits for publishes in flight, writes the cursor and closes the connection. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'new') {
       this.state = 'stopped';
-      return;
+      return Promise.resolve();
     }
+    this.stopping ??= this.shutDown();
+    return this.stopping;
+  }
+
+  private async shutDown(): Promise<void> {
     this.state = 'stopping';
     this.stopper.abort();
     this.session?.abort();
     this.wakeWindow?.();
     this.wakeDurable?.();
+    await this.starting;
     await this.running;
     this.saveCursor(true);
-    await this.nc?.drain().catch(() => undefined);
+    await this.closeConnection();
     this.state = 'stopped';
+  }
+
+  /**
+   * Drains the connection, within publishTimeoutMs: a server that stopped answering (a frozen
+   * host, a black-holed network) would otherwise hold stop() until the client's ping timeouts.
+   */
+  private async closeConnection(): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.publishTimeoutMs);
+    });
+    await Promise.race([nc.drain().catch(() => undefined), late]);
+    clearTimeout(timer);
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
+    this.connected = false;
   }
 
   /** Resolves when the forwarder is stopped; rejects with the error that stopped it on its own. */
@@ -150,7 +213,7 @@ export class JetStreamForwarder {
     return {
       shippedEntryId: b.shipped, shippedEntries: b.shippedEntries, shippedBytes: b.shippedBytes,
       pendingEntries: pending, pendingBytes: b.pendingBytes, lagEntries: pending, lagSeconds: b.lagSeconds(),
-      lastEntryId: b.lastEntryId, inFlight: this.inflight.length, reconnects: this.reconnects, errors: this.errors,
+      lastEntryId: b.lastEntryId, inFlight: this.inflight.filter((f) => f.state === 'pending').length, reconnects: this.reconnects, errors: this.errors,
       connected: this.connected,
     };
   }
@@ -184,7 +247,7 @@ export class JetStreamForwarder {
       throw new JetStreamError('unreachable', `cannot connect to NATS at ${o.servers.join(', ')}: ${describe(err)}`, { cause: err });
     }
     this.connected = true;
-    this.maxMessage = this.nc.info?.max_payload ?? 1024 * 1024;
+    this.maxMessage = this.messageLimit(undefined);
     this.js = this.nc.jetstream({ timeout: o.publishTimeoutMs });
     this.jsm = await this.nc.jetstreamManager({ timeout: o.publishTimeoutMs }).catch((err: unknown) => {
       throw new JetStreamError('unreachable', `NATS at ${o.servers.join(', ')} does not answer JetStream requests (is JetStream enabled?): ${describe(err)}`, { cause: err });
@@ -218,37 +281,86 @@ export class JetStreamForwarder {
     if (subjects.length !== 1 || subjects[0] !== o.subject) {
       throw new JetStreamError('stream-subjects', `stream ${o.stream} has subjects [${subjects.join(', ')}]; the forwarder needs a stream whose only subject is ${o.subject} (the order guard relies on nobody else publishing there)`);
     }
-    const maxMsg = info.config.max_msg_size;
-    if (typeof maxMsg === 'number' && maxMsg > 0) this.maxMessage = Math.min(this.maxMessage, maxMsg);
+    this.maxMessage = this.messageLimit(info.config.max_msg_size);
   }
 
-  /** Reads the stream's last message for the subject and sets where shipping continues. */
+  /** The largest message the server and the stream take now (both can change while the forwarder runs). */
+  private messageLimit(streamMax: number | undefined): number {
+    const server = this.nc?.info?.max_payload ?? 1024 * 1024;
+    return typeof streamMax === 'number' && streamMax > 0 ? Math.min(server, streamMax) : server;
+  }
+
+  /** Asks the stream where it stands and sets where shipping continues (see the top of this file). */
   private async resume(): Promise<ResumePoint> {
     const o = this.options;
-    let lastEntry = 0;
     const info = await this.jsm!.streams.info(o.stream);
-    const lastSeq = info.state.last_seq > 0 ? info.state.last_seq : undefined;
+    this.maxMessage = this.messageLimit(info.config.max_msg_size);
+    const last = info.state.last_seq;
+    const tail = await this.lastMessage();
+    const point = this.resumePoint(last, tail, Date.parse(info.created));
+    // Publishes of a failed session that the stream did store count as shipped.
+    for (const f of this.inflight) if (f.id <= point.entryId && f.id > this.backlog.shipped) this.backlog.acked(f.id, f.bytes);
+    this.inflight = [];
+    if (point.entryId < this.backlog.shipped) await this.rewind(point, last);
+    else this.backlog.skipTo(point.entryId);
+    this.anchor = point.seq > 0 ? { entryId: point.entryId, seq: point.seq, at: Date.now() } : undefined;
+    this.expectSeq = last > 0 ? last : undefined;
+    if (!this.scanned) await this.scanBacklog(point.entryId);
+    this.publish('resync', { entryId: point.entryId, seq: point.seq });
+    return point;
+  }
+
+  /** The subject's last message as an entry (undefined: none left). */
+  private async lastMessage(): Promise<StreamTail | undefined> {
+    const o = this.options;
     try {
       const m = await this.jsm!.streams.getMessage(o.stream, { last_by_subj: o.subject });
       const id = Number(m.header?.get('Nats-Msg-Id'));
       if (!Number.isSafeInteger(id) || id < 1) {
         throw new JetStreamError('stream-subjects', `the last message of ${o.subject} (seq ${m.seq}) has no entry id as Nats-Msg-Id: someone else publishes there`);
       }
-      lastEntry = id;
+      return { entryId: id, seq: m.seq };
     } catch (err) {
       if (err instanceof DurabilityError) throw err;
-      if (!isCode(err, 10037)) throw err; // 10037: no message found
+      if (isCode(err, 10037)) return undefined; // no message found
+      throw err;
     }
-    // The cursor is further when retention removed shipped messages: do not send them again.
-    const point: ResumePoint = { entryId: Math.max(lastEntry, this.cursorEntry), seq: lastSeq };
-    // Publishes of a failed session that the stream did store count as shipped.
-    for (const f of this.inflight) if (f.id <= point.entryId && f.id > this.backlog.shipped) this.backlog.acked(f.id, f.bytes);
-    this.inflight = [];
-    this.backlog.skipTo(point.entryId);
-    this.expectSeq = point.seq;
-    if (!this.scanned) await this.scanBacklog(point.entryId);
-    this.publish('resync', { entryId: point.entryId, seq: point.seq ?? 0 });
-    return point;
+  }
+
+  /** `last`: the stream's last sequence; `created`: when the stream was created (ms since the epoch). */
+  private resumePoint(last: number, tail: StreamTail | undefined, created: number): ResumePoint {
+    const anchor = this.anchor;
+    if (anchor !== undefined && last < anchor.seq && !(created > anchor.at)) {
+      // The stream lost messages it had acknowledged: ship again after what it still holds.
+      return tail ?? { entryId: 0, seq: 0 };
+    }
+    if (anchor !== undefined && last >= anchor.seq && (tail === undefined || anchor.entryId + (tail.seq - anchor.seq) === tail.entryId)) {
+      // Every sequence after the anchor was the next entry, so the last sequence counts them,
+      // the last message included, or not (retention removed the newest messages).
+      return { entryId: anchor.entryId + (last - anchor.seq), seq: last };
+    }
+    // Nothing to count from (no anchor, a recreated stream, or one the stream contradicts): the
+    // last message, or the cursor when retention removed it (do not send those again).
+    if (tail !== undefined && tail.entryId >= this.cursorEntry) return tail;
+    return { entryId: this.cursorEntry, seq: 0 };
+  }
+
+  /**
+   * The stream holds less than it acknowledged: the entries after `point` are pending again, and
+   * the cursor, which must never be ahead of the stream, says so at once. If the log no longer
+   * holds them, following it stops the forwarder with RecoveryGapError.
+   */
+  private async rewind(point: ResumePoint, last: number): Promise<void> {
+    const lost = this.backlog.shipped;
+    let bytes = 0;
+    const reader = new WalReader(this.options.dir, { codec: lengthOnly, maxPayloadSize: this.options.maxPayloadSize });
+    for await (const r of reader.records({ fromEntryId: point.entryId + 1, mode: 'bestEffortTail' })) {
+      if (r.entryId > lost) break;
+      bytes += r.payload + FRAME_HEADER_SIZE;
+    }
+    this.backlog.rewindTo(point.entryId, bytes);
+    this.publish('rewind', { fromEntryId: lost, toEntryId: point.entryId, streamLastSeq: last });
+    this.writeCursorNow(point.entryId, point.seq);
   }
 
   /** Counts the bytes of entries already in the log that wait to be shipped (once, at start). */
@@ -270,9 +382,10 @@ export class JetStreamForwarder {
         first = false;
         await this.ship();
         delay = FIRST_RETRY_MS;
-      } catch (err) {
+      } catch (thrown) {
         await this.settleAll();
         if (this.stopper.signal.aborted) break;
+        const err = typedError(thrown);
         if (isFatal(err)) {
           this.fatal = err;
           this.errors++;
@@ -329,9 +442,9 @@ export class JetStreamForwarder {
   private failSession: ((err: unknown) => void) | undefined;
 
   private send(id: number, bytes: number, payload: Uint8Array): void {
-    const f: InFlight = { id, bytes, state: 'pending' };
-    this.inflight.push(f);
     const expect = this.expectSeq;
+    const f: InFlight = { id, bytes, seq: expect === undefined ? undefined : expect + 1, state: 'pending' };
+    this.inflight.push(f);
     if (expect !== undefined) this.expectSeq = expect + 1;
     const opts = { msgID: String(id), timeout: this.options.publishTimeoutMs, ...(expect === undefined ? {} : { expect: { lastSequence: expect } }) };
     this.js!.publish(this.options.subject, payload, opts).then(
@@ -349,10 +462,20 @@ export class JetStreamForwarder {
         this.failSession?.(f.error);
         break;
       }
+      const ack = f.ack!;
+      // The server checks the message id before the sequence guard: a duplicate acknowledgement
+      // names where the id was stored once, which is where this entry belongs only if it is the
+      // sequence this publish expected. Otherwise that message is gone (purged) and the window
+      // still remembers its id: nothing was stored, so nothing counts.
+      if (ack.duplicate && ack.seq !== f.seq) {
+        f.state = 'failed';
+        this.failSession?.(new JetStreamError('publish-refused', `entry ${f.id} was not stored: the stream's de-duplication window remembers message id ${f.id} (sequence ${ack.seq}) but the stream does not hold it there; retrying until the window forgets it`));
+        break;
+      }
       this.inflight.shift();
-      if (this.expectSeq === undefined) this.expectSeq = f.ack!.seq;
+      if (this.expectSeq === undefined) this.expectSeq = ack.seq;
       this.backlog.acked(f.id, f.bytes);
-      this.lastSeq = f.ack!.seq;
+      this.anchor = { entryId: f.id, seq: ack.seq, at: Date.now() };
       moved = true;
     }
     if (moved) {
@@ -362,14 +485,17 @@ export class JetStreamForwarder {
     }
   }
 
-  private lastSeq = 0;
-
   private saveCursor(force: boolean): void {
     const now = Date.now();
     if (this.backlog.shipped <= this.cursorEntry || (!force && now - this.cursorWrittenAt < this.options.cursorIntervalMs)) return;
-    const cursor: ForwarderCursor = {
-      version: 1, stream: this.options.stream, subject: this.options.subject, entryId: this.backlog.shipped, seq: this.lastSeq, updatedAt: now,
-    };
+    const shipped = this.backlog.shipped;
+    this.writeCursorNow(shipped, this.anchor?.entryId === shipped ? this.anchor.seq : 0);
+  }
+
+  /** `seq`: the stream sequence of `entryId`'s message (0: unknown). */
+  private writeCursorNow(entryId: number, seq: number): void {
+    const now = Date.now();
+    const cursor: ForwarderCursor = { version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now };
     try {
       writeCursor(this.options.dir, cursor, this.options.cursorPath);
       this.cursorEntry = cursor.entryId;
@@ -418,9 +544,21 @@ function isCode(err: unknown, code: number): boolean {
 }
 
 function isFatal(err: unknown): boolean {
-  if (err instanceof JetStreamError) return err.reason !== 'unreachable';
+  if (err instanceof JetStreamError) return err.reason !== 'unreachable' && err.reason !== 'publish-refused';
   // Damage or a gap in the log: retrying cannot help.
   return err instanceof DurabilityError;
+}
+
+/** What the NATS client threw, as the JetStreamError it means (DurabilityErrors pass through). */
+function typedError(err: unknown): unknown {
+  if (err instanceof DurabilityError) return err;
+  // The client refuses a message over the server's max_payload; the stream, one over its max_msg_size (10054).
+  if ((err as { code?: unknown } | null)?.code === 'MAX_PAYLOAD_EXCEEDED' || isCode(err, 10054)) {
+    return new JetStreamError('payload-too-large', `the server refuses the next entry as too large (its limit was lowered?): ${describe(err)}; shipping stops before it`, { cause: err });
+  }
+  const api = (err as { api_error?: unknown } | null)?.api_error;
+  if (api !== undefined) return new JetStreamError('publish-refused', `JetStream refused a publish: ${describe(err)}`, { cause: err });
+  return new JetStreamError('unreachable', `JetStream did not answer: ${describe(err)}`, { cause: err });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

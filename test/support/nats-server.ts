@@ -110,6 +110,16 @@ export class NatsNode {
   output(): string {
     return this.log;
   }
+
+  /** SIGSTOP / SIGCONT: a server that stops answering without closing its connections (a frozen host). */
+  freeze(frozen: boolean): void {
+    this.proc?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
+  /** The JetStream store directory (servers started by startServer). */
+  get storeDir(): string {
+    return path.join(path.dirname(this.configPath), 'js');
+  }
 }
 
 const tempDirs: string[] = [];
