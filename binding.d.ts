@@ -55,7 +55,11 @@ export interface NativeBinding {
   /** Writes all of data at offset (loops over short writes). Returns bytes written (= data.length). */
   pwrite(fd: number, data: Uint8Array, offset: number): number;
   pwriteAsync(fd: number, data: Uint8Array, offset: number): Promise<number>;
-  /** Gather write of all chunks, contiguously from offset (loops over short writes). Returns total bytes. */
+  /**
+   * Gather write of all chunks, contiguously from offset (loops over short writes). Returns total bytes.
+   * At most 2^20 chunks (else RangeError). Every element is read before any is written from, so a
+   * chunk that an index getter detaches counts as empty, like any detached view.
+   */
   pwritev(fd: number, chunks: readonly Uint8Array[], offset: number): number;
   /** Reads up to target.length bytes at offset into target; returns bytes read (0 at end of file). Loops until full or EOF. */
   pread(fd: number, target: Uint8Array, offset: number): number;
@@ -86,7 +90,9 @@ export interface NativeBinding {
    * of each directory in `dirs`, in order. Stops at the first failure and rejects with it (`path`
    * set for a directory step). Jobs of one descriptor run in call order, each after the previous
    * one's fdatasync; after a failure every later job rejects with the same error, unrun. The
-   * chunks are referenced until it settles.
+   * chunks (as pwritev takes them) are referenced until it settles, and read after every other
+   * argument. A descriptor this environment did not open, or has closed, rejects with EBADF and
+   * gets no thread.
    */
   commitAsync(fd: number, chunks: readonly Uint8Array[], offset: number, truncateTo: number, dirs: readonly string[]): Promise<void>;
   /**

@@ -199,25 +199,42 @@ bool ArgPath(const Napi::CallbackInfo& info, size_t index, const char* name, std
 }
 
 bool ArgChunks(const Napi::CallbackInfo& info, size_t index, const char* name, std::vector<iovec>* iov,
-               uint64_t* total, Napi::Array* holder) {
-  Napi::Env env = info.Env();
-  const Napi::Value value = info[index];
-  if (!value.IsArray()) return Expected(env, value, name, "an Array");
-  Napi::Array chunks = value.As<Napi::Array>();
-  const uint32_t count = chunks.Length();
-  iov->clear();
-  iov->reserve(count);
-  *total = 0;
-  if (holder != nullptr) *holder = Napi::Array::New(env, count);
+               uint64_t* total, std::vector<napi_value>* views) {
+  napi_env env = info.Env();
+  const napi_value value = info[index];
+  bool isArray = false;
+  if (napi_is_array(env, value, &isArray) != napi_ok || !isArray) return Expected(env, value, name, "an Array");
+  uint32_t count = 0;
+  if (napi_get_array_length(env, value, &count) != napi_ok) return false;
+  if (count > kMaxChunks) {
+    ThrowRangeError(Napi::Env(env), std::string("The \"") + name + "\" argument must hold at most " +
+                                        std::to_string(kMaxChunks) + " chunks. Received " + std::to_string(count));
+    return false;
+  }
+  // First every element, which runs whatever getters there are; the vector grows only as
+  // elements prove to be TypedArrays, so a sparse array refuses its first hole for free.
+  std::vector<napi_value> own;
+  std::vector<napi_value>& chunks = views != nullptr ? *views : own;
+  chunks.clear();
   for (uint32_t i = 0; i < count; ++i) {
-    Napi::Value chunk = chunks.Get(i);
-    if (env.IsExceptionPending()) return false;  // a throwing index getter
-    const std::string label = std::string(name) + "[" + std::to_string(i) + "]";
+    napi_value chunk;
+    if (napi_get_element(env, value, i, &chunk) != napi_ok) return false;  // a throwing getter
+    bool isTypedArray = false;
+    if (napi_is_typedarray(env, chunk, &isTypedArray) != napi_ok || !isTypedArray) {
+      const std::string label = std::string(name) + "[" + std::to_string(i) + "]";
+      return Expected(env, chunk, label.c_str(), "a TypedArray or Buffer");
+    }
+    chunks.push_back(chunk);
+  }
+  // Then their bytes: no user code runs from here on, so no chunk moves once located.
+  iov->clear();
+  iov->reserve(chunks.size());
+  *total = 0;
+  for (napi_value chunk : chunks) {
     Bytes bytes;
-    if (!BytesArg(env, chunk, label.c_str(), &bytes)) return false;
+    if (!BytesArg(env, chunk, name, &bytes)) return false;
     iov->push_back(iovec{bytes.data, bytes.length});
     *total += bytes.length;
-    if (holder != nullptr && !holder->Set(i, chunk)) return false;
   }
   return true;
 }

@@ -1,6 +1,7 @@
 // Argument checks for the raw binding. Each returns false after throwing a TypeError or
 // RangeError; the caller returns immediately. Nothing here coerces values (no valueOf or
-// toString), so a check cannot run user code or be fooled by it. The napi_value forms are
+// toString), so a check cannot be fooled by user code; the only user code that can run is an
+// Array element's getter, read by ArgChunks (see there for the order that makes it harmless). The napi_value forms are
 // the primitives (one Node-API call on the success path); the CallbackInfo forms wrap them.
 #pragma once
 
@@ -43,12 +44,18 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name, By
               Napi::Object* holder = nullptr);
 /** A non-empty string without NUL bytes. */
 bool ArgPath(const Napi::CallbackInfo& info, size_t index, const char* name, std::string* out);
+/** The most chunks ArgChunks takes: bounds what one call allocates (a handle and an iovec per chunk). */
+constexpr uint32_t kMaxChunks = 1u << 20;
+
 /**
- * An Array of TypedArrays, flattened into iovecs. `total` is the byte sum; `holder`, when given,
- * receives a fresh Array of the same chunks, so a caller mutating its array cannot drop one
- * that an async write still reads.
+ * An Array of at most kMaxChunks TypedArrays, flattened into iovecs; `total` is the byte sum.
+ * Reading an element can run user code (an index getter, or one on the prototype of a hole) that
+ * detaches or frees any chunk, so every element is read before any chunk's bytes are located:
+ * callers take the other arguments first, and run no user code between this and the write.
+ * `views`, when given, receives the chunks themselves, so an async caller can reference them and
+ * a caller mutating its array cannot drop one that the write still reads.
  */
 bool ArgChunks(const Napi::CallbackInfo& info, size_t index, const char* name, std::vector<iovec>* iov,
-               uint64_t* total, Napi::Array* holder = nullptr);
+               uint64_t* total, std::vector<napi_value>* views = nullptr);
 
 }  // namespace durability

@@ -9,6 +9,7 @@
 // In a test build each step first asks the fault hook (test_hooks.h) whether to fail instead.
 #include "commit.h"
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -49,33 +50,62 @@ bool ArgDirs(const Napi::CallbackInfo& info, size_t index, std::vector<std::stri
   return true;
 }
 
+/** The step a commit on a descriptor that is not open would fail at first, as the commit thread names it. */
+const char* FirstStep(uint64_t total, double truncateTo) {
+  if (total > 0) return "pwritev";
+  return truncateTo >= 0 ? "ftruncate" : "fdatasync";
+}
+
+Napi::Value Rejected(napi_env env, int err, const char* syscall) {
+  napi_deferred deferred;
+  napi_value promise;
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok) return Napi::Value();
+  napi_value error = MakeSysError(env, err, syscall);
+  if (error == nullptr || napi_reject_deferred(env, deferred, error) != napi_ok) return Napi::Value();
+  return Napi::Value(env, promise);
+}
+
 }  // namespace
 
 Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
-  std::vector<iovec> iov;
-  uint64_t total;
-  Napi::Array holder;
   int64_t offset;
   double truncateTo;
   std::vector<std::string> dirs;
-  if (!ArgFd(info, 0, &fd) || !ArgChunks(info, 1, "chunks", &iov, &total, &holder) ||
-      !ArgFileOffset(info, 2, "offset", &offset) ||
-      !IntegerArg(env, info[3], "truncateTo", -1, 9007199254740991.0, &truncateTo) || !ArgDirs(info, 4, &dirs)) {
+  std::vector<napi_value> views;
+  std::vector<iovec> iov;
+  uint64_t total;
+  // The chunks last: reading dirs can run an index getter, which must not find chunk bytes
+  // already located (args.h ArgChunks).
+  if (!ArgFd(info, 0, &fd) || !ArgFileOffset(info, 2, "offset", &offset) ||
+      !IntegerArg(env, info[3], "truncateTo", -1, 9007199254740991.0, &truncateTo) || !ArgDirs(info, 4, &dirs) ||
+      !ArgChunks(info, 1, "chunks", &iov, &total, &views)) {
     return Napi::Value();
   }
   if (static_cast<double>(offset) + static_cast<double>(total) > 9007199254740991.0) {
     ThrowRangeError(env, "The chunks would end past the largest safe file offset");
     return Napi::Value();
   }
-  CommitThread* thread = FilesOf(env).CommitsFor(fd);
+  EnvFiles& files = FilesOf(env);
+  // Only close() stops a commit thread: one started for a number this environment did not open
+  // would never stop, and would hand its failure to the next file given that number.
+  if (!files.IsOpen(fd)) return Rejected(env, EBADF, FirstStep(total, truncateTo));
+  CommitThread* thread = files.CommitsFor(fd);
   if (thread == nullptr) return Napi::Value();
   CommitJob* job = new CommitJob();
   napi_value promise = nullptr;
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_reference(env, holder, 1, &job->chunks) != napi_ok) {
-    delete job;  // a failed create leaves its exception pending; a created promise is only collected
+  bool created = napi_create_promise(env, &job->deferred, &promise) == napi_ok;
+  job->chunks.reserve(views.size());
+  for (size_t i = 0; created && i < views.size(); ++i) {
+    napi_ref ref;
+    created = napi_create_reference(env, views[i], 1, &ref) == napi_ok;
+    if (created) job->chunks.push_back(ref);
+  }
+  if (!created) {
+    // A failed create leaves its exception pending; a created promise is only collected.
+    for (napi_ref ref : job->chunks) napi_delete_reference(env, ref);
+    delete job;
     return Napi::Value();
   }
   job->iov = std::move(iov);

@@ -29,9 +29,11 @@ IoResult Injected(int err, const char* syscall) {
   return r;
 }
 
-/** Frees what a job holds in JS (its chunk reference) and the job. JS thread, or teardown. */
+/** Frees what a job holds in JS (its chunk references) and the job. JS thread, or teardown. */
 void Drop(napi_env env, CommitJob* job) {
-  if (job->chunks != nullptr && env != nullptr) napi_delete_reference(env, job->chunks);
+  if (env != nullptr) {
+    for (napi_ref chunk : job->chunks) napi_delete_reference(env, chunk);
+  }
   delete job;
 }
 

@@ -38,7 +38,7 @@ struct CommitJob {
   int64_t truncateTo = -1;  // -1: no truncation
   std::vector<std::string> dirs;
   napi_deferred deferred = nullptr;
-  napi_ref chunks = nullptr;  // keeps the chunk views alive until the job is settled
+  std::vector<napi_ref> chunks;  // keep the chunk views alive until the job is settled
   // Filled by the thread.
   IoResult result;
   std::string path;  // the directory a failed directory step names

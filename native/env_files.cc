@@ -17,7 +17,15 @@ EnvFiles::~EnvFiles() {
   }
 }
 
-void EnvFiles::Opened(int fd) { open_.insert(fd); }
+void EnvFiles::Opened(int fd) {
+  // A number handed out while still recorded was closed behind the binding's back (node:fs
+  // closeSync): its previous file's commit thread, with any failure it keeps, and lock are not
+  // the new file's.
+  if (!open_.insert(fd).second) {
+    StopCommits(fd);
+    locked_.erase(fd);
+  }
+}
 
 void EnvFiles::Closed(int fd) {
   open_.erase(fd);

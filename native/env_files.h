@@ -32,12 +32,17 @@ class EnvFiles {
 
   void Opened(int fd);
   void Closed(int fd);
+  /** Whether this environment opened the descriptor and has not closed it. */
+  bool IsOpen(int fd) const { return open_.count(fd) != 0; }
   /** Records the lock on a descriptor this environment opened (others are not its to release). */
   void Locked(int fd);
   void Unlocked(int fd);
   bool stopping() const { return stopping_; }
 
-  /** The descriptor's commit thread (commit_thread.h), started on first use; nullptr with a JS exception pending. */
+  /**
+   * The commit thread (commit_thread.h) of a descriptor that IsOpen, started on first use; nullptr
+   * with a JS exception pending.
+   */
   CommitThread* CommitsFor(int fd);
   /** The descriptor's commit thread if it has one (none is started). */
   CommitThread* CommitsIfAny(int fd);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { nativeBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
+import { IoError } from '../lib/errors';
 import { raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
@@ -45,6 +46,41 @@ if (backend !== undefined && process.platform === 'linux') {
       backend.close(fd);
       assert.equal(tasks(), before, 'close joined it');
       assert.equal(fs.readFileSync(file).toString(), 'abcdef');
+    });
+
+    it('a commit on a number that is not open rejects with EBADF and starts no thread; the file next given that number commits', async () => {
+      const file = path.join(tmp, 'f');
+      const ebadf = (err: unknown): boolean => err instanceof IoError && err.errno === 'EBADF';
+      const closed = backend.open(path.join(tmp, 'closed'), 'create');
+      backend.close(closed);
+      const before = tasks();
+      for (const fd of [closed, 2 ** 31 - 1]) {
+        await assert.rejects(backend.commitAsync(fd, { chunks: [Buffer.from('x')], offset: 0, dirs: [] }), ebadf);
+        await assert.rejects(backend.commitAsync(fd, { chunks: [], offset: 0, dirs: [] }), ebadf);
+      }
+      assert.equal(tasks(), before, 'no commit thread for a number not open');
+      const fd = backend.open(file, 'create');
+      assert.equal(fd, closed, 'the OS handed the number out again');
+      await backend.commitAsync(fd, { chunks: [Buffer.from('hello')], offset: 0, dirs: [] }, file);
+      backend.close(fd);
+      assert.equal(tasks(), before);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'hello');
+    });
+
+    it('a descriptor closed behind the binding’s back hands neither its thread nor its failure to the next file given its number', async () => {
+      const file = path.join(tmp, 'f');
+      const before = tasks();
+      const stale = backend.open(path.join(tmp, 'stale'), 'create');
+      await backend.commitAsync(stale, { chunks: [Buffer.from('x')], offset: 0, dirs: [] });
+      fs.closeSync(stale); // not through the binding: its commit thread lives on, and now fails
+      await assert.rejects(backend.commitAsync(stale, { chunks: [Buffer.from('y')], offset: 1, dirs: [] }), (err) => err instanceof IoError && err.errno === 'EBADF');
+      const fd = backend.open(file, 'create');
+      assert.equal(fd, stale, 'the OS handed the number out again');
+      assert.equal(tasks(), before, 'opening the number again stopped the stale thread');
+      await backend.commitAsync(fd, { chunks: [Buffer.from('hello')], offset: 0, dirs: [] }, file);
+      backend.close(fd);
+      assert.equal(tasks(), before);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'hello');
     });
 
     it('a writer that rotates through segments and closes leaves no commit thread behind', async () => {

@@ -380,7 +380,45 @@ function describeNative(b: NativeBinding): void {
         assert.throws(() => b.unlock(fd), ebadf);
         await assert.rejects(b.pwriteAsync(fd, data(), 0), ebadf);
         await assert.rejects(b.fdatasyncAsync(fd), ebadf);
+        await assert.rejects(b.commitAsync(fd, [data()], 0, -1, []), (err) => isSysError(err, 'EBADF', 'pwritev'));
+        await assert.rejects(b.commitAsync(fd, [], 0, -1, []), (err) => isSysError(err, 'EBADF', 'fdatasync'));
       }
+    });
+
+    it('a chunks array claiming 2^32-1 elements is refused (RangeError) before anything is sized by that length', () => {
+      // In a child: sizing anything by the claimed length ends in std::bad_alloc, which the core,
+      // built without exceptions, turns into an abort. A Proxy prototype answers every hole with
+      // a real chunk, so reading elements until a bad one turns up does not bound it either.
+      const script = `
+        const b = require(${JSON.stringify(load.path)});
+        const fd = b.open(${JSON.stringify(fresh('huge'))}, b.constants.O_RDWR | b.constants.O_CREAT);
+        const holes = [Buffer.from('abc')];
+        holes.length = 2 ** 32 - 1;
+        const filled = [];
+        filled.length = 2 ** 32 - 1;
+        Object.setPrototypeOf(filled, new Proxy([], { get: (target, key) => (/^\\d+$/.test(String(key)) ? Buffer.from('x') : Reflect.get(target, key)) }));
+        const out = [];
+        for (const chunks of [holes, filled]) {
+          for (const call of [() => b.pwritev(fd, chunks, 0), () => b.commitAsync(fd, chunks, 0, -1, [])]) {
+            try { call(); out.push('returned'); } catch (e) { out.push(e.constructor.name); }
+          }
+        }
+        b.close(fd);
+        console.log(JSON.stringify(out));`;
+      const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      assert.equal(child.status, 0, `child exited ${child.status} (${child.signal}):\n${child.stderr}`);
+      assert.deepEqual(JSON.parse(child.stdout), ['RangeError', 'RangeError', 'RangeError', 'RangeError']);
+    });
+
+    it('a chunks array within the limit is refused at its first element that is no TypedArray', async () => {
+      await withFile(async (fd, file) => {
+        const chunks = [data()];
+        chunks.length = 1 << 20;
+        const hole = (err: unknown): boolean => err instanceof TypeError && /"chunks\[1\]"/.test(err.message);
+        assert.throws(() => b.pwritev(fd, chunks, 0), hole);
+        assert.throws(() => b.commitAsync(fd, chunks, 0, -1, []), hole);
+        assert.equal(fs.readFileSync(file).length, 0);
+      });
     });
   });
 
@@ -398,6 +436,58 @@ function describeNative(b: NativeBinding): void {
         const back = Buffer.alloc(5);
         assert.equal(b.pread(fd, back, 100), 0);
         assert.equal(fs.readFileSync(file, 'utf8'), 'hello world!?!');
+      });
+    });
+
+    describe('chunks detached by user code while the arguments are read', () => {
+      // An index getter on chunks (or dirs) runs inside the call. This one transfers chunk 0's
+      // buffer away, so its bytes now belong to `moved`, which overwrites them (and, were it
+      // dropped, would free them): a write from a pointer taken before the getter ran would put
+      // 0x5a in the file, bytes the caller no longer passes. What must be written is the chunks
+      // as they are once every argument has been read: chunk 0 detached (empty), then 'tail'.
+      const SIZE = 4096;
+      let moved: Uint8Array | undefined;
+      function detaching(): { victim: Uint8Array; detach: () => void } {
+        const victim = new Uint8Array(SIZE).fill(0xab);
+        const detach = (): void => {
+          moved = new Uint8Array(structuredClone(victim.buffer, { transfer: [victim.buffer] }));
+          moved.fill(0x5a);
+        };
+        return { victim, detach };
+      }
+      function withGetter<T>(values: T[], index: number, get: () => T): T[] {
+        Object.defineProperty(values, index, { enumerable: true, get });
+        return values;
+      }
+      afterEach(() => {
+        moved = undefined;
+      });
+
+      it('pwritev: a getter on a later chunk', async () => {
+        await withFile((fd, file) => {
+          const { victim, detach } = detaching();
+          const chunks = withGetter([victim], 1, () => (detach(), Buffer.from('tail')));
+          assert.equal(b.pwritev(fd, chunks, 0), 4);
+          assert.equal(victim.byteLength, 0, 'the getter detached chunk 0');
+          assert.equal(fs.readFileSync(file, 'latin1'), 'tail');
+        });
+      });
+
+      it('commitAsync: a getter on a later chunk', async () => {
+        await withFile(async (fd, file) => {
+          const { victim, detach } = detaching();
+          await b.commitAsync(fd, withGetter([victim], 1, () => (detach(), Buffer.from('tail'))), 0, -1, []);
+          assert.equal(fs.readFileSync(file, 'latin1'), 'tail');
+        });
+      });
+
+      it('commitAsync: a getter on dirs, read after the chunks', async () => {
+        await withFile(async (fd, file) => {
+          const { victim, detach } = detaching();
+          await b.commitAsync(fd, [victim, Buffer.from('tail')], 0, -1, withGetter<string>([], 0, () => (detach(), root)));
+          assert.equal(victim.byteLength, 0, 'the getter detached chunk 0');
+          assert.equal(fs.readFileSync(file, 'latin1'), 'tail');
+        });
       });
     });
 
