@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { Directory } from '../lib/directory/directory';
 import { DurabilityError, IoError } from '../lib/errors';
 import { FsDirectory } from '../lib/directory/fs';
+import { MAX_WRITEV_CHUNKS } from '../lib/directory/writable-base';
 
 // One behavioural contract for every Directory implementation: FsDirectory on each backend,
 // MemoryDirectory and SimulatedDirectory all run exactly these tests.
@@ -33,6 +34,11 @@ function write(dir: Directory, path: string, content: string): void {
   f.write(bytes(content));
   f.sync();
   f.close();
+}
+
+/** `array`, iterated by `items` instead of by its indices. */
+function iterating(array: Uint8Array[], items: () => Generator<Uint8Array>): Uint8Array[] {
+  return Object.defineProperty(array, Symbol.iterator, { value: items });
 }
 
 export function directoryContract(name: string, make: () => DirectoryFixture): void {
@@ -151,6 +157,29 @@ export function directoryContract(name: string, make: () => DirectoryFixture): v
         assert.equal(f.offset, 0);
         f.close();
         assertCode(() => dir.atomicWrite('b', null as unknown as Uint8Array), bad);
+      });
+
+      it('writev writes the chunks it checked, at most MAX_WRITEV_CHUNKS of them, and advances by what it wrote', () => {
+        const f = dir.create('a');
+        // An iterator that yields one chunk, over a length that claims 2^32-1.
+        const claimsMore = [bytes('ab')];
+        claimsMore.length = 2 ** 32 - 1;
+        f.writev(iterating(claimsMore, function* () {
+          yield claimsMore[0];
+        }));
+        // An index getter that detaches the chunk before it: that chunk is empty by the time anything is written.
+        const victim = new Uint8Array(4096).fill(0x61);
+        const detaching = [victim];
+        Object.defineProperty(detaching, 1, { enumerable: true, get: () => (structuredClone(victim.buffer, { transfer: [victim.buffer] }), bytes('cd')) });
+        f.writev(detaching);
+        assert.equal(f.offset, 4);
+        const tooMany = iterating([], function* () {
+          for (let i = 0; i <= MAX_WRITEV_CHUNKS; i++) yield bytes('');
+        });
+        assertCode(() => f.writev(tooMany), 'DURABILITY_INVALID_ARGUMENT');
+        assert.equal(f.offset, 4);
+        f.close();
+        assert.equal(text(dir.readFile('a')), 'abcd');
       });
 
       it('a closed handle throws ClosedError; closing twice is harmless', async () => {

@@ -9,6 +9,9 @@ import { normalizePath } from './path';
 // is an InvalidArgumentError everywhere instead of a RangeError from one backend and a huge
 // allocation in another.
 
+/** The most chunks one writev takes: the native core's limit (native/args.h kMaxChunks), kept by every backend. */
+export const MAX_WRITEV_CHUNKS = 2 ** 20;
+
 export function checkBytes(data: unknown, what = 'data'): asserts data is Uint8Array {
   if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`${what} must be a Uint8Array`);
 }
@@ -161,14 +164,23 @@ export abstract class BaseWritableFile implements WritableFile {
   writev(chunks: readonly Uint8Array[]): void {
     this.checkOpen();
     if (!Array.isArray(chunks)) throw new InvalidArgumentError('chunks must be an array of Uint8Array');
-    let total = 0;
+    // The implementation gets a list of its own, not the caller's array: reading that again could
+    // meet other elements (its iterator and its indices can disagree, a getter can answer
+    // anything). Lengths are taken once every element is read, so a getter that detaches an
+    // earlier chunk cannot make the offset advance past what is written; empty (and so detached)
+    // chunks are left out, as a detached view cannot even be copied from.
+    const read: Uint8Array[] = [];
     for (const c of chunks) {
+      if (read.length === MAX_WRITEV_CHUNKS) throw new InvalidArgumentError(`writev takes at most ${MAX_WRITEV_CHUNKS} chunks`);
       checkBytes(c, 'every chunk');
-      total += c.length;
+      read.push(c);
     }
+    const list = read.filter((c) => c.length > 0);
+    let total = 0;
+    for (const c of list) total += c.length;
     checkEnd(this.position, total);
     if (total === 0) return;
-    this.pwritev(chunks, this.position);
+    this.pwritev(list, this.position);
     this.position += total;
   }
 
