@@ -1,6 +1,8 @@
 // Every error the package throws on purpose is a DurabilityError with a stable `code`.
 // Callers branch on `code` (or instanceof); messages are for people and may change.
 
+import os from 'node:os';
+
 export type DurabilityErrorCode =
   | 'DURABILITY_IO'
   | 'DURABILITY_CORRUPTION'
@@ -197,16 +199,45 @@ export function describe(cause: unknown): string {
   return String(cause);
 }
 
+/** The symbolic name of each errno number of this platform (the first listed where two share one). */
+const ERRNO_NAMES: ReadonlyMap<number, string> = (() => {
+  const names = new Map<number, string>();
+  for (const [name, value] of Object.entries(os.constants.errno)) if (!names.has(value)) names.set(value, name);
+  return names;
+})();
+
 /**
- * Maps an error thrown by node:fs or the native binding (both carry `code` and `syscall`)
- * to an IoError; anything else is returned unchanged.
+ * One name per errno on both backends. The native core names errno 95 on Linux EOPNOTSUPP
+ * (glibc's name) and libuv names it ENOTSUP; callers that match on these still accept both.
+ * Where the two are different errnos (macOS, Windows) each keeps its own name.
+ */
+function errnoName(code: string): string {
+  return code === 'EOPNOTSUPP' && os.constants.errno.EOPNOTSUPP === os.constants.errno.ENOTSUP ? 'ENOTSUP' : code;
+}
+
+/**
+ * libuv has no name for some errnos (EDQUOT, ESTALE, ENOLCK, ...): node:fs then sets `code` to
+ * "Unknown system error -122" and keeps the number, negated, in `errno`. Its name comes from
+ * os.constants.errno; a number this platform cannot name (on Windows libuv's own codes, which
+ * os.constants.errno does not list) is EUNKNOWN, as the native core calls it.
+ */
+function nameOfNumber(errno: number): string {
+  return ERRNO_NAMES.get(Math.abs(errno)) ?? 'EUNKNOWN';
+}
+
+/**
+ * Maps an error thrown by node:fs or the native binding (both carry `code` and `syscall`; node:fs
+ * a numeric `errno` too) to an IoError; anything else is returned unchanged.
  */
 export function toIoError(err: unknown, fallbackPath?: string): unknown {
   if (err instanceof DurabilityError) return err;
-  const e = err as { code?: unknown; syscall?: unknown; path?: unknown } | null;
-  if (e && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) {
-    const path = typeof e.path === 'string' ? e.path : fallbackPath;
-    return new IoError(e.code, typeof e.syscall === 'string' ? e.syscall : 'unknown', path, { cause: err });
-  }
-  return err;
+  const e = err as { code?: unknown; errno?: unknown; syscall?: unknown; path?: unknown } | null;
+  if (!e || typeof e.code !== 'string') return err;
+  let name: string;
+  if (/^E[A-Z0-9]+$/.test(e.code)) name = e.code;
+  else if (Number.isSafeInteger(e.errno) && typeof e.syscall === 'string') name = nameOfNumber(e.errno as number);
+  else return err;
+  const errno = errnoName(name);
+  const path = typeof e.path === 'string' ? e.path : fallbackPath;
+  return new IoError(errno, typeof e.syscall === 'string' ? e.syscall : 'unknown', path, { cause: err });
 }

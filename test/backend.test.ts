@@ -4,14 +4,18 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import util from 'node:util';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import type { FileBackend } from '../lib/backend/backend';
 import { pidFilePath } from '../lib/backend/lockfile';
 import { OWNED_BYTES } from '../lib/backend/owned-bytes';
-import { availableBackends } from '../lib/backend/select';
-import { IoError } from '../lib/errors';
+import { NativeFileBackend } from '../lib/backend/native';
+import { availableBackends, nativeBackend, tsBackend } from '../lib/backend/select';
+import { IoError, toIoError } from '../lib/errors';
+import type { TestNativeBinding } from '../binding';
 import { referenceCrc32c } from './crc32c-oracle';
+import { TEST_BUILD, testBuild } from './support/test-binding';
 
 const backends = availableBackends();
 const ts = backends.find((b) => b.name === 'ts') as FileBackend;
@@ -367,6 +371,94 @@ for (const backend of backends) {
         backend.close(fd2);
       }
     });
+  });
+}
+
+// ---- errno names: one failure, one name, whichever backend reports it ----
+
+/** An error as node:fs builds it for errno `n`: libuv's name, or "Unknown system error -n" where it has none. */
+function nodeFsError(n: number, syscall: string): NodeJS.ErrnoException {
+  const code = util.getSystemErrorName(-n);
+  return Object.assign(new Error(`${code}: ${code}, ${syscall}`), { code, errno: -n, syscall });
+}
+
+/** Errnos libuv cannot name (node:fs reports them as "Unknown system error -n") that a disk or NFS can give. */
+const UNNAMED_BY_LIBUV = (['EDQUOT', 'ESTALE', 'ENOLCK'] as const).filter((name) => {
+  const n = os.constants.errno[name];
+  return n !== undefined && util.getSystemErrorName(-n).startsWith('Unknown system error');
+});
+
+describe('toIoError', () => {
+  it('names an errno libuv cannot name from its number', () => {
+    assert.ok(UNNAMED_BY_LIBUV.length > 0 || process.platform === 'win32', 'this platform has errnos libuv leaves unnamed');
+    for (const name of UNNAMED_BY_LIBUV) {
+      const raw = nodeFsError(os.constants.errno[name], 'fdatasync');
+      const err = toIoError(raw, '/some/file');
+      assertIoError(err, name, 'fdatasync', '/some/file');
+      assert.equal((err as IoError).cause, raw);
+    }
+  });
+
+  it('names errno 95 (Linux) ENOTSUP, as libuv does, whether the native core said EOPNOTSUPP or node:fs ENOTSUP', () => {
+    const { ENOTSUP, EOPNOTSUPP } = os.constants.errno;
+    const expected = ENOTSUP === EOPNOTSUPP ? 'ENOTSUP' : 'EOPNOTSUPP';
+    assertIoError(toIoError(Object.assign(new Error('EOPNOTSUPP'), { code: 'EOPNOTSUPP', errno: EOPNOTSUPP, syscall: 'fallocate' })), expected, 'fallocate');
+    assertIoError(toIoError(nodeFsError(ENOTSUP, 'fallocate')), 'ENOTSUP', 'fallocate');
+  });
+
+  it('an OS error whose number this platform cannot name is EUNKNOWN; errors that are not from the OS pass through', () => {
+    const unknown = Object.assign(new Error('UNKNOWN: unknown error, write'), { code: 'UNKNOWN', errno: -4094, syscall: 'write' });
+    assertIoError(toIoError(unknown, '/f'), 'EUNKNOWN', 'write', '/f');
+    const typeError = Object.assign(new TypeError('bad'), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.equal(toIoError(typeError), typeError);
+    const plain = new Error('plain');
+    assert.equal(toIoError(plain), plain);
+  });
+});
+
+if (nativeBackend() !== undefined) {
+  describe(`file backends: a failing fdatasync has one errno name on both ${TEST_BUILD}`, () => {
+    const mutableFs = fs as unknown as { fdatasync: (fd: number, cb: (err: Error | null) => void) => void };
+    const realFdatasync = mutableFs.fdatasync;
+    let binding: TestNativeBinding;
+    before(function () {
+      this.timeout(600_000); // the first run may build the test addon
+      binding = testBuild().binding;
+    });
+    afterEach(() => {
+      binding.__setFaultInjection(null);
+      mutableFs.fdatasync = realFdatasync;
+    });
+
+    /** The errno name commitAsync rejects with when its fdatasync fails with errno `n`. */
+    async function nameOf(backend: FileBackend, n: number): Promise<string> {
+      const file = path.join(freshDir(), 'f');
+      const fd = backend.open(file, 'create');
+      try {
+        if (backend.name === 'native') binding.__setFaultInjection({ op: 'fdatasync', errno: n });
+        else mutableFs.fdatasync = (_fd, cb) => process.nextTick(cb, nodeFsError(n, 'fdatasync'));
+        const err: unknown = await backend.commitAsync(fd, { chunks: [Buffer.from('x')], offset: 0, dirs: [] }, file).then(
+          () => assert.fail('the commit succeeded'),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof IoError, `expected IoError, got ${String(err)}`);
+        assert.equal(err.syscall, 'fdatasync');
+        assert.equal(err.path, file);
+        return err.errno;
+      } finally {
+        backend.close(fd);
+      }
+    }
+
+    for (const name of [...UNNAMED_BY_LIBUV, 'EOPNOTSUPP', 'EIO'] as const) {
+      it(`errno ${name}`, async () => {
+        const n = os.constants.errno[name];
+        const native = await nameOf(new NativeFileBackend(binding), n);
+        const ts = await nameOf(tsBackend(), n);
+        assert.equal(native, ts);
+        assert.equal(native, name === 'EOPNOTSUPP' && n === os.constants.errno.ENOTSUP ? 'ENOTSUP' : name);
+      });
+    }
   });
 }
 

@@ -1,7 +1,8 @@
 // The file operations FsDirectory needs, implemented twice: over the native core
 // (lib/backend/native.ts) and over node:fs (lib/backend/node-fs.ts). Both write the same bytes.
 //
-// Every OS failure is thrown as an IoError (lib/errors.ts) naming errno, syscall and path.
+// Every OS failure is thrown as an IoError (lib/errors.ts) naming errno, syscall and path; both
+// backends name an errno alike (toIoError), also those libuv has no name for (EDQUOT, ESTALE).
 // Methods that can block on the disk have an Async form that runs off the event loop; the async
 // writes take a copy of the caller's bytes when called (owned-bytes.ts), so the caller may reuse,
 // transfer or resize its buffer at once.
@@ -80,7 +81,7 @@ export interface FileBackend extends Checksummer {
   pwritev(fd: number, chunks: readonly Uint8Array[], offset: number, path?: string): void;
   /** Reads until target is full or end of file; returns bytes read. */
   pread(fd: number, target: Uint8Array, offset: number, path?: string): number;
-  /** Throws IoError with errno EOPNOTSUPP/ENOTSUP/EINVAL where the file system cannot preallocate. */
+  /** Throws IoError with errno ENOTSUP (EOPNOTSUPP where that is another errno)/EINVAL where the file system cannot preallocate. */
   fallocate(fd: number, offset: number, length: number, path?: string): void;
   ftruncate(fd: number, length: number, path?: string): void;
   fdatasync(fd: number, path?: string): void;
