@@ -231,6 +231,37 @@ for (const backend of backends) {
       await assert.rejects(backend.fdatasyncAsync(fd, file), check);
     });
 
+    it('close with a commit pending lets it finish on its own file: a file opened next is untouched', async () => {
+      const file = path.join(dir, 'a');
+      const other = path.join(dir, 'other');
+      fs.writeFileSync(other, "someone else's data");
+      const fd = backend.open(file, 'create');
+      const commit = backend.commitAsync(fd, { chunks: [Buffer.from('abcdef')], offset: 0, truncateTo: 4, dirs: [] }, file);
+      backend.close(fd);
+      // The OS gives an open the lowest free number: this one's, wherever close released it.
+      const next = backend.open(other, 'readWrite');
+      try {
+        await commit;
+      } finally {
+        backend.close(next);
+      }
+      assert.equal(fs.readFileSync(other, 'utf8'), "someone else's data");
+      assert.equal(fs.readFileSync(file, 'utf8'), 'abcd', 'the commit wrote and truncated its own file');
+      // node:fs descriptors are the OS's: the deferred close did happen.
+      if (backend.name === 'ts' && next !== fd) assert.throws(() => fs.fstatSync(fd), { code: 'EBADF' });
+    });
+
+    it('a closed descriptor is gone even while its commits run: commitAsync and close on it fail with EBADF', async () => {
+      const file = path.join(dir, 'a');
+      const fd = backend.open(file, 'create');
+      const commit = backend.commitAsync(fd, { chunks: [Buffer.from('abc')], offset: 0, dirs: [] }, file);
+      backend.close(fd);
+      await assert.rejects(backend.commitAsync(fd, { chunks: [Buffer.from('x')], offset: 0, dirs: [] }, file), (err) => assertIoError(err, 'EBADF', /write/, file));
+      assert.throws(() => backend.close(fd), (err) => assertIoError(err, 'EBADF', 'close'));
+      await commit;
+      assert.equal(fs.readFileSync(file, 'utf8'), 'abc');
+    });
+
     it('rejects negative or non-integer offsets instead of writing at the current position', () => {
       const file = path.join(dir, 'args');
       const fd = backend.open(file, 'create');

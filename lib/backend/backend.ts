@@ -74,6 +74,12 @@ export interface CommitStats {
 export interface FileBackend extends Checksummer {
 
   open(path: string, mode: OpenMode): number;
+  /**
+   * The descriptor's commits (commitAsync) run to their end on its own file first: the native
+   * backend blocks until they have run; node:fs, which cannot block on its thread pool, returns
+   * at once and closes the descriptor when the last of them settles, so no later open is given
+   * its number while they still act on it. Either way `fd` is not the caller's once this returned.
+   */
   close(fd: number): void;
   /** Writes all bytes at offset (short writes are retried until done or an error). */
   pwrite(fd: number, data: Uint8Array, offset: number, path?: string): void;

@@ -74,10 +74,39 @@ function remaining(chunks: readonly Uint8Array[], written: number): Uint8Array[]
  */
 const totals = { commits: 0, writeNs: 0, syncNs: 0, wakeNs: 0 };
 
+/**
+ * Commits in flight per descriptor, and the descriptors close() was called on while some were:
+ * those are closed when their last commit settles (see close). Per process, as descriptor numbers are.
+ */
+const commitsInFlight = new Map<number, number>();
+const closeWhenIdle = new Set<number>();
+
 function totalLength(chunks: readonly Uint8Array[]): number {
   let n = 0;
   for (const c of chunks) n += c.length;
   return n;
+}
+
+function closeNow(fd: number): void {
+  // flock locks die with their descriptor; the pid-file emulation must follow suit.
+  releaseLockOnClose(fd);
+  fs.closeSync(fd);
+}
+
+/** Counts a commit of `fd` out; the last one out closes the descriptor if close() was called meanwhile. */
+function commitEnded(fd: number): void {
+  const left = (commitsInFlight.get(fd) as number) - 1;
+  if (left > 0) {
+    commitsInFlight.set(fd, left);
+    return;
+  }
+  commitsInFlight.delete(fd);
+  if (!closeWhenIdle.delete(fd)) return;
+  try {
+    closeNow(fd);
+  } catch {
+    // Nobody is left to tell (see NodeFsBackend.close); the commits' own results stand.
+  }
 }
 
 export class NodeFsBackend implements FileBackend {
@@ -105,11 +134,22 @@ export class NodeFsBackend implements FileBackend {
     return fd;
   }
 
+  /**
+   * The native backend's close waits for the descriptor's commits to run. This one cannot block
+   * on the thread pool, so with commits in flight it leaves the descriptor open until the last of
+   * them settles and closes it then: their remaining steps (ftruncate, fdatasync) act on their own
+   * file, never on one a later open was given the number of. The caller may not use `fd` once
+   * this returned (a second close throws EBADF, as it would on a closed descriptor); an error of
+   * the deferred close(2) itself cannot be reported to anyone and is dropped.
+   */
   close(fd: number): void {
-    // flock locks die with their descriptor; the pid-file emulation must follow suit.
-    releaseLockOnClose(fd);
+    if (closeWhenIdle.has(fd)) throw new IoError('EBADF', 'close', undefined);
+    if (commitsInFlight.has(fd)) {
+      closeWhenIdle.add(fd);
+      return;
+    }
     try {
-      fs.closeSync(fd);
+      closeNow(fd);
     } catch (err) {
       fail(err, undefined);
     }
@@ -264,7 +304,11 @@ export class NodeFsBackend implements FileBackend {
     checkOffset(steps.offset, 'offset');
     if (steps.truncateTo !== undefined) checkOffset(steps.truncateTo, 'truncateTo');
     // snapshotChunks also refuses anything but an array of Uint8Array.
-    return this.commitSteps(fd, snapshotChunks(steps.chunks, steps[OWNED_BYTES]).slice(), steps, path);
+    const chunks = snapshotChunks(steps.chunks, steps[OWNED_BYTES]).slice();
+    // Closed by the caller, open only for the commits it left running.
+    if (closeWhenIdle.has(fd)) return Promise.reject(new IoError('EBADF', 'write', path));
+    commitsInFlight.set(fd, (commitsInFlight.get(fd) ?? 0) + 1);
+    return this.commitSteps(fd, chunks, steps, path).finally(() => commitEnded(fd));
   }
 
   private async commitSteps(fd: number, chunks: Uint8Array[], steps: CommitSteps, path: string | undefined): Promise<void> {
