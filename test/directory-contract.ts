@@ -194,6 +194,46 @@ export function directoryContract(name: string, make: () => DirectoryFixture): v
         assertCode(() => r.read(new Uint8Array(1), 0), 'DURABILITY_CLOSED');
       });
 
+      it('after a failed commit every write, sync and commit of the handle fails with its error, untried', async () => {
+        // A commit whose directory fsync fails (the directory is missing) is a failure every
+        // kind can show; a failed fdatasync or write is shown per kind (they need fault injection).
+        const f = dir.create('a');
+        f.write(bytes('head'));
+        let first: unknown;
+        await assert.rejects(f.commitAsync({ chunks: [bytes('x')], position: 4, syncDirs: ['missing'] }), (err: unknown) => {
+          first = err;
+          return err instanceof DurabilityError;
+        });
+        const same = (err: unknown): boolean => err === first;
+        assert.throws(() => f.sync(), same);
+        await assert.rejects(f.syncAsync(), same);
+        await assert.rejects(f.commitAsync({ chunks: [bytes('y')], position: 5 }), same);
+        assert.throws(() => f.write(bytes('z')), same);
+        assert.throws(() => f.writev([bytes('z')]), same);
+        assert.throws(() => f.writeAt(bytes('z'), 0), same);
+        await assert.rejects(f.writeAsync(bytes('z')), same);
+        assert.equal(f.offset, 4);
+        f.close();
+        assert.equal(text(dir.readFile('a')), 'headx', "the failed commit's write happened, nothing after it");
+        // The failure belongs to the handle: another one of the same file works.
+        const g = dir.openAppend('a');
+        g.write(bytes('!'));
+        g.sync();
+        g.close();
+        assert.equal(text(dir.readFile('a')), 'headx!');
+      });
+
+      it('argument errors do not fail the handle', async () => {
+        const f = dir.create('a');
+        assertCode(() => f.write('x' as unknown as Uint8Array), 'DURABILITY_INVALID_ARGUMENT');
+        await assert.rejects(f.commitAsync({ chunks: [bytes('x')], position: -1 }), { code: 'DURABILITY_INVALID_ARGUMENT' });
+        f.write(bytes('ok'));
+        f.sync();
+        await f.commitAsync({ chunks: [bytes('!')], position: 2 });
+        f.close();
+        assert.equal(text(dir.readFile('a')), 'ok!');
+      });
+
       it('a handle keeps its file across a rename of the name', () => {
         const f = dir.create('a');
         f.write(bytes('1'));

@@ -4,12 +4,14 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { FileBackend } from '../lib/backend/backend';
-import { availableBackends, defaultBackend } from '../lib/backend/select';
+import type { CommitSteps, FileBackend } from '../lib/backend/backend';
+import { NativeFileBackend } from '../lib/backend/native';
+import { availableBackends, defaultBackend, nativeBackend, tsBackend } from '../lib/backend/select';
 import { type DiagnosticEvent, resetDiagnostics } from '../lib/diagnostics';
 import { FsDirectory } from '../lib/directory/fs';
 import { IoError } from '../lib/errors';
 import { assertCode, bytes, directoryContract, text } from './directory-contract';
+import { TEST_BUILD, testBuild } from './support/test-binding';
 
 // FsDirectory: the shared contract on every backend, plus what only real files can show.
 
@@ -110,6 +112,52 @@ for (const backend of availableBackends()) {
       assert.equal(dir.exists('f'), false, 'the unlink happened; only its fsync failed');
     });
 
+    for (const form of ['sync', 'syncAsync'] as const) {
+      it(`after a failed ${form} no later sync or commit of the handle is tried: each fails with its error (fsyncgate)`, async () => {
+        // A writeback error is reported once: the next fdatasync may return 0 with the pages gone.
+        let failNext = false;
+        let calls = 0;
+        const failOnce = (p?: string): void => {
+          calls++;
+          if (!failNext) return;
+          failNext = false;
+          throw new IoError('EIO', 'fdatasync', p);
+        };
+        const flaky = withOverrides(backend, {
+          fdatasync: (fd: number, p?: string) => {
+            failOnce(p);
+            backend.fdatasync(fd, p);
+          },
+          fdatasyncAsync: async (fd: number, p?: string) => {
+            failOnce(p);
+            await backend.fdatasyncAsync(fd, p);
+          },
+          commitAsync: (fd: number, steps: CommitSteps, p?: string) => {
+            calls++;
+            return backend.commitAsync(fd, steps, p);
+          },
+        });
+        const f = new FsDirectory(root, { backend: flaky }).create('f');
+        f.write(bytes('head'));
+        failNext = true;
+        let first: unknown;
+        const firstFailure = (err: unknown): boolean => {
+          first = err;
+          return err instanceof IoError && err.errno === 'EIO';
+        };
+        if (form === 'sync') assert.throws(() => f.sync(), firstFailure);
+        else await assert.rejects(f.syncAsync(), firstFailure);
+        const same = (err: unknown): boolean => err === first;
+        assert.throws(() => f.sync(), same);
+        await assert.rejects(f.syncAsync(), same);
+        await assert.rejects(f.commitAsync({ chunks: [bytes('x')], position: 4 }), same);
+        assert.throws(() => f.write(bytes('x')), same);
+        assert.equal(calls, 1, 'nothing reached the backend after the failure');
+        f.close();
+        assert.equal(fs.readFileSync(path.join(root, 'f'), 'utf8'), 'head');
+      });
+    }
+
     it('OS errors other than ENOENT stay IoErrors with their errno; a directory in a file\'s place is refused first', () => {
       const dir = new FsDirectory(root, { backend });
       dir.mkdirp('d');
@@ -138,6 +186,74 @@ for (const backend of availableBackends()) {
       assert.equal(attempt(), 'DURABILITY_LOCKED');
       lock.release();
       assert.equal(attempt(), 'acquired');
+    });
+  });
+}
+
+/** node:fs as the ts backend calls it; the tests below replace fdatasync for one call. */
+const mutableFs = fs as unknown as { fdatasync: (fd: number, cb: (err: Error | null) => void) => void };
+const realFdatasync = mutableFs.fdatasync;
+
+/** A commit's fdatasync failing once with EIO, as the disk reports a writeback error once, on each backend. */
+const commitFaults: Array<{ name: string; backend: () => FileBackend; failNextFdatasync: () => void; clear: () => void }> = [
+  {
+    name: 'ts (node:fs fdatasync failing once)',
+    backend: tsBackend,
+    failNextFdatasync: () => {
+      mutableFs.fdatasync = (_fd, cb) => {
+        mutableFs.fdatasync = realFdatasync;
+        process.nextTick(cb, Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -os.constants.errno.EIO, syscall: 'fdatasync' }));
+      };
+    },
+    clear: () => {
+      mutableFs.fdatasync = realFdatasync;
+    },
+  },
+];
+if (nativeBackend() !== undefined) {
+  commitFaults.push({
+    name: `native (the core's fault hook) ${TEST_BUILD}`,
+    backend: () => new NativeFileBackend(testBuild().binding),
+    failNextFdatasync: () => testBuild().binding.__setFaultInjection({ op: 'fdatasync', errno: os.constants.errno.EIO }),
+    clear: () => testBuild().binding.__setFaultInjection(null),
+  });
+}
+
+for (const fault of commitFaults) {
+  describe(`FsDirectory on ${fault.name}`, () => {
+    let root: string;
+    before(function () {
+      this.timeout(600_000); // the first run may build the test addon
+      fault.backend();
+    });
+    beforeEach(() => {
+      root = tempRoot();
+    });
+    afterEach(() => {
+      fault.clear();
+      fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    it("after a commit's fdatasync failed, sync and syncAsync of the handle fail with its error, untried (fsyncgate)", async () => {
+      const dir = new FsDirectory(root, { backend: fault.backend() });
+      const f = dir.create('f');
+      await f.commitAsync({ chunks: [bytes('head')], position: 0 });
+      fault.failNextFdatasync();
+      let first: unknown;
+      await assert.rejects(f.commitAsync({ chunks: [bytes('lost?')], position: 4 }), (err: unknown) => {
+        first = err;
+        return err instanceof IoError && err.errno === 'EIO' && err.syscall === 'fdatasync';
+      });
+      // The fault fired once: a real fdatasync now would return 0 and prove nothing.
+      const same = (err: unknown): boolean => err === first;
+      assert.throws(() => f.sync(), same);
+      await assert.rejects(f.syncAsync(), same);
+      await assert.rejects(f.commitAsync({ chunks: [bytes('more')], position: 9 }), same);
+      await assert.rejects(f.writeAsync(bytes('more')), same);
+      f.close();
+      assert.equal(text(dir.readFile('f')), 'headlost?', 'nothing was written after the failed commit');
+      // Another handle of the file syncs: the disk itself is fine again.
+      dir.syncFile('f');
     });
   });
 }

@@ -145,8 +145,12 @@ describe('SimulatedDirectory crash', () => {
       dir.injectFault({ op: 'sync', error: 'EIO' });
       assertCode(() => f.sync(), 'DURABILITY_IO', 'EIO');
       assert.equal(text(dir.readFile('f')), 'base;lost;');
-      f.write(bytes('later;'));
-      f.sync(); // succeeds, but cannot bring back what the kernel dropped
+      // The handle never syncs again (its success would prove nothing); another handle shows why.
+      assertCode(() => f.sync(), 'DURABILITY_IO', 'EIO');
+      f.close();
+      const g = dir.openAppend('f');
+      g.write(bytes('later;'));
+      g.sync(); // succeeds, but cannot bring back what the kernel dropped
       assert.equal(text(dir.durableContent('f') as Uint8Array), 'base;\0\0\0\0\0later;');
       assert.equal(text(dir.crash({ mode: 'dropAll' }).readFile('f')), 'base;\0\0\0\0\0later;');
     });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { WritableFile } from '../lib/directory/directory';
 import type { FaultError, FaultOp } from '../lib/directory/faults';
 import { type SimulatedOperation, SimulatedDirectory } from '../lib/directory/simulated';
 import { IoError } from '../lib/errors';
@@ -28,23 +29,57 @@ describe('SimulatedDirectory faults', () => {
     failsWith(() => f.write(bytes('3')), 'EIO', 'pwrite');
     assert.equal(fault.fired, 1);
     assert.equal(fault.active, false);
-    f.write(bytes('4'));
+    // The failed handle stays failed (see below); another one writes.
+    dir.openAppend('f').write(bytes('4'));
     assert.equal(text(dir.readFile('f')), '124');
   });
 
   it('persistent faults keep failing; cancel() and clearFaults() stop them', () => {
     const dir = new SimulatedDirectory();
-    const f = dir.create('f');
+    dir.create('f').close();
     const fault = dir.injectFault({ op: 'sync', error: 'EIO', persistent: true });
-    for (let i = 0; i < 3; i++) failsWith(() => f.sync(), 'EIO', 'fdatasync');
+    for (let i = 0; i < 3; i++) failsWith(() => dir.syncFile('f'), 'EIO', 'fdatasync');
     assert.equal(fault.fired, 3);
     fault.cancel();
-    f.sync();
+    dir.syncFile('f');
+    const [f, g] = [dir.openAppend('f'), dir.openAppend('f')];
     dir.injectFault({ op: 'any', error: 'EIO', persistent: true });
     failsWith(() => f.write(bytes('x')), 'EIO', 'pwrite');
     dir.clearFaults();
-    f.write(bytes('x'));
+    g.write(bytes('x'));
   });
+
+  for (const [op, fail] of [
+    ['sync', (f: WritableFile) => f.sync()],
+    ['write', (f: WritableFile) => f.write(bytes('lost?'))],
+  ] as const) {
+    it(`after a failed ${op} every later write, sync and commit of the handle fails with its error, untried`, async () => {
+      const dir = new SimulatedDirectory();
+      const f = dir.create('f');
+      f.write(bytes('head'));
+      const fault = dir.injectFault({ op, error: 'EIO' });
+      let first: unknown;
+      assert.throws(() => fail(f), (err: unknown) => {
+        first = err;
+        return err instanceof IoError;
+      });
+      // After a failed fdatasync the kernel may have dropped the dirty pages and cleared the
+      // error: a later fdatasync that succeeds proves nothing, so none is tried.
+      const operations = dir.operations;
+      const same = (err: unknown): boolean => err === first;
+      assert.throws(() => f.sync(), same);
+      await assert.rejects(f.syncAsync(), same);
+      await assert.rejects(f.commitAsync({ chunks: [bytes('x')], position: 4 }), same);
+      assert.throws(() => f.write(bytes('x')), same);
+      assert.throws(() => f.writev([bytes('x')]), same);
+      assert.throws(() => f.writeAt(bytes('x'), 0), same);
+      await assert.rejects(f.writeAsync(bytes('x')), same);
+      assert.throws(() => f.waitCommitsSync(), same);
+      assert.equal(dir.operations, operations, 'nothing reached the disk');
+      assert.equal(fault.fired, 1);
+      f.close();
+    });
+  }
 
   it('the path filter matches a substring of the operation path (either side of a rename)', () => {
     const dir = new SimulatedDirectory();
@@ -106,8 +141,9 @@ describe('SimulatedDirectory faults', () => {
     f.writev([bytes('a'), bytes('b')]);
     await assert.rejects(f.writeAsync(bytes('c')), { code: 'DURABILITY_IO', errno: 'EIO' });
     assert.equal(f.offset, 2, 'a failed writeAsync gives its offset back');
-    dir.injectFault({ op: 'sync', error: 'EIO' });
-    await assert.rejects(f.syncAsync(), { errno: 'EIO' });
+    const sync = dir.injectFault({ op: 'sync', error: 'EIO' });
+    await assert.rejects(dir.openAppend('f').syncAsync(), { errno: 'EIO' });
+    assert.equal(sync.fired, 1);
   });
 
   it('a failed syncDir leaves the entries pending', () => {
@@ -126,7 +162,7 @@ describe('SimulatedDirectory faults', () => {
   describe('random faults', () => {
     function failures(seed: number, probability: number): number[] {
       const dir = new SimulatedDirectory();
-      const f = dir.create('f');
+      let f = dir.create('f');
       dir.injectRandomFaults({ seed, probability, ops: ['write', 'sync'], errors: ['EIO', 'ENOSPC'] });
       const failed: number[] = [];
       for (let i = 0; i < 200; i++) {
@@ -136,6 +172,9 @@ describe('SimulatedDirectory faults', () => {
         } catch (err) {
           assert.ok(err instanceof IoError && (err.errno === 'EIO' || err.errno === 'ENOSPC'));
           failed.push(i);
+          // A failed handle fails everything after: go on with a fresh one.
+          f.close();
+          f = dir.openAppend('f');
         }
       }
       return failed;

@@ -23,6 +23,11 @@ export interface CommitPlan {
   readonly [OWNED_BYTES]?: true;
 }
 
+/**
+ * After a failed write, sync or commit, every later write, sync and commit of the handle throws
+ * that first failure without reaching the disk (reliability rule 4: a later fdatasync that returns
+ * 0 proves nothing). close() still works; another handle of the file is not affected.
+ */
 export interface WritableFile {
   readonly path: string;
   /** Offset at which the next write lands (starts at the file's size when opened for append). */

@@ -355,11 +355,9 @@ class FsWritableFile extends BaseWritableFile {
   override get waitsForCommits(): boolean {
     return this.dir.backend.waitCommits !== undefined;
   }
-  override waitCommitsSync(): void {
-    this.checkOpen();
-    const backend = this.dir.backend;
-    if (backend.waitCommits === undefined) super.waitCommitsSync();
-    else backend.waitCommits(this.fd, this.os);
+  protected override runCommitsNow(): void {
+    // Called only where waitsForCommits, that is where the backend has waitCommits.
+    (this.dir.backend.waitCommits as (fd: number, path: string) => void)(this.fd, this.os);
   }
   protected override commit(plan: CheckedCommitPlan): Promise<void> {
     const dirs = plan.syncDirs.map((d) => this.dir.osPathOf(d));

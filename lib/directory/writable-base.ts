@@ -112,8 +112,13 @@ export abstract class BaseWritableFile implements WritableFile {
   protected commitNow?(plan: CheckedCommitPlan): void;
   /** Commits handed over and not yet run, oldest first (files with commitNow). */
   private queued: QueuedCommit[] = [];
-  /** The first failed commit's error: every later one fails with it, unrun (files with commitNow). */
-  private commitFailure: { readonly cause: unknown } | undefined = undefined;
+  /**
+   * The first failed write, sync or commit of this file: every later write, sync and commit fails
+   * with it, unrun. After a failed fdatasync the kernel may have dropped the dirty pages and
+   * cleared the error, so a later fdatasync that returns 0 proves nothing (fsyncgate); after a
+   * failed write nobody knows which of its bytes are in the page cache.
+   */
+  private failure: { readonly cause: unknown } | undefined = undefined;
 
   get waitsForCommits(): boolean {
     return !this.ordersCommits && this.commitNow !== undefined;
@@ -121,9 +126,20 @@ export abstract class BaseWritableFile implements WritableFile {
 
   waitCommitsSync(): void {
     this.checkOpen();
-    if (this.ordersCommits || this.commitNow === undefined) throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
+    if (!this.waitsForCommits) throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
+    // Waits even after a failure, so that no commit of the file is still running when this returns.
+    try {
+      this.runCommitsNow();
+    } catch (err) {
+      this.failure ??= { cause: err };
+      throw err;
+    }
+    this.throwIfFailed();
+  }
+
+  /** Blocks until every commit handed over has run; throws the first failed one's error. Only where waitsForCommits. */
+  protected runCommitsNow(): void {
     for (const queued of this.queued.splice(0)) this.runQueued(queued);
-    if (this.commitFailure !== undefined) throw this.commitFailure.cause;
   }
 
   private runCommit(plan: CheckedCommitPlan): Promise<void> {
@@ -142,14 +158,45 @@ export abstract class BaseWritableFile implements WritableFile {
   private runQueued(queued: QueuedCommit): void {
     if (queued.done) return;
     queued.done = true;
-    if (this.commitFailure === undefined) {
+    if (this.failure === undefined) {
       try {
         (this.commitNow as (plan: CheckedCommitPlan) => void)(queued.plan);
       } catch (err) {
-        this.commitFailure = { cause: err };
+        this.failure = { cause: err };
       }
     }
-    queued.error = this.commitFailure;
+    queued.error = this.failure;
+  }
+
+  /** Throws the file's first failure, if any (see `failure`). */
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure.cause;
+  }
+
+  /** Runs a write or sync: refused after an earlier failure; its own failure becomes the file's. */
+  private recorded<T>(op: () => T): T {
+    this.throwIfFailed();
+    try {
+      return op();
+    } catch (err) {
+      this.failure ??= { cause: err };
+      throw err;
+    }
+  }
+
+  /**
+   * The same for one running off the thread. It also fails when another operation of the file
+   * failed while it ran: that failure may have cost bytes this one was to make durable.
+   */
+  private async recordedAsync(op: () => Promise<void>): Promise<void> {
+    this.throwIfFailed();
+    try {
+      await op();
+    } catch (err) {
+      this.failure ??= { cause: err };
+      throw err;
+    }
+    this.throwIfFailed();
   }
   protected abstract release(): void;
 
@@ -157,7 +204,7 @@ export abstract class BaseWritableFile implements WritableFile {
     this.checkOpen();
     checkBytes(data);
     checkEnd(this.position, data.length);
-    this.pwrite(data, this.position);
+    this.recorded(() => this.pwrite(data, this.position));
     this.position += data.length;
   }
 
@@ -180,7 +227,7 @@ export abstract class BaseWritableFile implements WritableFile {
     for (const c of list) total += c.length;
     checkEnd(this.position, total);
     if (total === 0) return;
-    this.pwritev(list, this.position);
+    this.recorded(() => this.pwritev(list, this.position));
     this.position += total;
   }
 
@@ -188,12 +235,13 @@ export abstract class BaseWritableFile implements WritableFile {
     this.checkOpen();
     checkBytes(data);
     checkEnd(this.position, data.length);
+    this.throwIfFailed();
     // The offset is claimed before the write starts, so writes issued back to back without
     // awaiting land one after another in call order.
     const at = this.position;
     this.position += data.length;
     try {
-      await this.offThread(() => this.pwriteAsync(data, at));
+      await this.offThread(() => this.recordedAsync(() => this.pwriteAsync(data, at)));
     } catch (err) {
       if (this.position === at + data.length) this.position = at;
       throw err;
@@ -205,7 +253,7 @@ export abstract class BaseWritableFile implements WritableFile {
     checkBytes(data);
     checkPosition(position, 'position');
     checkEnd(position, data.length);
-    this.pwrite(data, position);
+    this.recorded(() => this.pwrite(data, position));
   }
 
   allocate(length: number): boolean {
@@ -230,12 +278,12 @@ export abstract class BaseWritableFile implements WritableFile {
 
   sync(): void {
     this.checkOpen();
-    this.fdatasync();
+    this.recorded(() => this.fdatasync());
   }
 
   async syncAsync(): Promise<void> {
     this.checkOpen();
-    await this.offThread(() => this.fdatasyncAsync());
+    await this.offThread(() => this.recordedAsync(() => this.fdatasyncAsync()));
   }
 
   async commitAsync(plan: CommitPlan): Promise<void> {
@@ -257,17 +305,17 @@ export abstract class BaseWritableFile implements WritableFile {
       if (typeof d !== 'string') throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
       return normalizePath(d, { allowRoot: true });
     });
-    // In call order, each after the previous one's fdatasync, and none after a failure (it
-    // rejects with the same cause): bytes written behind a failed fdatasync could not be trusted.
+    // In call order, each after the previous one's fdatasync, and none after a failure of the
+    // file (it rejects with the same cause): bytes written behind a failed fdatasync could not be trusted.
     let commit: Promise<void>;
     if (this.ordersCommits) {
       const checked = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
-      commit = this.offThread(() => this.runCommit(checked));
+      commit = this.offThread(() => this.recordedAsync(() => this.runCommit(checked)));
     } else {
       // The caller's bytes as they are now: this commit may start only after earlier ones.
       const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
       if (this.commitNow === undefined) {
-        commit = this.offThread(() => this.lastCommit.then(() => this.runCommit(checked)));
+        commit = this.offThread(() => this.lastCommit.then(() => this.recordedAsync(() => this.runCommit(checked))));
       } else {
         const queued: QueuedCommit = { plan: checked, done: false, error: undefined };
         this.queued.push(queued);
