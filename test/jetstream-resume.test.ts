@@ -9,7 +9,7 @@ import { jsonCodec, raw } from '../lib/wal/codec';
 import { recover } from '../lib/recover';
 import { WalWriter } from '../lib/wal/writer';
 import { requireNatsServer, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
-import { assertStreamMatchesLog, createStream, readStream, withConnection } from './support/jetstream-stream';
+import { assertStreamMatchesLog, createStream, readStream, shipAndStop, until, withConnection } from './support/jetstream-stream';
 
 // Where the forwarder resumes when the stream is not what it acknowledged, and how it stops:
 // checkpoints that must keep unshipped segments, a purged stream whose de-duplication window
@@ -19,15 +19,6 @@ import { assertStreamMatchesLog, createStream, readStream, withConnection } from
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls (bounded, 30 s) until cond holds. */
-async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1500; i++) {
-    if (cond()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 let counter = 0;
 function names(): { stream: string; subject: string } {
@@ -94,12 +85,7 @@ describe('JetStream forwarder: resuming against a stream that changed (real nats
     const { stream, subject } = names();
     await createStream(server.url, { name: stream, subjects: [subject], duplicate_window: 3e9 });
     const writer = WalWriter.open(dir, { codec: raw });
-    for (let i = 0; i < 20; i++) writer.append(enc(`a ${i}`));
-    await writer.sync();
-    const f1 = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
-    await f1.start();
-    await until('20', () => f1.stats().shippedEntryId === 20);
-    await f1.stop();
+    await shipAndStop(dir, writer, { servers: server.url, stream, subject }, 20);
     // The documented way to ship a log again: purge (or recreate) the stream and remove the cursor.
     await withConnection(server.url, async (nc) => { await (await nc.jetstreamManager()).streams.purge(stream); });
     fs.rmSync(`${root}/${CURSOR_FILE}`);
@@ -124,15 +110,9 @@ describe('JetStream forwarder: resuming against a stream that changed (real nats
     const { stream, subject } = names();
     await createStream(server.url, { name: stream, subjects: [subject], max_age: 1e9, duplicate_window: 5e8 });
     const writer = WalWriter.open(dir, { codec: raw });
-    for (let i = 0; i < 50; i++) writer.append(enc(`a ${i}`));
-    await writer.sync();
-    const f1 = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
-    await f1.start();
-    await until('50', () => f1.stats().shippedEntryId === 50);
-    const lagging = readCursor(dir);
-    await f1.stop();
+    const shipped = await shipAndStop(dir, writer, { servers: server.url, stream, subject }, 50);
     // What a SIGKILL right after the first cursor write leaves: a cursor at entry 1.
-    writeCursor(dir, { version: 1, stream, subject, entryId: 1, seq: 1, updatedAt: lagging?.updatedAt ?? Date.now() });
+    writeCursor(dir, { version: 1, stream, subject, entryId: 1, seq: 1, updatedAt: shipped?.updatedAt ?? Date.now() });
     await sleep(1600); // max_age 1 s: every message expired
     const f2 = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
     stop.push(f2);

@@ -12,7 +12,7 @@ import { raw } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalWriter } from '../lib/wal/writer';
 import { freePort, requireNatsServer, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
-import { assertStreamMatchesLog, createStream, readStream, withConnection } from './support/jetstream-stream';
+import { assertStreamMatchesLog, createStream, readStream, shipAndStop, until, withConnection } from './support/jetstream-stream';
 
 // The forwarder against a real nats-server (started here on a loopback port): shipping, the
 // resume point, bad input, back-pressure and the truncation veto. Crash rounds and the cluster
@@ -26,14 +26,6 @@ function tempRoot(): string {
   return tempDir('durability-js-');
 }
 
-/** Polls (bounded, 30 s) until cond holds. */
-async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1500; i++) {
-    if (cond()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function walBytes(root: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -111,12 +103,7 @@ describe('JetStream forwarder (real nats-server)', function () {
     const { stream, subject } = names();
     await createStream(server.url, { name: stream, subjects: [subject] });
     const writer = WalWriter.open(dir, { codec: raw });
-    for (let i = 0; i < 100; i++) writer.append(enc(`a ${i}`));
-    await writer.sync();
-    const f1 = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
-    await f1.start();
-    await until('first 100', () => f1.stats().shippedEntryId === 100);
-    await f1.stop();
+    await shipAndStop(dir, writer, { servers: server.url, stream, subject }, 100);
     fs.rmSync(path.join(root, CURSOR_FILE));
     for (let i = 0; i < 50; i++) writer.append(enc(`b ${i}`));
     await writer.sync();
@@ -135,12 +122,7 @@ describe('JetStream forwarder (real nats-server)', function () {
     const { stream, subject } = names();
     await createStream(server.url, { name: stream, subjects: [subject] });
     const writer = WalWriter.open(dir, { codec: raw });
-    for (let i = 0; i < 50; i++) writer.append(enc(`a ${i}`));
-    await writer.sync();
-    const f1 = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
-    await f1.start();
-    await until('50', () => f1.stats().shippedEntryId === 50);
-    await f1.stop();
+    await shipAndStop(dir, writer, { servers: server.url, stream, subject }, 50);
     await withConnection(server.url, async (nc) => { await (await nc.jetstreamManager()).streams.purge(stream); });
     for (let i = 0; i < 10; i++) writer.append(enc(`b ${i}`));
     await writer.sync();

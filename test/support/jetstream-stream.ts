@@ -2,8 +2,11 @@
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection, type StreamConfig } from 'nats';
 import type { Directory } from '../../lib/directory/directory';
+import { readCursor, type ForwarderCursor } from '../../lib/jetstream/cursor';
+import { JetStreamForwarder } from '../../lib/jetstream/forwarder';
 import { raw } from '../../lib/wal/codec';
 import { WalReader } from '../../lib/wal/reader';
+import type { WalWriter } from '../../lib/wal/writer';
 
 export async function withConnection<T>(servers: string | string[], fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   const nc = await connect({ servers, timeout: 5000 });
@@ -93,4 +96,30 @@ export async function assertStreamMatchesLog(servers: string | string[], stream:
     assert.deepEqual(Buffer.from(stored[i].payload), Buffer.from(log[i].payload), `entry ${log[i].entryId} differs`);
   }
   return log.length;
+}
+
+/** Polls (bounded, 30 s) until cond holds. */
+export async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1500; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Appends `count` entries (`a 0`, `a 1`, …), syncs, and ships them with a forwarder of its own,
+ * stopped once all are acknowledged: a log whose stream and cursor are both at its last entry.
+ * Returns the cursor that forwarder left.
+ */
+export async function shipAndStop(
+  dir: Directory, writer: WalWriter<Uint8Array>, target: { servers: string; stream: string; subject: string }, count: number,
+): Promise<ForwarderCursor | undefined> {
+  for (let i = 0; i < count; i++) writer.append(new TextEncoder().encode(`a ${i}`));
+  await writer.sync();
+  const f = new JetStreamForwarder({ dir, ...target });
+  await f.start();
+  await until(`${writer.lastEntryId} shipped`, () => f.stats().shippedEntryId === writer.lastEntryId);
+  await f.stop();
+  return readCursor(dir);
 }
