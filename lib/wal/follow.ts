@@ -49,6 +49,9 @@ interface Position {
   offset: number;
   /** Id the next frame of this segment must carry. */
   nextId: number;
+  /** Offset and stored CRC of the last frame read from this segment (lastAt < 0: none yet). */
+  lastAt?: number;
+  lastCrc?: number;
 }
 
 /** batch: stopped with a full batch or a spent slice; clean: end of file; pending: bytes that are not (yet) a frame. */
@@ -242,6 +245,7 @@ class Follower<E> {
       if (this.load(f, size, 0, SEGMENT_HEADER_SIZE) < SEGMENT_HEADER_SIZE) return 'gone';
       const check = checkSegmentHeader(this.buf.subarray(0, SEGMENT_HEADER_SIZE), this.dir.checksum, pos.seg.segmentId);
       if (check.kind !== 'ok' || check.header.salt !== pos.header.salt) return 'gone';
+      this.checkNotCutBack(f, size, pos);
       const salt = pos.header.salt;
       for (;;) {
         const at = pos.offset;
@@ -270,6 +274,8 @@ class Follower<E> {
         if (maskCrc(this.dir.checksum.crc32c(b.subarray(rel + 4, rel + FRAME_HEADER_SIZE + len), salt)) !== readU32(b, rel)) return 'pending';
         const id = readU64(b, rel + 8);
         if (id !== pos.nextId) return 'pending';
+        pos.lastAt = at;
+        pos.lastCrc = readU32(b, rel);
         if (mark) {
           pos.offset = at + MARK_SIZE;
           continue;
@@ -287,6 +293,23 @@ class Follower<E> {
     } finally {
       f.close();
     }
+  }
+
+  /**
+   * The bytes already read must still be there. A writer poisoned by a failed fdatasync cuts its
+   * file back to what was synced, and the next writer reuses those ids: frames this follower read
+   * from the page cache and yielded are then gone, or others stand in their place. Going on would
+   * splice two histories (or wait for ever on bytes that are no longer a frame boundary).
+   */
+  private checkNotCutBack(f: ReadableFile, size: number, pos: Position): void {
+    let now: string | undefined;
+    if (size < pos.offset) now = `the segment is now ${size} bytes`;
+    else if (pos.lastAt !== undefined && (this.load(f, size, pos.lastAt, 4) < 4 || readU32(this.buf, pos.lastAt - this.bufStart) !== pos.lastCrc)) {
+      now = `the frame at offset ${pos.lastAt} is no longer the one read`;
+    }
+    if (now === undefined) return;
+    throw new CorruptionError(pos.seg.path, Math.min(size, pos.lastAt ?? pos.offset),
+      `the log was cut back under the follower (${now}): entries up to ${pos.nextId - 1} it read from this segment may no longer be in the log, as a writer whose fdatasync failed drops what it had not synced`);
   }
 
   private decode(payload: Uint8Array, entryId: number, file: string): E {
