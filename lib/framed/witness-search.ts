@@ -80,6 +80,63 @@ const STEP_WORK = 256 * 1024;
  * what findWitnessFrame returns.
  */
 export function* witnessSearch(s: FrameSearch): Generator<number, number, void> {
+  if (nothingFrom(s, s.from)) return SEARCH_NONE;
+  return yield* searchFrom(s, s.from, newWindow(s), { budget: s.budget });
+}
+
+/**
+ * Every witness from s.from on, in order, each looked for from the end of the one before (a
+ * witness is taken as a frame boundary): onWitness gets its offset and its header bytes (valid
+ * only during the call). Each of those searches is the one findWitnessFrame would make from
+ * there, with the budget it would get (searchBudget from there), so what is found is the same;
+ * but they share one window that only moves forward, so the file is read about once however many
+ * witnesses there are, and s.budget caps their CRC work in total, so a hostile file cannot make
+ * the survey quadratic either. Returns SEARCH_NONE when the file was searched to its end, or
+ * SEARCH_UNDECIDED when a budget ran out (there may be more witnesses than were reported).
+ */
+export function surveyWitnesses(s: FrameSearch, onWitness: (offset: number, header: Uint8Array) => void): number {
+  const { headerSize, mark } = s.layout;
+  const win = newWindow(s);
+  let left = s.budget;
+  for (let at = s.from; !nothingFrom(s, at); ) {
+    const granted = Math.min(searchBudget(s.fileSize, at), left);
+    const state = { budget: granted };
+    const steps = searchFrom(s, at, win, state);
+    let step = steps.next();
+    while (step.done !== true) step = steps.next();
+    const found = step.value;
+    if (found < 0) return found;
+    left -= granted - state.budget;
+    // A witness's header lies in the window its search ended in.
+    const header = win.bytes.subarray(found - win.start, found - win.start + headerSize);
+    onWitness(found, header);
+    const len = readU32(header, 4);
+    at = found + (mark !== undefined && len === mark.length ? mark.size : headerSize + len);
+  }
+  return SEARCH_NONE;
+}
+
+/** Whether no witness can start at or after `from`. */
+function nothingFrom(s: FrameSearch, from: number): boolean {
+  return from > s.fileSize - s.layout.headerSize || (s.fileSize <= s.endBeyond && s.markAbove === undefined);
+}
+
+/** File bytes [start, start + length) as a search loaded them; length 0 when nothing is loaded. */
+interface SearchWindow {
+  readonly bytes: Uint8Array;
+  readonly words: Int32Array;
+  start: number;
+  length: number;
+}
+
+function newWindow(s: FrameSearch): SearchWindow {
+  // A multiple of 4 so the Int32 view covers the whole window.
+  const bytes = new Uint8Array((Math.min(WINDOW, s.fileSize - s.from) + 3) & ~3);
+  return { bytes, words: new Int32Array(bytes.buffer), start: s.from, length: 0 };
+}
+
+/** The search of witnessSearch from `from` (≥ s.from), starting in `win` when it already holds that offset's header. */
+function* searchFrom(s: FrameSearch, from: number, win: SearchWindow, state: { budget: number }): Generator<number, number, void> {
   const hs = s.layout.headerSize;
   // A witness has a nonzero byte in [r + nzFrom, r + nzTo): an id ≥ 1, or (no ids) a header
   // that is not all zero (a zero length under a zero CRC is no frame: the CRC of a zero
@@ -87,26 +144,32 @@ export function* witnessSearch(s: FrameSearch): Generator<number, number, void> 
   const nzFrom = s.layout.ids ? 8 : 0;
   const nzTo = s.layout.ids ? 16 : hs;
   const lastStart = s.fileSize - hs;
-  if (s.from > lastStart || (s.fileSize <= s.endBeyond && s.markAbove === undefined)) return SEARCH_NONE;
-  // A multiple of 4 so the Int32 view covers the whole window.
-  const win = new Uint8Array((Math.min(WINDOW, s.fileSize - s.from) + 3) & ~3);
-  const words = new Int32Array(win.buffer);
-  const state = { budget: s.budget };
-  let winStart = s.from;
-  while (winStart <= lastStart) {
-    const n = readAll(s.file, win, winStart, Math.min(win.length, s.fileSize - winStart));
-    let work = n;
+  const { bytes, words } = win;
+  let first = from - win.start;
+  if (win.length === 0 || first < 0 || first > win.length - hs) {
+    win.start = from;
+    win.length = 0;
+    first = 0;
+  }
+  for (;;) {
+    let work = 0;
+    if (win.length === 0) {
+      win.length = readAll(s.file, bytes, win.start, Math.min(bytes.length, s.fileSize - win.start));
+      work = win.length;
+    }
+    const winStart = win.start;
+    const n = win.length;
     const stop = Math.min(n - hs, lastStart - winStart);
     // Only offsets near a nonzero word are candidates (see nzFrom), which skips zero-filled
     // space a word at a time.
-    let next = 0;
+    let next = first;
     const lastWord = (stop + nzTo - 1) >> 2;
-    for (let k = nzFrom >> 2; k <= lastWord; k++) {
+    for (let k = (first + nzFrom) >> 2; k <= lastWord; k++) {
       if (words[k] === 0) continue;
       const hi = Math.min(4 * k + 3 - nzFrom, stop);
       for (let r = Math.max(next, 4 * k - nzTo + 1); r <= hi; r++) {
         const before = state.budget;
-        const found = candidate(s, win, winStart, n, r, state);
+        const found = candidate(s, bytes, winStart, n, r, state);
         if (found !== SEARCH_NONE) return found;
         work += before - state.budget;
         if (work >= STEP_WORK) {
@@ -117,9 +180,11 @@ export function* witnessSearch(s: FrameSearch): Generator<number, number, void> 
       next = Math.max(next, hi + 1);
     }
     yield work;
-    if (n < win.length || winStart + n >= s.fileSize) break;
+    if (n < bytes.length || winStart + n >= s.fileSize) break;
     // Overlap by one header so every candidate's 16 header bytes are seen whole in some window.
-    winStart += n - hs + 1;
+    win.start += n - hs + 1;
+    win.length = 0;
+    first = 0;
   }
   return SEARCH_NONE;
 }

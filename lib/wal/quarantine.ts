@@ -7,8 +7,8 @@
 import { channels, type DiagnosticEvent } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { NotFoundError } from '../errors';
-import { SEARCH_NONE, SEARCH_UNDECIDED, findWitnessFrame, searchBudget } from '../framed/witness-search';
-import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, readU32, readU64 } from './format';
+import { SEARCH_UNDECIDED, searchBudget, surveyWitnesses } from '../framed/witness-search';
+import { SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, readU64 } from './format';
 import { listSegments, readValidSegmentHeader } from './segment-files';
 
 export const QUARANTINE_SUFFIX = '.quarantine';
@@ -39,32 +39,25 @@ export interface QuarantineEvent extends DiagnosticEvent {
 
 /**
  * Counts the frames from `from` on in `path` that validate under `salt` with an id ≥ idMin,
- * stepping over each one found (a validating frame is taken as a frame boundary).
+ * stepping over each one found (a validating frame is taken as a frame boundary). One pass
+ * (surveyWitnesses): a cut tail of many frames is read once, and the CRC work of the whole survey
+ * is capped at one search's budget from `from`; when a budget runs out the survey is undecided.
  */
 export function surveyValidFrames(dir: Directory, path: string, from: number, salt: number, idMin: number): FrameSurvey {
   const file = dir.openRead(path);
   const out: FrameSurvey = { count: 0, firstEntryId: 0, lastEntryId: 0, undecided: false };
   try {
     const fileSize = file.size();
-    const head = new Uint8Array(FRAME_HEADER_SIZE);
-    let at = from;
-    for (;;) {
-      const found = findWitnessFrame({
-        layout: WAL_FRAME_LAYOUT, file, fileSize, checksum: dir.checksum, from: at, endBeyond: at, markAbove: undefined, salts: [salt], idMin,
-        idBase: undefined, budget: searchBudget(fileSize, at),
-      });
-      if (found === SEARCH_NONE) break;
-      if (found === SEARCH_UNDECIDED) {
-        out.undecided = true;
-        break;
-      }
-      file.read(head, found);
+    const end = surveyWitnesses({
+      layout: WAL_FRAME_LAYOUT, file, fileSize, checksum: dir.checksum, from, endBeyond: from, markAbove: undefined, salts: [salt], idMin,
+      idBase: undefined, budget: searchBudget(fileSize, from),
+    }, (_offset, head) => {
       const id = readU64(head, 8);
       if (out.count === 0 || id < out.firstEntryId) out.firstEntryId = id;
       if (id > out.lastEntryId) out.lastEntryId = id;
       out.count++;
-      at = found + FRAME_HEADER_SIZE + readU32(head, 4);
-    }
+    });
+    out.undecided = end === SEARCH_UNDECIDED;
   } finally {
     file.close();
   }
