@@ -16,6 +16,7 @@ import type { Codec } from './wal/codec';
 import { DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, segmentPath, WAL_DIR } from './wal/format';
 import { resolveWriterOptions, type WalWriterOptions } from './wal/options';
 import { WalReader, type ReplayMode, type WalRecord } from './wal/reader';
+import { highestRecycleId } from './wal/recycle-pool';
 import { listSegments, readValidSegmentHeader } from './wal/segment-files';
 import { WalWriter } from './wal/writer';
 
@@ -207,7 +208,9 @@ function restartLog(dir: Directory, firstEntryId: number, syncWindow: number | u
   try {
     const segments = listSegments(dir);
     for (const s of segments) dir.delete(s.path);
-    const segmentId = segments.length === 0 ? 1 : segments[segments.length - 1].segmentId + 1;
+    // Above every id used before, recycle files' included: a recycle file named after the new
+    // segment would later be renamed over, or over it (WalMaintenance.truncateToRecycle).
+    const segmentId = Math.max(segments.length === 0 ? 0 : segments[segments.length - 1].segmentId, highestRecycleId(dir)) + 1;
     const { bytes } = encodeSegmentHeader({ segmentId, firstEntryId, syncWindow: syncWindow ?? DEFAULT_SYNC_WINDOW }, dir.checksum);
     const f = dir.create(segmentPath(segmentId));
     try {

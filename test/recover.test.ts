@@ -170,6 +170,17 @@ for (const kind of dirKinds()) {
       assert.deepEqual(r.state, stateOf([put(0), put(1), put(9)]));
     });
 
+    it('a restarted log takes a segment id above every recycle file\'s, so no id names two files', async () => {
+      dir.mkdirp('wal');
+      dir.atomicWrite('wal/recycle-3', new Uint8Array(64));
+      writeCheckpoint(dir, 50, stateOf([put(0)]), { codec: kvStateCodec });
+      const h = await recover({ ...options(dir), writer: true });
+      assert.deepEqual(listSegments(dir).map((s) => s.segmentId), [4]);
+      h.writer.append(put(1));
+      await h.close();
+      assert.deepEqual((await recover(options(dir, { initial: {} }))).lastEntryId, 51);
+    });
+
     it('a WAL that ends before its checkpoint is restarted after it (its entries are all covered)', async () => {
       const w = WalWriter.create(dir, { codec: kvCodec, maxSegmentSize: 120 });
       for (let i = 0; i < 6; i++) w.append(put(i));

@@ -112,6 +112,19 @@ for (const kind of dirKinds()) {
       assert.ok(records.slice(4).every((r) => r.payload.pad === undefined));
     });
 
+    it('never renames a segment over a recycle file already there (a writer may be installing it): the segment is deleted instead', () => {
+      const w = multiSegment(dir, 12, {});
+      w.closeSync();
+      // A segment id used twice: a recycle file from an earlier life of segment 1.
+      const pooled = new Uint8Array(64).fill(0x5a);
+      dir.atomicWrite('wal/recycle-1', pooled);
+      const recycled = new WalMaintenance(dir).truncateToRecycle(9);
+      assert.ok(!recycled.includes('wal/recycle-1'));
+      assert.deepEqual(dir.readFile('wal/recycle-1'), pooled);
+      assert.ok(!dir.exists(segmentPath(1)));
+      assert.deepEqual(ids(dir), [10, 11, 12]);
+    });
+
     it('recycle beyond capacity deletes the surplus files', () => {
       const w = multiSegment(dir, 12, { recycleCapacity: 1 });
       const recycled = new WalMaintenance(dir).truncateToRecycle(9);

@@ -90,13 +90,19 @@ export class WalMaintenance {
   truncateToRecycle(lastEntryId: number, options: TruncateOptions = {}): string[] {
     return this.removeCovered(lastEntryId, options, (range) => {
       const to = recyclePath(range.segmentId);
+      // Never over a recycle file already there (a segment id used twice, after a log restarted
+      // at segment 1): a writer may be making that very file its next segment.
+      if (this.dir.exists(to)) {
+        this.dir.delete(range.path);
+        return undefined;
+      }
       this.dir.atomicRename(range.path, to);
       return to;
     }).paths;
   }
 
   private removeCovered(
-    lastEntryId: number, options: TruncateOptions, remove: (range: SegmentRange) => string,
+    lastEntryId: number, options: TruncateOptions, remove: (range: SegmentRange) => string | undefined,
   ): { result: TruncateResult; paths: string[] } {
     if (!Number.isSafeInteger(lastEntryId) || lastEntryId < 0) {
       throw new InvalidArgumentError(`lastEntryId must be a non-negative integer, not ${String(lastEntryId)}`);
@@ -126,9 +132,10 @@ export class WalMaintenance {
       // persist an unlink or rename and drop an older unsynced create (the writer's newest
       // segment), leaving a log that restarts at an id a checkpoint already covered.
       if (removed.length === 0) this.dir.syncDir(WAL_DIR);
-      paths.push(remove(range));
+      const to = remove(range);
+      if (to !== undefined) paths.push(to);
       removed.push(range);
-      if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...range, action: 'removed', to: paths[paths.length - 1] });
+      if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...range, action: 'removed', to });
     }
     return { result: { removed, vetoed }, paths };
   }

@@ -17,6 +17,16 @@ export function isRecycleName(name: string): boolean {
   return RECYCLE_NAME.test(name);
 }
 
+/** The largest old segment id among the recycle files in wal/ (0: none). */
+export function highestRecycleId(dir: Directory): number {
+  let highest = 0;
+  for (const name of dir.list(WAL_DIR)) {
+    const m = RECYCLE_NAME.exec(name);
+    if (m !== null) highest = Math.max(highest, Number(m[1]));
+  }
+  return highest;
+}
+
 /** InvalidArgumentError unless `path` names a recycle file under wal/ (wal/recycle-<n>). */
 export function checkRecyclePath(path: string): void {
   const slash = path.lastIndexOf('/');
