@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding } from '../binding';
+import { elfTruncation } from './elf-extent';
 import { packageRoot } from './package-root';
 
 // Finds the native core. Order: DURABILITY_NATIVE_PATH (an explicit file, for bundlers and for
@@ -20,15 +21,29 @@ export interface NativeLoad {
   readonly attempts: readonly string[];
 }
 
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+/** The package's version, or undefined when its package.json is not where dist/ expects it (a bundler moved dist/). */
+function packageVersion(): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
 }
 
 export function isMusl(): boolean {
   if (process.platform !== 'linux') return false;
   // The ELF interpreter of the running node names the libc without spawning anything.
   try {
-    const head = readFileSync('/proc/self/exe').subarray(0, 4096).toString('latin1');
+    // The first 4 KiB only: the whole executable is some 100 MB.
+    const fd = openSync('/proc/self/exe', 'r');
+    const bytes = Buffer.alloc(4096);
+    let n: number;
+    try {
+      n = readSync(fd, bytes, 0, bytes.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    const head = bytes.subarray(0, n).toString('latin1');
     if (head.includes('ld-musl')) return true;
     if (head.includes('ld-linux')) return false;
   } catch {
@@ -56,17 +71,34 @@ export function loadNative(): NativeLoad {
   if (cached) return cached;
   const attempts: string[] = [];
   const wanted = packageVersion();
+  const explicit = process.env.DURABILITY_NATIVE_PATH ? path.resolve(process.env.DURABILITY_NATIVE_PATH) : undefined;
   for (const candidate of candidatePaths()) {
     if (!existsSync(candidate)) {
       attempts.push(`${candidate}: not found`);
       continue;
     }
+    // require() runs a .js or .json file as code or data: only a native module may be tried.
+    if (path.extname(candidate) !== '.node') {
+      attempts.push(`${candidate}: not a .node file`);
+      continue;
+    }
     try {
+      const cut = elfTruncation(candidate);
+      if (cut !== undefined) {
+        attempts.push(`${candidate}: ${cut}`);
+        continue;
+      }
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const binding = require(candidate) as NativeBinding;
-      const built = binding.buildInfo?.version;
-      if (built !== wanted && !candidate.includes(`${path.sep}prebuilds${path.sep}`) && candidate !== process.env.DURABILITY_NATIVE_PATH) {
-        attempts.push(`${candidate}: built for version ${built}, package is ${wanted}`);
+      if (!isDurabilityBinding(binding)) {
+        attempts.push(`${candidate}: loads, but is not durability's native core`);
+        continue;
+      }
+      const built = binding.buildInfo.version;
+      // A local build must be this version's; a prebuild is checked against the sources by the
+      // tests, and an explicit path is the user's choice.
+      if (built !== wanted && !candidate.includes(`${path.sep}prebuilds${path.sep}`) && candidate !== explicit) {
+        attempts.push(`${candidate}: built for version ${built}, package is ${wanted ?? 'unknown (no package.json beside dist/)'}`);
         continue;
       }
       cached = { binding, path: candidate, attempts };
@@ -77,4 +109,11 @@ export function loadNative(): NativeLoad {
   }
   cached = { binding: undefined, path: undefined, attempts };
   return cached;
+}
+
+/** Whether a loaded module is this package's core (another addon would fail later, untyped). */
+function isDurabilityBinding(b: unknown): b is NativeBinding {
+  const x = b as Partial<NativeBinding> | null;
+  return x !== null && typeof x === 'object' && typeof x.buildInfo?.version === 'string' && typeof x.commitAsync === 'function' &&
+    typeof x.constants === 'object' && x.constants !== null;
 }

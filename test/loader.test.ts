@@ -63,11 +63,56 @@ describe('native loader', () => {
     assert.equal(r.stdout.trim(), 'DURABILITY_INVALID_ARGUMENT');
   });
 
-  it('loads an explicit DURABILITY_NATIVE_PATH (the bundler escape hatch) when it points at a real build', function () {
-    // A clean install loads the committed prebuild and builds nothing, so either binary will do.
+  /** The addon this checkout loads: a clean install loads the committed prebuild and builds nothing, so either will do. */
+  function builtAddon(): string {
     const tuple = `${process.platform}-${process.arch}`;
-    const built = [path.join(root, 'build', 'Release', 'durability.node'), path.join(root, 'prebuilds', tuple, 'durability.glibc.node')]
+    return [path.join(root, 'build', 'Release', 'durability.node'), path.join(root, 'prebuilds', tuple, 'durability.glibc.node')]
       .find((p) => fs.existsSync(p)) ?? '';
+  }
+
+  /** defaultBackend()'s name in a child, with the fallback warning's lines. */
+  function backendWith(env: Record<string, string>, at = pkg): { name: string; warning: string } {
+    const r = runChild(at, `console.log(require('./dist/lib/backend/select.js').defaultBackend().name)`, env);
+    assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''}: ${r.stderr}`);
+    return { name: r.stdout.trim(), warning: r.stderr };
+  }
+
+  it('skips a candidate that would kill the process or is not its core: a truncated build, another addon, a .json file', function () {
+    const built = builtAddon();
+    if (!fs.existsSync(built)) {
+      assert.notEqual(process.env.DURABILITY_REQUIRE_NATIVE, '1', 'native build missing');
+      return;
+    }
+    // An interrupted install: the ELF headers are whole, the segments they map are not (SIGBUS on dlopen).
+    const truncated = path.join(pkg, 'truncated.node');
+    fs.writeFileSync(truncated, fs.readFileSync(built).subarray(0, 60_000));
+    const cut = backendWith({ DURABILITY_NATIVE_PATH: truncated });
+    assert.equal(cut.name, 'ts');
+    assert.match(cut.warning, /truncated\.node: 60000 bytes: /);
+    const foreign = require.resolve('@msgpackr-extract/msgpackr-extract-linux-x64/node.napi.glibc.node', { paths: [root] });
+    const other = backendWith({ DURABILITY_NATIVE_PATH: foreign });
+    assert.equal(other.name, 'ts');
+    assert.match(other.warning, /not durability's native core/);
+    const data = path.join(pkg, 'binding.json');
+    fs.writeFileSync(data, '{}');
+    assert.match(backendWith({ DURABILITY_NATIVE_PATH: data }).warning, /not a \.node file/);
+  });
+
+  it('works from a dist/ moved away from its package.json (a bundler): fallback, or the explicit binary', function () {
+    const moved = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-moved-'));
+    try {
+      fs.cpSync(path.join(pkg, 'dist'), path.join(moved, 'dist'), { recursive: true });
+      fs.symlinkSync(path.join(root, 'node_modules'), path.join(moved, 'node_modules'), 'dir');
+      assert.equal(backendWith({}, moved).name, 'ts');
+      const built = builtAddon();
+      if (fs.existsSync(built)) assert.equal(backendWith({ DURABILITY_NATIVE_PATH: built }, moved).name, 'native');
+    } finally {
+      fs.rmSync(moved, { recursive: true, force: true });
+    }
+  });
+
+  it('loads an explicit DURABILITY_NATIVE_PATH (the bundler escape hatch) when it points at a real build', function () {
+    const built = builtAddon();
     if (!fs.existsSync(built)) {
       // Only meaningful where the addon was built; CI requires it (DURABILITY_REQUIRE_NATIVE).
       assert.notEqual(process.env.DURABILITY_REQUIRE_NATIVE, '1', 'native build missing');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Directory, ReadableFile } from '../lib/directory/directory';
+import type { Directory, ReadableFile, WritableFile } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory, type CrashMode } from '../lib/directory/simulated';
 import { CorruptionError, DecodeError, DurabilityError, EncodeError, IoError, LockedError, PoisonedError } from '../lib/errors';
@@ -250,6 +250,33 @@ describe('record log on the simulated page cache', () => {
     assert.throws(() => w.append(bytesOf(2)), PoisonedError);
     assert.throws(() => w.closeSync(), PoisonedError);
   });
+
+  for (const how of ['closeSync', 'close'] as const) {
+    it(`a file close that fails (${how}) still releases the lock: the log can be opened again`, async () => {
+      const dir = new SimulatedDirectory({ seed: 5 });
+      let failClose = false;
+      const openAppend = dir.openAppend.bind(dir);
+      const create = dir.create.bind(dir);
+      const wrap = (f: WritableFile): WritableFile => {
+        const close = f.close.bind(f);
+        f.close = () => {
+          close();
+          if (failClose) throw new IoError('EIO', 'close', f.path);
+        };
+        return f;
+      };
+      dir.openAppend = (p: string) => wrap(openAppend(p));
+      dir.create = (p: string) => wrap(create(p));
+      const w = RecordLogWriter.open(dir, LOG);
+      w.append(bytesOf(1));
+      failClose = true;
+      if (how === 'closeSync') assert.throws(() => w.closeSync(), IoError);
+      else await assert.rejects(w.close(), IoError);
+      failClose = false;
+      RecordLogWriter.open(dir, LOG).closeSync();
+      assert.deepEqual(readRecordLog(dir, LOG).records, [bytesOf(1)]);
+    });
+  }
 
   it('after any power cut, reopening yields a prefix holding every synced record', () => {
     const runs = process.env.DURABILITY_LONG === '1' ? 20_000 : 500;

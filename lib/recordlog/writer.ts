@@ -241,8 +241,7 @@ export class RecordLogWriter<R = Uint8Array> {
       }
     } finally {
       this.closed = true;
-      this.file.close();
-      this.lock.release();
+      this.release();
     }
   }
 
@@ -259,8 +258,7 @@ export class RecordLogWriter<R = Uint8Array> {
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       if (!this.closed) {
         this.closed = true;
-        this.file.close();
-        this.lock.release();
+        this.release();
       }
     }
   }
@@ -296,6 +294,15 @@ export class RecordLogWriter<R = Uint8Array> {
     this.markedTo = this.synced;
     this.writeOut(bytes);
     this.markedEnd = this.written;
+  }
+
+  /** Lets go of the file and the lock; a failed close (close(2) can report EIO) still releases the lock. */
+  private release(): void {
+    try {
+      this.file.close();
+    } finally {
+      this.lock.release();
+    }
   }
 
   private writeBuffered(): void {
