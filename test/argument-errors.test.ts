@@ -5,12 +5,13 @@ import path from 'node:path';
 import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
+import { MemoryDirectory } from '../lib/directory/memory';
 import { DurabilityError, InvalidArgumentError, InvalidPathError } from '../lib/errors';
 import { CheckpointPublisher } from '../lib/publisher';
 import { readRecordLog } from '../lib/recordlog/reader';
 import { RecordLogWriter } from '../lib/recordlog/writer';
 import { recover } from '../lib/recover';
-import { json } from '../lib/wal/codec';
+import { json, raw } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
@@ -46,6 +47,14 @@ describe('argument errors at public entry points', () => {
     throwsTyped(() => new FsDirectory(`${root}/a\0b`), InvalidPathError, /NUL/);
     throwsTyped(() => new FsDirectory(root, 5 as never), InvalidArgumentError, /options must be an object/);
     throwsTyped(() => new FsDirectory(root, { backend: 'bogus' as never }), InvalidArgumentError, /backend must be a FileBackend/);
+  });
+
+  it('WalWriter.create with a flushPolicy JSON cannot print (a BigInt, a cycle) is still an InvalidArgumentError', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const flushPolicy of [5n, { x: 1n }, cyclic]) {
+      throwsTyped(() => WalWriter.create(new MemoryDirectory(), { codec: raw, flushPolicy: flushPolicy as never }), InvalidArgumentError, /unknown flushPolicy/);
+    }
   });
 
   it('new WalReader with a codec that is not one', () => {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors';
+import { typeName } from '../guards';
 
 // When buffered frames are handed to the OS (write), as opposed to made durable (sync).
 // A policy only moves the moment of the write: the bytes in the file are the same under every
@@ -35,5 +36,6 @@ export function resolveFlushPolicy(policy: FlushPolicy | undefined): ResolvedFlu
       return { everyN: 0, intervalMs: p.intervalMs };
     }
   }
-  throw new InvalidArgumentError(`unknown flushPolicy ${JSON.stringify(p)}: use 'perAppend', 'manual', { everyN } or { intervalMs }`);
+  // Not JSON.stringify: a BigInt or a cycle would throw a TypeError before this error exists.
+  throw new InvalidArgumentError(`unknown flushPolicy ${typeof p === 'string' ? JSON.stringify(p) : typeName(p)}: use 'perAppend', 'manual', { everyN } or { intervalMs }`);
 }

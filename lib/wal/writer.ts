@@ -137,6 +137,8 @@ export class WalWriter<E> {
     const ids = payloads.map((payload) => this.admission.frame(payload));
     // A returned batch is in the OS's hands, so it survives the process (not a power cut: that is
     // sync's job). It counts as one flush whatever its size; only 'manual' leaves it buffered.
+    // While commits are pending the file belongs to them: the batch goes out with the next one
+    // (docs/API.md; appendBatchDurable says when).
     if (!this.manualFlush) this.flushBuffered();
     return ids;
   }
