@@ -143,6 +143,24 @@ describe('durability CLI', () => {
     });
   }
 
+  it('repair --force on a log a writer has open changes nothing: the writer\'s lock is taken before any scan or cut', async () => {
+    const dir = new FsDirectory(tmp);
+    const w = WalWriter.create(dir, { codec: jsonCodec<Entry>(), maxSegmentSize: 4096 });
+    for (let i = 1; i <= 100; i++) w.append(entry(i));
+    w.syncSync();
+    const first = path.join(tmp, 'wal', fs.readdirSync(path.join(tmp, 'wal')).filter((n) => n.endsWith('.wal')).sort()[0]);
+    const bytes = fs.readFileSync(first);
+    bytes[32 + 16 + 2] ^= 0x40;
+    fs.writeFileSync(first, bytes);
+    const before = fs.readdirSync(path.join(tmp, 'wal')).sort();
+    const r = await cli(['repair', tmp, '--force']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /DURABILITY_LOCKED/);
+    assert.deepEqual(fs.readdirSync(path.join(tmp, 'wal')).sort(), before, 'no segment cut, deleted or quarantined');
+    assert.deepEqual(fs.readFileSync(first), bytes);
+    w.closeSync();
+  });
+
   it('draws the progress bar on stderr with --progress, never with --quiet', async () => {
     makeLog(tmp);
     const shown = await cli(['verify', tmp, '--progress']);

@@ -1,7 +1,10 @@
 import path from 'node:path';
 import { channels } from '../diagnostics';
 import { parseCommand } from './args';
+import type { Directory } from '../directory/directory';
+import type { CorruptionError } from '../errors';
 import { raw } from '../wal/codec';
+import { LOCK_FILE } from '../wal/format';
 import { forceCut, type QuarantineEvent } from '../wal/quarantine';
 import { listSegments } from '../wal/segment-files';
 import { WalWriter } from '../wal/writer';
@@ -24,41 +27,56 @@ export function repair(argv: string[], io: CliIo): number {
   const dir = openLogDirectory(dirPath);
   requireLog(dir, dirPath);
 
-  const strict = scanLog(dir, { mode: 'strict', stopAtDamage: true });
-  if (strict.firstDamage === undefined) {
-    line(io.stdout, 'clean: nothing to repair');
-    return EXIT_OK;
-  }
-  const lenient = scanLog(dir, { mode: 'bestEffortTail', stopAtDamage: true });
   const preserved: QuarantineEvent[] = [];
   const collect = (e: unknown): void => {
     if ((e as QuarantineEvent).kind === 'wal-quarantine') preserved.push(e as QuarantineEvent);
   };
-  const d = lenient.firstDamage;
-  if (d !== undefined && values.force !== true) {
-    line(io.stderr, `refusing to repair: ${path.join(dirPath, d.file)} @ ${d.offset}: ${d.reason}`);
-    line(io.stderr, 'this is damage before the end of the log, not a torn tail; truncating it would drop entries that may have been acknowledged');
-    line(io.stderr, `(--force cuts the log there anyway, keeping the bytes cut in a quarantine file)`);
-    return EXIT_DAMAGED;
-  }
-  const final = lenient.segments[lenient.segments.length - 1];
-  const before = d === undefined ? `cut from ${final.fileSize}` : `cut at the damage (${d.file} @ ${d.offset})`;
-  const finalPath = d === undefined ? final.path : d.file;
   channels.diagnostic.subscribe(collect);
+  /** What the repair did, for the last line; a torn tail's final size is known only after the resume. */
+  let cut: (finalSize: number) => string;
   try {
-    if (d !== undefined) forceCut(dir, d.file, d.offset);
+    // The writer's lock from the first scan to the cut: a writer that has the log open would go
+    // on acknowledging entries into files this cuts or deletes.
+    const lock = dir.lock(LOCK_FILE);
+    let damage: CorruptionError | undefined;
+    try {
+      const strict = scanLog(dir, { mode: 'strict', stopAtDamage: true });
+      if (strict.firstDamage === undefined) {
+        line(io.stdout, 'clean: nothing to repair');
+        return EXIT_OK;
+      }
+      const lenient = scanLog(dir, { mode: 'bestEffortTail', stopAtDamage: true });
+      damage = lenient.firstDamage;
+      if (damage !== undefined && values.force !== true) {
+        line(io.stderr, `refusing to repair: ${path.join(dirPath, damage.file)} @ ${damage.offset}: ${damage.reason}`);
+        line(io.stderr, 'this is damage before the end of the log, not a torn tail; truncating it would drop entries that may have been acknowledged');
+        line(io.stderr, `(--force cuts the log there anyway, keeping the bytes cut in a quarantine file)`);
+        return EXIT_DAMAGED;
+      }
+      const final = lenient.segments[lenient.segments.length - 1];
+      if (damage === undefined) {
+        const from = `${path.join(dirPath, final.path)} cut from ${final.fileSize}`;
+        cut = (size) => `${from} to ${size} bytes`;
+      } else {
+        const said = forcedCut(dir, dirPath, damage);
+        cut = () => said;
+      }
+    } finally {
+      lock.release();
+    }
     // The writer's resume is the one place that repairs a tail (quarantine, truncate, fdatasync,
     // directory fsync, in that order); reuse it rather than cutting files here.
-    if (d === undefined || listSegments(dir).length > 0) {
+    if (damage === undefined || listSegments(dir).length > 0) {
       const writer = WalWriter.resume(dir, { codec: raw });
       writer.closeSync();
     }
   } finally {
     channels.diagnostic.unsubscribe(collect);
-  }
-  for (const q of preserved) {
-    const ids = q.frames === 0 ? 'no frame passing its CRC' : `${q.frames} frame(s) passing their CRC, entries ${q.firstEntryId}..${q.lastEntryId}`;
-    line(io.stdout, `preserved: ${path.join(dirPath, q.file)} from byte ${q.offset} (${ids}) in ${path.join(dirPath, q.path)}`);
+    // Said even when the repair then failed: these files hold what was cut.
+    for (const q of preserved) {
+      const ids = q.frames === 0 ? 'no frame passing its CRC' : `${q.frames} frame(s) passing their CRC, entries ${q.firstEntryId}..${q.lastEntryId}`;
+      line(io.stdout, `preserved: ${path.join(dirPath, q.file)} from byte ${q.offset} (${ids}) in ${path.join(dirPath, q.path)}`);
+    }
   }
   if (listSegments(dir).length === 0) {
     line(io.stdout, `repaired: the log held nothing before the damage; every segment was cut (see the preserved files)`);
@@ -69,8 +87,20 @@ export function repair(argv: string[], io: CliIo): number {
     line(io.stderr, `repair did not leave a clean log: ${after.firstDamage.message}`);
     return EXIT_DAMAGED;
   }
-  const segment = after.segments[after.segments.length - 1];
-  const last = segment.scan?.lastEntryId ?? 0;
-  line(io.stdout, `repaired: ${path.join(dirPath, finalPath)} ${before} to ${segment.fileSize} bytes; the log ends at entry ${last}`);
+  const final = after.segments[after.segments.length - 1];
+  line(io.stdout, `repaired: ${cut(final.fileSize)}; the log ends at entry ${final.scan?.lastEntryId ?? 0}`);
   return EXIT_OK;
+}
+
+/** Cuts the log at `damage` (forceCut) and says what happened to the damaged file. */
+function forcedCut(dir: Directory, dirPath: string, damage: CorruptionError): string {
+  forceCut(dir, damage.file, damage.offset);
+  const where = `${path.join(dirPath, damage.file)} (damage @ ${damage.offset})`;
+  if (!dir.exists(damage.file)) return `${where} removed, with every later segment`;
+  const f = dir.openRead(damage.file);
+  try {
+    return `${where} cut at the damage to ${f.size()} bytes, every later segment removed`;
+  } finally {
+    f.close();
+  }
 }
