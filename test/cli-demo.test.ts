@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ingestFailure } from '../lib/cli/demo';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -50,5 +51,14 @@ describe('durability demo', () => {
     const r = spawnSync(process.execPath, [CLI, 'demo', '--dir', tmp], { encoding: 'utf8' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /already holds a log/);
+  });
+});
+
+describe('durability demo: an ingest child that ends by itself', () => {
+  it('is an error naming how it ended, never reported as the staged crash', () => {
+    assert.equal(ingestFailure(true, true, null, 'SIGKILL'), undefined);
+    assert.match(ingestFailure(true, false, 1, null) ?? '', /exited with code 1 before the demo killed it/);
+    assert.match(ingestFailure(true, true, null, 'SIGSEGV') ?? '', /died of SIGSEGV before the demo killed it/);
+    assert.match(ingestFailure(false, false, 1, null) ?? '', /exited with code 1 before starting/);
   });
 });

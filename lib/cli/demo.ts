@@ -37,7 +37,7 @@ export async function demo(argv: string[], io: CliIo): Promise<number> {
     const ingest = await runChild(dirPath, seconds * 1000);
     line(io.stdout, `ingest: ${ingest.acknowledged} entries acknowledged as durable in ${(ingest.ingestMs / 1000).toFixed(1)} s ` +
       `(${Math.round(ingest.acknowledged / (ingest.ingestMs / 1000))} durable appends/s, 64 concurrent clients, ${ingest.backend} backend)`);
-    line(io.stdout, `crash: child killed with ${ingest.exitSignal ?? 'no signal (it exited by itself)'} mid-stream`);
+    line(io.stdout, `crash: child killed with ${ingest.exitSignal} mid-stream`);
 
     const started = process.hrtime.bigint();
     // Newest valid checkpoint, then the WAL after it; opening the writer repairs the torn tail.
@@ -80,16 +80,31 @@ function runChild(dirPath: string, ingestMs: number): Promise<Ingest> {
       else if (word === 'ready') {
         backend = value;
         started = Date.now();
-        setTimeout(() => {
+        timer = setTimeout(() => {
           killedAt = Date.now();
           child.kill('SIGKILL');
         }, ingestMs);
       }
     });
+    let timer: NodeJS.Timeout | undefined;
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      if (started === 0) return reject(new CliError(`the ingest process exited before starting (code ${code})`));
-      resolve({ backend, acknowledged, checkpoints, ingestMs: (killedAt || Date.now()) - started, exitSignal: signal });
+      clearTimeout(timer);
+      const failed = ingestFailure(started > 0, killedAt > 0, code, signal);
+      if (failed !== undefined) return reject(new CliError(failed));
+      resolve({ backend, acknowledged, checkpoints, ingestMs: killedAt - started, exitSignal: signal });
     });
   });
+}
+
+/**
+ * Why the ingest child's end demonstrates nothing, or undefined when it is the crash the demo
+ * stages: killed by the demo's own SIGKILL. A child that failed by itself (a full disk, say) is
+ * an error to report, not a crash to recover from.
+ */
+export function ingestFailure(started: boolean, killed: boolean, code: number | null, signal: NodeJS.Signals | null): string | undefined {
+  const how = signal !== null ? `died of ${signal}` : `exited with code ${code}`;
+  if (!started) return `the ingest process ${how} before starting`;
+  if (!killed || signal !== 'SIGKILL') return `the ingest process ${how} before the demo killed it (its error is above); nothing was demonstrated`;
+  return undefined;
 }
