@@ -9,6 +9,8 @@ export interface CheckpointReport {
   readonly lastEntryId: number;
   readonly bytes: number;
   readonly ok: boolean;
+  /** A file no writer of this format produced (recovery passes over it), not one this version cannot read (recovery refuses the log). */
+  readonly damaged: boolean;
   readonly offset: number | null;
   readonly reason: string | null;
 }
@@ -24,7 +26,7 @@ export function scanCheckpoints(dir: Directory): CheckpointReport[] {
     } finally {
       f.close();
     }
-    if (read.ok) return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: true, offset: null, reason: null };
-    return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: false, offset: read.offset, reason: read.reason };
+    if (read.ok) return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: true, damaged: false, offset: null, reason: null };
+    return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: false, damaged: read.damaged, offset: read.offset, reason: read.reason };
   });
 }

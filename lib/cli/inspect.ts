@@ -74,7 +74,7 @@ export function inspect(argv: string[], io: CliIo): number {
   line(io.stdout, `total: ${range} in ${rows.length} segment(s), ${formatBytes(report.totalBytes)}`);
   if (checkpoints.length === 0) line(io.stdout, 'checkpoints: none');
   for (const c of checkpoints) {
-    const state = c.ok ? 'valid' : `damaged @ ${c.offset}: ${c.reason}`;
+    const state = c.ok ? 'valid' : `${c.damaged ? 'damaged' : 'unsupported (recovery refuses it)'} @ ${c.offset}: ${c.reason}`;
     line(io.stdout, `checkpoint ${c.path}  covers entries ..${c.lastEntryId}  ${formatBytes(c.bytes)}  ${state}`);
   }
   if (forwarder !== undefined) {

@@ -41,7 +41,10 @@ export function verify(argv: string[], io: CliIo): number {
   const checkpoints = scanCheckpoints(dir);
   const badCheckpoints = checkpoints.filter((c) => !c.ok);
   for (const c of badCheckpoints) {
-    line(io.stdout, `damaged: ${path.join(dirPath, c.path)} @ ${c.offset}: ${c.reason} (recovery passes over damaged checkpoints)`);
+    const where = `${path.join(dirPath, c.path)} @ ${c.offset}: ${c.reason}`;
+    // A valid file of another version is no damage to pass over: falling back past it could roll the state back.
+    if (c.damaged) line(io.stdout, `damaged: ${where} (recovery passes over damaged checkpoints)`);
+    else line(io.stdout, `unsupported: ${where} (recovery refuses this log: written by a newer version?)`);
   }
   if (report.firstDamage === undefined) {
     if (badCheckpoints.length > 0) return EXIT_DAMAGED;

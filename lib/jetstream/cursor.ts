@@ -37,7 +37,7 @@ export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor 
   const c = value as Partial<ForwarderCursor> | null;
   if (c === null || typeof c !== 'object' || c.version !== 1 || typeof c.stream !== 'string' || typeof c.subject !== 'string' ||
     !Number.isSafeInteger(c.entryId) || (c.entryId as number) < 0 || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0 ||
-    typeof c.updatedAt !== 'number') {
+    typeof c.updatedAt !== 'number' || !Number.isFinite(new Date(c.updatedAt).getTime())) {
     throw new CorruptionError(path, 0, 'forwarder cursor does not have the expected fields (version 1)');
   }
   return c as ForwarderCursor;
