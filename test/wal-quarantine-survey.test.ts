@@ -24,6 +24,7 @@ import { listSegments, readValidSegmentHeader } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { Meter, meteredDirectory } from './fuzz/meter';
 import { writeSegmentFile } from './vectors/build';
+import { concat } from './fuzz/mutate';
 
 /** The window of a witness search (WINDOW in lib/framed/witness-search.ts). */
 const WINDOW = 1 << 20;
@@ -216,12 +217,7 @@ function assemble(pieces: readonly Piece[], checksum: Checksummer): Tail {
     at += part.length;
   }
   boundaries.push(at);
-  const bytes = new Uint8Array(at);
-  let o = 0;
-  for (const p of parts) {
-    bytes.set(p, o);
-    o += p.length;
-  }
+  const bytes = concat(...parts);
   // Liars that claim the rest of the file cost a CRC of all of it each.
   for (const p of toEnd) writeU32(bytes, p + 4, at - p - FRAME_HEADER_SIZE);
   return { bytes, salt: header.salt, boundaries };
