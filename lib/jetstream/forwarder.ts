@@ -1,14 +1,9 @@
 // Ships every entry of a log to a JetStream stream, once each and in entry-id order.
 //
 // The resume point is the stream itself: at start and after every failure the forwarder reads
-// the stream's last sequence and the subject's last message (its Nats-Msg-Id is an entry id). It
-// keeps an anchor, an entry id and the sequence the stream acknowledged for it (the cursor's, at
-// start), and since every message after the anchor is the next entry (the guards below), the
-// last sequence says how far shipping got even when retention removed the newest messages. A
-// stream whose last sequence is below the anchor's lost messages it had acknowledged (a server
-// that lost its unsynced tail): shipping goes back to what it holds and sends the rest again,
-// unless the stream was created after the anchor (deleted and recreated: it continues after the
-// cursor, as before). Each publish carries two guards:
+// the stream's last sequence and the subject's last message (its Nats-Msg-Id is an entry id) and
+// continues where they say (resume-point.ts: retention that removed the newest messages, a
+// stream that lost acknowledged ones). Each publish carries two guards:
 //  - Nats-Msg-Id = entry id: the server drops a repeat within the stream's duplicate window;
 //  - Nats-Expected-Last-Sequence = the stream sequence the previous entry got (or will get):
 //    the server stores a message only directly after its predecessor, so the stream can neither
@@ -21,7 +16,7 @@
 // of that window is refused too; the forwarder resyncs and sends them again.
 // The position advances only on acknowledgements, in order.
 
-import type { JetStreamClient, JetStreamManager, NatsConnection, PubAck } from 'nats';
+import type { PubAck } from 'nats';
 import { channels } from '../diagnostics';
 import { BackpressureError, DurabilityError, InvalidStateError, JetStreamError, describe } from '../errors';
 import { FRAME_HEADER_SIZE } from '../wal/format';
@@ -30,7 +25,9 @@ import { WalReader } from '../wal/reader';
 import { raw, type Codec } from '../wal/codec';
 import { Backlog, type ForwarderStats } from './backlog';
 import { readCursor, writeCursor, type ForwarderCursor } from './cursor';
-import { natsClient } from './nats-client';
+import { isFatal, typedError } from './nats-errors';
+import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
+import { StreamLink } from './stream-link';
 import { resolveForwarderOptions, type JetStreamForwarderOptions, type ResolvedForwarderOptions } from './options';
 
 /** Headers the client adds to each message, counted against the server's max_payload. */
@@ -47,26 +44,6 @@ interface InFlight {
   error?: unknown;
 }
 
-interface ResumePoint {
-  /** Last entry the stream holds (or the cursor, when the stream says nothing). */
-  readonly entryId: number;
-  /** That entry's stream sequence (0: unknown). */
-  readonly seq: number;
-}
-
-/** An entry id and the stream sequence the stream acknowledged for it, and when that was learned (ms since the epoch). */
-interface Anchor {
-  readonly entryId: number;
-  readonly seq: number;
-  readonly at: number;
-}
-
-/** The subject's last message, as an entry. */
-interface StreamTail {
-  readonly entryId: number;
-  readonly seq: number;
-}
-
 /** A byte-length codec: the start-up scan needs sizes, not payloads. */
 const lengthOnly: Codec<number> = { name: 'length', encode: () => new Uint8Array(0), decode: (b) => b.length };
 
@@ -78,10 +55,7 @@ export class JetStreamForwarder {
    */
   readonly observer: WalObserver;
   private readonly backlog: Backlog;
-  private nc: NatsConnection | undefined;
-  private js: JetStreamClient | undefined;
-  private jsm: JetStreamManager | undefined;
-  private maxMessage = 0;
+  private readonly link: StreamLink;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private readonly stopper = new AbortController();
   private session: AbortController | undefined;
@@ -95,9 +69,7 @@ export class JetStreamForwarder {
   private expectSeq: number | undefined;
   private cursorWrittenAt = 0;
   private cursorEntry = 0;
-  private reconnects = 0;
   private errors = 0;
-  private connected = false;
   private overflowing = false;
   private wakeWindow: (() => void) | undefined;
   private wakeDurable: (() => void) | undefined;
@@ -105,6 +77,7 @@ export class JetStreamForwarder {
 
   constructor(options: JetStreamForwarderOptions) {
     this.options = resolveForwarderOptions(options);
+    this.link = new StreamLink(this.options, (kind, extra) => this.publish(kind, extra));
     const cursor = readCursor(this.options.dir, this.options.cursorPath);
     if (cursor !== undefined && (cursor.stream !== this.options.stream || cursor.subject !== this.options.subject)) {
       throw new JetStreamError('stream-subjects', `${this.options.cursorPath} belongs to stream ${cursor.stream} subject ${cursor.subject}, not ${this.options.stream} ${this.options.subject}; move it away to ship this log elsewhere`);
@@ -136,16 +109,14 @@ export class JetStreamForwarder {
       if (this.stopper.signal.aborted) throw new InvalidStateError('stop() was called while the forwarder was starting');
     };
     try {
-      await this.connect();
+      await this.link.connect();
       stillWanted();
-      await this.checkStream();
+      await this.link.checkStream();
       stillWanted();
       await this.resume();
       stillWanted();
     } catch (err) {
-      await this.nc?.close().catch(() => undefined);
-      this.nc = undefined;
-      this.connected = false;
+      await this.link.abandon();
       if (this.stopper.signal.aborted) return; // start() resolves, the forwarder stopped
       // Back to 'new': the caller may try again (the observer keeps working meanwhile).
       this.state = 'new';
@@ -174,25 +145,8 @@ export class JetStreamForwarder {
     await this.starting;
     await this.running;
     this.saveCursor(true);
-    await this.closeConnection();
+    await this.link.close();
     this.state = 'stopped';
-  }
-
-  /**
-   * Drains the connection, within publishTimeoutMs: a server that stopped answering (a frozen
-   * host, a black-holed network) would otherwise hold stop() until the client's ping timeouts.
-   */
-  private async closeConnection(): Promise<void> {
-    const nc = this.nc;
-    if (nc === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.publishTimeoutMs);
-    });
-    await Promise.race([nc.drain().catch(() => undefined), late]);
-    clearTimeout(timer);
-    if (!nc.isClosed()) await nc.close().catch(() => undefined);
-    this.connected = false;
   }
 
   /** Resolves when the forwarder is stopped; rejects with the error that stopped it on its own. */
@@ -204,7 +158,7 @@ export class JetStreamForwarder {
 
   /** Largest payload a message may carry on this server (known after start). */
   get maxPayload(): number {
-    return this.maxMessage;
+    return this.link.maxMessage;
   }
 
   stats(): ForwarderStats {
@@ -213,14 +167,14 @@ export class JetStreamForwarder {
     return {
       shippedEntryId: b.shipped, shippedEntries: b.shippedEntries, shippedBytes: b.shippedBytes,
       pendingEntries: pending, pendingBytes: b.pendingBytes, lagEntries: pending, lagSeconds: b.lagSeconds(),
-      lastEntryId: b.lastEntryId, inFlight: this.inflight.filter((f) => f.state === 'pending').length, reconnects: this.reconnects, errors: this.errors,
-      connected: this.connected,
+      lastEntryId: b.lastEntryId, inFlight: this.inflight.filter((f) => f.state === 'pending').length, reconnects: this.link.reconnects, errors: this.errors,
+      connected: this.link.connected,
     };
   }
 
   private admit(frameBytes: number): void {
-    if (this.maxMessage > 0 && frameBytes - FRAME_HEADER_SIZE + HEADER_ALLOWANCE > this.maxMessage) {
-      throw new JetStreamError('payload-too-large', `entry of ${frameBytes - FRAME_HEADER_SIZE} bytes cannot be shipped: the server takes messages up to ${this.maxMessage} bytes (payload + headers)`);
+    if (this.link.maxMessage > 0 && frameBytes - FRAME_HEADER_SIZE + HEADER_ALLOWANCE > this.link.maxMessage) {
+      throw new JetStreamError('payload-too-large', `entry of ${frameBytes - FRAME_HEADER_SIZE} bytes cannot be shipped: the server takes messages up to ${this.link.maxMessage} bytes (payload + headers)`);
     }
     const limit = this.options.maxUnshippedBytes;
     const total = this.backlog.pendingBytes + frameBytes;
@@ -235,69 +189,11 @@ export class JetStreamForwarder {
     }
   }
 
-  private async connect(): Promise<void> {
-    const o = this.options;
-    const { connect } = natsClient();
-    try {
-      this.nc = await connect({
-        ...o.connectionOptions, servers: o.servers, timeout: o.connectTimeoutMs,
-        reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 100, waitOnFirstConnect: false,
-      });
-    } catch (err) {
-      throw new JetStreamError('unreachable', `cannot connect to NATS at ${o.servers.join(', ')}: ${describe(err)}`, { cause: err });
-    }
-    this.connected = true;
-    this.maxMessage = this.messageLimit(undefined);
-    this.js = this.nc.jetstream({ timeout: o.publishTimeoutMs });
-    this.jsm = await this.nc.jetstreamManager({ timeout: o.publishTimeoutMs }).catch((err: unknown) => {
-      throw new JetStreamError('unreachable', `NATS at ${o.servers.join(', ')} does not answer JetStream requests (is JetStream enabled?): ${describe(err)}`, { cause: err });
-    });
-    void this.watchStatus(this.nc);
-  }
-
-  private async watchStatus(nc: NatsConnection): Promise<void> {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') {
-        this.connected = false;
-        this.publish('disconnect', { server: s.data });
-      } else if (s.type === 'reconnect') {
-        this.connected = true;
-        this.reconnects++;
-        this.publish('reconnect', { server: s.data });
-      }
-    }
-  }
-
-  private async checkStream(): Promise<void> {
-    const o = this.options;
-    let info;
-    try {
-      info = await this.jsm!.streams.info(o.stream);
-    } catch (err) {
-      if (isCode(err, 10059)) throw new JetStreamError('stream-not-found', `stream ${o.stream} does not exist; create it with subjects [${o.subject}]`, { cause: err });
-      throw new JetStreamError('unreachable', `cannot read stream ${o.stream}: ${describe(err)}`, { cause: err });
-    }
-    const subjects = info.config.subjects ?? [];
-    if (subjects.length !== 1 || subjects[0] !== o.subject) {
-      throw new JetStreamError('stream-subjects', `stream ${o.stream} has subjects [${subjects.join(', ')}]; the forwarder needs a stream whose only subject is ${o.subject} (the order guard relies on nobody else publishing there)`);
-    }
-    this.maxMessage = this.messageLimit(info.config.max_msg_size);
-  }
-
-  /** The largest message the server and the stream take now (both can change while the forwarder runs). */
-  private messageLimit(streamMax: number | undefined): number {
-    const server = this.nc?.info?.max_payload ?? 1024 * 1024;
-    return typeof streamMax === 'number' && streamMax > 0 ? Math.min(server, streamMax) : server;
-  }
-
-  /** Asks the stream where it stands and sets where shipping continues (see the top of this file). */
+  /** Asks the stream where it stands and sets where shipping continues (resume-point.ts). */
   private async resume(): Promise<ResumePoint> {
-    const o = this.options;
-    const info = await this.jsm!.streams.info(o.stream);
-    this.maxMessage = this.messageLimit(info.config.max_msg_size);
-    const last = info.state.last_seq;
-    const tail = await this.lastMessage();
-    const point = this.resumePoint(last, tail, Date.parse(info.created));
+    const stream = await this.link.state();
+    const last = stream.last;
+    const point = resumePoint(stream, this.anchor, this.cursorEntry);
     // Publishes of a failed session that the stream did store count as shipped.
     for (const f of this.inflight) if (f.id <= point.entryId && f.id > this.backlog.shipped) this.backlog.acked(f.id, f.bytes);
     this.inflight = [];
@@ -310,41 +206,6 @@ export class JetStreamForwarder {
     return point;
   }
 
-  /** The subject's last message as an entry (undefined: none left). */
-  private async lastMessage(): Promise<StreamTail | undefined> {
-    const o = this.options;
-    try {
-      const m = await this.jsm!.streams.getMessage(o.stream, { last_by_subj: o.subject });
-      const id = Number(m.header?.get('Nats-Msg-Id'));
-      if (!Number.isSafeInteger(id) || id < 1) {
-        throw new JetStreamError('stream-subjects', `the last message of ${o.subject} (seq ${m.seq}) has no entry id as Nats-Msg-Id: someone else publishes there`);
-      }
-      return { entryId: id, seq: m.seq };
-    } catch (err) {
-      if (err instanceof DurabilityError) throw err;
-      if (isCode(err, 10037)) return undefined; // no message found
-      throw err;
-    }
-  }
-
-  /** `last`: the stream's last sequence; `created`: when the stream was created (ms since the epoch). */
-  private resumePoint(last: number, tail: StreamTail | undefined, created: number): ResumePoint {
-    const anchor = this.anchor;
-    if (anchor !== undefined && last < anchor.seq && !(created > anchor.at)) {
-      // The stream lost messages it had acknowledged: ship again after what it still holds.
-      return tail ?? { entryId: 0, seq: 0 };
-    }
-    if (anchor !== undefined && last >= anchor.seq && (tail === undefined || anchor.entryId + (tail.seq - anchor.seq) === tail.entryId)) {
-      // Every sequence after the anchor was the next entry, so the last sequence counts them,
-      // the last message included, or not (retention removed the newest messages).
-      return { entryId: anchor.entryId + (last - anchor.seq), seq: last };
-    }
-    // Nothing to count from (no anchor, a recreated stream, or one the stream contradicts): the
-    // last message, or the cursor when retention removed it (do not send those again).
-    if (tail !== undefined && tail.entryId >= this.cursorEntry) return tail;
-    return { entryId: this.cursorEntry, seq: 0 };
-  }
-
   /**
    * The stream holds less than it acknowledged: the entries after `point` are pending again, and
    * the cursor, which must never be ahead of the stream, says so at once. If the log no longer
@@ -353,11 +214,11 @@ export class JetStreamForwarder {
   private async rewind(point: ResumePoint, last: number): Promise<void> {
     const lost = this.backlog.shipped;
     let bytes = 0;
-    const reader = new WalReader(this.options.dir, { codec: lengthOnly, maxPayloadSize: this.options.maxPayloadSize });
-    for await (const r of reader.records({ fromEntryId: point.entryId + 1, mode: 'bestEffortTail' })) {
-      if (r.entryId > lost) break;
-      bytes += r.payload + FRAME_HEADER_SIZE;
-    }
+    await this.frameSizes(point.entryId + 1, (id, frameBytes) => {
+      if (id > lost) return false;
+      bytes += frameBytes;
+      return true;
+    });
     this.backlog.rewindTo(point.entryId, bytes);
     this.publish('rewind', { fromEntryId: lost, toEntryId: point.entryId, streamLastSeq: last });
     this.writeCursorNow(point.entryId, point.seq);
@@ -366,10 +227,18 @@ export class JetStreamForwarder {
   /** Counts the bytes of entries already in the log that wait to be shipped (once, at start). */
   private async scanBacklog(after: number): Promise<void> {
     this.scanned = true;
+    await this.frameSizes(after + 1, (id, frameBytes) => {
+      if (this.backlog.firstHooked !== undefined && id >= this.backlog.firstHooked) return false;
+      this.backlog.see(id, frameBytes);
+      return true;
+    });
+  }
+
+  /** Hands `visit` each entry's frame size from entry `from` on (sizes only, no payload), until it returns false. */
+  private async frameSizes(from: number, visit: (entryId: number, frameBytes: number) => boolean): Promise<void> {
     const reader = new WalReader(this.options.dir, { codec: lengthOnly, maxPayloadSize: this.options.maxPayloadSize });
-    for await (const r of reader.records({ fromEntryId: after + 1, mode: 'bestEffortTail' })) {
-      if (this.backlog.firstHooked !== undefined && r.entryId >= this.backlog.firstHooked) break;
-      this.backlog.see(r.entryId, r.payload + FRAME_HEADER_SIZE);
+    for await (const r of reader.records({ fromEntryId: from, mode: 'bestEffortTail' })) {
+      if (!visit(r.entryId, r.payload + FRAME_HEADER_SIZE)) break;
     }
   }
 
@@ -422,8 +291,8 @@ export class JetStreamForwarder {
         const id = record.entryId;
         const bytes = record.payload.length + FRAME_HEADER_SIZE;
         this.backlog.see(id, bytes);
-        if (record.payload.length + HEADER_ALLOWANCE > this.maxMessage) {
-          throw new JetStreamError('payload-too-large', `entry ${id} holds ${record.payload.length} bytes, more than the server's ${this.maxMessage}-byte messages take (with headers): it cannot be shipped, and shipping stops before it`);
+        if (record.payload.length + HEADER_ALLOWANCE > this.link.maxMessage) {
+          throw new JetStreamError('payload-too-large', `entry ${id} holds ${record.payload.length} bytes, more than the server's ${this.link.maxMessage}-byte messages take (with headers): it cannot be shipped, and shipping stops before it`);
         }
         await this.waitDurable(id, session.signal);
         // Until the stream's sequence is known (an empty stream) one publish goes at a time.
@@ -446,8 +315,7 @@ export class JetStreamForwarder {
     const f: InFlight = { id, bytes, seq: expect === undefined ? undefined : expect + 1, state: 'pending' };
     this.inflight.push(f);
     if (expect !== undefined) this.expectSeq = expect + 1;
-    const opts = { msgID: String(id), timeout: this.options.publishTimeoutMs, ...(expect === undefined ? {} : { expect: { lastSequence: expect } }) };
-    this.js!.publish(this.options.subject, payload, opts).then(
+    this.link.publish(id, payload, expect).then(
       (ack) => { f.state = 'ok'; f.ack = ack; this.advance(); },
       (err: unknown) => { f.state = 'failed'; f.error = err; this.advance(); },
     );
@@ -536,29 +404,6 @@ export class JetStreamForwarder {
     if (!channels.jetstream.hasSubscribers) return;
     channels.jetstream.publish({ kind, stream: this.options.stream, subject: this.options.subject, ...extra, stats: this.stats() });
   }
-}
-
-function isCode(err: unknown, code: number): boolean {
-  const e = err as { api_error?: { err_code?: number } } | null;
-  return e !== null && typeof e === 'object' && e.api_error?.err_code === code;
-}
-
-function isFatal(err: unknown): boolean {
-  if (err instanceof JetStreamError) return err.reason !== 'unreachable' && err.reason !== 'publish-refused';
-  // Damage or a gap in the log: retrying cannot help.
-  return err instanceof DurabilityError;
-}
-
-/** What the NATS client threw, as the JetStreamError it means (DurabilityErrors pass through). */
-function typedError(err: unknown): unknown {
-  if (err instanceof DurabilityError) return err;
-  // The client refuses a message over the server's max_payload; the stream, one over its max_msg_size (10054).
-  if ((err as { code?: unknown } | null)?.code === 'MAX_PAYLOAD_EXCEEDED' || isCode(err, 10054)) {
-    return new JetStreamError('payload-too-large', `the server refuses the next entry as too large (its limit was lowered?): ${describe(err)}; shipping stops before it`, { cause: err });
-  }
-  const api = (err as { api_error?: unknown } | null)?.api_error;
-  if (api !== undefined) return new JetStreamError('publish-refused', `JetStream refused a publish: ${describe(err)}`, { cause: err });
-  return new JetStreamError('unreachable', `JetStream did not answer: ${describe(err)}`, { cause: err });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

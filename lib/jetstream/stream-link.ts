@@ -1,0 +1,131 @@
+import type { JetStreamClient, JetStreamManager, NatsConnection, PubAck } from 'nats';
+import { DurabilityError, JetStreamError, describe } from '../errors';
+import { natsClient } from './nats-client';
+import { isApiCode } from './nats-errors';
+import type { ResolvedForwarderOptions } from './options';
+import type { ResumePoint, StreamState } from './resume-point';
+
+// The forwarder's connection to its stream: connecting and checking the stream, asking where it
+// stands, publishing one entry, closing. What to ship, and when, is forwarder.ts's.
+
+export class StreamLink {
+  connected = false;
+  reconnects = 0;
+  /** The largest message the server and the stream take, as of the last look (0 before connecting). */
+  maxMessage = 0;
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private jsm: JetStreamManager | undefined;
+
+  /** `event`: reports 'disconnect' and 'reconnect'. */
+  constructor(private readonly o: ResolvedForwarderOptions, private readonly event: (kind: string, extra: Record<string, unknown>) => void) {}
+
+  async connect(): Promise<void> {
+    const o = this.o;
+    const { connect } = natsClient();
+    try {
+      this.nc = await connect({
+        ...o.connectionOptions, servers: o.servers, timeout: o.connectTimeoutMs,
+        reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 100, waitOnFirstConnect: false,
+      });
+    } catch (err) {
+      throw new JetStreamError('unreachable', `cannot connect to NATS at ${o.servers.join(', ')}: ${describe(err)}`, { cause: err });
+    }
+    this.connected = true;
+    this.maxMessage = this.messageLimit(undefined);
+    this.js = this.nc.jetstream({ timeout: o.publishTimeoutMs });
+    this.jsm = await this.nc.jetstreamManager({ timeout: o.publishTimeoutMs }).catch((err: unknown) => {
+      throw new JetStreamError('unreachable', `NATS at ${o.servers.join(', ')} does not answer JetStream requests (is JetStream enabled?): ${describe(err)}`, { cause: err });
+    });
+    void this.watchStatus(this.nc);
+  }
+
+  /** The stream must exist and hold our subject alone (the order guard relies on nobody else publishing there). */
+  async checkStream(): Promise<void> {
+    const o = this.o;
+    let info;
+    try {
+      info = await this.jsm!.streams.info(o.stream);
+    } catch (err) {
+      if (isApiCode(err, 10059)) throw new JetStreamError('stream-not-found', `stream ${o.stream} does not exist; create it with subjects [${o.subject}]`, { cause: err });
+      throw new JetStreamError('unreachable', `cannot read stream ${o.stream}: ${describe(err)}`, { cause: err });
+    }
+    const subjects = info.config.subjects ?? [];
+    if (subjects.length !== 1 || subjects[0] !== o.subject) {
+      throw new JetStreamError('stream-subjects', `stream ${o.stream} has subjects [${subjects.join(', ')}]; the forwarder needs a stream whose only subject is ${o.subject} (the order guard relies on nobody else publishing there)`);
+    }
+    this.maxMessage = this.messageLimit(info.config.max_msg_size);
+  }
+
+  /** Where the stream stands now; the message limit is read again too (it can change while running). */
+  async state(): Promise<StreamState> {
+    const info = await this.jsm!.streams.info(this.o.stream);
+    this.maxMessage = this.messageLimit(info.config.max_msg_size);
+    return { last: info.state.last_seq, tail: await this.lastMessage(), created: Date.parse(info.created) };
+  }
+
+  /** Publishes entry `id`, stored only directly after stream sequence `expect` (undefined: the stream is empty). */
+  publish(id: number, payload: Uint8Array, expect: number | undefined): Promise<PubAck> {
+    const opts = { msgID: String(id), timeout: this.o.publishTimeoutMs, ...(expect === undefined ? {} : { expect: { lastSequence: expect } }) };
+    return this.js!.publish(this.o.subject, payload, opts);
+  }
+
+  /**
+   * Drains the connection, within publishTimeoutMs: a server that stopped answering (a frozen
+   * host, a black-holed network) would otherwise hold stop() until the client's ping timeouts.
+   */
+  async close(): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.o.publishTimeoutMs);
+    });
+    await Promise.race([nc.drain().catch(() => undefined), late]);
+    clearTimeout(timer);
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
+    this.connected = false;
+  }
+
+  /** Closes at once, draining nothing (a start that failed). */
+  async abandon(): Promise<void> {
+    await this.nc?.close().catch(() => undefined);
+    this.nc = undefined;
+    this.connected = false;
+  }
+
+  private messageLimit(streamMax: number | undefined): number {
+    const server = this.nc?.info?.max_payload ?? 1024 * 1024;
+    return typeof streamMax === 'number' && streamMax > 0 ? Math.min(server, streamMax) : server;
+  }
+
+  /** The subject's last message as an entry (undefined: none left). */
+  private async lastMessage(): Promise<ResumePoint | undefined> {
+    const o = this.o;
+    try {
+      const m = await this.jsm!.streams.getMessage(o.stream, { last_by_subj: o.subject });
+      const id = Number(m.header?.get('Nats-Msg-Id'));
+      if (!Number.isSafeInteger(id) || id < 1) {
+        throw new JetStreamError('stream-subjects', `the last message of ${o.subject} (seq ${m.seq}) has no entry id as Nats-Msg-Id: someone else publishes there`);
+      }
+      return { entryId: id, seq: m.seq };
+    } catch (err) {
+      if (err instanceof DurabilityError) throw err;
+      if (isApiCode(err, 10037)) return undefined; // no message found
+      throw err;
+    }
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.connected = false;
+        this.event('disconnect', { server: s.data });
+      } else if (s.type === 'reconnect') {
+        this.connected = true;
+        this.reconnects++;
+        this.event('reconnect', { server: s.data });
+      }
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { resumePoint, type Anchor } from '../lib/jetstream/resume-point';
+
+// The resume rule alone (the real-server cases are in jetstream-resume.test.ts): where shipping
+// continues from the stream's last sequence, its last message, the anchor and the cursor.
+describe('JetStream resume point', () => {
+  const anchor: Anchor = { entryId: 50, seq: 50, at: 1000 };
+  const created = 500;
+
+  it('counts from the anchor: the last message, or the sequences retention removed', () => {
+    assert.deepEqual(resumePoint({ last: 60, tail: { entryId: 60, seq: 60 }, created }, anchor, 50), { entryId: 60, seq: 60 });
+    assert.deepEqual(resumePoint({ last: 60, tail: undefined, created }, anchor, 1), { entryId: 60, seq: 60 }, 'every message expired');
+    assert.deepEqual(resumePoint({ last: 60, tail: { entryId: 55, seq: 55 }, created }, anchor, 50), { entryId: 60, seq: 60 }, 'the newest removed');
+  });
+
+  it('a stream below its acknowledged sequence lost messages: back to what it holds', () => {
+    assert.deepEqual(resumePoint({ last: 30, tail: { entryId: 30, seq: 30 }, created }, anchor, 50), { entryId: 30, seq: 30 });
+    assert.deepEqual(resumePoint({ last: 30, tail: undefined, created }, anchor, 50), { entryId: 0, seq: 0 });
+  });
+
+  it('a stream created after the anchor, or one that contradicts it, falls back to the last message or the cursor', () => {
+    const recreated = { last: 3, tail: { entryId: 3, seq: 3 }, created: 2000 };
+    assert.deepEqual(resumePoint(recreated, anchor, 50), { entryId: 50, seq: 0 }, 'the cursor is further');
+    assert.deepEqual(resumePoint({ last: 70, tail: { entryId: 90, seq: 70 }, created }, anchor, 50), { entryId: 90, seq: 70 }, 'contradicted');
+  });
+
+  it('without an anchor: the last message, or the cursor when retention removed it', () => {
+    assert.deepEqual(resumePoint({ last: 20, tail: { entryId: 20, seq: 20 }, created }, undefined, 10), { entryId: 20, seq: 20 });
+    assert.deepEqual(resumePoint({ last: 20, tail: undefined, created }, undefined, 10), { entryId: 10, seq: 0 });
+    assert.deepEqual(resumePoint({ last: 0, tail: undefined, created: NaN }, undefined, 0), { entryId: 0, seq: 0 });
+  });
+});
