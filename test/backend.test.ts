@@ -12,6 +12,7 @@ import { pidFilePath } from '../lib/backend/lockfile';
 import { OWNED_BYTES } from '../lib/backend/owned-bytes';
 import { NativeFileBackend } from '../lib/backend/native';
 import { availableBackends, nativeBackend, tsBackend } from '../lib/backend/select';
+import { channels, type DiagnosticEvent } from '../lib/diagnostics';
 import { IoError, toIoError } from '../lib/errors';
 import type { TestNativeBinding } from '../binding';
 import { referenceCrc32c } from './crc32c-oracle';
@@ -569,6 +570,31 @@ describe('ts backend: short reads and writes', () => {
     } finally {
       Object.assign(mutableFs, saved);
       ts.close(fd);
+    }
+  });
+});
+
+describe('ts backend: a deferred close', () => {
+  it("that fails is published as a 'deferred-close-failed' diagnostic carrying an IoError", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dur-deferred-close-'));
+    const events: DiagnosticEvent[] = [];
+    const listen = (e: unknown): void => {
+      events.push(e as DiagnosticEvent);
+    };
+    channels.diagnostic.subscribe(listen);
+    try {
+      const file = path.join(dir, 'a');
+      const fd = ts.open(file, 'create');
+      const commit = ts.commitAsync(fd, { chunks: [Buffer.from('abc')], offset: 0, dirs: [] }, file);
+      ts.close(fd); // deferred: the commit is in flight
+      fs.closeSync(fd); // behind the backend's back, so its own close(2) meets EBADF
+      await commit.catch(() => undefined); // the commit may or may not have run first
+      const failed = events.filter((e) => e.kind === 'deferred-close-failed');
+      assert.equal(failed.length, 1);
+      assertIoError(failed[0].error, 'EBADF', /./);
+    } finally {
+      channels.diagnostic.unsubscribe(listen);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { crc32c, crc32cRanges } from '../crc32c';
+import { channels } from '../diagnostics';
 import { IoError, toIoError } from '../errors';
 import { openModeFlags, type CommitStats, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
@@ -104,8 +105,12 @@ function commitEnded(fd: number): void {
   if (!closeWhenIdle.delete(fd)) return;
   try {
     closeNow(fd);
-  } catch {
-    // Nobody is left to tell (see NodeFsBackend.close); the commits' own results stand.
+  } catch (err) {
+    // No caller is left to throw to (see NodeFsBackend.close) and the commits' own results
+    // stand; a close(2) that fails (EIO on some network file systems) still deserves a trace.
+    if (channels.diagnostic.hasSubscribers) {
+      channels.diagnostic.publish({ kind: 'deferred-close-failed', message: `close(${fd}) after its last commit failed`, error: toIoError(err) });
+    }
   }
 }
 
@@ -140,7 +145,8 @@ export class NodeFsBackend implements FileBackend {
    * them settles and closes it then: their remaining steps (ftruncate, fdatasync) act on their own
    * file, never on one a later open was given the number of. The caller may not use `fd` once
    * this returned (a second close throws EBADF, as it would on a closed descriptor); an error of
-   * the deferred close(2) itself cannot be reported to anyone and is dropped.
+   * the deferred close(2) itself has no caller left, so it goes out as a 'deferred-close-failed'
+   * diagnostic event.
    */
   close(fd: number): void {
     if (closeWhenIdle.has(fd)) throw new IoError('EBADF', 'close', undefined);
