@@ -92,7 +92,7 @@ export interface NativeBinding {
    * one's fdatasync; after a failure every later job rejects with the same error, unrun. The
    * chunks (as pwritev takes them) are referenced until it settles, and read after every other
    * argument. A descriptor this environment did not open, or has closed, rejects with EBADF and
-   * gets no thread.
+   * gets no thread. More than 1024 `dirs` throws a RangeError.
    */
   commitAsync(fd: number, chunks: readonly Uint8Array[], offset: number, truncateTo: number, dirs: readonly string[]): Promise<void>;
   /**

@@ -46,6 +46,8 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name, By
 bool ArgPath(const Napi::CallbackInfo& info, size_t index, const char* name, std::string* out);
 /** The most chunks ArgChunks takes: bounds what one call allocates (a handle and an iovec per chunk). */
 constexpr uint32_t kMaxChunks = 1u << 20;
+/** Most directories one commit may fsync (commitAsync's `dirs`). */
+constexpr uint32_t kMaxCommitDirs = 1024;
 
 /**
  * An Array of at most kMaxChunks TypedArrays, flattened into iovecs; `total` is the byte sum.

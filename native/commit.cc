@@ -33,6 +33,13 @@ bool ArgDirs(const Napi::CallbackInfo& info, size_t index, std::vector<std::stri
   }
   Napi::Array dirs = value.As<Napi::Array>();
   const uint32_t count = dirs.Length();
+  // A commit fsyncs the directories its files were created or renamed in: a handful. A claimed
+  // length of 2^32-1 behind a Proxy would otherwise drive billions of getters and allocations.
+  if (count > kMaxCommitDirs) {
+    ThrowRangeError(env, "The \"dirs\" argument must hold at most " + std::to_string(kMaxCommitDirs) +
+                             " paths. Received " + std::to_string(count));
+    return false;
+  }
   for (uint32_t i = 0; i < count; ++i) {
     Napi::Value dir = dirs.Get(i);
     if (env.IsExceptionPending()) return false;

@@ -410,6 +410,25 @@ function describeNative(b: NativeBinding): void {
       assert.deepEqual(JSON.parse(child.stdout), ['RangeError', 'RangeError', 'RangeError', 'RangeError']);
     });
 
+    it('a dirs array claiming 2^32-1 paths is refused (RangeError) before a getter or a commit runs', () => {
+      // In a child, as above: without the cap a Proxy prototype answering every index with a path
+      // drives billions of getters and string copies before anything is refused.
+      const script = `
+        const b = require(${JSON.stringify(load.path)});
+        const fd = b.open(${JSON.stringify(fresh('dirs'))}, b.constants.O_RDWR | b.constants.O_CREAT);
+        const dirs = [];
+        dirs.length = 2 ** 32 - 1;
+        let gets = 0;
+        Object.setPrototypeOf(dirs, new Proxy([], { get: (target, key) => (/^\\d+$/.test(String(key)) ? (gets++, '.') : Reflect.get(target, key)) }));
+        let out;
+        try { b.commitAsync(fd, [], 0, -1, dirs); out = 'returned'; } catch (e) { out = e.constructor.name; }
+        b.close(fd);
+        console.log(JSON.stringify([out, gets]));`;
+      const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(child.status, 0, `child exited ${child.status} (${child.signal}):\n${child.stderr}`);
+      assert.deepEqual(JSON.parse(child.stdout), ['RangeError', 0]);
+    });
+
     it('a chunks array within the limit is refused at its first element that is no TypedArray', async () => {
       await withFile(async (fd, file) => {
         const chunks = [data()];
