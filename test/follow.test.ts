@@ -16,52 +16,10 @@ import { WalReader, type WalRecord } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { followPayload } from './fixtures/follow-payload';
+import { countingLists, settlesAfterPolls, take } from './support/follow-polls';
 
 type E = { n: number };
 const codec = jsonCodec<E>();
-
-/** Pulls records from the iterator until `n` arrived (or it ended). */
-async function take<T>(it: AsyncIterator<T>, n: number): Promise<T[]> {
-  const out: T[] = [];
-  while (out.length < n) {
-    const r = await it.next();
-    if (r.done === true) break;
-    out.push(r.value);
-  }
-  return out;
-}
-
-/** A view of `dir` that counts its list() calls: every poll of the follower lists wal/ once. */
-function countingLists(dir: Directory): { dir: Directory; lists: () => number } {
-  let lists = 0;
-  const view = new Proxy(dir, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target) as unknown;
-      if (typeof value !== 'function') return value;
-      if (key === 'list') {
-        return (...args: unknown[]) => {
-          lists++;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return (value as (...a: unknown[]) => unknown).bind(target);
-    },
-  });
-  return { dir: view, lists: () => lists };
-}
-
-/**
- * Whether `p` has settled once the follower has polled `polls` more times (a poll is synchronous,
- * so the second one after a write started after it and saw every byte written before this call).
- */
-async function settlesAfterPolls(p: Promise<unknown>, lists: () => number, polls = 2): Promise<boolean> {
-  let settled = false;
-  p.then(() => void (settled = true), () => void (settled = true));
-  const start = lists();
-  while (!settled && lists() < start + polls) await new Promise((resolve) => setTimeout(resolve, 1));
-  await new Promise(setImmediate);
-  return settled;
-}
 
 function writeRaw(dir: Directory, file: string, bytes: Uint8Array): void {
   const f = dir.openAppend(file);

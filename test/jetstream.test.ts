@@ -97,6 +97,30 @@ describe('JetStream forwarder (real nats-server)', function () {
     }
   });
 
+  it('durableOnly ships only what the log proves durable (sync marks), with no durableEntryId to ask', async () => {
+    const root = tempRoot();
+    const dir = new FsDirectory(root);
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    // The forwarder learns nothing from this writer but its files, as one in another process would.
+    const writer = WalWriter.open(dir, { codec: raw, flushPolicy: 'perAppend' });
+    for (let i = 1; i <= 10; i++) writer.append(enc(`synced ${i}`));
+    writer.syncSync();
+    for (let i = 11; i <= 15; i++) writer.append(enc(`unsynced ${i}`)); // the first write carries the mark for 1..10
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, durableOnly: true });
+    stop.push(f);
+    await f.start();
+    await until('the synced entries shipped', () => f.stats().shippedEntryId === 10);
+    await sleep(500); // five of the follower's longest polls: entries 11..15 are in the page cache all along
+    assert.equal(f.stats().shippedEntryId, 10);
+    assert.equal((await readStream(server.url, stream)).length, 10);
+    writer.closeSync(); // the closing mark vouches for the rest
+    await until('the rest shipped', () => f.stats().shippedEntryId === 15);
+    assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 15);
+    await f.stop();
+    assert.throws(() => new JetStreamForwarder({ dir, servers: server.url, stream, subject, durableOnly: 1 as unknown as boolean }), /durableOnly must be a boolean/);
+  });
+
   it('resumes from the stream after a restart, even when the cursor is behind or gone', async () => {
     const root = tempRoot();
     const dir = new FsDirectory(root);

@@ -287,7 +287,7 @@ export class JetStreamForwarder {
       this.wakeDurable?.();
     };
     try {
-      for await (const record of reader.follow({ fromEntryId: this.backlog.shipped + 1, signal: session.signal })) {
+      for await (const record of reader.follow({ fromEntryId: this.backlog.shipped + 1, signal: session.signal, durableOnly: this.options.durableOnly })) {
         const id = record.entryId;
         const bytes = record.payload.length + FRAME_HEADER_SIZE;
         this.backlog.see(id, bytes);

@@ -23,6 +23,12 @@ export interface JetStreamForwarderOptions {
    * this process, so nothing reaches the stream that a power cut could still take from the log.
    */
   durableEntryId?: () => number;
+  /**
+   * Ship only entries the log itself proves durable (a sync mark past them, or a later segment):
+   * the same promise as durableEntryId for a forwarder in another process than the writer. The
+   * newest batch then waits for the writer's next write, rotation or close. Default false.
+   */
+  durableOnly?: boolean;
   /** Cursor file path inside dir. Default 'jetstream-cursor.json'. */
   cursorPath?: string;
   /** Shortest time between two cursor writes (ms). Default 1000. */
@@ -48,6 +54,7 @@ export interface ResolvedForwarderOptions {
   readonly maxUnshippedBytes: number;
   readonly reject: boolean;
   readonly durableEntryId: (() => number) | undefined;
+  readonly durableOnly: boolean;
   readonly cursorPath: string;
   readonly cursorIntervalMs: number;
   readonly publishTimeoutMs: number;
@@ -81,6 +88,7 @@ export function resolveForwarderOptions(o: JetStreamForwarderOptions): ResolvedF
     throw new InvalidArgumentError(`onOverflow must be 'reject' or 'continue', not ${JSON.stringify(o.onOverflow)}`);
   }
   if (o.durableEntryId !== undefined && typeof o.durableEntryId !== 'function') throw new InvalidArgumentError('durableEntryId must be a function');
+  if (o.durableOnly !== undefined && typeof o.durableOnly !== 'boolean') throw new InvalidArgumentError('durableOnly must be a boolean');
   return {
     dir: o.dir,
     servers,
@@ -90,6 +98,7 @@ export function resolveForwarderOptions(o: JetStreamForwarderOptions): ResolvedF
     maxUnshippedBytes: positive('maxUnshippedBytes', o.maxUnshippedBytes, Number.MAX_SAFE_INTEGER),
     reject: o.onOverflow !== 'continue',
     durableEntryId: o.durableEntryId,
+    durableOnly: o.durableOnly ?? false,
     cursorPath: o.cursorPath ?? CURSOR_FILE,
     cursorIntervalMs: positive('cursorIntervalMs', o.cursorIntervalMs, 1000),
     publishTimeoutMs: positive('publishTimeoutMs', o.publishTimeoutMs, 5000),

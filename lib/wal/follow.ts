@@ -1,6 +1,12 @@
 // The live tail of a log: yields entries as another process appends them, across rotations and
 // the truncation of segments already read, until an AbortSignal ends it.
 //
+// With durableOnly, an entry is held back until the log itself proves it durable, so a follower
+// in another process never hands on what a power cut could still take: a sync mark whose
+// watermark D lies past the entry's frame (a completed fdatasync covered it; docs/FORMAT.md), or
+// the next segment's valid header (the writer syncs a segment before it creates the next one).
+// A writer that cuts its unsynced tail back then only drops held entries, which are read again.
+//
 // A frame counts only when it fully validates (CRC under the segment's salt, the next id). At
 // the end of the newest segment anything else (a short read, zeros, a bad CRC) is a write in
 // progress, not damage: the follower waits and reads again. Once segment n+1 exists, segment n
@@ -34,6 +40,13 @@ export interface FollowOptions {
   signal?: AbortSignal;
   /** Longest pause between two looks at the log when nothing new arrived (ms). Default 100. */
   maxPollIntervalMs?: number;
+  /**
+   * Yield only entries the log proves durable: covered by a sync mark's watermark, or in a
+   * segment the writer has moved past. The newest batch waits for the writer's next write,
+   * rotation or close. Version 1 segments carry no marks: theirs wait for the next segment.
+   * Default false (entries are yielded as soon as their frames validate, synced or not).
+   */
+  durableOnly?: boolean;
 }
 
 const CHUNK = 1 << 20;
@@ -52,6 +65,26 @@ interface Position {
   /** Offset and stored CRC of the last frame read from this segment (lastAt < 0: none yet). */
   lastAt?: number;
   lastCrc?: number;
+  /** durableOnly: where to read again from if the writer cuts its unsynced tail back (see rewind). */
+  proven?: Resume;
+}
+
+/** A place in a segment to read on from: right after the frame at lastAt (with lastCrc), or its first frame. */
+interface Resume {
+  offset: number;
+  nextId: number;
+  lastAt?: number;
+  lastCrc?: number;
+}
+
+/** durableOnly: an entry read but not yet proven durable, and where its frame lies. */
+interface HeldRecord<E> {
+  record: WalRecord<E>;
+  /** Its frame's offset and stored CRC. */
+  at: number;
+  crc: number;
+  /** Offset just past its frame: a sync mark with D ≥ end proves it durable. */
+  end: number;
 }
 
 /** batch: stopped with a full batch or a spent slice; clean: end of file; pending: bytes that are not (yet) a frame. */
@@ -66,7 +99,9 @@ export function followLog<E>(dir: Directory, codec: Codec<E>, maxPayloadSize: nu
   if (typeof maxDelay !== 'number' || !(maxDelay >= FIRST_DELAY_MS && maxDelay <= MAX_DELAY_MS)) {
     throw new InvalidArgumentError(`maxPollIntervalMs must be a number of milliseconds in [${FIRST_DELAY_MS}, ${MAX_DELAY_MS}], not ${String(maxDelay)}`);
   }
-  return new Follower(dir, codec, maxPayloadSize, from, options.signal, maxDelay).run();
+  const durableOnly = options.durableOnly ?? false;
+  if (typeof durableOnly !== 'boolean') throw new InvalidArgumentError(`durableOnly must be a boolean, not ${String(durableOnly)}`);
+  return new Follower(dir, codec, maxPayloadSize, from, options.signal, maxDelay, durableOnly).run();
 }
 
 class Follower<E> {
@@ -75,6 +110,8 @@ class Follower<E> {
   private bufStart = 0;
   private bufLen = 0;
   private readonly out: WalRecord<E>[] = [];
+  /** durableOnly: entries of the current segment read but not yet proven durable, in id order. */
+  private held: HeldRecord<E>[] = [];
   private wake: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
   private readonly pacer = new Pacer();
@@ -86,6 +123,7 @@ class Follower<E> {
     private nextId: number,
     private readonly signal: AbortSignal | undefined,
     private readonly maxDelay: number,
+    private readonly durableOnly: boolean,
   ) {}
 
   async *run(): AsyncGenerator<WalRecord<E>, undefined, undefined> {
@@ -134,7 +172,7 @@ class Follower<E> {
       if (pos.offset !== before) moved = true;
       if (end === 'batch') return true;
       if (end === 'gone') {
-        this.pos = undefined;
+        this.leaveGone(pos);
         continue;
       }
       // The segment stopped short: complete only if the writer has moved on to the next one.
@@ -144,7 +182,7 @@ class Follower<E> {
       if (again === 'batch') return true;
       if (again === 'pending' && this.zerosToEnd(pos)) again = 'clean';
       if (again === 'gone') {
-        this.pos = undefined;
+        this.leaveGone(pos);
         continue;
       }
       if (again === 'pending' || next.header.firstEntryId !== pos.nextId) {
@@ -156,9 +194,44 @@ class Follower<E> {
           ? `segment ends before entry ${pos.nextId}, but ${next.seg.path} starts at ${next.header.firstEntryId}`
           : `bytes at offset ${pos.offset} are not a frame, though ${next.seg.path} exists (so this segment is complete)`);
       }
+      // The next segment's header was written after this segment's last sync: all of it is durable.
+      this.release(Infinity);
       this.pos = { seg: next.seg, header: next.header, offset: SEGMENT_HEADER_SIZE, nextId: next.header.firstEntryId };
       moved = true;
     }
+  }
+
+  /**
+   * The segment being read was removed or replaced. Held entries are durable if the writer moved
+   * on to the next segment right after them (it syncs a segment before creating the next);
+   * otherwise they are dropped and looked for again, so none is skipped unseen.
+   */
+  private leaveGone(pos: Position): void {
+    if (this.held.length > 0) {
+      if (this.peekNext(pos.seg)?.header.firstEntryId === pos.nextId) this.release(Infinity);
+      else this.dropHeld();
+    }
+    this.pos = undefined;
+  }
+
+  /** durableOnly: hands on the held entries whose frames end at or before `upTo`. */
+  private release(upTo: number): void {
+    let n = 0;
+    while (n < this.held.length && this.held[n].end <= upTo) n++;
+    if (n === 0) return;
+    const last = this.held[n - 1];
+    for (let i = 0; i < n; i++) this.out.push(this.held[i].record);
+    this.held = n === this.held.length ? [] : this.held.slice(n);
+    if (this.pos !== undefined) {
+      this.pos.proven = { offset: last.end, nextId: last.record.entryId + 1, lastAt: last.at, lastCrc: last.crc };
+    }
+  }
+
+  /** durableOnly: forgets the held entries; the next look reads them again from the log. */
+  private dropHeld(): void {
+    if (this.held.length === 0) return;
+    this.nextId = this.held[0].record.entryId;
+    this.held = [];
   }
 
   /** Finds the segment holding nextId. False when the log has nothing to read yet. */
@@ -247,6 +320,7 @@ class Follower<E> {
       if (check.kind !== 'ok' || check.header.salt !== pos.header.salt) return 'gone';
       this.checkNotCutBack(f, size, pos);
       const salt = pos.header.salt;
+      let read = 0;
       for (;;) {
         const at = pos.offset;
         if (at === size) return 'clean';
@@ -274,21 +348,30 @@ class Follower<E> {
         if (maskCrc(this.dir.checksum.crc32c(b.subarray(rel + 4, rel + FRAME_HEADER_SIZE + len), salt)) !== readU32(b, rel)) return 'pending';
         const id = readU64(b, rel + 8);
         if (id !== pos.nextId) return 'pending';
-        pos.lastAt = at;
-        pos.lastCrc = readU32(b, rel);
         if (mark) {
+          // A mark vouches for [0, D) of its segment, and D lies before the mark (docs/FORMAT.md).
+          const watermark = readU64(b, rel + FRAME_HEADER_SIZE);
+          if (watermark < SEGMENT_HEADER_SIZE || watermark > at) return 'pending';
+          pos.lastAt = at;
+          pos.lastCrc = readU32(b, rel);
           pos.offset = at + MARK_SIZE;
+          if (this.durableOnly) this.release(watermark);
           continue;
         }
+        pos.lastAt = at;
+        pos.lastCrc = readU32(b, rel);
+        const end = at + FRAME_HEADER_SIZE + len;
         if (id >= this.nextId) {
-          const payload = b.subarray(rel + FRAME_HEADER_SIZE, rel + FRAME_HEADER_SIZE + len);
-          this.out.push({ entryId: id, payload: this.decode(payload, id, pos.seg.path) });
+          const payload = b.subarray(rel + FRAME_HEADER_SIZE, end - this.bufStart);
+          const record = { entryId: id, payload: this.decode(payload, id, pos.seg.path) };
+          if (this.durableOnly) this.held.push({ record, at, crc: pos.lastCrc, end });
+          else this.out.push(record);
           this.nextId = id + 1;
         }
         pos.nextId = id + 1;
-        pos.offset = at + FRAME_HEADER_SIZE + len;
+        pos.offset = end;
         this.pacer.charge(RECORD_WORK);
-        if (this.out.length >= BATCH || this.pacer.due) return 'batch';
+        if (this.out.length >= BATCH || ++read >= BATCH || this.pacer.due) return 'batch';
       }
     } finally {
       f.close();
@@ -304,12 +387,32 @@ class Follower<E> {
   private checkNotCutBack(f: ReadableFile, size: number, pos: Position): void {
     let now: string | undefined;
     if (size < pos.offset) now = `the segment is now ${size} bytes`;
-    else if (pos.lastAt !== undefined && (this.load(f, size, pos.lastAt, 4) < 4 || readU32(this.buf, pos.lastAt - this.bufStart) !== pos.lastCrc)) {
-      now = `the frame at offset ${pos.lastAt} is no longer the one read`;
-    }
-    if (now === undefined) return;
+    else if (!this.frameStillThere(f, size, pos.lastAt, pos.lastCrc)) now = `the frame at offset ${pos.lastAt} is no longer the one read`;
+    if (now === undefined || this.rewind(f, size, pos)) return;
     throw new CorruptionError(pos.seg.path, Math.min(size, pos.lastAt ?? pos.offset),
       `the log was cut back under the follower (${now}): entries up to ${pos.nextId - 1} it read from this segment may no longer be in the log, as a writer whose fdatasync failed drops what it had not synced`);
+  }
+
+  /** True if no frame is named (lastAt undefined) or the frame at lastAt still has the CRC read there. */
+  private frameStillThere(f: ReadableFile, size: number, lastAt: number | undefined, lastCrc: number | undefined): boolean {
+    return lastAt === undefined || (this.load(f, size, lastAt, 4) >= 4 && readU32(this.buf, lastAt - this.bufStart) === lastCrc);
+  }
+
+  /**
+   * durableOnly, after a cut-back: if everything handed on from this segment is still there (as
+   * it must be: it was proven durable), drops the held entries and reads on from the last one
+   * handed on. False when the cut reaches below it: then the log lost durable entries.
+   */
+  private rewind(f: ReadableFile, size: number, pos: Position): boolean {
+    if (!this.durableOnly) return false;
+    const to = pos.proven ?? { offset: SEGMENT_HEADER_SIZE, nextId: pos.header.firstEntryId };
+    if (size < to.offset || !this.frameStillThere(f, size, to.lastAt, to.lastCrc)) return false;
+    this.dropHeld();
+    pos.offset = to.offset;
+    pos.nextId = to.nextId;
+    pos.lastAt = to.lastAt;
+    pos.lastCrc = to.lastCrc;
+    return true;
   }
 
   private decode(payload: Uint8Array, entryId: number, file: string): E {

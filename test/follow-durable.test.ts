@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import type { Directory } from '../lib/directory/directory';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { SimulatedDirectory } from '../lib/directory/simulated';
+import { InvalidArgumentError, IoError } from '../lib/errors';
+import { jsonCodec } from '../lib/wal/codec';
+import { FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, SEGMENT_HEADER_SIZE, checkSegmentHeader, maskCrc, readU32, segmentPath } from '../lib/wal/format';
+import { WalReader, type WalRecord } from '../lib/wal/reader';
+import { listSegments } from '../lib/wal/segment-files';
+import { WalWriter } from '../lib/wal/writer';
+import { Prng } from '../lib/directory/prng';
+import { countingLists, settlesAfterPolls, take } from './support/follow-polls';
+
+// follow({ durableOnly: true }) is how a process that does not own the writer (a forwarder in
+// another process) ships only what a power cut cannot take: it yields an entry once a sync mark
+// or the next segment proves it durable, and a writer cutting back its unsynced tail is not an
+// error to it.
+type E = { n: number };
+const codec = jsonCodec<E>();
+const ids = (records: readonly WalRecord<E>[]): number[] => records.map((r) => r.entryId);
+
+/** Appends a background consumer of `it` to `got`; returns a promise for its end. */
+function drain(it: AsyncIterableIterator<WalRecord<E>>, got: WalRecord<E>[]): Promise<unknown> {
+  return (async () => {
+    for await (const r of it) got.push(r);
+  })().catch((err: unknown) => err);
+}
+
+/** Waits until the follower has looked at the log twice more (so it saw everything written before). */
+async function twoPolls(lists: () => number): Promise<void> {
+  const start = lists();
+  while (lists() < start + 2) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+describe('follow({ durableOnly: true })', () => {
+  it('holds back entries no sync mark vouches for; a later write\'s mark releases them, and close the rest', async () => {
+    const counted = countingLists(new MemoryDirectory());
+    const w = WalWriter.create(counted.dir, { codec, flushPolicy: 'perAppend' });
+    const ac = new AbortController();
+    try {
+      for (let n = 1; n <= 3; n++) w.append({ n });
+      const eager = new WalReader(counted.dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1 });
+      assert.deepEqual(ids(await take(eager, 3)), [1, 2, 3], 'without durableOnly the written frames are yielded at once');
+      const it = new WalReader(counted.dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true });
+      const first = it.next();
+      assert.equal(await settlesAfterPolls(first, counted.lists), false, 'written, not synced');
+      w.syncSync();
+      assert.equal(await settlesAfterPolls(first, counted.lists), false, 'synced, but nothing in the log says so yet');
+      w.append({ n: 4 }); // its write is led by a sync mark covering 1..3
+      assert.equal(await settlesAfterPolls(first, counted.lists), true, 'vouched for by the mark');
+      assert.deepEqual((await first).value, { entryId: 1, payload: { n: 1 } });
+      assert.deepEqual(ids(await take(it, 2)), [2, 3]);
+      const fourth = it.next();
+      assert.equal(await settlesAfterPolls(fourth, counted.lists), false, 'entry 4 follows the last mark');
+      w.closeSync(); // the closing mark vouches for every frame
+      assert.deepEqual((await fourth).value, { entryId: 4, payload: { n: 4 } });
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('yields the entries of every segment the writer has moved past, and none of the newest before a mark', async () => {
+    const counted = countingLists(new MemoryDirectory());
+    const w = WalWriter.create(counted.dir, { codec, flushPolicy: 'perAppend', maxSegmentSize: 150 });
+    const ac = new AbortController();
+    try {
+      for (let n = 1; n <= 20; n++) w.append({ n });
+      const segments = listSegments(counted.dir);
+      assert.ok(segments.length >= 3, `${segments.length} segments`);
+      const newest = checkSegmentHeader(counted.dir.readFile(segments[segments.length - 1].path), counted.dir.checksum);
+      assert.equal(newest.kind, 'ok');
+      const firstOfNewest = newest.kind === 'ok' ? newest.header.firstEntryId : 0;
+      const got: WalRecord<E>[] = [];
+      const done = drain(new WalReader(counted.dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true }), got);
+      await twoPolls(counted.lists);
+      await twoPolls(counted.lists);
+      assert.deepEqual(ids(got), Array.from({ length: firstOfNewest - 1 }, (_, i) => i + 1));
+      w.closeSync();
+      await twoPolls(counted.lists);
+      assert.deepEqual(ids(got), Array.from({ length: 20 }, (_, i) => i + 1));
+      ac.abort();
+      assert.equal(await done, undefined);
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('a writer that cuts its unsynced tail back (failed fdatasync) is no error: the new history is followed', async () => {
+    const counted = countingLists(new SimulatedDirectory({ seed: 3 }));
+    const dir = counted.dir as SimulatedDirectory;
+    let w = WalWriter.create(dir, { codec, flushPolicy: 'perAppend' });
+    const ac = new AbortController();
+    try {
+      w.append({ n: 1 });
+      w.syncSync();
+      for (let n = 2; n <= 4; n++) w.append({ n: 100 + n }); // the first carries the mark for entry 1
+      const got: WalRecord<E>[] = [];
+      const done = drain(new WalReader(dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true }), got);
+      await twoPolls(counted.lists);
+      assert.deepEqual(got.map((r) => r.payload.n), [1]);
+      dir.injectFault({ op: 'sync', error: 'EIO' });
+      assert.throws(() => w.syncSync(), IoError);
+      try {
+        w.closeSync();
+      } catch {
+        // poisoned: close reports the cause
+      }
+      w = WalWriter.open(dir, { codec, flushPolicy: 'perAppend' });
+      for (let n = 2; n <= 5; n++) w.append({ n: 200 + n });
+      w.closeSync();
+      await twoPolls(counted.lists);
+      assert.deepEqual(got.map((r) => `${r.entryId}:${r.payload.n}`), ['1:1', '2:202', '3:203', '4:204', '5:205']);
+      ac.abort();
+      assert.equal(await done, undefined, 'no CorruptionError');
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('a mark whose watermark lies past the mark itself vouches for nothing', async () => {
+    const counted = countingLists(new MemoryDirectory());
+    const w = WalWriter.create(counted.dir, { codec, flushPolicy: 'perAppend' });
+    w.append({ n: 1 });
+    w.syncSync();
+    w.append({ n: 2 }); // led by a mark with D = the end of entry 1
+    const path = segmentPath(1);
+    const bytes = counted.dir.readFile(path).slice();
+    w.closeSync();
+    const check = checkSegmentHeader(bytes, counted.dir.checksum);
+    assert.equal(check.kind, 'ok');
+    const salt = check.kind === 'ok' ? check.header.salt : 0;
+    let at = SEGMENT_HEADER_SIZE;
+    while (readU32(bytes, at + 4) !== MARK_LENGTH) at += FRAME_HEADER_SIZE + readU32(bytes, at + 4);
+    // D past the mark's own offset, resealed so that only the watermark's range gives it away.
+    new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(at + FRAME_HEADER_SIZE, BigInt(bytes.length), true);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(at, maskCrc(counted.dir.checksum.crc32c(bytes.subarray(at + 4, at + MARK_SIZE), salt)), true);
+    const forged = countingLists(new MemoryDirectory());
+    forged.dir.mkdirp('wal');
+    forged.dir.atomicWrite(path, bytes);
+    const ac = new AbortController();
+    try {
+      const first = new WalReader(forged.dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true }).next();
+      assert.equal(await settlesAfterPolls(first, forged.lists), false);
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('refuses a durableOnly that is not a boolean', () => {
+    const reader = new WalReader(new MemoryDirectory(), { codec });
+    assert.throws(() => reader.follow({ durableOnly: 'yes' as unknown as boolean }), InvalidArgumentError);
+  });
+
+  describe('power cuts: nothing it yielded is lost', () => {
+    /** Runs a random workload under a follower, cuts the power, and returns what it yielded and what the log kept. */
+    async function run(seed: number, durableOnly: boolean): Promise<{ yielded: WalRecord<E>[]; kept: WalRecord<E>[] }> {
+      const rng = new Prng(seed);
+      const counted = countingLists(new SimulatedDirectory({ seed }));
+      const dir = counted.dir as SimulatedDirectory;
+      const w = WalWriter.create(dir, { codec, flushPolicy: 'perAppend', maxSegmentSize: 200 + rng.int(800) });
+      const ac = new AbortController();
+      const yielded: WalRecord<E>[] = [];
+      const done = drain(new WalReader(dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly }), yielded);
+      let n = 0;
+      for (let step = 0; step < 12; step++) {
+        const kind = rng.int(3);
+        if (kind === 0) for (let k = 1 + rng.int(4); k > 0; k--) w.append({ n: ++n });
+        else if (kind === 1) await Promise.all(Array.from({ length: 1 + rng.int(4) }, () => w.appendDurable({ n: ++n })));
+        else w.syncSync();
+        await twoPolls(counted.lists);
+      }
+      ac.abort();
+      await done;
+      const after = dir.crash({ seed });
+      const kept = new WalReader(after as Directory, { codec }).replaySync({ mode: 'bestEffortTail' });
+      return { yielded, kept };
+    }
+
+    const SEEDS = 30;
+    it(`every entry yielded before the cut is in the log after it, with the same payload (${SEEDS} seeded runs)`, async () => {
+      let total = 0;
+      for (let seed = 1; seed <= SEEDS; seed++) {
+        const { yielded, kept } = await run(seed, true);
+        assert.deepEqual(yielded, kept.slice(0, yielded.length), `seed ${seed}`);
+        total += yielded.length;
+      }
+      assert.ok(total > 0, 'the follower yielded entries');
+    });
+
+    it('the same runs without durableOnly yield entries the cut took (what the option is for)', async () => {
+      let lost = 0;
+      for (let seed = 1; seed <= SEEDS; seed++) {
+        const { yielded, kept } = await run(seed, false);
+        if (kept.length < yielded.length) lost++;
+      }
+      assert.ok(lost > 0, 'some run lost a yielded entry');
+    });
+  });
+});
