@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { SimulatedDirectory } from '../lib/directory/simulated';
-import { CorruptionError, IoError } from '../lib/errors';
+import { CorruptionError } from '../lib/errors';
 import { jsonCodec } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { failSyncAndReopen } from './support/cut-back';
 
 // A follower reads frames from the page cache. When the writer's fdatasync fails it is poisoned
 // and cuts its file back to what was synced, and a new writer gives the same ids to new entries:
@@ -24,14 +25,7 @@ describe('follow() when the log is cut back under it', () => {
         got.push(`${r.value!.entryId}:${r.value!.payload.v}`);
       }
       assert.deepEqual(got, ['1:old-1', '2:old-2', '3:old-3']);
-      dir.injectFault({ op: 'sync', error: 'EIO' });
-      assert.throws(() => w.syncSync(), IoError);
-      try {
-        w.closeSync();
-      } catch {
-        // poisoned: close reports the cause
-      }
-      w = WalWriter.open(dir, { codec, flushPolicy: 'perAppend' });
+      w = failSyncAndReopen(dir, w, { codec, flushPolicy: 'perAppend' });
       for (let i = 1; i <= 6; i++) w.append({ v: `${renewed}-${i}` });
       w.syncSync();
       await assert.rejects(it.next(), (e: unknown) => e instanceof CorruptionError && /cut back under the follower/.test(e.reason));

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import type { Directory } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory } from '../lib/directory/simulated';
-import { InvalidArgumentError, IoError } from '../lib/errors';
+import { InvalidArgumentError } from '../lib/errors';
 import { jsonCodec } from '../lib/wal/codec';
 import { FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, SEGMENT_HEADER_SIZE, checkSegmentHeader, maskCrc, readU32, segmentPath } from '../lib/wal/format';
 import { WalReader, type WalRecord } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
+import { failSyncAndReopen } from './support/cut-back';
 import { Prng } from '../lib/directory/prng';
 import { countingLists, settlesAfterPolls, take } from './support/follow-polls';
 
@@ -98,14 +99,7 @@ describe('follow({ durableOnly: true })', () => {
       const done = drain(new WalReader(dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true }), got);
       await twoPolls(counted.lists);
       assert.deepEqual(got.map((r) => r.payload.n), [1]);
-      dir.injectFault({ op: 'sync', error: 'EIO' });
-      assert.throws(() => w.syncSync(), IoError);
-      try {
-        w.closeSync();
-      } catch {
-        // poisoned: close reports the cause
-      }
-      w = WalWriter.open(dir, { codec, flushPolicy: 'perAppend' });
+      w = failSyncAndReopen(dir, w, { codec, flushPolicy: 'perAppend' });
       for (let n = 2; n <= 5; n++) w.append({ n: 200 + n });
       w.closeSync();
       await twoPolls(counted.lists);
