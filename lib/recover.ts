@@ -17,7 +17,8 @@ import { DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, segmentPath, WAL_D
 import { resolveWriterOptions, type WalWriterOptions } from './wal/options';
 import { WalReader, type ReplayMode, type WalRecord } from './wal/reader';
 import { highestRecycleId } from './wal/recycle-pool';
-import { listSegments, readValidSegmentHeader } from './wal/segment-files';
+import { listSegments, readValidSegmentHeader, type SegmentRef } from './wal/segment-files';
+import { scanSegment } from './wal/segment-scan';
 import { WalWriter } from './wal/writer';
 
 export type RecoverWriterOptions<E> = Omit<WalWriterOptions<E>, 'codec'>;
@@ -176,11 +177,11 @@ function firstWalEntryId(dir: Directory): number | undefined {
  * restarted at base + 1: its segments hold only covered entries and are deleted, oldest first.
  */
 function openWriterAfter<E>(dir: Directory, options: WalWriterOptions<E>, base: number, lastEntryId: number): WalWriter<E> {
-  if (base > 0 && lastEntryId === base && !continuable(dir)) restartLog(dir, base + 1, options.syncWindow);
+  if (base > 0 && lastEntryId === base && !continuable(dir)) restartLog(dir, base, options.syncWindow);
   let writer = WalWriter.open(dir, options);
   if (writer.lastEntryId < base && lastEntryId === base) {
     writer.closeSync();
-    restartLog(dir, base + 1, options.syncWindow);
+    restartLog(dir, base, options.syncWindow);
     writer = WalWriter.resume(dir, options);
   }
   if (writer.lastEntryId !== lastEntryId) {
@@ -201,17 +202,24 @@ function continuable(dir: Directory): boolean {
   return n > 1 || (n === 1 && firstWalEntryId(dir) !== undefined);
 }
 
-/** Under the WAL lock: removes every segment (oldest first, each removal durable), then creates an empty one starting at firstEntryId. */
-function restartLog(dir: Directory, firstEntryId: number, syncWindow: number | undefined): void {
+/**
+ * Under the WAL lock: removes every segment (oldest first, each removal durable), then creates an
+ * empty one starting at base + 1. The decision to restart was taken without the lock, so it is
+ * taken again under it: another writer (a second recover) may have locked the log in between and
+ * appended entries after base, which must not be deleted. The log is then left alone, and the
+ * writer opened next finds it changed.
+ */
+function restartLog(dir: Directory, base: number, syncWindow: number | undefined): void {
   dir.mkdirp(WAL_DIR);
   const lock = dir.lock(LOCK_FILE);
   try {
     const segments = listSegments(dir);
+    if (!holdsNothingAfter(dir, segments, base)) return;
     for (const s of segments) dir.delete(s.path);
     // Above every id used before, recycle files' included: a recycle file named after the new
     // segment would later be renamed over, or over it (WalMaintenance.truncateToRecycle).
     const segmentId = Math.max(segments.length === 0 ? 0 : segments[segments.length - 1].segmentId, highestRecycleId(dir)) + 1;
-    const { bytes } = encodeSegmentHeader({ segmentId, firstEntryId, syncWindow: syncWindow ?? DEFAULT_SYNC_WINDOW }, dir.checksum);
+    const { bytes } = encodeSegmentHeader({ segmentId, firstEntryId: base + 1, syncWindow: syncWindow ?? DEFAULT_SYNC_WINDOW }, dir.checksum);
     const f = dir.create(segmentPath(segmentId));
     try {
       f.write(bytes);
@@ -223,4 +231,17 @@ function restartLog(dir: Directory, firstEntryId: number, syncWindow: number | u
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Whether the log holds no entry after `base` that a writer could continue from, as the writer
+ * would see it: no segments, a lone segment with a torn header, or a last entry below base.
+ */
+function holdsNothingAfter(dir: Directory, segments: readonly SegmentRef[], base: number): boolean {
+  if (segments.length === 0) return true;
+  const final = scanSegment(dir, segments[segments.length - 1], { isFinal: true, mode: 'bestEffortTail' });
+  if (final.header !== undefined) return final.lastEntryId < base;
+  if (segments.length === 1) return true;
+  // A torn final header: the writer continues after the previous segment.
+  return scanSegment(dir, segments[segments.length - 2], { isFinal: false, mode: 'strict' }).lastEntryId < base;
 }

@@ -6,7 +6,7 @@ import { MemoryDirectory } from '../lib/directory/memory';
 import { CorruptionError, DecodeError, InvalidArgumentError, InvalidStateError, LockedError, RecoveryGapError } from '../lib/errors';
 import { CheckpointPublisher } from '../lib/publisher';
 import { recover, type RecoverOptions } from '../lib/recover';
-import { MARK_SIZE, segmentPath } from '../lib/wal/format';
+import { DEFAULT_SYNC_WINDOW, MARK_SIZE, WAL_DIR, encodeSegmentHeader, segmentPath } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
@@ -36,6 +36,42 @@ function corrupt(dir: Directory, path: string, at: (b: Uint8Array) => number): v
   const b = dir.readFile(path).slice();
   b[at(b)] ^= 0x40;
   dir.atomicWrite(path, b);
+}
+
+/**
+ * `dir`, except that just before the `lockCall`-th lock is taken `interlude` runs: another
+ * process taking the log between recover's decisions and its lock.
+ */
+function interruptedAtLock(dir: Directory, lockCall: number, interlude: () => void): Directory {
+  let calls = 0;
+  return new Proxy(dir, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target);
+      if (key === 'lock') {
+        return (path: string) => {
+          if (++calls === lockCall) interlude();
+          return target.lock(path);
+        };
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** What a second recover that restarted the log first leaves: a fresh segment at firstEntryId holding one durable put. */
+function restartedByAnother(dir: Directory, firstEntryId: number, op: KvOp): void {
+  const segments = listSegments(dir);
+  for (const s of segments) dir.delete(s.path);
+  dir.mkdirp(WAL_DIR);
+  const segmentId = (segments.at(-1)?.segmentId ?? 0) + 1;
+  const f = dir.create(segmentPath(segmentId));
+  f.write(encodeSegmentHeader({ segmentId, firstEntryId, syncWindow: DEFAULT_SYNC_WINDOW }, dir.checksum).bytes);
+  f.sync();
+  f.close();
+  dir.syncDir(WAL_DIR);
+  const w = WalWriter.resume(dir, { codec: kvCodec });
+  w.append(op);
+  w.closeSync();
 }
 
 for (const kind of dirKinds()) {
@@ -194,6 +230,26 @@ for (const kind of dirKinds()) {
       assert.equal(segs.length, 1);
       const r = await recover(options(dir, { initial: {} }));
       assert.deepEqual(r.state, { fromCheckpoint: 1, k0: 7 });
+    });
+
+    it('a restart decided before the lock deletes nothing another writer made durable meanwhile', async () => {
+      // No WAL after the checkpoint: recover decides to restart the log, then takes the lock.
+      writeCheckpoint(dir, 50, stateOf([put(0)]), { codec: kvStateCodec });
+      const raced = interruptedAtLock(dir, 1, () => restartedByAnother(dir, 51, put(51)));
+      await assert.rejects(recover({ ...options(raced), writer: true }), InvalidStateError);
+      const r = await recover(options(dir, { initial: {} }));
+      assert.deepEqual([r.lastEntryId, r.replayed], [51, 1]);
+
+      // A WAL ending before the checkpoint: the writer sees it, closes, and the restart locks again.
+      const again = kind.make();
+      const w = WalWriter.create(again, { codec: kvCodec });
+      for (let i = 0; i < 6; i++) w.append(put(i));
+      w.closeSync();
+      writeCheckpoint(again, 20, stateOf([put(0)]), { codec: kvStateCodec });
+      const racedAgain = interruptedAtLock(again, 2, () => restartedByAnother(again, 21, put(21)));
+      await assert.rejects(recover({ ...options(racedAgain), writer: true }), InvalidStateError);
+      const r2 = await recover(options(again, { initial: {} }));
+      assert.deepEqual([r2.lastEntryId, r2.replayed], [21, 1]);
     });
 
     it('bestEffortTail (default) ends at a torn tail; strict refuses it; damage is refused by both', async () => {
