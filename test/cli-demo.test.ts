@@ -52,6 +52,25 @@ describe('durability demo', () => {
     assert.equal(r.status, 2);
     assert.match(r.stderr, /already holds a log/);
   });
+
+  it('refuses a directory holding only checkpoints, and leaves them alone (the demo would recover from them, then prune them)', () => {
+    fs.mkdirSync(path.join(tmp, 'checkpoints'));
+    const theirs = path.join(tmp, 'checkpoints', '00000000000000000100.ckpt');
+    fs.writeFileSync(theirs, 'not the demo\'s');
+    const r = spawnSync(process.execPath, [CLI, 'demo', '--seconds', '0.5', '--dir', tmp], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /already holds a log/);
+    assert.deepEqual(fs.readdirSync(tmp), ['checkpoints']);
+    assert.equal(fs.readFileSync(theirs, 'utf8'), 'not the demo\'s');
+  });
+
+  it('refuses a directory holding anything else, writing nothing into it', () => {
+    fs.writeFileSync(path.join(tmp, 'notes.txt'), 'mine');
+    const r = spawnSync(process.execPath, [CLI, 'demo', '--seconds', '0.5', '--dir', tmp], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /is not empty .*notes\.txt.*the demo wants a new or empty directory/);
+    assert.deepEqual(fs.readdirSync(tmp), ['notes.txt']);
+  });
 });
 
 describe('durability demo: an ingest child that ends by itself', () => {

@@ -4,8 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseCommand } from './args';
+import { CHECKPOINT_DIR } from '../checkpoint/store';
 import { FsDirectory } from '../directory/fs';
+import { describe } from '../errors';
 import { recover } from '../recover';
+import { WAL_DIR } from '../wal/format';
 import { applyEntry, entryCodec, initialState, stateCodec, type DemoEntry, type DemoState } from './demo-model';
 import { CliError, EXIT_DAMAGED, EXIT_OK, line, type CliIo } from './io';
 
@@ -14,8 +17,9 @@ export const usage = `durability demo [--dir <path>] [--seconds <s>] [--keep]
   each acknowledged only once durable, checkpoints its state twice a second, and is killed with
   SIGKILL mid-stream; this process then recovers (newest checkpoint + WAL replay) and compares
   what was acknowledged with what came back.
-  --dir: where the log goes (default: a fresh temporary directory, removed afterwards unless
-  --keep); --seconds: how long to ingest before the kill (default 3).`;
+  --dir: where the log goes, a new or empty directory, kept afterwards (default: a fresh
+  temporary directory, removed afterwards unless --keep); --seconds: how long to ingest before
+  the kill (default 3).`;
 
 interface Ingest {
   backend: string;
@@ -31,7 +35,7 @@ export async function demo(argv: string[], io: CliIo): Promise<number> {
   if (!(seconds > 0 && seconds <= 60)) throw new CliError(`--seconds must be in (0, 60], not ${JSON.stringify(values.seconds)}`);
   const chosen = values.dir !== undefined;
   const dirPath = chosen ? path.resolve(values.dir as string) : fs.mkdtempSync(path.join(os.tmpdir(), 'durability-demo-'));
-  if (chosen && fs.existsSync(path.join(dirPath, 'wal'))) throw new CliError(`${dirPath} already holds a log; the demo wants an empty directory`);
+  if (chosen) requireNewOrEmpty(dirPath);
   try {
     line(io.stdout, `demo: log in ${dirPath}`);
     const ingest = await runChild(dirPath, seconds * 1000);
@@ -63,6 +67,23 @@ export async function demo(argv: string[], io: CliIo): Promise<number> {
     if (!chosen && values.keep !== true) fs.rmSync(dirPath, { recursive: true, force: true });
     else line(io.stdout, `demo: log kept in ${dirPath} (try: durability inspect ${dirPath})`);
   }
+}
+
+/**
+ * The demo writes its log into --dir and leaves it there, so only a new or empty directory will
+ * do: anything else is the user's. A checkpoints/ left without wal/ would even be recovered from
+ * and then pruned by the demo's own checkpoints.
+ */
+function requireNewOrEmpty(dirPath: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dirPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new CliError(`cannot use ${dirPath} for the demo: ${describe(err)}`);
+  }
+  if (names.includes(WAL_DIR) || names.includes(CHECKPOINT_DIR)) throw new CliError(`${dirPath} already holds a log; the demo wants an empty directory`);
+  if (names.length > 0) throw new CliError(`${dirPath} is not empty (it holds ${names.length} entries, e.g. ${names[0]}); the demo wants a new or empty directory`);
 }
 
 function runChild(dirPath: string, ingestMs: number): Promise<Ingest> {
