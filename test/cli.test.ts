@@ -143,6 +143,28 @@ describe('durability CLI', () => {
         assert.equal(report.damage.offset, 32);
         assert.ok(report.segments.slice(1).every((s) => s.state === 'clean'));
       });
+
+      it('inspect counts the entries a damaged segment still gives before its damage, and says the total range has a gap', async () => {
+        const segments = makeLog(tmp);
+        const second = path.join(tmp, 'wal', segments[1]);
+        const clean = JSON.parse((await cli(['inspect', tmp, '--json'], env)).out) as { segments: { firstEntryId: number }[] };
+        const first = clean.segments[1].firstEntryId;
+        const bytes = fs.readFileSync(second);
+        let at = 32;
+        for (let k = 0; k < 2; k++) at += 16 + bytes.readUInt32LE(at + 4);
+        bytes[at + 16 + 2] ^= 0x40; // inside the third frame's payload
+        fs.writeFileSync(second, bytes);
+
+        const i = await cli(['inspect', tmp, '--json'], env);
+        assert.equal(i.code, 1);
+        const report = JSON.parse(i.out) as { segments: { state: string; entries: number; firstEntryId: number | null; lastEntryId: number | null }[]; entries: number };
+        const row = report.segments[1];
+        assert.deepEqual([row.state, row.entries, row.firstEntryId, row.lastEntryId], ['damaged', 2, first, first + 1]);
+        assert.equal(report.entries, report.segments.reduce((n, s) => n + s.entries, 0));
+        const text = await cli(['inspect', tmp], env);
+        assert.match(text.out, new RegExp(`\\n2 +\\S+ +[\\d.]+ \\w+ +2 +${first}\\.\\.${first + 1} +damaged @ ${at}: `));
+        assert.match(text.out, /total: \d+ entries, ids 1\.\.300 \(not contiguous: the damage above cuts the log\)/);
+      });
     });
   }
 

@@ -70,7 +70,7 @@ export function inspect(argv: string[], io: CliIo): number {
     table.push([String(r.segmentId), r.file, formatBytes(r.bytes), String(r.entries), ids, end]);
   }
   for (const t of alignColumns(table)) line(io.stdout, t);
-  const range = withEntries.length === 0 ? 'no entries' : `${entries} entries, ids ${withEntries[0].firstEntryId}..${withEntries[withEntries.length - 1].lastEntryId}`;
+  const range = withEntries.length === 0 ? 'no entries' : describeRange(entries, withEntries[0].firstEntryId!, lastEntryId!);
   line(io.stdout, `total: ${range} in ${rows.length} segment(s), ${formatBytes(report.totalBytes)}`);
   if (checkpoints.length === 0) line(io.stdout, 'checkpoints: none');
   for (const c of checkpoints) {
@@ -88,11 +88,21 @@ export function inspect(argv: string[], io: CliIo): number {
   return damaged ? EXIT_DAMAGED : EXIT_OK;
 }
 
+/** "N entries, ids a..b", saying so when they are not a..b without a gap (damage between). */
+function describeRange(entries: number, first: number, last: number): string {
+  const gap = entries === last - first + 1 ? '' : ' (not contiguous: the damage above cuts the log)';
+  return `${entries} entries, ids ${first}..${last}${gap}`;
+}
+
 function toRow(s: SegmentReport): SegmentRow {
   if (s.scan === undefined) {
     const d = s.damage;
+    // The frames before the damage read (a reader returns them before its error): counted, so the
+    // totals hold every entry the log still gives.
+    const read = s.beforeDamage !== undefined && s.beforeDamage.count > 0 ? s.beforeDamage : undefined;
     return {
-      segmentId: s.segmentId, file: s.path, bytes: s.fileSize, entries: 0, firstEntryId: null, lastEntryId: null,
+      segmentId: s.segmentId, file: s.path, bytes: s.fileSize, entries: read?.count ?? 0,
+      firstEntryId: read?.firstEntryId ?? null, lastEntryId: read?.lastEntryId ?? null,
       state: 'damaged', offset: d?.offset ?? 0, reason: withFollowing(d?.reason ?? null, s),
       following: s.following?.count ?? null,
     };

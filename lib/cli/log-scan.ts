@@ -16,6 +16,8 @@ export interface SegmentReport {
   readonly scan: SegmentScan | undefined;
   /** Damage that stopped the scan of this segment (scan is then undefined). */
   readonly damage: CorruptionError | undefined;
+  /** With damage: the good frames read before it (entries a reader returns before the error). */
+  readonly beforeDamage?: { readonly count: number; readonly firstEntryId: number; readonly lastEntryId: number };
   /** With ScanLogOptions.survey: frames passing their CRC after the torn or damaged offset. */
   readonly following?: FrameSurvey;
 }
@@ -58,13 +60,18 @@ export function scanLog(dir: Directory, options: ScanLogOptions): LogReport {
     const ref = refs[i];
     let done = before;
     let frames = 0;
+    let firstRead = 0;
+    let lastRead = 0;
     const onProgress = options.onProgress;
     try {
       const scan = scanSegment(dir, ref, {
         isFinal: i === refs.length - 1,
         mode: options.mode,
         expectedFirstEntryId: expected,
-        onFrame: onProgress === undefined ? undefined : (_id, payload) => {
+        onFrame: (id, payload) => {
+          if (frames === 0) firstRead = id;
+          lastRead = id;
+          if (onProgress === undefined) return void frames++;
           done += FRAME_HEADER_SIZE + payload.length;
           if (++frames % PROGRESS_EVERY === 0) onProgress(done + SEGMENT_HEADER_SIZE, totalBytes);
         },
@@ -77,7 +84,8 @@ export function scanLog(dir: Directory, options: ScanLogOptions): LogReport {
     } catch (err) {
       if (!(err instanceof CorruptionError)) throw err;
       const following = options.survey === true ? surveyAfterDamage(dir, ref, err, expected) : undefined;
-      segments.push({ segmentId: ref.segmentId, path: ref.path, fileSize: sizes[i], scan: undefined, damage: err, following });
+      const beforeDamage = { count: frames, firstEntryId: firstRead, lastEntryId: lastRead };
+      segments.push({ segmentId: ref.segmentId, path: ref.path, fileSize: sizes[i], scan: undefined, damage: err, beforeDamage, following });
       firstDamage ??= err;
       if (options.stopAtDamage) break;
       expected = undefined;
