@@ -63,6 +63,8 @@ export class RecordLogScanner extends ScanWindow {
   private done = false;
   private payloadStart = 0;
   private payloadEnd = 0;
+  /** Offset of the current record's frame (the last one next() returned). */
+  private frameStart = 0;
 
   constructor(dir: Directory, path: string, options: { mode: RecordLogMode; maxRecordSize?: number }) {
     const max = options.maxRecordSize ?? MAX_RECORD_SIZE;
@@ -131,6 +133,7 @@ export class RecordLogScanner extends ScanWindow {
     if (maskCrc(crc) !== readU32(this.buf, rel)) return this.bad(pos, 'frame CRC mismatch');
     this.payloadStart = rel + RECORD_FRAME_HEADER_SIZE;
     this.payloadEnd = this.payloadStart + len;
+    this.frameStart = pos;
     this.validEnd = end;
     this.count++;
     return true;
@@ -139,6 +142,11 @@ export class RecordLogScanner extends ScanWindow {
   /** The current record: a view into the scan buffer, valid until the next call to next(). */
   payload(): Uint8Array {
     return this.buf.subarray(this.payloadStart, this.payloadEnd);
+  }
+
+  /** Where the current record's frame starts. */
+  recordOffset(): number {
+    return this.frameStart;
   }
 
   result(): RecordLogScan {

@@ -13,6 +13,7 @@ import { parentOf } from '../directory/path';
 import { ClosedError, InvalidArgumentError, PoisonedError } from '../errors';
 import { cutBackToSynced } from '../framed/cut-back';
 import { encodePayload } from '../framed/encode';
+import { rewriteInPlace } from '../framed/rewrite';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import { raw, type Codec } from '../wal/codec';
 import {
@@ -76,8 +77,9 @@ export class RecordLogWriter<R = Uint8Array> {
       // Finding the end reads every record the format allows: maxRecordSize limits appends only.
       const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffortTail' });
       let scan;
+      let lastRecordAt = RECORD_LOG_HEADER_SIZE;
       try {
-        while (scanner.next());
+        while (scanner.next()) lastRecordAt = scanner.recordOffset();
         scan = scanner.result();
       } finally {
         scanner.close();
@@ -94,8 +96,18 @@ export class RecordLogWriter<R = Uint8Array> {
           file.write(encodeRecordLogHeader(syncWindow, dir.checksum));
           marks = NEW_FILE;
           repaired = 'header';
-        } else if (scan.tail === 'torn' || scan.validEnd < file.size()) {
+        } else {
+          // Cut even at the current size: a failed fdatasync may have lost a cut (an earlier
+          // open's, or a poisoned writer's) that the page cache shows as done.
           file.truncate(scan.validEnd);
+          // Bytes no mark vouches for may be ones a failed fdatasync left in the page cache but
+          // not on disk (marked clean: the sync below would not carry them); rewritten, it does.
+          // From the last watermark in version 2; in version 1 from W before the end, or from the
+          // last record when it alone is longer (rule B: only a record written right after a sync
+          // may exceed W). The header too when nothing vouches for it (its creation's fdatasync
+          // may have failed).
+          const unvouched = scan.version === RECORD_LOG_V1 ? Math.min(scan.validEnd - scan.syncWindow, lastRecordAt) : scan.watermark;
+          rewriteInPlace(dir, path, file, Math.max(0, unvouched), scan.validEnd);
           repaired = scan.tail === 'torn' ? 'tail' : 'none';
         }
         // What a previous writer left in the page cache becomes durable now (it may have been

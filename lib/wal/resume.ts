@@ -1,6 +1,7 @@
 import type { Checksummer } from '../backend/backend';
 import type { Directory, WritableFile } from '../directory/directory';
 import { CorruptionError } from '../errors';
+import { rewriteInPlace } from '../framed/rewrite';
 import { ActiveSegment, createSegment } from './active-segment';
 import { FORMAT_VERSION, SEGMENT_HEADER_SIZE } from './format';
 import { quarantineBeforeCut } from './quarantine';
@@ -66,7 +67,7 @@ export function resumeTail(
     // the page cache shows as done (an earlier attempt's cut, or a poisoned writer's).
     file.truncate(scan.tail === 'torn' ? scan.validEnd : scan.fileSize);
     const unvouched = header.version >= FORMAT_VERSION ? scan.watermark : scan.validEnd - header.syncWindow;
-    rewrite(dir, final, file, Math.max(SEGMENT_HEADER_SIZE, unvouched), scan.validEnd);
+    rewriteInPlace(dir, final.path, file, Math.max(SEGMENT_HEADER_SIZE, unvouched), scan.validEnd);
     // Whatever the previous writer left unsynced (it may have died with its data still in the
     // page cache) is made durable now, so this writer starts with an empty sync window and the
     // repair itself cannot be undone by a crash.
@@ -96,24 +97,5 @@ function scanFinal(dir: Directory, final: SegmentRef): SegmentScan {
         `then restore it from a copy or a checkpoint, or run 'durability repair --force' to cut the log at this offset (the bytes cut are kept in a quarantine file)`,
       { cause: err },
     );
-  }
-}
-
-const REWRITE_CHUNK = 1 << 20;
-
-/** Writes bytes [from, to) of the file back over themselves, so the next fdatasync carries them whatever the page cache thought. */
-function rewrite(dir: Directory, seg: SegmentRef, file: WritableFile, from: number, to: number): void {
-  if (from >= to) return;
-  const source = dir.openRead(seg.path);
-  try {
-    const chunk = new Uint8Array(Math.min(REWRITE_CHUNK, to - from));
-    for (let at = from; at < to; ) {
-      const got = source.read(chunk.subarray(0, Math.min(chunk.length, to - at)), at);
-      if (got === 0) break;
-      file.writeAt(chunk.subarray(0, got), at);
-      at += got;
-    }
-  } finally {
-    source.close();
   }
 }
