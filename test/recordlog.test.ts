@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { Directory, ReadableFile, WritableFile } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory, type CrashMode } from '../lib/directory/simulated';
-import { CorruptionError, DecodeError, DurabilityError, EncodeError, IoError, LockedError, PoisonedError } from '../lib/errors';
+import { ClosedError, CorruptionError, DecodeError, DurabilityError, EncodeError, InvalidStateError, IoError, LockedError, PoisonedError } from '../lib/errors';
 import {
   encodeRecordLogHeader, MAX_RECORD_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_MARK_SIZE, writeRecordFrame, writeRecordMark,
 } from '../lib/recordlog/format';
@@ -364,6 +364,28 @@ describe('record log on the simulated page cache', () => {
         assert.deepEqual(records, appended.slice(0, records.length));
       },
     ), { numRuns: runs });
+  });
+});
+
+describe('record log close', () => {
+  it('once close() has begun, append, flush and sync are refused (ClosedError), never taken and dropped', async () => {
+    for (const history of ['new', 'reopened'] as const) {
+      const dir = new MemoryDirectory();
+      if (history === 'reopened') {
+        const w0 = RecordLogWriter.open(dir, LOG);
+        w0.append(bytesOf(0));
+        w0.closeSync();
+      }
+      const w = RecordLogWriter.open(dir, LOG);
+      const closing = w.close();
+      assert.throws(() => w.append(bytesOf(1)), ClosedError, history);
+      assert.equal(w.close(), closing, 'a second close() waits for the first');
+      assert.throws(() => w.flushSync(), ClosedError);
+      await assert.rejects(w.sync(), ClosedError);
+      assert.throws(() => w.closeSync(), InvalidStateError);
+      await closing;
+      assert.equal(readRecordLog(dir, LOG).records.length, history === 'new' ? 0 : 1);
+    }
   });
 });
 

@@ -10,7 +10,7 @@
 
 import type { Directory, DirectoryLock, WritableFile } from '../directory/directory';
 import { parentOf } from '../directory/path';
-import { ClosedError, InvalidArgumentError, PoisonedError } from '../errors';
+import { ClosedError, InvalidArgumentError, InvalidStateError, PoisonedError } from '../errors';
 import { cutBackToSynced } from '../framed/cut-back';
 import { encodePayload } from '../framed/encode';
 import { rewriteInPlace } from '../framed/rewrite';
@@ -146,6 +146,8 @@ export class RecordLogWriter<R = Uint8Array> {
   private markedEnd: number;
   private failure: unknown;
   private closed = false;
+  /** close() under way: appends, flushes and syncs are refused from its start, so none is left behind in the buffer. */
+  private closing: Promise<void> | undefined;
   /** fdatasyncs running off the thread; close() waits for them before it lets go of the file and lock. */
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -186,7 +188,7 @@ export class RecordLogWriter<R = Uint8Array> {
     const payload = encodePayload(this.codec, record, 'a record', this.recordLimit);
     const frame = RECORD_FRAME_HEADER_SIZE + payload.length;
     const unsynced = this.written + this.buffered - this.synced;
-    if (unsynced > 0 && unsynced + this.markBytes() + frame > this.syncWindow) this.syncSync();
+    if (unsynced > 0 && unsynced + this.markBytes() + frame > this.syncWindow) this.syncWritten();
     // A mark due goes right before the record, in the same write (see markBytes).
     const mark = this.markBytes();
     if (this.buffered + mark + frame > this.buffer.length) {
@@ -214,6 +216,15 @@ export class RecordLogWriter<R = Uint8Array> {
   /** Every record appended so far is durable when this returns. */
   syncSync(): void {
     this.checkUsable();
+    this.syncWritten();
+  }
+
+  async sync(): Promise<void> {
+    this.checkUsable();
+    await this.syncWrittenAsync();
+  }
+
+  private syncWritten(): void {
     this.writeBuffered();
     const upTo = this.written;
     try {
@@ -224,8 +235,7 @@ export class RecordLogWriter<R = Uint8Array> {
     this.synced = Math.max(this.synced, upTo);
   }
 
-  async sync(): Promise<void> {
-    this.checkUsable();
+  private async syncWrittenAsync(): Promise<void> {
     this.writeBuffered();
     const upTo = this.written;
     const syncing = this.file.syncAsync();
@@ -244,12 +254,13 @@ export class RecordLogWriter<R = Uint8Array> {
   /** Syncs and releases the file and lock; throws PoisonedError (after releasing) if poisoned. */
   closeSync(): void {
     if (this.closed) return;
+    if (this.closing !== undefined) throw new InvalidStateError('close() is already in progress');
     try {
       if (this.failure !== undefined) throw new PoisonedError(this.failure);
-      this.syncSync();
+      this.syncWritten();
       if (this.closingMarkDue()) {
         this.writeClosingMark();
-        this.syncSync();
+        this.syncWritten();
       }
     } finally {
       this.closed = true;
@@ -257,21 +268,29 @@ export class RecordLogWriter<R = Uint8Array> {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * closeSync with the fdatasyncs off the thread. From the call on, append, flush and sync throw
+   * ClosedError (a record taken while closing could land after the last sync and be dropped);
+   * a second call gets the same promise.
+   */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closing ??= this.closeAsync();
+    return this.closing;
+  }
+
+  private async closeAsync(): Promise<void> {
     try {
       if (this.failure !== undefined) throw new PoisonedError(this.failure);
-      await this.sync();
+      await this.syncWrittenAsync();
       if (this.closingMarkDue()) {
         this.writeClosingMark();
-        await this.sync();
+        await this.syncWrittenAsync();
       }
     } finally {
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-      if (!this.closed) {
-        this.closed = true;
-        this.release();
-      }
+      this.closed = true;
+      this.release();
     }
   }
 
@@ -334,7 +353,7 @@ export class RecordLogWriter<R = Uint8Array> {
   }
 
   private checkUsable(): void {
-    if (this.closed) throw new ClosedError('RecordLogWriter');
+    if (this.closed || this.closing !== undefined) throw new ClosedError('RecordLogWriter');
     if (this.failure !== undefined) throw new PoisonedError(this.failure);
   }
 
