@@ -387,6 +387,34 @@ describe('record log close', () => {
       assert.equal(readRecordLog(dir, LOG).records.length, history === 'new' ? 0 : 1);
     }
   });
+
+  it('a sync still running when closeSync let go of the log cannot cut the next writer\'s records when it fails', async () => {
+    // An fdatasync on the thread pool that reports its failure late: the kernel hands a writeback
+    // error to one of the fdatasyncs racing on a descriptor, so closeSync's own may succeed.
+    const dir = new MemoryDirectory();
+    let failLate: (() => void) | undefined;
+    const openAppend = dir.openAppend.bind(dir);
+    dir.openAppend = (p: string): WritableFile => {
+      const f = openAppend(p);
+      f.syncAsync = () => new Promise((_, reject) => {
+        failLate = () => reject(new IoError('EIO', 'fdatasync', p));
+      });
+      return f;
+    };
+    RecordLogWriter.open(dir, LOG).closeSync(); // the log exists: writers open it with openAppend
+    const a = RecordLogWriter.open(dir, LOG);
+    a.append(bytesOf(0));
+    const syncing = a.sync();
+    a.closeSync(); // its own fdatasync succeeds: the lock is released
+    const b = RecordLogWriter.open(dir, LOG);
+    for (let i = 1; i < 4; i++) b.append(bytesOf(i));
+    b.syncSync();
+    assert.ok(failLate !== undefined);
+    failLate();
+    await assert.rejects(syncing, IoError);
+    b.closeSync();
+    assert.deepEqual(readRecordLog(dir, LOG).records, [0, 1, 2, 3].map((i) => bytesOf(i)));
+  });
 });
 
 describe('record log sync marks after a power cut', () => {

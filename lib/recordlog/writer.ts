@@ -357,11 +357,15 @@ export class RecordLogWriter<R = Uint8Array> {
     if (this.failure !== undefined) throw new PoisonedError(this.failure);
   }
 
-  /** Poisons the writer (first failure wins), cuts the file back to its last fdatasync, rethrows. */
+  /**
+   * Poisons the writer (first failure wins), cuts the file back to its last fdatasync, rethrows.
+   * Not once closed: a sync that fails after closeSync let go of the lock (one still running off
+   * the thread) would cut the file under the next writer, through its acknowledged records.
+   */
   private fail(err: unknown): never {
     if (this.failure === undefined) {
       this.failure = err;
-      cutBackToSynced(this.dir, this.path, this.synced);
+      if (!this.closed) cutBackToSynced(this.dir, this.path, this.synced);
     }
     throw err;
   }
