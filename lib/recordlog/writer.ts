@@ -102,12 +102,14 @@ export class RecordLogWriter<R = Uint8Array> {
           file.truncate(scan.validEnd);
           // Bytes no mark vouches for may be ones a failed fdatasync left in the page cache but
           // not on disk (marked clean: the sync below would not carry them); rewritten, it does.
-          // From the last watermark in version 2; in version 1 from W before the end, or from the
-          // last record when it alone is longer (rule B: only a record written right after a sync
-          // may exceed W). The header too when nothing vouches for it (its creation's fdatasync
-          // may have failed).
-          const unvouched = scan.version === RECORD_LOG_V1 ? Math.min(scan.validEnd - scan.syncWindow, lastRecordAt) : scan.watermark;
-          rewriteInPlace(dir, path, file, Math.max(0, unvouched), scan.validEnd);
+          // From the last watermark in version 2, header included while there is no mark (the
+          // fdatasync that created the file may have failed); in version 1 (created by an older
+          // release) from W before the end, or from the last record when it alone is longer
+          // (rule B: only a record written right after a sync may exceed W).
+          const unvouched = scan.version === RECORD_LOG_V1
+            ? Math.max(RECORD_LOG_HEADER_SIZE, Math.min(scan.validEnd - scan.syncWindow, lastRecordAt))
+            : scan.watermark;
+          rewriteInPlace(dir, path, file, unvouched, scan.validEnd);
           repaired = scan.tail === 'torn' ? 'tail' : 'none';
         }
         // What a previous writer left in the page cache becomes durable now (it may have been
