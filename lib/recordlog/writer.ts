@@ -4,8 +4,9 @@
 // larger than W is written alone, right after a sync). In a version 2 file (every new one) the
 // first bytes written after each fdatasync are a sync mark saying how far that fdatasync reached,
 // and closing ends the file with one, so a reader tells bit rot in synced bytes from a torn write
-// (scan.ts). Reopening scans the file, cuts a torn tail off (or rewrites a torn header) and
-// syncs before anything is appended; damage is a CorruptionError and the file is left as it is.
+// (scan.ts). Reopening scans the file, cuts a torn tail off (or rewrites a torn header), rewrites
+// what no mark vouches for (a failed fdatasync may have left it in the page cache only) and syncs
+// before anything is appended; damage is a CorruptionError and the file is left as it is.
 // Any failed write or sync poisons the writer.
 
 import type { Directory, DirectoryLock, WritableFile } from '../directory/directory';
