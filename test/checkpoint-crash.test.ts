@@ -89,3 +89,37 @@ for (const v of VARIANTS) {
     });
   });
 }
+
+describe('publisher: a checkpoint directory whose first fsync failed', () => {
+  it('is made durable by the next publish, before the WAL it covers is truncated', async () => {
+    const v = VARIANTS[0];
+    const dir = new SimulatedDirectory({ seed: 5 });
+    const h = await open(dir, v);
+    const ops: KvOp[] = [];
+    const appendSome = (): void => {
+      for (let n = 0; n < 12; n++) {
+        const op = put(ops.length);
+        h.writer.append(op);
+        applyKv(h.state, { entryId: 0, payload: op });
+        ops.push(op);
+      }
+    };
+    appendSome();
+    // The first publish creates checkpoints/: the mkdir reaches the page cache, the root fsync fails.
+    dir.onOperation = (e) => {
+      if (e.op === 'mkdir' && e.path === 'checkpoints') dir.injectFault({ op: 'syncDir', error: 'EIO' });
+    };
+    await assert.rejects(h.checkpoint(h.state), { code: 'DURABILITY_IO', errno: 'EIO' });
+    dir.onOperation = undefined;
+    let truncated = 0;
+    for (let round = 0; round < 3; round++) {
+      appendSome();
+      truncated += (await h.checkpoint(h.state)).truncatedSegments;
+    }
+    assert.ok(truncated > 0, 'the later publishes truncated the WAL they cover');
+    await h.writer.sync();
+    const r = await open(dir.crash({ mode: 'dropAll' }), v);
+    assert.deepEqual(r.state, stateOf(ops));
+    await r.close();
+  });
+});

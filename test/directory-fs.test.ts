@@ -270,6 +270,21 @@ describe('FsDirectory fallbacks', () => {
     assert.equal(new FsDirectory(root).backend, defaultBackend());
   });
 
+  for (const backend of availableBackends()) {
+    it(`mkdirp fsyncs each parent also where the directory exists: an earlier fsync may have failed (${backend.name})`, () => {
+      fs.mkdirSync(path.join(root, 'a', 'b'), { recursive: true });
+      const synced: string[] = [];
+      const counting = withOverrides(backend, {
+        fsyncDir: (p: string) => {
+          synced.push(path.relative(root, p));
+          backend.fsyncDir(p);
+        },
+      });
+      new FsDirectory(root, { backend: counting }).mkdirp('a/b/c');
+      assert.deepEqual(synced, ['', 'a', 'a/b']);
+    });
+  }
+
   for (const errno of ['EOPNOTSUPP', 'ENOTSUP', 'EINVAL']) {
     it(`allocate returns false on ${errno}, with one diagnostic, and files still work`, () => {
       const real = availableBackends()[0];

@@ -309,6 +309,22 @@ describe('SimulatedDirectory crash', () => {
       assert.deepEqual([...seen].sort(), ['<no d>', 'f']);
     });
 
+    it('mkdirp retried after a failed fsync makes the existing directory durable', () => {
+      for (const mode of MODES) {
+        const seen = outcomes(
+          (dir) => {
+            dir.injectFault({ op: 'syncDir', error: 'EIO', path: '' }); // the first mkdirp's fsync of the root fails
+            assertCode(() => dir.mkdirp('d'), 'DURABILITY_IO', 'EIO');
+            dir.mkdirp('d'); // d exists now (its entry still pending): this call must fsync the root
+            durableFile(dir, 'd/f', 'kept');
+          },
+          mode,
+          contentOf('d/f'),
+        );
+        assert.deepEqual([...seen], ['kept']);
+      }
+    });
+
     it('mkdirp makes the whole chain durable', () => {
       for (const mode of MODES) {
         const seen = outcomes(

@@ -116,7 +116,12 @@ export interface Directory {
   exists(path: string): boolean;
   /** Names (not paths) of the entries directly under `path` ('' is the root), sorted, without atomicWrite temp files. Missing dir lists as []. */
   list(path: string): string[];
-  /** Creates the directory and its parents, fsyncing each parent that gained an entry. */
+  /**
+   * Creates the directory and its missing parents; when it returns, every entry of the chain is
+   * durable. Each parent is fsynced, also where the entry already existed: a directory made by an
+   * earlier call whose fsync failed, or by a process that died before that fsync, is visible but
+   * may not survive a power cut, and neither would anything synced under it.
+   */
   mkdirp(path: string): void;
   /** fdatasync of a file by path. */
   syncFile(path: string): void;

@@ -171,18 +171,17 @@ export class FsDirectory implements Directory {
       const dir = parts.slice(0, i).join('/');
       const os = this.osPath(dir);
       const st = this.call(dir, () => statSync(os, { throwIfNoEntry: false }));
-      if (st !== undefined) {
-        if (!st.isDirectory()) throw new IoError('ENOTDIR', 'mkdir', os);
-        continue;
+      if (st !== undefined && !st.isDirectory()) throw new IoError('ENOTDIR', 'mkdir', os);
+      if (st === undefined) {
+        try {
+          this.backend.mkdir(os);
+        } catch (err) {
+          // Someone else made it between our stat and mkdir: synced below like any existing one.
+          const mapped = toIoError(err);
+          if (!(mapped instanceof IoError && mapped.errno === 'EEXIST')) throw mapError(mapped, dir);
+        }
       }
-      try {
-        this.backend.mkdir(os);
-      } catch (err) {
-        // Someone else made it between our stat and mkdir: fine, it is theirs to have synced.
-        const mapped = toIoError(err);
-        if (mapped instanceof IoError && mapped.errno === 'EEXIST') continue;
-        throw mapError(mapped, dir);
-      }
+      // Also when it existed: whoever made it may have failed or died before this fsync.
       this.syncDir(parentOf(dir));
     }
   }

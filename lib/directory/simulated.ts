@@ -316,9 +316,9 @@ export class SimulatedDirectory implements Directory {
     for (let i = 1; i <= parts.length; i++) {
       const dir = parts.slice(0, i).join('/');
       const node = this.engine.lookup(dir);
-      if (node?.type === 'dir') continue;
-      if (node !== undefined) throw new IoError('ENOTDIR', 'mkdir', dir);
-      this.engine.mkdir(dir);
+      if (node !== undefined && node.type !== 'dir') throw new IoError('ENOTDIR', 'mkdir', dir);
+      if (node === undefined) this.engine.mkdir(dir);
+      // Also when it existed: its entry may still be pending (an earlier fsync failed).
       this.engine.syncDir(parentOf(dir));
     }
   }
