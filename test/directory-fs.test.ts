@@ -5,10 +5,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommitSteps, FileBackend } from '../lib/backend/backend';
+import type { NativeBinding } from '../binding';
 import { NativeFileBackend } from '../lib/backend/native';
 import { availableBackends, defaultBackend, nativeBackend, tsBackend } from '../lib/backend/select';
 import { type DiagnosticEvent, resetDiagnostics } from '../lib/diagnostics';
 import { FsDirectory } from '../lib/directory/fs';
+import { loadNative } from '../lib/native';
 import { IoError } from '../lib/errors';
 import { assertCode, bytes, directoryContract, text } from './directory-contract';
 import { TEST_BUILD, testBuild } from './support/test-binding';
@@ -331,22 +333,45 @@ describe('FsDirectory fallbacks', () => {
     f.close();
   });
 
-  it('a degraded lock keeps going with one flock-unsupported diagnostic', () => {
-    const real = availableBackends()[0];
-    const weak = withOverrides(real, { tryLock: () => ({ acquired: true, degraded: 'no flock on this file system' }) });
+  it('a degraded lock keeps going with one flock-unsupported diagnostic: on node:fs, one per process', () => {
     const diag = collectDiagnostics();
     try {
-      const dir = new FsDirectory(root, { backend: weak });
+      const dir = new FsDirectory(root, { backend: tsBackend() });
       dir.lock('A').release();
       dir.lock('B').release();
     } finally {
       diag.stop();
     }
-    assert.deepEqual(
-      diag.events.map((e) => e.kind),
-      ['flock-unsupported'],
-    );
+    assert.deepEqual(diag.events.map((e) => e.kind), ['flock-unsupported']);
   });
+
+  const native = nativeBackend();
+  if (native !== undefined) {
+    it('a degraded lock keeps going with one flock-unsupported diagnostic: on the native core, one per lock file', () => {
+      const binding = loadNative().binding as NativeBinding;
+      const noFlock = new NativeFileBackend({
+        ...binding,
+        tryLockExclusive: () => {
+          throw Object.assign(new Error('EOPNOTSUPP: flock'), { code: 'EOPNOTSUPP', syscall: 'flock' });
+        },
+      });
+      const diag = collectDiagnostics();
+      try {
+        const dir = new FsDirectory(root, { backend: noFlock });
+        const held = dir.lock('A');
+        assertCode(() => dir.lock('A'), 'DURABILITY_LOCKED');
+        held.release();
+        dir.lock('B').release();
+        dir.lock('A').release();
+      } finally {
+        diag.stop();
+      }
+      assert.deepEqual(
+        diag.events.map((e) => [e.kind, e.path]),
+        [['flock-unsupported', path.join(root, 'A')], ['flock-unsupported', path.join(root, 'B')]],
+      );
+    });
+  }
 
   it('a refused lock closes its descriptor and throws LockedError', () => {
     const real = availableBackends()[0];

@@ -31,7 +31,11 @@ export function openModeFlags(c: { readonly O_RDONLY: number; readonly O_RDWR: n
 
 export interface LockResult {
   readonly acquired: boolean;
-  /** Set when the OS lock is unavailable on this file system and a weaker scheme was used. */
+  /**
+   * Set when the OS lock is unavailable on this file system and a weaker scheme was used. The
+   * backend has published the 'flock-unsupported' diagnostic for it (once: per process on node:fs,
+   * per lock file on the native core); callers do not publish another.
+   */
   readonly degraded?: string;
 }
 

@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { crc32c, crc32cRanges } from '../crc32c';
-import { channels } from '../diagnostics';
+import { channels, diagnoseOnce } from '../diagnostics';
 import { IoError, toIoError } from '../errors';
 import { openModeFlags, type CommitStats, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
-import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
+import { DEGRADED_LOCK, releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 import { OWNED_BYTES, snapshot, snapshotChunks } from './owned-bytes';
 
 const { O_RDONLY } = fs.constants;
@@ -376,7 +376,10 @@ export class NodeFsBackend implements FileBackend {
   }
 
   tryLock(fd: number, path: string): LockResult {
-    return tryLockFile(fd, path);
+    const result = tryLockFile(fd, path);
+    // node:fs never has flock: said once per process, not once per lock.
+    diagnoseOnce({ kind: 'flock-unsupported', message: `exclusive lock degraded: ${DEGRADED_LOCK}`, path });
+    return result;
   }
 
   unlock(fd: number, path: string): void {

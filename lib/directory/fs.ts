@@ -215,17 +215,13 @@ export class FsDirectory implements Directory {
     const p = normalizePath(path);
     const os = this.osPath(p);
     const fd = this.call(p, () => this.backend.open(os, 'create'));
-    let degraded: string | undefined;
     try {
-      const result = this.backend.tryLock(fd, os);
-      if (!result.acquired) throw new LockedError(p);
-      degraded = result.degraded;
+      // A degraded lock (no flock) was reported by the backend, which knows how far the fact
+      // reaches: node:fs never has flock, the native core lacks it on some file systems.
+      if (!this.backend.tryLock(fd, os).acquired) throw new LockedError(p);
     } catch (err) {
       this.quietly(() => this.backend.close(fd));
       throw mapError(err, p);
-    }
-    if (degraded !== undefined) {
-      diagnoseOnce({ kind: 'flock-unsupported', message: `exclusive lock degraded: ${degraded}`, path: os });
     }
     return new FsLock(this.backend, p, os, fd);
   }
