@@ -4,7 +4,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { CommitSteps, FileBackend } from '../lib/backend/backend';
+import type { CommitSteps, FileBackend, OpenMode } from '../lib/backend/backend';
 import type { NativeBinding } from '../binding';
 import { NativeFileBackend } from '../lib/backend/native';
 import { availableBackends, defaultBackend, nativeBackend, tsBackend } from '../lib/backend/select';
@@ -284,6 +284,58 @@ describe('FsDirectory fallbacks', () => {
       });
       new FsDirectory(root, { backend: counting }).mkdirp('a/b/c');
       assert.deepEqual(synced, ['', 'a', 'a/b']);
+    });
+  }
+
+  for (const backend of availableBackends()) {
+    it(`every durable step is taken, in order: data fdatasynced before its rename, each new, renamed or deleted entry fsynced in its directory (${backend.name})`, () => {
+      const calls: string[] = [];
+      const rel = (p: string | undefined): string => (path.relative(root, p ?? '?') || '.').replace(/\.tmp-[0-9a-f]{16}$/, '.tmp');
+      const recording = withOverrides(backend, {
+        open: (p: string, mode: OpenMode) => {
+          calls.push(`open ${rel(p)} ${mode}`);
+          return backend.open(p, mode);
+        },
+        fdatasync: (fd: number, p?: string) => {
+          calls.push(`fdatasync ${rel(p)}`);
+          backend.fdatasync(fd, p);
+        },
+        rename: (from: string, to: string) => {
+          calls.push(`rename ${rel(from)} ${rel(to)}`);
+          backend.rename(from, to);
+        },
+        unlink: (p: string) => {
+          calls.push(`unlink ${rel(p)}`);
+          backend.unlink(p);
+        },
+        mkdir: (p: string) => {
+          calls.push(`mkdir ${rel(p)}`);
+          backend.mkdir(p);
+        },
+        fsyncDir: (p: string) => {
+          calls.push(`fsyncDir ${rel(p)}`);
+          backend.fsyncDir(p);
+        },
+      });
+      const steps = (run: () => void): string[] => {
+        calls.length = 0;
+        run();
+        return [...calls];
+      };
+      let dir: FsDirectory | undefined;
+      assert.deepEqual(steps(() => (dir = new FsDirectory(path.join(root, 'r', 's'), { backend: recording, create: true }))), [
+        'mkdir r', 'fsyncDir .', 'mkdir r/s', 'fsyncDir r',
+      ]);
+      dir = new FsDirectory(root, { backend: recording });
+      const d = dir;
+      assert.deepEqual(steps(() => d.mkdirp('a')), ['mkdir a', 'fsyncDir .']);
+      d.mkdirp('b');
+      assert.deepEqual(steps(() => d.atomicWrite('a/f', bytes('data'))), [
+        'open a/f.tmp createNew', 'fdatasync a/f.tmp', 'rename a/f.tmp a/f', 'fsyncDir a',
+      ]);
+      assert.deepEqual(steps(() => d.atomicRename('a/f', 'b/g')), ['rename a/f b/g', 'fsyncDir b', 'fsyncDir a']);
+      assert.deepEqual(steps(() => d.atomicRename('b/g', 'b/h')), ['rename b/g b/h', 'fsyncDir b']);
+      assert.deepEqual(steps(() => d.delete('b/h')), ['unlink b/h', 'fsyncDir b']);
     });
   }
 
