@@ -689,6 +689,49 @@ function selfToken(startTime: string): string {
   return `linux:${boot}:${ns}:${startTime}`;
 }
 
+describe('the pid-file record', () => {
+  type Patchable = Record<'fdatasyncSync' | 'linkSync' | 'renameSync', (...args: never[]) => unknown>;
+  const mutableFs = fs as unknown as Patchable;
+  const saved = { ...mutableFs };
+  afterEach(() => Object.assign(mutableFs, { fdatasyncSync: saved.fdatasyncSync, linkSync: saved.linkSync, renameSync: saved.renameSync }));
+
+  for (const backend of backends) {
+    it(`is on disk before a name leads to it, so a power cut cannot leave an empty pid file or claim (${backend.name})`, async () => {
+      const file = path.join(freshDir(), 'LOCK');
+      // A dead owner's record, so that taking the lock also claims the breaker role.
+      fs.writeFileSync(pidFilePath(file), `${await deadPid()} ${encodeURIComponent(os.hostname())}\n`);
+      const steps: string[] = [];
+      const { fdatasyncSync, linkSync, renameSync } = saved as unknown as typeof fs;
+      Object.assign(mutableFs, {
+        fdatasyncSync: (fd: number) => {
+          steps.push('fdatasync');
+          fdatasyncSync(fd);
+        },
+        linkSync: (from: string, to: string) => {
+          steps.push(`link to ${path.basename(to)}`);
+          linkSync(from, to);
+        },
+        renameSync: (from: string, to: string) => {
+          steps.push(`rename to ${path.basename(to).replace(/[0-9a-f]{16}$/, '<nonce>')}`);
+          renameSync(from, to);
+        },
+      });
+      const fd = backend.open(file, 'create');
+      try {
+        assert.equal(backend.tryLock(fd, file).acquired, true);
+        backend.unlock(fd, file);
+      } finally {
+        backend.close(fd);
+      }
+      assert.deepEqual(steps, [
+        'fdatasync', 'link to LOCK.pid', // refused: the dead owner's file is there
+        'fdatasync', 'rename to LOCK.pid.break.<nonce>', // the breaker's claim
+        'fdatasync', 'link to LOCK.pid',
+      ]);
+    });
+  }
+});
+
 describe("ts backend: pid-file lock (node:fs has no flock)", () => {
   let dir: string;
   let file: string;

@@ -5,9 +5,10 @@
 // lifetime: on Linux the boot id, pid namespace and start time from /proc; elsewhere the
 // process's performance.timeOrigin, which only this process can check.
 //
-// Acquire: write a complete record to a uniquely named file, then link(2) it to `<file>.pid`.
-// link fails with EEXIST when the name is taken, so exactly one contender wins, and the pid file
-// is never seen half-written (a crash between create and write cannot leave an empty lock).
+// Acquire: write a complete record to a uniquely named file and fdatasync it, then link(2) it to
+// `<file>.pid`. link fails with EEXIST when the name is taken, so exactly one contender wins, and
+// the pid file is never seen half-written: not after a crash between create and write, and not
+// after a power cut (the record is on disk before any name leads to it).
 //
 // A pid file whose owner is provably dead (no such pid; or, on Linux, the same pid with another
 // start time or boot) is stale and may be broken. Unlinking by name is not conditional, so two
@@ -228,11 +229,23 @@ function unlinkQuietly(file: string): void {
   }
 }
 
-/** Writes `record` to a fresh unique file beside `pidPath`; returns its name. */
+/**
+ * Writes `record` to a fresh unique file beside `pidPath`, fdatasynced; returns its name. A power
+ * cut can keep the link made to it later (a journaled name) and lose bytes that were never
+ * synced: the pid file (or a breaker's claim) would come back empty after the reboot, which
+ * reads as an owner that cannot be checked, and no writer could take the lock again until
+ * someone removed it by hand.
+ */
 function writeRecordFile(pidPath: string, record: string): string {
   const file = `${pidPath}.${randomBytes(8).toString('hex')}`;
   try {
-    fs.writeFileSync(file, record, { flag: 'wx', encoding: 'latin1' });
+    const fd = fs.openSync(file, 'wx');
+    try {
+      fs.writeFileSync(fd, record, 'latin1');
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
     unlinkQuietly(file);
     throw toIoError(err, file);
