@@ -91,6 +91,27 @@ for (const backend of availableBackends()) {
       assert.deepEqual(fs.readdirSync(root), ['cfg']);
     });
 
+    it('atomicWrite whose close fails closes the descriptor once, removes its temp file and keeps the old file', () => {
+      const closed: number[] = [];
+      let failing = false;
+      const flaky = withOverrides(backend, {
+        close: (fd: number) => {
+          closed.push(fd);
+          backend.close(fd); // close(2) releases the number even when it reports an error
+          if (failing) throw new IoError('EIO', 'close', undefined);
+        },
+      });
+      const dir = new FsDirectory(root, { backend: flaky });
+      dir.atomicWrite('cfg', bytes('old'));
+      failing = true;
+      closed.length = 0;
+      assertCode(() => dir.atomicWrite('cfg', bytes('new')), 'DURABILITY_IO', 'EIO');
+      failing = false;
+      assert.equal(closed.length, 1, 'a second close could hit a descriptor the number was given to meanwhile');
+      assert.deepEqual(fs.readdirSync(root), ['cfg']);
+      assert.equal(text(dir.readFile('cfg')), 'old');
+    });
+
     it('a failing fsync surfaces as IoError from sync, syncDir and delete', async () => {
       const bad = withOverrides(backend, {
         fdatasync: (_fd: number, p?: string) => {

@@ -105,8 +105,11 @@ export class FsDirectory implements Directory {
       fd = this.call(p, () => this.backend.open(tmpOs, 'createNew'));
       if (data.length > 0) this.backend.pwrite(fd, data, 0, tmpOs);
       this.backend.fdatasync(fd, tmpOs);
-      this.backend.close(fd);
+      // Not ours once close is called, even if it fails: closing the number again could close a
+      // descriptor another thread (a commit thread, the thread pool) was given meanwhile.
+      const written = fd;
       fd = undefined;
+      this.backend.close(written);
       this.call(p, () => this.backend.rename(tmpOs, this.osPath(p)));
       renamed = true;
       this.backend.fsyncDir(this.osPath(parentOf(p)));
