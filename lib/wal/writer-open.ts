@@ -17,13 +17,11 @@ export type OpenMode = 'open' | 'create' | 'resume';
  */
 export function openWriterState<E>(dir: Directory, options: WalWriterOptions<E>, mode: OpenMode): WriterState<E> {
   const opts = resolveWriterOptions(options);
+  // Also when wal/ exists: mkdirp fsyncs the root then too (an earlier fsync may have failed).
   dir.mkdirp(WAL_DIR);
   const lock = dir.lock(LOCK_FILE);
   let segment: ActiveSegment | undefined;
   try {
-    // mkdirp fsyncs the root only when it creates wal/; if that fsync failed before (or the
-    // process died between the two), wal/ exists but may not survive a power cut with the log.
-    dir.syncDir('');
     const checksum = dir.checksum;
     const now = opts.clock();
     let tail: ResumedTail | undefined;
