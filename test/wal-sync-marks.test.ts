@@ -239,6 +239,28 @@ describe('WalWriter.open retried after its resume fdatasync failed', () => {
       assert.deepEqual(ids, [1, 2, 3, 4, 5, 6], `seed ${seed}: every entry the reopened writer called durable is on disk`);
     }
   });
+
+  it('a version 1 segment: a frame longer than W, written alone after a sync, is rewritten whole', () => {
+    const dir = new SimulatedDirectory({ seed: 1 });
+    const built = buildSegment({ segmentId: 1, firstEntryId: 1, syncWindow: 64, payloads: payloadsFor(1, 2, 10) }, dir.checksum);
+    writeSegmentFile(dir, 1, built.bytes); // v1, W = 64, synced
+    const a = WalWriter.open(dir, { codec: raw });
+    a.append(new Uint8Array(300).fill(3)); // longer than W: written alone
+    a.flushSync();
+    // Its fdatasync fails, and so does the poisoned writer's cut back to the last sync: the page
+    // cache keeps showing the frame, the disk never gets it.
+    dir.injectFault({ op: 'sync', error: 'EIO' });
+    dir.injectFault({ op: 'truncate', error: 'EIO' });
+    assert.throws(() => a.syncSync(), IoError);
+    assert.throws(() => a.closeSync());
+    const b = WalWriter.open(dir, { codec: raw });
+    assert.equal(b.nextEntryId, 4, 'the page cache shows entry 3');
+    b.append(new Uint8Array(5).fill(4));
+    b.syncSync(); // acknowledges 1..4
+    b.closeSync();
+    const after = dir.crash({ mode: 'dropAll', seed: 1 });
+    assert.deepEqual(new WalReader(after, { codec: raw }).replaySync().map((r) => r.entryId), [1, 2, 3, 4]);
+  });
 });
 
 describe('CLI: inspect, verify and repair on bit rot', function () {

@@ -66,7 +66,9 @@ export function resumeTail(
     // Cut even at the current size: a failed fdatasync may also have lost a truncation that
     // the page cache shows as done (an earlier attempt's cut, or a poisoned writer's).
     file.truncate(scan.tail === 'torn' ? scan.validEnd : scan.fileSize);
-    const unvouched = header.version >= FORMAT_VERSION ? scan.watermark : scan.validEnd - header.syncWindow;
+    // Version 1: rule B leaves at most W unsynced bytes, except one frame written alone right after
+    // a sync, which may be longer than W: from its start then.
+    const unvouched = header.version >= FORMAT_VERSION ? scan.watermark : Math.min(scan.validEnd - header.syncWindow, scan.lastFrameAt);
     rewriteInPlace(dir, final.path, file, Math.max(SEGMENT_HEADER_SIZE, unvouched), scan.validEnd);
     // Whatever the previous writer left unsynced (it may have died with its data still in the
     // page cache) is made durable now, so this writer starts with an empty sync window and the

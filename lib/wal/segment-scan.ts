@@ -37,6 +37,8 @@ export interface SegmentScan {
   tail: 'clean' | 'torn';
   /** Largest watermark of a good sync mark (SEGMENT_HEADER_SIZE when none: v1, or no mark yet). */
   watermark: number;
+  /** Where the last good entry frame starts (SEGMENT_HEADER_SIZE when none). */
+  lastFrameAt: number;
 }
 
 export interface ScanOptions {
@@ -93,6 +95,7 @@ export class SegmentScanner extends ScanWindow {
   /** Whether the segment may hold sync marks (v2). */
   private marks = false;
   private watermark = SEGMENT_HEADER_SIZE;
+  private lastFrameAt = SEGMENT_HEADER_SIZE;
   private header: SegmentHeader | undefined;
   private firstEntryId: number;
   private nextId: number;
@@ -184,6 +187,7 @@ export class SegmentScanner extends ScanWindow {
         this.frameCount++;
         this.payloadStart = rel + FRAME_HEADER_SIZE;
         this.payloadEnd = end;
+        this.lastFrameAt = this.bufStart + rel;
         this.validEnd = this.bufStart + end;
         return true;
       }
@@ -208,6 +212,7 @@ export class SegmentScanner extends ScanWindow {
       fileSize: this.fileSize,
       tail: this.tail,
       watermark: this.watermark,
+      lastFrameAt: this.lastFrameAt,
     };
   }
 
