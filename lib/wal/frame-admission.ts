@@ -7,6 +7,7 @@ import { notify } from './observer';
 import { MAX_ENTRY_ID, type WriterState } from './writer-state';
 
 const appendChannel = channels.append;
+const EMPTY = new Uint8Array(0);
 
 // Where each new frame goes: entries are encoded, given the next id and placed in the current
 // executor's buffer, and the placement rules are checked once, here, for both ways of committing
@@ -16,7 +17,7 @@ const appendChannel = channels.append;
 export class FrameAdmission<E> {
   /** See refreshRoom. */
   private room = -1;
-  private staging: Uint8Array = new Uint8Array(0);
+  private staging: Uint8Array = EMPTY;
   private readonly ageLimited: boolean;
   private readonly payloadLimit: { readonly max: number; readonly name: string };
 
@@ -46,16 +47,19 @@ export class FrameAdmission<E> {
     const n = entries.length;
     if (this.state.next + n - 1 > MAX_ENTRY_ID) throw new InvalidStateError('entry ids would pass 2^53 - 1');
     const ends = new Array<number>(n);
+    // The staging buffer is this batch's until it is framed: an admit hook that appends a batch of
+    // its own stages that one in a buffer of its own, not over the payloads staged so far.
+    let staging = this.staging;
+    this.staging = EMPTY;
     let used = 0;
     for (let i = 0; i < n; i++) {
       const payload = this.encode(entries[i], i);
-      if (used + payload.length > this.staging.length) this.growStaging(used + payload.length, used);
-      this.staging.set(payload, used);
+      if (used + payload.length > staging.length) staging = grown(staging, used + payload.length, used);
+      staging.set(payload, used);
       used += payload.length;
       ends[i] = used;
     }
-    const staging = this.staging;
-    if (staging.length > this.state.opts.bufferSize * 4) this.staging = new Uint8Array(0);
+    if (staging.length <= this.state.opts.bufferSize * 4) this.staging = staging;
     const payloads = new Array<Uint8Array>(n);
     let start = 0;
     for (let i = 0; i < n; i++) {
@@ -132,8 +136,11 @@ export class FrameAdmission<E> {
     state.next = id + 1;
     state.segment.frameCount++;
     const observer = state.observer;
-    if (observer !== undefined && observer.onAppend !== undefined) notify(observer, 'onAppend', id, frameBytes);
-    if (appendChannel.hasSubscribers) appendChannel.publish({ entryId: id, frameBytes, segmentId: state.segment.segmentId });
+    if (observer !== undefined && observer.onAppend !== undefined) state.emit(() => notify(observer, 'onAppend', id, frameBytes));
+    if (appendChannel.hasSubscribers) {
+      const info = { entryId: id, frameBytes, segmentId: state.segment.segmentId };
+      state.emit(() => appendChannel.publish(info));
+    }
   }
 
   private mustRotate(frameBytes: number): boolean {
@@ -143,10 +150,11 @@ export class FrameAdmission<E> {
     if (segment.position + exec.buffer.length + exec.markBytes() + frameBytes > state.opts.maxSegmentSize) return true;
     return state.opts.maxSegmentAgeMs > 0 && state.opts.clock() - segment.createdAt >= state.opts.maxSegmentAgeMs;
   }
+}
 
-  private growStaging(needed: number, keep: number): void {
-    const next = new Uint8Array(Math.max(needed, this.staging.length * 2, 4096));
-    next.set(this.staging.subarray(0, keep));
-    this.staging = next;
-  }
+/** A staging buffer of at least `needed` bytes holding the first `keep` bytes of `staging`. */
+function grown(staging: Uint8Array, needed: number, keep: number): Uint8Array {
+  const next = new Uint8Array(Math.max(needed, staging.length * 2, 4096));
+  next.set(staging.subarray(0, keep));
+  return next;
 }

@@ -1,9 +1,12 @@
 import { channels } from '../diagnostics';
 
 // Hooks for metrics and coordination. They run synchronously on the writer's path, so keep them
-// cheap. An exception thrown by a notification hook does not undo or fail the operation it reports
-// (the entry is already appended; failing the call would invite a duplicate retry): it is
-// published on the 'durability:diagnostic' channel as kind 'observer-error'.
+// cheap. A writer call delivers the events it raised (onAppend, onFlush, onRotate, onSync) as it
+// ends, so a hook may call the writer back: it finds it between two calls, never with a frame
+// half placed (WriterState.holdEvents). An exception thrown by a notification hook does not undo
+// or fail the operation it reports (the entry is already appended; failing the call would invite
+// a duplicate retry): it is published on the 'durability:diagnostic' channel as kind
+// 'observer-error'.
 
 export interface WalObserver {
   /**

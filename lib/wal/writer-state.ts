@@ -37,6 +37,9 @@ export class WriterState<E> {
   /** Segments created so far / covered by a directory fsync (rule C). */
   private dirGeneration = 1;
   private dirSyncedGeneration = 0;
+  /** Writer calls in progress (holdEvents); while any is, observer events wait in `held`. */
+  private callDepth = 0;
+  private held: (() => void)[] = [];
 
   constructor(
     readonly dir: Directory,
@@ -108,21 +111,49 @@ export class WriterState<E> {
     return undefined;
   }
 
+  /**
+   * A writer call that frames or writes entries begins: the observer's events it raises are held
+   * until it ends (releaseEvents), so a hook that calls the writer back finds it between two
+   * calls. Delivered on the spot, a hook ran with a frame half placed: an append from onFlush
+   * took the id of the frame being placed (two frames with one id: a log no reader accepts) or
+   * filled the buffer under it, one from onFlush inside a sync was reported durable while still
+   * buffered, a close() from onRotate trimmed and synced the segment before the rest of the batch
+   * was written to it.
+   */
+  holdEvents(): void {
+    this.callDepth++;
+  }
+
+  /** The call ends: the outermost one delivers the events held, in the order they happened. */
+  releaseEvents(): void {
+    if (--this.callDepth > 0 || this.held.length === 0) return;
+    // A hook's own calls to the writer hold and deliver theirs, into a fresh list.
+    const events = this.held;
+    this.held = [];
+    for (const deliver of events) deliver();
+  }
+
+  /** Delivers an observer event now, or when the writer call raising it ends (holdEvents). */
+  emit(deliver: () => void): void {
+    if (this.callDepth > 0) this.held.push(deliver);
+    else deliver();
+  }
+
   markDurable(cover: number, { announce = true }: { announce?: boolean } = {}): void {
     if (cover > this.durable) this.durable = cover;
     if (!announce) return;
     const info = { durableEntryId: this.durable };
-    publishEvent(this.observer, 'onSync', info);
+    this.emit(() => publishEvent(this.observer, 'onSync', info));
   }
 
   flushed(segmentId: number, bytes: number, lastEntryId: number): void {
     const info = { segmentId, bytes, lastEntryId };
-    publishEvent(this.observer, 'onFlush', info);
+    this.emit(() => publishEvent(this.observer, 'onFlush', info));
   }
 
   rotated(fromSegmentId: number, toSegmentId: number, firstEntryId: number): void {
     const info = { fromSegmentId, toSegmentId, firstEntryId };
-    publishEvent(this.observer, 'onRotate', info);
+    this.emit(() => publishEvent(this.observer, 'onRotate', info));
   }
 
   /** Poisons the writer and rethrows the failure to the current caller. */

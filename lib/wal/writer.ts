@@ -120,9 +120,14 @@ export class WalWriter<E> {
   /** Frames one entry into the buffer and returns its id. Encode failures leave the log untouched. */
   append(entry: E): number {
     this.checkUsable();
-    const id = this.admission.frame(this.admission.encode(entry, 0));
-    if (this.everyN !== 0 && ++this.sinceFlush >= this.everyN) this.flushBuffered();
-    return id;
+    this.state.holdEvents();
+    try {
+      const id = this.admission.frame(this.admission.encode(entry, 0));
+      if (this.everyN !== 0 && ++this.sinceFlush >= this.everyN) this.flushBuffered();
+      return id;
+    } finally {
+      this.state.releaseEvents();
+    }
   }
 
   /**
@@ -133,14 +138,20 @@ export class WalWriter<E> {
     this.checkUsable();
     if (!Array.isArray(entries)) throw new InvalidArgumentError('appendBatch takes an array of entries');
     if (entries.length === 0) return [];
-    const payloads = this.admission.encodeAll(entries);
-    const ids = payloads.map((payload) => this.admission.frame(payload));
-    // A returned batch is in the OS's hands, so it survives the process (not a power cut: that is
-    // sync's job). It counts as one flush whatever its size; only 'manual' leaves it buffered.
-    // While commits are pending the file belongs to them: the batch goes out with the next one
-    // (docs/API.md; appendBatchDurable says when).
-    if (!this.manualFlush) this.flushBuffered();
-    return ids;
+    // Held until the whole batch is placed: a hook appending meanwhile would split its ids.
+    this.state.holdEvents();
+    try {
+      const payloads = this.admission.encodeAll(entries);
+      const ids = payloads.map((payload) => this.admission.frame(payload));
+      // A returned batch is in the OS's hands, so it survives the process (not a power cut: that is
+      // sync's job). It counts as one flush whatever its size; only 'manual' leaves it buffered.
+      // While commits are pending the file belongs to them: the batch goes out with the next one
+      // (docs/API.md; appendBatchDurable says when).
+      if (!this.manualFlush) this.flushBuffered();
+      return ids;
+    } finally {
+      this.state.releaseEvents();
+    }
   }
 
   /**
@@ -156,6 +167,7 @@ export class WalWriter<E> {
     // the tail latency under many producers). A throw still arrives as a rejection.
     let id: number;
     let done: Promise<void>;
+    this.state.holdEvents();
     try {
       this.checkUsable();
       this.enterPipeline();
@@ -163,6 +175,8 @@ export class WalWriter<E> {
       done = this.pipeline.commits.waitFor(this.pipeline.newestBatch());
     } catch (err) {
       return Promise.reject(err);
+    } finally {
+      this.state.releaseEvents();
     }
     return done.then(() => id);
   }
@@ -194,8 +208,13 @@ export class WalWriter<E> {
     this.checkUsable();
     this.checkNotPipelined('syncSync', 'sync');
     this.sinceFlush = 0;
-    this.inline.sync();
-    this.admission.refreshRoom();
+    this.state.holdEvents();
+    try {
+      this.inline.sync();
+      this.admission.refreshRoom();
+    } finally {
+      this.state.releaseEvents();
+    }
   }
 
   /** Makes every entry appended before the call durable, through the group-commit pipeline (off the event loop). */
@@ -225,7 +244,14 @@ export class WalWriter<E> {
     if (this.closing !== undefined) return this.closing;
     if (this.lifecycle === 'closed') return Promise.resolve();
     this.lifecycle = 'closing';
-    this.closing = this.closeAsync();
+    // Events of the steps closeAsync takes before its first await wait until `closing` is set: a
+    // hook calling close() again then gets this promise instead of starting a second close.
+    this.state.holdEvents();
+    try {
+      this.closing = this.closeAsync();
+    } finally {
+      this.state.releaseEvents();
+    }
     return this.closing;
   }
 
@@ -237,11 +263,16 @@ export class WalWriter<E> {
     if (this.state.failure === undefined) this.checkNotPipelined('closeSync', 'close');
     this.lifecycle = 'closing';
     this.stopTimer();
+    this.state.holdEvents();
     try {
       if (this.state.failure !== undefined) throw new PoisonedError(this.state.failure);
       this.inline.finish();
     } finally {
-      this.release();
+      try {
+        this.release();
+      } finally {
+        this.state.releaseEvents();
+      }
     }
   }
 
@@ -259,8 +290,13 @@ export class WalWriter<E> {
 
   private flushBuffered(): void {
     this.sinceFlush = 0;
-    this.executor.flush();
-    this.admission.refreshRoom();
+    this.state.holdEvents();
+    try {
+      this.executor.flush();
+      this.admission.refreshRoom();
+    } finally {
+      this.state.releaseEvents();
+    }
   }
 
   private async closeAsync(): Promise<void> {

@@ -1,0 +1,121 @@
+// Observer hooks that call the writer back (an onFlush that appends, an onRotate that closes, an
+// admit or onAppend that appends a batch of its own). The writer delivers its events when the
+// call raising them is done, so such a hook finds it between two calls: ids stay unique and a
+// batch's ids consecutive, every payload is the one appended, and nothing is reported durable
+// (sync, close, durableEntryId) that a power cut can take.
+import assert from 'node:assert/strict';
+import type { Directory } from '../lib/directory/directory';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { SimulatedDirectory } from '../lib/directory/simulated';
+import { raw } from '../lib/wal/codec';
+import { WalReader } from '../lib/wal/reader';
+import { WalWriter } from '../lib/wal/writer';
+
+function entries(dir: Directory): [number, string][] {
+  return new WalReader(dir, { codec: raw }).replaySync().map((r) => [r.entryId, Buffer.from(r.payload).toString()]);
+}
+
+function ids(dir: Directory): number[] {
+  return new WalReader(dir, { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
+}
+
+const text = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+
+describe('observer hooks that call the writer back', () => {
+  it('an append from onFlush while a frame is being placed gets an id of its own, after that frame', () => {
+    const dir = new MemoryDirectory();
+    let hooked = false;
+    // 80-byte buffer: the second 40-byte entry does not fit, so placing it writes the first out
+    // (onFlush) before it takes its id.
+    const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+      codec: raw, bufferSize: 80, flushPolicy: 'manual',
+      observer: {
+        onFlush: () => {
+          if (hooked) return;
+          hooked = true;
+          w.append(text('from the hook'));
+        },
+      },
+    });
+    assert.equal(w.append(text('a'.repeat(40))), 1);
+    assert.equal(w.append(text('b'.repeat(40))), 2);
+    assert.equal(w.lastEntryId, 3);
+    w.closeSync();
+    assert.deepEqual(entries(dir), [[1, 'a'.repeat(40)], [2, 'b'.repeat(40)], [3, 'from the hook']]);
+  });
+
+  it('syncSync does not report durable an entry an onFlush hook appended during it', () => {
+    const dir = new SimulatedDirectory({ seed: 1 });
+    let hooked = false;
+    const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+      codec: raw, flushPolicy: 'manual',
+      observer: {
+        onFlush: () => {
+          if (hooked) return;
+          hooked = true;
+          w.append(text('from the hook'));
+        },
+      },
+    });
+    w.append(text('first'));
+    w.syncSync();
+    assert.equal(w.lastEntryId, 2);
+    const durable = w.durableEntryId;
+    const survived = ids(dir.crash({ mode: 'dropAll' }));
+    assert.ok(survived.length >= durable, `durableEntryId ${durable}, but a power cut kept ${JSON.stringify(survived)}`);
+  });
+
+  it('close() called from onRotate in the middle of a batch commits the whole batch before it resolves', async () => {
+    const dir = new SimulatedDirectory({ seed: 2 });
+    let closing: Promise<void> | undefined;
+    // Three 24-byte frames per segment: the fourth entry of the batch rotates.
+    const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+      codec: raw, maxSegmentSize: 32 + 3 * 24,
+      observer: {
+        onRotate: () => {
+          closing ??= w.close();
+        },
+      },
+    });
+    assert.deepEqual(w.appendBatch([1, 2, 3, 4].map((n) => text(`entry 00${n}`))), [1, 2, 3, 4]);
+    assert.ok(closing !== undefined);
+    await closing;
+    assert.equal(w.durableEntryId, 4);
+    assert.deepEqual(ids(dir.crash({ mode: 'dropAll' })), [1, 2, 3, 4]);
+  });
+
+  it('a batch appended from onAppend neither splits nor overwrites the batch being appended', () => {
+    const dir = new MemoryDirectory();
+    let hooked = false;
+    const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+      codec: raw,
+      observer: {
+        onAppend: () => {
+          if (hooked) return;
+          hooked = true;
+          assert.deepEqual(w.appendBatch([text('X'.repeat(64))]), [3]);
+        },
+      },
+    });
+    assert.deepEqual(w.appendBatch([text('A'.repeat(8)), text('B'.repeat(8))]), [1, 2], 'a batch gets consecutive ids');
+    w.closeSync();
+    assert.deepEqual(entries(dir), [[1, 'A'.repeat(8)], [2, 'B'.repeat(8)], [3, 'X'.repeat(64)]]);
+  });
+
+  it('a batch appended from admit while a batch is encoded does not overwrite the payloads staged so far', () => {
+    const dir = new MemoryDirectory();
+    let asked = 0;
+    const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+      codec: raw,
+      observer: {
+        admit: () => {
+          if (++asked === 2) w.appendBatch([text('X'.repeat(16))]);
+        },
+      },
+    });
+    // admit is asked before an entry takes its id: the hook's entry comes first.
+    assert.deepEqual(w.appendBatch([text('A'.repeat(8)), text('B'.repeat(8))]), [2, 3]);
+    w.closeSync();
+    assert.deepEqual(entries(dir), [[1, 'X'.repeat(16)], [2, 'A'.repeat(8)], [3, 'B'.repeat(8)]]);
+  });
+});
