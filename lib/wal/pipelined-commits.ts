@@ -258,7 +258,15 @@ export class PipelinedCommits<E> implements CommitExecutor {
     if (batch.endsSegment || batch.opensSegment || batch.bytes === 0) return undefined;
     const segment = batch.segment;
     const end = batch.start + batch.bytes;
-    const done = segment.zeroAheadAsync(end, this.state.opts.maxSegmentSize);
+    let done: Promise<void> | undefined;
+    try {
+      done = segment.zeroAheadAsync(end, this.state.opts.maxSegmentSize);
+    } catch (err) {
+      // The file's size could not be read (a resumed or recycled segment's first ask): failed as
+      // a commit of zeros, in order, which poisons the writer. Thrown, it escaped the queue's
+      // kick as an unhandled rejection, which ends the process.
+      done = Promise.reject(err);
+    }
     if (done === undefined) return undefined;
     const zeros = new Batch(segment, end, undefined);
     zeros.zerosOnly = true;
