@@ -53,3 +53,27 @@ describe('poisoning when closing a segment fails too', () => {
     }
   });
 });
+
+// A close that failed is not made good by closing again: the entries it could not sync may be
+// lost, so a second close, whichever form, reports the poison as the first did.
+describe('closing a poisoned writer again', () => {
+  it('close() after a closeSync() that failed rejects with PoisonedError', async () => {
+    const dir = new SimulatedDirectory({ seed: 8 });
+    const w = WalWriter.create(dir, { codec: raw, flushPolicy: 'manual' });
+    w.append(new Uint8Array(8));
+    dir.injectFault({ op: 'sync', error: 'EIO' });
+    assert.throws(() => w.closeSync(), IoError);
+    assert.equal(w.poisoned, true);
+    await assert.rejects(w.close(), PoisonedError);
+    assert.throws(() => w.closeSync(), PoisonedError);
+  });
+
+  it('closeSync() after a close() that rejected throws PoisonedError', async () => {
+    const dir = new SimulatedDirectory({ seed: 9 });
+    const w = WalWriter.create(dir, { codec: raw });
+    dir.injectFault({ op: 'sync', error: 'EIO' });
+    await assert.rejects(w.appendDurable(new Uint8Array(8)), IoError);
+    await assert.rejects(w.close(), PoisonedError);
+    assert.throws(() => w.closeSync(), PoisonedError);
+  });
+});

@@ -239,10 +239,13 @@ export class WalWriter<E> {
     for (const path of paths) this.state.pool.add(path);
   }
 
-  /** Flushes, trims preallocated space, syncs and releases the lock. Throws PoisonedError (after releasing) if poisoned. */
+  /** Flushes, trims preallocated space, syncs and releases the lock. Throws PoisonedError (after releasing) if poisoned, and so does every later close or closeSync. */
   close(): Promise<void> {
     if (this.closing !== undefined) return this.closing;
-    if (this.lifecycle === 'closed') return Promise.resolve();
+    if (this.lifecycle === 'closed') {
+      // Closed by closeSync: a poisoned writer's close keeps saying so, as a repeated close() does.
+      return this.state.failure === undefined ? Promise.resolve() : Promise.reject(new PoisonedError(this.state.failure));
+    }
     this.lifecycle = 'closing';
     // Events of the steps closeAsync takes before its first await wait until `closing` is set: a
     // hook calling close() again then gets this promise instead of starting a second close.
@@ -258,6 +261,8 @@ export class WalWriter<E> {
   closeSync(): void {
     if (this.lifecycle !== 'open') {
       if (this.lifecycle === 'closing') throw new InvalidStateError('close() is already in progress');
+      // A close that failed is not made good by another: entries it did not sync may be lost.
+      if (this.state.failure !== undefined) throw new PoisonedError(this.state.failure);
       return;
     }
     if (this.state.failure === undefined) this.checkNotPipelined('closeSync', 'close');
