@@ -291,10 +291,26 @@ describe('commits of zeros still pending when every batch completed', () => {
     closedHolding(inner, last + 1);
   });
 
+  it('syncSync and closeSync after plain appends made meanwhile wait for them too, then write those frames themselves', async () => {
+    for (const finish of ['syncSync', 'closeSync'] as const) {
+      const { held, inner, w, last } = await writerWithZerosHeld();
+      w.append(new Uint8Array(PAYLOAD).fill(9)); // into the pipeline's filling batch: no commit yet
+      w.append(new Uint8Array(PAYLOAD).fill(10));
+      if (finish === 'syncSync') {
+        w.syncSync(); // as after an await of appendDurable, with no zeros in flight: not refused
+        assert.equal(w.durableEntryId, last + 2);
+      }
+      w.closeSync();
+      assert.equal(held.waits, 1, finish);
+      closedHolding(inner, last + 2);
+      const payloads = new WalReader(inner, { codec: raw }).replaySync().slice(last).map((r) => r.payload[0]);
+      assert.deepEqual(payloads, [9, 10], finish);
+    }
+  });
+
   it('frames appended while they are pending are committed once they complete, not dropped when the pipeline drains', async () => {
     const { held, inner, w, last } = await writerWithZerosHeld();
     w.append(new Uint8Array(PAYLOAD).fill(8)); // into the pipeline's filling batch: no commit yet
-    assert.throws(() => w.syncSync(), InvalidStateError); // frames are pending, not only zeros
     for (const h of held.held.splice(0)) h.run();
     for (let i = 0; i < 20; i++) await Promise.resolve();
     await w.close();

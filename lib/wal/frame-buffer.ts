@@ -48,6 +48,23 @@ export class FrameBuffer {
     return this.bytes.subarray(MARK_AT, FRAMES_AT + this.length);
   }
 
+  /** Whether `other`'s frames fit after these. */
+  canTake(other: FrameBuffer): boolean {
+    return this.length + other.length <= this.capacity;
+  }
+
+  /** Moves `other`'s frames, unsealed, after these (the caller checked canTake); `other` is left empty. */
+  takeFrames(other: FrameBuffer): void {
+    const at = FRAMES_AT + this.length;
+    this.bytes.set(other.bytes.subarray(FRAMES_AT, FRAMES_AT + other.length), at);
+    for (let i = 0; i < other.count; i++) {
+      if (this.count === this.offsets.length) this.growOffsets();
+      this.offsets[this.count++] = other.offsets[i] - FRAMES_AT + at;
+    }
+    this.length += other.length;
+    other.clear();
+  }
+
   clear(): void {
     this.count = 0;
     this.length = 0;

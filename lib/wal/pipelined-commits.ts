@@ -76,11 +76,13 @@ export class PipelinedCommits<E> implements CommitExecutor {
   }
 
   /**
-   * Every batch of entries completed and only commits of zeros are in flight: a synchronous
-   * caller may block until the file ran them (settleZerosSync), then leave the pipeline.
+   * Every batch of entries completed and only commits of zeros are in flight; the filling batch
+   * holds at most frames nobody awaits (plain appends), few enough for the synchronous mode's
+   * buffer. A synchronous caller may then block until the file ran the zeros (settleZerosSync)
+   * and leave the pipeline, the synchronous mode taking those frames (leave).
    */
   get onlyZerosPending(): boolean {
-    return this.commits.onlyZerosInFlight && this.buffer.count === 0 && this.filling.waiter === undefined;
+    return this.commits.onlyZerosInFlight && this.filling.waiter === undefined && (this.buffer === this.syncBuffer || this.syncBuffer.canTake(this.buffer));
   }
 
   /** Resolves once every commit in flight, zeros included, completed (or failed). */
@@ -103,7 +105,12 @@ export class PipelinedCommits<E> implements CommitExecutor {
   /** The pipeline drained: the synchronous mode takes over again. */
   leave(): void {
     this.active = false;
-    if (this.buffer !== this.syncBuffer) this.recycleBuffer(this.buffer);
+    if (this.buffer !== this.syncBuffer) {
+      // Frames a synchronous caller found waiting for a commit (see onlyZerosPending): the
+      // synchronous mode writes them now, in place, as if they had been appended there.
+      if (this.buffer.count > 0) this.syncBuffer.takeFrames(this.buffer);
+      this.recycleBuffer(this.buffer);
+    }
     this.buffer = this.syncBuffer;
   }
 
