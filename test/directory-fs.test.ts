@@ -299,7 +299,7 @@ describe('FsDirectory fallbacks', () => {
       const synced: string[] = [];
       const counting = withOverrides(backend, {
         fsyncDir: (p: string) => {
-          synced.push(path.relative(root, p));
+          synced.push(path.relative(root, p).split(path.sep).join('/'));
           backend.fsyncDir(p);
         },
       });
@@ -311,7 +311,8 @@ describe('FsDirectory fallbacks', () => {
   for (const backend of availableBackends()) {
     it(`every durable step is taken, in order: data fdatasynced before its rename, each new, renamed or deleted entry fsynced in its directory (${backend.name})`, () => {
       const calls: string[] = [];
-      const rel = (p: string | undefined): string => (path.relative(root, p ?? '?') || '.').replace(/\.tmp-[0-9a-f]{16}$/, '.tmp');
+      // Store paths as the Directory names them ('/'), whatever the platform's separator.
+      const rel = (p: string | undefined): string => (path.relative(root, p ?? '?').split(path.sep).join('/') || '.').replace(/\.tmp-[0-9a-f]{16}$/, '.tmp');
       const recording = withOverrides(backend, {
         open: (p: string, mode: OpenMode) => {
           calls.push(`open ${rel(p)} ${mode}`);
