@@ -140,6 +140,28 @@ describe('follow({ durableOnly: true })', () => {
     }
   });
 
+  it("an idle writer's lone sync mark releases its newest entries without another write (idleMarkMs)", async () => {
+    for (const dir of [new MemoryDirectory(), new SimulatedDirectory({ seed: 5 })]) {
+      const w = WalWriter.create(dir, { codec });
+      const ac = new AbortController();
+      // Without the mark the third entry would never come: the follower gives up (not a speed bound).
+      const giveUp = setTimeout(() => ac.abort(), 20_000);
+      try {
+        // Each batch's write carries the mark for the one before; nothing follows the third.
+        for (let n = 1; n <= 3; n++) await w.appendDurable({ n });
+        const it = new WalReader(dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true });
+        assert.deepEqual(ids(await take(it, 3)), [1, 2, 3], dir.kind);
+        assert.equal(w.lastEntryId, 3);
+      } finally {
+        clearTimeout(giveUp);
+        ac.abort();
+        await w.close();
+      }
+      assert.deepEqual(ids(new WalReader(dir, { codec }).replaySync()), [1, 2, 3], 'the log reads the same with the mark in it');
+    }
+    assert.throws(() => WalWriter.create(new MemoryDirectory(), { codec, idleMarkMs: -1 }), InvalidArgumentError);
+  });
+
   it('refuses a durableOnly that is not a boolean', () => {
     const reader = new WalReader(new MemoryDirectory(), { codec });
     assert.throws(() => reader.follow({ durableOnly: 'yes' as unknown as boolean }), InvalidArgumentError);

@@ -26,7 +26,7 @@ export interface JetStreamForwarderOptions {
   /**
    * Ship only entries the log itself proves durable (a sync mark past them, or a later segment):
    * the same promise as durableEntryId for a forwarder in another process than the writer. The
-   * newest batch then waits for the writer's next write, rotation or close. Default false.
+   * newest batch then waits for the writer's next write or its idle mark (WalWriterOptions.idleMarkMs). Default false.
    */
   durableOnly?: boolean;
   /** Cursor file path inside dir. Default 'jetstream-cursor.json'. */

@@ -43,7 +43,8 @@ export interface FollowOptions {
   /**
    * Yield only entries the log proves durable: covered by a sync mark's watermark, or in a
    * segment the writer has moved past. The newest batch waits for the writer's next write,
-   * rotation or close. Version 1 segments carry no marks: theirs wait for the next segment.
+   * rotation or close, or the mark an idle writer writes (WalWriterOptions.idleMarkMs).
+   * Version 1 segments carry no marks: theirs wait for the next segment.
    * Default false (entries are yielded as soon as their frames validate, synced or not).
    */
   durableOnly?: boolean;

@@ -139,6 +139,27 @@ export class InlineCommits<E> implements CommitExecutor {
   }
 
   /**
+   * An idle writer's mark alone (see WalWriter.markWhileIdle), when the last fdatasync reached
+   * past the last mark and no frame waits in the buffer (a buffered frame would take the mark
+   * with it, and the mark must name the id of the frame after it). Not synced: lost in a crash,
+   * it is a torn tail of 24 bytes, and D vouches only for bytes an fdatasync already covered.
+   */
+  writeIdleMark(): void {
+    const state = this.state;
+    const segment = state.segment;
+    if (this.buffer.count > 0 || !segment.exists || state.next > MAX_ENTRY_ID) return;
+    const mark = segment.pendingMark();
+    if (mark === 0) return;
+    try {
+      segment.write(encodeMark(state.next, mark, segment.salt, state.checksum));
+      segment.markedTo = mark;
+    } catch (err) {
+      // A failed write poisons like any other; no caller is waiting, the next call throws it.
+      state.poison(err);
+    }
+  }
+
+  /**
    * On close, with the segment synced: a last sync mark vouching for every byte before it, so
    * damage anywhere in a closed log reads as damage (docs/FORMAT.md); the caller syncs it.
    */

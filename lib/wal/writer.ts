@@ -55,6 +55,8 @@ export class WalWriter<E> {
   private lifecycle: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Re-armed after each sync (see markWhileIdle). */
+  private idleMark: NodeJS.Timeout | undefined;
 
   private constructor(state: WriterState<E>) {
     this.state = state;
@@ -215,6 +217,7 @@ export class WalWriter<E> {
     } finally {
       this.state.releaseEvents();
     }
+    this.armIdleMark();
   }
 
   /** Makes every entry appended before the call durable, through the group-commit pipeline (off the event loop). */
@@ -351,6 +354,35 @@ export class WalWriter<E> {
     this.pipelined = false;
     this.pipeline.leave();
     this.admission.refreshRoom();
+    this.armIdleMark();
+  }
+
+  /** One timer per writer, re-armed (refresh) rather than created per sync: the 1-producer round stays cheap. */
+  private armIdleMark(): void {
+    const delay = this.state.opts.idleMarkMs;
+    if (delay === 0) return;
+    if (this.idleMark !== undefined) {
+      this.idleMark.refresh();
+      return;
+    }
+    this.idleMark = setTimeout(() => this.markWhileIdle(), delay);
+    this.idleMark.unref();
+  }
+
+  /**
+   * The newest synced entries have no sync mark vouching for them until the next write carries
+   * one, which an idle writer never makes: a follower in another process that yields only proven
+   * entries (follow's durableOnly) would hold them for as long as the writer stays idle. Once it
+   * has been idle options.idleMarkMs, a mark alone says how far the last fdatasync reached.
+   */
+  private markWhileIdle(): void {
+    if (this.lifecycle !== 'open' || this.state.failure !== undefined || this.pipelined) return;
+    this.state.holdEvents();
+    try {
+      this.inline.writeIdleMark();
+    } finally {
+      this.state.releaseEvents();
+    }
   }
 
   private checkUsable(): void {
@@ -392,6 +424,10 @@ export class WalWriter<E> {
     if (this.timer !== undefined) {
       clearInterval(this.timer);
       this.timer = undefined;
+    }
+    if (this.idleMark !== undefined) {
+      clearTimeout(this.idleMark);
+      this.idleMark = undefined;
     }
   }
 }

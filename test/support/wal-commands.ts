@@ -46,6 +46,8 @@ export type WalCommand =
   | { kind: 'syncInFlight' }
   /** Waits for every call left in flight. */
   | { kind: 'settle' }
+  /** The writer has been idle long enough to write its idle sync mark (WalWriterOptions.idleMarkMs). */
+  | { kind: 'idle' }
   /** The process dies between calls: no power loss, the page cache keeps what was written; a writer resumes in a new process. */
   | { kind: 'kill' }
   /** Arms a power cut after `afterOps` more directory operations; `recoveryCut` also cuts the recovery after it. */
@@ -123,6 +125,7 @@ export function commandArb(options: { powerCuts: boolean; inFlight?: boolean }):
     },
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 100 }).map((p): WalCommand => ({ kind: 'check', from: p / 100 })) },
     { weight: 1, arbitrary: fc.constant<WalCommand>({ kind: 'kill' }) },
+    { weight: 2, arbitrary: fc.constant<WalCommand>({ kind: 'idle' }) },
   ];
   if (options.inFlight !== false) {
     arbs.push(

@@ -104,6 +104,8 @@ export class WalRun {
       recycleCapacity: c.recycleCapacity,
       zeroFill: c.zeroFill,
       maxSegmentAgeMs: c.ageMs,
+      // The 'idle' command writes the idle mark at a step of the workload, not at a wall-clock time.
+      idleMarkMs: 0,
       clock: () => this.now,
       // Seeded per writer life, so a replay makes the same batches.
       groupCommit: { cohorts: new SeededCohorts(c.seed + this.life) },
@@ -363,6 +365,12 @@ export class WalRun {
       case 'settle':
         await this.settle();
         return;
+      case 'idle': {
+        // What the idle timer does (WalWriterOptions.idleMarkMs), at this step.
+        const w = this.writer;
+        if (w !== undefined) (w as unknown as { markWhileIdle(): void }).markWhileIdle();
+        return;
+      }
       case 'kill': {
         const w = this.writer;
         if (w === undefined) return;
@@ -378,8 +386,9 @@ export class WalRun {
           return;
         }
         this.writer = undefined;
-        // The OS drops a dead process's lock; a writer has no API for dying, so reach in.
+        // The OS drops a dead process's lock and its timers; a writer has no API for dying, so reach in.
         (w as unknown as { state: { lock: DirectoryLock } }).state.lock.release();
+        (w as unknown as { stopTimer(): void }).stopTimer();
         // ... and closes its descriptors.
         this.dir.openHandles.closeAllOnExit();
         this.life++;
