@@ -94,6 +94,12 @@ export interface FileBackend extends Checksummer {
   /** Throws IoError with errno ENOTSUP (EOPNOTSUPP where that is another errno)/EINVAL where the file system cannot preallocate. */
   fallocate(fd: number, offset: number, length: number, path?: string): void;
   ftruncate(fd: number, length: number, path?: string): void;
+  /**
+   * The caller runs one fdatasync of a descriptor at a time (fdatasync, fdatasyncAsync, or the
+   * one in commitAsync; commits the backend orders itself count as one): Linux reports a
+   * writeback error to only one of two racing fdatasyncs of an open file, the other returning 0
+   * for bytes that were lost. FsDirectory's files keep to it (WritableFile).
+   */
   fdatasync(fd: number, path?: string): void;
   fdatasyncAsync(fd: number, path?: string): Promise<void>;
   fsyncDir(path: string): void;

@@ -27,6 +27,13 @@ export interface CommitPlan {
  * After a failed write, sync or commit, every later write, sync and commit of the handle throws
  * that first failure without reaching the disk (reliability rule 4: a later fdatasync that returns
  * 0 proves nothing). close() still works; another handle of the file is not affected.
+ *
+ * One fdatasync of a handle at a time: Linux reports a writeback error once per open file
+ * description, to whichever of two racing fdatasyncs checks first, and the other returns 0 although
+ * the bytes it was to make durable are lost. So syncAsync and commitAsync each start after the
+ * ones issued before them settled (failing unrun, with the same cause, if one of those failed), and
+ * sync() waits for them where a synchronous call can (waitsForCommits) and otherwise throws
+ * InvalidStateError, without syncing and without failing the handle.
  */
 export interface WritableFile {
   readonly path: string;
@@ -48,15 +55,21 @@ export interface WritableFile {
   truncate(length: number): void;
   /** Current length of the file (may exceed `offset` after preallocation). */
   size(): number;
-  /** fdatasync: every byte written to this file so far is durable when this returns. */
+  /**
+   * fdatasync: every byte written to this file so far is durable when this returns. With commits
+   * in flight it first waits for them where waitsForCommits (throwing a failed one's error);
+   * InvalidStateError while a syncAsync, or a commit it cannot wait for, is in flight.
+   */
   sync(): void;
+  /** fdatasync off the event loop, once the syncs and commits issued before it settled (at once when none is in flight). */
   syncAsync(): Promise<void>;
   /**
    * Group commit: write the chunks, truncate, fdatasync this file, fsync the directories, in that
    * order and off the event loop; resolves once every step succeeded, rejects with the first
    * failure (later steps do not run). Commits of one file run in call order even when issued
-   * without waiting, each after the previous one's fdatasync; after a failed one every later
-   * commit of the file rejects with the same cause, unrun. FsDirectory on the native backend runs
+   * without waiting, each after the previous one's fdatasync (and after any syncAsync issued
+   * before it); after a failed one every later commit of the file rejects with the same cause,
+   * unrun. FsDirectory on the native backend runs
    * them on the file's commit thread. The caller's bytes are copied at the call. Memory and
    * simulated directories run the steps within microtasks (simulated counts each step as an
    * operation, so crash-after-k and fault injection see them).

@@ -55,6 +55,17 @@ export interface CheckedCommitPlan {
   readonly [OWNED_BYTES]?: true;
 }
 
+/** What an operation ending in an fdatasync counts as (BaseWritableFile's syncsInFlight and the counts below it). */
+interface SyncKind {
+  /** A syncAsync. */
+  readonly async: boolean;
+  /** Not in the order of the commits a file orders itself (see unorderedSyncs). */
+  readonly unordered: boolean;
+}
+const ASYNC_SYNC: SyncKind = { async: true, unordered: true };
+const ORDERED_COMMIT: SyncKind = { async: false, unordered: false };
+const UNORDERED_COMMIT: SyncKind = { async: false, unordered: true };
+
 interface QueuedCommit {
   readonly plan: CheckedCommitPlan;
   done: boolean;
@@ -67,8 +78,23 @@ export abstract class BaseWritableFile implements WritableFile {
   private closed = false;
   /** Async operations running off the thread on this file: the descriptor outlives them. */
   private inFlight = 0;
-  /** The newest commit, for the next one to run after (see commitAsync). */
-  private lastCommit: Promise<void> = Promise.resolve();
+  /**
+   * The newest syncAsync or commitAsync: the next one starts after it settled (see syncAsync).
+   * Two fdatasyncs of one descriptor must never run at once: Linux reports a writeback error once
+   * per open file description, to whichever of them checks first, and the other returns 0
+   * although the bytes it was to make durable are lost.
+   */
+  private lastSync: Promise<void> = Promise.resolve();
+  /** syncAsync and commitAsync calls not yet settled. */
+  private syncsInFlight = 0;
+  /** Of those, the syncAsync calls: sync() cannot wait for them (an fdatasync on the thread pool). */
+  private asyncSyncs = 0;
+  /**
+   * Of those, the ones a commit handed straight to a file that orders its own commits
+   * (ordersCommits: the native commit thread) would not run after: syncAsync calls, and commits
+   * queued behind one. While there are any, commits queue behind them too.
+   */
+  private unorderedSyncs = 0;
   private releaseWhenIdle = false;
 
   protected constructor(path: string, offset: number) {
@@ -278,12 +304,36 @@ export abstract class BaseWritableFile implements WritableFile {
 
   sync(): void {
     this.checkOpen();
+    if (this.syncsInFlight > 0) this.settleSyncsSync();
     this.recorded(() => this.fdatasync());
   }
 
+  /**
+   * Runs after the syncs and commits handed over before it settled, one fdatasync of the file at
+   * a time (see `lastSync`); if one of them failed, it fails with the same cause, unrun. At once
+   * when none is in flight.
+   */
   async syncAsync(): Promise<void> {
     this.checkOpen();
-    await this.offThread(() => this.recordedAsync(() => this.fdatasyncAsync()));
+    const run = (): Promise<void> => this.recordedAsync(() => this.fdatasyncAsync());
+    const previous = this.syncsInFlight > 0 ? this.lastSync : undefined;
+    await this.offThread(previous === undefined ? run : () => previous.then(run, run), ASYNC_SYNC);
+  }
+
+  /**
+   * sync() while syncs or commits of the file are in flight: its fdatasync must not race theirs
+   * (see `lastSync`), so it waits for them where a synchronous call can (commits on a thread of
+   * the file's own, or run in place: waitCommitsSync, which throws a failed one's error) and
+   * refuses where it cannot (an fdatasync on the thread pool).
+   */
+  private settleSyncsSync(): void {
+    if (this.asyncSyncs > 0) {
+      throw new InvalidStateError(`sync() of ${this.path} cannot wait for the syncAsync() in flight on the file; await it first`);
+    }
+    if (!this.waitsForCommits) {
+      throw new InvalidStateError(`sync() of ${this.path} cannot wait for the commits in flight on the file (commitAsync); await them first`);
+    }
+    this.waitCommitsSync();
   }
 
   async commitAsync(plan: CommitPlan): Promise<void> {
@@ -305,26 +355,27 @@ export abstract class BaseWritableFile implements WritableFile {
       if (typeof d !== 'string') throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
       return normalizePath(d, { allowRoot: true });
     });
-    // In call order, each after the previous one's fdatasync, and none after a failure of the
-    // file (it rejects with the same cause): bytes written behind a failed fdatasync could not be trusted.
-    let commit: Promise<void>;
-    if (this.ordersCommits) {
+    // In call order, each after the previous one's fdatasync (and after any syncAsync before it:
+    // see `lastSync`), and none after a failure of the file (it rejects with the same cause):
+    // bytes written behind a failed fdatasync could not be trusted.
+    if (this.ordersCommits && this.unorderedSyncs === 0) {
+      // Straight to the file, which runs its commits in order (the group-commit path).
       const checked = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
-      commit = this.offThread(() => this.recordedAsync(() => this.runCommit(checked)));
-    } else {
-      // The caller's bytes as they are now: this commit may start only after earlier ones.
-      const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
-      if (this.commitNow === undefined) {
-        commit = this.offThread(() => this.lastCommit.then(() => this.recordedAsync(() => this.runCommit(checked))));
-      } else {
-        const queued: QueuedCommit = { plan: checked, done: false, error: undefined };
-        this.queued.push(queued);
-        const run = (): void => this.settleQueued(queued);
-        commit = this.offThread(() => this.lastCommit.then(run, run));
-      }
+      await this.offThread(() => this.recordedAsync(() => this.runCommit(checked)), ORDERED_COMMIT);
+      return;
     }
-    this.lastCommit = commit;
-    await commit;
+    // The caller's bytes as they are now: this commit may start only after earlier ones.
+    const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
+    const previous = this.lastSync;
+    if (this.commitNow === undefined) {
+      const run = (): Promise<void> => this.recordedAsync(() => this.runCommit(checked));
+      await this.offThread(() => previous.then(run, run), this.ordersCommits ? UNORDERED_COMMIT : ORDERED_COMMIT);
+    } else {
+      const queued: QueuedCommit = { plan: checked, done: false, error: undefined };
+      this.queued.push(queued);
+      const run = (): void => this.settleQueued(queued);
+      await this.offThread(() => previous.then(run, run), ORDERED_COMMIT);
+    }
   }
 
   /**
@@ -339,11 +390,31 @@ export abstract class BaseWritableFile implements WritableFile {
     else this.release();
   }
 
-  private async offThread(op: () => Promise<void>): Promise<void> {
+  /**
+   * Runs an async operation of the file, keeping the descriptor open until it settles. `sync`:
+   * it ends in an fdatasync (syncAsync, commitAsync), counted as such and the newest (`lastSync`).
+   */
+  private offThread(op: () => Promise<void>, sync?: SyncKind): Promise<void> {
+    if (sync !== undefined) {
+      this.syncsInFlight++;
+      if (sync.async) this.asyncSyncs++;
+      if (sync.unordered) this.unorderedSyncs++;
+    }
+    const running = this.running(op, sync);
+    if (sync !== undefined) this.lastSync = running;
+    return running;
+  }
+
+  private async running(op: () => Promise<void>, sync: SyncKind | undefined): Promise<void> {
     this.inFlight++;
     try {
       await op();
     } finally {
+      if (sync !== undefined) {
+        this.syncsInFlight--;
+        if (sync.async) this.asyncSyncs--;
+        if (sync.unordered) this.unorderedSyncs--;
+      }
       if (--this.inFlight === 0 && this.releaseWhenIdle) {
         this.releaseWhenIdle = false;
         this.release();

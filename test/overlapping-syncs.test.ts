@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { WritableFile } from '../lib/directory/directory';
+import { FsDirectory } from '../lib/directory/fs';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { SimulatedDirectory } from '../lib/directory/simulated';
+import { InvalidStateError, IoError } from '../lib/errors';
+import type { CommitSteps } from '../lib/backend/backend';
+import { NativeFileBackend } from '../lib/backend/native';
+import { nativeBackend } from '../lib/backend/select';
+import { bytes, text } from './directory-contract';
+import { ErrseqBackend } from './support/errseq-backend';
+import { TEST_BUILD, testBuild } from './support/test-binding';
+
+// Two fdatasyncs of one descriptor must never run at once. Linux reports a writeback error once
+// per open file description, to whichever racing fdatasync checks first; the other returns 0
+// although the bytes it was to make durable are gone (fsyncgate, within one process). The
+// errseq double (support/errseq-backend.ts) holds off-thread fdatasyncs and hands a lost
+// writeback's error to one of those racing, success to the others, first.
+
+const isEio = (err: unknown): boolean => err instanceof IoError && err.errno === 'EIO' && err.syscall === 'fdatasync';
+
+/** How a promise settled, without an unhandled rejection in between. */
+function outcome(p: Promise<unknown>): Promise<{ ok: true } | { ok: false; err: unknown }> {
+  return p.then(() => ({ ok: true as const }), (err: unknown) => ({ ok: false as const, err }));
+}
+
+describe('overlapping fdatasyncs of one file', () => {
+  let root: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-errseq-'));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  for (const ordersCommits of [false, true]) {
+    describe(ordersCommits ? 'commits ordered by the file (as on the native commit thread)' : 'commits chained by the directory layer (as on node:fs)', () => {
+      function open(): { errseq: ErrseqBackend; dir: FsDirectory; file: WritableFile } {
+        const errseq = new ErrseqBackend({ ordersCommits });
+        const dir = new FsDirectory(root, { backend: errseq.backend });
+        return { errseq, dir, file: dir.create('f') };
+      }
+
+      it('a syncAsync issued while another runs waits for it, and fails with its error when its writeback was lost', async () => {
+        const { errseq, file } = open();
+        file.write(bytes('first'));
+        const first = outcome(file.syncAsync());
+        file.write(bytes('second'));
+        const second = outcome(file.syncAsync());
+        await errseq.settle();
+        assert.equal(errseq.heldSyncs, 1, 'the second fdatasync waits for the first');
+        await errseq.loseWriteback();
+        const a = await first;
+        const b = await second;
+        assert.ok(!a.ok && isEio(a.err));
+        assert.ok(!b.ok, 'the second sync cannot report bytes durable that the lost writeback held');
+        assert.equal(b.err, a.err, 'it fails with the first failure, unrun');
+        assert.equal(errseq.overlaps, 0);
+        file.close();
+      });
+
+      it('syncAsync after a commitAsync still running waits for it and fails with its error', async () => {
+        const { errseq, file } = open();
+        const commit = outcome(file.commitAsync({ chunks: [bytes('batch')], position: 0 }));
+        await errseq.settle();
+        const sync = outcome(file.syncAsync());
+        await errseq.settle();
+        assert.equal(errseq.heldSyncs, 1);
+        await errseq.loseWriteback();
+        const c = await commit;
+        const s = await sync;
+        assert.ok(!c.ok && isEio(c.err));
+        assert.ok(!s.ok && s.err === c.err);
+        assert.equal(errseq.overlaps, 0);
+        file.close();
+      });
+
+      it('commitAsync after a syncAsync still running waits for it and fails with its error, unwritten', async () => {
+        const { errseq, dir, file } = open();
+        file.write(bytes('head'));
+        const sync = outcome(file.syncAsync());
+        await errseq.settle();
+        const commit = outcome(file.commitAsync({ chunks: [bytes('batch')], position: 4 }));
+        await errseq.settle();
+        assert.equal(errseq.heldSyncs, 1);
+        await errseq.loseWriteback();
+        const s = await sync;
+        const c = await commit;
+        assert.ok(!s.ok && isEio(s.err));
+        assert.ok(!c.ok && c.err === s.err);
+        assert.equal(errseq.overlaps, 0);
+        file.close();
+        assert.equal(text(dir.readFile('f')), 'head', 'nothing was written behind the failed fdatasync');
+      });
+
+      it('without failures every sync and commit completes, one fdatasync at a time, in call order', async () => {
+        const { errseq, dir, file } = open();
+        const done: string[] = [];
+        file.write(bytes('a'));
+        const all = [
+          file.syncAsync().then(() => done.push('sync 1')),
+          file.commitAsync({ chunks: [bytes('b')], position: 1 }).then(() => done.push('commit 1')),
+          file.syncAsync().then(() => done.push('sync 2')),
+          file.commitAsync({ chunks: [bytes('c')], position: 2 }).then(() => done.push('commit 2')),
+          file.commitAsync({ chunks: [bytes('d')], position: 3 }).then(() => done.push('commit 3')),
+        ];
+        await errseq.deliverUntil(Promise.all(all));
+        assert.deepEqual(done, ['sync 1', 'commit 1', 'sync 2', 'commit 2', 'commit 3']);
+        assert.equal(errseq.syncs, 5);
+        assert.equal(errseq.overlaps, 0);
+        file.sync();
+        file.close();
+        assert.equal(text(dir.readFile('f')), 'abcd');
+      });
+
+      it('sync() while a syncAsync runs is refused (InvalidStateError) without an fdatasync; the file stays usable', async () => {
+        const { errseq, file } = open();
+        file.write(bytes('x'));
+        const pending = file.syncAsync();
+        await errseq.settle();
+        assert.throws(() => file.sync(), InvalidStateError);
+        assert.equal(errseq.syncs, 1, 'no fdatasync raced the one in flight');
+        errseq.deliver();
+        await pending;
+        file.sync();
+        file.close();
+      });
+
+      it('sync() while a syncAsync runs cannot return before learning that its writeback was lost', async () => {
+        const { errseq, file } = open();
+        file.write(bytes('x'));
+        const pending = outcome(file.syncAsync());
+        await errseq.settle();
+        assert.throws(() => file.sync(), InvalidStateError);
+        await errseq.loseWriteback();
+        const p = await pending;
+        assert.ok(!p.ok && isEio(p.err));
+        assert.throws(() => file.sync(), (err: unknown) => err === p.err);
+        assert.equal(errseq.overlaps, 0);
+        file.close();
+      });
+
+      it('sync() while a commit runs on a file that cannot wait for its commits is refused (InvalidStateError)', async () => {
+        const { errseq, file } = open();
+        assert.equal(file.waitsForCommits, false);
+        const commit = file.commitAsync({ chunks: [bytes('batch')], position: 0 });
+        await errseq.settle();
+        assert.throws(() => file.sync(), InvalidStateError);
+        assert.equal(errseq.overlaps, 0);
+        errseq.deliver();
+        await commit;
+        file.sync();
+        file.close();
+      });
+    });
+  }
+
+  it('sync() with commits queued on a file that runs them in place (memory, simulated) runs them first', async () => {
+    const dir = new SimulatedDirectory({ seed: 1 });
+    const f = dir.create('f');
+    dir.syncDir('');
+    f.write(bytes('head'));
+    const commit = f.commitAsync({ chunks: [bytes('batch')], position: 4 });
+    f.sync();
+    assert.equal(text(dir.durableContent('f') ?? new Uint8Array()), 'headbatch', 'the commit ran, then the sync');
+    await commit;
+    dir.injectFault({ op: 'sync', error: 'EIO' });
+    const failing = outcome(f.commitAsync({ chunks: [bytes('lost')], position: 9 }));
+    assert.throws(() => f.sync(), isEio);
+    const c = await failing;
+    assert.ok(!c.ok && isEio(c.err));
+    f.close();
+
+    const mem = new MemoryDirectory().create('g');
+    const queued = mem.commitAsync({ chunks: [bytes('abc')], position: 0 });
+    mem.sync();
+    assert.equal(mem.size(), 3, 'the queued commit ran before the sync');
+    await queued;
+    mem.close();
+  });
+});
+
+if (nativeBackend() !== undefined) {
+  describe(`overlapping fdatasyncs of one file on the native core ${TEST_BUILD}`, () => {
+    let root: string;
+    before(function () {
+      this.timeout(600_000); // the first run may build the test addon
+      testBuild();
+    });
+    beforeEach(() => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-errseq-'));
+    });
+    afterEach(() => {
+      testBuild().binding.__setFaultInjection(null);
+      fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    it('sync() while a commit runs on the commit thread waits for it, and throws its error', async () => {
+      // The hook fails the commit's fdatasync as a lost writeback would reach it; the fdatasync
+      // sync() makes itself succeeds, as a racing one does: only waiting for the commit tells.
+      const dir = new FsDirectory(root, { backend: new NativeFileBackend(testBuild().binding) });
+      const f = dir.create('f');
+      testBuild().binding.__setFaultInjection({ op: 'fdatasync', errno: os.constants.errno.EIO });
+      const commit = outcome(f.commitAsync({ chunks: [bytes('batch')], position: 0 }));
+      assert.throws(() => f.sync(), isEio);
+      const c = await commit;
+      assert.ok(!c.ok && isEio(c.err));
+      f.close();
+    });
+
+    it('syncAsync issued while a commit runs starts its fdatasync only once the commit settled', async () => {
+      const events: string[] = [];
+      const real = new NativeFileBackend(testBuild().binding);
+      const backend = new Proxy(real, {
+        get(target, prop) {
+          if (prop === 'fdatasyncAsync') return (fd: number, p?: string) => {
+            events.push('fdatasync started');
+            return real.fdatasyncAsync(fd, p);
+          };
+          if (prop === 'commitAsync') return (fd: number, steps: CommitSteps, p?: string) => {
+            const commit = real.commitAsync(fd, steps, p);
+            void commit.then(() => events.push('commit done'));
+            return commit;
+          };
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const f = new FsDirectory(root, { backend }).create('f');
+      await Promise.all([f.commitAsync({ chunks: [bytes('batch')], position: 0 }), f.syncAsync()]);
+      assert.deepEqual(events, ['commit done', 'fdatasync started']);
+      f.close();
+    });
+  });
+}
