@@ -6,7 +6,9 @@ import type { WritableFile } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory } from '../lib/directory/simulated';
-import { InvalidStateError, IoError } from '../lib/errors';
+import { InvalidStateError, IoError, LockedError, PoisonedError } from '../lib/errors';
+import { readRecordLog } from '../lib/recordlog/reader';
+import { RecordLogWriter } from '../lib/recordlog/writer';
 import type { CommitSteps } from '../lib/backend/backend';
 import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend } from '../lib/backend/select';
@@ -234,3 +236,117 @@ if (nativeBackend() !== undefined) {
     });
   });
 }
+
+describe('record log syncs racing on the log file', () => {
+  let root: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-errseq-'));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  function open(options: { syncWindow?: number; bufferSize?: number } = {}): { errseq: ErrseqBackend; dir: FsDirectory; w: RecordLogWriter } {
+    const errseq = new ErrseqBackend();
+    const dir = new FsDirectory(root, { backend: errseq.backend });
+    return { errseq, dir, w: RecordLogWriter.open(dir, 'log', options) };
+  }
+
+  it('sync() while another sync() runs: the second cannot resolve when the first one\'s writeback was lost', async () => {
+    const { errseq, w } = open();
+    w.append(bytes('one'));
+    const first = outcome(w.sync());
+    await errseq.settle();
+    w.append(bytes('two'));
+    const second = outcome(w.sync());
+    await errseq.settle();
+    const before = w.durableSize;
+    await errseq.loseWriteback();
+    errseq.deliver();
+    const a = await first;
+    const b = await second;
+    assert.ok(!a.ok && isEio(a.err));
+    assert.ok(!b.ok, 'the second sync reported records durable that the lost writeback held');
+    assert.equal(w.durableSize, before);
+    assert.equal(errseq.overlaps, 0);
+    await assert.rejects(w.close(), PoisonedError);
+  });
+
+  it('syncSync() while sync() runs is refused without writing or poisoning; durableSize only moves when a sync succeeds', async () => {
+    const { errseq, w } = open();
+    w.append(bytes('one'));
+    const pending = outcome(w.sync());
+    await errseq.settle();
+    const durable = w.durableSize;
+    w.append(bytes('two'));
+    assert.throws(() => w.syncSync(), InvalidStateError);
+    w.flushSync(); // the refusal did not poison the writer
+    assert.equal(w.durableSize, durable, 'nothing was reported durable');
+    assert.equal(errseq.overlaps, 0);
+    await errseq.loseWriteback();
+    const p = await pending;
+    assert.ok(!p.ok && isEio(p.err));
+    assert.throws(() => w.syncSync(), PoisonedError, 'the lost writeback poisons the writer');
+    assert.throws(() => w.closeSync(), PoisonedError);
+  });
+
+  it('syncSync() after the sync() it was refused for succeeded makes every record durable', async () => {
+    const { errseq, dir, w } = open();
+    w.append(bytes('one'));
+    const pending = w.sync();
+    await errseq.settle();
+    w.append(bytes('two'));
+    assert.throws(() => w.syncSync(), InvalidStateError);
+    errseq.deliver();
+    await pending;
+    w.syncSync();
+    assert.equal(w.durableSize, w.size);
+    w.closeSync();
+    assert.deepEqual(readRecordLog(dir, 'log').records.map(text), ['one', 'two']);
+  });
+
+  it('an append that must sync first (the sync window is full) while sync() runs is refused, the record not taken', async () => {
+    const { errseq, dir, w } = open({ syncWindow: 4096, bufferSize: 0 });
+    w.append(new Uint8Array(1000));
+    const pending = outcome(w.sync());
+    await errseq.settle();
+    for (let i = 0; i < 3; i++) w.append(new Uint8Array(1000));
+    const size = w.size;
+    assert.throws(() => w.append(new Uint8Array(1000)), InvalidStateError);
+    assert.equal(w.size, size, 'the record was not taken');
+    assert.equal(errseq.overlaps, 0);
+    errseq.deliver();
+    assert.ok((await pending).ok);
+    w.append(new Uint8Array(1000));
+    const closing = w.close();
+    await errseq.deliverUntil(closing);
+    await closing;
+    assert.equal(readRecordLog(dir, 'log').records.length, 5);
+  });
+
+  it('closeSync() while sync() runs is refused and keeps the lock; once that sync failed it reports the poison and lets go', async () => {
+    const { errseq, dir, w } = open();
+    w.append(bytes('one'));
+    const pending = outcome(w.sync());
+    await errseq.settle();
+    assert.throws(() => w.closeSync(), InvalidStateError);
+    assert.equal(errseq.overlaps, 0);
+    assert.throws(() => RecordLogWriter.open(dir, 'log'), LockedError, 'the writer still holds its lock');
+    await errseq.loseWriteback();
+    const p = await pending;
+    assert.ok(!p.ok && isEio(p.err));
+    assert.throws(() => w.closeSync(), PoisonedError);
+    RecordLogWriter.open(dir, 'log').closeSync();
+  });
+
+  it('close() while sync() runs waits for it, then syncs what came after', async () => {
+    const { errseq, dir, w } = open();
+    w.append(bytes('one'));
+    const pending = w.sync();
+    await errseq.settle();
+    const closing = w.close();
+    await errseq.deliverUntil(closing);
+    await pending;
+    await closing;
+    assert.equal(errseq.overlaps, 0);
+    assert.deepEqual(readRecordLog(dir, 'log').records.map(text), ['one']);
+  });
+});

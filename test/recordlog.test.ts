@@ -454,9 +454,10 @@ describe('record log close', () => {
     }
   });
 
-  it('a sync still running when closeSync let go of the log cannot cut the next writer\'s records when it fails', async () => {
+  it('closeSync while a sync is still running is refused and keeps the log; the late failure then poisons it, never the next writer', async () => {
     // An fdatasync on the thread pool that reports its failure late: the kernel hands a writeback
-    // error to one of the fdatasyncs racing on a descriptor, so closeSync's own may succeed.
+    // error to one of the fdatasyncs racing on a descriptor, so one closeSync made meanwhile
+    // could return 0 for records that sync lost, and let go of the log.
     const dir = new MemoryDirectory();
     let failLate: (() => void) | undefined;
     const openAppend = dir.openAppend.bind(dir);
@@ -471,15 +472,17 @@ describe('record log close', () => {
     const a = RecordLogWriter.open(dir, LOG);
     a.append(bytesOf(0));
     const syncing = a.sync();
-    a.closeSync(); // its own fdatasync succeeds: the lock is released
-    const b = RecordLogWriter.open(dir, LOG);
-    for (let i = 1; i < 4; i++) b.append(bytesOf(i));
-    b.syncSync();
+    assert.throws(() => a.closeSync(), InvalidStateError);
+    assert.throws(() => RecordLogWriter.open(dir, LOG), LockedError, 'the log was not let go');
     assert.ok(failLate !== undefined);
     failLate();
     await assert.rejects(syncing, IoError);
+    assert.throws(() => a.closeSync(), PoisonedError);
+    const b = RecordLogWriter.open(dir, LOG);
+    for (let i = 1; i < 4; i++) b.append(bytesOf(i));
+    b.syncSync();
     b.closeSync();
-    assert.deepEqual(readRecordLog(dir, LOG).records, [0, 1, 2, 3].map((i) => bytesOf(i)));
+    assert.deepEqual(readRecordLog(dir, LOG).records, [1, 2, 3].map((i) => bytesOf(i)), 'the record the failed sync held was cut back');
   });
 });
 

@@ -186,12 +186,16 @@ export class RecordLogWriter<R = Uint8Array> {
     return this.synced;
   }
 
+  /** Frames a record; one that would take the unsynced bytes past W first syncs, so InvalidStateError while a sync() runs (see syncSync). */
   append(record: R): void {
     this.checkUsable();
     const payload = encodePayload(this.codec, record, 'a record', this.recordLimit);
     const frame = RECORD_FRAME_HEADER_SIZE + payload.length;
     const unsynced = this.written + this.buffered - this.synced;
-    if (unsynced > 0 && unsynced + this.markBytes() + frame > this.syncWindow) this.syncWritten();
+    if (unsynced > 0 && unsynced + this.markBytes() + frame > this.syncWindow) {
+      this.refuseWhileSyncing('append', 'this record fills the sync window, so a sync must come first; await sync() before appending it');
+      this.syncWritten();
+    }
     // A mark due goes right before the record, in the same write (see markBytes).
     const mark = this.markBytes();
     if (this.buffered + mark + frame > this.buffer.length) {
@@ -216,9 +220,14 @@ export class RecordLogWriter<R = Uint8Array> {
     this.flushSync();
   }
 
-  /** Every record appended so far is durable when this returns. */
+  /**
+   * Every record appended so far is durable when this returns. InvalidStateError while a sync()
+   * is running: its fdatasync cannot be waited for here, and one racing it could return 0 while
+   * that one gets the writeback error (see refuseWhileSyncing).
+   */
   syncSync(): void {
     this.checkUsable();
+    this.refuseWhileSyncing('syncSync', 'await sync() instead');
     this.syncWritten();
   }
 
@@ -254,10 +263,14 @@ export class RecordLogWriter<R = Uint8Array> {
     this.synced = Math.max(this.synced, upTo);
   }
 
-  /** Syncs and releases the file and lock; throws PoisonedError (after releasing) if poisoned. */
+  /**
+   * Syncs and releases the file and lock; throws PoisonedError (after releasing) if poisoned.
+   * InvalidStateError (the writer stays open) while a sync() is running, as syncSync.
+   */
   closeSync(): void {
     if (this.closed) return;
     if (this.closing !== undefined) throw new InvalidStateError('close() is already in progress');
+    if (this.failure === undefined) this.refuseWhileSyncing('closeSync', 'await it first, or use close()');
     try {
       if (this.failure !== undefined) throw new PoisonedError(this.failure);
       this.syncWritten();
@@ -295,6 +308,16 @@ export class RecordLogWriter<R = Uint8Array> {
       this.closed = true;
       this.release();
     }
+  }
+
+  /**
+   * A synchronous fdatasync must not race the one a sync() runs off the thread: the kernel reports
+   * a writeback error to one of them only, so ours could return 0 for records that were lost.
+   * It cannot wait for it either: refused, before anything is written, and the writer stays usable.
+   */
+  private refuseWhileSyncing(call: string, instead: string): void {
+    if (this.inFlight.size === 0) return;
+    throw new InvalidStateError(`${call}() cannot wait for the sync() in flight: ${instead}`);
   }
 
   /**
