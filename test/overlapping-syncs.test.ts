@@ -143,6 +143,30 @@ describe('overlapping fdatasyncs of one file', () => {
         file.close();
       });
 
+      it('sync() of a failed file throws its failure, not InvalidStateError, while syncs queued behind the failed one still settle', async () => {
+        const { errseq, file } = open();
+        file.write(bytes('x'));
+        let fromSync: unknown;
+        const first = file.syncAsync().catch((err: unknown) => {
+          // The second syncAsync is still in flight here, about to fail unrun with this error.
+          try {
+            file.sync();
+          } catch (syncErr) {
+            fromSync = syncErr;
+          }
+          return err;
+        });
+        const second = outcome(file.syncAsync());
+        await errseq.settle();
+        await errseq.loseWriteback();
+        const cause = await first;
+        assert.ok(isEio(cause));
+        assert.equal(fromSync, cause);
+        const s = await second;
+        assert.ok(!s.ok && s.err === cause);
+        file.close();
+      });
+
       it('sync() while a commit runs on a file that cannot wait for its commits is refused (InvalidStateError)', async () => {
         const { errseq, file } = open();
         assert.equal(file.waitsForCommits, false);

@@ -30,7 +30,9 @@ import { bufferForRead, checkBytes } from './writable-base';
  * After crash() the old instance is powered off: every operation on it and on its handles throws
  * IoError EIO (close() and lock release() are no-ops, so cleanup code runs). The inspection
  * helpers and crash() itself keep working on it, so one state can be crashed many ways.
- * Async methods complete synchronously and return settled promises.
+ * Async methods complete synchronously and return settled promises, except a file's commits
+ * (run in microtasks, in order: WritableFile.commitAsync) and a syncAsync issued while one of them
+ * is pending (it runs after them, as one fdatasync of a handle runs at a time).
  */
 export interface SimulatedDirectoryOptions {
   /** Seeds crash() choices (and temp names). Default 0. */

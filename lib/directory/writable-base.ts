@@ -304,7 +304,8 @@ export abstract class BaseWritableFile implements WritableFile {
 
   sync(): void {
     this.checkOpen();
-    if (this.syncsInFlight > 0) this.settleSyncsSync();
+    // A failed file throws its failure (recorded, below), whatever is in flight.
+    if (this.syncsInFlight > 0 && this.failure === undefined) this.settleSyncsSync();
     this.recorded(() => this.fdatasync());
   }
 
