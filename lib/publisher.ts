@@ -21,7 +21,7 @@ import type { Directory } from './directory/directory';
 import { InvalidArgumentError, InvalidStateError } from './errors';
 import { requireDirectory } from './guards';
 import {
-  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, listCheckpoints, pruneCheckpoints, publishCheckpointBytes,
+  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, listCheckpoints, planRetention, pruneCheckpoints, publishCheckpointBytes,
 } from './checkpoint/store';
 import { notifyCheckpoint, type CheckpointObserver } from './checkpoint/observer';
 import type { Codec } from './wal/codec';
@@ -142,7 +142,7 @@ export class CheckpointPublisher<S, E> {
 
   /** Last entry id of the oldest checkpoint pruning will keep; 0 while fewer than `retain` exist. */
   private truncationPoint(): number {
-    const kept = listCheckpoints(this.dir).filter((f) => !this.damaged.has(f.path));
-    return kept.length < this.retain ? 0 : kept[kept.length - this.retain].lastEntryId;
+    const { keep } = planRetention(this.dir, this.retain, this.damaged);
+    return keep.length < this.retain ? 0 : keep[0].lastEntryId;
   }
 }

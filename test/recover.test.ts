@@ -273,6 +273,38 @@ for (const kind of dirKinds()) {
       await assert.rejects(recover(options(dir, { stateCodec })), DecodeError);
     });
 
+    it('a directory planted under a checkpoint name is no retained checkpoint, and pruning leaves it and publishes on', async () => {
+      const notFiles: string[] = [];
+      const listen = (m: unknown): void => {
+        const e = m as { kind: string; path: string };
+        if (e.kind === 'checkpoint-not-a-file') notFiles.push(e.path);
+      };
+      diagnosticsChannel.subscribe('durability:diagnostic', listen);
+      try {
+        const h = await recover({ ...options(dir), writer: { maxSegmentSize: 200 }, retain: 2 });
+        const all = ingest(h, 0, 10);
+        dir.mkdirp(checkpointPath(3));
+        all.push(...ingest(h, 10, 20));
+        // Alone with the directory, checkpoint 20 is the only checkpoint: nothing may be truncated.
+        assert.equal((await h.checkpoint(h.state)).truncatedThrough, 0);
+        all.push(...ingest(h, 20, 30));
+        assert.equal((await h.checkpoint(h.state)).truncatedThrough, 20);
+        all.push(...ingest(h, 30, 40));
+        const c = await h.checkpoint(h.state);
+        assert.deepEqual([c.truncatedThrough, c.prunedCheckpoints], [30, [checkpointPath(20)]]);
+        all.push(...ingest(h, 40, 45));
+        await h.close();
+        assert.deepEqual(listCheckpoints(dir).map((f) => f.lastEntryId), [3, 30, 40]);
+        assert.ok(notFiles.includes(checkpointPath(3)), 'the directory is reported');
+        // Two real checkpoints are retained: with the newest damaged, the WAL still reaches back to the other.
+        corrupt(dir, checkpointPath(40), (b) => b.length - 2);
+        const r = await recover(options(dir, { initial: {} }));
+        assert.deepEqual([r.state, r.checkpointEntryId], [stateOf(all), 30]);
+      } finally {
+        diagnosticsChannel.unsubscribe('durability:diagnostic', listen);
+      }
+    });
+
     it('a second recover with a writer while the first holds the log is LockedError', async () => {
       const h = await recover({ ...options(dir), writer: true });
       await assert.rejects(recover({ ...options(dir), writer: true }), LockedError);

@@ -213,27 +213,81 @@ export function publishCheckpointBytes(dir: Directory, lastEntryId: number, byte
   return info;
 }
 
+export interface RetentionPlan {
+  /** The checkpoints kept, oldest first (at most `retain`). */
+  readonly keep: readonly CheckpointFile[];
+  /** The files to delete, newest first. */
+  readonly remove: readonly CheckpointFile[];
+  /** Names that hold no file (a directory planted there): neither kept nor deleted. */
+  readonly notFiles: readonly CheckpointFile[];
+}
+
+/**
+ * Which checkpoint files pruning keeps: the `retain` newest regular files not listed in `exclude`
+ * (files known to be damaged). A name holding no regular file is no checkpoint, so it takes no
+ * place among those kept: counted, it would let the publisher truncate the WAL back to it,
+ * leaving fewer checkpoints to fall back on than `retain` promises.
+ */
+export function planRetention(dir: Directory, retain: number, exclude?: ReadonlySet<string>): RetentionPlan {
+  if (!Number.isSafeInteger(retain) || retain < 1) throw new InvalidArgumentError(`retain must be an integer ≥ 1, got ${retain}`);
+  const files = listCheckpoints(dir);
+  const keep: CheckpointFile[] = [];
+  const remove: CheckpointFile[] = [];
+  const notFiles: CheckpointFile[] = [];
+  for (let i = files.length - 1; i >= 0; i--) {
+    const f = files[i];
+    if (keep.length >= retain || exclude?.has(f.path) === true) remove.push(f);
+    else if (holdsRegularFile(dir, f.path)) keep.unshift(f);
+    else notFiles.push(f);
+  }
+  return { keep, remove, notFiles };
+}
+
 /**
  * Keeps the `retain` newest checkpoint files not listed in `exclude` (files known to be damaged)
  * and deletes every other one, then fsyncs the directory once. Returns the deleted paths.
+ * A name that holds a directory is left alone and reported ('checkpoint-not-a-file'
+ * diagnostic): it is not this package's to remove, and pruning is housekeeping after a checkpoint
+ * was already published, which must not fail for it.
  */
 export function pruneCheckpoints(dir: Directory, retain: number, options: { exclude?: ReadonlySet<string>; observer?: CheckpointObserver } = {}): string[] {
-  if (!Number.isSafeInteger(retain) || retain < 1) throw new InvalidArgumentError(`retain must be an integer ≥ 1, got ${retain}`);
-  const files = listCheckpoints(dir);
+  const plan = planRetention(dir, retain, options.exclude);
+  const notFiles = [...plan.notFiles];
   const deleted: string[] = [];
-  let kept = 0;
-  for (let i = files.length - 1; i >= 0; i--) {
-    const f = files[i];
-    if (kept < retain && options.exclude?.has(f.path) !== true) {
-      kept++;
+  for (const f of plan.remove) {
+    try {
+      dir.deleteNoSync(f.path);
+    } catch (err) {
+      if (!isNotAFile(err)) throw err;
+      notFiles.push(f);
       continue;
     }
-    dir.deleteNoSync(f.path);
     deleted.push(f.path);
+  }
+  if (channels.diagnostic.hasSubscribers) {
+    for (const f of notFiles) {
+      channels.diagnostic.publish({ kind: 'checkpoint-not-a-file', message: `${f.path} holds no checkpoint file (a directory?): left in place, not counted as a checkpoint`, path: f.path });
+    }
   }
   if (deleted.length > 0) {
     dir.syncDir(CHECKPOINT_DIR);
     notifyCheckpoint(options.observer, 'onPruned', { paths: deleted });
   }
   return deleted;
+}
+
+/** Whether `path` holds a regular file; what else sits there (a directory, a FIFO, a link) is refused unopened. */
+function holdsRegularFile(dir: Directory, path: string): boolean {
+  try {
+    dir.openRead(path).close();
+    return true;
+  } catch (err) {
+    if (isNotAFile(err)) return false;
+    throw err;
+  }
+}
+
+/** The error a directory (or, on FsDirectory, any non-regular file) gives where a file was expected. */
+function isNotAFile(err: unknown): boolean {
+  return err instanceof NotRegularFileError || (err instanceof IoError && err.errno === 'EISDIR');
 }
