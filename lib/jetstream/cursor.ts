@@ -1,5 +1,5 @@
-import type { Directory } from '../directory/directory';
-import { CorruptionError, NotFoundError } from '../errors';
+import type { Directory, ReadableFile } from '../directory/directory';
+import { CorruptionError, EncodeError, NotFoundError } from '../errors';
 
 // The forwarder's local resume point: the last entry id JetStream acknowledged, as far as this
 // machine knows. Written with atomicWrite (old or new content, never a mix), only ever with
@@ -7,6 +7,17 @@ import { CorruptionError, NotFoundError } from '../errors';
 // `durability inspect` and people can read it; this module loads no NATS code.
 
 export const CURSOR_FILE = 'jetstream-cursor.json';
+
+/**
+ * Longest stream or subject name the forwarder takes: a NATS server's default max_control_line
+ * (4 KiB) already refuses longer subjects in every PUB.
+ */
+export const MAX_CURSOR_NAME_LENGTH = 4096;
+/**
+ * Largest cursor file: both names at their longest, each character escaped by JSON.stringify
+ * (6 bytes), plus the numbers. A larger file is no cursor, and is refused before it is read.
+ */
+export const MAX_CURSOR_SIZE = 64 * 1024;
 
 export interface ForwarderCursor {
   readonly version: 1;
@@ -21,12 +32,21 @@ export interface ForwarderCursor {
 }
 
 export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor | undefined {
-  let bytes: Uint8Array;
+  let file: ReadableFile;
   try {
-    bytes = dir.readFile(path);
+    file = dir.openRead(path);
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw err;
+  }
+  let bytes: Uint8Array;
+  try {
+    const size = file.size();
+    if (size > MAX_CURSOR_SIZE) throw new CorruptionError(path, MAX_CURSOR_SIZE, `forwarder cursor is ${size} bytes, more than a cursor takes (${MAX_CURSOR_SIZE})`);
+    bytes = new Uint8Array(size);
+    bytes = bytes.subarray(0, file.read(bytes, 0));
+  } finally {
+    file.close();
   }
   let value: unknown;
   try {
@@ -44,5 +64,7 @@ export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor 
 }
 
 export function writeCursor(dir: Directory, cursor: ForwarderCursor, path = CURSOR_FILE): void {
-  dir.atomicWrite(path, new TextEncoder().encode(`${JSON.stringify(cursor)}\n`));
+  const bytes = new TextEncoder().encode(`${JSON.stringify(cursor)}\n`);
+  if (bytes.length > MAX_CURSOR_SIZE) throw new EncodeError(`forwarder cursor of ${bytes.length} bytes exceeds ${MAX_CURSOR_SIZE}`);
+  dir.atomicWrite(path, bytes);
 }

@@ -1,7 +1,7 @@
 import type { Directory } from '../directory/directory';
 import { InvalidArgumentError } from '../errors';
 import { MAX_PAYLOAD_SIZE } from '../wal/format';
-import { CURSOR_FILE } from './cursor';
+import { CURSOR_FILE, MAX_CURSOR_NAME_LENGTH } from './cursor';
 
 export interface JetStreamForwarderOptions {
   /** The directory holding the log (its wal/) and, by default, the cursor file. */
@@ -71,8 +71,8 @@ function positive(name: string, value: number | undefined, fallback: number, max
 }
 
 function name(what: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || /[\s*>]/.test(value)) {
-    throw new InvalidArgumentError(`${what} must be a non-empty string without spaces or wildcards, not ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CURSOR_NAME_LENGTH || /[\s*>]/.test(value)) {
+    throw new InvalidArgumentError(`${what} must be a non-empty string of at most ${MAX_CURSOR_NAME_LENGTH} characters without spaces or wildcards, not ${JSON.stringify(value)}`);
   }
   return value;
 }

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { CorruptionError, InvalidArgumentError } from '../lib/errors';
+import { CURSOR_FILE, JetStreamForwarder, readCursor } from '../lib/jetstream/index';
+import { MAX_CURSOR_NAME_LENGTH, MAX_CURSOR_SIZE, writeCursor } from '../lib/jetstream/cursor';
+
+// The forwarder's local cursor file: what it holds is bounded, and so is what reading it costs.
+
+/** A memory directory whose reads record the largest target buffer handed to them. */
+function readSpy(): MemoryDirectory & { largestRead: number } {
+  const dir = new MemoryDirectory() as MemoryDirectory & { largestRead: number };
+  dir.largestRead = 0;
+  const openRead = dir.openRead.bind(dir);
+  const readFile = dir.readFile.bind(dir);
+  dir.openRead = (path: string) => {
+    const f = openRead(path);
+    return {
+      path: f.path,
+      size: () => f.size(),
+      read: (target: Uint8Array, position: number) => {
+        dir.largestRead = Math.max(dir.largestRead, target.length);
+        return f.read(target, position);
+      },
+      close: () => f.close(),
+    };
+  };
+  dir.readFile = (path: string) => {
+    const bytes = readFile(path);
+    dir.largestRead = Math.max(dir.largestRead, bytes.length);
+    return bytes;
+  };
+  return dir;
+}
+
+describe('JetStream forwarder cursor', () => {
+  it('a planted file larger than any cursor is a CorruptionError, read no further than the bound', () => {
+    const dir = readSpy();
+    const cursor = { version: 1, stream: 'S', subject: 's', entryId: 7, seq: 7, updatedAt: 1 };
+    // Valid JSON (whitespace is allowed around it), only far too long to be a cursor.
+    const text = `${JSON.stringify(cursor)}${' '.repeat(4 * MAX_CURSOR_SIZE)}`;
+    dir.atomicWrite(CURSOR_FILE, new TextEncoder().encode(text));
+    assert.throws(() => readCursor(dir), (e: unknown) => e instanceof CorruptionError && e.file === CURSOR_FILE);
+    assert.ok(dir.largestRead <= MAX_CURSOR_SIZE, `read ${dir.largestRead} bytes`);
+    assert.throws(() => new JetStreamForwarder({ dir, servers: 'nats://127.0.0.1:1', stream: 'S', subject: 's' }), CorruptionError);
+  });
+
+  it('the longest names the options take still make a cursor that reads back', () => {
+    const dir = new MemoryDirectory();
+    // Control characters: each is escaped to six bytes, the longest a name's character can get.
+    const longest = '\u0001'.repeat(MAX_CURSOR_NAME_LENGTH);
+    const cursor = { version: 1, stream: longest, subject: longest, entryId: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER, updatedAt: Date.now() } as const;
+    writeCursor(dir, cursor);
+    assert.deepEqual(readCursor(dir), cursor);
+    new JetStreamForwarder({ dir, servers: 'nats://127.0.0.1:1', stream: longest, subject: longest });
+    assert.throws(() => new JetStreamForwarder({ dir, servers: 'nats://127.0.0.1:1', stream: `${longest}x`, subject: 's' }), InvalidArgumentError);
+  });
+});
