@@ -102,6 +102,29 @@ describe('observer hooks that call the writer back', () => {
     assert.deepEqual(entries(dir), [[1, 'A'.repeat(8)], [2, 'B'.repeat(8)], [3, 'X'.repeat(64)]]);
   });
 
+  it('events raised by a hook\'s own calls come after the events already held: in the order they happened', () => {
+    const dir = new MemoryDirectory();
+    const seen: string[] = [];
+    let hooked = false;
+    const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+      codec: raw, flushPolicy: 'manual',
+      observer: {
+        onAppend: (id) => {
+          seen.push(`append ${id}`);
+          if (hooked) return;
+          hooked = true;
+          w.append(text('from the hook'));
+          w.syncSync();
+        },
+        onFlush: (info) => seen.push(`flush ${info.lastEntryId}`),
+        onSync: (info) => seen.push(`sync ${info.durableEntryId}`),
+      },
+    });
+    assert.deepEqual(w.appendBatch([text('a'), text('b')]), [1, 2]);
+    assert.deepEqual(seen, ['append 1', 'append 2', 'append 3', 'flush 3', 'sync 3']);
+    w.closeSync();
+  });
+
   it('a batch appended from admit while a batch is encoded does not overwrite the payloads staged so far', () => {
     const dir = new MemoryDirectory();
     let asked = 0;

@@ -40,6 +40,8 @@ export class WriterState<E> {
   /** Writer calls in progress (holdEvents); while any is, observer events wait in `held`. */
   private callDepth = 0;
   private held: (() => void)[] = [];
+  /** The held events are being delivered (releaseEvents): events raised meanwhile queue behind them. */
+  private delivering = false;
 
   constructor(
     readonly dir: Directory,
@@ -124,18 +126,28 @@ export class WriterState<E> {
     this.callDepth++;
   }
 
-  /** The call ends: the outermost one delivers the events held, in the order they happened. */
+  /**
+   * The call ends: the outermost one delivers the events held, in the order they happened. A
+   * hook's own calls to the writer queue theirs behind the ones still to be delivered: delivered
+   * at the end of the hook's call, they overtook those (an onAppend of entry 3 before that of
+   * entry 2, which the JetStream forwarder's backlog then never counted).
+   */
   releaseEvents(): void {
-    if (--this.callDepth > 0 || this.held.length === 0) return;
-    // A hook's own calls to the writer hold and deliver theirs, into a fresh list.
+    if (--this.callDepth > 0 || this.delivering || this.held.length === 0) return;
+    this.delivering = true;
     const events = this.held;
-    this.held = [];
-    for (const deliver of events) deliver();
+    try {
+      // Not for-of over a copy: the hooks' calls append to `events` while it is walked.
+      for (let i = 0; i < events.length; i++) events[i]();
+    } finally {
+      this.held = [];
+      this.delivering = false;
+    }
   }
 
   /** Delivers an observer event now, or when the writer call raising it ends (holdEvents). */
   emit(deliver: () => void): void {
-    if (this.callDepth > 0) this.held.push(deliver);
+    if (this.callDepth > 0 || this.delivering) this.held.push(deliver);
     else deliver();
   }
 
