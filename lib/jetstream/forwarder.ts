@@ -71,6 +71,14 @@ export class JetStreamForwarder {
   private cursorEntry = 0;
   private errors = 0;
   private overflowing = false;
+  /**
+   * Bytes admit let through whose onAppend has not come yet: the entries of a batch are all
+   * admitted before the first is framed, and the writer reports them as the call ends. Uncounted,
+   * a batch of any size passed maxUnshippedBytes. A refused call appends none of the entries it
+   * had admitted: admit drops the count when it refuses one, and, for refusals it does not see
+   * (a later entry the codec cannot encode), once the synchronous run that admitted them is over.
+   */
+  private admittedBytes = 0;
   private wakeWindow: (() => void) | undefined;
   private wakeDurable: (() => void) | undefined;
   private scanned = false;
@@ -88,7 +96,7 @@ export class JetStreamForwarder {
     const self = this;
     this.observer = {
       admit(frameBytes: number): void { self.admit(frameBytes); },
-      onAppend(entryId: number, frameBytes: number): void { self.backlog.appended(entryId, frameBytes); },
+      onAppend(entryId: number, frameBytes: number): void { self.appended(entryId, frameBytes); },
       onSync(): void { self.wakeDurable?.(); },
       beforeTruncate(info): boolean { return info.lastEntryId <= self.backlog.shipped; },
     };
@@ -173,20 +181,36 @@ export class JetStreamForwarder {
   }
 
   private admit(frameBytes: number): void {
+    try {
+      this.checkAdmission(frameBytes);
+    } catch (err) {
+      this.admittedBytes = 0;
+      throw err;
+    }
+    if (this.admittedBytes === 0) queueMicrotask(() => { this.admittedBytes = 0; });
+    this.admittedBytes += frameBytes;
+  }
+
+  private checkAdmission(frameBytes: number): void {
     if (this.link.maxMessage > 0 && frameBytes - FRAME_HEADER_SIZE + HEADER_ALLOWANCE > this.link.maxMessage) {
       throw new JetStreamError('payload-too-large', `entry of ${frameBytes - FRAME_HEADER_SIZE} bytes cannot be shipped: the server takes messages up to ${this.link.maxMessage} bytes (payload + headers)`);
     }
     const limit = this.options.maxUnshippedBytes;
-    const total = this.backlog.pendingBytes + frameBytes;
-    if (total <= limit) {
+    const unshipped = this.backlog.pendingBytes + this.admittedBytes;
+    if (unshipped + frameBytes <= limit) {
       this.overflowing = false;
-      return;
+    } else {
+      if (this.options.reject) throw new BackpressureError(unshipped, limit);
+      if (!this.overflowing) {
+        this.overflowing = true;
+        this.publish('overflow', { limit });
+      }
     }
-    if (this.options.reject) throw new BackpressureError(this.backlog.pendingBytes, limit);
-    if (!this.overflowing) {
-      this.overflowing = true;
-      this.publish('overflow', { limit });
-    }
+  }
+
+  private appended(entryId: number, frameBytes: number): void {
+    this.admittedBytes = Math.max(0, this.admittedBytes - frameBytes);
+    this.backlog.appended(entryId, frameBytes);
   }
 
   /** Asks the stream where it stands and sets where shipping continues (resume-point.ts). */
