@@ -118,26 +118,44 @@ export class CheckpointPublisher<S, E> {
     const written = publishCheckpointBytes(this.dir, lastEntryId, bytes, this.observer);
     this.damaged.delete(checkpointPath(lastEntryId));
     let recordedEntryId: number | undefined;
-    if (this.checkpointEntry !== undefined) {
-      recordedEntryId = this.writer.append(this.checkpointEntry(lastEntryId));
-      await this.writer.sync();
-    }
     let truncatedSegments = 0;
     let truncatedThrough = 0;
-    if (this.truncate) {
-      const point = this.truncationPoint();
-      if (point > 0) {
-        // The writer's observer may keep segments (a forwarder that has not shipped them yet).
-        const { removed, vetoed } = new WalMaintenance(this.dir).truncatePrefix(point, { observer: this.writer.observer });
-        truncatedSegments = removed.length;
-        // Vetoed: the log still holds everything after the last segment removed.
-        truncatedThrough = vetoed === undefined ? point : truncatedSegments > 0 ? removed[truncatedSegments - 1].lastEntryId : 0;
-        if (truncatedSegments > 0) notifyCheckpoint(this.observer, 'onTruncated', { uptoEntryId: truncatedThrough, segments: truncatedSegments });
+    try {
+      if (this.checkpointEntry !== undefined) {
+        recordedEntryId = this.writer.append(this.checkpointEntry(lastEntryId));
+        await this.writer.sync();
       }
+      if (this.truncate) {
+        const point = this.truncationPoint();
+        if (point > 0) {
+          // The writer's observer may keep segments (a forwarder that has not shipped them yet).
+          const { removed, vetoed } = new WalMaintenance(this.dir).truncatePrefix(point, { observer: this.writer.observer });
+          truncatedSegments = removed.length;
+          // Vetoed: the log still holds everything after the last segment removed.
+          truncatedThrough = vetoed === undefined ? point : truncatedSegments > 0 ? removed[truncatedSegments - 1].lastEntryId : 0;
+          if (truncatedSegments > 0) notifyCheckpoint(this.observer, 'onTruncated', { uptoEntryId: truncatedThrough, segments: truncatedSegments });
+        }
+      }
+    } catch (err) {
+      // The new checkpoint is durable, so retention still holds: otherwise every publish failing
+      // after this point (a forwarder's admit refusing the checkpoint entry while NATS is down)
+      // left one more checkpoint file behind. Pruning is safe whatever failed: the WAL was
+      // truncated (if at all) no further than the oldest checkpoint pruning keeps.
+      try {
+        this.prune();
+      } catch {
+        // The first failure is the one to report; the next publish prunes again.
+      }
+      throw err;
     }
-    const prunedCheckpoints = pruneCheckpoints(this.dir, this.retain, { exclude: this.damaged, observer: this.observer });
-    for (const p of prunedCheckpoints) this.damaged.delete(p);
+    const prunedCheckpoints = this.prune();
     return { ...written, recordedEntryId, truncatedSegments, truncatedThrough, prunedCheckpoints };
+  }
+
+  private prune(): string[] {
+    const pruned = pruneCheckpoints(this.dir, this.retain, { exclude: this.damaged, observer: this.observer });
+    for (const p of pruned) this.damaged.delete(p);
+    return pruned;
   }
 
   /** Last entry id of the oldest checkpoint pruning will keep; 0 while fewer than `retain` exist. */

@@ -3,7 +3,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { CHECKPOINT_DIR, checkpointPath, listCheckpoints, writeCheckpoint } from '../lib/checkpoint/store';
 import type { Directory } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
-import { CorruptionError, DecodeError, InvalidArgumentError, InvalidStateError, LockedError, RecoveryGapError } from '../lib/errors';
+import { BackpressureError, CorruptionError, DecodeError, InvalidArgumentError, InvalidStateError, LockedError, RecoveryGapError } from '../lib/errors';
 import { CheckpointPublisher } from '../lib/publisher';
 import { recover, type RecoverOptions } from '../lib/recover';
 import { DEFAULT_SYNC_WINDOW, MARK_SIZE, WAL_DIR, encodeSegmentHeader, segmentPath } from '../lib/wal/format';
@@ -379,6 +379,30 @@ describe('checkpoint truncation and the writer\'s observer', () => {
     assert.deepEqual([c2.truncatedSegments, c2.truncatedThrough], [2, shipped]);
     assert.equal(new WalMaintenance(dir).segmentRanges()[0].firstEntryId, shipped + 1);
     w.closeSync();
+  });
+});
+
+describe('a publish that fails after its checkpoint is durable', () => {
+  it('still prunes: a checkpoint entry the writer\'s admit refuses (a forwarder over its bound) leaves no checkpoint files piling up', async () => {
+    const dir = new MemoryDirectory();
+    let refuse = false;
+    const observer = {
+      admit: (frameBytes: number): void => {
+        if (refuse) throw new BackpressureError(frameBytes, 0);
+      },
+    };
+    const h = await recover({ ...options(dir), writer: { observer }, checkpointEntry, retain: 2 });
+    const all: KvOp[] = [];
+    for (let round = 0; round < 5; round++) {
+      refuse = false;
+      all.push(...ingest(h, round * 10, round * 10 + 10));
+      refuse = true;
+      await assert.rejects(h.checkpoint(h.state), BackpressureError);
+      assert.ok(listCheckpoints(dir).length <= 2, `round ${round}: ${listCheckpoints(dir).length} checkpoint files`);
+    }
+    await h.close();
+    const r = await recover(options(dir, { initial: {} }));
+    assert.deepEqual([r.state, r.checkpointEntryId], [stateOf(all), 50]);
   });
 });
 
