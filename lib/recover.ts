@@ -20,6 +20,7 @@ import { highestRecycleId } from './wal/recycle-pool';
 import { listSegments, readValidSegmentHeader, type SegmentRef } from './wal/segment-files';
 import { scanSegment } from './wal/segment-scan';
 import { WalWriter } from './wal/writer';
+import { MAX_ENTRY_ID } from './wal/writer-state';
 
 export type RecoverWriterOptions<E> = Omit<WalWriterOptions<E>, 'codec'>;
 
@@ -93,7 +94,9 @@ export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Reco
   const reader = new WalReader<E>(dir, { codec, maxPayloadSize: options.maxPayloadSize });
   let lastEntryId = base;
   let replayed = 0;
-  for await (const record of reader.records({ mode, fromEntryId: base + 1 })) {
+  // A checkpoint of the last id a log can have leaves nothing to replay (and no id to ask for).
+  const replay = base < MAX_ENTRY_ID ? reader.records({ mode, fromEntryId: base + 1 }) : [];
+  for await (const record of replay) {
     const next = apply(state, record);
     state = isPromise(next) ? await next : next;
     lastEntryId = record.entryId;
@@ -210,6 +213,7 @@ function continuable(dir: Directory): boolean {
  * writer opened next finds it changed.
  */
 function restartLog(dir: Directory, base: number, syncWindow: number | undefined): void {
+  if (base >= MAX_ENTRY_ID) throw new InvalidStateError('the checkpoint covers entry 2^53 - 1, the last id a log can have: no writer can continue after it');
   dir.mkdirp(WAL_DIR);
   const lock = dir.lock(LOCK_FILE);
   try {

@@ -382,6 +382,17 @@ describe('checkpoint truncation and the writer\'s observer', () => {
   });
 });
 
+describe('a checkpoint of the last id a log can have (2^53 - 1)', () => {
+  it('recovers its state with nothing to replay; a writer, which would have no id to give, is an InvalidStateError', async () => {
+    const dir = new MemoryDirectory();
+    writeCheckpoint(dir, Number.MAX_SAFE_INTEGER, { k: 1 }, { codec: kvStateCodec });
+    const r = await recover(options(dir));
+    assert.deepEqual([r.state, r.lastEntryId, r.replayed], [{ k: 1 }, Number.MAX_SAFE_INTEGER, 0]);
+    await assert.rejects(recover({ ...options(dir), writer: true }), InvalidStateError);
+    assert.deepEqual(dir.list(WAL_DIR).filter((n) => n.endsWith('.wal')), [], 'no segment was made');
+  });
+});
+
 describe('a publish that fails after its checkpoint is durable', () => {
   it('still prunes: a checkpoint entry the writer\'s admit refuses (a forwarder over its bound) leaves no checkpoint files piling up', async () => {
     const dir = new MemoryDirectory();
