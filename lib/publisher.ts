@@ -110,9 +110,12 @@ export class CheckpointPublisher<S, E> {
   }
 
   private async publish(lastEntryId: number, bytes: Uint8Array): Promise<PublishedCheckpoint> {
-    const newer = listCheckpoints(this.dir).filter((f) => f.lastEntryId > lastEntryId && !this.damaged.has(f.path));
-    if (newer.length > 0) {
-      throw new InvalidStateError(`${newer[newer.length - 1].path} covers more entries than this log's ${lastEntryId}: it belongs to another history`);
+    // Ahead of the log: a checkpoint of another history. Only ahead of this checkpoint, it may be
+    // one another publisher of this writer made meanwhile (the retention keeps the newest).
+    const logEnd = this.writer.lastEntryId;
+    const ahead = listCheckpoints(this.dir).filter((f) => f.lastEntryId > logEnd && !this.damaged.has(f.path));
+    if (ahead.length > 0) {
+      throw new InvalidStateError(`${ahead[ahead.length - 1].path} covers more entries than this log's ${logEnd}: it belongs to another history`);
     }
     await this.writer.sync();
     const written = publishCheckpointBytes(this.dir, lastEntryId, bytes, this.observer);

@@ -458,6 +458,30 @@ describe('recover argument checks and publisher guards', () => {
     w.closeSync();
   });
 
+  it('a checkpoint another publisher of the same writer made meanwhile is not another history', async () => {
+    const dir = new MemoryDirectory();
+    const w = WalWriter.create(dir, { codec: kvCodec });
+    const a = new CheckpointPublisher(dir, { writer: w, stateCodec: kvStateCodec });
+    const b = new CheckpointPublisher(dir, { writer: w, stateCodec: kvStateCodec });
+    const all: KvOp[] = [];
+    const appendSome = (): void => {
+      for (let i = 0; i < 5; i++) {
+        all.push(put(all.length));
+        w.append(all[all.length - 1]);
+      }
+    };
+    appendSome();
+    const a1 = a.checkpoint(stateOf(all));
+    appendSome();
+    const a2 = a.checkpoint(stateOf(all)); // queued behind a1
+    appendSome();
+    const b1 = b.checkpoint(stateOf(all)); // runs at once, before a2
+    assert.deepEqual((await Promise.all([a1, a2, b1])).map((c) => c.lastEntryId), [5, 10, 15]);
+    w.closeSync();
+    const r = await recover(options(dir));
+    assert.deepEqual([r.checkpointEntryId, r.state], [15, stateOf(all)]);
+  });
+
   it('encodes the state when checkpoint() is called, so later changes do not leak in', async () => {
     const dir = new MemoryDirectory();
     const h = await recover({ ...options(dir), writer: true });
