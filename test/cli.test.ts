@@ -250,6 +250,19 @@ describe('durability CLI', () => {
     assert.deepEqual(report.checkpoints.map((c) => [c.path, c.lastEntryId, c.ok]), [[first.path, 100, false], [`checkpoints/${path.basename(first.path).replace('100', '200')}`, 200, true]]);
   });
 
+  it('verify and inspect report a directory under a checkpoint name as a damaged checkpoint, and still print the rest', async () => {
+    makeLog(tmp);
+    const planted = path.join(tmp, 'checkpoints', '00000000000000000001.ckpt');
+    fs.mkdirSync(planted, { recursive: true });
+    const v = await cli(['verify', tmp]);
+    assert.equal(v.code, 1, v.err);
+    assert.match(v.out, new RegExp(`^damaged: ${escape(planted)} @ 0: a directory, not a checkpoint file`, 'm'));
+    const i = await cli(['inspect', tmp, '--json']);
+    assert.equal(i.code, 1, i.err);
+    const report = JSON.parse(i.out) as { checkpoints: { path: string; ok: boolean; damaged: boolean }[] };
+    assert.deepEqual(report.checkpoints.map((c) => [c.path, c.ok, c.damaged]), [['checkpoints/00000000000000000001.ckpt', false, true]]);
+  });
+
   it('dump --codec raw prints payload bytes as base64', async () => {
     makeLog(tmp);
     const d = await cli(['dump', tmp, '--codec', 'raw', '--from', String(ENTRIES)]);

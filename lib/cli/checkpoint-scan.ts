@@ -1,4 +1,5 @@
 import type { Directory } from '../directory/directory';
+import { IoError, NotRegularFileError } from '../errors';
 import { CHECKPOINT_DIR, listCheckpoints, readCheckpointFile } from '../checkpoint/store';
 
 // Every checkpoint file under checkpoints/, each read and checked (magic, version, length, CRC),
@@ -19,14 +20,24 @@ export function scanCheckpoints(dir: Directory): CheckpointReport[] {
   if (!dir.exists(CHECKPOINT_DIR)) return [];
   return listCheckpoints(dir).map((c) => {
     const read = readCheckpointFile(dir, c.path, c.lastEntryId);
-    const f = dir.openRead(c.path);
-    let bytes: number;
-    try {
-      bytes = f.size();
-    } finally {
-      f.close();
-    }
+    const bytes = sizeOf(dir, c.path);
     if (read.ok) return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: true, damaged: false, offset: null, reason: null };
     return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: false, damaged: read.damaged, offset: read.offset, reason: read.reason };
   });
+}
+
+/** The file's size; 0 for a name that holds no regular file (a directory: reported damaged, as recovery skips it). */
+function sizeOf(dir: Directory, path: string): number {
+  let f;
+  try {
+    f = dir.openRead(path);
+  } catch (err) {
+    if (err instanceof NotRegularFileError || (err instanceof IoError && err.errno === 'EISDIR')) return 0;
+    throw err;
+  }
+  try {
+    return f.size();
+  } finally {
+    f.close();
+  }
 }
