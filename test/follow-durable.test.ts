@@ -111,6 +111,44 @@ describe('follow({ durableOnly: true })', () => {
     }
   });
 
+  // Frame CRCs are not chained: after a cut-back, new frames of the same sizes put the last frame
+  // read back in place byte for byte when its payload is the same, while the ones before it differ.
+  for (const provedBy of ['a sync mark', 'the next segment'] as const) {
+    it(`a cut-back whose new frames end with the last frame read is still a cut-back: the frames held before it are read again (proved by ${provedBy})`, async () => {
+      const counted = countingLists(new SimulatedDirectory({ seed: 5 }));
+      const dir = counted.dir as SimulatedDirectory;
+      // 120 bytes: room for the header and three 25-byte frames, not a fourth (it opens segment 2).
+      const options = { codec, flushPolicy: 'perAppend' as const, maxSegmentSize: provedBy === 'a sync mark' ? undefined : 120 };
+      let w = WalWriter.create(dir, options);
+      const ac = new AbortController();
+      try {
+        if (provedBy === 'a sync mark') {
+          w.append({ n: 1 });
+          w.syncSync();
+        }
+        const first = provedBy === 'a sync mark' ? 2 : 1;
+        for (const n of [101, 102, 999]) w.append({ n });
+        const got: WalRecord<E>[] = [];
+        const done = drain(new WalReader(dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true }), got);
+        await twoPolls(counted.lists);
+        w = failSyncAndReopen(dir, w, options);
+        for (const n of [201, 202, 999]) w.append({ n }); // same ids, offsets and sizes; the last frame identical
+        if (provedBy === 'a sync mark') w.syncSync();
+        w.append({ n: 4 }); // a mark vouching for the three, or the first entry of segment 2
+        await twoPolls(counted.lists);
+        const log = new WalReader(dir, { codec }).replaySync({ mode: 'strict' });
+        assert.deepEqual(log.slice(first - 1, first + 2).map((r) => r.payload.n), [201, 202, 999]);
+        assert.deepEqual(got.slice(first - 1).map((r) => r.payload.n), [201, 202, 999]);
+        assert.deepEqual(got, log.slice(0, got.length), 'what the log holds, in order');
+        ac.abort();
+        assert.equal(await done, undefined);
+        w.closeSync();
+      } finally {
+        ac.abort();
+      }
+    });
+  }
+
   it('a mark whose watermark lies past the mark itself vouches for nothing', async () => {
     const counted = countingLists(new MemoryDirectory());
     const w = WalWriter.create(counted.dir, { codec, flushPolicy: 'perAppend' });

@@ -179,7 +179,7 @@ class Follower<E> {
       // The segment stopped short: complete only if the writer has moved on to the next one.
       const next = this.peekNext(pos.seg);
       if (next === undefined) return moved;
-      let again = this.readSegment(pos);
+      let again = this.readSegment(pos, { complete: true });
       if (again === 'batch') return true;
       if (again === 'pending' && this.zerosToEnd(pos)) again = 'clean';
       if (again === 'gone') {
@@ -303,9 +303,10 @@ class Follower<E> {
   /**
    * Reads good frames of the segment from pos.offset. 'batch': stopped with a full batch;
    * 'clean': end of file or zeros; 'pending': bytes that are not (yet) a frame; 'gone': the file
-   * was removed or replaced (a recycled file has a new header).
+   * was removed or replaced (a recycled file has a new header). `complete`: the next segment
+   * exists, so every held entry is released after this read: their frames are checked first.
    */
-  private readSegment(pos: Position): ReadEnd {
+  private readSegment(pos: Position, { complete = false }: { complete?: boolean } = {}): ReadEnd {
     let f: ReadableFile;
     try {
       f = this.dir.openRead(pos.seg.path);
@@ -320,6 +321,7 @@ class Follower<E> {
       const check = checkSegmentHeader(this.buf.subarray(0, SEGMENT_HEADER_SIZE), this.dir.checksum, pos.seg.segmentId);
       if (check.kind !== 'ok' || check.header.salt !== pos.header.salt) return 'gone';
       this.checkNotCutBack(f, size, pos);
+      if (complete && !this.heldStillThere(f, size, Infinity)) this.cutBack(f, size, pos, 'a frame it holds back is no longer the one read');
       const salt = pos.header.salt;
       let read = 0;
       for (;;) {
@@ -353,8 +355,14 @@ class Follower<E> {
           // A mark vouches for [0, D) of its segment, and D lies before the mark (docs/FORMAT.md).
           const watermark = readU64(b, rel + FRAME_HEADER_SIZE);
           if (watermark < SEGMENT_HEADER_SIZE || watermark > at) return 'pending';
+          const markCrc = readU32(b, rel);
+          if (this.durableOnly && !this.heldStillThere(f, size, watermark)) {
+            // The mark vouches for the bytes now before D, not for the frames read there earlier.
+            this.cutBack(f, size, pos, `a frame it holds back before offset ${watermark} is no longer the one read`);
+            continue;
+          }
           pos.lastAt = at;
-          pos.lastCrc = readU32(b, rel);
+          pos.lastCrc = markCrc;
           pos.offset = at + MARK_SIZE;
           if (this.durableOnly) this.release(watermark);
           continue;
@@ -386,12 +394,28 @@ class Follower<E> {
    * splice two histories (or wait for ever on bytes that are no longer a frame boundary).
    */
   private checkNotCutBack(f: ReadableFile, size: number, pos: Position): void {
-    let now: string | undefined;
-    if (size < pos.offset) now = `the segment is now ${size} bytes`;
-    else if (!this.frameStillThere(f, size, pos.lastAt, pos.lastCrc)) now = `the frame at offset ${pos.lastAt} is no longer the one read`;
-    if (now === undefined || this.rewind(f, size, pos)) return;
+    if (size < pos.offset) this.cutBack(f, size, pos, `the segment is now ${size} bytes`);
+    else if (!this.frameStillThere(f, size, pos.lastAt, pos.lastCrc)) this.cutBack(f, size, pos, `the frame at offset ${pos.lastAt} is no longer the one read`);
+  }
+
+  /** The log was cut back under the follower (`now` says how it shows): rewinds (durableOnly), else throws. */
+  private cutBack(f: ReadableFile, size: number, pos: Position, now: string): void {
+    if (this.rewind(f, size, pos)) return;
     throw new CorruptionError(pos.seg.path, Math.min(size, pos.lastAt ?? pos.offset),
       `the log was cut back under the follower (${now}): entries up to ${pos.nextId - 1} it read from this segment may no longer be in the log, as a writer whose fdatasync failed drops what it had not synced`);
+  }
+
+  /**
+   * durableOnly: whether every held frame ending at or before `upTo` still has the CRC it was read
+   * with. Checking the last frame read is not enough: a writer that cut its tail back may have
+   * written other frames of the same sizes, the last one identical (frame CRCs are not chained).
+   */
+  private heldStillThere(f: ReadableFile, size: number, upTo: number): boolean {
+    for (const h of this.held) {
+      if (h.end > upTo) break;
+      if (!this.frameStillThere(f, size, h.at, h.crc)) return false;
+    }
+    return true;
   }
 
   /** True if no frame is named (lastAt undefined) or the frame at lastAt still has the CRC read there. */
