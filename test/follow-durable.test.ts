@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import type { Directory } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory } from '../lib/directory/simulated';
-import { InvalidArgumentError } from '../lib/errors';
-import { jsonCodec } from '../lib/wal/codec';
+import { DecodeError, InvalidArgumentError } from '../lib/errors';
+import { jsonCodec, type Codec } from '../lib/wal/codec';
 import { FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, SEGMENT_HEADER_SIZE, checkSegmentHeader, maskCrc, readU32, segmentPath } from '../lib/wal/format';
 import { WalReader, type WalRecord } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
@@ -143,6 +143,51 @@ describe('follow({ durableOnly: true })', () => {
         ac.abort();
         assert.equal(await done, undefined);
         w.closeSync();
+      } finally {
+        ac.abort();
+      }
+    });
+  }
+
+  // An entry it cannot hand on is reported as any other entry is handed on: after the ones before
+  // it, and once proven durable (a cut-back may still replace it).
+  for (const kind of ['over maxPayloadSize', 'refused by its codec'] as const) {
+    it(`an entry ${kind} is a DecodeError once proven, after the held entries before it`, async () => {
+      const counted = countingLists(new SimulatedDirectory({ seed: 7 }));
+      const dir = counted.dir as SimulatedDirectory;
+      const options = { codec, flushPolicy: 'perAppend' as const };
+      let w = WalWriter.create(dir, options);
+      const unreadable = kind === 'over maxPayloadSize' ? { n: 3, pad: 'x'.repeat(100) } : { n: -3 };
+      const positive: Codec<E> = { name: 'positive', encode: codec.encode, decode: (b) => {
+        const value = codec.decode(b);
+        if (value.n < 0) throw new Error('negative');
+        return value;
+      } };
+      const reader = () => new WalReader(dir, kind === 'over maxPayloadSize' ? { codec, maxPayloadSize: 50 } : { codec: positive });
+      const ac = new AbortController();
+      try {
+        // Cut back before anything proves it: never reported.
+        w.append({ n: 1 });
+        w.append(unreadable);
+        const replaced = reader().follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true });
+        const firstOfReplaced = replaced.next();
+        assert.equal(await settlesAfterPolls(firstOfReplaced, counted.lists), false, 'nothing proven yet');
+        w = failSyncAndReopen(dir, w, options);
+        for (const n of [1, 2]) w.append({ n });
+        w.syncSync();
+        w.append(unreadable); // its mark proves 1 and 2
+        assert.deepEqual((await firstOfReplaced).value, { entryId: 1, payload: { n: 1 } });
+        assert.deepEqual(ids(await take(replaced, 1)), [2]);
+        // Entry 4 waits for a mark as entry 3 did: nothing is reported before 3 is proven.
+        w.append({ n: 4 });
+        const it = reader().follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true });
+        assert.deepEqual(ids(await take(it, 2)), [1, 2]);
+        const third = it.next();
+        third.catch(() => undefined);
+        assert.equal(await settlesAfterPolls(third, counted.lists), false, 'entry 3 is not proven yet');
+        w.closeSync();
+        await assert.rejects(third, (err: unknown) => err instanceof DecodeError && err.entryId === 3);
+        await assert.rejects(replaced.next(), (err: unknown) => err instanceof DecodeError && err.entryId === 3);
       } finally {
         ac.abort();
       }

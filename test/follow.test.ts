@@ -9,7 +9,7 @@ import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { CorruptionError, DecodeError, InvalidArgumentError, RecoveryGapError } from '../lib/errors';
-import { jsonCodec, raw } from '../lib/wal/codec';
+import { jsonCodec, raw, type Codec } from '../lib/wal/codec';
 import { encodeFrame, encodeSegmentHeader, segmentPath, WAL_DIR } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader, type WalRecord } from '../lib/wal/reader';
@@ -95,6 +95,26 @@ describe('WalReader.follow in one process', () => {
       const first = await it.next();
       assert.equal(first.done !== true && first.value.entryId, 1);
       await assert.rejects(it.next(), (err: unknown) => err instanceof DecodeError && err.entryId === 2 && /maxPayloadSize 100/.test(err.message));
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('an entry its codec refuses is a DecodeError after the entries read with it in the same look, which are yielded first', async () => {
+    const dir = new MemoryDirectory();
+    const w = WalWriter.create(dir, { codec });
+    for (const n of [1, 2, -3, 4]) w.append({ n });
+    w.closeSync();
+    const positive: Codec<E> = { name: 'positive', encode: codec.encode, decode: (b) => {
+      const value = codec.decode(b);
+      if (value.n < 0) throw new Error('negative');
+      return value;
+    } };
+    const ac = new AbortController();
+    try {
+      const it = new WalReader(dir, { codec: positive }).follow({ signal: ac.signal, maxPollIntervalMs: 2 });
+      assert.deepEqual((await take(it, 2)).map((r) => r.entryId), [1, 2]);
+      await assert.rejects(it.next(), (err: unknown) => err instanceof DecodeError && err.entryId === 3 && /negative/.test(err.message));
     } finally {
       ac.abort();
     }

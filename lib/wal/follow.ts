@@ -80,7 +80,9 @@ interface Resume {
 
 /** durableOnly: an entry read but not yet proven durable, and where its frame lies. */
 interface HeldRecord<E> {
-  record: WalRecord<E>;
+  entryId: number;
+  /** The entry, or why it cannot be handed on (thrown once proven, after the entries before it). */
+  record: WalRecord<E> | DecodeError;
   /** Its frame's offset and stored CRC. */
   at: number;
   crc: number;
@@ -113,6 +115,10 @@ class Follower<E> {
   private readonly out: WalRecord<E>[] = [];
   /** durableOnly: entries of the current segment read but not yet proven durable, in id order. */
   private held: HeldRecord<E>[] = [];
+  /** An entry that cannot be handed on: thrown once every entry before it was yielded. */
+  private failure: DecodeError | undefined;
+  /** The next entry to yield. */
+  private nextId: number;
   private wake: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
   private readonly pacer = new Pacer();
@@ -121,11 +127,13 @@ class Follower<E> {
     private readonly dir: Directory,
     private readonly codec: Codec<E>,
     private readonly maxPayload: number,
-    private nextId: number,
+    private readonly fromEntryId: number,
     private readonly signal: AbortSignal | undefined,
     private readonly maxDelay: number,
     private readonly durableOnly: boolean,
-  ) {}
+  ) {
+    this.nextId = fromEntryId;
+  }
 
   async *run(): AsyncGenerator<WalRecord<E>, undefined, undefined> {
     const onAbort = (): void => this.wake?.();
@@ -142,6 +150,7 @@ class Follower<E> {
             yield record;
           }
         }
+        if (this.failure !== undefined) throw this.failure;
         if (progressed) {
           delay = FIRST_DELAY_MS;
           await turn();
@@ -166,6 +175,7 @@ class Follower<E> {
     this.pacer.reset();
     let moved = false;
     for (;;) {
+      if (this.failure !== undefined) return true;
       if (this.pos === undefined && !this.locate()) return moved;
       const pos = this.pos!;
       const before = pos.offset;
@@ -215,23 +225,52 @@ class Follower<E> {
     this.pos = undefined;
   }
 
-  /** durableOnly: hands on the held entries whose frames end at or before `upTo`. */
+  /** durableOnly: hands on the held entries whose frames end at or before `upTo` (up to one that cannot be). */
   private release(upTo: number): void {
     let n = 0;
     while (n < this.held.length && this.held[n].end <= upTo) n++;
     if (n === 0) return;
     const last = this.held[n - 1];
-    for (let i = 0; i < n; i++) this.out.push(this.held[i].record);
+    for (let i = 0; i < n; i++) {
+      const record = this.held[i].record;
+      if (record instanceof DecodeError) {
+        this.failure = record;
+        this.held = [];
+        return;
+      }
+      this.out.push(record);
+    }
     this.held = n === this.held.length ? [] : this.held.slice(n);
     if (this.pos !== undefined) {
-      this.pos.proven = { offset: last.end, nextId: last.record.entryId + 1, lastAt: last.at, lastCrc: last.crc };
+      this.pos.proven = { offset: last.end, nextId: last.entryId + 1, lastAt: last.at, lastCrc: last.crc };
     }
+  }
+
+  /**
+   * An entry that cannot be handed on (over maxPayloadSize, or its codec refuses it). It is
+   * reported after the entries before it; with durableOnly also only once it is proven durable, as
+   * a cut-back may still replace it. Returns whether reading goes on: durableOnly looks on for the
+   * mark that proves it (the frames after it are not decoded: they will never be handed on).
+   */
+  private unreadable(error: DecodeError, entryId: number, at: number, crc: number, end: number): boolean {
+    if (!this.durableOnly) {
+      this.failure = error;
+      return false;
+    }
+    this.held.push({ entryId, record: error, at, crc, end });
+    return true;
+  }
+
+  /** durableOnly: an entry that cannot be handed on is held; nothing after it is decoded. */
+  private get blocked(): boolean {
+    return this.held.length > 0 && this.held[this.held.length - 1].record instanceof DecodeError;
   }
 
   /** durableOnly: forgets the held entries; the next look reads them again from the log. */
   private dropHeld(): void {
     if (this.held.length === 0) return;
-    this.nextId = this.held[0].record.entryId;
+    // Held first may be an entry before fromEntryId that cannot be handed on (still reported).
+    this.nextId = Math.max(this.fromEntryId, this.held[0].entryId);
     this.held = [];
   }
 
@@ -338,12 +377,23 @@ class Follower<E> {
           // A whole, valid next entry beyond the caller's limit is an error to report, as the
           // reader does; waiting for it to become something else would wait forever.
           if (readU64(this.buf, rel + 8) !== pos.nextId) return 'pending';
-          if (!frameCrcMatches(f, WAL_FRAME_LAYOUT, at, len, salt, readU32(this.buf, rel), this.dir.checksum)) return 'pending';
-          if (this.out.length > 0) return 'batch'; // the entries before it first; the next look throws
-          throw new DecodeError(
-            `${pos.seg.path} @ ${at}: entry ${pos.nextId} has a ${len}-byte payload, more than maxPayloadSize ${this.maxPayload}; follow with a larger maxPayloadSize`,
-            { entryId: pos.nextId, file: pos.seg.path },
+          const crc = readU32(this.buf, rel);
+          if (!frameCrcMatches(f, WAL_FRAME_LAYOUT, at, len, salt, crc, this.dir.checksum)) return 'pending';
+          const id = pos.nextId;
+          const end = at + FRAME_HEADER_SIZE + len;
+          const error = new DecodeError(
+            `${pos.seg.path} @ ${at}: entry ${id} has a ${len}-byte payload, more than maxPayloadSize ${this.maxPayload}; follow with a larger maxPayloadSize`,
+            { entryId: id, file: pos.seg.path },
           );
+          if (!this.blocked && !this.unreadable(error, id, at, crc, end)) return 'batch';
+          pos.lastAt = at;
+          pos.lastCrc = crc;
+          pos.nextId = id + 1;
+          pos.offset = end;
+          if (id >= this.nextId) this.nextId = id + 1;
+          this.pacer.charge(RECORD_WORK + len);
+          if (++read >= BATCH || this.pacer.due) return 'batch';
+          continue;
         }
         this.load(f, size, at, FRAME_HEADER_SIZE + len);
         rel = at - this.bufStart;
@@ -365,16 +415,22 @@ class Follower<E> {
           pos.lastCrc = markCrc;
           pos.offset = at + MARK_SIZE;
           if (this.durableOnly) this.release(watermark);
+          if (this.failure !== undefined) return 'batch';
           continue;
         }
         pos.lastAt = at;
         pos.lastCrc = readU32(b, rel);
         const end = at + FRAME_HEADER_SIZE + len;
-        if (id >= this.nextId) {
+        if (id >= this.nextId && !this.blocked) {
           const payload = b.subarray(rel + FRAME_HEADER_SIZE, end - this.bufStart);
-          const record = { entryId: id, payload: this.decode(payload, id, pos.seg.path) };
-          if (this.durableOnly) this.held.push({ record, at, crc: pos.lastCrc, end });
-          else this.out.push(record);
+          const decoded = this.decode(payload, id, pos.seg.path);
+          if (decoded instanceof DecodeError) {
+            if (!this.unreadable(decoded, id, at, pos.lastCrc, end)) return 'batch'; // the entries before it first
+          } else {
+            const record = { entryId: id, payload: decoded.value };
+            if (this.durableOnly) this.held.push({ entryId: id, record, at, crc: pos.lastCrc, end });
+            else this.out.push(record);
+          }
           this.nextId = id + 1;
         }
         pos.nextId = id + 1;
@@ -440,11 +496,12 @@ class Follower<E> {
     return true;
   }
 
-  private decode(payload: Uint8Array, entryId: number, file: string): E {
+  /** The decoded payload, or the DecodeError to report (after the entries before it: see unreadable). */
+  private decode(payload: Uint8Array, entryId: number, file: string): { value: E } | DecodeError {
     try {
-      return this.codec.decode(payload);
+      return { value: this.codec.decode(payload) };
     } catch (err) {
-      throw new DecodeError(`cannot decode entry ${entryId} of ${file} with codec ${this.codec.name}: ${describe(err)}`, { entryId, file }, { cause: err });
+      return new DecodeError(`cannot decode entry ${entryId} of ${file} with codec ${this.codec.name}: ${describe(err)}`, { entryId, file }, { cause: err });
     }
   }
 
