@@ -194,6 +194,57 @@ describe('follow({ durableOnly: true })', () => {
     });
   }
 
+  // A writer may go a whole segment without a sync (the sync window defaults to the segment size,
+  // and v1 segments have no marks at all): the follower must not hold all of it decoded.
+  it('decodes at most a batch of entries ahead of what is proven, however long the writer goes without a sync; all come out once proven, in order', async () => {
+    const counted = countingLists(new MemoryDirectory());
+    const w = WalWriter.create(counted.dir, { codec, flushPolicy: { everyN: 256 } });
+    let decoded = 0;
+    const counting: Codec<E> = { name: 'counting', encode: codec.encode, decode: (b) => (decoded++, codec.decode(b)) };
+    const total = 12_000;
+    for (let n = 1; n <= total; n++) w.append({ n });
+    w.flushSync();
+    const ac = new AbortController();
+    try {
+      const it = new WalReader(counted.dir, { codec: counting }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true });
+      const first = it.next();
+      // Enough looks to read the whole segment several times over (a look reads about 2,000 records).
+      assert.equal(await settlesAfterPolls(first, counted.lists, 30), false, 'nothing is proven');
+      assert.ok(decoded <= 4096, `${decoded} entries decoded while none is proven`);
+      w.syncSync();
+      w.append({ n: total + 1 });
+      w.flushSync(); // its write is led by a mark that proves the rest
+      const got = [(await first).value as WalRecord<E>, ...await take(it, total - 1)];
+      assert.deepEqual(ids(got), Array.from({ length: total }, (_, i) => i + 1));
+      assert.ok(got.every((r) => r.payload.n === r.entryId));
+      w.closeSync();
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('entries passed over in a segment the writer moved past without a mark are read again before the next segment', async () => {
+    const dir = new MemoryDirectory();
+    // About 6,000 entries a segment and no sync but the ones rotation makes.
+    const w = WalWriter.create(dir, { codec, flushPolicy: { everyN: 256 }, maxSegmentSize: 150_000 });
+    const total = 15_000;
+    for (let n = 1; n <= total; n++) w.append({ n });
+    w.flushSync();
+    const segments = listSegments(dir);
+    assert.equal(segments.length, 3);
+    const newest = checkSegmentHeader(dir.readFile(segments[2].path), dir.checksum);
+    const proven = newest.kind === 'ok' ? newest.header.firstEntryId - 1 : 0;
+    const ac = new AbortController();
+    try {
+      const it = new WalReader(dir, { codec }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true });
+      assert.deepEqual(ids(await take(it, proven)), Array.from({ length: proven }, (_, i) => i + 1));
+      w.closeSync();
+      assert.deepEqual(ids(await take(it, total - proven)), Array.from({ length: total - proven }, (_, i) => proven + i + 1));
+    } finally {
+      ac.abort();
+    }
+  });
+
   it('a mark whose watermark lies past the mark itself vouches for nothing', async () => {
     const counted = countingLists(new MemoryDirectory());
     const w = WalWriter.create(counted.dir, { codec, flushPolicy: 'perAppend' });

@@ -44,7 +44,9 @@ export interface FollowOptions {
    * Yield only entries the log proves durable: covered by a sync mark's watermark, or in a
    * segment the writer has moved past. The newest batch waits for the writer's next write,
    * rotation or close, or the mark an idle writer writes (WalWriterOptions.idleMarkMs).
-   * Version 1 segments carry no marks: theirs wait for the next segment.
+   * Version 1 segments carry no marks: theirs wait for the next segment. At most 4,096 entries
+   * are held decoded; past them frames are only checked, and read again once proven (a writer
+   * may go a whole segment without a sync).
    * Default false (entries are yielded as soon as their frames validate, synced or not).
    */
   durableOnly?: boolean;
@@ -53,6 +55,13 @@ export interface FollowOptions {
 const CHUNK = 1 << 20;
 /** Records decoded per look at the log before they are handed out. */
 const BATCH = 4096;
+/**
+ * durableOnly: entries held back at most. Past it, frames are only checked and passed over, to
+ * find the mark that releases the held ones, and read again after it: a writer that does not
+ * sync for a whole segment (or a v1 segment, which has no marks) must not make the follower
+ * hold that segment decoded.
+ */
+const HELD_LIMIT = BATCH;
 const FIRST_DELAY_MS = 1;
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
@@ -68,6 +77,10 @@ interface Position {
   lastCrc?: number;
   /** durableOnly: where to read again from if the writer cuts its unsynced tail back (see rewind). */
   proven?: Resume;
+  /** durableOnly: the largest watermark of the segment's marks read so far (its bytes before it are durable). */
+  vouched?: number;
+  /** durableOnly: where the frames passed over while HELD_LIMIT entries were held start (see decodesNext). */
+  passedOver?: Resume;
 }
 
 /** A place in a segment to read on from: right after the frame at lastAt (with lastCrc), or its first frame. */
@@ -207,6 +220,8 @@ class Follower<E> {
       }
       // The next segment's header was written after this segment's last sync: all of it is durable.
       this.release(Infinity);
+      pos.vouched = Infinity;
+      if (this.readPassedOverAgain(pos)) continue;
       this.pos = { seg: next.seg, header: next.header, offset: SEGMENT_HEADER_SIZE, nextId: next.header.firstEntryId };
       moved = true;
     }
@@ -252,18 +267,48 @@ class Follower<E> {
    * a cut-back may still replace it. Returns whether reading goes on: durableOnly looks on for the
    * mark that proves it (the frames after it are not decoded: they will never be handed on).
    */
-  private unreadable(error: DecodeError, entryId: number, at: number, crc: number, end: number): boolean {
+  private unreadable(error: DecodeError, pos: Position, entryId: number, at: number, crc: number, end: number): boolean {
     if (!this.durableOnly) {
       this.failure = error;
       return false;
     }
-    this.held.push({ entryId, record: error, at, crc, end });
+    this.hold(pos, { entryId, record: error, at, crc, end });
     return true;
   }
 
-  /** durableOnly: an entry that cannot be handed on is held; nothing after it is decoded. */
-  private get blocked(): boolean {
-    return this.held.length > 0 && this.held[this.held.length - 1].record instanceof DecodeError;
+  /** durableOnly: holds an entry just read, released at once if a mark already read lies past its frame. */
+  private hold(pos: Position, entry: HeldRecord<E>): void {
+    this.held.push(entry);
+    if (entry.end <= (pos.vouched ?? SEGMENT_HEADER_SIZE)) this.release(entry.end);
+  }
+
+  /**
+   * Whether the next entry is to be decoded now. durableOnly: not after an entry that cannot be
+   * handed on (nothing after it will be), and not while HELD_LIMIT entries are held: the frames
+   * are then passed over, from `passedOver` on, and read again once the held ones are released.
+   */
+  private decodesNext(pos: Position): boolean {
+    if (this.held.length === 0) return pos.passedOver === undefined;
+    const last = this.held[this.held.length - 1];
+    if (last.record instanceof DecodeError || pos.passedOver !== undefined) return false;
+    if (this.held.length < HELD_LIMIT) return true;
+    pos.passedOver = { offset: last.end, nextId: last.entryId + 1, lastAt: last.at, lastCrc: last.crc };
+    return false;
+  }
+
+  /**
+   * durableOnly: once the held entries are released, goes back to the first frame passed over
+   * (see decodesNext); frames that a mark read since vouches for are released as they are read.
+   */
+  private readPassedOverAgain(pos: Position): boolean {
+    const back = pos.passedOver;
+    if (back === undefined || this.held.length > 0) return false;
+    pos.passedOver = undefined;
+    pos.offset = back.offset;
+    pos.nextId = back.nextId;
+    pos.lastAt = back.lastAt;
+    pos.lastCrc = back.lastCrc;
+    return true;
   }
 
   /** durableOnly: forgets the held entries; the next look reads them again from the log. */
@@ -385,7 +430,7 @@ class Follower<E> {
             `${pos.seg.path} @ ${at}: entry ${id} has a ${len}-byte payload, more than maxPayloadSize ${this.maxPayload}; follow with a larger maxPayloadSize`,
             { entryId: id, file: pos.seg.path },
           );
-          if (!this.blocked && !this.unreadable(error, id, at, crc, end)) return 'batch';
+          if (this.decodesNext(pos) && !this.unreadable(error, pos, id, at, crc, end)) return 'batch';
           pos.lastAt = at;
           pos.lastCrc = crc;
           pos.nextId = id + 1;
@@ -414,21 +459,25 @@ class Follower<E> {
           pos.lastAt = at;
           pos.lastCrc = markCrc;
           pos.offset = at + MARK_SIZE;
-          if (this.durableOnly) this.release(watermark);
+          if (this.durableOnly) {
+            pos.vouched = Math.max(pos.vouched ?? SEGMENT_HEADER_SIZE, watermark);
+            this.release(watermark);
+            if (this.held.length === 0) this.readPassedOverAgain(pos);
+          }
           if (this.failure !== undefined) return 'batch';
           continue;
         }
         pos.lastAt = at;
         pos.lastCrc = readU32(b, rel);
         const end = at + FRAME_HEADER_SIZE + len;
-        if (id >= this.nextId && !this.blocked) {
+        if (id >= this.nextId && this.decodesNext(pos)) {
           const payload = b.subarray(rel + FRAME_HEADER_SIZE, end - this.bufStart);
           const decoded = this.decode(payload, id, pos.seg.path);
           if (decoded instanceof DecodeError) {
-            if (!this.unreadable(decoded, id, at, pos.lastCrc, end)) return 'batch'; // the entries before it first
+            if (!this.unreadable(decoded, pos, id, at, pos.lastCrc, end)) return 'batch'; // the entries before it first
           } else {
             const record = { entryId: id, payload: decoded.value };
-            if (this.durableOnly) this.held.push({ entryId: id, record, at, crc: pos.lastCrc, end });
+            if (this.durableOnly) this.hold(pos, { entryId: id, record, at, crc: pos.lastCrc, end });
             else this.out.push(record);
           }
           this.nextId = id + 1;
@@ -489,6 +538,7 @@ class Follower<E> {
     const to = pos.proven ?? { offset: SEGMENT_HEADER_SIZE, nextId: pos.header.firstEntryId };
     if (size < to.offset || !this.frameStillThere(f, size, to.lastAt, to.lastCrc)) return false;
     this.dropHeld();
+    pos.passedOver = undefined;
     pos.offset = to.offset;
     pos.nextId = to.nextId;
     pos.lastAt = to.lastAt;
