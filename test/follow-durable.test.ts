@@ -245,6 +245,29 @@ describe('follow({ durableOnly: true })', () => {
     }
   });
 
+  it('an entry its codec refuses among entries passed over is reported after the ones before it, and none after it is yielded', async () => {
+    const dir = new MemoryDirectory();
+    // About 4,600 entries in segment 1, proven by segment 2 alone: more than are held decoded.
+    const w = WalWriter.create(dir, { codec, flushPolicy: { everyN: 256 }, maxSegmentSize: 120_000 });
+    for (let n = 1; n <= 5000; n++) w.append({ n: n === 4500 ? -n : n });
+    w.flushSync();
+    assert.equal(listSegments(dir).length, 2);
+    const positive: Codec<E> = { name: 'positive', encode: codec.encode, decode: (b) => {
+      const value = codec.decode(b);
+      if (value.n < 0) throw new Error('negative');
+      return value;
+    } };
+    const ac = new AbortController();
+    try {
+      const it = new WalReader(dir, { codec: positive }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true });
+      assert.deepEqual(ids(await take(it, 4499)), Array.from({ length: 4499 }, (_, i) => i + 1));
+      await assert.rejects(it.next(), (err: unknown) => err instanceof DecodeError && err.entryId === 4500);
+      w.closeSync();
+    } finally {
+      ac.abort();
+    }
+  });
+
   it('a mark whose watermark lies past the mark itself vouches for nothing', async () => {
     const counted = countingLists(new MemoryDirectory());
     const w = WalWriter.create(counted.dir, { codec, flushPolicy: 'perAppend' });

@@ -437,7 +437,8 @@ class Follower<E> {
           pos.offset = end;
           if (id >= this.nextId) this.nextId = id + 1;
           this.pacer.charge(RECORD_WORK + len);
-          if (++read >= BATCH || this.pacer.due) return 'batch';
+          // A mark already read may have proven it at once (hold): then nothing after it is read.
+          if (this.failure !== undefined || ++read >= BATCH || this.pacer.due) return 'batch';
           continue;
         }
         this.load(f, size, at, FRAME_HEADER_SIZE + len);
@@ -485,7 +486,7 @@ class Follower<E> {
         pos.nextId = id + 1;
         pos.offset = end;
         this.pacer.charge(RECORD_WORK);
-        if (this.out.length >= BATCH || ++read >= BATCH || this.pacer.due) return 'batch';
+        if (this.failure !== undefined || this.out.length >= BATCH || ++read >= BATCH || this.pacer.due) return 'batch';
       }
     } finally {
       f.close();
