@@ -36,7 +36,8 @@ async function twoPolls(lists: () => number): Promise<void> {
 describe('follow({ durableOnly: true })', () => {
   it('holds back entries no sync mark vouches for; a later write\'s mark releases them, and close the rest', async () => {
     const counted = countingLists(new MemoryDirectory());
-    const w = WalWriter.create(counted.dir, { codec, flushPolicy: 'perAppend' });
+    // idleMarkMs 0: only writes carry marks here (the idle mark has a test of its own below).
+    const w = WalWriter.create(counted.dir, { codec, flushPolicy: 'perAppend', idleMarkMs: 0 });
     const ac = new AbortController();
     try {
       for (let n = 1; n <= 3; n++) w.append({ n });
