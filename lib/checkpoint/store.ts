@@ -258,7 +258,9 @@ export function pruneCheckpoints(dir: Directory, retain: number, options: { excl
     try {
       dir.deleteNoSync(f.path);
     } catch (err) {
-      if (!isNotAFile(err)) throw err;
+      // unlink(2) of a directory fails with EISDIR on Linux, EPERM on macOS and Windows: ask
+      // what the name holds rather than read the errno.
+      if (holdsRegularFile(dir, f.path)) throw err;
       notFiles.push(f);
       continue;
     }
