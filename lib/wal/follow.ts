@@ -211,7 +211,7 @@ class Follower<E> {
       }
       if (again === 'pending' || next.header.firstEntryId !== pos.nextId) {
         if (!this.stillThere(pos)) {
-          this.pos = undefined;
+          this.leaveGone(pos); // replaced or removed since it was read: as for 'gone' above
           continue;
         }
         throw new CorruptionError(pos.seg.path, pos.offset, next.header.firstEntryId !== pos.nextId
