@@ -208,6 +208,41 @@ describe('overlapping fdatasyncs of one file', () => {
 });
 
 if (nativeBackend() !== undefined) {
+  describe('commits queued behind a syncAsync on the native core', () => {
+    let root: string;
+    beforeEach(() => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-errseq-'));
+    });
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it('waitCommitsSync() is refused while a commit waits for a syncAsync (the commit thread was not handed it yet), not returned from with it unrun', async () => {
+      const f = new FsDirectory(root, { backend: nativeBackend() }).create('f');
+      f.write(bytes('head'));
+      const syncing = f.syncAsync();
+      const commit = f.commitAsync({ chunks: [bytes('batch')], position: 4 });
+      assert.throws(() => f.waitCommitsSync(), InvalidStateError);
+      assert.throws(() => f.sync(), InvalidStateError);
+      await syncing;
+      await commit;
+      assert.equal(f.size(), 9);
+      f.close();
+    });
+
+    it('once that syncAsync settled, sync() waits for every commit issued before it, those queued behind the syncAsync and those issued after', async () => {
+      const f = new FsDirectory(root, { backend: nativeBackend() }).create('f');
+      f.write(bytes('head'));
+      const syncing = f.syncAsync();
+      const queued = f.commitAsync({ chunks: [bytes('one')], position: 4 });
+      const alsoQueued = f.commitAsync({ chunks: [bytes('two')], position: 7 });
+      await syncing;
+      const after = f.commitAsync({ chunks: [bytes('three')], position: 10 });
+      f.sync();
+      assert.equal(f.size(), 15, 'every commit issued before sync() ran when it returned');
+      await Promise.all([queued, alsoQueued, after]);
+      f.close();
+    });
+  });
+
   describe(`overlapping fdatasyncs of one file on the native core ${TEST_BUILD}`, () => {
     let root: string;
     before(function () {

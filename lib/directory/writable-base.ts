@@ -59,12 +59,9 @@ export interface CheckedCommitPlan {
 interface SyncKind {
   /** A syncAsync. */
   readonly async: boolean;
-  /** Not in the order of the commits a file orders itself (see unorderedSyncs). */
-  readonly unordered: boolean;
 }
-const ASYNC_SYNC: SyncKind = { async: true, unordered: true };
-const ORDERED_COMMIT: SyncKind = { async: false, unordered: false };
-const UNORDERED_COMMIT: SyncKind = { async: false, unordered: true };
+const ASYNC_SYNC: SyncKind = { async: true };
+const COMMIT: SyncKind = { async: false };
 
 interface QueuedCommit {
   readonly plan: CheckedCommitPlan;
@@ -90,11 +87,16 @@ export abstract class BaseWritableFile implements WritableFile {
   /** Of those, the syncAsync calls: sync() cannot wait for them (an fdatasync on the thread pool). */
   private asyncSyncs = 0;
   /**
-   * Of those, the ones a commit handed straight to a file that orders its own commits
-   * (ordersCommits: the native commit thread) would not run after: syncAsync calls, and commits
-   * queued behind one. While there are any, commits queue behind them too.
+   * The newest syncAsync. A file that orders its own commits (ordersCommits: the native commit
+   * thread) would run a commit handed to it at once alongside that fdatasync, so while one is in
+   * flight commits wait for it here, and are handed over in call order as it settles.
    */
-  private unorderedSyncs = 0;
+  private lastAsyncSync: Promise<void> = Promise.resolve();
+  /**
+   * Commits of such a file waiting for a syncAsync, not yet handed to it: waitCommitsSync (and so
+   * sync()) cannot wait for them, and a later commit must not overtake them.
+   */
+  private commitsAwaitingTurn = 0;
   private releaseWhenIdle = false;
 
   protected constructor(path: string, offset: number) {
@@ -153,6 +155,10 @@ export abstract class BaseWritableFile implements WritableFile {
   waitCommitsSync(): void {
     this.checkOpen();
     if (!this.waitsForCommits) throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
+    // The file's own wait (the commit thread's) cannot see commits it was not handed yet.
+    if (this.commitsAwaitingTurn > 0) {
+      throw new InvalidStateError(`file ${this.path} cannot wait for the commits queued behind its syncAsync(); await them first`);
+    }
     // Waits even after a failure, so that no commit of the file is still running when this returns.
     try {
       this.runCommitsNow();
@@ -318,7 +324,9 @@ export abstract class BaseWritableFile implements WritableFile {
     this.checkOpen();
     const run = (): Promise<void> => this.recordedAsync(() => this.fdatasyncAsync());
     const previous = this.syncsInFlight > 0 ? this.lastSync : undefined;
-    await this.offThread(previous === undefined ? run : () => previous.then(run, run), ASYNC_SYNC);
+    const running = this.offThread(previous === undefined ? run : () => previous.then(run, run), ASYNC_SYNC);
+    this.lastAsyncSync = running;
+    await running;
   }
 
   /**
@@ -359,23 +367,36 @@ export abstract class BaseWritableFile implements WritableFile {
     // In call order, each after the previous one's fdatasync (and after any syncAsync before it:
     // see `lastSync`), and none after a failure of the file (it rejects with the same cause):
     // bytes written behind a failed fdatasync could not be trusted.
-    if (this.ordersCommits && this.unorderedSyncs === 0) {
-      // Straight to the file, which runs its commits in order (the group-commit path).
+    if (this.ordersCommits && this.asyncSyncs === 0 && this.commitsAwaitingTurn === 0) {
+      // Straight to the file, which runs its commits in order (the group-commit path). A failed
+      // syncAsync before it is recorded before asyncSyncs drops, so recordedAsync sees it.
       const checked = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
-      await this.offThread(() => this.recordedAsync(() => this.runCommit(checked)), ORDERED_COMMIT);
+      await this.offThread(() => this.recordedAsync(() => this.runCommit(checked)), COMMIT);
       return;
     }
     // The caller's bytes as they are now: this commit may start only after earlier ones.
     const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
     const previous = this.lastSync;
-    if (this.commitNow === undefined) {
+    if (this.ordersCommits) {
+      // Behind the newest syncAsync only (it ran after everything issued before it): the commits
+      // waiting for it are handed over in call order in the microtasks right after it settles, and
+      // the file orders them after the ones it has, so none waits behind another one's fdatasync
+      // where a synchronous caller could not see it (waitCommitsSync).
+      const turn = this.lastAsyncSync;
+      this.commitsAwaitingTurn++;
+      const run = (): Promise<void> => {
+        this.commitsAwaitingTurn--;
+        return this.recordedAsync(() => this.runCommit(checked));
+      };
+      await this.offThread(() => turn.then(run, run), COMMIT);
+    } else if (this.commitNow === undefined) {
       const run = (): Promise<void> => this.recordedAsync(() => this.runCommit(checked));
-      await this.offThread(() => previous.then(run, run), this.ordersCommits ? UNORDERED_COMMIT : ORDERED_COMMIT);
+      await this.offThread(() => previous.then(run, run), COMMIT);
     } else {
       const queued: QueuedCommit = { plan: checked, done: false, error: undefined };
       this.queued.push(queued);
       const run = (): void => this.settleQueued(queued);
-      await this.offThread(() => previous.then(run, run), ORDERED_COMMIT);
+      await this.offThread(() => previous.then(run, run), COMMIT);
     }
   }
 
@@ -399,7 +420,6 @@ export abstract class BaseWritableFile implements WritableFile {
     if (sync !== undefined) {
       this.syncsInFlight++;
       if (sync.async) this.asyncSyncs++;
-      if (sync.unordered) this.unorderedSyncs++;
     }
     const running = this.running(op, sync);
     if (sync !== undefined) this.lastSync = running;
@@ -414,7 +434,6 @@ export abstract class BaseWritableFile implements WritableFile {
       if (sync !== undefined) {
         this.syncsInFlight--;
         if (sync.async) this.asyncSyncs--;
-        if (sync.unordered) this.unorderedSyncs--;
       }
       if (--this.inFlight === 0 && this.releaseWhenIdle) {
         this.releaseWhenIdle = false;
