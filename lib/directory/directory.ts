@@ -81,7 +81,11 @@ export interface WritableFile {
    * simulated files (their steps run synchronously); false on node:fs files.
    */
   readonly waitsForCommits: boolean;
-  /** Blocks until every commit handed to the file has run; throws the first failed one's error. Only where waitsForCommits. */
+  /**
+   * Blocks until every commit handed to the file has run; throws the first failed one's error. Only
+   * where waitsForCommits. On a file whose commits run on a thread of its own, InvalidStateError
+   * while a commit waits for a syncAsync in flight (that thread has not been handed it yet).
+   */
   waitCommitsSync(): void;
   close(): void;
 }
