@@ -16,7 +16,7 @@ import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory } from '../lib/directory/simulated';
-import { CorruptionError, DecodeError, IoError } from '../lib/errors';
+import { CorruptionError, DecodeError, InvalidStateError, IoError } from '../lib/errors';
 import { recover } from '../lib/recover';
 import { json, raw } from '../lib/wal/codec';
 import { MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, segmentPath } from '../lib/wal/format';
@@ -198,6 +198,25 @@ describe('sync marks at the last entry id', () => {
     w.syncSync();
     w.closeSync();
     assert.deepEqual(new WalReader(dir, { codec: raw }).replaySync().map((r) => r.entryId), [first, Number.MAX_SAFE_INTEGER]);
+  });
+
+  it('an append past 2^53-1 into a full segment is refused before any rotation, and the writer still closes', async () => {
+    for (const durable of [false, true]) {
+      const dir = new MemoryDirectory();
+      const first = Number.MAX_SAFE_INTEGER - 1;
+      writeSegmentFile(dir, 1, buildMarkedSegment({ segmentId: 1, firstEntryId: first, syncWindow: 4096, items: [new Uint8Array(3)] }, dir.checksum).bytes);
+      const w = WalWriter.open(dir, { codec: raw, maxSegmentSize: 200 });
+      assert.equal(w.append(new Uint8Array(5)), Number.MAX_SAFE_INTEGER);
+      w.syncSync();
+      // 150 bytes do not fit the segment: a rotation would be due, to a segment whose first id is 2^53.
+      if (durable) await assert.rejects(w.appendDurable(new Uint8Array(150)), InvalidStateError);
+      else assert.throws(() => w.append(new Uint8Array(150)), InvalidStateError);
+      assert.equal(w.poisoned, false);
+      assert.equal(w.currentSegmentId, 1);
+      await w.close();
+      assert.deepEqual(dir.list(WAL_DIR).filter((name) => name.endsWith('.wal')), ['00000000000000000001.wal']);
+      assert.deepEqual(new WalReader(dir, { codec: raw }).replaySync().map((r) => r.entryId), [first, Number.MAX_SAFE_INTEGER]);
+    }
   });
 });
 

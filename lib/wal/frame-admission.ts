@@ -105,14 +105,17 @@ export class FrameAdmission<E> {
 
   private frameCarefully(payload: Uint8Array, frameBytes: number): number {
     const state = this.state;
+    const id = state.next;
+    // Before any rotation: a segment whose first id would be 2^53 cannot be created, and the
+    // refusal must leave the writer as it was (rotating first, it poisoned the synchronous mode,
+    // and when pipelined it closed the segment the writer kept appending to).
+    if (id > MAX_ENTRY_ID) throw new InvalidStateError('entry ids would pass 2^53 - 1');
     let exec = this.executor();
     if (state.segment.frameCount > 0 && this.mustRotate(frameBytes)) {
       exec.rotate();
       exec = this.executor();
     }
     const segment = state.segment;
-    const id = state.next;
-    if (id > MAX_ENTRY_ID) throw new InvalidStateError('entry ids would pass 2^53 - 1');
     // Rule B: the frame would take the unsynced span past W, so close the span first.
     const unsynced = segment.position + exec.buffer.length + exec.markBytes() - exec.spanStart();
     if (unsynced > 0 && unsynced + frameBytes > segment.syncWindow) exec.closeSpan();
