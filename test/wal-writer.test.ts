@@ -498,6 +498,25 @@ describe('WalWriter durability rules (SimulatedDirectory)', () => {
     assert.deepEqual(replay(dir, codec).map((r) => r.payload.n), [1, 2]);
   });
 
+  it('a group-commit rotation whose next segment cannot be planned (the clock threw) leaves the writer on its segment, still usable', async () => {
+    const dir = new SimulatedDirectory({ seed: 8 });
+    let clockBroken = false;
+    const clock = (): number => {
+      if (clockBroken) throw new Error('clock broke');
+      return 1;
+    };
+    const w = WalWriter.create(dir, { codec: raw, maxSegmentSize: 200, clock });
+    assert.equal(await w.appendDurable(new Uint8Array(100)), 1);
+    clockBroken = true;
+    await assert.rejects(w.appendDurable(new Uint8Array(100)), /clock broke/);
+    clockBroken = false;
+    // Cut before planning, the ending batch committed and closed segment 1 while the writer kept
+    // appending to it: this append failed with ClosedError and poisoned the writer.
+    assert.equal(await w.appendDurable(new Uint8Array(10)), 2);
+    await w.close();
+    assert.deepEqual(new WalReader(dir, { codec: raw }).replaySync().map((r) => r.entryId), [1, 2]);
+  });
+
   it('a group commit that fails after a rotation publishes the segment that failed, not the next one', async () => {
     const dir = new SimulatedDirectory({ seed: 7 });
     const published: Array<{ segmentId: number }> = [];

@@ -141,10 +141,12 @@ export class PipelinedCommits<E> implements CommitExecutor {
   rotate(): void {
     const state = this.state;
     const old = state.segment;
-    this.cut({ endsSegment: true });
+    // Planned before the cut: planning can throw (the caller's clock), and after the cut the
+    // ending batch closes `old` when it commits, which the writer would then go on appending to.
     const next = planSegment({
       segmentId: old.segmentId + 1, firstEntryId: state.next, syncWindow: state.opts.syncWindow, createdAt: state.opts.clock(), preallocate: 0,
     }, state.checksum);
+    this.cut({ endsSegment: true });
     state.segment = next;
     this.spanBase = SEGMENT_HEADER_SIZE;
     this.filling = new Batch(next, next.position, this.buffer);
