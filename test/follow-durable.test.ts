@@ -320,6 +320,33 @@ describe('follow({ durableOnly: true })', () => {
     assert.throws(() => WalWriter.create(new MemoryDirectory(), { codec, idleMarkMs: -1 }), InvalidArgumentError);
   });
 
+  it('an idle writer whose owner keeps syncing is marked once, not once per sync', async () => {
+    for (const how of ['syncSync', 'sync'] as const) {
+      const dir = new MemoryDirectory();
+      // idleMarkMs 0: the test runs what the idle timer runs (markWhileIdle), at chosen steps.
+      const w = WalWriter.create(dir, { codec, idleMarkMs: 0 });
+      const markWhileIdle = (): void => (w as unknown as { markWhileIdle(): void }).markWhileIdle();
+      w.append({ n: 1 });
+      w.syncSync();
+      markWhileIdle();
+      const marked = w.currentSegmentBytes;
+      for (let i = 0; i < 5; i++) {
+        // A periodic sync with nothing new: its fdatasync covers only the idle mark.
+        if (how === 'syncSync') w.syncSync();
+        else await w.sync();
+        markWhileIdle();
+      }
+      assert.equal(w.currentSegmentBytes, marked, `${how}: no mark after a sync that covered only a mark`);
+      w.append({ n: 2 });
+      w.syncSync();
+      const before = w.currentSegmentBytes;
+      markWhileIdle();
+      assert.equal(w.currentSegmentBytes, before + MARK_SIZE, `${how}: a new entry synced is marked again`);
+      w.closeSync();
+      assert.deepEqual(ids(new WalReader(dir, { codec }).replaySync()), [1, 2]);
+    }
+  });
+
   it('refuses a durableOnly that is not a boolean', () => {
     const reader = new WalReader(new MemoryDirectory(), { codec });
     assert.throws(() => reader.follow({ durableOnly: 'yes' as unknown as boolean }), InvalidArgumentError);

@@ -1,4 +1,5 @@
 import { encodeMark, FRAME_HEADER_SIZE, MARK_SIZE, WAL_DIR } from './format';
+import type { ActiveSegment } from './active-segment';
 import type { CommitExecutor } from './commit-executor';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
 import { MAX_ENTRY_ID, type WriterState } from './writer-state';
@@ -10,6 +11,8 @@ import { MAX_ENTRY_ID, type WriterState } from './writer-state';
 export class InlineCommits<E> implements CommitExecutor {
   readonly buffer: FrameBuffer;
   readonly entryCap = Infinity;
+  /** Where the last idle mark ended, and in which segment (see writeIdleMark). */
+  private idleMarkEnd: { readonly segment: ActiveSegment; readonly end: number } | undefined;
 
   constructor(private readonly state: WriterState<E>, bufferSize: number) {
     this.buffer = new FrameBuffer(bufferSize);
@@ -148,11 +151,16 @@ export class InlineCommits<E> implements CommitExecutor {
     const state = this.state;
     const segment = state.segment;
     if (this.buffer.count > 0 || !segment.exists || state.next > MAX_ENTRY_ID) return;
+    // Nothing written since the last idle mark: the fdatasync that passed it covered only that
+    // mark, and it already vouches for every frame. Marked again, an idle writer whose owner
+    // syncs now and then grew by a mark and an fdatasync per sync, with no entry appended.
+    if (this.idleMarkEnd?.segment === segment && this.idleMarkEnd.end === segment.position) return;
     const mark = segment.pendingMark();
     if (mark === 0) return;
     try {
       segment.write(encodeMark(state.next, mark, segment.salt, state.checksum));
       segment.markedTo = mark;
+      this.idleMarkEnd = { segment, end: segment.position };
     } catch (err) {
       // A failed write poisons like any other; no caller is waiting, the next call throws it.
       state.poison(err);
