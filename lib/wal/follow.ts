@@ -13,46 +13,29 @@
 // is complete (the writer fdatasyncs and trims n before creating n+1), so n is read once more
 // and must then end cleanly where n+1 begins; anything else there is a CorruptionError.
 //
-// Waiting is fs.watch on wal/ where the directory has an OS path, plus a backoff timer (the
-// only mechanism for memory and simulated directories, and a safety net for missed events).
-// A look at the log stops once it has done a slice of work (pacer.ts) and the event loop turns
+// Waiting is log-watch.ts with a backoff timer. A look at the log stops once it has done a slice of work (pacer.ts) and the event loop turns
 // before the next one, so a backlog never holds the loop. The zeros at the end of a preallocated
 // or zero-filled segment are only checked once the next segment exists (by then the writer has
 // trimmed them): the newest segment's zero tail, gigabytes maybe, is never read to its end.
 
-import { watch, type FSWatcher } from 'node:fs';
 import type { Directory, ReadableFile } from '../directory/directory';
 import { frameCrcMatches } from '../framed/witness-search';
-import { CorruptionError, DecodeError, InvalidArgumentError, NotFoundError, RecoveryGapError, describe } from '../errors';
+import { CorruptionError, DecodeError, NotFoundError, describe } from '../errors';
 import type { Codec } from './codec';
 import {
-  FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, checkSegmentHeader, maskCrc, readU32,
-  readU64, type SegmentHeader,
+  FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_FRAME_LAYOUT, checkSegmentHeader, maskCrc, readU32,
+  readU64,
 } from './format';
+import { FileWindow } from './file-window';
+import { FIRST_DELAY_MS, resolveFollowOptions, type FollowOptions } from './follow-options';
+import { moveTo, type HeldRecord, type Position } from './follow-position';
+import { nextSegment, segmentHolding, stillThere } from './follow-segments';
+import { LogWatch } from './log-watch';
 import { Pacer, RECORD_WORK, turn } from './pacer';
 import type { WalRecord } from './reader';
-import { listSegments, readSegmentPrefix, readValidSegmentHeader, type SegmentRef } from './segment-files';
 
-export interface FollowOptions {
-  /** First entry to yield (default 1). RecoveryGapError if the log was truncated past it. */
-  fromEntryId?: number;
-  /** Ends the iteration (cleanly: the loop just stops) when aborted. */
-  signal?: AbortSignal;
-  /** Longest pause between two looks at the log when nothing new arrived (ms). Default 100. */
-  maxPollIntervalMs?: number;
-  /**
-   * Yield only entries the log proves durable: covered by a sync mark's watermark, or in a
-   * segment the writer has moved past. The newest batch waits for the writer's next write,
-   * rotation or close, or the mark an idle writer writes (WalWriterOptions.idleMarkMs).
-   * Version 1 segments carry no marks: theirs wait for the next segment. At most 4,096 entries
-   * are held decoded; past them frames are only checked, and read again once proven (a writer
-   * may go a whole segment without a sync).
-   * Default false (entries are yielded as soon as their frames validate, synced or not).
-   */
-  durableOnly?: boolean;
-}
+export type { FollowOptions } from './follow-options';
 
-const CHUNK = 1 << 20;
 /** Records decoded per look at the log before they are handed out. */
 const BATCH = 4096;
 /**
@@ -62,69 +45,17 @@ const BATCH = 4096;
  * hold that segment decoded.
  */
 const HELD_LIMIT = BATCH;
-const FIRST_DELAY_MS = 1;
-const MAX_DELAY_MS = 2 ** 31 - 1;
-
-interface Position {
-  seg: SegmentRef;
-  header: SegmentHeader;
-  /** Byte offset of the next frame. */
-  offset: number;
-  /** Id the next frame of this segment must carry. */
-  nextId: number;
-  /** Offset and stored CRC of the last frame read from this segment (lastAt < 0: none yet). */
-  lastAt?: number;
-  lastCrc?: number;
-  /** durableOnly: where to read again from if the writer cuts its unsynced tail back (see rewind). */
-  proven?: Resume;
-  /** durableOnly: the largest watermark of the segment's marks read so far (its bytes before it are durable). */
-  vouched?: number;
-  /** durableOnly: where the frames passed over while HELD_LIMIT entries were held start (see decodesNext). */
-  passedOver?: Resume;
-}
-
-/** A place in a segment to read on from: right after the frame at lastAt (with lastCrc), or its first frame. */
-interface Resume {
-  offset: number;
-  nextId: number;
-  lastAt?: number;
-  lastCrc?: number;
-}
-
-/** durableOnly: an entry read but not yet proven durable, and where its frame lies. */
-interface HeldRecord<E> {
-  entryId: number;
-  /** The entry, or why it cannot be handed on (thrown once proven, after the entries before it). */
-  record: WalRecord<E> | DecodeError;
-  /** Its frame's offset and stored CRC. */
-  at: number;
-  crc: number;
-  /** Offset just past its frame: a sync mark with D ≥ end proves it durable. */
-  end: number;
-}
 
 /** batch: stopped with a full batch or a spent slice; clean: end of file; pending: bytes that are not (yet) a frame. */
 type ReadEnd = 'batch' | 'clean' | 'pending' | 'gone';
-const ZEROS = Buffer.alloc(CHUNK);
 
 export function followLog<E>(dir: Directory, codec: Codec<E>, maxPayloadSize: number, options: FollowOptions = {}): AsyncIterableIterator<WalRecord<E>> {
-  const from = options.fromEntryId ?? 1;
-  if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError(`fromEntryId must be an integer ≥ 1, got ${String(from)}`);
-  const maxDelay = options.maxPollIntervalMs ?? 100;
-  // setTimeout takes at most 2^31-1 ms; past that it fires at once, and the follower would spin.
-  if (typeof maxDelay !== 'number' || !(maxDelay >= FIRST_DELAY_MS && maxDelay <= MAX_DELAY_MS)) {
-    throw new InvalidArgumentError(`maxPollIntervalMs must be a number of milliseconds in [${FIRST_DELAY_MS}, ${MAX_DELAY_MS}], not ${String(maxDelay)}`);
-  }
-  const durableOnly = options.durableOnly ?? false;
-  if (typeof durableOnly !== 'boolean') throw new InvalidArgumentError(`durableOnly must be a boolean, not ${String(durableOnly)}`);
+  const { from, maxDelay, durableOnly } = resolveFollowOptions(options);
   return new Follower(dir, codec, maxPayloadSize, from, options.signal, maxDelay, durableOnly).run();
 }
 
 class Follower<E> {
   private pos: Position | undefined;
-  private buf = new Uint8Array(64 * 1024);
-  private bufStart = 0;
-  private bufLen = 0;
   private readonly out: WalRecord<E>[] = [];
   /** durableOnly: entries of the current segment read but not yet proven durable, in id order. */
   private held: HeldRecord<E>[] = [];
@@ -132,9 +63,8 @@ class Follower<E> {
   private failure: DecodeError | undefined;
   /** The next entry to yield. */
   private nextId: number;
-  private wake: (() => void) | undefined;
-  private watcher: FSWatcher | undefined;
   private readonly pacer = new Pacer();
+  private readonly window = new FileWindow(this.pacer);
 
   constructor(
     private readonly dir: Directory,
@@ -149,9 +79,9 @@ class Follower<E> {
   }
 
   async *run(): AsyncGenerator<WalRecord<E>, undefined, undefined> {
-    const onAbort = (): void => this.wake?.();
+    const watch = new LogWatch(this.dir);
+    const onAbort = (): void => watch.wake();
     this.signal?.addEventListener('abort', onAbort);
-    this.startWatching();
     try {
       let delay = FIRST_DELAY_MS;
       while (!this.aborted()) {
@@ -169,13 +99,13 @@ class Follower<E> {
           await turn();
           continue;
         }
-        await this.sleep(delay);
+        await watch.wait(delay);
         delay = Math.min(this.maxDelay, delay * 2);
       }
       return undefined;
     } finally {
       this.signal?.removeEventListener('abort', onAbort);
-      this.watcher?.close();
+      watch.close();
     }
   }
 
@@ -189,7 +119,10 @@ class Follower<E> {
     let moved = false;
     for (;;) {
       if (this.failure !== undefined) return true;
-      if (this.pos === undefined && !this.locate()) return moved;
+      if (this.pos === undefined) {
+        this.pos = segmentHolding(this.dir, this.nextId);
+        if (this.pos === undefined) return moved;
+      }
       const pos = this.pos!;
       const before = pos.offset;
       const end = this.readSegment(pos);
@@ -200,7 +133,7 @@ class Follower<E> {
         continue;
       }
       // The segment stopped short: complete only if the writer has moved on to the next one.
-      const next = this.peekNext(pos.seg);
+      const next = nextSegment(this.dir, pos.seg);
       if (next === undefined) return moved;
       let again = this.readSegment(pos, { complete: true });
       if (again === 'batch') return true;
@@ -210,7 +143,7 @@ class Follower<E> {
         continue;
       }
       if (again === 'pending' || next.header.firstEntryId !== pos.nextId) {
-        if (!this.stillThere(pos)) {
+        if (!stillThere(this.dir, pos)) {
           this.leaveGone(pos); // replaced or removed since it was read: as for 'gone' above
           continue;
         }
@@ -234,7 +167,7 @@ class Follower<E> {
    */
   private leaveGone(pos: Position): void {
     if (this.held.length > 0) {
-      if (this.peekNext(pos.seg)?.header.firstEntryId === pos.nextId) this.release(Infinity);
+      if (nextSegment(this.dir, pos.seg)?.header.firstEntryId === pos.nextId) this.release(Infinity);
       else this.dropHeld();
     }
     this.pos = undefined;
@@ -304,10 +237,7 @@ class Follower<E> {
     const back = pos.passedOver;
     if (back === undefined || this.held.length > 0) return false;
     pos.passedOver = undefined;
-    pos.offset = back.offset;
-    pos.nextId = back.nextId;
-    pos.lastAt = back.lastAt;
-    pos.lastCrc = back.lastCrc;
+    moveTo(pos, back);
     return true;
   }
 
@@ -317,71 +247,6 @@ class Follower<E> {
     // Held first may be an entry before fromEntryId that cannot be handed on (still reported).
     this.nextId = Math.max(this.fromEntryId, this.held[0].entryId);
     this.held = [];
-  }
-
-  /** Finds the segment holding nextId. False when the log has nothing to read yet. */
-  private locate(): boolean {
-    const segments = listSegments(this.dir);
-    let oldest: number | undefined;
-    for (let i = segments.length - 1; i >= 0; i--) {
-      const header = this.readHeader(segments[i]);
-      if (header === undefined) {
-        if (i === segments.length - 1) {
-          this.refuseForeignShortSegment(segments[i]);
-          continue; // being created right now
-        }
-        if (!this.dir.exists(segments[i].path)) return false; // truncated meanwhile: look again
-        throw new CorruptionError(segments[i].path, 0, 'segment header does not validate (in a non-final segment)');
-      }
-      oldest = header.firstEntryId;
-      if (header.firstEntryId <= this.nextId) {
-        this.pos = { seg: segments[i], header, offset: SEGMENT_HEADER_SIZE, nextId: header.firstEntryId };
-        return true;
-      }
-    }
-    if (oldest !== undefined) {
-      throw new RecoveryGapError(this.nextId, oldest, 'the log was truncated past the entry the follower needs next');
-    }
-    return false;
-  }
-
-  /**
-   * A final segment shorter than a header is one being created only if its bytes are a prefix
-   * of the magic or zeros (docs/FORMAT.md): anything else never becomes a segment, and waiting
-   * for it would wait forever.
-   */
-  private refuseForeignShortSegment(seg: SegmentRef): void {
-    let prefix: Uint8Array;
-    try {
-      prefix = readSegmentPrefix(this.dir, seg);
-    } catch (err) {
-      if (err instanceof NotFoundError) return;
-      throw err;
-    }
-    const check = checkSegmentHeader(prefix, this.dir.checksum, seg.segmentId);
-    if (check.kind === 'bad' && prefix.length < SEGMENT_HEADER_SIZE) throw new CorruptionError(seg.path, check.offset, check.reason);
-  }
-
-  private peekNext(seg: SegmentRef): { seg: SegmentRef; header: SegmentHeader } | undefined {
-    const found = listSegments(this.dir).find((s) => s.segmentId === seg.segmentId + 1);
-    if (found === undefined) return undefined;
-    const header = this.readHeader(found);
-    return header === undefined ? undefined : { seg: found, header };
-  }
-
-  private stillThere(pos: Position): boolean {
-    const header = this.readHeader(pos.seg);
-    return header !== undefined && header.salt === pos.header.salt;
-  }
-
-  private readHeader(seg: SegmentRef): SegmentHeader | undefined {
-    try {
-      return readValidSegmentHeader(this.dir, seg);
-    } catch (err) {
-      // Deleted since it was listed (retention, or recycled by the writer).
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    }
   }
 
   /**
@@ -400,9 +265,10 @@ class Follower<E> {
     }
     try {
       const size = f.size();
-      this.bufLen = 0;
-      if (this.load(f, size, 0, SEGMENT_HEADER_SIZE) < SEGMENT_HEADER_SIZE) return 'gone';
-      const check = checkSegmentHeader(this.buf.subarray(0, SEGMENT_HEADER_SIZE), this.dir.checksum, pos.seg.segmentId);
+      const w = this.window;
+      w.reset();
+      if (w.load(f, size, 0, SEGMENT_HEADER_SIZE) < SEGMENT_HEADER_SIZE) return 'gone';
+      const check = checkSegmentHeader(w.bytes.subarray(0, SEGMENT_HEADER_SIZE), this.dir.checksum, pos.seg.segmentId);
       if (check.kind !== 'ok' || check.header.salt !== pos.header.salt) return 'gone';
       this.checkNotCutBack(f, size, pos);
       if (complete && !this.heldStillThere(f, size, Infinity)) this.cutBack(f, size, pos, 'a frame it holds back is no longer the one read');
@@ -411,9 +277,9 @@ class Follower<E> {
       for (;;) {
         const at = pos.offset;
         if (at === size) return 'clean';
-        if (this.load(f, size, at, FRAME_HEADER_SIZE) < FRAME_HEADER_SIZE) return 'pending';
-        let rel = at - this.bufStart;
-        let len = readU32(this.buf, rel + 4);
+        if (w.load(f, size, at, FRAME_HEADER_SIZE) < FRAME_HEADER_SIZE) return 'pending';
+        let rel = at - w.start;
+        let len = readU32(w.bytes, rel + 4);
         // A sync mark (v2) is read as a frame with an 8-byte body, then stepped over.
         const mark = len === MARK_LENGTH && pos.header.version >= FORMAT_VERSION;
         if (mark) len = MARK_SIZE - FRAME_HEADER_SIZE;
@@ -421,8 +287,8 @@ class Follower<E> {
         if (len > this.maxPayload) {
           // A whole, valid next entry beyond the caller's limit is an error to report, as the
           // reader does; waiting for it to become something else would wait forever.
-          if (readU64(this.buf, rel + 8) !== pos.nextId) return 'pending';
-          const crc = readU32(this.buf, rel);
+          if (readU64(w.bytes, rel + 8) !== pos.nextId) return 'pending';
+          const crc = readU32(w.bytes, rel);
           if (!frameCrcMatches(f, WAL_FRAME_LAYOUT, at, len, salt, crc, this.dir.checksum)) return 'pending';
           const id = pos.nextId;
           const end = at + FRAME_HEADER_SIZE + len;
@@ -441,9 +307,9 @@ class Follower<E> {
           if (this.failure !== undefined || ++read >= BATCH || this.pacer.due) return 'batch';
           continue;
         }
-        this.load(f, size, at, FRAME_HEADER_SIZE + len);
-        rel = at - this.bufStart;
-        const b = this.buf;
+        w.load(f, size, at, FRAME_HEADER_SIZE + len);
+        rel = at - w.start;
+        const b = w.bytes;
         if (maskCrc(this.dir.checksum.crc32c(b.subarray(rel + 4, rel + FRAME_HEADER_SIZE + len), salt)) !== readU32(b, rel)) return 'pending';
         const id = readU64(b, rel + 8);
         if (id !== pos.nextId) return 'pending';
@@ -472,7 +338,7 @@ class Follower<E> {
         pos.lastCrc = readU32(b, rel);
         const end = at + FRAME_HEADER_SIZE + len;
         if (id >= this.nextId && this.decodesNext(pos)) {
-          const payload = b.subarray(rel + FRAME_HEADER_SIZE, end - this.bufStart);
+          const payload = b.subarray(rel + FRAME_HEADER_SIZE, end - w.start);
           const decoded = this.decode(payload, id, pos.seg.path);
           if (decoded instanceof DecodeError) {
             if (!this.unreadable(decoded, pos, id, at, pos.lastCrc, end)) return 'batch'; // the entries before it first
@@ -501,7 +367,7 @@ class Follower<E> {
    */
   private checkNotCutBack(f: ReadableFile, size: number, pos: Position): void {
     if (size < pos.offset) this.cutBack(f, size, pos, `the segment is now ${size} bytes`);
-    else if (!this.frameStillThere(f, size, pos.lastAt, pos.lastCrc)) this.cutBack(f, size, pos, `the frame at offset ${pos.lastAt} is no longer the one read`);
+    else if (!this.window.frameStillThere(f, size, pos.lastAt, pos.lastCrc)) this.cutBack(f, size, pos, `the frame at offset ${pos.lastAt} is no longer the one read`);
   }
 
   /** The log was cut back under the follower (`now` says how it shows): rewinds (durableOnly), else throws. */
@@ -519,14 +385,9 @@ class Follower<E> {
   private heldStillThere(f: ReadableFile, size: number, upTo: number): boolean {
     for (const h of this.held) {
       if (h.end > upTo) break;
-      if (!this.frameStillThere(f, size, h.at, h.crc)) return false;
+      if (!this.window.frameStillThere(f, size, h.at, h.crc)) return false;
     }
     return true;
-  }
-
-  /** True if no frame is named (lastAt undefined) or the frame at lastAt still has the CRC read there. */
-  private frameStillThere(f: ReadableFile, size: number, lastAt: number | undefined, lastCrc: number | undefined): boolean {
-    return lastAt === undefined || (this.load(f, size, lastAt, 4) >= 4 && readU32(this.buf, lastAt - this.bufStart) === lastCrc);
   }
 
   /**
@@ -537,13 +398,10 @@ class Follower<E> {
   private rewind(f: ReadableFile, size: number, pos: Position): boolean {
     if (!this.durableOnly) return false;
     const to = pos.proven ?? { offset: SEGMENT_HEADER_SIZE, nextId: pos.header.firstEntryId };
-    if (size < to.offset || !this.frameStillThere(f, size, to.lastAt, to.lastCrc)) return false;
+    if (size < to.offset || !this.window.frameStillThere(f, size, to.lastAt, to.lastCrc)) return false;
     this.dropHeld();
     pos.passedOver = undefined;
-    pos.offset = to.offset;
-    pos.nextId = to.nextId;
-    pos.lastAt = to.lastAt;
-    pos.lastCrc = to.lastCrc;
+    moveTo(pos, to);
     return true;
   }
 
@@ -554,21 +412,6 @@ class Follower<E> {
     } catch (err) {
       return new DecodeError(`cannot decode entry ${entryId} of ${file} with codec ${this.codec.name}: ${describe(err)}`, { entryId, file }, { cause: err });
     }
-  }
-
-  /** Makes buf hold file bytes [pos, pos + need) where the file has them; returns the bytes held from pos. */
-  private load(f: ReadableFile, size: number, pos: number, need: number): number {
-    const rel = pos - this.bufStart;
-    if (this.bufLen > 0 && rel >= 0 && rel + need <= this.bufLen) return this.bufLen - rel;
-    // Up to a chunk at a time (a backlog is read in big reads); more only for one frame whose
-    // length was checked against the maximum and the file size.
-    const want = Math.min(Math.max(need, CHUNK), size - pos);
-    if (want > this.buf.length) this.buf = new Uint8Array(Math.max(want, Math.min(CHUNK, this.buf.length * 2)));
-    const got = want > 0 ? f.read(this.buf.subarray(0, want), pos) : 0;
-    this.pacer.charge(got);
-    this.bufStart = pos;
-    this.bufLen = got;
-    return got;
   }
 
   /**
@@ -584,46 +427,9 @@ class Follower<E> {
       throw err;
     }
     try {
-      const size = f.size();
-      for (let off = pos.offset; off < size;) {
-        const held = Math.min(this.load(f, size, off, 1), ZEROS.length);
-        if (held === 0) return true;
-        const rel = off - this.bufStart;
-        if (Buffer.compare(Buffer.from(this.buf.buffer, this.buf.byteOffset + rel, held), ZEROS.subarray(0, held)) !== 0) return false;
-        off += held;
-      }
-      return true;
+      return this.window.zerosFrom(f, f.size(), pos.offset);
     } finally {
       f.close();
     }
-  }
-
-  private startWatching(): void {
-    const osPath = this.dir.filePath(WAL_DIR);
-    if (osPath === undefined) return;
-    try {
-      this.watcher = watch(osPath, { persistent: false }, () => this.wake?.());
-      this.watcher.on('error', () => {
-        this.watcher?.close();
-        this.watcher = undefined;
-      });
-    } catch {
-      // No wal/ yet, or no watch support: the timer alone polls.
-      this.watcher = undefined;
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = undefined;
-        done();
-      };
-    });
   }
 }
