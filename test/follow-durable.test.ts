@@ -10,7 +10,7 @@ import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { failSyncAndReopen } from './support/cut-back';
 import { Prng } from '../lib/directory/prng';
-import { countingLists, settlesAfterPolls, take } from './support/follow-polls';
+import { countingLists, refusingNegatives, settlesAfterPolls, take } from './support/follow-polls';
 
 // follow({ durableOnly: true }) is how a process that does not own the writer (a forwarder in
 // another process) ships only what a power cut cannot take: it yields an entry once a sync mark
@@ -159,11 +159,7 @@ describe('follow({ durableOnly: true })', () => {
       const options = { codec, flushPolicy: 'perAppend' as const };
       let w = WalWriter.create(dir, options);
       const unreadable = kind === 'over maxPayloadSize' ? { n: 3, pad: 'x'.repeat(100) } : { n: -3 };
-      const positive: Codec<E> = { name: 'positive', encode: codec.encode, decode: (b) => {
-        const value = codec.decode(b);
-        if (value.n < 0) throw new Error('negative');
-        return value;
-      } };
+      const positive = refusingNegatives(codec);
       const reader = () => new WalReader(dir, kind === 'over maxPayloadSize' ? { codec, maxPayloadSize: 50 } : { codec: positive });
       const ac = new AbortController();
       try {
@@ -253,11 +249,7 @@ describe('follow({ durableOnly: true })', () => {
     for (let n = 1; n <= 5000; n++) w.append({ n: n === 4500 ? -n : n });
     w.flushSync();
     assert.equal(listSegments(dir).length, 2);
-    const positive: Codec<E> = { name: 'positive', encode: codec.encode, decode: (b) => {
-      const value = codec.decode(b);
-      if (value.n < 0) throw new Error('negative');
-      return value;
-    } };
+    const positive = refusingNegatives(codec);
     const ac = new AbortController();
     try {
       const it = new WalReader(dir, { codec: positive }).follow({ signal: ac.signal, maxPollIntervalMs: 1, durableOnly: true });

@@ -9,14 +9,14 @@ import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { CorruptionError, DecodeError, InvalidArgumentError, RecoveryGapError } from '../lib/errors';
-import { jsonCodec, raw, type Codec } from '../lib/wal/codec';
+import { jsonCodec, raw } from '../lib/wal/codec';
 import { encodeFrame, encodeSegmentHeader, segmentPath, WAL_DIR } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader, type WalRecord } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { followPayload } from './fixtures/follow-payload';
-import { countingLists, settlesAfterPolls, take } from './support/follow-polls';
+import { countingLists, refusingNegatives, settlesAfterPolls, take } from './support/follow-polls';
 
 type E = { n: number };
 const codec = jsonCodec<E>();
@@ -105,11 +105,7 @@ describe('WalReader.follow in one process', () => {
     const w = WalWriter.create(dir, { codec });
     for (const n of [1, 2, -3, 4]) w.append({ n });
     w.closeSync();
-    const positive: Codec<E> = { name: 'positive', encode: codec.encode, decode: (b) => {
-      const value = codec.decode(b);
-      if (value.n < 0) throw new Error('negative');
-      return value;
-    } };
+    const positive = refusingNegatives(codec);
     const ac = new AbortController();
     try {
       const it = new WalReader(dir, { codec: positive }).follow({ signal: ac.signal, maxPollIntervalMs: 2 });

@@ -1,4 +1,5 @@
 import type { Directory } from '../../lib/directory/directory';
+import type { Codec } from '../../lib/wal/codec';
 
 // Driving a follower deterministically: every poll of it lists wal/ once, so a test can tell
 // "not yet yielded after two more looks at the log" from "not looked yet" without a clock.
@@ -44,4 +45,17 @@ export async function settlesAfterPolls(p: Promise<unknown>, lists: () => number
   while (!settled && lists() < start + polls) await new Promise((resolve) => setTimeout(resolve, 1));
   await new Promise(setImmediate);
   return settled;
+}
+
+/** `codec` with a decode that refuses entries whose `n` is negative: an entry a follower cannot hand on. */
+export function refusingNegatives<E extends { n: number }>(codec: Codec<E>): Codec<E> {
+  return {
+    name: 'positive',
+    encode: codec.encode,
+    decode: (b) => {
+      const value = codec.decode(b);
+      if (value.n < 0) throw new Error('negative');
+      return value;
+    },
+  };
 }
