@@ -14,6 +14,8 @@ import { requireCodec, requireDirectory } from './guards';
 import { CheckpointPublisher, type PublishedCheckpoint } from './publisher';
 import type { Codec } from './wal/codec';
 import { DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, segmentPath, WAL_DIR } from './wal/format';
+import { WalMaintenance } from './wal/maintenance';
+import type { WalObserver } from './wal/observer';
 import { resolveWriterOptions, type WalWriterOptions } from './wal/options';
 import { WalReader, type ReplayMode, type WalRecord } from './wal/reader';
 import { highestRecycleId } from './wal/recycle-pool';
@@ -180,11 +182,11 @@ function firstWalEntryId(dir: Directory): number | undefined {
  * restarted at base + 1: its segments hold only covered entries and are deleted, oldest first.
  */
 function openWriterAfter<E>(dir: Directory, options: WalWriterOptions<E>, base: number, lastEntryId: number): WalWriter<E> {
-  if (base > 0 && lastEntryId === base && !continuable(dir)) restartLog(dir, base, options.syncWindow);
+  if (base > 0 && lastEntryId === base && !continuable(dir)) restartLog(dir, base, options);
   let writer = WalWriter.open(dir, options);
   if (writer.lastEntryId < base && lastEntryId === base) {
     writer.closeSync();
-    restartLog(dir, base, options.syncWindow);
+    restartLog(dir, base, options);
     writer = WalWriter.resume(dir, options);
   }
   if (writer.lastEntryId !== lastEntryId) {
@@ -210,15 +212,17 @@ function continuable(dir: Directory): boolean {
  * empty one starting at base + 1. The decision to restart was taken without the lock, so it is
  * taken again under it: another writer (a second recover) may have locked the log in between and
  * appended entries after base, which must not be deleted. The log is then left alone, and the
- * writer opened next finds it changed.
+ * writer opened next finds it changed. The writer's observer may keep the segments (see
+ * askBeforeRestart): then nothing is removed and the restart throws.
  */
-function restartLog(dir: Directory, base: number, syncWindow: number | undefined): void {
+function restartLog(dir: Directory, base: number, { syncWindow, observer }: Pick<WalWriterOptions<unknown>, 'syncWindow' | 'observer'>): void {
   if (base >= MAX_ENTRY_ID) throw new InvalidStateError('the checkpoint covers entry 2^53 - 1, the last id a log can have: no writer can continue after it');
   dir.mkdirp(WAL_DIR);
   const lock = dir.lock(LOCK_FILE);
   try {
     const segments = listSegments(dir);
     if (!holdsNothingAfter(dir, segments, base)) return;
+    askBeforeRestart(dir, observer, base);
     for (const s of segments) dir.delete(s.path);
     // Above every id used before, recycle files' included: a recycle file named after the new
     // segment would later be renamed over, or over it (WalMaintenance.truncateToRecycle).
@@ -234,6 +238,29 @@ function restartLog(dir: Directory, base: number, syncWindow: number | undefined
     dir.syncDir(WAL_DIR);
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * The restart deletes every segment, so the writer's observer is asked first about each one that
+ * holds entries, as every truncation asks it (WalWriter.observer): a JetStream forwarder keeps the
+ * entries it has not shipped, which the checkpoint covers but the stream does not hold. A kept
+ * segment stops the restart before anything is deleted: a log restarted after the checkpoint
+ * cannot also keep older entries (the ids between would be a gap no reader accepts).
+ */
+function askBeforeRestart(dir: Directory, observer: WalObserver | undefined, base: number): void {
+  const hook = observer?.beforeTruncate;
+  if (hook === undefined) return;
+  for (const range of new WalMaintenance(dir).segmentRanges()) {
+    if (range.lastEntryId < range.firstEntryId) continue; // no entry to keep
+    const info = { segmentId: range.segmentId, path: range.path, firstEntryId: range.firstEntryId, lastEntryId: range.lastEntryId };
+    if (hook.call(observer, info) === false) {
+      throw new InvalidStateError(
+        `the log ends before the checkpoint's entry ${base}, so the writer must restart it after the checkpoint, deleting every ` +
+        `segment; the writer's observer keeps ${range.path} (entries ${range.firstEntryId}..${range.lastEntryId}): ` +
+        'let it take them first (a JetStream forwarder shipping this directory), or recover without it to discard them',
+      );
+    }
   }
 }
 

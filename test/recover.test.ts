@@ -232,6 +232,31 @@ for (const kind of dirKinds()) {
       assert.deepEqual(r.state, { fromCheckpoint: 1, k0: 7 });
     });
 
+    it('a restart deletes no segment the writer\'s observer keeps (a forwarder that has not shipped it), and goes ahead once it lets them go', async () => {
+      const w = WalWriter.create(dir, { codec: kvCodec, maxSegmentSize: 120 });
+      for (let i = 0; i < 6; i++) w.append(put(i));
+      w.closeSync();
+      writeCheckpoint(dir, 20, { fromCheckpoint: 1 }, { codec: kvStateCodec });
+      const before = listSegments(dir).map((s) => s.path);
+      let shipped = 0;
+      const asked: number[] = [];
+      const observer = {
+        beforeTruncate: (info: { segmentId: number; lastEntryId: number }) => {
+          asked.push(info.segmentId);
+          return info.lastEntryId <= shipped;
+        },
+      };
+      await assert.rejects(recover({ ...options(dir), writer: { observer } }), InvalidStateError);
+      assert.deepEqual(asked, [1]);
+      assert.deepEqual(listSegments(dir).map((s) => s.path), before);
+      assert.deepEqual(new WalReader(dir, { codec: kvCodec }).replaySync().map((r) => r.entryId), [1, 2, 3, 4, 5, 6]);
+
+      shipped = 6;
+      const h = await recover({ ...options(dir), writer: { observer } });
+      assert.deepEqual([h.lastEntryId, h.writer.nextEntryId], [20, 21]);
+      await h.close();
+    });
+
     it('a restart decided before the lock deletes nothing another writer made durable meanwhile', async () => {
       // No WAL after the checkpoint: recover decides to restart the log, then takes the lock.
       writeCheckpoint(dir, 50, stateOf([put(0)]), { codec: kvStateCodec });
