@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { CommitSteps } from '../lib/backend/backend';
+import type { CommitSteps, FileBackend } from '../lib/backend/backend';
 import { NativeFileBackend } from '../lib/backend/native';
-import { nativeBackend } from '../lib/backend/select';
+import { nativeBackend, tsBackend } from '../lib/backend/select';
 import type { WritableFile } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
@@ -207,16 +207,30 @@ describe('overlapping fdatasyncs of one file', () => {
   });
 });
 
-if (nativeBackend() !== undefined) {
-  describe('commits queued behind a syncAsync on the native core', () => {
-    let root: string;
-    beforeEach(() => {
-      root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-errseq-'));
-    });
-    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+/** Files of each kind whose commits a synchronous wait can see through (waitsForCommits). */
+function waitingFiles(root: () => string): [string, () => WritableFile][] {
+  const kinds: [string, () => WritableFile][] = [
+    ['memory', () => new MemoryDirectory().create('f')],
+    ['simulated', () => new SimulatedDirectory({ seed: 1 }).create('f')],
+  ];
+  const native = nativeBackend();
+  if (native !== undefined) kinds.unshift(['the native core', () => new FsDirectory(root(), { backend: native }).create('f')]);
+  return kinds;
+}
 
-    it('waitCommitsSync() is refused while a commit waits for a syncAsync (the commit thread was not handed it yet), not returned from with it unrun', async () => {
-      const f = new FsDirectory(root, { backend: nativeBackend() }).create('f');
+describe('commits queued behind a syncAsync', () => {
+  let root: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-errseq-'));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  // The native commit thread is handed such a commit only once the syncAsync settled, so nothing
+  // synchronous can wait for it; memory and simulated files refuse as well, or a test passed on
+  // them that the disk fails.
+  for (const [name, open] of waitingFiles(() => root)) {
+    it(`on ${name}: waitCommitsSync() is refused while a commit waits for a syncAsync (the commit thread was not handed it yet), not returned from with it unrun`, async () => {
+      const f = open();
       f.write(bytes('head'));
       const syncing = f.syncAsync();
       const commit = f.commitAsync({ chunks: [bytes('batch')], position: 4 });
@@ -228,8 +242,8 @@ if (nativeBackend() !== undefined) {
       f.close();
     });
 
-    it('once that syncAsync settled, sync() waits for every commit issued before it, those queued behind the syncAsync and those issued after', async () => {
-      const f = new FsDirectory(root, { backend: nativeBackend() }).create('f');
+    it(`on ${name}: once that syncAsync settled, sync() waits for every commit issued before it, those queued behind the syncAsync and those issued after`, async () => {
+      const f = open();
       f.write(bytes('head'));
       const syncing = f.syncAsync();
       const queued = f.commitAsync({ chunks: [bytes('one')], position: 4 });
@@ -241,8 +255,98 @@ if (nativeBackend() !== undefined) {
       await Promise.all([queued, alsoQueued, after]);
       f.close();
     });
-  });
+  }
+});
 
+/**
+ * A backend whose off-thread writes wait until the test releases them, as the thread pool may run
+ * a write after an fdatasync queued later; counts the fdatasyncs (alone or a commit's) that start
+ * while a write issued before them has not been written.
+ */
+function heldWrites(real: FileBackend): { backend: FileBackend; release(): void; syncsAheadOfWrites: () => number } {
+  const held: (() => void)[] = [];
+  let unwritten = 0;
+  let syncsAheadOfWrites = 0;
+  const backend = new Proxy(real, {
+    get(target, prop) {
+      if (prop === 'pwriteAsync') return (fd: number, data: Uint8Array, offset: number, p?: string) => {
+        unwritten++;
+        return new Promise<void>((resolve) => held.push(resolve))
+          .then(() => target.pwriteAsync(fd, data, offset, p))
+          .finally(() => unwritten--);
+      };
+      if (prop === 'fdatasyncAsync' || prop === 'commitAsync') return (...args: unknown[]) => {
+        if (unwritten > 0) syncsAheadOfWrites++;
+        return (target[prop] as (...a: unknown[]) => Promise<void>).apply(target, args);
+      };
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { backend, release: () => held.splice(0).forEach((r) => r()), syncsAheadOfWrites: () => syncsAheadOfWrites };
+}
+
+describe('writes in flight (writeAsync) and the syncs after them', () => {
+  let root: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-writes-'));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  const backends: [string, FileBackend][] = [['node:fs', tsBackend()]];
+  const native = nativeBackend();
+  if (native !== undefined) backends.unshift(['the native core', native]);
+  for (const [name, real] of backends) {
+    it(`on ${name}: syncAsync and commitAsync issued behind a writeAsync start their fdatasync only once it was written, and sync() refuses meanwhile`, async () => {
+      const held = heldWrites(real);
+      const f = new FsDirectory(root, { backend: held.backend }).create('f');
+      const written = f.writeAsync(bytes('written,'));
+      const synced = f.syncAsync();
+      const committed = f.commitAsync({ chunks: [bytes('committed')], position: 8 });
+      assert.throws(() => f.sync(), InvalidStateError);
+      held.release();
+      await Promise.all([written, synced, committed]);
+      assert.equal(held.syncsAheadOfWrites(), 0, 'an fdatasync started before the bytes it was to make durable were written');
+      f.close();
+      assert.equal(fs.readFileSync(path.join(root, 'f'), 'utf8'), 'written,committed');
+    });
+
+    it(`on ${name}: a syncAsync behind a writeAsync that failed fails with its error, unrun`, async () => {
+      const failing = new Proxy(real, {
+        get(target, prop) {
+          if (prop === 'pwriteAsync') return () => Promise.reject(new IoError('EIO', 'write', 'f'));
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const f = new FsDirectory(root, { backend: failing }).create('f');
+      const written = outcome(f.writeAsync(bytes('lost')));
+      const synced = outcome(f.syncAsync());
+      const w = await written;
+      const s = await synced;
+      assert.ok(!w.ok && !s.ok);
+      assert.equal(s.err, w.err);
+      f.close();
+    });
+  }
+
+  for (const [name, open] of waitingFiles(() => root)) {
+    it(`on ${name}: sync() is refused while a writeAsync is in flight, as on disk; once it settled, sync() and syncAsync() cover it`, async () => {
+      const f = open();
+      const written = f.writeAsync(bytes('bytes'));
+      assert.throws(() => f.sync(), InvalidStateError);
+      await written;
+      f.sync();
+      const again = f.writeAsync(bytes('more'));
+      await f.syncAsync();
+      await again;
+      assert.equal(f.size(), 9);
+      f.close();
+    });
+  }
+});
+
+if (nativeBackend() !== undefined) {
   describe(`overlapping fdatasyncs of one file on the native core ${TEST_BUILD}`, () => {
     let root: string;
     before(function () {

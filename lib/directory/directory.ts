@@ -58,17 +58,21 @@ export interface WritableFile {
   /**
    * fdatasync: every byte written to this file so far is durable when this returns. With commits
    * in flight it first waits for them where waitsForCommits (throwing a failed one's error);
-   * InvalidStateError while a syncAsync, or a commit it cannot wait for, is in flight.
+   * InvalidStateError while a syncAsync, a writeAsync, or a commit it cannot wait for, is in flight.
    */
   sync(): void;
-  /** fdatasync off the event loop, once the syncs and commits issued before it settled (at once when none is in flight). */
+  /**
+   * fdatasync off the event loop, once the syncs, commits and writeAsync calls issued before it
+   * settled (at once when none is in flight): the thread pool may run a write after an fdatasync
+   * queued later, which would return with the write's bytes not even written.
+   */
   syncAsync(): Promise<void>;
   /**
    * Group commit: write the chunks, truncate, fdatasync this file, fsync the directories, in that
    * order and off the event loop; resolves once every step succeeded, rejects with the first
    * failure (later steps do not run). Commits of one file run in call order even when issued
-   * without waiting, each after the previous one's fdatasync (and after any syncAsync issued
-   * before it); after a failed one every later commit of the file rejects with the same cause,
+   * without waiting, each after the previous one's fdatasync (and after any syncAsync and
+   * writeAsync issued before it); after a failed one every later commit of the file rejects with the same cause,
    * unrun. FsDirectory on the native backend runs
    * them on the file's commit thread. The caller's bytes are copied at the call. Memory and
    * simulated directories run the steps within microtasks (simulated counts each step as an
@@ -83,8 +87,8 @@ export interface WritableFile {
   readonly waitsForCommits: boolean;
   /**
    * Blocks until every commit handed to the file has run; throws the first failed one's error. Only
-   * where waitsForCommits. On a file whose commits run on a thread of its own, InvalidStateError
-   * while a commit waits for a syncAsync in flight (that thread has not been handed it yet).
+   * where waitsForCommits. InvalidStateError while a commit waits for a syncAsync or writeAsync in
+   * flight (a commit thread has not been handed it yet; memory and simulated files refuse alike).
    */
   waitCommitsSync(): void;
   close(): void;

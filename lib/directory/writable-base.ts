@@ -93,10 +93,25 @@ export abstract class BaseWritableFile implements WritableFile {
    */
   private lastAsyncSync: Promise<void> = Promise.resolve();
   /**
-   * Commits of such a file waiting for a syncAsync, not yet handed to it: waitCommitsSync (and so
-   * sync()) cannot wait for them, and a later commit must not overtake them.
+   * Commits of such a file waiting for a syncAsync (or a writeAsync), not yet handed to it:
+   * waitCommitsSync (and so sync()) cannot wait for them, and a later commit must not overtake
+   * them. Memory and simulated files count theirs alike, and refuse alike.
    */
   private commitsAwaitingTurn = 0;
+  /**
+   * When the newest commit awaiting its turn is handed over (nextTurn), and whether that turn also
+   * waits for writes (then the next commit's turn waits for it: it may come after the syncAsync).
+   */
+  private lastTurn: Promise<unknown> = Promise.resolve();
+  private lastTurnWaitsForWrites = false;
+  /**
+   * writeAsync calls not yet settled, and a promise that settles (never rejects) once every one
+   * issued so far did. The thread pool runs a write and an fdatasync issued after it in either
+   * order, so an fdatasync started while one is in flight could return before its bytes were even
+   * written: syncAsync and commitAsync wait for them, sync() refuses.
+   */
+  private writesInFlight = 0;
+  private writesSettled: Promise<unknown> = Promise.resolve();
   private releaseWhenIdle = false;
 
   protected constructor(path: string, offset: number) {
@@ -272,8 +287,16 @@ export abstract class BaseWritableFile implements WritableFile {
     // awaiting land one after another in call order.
     const at = this.position;
     this.position += data.length;
+    const writing = this.offThread(() => this.recordedAsync(() => this.pwriteAsync(data, at)));
+    this.writesInFlight++;
+    const earlier = this.writesSettled;
+    const settled = (): Promise<unknown> => {
+      this.writesInFlight--;
+      return earlier;
+    };
+    this.writesSettled = writing.then(settled, settled);
     try {
-      await this.offThread(() => this.recordedAsync(() => this.pwriteAsync(data, at)));
+      await writing;
     } catch (err) {
       if (this.position === at + data.length) this.position = at;
       throw err;
@@ -311,19 +334,25 @@ export abstract class BaseWritableFile implements WritableFile {
   sync(): void {
     this.checkOpen();
     // A failed file throws its failure (recorded, below), whatever is in flight.
-    if (this.syncsInFlight > 0 && this.failure === undefined) this.settleSyncsSync();
+    if (this.failure === undefined) {
+      if (this.writesInFlight > 0) {
+        throw new InvalidStateError(`sync() of ${this.path} cannot wait for the writeAsync() in flight on the file; await it first`);
+      }
+      if (this.syncsInFlight > 0) this.settleSyncsSync();
+    }
     this.recorded(() => this.fdatasync());
   }
 
   /**
    * Runs after the syncs and commits handed over before it settled, one fdatasync of the file at
-   * a time (see `lastSync`); if one of them failed, it fails with the same cause, unrun. At once
-   * when none is in flight.
+   * a time (see `lastSync`), and after the writeAsync calls issued before it (see
+   * `writesInFlight`); if one of them failed, it fails with the same cause, unrun. At once when
+   * none is in flight.
    */
   async syncAsync(): Promise<void> {
     this.checkOpen();
     const run = (): Promise<void> => this.recordedAsync(() => this.fdatasyncAsync());
-    const previous = this.syncsInFlight > 0 ? this.lastSync : undefined;
+    const previous = this.afterWrites(this.syncsInFlight > 0 ? this.lastSync : undefined);
     const running = this.offThread(previous === undefined ? run : () => previous.then(run, run), ASYNC_SYNC);
     this.lastAsyncSync = running;
     await running;
@@ -367,7 +396,7 @@ export abstract class BaseWritableFile implements WritableFile {
     // In call order, each after the previous one's fdatasync (and after any syncAsync before it:
     // see `lastSync`), and none after a failure of the file (it rejects with the same cause):
     // bytes written behind a failed fdatasync could not be trusted.
-    if (this.ordersCommits && this.asyncSyncs === 0 && this.commitsAwaitingTurn === 0) {
+    if (this.ordersCommits && this.asyncSyncs === 0 && this.commitsAwaitingTurn === 0 && this.writesInFlight === 0) {
       // Straight to the file, which runs its commits in order (the group-commit path). A failed
       // syncAsync before it is recorded before asyncSyncs drops, so recordedAsync sees it.
       const checked = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
@@ -376,13 +405,13 @@ export abstract class BaseWritableFile implements WritableFile {
     }
     // The caller's bytes as they are now: this commit may start only after earlier ones.
     const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
-    const previous = this.lastSync;
     if (this.ordersCommits) {
-      // Behind the newest syncAsync only (it ran after everything issued before it): the commits
-      // waiting for it are handed over in call order in the microtasks right after it settles, and
-      // the file orders them after the ones it has, so none waits behind another one's fdatasync
-      // where a synchronous caller could not see it (waitCommitsSync).
-      const turn = this.lastAsyncSync;
+      // Behind the newest syncAsync and the writeAsync calls in flight only (the syncAsync ran
+      // after everything issued before it): the commits waiting for them are handed over in call
+      // order right after they settle, and the file orders them after the ones it has, so none
+      // waits behind another one's fdatasync where a synchronous caller could not see it
+      // (waitCommitsSync).
+      const turn = this.nextTurn();
       this.commitsAwaitingTurn++;
       const run = (): Promise<void> => {
         this.commitsAwaitingTurn--;
@@ -390,14 +419,57 @@ export abstract class BaseWritableFile implements WritableFile {
       };
       await this.offThread(() => turn.then(run, run), COMMIT);
     } else if (this.commitNow === undefined) {
+      const previous = this.afterWrites(this.lastSync);
       const run = (): Promise<void> => this.recordedAsync(() => this.runCommit(checked));
       await this.offThread(() => previous.then(run, run), COMMIT);
     } else {
       const queued: QueuedCommit = { plan: checked, done: false, error: undefined };
       this.queued.push(queued);
+      const previous = this.afterWrites(this.lastSync);
+      let after = previous;
+      if (this.asyncSyncs > 0 || this.commitsAwaitingTurn > 0 || this.writesInFlight > 0) {
+        // As on the native commit thread, which is handed a commit only once the syncAsync and
+        // writes before it settled: until then waitCommitsSync (and so sync()) refuses instead
+        // of running it, so a test on memory or simulated files fails where the disk would.
+        const turn = this.nextTurn();
+        this.commitsAwaitingTurn++;
+        const handedOver = (): void => {
+          this.commitsAwaitingTurn--;
+        };
+        turn.then(handedOver, handedOver);
+        if (turn !== previous) after = Promise.allSettled([previous, turn]);
+      }
       const run = (): void => this.settleQueued(queued);
-      await this.offThread(() => previous.then(run, run), COMMIT);
+      await this.offThread(() => after.then(run, run), COMMIT);
     }
+  }
+
+  /** `previous`, and also the writeAsync calls in flight when there are any. */
+  private afterWrites(previous: Promise<unknown>): Promise<unknown>;
+  private afterWrites(previous: Promise<unknown> | undefined): Promise<unknown> | undefined;
+  private afterWrites(previous: Promise<unknown> | undefined): Promise<unknown> | undefined {
+    if (this.writesInFlight === 0) return previous;
+    return previous === undefined ? this.writesSettled : Promise.allSettled([previous, this.writesSettled]);
+  }
+
+  /**
+   * When a commit that cannot be handed to the file at once may be: after the newest syncAsync and
+   * the writeAsync calls in flight, and not before the commit awaiting its turn before it (call
+   * order). Behind a syncAsync alone it is that syncAsync itself, so the commits waiting for it are
+   * handed over in the reactions to it, before its own caller resumes.
+   */
+  private nextTurn(): Promise<unknown> {
+    const afterEarlier = this.commitsAwaitingTurn > 0 && this.lastTurnWaitsForWrites;
+    this.lastTurnWaitsForWrites = this.writesInFlight > 0 || afterEarlier;
+    if (!this.lastTurnWaitsForWrites) {
+      this.lastTurn = this.lastAsyncSync;
+    } else {
+      const waits: Promise<unknown>[] = [this.lastAsyncSync];
+      if (this.writesInFlight > 0) waits.push(this.writesSettled);
+      if (afterEarlier) waits.push(this.lastTurn);
+      this.lastTurn = Promise.allSettled(waits);
+    }
+    return this.lastTurn;
   }
 
   /**
