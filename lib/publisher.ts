@@ -21,7 +21,7 @@ import type { Directory } from './directory/directory';
 import { InvalidArgumentError, InvalidStateError } from './errors';
 import { requireDirectory } from './guards';
 import {
-  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, listCheckpoints, planRetention, pruneCheckpoints, publishCheckpointBytes,
+  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, holdsRegularFile, listCheckpoints, planRetention, pruneCheckpoints, publishCheckpointBytes,
 } from './checkpoint/store';
 import { notifyCheckpoint, type CheckpointObserver } from './checkpoint/observer';
 import type { Codec } from './wal/codec';
@@ -111,9 +111,10 @@ export class CheckpointPublisher<S, E> {
 
   private async publish(lastEntryId: number, bytes: Uint8Array): Promise<PublishedCheckpoint> {
     // Ahead of the log: a checkpoint of another history. Only ahead of this checkpoint, it may be
-    // one another publisher of this writer made meanwhile (the retention keeps the newest).
+    // one another publisher of this writer made meanwhile (the retention keeps the newest). A name
+    // holding no regular file (a directory planted there) is no checkpoint of any history.
     const logEnd = this.writer.lastEntryId;
-    const ahead = listCheckpoints(this.dir).filter((f) => f.lastEntryId > logEnd && !this.damaged.has(f.path));
+    const ahead = listCheckpoints(this.dir).filter((f) => f.lastEntryId > logEnd && !this.damaged.has(f.path) && holdsRegularFile(this.dir, f.path));
     if (ahead.length > 0) {
       throw new InvalidStateError(`${ahead[ahead.length - 1].path} covers more entries than this log's ${logEnd}: it belongs to another history`);
     }

@@ -250,17 +250,17 @@ describe('durability CLI', () => {
     assert.deepEqual(report.checkpoints.map((c) => [c.path, c.lastEntryId, c.ok]), [[first.path, 100, false], [`checkpoints/${path.basename(first.path).replace('100', '200')}`, 200, true]]);
   });
 
-  it('verify and inspect report a directory under a checkpoint name as a damaged checkpoint, and still print the rest', async () => {
+  it('verify and inspect report a directory under a checkpoint name as no checkpoint (recovery ignores it), not as damage', async () => {
     makeLog(tmp);
     const planted = path.join(tmp, 'checkpoints', '00000000000000000001.ckpt');
     fs.mkdirSync(planted, { recursive: true });
     const v = await cli(['verify', tmp]);
-    assert.equal(v.code, 1, v.err);
-    assert.match(v.out, new RegExp(`^damaged: ${escape(planted)} @ 0: a directory, not a checkpoint file`, 'm'));
+    assert.equal(v.code, 0, v.err);
+    assert.match(v.out, new RegExp(`^not a checkpoint: ${escape(planted)}: a directory, not a checkpoint file \\(recovery ignores it\\)`, 'm'));
     const i = await cli(['inspect', tmp, '--json']);
-    assert.equal(i.code, 1, i.err);
-    const report = JSON.parse(i.out) as { checkpoints: { path: string; ok: boolean; damaged: boolean }[] };
-    assert.deepEqual(report.checkpoints.map((c) => [c.path, c.ok, c.damaged]), [['checkpoints/00000000000000000001.ckpt', false, true]]);
+    assert.equal(i.code, 0, i.err);
+    const report = JSON.parse(i.out) as { checkpoints: { path: string; ok: boolean; damaged: boolean; notAFile: boolean }[] };
+    assert.deepEqual(report.checkpoints.map((c) => [c.path, c.ok, c.damaged, c.notAFile]), [['checkpoints/00000000000000000001.ckpt', false, false, true]]);
   });
 
   it('dump --codec raw prints payload bytes as base64', async () => {

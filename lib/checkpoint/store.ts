@@ -59,8 +59,12 @@ export function listCheckpoints(dir: Directory): CheckpointFile[] {
 
 export type CheckpointRead =
   | { readonly ok: true; readonly lastEntryId: number; readonly payload: Uint8Array }
-  /** damaged: bytes no writer of this format produced (skip it). unsupported: a valid file this reader cannot use (stop). */
-  | { readonly ok: false; readonly damaged: boolean; readonly offset: number; readonly reason: string };
+  /**
+   * damaged: bytes no writer of this format produced (skip it). unsupported: a valid file this
+   * reader cannot use (stop). notAFile: the name holds no regular file at all (a directory, FIFO
+   * or link), so no checkpoint: damaged too, for callers that only ask that.
+   */
+  | { readonly ok: false; readonly damaged: boolean; readonly notAFile?: boolean; readonly offset: number; readonly reason: string };
 
 /**
  * Reads and verifies one checkpoint file. Memory: the header, then the payload once its length
@@ -71,10 +75,10 @@ export function readCheckpointFile(dir: Directory, path: string, expectedLastEnt
     return readCheckpointBytes(dir, path, expectedLastEntryId);
   } catch (err) {
     // Something other than a regular file under a checkpoint's name (a directory, a FIFO, a
-    // link: refused unopened, without blocking) holds no checkpoint bytes: skipped like any file
-    // whose bytes no writer produced, so recovery falls back to an older checkpoint.
-    if (err instanceof NotRegularFileError) return damaged(0, `a ${err.fileType}, not a checkpoint file`);
-    if (err instanceof IoError && err.errno === 'EISDIR') return damaged(0, 'a directory, not a checkpoint file');
+    // link: refused unopened, without blocking) holds no checkpoint bytes, and was not put there
+    // by a writer (which only ever renames regular files into place).
+    if (err instanceof NotRegularFileError) return notAFile(`a ${err.fileType}, not a checkpoint file`);
+    if (err instanceof IoError && err.errno === 'EISDIR') return notAFile('a directory, not a checkpoint file');
     throw err;
   }
 }
@@ -112,6 +116,10 @@ function damaged(offset: number, reason: string): CheckpointRead {
   return { ok: false, damaged: true, offset, reason };
 }
 
+function notAFile(reason: string): CheckpointRead {
+  return { ok: false, damaged: true, notAFile: true, offset: 0, reason };
+}
+
 function unsupported(offset: number, reason: string): CheckpointRead {
   return { ok: false, damaged: false, offset, reason };
 }
@@ -125,7 +133,7 @@ export interface LoadedCheckpoint<S> {
 export interface LoadCheckpointResult<S> {
   /** The newest valid checkpoint, or undefined when there is none. */
   readonly checkpoint: LoadedCheckpoint<S> | undefined;
-  /** Every newer file passed over as damaged, newest first. */
+  /** Every newer file passed over as damaged, newest first (names holding no regular file are no checkpoints, and not listed). */
   readonly skipped: readonly SkippedCheckpoint[];
 }
 
@@ -137,7 +145,10 @@ export interface LoadCheckpointOptions<S> {
 /**
  * The newest checkpoint whose bytes verify. Damaged newer files are skipped and reported (in
  * the result, to the observer and as 'checkpoint-damaged' diagnostics); a damaged payload is
- * never decoded. A file with a valid CRC that this reader cannot use (another format version)
+ * never decoded. A name that holds no regular file (a directory, FIFO or link planted there) is
+ * no checkpoint, as for pruning: passed over with a 'checkpoint-not-a-file' diagnostic and not
+ * listed as skipped, since its name claims nothing (recovery would otherwise demand that the WAL
+ * reach the id in that name, and fail for a planted name above the log's end). A file with a valid CRC that this reader cannot use (another format version)
  * is a CorruptionError, not a skip: falling back past it would silently roll the state back.
  * A codec that cannot decode a verified payload is a DecodeError (a codec mismatch, not damage).
  */
@@ -153,6 +164,10 @@ export function loadLatestCheckpoint<S>(dir: Directory, options: LoadCheckpointO
     const read = readCheckpointFile(dir, f.path, f.lastEntryId);
     if (!read.ok) {
       if (!read.damaged) throw new CorruptionError(f.path, read.offset, read.reason);
+      if (read.notAFile === true) {
+        reportNotAFile(f.path);
+        continue;
+      }
       const skip: SkippedCheckpoint = { path: f.path, claimedLastEntryId: f.lastEntryId, offset: read.offset, reason: read.reason };
       skipped.push(skip);
       if (channels.diagnostic.hasSubscribers) {
@@ -266,11 +281,7 @@ export function pruneCheckpoints(dir: Directory, retain: number, options: { excl
     }
     deleted.push(f.path);
   }
-  if (channels.diagnostic.hasSubscribers) {
-    for (const f of notFiles) {
-      channels.diagnostic.publish({ kind: 'checkpoint-not-a-file', message: `${f.path} holds no checkpoint file (a directory?): left in place, not counted as a checkpoint`, path: f.path });
-    }
-  }
+  for (const f of notFiles) reportNotAFile(f.path);
   if (deleted.length > 0) {
     dir.syncDir(CHECKPOINT_DIR);
     notifyCheckpoint(options.observer, 'onPruned', { paths: deleted });
@@ -278,8 +289,14 @@ export function pruneCheckpoints(dir: Directory, retain: number, options: { excl
   return deleted;
 }
 
+function reportNotAFile(path: string): void {
+  if (channels.diagnostic.hasSubscribers) {
+    channels.diagnostic.publish({ kind: 'checkpoint-not-a-file', message: `${path} holds no checkpoint file (a directory, FIFO or link): left in place, not counted as a checkpoint`, path });
+  }
+}
+
 /** Whether `path` holds a regular file; what else sits there (a directory, a FIFO, a link) is refused unopened. */
-function holdsRegularFile(dir: Directory, path: string): boolean {
+export function holdsRegularFile(dir: Directory, path: string): boolean {
   try {
     dir.openRead(path).close();
     return true;

@@ -12,6 +12,8 @@ export interface CheckpointReport {
   readonly ok: boolean;
   /** A file no writer of this format produced (recovery passes over it), not one this version cannot read (recovery refuses the log). */
   readonly damaged: boolean;
+  /** The name holds no regular file (a directory, FIFO or link): no checkpoint, which recovery and pruning ignore. Never also damaged. */
+  readonly notAFile: boolean;
   readonly offset: number | null;
   readonly reason: string | null;
 }
@@ -21,12 +23,13 @@ export function scanCheckpoints(dir: Directory): CheckpointReport[] {
   return listCheckpoints(dir).map((c) => {
     const read = readCheckpointFile(dir, c.path, c.lastEntryId);
     const bytes = sizeOf(dir, c.path);
-    if (read.ok) return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: true, damaged: false, offset: null, reason: null };
-    return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: false, damaged: read.damaged, offset: read.offset, reason: read.reason };
+    if (read.ok) return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: true, damaged: false, notAFile: false, offset: null, reason: null };
+    const notAFile = read.notAFile === true;
+    return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: false, damaged: read.damaged && !notAFile, notAFile, offset: read.offset, reason: read.reason };
   });
 }
 
-/** The file's size; 0 for a name that holds no regular file (a directory: reported damaged, as recovery skips it). */
+/** The file's size; 0 for a name that holds no regular file (a directory: reported as no checkpoint, which recovery ignores). */
 function sizeOf(dir: Directory, path: string): number {
   let f;
   try {

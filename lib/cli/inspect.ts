@@ -44,7 +44,7 @@ export function inspect(argv: string[], io: CliIo): number {
   const lastEntryId = withEntries[withEntries.length - 1]?.lastEntryId ?? null;
   const forwarder = forwarderPosition(dir, lastEntryId ?? 0);
   const damaged = rows.some((r) => r.state === 'damaged') || (report.firstDamage !== undefined && rows.length === 0) ||
-    checkpoints.some((c) => !c.ok);
+    checkpoints.some((c) => !c.ok && !c.notAFile);
 
   if (values.json === true) {
     line(io.stdout, JSON.stringify({
@@ -74,7 +74,8 @@ export function inspect(argv: string[], io: CliIo): number {
   line(io.stdout, `total: ${range} in ${rows.length} segment(s), ${formatBytes(report.totalBytes)}`);
   if (checkpoints.length === 0) line(io.stdout, 'checkpoints: none');
   for (const c of checkpoints) {
-    const state = c.ok ? 'valid' : `${c.damaged ? 'damaged' : 'unsupported (recovery refuses it)'} @ ${c.offset}: ${c.reason}`;
+    const state = c.ok ? 'valid' : c.notAFile ? `not a checkpoint: ${c.reason} (recovery ignores it)`
+      : `${c.damaged ? 'damaged' : 'unsupported (recovery refuses it)'} @ ${c.offset}: ${c.reason}`;
     line(io.stdout, `checkpoint ${c.path}  covers entries ..${c.lastEntryId}  ${formatBytes(c.bytes)}  ${state}`);
   }
   if (forwarder !== undefined) {

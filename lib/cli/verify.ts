@@ -38,7 +38,12 @@ export function verify(argv: string[], io: CliIo): number {
   });
   bar?.finish();
 
-  const checkpoints = scanCheckpoints(dir);
+  const scanned = scanCheckpoints(dir);
+  // A name holding no regular file is no checkpoint: said, but no damage (recovery ignores it).
+  for (const c of scanned.filter((x) => x.notAFile)) {
+    line(io.stdout, `not a checkpoint: ${path.join(dirPath, c.path)}: ${c.reason} (recovery ignores it)`);
+  }
+  const checkpoints = scanned.filter((c) => !c.notAFile);
   const badCheckpoints = checkpoints.filter((c) => !c.ok);
   for (const c of badCheckpoints) {
     const where = `${path.join(dirPath, c.path)} @ ${c.offset}: ${c.reason}`;

@@ -164,11 +164,11 @@ export const CASES: Record<string, { build: Build; expect?: Record<string, strin
   'a socket named like the next segment': { build: (s) => socketAt(nextSegment(s)), expect: notRegularForWal() },
   'newest checkpoint is a FIFO': {
     build: (s) => replaceBy(newestCheckpoint(s), mkfifo),
-    expect: { recover: 'a result', 'recover+writer': 'a result' }, // skipped like a damaged checkpoint
+    expect: { recover: 'a result', 'recover+writer': 'a result' }, // no checkpoint: recovery passes over it
   },
   'newest checkpoint is a symlink out of the root': {
     build: (s) => linkOut(s, path.join(s.root, 'checkpoints'), s.checkpoints[s.checkpoints.length - 1]),
-    expect: { recover: 'a result', 'recover+writer': 'a result' }, // skipped like a damaged checkpoint
+    expect: { recover: 'a result', 'recover+writer': 'a result' }, // no checkpoint: recovery passes over it
   },
   'a directory named like a newer checkpoint': {
     build: (s) => fs.mkdirSync(path.join(s.root, 'checkpoints', `${String(ENTRIES).padStart(20, '0')}.ckpt`)),
@@ -192,6 +192,40 @@ export const CASES: Record<string, { build: Build; expect?: Record<string, strin
     build: (s) => fs.copyFileSync(lastSegment(s), path.join(s.wal, '99999999999999999999.wal')),
   },
   'an empty file named like the next segment': { build: (s) => fs.writeFileSync(nextSegment(s), '') },
+  'the final segment replaced by a directory': { build: (s) => replaceBy(lastSegment(s), (f) => fs.mkdirSync(f)), expect: notRegularForWal() },
+  'a FIFO named like the next segment': { build: (s) => mkfifo(nextSegment(s)), expect: notRegularForWal() },
+  'two empty files named like the next segments': {
+    build: (s) => {
+      fs.writeFileSync(nextSegment(s), '');
+      fs.writeFileSync(path.join(s.wal, segmentName(s.segments.length + 2)), '');
+    },
+    // A segment exists only once the one before it has its header synced: an empty one before another is damage.
+    expect: { strict: 'DURABILITY_CORRUPTION', bestEffortTail: 'DURABILITY_CORRUPTION', recover: 'DURABILITY_CORRUPTION' },
+  },
+  'the final segment renamed without its zero padding': {
+    build: (s) => fs.renameSync(lastSegment(s), path.join(s.wal, `${s.segments.length}.wal`)),
+    expect: { strict: 'a result', recover: 'a result', 'recover+writer': 'a result', writer: 'a result' },
+  },
+  'a segment copied under a name of another width': {
+    build: (s) => fs.copyFileSync(lastSegment(s), path.join(s.wal, `0${s.segments.length}.wal`)),
+    expect: { strict: 'DURABILITY_CORRUPTION', recover: 'DURABILITY_CORRUPTION', writer: 'DURABILITY_CORRUPTION' },
+  },
+  'temp file leftovers beside segments and checkpoints': {
+    build: (s) => {
+      fs.writeFileSync(path.join(s.wal, `${s.segments[0]}.tmp`), 'junk');
+      fs.writeFileSync(path.join(s.wal, `${segmentName(s.segments.length + 1)}.tmp-0123456789abcdef`), 'junk');
+      fs.writeFileSync(path.join(s.root, 'checkpoints', `${s.checkpoints[1]}.tmp-0123456789abcdef`), 'junk');
+    },
+    expect: { strict: 'a result', recover: 'a result', 'recover+writer': 'a result', writer: 'a result' },
+  },
+  'a directory named like a checkpoint beyond the log': {
+    build: (s) => fs.mkdirSync(path.join(s.root, 'checkpoints', `${String(ENTRIES + 100).padStart(20, '0')}.ckpt`)),
+    expect: { recover: 'a result', 'recover+writer': 'a result' }, // no checkpoint: its name claims no entries
+  },
+  'a FIFO named like a checkpoint beyond the log': {
+    build: (s) => mkfifo(path.join(s.root, 'checkpoints', `${String(ENTRIES + 100).padStart(20, '0')}.ckpt`)),
+    expect: { recover: 'a result', 'recover+writer': 'a result' }, // no checkpoint: its name claims no entries
+  },
 };
 
 function notRegularForWal(): Record<string, string> {
