@@ -28,7 +28,9 @@
 // one thread through the registry below, across worker threads through the pid file again. Its
 // records carry a fifth field, "flock": a holder of the flock that finds such a record knows its
 // writer lost the flock (a crashed process, a terminated worker) and breaks it, even where the
-// pid alone cannot tell (same process, another pid namespace).
+// pid alone cannot tell (same process, another pid namespace). A holder of the flock also breaks
+// an incomplete record (empty or torn: older versions linked the record into place unsynced, and
+// a power cut brought the pid file back empty) where hard links work: see deadUnderFlock.
 //
 // How this differs from flock:
 // - Dead owners are recognised, not released by the kernel. On Linux a reused pid is told apart
@@ -57,7 +59,7 @@ import path from 'node:path';
 import { toIoError } from '../errors';
 import type { LockResult } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
-import { newRecord, ownerState, writtenUnderFlock } from './pid-record';
+import { isIncompleteRecord, newRecord, ownerState, writtenUnderFlock } from './pid-record';
 
 export const DEGRADED_LOCK = 'node:fs cannot flock; using a pid file next to the lock file';
 
@@ -144,8 +146,9 @@ function unlinkQuietly(file: string): void {
  * Writes `record` to a fresh unique file beside `pidPath`, fdatasynced; returns its name. A power
  * cut can keep the link made to it later (a journaled name) and lose bytes that were never
  * synced: the pid file (or a breaker's claim) would come back empty after the reboot, which
- * reads as an owner that cannot be checked, and no writer could take the lock again until
- * someone removed it by hand.
+ * reads as an owner that cannot be checked: only a holder of the flock may break it
+ * (deadUnderFlock), and without flock no writer could take the lock again until someone removed
+ * it by hand.
  */
 function writeRecordFile(pidPath: string, record: string): string {
   const file = `${pidPath}.${randomBytes(8).toString('hex')}`;
@@ -208,10 +211,47 @@ function createExclusive(pidPath: string, record: string): boolean {
 // ---- stale-lock breaking -----------------------------------------------------------------
 
 /**
- * Removes `pidPath` if it still holds `stale` (whose owner is dead), under the breaker role
- * described at the top. Returns false if another live breaker is active.
+ * Whether hard links can be made beside `pidPath`. Any failure (not only "unsupported") counts
+ * as no: the answer only ever lets a lock be broken.
  */
-function breakStale(pidPath: string, stale: string): boolean {
+function hardLinksWork(pidPath: string): boolean {
+  const probe = `${pidPath}.probe.${randomBytes(8).toString('hex')}`;
+  try {
+    fs.closeSync(fs.openSync(probe, 'wx'));
+  } catch {
+    return false;
+  }
+  try {
+    fs.linkSync(probe, `${probe}.link`);
+    unlinkQuietly(`${probe}.link`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    unlinkQuietly(probe);
+  }
+}
+
+/**
+ * With the file's flock held, whether `record` can belong to no live writer. Holding the flock
+ * excludes every native writer, so a live holder of the pid file can only be a node:fs writer,
+ * which links a complete record into place and, only where links fail, creates the pid file
+ * first and writes after (createExclusive). So a record marked as written under flock is dead
+ * (its writer lost the flock), and so is an incomplete one where hard links work. Where they do
+ * not, or without the flock (node:fs, NFS), an incomplete record may be a writer that just
+ * created it, and is never broken.
+ */
+function deadUnderFlock(record: string, pidPath: string): boolean {
+  return writtenUnderFlock(record) || (isIncompleteRecord(record) && hardLinksWork(pidPath));
+}
+
+/**
+ * Removes `pidPath` if it still holds `stale` (whose owner is dead), under the breaker role
+ * described at the top. Returns false if another live breaker is active. `flockHeld`: the
+ * caller holds the file's flock, and a claim that is incomplete is dead too (claims are renamed
+ * into place whole, so only a power cut leaves one incomplete: an older version's, unsynced).
+ */
+function breakStale(pidPath: string, stale: string, flockHeld: boolean): boolean {
   const dir = path.dirname(pidPath);
   const prefix = `${path.basename(pidPath)}.break.`;
   const mine = `${prefix}${randomBytes(8).toString('hex')}`;
@@ -240,8 +280,8 @@ function breakStale(pidPath: string, stale: string): boolean {
       const other = path.join(dir, name);
       const content = readOrUndefined(other);
       if (content === undefined) continue;
-      const owner = ownerState(content);
-      if (owner === 'dead') unlinkQuietly(other); // unique name: only ever that dead process's file
+      const dead = ownerState(content) === 'dead' || (flockHeld && isClaim && isIncompleteRecord(content));
+      if (dead) unlinkQuietly(other); // unique name: only ever that dead process's file
       else if (isClaim) return false;
     }
     if (readOrUndefined(pidPath) === stale) {
@@ -341,9 +381,10 @@ export function tryLockFile(fd: number, file: string, options: PidLockOptions = 
     }
     const current = readOrUndefined(pidPath);
     if (current === undefined) continue; // released just now; try again
-    const stale = ownerState(current) === 'dead' || (options.flockHeld === true && writtenUnderFlock(current));
+    const flockHeld = options.flockHeld === true;
+    const stale = ownerState(current) === 'dead' || (flockHeld && deadUnderFlock(current, pidPath));
     if (!stale) break;
-    if (!breakStale(pidPath, current)) break;
+    if (!breakStale(pidPath, current, flockHeld)) break;
   }
   if (acquired) {
     locks.set(key, { fd, statOf, fdSpace: options.fdSpace, dev: st.dev, ino: st.ino, pidPath, record });

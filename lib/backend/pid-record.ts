@@ -60,6 +60,16 @@ export function writtenUnderFlock(record: string): boolean {
   return record.trim().split(' ')[4] === FLOCK_MARK;
 }
 
+/**
+ * Less than a whole record: empty, cut short (every record this package ever wrote ends in a
+ * newline) or holding NULs (what a power cut leaves of a file whose size reached the disk before
+ * its data). Records are written in full before any name leads to them, so a live writer's
+ * record is never seen like this where hard links work (lockfile.ts says when that proves it dead).
+ */
+export function isIncompleteRecord(record: string): boolean {
+  return !record.endsWith('\n') || record.includes('\0');
+}
+
 type Owner = 'alive' | 'dead' | 'unknown';
 
 /**
