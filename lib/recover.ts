@@ -223,11 +223,16 @@ function restartLog(dir: Directory, base: number, { syncWindow, observer }: Pick
     const segments = listSegments(dir);
     if (!holdsNothingAfter(dir, segments, base)) return;
     askBeforeRestart(dir, observer, base);
-    for (const s of segments) dir.delete(s.path);
     // Above every id used before, recycle files' included: a recycle file named after the new
     // segment would later be renamed over, or over it (WalMaintenance.truncateToRecycle).
+    // Chosen (and its header encoded, which checks the id) before anything is deleted, so a
+    // restart that cannot be made leaves the log as it was.
     const segmentId = Math.max(segments.length === 0 ? 0 : segments[segments.length - 1].segmentId, highestRecycleId(dir)) + 1;
+    if (segmentId > MAX_ENTRY_ID) {
+      throw new InvalidStateError(`cannot restart the log: a segment or recycle file in ${WAL_DIR}/ already uses the last segment id (2^53 - 1)`);
+    }
     const { bytes } = encodeSegmentHeader({ segmentId, firstEntryId: base + 1, syncWindow: syncWindow ?? DEFAULT_SYNC_WINDOW }, dir.checksum);
+    for (const s of segments) dir.delete(s.path);
     const f = dir.create(segmentPath(segmentId));
     try {
       f.write(bytes);

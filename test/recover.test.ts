@@ -217,6 +217,28 @@ for (const kind of dirKinds()) {
       assert.deepEqual((await recover(options(dir, { initial: {} }))).lastEntryId, 51);
     });
 
+    it('a recycle file named with no segment id numbers nothing; a restart that cannot be made deletes nothing', async () => {
+      const w = WalWriter.create(dir, { codec: kvCodec });
+      for (let i = 0; i < 3; i++) w.append(put(i));
+      w.closeSync();
+      writeCheckpoint(dir, 50, stateOf([put(0)]), { codec: kvStateCodec });
+      // Planted, or copied from elsewhere: no segment of a log has this id (above 2^53 - 1).
+      dir.atomicWrite('wal/recycle-99999999999999999999', new Uint8Array(64));
+      // A writer that pools recycle files keeps it (one that does not deletes it on open).
+      const writer = { recycleCapacity: 4 };
+      const h = await recover({ ...options(dir), writer });
+      assert.deepEqual(listSegments(dir).map((s) => s.segmentId), [2]);
+      h.writer.append(put(1));
+      await h.close();
+      assert.equal((await recover(options(dir, { initial: {} }))).lastEntryId, 51);
+
+      // The last id a segment can have is taken: no restart, and the log is left as it was.
+      writeCheckpoint(dir, 60, stateOf([put(0)]), { codec: kvStateCodec });
+      dir.atomicWrite(`wal/recycle-${Number.MAX_SAFE_INTEGER}`, new Uint8Array(64));
+      await assert.rejects(recover({ ...options(dir), writer }), InvalidStateError);
+      assert.deepEqual(listSegments(dir).map((s) => s.segmentId), [2]);
+    });
+
     it('a WAL that ends before its checkpoint is restarted after it (its entries are all covered)', async () => {
       const w = WalWriter.create(dir, { codec: kvCodec, maxSegmentSize: 120 });
       for (let i = 0; i < 6; i++) w.append(put(i));

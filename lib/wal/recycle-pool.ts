@@ -17,12 +17,17 @@ export function isRecycleName(name: string): boolean {
   return RECYCLE_NAME.test(name);
 }
 
-/** The largest old segment id among the recycle files in wal/ (0: none). */
+/**
+ * The largest old segment id among the recycle files in wal/ (0: none). A name whose number is no
+ * segment id (0, or above 2^53 - 1: planted, or copied from elsewhere) was never a segment of
+ * this log, so it numbers nothing: counted, it would push the next segment id out of range.
+ */
 export function highestRecycleId(dir: Directory): number {
   let highest = 0;
   for (const name of dir.list(WAL_DIR)) {
     const m = RECYCLE_NAME.exec(name);
-    if (m !== null) highest = Math.max(highest, Number(m[1]));
+    const id = m === null ? 0 : Number(m[1]);
+    if (Number.isSafeInteger(id)) highest = Math.max(highest, id);
   }
   return highest;
 }
