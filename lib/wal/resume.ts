@@ -6,7 +6,7 @@ import { ActiveSegment, createSegment } from './active-segment';
 import { FORMAT_VERSION, SEGMENT_HEADER_SIZE } from './format';
 import { quarantineBeforeCut } from './quarantine';
 import { scanSegment, type SegmentScan } from './segment-scan';
-import { listSegments, type SegmentRef } from './segment-files';
+import { checkSegmentSequence, listSegments, type SegmentRef } from './segment-files';
 
 // How a writer picks up an existing log: only the final segment is read (the reader checks the
 // rest when it replays). A torn tail is cut off in place at the last good frame boundary; a torn
@@ -37,6 +37,10 @@ export function resumeTail(
 ): ResumedTail | undefined {
   const segments = listSegments(dir);
   if (segments.length === 0) return undefined;
+  // Only the final segment is read here, but a gap anywhere (a file planted or left under a later
+  // id) makes the log one no reader accepts: refused before anything is changed, or the writer
+  // would repair that file, append to it and acknowledge entries no recovery could return.
+  checkSegmentSequence(segments);
   const final = segments[segments.length - 1];
   // The format's limit decides what is torn, never the caller's maxPayloadSize: a smaller limit
   // would cut good entries as a "torn tail" (they are refused when read instead).
