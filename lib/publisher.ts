@@ -20,8 +20,9 @@
 import type { Directory } from './directory/directory';
 import { InvalidArgumentError, InvalidStateError } from './errors';
 import { requireDirectory } from './guards';
+import { holdsRegularFile } from './directory/regular-file';
 import {
-  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, holdsRegularFile, listCheckpoints, planRetention, pruneCheckpoints, publishCheckpointBytes,
+  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, listCheckpoints, planRetention, pruneCheckpoints, publishCheckpointBytes,
 } from './checkpoint/store';
 import { notifyCheckpoint, type CheckpointObserver } from './checkpoint/observer';
 import type { Codec } from './wal/codec';

@@ -57,5 +57,32 @@ for (const backend of availableBackends()) {
         }
       });
     }
+
+    // unlink(2) cannot remove a directory: it is left where it is, reported, and never reused.
+    for (const recycleCapacity of [0, 2]) {
+      it(`a directory under a recycle name is left in place and passed over (recycleCapacity ${recycleCapacity})`, async () => {
+        const root = path.join(base, 'store');
+        fs.mkdirSync(root);
+        const events: DiagnosticEvent[] = [];
+        const onDiagnostic = (m: unknown): void => void events.push(m as DiagnosticEvent);
+        diagnosticsChannel.subscribe(channels.diagnostic.name, onDiagnostic);
+        try {
+          const dir = new FsDirectory(root, { backend });
+          WalWriter.open(dir, { codec: raw }).closeSync();
+          fs.mkdirSync(path.join(root, 'wal', 'recycle-7'));
+          // With no pool the open lets every leftover go; with one, the first rotation takes it.
+          const w = WalWriter.open(dir, { codec: raw, recycleCapacity, maxSegmentSize: 200 });
+          for (let i = 0; i < 20; i++) await w.appendDurable(new Uint8Array(40).fill(i));
+          assert.ok(w.currentSegmentId >= 3, 'the writer rotated past the planted directory');
+          assert.equal(w.poisoned, false);
+          await w.close();
+          assert.equal(fs.statSync(path.join(root, 'wal', 'recycle-7')).isDirectory(), true, 'left in place');
+          assert.ok(events.some((e) => e.kind === 'recycle-not-regular' && e.path === 'wal/recycle-7'), JSON.stringify(events.map((e) => e.kind)));
+          assert.equal(new WalReader(dir, { codec: raw }).replaySync().length, 20);
+        } finally {
+          diagnosticsChannel.unsubscribe(channels.diagnostic.name, onDiagnostic);
+        }
+      });
+    }
   });
 }

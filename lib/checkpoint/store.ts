@@ -9,6 +9,7 @@
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotRegularFileError, describe } from '../errors';
+import { holdsRegularFile } from '../directory/regular-file';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from '../wal/codec';
 import {
@@ -293,20 +294,4 @@ function reportNotAFile(path: string): void {
   if (channels.diagnostic.hasSubscribers) {
     channels.diagnostic.publish({ kind: 'checkpoint-not-a-file', message: `${path} holds no checkpoint file (a directory, FIFO or link): left in place, not counted as a checkpoint`, path });
   }
-}
-
-/** Whether `path` holds a regular file; what else sits there (a directory, a FIFO, a link) is refused unopened. */
-export function holdsRegularFile(dir: Directory, path: string): boolean {
-  try {
-    dir.openRead(path).close();
-    return true;
-  } catch (err) {
-    if (isNotAFile(err)) return false;
-    throw err;
-  }
-}
-
-/** The error a directory (or, on FsDirectory, any non-regular file) gives where a file was expected. */
-function isNotAFile(err: unknown): boolean {
-  return err instanceof NotRegularFileError || (err instanceof IoError && err.errno === 'EISDIR');
 }

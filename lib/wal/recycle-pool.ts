@@ -1,6 +1,7 @@
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { InvalidArgumentError, NotRegularFileError } from '../errors';
+import { InvalidArgumentError } from '../errors';
+import { holdsRegularFile, isNotAFile } from '../directory/regular-file';
 import { WAL_DIR } from './format';
 
 // Files of truncated segments, kept to become new segments: overwriting blocks a file already
@@ -56,13 +57,13 @@ export class RecyclePool {
     this.files.push(path);
     // Surplus files are garbage, not log: no directory fsync (a crash that brings one back only
     // means the next open deletes it again).
-    while (this.files.length > this.capacity) this.dir.deleteNoSync(this.files.shift() as string);
+    while (this.files.length > this.capacity) this.discard(this.files.shift() as string);
   }
 
   /**
    * The next file to reuse that still exists and is a regular file. Anything else under a
-   * recycle name (a planted link, a FIFO) is removed, only the name, and reported: taking it
-   * would fail the rotation and poison the writer, or follow the link out of the store.
+   * recycle name (a planted link, a FIFO, a directory) is removed, only the name, and reported:
+   * taking it would fail the rotation and poison the writer, or follow the link out of the store.
    */
   take(): string | undefined {
     for (let path = this.files.shift(); path !== undefined; path = this.files.shift()) {
@@ -71,14 +72,31 @@ export class RecyclePool {
         this.dir.openRead(path).close();
         return path;
       } catch (err) {
-        if (!(err instanceof NotRegularFileError)) throw err;
-        this.dir.deleteNoSync(path);
-        if (channels.diagnostic.hasSubscribers) {
+        if (!isNotAFile(err)) throw err;
+        if (this.discard(path) && channels.diagnostic.hasSubscribers) {
           channels.diagnostic.publish({ kind: 'recycle-not-regular', message: `${err.message}: removed it instead of reusing it`, path, error: err });
         }
       }
     }
     return undefined;
+  }
+
+  /**
+   * Unlinks a name the pool lets go of; false when it holds a directory, which unlink cannot
+   * remove (EISDIR on Linux, EPERM elsewhere) and which is not the writer's to remove: left in
+   * place and reported, so the writer goes on (the open, or the rotation, would fail otherwise).
+   */
+  private discard(path: string): boolean {
+    try {
+      this.dir.deleteNoSync(path);
+      return true;
+    } catch (err) {
+      if (holdsRegularFile(this.dir, path)) throw err;
+      if (channels.diagnostic.hasSubscribers) {
+        channels.diagnostic.publish({ kind: 'recycle-not-regular', message: `${path} is no recycle file (a directory?): left in place, not reused`, path, error: err });
+      }
+      return false;
+    }
   }
 
   /** Picks up recycle files a previous writer left behind, oldest segment first. */
@@ -88,3 +106,4 @@ export class RecyclePool {
     for (const name of names) this.add(`${WAL_DIR}/${name}`);
   }
 }
+
