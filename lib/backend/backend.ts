@@ -37,6 +37,8 @@ export interface LockResult {
    * per lock file on the native core); callers do not publish another.
    */
   readonly degraded?: string;
+  /** Why the lock was not acquired, when that is worth telling the person who sees the LockedError. */
+  readonly detail?: string;
 }
 
 /** CRC32C over one buffer, or over many ranges of one buffer in a single call (one native crossing per batch). */

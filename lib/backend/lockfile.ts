@@ -373,6 +373,7 @@ export function tryLockFile(fd: number, file: string, options: PidLockOptions = 
   const pidPath = `${key}.pid`;
   const record = newRecord(options.flockHeld);
   let acquired = false;
+  let detail: string | undefined;
   // Bounded: at most one stale break and one retry after a holder let go between our steps.
   for (let attempt = 0; attempt < 3 && !acquired; attempt++) {
     if (createPidFile(pidPath, record)) {
@@ -383,14 +384,20 @@ export function tryLockFile(fd: number, file: string, options: PidLockOptions = 
     if (current === undefined) continue; // released just now; try again
     const flockHeld = options.flockHeld === true;
     const stale = ownerState(current) === 'dead' || (flockHeld && deadUnderFlock(current, pidPath));
-    if (!stale) break;
+    if (!stale) {
+      // Kept as held: only a person can tell that no writer has just created it.
+      if (isIncompleteRecord(current)) {
+        detail = `${path.basename(pidPath)} holds an incomplete record, as a power cut leaves one, which cannot be proven stale here: remove it if no writer has the log open`;
+      }
+      break;
+    }
     if (!breakStale(pidPath, current, flockHeld)) break;
   }
   if (acquired) {
     locks.set(key, { fd, statOf, fdSpace: options.fdSpace, dev: st.dev, ino: st.ino, pidPath, record });
     releaseAllAtExit();
   }
-  return { acquired, degraded: DEGRADED_LOCK };
+  return detail === undefined ? { acquired, degraded: DEGRADED_LOCK } : { acquired, degraded: DEGRADED_LOCK, detail };
 }
 
 /** Releases the lock taken through `fd` on `file`; a no-op when it is not held through `fd`. */

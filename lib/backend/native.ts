@@ -215,15 +215,17 @@ export class NativeFileBackend implements FileBackend {
     }
     const flocked = degraded === undefined;
     let acquired = false;
+    let detail: string | undefined;
     try {
       // The pid-file lock identifies the file through the descriptor: the core's Windows
       // descriptors are its own handle numbers, which node:fs cannot fstat, so there by path.
       const statOf = CORE_FD_SPACE === undefined ? undefined : () => fs.statSync(path);
-      acquired = tryLockFile(fd, path, { flockHeld: flocked, statOf, fdSpace: CORE_FD_SPACE }).acquired;
+      ({ acquired, detail } = tryLockFile(fd, path, { flockHeld: flocked, statOf, fdSpace: CORE_FD_SPACE }));
     } finally {
       if (!acquired && flocked) this.binding.unlock(fd);
     }
-    return flocked ? { acquired } : { acquired, degraded };
+    const why = detail === undefined ? {} : { detail };
+    return flocked ? { acquired, ...why } : { acquired, degraded, ...why };
   }
 
   unlock(fd: number, path: string): void {

@@ -221,7 +221,8 @@ export class FsDirectory implements Directory {
     try {
       // A degraded lock (no flock) was reported by the backend, which knows how far the fact
       // reaches: node:fs never has flock, the native core lacks it on some file systems.
-      if (!this.backend.tryLock(fd, os).acquired) throw new LockedError(p);
+      const result = this.backend.tryLock(fd, os);
+      if (!result.acquired) throw new LockedError(p, result.detail);
     } catch (err) {
       this.quietly(() => this.backend.close(fd));
       throw mapError(err, p);
