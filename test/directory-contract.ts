@@ -234,6 +234,18 @@ export function directoryContract(name: string, make: () => DirectoryFixture): v
         assert.equal(text(dir.readFile('a')), 'ok!');
       });
 
+      it('commitAsync writes the chunks it checked: an element that reads otherwise the second time neither fails the handle nor is written', async () => {
+        const f = dir.create('a');
+        const chunks: Uint8Array[] = [];
+        let reads = 0;
+        Object.defineProperty(chunks, 0, { enumerable: true, get: () => (reads++ === 0 ? bytes('ab') : ('not bytes' as unknown as Uint8Array)) });
+        await f.commitAsync({ chunks, position: 0 });
+        f.writeAt(bytes('!'), 2);
+        f.sync();
+        f.close();
+        assert.equal(text(dir.readFile('a')), 'ab!');
+      });
+
       it('a handle keeps its file across a rename of the name', () => {
         const f = dir.create('a');
         f.write(bytes('1'));

@@ -377,13 +377,21 @@ export abstract class BaseWritableFile implements WritableFile {
   async commitAsync(plan: CommitPlan): Promise<void> {
     this.checkOpen();
     if (plan === null || typeof plan !== 'object') throw new InvalidArgumentError('commitAsync takes a plan { chunks, position, truncateTo?, syncDirs? }');
-    const { chunks, position, truncateTo } = plan;
-    if (!Array.isArray(chunks)) throw new InvalidArgumentError('plan.chunks must be an array of Uint8Array');
+    const { position, truncateTo } = plan;
+    if (!Array.isArray(plan.chunks)) throw new InvalidArgumentError('plan.chunks must be an array of Uint8Array');
+    // The chunks are read once, into a list of our own (as in writev): the caller's array read
+    // again (by the snapshot, or by the backend on the group-commit path) could yield other
+    // elements, and an argument error raised from inside the commit would fail the file for good.
+    // The WAL's own chunks (OWNED_BYTES), which no caller can reach, are taken as they are.
+    const owned = plan[OWNED_BYTES] === true;
+    const read: Uint8Array[] = [];
     let total = 0;
-    for (const c of chunks) {
+    for (const c of plan.chunks) {
       checkBytes(c, 'every chunk');
+      if (!owned) read.push(c);
       total += c.length;
     }
+    const chunks = owned ? plan.chunks : read;
     checkPosition(position, 'plan.position');
     checkEnd(position, total);
     if (truncateTo !== undefined) checkPosition(truncateTo, 'plan.truncateTo');
