@@ -343,6 +343,25 @@ describe('writes in flight (writeAsync) and the syncs after them', () => {
       assert.equal(f.size(), 9);
       f.close();
     });
+
+    it(`on ${name}: once the writeAsync (and syncAsync) a commit was queued behind settled, sync() waits for that commit, as the docs say`, async () => {
+      const f = open();
+      const written = f.writeAsync(bytes('head'));
+      const queued = f.commitAsync({ chunks: [bytes('batch')], position: 4 });
+      assert.throws(() => f.waitCommitsSync(), InvalidStateError);
+      await written;
+      f.sync();
+      assert.equal(f.size(), 9, 'the commit queued behind the write ran before sync() returned');
+      const more = f.writeAsync(bytes('more'));
+      const synced = f.syncAsync();
+      const alsoQueued = f.commitAsync({ chunks: [bytes('last')], position: 13 });
+      await more;
+      await synced;
+      f.sync();
+      assert.equal(f.size(), 17, 'the commit queued behind the write and the syncAsync ran before sync() returned');
+      await Promise.all([queued, alsoQueued]);
+      f.close();
+    });
   }
 });
 

@@ -63,6 +63,17 @@ interface SyncKind {
 const ASYNC_SYNC: SyncKind = { async: true };
 const COMMIT: SyncKind = { async: false };
 
+/**
+ * A commit that cannot be handed to its file yet (see BaseWritableFile.awaitingTurn): how many
+ * syncAsync calls were issued before it, the ticket the next writeAsync would have taken at its
+ * call (every write with a lower one was issued before it), and what hands it over.
+ */
+interface AwaitingTurn {
+  readonly asyncSyncsBefore: number;
+  readonly writesBefore: number;
+  readonly handOver: () => void;
+}
+
 interface QueuedCommit {
   readonly plan: CheckedCommitPlan;
   done: boolean;
@@ -87,30 +98,27 @@ export abstract class BaseWritableFile implements WritableFile {
   /** Of those, the syncAsync calls: sync() cannot wait for them (an fdatasync on the thread pool). */
   private asyncSyncs = 0;
   /**
-   * The newest syncAsync. A file that orders its own commits (ordersCommits: the native commit
-   * thread) would run a commit handed to it at once alongside that fdatasync, so while one is in
-   * flight commits wait for it here, and are handed over in call order as it settles.
+   * Commits waiting for the syncAsync and writeAsync calls issued before them, not yet handed to
+   * the file, oldest first. A file that orders its own commits (ordersCommits: the native commit
+   * thread) would run a commit handed to it at once, alongside a syncAsync's fdatasync or ahead of
+   * a write still on the thread pool. waitCommitsSync (and so sync()) cannot wait for them, and a
+   * later commit must not overtake them. Memory and simulated files queue theirs alike, and
+   * refuse alike. handOverTurns hands them over in the first reaction to the last of those calls
+   * settling, so a caller that awaited it finds them handed over.
    */
-  private lastAsyncSync: Promise<void> = Promise.resolve();
+  private readonly awaitingTurn: AwaitingTurn[] = [];
+  /** syncAsync calls issued, and how many of them settled (they settle in call order). */
+  private asyncSyncsIssued = 0;
+  private asyncSyncsSettled = 0;
   /**
-   * Commits of such a file waiting for a syncAsync (or a writeAsync), not yet handed to it:
-   * waitCommitsSync (and so sync()) cannot wait for them, and a later commit must not overtake
-   * them. Memory and simulated files count theirs alike, and refuse alike.
+   * The tickets of the writeAsync calls not yet settled (in issue order), the next ticket, and a
+   * promise that settles (never rejects) once every one issued so far did. The thread pool runs a
+   * write and an fdatasync issued after it in either order, so an fdatasync started while one is
+   * in flight could return before its bytes were even written: syncAsync and commitAsync wait
+   * for them, sync() refuses.
    */
-  private commitsAwaitingTurn = 0;
-  /**
-   * When the newest commit awaiting its turn is handed over (nextTurn), and whether that turn also
-   * waits for writes (then the next commit's turn waits for it: it may come after the syncAsync).
-   */
-  private lastTurn: Promise<unknown> = Promise.resolve();
-  private lastTurnWaitsForWrites = false;
-  /**
-   * writeAsync calls not yet settled, and a promise that settles (never rejects) once every one
-   * issued so far did. The thread pool runs a write and an fdatasync issued after it in either
-   * order, so an fdatasync started while one is in flight could return before its bytes were even
-   * written: syncAsync and commitAsync wait for them, sync() refuses.
-   */
-  private writesInFlight = 0;
+  private readonly unsettledWrites = new Set<number>();
+  private writesIssued = 0;
   private writesSettled: Promise<unknown> = Promise.resolve();
   private releaseWhenIdle = false;
 
@@ -171,8 +179,8 @@ export abstract class BaseWritableFile implements WritableFile {
     this.checkOpen();
     if (!this.waitsForCommits) throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
     // The file's own wait (the commit thread's) cannot see commits it was not handed yet.
-    if (this.commitsAwaitingTurn > 0) {
-      throw new InvalidStateError(`file ${this.path} cannot wait for the commits queued behind its syncAsync(); await them first`);
+    if (this.awaitingTurn.length > 0) {
+      throw new InvalidStateError(`file ${this.path} cannot wait for the commits queued behind its syncAsync() or writeAsync() calls; await them first`);
     }
     // Waits even after a failure, so that no commit of the file is still running when this returns.
     try {
@@ -288,10 +296,14 @@ export abstract class BaseWritableFile implements WritableFile {
     const at = this.position;
     this.position += data.length;
     const writing = this.offThread(() => this.recordedAsync(() => this.pwriteAsync(data, at)));
-    this.writesInFlight++;
+    const ticket = this.writesIssued++;
+    this.unsettledWrites.add(ticket);
     const earlier = this.writesSettled;
+    // Registered before this call's own await: commits waiting for the write are handed over
+    // before its caller resumes.
     const settled = (): Promise<unknown> => {
-      this.writesInFlight--;
+      this.unsettledWrites.delete(ticket);
+      this.handOverTurns();
       return earlier;
     };
     this.writesSettled = writing.then(settled, settled);
@@ -354,7 +366,14 @@ export abstract class BaseWritableFile implements WritableFile {
     const run = (): Promise<void> => this.recordedAsync(() => this.fdatasyncAsync());
     const previous = this.afterWrites(this.syncsInFlight > 0 ? this.lastSync : undefined);
     const running = this.offThread(previous === undefined ? run : () => previous.then(run, run), ASYNC_SYNC);
-    this.lastAsyncSync = running;
+    const issued = ++this.asyncSyncsIssued;
+    // Registered before this call's own await: the commits waiting for it are handed over before
+    // its caller resumes.
+    const settled = (): void => {
+      this.asyncSyncsSettled = Math.max(this.asyncSyncsSettled, issued);
+      this.handOverTurns();
+    };
+    running.then(settled, settled);
     await running;
   }
 
@@ -404,7 +423,7 @@ export abstract class BaseWritableFile implements WritableFile {
     // In call order, each after the previous one's fdatasync (and after any syncAsync before it:
     // see `lastSync`), and none after a failure of the file (it rejects with the same cause):
     // bytes written behind a failed fdatasync could not be trusted.
-    if (this.ordersCommits && this.asyncSyncs === 0 && this.commitsAwaitingTurn === 0 && this.writesInFlight === 0) {
+    if (this.ordersCommits && this.asyncSyncs === 0 && this.awaitingTurn.length === 0 && this.writesInFlight === 0) {
       // Straight to the file, which runs its commits in order (the group-commit path). A failed
       // syncAsync before it is recorded before asyncSyncs drops, so recordedAsync sees it.
       const checked = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
@@ -414,18 +433,13 @@ export abstract class BaseWritableFile implements WritableFile {
     // The caller's bytes as they are now: this commit may start only after earlier ones.
     const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
     if (this.ordersCommits) {
-      // Behind the newest syncAsync and the writeAsync calls in flight only (the syncAsync ran
-      // after everything issued before it): the commits waiting for them are handed over in call
-      // order right after they settle, and the file orders them after the ones it has, so none
-      // waits behind another one's fdatasync where a synchronous caller could not see it
-      // (waitCommitsSync).
-      const turn = this.nextTurn();
-      this.commitsAwaitingTurn++;
-      const run = (): Promise<void> => {
-        this.commitsAwaitingTurn--;
-        return this.recordedAsync(() => this.runCommit(checked));
-      };
-      await this.offThread(() => turn.then(run, run), COMMIT);
+      // Behind the syncAsync and writeAsync calls issued before it only (a syncAsync ran after
+      // everything issued before it): the commits waiting for them are handed over in call order
+      // as the last of them settles (handOverTurns), and the file orders them after the ones it
+      // has, so none waits behind another one's fdatasync where a synchronous caller could not
+      // see it (waitCommitsSync).
+      const run = (): Promise<void> => this.recordedAsync(() => this.runCommit(checked));
+      await this.offThread(() => new Promise<void>((handedOver) => this.awaitTurn(() => handedOver(run()))), COMMIT);
     } else if (this.commitNow === undefined) {
       const previous = this.afterWrites(this.lastSync);
       const run = (): Promise<void> => this.recordedAsync(() => this.runCommit(checked));
@@ -435,17 +449,12 @@ export abstract class BaseWritableFile implements WritableFile {
       this.queued.push(queued);
       const previous = this.afterWrites(this.lastSync);
       let after = previous;
-      if (this.asyncSyncs > 0 || this.commitsAwaitingTurn > 0 || this.writesInFlight > 0) {
+      if (this.asyncSyncs > 0 || this.awaitingTurn.length > 0 || this.writesInFlight > 0) {
         // As on the native commit thread, which is handed a commit only once the syncAsync and
         // writes before it settled: until then waitCommitsSync (and so sync()) refuses instead
         // of running it, so a test on memory or simulated files fails where the disk would.
-        const turn = this.nextTurn();
-        this.commitsAwaitingTurn++;
-        const handedOver = (): void => {
-          this.commitsAwaitingTurn--;
-        };
-        turn.then(handedOver, handedOver);
-        if (turn !== previous) after = Promise.allSettled([previous, turn]);
+        const turn = new Promise<void>((handedOver) => this.awaitTurn(handedOver));
+        after = Promise.allSettled([previous, turn]);
       }
       const run = (): void => this.settleQueued(queued);
       await this.offThread(() => after.then(run, run), COMMIT);
@@ -460,24 +469,30 @@ export abstract class BaseWritableFile implements WritableFile {
     return previous === undefined ? this.writesSettled : Promise.allSettled([previous, this.writesSettled]);
   }
 
+  /** writeAsync calls not yet settled. */
+  private get writesInFlight(): number {
+    return this.unsettledWrites.size;
+  }
+
+  /** Queues a commit behind the syncAsync and writeAsync calls issued before it (see `awaitingTurn`). */
+  private awaitTurn(handOver: () => void): void {
+    this.awaitingTurn.push({ asyncSyncsBefore: this.asyncSyncsIssued, writesBefore: this.writesIssued, handOver });
+    this.handOverTurns();
+  }
+
   /**
-   * When a commit that cannot be handed to the file at once may be: after the newest syncAsync and
-   * the writeAsync calls in flight, and not before the commit awaiting its turn before it (call
-   * order). Behind a syncAsync alone it is that syncAsync itself, so the commits waiting for it are
-   * handed over in the reactions to it, before its own caller resumes.
+   * Hands over, in call order, the commits awaiting their turn whose syncAsync and writeAsync calls
+   * all settled; stops at the first that must still wait. Called as each of those settles.
    */
-  private nextTurn(): Promise<unknown> {
-    const afterEarlier = this.commitsAwaitingTurn > 0 && this.lastTurnWaitsForWrites;
-    this.lastTurnWaitsForWrites = this.writesInFlight > 0 || afterEarlier;
-    if (!this.lastTurnWaitsForWrites) {
-      this.lastTurn = this.lastAsyncSync;
-    } else {
-      const waits: Promise<unknown>[] = [this.lastAsyncSync];
-      if (this.writesInFlight > 0) waits.push(this.writesSettled);
-      if (afterEarlier) waits.push(this.lastTurn);
-      this.lastTurn = Promise.allSettled(waits);
+  private handOverTurns(): void {
+    while (this.awaitingTurn.length > 0) {
+      const next = this.awaitingTurn[0];
+      if (this.asyncSyncsSettled < next.asyncSyncsBefore) return;
+      const oldestWrite = this.unsettledWrites.values().next();
+      if (oldestWrite.done !== true && oldestWrite.value < next.writesBefore) return;
+      this.awaitingTurn.shift();
+      next.handOver();
     }
-    return this.lastTurn;
   }
 
   /**
