@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { FileBackend } from '../lib/backend/backend';
 import { availableBackends } from '../lib/backend/select';
+import { channels, type DiagnosticEvent } from '../lib/diagnostics';
 import { FsDirectory } from '../lib/directory/fs';
 import { SimulatedDirectory } from '../lib/directory/simulated';
 import { IoError } from '../lib/errors';
@@ -38,6 +40,37 @@ if (fs.existsSync('/proc/self/fd')) {
           await running;
           assert.equal(openFds(), before - 1, 'released once the operation ended');
           if (op !== 'syncAsync') assert.equal(fs.statSync(path.join(root, 'data')).size, bytes.length);
+        });
+      }
+
+      for (const op of ['writeAsync', 'commitAsync'] as const) {
+        it(`a close(2) failing once the ${op} it waited for succeeded leaves that success alone, and is published as 'deferred-close-failed'`, async () => {
+          // close(2) can report EIO (network file systems); the descriptor is released anyway.
+          const failingClose = new Proxy(backend, {
+            get(target, prop) {
+              if (prop === 'close') return (fd: number) => {
+                target.close(fd);
+                throw new IoError('EIO', 'close', undefined);
+              };
+              const value: unknown = Reflect.get(target, prop, target);
+              return typeof value === 'function' ? value.bind(target) : value;
+            },
+          }) as FileBackend;
+          const events: DiagnosticEvent[] = [];
+          const listen = (e: unknown): void => void events.push(e as DiagnosticEvent);
+          channels.diagnostic.subscribe(listen);
+          try {
+            const f = new FsDirectory(root, { backend: failingClose }).create('data');
+            const running = op === 'writeAsync' ? f.writeAsync(new Uint8Array([1, 2, 3])) : f.commitAsync({ chunks: [new Uint8Array([1, 2, 3])], position: 0 });
+            f.close();
+            await running;
+            const failed = events.filter((e) => e.kind === 'deferred-close-failed');
+            assert.equal(failed.length, 1);
+            assert.ok(failed[0].error instanceof IoError && failed[0].error.syscall === 'close');
+            assert.equal(fs.statSync(path.join(root, 'data')).size, 3);
+          } finally {
+            channels.diagnostic.unsubscribe(listen);
+          }
         });
       }
 

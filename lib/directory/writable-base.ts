@@ -1,5 +1,6 @@
 import { constants } from 'node:buffer';
 import { OWNED_BYTES, snapshotChunks } from '../backend/owned-bytes';
+import { channels } from '../diagnostics';
 import { ClosedError, InvalidArgumentError, InvalidStateError, IoError } from '../errors';
 import type { CommitPlan, WritableFile } from './directory';
 import { normalizePath } from './path';
@@ -498,7 +499,8 @@ export abstract class BaseWritableFile implements WritableFile {
   /**
    * Later calls throw ClosedError at once; the descriptor itself is released once no async
    * operation runs on it any more: closing it under a thread-pool write or fdatasync would make
-   * that operation fail, or land on whatever file the OS gives the number to next.
+   * that operation fail, or land on whatever file the OS gives the number to next (a failure of
+   * that deferred release: see releaseDeferred).
    */
   close(): void {
     if (this.closed) return;
@@ -532,7 +534,23 @@ export abstract class BaseWritableFile implements WritableFile {
       }
       if (--this.inFlight === 0 && this.releaseWhenIdle) {
         this.releaseWhenIdle = false;
-        this.release();
+        this.releaseDeferred();
+      }
+    }
+  }
+
+  /**
+   * The release close() left to the last async operation. Its failure has no caller left (close()
+   * returned) and must not become that operation's result: a commit made durable is not lost
+   * because close(2) failed after it. It goes out as a 'deferred-close-failed' diagnostic, as the
+   * node:fs backend's own deferred close does.
+   */
+  private releaseDeferred(): void {
+    try {
+      this.release();
+    } catch (err) {
+      if (channels.diagnostic.hasSubscribers) {
+        channels.diagnostic.publish({ kind: 'deferred-close-failed', message: `closing ${this.path} after its last operation in flight failed`, path: this.path, error: err });
       }
     }
   }
