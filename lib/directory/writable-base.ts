@@ -403,15 +403,14 @@ export abstract class BaseWritableFile implements WritableFile {
     // again (by the snapshot, or by the backend on the group-commit path) could yield other
     // elements, and an argument error raised from inside the commit would fail the file for good.
     // The WAL's own chunks (OWNED_BYTES), which no caller can reach, are taken as they are.
-    const owned = plan[OWNED_BYTES] === true;
-    const read: Uint8Array[] = [];
+    const read: Uint8Array[] | undefined = plan[OWNED_BYTES] === true ? undefined : [];
     let total = 0;
     for (const c of plan.chunks) {
       checkBytes(c, 'every chunk');
-      if (!owned) read.push(c);
+      read?.push(c);
       total += c.length;
     }
-    const chunks = owned ? plan.chunks : read;
+    const chunks = read ?? plan.chunks;
     checkPosition(position, 'plan.position');
     checkEnd(position, total);
     if (truncateTo !== undefined) checkPosition(truncateTo, 'plan.truncateTo');
