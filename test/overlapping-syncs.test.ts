@@ -344,6 +344,18 @@ describe('writes in flight (writeAsync) and the syncs after them', () => {
       f.close();
     });
 
+    it(`on ${name}: truncate() is refused while a writeAsync is in flight (the write could land after it, bringing the cut bytes back), as on disk`, async () => {
+      const f = open();
+      const written = f.writeAsync(new Uint8Array(1 << 16).fill(1));
+      assert.throws(() => f.truncate(0), InvalidStateError);
+      await written;
+      f.truncate(0);
+      f.write(bytes('new'));
+      f.sync();
+      assert.equal(f.size(), 3, 'the truncation took effect after the write');
+      f.close();
+    });
+
     it(`on ${name}: once the writeAsync (and syncAsync) a commit was queued behind settled, sync() waits for that commit, as the docs say`, async () => {
       const f = open();
       const written = f.writeAsync(bytes('head'));

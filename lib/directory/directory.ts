@@ -51,7 +51,10 @@ export interface WritableFile {
    * Returns false (and does nothing) where the file system cannot preallocate.
    */
   allocate(length: number): boolean;
-  /** Sets the file length; moves `offset` to `length` if it was beyond it. */
+  /**
+   * Sets the file length; moves `offset` to `length` if it was beyond it. InvalidStateError while a
+   * writeAsync is in flight: the thread pool could run it after the truncation.
+   */
   truncate(length: number): void;
   /** Current length of the file (may exceed `offset` after preallocation). */
   size(): number;

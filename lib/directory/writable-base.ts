@@ -335,6 +335,12 @@ export abstract class BaseWritableFile implements WritableFile {
   truncate(length: number): void {
     this.checkOpen();
     checkPosition(length, 'length');
+    // The thread pool may run a writeAsync issued before this after it, growing the file back
+    // past `length` with the bytes cut; memory and simulated files, which write within the call,
+    // would hide that. So, as sync(), refused rather than raced.
+    if (this.writesInFlight > 0) {
+      throw new InvalidStateError(`truncate() of ${this.path} cannot wait for the writeAsync() in flight on the file; await it first`);
+    }
     this.ftruncate(length);
     if (this.position > length) this.position = length;
   }
