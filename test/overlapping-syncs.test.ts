@@ -242,6 +242,21 @@ describe('commits queued behind a syncAsync', () => {
       f.close();
     });
 
+    it(`on ${name}: a failed file's waitCommitsSync() throws its failure while commits wait for a syncAsync, as sync() does, not InvalidStateError`, async () => {
+      const f = open();
+      // A commit whose directory fsync fails (the directory is missing) fails every kind of file.
+      const cause = await f.commitAsync({ chunks: [bytes('x')], position: 0, syncDirs: ['missing'] }).then(() => undefined, (err: unknown) => err);
+      assert.ok(cause instanceof IoError || cause instanceof Error);
+      const syncing = outcome(f.syncAsync());
+      const queued = outcome(f.commitAsync({ chunks: [bytes('y')], position: 1 }));
+      assert.throws(() => f.waitCommitsSync(), (err: unknown) => err === cause);
+      assert.throws(() => f.sync(), (err: unknown) => err === cause);
+      const s = await syncing;
+      const c = await queued;
+      assert.ok(!s.ok && s.err === cause && !c.ok && c.err === cause, 'they failed with the same cause, unrun');
+      f.close();
+    });
+
     it(`on ${name}: once that syncAsync settled, sync() waits for every commit issued before it, those queued behind the syncAsync and those issued after`, async () => {
       const f = open();
       f.write(bytes('head'));

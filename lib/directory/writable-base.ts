@@ -179,16 +179,18 @@ export abstract class BaseWritableFile implements WritableFile {
   waitCommitsSync(): void {
     this.checkOpen();
     if (!this.waitsForCommits) throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
-    // The file's own wait (the commit thread's) cannot see commits it was not handed yet.
-    if (this.awaitingTurn.length > 0) {
+    // The file's own wait (the commit thread's) cannot see commits it was not handed yet. A
+    // failed file throws its failure instead, as sync() does: those commits will fail unrun.
+    if (this.failure === undefined && this.awaitingTurn.length > 0) {
       throw new InvalidStateError(`file ${this.path} cannot wait for the commits queued behind its syncAsync() or writeAsync() calls; await them first`);
     }
     // Waits even after a failure, so that no commit of the file is still running when this returns.
+    // Throws the file's first failure, the error every later call gets, not the commit thread's
+    // report of it (another error object) when the file had already learned of it.
     try {
       this.runCommitsNow();
     } catch (err) {
       this.failure ??= { cause: err };
-      throw err;
     }
     this.throwIfFailed();
   }
