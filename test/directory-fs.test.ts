@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,11 +7,12 @@ import type { CommitSteps, FileBackend, OpenMode } from '../lib/backend/backend'
 import type { NativeBinding } from '../binding';
 import { NativeFileBackend } from '../lib/backend/native';
 import { availableBackends, defaultBackend, nativeBackend, tsBackend } from '../lib/backend/select';
-import { type DiagnosticEvent, resetDiagnostics } from '../lib/diagnostics';
+import { resetDiagnostics } from '../lib/diagnostics';
 import { FsDirectory } from '../lib/directory/fs';
 import { loadNative } from '../lib/native';
 import { IoError } from '../lib/errors';
 import { assertCode, bytes, directoryContract, text } from './directory-contract';
+import { collectEvents } from './support/diagnostics';
 import { TEST_BUILD, testBuild } from './support/test-binding';
 
 // FsDirectory: the shared contract on every backend, plus what only real files can show.
@@ -30,15 +30,6 @@ function withOverrides(real: FileBackend, overrides: Partial<FileBackend>): File
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
-}
-
-function collectDiagnostics(): { events: DiagnosticEvent[]; stop: () => void } {
-  const events: DiagnosticEvent[] = [];
-  const listener = (message: unknown): void => {
-    events.push(message as DiagnosticEvent);
-  };
-  diagnosticsChannel.subscribe('durability:diagnostic', listener);
-  return { events, stop: () => diagnosticsChannel.unsubscribe('durability:diagnostic', listener) };
 }
 
 for (const backend of availableBackends()) {
@@ -371,7 +362,7 @@ describe('FsDirectory fallbacks', () => {
           throw new IoError(errno, 'fallocate', p);
         },
       });
-      const diag = collectDiagnostics();
+      const diag = collectEvents();
       try {
         for (const sub of ['one', 'two']) {
           fs.mkdirSync(path.join(root, sub));
@@ -408,7 +399,7 @@ describe('FsDirectory fallbacks', () => {
   });
 
   it('a degraded lock keeps going with one flock-unsupported diagnostic: on node:fs, one per process', () => {
-    const diag = collectDiagnostics();
+    const diag = collectEvents();
     try {
       const dir = new FsDirectory(root, { backend: tsBackend() });
       dir.lock('A').release();
@@ -429,7 +420,7 @@ describe('FsDirectory fallbacks', () => {
           throw Object.assign(new Error('EOPNOTSUPP: flock'), { code: 'EOPNOTSUPP', syscall: 'flock' });
         },
       });
-      const diag = collectDiagnostics();
+      const diag = collectEvents();
       try {
         const dir = new FsDirectory(root, { backend: noFlock });
         const held = dir.lock('A');

@@ -5,7 +5,6 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { recover } from '../lib/recover';
 import { json, type Codec } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
 import { runCli } from './support/cli-run';
+import { collectEvents } from './support/diagnostics';
 
 interface Count {
   readonly count: number;
@@ -35,16 +35,6 @@ const PLANTS: Record<string, (file: string, outside: string) => void> = {
   'symbolic link to a valid checkpoint outside': (file, outside) => fs.symlinkSync(outside, file),
   'dangling symbolic link': (file) => fs.symlinkSync(`${file}.nowhere`, file),
 };
-
-function collectNotAFile(): { paths: string[]; stop(): void } {
-  const paths: string[] = [];
-  const listen = (m: unknown): void => {
-    const e = m as { kind: string; path: string };
-    if (e.kind === 'checkpoint-not-a-file') paths.push(e.path);
-  };
-  diagnosticsChannel.subscribe('durability:diagnostic', listen);
-  return { paths, stop: () => diagnosticsChannel.unsubscribe('durability:diagnostic', listen) };
-}
 
 for (const backend of availableBackends()) {
   describe(`a name under checkpoints/ holding no regular file, newer than the log (${backend.name})`, () => {
@@ -73,7 +63,7 @@ for (const backend of availableBackends()) {
         const planted = checkpointPath(PLANTED_ID);
         plant(path.join(dir.root, planted), outside);
 
-        const diag = collectNotAFile();
+        const diag = collectEvents();
         try {
           const r = await recover<Count, number>({
             dir, codec: json as Codec<number>, stateCodec: json as Codec<Count>, initial: { count: 0 },
@@ -81,7 +71,7 @@ for (const backend of availableBackends()) {
           });
           assert.deepEqual([r.lastEntryId, r.checkpointEntryId, r.state.count], [ENTRIES, 20, ENTRIES]);
           assert.deepEqual(r.skippedCheckpoints, [], 'a name that holds no file claims no entries');
-          assert.deepEqual(diag.paths, [planted], 'reported once');
+          assert.deepEqual(diag.events.filter((e) => e.kind === 'checkpoint-not-a-file').map((e) => e.path), [planted], 'reported once');
           // The publisher does not take it for a checkpoint of another history either.
           r.writer.append(ENTRIES + 1);
           const published = await r.checkpoint({ count: ENTRIES + 1 });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { CHECKPOINT_DIR, checkpointPath, listCheckpoints, writeCheckpoint } from '../lib/checkpoint/store';
 import type { Directory } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
@@ -12,6 +11,7 @@ import { WalReader } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { chopTail, dirKinds } from './fixtures/wal-dirs';
+import { collectEvents, withDiagnostics } from './support/diagnostics';
 import { applyKv, checkpointEntry, kvCodec, kvStateCodec, stateOf, type KvOp, type KvState } from './fixtures/kv';
 
 const put = (i: number): KvOp => ({ op: 'put', key: `k${i % 7}`, value: i });
@@ -321,13 +321,7 @@ for (const kind of dirKinds()) {
     });
 
     it('a directory planted under a checkpoint name is no retained checkpoint, and pruning leaves it and publishes on', async () => {
-      const notFiles: string[] = [];
-      const listen = (m: unknown): void => {
-        const e = m as { kind: string; path: string };
-        if (e.kind === 'checkpoint-not-a-file') notFiles.push(e.path);
-      };
-      diagnosticsChannel.subscribe('durability:diagnostic', listen);
-      try {
+      await withDiagnostics(async (events) => {
         const h = await recover({ ...options(dir), writer: { maxSegmentSize: 200 }, retain: 2 });
         const all = ingest(h, 0, 10);
         dir.mkdirp(checkpointPath(3));
@@ -342,14 +336,12 @@ for (const kind of dirKinds()) {
         all.push(...ingest(h, 40, 45));
         await h.close();
         assert.deepEqual(listCheckpoints(dir).map((f) => f.lastEntryId), [3, 30, 40]);
-        assert.ok(notFiles.includes(checkpointPath(3)), 'the directory is reported');
+        assert.ok(events.some((e) => e.kind === 'checkpoint-not-a-file' && e.path === checkpointPath(3)), 'the directory is reported');
         // Two real checkpoints are retained: with the newest damaged, the WAL still reaches back to the other.
         corrupt(dir, checkpointPath(40), (b) => b.length - 2);
         const r = await recover(options(dir, { initial: {} }));
         assert.deepEqual([r.state, r.checkpointEntryId], [stateOf(all), 30]);
-      } finally {
-        diagnosticsChannel.unsubscribe('durability:diagnostic', listen);
-      }
+      });
     });
 
     it('a second recover with a writer while the first holds the log is LockedError', async () => {
@@ -364,16 +356,8 @@ describe('checkpoint events', () => {
   it('reach the observer and the durability:checkpoint channel; a throwing hook does not fail the publish', async () => {
     const dir = new MemoryDirectory();
     const calls: string[] = [];
-    const events: unknown[] = [];
-    const diagnostics: unknown[] = [];
-    const onEvent = (m: unknown): void => {
-      events.push(m);
-    };
-    const onDiag = (m: unknown): void => {
-      diagnostics.push(m);
-    };
-    diagnosticsChannel.subscribe('durability:checkpoint', onEvent);
-    diagnosticsChannel.subscribe('durability:diagnostic', onDiag);
+    const checkpointEvents = collectEvents<{ event: string }>('durability:checkpoint');
+    const diagnostics = collectEvents();
     try {
       const observer = {
         onWritten: (i: { lastEntryId: number }) => { calls.push(`written ${i.lastEntryId}`); throw new Error('hook failure'); },
@@ -387,11 +371,11 @@ describe('checkpoint events', () => {
       await h.checkpoint(h.state);
       await h.close();
       assert.deepEqual(calls, ['written 10', 'truncated 10', 'written 20', 'truncated 20', 'pruned 1']);
-      assert.deepEqual(events.map((e) => (e as { event: string }).event), ['written', 'truncated', 'written', 'truncated', 'pruned']);
-      assert.equal(diagnostics.filter((d) => (d as { kind: string }).kind === 'observer-error').length, 2);
+      assert.deepEqual(checkpointEvents.events.map((e) => e.event), ['written', 'truncated', 'written', 'truncated', 'pruned']);
+      assert.equal(diagnostics.events.filter((d) => d.kind === 'observer-error').length, 2);
     } finally {
-      diagnosticsChannel.unsubscribe('durability:checkpoint', onEvent);
-      diagnosticsChannel.unsubscribe('durability:diagnostic', onDiag);
+      checkpointEvents.stop();
+      diagnostics.stop();
     }
   });
 

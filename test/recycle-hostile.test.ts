@@ -3,16 +3,15 @@
 // link, not its target), reports it, and the writer goes on unpoisoned.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { availableBackends } from '../lib/backend/select';
-import { channels, type DiagnosticEvent } from '../lib/diagnostics';
 import { FsDirectory } from '../lib/directory/fs';
 import { raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { withDiagnostics } from './support/diagnostics';
 
 const plants = {
   'a symlink out of the store': (file: string, victim: string) => fs.symlinkSync(victim, file),
@@ -36,10 +35,7 @@ for (const backend of availableBackends()) {
         const victim = path.join(base, 'victim');
         fs.mkdirSync(root);
         fs.writeFileSync(victim, Buffer.alloc(4096, 1));
-        const events: DiagnosticEvent[] = [];
-        const onDiagnostic = (m: unknown): void => void events.push(m as DiagnosticEvent);
-        diagnosticsChannel.subscribe(channels.diagnostic.name, onDiagnostic);
-        try {
+        await withDiagnostics(async (events) => {
           const dir = new FsDirectory(root, { backend });
           WalWriter.open(dir, { codec: raw }).closeSync();
           plant(path.join(root, 'wal', 'recycle-7'), victim);
@@ -52,9 +48,7 @@ for (const backend of availableBackends()) {
           assert.equal(fs.existsSync(path.join(root, 'wal', 'recycle-7')), false, 'the planted name is gone');
           assert.ok(events.some((e) => e.kind === 'recycle-not-regular' && e.path === 'wal/recycle-7'), JSON.stringify(events.map((e) => e.kind)));
           assert.equal(new WalReader(dir, { codec: raw }).replaySync().length, 20);
-        } finally {
-          diagnosticsChannel.unsubscribe(channels.diagnostic.name, onDiagnostic);
-        }
+        });
       });
     }
 
@@ -63,10 +57,7 @@ for (const backend of availableBackends()) {
       it(`a directory under a recycle name is left in place and passed over (recycleCapacity ${recycleCapacity})`, async () => {
         const root = path.join(base, 'store');
         fs.mkdirSync(root);
-        const events: DiagnosticEvent[] = [];
-        const onDiagnostic = (m: unknown): void => void events.push(m as DiagnosticEvent);
-        diagnosticsChannel.subscribe(channels.diagnostic.name, onDiagnostic);
-        try {
+        await withDiagnostics(async (events) => {
           const dir = new FsDirectory(root, { backend });
           WalWriter.open(dir, { codec: raw }).closeSync();
           fs.mkdirSync(path.join(root, 'wal', 'recycle-7'));
@@ -79,9 +70,7 @@ for (const backend of availableBackends()) {
           assert.equal(fs.statSync(path.join(root, 'wal', 'recycle-7')).isDirectory(), true, 'left in place');
           assert.ok(events.some((e) => e.kind === 'recycle-not-regular' && e.path === 'wal/recycle-7'), JSON.stringify(events.map((e) => e.kind)));
           assert.equal(new WalReader(dir, { codec: raw }).replaySync().length, 20);
-        } finally {
-          diagnosticsChannel.unsubscribe(channels.diagnostic.name, onDiagnostic);
-        }
+        });
       });
     }
   });
