@@ -2,7 +2,8 @@
 // (lib/backend/native.ts) and over node:fs (lib/backend/node-fs.ts). Both write the same bytes.
 //
 // Every OS failure is thrown as an IoError (lib/errors.ts) naming errno, syscall and path; both
-// backends name an errno alike (toIoError), also those libuv has no name for (EDQUOT, ESTALE).
+// backends name an errno alike (toIoError), also those libuv has no name for (EDQUOT, ESTALE),
+// and the syscall alike (pwrite, pwritev, pread: node:fs's own names are write and read).
 // Methods that can block on the disk have an Async form that runs off the event loop; the async
 // writes take a copy of the caller's bytes when called (owned-bytes.ts), so the caller may reuse,
 // transfer or resize its buffer at once.

@@ -38,18 +38,31 @@ function checkDirectory(path: string): void {
   if (!isDirectory) throw new IoError('ENOTDIR', 'open', path);
 }
 
-function fail(err: unknown, path: string | undefined): never {
-  throw toIoError(err, path);
+function fail(err: unknown, path: string | undefined, syscall?: CoreSyscall): never {
+  throw syscall === undefined ? toIoError(err, path) : asCall(err, path, syscall);
+}
+
+/**
+ * What the native core calls the syscall behind a method. node:fs reports a failed pwrite or
+ * pwritev as `write` and a failed pread as `read`, and fallocate's descriptor check here is an
+ * fstat: IoError.syscall names the core's call instead, so an error reads the same on both backends.
+ */
+type CoreSyscall = 'pwrite' | 'pwritev' | 'pread' | 'fallocate';
+
+function asCall(err: unknown, path: string | undefined, syscall: CoreSyscall): unknown {
+  const mapped = toIoError(err, path);
+  if (!(mapped instanceof IoError) || mapped.syscall === syscall) return mapped;
+  return new IoError(mapped.errno, syscall, mapped.path, { cause: err });
 }
 
 /** A write that made no progress and reported no error would loop forever; treat it as EIO. */
-function noProgress(syscall: string, path: string | undefined): IoError {
+function noProgress(syscall: CoreSyscall, path: string | undefined): IoError {
   return new IoError('EIO', syscall, path, { message: `${syscall} wrote 0 bytes${path === undefined ? '' : ` (${path})`}` });
 }
 
-function callback<T>(run: (done: (err: NodeJS.ErrnoException | null, value: T) => void) => void, path: string | undefined): Promise<T> {
+function callback<T>(run: (done: (err: NodeJS.ErrnoException | null, value: T) => void) => void, path: string | undefined, syscall?: CoreSyscall): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    run((err, value) => (err ? reject(toIoError(err, path)) : resolve(value)));
+    run((err, value) => (err ? reject(syscall === undefined ? toIoError(err, path) : asCall(err, path, syscall)) : resolve(value)));
   });
 }
 
@@ -167,11 +180,11 @@ export class NodeFsBackend implements FileBackend {
     try {
       while (done < data.length) {
         const n = fs.writeSync(fd, data, done, data.length - done, offset + done);
-        if (n <= 0) throw noProgress('write', path);
+        if (n <= 0) throw noProgress('pwrite', path);
         done += n;
       }
     } catch (err) {
-      fail(err, path);
+      fail(err, path, 'pwrite');
     }
   }
 
@@ -184,8 +197,8 @@ export class NodeFsBackend implements FileBackend {
   private async pwriteLoop(fd: number, data: Uint8Array, offset: number, path: string | undefined): Promise<void> {
     let done = 0;
     while (done < data.length) {
-      const n = await callback<number>((cb) => fs.write(fd, data, done, data.length - done, offset + done, cb), path);
-      if (n <= 0) throw noProgress('write', path);
+      const n = await callback<number>((cb) => fs.write(fd, data, done, data.length - done, offset + done, cb), path, 'pwrite');
+      if (n <= 0) throw noProgress('pwrite', path);
       done += n;
     }
   }
@@ -197,13 +210,13 @@ export class NodeFsBackend implements FileBackend {
     try {
       while (left > 0) {
         const n = fs.writevSync(fd, pending, offset);
-        if (n <= 0) throw noProgress('writev', path);
+        if (n <= 0) throw noProgress('pwritev', path);
         left -= n;
         offset += n;
         if (left > 0) pending = remaining(pending, n);
       }
     } catch (err) {
-      fail(err, path);
+      fail(err, path, 'pwritev');
     }
   }
 
@@ -211,8 +224,8 @@ export class NodeFsBackend implements FileBackend {
     let pending = chunks as Uint8Array[];
     let left = totalLength(chunks);
     while (left > 0) {
-      const n = await callback<number>((cb) => fs.writev(fd, pending, offset, cb), path);
-      if (n <= 0) throw noProgress('writev', path);
+      const n = await callback<number>((cb) => fs.writev(fd, pending, offset, cb), path, 'pwritev');
+      if (n <= 0) throw noProgress('pwritev', path);
       left -= n;
       offset += n;
       if (left > 0) pending = remaining(pending, n);
@@ -229,7 +242,7 @@ export class NodeFsBackend implements FileBackend {
         done += n;
       }
     } catch (err) {
-      fail(err, path);
+      fail(err, path, 'pread');
     }
     return done;
   }
@@ -248,7 +261,11 @@ export class NodeFsBackend implements FileBackend {
     checkOffset(offset, 'offset');
     checkOffset(length, 'length');
     if (length === 0) throw new RangeError('length must be positive');
-    this.fileSize(fd, path);
+    try {
+      fs.fstatSync(fd);
+    } catch (err) {
+      fail(err, path, 'fallocate');
+    }
     throw new IoError('ENOTSUP', 'fallocate', path, {
       message: `fallocate failed: ENOTSUP${path === undefined ? '' : ` (${path})`}: the node:fs backend cannot preallocate`,
     });
@@ -312,7 +329,7 @@ export class NodeFsBackend implements FileBackend {
     // snapshotChunks also refuses anything but an array of Uint8Array.
     const chunks = snapshotChunks(steps.chunks, steps[OWNED_BYTES]).slice();
     // Closed by the caller, open only for the commits it left running.
-    if (closeWhenIdle.has(fd)) return Promise.reject(new IoError('EBADF', 'write', path));
+    if (closeWhenIdle.has(fd)) return Promise.reject(new IoError('EBADF', 'pwritev', path));
     commitsInFlight.set(fd, (commitsInFlight.get(fd) ?? 0) + 1);
     return this.commitSteps(fd, chunks, steps, path).finally(() => commitEnded(fd));
   }
