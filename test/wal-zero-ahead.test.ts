@@ -149,11 +149,13 @@ for (const kind of dirKinds()) {
  * A MemoryDirectory whose files run commits in order on a "thread" of their own, like the native
  * core's: a commit of zeros only is held until the test releases (or fails) it, and every later
  * commit of the file waits behind it; waitCommitsSync runs what is held at once, as the native
- * wait blocks until the commit thread ran it.
+ * wait blocks until the commit thread ran it. With `holdFrames` set, commits of frames are held
+ * the same way (a commit still on the thread when a synchronous call comes).
  */
 class HeldZeros {
   readonly held: Array<{ run: () => void; fail: (err: unknown) => void }> = [];
   waits = 0;
+  holdFrames = false;
 
   wrap(inner: Directory): Directory {
     const wrapFile = (file: WritableFile): WritableFile => {
@@ -180,7 +182,7 @@ class HeldZeros {
                 if (plan.truncateTo !== undefined) target.truncate(plan.truncateTo);
                 target.sync();
               };
-              const done = zerosOnly
+              const done = zerosOnly || this.holdFrames
                 ? before.then(() => new Promise<void>((resolve, reject) => {
                   let settled = false;
                   this.held.push({
@@ -305,6 +307,31 @@ describe('commits of zeros still pending when every batch completed', () => {
       closedHolding(inner, last + 2);
       const payloads = new WalReader(inner, { codec: raw }).replaySync().slice(last).map((r) => r.payload[0]);
       assert.deepEqual(payloads, [9, 10], finish);
+    }
+  });
+
+  it('syncSync and closeSync after plain appends wait for the commit that took them once the zeros ran: nobody awaits it', async () => {
+    for (const finish of ['syncSync', 'closeSync'] as const) {
+      const { held, inner, w, last } = await writerWithZerosHeld();
+      w.append(new Uint8Array(PAYLOAD).fill(12)); // into the pipeline's filling batch
+      held.holdFrames = true;
+      for (const h of held.held.splice(0)) h.run(); // the zeros ran: the pipeline commits that batch
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      assert.equal(held.held.length, 1, 'the commit of the plain append is on the file');
+      assert.equal(w.durableEntryId, last, 'and has not completed');
+      // Every awaited entry is durable: as with zeros alone, the call waits for the file instead
+      // of refusing (docs/API.md), as it never has to on node:fs, where no commit of zeros exists.
+      if (finish === 'syncSync') {
+        w.syncSync();
+        assert.equal(w.durableEntryId, last + 1);
+        w.append(new Uint8Array(PAYLOAD).fill(13));
+      }
+      w.closeSync();
+      assert.equal(held.waits, 1, finish);
+      const count = finish === 'syncSync' ? 2 : 1;
+      closedHolding(inner, last + count);
+      const payloads = new WalReader(inner, { codec: raw }).replaySync().slice(last).map((r) => r.payload[0]);
+      assert.deepEqual(payloads, finish === 'syncSync' ? [12, 13] : [12], finish);
     }
   });
 

@@ -121,6 +121,10 @@ export abstract class BaseWritableFile implements WritableFile {
   private readonly unsettledWrites = new Set<number>();
   private writesIssued = 0;
   private writesSettled: Promise<unknown> = Promise.resolve();
+  /** commitAsync calls not yet settled. */
+  private commitsUnsettled = 0;
+  /** Of those, the oldest ones that waitCommitsSync saw run. */
+  private commitsRun = 0;
   private releaseWhenIdle = false;
 
   protected constructor(path: string, offset: number) {
@@ -191,6 +195,8 @@ export abstract class BaseWritableFile implements WritableFile {
       this.runCommitsNow();
     } catch (err) {
       this.failure ??= { cause: err };
+    } finally {
+      this.commitsRun = this.commitsUnsettled;
     }
     this.throwIfFailed();
   }
@@ -512,7 +518,9 @@ export abstract class BaseWritableFile implements WritableFile {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.inFlight > 0) this.releaseWhenIdle = true;
+    // Commits a synchronous wait saw run touch the file no more, only their promises are still
+    // to settle: a writer that waited for its commits and closed holds no file once this returns.
+    if (this.inFlight > this.commitsRun) this.releaseWhenIdle = true;
     else this.release();
   }
 
@@ -524,6 +532,7 @@ export abstract class BaseWritableFile implements WritableFile {
     if (sync !== undefined) {
       this.syncsInFlight++;
       if (sync.async) this.asyncSyncs++;
+      else this.commitsUnsettled++;
     }
     const running = this.running(op, sync);
     if (sync !== undefined) this.lastSync = running;
@@ -538,6 +547,11 @@ export abstract class BaseWritableFile implements WritableFile {
       if (sync !== undefined) {
         this.syncsInFlight--;
         if (sync.async) this.asyncSyncs--;
+        else {
+          // Commits settle in the order they were handed over: the oldest ones are those that ran.
+          this.commitsUnsettled--;
+          this.commitsRun = Math.min(this.commitsRun, this.commitsUnsettled);
+        }
       }
       if (--this.inFlight === 0 && this.releaseWhenIdle) {
         this.releaseWhenIdle = false;

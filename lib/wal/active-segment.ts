@@ -37,6 +37,9 @@ export class ActiveSegment {
   /** How far the file is known to extend (see zeroAhead); undefined until first asked. */
   private spanEnd: number | undefined = undefined;
   private asyncSyncs = 0;
+  /** commit calls not yet settled, and of those the oldest ones waitCommitsSync saw run. */
+  private commitsUnsettled = 0;
+  private commitsRun = 0;
   private closeWhenIdle = false;
   private closed = false;
 
@@ -126,9 +129,18 @@ export class ActiveSegment {
     return this.commit({ chunks: zeros(from, to), position: from }, 0);
   }
 
+  /** Whether a synchronous call can wait for the commits handed to the file (waitCommitsSync); false while it has none. */
+  get waitsForCommits(): boolean {
+    return this.file !== undefined && this.file.waitsForCommits;
+  }
+
   /** Blocks until every commit handed to the file has run (see zeroAheadAsync); throws the first failure. */
   waitCommitsSync(): void {
-    this.handle().waitCommitsSync();
+    try {
+      this.handle().waitCommitsSync();
+    } finally {
+      this.commitsRun = this.commitsUnsettled;
+    }
   }
 
   /** The file's size once the commits handed to it ran (they may add zeros: zeroAhead). */
@@ -173,18 +185,25 @@ export class ActiveSegment {
   async commit(plan: CommitPlan, upTo: number): Promise<void> {
     const file = this.handle();
     this.asyncSyncs++;
+    this.commitsUnsettled++;
     try {
       await file.commitAsync({ ...plan, [OWNED_BYTES]: true });
       if (upTo > this.synced) this.synced = upTo;
     } finally {
       this.asyncSyncs--;
+      // Commits settle in the order they were handed over: the oldest ones are those that ran.
+      this.commitsUnsettled--;
+      this.commitsRun = Math.min(this.commitsRun, this.commitsUnsettled);
       if (this.asyncSyncs === 0 && this.closeWhenIdle) this.closeFile();
     }
   }
 
-  /** Closes the descriptor, or defers that until no fdatasync or commit runs on it off-thread. */
+  /**
+   * Closes the descriptor, or defers that until no fdatasync or commit runs on it off-thread.
+   * Commits waitCommitsSync saw run do not count: only their promises are still to settle.
+   */
   close(): void {
-    if (this.asyncSyncs > 0) this.closeWhenIdle = true;
+    if (this.asyncSyncs > this.commitsRun) this.closeWhenIdle = true;
     else this.closeFile();
   }
 

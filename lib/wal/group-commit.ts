@@ -55,7 +55,7 @@ export class Batch {
    * batch, so its failure poisons the writer in order and the pipeline drains only after it.
    */
   zerosOnly = false;
-  /** Run and dropped from the queue by forgetZeros: its completion, arriving later, changes nothing. */
+  /** Run and dropped from the queue by settleInFlight: its completion, arriving later, changes nothing. */
   forgotten = false;
   waiter: Waiter | undefined = undefined;
   /** When the commit was handed to the file (performance.now(), set when it starts). */
@@ -167,18 +167,26 @@ export class CommitQueue {
   }
 
   /**
-   * The commits of zeros in flight ran (a synchronous wait saw them through, throwing if one
-   * failed) and the writer leaves the pipeline: drop them, so their completions, which still
-   * arrive, neither resume the queue nor report anything.
+   * The commits in flight ran (a synchronous wait saw them through; `ran` false: it threw, one of
+   * them failed) and the writer leaves the pipeline. When they all ran, each batch of frames
+   * among them is booked as committed, as its completion would have; all are dropped, so their
+   * completions, which still arrive, neither resume the queue nor report anything.
    */
-  forgetZeros(): void {
-    for (const b of this.inFlight) if (b.zerosOnly) b.forgotten = true;
-    this.inFlight = this.inFlight.filter((b) => !b.zerosOnly);
+  settleInFlight(ran: boolean): void {
+    const settled = this.inFlight;
+    this.inFlight = [];
+    for (const b of settled) b.forgotten = true;
+    if (ran) for (const b of settled) if (!b.zerosOnly) this.handler.committed(b);
   }
 
-  /** Only commits of zeros are in flight, and nothing is queued. */
-  get onlyZerosInFlight(): boolean {
-    return this.head === this.queue.length && this.inFlight.length > 0 && this.inFlight.every((b) => b.zerosOnly);
+  /**
+   * Nothing is queued and no caller waits on a commit in flight: they are commits of zeros, and
+   * of frames of plain appends that the queue took once the zeros before them ran. None opens or
+   * ends a segment, so all are the current segment's.
+   */
+  get onlyUnawaitedInFlight(): boolean {
+    return this.head === this.queue.length && this.inFlight.length > 0
+      && this.inFlight.every((b) => b.waiter === undefined && !b.opensSegment && !b.endsSegment);
   }
 
   push(batch: Batch): void {

@@ -56,7 +56,7 @@ export class PipelinedCommits<E> implements CommitExecutor {
       zerosAfter: (batch) => this.zerosAfter(batch),
       nextId: () => this.state.next,
       fillingEntries: () => this.buffer.count,
-      // A kick queued before the writer left the pipeline early (settleZerosSync) finds nothing to do.
+      // A kick queued before the writer left the pipeline early (settleUnawaitedSync) finds nothing to do.
       drained: () => {
         if (this.active) drained();
       },
@@ -76,13 +76,17 @@ export class PipelinedCommits<E> implements CommitExecutor {
   }
 
   /**
-   * Every batch of entries completed and only commits of zeros are in flight; the filling batch
-   * holds at most frames nobody awaits (plain appends), few enough for the synchronous mode's
-   * buffer. A synchronous caller may then block until the file ran the zeros (settleZerosSync)
-   * and leave the pipeline, the synchronous mode taking those frames (leave).
+   * Every batch someone awaits completed; in flight are only commits of zeros and, once those
+   * ran, the commit of plain appends made meanwhile (nobody awaits it, and on node:fs, which has
+   * no commits of zeros, those frames would have been written by the append itself); the filling
+   * batch holds at most frames nobody awaits, few enough for the synchronous mode's buffer.
+   * Where the file lets a synchronous call wait for its commits, a synchronous caller may then
+   * block until they ran (settleUnawaitedSync) and leave the pipeline, the synchronous mode
+   * taking those frames (leave).
    */
-  get onlyZerosPending(): boolean {
-    return this.commits.onlyZerosInFlight && this.filling.waiter === undefined && (this.buffer === this.syncBuffer || this.syncBuffer.canTake(this.buffer));
+  get onlyUnawaitedPending(): boolean {
+    return this.commits.onlyUnawaitedInFlight && this.state.segment.waitsForCommits && this.filling.waiter === undefined
+      && (this.buffer === this.syncBuffer || this.syncBuffer.canTake(this.buffer));
   }
 
   /** Resolves once every commit in flight, zeros included, completed (or failed). */
@@ -91,14 +95,17 @@ export class PipelinedCommits<E> implements CommitExecutor {
   }
 
   /**
-   * Blocks until the commits of zeros in flight have run and throws a failed one's error; the
-   * queue forgets them (their completions, which still arrive, change nothing).
+   * Blocks until the commits in flight have run and throws a failed one's error; the queue books
+   * the batches among them as committed (when none failed) and forgets them all (their
+   * completions, which still arrive, change nothing).
    */
-  settleZerosSync(): void {
+  settleUnawaitedSync(): void {
+    let ran = false;
     try {
       this.state.segment.waitCommitsSync();
+      ran = true;
     } finally {
-      this.commits.forgetZeros();
+      this.commits.settleInFlight(ran);
     }
   }
 
@@ -106,7 +113,7 @@ export class PipelinedCommits<E> implements CommitExecutor {
   leave(): void {
     this.active = false;
     if (this.buffer !== this.syncBuffer) {
-      // Frames a synchronous caller found waiting for a commit (see onlyZerosPending): the
+      // Frames a synchronous caller found waiting for a commit (see onlyUnawaitedPending): the
       // synchronous mode writes them now, in place, as if they had been appended there.
       if (this.buffer.count > 0) this.syncBuffer.takeFrames(this.buffer);
       this.recycleBuffer(this.buffer);

@@ -394,15 +394,23 @@ export class WalWriter<E> {
   }
 
   private checkNotPipelined(call: string, instead: string): void {
-    // Every batch completed and only zeros kept ahead of the log are still being written: wait
-    // for them here (bounded, like the fdatasync the caller asked for) instead of refusing.
-    if (this.pipelined && this.pipeline.onlyZerosPending) {
+    // Every awaited batch completed and only zeros kept ahead of the log (and the plain appends
+    // committed behind them) are still being written: wait for them here (bounded, like the
+    // fdatasync the caller asked for) instead of refusing.
+    if (this.pipelined && this.pipeline.onlyUnawaitedPending) {
+      // Booking the batches that ran raises onFlush and onSync: delivered once the writer is out
+      // of the pipeline, as hooks expect to find it between two calls.
+      this.state.holdEvents();
       try {
-        this.pipeline.settleZerosSync();
-      } catch (err) {
-        this.state.poison(err);
+        try {
+          this.pipeline.settleUnawaitedSync();
+        } catch (err) {
+          this.state.poison(err);
+        }
+        this.leavePipeline();
+      } finally {
+        this.state.releaseEvents();
       }
-      this.leavePipeline();
       if (call === 'syncSync') this.checkUsable();
     }
     if (this.pipelined) {
