@@ -222,10 +222,10 @@ class HeldZeros {
 
 describe('commits of zeros still pending when every batch completed', () => {
   /** A writer on `held`'s directory, driven until a commit of zeros is held. */
-  async function writerWithZerosHeld(): Promise<{ held: HeldZeros; inner: MemoryDirectory; w: WalWriter<Uint8Array>; last: number }> {
+  async function writerWithZerosHeld(bufferSize?: number): Promise<{ held: HeldZeros; inner: MemoryDirectory; w: WalWriter<Uint8Array>; last: number }> {
     const held = new HeldZeros();
     const inner = new MemoryDirectory();
-    const w = WalWriter.create(held.wrap(inner), { codec: raw });
+    const w = WalWriter.create(held.wrap(inner), { codec: raw, bufferSize });
     let last = 0;
     while (held.held.length === 0) last = await w.appendDurable(new Uint8Array(PAYLOAD).fill(5));
     // Let the held commit's predecessors settle: only the zeros are pending now.
@@ -332,6 +332,24 @@ describe('commits of zeros still pending when every batch completed', () => {
       closedHolding(inner, last + count);
       const payloads = new WalReader(inner, { codec: raw }).replaySync().slice(last).map((r) => r.payload[0]);
       assert.deepEqual(payloads, finish === 'syncSync' ? [12, 13] : [12], finish);
+    }
+  });
+
+  it('syncSync and closeSync after plain appends too many for the synchronous mode\'s buffer wait for the zeros and write them', async () => {
+    for (const finish of ['syncSync', 'closeSync'] as const) {
+      // bufferSize 100: not one frame of PAYLOAD bytes fits the synchronous mode's buffer.
+      const { held, inner, w, last } = await writerWithZerosHeld(100);
+      w.append(new Uint8Array(PAYLOAD).fill(14)); // into the pipeline's filling batch
+      w.append(new Uint8Array(PAYLOAD).fill(15));
+      if (finish === 'syncSync') {
+        w.syncSync();
+        assert.equal(w.durableEntryId, last + 2);
+      }
+      w.closeSync();
+      assert.equal(held.waits, 1, finish);
+      closedHolding(inner, last + 2);
+      const payloads = new WalReader(inner, { codec: raw }).replaySync().slice(last).map((r) => r.payload[0]);
+      assert.deepEqual(payloads, [14, 15], finish);
     }
   });
 

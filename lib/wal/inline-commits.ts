@@ -124,7 +124,14 @@ export class InlineCommits<E> implements CommitExecutor {
 
   /** Seals and writes every buffered frame with one checksum call and one write. */
   writeBuffered(): void {
-    const buffer = this.buffer;
+    this.writeFrames(this.buffer);
+  }
+
+  /**
+   * writeBuffered for `buffer`: this mode's own, or the frames the pipeline hands back when it is
+   * left early, where they do not fit this one (PipelinedCommits.leave).
+   */
+  writeFrames(buffer: FrameBuffer): void {
     if (buffer.count === 0) return;
     const state = this.state;
     const segment = state.segment;

@@ -38,13 +38,15 @@ export class PipelinedCommits<E> implements CommitExecutor {
   /**
    * `syncBuffer`: the synchronous mode's buffer, lent as the first batch when it holds frames.
    * `relayout` runs after every change to the buffer or segment that frame admission's room
-   * depends on; `drained` when the last commit completed with nothing left to commit.
+   * depends on; `drained` when the last commit completed with nothing left to commit;
+   * `writeFrames` writes, as the synchronous mode does, frames too many for `syncBuffer` (leave).
    */
   constructor(
     private readonly state: WriterState<E>,
     private readonly syncBuffer: FrameBuffer,
     private readonly relayout: () => void,
     drained: () => void,
+    private readonly writeFrames: (frames: FrameBuffer) => void,
   ) {
     this.buffer = syncBuffer;
     this.entryCap = state.opts.maxBatchEntries;
@@ -79,14 +81,12 @@ export class PipelinedCommits<E> implements CommitExecutor {
    * Every batch someone awaits completed; in flight are only commits of zeros and, once those
    * ran, the commit of plain appends made meanwhile (nobody awaits it, and on node:fs, which has
    * no commits of zeros, those frames would have been written by the append itself); the filling
-   * batch holds at most frames nobody awaits, few enough for the synchronous mode's buffer.
-   * Where the file lets a synchronous call wait for its commits, a synchronous caller may then
-   * block until they ran (settleUnawaitedSync) and leave the pipeline, the synchronous mode
-   * taking those frames (leave).
+   * batch holds at most frames nobody awaits. Where the file lets a synchronous call wait for its
+   * commits, a synchronous caller may then block until they ran (settleUnawaitedSync) and leave
+   * the pipeline, the synchronous mode taking those frames (leave).
    */
   get onlyUnawaitedPending(): boolean {
-    return this.commits.onlyUnawaitedInFlight && this.state.segment.waitsForCommits && this.filling.waiter === undefined
-      && (this.buffer === this.syncBuffer || this.syncBuffer.canTake(this.buffer));
+    return this.commits.onlyUnawaitedInFlight && this.state.segment.waitsForCommits && this.filling.waiter === undefined;
   }
 
   /** Resolves once every commit in flight, zeros included, completed (or failed). */
@@ -112,13 +112,18 @@ export class PipelinedCommits<E> implements CommitExecutor {
   /** The pipeline drained: the synchronous mode takes over again. */
   leave(): void {
     this.active = false;
-    if (this.buffer !== this.syncBuffer) {
-      // Frames a synchronous caller found waiting for a commit (see onlyUnawaitedPending): the
-      // synchronous mode writes them now, in place, as if they had been appended there.
-      if (this.buffer.count > 0) this.syncBuffer.takeFrames(this.buffer);
-      this.recycleBuffer(this.buffer);
-    }
+    const filling = this.buffer;
     this.buffer = this.syncBuffer;
+    if (filling === this.syncBuffer) return;
+    try {
+      // Frames a synchronous caller found waiting for a commit (see onlyUnawaitedPending): the
+      // synchronous mode writes them now, in place, as if they had been appended there; when
+      // its buffer is too small for them (bufferSize is the caller's), written at once.
+      if (filling.count > 0 && this.syncBuffer.canTake(filling)) this.syncBuffer.takeFrames(filling);
+      else this.writeFrames(filling);
+    } finally {
+      this.recycleBuffer(filling);
+    }
   }
 
   spanStart(): number {

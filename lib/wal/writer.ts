@@ -63,7 +63,7 @@ export class WalWriter<E> {
     const opts = state.opts;
     this.inline = new InlineCommits(state, opts.bufferSize);
     this.admission = new FrameAdmission(state, () => (this.pipelined ? this.pipeline : this.inline));
-    this.pipeline = new PipelinedCommits(state, this.inline.buffer, () => this.admission.refreshRoom(), () => this.leavePipeline());
+    this.pipeline = new PipelinedCommits(state, this.inline.buffer, () => this.admission.refreshRoom(), () => this.leavePipeline(), (frames) => this.inline.writeFrames(frames));
     this.everyN = opts.flush.everyN;
     this.manualFlush = opts.flush.everyN === 0 && opts.flush.intervalMs === 0;
     this.admission.refreshRoom();
