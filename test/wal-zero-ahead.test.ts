@@ -335,6 +335,24 @@ describe('commits of zeros still pending when every batch completed', () => {
     }
   });
 
+  it('plain appends made while an awaited batch was in flight are not behind the zeros: syncSync refuses, as on node:fs', async () => {
+    const { held, w, last } = await writerWithZerosHeld();
+    held.holdFrames = true;
+    const awaited = w.appendDurable(new Uint8Array(PAYLOAD).fill(16));
+    for (let i = 0; i < 20; i++) await Promise.resolve(); // its batch is on the file, behind the zeros
+    w.append(new Uint8Array(PAYLOAD).fill(17)); // waits for the next commit, wherever the backend
+    while (held.held.length > 0) {
+      for (const h of held.held.splice(0)) h.run();
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      if (w.durableEntryId > last) break;
+    }
+    assert.equal(await awaited, last + 1);
+    assert.equal(held.held.length, 1, 'the commit of the plain append is on the file');
+    assert.throws(() => w.syncSync(), InvalidStateError);
+    for (const h of held.held.splice(0)) h.run();
+    await w.close();
+  });
+
   it('syncSync and closeSync after plain appends too many for the synchronous mode\'s buffer wait for the zeros and write them', async () => {
     for (const finish of ['syncSync', 'closeSync'] as const) {
       // bufferSize 100: not one frame of PAYLOAD bytes fits the synchronous mode's buffer.

@@ -57,6 +57,12 @@ export class Batch {
   zerosOnly = false;
   /** Run and dropped from the queue by settleInFlight: its completion, arriving later, changes nothing. */
   forgotten = false;
+  /**
+   * The batch took frames of plain appends made while only commits of zeros were in flight: the
+   * queue would have drained but for them, and without them (node:fs) the synchronous mode would
+   * have written those frames. A synchronous call may wait for it like for the zeros.
+   */
+  behindZeros = false;
   waiter: Waiter | undefined = undefined;
   /** When the commit was handed to the file (performance.now(), set when it starts). */
   startedAt = 0;
@@ -95,6 +101,8 @@ export interface CommitHandler {
   failed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void;
   /** Nothing queued, nothing in flight, nothing open: the pipeline is idle. */
   drained(): void;
+  /** Nothing queued and the filling batch empty, with only commits of zeros in flight: the pipeline would be idle but for them. */
+  idleButZeros(): void;
   /** The next entry id to be given (ids count the entries appended so far). */
   nextId(): number;
   /** Entries in the filling batch. */
@@ -180,13 +188,13 @@ export class CommitQueue {
   }
 
   /**
-   * Nothing is queued and no caller waits on a commit in flight: they are commits of zeros, and
-   * of frames of plain appends that the queue took once the zeros before them ran. None opens or
-   * ends a segment, so all are the current segment's.
+   * Nothing is queued and the commits in flight are of zeros, or of frames of plain appends made
+   * behind them (Batch.behindZeros), with no caller waiting on them. None opens or ends a
+   * segment, so all are the current segment's.
    */
-  get onlyUnawaitedInFlight(): boolean {
+  get onlyZerosAndBehindInFlight(): boolean {
     return this.head === this.queue.length && this.inFlight.length > 0
-      && this.inFlight.every((b) => b.waiter === undefined && !b.opensSegment && !b.endsSegment);
+      && this.inFlight.every((b) => (b.zerosOnly || b.behindZeros) && b.waiter === undefined && !b.opensSegment && !b.endsSegment);
   }
 
   push(batch: Batch): void {
@@ -264,7 +272,9 @@ export class CommitQueue {
         this.settle(zeros.done, zeros.batch);
       }
     }
-    if (this.failure === undefined && !this.busy) this.handler.drained();
+    if (this.failure !== undefined) return;
+    if (!this.busy) this.handler.drained();
+    else if (this.head === this.queue.length && this.inFlight.every((b) => b.zerosOnly)) this.handler.idleButZeros();
   }
 
   /**

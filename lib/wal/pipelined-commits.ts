@@ -62,6 +62,9 @@ export class PipelinedCommits<E> implements CommitExecutor {
       drained: () => {
         if (this.active) drained();
       },
+      idleButZeros: () => {
+        if (this.buffer.count === 0 && this.filling.waiter === undefined) this.filling.behindZeros = true;
+      },
     }, state.opts.commitPollMicros, state.opts.cohorts ?? defaultCohortPolicy(state.dir));
   }
 
@@ -79,14 +82,14 @@ export class PipelinedCommits<E> implements CommitExecutor {
 
   /**
    * Every batch someone awaits completed; in flight are only commits of zeros and, once those
-   * ran, the commit of plain appends made meanwhile (nobody awaits it, and on node:fs, which has
-   * no commits of zeros, those frames would have been written by the append itself); the filling
-   * batch holds at most frames nobody awaits. Where the file lets a synchronous call wait for its
-   * commits, a synchronous caller may then block until they ran (settleUnawaitedSync) and leave
-   * the pipeline, the synchronous mode taking those frames (leave).
+   * ran, the commit of plain appends made meanwhile (Batch.behindZeros: nobody awaits it, and on
+   * node:fs, which has no commits of zeros, the pipeline had drained and the appends wrote those
+   * frames themselves); the filling batch holds at most frames nobody awaits. Where the file lets
+   * a synchronous call wait for its commits, a synchronous caller may then block until they ran
+   * (settleUnawaitedSync) and leave the pipeline, the synchronous mode taking those frames (leave).
    */
   get onlyUnawaitedPending(): boolean {
-    return this.commits.onlyUnawaitedInFlight && this.state.segment.waitsForCommits && this.filling.waiter === undefined;
+    return this.commits.onlyZerosAndBehindInFlight && this.state.segment.waitsForCommits && this.filling.waiter === undefined;
   }
 
   /** Resolves once every commit in flight, zeros included, completed (or failed). */
@@ -178,7 +181,7 @@ export class PipelinedCommits<E> implements CommitExecutor {
     segment.position += batch.bytes;
     this.commits.push(batch);
     this.spanBase = segment.position;
-    this.filling = new Batch(segment, segment.position, this.buffer);
+    this.filling = this.nextFilling(batch);
   }
 
   /** Another caller waits: make sure a commit will run. */
@@ -219,8 +222,19 @@ export class PipelinedCommits<E> implements CommitExecutor {
     segment.position += batch.bytes;
     this.commits.push(batch);
     this.spanBase = segment.position;
-    this.filling = new Batch(segment, segment.position, this.buffer);
+    this.filling = this.nextFilling(batch);
     this.relayout();
+  }
+
+  /**
+   * The batch filling after `cut`. Frames of plain appends made behind a batch of such frames
+   * nobody awaits are behind the zeros too: on node:fs they had gone to the synchronous mode.
+   */
+  private nextFilling(cut: Batch): Batch {
+    const segment = this.state.segment;
+    const next = new Batch(segment, segment.position, this.buffer);
+    next.behindZeros = cut.behindZeros && cut.waiter === undefined;
+    return next;
   }
 
   /**
