@@ -45,12 +45,14 @@ interface Step {
 
 type Entry = { readonly i: number; readonly s: string; readonly big?: bigint };
 
-function outcome(value: unknown, root: string): string {
+/** `marksMoved`: after group commits, where sync marks landed may differ, and with them the offsets and sizes a message names. */
+function outcome(value: unknown, root: string, marksMoved: boolean): string {
   if (value instanceof Error) {
     const io = value instanceof IoError ? ` ${value.errno} ${value.syscall}` : '';
     const code = value instanceof DurabilityError ? value.code : '';
     // The message names paths under each run's own root; offsets of damage may follow marks.
-    return `${value.constructor.name} ${code}${io}: ${value.message.split(root).join('<root>').replace(/ @ \d+/g, ' @ N').replace(/offset \d+/g, 'offset N')}`;
+    const message = value.message.split(root).join('<root>').replace(/ @ \d+/g, ' @ N').replace(/offset \d+/g, 'offset N');
+    return `${value.constructor.name} ${code}${io}: ${marksMoved ? message.replace(/\d+/g, 'N') : message}`;
   }
   return JSON.stringify(value ?? null);
 }
@@ -130,9 +132,9 @@ async function runWorkload(seed: number, backend: FileBackend, root: string, dur
   const open = (): boolean => writer !== undefined && !writer.closed;
   const run = async (op: () => unknown): Promise<string> => {
     try {
-      return outcome(await op(), root);
+      return outcome(await op(), root, durable);
     } catch (err) {
-      return outcome(err, root);
+      return outcome(err, root, durable);
     }
   };
   const closeWriter = async (): Promise<unknown> => {
@@ -220,7 +222,7 @@ async function runWorkload(seed: number, backend: FileBackend, root: string, dur
           }
         }
         const settled = await Promise.allSettled(waits);
-        result = settled.map((s) => (s.status === 'fulfilled' ? outcome(s.value, root) : outcome(s.reason, root))).join(', ');
+        result = settled.map((s) => (s.status === 'fulfilled' ? outcome(s.value, root, durable) : outcome(s.reason, root, durable))).join(', ');
       } else {
         result = await run(() => w.append(entry()));
       }
