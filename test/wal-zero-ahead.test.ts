@@ -12,10 +12,12 @@ import { nativeBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
 import type { CommitPlan, Directory, WritableFile } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
+import { SimulatedDirectory } from '../lib/directory/simulated';
 import { InvalidStateError, IoError, PoisonedError } from '../lib/errors';
 import { raw } from '../lib/wal/codec';
 import { INLINE_ZERO_AHEAD, ZERO_AHEAD } from '../lib/wal/active-segment';
 import { segmentPath } from '../lib/wal/format';
+import type { WalObserver } from '../lib/wal/observer';
 import { WalReader } from '../lib/wal/reader';
 import { scanSegment } from '../lib/wal/segment-scan';
 import { WalWriter } from '../lib/wal/writer';
@@ -222,10 +224,11 @@ class HeldZeros {
 
 describe('commits of zeros still pending when every batch completed', () => {
   /** A writer on `held`'s directory, driven until a commit of zeros is held. */
-  async function writerWithZerosHeld(bufferSize?: number): Promise<{ held: HeldZeros; inner: MemoryDirectory; w: WalWriter<Uint8Array>; last: number }> {
+  async function writerWithZerosHeld<D extends Directory = MemoryDirectory>(
+    { bufferSize, inner = new MemoryDirectory() as Directory as D, observer }: { bufferSize?: number; inner?: D; observer?: WalObserver } = {},
+  ): Promise<{ held: HeldZeros; inner: D; w: WalWriter<Uint8Array>; last: number }> {
     const held = new HeldZeros();
-    const inner = new MemoryDirectory();
-    const w = WalWriter.create(held.wrap(inner), { codec: raw, bufferSize });
+    const w = WalWriter.create(held.wrap(inner), { codec: raw, bufferSize, observer });
     let last = 0;
     while (held.held.length === 0) last = await w.appendDurable(new Uint8Array(PAYLOAD).fill(5));
     // Let the held commit's predecessors settle: only the zeros are pending now.
@@ -356,7 +359,7 @@ describe('commits of zeros still pending when every batch completed', () => {
   it('syncSync and closeSync after plain appends too many for the synchronous mode\'s buffer wait for the zeros and write them', async () => {
     for (const finish of ['syncSync', 'closeSync'] as const) {
       // bufferSize 100: not one frame of PAYLOAD bytes fits the synchronous mode's buffer.
-      const { held, inner, w, last } = await writerWithZerosHeld(100);
+      const { held, inner, w, last } = await writerWithZerosHeld({ bufferSize: 100 });
       w.append(new Uint8Array(PAYLOAD).fill(14)); // into the pipeline's filling batch
       w.append(new Uint8Array(PAYLOAD).fill(15));
       if (finish === 'syncSync') {
@@ -369,6 +372,33 @@ describe('commits of zeros still pending when every batch completed', () => {
       const payloads = new WalReader(inner, { codec: raw }).replaySync().slice(last).map((r) => r.payload[0]);
       assert.deepEqual(payloads, [14, 15], finish);
     }
+  });
+
+  it('a failure later in the syncSync that booked the commit behind the zeros does not cut back the entries it reported durable', async () => {
+    const reported: number[] = [];
+    const { held, inner, w, last } = await writerWithZerosHeld({
+      inner: new SimulatedDirectory({ seed: 3 }),
+      observer: { onSync: (info) => reported.push(info.durableEntryId) },
+    });
+    w.append(new Uint8Array(PAYLOAD).fill(18)); // into the pipeline's filling batch
+    held.holdFrames = true;
+    for (const h of held.held.splice(0)) h.run(); // the zeros ran: the pipeline commits that batch
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    assert.equal(held.held.length, 1, 'the commit of the plain append is on the file');
+    w.append(new Uint8Array(PAYLOAD).fill(19)); // behind it, for syncSync to write and sync
+    reported.length = 0;
+    // The held commit's fdatasync succeeds (syncSync books it: entry last + 1 is durable); the
+    // fdatasync syncSync then makes for entry last + 2 fails and poisons the writer.
+    inner.injectFault({ op: 'sync', error: 'EIO', after: 1 });
+    assert.throws(() => w.syncSync(), (err: unknown) => err instanceof IoError && err.errno === 'EIO');
+    assert.ok(w.poisoned);
+    assert.equal(w.durableEntryId, last + 1, 'the booked commit is reported durable');
+    assert.deepEqual(reported, [last + 1]);
+    // The poisoned writer cut its file back to the end of its last completed fdatasync: that of
+    // the booked commit, which covers entry last + 1.
+    const ids = new WalReader(inner, { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
+    assert.equal(ids.length, last + 1, `entries left after the failure: ${ids.length}, reported durable: ${last + 1}`);
+    assert.throws(() => w.closeSync(), PoisonedError);
   });
 
   it('frames appended while they are pending are committed once they complete, not dropped when the pipeline drains', async () => {

@@ -40,6 +40,8 @@ export class ActiveSegment {
   /** commit calls not yet settled, and of those the oldest ones waitCommitsSync saw run. */
   private commitsUnsettled = 0;
   private commitsRun = 0;
+  /** How far the commits handed to the file sync once they ran (their largest `upTo`). */
+  private committedTo = 0;
   private closeWhenIdle = false;
   private closed = false;
 
@@ -134,13 +136,19 @@ export class ActiveSegment {
     return this.file !== undefined && this.file.waitsForCommits;
   }
 
-  /** Blocks until every commit handed to the file has run (see zeroAheadAsync); throws the first failure. */
+  /**
+   * Blocks until every commit handed to the file has run (see zeroAheadAsync); throws the first
+   * failure. Once they ran, what they cover is synced now, not when their promises settle: the
+   * writer books them as durable at once (CommitQueue.settleInFlight), and a failure later in the
+   * same call must cut the file back to their end, not to before them (WriterState.poison).
+   */
   waitCommitsSync(): void {
     try {
       this.handle().waitCommitsSync();
     } finally {
       this.commitsRun = this.commitsUnsettled;
     }
+    if (this.committedTo > this.synced) this.synced = this.committedTo;
   }
 
   /** The file's size once the commits handed to it ran (they may add zeros: zeroAhead). */
@@ -186,6 +194,7 @@ export class ActiveSegment {
     const file = this.handle();
     this.asyncSyncs++;
     this.commitsUnsettled++;
+    if (upTo > this.committedTo) this.committedTo = upTo;
     try {
       await file.commitAsync({ ...plan, [OWNED_BYTES]: true });
       if (upTo > this.synced) this.synced = upTo;
