@@ -401,6 +401,22 @@ describe('commits of zeros still pending when every batch completed', () => {
     assert.throws(() => w.closeSync(), PoisonedError);
   });
 
+  it('closeSync whose wait for the zeros fails, with plain-append frames too many for the synchronous mode\'s buffer, still releases the writer', async () => {
+    const { held, inner, w, last } = await writerWithZerosHeld({ bufferSize: 100, inner: new SimulatedDirectory({ seed: 4 }) });
+    w.append(new Uint8Array(PAYLOAD).fill(20)); // into the pipeline's filling batch; bufferSize 100 cannot take it
+    w.append(new Uint8Array(PAYLOAD).fill(21));
+    assert.equal(held.held.length, 1, 'the zeros are on the file');
+    inner.injectFault({ op: 'sync', error: 'EIO' }); // the zeros' fdatasync fails while closeSync waits
+    assert.throws(() => w.closeSync(), (err: unknown) => err instanceof PoisonedError || err instanceof IoError);
+    assert.ok(w.poisoned);
+    assert.ok(w.closed, 'closeSync released the writer (docs/API.md: after releasing)');
+    assert.throws(() => w.closeSync(), PoisonedError);
+    // The lock is free: a new writer opens the log, which holds what was durable before the failure.
+    const next = WalWriter.open(inner, { codec: raw });
+    assert.equal(next.nextEntryId, last + 1);
+    next.closeSync();
+  });
+
   it('frames appended while they are pending are committed once they complete, not dropped when the pipeline drains', async () => {
     const { held, inner, w, last } = await writerWithZerosHeld();
     w.append(new Uint8Array(PAYLOAD).fill(8)); // into the pipeline's filling batch: no commit yet

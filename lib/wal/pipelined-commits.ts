@@ -119,6 +119,10 @@ export class PipelinedCommits<E> implements CommitExecutor {
     this.buffer = this.syncBuffer;
     if (filling === this.syncBuffer) return;
     try {
+      // The wait for the commits ahead of these frames failed (settleUnawaitedSync): the writer is
+      // poisoned and writes nothing more; written here, the failure escaped closeSync before it
+      // released the writer. Nobody was told they were durable.
+      if (this.state.failure !== undefined) return;
       // Frames a synchronous caller found waiting for a commit (see onlyUnawaitedPending): the
       // synchronous mode writes them now, in place, as if they had been appended there; when
       // its buffer is too small for them (bufferSize is the caller's), written at once.
