@@ -417,6 +417,37 @@ describe('commits of zeros still pending when every batch completed', () => {
     next.closeSync();
   });
 
+  it('a hook that closes the writer when told of the commit closeSync booked behind the zeros finds the close already under way', async () => {
+    let w: WalWriter<Uint8Array> | undefined;
+    let hookCalls = 0;
+    const fromHook: unknown[] = [];
+    const { held, inner, w: writer, last } = await writerWithZerosHeld({
+      observer: {
+        onSync: () => {
+          // A shutdown hook: close once entries are durable.
+          hookCalls++;
+          try {
+            w?.closeSync();
+          } catch (err) {
+            fromHook.push(err);
+          }
+        },
+      },
+    });
+    w = writer;
+    w.append(new Uint8Array(PAYLOAD).fill(22)); // into the pipeline's filling batch
+    held.holdFrames = true;
+    for (const h of held.held.splice(0)) h.run(); // the zeros ran: the pipeline commits that batch
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    assert.equal(held.held.length, 1, 'the commit of the plain append is on the file');
+    w.append(new Uint8Array(PAYLOAD).fill(23)); // behind it, for closeSync to write
+    w.closeSync(); // books that commit: onSync, whose hook closes again, which changes nothing
+    assert.equal(w.poisoned, false, String(w.poisonCause));
+    assert.ok(hookCalls > 0);
+    assert.deepEqual(fromHook, []);
+    closedHolding(inner, last + 2);
+  });
+
   it('frames appended while they are pending are committed once they complete, not dropped when the pipeline drains', async () => {
     const { held, inner, w, last } = await writerWithZerosHeld();
     w.append(new Uint8Array(PAYLOAD).fill(8)); // into the pipeline's filling batch: no commit yet

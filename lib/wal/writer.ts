@@ -208,10 +208,12 @@ export class WalWriter<E> {
   /** Makes every entry appended so far durable, blocking the thread for the fdatasync. */
   syncSync(): void {
     this.checkUsable();
-    this.checkNotPipelined('syncSync', 'sync');
-    this.sinceFlush = 0;
+    // Held from before the wait for the commits behind the zeros (checkNotPipelined), whose
+    // booking raises onSync: a hook calling the writer back runs after this sync, not in its middle.
     this.state.holdEvents();
     try {
+      this.checkNotPipelined('syncSync', 'sync');
+      this.sinceFlush = 0;
       this.inline.sync();
       this.admission.refreshRoom();
     } finally {
@@ -268,19 +270,22 @@ export class WalWriter<E> {
       if (this.state.failure !== undefined) throw new PoisonedError(this.state.failure);
       return;
     }
-    if (this.state.failure === undefined) this.checkNotPipelined('closeSync', 'close');
-    this.lifecycle = 'closing';
-    this.stopTimer();
+    // Held from before the wait for the commits behind the zeros (checkNotPipelined), whose
+    // booking raises onSync: delivered there, a hook that closed the writer left this call to
+    // finish a closed segment (ClosedError, and a cleanly closed writer reported poisoned).
     this.state.holdEvents();
     try {
-      if (this.state.failure !== undefined) throw new PoisonedError(this.state.failure);
-      this.inline.finish();
-    } finally {
+      if (this.state.failure === undefined) this.checkNotPipelined('closeSync', 'close');
+      this.lifecycle = 'closing';
+      this.stopTimer();
       try {
-        this.release();
+        if (this.state.failure !== undefined) throw new PoisonedError(this.state.failure);
+        this.inline.finish();
       } finally {
-        this.state.releaseEvents();
+        this.release();
       }
+    } finally {
+      this.state.releaseEvents();
     }
   }
 
@@ -399,7 +404,8 @@ export class WalWriter<E> {
     // fdatasync the caller asked for) instead of refusing.
     if (this.pipelined && this.pipeline.onlyUnawaitedPending) {
       // Booking the batches that ran raises onFlush and onSync: delivered once the writer is out
-      // of the pipeline, as hooks expect to find it between two calls.
+      // of the pipeline (and, as syncSync and closeSync hold them too, once the call is done), as
+      // hooks expect to find it between two calls.
       this.state.holdEvents();
       try {
         try {
