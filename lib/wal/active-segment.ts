@@ -1,9 +1,9 @@
 import type { Checksummer } from '../backend/backend';
 import { OWNED_BYTES } from '../backend/owned-bytes';
-import { diagnoseOnce } from '../diagnostics';
+import { channels, diagnoseOnce } from '../diagnostics';
 import type { CommitPlan, Directory, WritableFile } from '../directory/directory';
 import { parentOf } from '../directory/path';
-import { InvalidStateError } from '../errors';
+import { InvalidStateError, IoError } from '../errors';
 import { encodeSegmentHeader, FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE, segmentPath } from './format';
 
 // The segment the writer appends to. Writes are positioned (writeAt at our own `position`), not
@@ -228,6 +228,32 @@ export class ActiveSegment {
   }
 }
 
+/**
+ * Reserves a new segment's space with fallocate; false where the directory cannot, or where the
+ * disk has no room for it: preallocation is an optimisation, and a segment grows as it is written
+ * just the same. The writer then preallocates no more segments. A reservation that failed part
+ * way may leave the file longer, which reads as zeros: a clean end, trimmed at rotation and close
+ * like the rest. No room is published once per writer that meets it (a disk fills and empties
+ * again), no support once per process (a file system's nature).
+ */
+function reserve(dir: Directory, file: WritableFile, length: number, path: string): boolean {
+  try {
+    if (file.allocate(length)) return true;
+    diagnoseOnce({ kind: 'fallocate-unsupported', message: 'WAL segments are not preallocated: this directory cannot reserve space', path }, dir.kind);
+  } catch (err) {
+    if (!isNoSpace(err)) throw err;
+    if (channels.diagnostic.hasSubscribers) {
+      channels.diagnostic.publish({ kind: 'fallocate-no-space', message: `WAL segments are not preallocated: no room to reserve ${length} bytes`, path, error: err });
+    }
+  }
+  return false;
+}
+
+/** A failure for want of space: the disk (ENOSPC) or the user's quota (EDQUOT) is full. */
+function isNoSpace(err: unknown): boolean {
+  return err instanceof IoError && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT');
+}
+
 export interface NewSegment {
   segmentId: number;
   firstEntryId: number;
@@ -322,13 +348,7 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
         at += chunk.length;
       }
     }
-    if (spec.preallocate > SEGMENT_HEADER_SIZE && !file.allocate(spec.preallocate)) {
-      preallocationFailed = true;
-      diagnoseOnce(
-        { kind: 'fallocate-unsupported', message: 'WAL segments are not preallocated: this directory cannot reserve space', path },
-        dir.kind,
-      );
-    }
+    if (spec.preallocate > SEGMENT_HEADER_SIZE && !reserve(dir, file, spec.preallocate, path)) preallocationFailed = true;
     file.sync();
   } catch (err) {
     file.close();
@@ -410,13 +430,7 @@ export function createPlannedFile(dir: Directory, segment: ActiveSegment, preall
   const file = dir.create(segment.path);
   let preallocationFailed = false;
   try {
-    if (preallocate > SEGMENT_HEADER_SIZE && !file.allocate(preallocate)) {
-      preallocationFailed = true;
-      diagnoseOnce(
-        { kind: 'fallocate-unsupported', message: 'WAL segments are not preallocated: this directory cannot reserve space', path: segment.path },
-        dir.kind,
-      );
-    }
+    if (preallocate > SEGMENT_HEADER_SIZE && !reserve(dir, file, preallocate, segment.path)) preallocationFailed = true;
   } catch (err) {
     file.close();
     throw err;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { FaultError } from '../../lib/directory/faults';
 import type { SimulatedDirectory, SimulatedOperation } from '../../lib/directory/simulated';
-import { channels } from '../../lib/diagnostics';
+import { channels, type DiagnosticEvent } from '../../lib/diagnostics';
 import { IoError, PoisonedError } from '../../lib/errors';
 import type { WalWriter } from '../../lib/wal/writer';
 import { commandArb, configArb, type CrashSpec, type WalCommand, type WalConfig, WalRun } from './wal-workload';
@@ -120,11 +120,22 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
     const w = r.writer;
     if (w !== undefined && w.poisoned) r.settleCeiling(w.durableEntryId);
   };
+  // A failure for want of space of an optimisation is absorbed: a preallocation (the segment
+  // grows as it is written).
+  let absorbed = false;
+  const onDiagnostic = (e: unknown): void => {
+    const kind = (e as DiagnosticEvent).kind;
+    if (kind !== 'fallocate-no-space' || !fired || absorbed) return;
+    absorbed = true;
+    r.faultAbsorbed();
+  };
   channels.poison.subscribe(onPoison);
+  channels.diagnostic.subscribe(onDiagnostic);
   try {
     await runFaultSteps();
   } finally {
     channels.poison.unsubscribe(onPoison);
+    channels.diagnostic.unsubscribe(onDiagnostic);
   }
 
   async function runFaultSteps(): Promise<void> {
@@ -178,11 +189,13 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
       await r.step(cmd);
       // A power cut after the fault fired and before anything reported it leaves nothing to report.
       if (fired && seen === undefined && r.crashes > firedInLife) seen = 'superseded by a power cut';
+      if (fired && seen === undefined && absorbed) seen = 'absorbed: no room';
       if (fired && seen === undefined) {
         // Pipelined writes fail off the caller's path: after the commits ran, a call in flight
         // has reported it, or the writer is poisoned; a fault nobody noticed would be a lie.
         await r.quiesce();
         await r.takeStray(cmd);
+        if (seen === undefined && absorbed) seen = 'absorbed: no room';
         if (seen === undefined && r.cutPending) {
           // An armed cut fired in the commits that ran meanwhile: it decides what the disk holds.
           await r.recoverIfCut();

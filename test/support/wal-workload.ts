@@ -546,6 +546,14 @@ export class WalRun {
     this.checkAck(this.ackedBeforeSettled);
   }
 
+  /**
+   * The fault hit an operation the writer could do without: a preallocation with no room for it.
+   * What the writer reports from then on is durable: no ceiling (recovery still checks every report).
+   */
+  faultAbsorbed(): void {
+    this.ackCeiling = undefined;
+  }
+
   /** A new writer life: what the last one acknowledged after its fault must be within its ceiling. */
   private clearCeiling(): void {
     if (this.ackCeiling !== undefined && !this.ceilingSettled) this.checkAck(this.ackedBeforeSettled);
