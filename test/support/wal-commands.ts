@@ -19,6 +19,8 @@ export interface WalConfig {
   zeroFill: boolean;
   /** Segment age limit; the 'rotate' command moves the clock past it. undefined: no age limit. */
   ageMs: number | undefined;
+  /** The writer's files run their commits on a simulated commit thread, as the native core does (commit-thread.ts). */
+  commitThread?: boolean;
 }
 
 export interface CrashSpec {

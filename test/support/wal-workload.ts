@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { CommitThreads, seededRandom } from './commit-thread';
 import { SeededCohorts } from './seeded-cohorts';
-import type { DirectoryLock } from '../../lib/directory/directory';
+import type { Directory, DirectoryLock } from '../../lib/directory/directory';
 import type { ScheduledCrash, SimulatedOperation } from '../../lib/directory/simulated';
 import { SimulatedDirectory } from '../../lib/directory/simulated';
 import { raw } from '../../lib/wal/codec';
@@ -81,6 +82,8 @@ export class WalRun {
   private readonly observe: (e: SimulatedOperation) => void;
   /** Batches of the writer's commit pipeline handed to the file and not complete, at the last operation. */
   private inFlightAtLastOp = 0;
+  /** With config.commitThread: the commit threads of the writers' files. */
+  private readonly commitThreads: CommitThreads | undefined;
 
   constructor(config: WalConfig, observe?: (e: SimulatedOperation) => void) {
     this.config = config;
@@ -90,6 +93,12 @@ export class WalRun {
     };
     this.dir = new SimulatedDirectory({ seed: config.seed, sectorSize: config.sectorSize, supportsAllocate: config.supportsAllocate });
     this.dir.onOperation = this.observe;
+    if (config.commitThread === true) this.commitThreads = new CommitThreads(seededRandom(config.seed * 7919 + 1));
+  }
+
+  /** The directory writers open: the run's, with commit threads when the config asks for them. */
+  private writerDirectory(): Directory {
+    return this.commitThreads === undefined ? this.dir : this.commitThreads.wrap(this.dir);
   }
 
   writerOptions(): WalWriterOptions<Uint8Array> {
@@ -200,7 +209,7 @@ export class WalRun {
     this.phase = 'open';
     let w: WalWriter<Uint8Array>;
     try {
-      w = WalWriter.open(this.dir, this.writerOptions());
+      w = WalWriter.open(this.writerDirectory(), this.writerOptions());
     } catch (err) {
       this.checkNoOpenHandles('after a failed open');
       throw err;
@@ -389,7 +398,8 @@ export class WalRun {
         // The OS drops a dead process's lock and its timers; a writer has no API for dying, so reach in.
         (w as unknown as { state: { lock: DirectoryLock } }).state.lock.release();
         (w as unknown as { stopTimer(): void }).stopTimer();
-        // ... and closes its descriptors.
+        // ... and closes its descriptors; its commit threads die with it.
+        this.commitThreads?.halt();
         this.dir.openHandles.closeAllOnExit();
         this.life++;
         this.clearCeiling();
@@ -512,15 +522,18 @@ export class WalRun {
    * Runs syncSync or closeSync. They refuse (InvalidStateError) while group commits are in
    * flight. On a simulated directory commits complete within microtasks, and a batch held to
    * merge with the next run (cohort-merge.ts) is cut a turn after the commit ahead of it, so within
-   * a few turns the call must go through (bounded: a pipeline that never drains fails the run).
+   * a few turns the call must go through (bounded: a pipeline that never drains fails the run). On
+   * a commit thread (config.commitThread) a commit runs on about every other turn, so the bound is
+   * that many turns for each of a few dozen commits.
    */
   private async blocking(call: () => void): Promise<void> {
+    const turns = this.commitThreads === undefined ? 4 : 200;
     for (let turn = 0; ; turn++) {
       try {
         call();
         return;
       } catch (err) {
-        if (!(err instanceof InvalidStateError) || turn === 4) throw err;
+        if (!(err instanceof InvalidStateError) || turn === turns) throw err;
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
@@ -639,7 +652,7 @@ export class WalRun {
     if ((durable && records.length > 0) || !hasLog) this.model.recovered(first, last);
     if (cut !== null) this.scheduled = this.dir.scheduleCrash(cut.afterOps, { mode: cut.crash.mode, seed: cut.crash.seed, entryKeepProbability: cut.crash.keep });
     this.phase = 'open';
-    const w = hasLog ? WalWriter.resume(this.dir, this.writerOptions()) : WalWriter.open(this.dir, this.writerOptions());
+    const w = hasLog ? WalWriter.resume(this.writerDirectory(), this.writerOptions()) : WalWriter.open(this.writerDirectory(), this.writerOptions());
     this.phase = 'writer';
     if (this.cutHappened()) return w;
     const after = this.model.check(records, w.nextEntryId, `resume after ${what}`);

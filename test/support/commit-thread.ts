@@ -1,0 +1,167 @@
+import type { CommitPlan, Directory, WritableFile } from '../../lib/directory/directory';
+
+// A simulated commit thread: files of a directory (a SimulatedDirectory) that run their group
+// commits as the native core does, in order on a thread of their own, instead of within
+// microtasks. The writer then sees commits (of zeros too: ActiveSegment.zeroAheadAsync) still
+// in flight when a synchronous call comes, and takes the paths only the native core reaches:
+// syncSync/closeSync waiting for them (waitCommitsSync) and leaving the pipeline early.
+
+interface Job {
+  readonly plan: CommitPlan;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** One file's commit thread: its queue of commits and the first failure, which fails every later one unrun. */
+class FileCommitThread {
+  private readonly jobs: Job[] = [];
+  private failure: { cause: unknown } | undefined;
+  private scheduled = false;
+  private halted = false;
+
+  constructor(
+    private readonly file: WritableFile,
+    private readonly syncDir: (path: string) => void,
+    private readonly random: () => number,
+  ) {}
+
+  commit(plan: CommitPlan): Promise<void> {
+    // The chunks are the writer's buffers: copied, as the native core copies them before it returns.
+    const copied: CommitPlan = { ...plan, chunks: plan.chunks.map((c) => c.slice()) };
+    return new Promise<void>((resolve, reject) => {
+      this.jobs.push({ plan: copied, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Runs every queued commit now (waitCommitsSync, close: a synchronous call blocks on the thread) and throws the first failure. */
+  runAll(): void {
+    while (this.jobs.length > 0) this.runOne();
+    if (this.failure !== undefined) throw this.failure.cause;
+  }
+
+  /** The process died: queued commits never run, and no completion reaches the dead writer (which would go on committing). */
+  halt(): void {
+    this.halted = true;
+    this.jobs.length = 0;
+  }
+
+  /** Runs the oldest commit: its write, cut, fdatasync and directory fsyncs; its completion reaches JS a turn later. */
+  private runOne(): void {
+    const job = this.jobs.shift();
+    if (job === undefined) return;
+    if (this.failure === undefined) {
+      try {
+        let at = job.plan.position;
+        for (const chunk of job.plan.chunks) {
+          if (chunk.length > 0) this.file.writeAt(chunk, at);
+          at += chunk.length;
+        }
+        if (job.plan.truncateTo !== undefined) this.file.truncate(job.plan.truncateTo);
+        this.file.sync();
+        for (const d of job.plan.syncDirs ?? []) this.syncDir(d);
+      } catch (err) {
+        this.failure = { cause: err };
+      }
+    }
+    const failure = this.failure;
+    // A completion reaches JS a turn later, unless the process died meanwhile (halt).
+    if (failure === undefined) {
+      setImmediate(() => {
+        if (!this.halted) job.resolve();
+      });
+      return;
+    }
+    // Failed: the thread fails the commits queued behind it at once, without waiting for the disk.
+    const failed = [job, ...this.jobs.splice(0)];
+    setImmediate(() => {
+      if (this.halted) return;
+      for (const j of failed) j.reject(failure.cause);
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.halted) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.halted) return;
+      // The disk takes its time: a commit runs on about every other turn of the event loop.
+      if (this.failure !== undefined || this.random() < 0.5) this.runOne();
+      if (this.jobs.length > 0) this.schedule();
+    });
+  }
+}
+
+/**
+ * Wraps directories so their files run commits on a commit thread each (seeded by `random`, so a
+ * run replays): commitAsync queues, waitsForCommits is true, waitCommitsSync, sync and close
+ * first run what is queued. halt() stops every thread, as a process kill does.
+ */
+export class CommitThreads {
+  private readonly threads: FileCommitThread[] = [];
+
+  constructor(private readonly random: () => number) {}
+
+  wrap(inner: Directory): Directory {
+    const wrapFile = (file: WritableFile): WritableFile => {
+      const thread = new FileCommitThread(file, (d) => inner.syncDir(d), this.random);
+      this.threads.push(thread);
+      return new Proxy(file, {
+        get(target, key) {
+          switch (key) {
+            case 'waitsForCommits':
+              return true;
+            case 'commitAsync':
+              return (plan: CommitPlan) => thread.commit(plan);
+            case 'waitCommitsSync':
+              return () => thread.runAll();
+            case 'sync':
+              return () => {
+                thread.runAll();
+                target.sync();
+              };
+            case 'close':
+              // Joins the thread (runs what is queued, its failure not reported here) before closing.
+              return () => {
+                try {
+                  thread.runAll();
+                } catch {
+                  // The commit that failed reports it to its caller.
+                }
+                target.close();
+              };
+          }
+          const v = Reflect.get(target, key) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    };
+    return new Proxy(inner, {
+      get(target, key) {
+        if (key === 'create') return (path: string) => wrapFile(target.create(path));
+        if (key === 'openAppend') return (path: string) => wrapFile(target.openAppend(path));
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+
+  halt(): void {
+    for (const t of this.threads) t.halt();
+    this.threads.length = 0;
+  }
+}
+
+/** A seeded xorshift32: the commit threads' timing, replayed by the seed. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
+}
