@@ -18,6 +18,8 @@ class FileCommitThread {
   private failure: { cause: unknown } | undefined;
   private scheduled = false;
   private halted = false;
+  /** Commits run whose completion has not reached JS yet. */
+  private undelivered = 0;
 
   constructor(
     private readonly file: WritableFile,
@@ -32,6 +34,11 @@ class FileCommitThread {
       this.jobs.push({ plan: copied, resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Whether a commit is queued, or ran and its completion is still to reach JS. */
+  get busy(): boolean {
+    return this.jobs.length > 0 || this.undelivered > 0;
   }
 
   /** Runs every queued commit now (waitCommitsSync, close: a synchronous call blocks on the thread) and throws the first failure. */
@@ -67,14 +74,18 @@ class FileCommitThread {
     const failure = this.failure;
     // A completion reaches JS a turn later, unless the process died meanwhile (halt).
     if (failure === undefined) {
+      this.undelivered++;
       setImmediate(() => {
+        this.undelivered--;
         if (!this.halted) job.resolve();
       });
       return;
     }
     // Failed: the thread fails the commits queued behind it at once, without waiting for the disk.
     const failed = [job, ...this.jobs.splice(0)];
+    this.undelivered += failed.length;
     setImmediate(() => {
+      this.undelivered -= failed.length;
       if (this.halted) return;
       for (const j of failed) j.reject(failure.cause);
     });
@@ -145,6 +156,11 @@ export class CommitThreads {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
+  }
+
+  /** Whether a thread has a commit queued, or one whose completion is still to reach JS. */
+  get busy(): boolean {
+    return this.threads.some((t) => t.busy);
   }
 
   halt(): void {

@@ -384,8 +384,14 @@ export class WalRun {
         const w = this.writer;
         if (w === undefined) return;
         // A dead process does no more I/O: let what it had in flight (group commits the flush
-        // policy started included) finish first; on a simulated directory that takes a turn.
+        // policy started included) finish first; on a simulated directory that takes a turn, on
+        // a commit thread as many as its queue needs (a commit whose failure never reached the
+        // writer would be a fault nobody could report).
         await this.quiesce();
+        for (let turn = 0; this.commitThreads?.busy === true; turn++) {
+          assert.ok(turn < 1000, 'the commit threads never drained');
+          await this.quiesce();
+        }
         await this.takeStray(cmd);
         if (this.writer !== w || this.cutHappened()) return;
         if (w.poisoned && this.onFailure !== undefined) {
