@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
 import { LONG, propertyParams } from './support/fc-params';
-import { countSite, ERRORS, type FaultCase, faultCommandsArb, faultConfigArb, runFaultCase, SITES } from './support/fault-run';
-import { crashSpecArb } from './support/wal-workload';
+import { assertFaultProperty, countSite, type FaultCase, faultCommandsArb, faultConfigArb, runFaultCase, SITES } from './support/fault-run';
 
 // Fault injection (the writer premises of docs/FORMAT.md under failing I/O): one I/O site of a
 // random workload (power cuts included, so the fault may hit a resume and its repair) fails
@@ -24,25 +22,7 @@ describe('WAL under injected I/O faults (SimulatedDirectory)', function () {
   if (LONG) this.timeout(0);
   for (const site of SITES) {
     it(`a failed ${site} (EIO, ENOSPC, short write) poisons or is reported, and recovery keeps every acknowledged entry`, async () => {
-      const caseArb = fc.record({
-        site: fc.constant(site),
-        error: fc.constantFrom(...ERRORS),
-        config: faultConfigArb,
-        commands: faultCommandsArb,
-        at: fc.integer({ min: 0, max: 999 }).map((n) => n / 1000),
-        afterPoison: fc.constantFrom<'cut' | 'reopen'>('cut', 'reopen'),
-        crash: crashSpecArb,
-        final: crashSpecArb,
-      });
-      await fc.assert(
-        fc.asyncProperty(caseArb, async (c) => {
-          const occurrences = await countSite(c);
-          // Rarely a workload never reaches the site (a truncation that removes nothing): skip it.
-          fc.pre(occurrences > 0);
-          await runFaultCase(c, occurrences);
-        }),
-        propertyParams(50, 2_500),
-      );
+      await assertFaultProperty(site, faultConfigArb, faultCommandsArb, propertyParams(50, 2_500));
     });
   }
 });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import * as activeSegment from '../lib/wal/active-segment';
 import { PipelinedCommits } from '../lib/wal/pipelined-commits';
 import { propertyParams, LONG } from './support/fc-params';
-import { countSite, ERRORS, faultCommandsArb, runFaultCase, type FaultCase, type Site } from './support/fault-run';
+import { assertFaultProperty, countSite, faultCommandsArb, runFaultCase, type FaultCase, type Site } from './support/fault-run';
 import { commandArb, configArb, crashSpecArb, payloadSizeArb, runWorkload, type WalCommand } from './support/wal-workload';
 
 // The writer's early leave from group commit, under the crash-consistency properties. On the
@@ -104,24 +104,7 @@ describe('WAL crash consistency when syncSync/closeSync leave group commit early
 
   for (const site of LEAVE_SITES) {
     it(`a failed ${site} (EIO, ENOSPC, short write) poisons or is reported, and recovery keeps every acknowledged entry`, async () => {
-      const caseArb = fc.record({
-        site: fc.constant(site),
-        error: fc.constantFrom(...ERRORS),
-        config: threadedConfigArb,
-        commands: withLeaveBursts(faultCommandsArb),
-        at: fc.integer({ min: 0, max: 999 }).map((n) => n / 1000),
-        afterPoison: fc.constantFrom<'cut' | 'reopen'>('cut', 'reopen'),
-        crash: crashSpecArb,
-        final: crashSpecArb,
-      });
-      await fc.assert(
-        fc.asyncProperty(caseArb, async (c) => {
-          const occurrences = await countSite(c);
-          fc.pre(occurrences > 0);
-          await runFaultCase(c, occurrences);
-        }),
-        leaveParams(25, 2_500),
-      );
+      await assertFaultProperty(site, threadedConfigArb, withLeaveBursts(faultCommandsArb), leaveParams(25, 2_500));
       assert.ok(earlyLeaves > 0, 'no syncSync/closeSync left group commit early');
     });
   }

@@ -1,4 +1,5 @@
 import type { CommitPlan, Directory, WritableFile } from '../../lib/directory/directory';
+import { xorshift32 } from '../crc32c-oracle';
 
 // A simulated commit thread: files of a directory (a SimulatedDirectory) that run their group
 // commits as the native core does, in order on a thread of their own, instead of within
@@ -169,15 +170,8 @@ export class CommitThreads {
   }
 }
 
-/** A seeded xorshift32: the commit threads' timing, replayed by the seed. */
+/** The commit threads' timing in [0, 1), replayed by the seed (xorshift32). */
 export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
+  const next = xorshift32(seed);
+  return () => next() / 2 ** 32;
 }

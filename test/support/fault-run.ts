@@ -5,7 +5,7 @@ import type { SimulatedDirectory, SimulatedOperation } from '../../lib/directory
 import { channels, type DiagnosticEvent } from '../../lib/diagnostics';
 import { IoError, PoisonedError } from '../../lib/errors';
 import type { WalWriter } from '../../lib/wal/writer';
-import { commandArb, configArb, type CrashSpec, type WalCommand, type WalConfig, WalRun } from './wal-workload';
+import { commandArb, configArb, crashSpecArb, type CrashSpec, type WalCommand, type WalConfig, WalRun } from './wal-workload';
 
 // One injected I/O fault in a random WAL workload, and what must hold around it (see
 // test/wal-faults.test.ts).
@@ -56,6 +56,37 @@ export interface FaultCase {
   afterPoison: 'cut' | 'reopen';
   crash: CrashSpec;
   final: CrashSpec;
+}
+
+/**
+ * The fault property of one site: a workload of `commands` under `config`, one occurrence of the
+ * site failing with each error, and every check of runFaultCase. Workloads that never reach the
+ * site (a truncation that removes nothing) are skipped.
+ */
+export async function assertFaultProperty(
+  site: Site,
+  config: fc.Arbitrary<WalConfig>,
+  commands: fc.Arbitrary<WalCommand[]>,
+  params: fc.Parameters<[FaultCase]>,
+): Promise<void> {
+  const caseArb = fc.record({
+    site: fc.constant(site),
+    error: fc.constantFrom(...ERRORS),
+    config,
+    commands,
+    at: fc.integer({ min: 0, max: 999 }).map((n) => n / 1000),
+    afterPoison: fc.constantFrom<'cut' | 'reopen'>('cut', 'reopen'),
+    crash: crashSpecArb,
+    final: crashSpecArb,
+  });
+  await fc.assert(
+    fc.asyncProperty(caseArb, async (c) => {
+      const occurrences = await countSite(c);
+      fc.pre(occurrences > 0);
+      await runFaultCase(c, occurrences);
+    }),
+    params,
+  );
 }
 
 /** Whether an operation is one a fault on `site` counts (taking the lock creates wal/LOCK, but a fault sees that as 'open'). */
