@@ -266,8 +266,7 @@ export class ActiveSegment {
    */
   private skipZeros(file: WritableFile, err: unknown): Promise<unknown> | undefined {
     // Only the first such failure of the handle is a commit's own: the later ones repeat it.
-    // A closed segment opens nothing more: its writer is gone (the fresh handle would leak).
-    if (file !== this.file || this.fileFailed || this.closed || !isNoSpaceWrite(err)) return undefined;
+    if (file !== this.file || this.fileFailed || !isNoSpaceWrite(err)) return undefined;
     this.fileFailed = true;
     if (!this.handed.some((h) => h.zerosFrom < h.plan.chunks.length)) return undefined;
     let fresh: WritableFile;
