@@ -34,19 +34,8 @@ export class ActiveSegment {
   pendingHeader: Uint8Array | undefined = undefined;
 
   private file: WritableFile | undefined;
-  /** Where a fresh handle of the file comes from (see skipZeros). */
-  private readonly dir: Directory;
   /** How far the file is known to extend (see zeroAhead); undefined until first asked. */
   private spanEnd: number | undefined = undefined;
-  /**
-   * Commits handed to `file` and not yet settled, oldest first: what skipZeros runs again on a
-   * fresh handle after zeros they carried, or that were handed with them, found no room.
-   */
-  private handed: HandedCommit[] = [];
-  /** A write of `file` failed for want of space and skipZeros kept the handle: its later failures repeat that one. */
-  private fileFailed = false;
-  /** Zeros found no room on this segment: it writes no more of them (the next segment tries again). */
-  private zerosSkipped = false;
   private asyncSyncs = 0;
   /** commit calls not yet settled, and of those the oldest ones waitCommitsSync saw run. */
   private commitsUnsettled = 0;
@@ -58,7 +47,7 @@ export class ActiveSegment {
 
   constructor(fields: {
     segmentId: number; path: string; salt: number; firstEntryId: number; syncWindow: number; createdAt: number;
-    dir: Directory; file: WritableFile | undefined; position: number; synced: number; frameCount: number; version: number;
+    file: WritableFile | undefined; position: number; synced: number; frameCount: number; version: number;
   }) {
     this.segmentId = fields.segmentId;
     this.path = fields.path;
@@ -66,7 +55,6 @@ export class ActiveSegment {
     this.firstEntryId = fields.firstEntryId;
     this.syncWindow = fields.syncWindow;
     this.createdAt = fields.createdAt;
-    this.dir = fields.dir;
     this.file = fields.file;
     this.position = fields.position;
     this.synced = fields.synced;
@@ -108,7 +96,6 @@ export class ActiveSegment {
    * INLINE_ZERO_AHEAD bytes (at most to `limit`) past them in the same write.
    */
   zeroAhead(end: number, limit: number): Uint8Array[] {
-    if (this.zerosSkipped) return [];
     this.spanEnd ??= this.handle().size();
     if (end <= this.spanEnd) return [];
     const to = Math.min(limit, end + INLINE_ZERO_AHEAD);
@@ -133,7 +120,7 @@ export class ActiveSegment {
    */
   zeroAheadAsync(end: number, limit: number): Promise<void> | undefined {
     const file = this.handle();
-    if (!file.waitsForCommits || this.zerosSkipped) return undefined;
+    if (!file.waitsForCommits) return undefined;
     this.spanEnd ??= file.size();
     const from = this.spanEnd;
     const to = Math.min(limit, from + ZERO_AHEAD);
@@ -141,7 +128,7 @@ export class ActiveSegment {
     this.spanEnd = to;
     // Through commit(), as a batch's commit: the same steps from the file to the queue, so its
     // completion or failure reaches the writer in the order the file ran it. It syncs no frames.
-    return this.commit({ chunks: zeros(from, to), position: from }, 0, 0);
+    return this.commit({ chunks: zeros(from, to), position: from }, 0);
   }
 
   /** Whether a synchronous call can wait for the commits handed to the file (waitCommitsSync); false while it has none. */
@@ -157,13 +144,7 @@ export class ActiveSegment {
    */
   waitCommitsSync(): void {
     try {
-      try {
-        this.handle().waitCommitsSync();
-      } catch (err) {
-        if (this.skipZeros(this.handle(), err) === undefined) throw err;
-        // The commits skipZeros ran again, on the fresh handle.
-        this.handle().waitCommitsSync();
-      }
+      this.handle().waitCommitsSync();
     } finally {
       this.commitsRun = this.commitsUnsettled;
     }
@@ -208,102 +189,22 @@ export class ActiveSegment {
     }
   }
 
-  /**
-   * Runs one group commit on the file; everything before `upTo` is synced once it resolves.
-   * `zerosFrom`: the index of the first of the plan's chunks that are zeros ahead of the log (none
-   * by default), which are skipped when the disk has no room for them (see skipZeros).
-   */
-  async commit(plan: CommitPlan, upTo: number, zerosFrom = plan.chunks.length): Promise<void> {
+  /** Runs one group commit on the file; everything before `upTo` is synced once it resolves. */
+  async commit(plan: CommitPlan, upTo: number): Promise<void> {
     const file = this.handle();
-    const handed: HandedCommit = { plan, zerosFrom, done: file.commitAsync({ ...plan, [OWNED_BYTES]: true }), rerun: undefined };
-    this.handed.push(handed);
     this.asyncSyncs++;
     this.commitsUnsettled++;
     if (upTo > this.committedTo) this.committedTo = upTo;
     try {
-      try {
-        await handed.done;
-      } catch (err) {
-        // Run again on a fresh handle, by this commit's failure or an earlier one's (skipZeros).
-        if (handed.rerun === undefined) {
-          const oldSettled = this.skipZeros(file, err);
-          if (oldSettled === undefined) throw err;
-          // Settled after the commits handed behind it on the old handle: each of those then
-          // waits for its run again, which completes ahead of any commit handed after this one
-          // settles (the queue hands the next ones then), so commits still settle in order.
-          await oldSettled;
-        }
-        await handed.rerun;
-      }
+      await file.commitAsync({ ...plan, [OWNED_BYTES]: true });
       if (upTo > this.synced) this.synced = upTo;
     } finally {
-      const at = this.handed.indexOf(handed);
-      if (at >= 0) this.handed.splice(at, 1);
       this.asyncSyncs--;
       // Commits settle in the order they were handed over: the oldest ones are those that ran.
       this.commitsUnsettled--;
       this.commitsRun = Math.min(this.commitsRun, this.commitsUnsettled);
       if (this.asyncSyncs === 0 && this.closeWhenIdle) this.closeFile();
     }
-  }
-
-  /**
-   * Zeros ahead of the log are an optimisation, like preallocation: a disk without room for them
-   * must not fail appends whose own bytes fit. When a commit of `file` fails to write for want of
-   * space (ENOSPC, EDQUOT) while some commit handed to it carries zeros, the file's commits are
-   * in an unknown state only up to the write that failed: every commit handed after the failed
-   * one fails unrun, the failed one may have written any prefix of its bytes (zeros over zeros
-   * read as a clean end: docs/FORMAT.md), and no fdatasync failed, so no written page was
-   * dropped (reliability rule 4 is about fdatasync). The handle itself stays failed (its
-   * failures are sticky, native commit thread included), so a fresh handle of the file takes
-   * over: every commit not settled on the old one runs again on it, in order, without its zeros
-   * (a commit of zeros alone is dropped), each rewriting its frames in full and fdatasyncing
-   * them, so no frame depends on a write that failed. Their results become those of the original
-   * commits; one that fails again (its own bytes do not fit) fails as any commit does. The
-   * segment writes no more zeros; the next segment tries again (space may have come back).
-   * Returns once every commit of the old handle settled there, or undefined, changing nothing,
-   * for any other failure: those fail the commit and poison the writer as before.
-   */
-  private skipZeros(file: WritableFile, err: unknown): Promise<unknown> | undefined {
-    // Only the first such failure of the handle is a commit's own: the later ones repeat it.
-    if (file !== this.file || this.fileFailed || !isNoSpaceWrite(err)) return undefined;
-    this.fileFailed = true;
-    if (!this.handed.some((h) => h.zerosFrom < h.plan.chunks.length)) return undefined;
-    let fresh: WritableFile;
-    try {
-      fresh = this.dir.openAppend(this.path);
-    } catch {
-      return undefined; // the failure being reported stays the commit's own
-    }
-    this.file = fresh;
-    this.fileFailed = false;
-    this.zerosSkipped = true;
-    const rerun = this.handed;
-    this.handed = [];
-    for (const h of rerun) {
-      const chunks = h.plan.chunks.slice(0, h.zerosFrom);
-      const { truncateTo, syncDirs } = h.plan;
-      if (chunks.length === 0 && truncateTo === undefined && syncDirs === undefined) {
-        h.rerun = Promise.resolve(); // zeros alone: nothing of the log to make durable
-        continue;
-      }
-      // Copied at the call (not OWNED_BYTES): a commit that did complete on the old handle, its
-      // completion not yet seen here, gets its batch buffer reused once it is, maybe before this
-      // run of it reached the disk.
-      h.rerun = fresh.commitAsync({ chunks, position: h.plan.position, truncateTo, syncDirs });
-      // Awaited by its commit once the old handle reports it; a failure is not unhandled meanwhile.
-      h.rerun.catch(() => undefined);
-    }
-    try {
-      file.close();
-    } catch {
-      // The old handle's writeback errors would reach the fresh handle's fdatasync as well.
-    }
-    // Once per segment (it writes no more zeros), so a watcher sees each time the disk ran short.
-    if (channels.diagnostic.hasSubscribers) {
-      channels.diagnostic.publish({ kind: 'zeros-skipped', message: `no room for zeros ahead of the log: ${this.path} grows as its commits write`, path: this.path, error: err });
-    }
-    return Promise.allSettled(rerun.map((h) => h.done));
   }
 
   /**
@@ -325,17 +226,6 @@ export class ActiveSegment {
     if (this.file === undefined) throw new InvalidStateError(`segment ${this.path} has no file yet`);
     return this.file;
   }
-}
-
-/** A commit handed to a segment's file (ActiveSegment.commit). */
-interface HandedCommit {
-  readonly plan: CommitPlan;
-  /** Index of the plan's first chunk of zeros ahead of the log (plan.chunks.length: none). */
-  readonly zerosFrom: number;
-  /** Its commit on the handle it was handed to. */
-  readonly done: Promise<void>;
-  /** Its run on a fresh handle, once it was left unsettled on a handle that found no room for zeros (skipZeros). */
-  rerun: Promise<void> | undefined;
 }
 
 /**
@@ -362,11 +252,6 @@ function reserve(dir: Directory, file: WritableFile, length: number, path: strin
 /** A failure for want of space: the disk (ENOSPC) or the user's quota (EDQUOT) is full. */
 function isNoSpace(err: unknown): boolean {
   return err instanceof IoError && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT');
-}
-
-/** A write that failed for want of space: the disk (ENOSPC) or the user's quota (EDQUOT) is full. */
-function isNoSpaceWrite(err: unknown): boolean {
-  return isNoSpace(err) && ((err as IoError).syscall === 'pwritev' || (err as IoError).syscall === 'pwrite');
 }
 
 export interface NewSegment {
@@ -477,7 +362,7 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
     }
     throw err;
   }
-  const segment = segmentFor(dir, spec, path, header.salt, file);
+  const segment = segmentFor(spec, path, header.salt, file);
   segment.extendsTo(spec.zeroFill ?? 0);
   return { segment, preallocationFailed };
 }
@@ -492,7 +377,7 @@ export function reuseSegment(dir: Directory, recyclePath: string, spec: NewSegme
   const path = segmentPath(spec.segmentId);
   const { bytes, header } = encodeSegmentHeader(spec, checksum);
   installRecycled(dir, recyclePath, bytes, path);
-  return segmentFor(dir, spec, path, header.salt, dir.openAppend(path));
+  return segmentFor(spec, path, header.salt, dir.openAppend(path));
 }
 
 /** The crash-safe order of reuse: header written and synced under the recycle name, then renamed to `path`. */
@@ -507,10 +392,10 @@ function installRecycled(dir: Directory, recyclePath: string, header: Uint8Array
   dir.atomicRename(recyclePath, path);
 }
 
-function segmentFor(dir: Directory, spec: NewSegment, path: string, salt: number, file: WritableFile): ActiveSegment {
+function segmentFor(spec: NewSegment, path: string, salt: number, file: WritableFile): ActiveSegment {
   return new ActiveSegment({
     segmentId: spec.segmentId, path, salt, firstEntryId: spec.firstEntryId, syncWindow: spec.syncWindow,
-    createdAt: spec.createdAt, dir, file, position: SEGMENT_HEADER_SIZE, synced: SEGMENT_HEADER_SIZE, frameCount: 0, version: MARKS_VERSION,
+    createdAt: spec.createdAt, file, position: SEGMENT_HEADER_SIZE, synced: SEGMENT_HEADER_SIZE, frameCount: 0, version: MARKS_VERSION,
   });
 }
 
@@ -526,11 +411,11 @@ function segmentFor(dir: Directory, spec: NewSegment, path: string, salt: number
  * reported durable before the frames' commit completed. A recycled file gets its header written
  * and synced before it is renamed into place (installPlannedRecycled), so its first commit is frames only.
  */
-export function planSegment(dir: Directory, spec: NewSegment, checksum: Checksummer): ActiveSegment {
+export function planSegment(spec: NewSegment, checksum: Checksummer): ActiveSegment {
   const { bytes, header } = encodeSegmentHeader(spec, checksum);
   const segment = new ActiveSegment({
     segmentId: spec.segmentId, path: segmentPath(spec.segmentId), salt: header.salt, firstEntryId: spec.firstEntryId,
-    syncWindow: spec.syncWindow, createdAt: spec.createdAt, dir, file: undefined, position: SEGMENT_HEADER_SIZE, synced: 0, frameCount: 0,
+    syncWindow: spec.syncWindow, createdAt: spec.createdAt, file: undefined, position: SEGMENT_HEADER_SIZE, synced: 0, frameCount: 0,
     version: MARKS_VERSION,
   });
   segment.pendingHeader = bytes;

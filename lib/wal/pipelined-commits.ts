@@ -162,7 +162,7 @@ export class PipelinedCommits<E> implements CommitExecutor {
     const old = state.segment;
     // Planned before the cut: planning can throw (the caller's clock), and after the cut the
     // ending batch closes `old` when it commits, which the writer would then go on appending to.
-    const next = planSegment(state.dir, {
+    const next = planSegment({
       segmentId: old.segmentId + 1, firstEntryId: state.next, syncWindow: state.opts.syncWindow, createdAt: state.opts.clock(), preallocate: 0,
     }, state.checksum);
     this.cut({ endsSegment: true });
@@ -279,19 +279,17 @@ export class PipelinedCommits<E> implements CommitExecutor {
     else if (batch.sealed !== undefined) chunks.push(batch.sealed);
     const end = batch.start + batch.bytes;
     if (header !== undefined) segment.extendsTo(Math.max(header.length, state.opts.zeroFill));
-    // The zeros go last, so a disk without room for them can drop them and keep the frames (ActiveSegment.skipZeros).
-    const zerosFrom = chunks.length;
     if (!batch.endsSegment) chunks.push(...segment.zeroAhead(end, state.opts.maxSegmentSize));
     const truncateTo = batch.endsSegment && segment.sizeAfterCommits() > end ? end : undefined;
     const generation = state.dirGenerationNow;
     const syncDirs = state.dirSyncPending ? [WAL_DIR] : undefined;
     batch.dirGeneration = generation;
     const plan = { chunks, position: batch.start, truncateTo, syncDirs };
-    if (header === undefined) return segment.commit(plan, end, zerosFrom);
+    if (header === undefined) return segment.commit(plan, end);
     // Rule A: the header is fdatasynced before any frame is written. Written together, a torn
     // write could keep a frame and lose the header, which the reader must call damage. A new
     // file's zero fill (options.zeroFill) is committed with and after it (see commitHeader).
-    return commitHeader(segment, header, state.opts.zeroFill).then(() => segment.commit(plan, end, zerosFrom));
+    return commitHeader(segment, header, state.opts.zeroFill).then(() => segment.commit(plan, end));
   }
 
   /** Zeros ahead of the log, handed to the file right behind `batch` when due (ActiveSegment.zeroAheadAsync). */

@@ -84,7 +84,7 @@ export function resumeTail(
   }
   const segment = new ActiveSegment({
     segmentId: final.segmentId, path: final.path, salt: scan.header.salt, firstEntryId: scan.header.firstEntryId,
-    syncWindow: scan.header.syncWindow, createdAt: options.now, dir, file,
+    syncWindow: scan.header.syncWindow, createdAt: options.now, file,
     position: scan.validEnd, synced: scan.validEnd, frameCount: scan.frameCount, version: scan.header.version,
   });
   return {

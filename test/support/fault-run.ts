@@ -151,13 +151,12 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
     const w = r.writer;
     if (w !== undefined && w.poisoned) r.settleCeiling(w.durableEntryId);
   };
-  // A failure for want of space of an optimisation is absorbed: a write that carried zeros ahead
-  // of the log, or was handed with them (the writer drops the zeros, runs the commits again and
-  // goes on), or a preallocation (the segment grows as it is written).
+  // A failure for want of space of an optimisation is absorbed: a preallocation (the segment
+  // grows as it is written).
   let absorbed = false;
   const onDiagnostic = (e: unknown): void => {
     const kind = (e as DiagnosticEvent).kind;
-    if ((kind !== 'zeros-skipped' && kind !== 'fallocate-no-space') || !fired || absorbed) return;
+    if (kind !== 'fallocate-no-space' || !fired || absorbed) return;
     absorbed = true;
     r.faultAbsorbed();
   };

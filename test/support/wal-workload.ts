@@ -566,10 +566,8 @@ export class WalRun {
   }
 
   /**
-   * The fault hit an operation the writer could do without: a preallocation, or zeros ahead of
-   * the log (ActiveSegment.skipZeros: the commits handed with them ran again on a fresh handle),
-   * with no room for them. What the writer reports from then on is durable: no ceiling (recovery
-   * still checks every report).
+   * The fault hit an operation the writer could do without: a preallocation with no room for it.
+   * What the writer reports from then on is durable: no ceiling (recovery still checks every report).
    */
   faultAbsorbed(): void {
     this.ackCeiling = undefined;
