@@ -1,5 +1,5 @@
 import { channels } from '../diagnostics';
-import { commitHeader, planSegment } from './active-segment';
+import { commitHeader, planSegment } from './segment-create';
 import type { CommitExecutor } from './commit-executor';
 import { defaultCohortPolicy } from './cohort-merge';
 import { MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';

@@ -1,8 +1,9 @@
 import type { Checksummer } from '../backend/backend';
-import type { Directory, WritableFile } from '../directory/directory';
+import type { Directory } from '../directory/directory';
 import { CorruptionError } from '../errors';
 import { rewriteInPlace } from '../framed/rewrite';
-import { ActiveSegment, createSegment } from './active-segment';
+import { ActiveSegment } from './active-segment';
+import { createSegment } from './segment-create';
 import { FORMAT_VERSION, SEGMENT_HEADER_SIZE } from './format';
 import { quarantineBeforeCut } from './quarantine';
 import { scanSegment, type SegmentScan } from './segment-scan';

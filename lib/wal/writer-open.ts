@@ -1,7 +1,7 @@
 import type { Directory } from '../directory/directory';
 import { AlreadyExistsError, NotFoundError } from '../errors';
 import type { ActiveSegment } from './active-segment';
-import { createSegment } from './active-segment';
+import { createSegment } from './segment-create';
 import { LOCK_FILE, WAL_DIR } from './format';
 import { resolveWriterOptions, type WalWriterOptions } from './options';
 import { RecyclePool } from './recycle-pool';
