@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Directory } from '../lib/directory/directory';
 import { DurabilityError, IoError } from '../lib/errors';
 import { FsDirectory } from '../lib/directory/fs';
-import { MAX_WRITEV_CHUNKS } from '../lib/directory/writable-base';
+import { MAX_WRITEV_CHUNKS } from '../lib/directory/file-arguments';
 
 // One behavioural contract for every Directory implementation: FsDirectory on each backend,
 // MemoryDirectory and SimulatedDirectory all run exactly these tests.

@@ -11,7 +11,8 @@ import { requireBackend, requireOptionsObject, typeName } from '../guards';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { normalizePath, parentOf } from './path';
 import { isTempName, isTempOf, tempPath } from './temp';
-import { BaseWritableFile, bufferForRead, checkBytes, checkPosition, type CheckedCommitPlan } from './writable-base';
+import { bufferForRead, checkBytes, checkPosition, type CheckedCommitPlan } from './file-arguments';
+import { BaseWritableFile } from './writable-base';
 
 // Real files under a root directory, through a FileBackend (native core or node:fs).
 // Every durability step named in directory.ts is a real fdatasync/fsync here.

@@ -5,7 +5,8 @@ import { jsChecksummer } from './js-checksum';
 import { OpenHandles } from './open-handles';
 import { baseName, normalizePath, parentOf } from './path';
 import { SparseBytes } from './sparse-bytes';
-import { BaseWritableFile, bufferForRead, checkBytes, checkPosition, type CheckedCommitPlan } from './writable-base';
+import { bufferForRead, checkBytes, checkPosition, type CheckedCommitPlan } from './file-arguments';
+import { BaseWritableFile } from './writable-base';
 
 // Files in process memory. Same observable semantics as FsDirectory (errors, offsets, open
 // handles that outlive a rename or delete of their name); every sync is a no-op because nothing

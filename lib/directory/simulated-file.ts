@@ -2,7 +2,8 @@ import { ClosedError } from '../errors';
 import type { ReadableFile } from './directory';
 import type { SimEngine } from './simulated-engine';
 import type { SimFile } from './simulated-model';
-import { BaseWritableFile, checkBytes, checkPosition, concatChunks, type CheckedCommitPlan } from './writable-base';
+import { checkBytes, checkPosition, concatChunks, type CheckedCommitPlan } from './file-arguments';
+import { BaseWritableFile } from './writable-base';
 
 // File handles of SimulatedDirectory. They hold the file (inode), not its name, so like POSIX
 // descriptors they keep working after the name is renamed or deleted. After crash() every call

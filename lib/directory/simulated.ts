@@ -11,7 +11,7 @@ import { SimEngine, type SimulatedOperation } from './simulated-engine';
 import { SimReadableFile, SimWritableFile } from './simulated-file';
 import type { SimDir } from './simulated-model';
 import { hexSuffix, isTempName, isTempOf, tempPath } from './temp';
-import { bufferForRead, checkBytes } from './writable-base';
+import { bufferForRead, checkBytes } from './file-arguments';
 
 /**
  * A Directory in memory that models the page cache, for testing recovery code against power

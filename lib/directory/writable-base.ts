@@ -1,60 +1,12 @@
-import { constants } from 'node:buffer';
 import { OWNED_BYTES, snapshotChunks } from '../backend/owned-bytes';
 import { channels } from '../diagnostics';
-import { ClosedError, InvalidArgumentError, InvalidStateError, IoError } from '../errors';
+import { ClosedError, InvalidArgumentError, InvalidStateError } from '../errors';
+import { CommitTurns } from './commit-turns';
 import type { CommitPlan, WritableFile } from './directory';
-import { normalizePath } from './path';
+import { checkBytes, checkCommitPlan, checkEnd, checkPosition, type CheckedCommitPlan, MAX_WRITEV_CHUNKS } from './file-arguments';
 
 // The offset bookkeeping every WritableFile shares; subclasses supply positioned primitives.
-// Arguments are checked here, before any implementation sees them, so a bad length or position
-// is an InvalidArgumentError everywhere instead of a RangeError from one backend and a huge
-// allocation in another.
-
-/** The most chunks one writev takes: the native core's limit (native/args.h kMaxChunks), kept by every backend. */
-export const MAX_WRITEV_CHUNKS = 2 ** 20;
-
-export function checkBytes(data: unknown, what = 'data'): asserts data is Uint8Array {
-  if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`${what} must be a Uint8Array`);
-}
-
-export function checkPosition(value: unknown, what: string): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`${what} must be a non-negative safe integer, not ${String(value)}`);
-  }
-}
-
-function checkEnd(position: number, length: number): void {
-  if (position + length > Number.MAX_SAFE_INTEGER) {
-    throw new InvalidArgumentError(`a write of ${length} bytes at ${position} ends past the largest safe offset`);
-  }
-}
-
-/** A buffer for a whole file, or IoError EFBIG when no single buffer can hold it. */
-export function bufferForRead(size: number, path: string): Uint8Array {
-  if (size > constants.MAX_LENGTH) throw new IoError('EFBIG', 'read', path);
-  return new Uint8Array(size);
-}
-
-export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-export interface CheckedCommitPlan {
-  readonly chunks: readonly Uint8Array[];
-  readonly position: number;
-  readonly truncateTo: number | undefined;
-  readonly syncDirs: readonly string[];
-  readonly [OWNED_BYTES]?: true;
-}
+// Arguments are checked here (file-arguments.ts), before any implementation sees them.
 
 /** What an operation ending in an fdatasync counts as (BaseWritableFile's syncsInFlight and the counts below it). */
 interface SyncKind {
@@ -63,17 +15,6 @@ interface SyncKind {
 }
 const ASYNC_SYNC: SyncKind = { async: true };
 const COMMIT: SyncKind = { async: false };
-
-/**
- * A commit that cannot be handed to its file yet (see BaseWritableFile.awaitingTurn): how many
- * syncAsync calls were issued before it, the ticket the next writeAsync would have taken at its
- * call (every write with a lower one was issued before it), and what hands it over.
- */
-interface AwaitingTurn {
-  readonly asyncSyncsBefore: number;
-  readonly writesBefore: number;
-  readonly handOver: () => void;
-}
 
 interface QueuedCommit {
   readonly plan: CheckedCommitPlan;
@@ -100,27 +41,10 @@ export abstract class BaseWritableFile implements WritableFile {
   private asyncSyncs = 0;
   /**
    * Commits waiting for the syncAsync and writeAsync calls issued before them, not yet handed to
-   * the file, oldest first. A file that orders its own commits (ordersCommits: the native commit
-   * thread) would run a commit handed to it at once, alongside a syncAsync's fdatasync or ahead of
-   * a write still on the thread pool. waitCommitsSync (and so sync()) cannot wait for them, and a
-   * later commit must not overtake them. Memory and simulated files queue theirs alike, and
-   * refuse alike. handOverTurns hands them over in the first reaction to the last of those calls
-   * settling, so a caller that awaited it finds them handed over.
+   * the file (commit-turns.ts), and the writeAsync calls in flight: syncAsync and commitAsync wait
+   * for those, sync() and truncate() refuse.
    */
-  private readonly awaitingTurn: AwaitingTurn[] = [];
-  /** syncAsync calls issued, and how many of them settled (they settle in call order). */
-  private asyncSyncsIssued = 0;
-  private asyncSyncsSettled = 0;
-  /**
-   * The tickets of the writeAsync calls not yet settled (in issue order), the next ticket, and a
-   * promise that settles (never rejects) once every one issued so far did. The thread pool runs a
-   * write and an fdatasync issued after it in either order, so an fdatasync started while one is
-   * in flight could return before its bytes were even written: syncAsync and commitAsync wait
-   * for them, sync() refuses.
-   */
-  private readonly unsettledWrites = new Set<number>();
-  private writesIssued = 0;
-  private writesSettled: Promise<unknown> = Promise.resolve();
+  private readonly turns = new CommitTurns();
   /** commitAsync calls not yet settled. */
   private commitsUnsettled = 0;
   /** Of those, the oldest ones that waitCommitsSync saw run. */
@@ -185,7 +109,7 @@ export abstract class BaseWritableFile implements WritableFile {
     if (!this.waitsForCommits) throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
     // The file's own wait (the commit thread's) cannot see commits it was not handed yet. A
     // failed file throws its failure instead, as sync() does: those commits will fail unrun.
-    if (this.failure === undefined && this.awaitingTurn.length > 0) {
+    if (this.failure === undefined && this.turns.waitingCommits > 0) {
       throw new InvalidStateError(`file ${this.path} cannot wait for the commits queued behind its syncAsync() or writeAsync() calls; await them first`);
     }
     // Waits even after a failure, so that no commit of the file is still running when this returns.
@@ -305,17 +229,8 @@ export abstract class BaseWritableFile implements WritableFile {
     const at = this.position;
     this.position += data.length;
     const writing = this.offThread(() => this.recordedAsync(() => this.pwriteAsync(data, at)));
-    const ticket = this.writesIssued++;
-    this.unsettledWrites.add(ticket);
-    const earlier = this.writesSettled;
-    // Registered before this call's own await: commits waiting for the write are handed over
-    // before its caller resumes.
-    const settled = (): Promise<unknown> => {
-      this.unsettledWrites.delete(ticket);
-      this.handOverTurns();
-      return earlier;
-    };
-    this.writesSettled = writing.then(settled, settled);
+    // Before this call's own await: commits waiting for the write are handed over before its caller resumes.
+    this.turns.writeIssued(writing);
     try {
       await writing;
     } catch (err) {
@@ -346,7 +261,7 @@ export abstract class BaseWritableFile implements WritableFile {
     // The thread pool may run a writeAsync issued before this after it, growing the file back
     // past `length` with the bytes cut; memory and simulated files, which write within the call,
     // would hide that. So, as sync(), refused rather than raced.
-    if (this.writesInFlight > 0) {
+    if (this.turns.writesInFlight > 0) {
       throw new InvalidStateError(`truncate() of ${this.path} cannot wait for the writeAsync() in flight on the file; await it first`);
     }
     this.ftruncate(length);
@@ -362,7 +277,7 @@ export abstract class BaseWritableFile implements WritableFile {
     this.checkOpen();
     // A failed file throws its failure (recorded, below), whatever is in flight.
     if (this.failure === undefined) {
-      if (this.writesInFlight > 0) {
+      if (this.turns.writesInFlight > 0) {
         throw new InvalidStateError(`sync() of ${this.path} cannot wait for the writeAsync() in flight on the file; await it first`);
       }
       if (this.syncsInFlight > 0) this.settleSyncsSync();
@@ -379,16 +294,10 @@ export abstract class BaseWritableFile implements WritableFile {
   async syncAsync(): Promise<void> {
     this.checkOpen();
     const run = (): Promise<void> => this.recordedAsync(() => this.fdatasyncAsync());
-    const previous = this.afterWrites(this.syncsInFlight > 0 ? this.lastSync : undefined);
+    const previous = this.turns.afterWrites(this.syncsInFlight > 0 ? this.lastSync : undefined);
     const running = this.offThread(previous === undefined ? run : () => previous.then(run, run), ASYNC_SYNC);
-    const issued = ++this.asyncSyncsIssued;
-    // Registered before this call's own await: the commits waiting for it are handed over before
-    // its caller resumes.
-    const settled = (): void => {
-      this.asyncSyncsSettled = Math.max(this.asyncSyncsSettled, issued);
-      this.handOverTurns();
-    };
-    running.then(settled, settled);
+    // Before this call's own await: the commits waiting for it are handed over before its caller resumes.
+    this.turns.syncIssued(running);
     await running;
   }
 
@@ -410,37 +319,14 @@ export abstract class BaseWritableFile implements WritableFile {
 
   async commitAsync(plan: CommitPlan): Promise<void> {
     this.checkOpen();
-    if (plan === null || typeof plan !== 'object') throw new InvalidArgumentError('commitAsync takes a plan { chunks, position, truncateTo?, syncDirs? }');
-    const { position, truncateTo } = plan;
-    if (!Array.isArray(plan.chunks)) throw new InvalidArgumentError('plan.chunks must be an array of Uint8Array');
-    // The chunks are read once, into a list of our own (as in writev): the caller's array read
-    // again (by the snapshot, or by the backend on the group-commit path) could yield other
-    // elements, and an argument error raised from inside the commit would fail the file for good.
-    // The WAL's own chunks (OWNED_BYTES), which no caller can reach, are taken as they are.
-    const read: Uint8Array[] | undefined = plan[OWNED_BYTES] === true ? undefined : [];
-    let total = 0;
-    for (const c of plan.chunks) {
-      checkBytes(c, 'every chunk');
-      read?.push(c);
-      total += c.length;
-    }
-    const chunks = read ?? plan.chunks;
-    checkPosition(position, 'plan.position');
-    checkEnd(position, total);
-    if (truncateTo !== undefined) checkPosition(truncateTo, 'plan.truncateTo');
-    const dirs = plan.syncDirs ?? [];
-    if (!Array.isArray(dirs)) throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
-    const syncDirs = dirs.map((d: unknown) => {
-      if (typeof d !== 'string') throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
-      return normalizePath(d, { allowRoot: true });
-    });
+    const { chunks, position, truncateTo, syncDirs } = checkCommitPlan(plan);
     // In call order, each after the previous one's fdatasync (and after any syncAsync before it:
     // see `lastSync`), and none after a failure of the file (it rejects with the same cause):
     // bytes written behind a failed fdatasync could not be trusted.
-    if (this.ordersCommits && this.asyncSyncs === 0 && this.awaitingTurn.length === 0 && this.writesInFlight === 0) {
+    if (this.ordersCommits && this.asyncSyncs === 0 && this.turns.waitingCommits === 0 && this.turns.writesInFlight === 0) {
       // Straight to the file, which runs its commits in order (the group-commit path). A failed
       // syncAsync before it is recorded before asyncSyncs drops, so recordedAsync sees it.
-      const checked = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
+      const checked: CheckedCommitPlan = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
       await this.offThread(() => this.recordedAsync(() => this.runCommit(checked)), COMMIT);
       return;
     }
@@ -449,63 +335,29 @@ export abstract class BaseWritableFile implements WritableFile {
     if (this.ordersCommits) {
       // Behind the syncAsync and writeAsync calls issued before it only (a syncAsync ran after
       // everything issued before it): the commits waiting for them are handed over in call order
-      // as the last of them settles (handOverTurns), and the file orders them after the ones it
+      // as the last of them settles (CommitTurns), and the file orders them after the ones it
       // has, so none waits behind another one's fdatasync where a synchronous caller could not
       // see it (waitCommitsSync).
       const run = (): Promise<void> => this.recordedAsync(() => this.runCommit(checked));
-      await this.offThread(() => new Promise<void>((handedOver) => this.awaitTurn(() => handedOver(run()))), COMMIT);
+      await this.offThread(() => new Promise<void>((handedOver) => this.turns.awaitTurn(() => handedOver(run()))), COMMIT);
     } else if (this.commitNow === undefined) {
-      const previous = this.afterWrites(this.lastSync);
+      const previous = this.turns.afterWrites(this.lastSync);
       const run = (): Promise<void> => this.recordedAsync(() => this.runCommit(checked));
       await this.offThread(() => previous.then(run, run), COMMIT);
     } else {
       const queued: QueuedCommit = { plan: checked, done: false, error: undefined };
       this.queued.push(queued);
-      const previous = this.afterWrites(this.lastSync);
+      const previous = this.turns.afterWrites(this.lastSync);
       let after = previous;
-      if (this.asyncSyncs > 0 || this.awaitingTurn.length > 0 || this.writesInFlight > 0) {
+      if (this.asyncSyncs > 0 || this.turns.waitingCommits > 0 || this.turns.writesInFlight > 0) {
         // As on the native commit thread, which is handed a commit only once the syncAsync and
         // writes before it settled: until then waitCommitsSync (and so sync()) refuses instead
         // of running it, so a test on memory or simulated files fails where the disk would.
-        const turn = new Promise<void>((handedOver) => this.awaitTurn(handedOver));
+        const turn = new Promise<void>((handedOver) => this.turns.awaitTurn(handedOver));
         after = Promise.allSettled([previous, turn]);
       }
       const run = (): void => this.settleQueued(queued);
       await this.offThread(() => after.then(run, run), COMMIT);
-    }
-  }
-
-  /** `previous`, and also the writeAsync calls in flight when there are any. */
-  private afterWrites(previous: Promise<unknown>): Promise<unknown>;
-  private afterWrites(previous: Promise<unknown> | undefined): Promise<unknown> | undefined;
-  private afterWrites(previous: Promise<unknown> | undefined): Promise<unknown> | undefined {
-    if (this.writesInFlight === 0) return previous;
-    return previous === undefined ? this.writesSettled : Promise.allSettled([previous, this.writesSettled]);
-  }
-
-  /** writeAsync calls not yet settled. */
-  private get writesInFlight(): number {
-    return this.unsettledWrites.size;
-  }
-
-  /** Queues a commit behind the syncAsync and writeAsync calls issued before it (see `awaitingTurn`). */
-  private awaitTurn(handOver: () => void): void {
-    this.awaitingTurn.push({ asyncSyncsBefore: this.asyncSyncsIssued, writesBefore: this.writesIssued, handOver });
-    this.handOverTurns();
-  }
-
-  /**
-   * Hands over, in call order, the commits awaiting their turn whose syncAsync and writeAsync calls
-   * all settled; stops at the first that must still wait. Called as each of those settles.
-   */
-  private handOverTurns(): void {
-    while (this.awaitingTurn.length > 0) {
-      const next = this.awaitingTurn[0];
-      if (this.asyncSyncsSettled < next.asyncSyncsBefore) return;
-      const oldestWrite = this.unsettledWrites.values().next();
-      if (oldestWrite.done !== true && oldestWrite.value < next.writesBefore) return;
-      this.awaitingTurn.shift();
-      next.handOver();
     }
   }
 
