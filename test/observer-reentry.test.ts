@@ -10,6 +10,8 @@ import { SimulatedDirectory } from '../lib/directory/simulated';
 import { raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { MAX_HOOK_GENERATIONS } from '../lib/wal/writer-state';
+import { withDiagnostics } from './support/diagnostics';
 
 function entries(dir: Directory): [number, string][] {
   return new WalReader(dir, { codec: raw }).replaySync().map((r) => [r.entryId, Buffer.from(r.payload).toString()]);
@@ -140,5 +142,56 @@ describe('observer hooks that call the writer back', () => {
     assert.deepEqual(w.appendBatch([text('A'.repeat(8)), text('B'.repeat(8))]), [2, 3]);
     w.closeSync();
     assert.deepEqual(entries(dir), [[1, 'X'.repeat(16)], [2, 'A'.repeat(8)], [3, 'B'.repeat(8)]]);
+  });
+
+  it('an onAppend that appends on every onAppend ends after MAX_HOOK_GENERATIONS appends instead of never returning', async () => {
+    const dir = new MemoryDirectory();
+    let calls = 0;
+    let refusal: unknown;
+    await withDiagnostics((events) => {
+      const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+        codec: raw,
+        observer: {
+          onAppend: (id) => {
+            // Bounded here so that, without the limit, the test fails instead of filling memory.
+            if (++calls > 10 * MAX_HOOK_GENERATIONS) return;
+            try {
+              w.append(text(`after ${id}`));
+            } catch (err) {
+              refusal = err;
+              throw err;
+            }
+          },
+        },
+      });
+      assert.equal(w.append(text('first')), 1);
+      assert.equal(calls, MAX_HOOK_GENERATIONS + 1, 'each generation of the chain ran its hook once, the last one refused');
+      assert.equal((refusal as { code?: string } | undefined)?.code, 'DURABILITY_INVALID_STATE');
+      assert.equal(w.lastEntryId, MAX_HOOK_GENERATIONS + 1);
+      assert.deepEqual(events.filter((e) => e.kind === 'observer-error').map((e) => (e.error as { code?: string }).code), ['DURABILITY_INVALID_STATE']);
+      // The writer is not poisoned: the caller's own calls go on (and start a chain of their own).
+      assert.equal(w.append(text('after the chain')), MAX_HOOK_GENERATIONS + 2);
+      assert.equal(w.lastEntryId, 2 * MAX_HOOK_GENERATIONS + 2);
+      w.closeSync();
+    });
+    assert.equal(entries(dir).length, 2 * MAX_HOOK_GENERATIONS + 2);
+  });
+
+  it('a chain of hooks calling the writer back shorter than the limit runs to its end', () => {
+    const dir = new MemoryDirectory();
+    const depth = MAX_HOOK_GENERATIONS - 1;
+    let calls = 0;
+    const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+      codec: raw,
+      observer: {
+        onAppend: () => {
+          if (++calls <= depth) w.append(text(`link ${calls}`));
+        },
+      },
+    });
+    w.append(text('first'));
+    assert.equal(w.lastEntryId, depth + 1);
+    w.closeSync();
+    assert.equal(entries(dir).length, depth + 1);
   });
 });

@@ -1,6 +1,7 @@
 import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory, DirectoryLock } from '../directory/directory';
+import { InvalidStateError } from '../errors';
 import { cutBackToSynced } from '../framed/cut-back';
 import { ActiveSegment } from './active-segment';
 import { createPlannedFile, createSegment, installPlannedRecycled, reuseSegment } from './segment-create';
@@ -8,6 +9,13 @@ import { WAL_DIR } from './format';
 import { publishEvent, type WalObserver } from './observer';
 import type { ResolvedWriterOptions } from './options';
 import type { RecyclePool } from './recycle-pool';
+
+/**
+ * How deep hooks may call the writer back, each call raising the event that runs the next
+ * (WriterState.checkHookGeneration). A hook reacting to its own writer's events (a marker
+ * appended on rotation, a sync from onFlush) goes one or two deep; a chain this long never ends.
+ */
+export const MAX_HOOK_GENERATIONS = 64;
 
 // What a writer is, whichever way its commits run (inline-commits.ts, pipelined-commits.ts): the
 // segment it appends to, the ids it has given and made durable, which segments' directory
@@ -41,8 +49,16 @@ export class WriterState<E> {
   /** Writer calls in progress (holdEvents); while any is, observer events wait in `held`. */
   private callDepth = 0;
   private held: (() => void)[] = [];
+  /** Each held event's hook generation (see hookGeneration), index for index with `held`. */
+  private heldGenerations: number[] = [];
   /** The held events are being delivered (releaseEvents): events raised meanwhile queue behind them. */
   private delivering = false;
+  /**
+   * While delivering: how many hooks' calls to the writer led to the event being delivered (0: a
+   * caller's own call raised it; n + 1: a hook's call raised it while an event of generation n
+   * was being delivered). See checkHookGeneration.
+   */
+  private hookGeneration = 0;
 
   constructor(
     readonly dir: Directory,
@@ -137,19 +153,39 @@ export class WriterState<E> {
     if (--this.callDepth > 0 || this.delivering || this.held.length === 0) return;
     this.delivering = true;
     const events = this.held;
+    const generations = this.heldGenerations;
     try {
       // Not for-of over a copy: the hooks' calls append to `events` while it is walked.
-      for (let i = 0; i < events.length; i++) events[i]();
+      for (let i = 0; i < events.length; i++) {
+        this.hookGeneration = generations[i];
+        events[i]();
+      }
     } finally {
       this.held = [];
+      this.heldGenerations = [];
       this.delivering = false;
+      this.hookGeneration = 0;
     }
   }
 
   /** Delivers an observer event now, or when the writer call raising it ends (holdEvents). */
   emit(deliver: () => void): void {
-    if (this.callDepth > 0 || this.delivering) this.held.push(deliver);
-    else deliver();
+    if (this.callDepth > 0 || this.delivering) {
+      this.held.push(deliver);
+      this.heldGenerations.push(this.delivering ? this.hookGeneration + 1 : 0);
+    } else deliver();
+  }
+
+  /**
+   * Refuses a writer call made by a hook MAX_HOOK_GENERATIONS deep: a hook whose call raises the
+   * event that calls it again (an onAppend that appends on every onAppend) would otherwise
+   * append and queue events for ever, with the event loop blocked and memory and the disk
+   * filling. Thrown in the hook, the refusal ends the chain as an 'observer-error' diagnostic.
+   */
+  checkHookGeneration(): void {
+    if (this.delivering && this.hookGeneration >= MAX_HOOK_GENERATIONS) {
+      throw new InvalidStateError(`observer hooks called the writer back ${MAX_HOOK_GENERATIONS} deep (each call raising the event that made the next): refused, a hook that calls the writer on every event it raises never ends`);
+    }
   }
 
   markDurable(cover: number, { announce = true }: { announce?: boolean } = {}): void {

@@ -396,6 +396,7 @@ export class WalWriter<E> {
       this.stopTimer();
       throw new PoisonedError(this.state.failure);
     }
+    this.state.checkHookGeneration();
   }
 
   private checkNotPipelined(call: string, instead: string): void {
