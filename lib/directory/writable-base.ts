@@ -156,6 +156,21 @@ export abstract class BaseWritableFile implements WritableFile {
     queued.error = this.failure;
   }
 
+  /**
+   * A call that changes the file from the calling thread while a commit of it is in flight: the
+   * commit runs off the thread (or in a later microtask, memory and simulated files), so nothing
+   * orders the two. A truncate could be undone by the commit's write landing after it, or cut
+   * bytes between its write and its fdatasync, the commit then reporting them durable; a write
+   * could be cut by the commit's truncateTo or overwritten by its chunks. So refused, as sync()
+   * refuses what it cannot wait for, the same on every kind of file. Commits waitCommitsSync saw
+   * run do not count. A write to a failed file throws its failure instead (recorded); a truncate,
+   * which a failed file still allows, is refused all the same: a commit may still be running.
+   */
+  private refuseWhileCommitting(call: string, { evenIfFailed = false }: { evenIfFailed?: boolean } = {}): void {
+    if (this.commitsUnsettled <= this.commitsRun || (this.failure !== undefined && !evenIfFailed)) return;
+    throw new InvalidStateError(`${call}() of ${this.path} is not ordered against the commit (commitAsync) in flight on the file; await it, or waitCommitsSync() where the file can, first`);
+  }
+
   /** Throws the file's first failure, if any (see `failure`). */
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure.cause;
@@ -192,6 +207,7 @@ export abstract class BaseWritableFile implements WritableFile {
     this.checkOpen();
     checkBytes(data);
     checkEnd(this.position, data.length);
+    this.refuseWhileCommitting('write');
     this.recorded(() => this.pwrite(data, this.position));
     this.position += data.length;
   }
@@ -215,6 +231,7 @@ export abstract class BaseWritableFile implements WritableFile {
     for (const c of list) total += c.length;
     checkEnd(this.position, total);
     if (total === 0) return;
+    this.refuseWhileCommitting('writev');
     this.recorded(() => this.pwritev(list, this.position));
     this.position += total;
   }
@@ -224,6 +241,7 @@ export abstract class BaseWritableFile implements WritableFile {
     checkBytes(data);
     checkEnd(this.position, data.length);
     this.throwIfFailed();
+    this.refuseWhileCommitting('writeAsync');
     // The offset is claimed before the write starts, so writes issued back to back without
     // awaiting land one after another in call order.
     const at = this.position;
@@ -244,6 +262,7 @@ export abstract class BaseWritableFile implements WritableFile {
     checkBytes(data);
     checkPosition(position, 'position');
     checkEnd(position, data.length);
+    this.refuseWhileCommitting('writeAt');
     this.recorded(() => this.pwrite(data, position));
   }
 
@@ -252,6 +271,7 @@ export abstract class BaseWritableFile implements WritableFile {
     checkPosition(length, 'length');
     checkEnd(this.position, length);
     if (length === 0) return true;
+    this.refuseWhileCommitting('allocate');
     return this.fallocate(this.position, length);
   }
 
@@ -264,6 +284,7 @@ export abstract class BaseWritableFile implements WritableFile {
     if (this.turns.writesInFlight > 0) {
       throw new InvalidStateError(`truncate() of ${this.path} cannot wait for the writeAsync() in flight on the file; await it first`);
     }
+    this.refuseWhileCommitting('truncate', { evenIfFailed: true });
     this.ftruncate(length);
     if (this.position > length) this.position = length;
   }
