@@ -306,20 +306,34 @@ export class NodeFsBackend implements FileBackend {
     try {
       fs.fsyncSync(fd);
     } catch (err) {
+      // The fsync's failure is the one to report (the entries may not be durable), not a close
+      // failing after it, as in the native core.
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // see above
+      }
       fail(err, path);
-    } finally {
+    }
+    try {
       fs.closeSync(fd);
+    } catch (err) {
+      fail(err, path);
     }
   }
 
   async fsyncDirAsync(path: string): Promise<void> {
     if (process.platform === 'win32') return checkDirectory(path);
     const fd = await callback<number>((cb) => fs.open(path, OPEN_DIRECTORY, cb), path);
+    const close = (): Promise<void> => callback<void>((cb) => fs.close(fd, (err) => cb(err, undefined)), path);
     try {
       await callback<void>((cb) => fs.fsync(fd, (err) => cb(err, undefined)), path);
-    } finally {
-      await callback<void>((cb) => fs.close(fd, (err) => cb(err, undefined)), path);
+    } catch (err) {
+      // As in fsyncDir: the fsync's failure wins over the close's.
+      await close().catch(() => undefined);
+      throw err;
     }
+    await close();
   }
 
   // Argument errors throw synchronously, as the native binding's do.
