@@ -103,6 +103,31 @@ for (const backend of availableBackends()) {
       assert.equal(text(dir.readFile('cfg')), 'old');
     });
 
+    it('a failing fdatasync or fstat is the error reported when closing the descriptor fails too (syncFile, openAppend)', () => {
+      // close(2) can fail (EIO on some network file systems); the failure before it is the one
+      // that tells the caller what went wrong, as in fsyncDir.
+      let failing = false;
+      const bad = withOverrides(backend, {
+        fdatasync: (fd: number, p?: string) => {
+          if (failing) throw new IoError('EIO', 'fdatasync', p);
+          backend.fdatasync(fd, p);
+        },
+        fileSize: (fd: number, p?: string) => {
+          if (failing) throw new IoError('EIO', 'fstat', p);
+          return backend.fileSize(fd, p);
+        },
+        close: (fd: number) => {
+          backend.close(fd);
+          if (failing) throw new IoError('EBADF', 'close', undefined);
+        },
+      });
+      const dir = new FsDirectory(root, { backend: bad });
+      dir.atomicWrite('f', bytes('x'));
+      failing = true;
+      assert.throws(() => dir.syncFile('f'), (err) => err instanceof IoError && err.errno === 'EIO' && err.syscall === 'fdatasync');
+      assert.throws(() => dir.openAppend('f'), (err) => err instanceof IoError && err.errno === 'EIO' && err.syscall === 'fstat');
+    });
+
     it('a failing fsync surfaces as IoError from sync, syncDir and delete', async () => {
       const bad = withOverrides(backend, {
         fdatasync: (_fd: number, p?: string) => {

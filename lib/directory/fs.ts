@@ -72,7 +72,7 @@ export class FsDirectory implements Directory {
     try {
       return new FsWritableFile(this, p, os, fd, this.backend.fileSize(fd, os));
     } catch (err) {
-      this.backend.close(fd);
+      this.quietly(() => this.backend.close(fd));
       throw mapError(err, p);
     }
   }
@@ -196,9 +196,12 @@ export class FsDirectory implements Directory {
     const fd = this.call(p, () => this.backend.open(os, 'readWrite'));
     try {
       this.backend.fdatasync(fd, os);
-    } finally {
-      this.backend.close(fd);
+    } catch (err) {
+      // The fdatasync's failure is the one to report, not a close failing after it.
+      this.quietly(() => this.backend.close(fd));
+      throw err;
     }
+    this.backend.close(fd);
   }
 
   syncDir(path: string): void {
