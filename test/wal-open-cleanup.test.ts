@@ -7,6 +7,7 @@ import path from 'node:path';
 import { availableBackends } from '../lib/backend/select';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
+import { MemoryDirectory } from '../lib/directory/memory';
 import { IoError } from '../lib/errors';
 import { raw } from '../lib/wal/codec';
 import { WAL_DIR } from '../lib/wal/format';
@@ -56,3 +57,27 @@ if (fs.existsSync('/proc/self/fd')) {
     });
   }
 }
+
+// A new segment whose header write or fdatasync failed is deleted (its header may exist only in
+// the page cache). A close failing after that failure must neither replace it nor skip the delete.
+describe('a segment whose creation failed, when closing it fails too', () => {
+  it('is deleted, and the failure reported is the fdatasync\'s', () => {
+    const dir = new MemoryDirectory();
+    const create = dir.create.bind(dir);
+    dir.create = (p: string) => {
+      const file = create(p);
+      if (!p.endsWith('.wal')) return file;
+      const close = file.close.bind(file);
+      file.sync = () => {
+        throw new IoError('EIO', 'fdatasync', p);
+      };
+      file.close = () => {
+        close();
+        throw new IoError('EBADF', 'close', p);
+      };
+      return file;
+    };
+    assert.throws(() => WalWriter.create(dir, { codec: raw }), (err) => err instanceof IoError && err.syscall === 'fdatasync');
+    assert.deepEqual(dir.list(WAL_DIR).filter((n) => n.endsWith('.wal')), [], 'the segment with no durable header is gone');
+  });
+});

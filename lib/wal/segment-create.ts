@@ -84,7 +84,11 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
     if (spec.preallocate > SEGMENT_HEADER_SIZE && !reserve(dir, file, spec.preallocate, path)) preallocationFailed = true;
     file.sync();
   } catch (err) {
-    file.close();
+    try {
+      file.close();
+    } catch {
+      // The write's or fdatasync's failure is the one to report, and the file must still go.
+    }
     // After a failed write or fdatasync the header may exist only in the page cache: a writer
     // reopened before a reboot would append to a segment with no header on disk. It holds no
     // entry yet, so it goes (best effort; a crash that brings it back leaves a torn final header).
