@@ -34,6 +34,12 @@ export interface CommitPlan {
  * ones issued before them settled (failing unrun, with the same cause, if one of those failed), and
  * sync() waits for them where a synchronous call can (waitsForCommits) and otherwise throws
  * InvalidStateError, without syncing and without failing the handle.
+ *
+ * A commit runs off the thread, so nothing orders it against a call that changes the file from
+ * the calling thread: while a commitAsync is in flight (not settled, and not seen run by
+ * waitCommitsSync) write, writev, writeAsync, writeAt, allocate and truncate throw
+ * InvalidStateError, changing nothing, on every kind of file (a write to a failed handle throws
+ * the failure instead).
  */
 export interface WritableFile {
   readonly path: string;
@@ -53,7 +59,7 @@ export interface WritableFile {
   allocate(length: number): boolean;
   /**
    * Sets the file length; moves `offset` to `length` if it was beyond it. InvalidStateError while a
-   * writeAsync is in flight: the thread pool could run it after the truncation.
+   * writeAsync or a commitAsync is in flight: either could write after the truncation.
    */
   truncate(length: number): void;
   /** Current length of the file (may exceed `offset` after preallocation). */
