@@ -163,8 +163,9 @@ export abstract class BaseWritableFile implements WritableFile {
    * bytes between its write and its fdatasync, the commit then reporting them durable; a write
    * could be cut by the commit's truncateTo or overwritten by its chunks. So refused, as sync()
    * refuses what it cannot wait for, the same on every kind of file. Commits waitCommitsSync saw
-   * run do not count. A write to a failed file throws its failure instead (recorded); a truncate,
-   * which a failed file still allows, is refused all the same: a commit may still be running.
+   * run do not count. A write to a failed file throws its failure instead (recorded); truncate
+   * and allocate, which a failed file still allows, are refused all the same: a commit may still
+   * be running.
    */
   private refuseWhileCommitting(call: string, { evenIfFailed = false }: { evenIfFailed?: boolean } = {}): void {
     if (this.commitsUnsettled <= this.commitsRun || (this.failure !== undefined && !evenIfFailed)) return;
@@ -271,7 +272,7 @@ export abstract class BaseWritableFile implements WritableFile {
     checkPosition(length, 'length');
     checkEnd(this.position, length);
     if (length === 0) return true;
-    this.refuseWhileCommitting('allocate');
+    this.refuseWhileCommitting('allocate', { evenIfFailed: true });
     return this.fallocate(this.position, length);
   }
 
