@@ -11,6 +11,7 @@ import type { CheckpointObserver, SkippedCheckpoint } from './checkpoint/observe
 import type { Directory } from './directory/directory';
 import { InvalidArgumentError, InvalidStateError, RecoveryGapError } from './errors';
 import { requireCodec, requireDirectory } from './guards';
+import { UnknownNames, carryingUnknownNames } from './unknown-names';
 import { CheckpointPublisher, type PublishedCheckpoint } from './publisher';
 import type { Codec } from './wal/codec';
 import { DEFAULT_SYNC_WINDOW, encodeSegmentHeader, LOCK_FILE, segmentPath, WAL_DIR } from './wal/format';
@@ -84,7 +85,10 @@ export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Reco
   const retain = options.retain ?? DEFAULT_CHECKPOINT_RETENTION;
   if (!Number.isSafeInteger(retain) || retain < 1) throw new InvalidArgumentError(`retain must be an integer ≥ 1, got ${String(retain)}`);
   const mode = options.mode ?? 'bestEffortTail';
-  const loaded = loadLatestCheckpoint(dir, { codec: stateCodec, observer: options.observer });
+  // One open: each stray name is reported once, though the checkpoint load, the replay and the
+  // writer each list what they read.
+  const unknown = new UnknownNames();
+  const loaded = loadLatestCheckpoint(dir, carryingUnknownNames({ codec: stateCodec, observer: options.observer }, unknown));
   const base = loaded.checkpoint?.lastEntryId ?? 0;
   let state = loaded.checkpoint === undefined ? options.initial : loaded.checkpoint.state;
 
@@ -97,7 +101,7 @@ export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Reco
   let lastEntryId = base;
   let replayed = 0;
   // A checkpoint of the last id a log can have leaves nothing to replay (and no id to ask for).
-  const replay = base < MAX_ENTRY_ID ? reader.records({ mode, fromEntryId: base + 1 }) : [];
+  const replay = base < MAX_ENTRY_ID ? reader.records(carryingUnknownNames({ mode, fromEntryId: base + 1 }, unknown)) : [];
   for await (const record of replay) {
     const next = apply(state, record);
     state = isPromise(next) ? await next : next;
@@ -117,7 +121,7 @@ export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Reco
   };
   if (writerOptions === undefined) return recovery;
 
-  const writer = openWriterAfter(dir, writerOptions, base, lastEntryId);
+  const writer = openWriterAfter(dir, carryingUnknownNames(writerOptions, unknown), base, lastEntryId);
   let publisher: CheckpointPublisher<S, E>;
   try {
     publisher = new CheckpointPublisher<S, E>(dir, {

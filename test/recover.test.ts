@@ -224,7 +224,7 @@ for (const kind of dirKinds()) {
       writeCheckpoint(dir, 50, stateOf([put(0)]), { codec: kvStateCodec });
       // Planted, or copied from elsewhere: no segment of a log has this id (above 2^53 - 1).
       dir.atomicWrite('wal/recycle-99999999999999999999', new Uint8Array(64));
-      // A writer that pools recycle files keeps it (one that does not deletes it on open).
+      // No name the writer gives a recycle file: left alone, by a writer that pools recycle files too.
       const writer = { recycleCapacity: 4 };
       const h = await recover({ ...options(dir), writer });
       assert.deepEqual(listSegments(dir).map((s) => s.segmentId), [2]);

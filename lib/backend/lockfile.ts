@@ -104,6 +104,17 @@ function releaseAllAtExit(): void {
   });
 }
 
+// ---- names ------------------------------------------------------------------------------
+
+/** After `<lock file>.pid`: nothing (the pid file), a record file, a breaker's claim, the hard-link probe or its link. */
+const COMPANION_SUFFIX = /^(?:\.[0-9a-f]{16}|\.break\.[0-9a-f]{16}|\.probe\.[0-9a-f]{16}(?:\.link)?)?$/;
+
+/** Whether `name` is one this module gives a file beside the lock file named `lockName`. */
+export function isLockCompanionName(name: string, lockName: string): boolean {
+  const pid = `${lockName}.pid`;
+  return name.startsWith(pid) && COMPANION_SUFFIX.test(name.slice(pid.length));
+}
+
 // ---- small fs helpers --------------------------------------------------------------------
 
 /** Longer than any record this module writes; a longer file is someone else's and never matches. */

@@ -10,6 +10,7 @@ import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotRegularFileError, describe } from '../errors';
 import { holdsRegularFile } from '../directory/regular-file';
+import { unknownNamesOf, type UnknownNames } from '../unknown-names';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from '../wal/codec';
 import {
@@ -19,7 +20,8 @@ import { maskCrc } from '../framed/bytes';
 import { notifyCheckpoint, type CheckpointObserver, type SkippedCheckpoint, type WrittenCheckpoint } from './observer';
 
 export const CHECKPOINT_DIR = 'checkpoints';
-export const CHECKPOINT_PENDING = `${CHECKPOINT_DIR}/pending`;
+const PENDING_NAME = 'pending';
+export const CHECKPOINT_PENDING = `${CHECKPOINT_DIR}/${PENDING_NAME}`;
 export const DEFAULT_CHECKPOINT_RETENTION = 2;
 
 const NAME = /^([0-9]{1,20})\.ckpt$/;
@@ -46,12 +48,17 @@ export interface CheckpointFile {
   readonly lastEntryId: number;
 }
 
-/** Checkpoint files, oldest (fewest entries) first. Other names in checkpoints/ are not checkpoints. */
-export function listCheckpoints(dir: Directory): CheckpointFile[] {
+/**
+ * Checkpoint files, oldest (fewest entries) first. Other names in checkpoints/ are not
+ * checkpoints: `pending` is the publisher's staging name, any other is someone else's, ignored,
+ * and reported to `unknown` when given (lib/unknown-names.ts).
+ */
+export function listCheckpoints(dir: Directory, unknown?: UnknownNames): CheckpointFile[] {
   const out: CheckpointFile[] = [];
   for (const name of dir.list(CHECKPOINT_DIR)) {
     const id = parseCheckpointFileName(name);
     if (id !== undefined) out.push({ path: `${CHECKPOINT_DIR}/${name}`, lastEntryId: id });
+    else if (name !== PENDING_NAME) unknown?.report(`${CHECKPOINT_DIR}/${name}`);
   }
   // Unpadded and padded spellings of one id both parse: order them stably, newest name last.
   out.sort((a, b) => a.lastEntryId - b.lastEntryId || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -158,7 +165,7 @@ export function loadLatestCheckpoint<S>(dir: Directory, options: LoadCheckpointO
   requireOptionsObject(options, 'loadLatestCheckpoint');
   const codec = options.codec;
   requireCodec<S>(codec, 'loadLatestCheckpoint (options.codec)', 'decode');
-  const files = listCheckpoints(dir);
+  const files = listCheckpoints(dir, unknownNamesOf(options));
   const skipped: SkippedCheckpoint[] = [];
   for (let i = files.length - 1; i >= 0; i--) {
     const f = files[i];

@@ -1,5 +1,6 @@
 import type { Directory } from '../directory/directory';
 import { IoError, NotRegularFileError } from '../errors';
+import type { UnknownNames } from '../unknown-names';
 import { CHECKPOINT_DIR, listCheckpoints, readCheckpointFile } from '../checkpoint/store';
 
 // Every checkpoint file under checkpoints/, each read and checked (magic, version, length, CRC),
@@ -18,9 +19,10 @@ export interface CheckpointReport {
   readonly reason: string | null;
 }
 
-export function scanCheckpoints(dir: Directory): CheckpointReport[] {
+/** `unknown`: where names in checkpoints/ that the package never writes are reported (they are ignored). */
+export function scanCheckpoints(dir: Directory, unknown?: UnknownNames): CheckpointReport[] {
   if (!dir.exists(CHECKPOINT_DIR)) return [];
-  return listCheckpoints(dir).map((c) => {
+  return listCheckpoints(dir, unknown).map((c) => {
     const read = readCheckpointFile(dir, c.path, c.lastEntryId);
     const bytes = sizeOf(dir, c.path);
     if (read.ok) return { path: c.path, lastEntryId: c.lastEntryId, bytes, ok: true, damaged: false, notAFile: false, offset: null, reason: null };

@@ -4,7 +4,8 @@ import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, t
 import { scanCheckpoints } from './checkpoint-scan';
 import { forwarderPosition } from './forwarder-position';
 import { requireLog } from './log-dir';
-import { describeFollowing, scanLog, type SegmentReport } from './log-scan';
+import { describeFollowing, describeIgnored, scanLog, type SegmentReport } from './log-scan';
+import { UnknownNames } from '../unknown-names';
 
 export const usage = `durability inspect <dir> [--json]
   Lists the log's segments (entry-id range, frame count, size, and how each ends: clean, torn,
@@ -36,11 +37,12 @@ export function inspect(argv: string[], io: CliIo): number {
   const dirPath = positionals[0];
   const dir = openLogDirectory(dirPath);
   requireLog(dir, dirPath);
-  const report = scanLog(dir, { mode: 'bestEffortTail', stopAtDamage: false, survey: true });
+  const unknown = new UnknownNames();
+  const report = scanLog(dir, { mode: 'bestEffortTail', stopAtDamage: false, survey: true, unknown });
   const rows = report.segments.map(toRow);
   const entries = rows.reduce((n, r) => n + r.entries, 0);
   const withEntries = rows.filter((r) => r.entries > 0);
-  const checkpoints = scanCheckpoints(dir);
+  const checkpoints = scanCheckpoints(dir, unknown);
   const lastEntryId = withEntries[withEntries.length - 1]?.lastEntryId ?? null;
   const forwarder = forwarderPosition(dir, lastEntryId ?? 0);
   const damaged = rows.some((r) => r.state === 'damaged') || (report.firstDamage !== undefined && rows.length === 0) ||
@@ -57,6 +59,7 @@ export function inspect(argv: string[], io: CliIo): number {
       bytes: report.totalBytes,
       checkpoints,
       forwarder: forwarder ?? null,
+      ignored: unknown.paths,
       damage: report.firstDamage === undefined ? null : { file: report.firstDamage.file, offset: report.firstDamage.offset, reason: report.firstDamage.reason },
     }));
     return damaged ? EXIT_DAMAGED : EXIT_OK;
@@ -78,6 +81,7 @@ export function inspect(argv: string[], io: CliIo): number {
       : `${c.damaged ? 'damaged' : 'unsupported (recovery refuses it)'} @ ${c.offset}: ${c.reason}`;
     line(io.stdout, `checkpoint ${c.path}  covers entries ..${c.lastEntryId}  ${formatBytes(c.bytes)}  ${state}`);
   }
+  for (const p of unknown.paths) line(io.stdout, describeIgnored(dirPath, p));
   if (forwarder !== undefined) {
     line(io.stdout, forwarder.error !== undefined ? `forwarder: ${forwarder.error}`
       : `forwarder: stream ${forwarder.stream} subject ${forwarder.subject}, shipped through entry ${forwarder.entryId} (seq ${forwarder.seq}), ` +

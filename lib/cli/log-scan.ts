@@ -1,5 +1,7 @@
+import nodePath from 'node:path';
 import type { Directory } from '../directory/directory';
 import { CorruptionError } from '../errors';
+import type { UnknownNames } from '../unknown-names';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE } from '../wal/format';
 import { surveyValidFrames, type FrameSurvey } from '../wal/quarantine';
 import { scanSegment, type ScanMode, type SegmentScan } from '../wal/segment-scan';
@@ -37,12 +39,14 @@ export interface ScanLogOptions {
   survey?: boolean;
   /** Called with (bytesDone, bytesTotal) now and then. */
   onProgress?: (done: number, total: number) => void;
+  /** Where names in wal/ that the package never writes are reported (they are ignored). */
+  unknown?: UnknownNames;
 }
 
 const PROGRESS_EVERY = 4096;
 
 export function scanLog(dir: Directory, options: ScanLogOptions): LogReport {
-  const refs = listSegments(dir);
+  const refs = listSegments(dir, options.unknown);
   const sizes = refs.map((r) => fileSize(dir, r.path));
   const totalBytes = sizes.reduce((a, b) => a + b, 0);
   const segments: SegmentReport[] = [];
@@ -110,6 +114,11 @@ export function describeFollowing(s: FrameSurvey | undefined): string {
   const more = s.undecided ? ' (or more: the search stopped at its budget)' : '';
   if (s.count === 0) return `no frame passing its CRC follows${more}`;
   return `${s.count} frame(s) passing their CRC follow (entries ${s.firstEntryId}..${s.lastEntryId})${more}`;
+}
+
+/** "ignored: <path> (...)", for a name in wal/ or checkpoints/ that the package never writes. */
+export function describeIgnored(dirPath: string, storePath: string): string {
+  return `ignored: ${nodePath.join(dirPath, storePath)} (not a file this package writes)`;
 }
 
 function fileSize(dir: Directory, path: string): number {

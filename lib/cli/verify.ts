@@ -4,7 +4,8 @@ import type { CorruptionError } from '../errors';
 import { CliError, EXIT_DAMAGED, EXIT_OK, formatBytes, line, openLogDirectory, type CliIo } from './io';
 import { scanCheckpoints } from './checkpoint-scan';
 import { requireLog } from './log-dir';
-import { describeFollowing, scanLog } from './log-scan';
+import { describeFollowing, describeIgnored, scanLog } from './log-scan';
+import { UnknownNames } from '../unknown-names';
 import { ProgressBar } from './progress';
 
 export const usage = `durability verify <dir> [--progress | --quiet]
@@ -23,10 +24,12 @@ export function verify(argv: string[], io: CliIo): number {
   requireLog(dir, dirPath);
 
   let bar: ProgressBar | undefined;
+  const unknown = new UnknownNames();
   const report = scanLog(dir, {
     mode: 'strict',
     stopAtDamage: true,
     survey: true,
+    unknown,
     onProgress: (done, total) => {
       if (bar === undefined) {
         const wanted = values.progress === true || (values.quiet !== true && io.stderr.isTTY === true && total >= PROGRESS_MIN_BYTES);
@@ -38,7 +41,8 @@ export function verify(argv: string[], io: CliIo): number {
   });
   bar?.finish();
 
-  const scanned = scanCheckpoints(dir);
+  const scanned = scanCheckpoints(dir, unknown);
+  for (const p of unknown.paths) line(io.stdout, describeIgnored(dirPath, p));
   // A name holding no regular file is no checkpoint: said, but no damage (recovery ignores it).
   for (const c of scanned.filter((x) => x.notAFile)) {
     line(io.stdout, `not a checkpoint: ${path.join(dirPath, c.path)}: ${c.reason} (recovery ignores it)`);

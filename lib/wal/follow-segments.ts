@@ -1,5 +1,6 @@
 import type { Directory } from '../directory/directory';
 import { CorruptionError, NotFoundError, RecoveryGapError } from '../errors';
+import type { UnknownNames } from '../unknown-names';
 import { SEGMENT_HEADER_SIZE, checkSegmentHeader, type SegmentHeader } from './format';
 import type { Position } from './follow-position';
 import { listSegments, readSegmentPrefix, readValidSegmentHeader, type SegmentRef } from './segment-files';
@@ -9,8 +10,8 @@ import { listSegments, readSegmentPrefix, readValidSegmentHeader, type SegmentRe
 // segment gone, not an error, except where the format says it cannot be.
 
 /** The segment holding `nextId`, at its first frame; undefined when the log has nothing to read yet. */
-export function segmentHolding(dir: Directory, nextId: number): Position | undefined {
-  const segments = listSegments(dir);
+export function segmentHolding(dir: Directory, nextId: number, unknown?: UnknownNames): Position | undefined {
+  const segments = listSegments(dir, unknown);
   let oldest: number | undefined;
   for (let i = segments.length - 1; i >= 0; i--) {
     const header = liveHeader(dir, segments[i]);
@@ -51,8 +52,8 @@ function refuseForeignShortSegment(dir: Directory, seg: SegmentRef): void {
 }
 
 /** The next segment, if it exists with a valid header (then `seg` is complete: rule A). */
-export function nextSegment(dir: Directory, seg: SegmentRef): { seg: SegmentRef; header: SegmentHeader } | undefined {
-  const found = listSegments(dir).find((s) => s.segmentId === seg.segmentId + 1);
+export function nextSegment(dir: Directory, seg: SegmentRef, unknown?: UnknownNames): { seg: SegmentRef; header: SegmentHeader } | undefined {
+  const found = listSegments(dir, unknown).find((s) => s.segmentId === seg.segmentId + 1);
   if (found === undefined) return undefined;
   const header = liveHeader(dir, found);
   return header === undefined ? undefined : { seg: found, header };

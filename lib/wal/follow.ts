@@ -29,6 +29,7 @@ import {
 import { FileWindow } from './file-window';
 import { FIRST_DELAY_MS, resolveFollowOptions, type FollowOptions } from './follow-options';
 import { moveTo, type HeldRecord, type Position } from './follow-position';
+import { UnknownNames } from '../unknown-names';
 import { nextSegment, segmentHolding, stillThere } from './follow-segments';
 import { LogWatch } from './log-watch';
 import { Pacer, RECORD_WORK, turn } from './pacer';
@@ -65,6 +66,8 @@ class Follower<E> {
   private nextId: number;
   private readonly pacer = new Pacer();
   private readonly window = new FileWindow(this.pacer);
+  /** Every look at the log lists wal/ again: a stray name is reported when first seen. */
+  private readonly unknown = new UnknownNames();
 
   constructor(
     private readonly dir: Directory,
@@ -120,7 +123,7 @@ class Follower<E> {
     for (;;) {
       if (this.failure !== undefined) return true;
       if (this.pos === undefined) {
-        this.pos = segmentHolding(this.dir, this.nextId);
+        this.pos = segmentHolding(this.dir, this.nextId, this.unknown);
         if (this.pos === undefined) return moved;
       }
       const pos = this.pos!;
@@ -133,7 +136,7 @@ class Follower<E> {
         continue;
       }
       // The segment stopped short: complete only if the writer has moved on to the next one.
-      const next = nextSegment(this.dir, pos.seg);
+      const next = nextSegment(this.dir, pos.seg, this.unknown);
       if (next === undefined) return moved;
       let again = this.readSegment(pos, { complete: true });
       if (again === 'batch') return true;
@@ -167,7 +170,7 @@ class Follower<E> {
    */
   private leaveGone(pos: Position): void {
     if (this.held.length > 0) {
-      if (nextSegment(this.dir, pos.seg)?.header.firstEntryId === pos.nextId) this.release(Infinity);
+      if (nextSegment(this.dir, pos.seg, this.unknown)?.header.firstEntryId === pos.nextId) this.release(Infinity);
       else this.dropHeld();
     }
     this.pos = undefined;

@@ -5,6 +5,7 @@
 import type { Directory } from '../directory/directory';
 import { DecodeError, InvalidArgumentError, describe } from '../errors';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
+import { unknownNamesOf, type UnknownNames } from '../unknown-names';
 import type { Codec } from './codec';
 import { followLog, type FollowOptions } from './follow';
 import { MAX_PAYLOAD_SIZE } from './format';
@@ -132,7 +133,7 @@ export class WalReader<E> {
   /** `pacer`: for the async forms, which turn the event loop between slices of work (pacer.ts). */
   private cursor(opts: ReplayOptions | undefined, pacer?: Pacer): LogCursor {
     const { mode, from } = this.checkOptions(opts);
-    return new LogCursor(this.dir, mode, from, this.maxPayloadSize, pacer);
+    return new LogCursor(this.dir, mode, from, this.maxPayloadSize, pacer, unknownNamesOf(opts));
   }
 
   private decode(c: LogCursor): E {
@@ -210,8 +211,9 @@ class LogCursor {
     private readonly from: number,
     private readonly maxPayloadSize: number,
     private readonly pacer: Pacer | undefined,
+    unknown: UnknownNames,
   ) {
-    this.segments = listSegments(dir);
+    this.segments = listSegments(dir, unknown);
     checkSegmentSequence(this.segments);
   }
 

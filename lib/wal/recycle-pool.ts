@@ -8,28 +8,32 @@ import { WAL_DIR } from './format';
 // owns avoids allocating (and, on ext4, converting unwritten extents) on the write path.
 // They live in wal/ as recycle-<old segment id>, a name the reader skips.
 
-const RECYCLE_NAME = /^recycle-(\d+)$/;
+const RECYCLE_NAME = /^recycle-([1-9][0-9]*)$/;
 
 export function recyclePath(segmentId: number): string {
   return `${WAL_DIR}/recycle-${segmentId}`;
 }
 
-export function isRecycleName(name: string): boolean {
-  return RECYCLE_NAME.test(name);
+/**
+ * The old segment id in a recycle file's name, or undefined for any name recyclePath never
+ * gives: `recycle-0`, leading zeros, an id above 2^53 - 1 (planted, or copied from elsewhere).
+ * Such a file was never a segment of this log: adopted, the pool would delete it, or overwrite
+ * it as a new segment; counted, it would push the next segment id out of range.
+ */
+export function parseRecycleName(name: string): number | undefined {
+  const m = RECYCLE_NAME.exec(name);
+  const id = m === null ? undefined : Number(m[1]);
+  return id !== undefined && Number.isSafeInteger(id) ? id : undefined;
 }
 
-/**
- * The largest old segment id among the recycle files in wal/ (0: none). A name whose number is no
- * segment id (0, or above 2^53 - 1: planted, or copied from elsewhere) was never a segment of
- * this log, so it numbers nothing: counted, it would push the next segment id out of range.
- */
+export function isRecycleName(name: string): boolean {
+  return parseRecycleName(name) !== undefined;
+}
+
+/** The largest old segment id among the recycle files in wal/ (0: none). */
 export function highestRecycleId(dir: Directory): number {
   let highest = 0;
-  for (const name of dir.list(WAL_DIR)) {
-    const m = RECYCLE_NAME.exec(name);
-    const id = m === null ? 0 : Number(m[1]);
-    if (Number.isSafeInteger(id)) highest = Math.max(highest, id);
-  }
+  for (const name of dir.list(WAL_DIR)) highest = Math.max(highest, parseRecycleName(name) ?? 0);
   return highest;
 }
 
@@ -101,9 +105,9 @@ export class RecyclePool {
 
   /** Picks up recycle files a previous writer left behind, oldest segment first. */
   adoptLeftovers(): void {
-    const names = this.dir.list(WAL_DIR).filter(isRecycleName);
-    names.sort((a, b) => Number(RECYCLE_NAME.exec(a)?.[1]) - Number(RECYCLE_NAME.exec(b)?.[1]));
-    for (const name of names) this.add(`${WAL_DIR}/${name}`);
+    const ids = this.dir.list(WAL_DIR).map(parseRecycleName).filter((id) => id !== undefined);
+    ids.sort((a, b) => a - b);
+    for (const id of ids) this.add(recyclePath(id));
   }
 }
 

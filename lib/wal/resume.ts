@@ -2,6 +2,7 @@ import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
 import { CorruptionError } from '../errors';
 import { rewriteInPlace } from '../framed/rewrite';
+import type { UnknownNames } from '../unknown-names';
 import { ActiveSegment } from './active-segment';
 import { createSegment } from './segment-create';
 import { FORMAT_VERSION, SEGMENT_HEADER_SIZE } from './format';
@@ -35,8 +36,9 @@ export function resumeTail(
   dir: Directory,
   checksum: Checksummer,
   options: { syncWindow: number; preallocate: number; now: number },
+  unknown?: UnknownNames,
 ): ResumedTail | undefined {
-  const segments = listSegments(dir);
+  const segments = listSegments(dir, unknown);
   if (segments.length === 0) return undefined;
   // Only the final segment is read here, but a gap anywhere (a file planted or left under a later
   // id) makes the log one no reader accepts: refused before anything is changed, or the writer

@@ -3,22 +3,29 @@
 
 import type { Directory } from '../directory/directory';
 import { CorruptionError } from '../errors';
-import { SEGMENT_HEADER_SIZE, SEGMENT_SUFFIX, WAL_DIR, checkSegmentHeader, parseSegmentFileName, type SegmentHeader } from './format';
+import type { UnknownNames } from '../unknown-names';
+import { SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, parseSegmentFileName, type SegmentHeader } from './format';
+import { walNameKind } from './wal-names';
 
 export interface SegmentRef {
   segmentId: number;
   path: string;
 }
 
-/** Segments under wal/, sorted by numeric id. Entries not ending in `.wal` (LOCK, the writer's own files) are not segments. */
-export function listSegments(dir: Directory): SegmentRef[] {
+/**
+ * Segments under wal/, sorted by numeric id. The writer's other files are not segments; a name
+ * shaped as a segment's with an id no segment has is refused; any other name is someone else's,
+ * ignored, and reported to `unknown` when given (lib/unknown-names.ts).
+ */
+export function listSegments(dir: Directory, unknown?: UnknownNames): SegmentRef[] {
   const out: SegmentRef[] = [];
   for (const name of dir.list(WAL_DIR)) {
-    if (!name.endsWith(SEGMENT_SUFFIX)) continue;
     const path = `${WAL_DIR}/${name}`;
-    const segmentId = parseSegmentFileName(name);
-    if (segmentId === undefined) throw new CorruptionError(path, 0, 'not a segment file name (expected <digits>.wal, id 1..2^53-1)');
-    out.push({ segmentId, path });
+    const kind = walNameKind(name);
+    if (kind === 'unknown') unknown?.report(path);
+    if (kind === 'malformed-segment') throw new CorruptionError(path, 0, 'not a segment file name (expected <digits>.wal, id 1..2^53-1)');
+    if (kind !== 'segment') continue;
+    out.push({ segmentId: parseSegmentFileName(name) as number, path });
   }
   out.sort((a, b) => a.segmentId - b.segmentId);
   for (let i = 1; i < out.length; i++) {

@@ -1,5 +1,6 @@
 import type { Directory } from '../directory/directory';
 import { AlreadyExistsError, NotFoundError } from '../errors';
+import { unknownNamesOf } from '../unknown-names';
 import type { ActiveSegment } from './active-segment';
 import { createSegment } from './segment-create';
 import { LOCK_FILE, WAL_DIR } from './format';
@@ -17,6 +18,7 @@ export type OpenMode = 'open' | 'create' | 'resume';
  */
 export function openWriterState<E>(dir: Directory, options: WalWriterOptions<E>, mode: OpenMode): WriterState<E> {
   const opts = resolveWriterOptions(options);
+  const unknown = unknownNamesOf(options);
   // Also when wal/ exists: mkdirp fsyncs the root then too (an earlier fsync may have failed).
   dir.mkdirp(WAL_DIR);
   const lock = dir.lock(LOCK_FILE);
@@ -26,10 +28,10 @@ export function openWriterState<E>(dir: Directory, options: WalWriterOptions<E>,
     const now = opts.clock();
     let tail: ResumedTail | undefined;
     if (mode === 'create') {
-      const existing = listSegments(dir).length;
+      const existing = listSegments(dir, unknown).length;
       if (existing > 0) throw new AlreadyExistsError(WAL_DIR, `it holds ${existing} segment(s); use WalWriter.resume or WalWriter.open`);
     } else {
-      tail = resumeTail(dir, checksum, { syncWindow: opts.syncWindow, preallocate: opts.preallocate, now });
+      tail = resumeTail(dir, checksum, { syncWindow: opts.syncWindow, preallocate: opts.preallocate, now }, unknown);
       if (tail === undefined && mode === 'resume') throw new NotFoundError(`${WAL_DIR}/*.wal (no log to resume)`);
     }
     segment = tail?.segment;
