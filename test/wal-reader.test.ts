@@ -13,6 +13,7 @@ import {
 import { WalReader, type ReplayOptions } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
 import { buildSegment, payloadsFor, writeLog, writeSegmentFile } from './vectors/build';
+import { collectEvents } from './support/diagnostics';
 
 const MODES = ['strict', 'bestEffortTail'] as const;
 
@@ -271,9 +272,23 @@ describe('WalReader: damage and sequence errors', () => {
     dir.atomicWrite('wal/1.wal', dir.readFile(segmentPath(1)));
     await failsAll(dir, {}, { reason: /duplicate segment id 1/ });
     dir.delete('wal/1.wal');
+    // A .wal name whose stem is no id is no segment's name: someone else's file, skipped and reported.
     dir.atomicWrite('wal/abc.wal', new Uint8Array(0));
-    await failsAll(dir, {}, { file: 'wal/abc.wal', reason: /not a segment file name/ });
-    assert.throws(() => listSegments(dir), CorruptionError);
+    assert.deepEqual(await readAll(dir, {}), [1]);
+    const diag = collectEvents();
+    try {
+      reader(dir).replaySync();
+    } finally {
+      diag.stop();
+    }
+    assert.deepEqual(diag.events.filter((e) => e.kind === 'unknown-file').map((e) => e.path), ['wal/abc.wal'], 'once per replay');
+    // <digits>.wal with an id no segment has is refused: it may be a segment under a wrong name.
+    for (const name of ['0.wal', '000000000000000000001.wal']) {
+      dir.atomicWrite(`wal/${name}`, new Uint8Array(0));
+      await failsAll(dir, {}, { file: `wal/${name}`, reason: /not a segment file name/ });
+      assert.throws(() => listSegments(dir), CorruptionError);
+      dir.delete(`wal/${name}`);
+    }
   });
 
   it('a gap in segment ids is an error in both modes', async () => {

@@ -8,8 +8,11 @@ import { isRecycleName } from './recycle-pool';
 
 const LOCK_NAME = LOCK_FILE.slice(LOCK_FILE.lastIndexOf('/') + 1);
 
-/** The segments' namespace: a `.wal` name, also where it is not `<digits>.wal` or the id is out of range. */
-const SEGMENT_SHAPED = /\.wal$/;
+/**
+ * `<digits>.wal`, the segments' namespace, also where the id is out of range (0, more than 20
+ * digits, above 2^53 - 1). Another `.wal` name (notes.wal) is no segment's, and someone else's.
+ */
+const SEGMENT_SHAPED = /^[0-9]+\.wal$/;
 
 /** What quarantine.ts names a copy of bytes cut from a segment: `<segment file>.<offset>[.<n>].quarantine`. */
 const QUARANTINE_NAME = /^[0-9]{1,20}\.wal\.[0-9]+(?:\.[0-9]+)?\.quarantine$/;

@@ -32,6 +32,13 @@ export const WAL_STRAYS = [
   'recycle-0',
   'recycle-007',
   'recycle-99999999999999999999',
+  // .wal names no segment has: a stem that is no id.
+  'notes.wal',
+  'x.wal',
+  '.wal',
+  'segment-3.wal',
+  '00000000000000000003 (copy).wal',
+  '.00000000000000000001.wal',
 ];
 
 /** Stray names in checkpoints/. */
