@@ -108,6 +108,8 @@ function releaseAllAtExit(): void {
 
 /** After `<lock file>.pid`: nothing (the pid file), a record file, a breaker's claim, the hard-link probe or its link. */
 const COMPANION_SUFFIX = /^(?:\.[0-9a-f]{16}|\.break\.[0-9a-f]{16}|\.probe\.[0-9a-f]{16}(?:\.link)?)?$/;
+/** After `<lock file>.pid`: the hard-link probe (hardLinksWork) or its link. */
+const PROBE_SUFFIX = /^\.probe\.[0-9a-f]{16}(?:\.link)?$/;
 
 /** Whether `name` is one this module gives a file beside the lock file named `lockName`. */
 export function isLockCompanionName(name: string, lockName: string): boolean {
@@ -240,6 +242,36 @@ function hardLinksWork(pidPath: string): boolean {
     return false;
   } finally {
     unlinkQuietly(probe);
+  }
+}
+
+/**
+ * Removes the probes of hardLinksWork a crash left beside `pidPath` (regular files of exactly
+ * those names), while the caller holds the lock file's flock. Safe because only a holder of that
+ * flock probes, and flock admits one holder of the file at a time; and should a probe still be
+ * removed under another prober (the lock file replaced while its old inode stayed flocked), that
+ * prober's link or open fails and it answers "no hard links", which never breaks a lock. A probe
+ * holds no bytes. Not made durable: one that comes back is removed by the next holder.
+ */
+function removeProbeLeftovers(pidPath: string): void {
+  const dir = path.dirname(pidPath);
+  const base = path.basename(pidPath);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return; // housekeeping: the lock is taken either way
+  }
+  for (const name of names) {
+    if (!name.startsWith(base) || !PROBE_SUFFIX.test(name.slice(base.length))) continue;
+    const file = path.join(dir, name);
+    let regular = false;
+    try {
+      regular = fs.lstatSync(file).isFile();
+    } catch {
+      // gone already
+    }
+    if (regular) unlinkQuietly(file);
   }
 }
 
@@ -407,6 +439,7 @@ export function tryLockFile(fd: number, file: string, options: PidLockOptions = 
   if (acquired) {
     locks.set(key, { fd, statOf, fdSpace: options.fdSpace, dev: st.dev, ino: st.ino, pidPath, record });
     releaseAllAtExit();
+    if (options.flockHeld === true) removeProbeLeftovers(pidPath);
   }
   return detail === undefined ? { acquired, degraded: DEGRADED_LOCK } : { acquired, degraded: DEGRADED_LOCK, detail };
 }
