@@ -231,6 +231,37 @@ for (const backend of availableBackends()) {
       }
     });
 
+    it('a follower reports a name that appears while it waits, once however often it looks again', async () => {
+      const { root } = copy();
+      const fsdir = fsDir(root, backend);
+      let walListings = 0;
+      // Counts the follower's looks at wal/: it lists wal/ each time it checks for a next segment.
+      const dir = new Proxy(fsdir, {
+        get(target, prop, receiver) {
+          if (prop === 'list') return (p: string) => ((p === 'wal' && walListings++), target.list(p));
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const abort = new AbortController();
+      const it = new WalReader(dir, { codec }).follow({ maxPollIntervalMs: 1, signal: abort.signal });
+      for (let i = 0; i < ENTRIES; i++) assert.equal((await it.next()).done, false);
+      const diag = collectEvents();
+      try {
+        fs.writeFileSync(path.join(root, 'wal', 'notes-after-start.txt'), 'late\n');
+        const waiting = it.next();
+        const reported = (): number => diag.events.filter((e) => e.kind === 'unknown-file' && e.path === 'wal/notes-after-start.txt').length;
+        while (reported() === 0) await new Promise((r) => setImmediate(r));
+        const seen = walListings;
+        while (walListings < seen + 3) await new Promise((r) => setImmediate(r));
+        abort.abort();
+        assert.equal((await waiting).done, true);
+        assert.equal(reported(), 1);
+      } finally {
+        diag.stop();
+      }
+    });
+
     it('verify and inspect name each stray in wal/ and checkpoints/ as ignored, and still find the store clean', async () => {
       const { root, outside } = copy();
       plant(root, outside, 'regular file');
