@@ -117,8 +117,8 @@ export class InvalidStateError extends DurabilityError {
 
 export class NotFoundError extends DurabilityError {
   readonly path: string;
-  constructor(path: string) {
-    super('DURABILITY_NOT_FOUND', `${path} does not exist`);
+  constructor(path: string, detail?: string) {
+    super('DURABILITY_NOT_FOUND', `${path} does not exist${detail ? ` (${detail})` : ''}`);
     this.path = path;
   }
 }

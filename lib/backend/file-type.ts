@@ -71,3 +71,16 @@ export function requireRegularAt(path: string, close: () => void): void {
   }
   throw refused;
 }
+
+/**
+ * Where the symbolic link at `path` points, when that target does not exist (a directory moved
+ * to a disk that is not mounted now); undefined for anything else, or nothing, at `path`.
+ */
+export function danglingLinkAt(path: string): string | undefined {
+  try {
+    if (!fs.lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) return undefined;
+    return fs.existsSync(path) ? undefined : fs.readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}

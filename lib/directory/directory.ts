@@ -144,7 +144,11 @@ export interface Directory {
   /** unlink without the directory fsync, for callers that batch several deletes before one syncDir. */
   deleteNoSync(path: string): void;
   exists(path: string): boolean;
-  /** Names (not paths) of the entries directly under `path` ('' is the root), sorted, without atomicWrite temp files. Missing dir lists as []. */
+  /**
+   * Names (not paths) of the entries directly under `path` ('' is the root), sorted, without
+   * atomicWrite temp files. Missing dir lists as []; a symbolic link to a missing one is a
+   * NotFoundError (the directory is elsewhere, on a disk not mounted: not empty).
+   */
   list(path: string): string[];
   /**
    * Creates the directory and its missing parents; when it returns, every entry of the chain is

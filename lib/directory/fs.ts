@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import nodePath from 'node:path';
 import type { FileBackend } from '../backend/backend';
 import { OWNED_BYTES } from '../backend/owned-bytes';
-import { notRegularAt } from '../backend/file-type';
+import { danglingLinkAt, notRegularAt } from '../backend/file-type';
 import { defaultBackend } from '../backend/select';
 import { diagnoseOnce } from '../diagnostics';
 import { AlreadyExistsError, ClosedError, InvalidArgumentError, InvalidPathError, IoError, LockedError, NotFoundError, toIoError } from '../errors';
@@ -161,7 +161,12 @@ export class FsDirectory implements Directory {
       names = this.backend.readdir(this.osPath(p));
     } catch (err) {
       const mapped = mapError(err, p);
-      if (mapped instanceof NotFoundError) return [];
+      if (mapped instanceof NotFoundError) {
+        // A missing directory is an empty one (a store not written yet); a link to a missing one
+        // is a directory elsewhere that is not there now, and read as empty it would hide a log.
+        this.refuseDanglingLink(p);
+        return [];
+      }
       throw mapped;
     }
     return names.filter((n) => !isTempName(n)).sort();
@@ -177,6 +182,7 @@ export class FsDirectory implements Directory {
       const st = this.call(dir, () => statSync(os, { throwIfNoEntry: false }));
       if (st !== undefined && !st.isDirectory()) throw new IoError('ENOTDIR', 'mkdir', os);
       if (st === undefined) {
+        this.refuseDanglingLink(dir);
         try {
           this.backend.mkdir(os);
         } catch (err) {
@@ -281,6 +287,12 @@ export class FsDirectory implements Directory {
     } catch {
       // cleanup after a failure: the first error is the one worth reporting
     }
+  }
+
+  /** NotFoundError when `p` is a symbolic link whose target is missing (wal/ on a disk not mounted). */
+  private refuseDanglingLink(p: string): void {
+    const target = danglingLinkAt(this.osPath(p));
+    if (target !== undefined) throw new NotFoundError(p, `a symbolic link to ${target}, which does not exist`);
   }
 
   private removeStaleTemps(target: string): void {
