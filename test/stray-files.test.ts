@@ -140,16 +140,13 @@ const OPS: Record<string, OpSpec> = {
 /** Plants every stray name as `kind`; returns each planted path (relative to the root) and what it holds. */
 function plant(root: string, outside: string, kind: string): Map<string, string> {
   const planted = new Map<string, string>();
-  const at = (dirName: string, names: readonly string[]): void => {
-    for (const name of names) {
-      const rel = dirName === '' ? name : `${dirName}/${name}`;
-      KINDS[kind](path.join(root, rel), outside);
-      planted.set(rel, describeEntry(path.join(root, rel)));
-    }
-  };
-  at('wal', WAL_STRAYS);
-  at('checkpoints', CHECKPOINT_STRAYS);
-  at('', ROOT_STRAYS);
+  const rels = [
+    ...WAL_STRAYS.map((name) => `wal/${name}`),
+    ...CHECKPOINT_STRAYS.map((name) => `checkpoints/${name}`),
+    ...ROOT_STRAYS,
+  ];
+  KINDS[kind](rels.map((rel) => path.join(root, rel)), outside);
+  for (const rel of rels) planted.set(rel, describeEntry(path.join(root, rel)));
   return planted;
 }
 

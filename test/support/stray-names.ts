@@ -63,15 +63,16 @@ export const ROOT_STRAYS = ['README', 'notes.txt', '.DS_Store', 'lost+found', 'w
 
 export const STRAY_BYTES = 'left here by someone else\n';
 
-/** Each kind of entry a stray name can hold; `outside` is a directory beside the store. */
-export const KINDS: Record<string, (file: string, outside: string) => void> = {
-  'regular file': (file) => fs.writeFileSync(file, STRAY_BYTES),
-  directory: (file) => fs.mkdirSync(file),
-  'symbolic link': (file, outside) => fs.symlinkSync(path.join(outside, 'target'), file),
-  'dangling symbolic link': (file, outside) => fs.symlinkSync(path.join(outside, 'nowhere'), file),
-  FIFO: (file) => {
-    const r = spawnSync('mkfifo', [file]);
-    if (r.status !== 0) throw new Error(`mkfifo ${file} failed: ${String(r.stderr)}`);
+/** Each kind of entry a stray name can hold, planted at every one of `files`; `outside` is a directory beside the store. */
+export const KINDS: Record<string, (files: readonly string[], outside: string) => void> = {
+  'regular file': (files) => files.forEach((file) => fs.writeFileSync(file, STRAY_BYTES)),
+  directory: (files) => files.forEach((file) => fs.mkdirSync(file)),
+  'symbolic link': (files, outside) => files.forEach((file) => fs.symlinkSync(path.join(outside, 'target'), file)),
+  'dangling symbolic link': (files, outside) => files.forEach((file) => fs.symlinkSync(path.join(outside, 'nowhere'), file)),
+  // One mkfifo for them all: a process per name made planting the suite's slowest part on a busy machine.
+  FIFO: (files) => {
+    const r = spawnSync('mkfifo', ['--', ...files]);
+    if (r.status !== 0) throw new Error(`mkfifo failed: ${String(r.stderr)}`);
   },
 };
 
