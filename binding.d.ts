@@ -93,8 +93,12 @@ export interface NativeBinding {
    * chunks (as pwritev takes them) are referenced until it settles, and read after every other
    * argument. A descriptor this environment did not open, or has closed, rejects with EBADF and
    * gets no thread. More than 1024 `dirs` throws a RangeError.
+   * `zeroChunks` (default 0): the last that many chunks are zeros ahead of the log, written in a
+   * step of their own after the others: their range is first reserved (fallocate); when the
+   * reservation or their write fails with ENOSPC or EDQUOT they are left out, the job does not
+   * fail, goes on and resolves 'zeros-skipped' (an unsupported fallocate just writes them).
    */
-  commitAsync(fd: number, chunks: readonly Uint8Array[], offset: number, truncateTo: number, dirs: readonly string[]): Promise<void>;
+  commitAsync(fd: number, chunks: readonly Uint8Array[], offset: number, truncateTo: number, dirs: readonly string[], zeroChunks?: number): Promise<void | 'zeros-skipped'>;
   /**
    * Blocks until every commitAsync job of the descriptor has run (their promises may not be
    * settled yet), then throws the descriptor's first commit failure, if any. Returns at once when
@@ -123,11 +127,13 @@ export interface NativeBinding {
 export interface TestNativeBinding extends NativeBinding {
   /**
    * Fault hook, inert until called: the (after+1)th `op` step of commitAsync fails with `errno`
-   * (a positive errno number, e.g. os.constants.errno.EIO) instead of running; once, or every time
+   * (a positive errno number, e.g. os.constants.errno.EIO) instead of running ('write': the gather
+   * write of the chunks before `zeroChunks`; 'fallocate' and 'zeros': the reservation and the write
+   * of those zeros); once, or every time
    * from then on with `persistent`. Process-wide (it stands for the disk). null clears it. Other
    * bindings are never affected.
    */
-  __setFaultInjection(spec: { op: 'write' | 'ftruncate' | 'fdatasync' | 'fsyncDir'; errno: number; after?: number; persistent?: boolean } | null): void;
+  __setFaultInjection(spec: { op: 'write' | 'fallocate' | 'zeros' | 'ftruncate' | 'fdatasync' | 'fsyncDir'; errno: number; after?: number; persistent?: boolean } | null): void;
   /**
    * Process-wide counts of how off-thread completions (thread pool, commit threads) ended: `settled` their promise, were
    * `dropped` because their environment could no longer run JS, or had a Node-API call fail while

@@ -1,6 +1,7 @@
 // Group commit (binding.d.ts commitAsync): the whole durable step of one WAL batch (gather write
-// at an offset, optional ftruncate: a segment being closed drops its preallocated tail,
-// fdatasync, then fsync of each listed directory) runs on the descriptor's commit thread
+// at an offset; the zeros ahead of the log, if any, where there is room for them; optional
+// ftruncate: a segment being closed drops its preallocated tail; fdatasync, then fsync of each
+// listed directory) runs on the descriptor's commit thread
 // (commit_thread.h), after every commit submitted before it. Steps stop at the first failure,
 // which rejects the promise naming the syscall (and the directory, for a directory step). The
 // event loop only queues the job and settles the promise; one JS/C++ crossing per batch
@@ -10,6 +11,7 @@
 #include "commit.h"
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -83,11 +85,17 @@ Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info) {
   std::vector<napi_value> views;
   std::vector<iovec> iov;
   uint64_t total;
+  uint64_t zeroChunks;
   // The chunks last: reading dirs can run an index getter, which must not find chunk bytes
   // already located (args.h ArgChunks).
   if (!ArgFd(info, 0, &fd) || !ArgFileOffset(info, 2, "offset", &offset) ||
       !IntegerArg(env, info[3], "truncateTo", -1, 9007199254740991.0, &truncateTo) || !ArgDirs(info, 4, &dirs) ||
-      !ArgChunks(info, 1, "chunks", &iov, &total, &views)) {
+      !ArgUint(info, 5, "zeroChunks", kMaxChunks, 0, &zeroChunks) || !ArgChunks(info, 1, "chunks", &iov, &total, &views)) {
+    return Napi::Value();
+  }
+  if (zeroChunks > iov.size()) {
+    ThrowRangeError(env, "The \"zeroChunks\" argument must be at most the number of chunks (" + std::to_string(iov.size()) +
+                             "). Received " + std::to_string(zeroChunks));
     return Napi::Value();
   }
   if (static_cast<double>(offset) + static_cast<double>(total) > 9007199254740991.0) {
@@ -115,6 +123,9 @@ Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info) {
     delete job;
     return Napi::Value();
   }
+  // The zeros ahead of the log (binding.d.ts): a step of their own (CommitThread::WriteZeros).
+  job->zeros.assign(iov.end() - static_cast<std::ptrdiff_t>(zeroChunks), iov.end());
+  iov.resize(iov.size() - zeroChunks);
   job->iov = std::move(iov);
   job->offset = offset;
   job->truncateTo = static_cast<int64_t>(truncateTo);

@@ -6,7 +6,7 @@
 
 namespace durability {
 
-/** commitAsync(fd, chunks, offset, truncateTo, dirs) → Promise<void>. */
+/** commitAsync(fd, chunks, offset, truncateTo, dirs, zeroChunks?) → Promise<void | 'zeros-skipped'>. */
 Napi::Value CommitAsyncJs(const Napi::CallbackInfo& info);
 /** commitStats() → process-wide totals of settled commits: { commits, writeNs, syncNs, wakeNs }. */
 Napi::Value CommitStatsJs(const Napi::CallbackInfo& info);

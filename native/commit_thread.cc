@@ -1,6 +1,7 @@
 // See commit_thread.h.
 #include "commit_thread.h"
 
+#include <cerrno>
 #include <chrono>
 #include <utility>
 
@@ -27,6 +28,19 @@ IoResult Injected(int err, const char* syscall) {
   r.err = err;
   r.syscall = syscall;
   return r;
+}
+
+/** A failure for want of room: the disk (ENOSPC) or the user's quota (EDQUOT) is full. */
+bool NoRoom(int err) {
+#if defined(EDQUOT)
+  if (err == EDQUOT) return true;
+#endif
+  return err == ENOSPC;
+}
+
+/** fallocate answers that the file system cannot reserve (as lib/directory/fs.ts NO_PREALLOCATION). */
+bool CannotReserve(int err) {
+  return err == EOPNOTSUPP || err == ENOTSUP || err == EINVAL || err == ENOSYS;
 }
 
 /** Frees what a job holds in JS (its chunk references) and the job. JS thread, or teardown. */
@@ -116,12 +130,13 @@ void CommitThread::Execute(CommitJob* job) {
   const int64_t start = NowNs();
   IoResult& r = job->result;
   int err;
-  bool wrote = false;
-  for (const iovec& v : job->iov) wrote = wrote || v.iov_len > 0;
-  if (wrote) {
+  int64_t bytes = 0;
+  for (const iovec& v : job->iov) bytes += static_cast<int64_t>(v.iov_len);
+  if (bytes > 0) {
     err = InjectedError(CommitStep::kWrite);
     r = err != 0 ? Injected(err, "pwritev") : PwritevAll(fd_, job->iov, job->offset);
   }
+  if (r.ok() && !job->zeros.empty()) r = WriteZeros(job, job->offset + bytes);
   const int64_t written = NowNs();
   if (r.ok() && job->truncateTo >= 0) {
     err = InjectedError(CommitStep::kTruncate);
@@ -143,6 +158,25 @@ void CommitThread::Execute(CommitJob* job) {
     failure_ = r;
     failurePath_ = job->path;
   }
+}
+
+// The zeros are an optimisation, not data: their range is reserved first, so their write lands
+// in blocks the file owns and its writeback cannot run out of room; where the reservation (or, on
+// a file system that cannot reserve, the write) finds no room they are left out and the commit
+// goes on. What part of them reached the file is zeros past the frames, a clean end.
+IoResult CommitThread::WriteZeros(CommitJob* job, int64_t at) {
+  int64_t length = 0;
+  for (const iovec& v : job->zeros) length += static_cast<int64_t>(v.iov_len);
+  if (length == 0) return IoResult{};
+  int err = InjectedError(CommitStep::kAllocate);
+  IoResult r = err != 0 ? Injected(err, "fallocate") : Fallocate(fd_, at, length);
+  if (r.ok() || CannotReserve(r.err)) {
+    err = InjectedError(CommitStep::kZeros);
+    r = err != 0 ? Injected(err, "pwritev") : PwritevAll(fd_, job->zeros, at);
+  }
+  if (r.ok() || !NoRoom(r.err)) return r;
+  job->zerosSkipped = true;
+  return IoResult{};
 }
 
 void CommitThread::Completed(CommitJob* job) {
@@ -184,8 +218,10 @@ void CommitThread::Deliver(napi_env env) {
     }
     napi_status status = napi_generic_failure;
     if (job->result.ok()) {
-      napi_value undefined = nullptr;
-      if (napi_get_undefined(env, &undefined) == napi_ok) status = napi_resolve_deferred(env, job->deferred, undefined);
+      napi_value value = nullptr;
+      const napi_status made = job->zerosSkipped ? napi_create_string_utf8(env, "zeros-skipped", NAPI_AUTO_LENGTH, &value)
+                                                 : napi_get_undefined(env, &value);
+      if (made == napi_ok) status = napi_resolve_deferred(env, job->deferred, value);
     } else {
       napi_value error =
           MakeSysError(env, job->result.err, job->result.syscall, job->path.empty() ? nullptr : job->path.c_str());

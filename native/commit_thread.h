@@ -34,6 +34,8 @@ namespace durability {
 /** One commitAsync call: its steps, and what settles it on the JS thread. */
 struct CommitJob {
   std::vector<iovec> iov;
+  // Zeros ahead of the log, written after `iov` where the file system has room (WriteZeros).
+  std::vector<iovec> zeros;
   int64_t offset = 0;
   int64_t truncateTo = -1;  // -1: no truncation
   std::vector<std::string> dirs;
@@ -41,6 +43,7 @@ struct CommitJob {
   std::vector<napi_ref> chunks;  // keep the chunk views alive until the job is settled
   // Filled by the thread.
   IoResult result;
+  bool zerosSkipped = false;  // `zeros` found no room and were left out
   std::string path;  // the directory a failed directory step names
   int64_t writeNs = 0;
   int64_t syncNs = 0;  // fdatasync (and ftruncate, directory fsyncs)
@@ -85,6 +88,7 @@ class CommitThread {
   ~CommitThread();
   void Run();
   void Execute(CommitJob* job);
+  IoResult WriteZeros(CommitJob* job, int64_t at);
   void Completed(CommitJob* job);
   void Deliver(napi_env env);
   void StopAndJoin();

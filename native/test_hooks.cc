@@ -32,6 +32,8 @@ std::atomic<uint64_t> completions[3];
 
 bool StepNamed(const std::string& name, CommitStep* out) {
   if (name == "write") *out = CommitStep::kWrite;
+  else if (name == "fallocate") *out = CommitStep::kAllocate;
+  else if (name == "zeros") *out = CommitStep::kZeros;
   else if (name == "ftruncate") *out = CommitStep::kTruncate;
   else if (name == "fdatasync") *out = CommitStep::kFdatasync;
   else if (name == "fsyncDir") *out = CommitStep::kFsyncDir;
@@ -73,7 +75,7 @@ Napi::Value SetFaultInjectionJs(const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return Napi::Value();
   CommitStep step;
   if (!op.IsString() || !StepNamed(op.As<Napi::String>().Utf8Value(), &step)) {
-    ThrowTypeError(env, "spec.op must be 'write', 'ftruncate', 'fdatasync' or 'fsyncDir'");
+    ThrowTypeError(env, "spec.op must be 'write', 'fallocate', 'zeros', 'ftruncate', 'fdatasync' or 'fsyncDir'");
     return Napi::Value();
   }
   double err;

@@ -15,7 +15,8 @@
 
 namespace durability {
 
-enum class CommitStep { kWrite, kTruncate, kFdatasync, kFsyncDir };
+// kAllocate and kZeros: the reservation and the write of a commit's zeros ahead of the log (commit.cc).
+enum class CommitStep { kWrite, kAllocate, kZeros, kTruncate, kFdatasync, kFsyncDir };
 
 /** How an off-thread completion ended (promise_worker.h, commit_thread.cc). */
 enum class Completion {

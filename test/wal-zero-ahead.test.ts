@@ -10,7 +10,7 @@ import type { TestNativeBinding } from '../binding';
 import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
-import type { CommitPlan, Directory, WritableFile } from '../lib/directory/directory';
+import type { CommitPlan, CommitResult, Directory, WritableFile } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory } from '../lib/directory/simulated';
 import { InvalidStateError, IoError, PoisonedError } from '../lib/errors';
@@ -161,7 +161,7 @@ class HeldZeros {
 
   wrap(inner: Directory): Directory {
     const wrapFile = (file: WritableFile): WritableFile => {
-      let last: Promise<void> = Promise.resolve();
+      let last: Promise<unknown> = Promise.resolve();
       return new Proxy(file, {
         get: (target, key) => {
           if (key === 'waitsForCommits') return true;
@@ -172,7 +172,7 @@ class HeldZeros {
             };
           }
           if (key === 'commitAsync') {
-            return (plan: CommitPlan): Promise<void> => {
+            return (plan: CommitPlan): Promise<CommitResult> => {
               const zerosOnly = plan.chunks.length > 0 && plan.chunks.every(isZeros);
               const before = last;
               const run = (): void => {
@@ -184,7 +184,7 @@ class HeldZeros {
                 if (plan.truncateTo !== undefined) target.truncate(plan.truncateTo);
                 target.sync();
               };
-              const done = zerosOnly || this.holdFrames
+              const done: Promise<CommitResult> = zerosOnly || this.holdFrames
                 ? before.then(() => new Promise<void>((resolve, reject) => {
                   let settled = false;
                   this.held.push({

@@ -54,6 +54,9 @@ export interface Checksummer {
   crc32cRanges(data: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array, seed: number): void;
 }
 
+/** How a commit ended when it succeeded: 'zeros-skipped' when its zeros (CommitSteps.zeroChunks) found no room. */
+export type CommitResult = void | 'zeros-skipped';
+
 /** The durable step of one group-commit batch (FileBackend.commitAsync). */
 export interface CommitSteps {
   /** Internal: the chunks are the library's own and are written without a copy (owned-bytes.ts). */
@@ -65,6 +68,12 @@ export interface CommitSteps {
   readonly truncateTo?: number;
   /** After the file's fdatasync, these directories (OS paths) are fsynced in order. */
   readonly dirs: readonly string[];
+  /**
+   * How many of the last chunks are zeros ahead of the log (directory.ts CommitPlan.zeroChunks):
+   * written after the others, their range first reserved where the file system can; for want of
+   * room (ENOSPC, EDQUOT) left out, and the commit goes on and resolves 'zeros-skipped'.
+   */
+  readonly zeroChunks?: number;
 }
 
 /** Where commit time went (FileBackend.commitStats). */
@@ -112,7 +121,7 @@ export interface FileBackend extends Checksummer {
    * first failure and rejects with it. The native backend runs it on the descriptor's commit
    * thread; node:fs chains its callback APIs (one thread-pool hop per step).
    */
-  commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void>;
+  commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<CommitResult>;
   /**
    * Blocks until the commits handed to the descriptor have run, and throws the first failed
    * one's error. Only where commits run on a thread of the descriptor's own (the native core).

@@ -8,7 +8,7 @@ import type { Crc32cImpl, NativeBinding } from '../../binding';
 import { diagnoseOnce } from '../diagnostics';
 import { toIoError } from '../errors';
 import { loadNative } from '../native';
-import { openModeFlags, type CommitStats, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
+import { openModeFlags, type CommitResult, type CommitStats, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular, requireRegularAt } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
@@ -141,10 +141,10 @@ export class NativeFileBackend implements FileBackend {
     return this.binding.commitStats();
   }
 
-  commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void> {
+  commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<CommitResult> {
     const truncateTo = steps.truncateTo === undefined ? -1 : steps.truncateTo;
     // A failed directory step names its directory; the file steps name the file.
-    return this.binding.commitAsync(fd, snapshotChunks(steps.chunks, steps[OWNED_BYTES]), steps.offset, truncateTo, steps.dirs)
+    return this.binding.commitAsync(fd, snapshotChunks(steps.chunks, steps[OWNED_BYTES]), steps.offset, truncateTo, steps.dirs, steps.zeroChunks ?? 0)
       .catch((err: unknown) => Promise.reject(toIoError(err, path)));
   }
 

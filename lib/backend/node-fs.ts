@@ -8,11 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { channels, diagnoseOnce } from '../diagnostics';
 import { IoError, toIoError } from '../errors';
-import { openModeFlags, type CommitStats, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
+import { openModeFlags, type CommitResult, type CommitStats, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { DEGRADED_LOCK, releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 import { OWNED_BYTES, snapshot, snapshotChunks } from './owned-bytes';
+import { isNoRoom, splitZeros } from './zero-chunks';
 
 const { O_RDONLY } = fs.constants;
 
@@ -337,20 +338,25 @@ export class NodeFsBackend implements FileBackend {
   }
 
   // Argument errors throw synchronously, as the native binding's do.
-  commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<void> {
+  commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<CommitResult> {
     checkOffset(steps.offset, 'offset');
     if (steps.truncateTo !== undefined) checkOffset(steps.truncateTo, 'truncateTo');
     // snapshotChunks also refuses anything but an array of Uint8Array.
     const chunks = snapshotChunks(steps.chunks, steps[OWNED_BYTES]).slice();
+    const zeroChunks = steps.zeroChunks ?? 0;
+    checkOffset(zeroChunks, 'zeroChunks');
+    if (zeroChunks > chunks.length) throw new RangeError(`zeroChunks must be at most the number of chunks (${chunks.length}), not ${zeroChunks}`);
     // Closed by the caller, open only for the commits it left running.
     if (closeWhenIdle.has(fd)) return Promise.reject(new IoError('EBADF', 'pwritev', path));
     commitsInFlight.set(fd, (commitsInFlight.get(fd) ?? 0) + 1);
     return this.commitSteps(fd, chunks, steps, path).finally(() => commitEnded(fd));
   }
 
-  private async commitSteps(fd: number, chunks: Uint8Array[], steps: CommitSteps, path: string | undefined): Promise<void> {
+  private async commitSteps(fd: number, chunks: Uint8Array[], steps: CommitSteps, path: string | undefined): Promise<CommitResult> {
     const start = performance.now();
-    if (totalLength(chunks) > 0) await this.pwritevLoop(fd, chunks, steps.offset, path);
+    const { data, zeros, dataLength } = splitZeros(chunks, steps.zeroChunks ?? 0);
+    if (dataLength > 0) await this.pwritevLoop(fd, data, steps.offset, path);
+    const zerosWritten = await this.zerosWhereRoom(fd, zeros, steps.offset + dataLength, path);
     const written = performance.now();
     const truncateTo = steps.truncateTo;
     if (truncateTo !== undefined) await callback<void>((cb) => fs.ftruncate(fd, truncateTo, (err) => cb(err, undefined)), path);
@@ -359,6 +365,23 @@ export class NodeFsBackend implements FileBackend {
     totals.commits++;
     totals.writeNs += (written - start) * 1e6;
     totals.syncNs += (performance.now() - written) * 1e6;
+    return zerosWritten ? undefined : 'zeros-skipped';
+  }
+
+  /**
+   * A commit's zeros ahead of the log, in a write of their own after its frames: node:fs cannot
+   * reserve their range first (no fallocate), so a write that finds no room (ENOSPC, EDQUOT) is
+   * where they are left out; whatever part of them it wrote is zeros past the frames.
+   */
+  private async zerosWhereRoom(fd: number, zeros: readonly Uint8Array[], offset: number, path: string | undefined): Promise<boolean> {
+    if (totalLength(zeros) === 0) return true;
+    try {
+      await this.pwritevLoop(fd, zeros, offset, path);
+      return true;
+    } catch (err) {
+      if (isNoRoom(err)) return false;
+      throw err;
+    }
   }
 
   /** Totals of this process's successful commits on node:fs (see `totals`). */

@@ -1,4 +1,4 @@
-import type { Checksummer } from '../backend/backend';
+import type { Checksummer, CommitResult } from '../backend/backend';
 import type { OWNED_BYTES } from '../backend/owned-bytes';
 
 // A Directory is the root under which all files of one store live: every path the package
@@ -19,9 +19,21 @@ export interface CommitPlan {
   readonly truncateTo?: number;
   /** After the file's fdatasync, these directories ('' is the root) are fsynced, in order. */
   readonly syncDirs?: readonly string[];
+  /**
+   * How many of the last chunks are zeros written ahead of the log: an optimisation, not data, so
+   * they go in only where the file system has room. The file writes the other chunks first, then
+   * reserves the zeros' range (fallocate, where it can) and writes them; when either step finds no
+   * room (ENOSPC, EDQUOT) the zeros are left out, the file does not fail, the commit goes on
+   * (truncate, fdatasync, directories) and resolves 'zeros-skipped'. Whatever part of them reached
+   * the file is zeros past the other chunks. Any other failure fails the commit as usual. Default 0.
+   */
+  readonly zeroChunks?: number;
   /** Internal (the WAL's own buffers): the chunks are written without a copy (backend/owned-bytes.ts). */
   readonly [OWNED_BYTES]?: true;
 }
+
+/** How a commit ended when it succeeded: 'zeros-skipped' when its zeros (CommitPlan.zeroChunks) found no room. */
+export type { CommitResult };
 
 /**
  * After a failed write, sync or commit, every later write, sync and commit of the handle throws
@@ -87,7 +99,7 @@ export interface WritableFile {
    * simulated directories run the steps within microtasks (simulated counts each step as an
    * operation, so crash-after-k and fault injection see them).
    */
-  commitAsync(plan: CommitPlan): Promise<void>;
+  commitAsync(plan: CommitPlan): Promise<CommitResult>;
   /**
    * Whether waitCommitsSync can block until the commits handed to this file have run: true when
    * they run on a thread of the file's own (FsDirectory on the native backend) and on memory and

@@ -51,6 +51,8 @@ export interface CheckedCommitPlan {
   readonly position: number;
   readonly truncateTo: number | undefined;
   readonly syncDirs: readonly string[];
+  /** CommitPlan.zeroChunks (0: none). */
+  readonly zeroChunks: number;
   readonly [OWNED_BYTES]?: true;
 }
 
@@ -76,11 +78,15 @@ export function checkCommitPlan(plan: CommitPlan): Omit<CheckedCommitPlan, typeo
   checkPosition(position, 'plan.position');
   checkEnd(position, total);
   if (truncateTo !== undefined) checkPosition(truncateTo, 'plan.truncateTo');
+  const zeroChunks = plan.zeroChunks ?? 0;
+  if (!Number.isSafeInteger(zeroChunks) || zeroChunks < 0 || zeroChunks > chunks.length) {
+    throw new InvalidArgumentError(`plan.zeroChunks must be an integer from 0 to the number of chunks (${chunks.length}), not ${String(zeroChunks)}`);
+  }
   const dirs = plan.syncDirs ?? [];
   if (!Array.isArray(dirs)) throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
   const syncDirs = dirs.map((d: unknown) => {
     if (typeof d !== 'string') throw new InvalidArgumentError('plan.syncDirs must be an array of paths');
     return normalizePath(d, { allowRoot: true });
   });
-  return { chunks, position, truncateTo, syncDirs };
+  return { chunks, position, truncateTo, syncDirs, zeroChunks };
 }

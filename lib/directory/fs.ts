@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import nodePath from 'node:path';
-import type { FileBackend } from '../backend/backend';
+import type { CommitResult, FileBackend } from '../backend/backend';
 import { OWNED_BYTES } from '../backend/owned-bytes';
 import { danglingLinkAt, notRegularAt } from '../backend/file-type';
 import { defaultBackend } from '../backend/select';
@@ -374,9 +374,9 @@ class FsWritableFile extends BaseWritableFile {
     // Called only where waitsForCommits, that is where the backend has waitCommits.
     (this.dir.backend.waitCommits as (fd: number, path: string) => void)(this.fd, this.os);
   }
-  protected override commit(plan: CheckedCommitPlan): Promise<void> {
+  protected override commit(plan: CheckedCommitPlan): Promise<CommitResult> {
     const dirs = plan.syncDirs.map((d) => this.dir.osPathOf(d));
-    const steps = { chunks: plan.chunks, offset: plan.position, truncateTo: plan.truncateTo, dirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
+    const steps = { chunks: plan.chunks, offset: plan.position, truncateTo: plan.truncateTo, dirs, zeroChunks: plan.zeroChunks, [OWNED_BYTES]: plan[OWNED_BYTES] };
     return this.dir.backend.commitAsync(this.fd, steps, this.os);
   }
   protected release(): void {

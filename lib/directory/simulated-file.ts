@@ -1,8 +1,9 @@
 import { ClosedError } from '../errors';
-import type { ReadableFile } from './directory';
+import type { CommitResult, ReadableFile } from './directory';
 import type { SimEngine } from './simulated-engine';
 import type { SimFile } from './simulated-model';
 import { checkBytes, checkPosition, concatChunks, type CheckedCommitPlan } from './file-arguments';
+import { splitZeros } from '../backend/zero-chunks';
 import { BaseWritableFile } from './writable-base';
 
 // File handles of SimulatedDirectory. They hold the file (inode), not its name, so like POSIX
@@ -45,13 +46,19 @@ export class SimWritableFile extends BaseWritableFile {
   protected async fdatasyncAsync(): Promise<void> {
     this.fdatasync();
   }
-  /** Each step is one counted operation (write, truncate, sync, syncDir), run at once in order. */
-  protected override commitNow(plan: CheckedCommitPlan): void {
-    const bytes = concatChunks(plan.chunks);
+  /**
+   * Each step is one counted operation (write, allocate and write of the zeros, truncate, sync,
+   * syncDir), run at once in order, as the native commit thread runs them.
+   */
+  protected override commitNow(plan: CheckedCommitPlan): CommitResult {
+    const { data, zeros, dataLength } = splitZeros(plan.chunks, plan.zeroChunks);
+    const bytes = concatChunks(data);
     if (bytes.length > 0) this.engine.write(this.file, this.path, plan.position, bytes);
+    const zerosWritten = this.zerosWhereRoom(zeros, plan.position + dataLength);
     if (plan.truncateTo !== undefined) this.engine.truncate(this.file, this.path, plan.truncateTo);
     this.engine.sync(this.file, this.path);
     for (const d of plan.syncDirs) this.engine.syncDir(d);
+    return zerosWritten ? undefined : 'zeros-skipped';
   }
   protected release(): void {
     this.engine.openHandles.untrack(this);

@@ -2,8 +2,9 @@ import { OWNED_BYTES, snapshotChunks } from '../backend/owned-bytes';
 import { channels } from '../diagnostics';
 import { ClosedError, InvalidArgumentError, InvalidStateError } from '../errors';
 import { CommitTurns } from './commit-turns';
-import type { CommitPlan, WritableFile } from './directory';
+import type { CommitPlan, CommitResult, WritableFile } from './directory';
 import { checkBytes, checkCommitPlan, checkEnd, checkPosition, type CheckedCommitPlan, MAX_WRITEV_CHUNKS } from './file-arguments';
+import { isNoRoom } from '../backend/zero-chunks';
 
 // The offset bookkeeping every WritableFile shares; subclasses supply positioned primitives.
 // Arguments are checked here (file-arguments.ts), before any implementation sees them.
@@ -20,6 +21,7 @@ interface QueuedCommit {
   readonly plan: CheckedCommitPlan;
   done: boolean;
   error: { readonly cause: unknown } | undefined;
+  result: CommitResult;
 }
 
 export abstract class BaseWritableFile implements WritableFile {
@@ -34,7 +36,7 @@ export abstract class BaseWritableFile implements WritableFile {
    * per open file description, to whichever of them checks first, and the other returns 0
    * although the bytes it was to make durable are lost.
    */
-  private lastSync: Promise<void> = Promise.resolve();
+  private lastSync: Promise<unknown> = Promise.resolve();
   /** syncAsync and commitAsync calls not yet settled. */
   private syncsInFlight = 0;
   /** Of those, the syncAsync calls: sync() cannot wait for them (an fdatasync on the thread pool). */
@@ -73,7 +75,7 @@ export abstract class BaseWritableFile implements WritableFile {
    * Runs a checked plan (syncDirs normalized) off the thread. A file has this or commitNow: files
    * whose steps are synchronous (memory, simulated) only have commitNow.
    */
-  protected commit?(plan: CheckedCommitPlan): Promise<void>;
+  protected commit?(plan: CheckedCommitPlan): Promise<CommitResult>;
   /**
    * True when commit() itself runs the commits of this file in call order, each after the
    * previous one's fdatasync, and fails every commit after a failed one (the native commit
@@ -89,7 +91,7 @@ export abstract class BaseWritableFile implements WritableFile {
    * waitCommitsSync, which so works on them as it does on the native core's commit thread (and
    * the WAL's use of it is exercised by the simulated crash tests).
    */
-  protected commitNow?(plan: CheckedCommitPlan): void;
+  protected commitNow?(plan: CheckedCommitPlan): CommitResult;
   /** Commits handed over and not yet run, oldest first (files with commitNow). */
   private queued: QueuedCommit[] = [];
   /**
@@ -130,17 +132,18 @@ export abstract class BaseWritableFile implements WritableFile {
     for (const queued of this.queued.splice(0)) this.runQueued(queued);
   }
 
-  private runCommit(plan: CheckedCommitPlan): Promise<void> {
-    return (this.commit as (plan: CheckedCommitPlan) => Promise<void>)(plan);
+  private runCommit(plan: CheckedCommitPlan): Promise<CommitResult> {
+    return (this.commit as (plan: CheckedCommitPlan) => Promise<CommitResult>)(plan);
   }
 
-  /** Runs a queued commit (in order: every earlier one ran) unless it already ran, and throws its error. */
-  private settleQueued(queued: QueuedCommit): void {
+  /** Runs a queued commit (in order: every earlier one ran) unless it already ran; returns its result or throws its error. */
+  private settleQueued(queued: QueuedCommit): CommitResult {
     if (!queued.done) {
       const at = this.queued.indexOf(queued);
       for (const earlier of this.queued.splice(0, at + 1)) this.runQueued(earlier);
     }
     if (queued.error !== undefined) throw queued.error.cause;
+    return queued.result;
   }
 
   private runQueued(queued: QueuedCommit): void {
@@ -148,7 +151,7 @@ export abstract class BaseWritableFile implements WritableFile {
     queued.done = true;
     if (this.failure === undefined) {
       try {
-        (this.commitNow as (plan: CheckedCommitPlan) => void)(queued.plan);
+        queued.result = (this.commitNow as (plan: CheckedCommitPlan) => CommitResult)(queued.plan);
       } catch (err) {
         this.failure = { cause: err };
       }
@@ -192,15 +195,17 @@ export abstract class BaseWritableFile implements WritableFile {
    * The same for one running off the thread. It also fails when another operation of the file
    * failed while it ran: that failure may have cost bytes this one was to make durable.
    */
-  private async recordedAsync(op: () => Promise<void>): Promise<void> {
+  private async recordedAsync<T>(op: () => Promise<T>): Promise<T> {
     this.throwIfFailed();
+    let result: T;
     try {
-      await op();
+      result = await op();
     } catch (err) {
       this.failure ??= { cause: err };
       throw err;
     }
     this.throwIfFailed();
+    return result;
   }
   protected abstract release(): void;
 
@@ -265,6 +270,36 @@ export abstract class BaseWritableFile implements WritableFile {
     checkEnd(position, data.length);
     this.refuseWhileCommitting('writeAt');
     this.recorded(() => this.pwrite(data, position));
+  }
+
+  /**
+   * The zeros of a commit (CommitPlan.zeroChunks) at `position`, where the file system has room:
+   * their range reserved first where it can be (fallocate), then written. False when either step
+   * found no room (ENOSPC, EDQUOT): the file does not fail, and what reached it of them is zeros
+   * past the commit's other bytes, which later writes overwrite. Any other failure fails the file,
+   * as a write's does. For the commit steps of memory and simulated files and the tests' commit
+   * thread.
+   */
+  writeZerosAt(zeros: readonly Uint8Array[], position: number): boolean {
+    this.checkOpen();
+    this.throwIfFailed();
+    return this.zerosWhereRoom(zeros, position);
+  }
+
+  /** writeZerosAt's steps, for a commit's own steps (commitNow), which may run after close() was called. */
+  protected zerosWhereRoom(zeros: readonly Uint8Array[], position: number): boolean {
+    let length = 0;
+    for (const z of zeros) length += z.length;
+    if (length === 0) return true;
+    try {
+      this.fallocate(position, length);
+      this.pwritev(zeros, position);
+      return true;
+    } catch (err) {
+      if (isNoRoom(err)) return false;
+      this.failure ??= { cause: err };
+      throw err;
+    }
   }
 
   allocate(length: number): boolean {
@@ -339,35 +374,34 @@ export abstract class BaseWritableFile implements WritableFile {
     this.waitCommitsSync();
   }
 
-  async commitAsync(plan: CommitPlan): Promise<void> {
+  async commitAsync(plan: CommitPlan): Promise<CommitResult> {
     this.checkOpen();
-    const { chunks, position, truncateTo, syncDirs } = checkCommitPlan(plan);
+    const { chunks, position, truncateTo, syncDirs, zeroChunks } = checkCommitPlan(plan);
     // In call order, each after the previous one's fdatasync (and after any syncAsync before it:
     // see `lastSync`), and none after a failure of the file (it rejects with the same cause):
     // bytes written behind a failed fdatasync could not be trusted.
     if (this.ordersCommits && this.asyncSyncs === 0 && this.turns.waitingCommits === 0 && this.turns.writesInFlight === 0) {
       // Straight to the file, which runs its commits in order (the group-commit path). A failed
       // syncAsync before it is recorded before asyncSyncs drops, so recordedAsync sees it.
-      const checked: CheckedCommitPlan = { chunks, position, truncateTo, syncDirs, [OWNED_BYTES]: plan[OWNED_BYTES] };
-      await this.offThread(() => this.recordedAsync(() => this.runCommit(checked)), COMMIT);
-      return;
+      const checked: CheckedCommitPlan = { chunks, position, truncateTo, syncDirs, zeroChunks, [OWNED_BYTES]: plan[OWNED_BYTES] };
+      return this.offThread(() => this.recordedAsync(() => this.runCommit(checked)), COMMIT);
     }
     // The caller's bytes as they are now: this commit may start only after earlier ones.
-    const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, [OWNED_BYTES]: true as const };
+    const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, zeroChunks, [OWNED_BYTES]: true as const };
     if (this.ordersCommits) {
       // Behind the syncAsync and writeAsync calls issued before it only (a syncAsync ran after
       // everything issued before it): the commits waiting for them are handed over in call order
       // as the last of them settles (CommitTurns), and the file orders them after the ones it
       // has, so none waits behind another one's fdatasync where a synchronous caller could not
       // see it (waitCommitsSync).
-      const run = (): Promise<void> => this.recordedAsync(() => this.runCommit(checked));
-      await this.offThread(() => new Promise<void>((handedOver) => this.turns.awaitTurn(() => handedOver(run()))), COMMIT);
+      const run = (): Promise<CommitResult> => this.recordedAsync(() => this.runCommit(checked));
+      return this.offThread(() => new Promise<CommitResult>((handedOver) => this.turns.awaitTurn(() => handedOver(run()))), COMMIT);
     } else if (this.commitNow === undefined) {
       const previous = this.turns.afterWrites(this.lastSync);
-      const run = (): Promise<void> => this.recordedAsync(() => this.runCommit(checked));
-      await this.offThread(() => previous.then(run, run), COMMIT);
+      const run = (): Promise<CommitResult> => this.recordedAsync(() => this.runCommit(checked));
+      return this.offThread(() => previous.then(run, run), COMMIT);
     } else {
-      const queued: QueuedCommit = { plan: checked, done: false, error: undefined };
+      const queued: QueuedCommit = { plan: checked, done: false, error: undefined, result: undefined };
       this.queued.push(queued);
       const previous = this.turns.afterWrites(this.lastSync);
       let after = previous;
@@ -378,8 +412,8 @@ export abstract class BaseWritableFile implements WritableFile {
         const turn = new Promise<void>((handedOver) => this.turns.awaitTurn(handedOver));
         after = Promise.allSettled([previous, turn]);
       }
-      const run = (): void => this.settleQueued(queued);
-      await this.offThread(() => after.then(run, run), COMMIT);
+      const run = (): CommitResult => this.settleQueued(queued);
+      return this.offThread(() => after.then(run, run), COMMIT);
     }
   }
 
@@ -402,7 +436,7 @@ export abstract class BaseWritableFile implements WritableFile {
    * Runs an async operation of the file, keeping the descriptor open until it settles. `sync`:
    * it ends in an fdatasync (syncAsync, commitAsync), counted as such and the newest (`lastSync`).
    */
-  private offThread(op: () => Promise<void>, sync?: SyncKind): Promise<void> {
+  private offThread<T>(op: () => Promise<T>, sync?: SyncKind): Promise<T> {
     if (sync !== undefined) {
       this.syncsInFlight++;
       if (sync.async) this.asyncSyncs++;
@@ -413,10 +447,10 @@ export abstract class BaseWritableFile implements WritableFile {
     return running;
   }
 
-  private async running(op: () => Promise<void>, sync: SyncKind | undefined): Promise<void> {
+  private async running<T>(op: () => Promise<T>, sync: SyncKind | undefined): Promise<T> {
     this.inFlight++;
     try {
-      await op();
+      return await op();
     } finally {
       if (sync !== undefined) {
         this.syncsInFlight--;

@@ -1,4 +1,5 @@
 import { OWNED_BYTES } from '../backend/owned-bytes';
+import { channels } from '../diagnostics';
 import type { CommitPlan, WritableFile } from '../directory/directory';
 import { InvalidStateError } from '../errors';
 import { FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE } from './format';
@@ -33,6 +34,8 @@ export class ActiveSegment {
   private file: WritableFile | undefined;
   /** How far the file is known to extend (see zeroAhead); undefined until first asked. */
   private spanEnd: number | undefined = undefined;
+  /** A commit's zeros found no room (CommitPlan.zeroChunks): this segment writes no more zeros ahead. */
+  private zerosSkipped = false;
   private asyncSyncs = 0;
   /** commit calls not yet settled, and of those the oldest ones waitCommitsSync saw run. */
   private commitsUnsettled = 0;
@@ -93,6 +96,7 @@ export class ActiveSegment {
    * INLINE_ZERO_AHEAD bytes (at most to `limit`) past them in the same write.
    */
   zeroAhead(end: number, limit: number): Uint8Array[] {
+    if (this.zerosSkipped) return [];
     this.spanEnd ??= this.handle().size();
     if (end <= this.spanEnd) return [];
     const to = Math.min(limit, end + INLINE_ZERO_AHEAD);
@@ -117,7 +121,7 @@ export class ActiveSegment {
    */
   zeroAheadAsync(end: number, limit: number): Promise<void> | undefined {
     const file = this.handle();
-    if (!file.waitsForCommits) return undefined;
+    if (!file.waitsForCommits || this.zerosSkipped) return undefined;
     this.spanEnd ??= file.size();
     const from = this.spanEnd;
     const to = Math.min(limit, from + ZERO_AHEAD);
@@ -125,7 +129,8 @@ export class ActiveSegment {
     this.spanEnd = to;
     // Through commit(), as a batch's commit: the same steps from the file to the queue, so its
     // completion or failure reaches the writer in the order the file ran it. It syncs no frames.
-    return this.commit({ chunks: zeros(from, to), position: from }, 0);
+    const chunks = zeros(from, to);
+    return this.commit({ chunks, position: from, zeroChunks: chunks.length }, 0);
   }
 
   /** Whether a synchronous call can wait for the commits handed to the file (waitCommitsSync); false while it has none. */
@@ -193,14 +198,29 @@ export class ActiveSegment {
     this.commitsUnsettled++;
     if (upTo > this.committedTo) this.committedTo = upTo;
     try {
-      await file.commitAsync({ ...plan, [OWNED_BYTES]: true });
+      const result = await file.commitAsync({ ...plan, [OWNED_BYTES]: true });
       if (upTo > this.synced) this.synced = upTo;
+      if (result === 'zeros-skipped') this.skipZeros();
     } finally {
       this.asyncSyncs--;
       // Commits settle in the order they were handed over: the oldest ones are those that ran.
       this.commitsUnsettled--;
       this.commitsRun = Math.min(this.commitsRun, this.commitsUnsettled);
       if (this.asyncSyncs === 0 && this.closeWhenIdle) this.closeFile();
+    }
+  }
+
+  /**
+   * A commit's zeros ahead found no room and were left out (its frames were written and synced):
+   * zeros are an optimisation, so this segment writes no more of them, and its commits extend the
+   * file themselves. The next segment tries again (the disk may have room by then). Nothing was
+   * written behind the caller's back: the commit ran whole but for its zeros.
+   */
+  private skipZeros(): void {
+    if (this.zerosSkipped) return;
+    this.zerosSkipped = true;
+    if (channels.diagnostic.hasSubscribers) {
+      channels.diagnostic.publish({ kind: 'zeros-skipped', message: `no room for zeros ahead of the log in ${this.path}: the segment grows as it is written`, path: this.path });
     }
   }
 

@@ -1,4 +1,6 @@
-import type { CommitPlan, Directory, WritableFile } from '../../lib/directory/directory';
+import { splitZeros } from '../../lib/backend/zero-chunks';
+import type { CommitPlan, CommitResult, Directory, WritableFile } from '../../lib/directory/directory';
+import type { BaseWritableFile } from '../../lib/directory/writable-base';
 import { xorshift32 } from '../crc32c-oracle';
 
 // A simulated commit thread: files of a directory (a SimulatedDirectory) that run their group
@@ -9,7 +11,7 @@ import { xorshift32 } from '../crc32c-oracle';
 
 interface Job {
   readonly plan: CommitPlan;
-  readonly resolve: () => void;
+  readonly resolve: (result: CommitResult) => void;
   readonly reject: (err: unknown) => void;
 }
 
@@ -28,10 +30,10 @@ class FileCommitThread {
     private readonly random: () => number,
   ) {}
 
-  commit(plan: CommitPlan): Promise<void> {
+  commit(plan: CommitPlan): Promise<CommitResult> {
     // The chunks are the writer's buffers: copied, as the native core copies them before it returns.
     const copied: CommitPlan = { ...plan, chunks: plan.chunks.map((c) => c.slice()) };
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<CommitResult>((resolve, reject) => {
       this.jobs.push({ plan: copied, resolve, reject });
       this.schedule();
     });
@@ -54,17 +56,24 @@ class FileCommitThread {
     this.jobs.length = 0;
   }
 
-  /** Runs the oldest commit: its write, cut, fdatasync and directory fsyncs; its completion reaches JS a turn later. */
+  /**
+   * Runs the oldest commit: its write, its zeros where there is room (as the native core: reserved,
+   * then written, left out for want of room), cut, fdatasync and directory fsyncs; its completion
+   * reaches JS a turn later.
+   */
   private runOne(): void {
     const job = this.jobs.shift();
     if (job === undefined) return;
+    let result: CommitResult = undefined;
     if (this.failure === undefined) {
       try {
+        const { data, zeros, dataLength } = splitZeros(job.plan.chunks, job.plan.zeroChunks ?? 0);
         let at = job.plan.position;
-        for (const chunk of job.plan.chunks) {
+        for (const chunk of data) {
           if (chunk.length > 0) this.file.writeAt(chunk, at);
           at += chunk.length;
         }
+        if (!(this.file as BaseWritableFile).writeZerosAt(zeros, job.plan.position + dataLength)) result = 'zeros-skipped';
         if (job.plan.truncateTo !== undefined) this.file.truncate(job.plan.truncateTo);
         this.file.sync();
         for (const d of job.plan.syncDirs ?? []) this.syncDir(d);
@@ -78,7 +87,7 @@ class FileCommitThread {
       this.undelivered++;
       setImmediate(() => {
         this.undelivered--;
-        if (!this.halted) job.resolve();
+        if (!this.halted) job.resolve(result);
       });
       return;
     }

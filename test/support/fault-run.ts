@@ -152,11 +152,12 @@ export async function runFaultCase(c: FaultCase, occurrences: number, trace?: (e
     if (w !== undefined && w.poisoned) r.settleCeiling(w.durableEntryId);
   };
   // A failure for want of space of an optimisation is absorbed: a preallocation (the segment
-  // grows as it is written).
+  // grows as it is written), or the reservation or write of zeros ahead of the log (the commit
+  // leaves them out and goes on).
   let absorbed = false;
   const onDiagnostic = (e: unknown): void => {
     const kind = (e as DiagnosticEvent).kind;
-    if (kind !== 'fallocate-no-space' || !fired || absorbed) return;
+    if ((kind !== 'fallocate-no-space' && kind !== 'zeros-skipped') || !fired || absorbed) return;
     absorbed = true;
     r.faultAbsorbed();
   };

@@ -566,7 +566,8 @@ export class WalRun {
   }
 
   /**
-   * The fault hit an operation the writer could do without: a preallocation with no room for it.
+   * The fault hit an operation the writer could do without: a preallocation, or the reservation or
+   * write of zeros ahead of the log (the commit left them out), with no room for it.
    * What the writer reports from then on is durable: no ceiling (recovery still checks every report).
    */
   faultAbsorbed(): void {
