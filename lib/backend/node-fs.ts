@@ -8,12 +8,13 @@ import { performance } from 'node:perf_hooks';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { channels, diagnoseOnce } from '../diagnostics';
 import { IoError, toIoError } from '../errors';
+import { isNoRoom } from './no-room';
 import { openModeFlags, type CommitResult, type CommitStats, type CommitSteps, type FileBackend, type LockResult, type OpenMode } from './backend';
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { DEGRADED_LOCK, releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 import { OWNED_BYTES, snapshot, snapshotChunks } from './owned-bytes';
-import { isNoRoom, splitZeros } from './zero-chunks';
+import { splitZeros } from './zero-chunks';
 
 const { O_RDONLY } = fs.constants;
 

@@ -1,5 +1,3 @@
-import { IoError } from '../errors';
-
 // The zeros a commit writes ahead of the log (CommitSteps.zeroChunks, CommitPlan.zeroChunks): an
 // optimisation, not data, so a commit leaves them out where the file system has no room for them.
 
@@ -10,9 +8,4 @@ export function splitZeros(chunks: readonly Uint8Array[], zeroChunks: number): {
   let dataLength = 0;
   for (const c of data) dataLength += c.length;
   return { data, zeros: zeroChunks === 0 ? [] : chunks.slice(cut), dataLength };
-}
-
-/** A failure for want of room: the disk (ENOSPC) or the user's quota (EDQUOT) is full. */
-export function isNoRoom(err: unknown): boolean {
-  return err instanceof IoError && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT');
 }

@@ -1,10 +1,10 @@
 import { OWNED_BYTES, snapshotChunks } from '../backend/owned-bytes';
 import { channels } from '../diagnostics';
+import { isNoRoom } from '../backend/no-room';
 import { ClosedError, InvalidArgumentError, InvalidStateError } from '../errors';
 import { CommitTurns } from './commit-turns';
 import type { CommitPlan, CommitResult, WritableFile } from './directory';
 import { checkBytes, checkCommitPlan, checkEnd, checkPosition, type CheckedCommitPlan, MAX_WRITEV_CHUNKS } from './file-arguments';
-import { isNoRoom } from '../backend/zero-chunks';
 
 // The offset bookkeeping every WritableFile shares; subclasses supply positioned primitives.
 // Arguments are checked here (file-arguments.ts), before any implementation sees them.

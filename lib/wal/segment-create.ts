@@ -2,7 +2,8 @@ import type { Checksummer } from '../backend/backend';
 import { channels, diagnoseOnce } from '../diagnostics';
 import type { Directory, WritableFile } from '../directory/directory';
 import { parentOf } from '../directory/path';
-import { InvalidStateError, IoError } from '../errors';
+import { isNoRoom } from '../backend/no-room';
+import { InvalidStateError } from '../errors';
 import { ActiveSegment, zeroRuns } from './active-segment';
 import { encodeSegmentHeader, FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE, segmentPath } from './format';
 
@@ -23,17 +24,12 @@ function reserve(dir: Directory, file: WritableFile, length: number, path: strin
     if (file.allocate(length)) return true;
     diagnoseOnce({ kind: 'fallocate-unsupported', message: 'WAL segments are not preallocated: this directory cannot reserve space', path }, dir.kind);
   } catch (err) {
-    if (!isNoSpace(err)) throw err;
+    if (!isNoRoom(err)) throw err;
     if (channels.diagnostic.hasSubscribers) {
       channels.diagnostic.publish({ kind: 'fallocate-no-space', message: `WAL segments are not preallocated: no room to reserve ${length} bytes`, path, error: err });
     }
   }
   return false;
-}
-
-/** A failure for want of space: the disk (ENOSPC) or the user's quota (EDQUOT) is full. */
-function isNoSpace(err: unknown): boolean {
-  return err instanceof IoError && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT');
 }
 
 export interface NewSegment {
