@@ -1,4 +1,4 @@
-export type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
+export type { CommitPlan, CommitResult, Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 export { FsDirectory, type FsDirectoryOptions } from './fs';
 export { MemoryDirectory, type MemoryDirectoryOptions } from './memory';
 export { SimulatedDirectory, type SimulatedDirectoryOptions, type CrashMode, type CrashOptions, type ScheduledCrash, type SimulatedOperation } from './simulated';
