@@ -6,7 +6,7 @@ import path from 'node:path';
 import { NativeFileBackend } from '../lib/backend/native';
 import { NodeFsBackend } from '../lib/backend/node-fs';
 import { nativeBackend } from '../lib/backend/select';
-import type { CommitSteps, FileBackend } from '../lib/backend/backend';
+import type { CommitResult, CommitSteps, FileBackend } from '../lib/backend/backend';
 import type { WritableFile } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { IoError } from '../lib/errors';
@@ -34,7 +34,7 @@ class FailingSyncBackend extends NodeFsBackend {
     this.failed = true;
     return Promise.reject(new IoError('EIO', 'fdatasync', p));
   }
-  override commitAsync(fd: number, steps: CommitSteps, p?: string): Promise<void> {
+  override commitAsync(fd: number, steps: CommitSteps, p?: string): Promise<CommitResult> {
     if (this.failed) this.startedAfterFailure++;
     return super.commitAsync(fd, steps, p);
   }
