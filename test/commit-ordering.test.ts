@@ -147,6 +147,24 @@ describe('calls that change a file while a commit of it is in flight', () => {
       assert.equal(f.size(), 4);
       f.close();
     });
+
+    it(`on ${name}: a commit handed over after waitCommitsSync() holds truncate() back once the one that ran settles`, async () => {
+      const f = open();
+      const ran = f.commitAsync({ chunks: [bytes('batch')], position: 0 });
+      f.waitCommitsSync();
+      const next = f.commitAsync({ chunks: [new Uint8Array(BIG).fill(7)], position: 5 });
+      let nextSettled = false;
+      void next.then(() => (nextSettled = true), () => (nextSettled = true));
+      await ran;
+      // The settled commit was the one waitCommitsSync saw run; the one behind it did not run.
+      assert.equal(nextSettled, false, 'the second commit is still in flight');
+      const wasRefused = refused(() => f.truncate(0));
+      await next;
+      if (!wasRefused) assert.equal(f.size(), 5 + BIG, `the truncate to 0 issued while the second commit was in flight left ${f.size()} bytes of a commit that reported them durable`);
+      assert.ok(wasRefused, 'truncate() is refused while the second commit is in flight');
+      assert.equal(f.size(), 5 + BIG);
+      f.close();
+    });
   }
 
   it('on node:fs: a truncate() between a commit\'s write and its fdatasync cannot cut bytes the commit then reports durable', async () => {

@@ -458,7 +458,9 @@ export abstract class BaseWritableFile implements WritableFile {
         else {
           // Commits settle in the order they were handed over: the oldest ones are those that ran.
           this.commitsUnsettled--;
-          this.commitsRun = Math.min(this.commitsRun, this.commitsUnsettled);
+          // The one settling is the oldest, so one of those waitCommitsSync saw run while any is left;
+          // a commit handed over after that wait is counted as run only by the next wait.
+          if (this.commitsRun > 0) this.commitsRun--;
         }
       }
       if (--this.inFlight === 0 && this.releaseWhenIdle) {
