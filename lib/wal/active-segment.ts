@@ -205,7 +205,9 @@ export class ActiveSegment {
       this.asyncSyncs--;
       // Commits settle in the order they were handed over: the oldest ones are those that ran.
       this.commitsUnsettled--;
-      this.commitsRun = Math.min(this.commitsRun, this.commitsUnsettled);
+      // The one settling is the oldest, so one of those waitCommitsSync saw run while any is left;
+      // a commit handed over after that wait is counted as run only by the next wait.
+      if (this.commitsRun > 0) this.commitsRun--;
       if (this.asyncSyncs === 0 && this.closeWhenIdle) this.closeFile();
     }
   }
