@@ -1,6 +1,7 @@
 import { splitZeros } from '../../lib/backend/zero-chunks';
 import type { CommitPlan, CommitResult, Directory, WritableFile } from '../../lib/directory/directory';
 import type { BaseWritableFile } from '../../lib/directory/writable-base';
+import { InvalidStateError } from '../../lib/errors';
 import { xorshift32 } from '../crc32c-oracle';
 
 // A simulated commit thread: files of a directory (a SimulatedDirectory) that run their group
@@ -13,6 +14,8 @@ interface Job {
   readonly plan: CommitPlan;
   readonly resolve: (result: CommitResult) => void;
   readonly reject: (err: unknown) => void;
+  /** A synchronous call (waitCommitsSync, sync, close) saw it run: it no longer holds writes back. */
+  seen: boolean;
 }
 
 /** One file's commit thread: its queue of commits and the first failure, which fails every later one unrun. */
@@ -23,6 +26,8 @@ class FileCommitThread {
   private halted = false;
   /** Commits run whose completion has not reached JS yet. */
   private undelivered = 0;
+  /** Commits not yet settled in JS, queued or run (see refuseWhileCommitting). */
+  private readonly unsettled = new Set<Job>();
 
   constructor(
     private readonly file: WritableFile,
@@ -34,9 +39,34 @@ class FileCommitThread {
     // The chunks are the writer's buffers: copied, as the native core copies them before it returns.
     const copied: CommitPlan = { ...plan, chunks: plan.chunks.map((c) => c.slice()) };
     return new Promise<CommitResult>((resolve, reject) => {
-      this.jobs.push({ plan: copied, resolve, reject });
+      const job: Job = {
+        plan: copied,
+        resolve: (result) => {
+          this.unsettled.delete(job);
+          resolve(result);
+        },
+        reject: (err) => {
+          this.unsettled.delete(job);
+          reject(err);
+        },
+        seen: false,
+      };
+      this.unsettled.add(job);
+      this.jobs.push(job);
       this.schedule();
     });
+  }
+
+  /**
+   * As every WritableFile does (writable-base.ts): a call that changes the file from the JS thread
+   * while a commit is in flight, not seen run by a synchronous call, is refused. The wrapped
+   * file's own check cannot see these commits (they bypass its commitAsync), so the writer's
+   * paths on a commit thread are held to the rule here.
+   */
+  refuseWhileCommitting(call: string): void {
+    for (const job of this.unsettled) {
+      if (!job.seen) throw new InvalidStateError(`${call}() while a commit on the simulated commit thread is in flight`);
+    }
   }
 
   /** Whether a commit is queued, or ran and its completion is still to reach JS. */
@@ -47,6 +77,7 @@ class FileCommitThread {
   /** Runs every queued commit now (waitCommitsSync, close: a synchronous call blocks on the thread) and throws the first failure. */
   runAll(): void {
     while (this.jobs.length > 0) this.runOne();
+    for (const job of this.unsettled) job.seen = true;
     if (this.failure !== undefined) throw this.failure.cause;
   }
 
@@ -137,6 +168,20 @@ export class CommitThreads {
               return (plan: CommitPlan) => thread.commit(plan);
             case 'waitCommitsSync':
               return () => thread.runAll();
+            case 'write':
+            case 'writev':
+            case 'writeAt':
+            case 'allocate':
+            case 'truncate':
+              return (...args: unknown[]) => {
+                thread.refuseWhileCommitting(key);
+                return (target[key] as (...a: unknown[]) => unknown)(...args);
+              };
+            case 'writeAsync':
+              return async (data: Uint8Array) => {
+                thread.refuseWhileCommitting(key);
+                return target.writeAsync(data);
+              };
             case 'sync':
               return () => {
                 thread.runAll();
