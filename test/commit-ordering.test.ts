@@ -156,13 +156,21 @@ describe('calls that change a file while a commit of it is in flight', () => {
       let nextSettled = false;
       void next.then(() => (nextSettled = true), () => (nextSettled = true));
       await ran;
-      // The settled commit was the one waitCommitsSync saw run; the one behind it did not run.
+      // The settled commit was the one waitCommitsSync saw run; the one behind it did not settle.
       assert.equal(nextSettled, false, 'the second commit is still in flight');
       const wasRefused = refused(() => f.truncate(0));
       await next;
-      if (!wasRefused) assert.equal(f.size(), 5 + BIG, `the truncate to 0 issued while the second commit was in flight left ${f.size()} bytes of a commit that reported them durable`);
-      assert.ok(wasRefused, 'truncate() is refused while the second commit is in flight');
-      assert.equal(f.size(), 5 + BIG);
+      if (name === 'native') {
+        // On the commit thread an 8 MiB write and its fdatasync are still running here.
+        if (!wasRefused) assert.equal(f.size(), 5 + BIG, `the truncate to 0 issued while the second commit was in flight left ${f.size()} bytes of a commit that reported them durable`);
+        assert.ok(wasRefused, 'truncate() is refused while the second commit is in flight');
+        assert.equal(f.size(), 5 + BIG);
+      } else if (!wasRefused) {
+        // Memory and simulated files may run the second commit (synchronously, in a microtask)
+        // before the caller resumes, its promise settling later: a truncate let through then is
+        // ordered after it, so nothing undoes the truncate.
+        assert.equal(f.size(), 0, 'a truncate let through comes after every commit handed over before it');
+      } else assert.equal(f.size(), 5 + BIG);
       f.close();
     });
   }
