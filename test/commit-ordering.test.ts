@@ -160,7 +160,7 @@ describe('calls that change a file while a commit of it is in flight', () => {
       assert.equal(nextSettled, false, 'the second commit is still in flight');
       const wasRefused = refused(() => f.truncate(0));
       await next;
-      if (name === 'native') {
+      if (name === 'the native core') {
         // On the commit thread an 8 MiB write and its fdatasync are still running here.
         if (!wasRefused) assert.equal(f.size(), 5 + BIG, `the truncate to 0 issued while the second commit was in flight left ${f.size()} bytes of a commit that reported them durable`);
         assert.ok(wasRefused, 'truncate() is refused while the second commit is in flight');
