@@ -95,4 +95,21 @@ describe('ActiveSegment.close', () => {
     assert.equal(closed, true, 'nothing is in flight on the file any more');
     await ran;
   });
+
+  for (const [name, open] of kinds(() => root)) it(`on ${name}: a waitCommitsSync() the file refused (a commit queued behind a syncAsync) counts no commit as run`, async () => {
+    const { file, closedUnderCommit } = watchedFile(open().create('seg'));
+    const segment = segmentOn(file);
+    const syncing = segment.syncAsync();
+    const queued = segment.commit({ chunks: [new Uint8Array(BIG)], position: SEGMENT_HEADER_SIZE }, SEGMENT_HEADER_SIZE + BIG);
+    assert.throws(() => segment.waitCommitsSync(), (err: Error) => err.name === 'InvalidStateError', 'the file cannot wait for a commit queued behind its syncAsync');
+    let queuedSettled = false;
+    void queued.then(() => (queuedSettled = true), () => (queuedSettled = true));
+    await syncing;
+    if (!queuedSettled) {
+      segment.close();
+      assert.equal(closedUnderCommit(), false, 'the file was closed under the commit the refused wait never saw run');
+    } else segment.close();
+    await queued;
+    assert.equal(closedUnderCommit(), false);
+  });
 });

@@ -1,7 +1,7 @@
 import { OWNED_BYTES } from '../backend/owned-bytes';
 import { channels } from '../diagnostics';
 import type { CommitPlan, WritableFile } from '../directory/directory';
-import { InvalidStateError } from '../errors';
+import { ClosedError, InvalidStateError } from '../errors';
 import { FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE } from './format';
 
 // The segment the writer appends to. Writes are positioned (writeAt at our own `position`), not
@@ -145,10 +145,16 @@ export class ActiveSegment {
    * same call must cut the file back to their end, not to before them (WriterState.poison).
    */
   waitCommitsSync(): void {
+    // A file that refused to wait (InvalidStateError: commits queued behind its syncAsync or
+    // writeAsync; ClosedError) ran nothing; one that waited and throws a failure ran them all.
+    let waited = true;
     try {
       this.handle().waitCommitsSync();
+    } catch (err) {
+      waited = !(err instanceof InvalidStateError || err instanceof ClosedError);
+      throw err;
     } finally {
-      this.commitsRun = this.commitsUnsettled;
+      if (waited) this.commitsRun = this.commitsUnsettled;
     }
     if (this.committedTo > this.synced) this.synced = this.committedTo;
   }
