@@ -8,6 +8,7 @@ import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { ActiveSegment } from '../lib/wal/active-segment';
 import { FORMAT_VERSION, SEGMENT_HEADER_SIZE } from '../lib/wal/format';
+import { overriding } from './support/overriding';
 
 // ActiveSegment.close() releases the file only once no commit handed to it is still in flight.
 // A commit a synchronous wait (waitCommitsSync, the writer's early leave from group commit) saw
@@ -18,22 +19,14 @@ import { FORMAT_VERSION, SEGMENT_HEADER_SIZE } from '../lib/wal/format';
 function watchedFile(file: WritableFile): { file: WritableFile; closedUnderCommit: () => boolean } {
   let unsettled = 0;
   let closedUnderCommit = false;
-  const watched = new Proxy(file, {
-    get(target, key) {
-      if (key === 'commitAsync') {
-        return (plan: Parameters<WritableFile['commitAsync']>[0]) => {
-          unsettled++;
-          return target.commitAsync(plan).finally(() => unsettled--);
-        };
-      }
-      if (key === 'close') {
-        return () => {
-          if (unsettled > 0) closedUnderCommit = true;
-          target.close();
-        };
-      }
-      const v = Reflect.get(target, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+  const watched = overriding(file, {
+    commitAsync: (plan) => {
+      unsettled++;
+      return file.commitAsync(plan).finally(() => unsettled--);
+    },
+    close: () => {
+      if (unsettled > 0) closedUnderCommit = true;
+      file.close();
     },
   });
   return { file: watched, closedUnderCommit: () => closedUnderCommit };
@@ -82,13 +75,7 @@ describe('ActiveSegment.close', () => {
   it('closes at once when the only commits in flight are ones waitCommitsSync() saw run', async () => {
     const { file } = watchedFile(new MemoryDirectory().create('seg'));
     let closed = false;
-    const segment = segmentOn(new Proxy(file, {
-      get(target, key) {
-        if (key === 'close') return () => { closed = true; target.close(); };
-        const v = Reflect.get(target, key) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    }));
+    const segment = segmentOn(overriding(file, { close: () => { closed = true; file.close(); } }));
     const ran = segment.commit({ chunks: [new Uint8Array(8)], position: SEGMENT_HEADER_SIZE }, SEGMENT_HEADER_SIZE + 8);
     segment.waitCommitsSync();
     segment.close();

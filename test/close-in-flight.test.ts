@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { FileBackend } from '../lib/backend/backend';
 import { availableBackends } from '../lib/backend/select';
 import { channels, type DiagnosticEvent } from '../lib/diagnostics';
 import { FsDirectory } from '../lib/directory/fs';
 import { SimulatedDirectory } from '../lib/directory/simulated';
 import { IoError } from '../lib/errors';
 import { RecordLogWriter } from '../lib/recordlog/writer';
+import { overriding } from './support/overriding';
 
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 const LOG = 'events.rlog';
@@ -46,16 +46,12 @@ if (fs.existsSync('/proc/self/fd')) {
       for (const op of ['writeAsync', 'commitAsync'] as const) {
         it(`a close(2) failing once the ${op} it waited for succeeded leaves that success alone, and is published as 'deferred-close-failed'`, async () => {
           // close(2) can report EIO (network file systems); the descriptor is released anyway.
-          const failingClose = new Proxy(backend, {
-            get(target, prop) {
-              if (prop === 'close') return (fd: number) => {
-                target.close(fd);
-                throw new IoError('EIO', 'close', undefined);
-              };
-              const value: unknown = Reflect.get(target, prop, target);
-              return typeof value === 'function' ? value.bind(target) : value;
+          const failingClose = overriding(backend, {
+            close: (fd) => {
+              backend.close(fd);
+              throw new IoError('EIO', 'close', undefined);
             },
-          }) as FileBackend;
+          });
           const events: DiagnosticEvent[] = [];
           const listen = (e: unknown): void => void events.push(e as DiagnosticEvent);
           channels.diagnostic.subscribe(listen);

@@ -13,23 +13,13 @@ import { loadNative } from '../lib/native';
 import { IoError } from '../lib/errors';
 import { assertCode, bytes, directoryContract, text } from './directory-contract';
 import { collectEvents } from './support/diagnostics';
+import { overriding } from './support/overriding';
 import { TEST_BUILD, testBuild } from './support/test-binding';
 
 // FsDirectory: the shared contract on every backend, plus what only real files can show.
 
 function tempRoot(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'durability-dir-'));
-}
-
-/** The backend with some methods replaced (to inject OS failures real disks rarely give us). */
-function withOverrides(real: FileBackend, overrides: Partial<FileBackend>): FileBackend {
-  return new Proxy(real, {
-    get(target, prop) {
-      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof FileBackend];
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
 }
 
 for (const backend of availableBackends()) {
@@ -68,7 +58,7 @@ for (const backend of availableBackends()) {
 
     it('atomicWrite whose fdatasync fails keeps the old file and removes its temp file', () => {
       let failing = false;
-      const flaky = withOverrides(backend, {
+      const flaky = overriding(backend, {
         fdatasync: (fd: number, p?: string) => {
           if (failing) throw new IoError('EIO', 'fdatasync', p);
           backend.fdatasync(fd, p);
@@ -85,7 +75,7 @@ for (const backend of availableBackends()) {
     it('atomicWrite whose close fails closes the descriptor once, removes its temp file and keeps the old file', () => {
       const closed: number[] = [];
       let failing = false;
-      const flaky = withOverrides(backend, {
+      const flaky = overriding(backend, {
         close: (fd: number) => {
           closed.push(fd);
           backend.close(fd); // close(2) releases the number even when it reports an error
@@ -107,7 +97,7 @@ for (const backend of availableBackends()) {
       // close(2) can fail (EIO on some network file systems); the failure before it is the one
       // that tells the caller what went wrong, as in fsyncDir.
       let failing = false;
-      const bad = withOverrides(backend, {
+      const bad = overriding(backend, {
         fdatasync: (fd: number, p?: string) => {
           if (failing) throw new IoError('EIO', 'fdatasync', p);
           backend.fdatasync(fd, p);
@@ -129,7 +119,7 @@ for (const backend of availableBackends()) {
     });
 
     it('a failing fsync surfaces as IoError from sync, syncDir and delete', async () => {
-      const bad = withOverrides(backend, {
+      const bad = overriding(backend, {
         fdatasync: (_fd: number, p?: string) => {
           throw new IoError('EIO', 'fdatasync', p);
         },
@@ -162,7 +152,7 @@ for (const backend of availableBackends()) {
           failNext = false;
           throw new IoError('EIO', 'fdatasync', p);
         };
-        const flaky = withOverrides(backend, {
+        const flaky = overriding(backend, {
           fdatasync: (fd: number, p?: string) => {
             failOnce(p);
             backend.fdatasync(fd, p);
@@ -313,7 +303,7 @@ describe('FsDirectory fallbacks', () => {
     it(`mkdirp fsyncs each parent also where the directory exists: an earlier fsync may have failed (${backend.name})`, () => {
       fs.mkdirSync(path.join(root, 'a', 'b'), { recursive: true });
       const synced: string[] = [];
-      const counting = withOverrides(backend, {
+      const counting = overriding(backend, {
         fsyncDir: (p: string) => {
           synced.push(path.relative(root, p).split(path.sep).join('/'));
           backend.fsyncDir(p);
@@ -329,7 +319,7 @@ describe('FsDirectory fallbacks', () => {
       const calls: string[] = [];
       // Store paths as the Directory names them ('/'), whatever the platform's separator.
       const rel = (p: string | undefined): string => (path.relative(root, p ?? '?').split(path.sep).join('/') || '.').replace(/\.tmp-[0-9a-f]{16}$/, '.tmp');
-      const recording = withOverrides(backend, {
+      const recording = overriding(backend, {
         open: (p: string, mode: OpenMode) => {
           calls.push(`open ${rel(p)} ${mode}`);
           return backend.open(p, mode);
@@ -381,7 +371,7 @@ describe('FsDirectory fallbacks', () => {
     it(`allocate returns false on ${errno}, with one diagnostic, and files still work`, () => {
       const real = availableBackends()[0];
       let calls = 0;
-      const noFallocate = withOverrides(real, {
+      const noFallocate = overriding(real, {
         fallocate: (_fd: number, _o: number, _l: number, p?: string) => {
           calls++;
           throw new IoError(errno, 'fallocate', p);
@@ -413,7 +403,7 @@ describe('FsDirectory fallbacks', () => {
 
   it('allocate failures that are not "unsupported" propagate', () => {
     const real = availableBackends()[0];
-    const full = withOverrides(real, {
+    const full = overriding(real, {
       fallocate: (_fd: number, _o: number, _l: number, p?: string) => {
         throw new IoError('ENOSPC', 'fallocate', p);
       },
@@ -466,7 +456,7 @@ describe('FsDirectory fallbacks', () => {
   it('a refused lock closes its descriptor and throws LockedError', () => {
     const real = availableBackends()[0];
     const closed: number[] = [];
-    const busy = withOverrides(real, {
+    const busy = overriding(real, {
       tryLock: () => ({ acquired: false }),
       close: (fd: number) => {
         closed.push(fd);

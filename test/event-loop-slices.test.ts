@@ -22,6 +22,7 @@ import { SLICE_WORK } from '../lib/wal/pacer';
 import { WalReader } from '../lib/wal/reader';
 import { SCAN_CHUNK } from '../lib/wal/scan-window';
 import { WalWriter } from '../lib/wal/writer';
+import { overriding } from './support/overriding';
 
 const ZERO_TAIL = 64 * 1024 * 1024;
 /** One slice: its budget, plus the read that crossed it. Twice that leaves room for a slice that started a turn late. */
@@ -36,28 +37,16 @@ interface ReadLog {
 
 /** `inner`, with every read of an opened file tagged by the turn it happened in. */
 function taggedReads(inner: Directory, log: ReadLog, turnNow: () => number): Directory {
-  const wrapFile = (file: ReadableFile): ReadableFile => new Proxy(file, {
-    get(target, key) {
-      if (key === 'read') {
-        return (into: Uint8Array, position: number) => {
-          const n = target.read(into, position);
-          const t = turnNow();
-          log.perTurn.set(t, (log.perTurn.get(t) ?? 0) + n);
-          log.total += n;
-          return n;
-        };
-      }
-      const v = Reflect.get(target, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+  const wrapFile = (file: ReadableFile): ReadableFile => overriding(file, {
+    read: (into, position) => {
+      const n = file.read(into, position);
+      const t = turnNow();
+      log.perTurn.set(t, (log.perTurn.get(t) ?? 0) + n);
+      log.total += n;
+      return n;
     },
   });
-  return new Proxy(inner, {
-    get(target, key) {
-      if (key === 'openRead') return (p: string) => wrapFile(target.openRead(p));
-      const v = Reflect.get(target, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  return overriding(inner, { openRead: (p) => wrapFile(inner.openRead(p)) });
 }
 
 /** Counts turns of the event loop until stopped. */

@@ -17,6 +17,7 @@ import { COMMIT_DEPTH } from '../lib/wal/group-commit';
 const MAX_PER_TURN = 4 * COMMIT_DEPTH;
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { overriding } from './support/overriding';
 
 const child = path.join(__dirname, 'fixtures', 'group-commit-child.js');
 
@@ -61,13 +62,7 @@ function blockingCommits(backend: FileBackend): FileBackend {
       return Promise.reject(err);
     }
   };
-  return new Proxy(backend, {
-    get(target, key) {
-      if (key === 'commitAsync') return commitAsync;
-      const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return overriding(backend, { commitAsync });
 }
 
 for (const backend of availableBackends()) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { CommitSteps, FileBackend } from '../lib/backend/backend';
+import type { FileBackend } from '../lib/backend/backend';
 import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend, tsBackend } from '../lib/backend/select';
 import type { WritableFile } from '../lib/directory/directory';
@@ -14,6 +14,7 @@ import { readRecordLog } from '../lib/recordlog/reader';
 import { RecordLogWriter } from '../lib/recordlog/writer';
 import { bytes, text } from './directory-contract';
 import { ErrseqBackend } from './support/errseq-backend';
+import { overriding } from './support/overriding';
 import { TEST_BUILD, testBuild } from './support/test-binding';
 
 // Two fdatasyncs of one descriptor must never run at once. Linux reports a writeback error once
@@ -282,20 +283,23 @@ function heldWrites(real: FileBackend): { backend: FileBackend; release(): void;
   const held: (() => void)[] = [];
   let unwritten = 0;
   let syncsAheadOfWrites = 0;
-  const backend = new Proxy(real, {
-    get(target, prop) {
-      if (prop === 'pwriteAsync') return (fd: number, data: Uint8Array, offset: number, p?: string) => {
-        unwritten++;
-        return new Promise<void>((resolve) => held.push(resolve))
-          .then(() => target.pwriteAsync(fd, data, offset, p))
-          .finally(() => unwritten--);
-      };
-      if (prop === 'fdatasyncAsync' || prop === 'commitAsync') return (...args: unknown[]) => {
-        if (unwritten > 0) syncsAheadOfWrites++;
-        return (target[prop] as (...a: unknown[]) => Promise<void>).apply(target, args);
-      };
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+  const noteSyncStart = (): void => {
+    if (unwritten > 0) syncsAheadOfWrites++;
+  };
+  const backend = overriding(real, {
+    pwriteAsync: (fd, data, offset, p) => {
+      unwritten++;
+      return new Promise<void>((resolve) => held.push(resolve))
+        .then(() => real.pwriteAsync(fd, data, offset, p))
+        .finally(() => unwritten--);
+    },
+    fdatasyncAsync: (fd, p) => {
+      noteSyncStart();
+      return real.fdatasyncAsync(fd, p);
+    },
+    commitAsync: (fd, steps, p) => {
+      noteSyncStart();
+      return real.commitAsync(fd, steps, p);
     },
   });
   return { backend, release: () => held.splice(0).forEach((r) => r()), syncsAheadOfWrites: () => syncsAheadOfWrites };
@@ -327,13 +331,7 @@ describe('writes in flight (writeAsync) and the syncs after them', () => {
     });
 
     it(`on ${name}: a syncAsync behind a writeAsync that failed fails with its error, unrun`, async () => {
-      const failing = new Proxy(real, {
-        get(target, prop) {
-          if (prop === 'pwriteAsync') return () => Promise.reject(new IoError('EIO', 'write', 'f'));
-          const value: unknown = Reflect.get(target, prop, target);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
+      const failing = overriding(real, { pwriteAsync: () => Promise.reject(new IoError('EIO', 'write', 'f')) });
       const f = new FsDirectory(root, { backend: failing }).create('f');
       const written = outcome(f.writeAsync(bytes('lost')));
       const synced = outcome(f.syncAsync());
@@ -423,19 +421,15 @@ if (nativeBackend() !== undefined) {
     it('syncAsync issued while a commit runs starts its fdatasync only once the commit settled', async () => {
       const events: string[] = [];
       const real = new NativeFileBackend(testBuild().binding);
-      const backend = new Proxy(real, {
-        get(target, prop) {
-          if (prop === 'fdatasyncAsync') return (fd: number, p?: string) => {
-            events.push('fdatasync started');
-            return real.fdatasyncAsync(fd, p);
-          };
-          if (prop === 'commitAsync') return (fd: number, steps: CommitSteps, p?: string) => {
-            const commit = real.commitAsync(fd, steps, p);
-            void commit.then(() => events.push('commit done'));
-            return commit;
-          };
-          const value: unknown = Reflect.get(target, prop, target);
-          return typeof value === 'function' ? value.bind(target) : value;
+      const backend = overriding(real, {
+        fdatasyncAsync: (fd, p) => {
+          events.push('fdatasync started');
+          return real.fdatasyncAsync(fd, p);
+        },
+        commitAsync: (fd, steps, p) => {
+          const commit = real.commitAsync(fd, steps, p);
+          void commit.then(() => events.push('commit done'));
+          return commit;
         },
       });
       const f = new FsDirectory(root, { backend }).create('f');

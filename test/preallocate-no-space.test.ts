@@ -16,6 +16,7 @@ import { IoError } from '../lib/errors';
 import { raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { overriding } from './support/overriding';
 
 const payload = (i: number): Uint8Array => new Uint8Array(1000).fill(1 + (i % 250));
 const ids = (dir: Directory): number[] => new WalReader(dir, { codec: raw }).replaySync({ mode: 'strict' }).map((r) => r.entryId);
@@ -46,13 +47,7 @@ describe('no room to preallocate a segment', () => {
     it(`FsDirectory(${backend.name}): fallocate failing with ENOSPC leaves the segment unreserved; the writer opens, rotates and appends`, () => {
       const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-no-space-'));
       try {
-        const full = new Proxy(backend, {
-          get(target, key) {
-            if (key === 'fallocate') return (_fd: number, _offset: number, _length: number, p?: string) => { throw new IoError('ENOSPC', 'fallocate', p); };
-            const v = Reflect.get(target, key) as unknown;
-            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-          },
-        });
+        const full = overriding(backend, { fallocate: (_fd, _offset, _length, p) => { throw new IoError('ENOSPC', 'fallocate', p); } });
         const dir = new FsDirectory(root, { backend: full });
         const w = WalWriter.create(dir, { codec: raw, preallocate: true, maxSegmentSize: 100_000 });
         for (let i = 0; i < 300; i++) w.append(payload(i));

@@ -12,6 +12,7 @@ import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { chopTail, dirKinds } from './fixtures/wal-dirs';
 import { collectEvents, withDiagnostics } from './support/diagnostics';
+import { overriding } from './support/overriding';
 import { applyKv, checkpointEntry, kvCodec, kvStateCodec, stateOf, type KvOp, type KvState } from './fixtures/kv';
 
 const put = (i: number): KvOp => ({ op: 'put', key: `k${i % 7}`, value: i });
@@ -44,16 +45,10 @@ function corrupt(dir: Directory, path: string, at: (b: Uint8Array) => number): v
  */
 function interruptedAtLock(dir: Directory, lockCall: number, interlude: () => void): Directory {
   let calls = 0;
-  return new Proxy(dir, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key, target);
-      if (key === 'lock') {
-        return (path: string) => {
-          if (++calls === lockCall) interlude();
-          return target.lock(path);
-        };
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  return overriding(dir, {
+    lock: (path) => {
+      if (++calls === lockCall) interlude();
+      return dir.lock(path);
     },
   });
 }

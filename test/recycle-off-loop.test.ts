@@ -14,22 +14,21 @@ import { raw } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { overriding } from './support/overriding';
 
 const options = { codec: raw, maxSegmentSize: 32 + 4 * 26, recycleCapacity: 4 };
 
 /** `backend` with its blocking fdatasync and directory fsync counted while `on` says so. */
 function countingBlockingSyncs(backend: FileBackend, on: () => boolean): { backend: FileBackend; calls: string[] } {
   const calls: string[] = [];
-  const spy = new Proxy(backend, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver) as unknown;
-      if ((key === 'fdatasync' || key === 'fsyncDir') && typeof value === 'function') {
-        return (...args: unknown[]) => {
-          if (on()) calls.push(`${String(key)} ${String(args[args.length - 1])}`);
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  const spy = overriding(backend, {
+    fdatasync: (fd, path) => {
+      if (on()) calls.push(`fdatasync ${String(path)}`);
+      backend.fdatasync(fd, path);
+    },
+    fsyncDir: (path) => {
+      if (on()) calls.push(`fsyncDir ${path}`);
+      backend.fsyncDir(path);
     },
   });
   return { backend: spy, calls };

@@ -20,6 +20,7 @@ import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
 import { runCli } from './support/cli-run';
 import { collectEvents } from './support/diagnostics';
+import { overriding } from './support/overriding';
 import { CHECKPOINT_STRAYS, KINDS, ROOT_STRAYS, WAL_STRAYS, describeEntry } from './support/stray-names';
 
 interface Count {
@@ -233,13 +234,7 @@ for (const backend of availableBackends()) {
       const fsdir = fsDir(root, backend);
       let walListings = 0;
       // Counts the follower's looks at wal/: it lists wal/ each time it checks for a next segment.
-      const dir = new Proxy(fsdir, {
-        get(target, prop, receiver) {
-          if (prop === 'list') return (p: string) => ((p === 'wal' && walListings++), target.list(p));
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
+      const dir = overriding(fsdir, { list: (p) => ((p === 'wal' && walListings++), fsdir.list(p)) });
       const abort = new AbortController();
       const it = new WalReader(dir, { codec }).follow({ maxPollIntervalMs: 1, signal: abort.signal });
       for (let i = 0; i < ENTRIES; i++) assert.equal((await it.next()).done, false);

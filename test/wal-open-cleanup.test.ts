@@ -12,19 +12,14 @@ import { IoError } from '../lib/errors';
 import { raw } from '../lib/wal/codec';
 import { WAL_DIR } from '../lib/wal/format';
 import { WalWriter } from '../lib/wal/writer';
+import { overriding } from './support/overriding';
 
 /** `dir` whose syncDir of wal/ fails with EIO while `failing()` says so. */
 function failingWalSync(dir: Directory, failing: () => boolean): Directory {
-  return new Proxy(dir, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target) as unknown;
-      if (key === 'syncDir') {
-        return (p: string) => {
-          if (p === WAL_DIR && failing()) throw new IoError('EIO', 'fsync', p);
-          return target.syncDir(p);
-        };
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  return overriding(dir, {
+    syncDir: (p) => {
+      if (p === WAL_DIR && failing()) throw new IoError('EIO', 'fsync', p);
+      return dir.syncDir(p);
     },
   });
 }

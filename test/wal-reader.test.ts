@@ -14,6 +14,7 @@ import { WalReader, type ReplayOptions } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
 import { buildSegment, payloadsFor, writeLog, writeSegmentFile } from './vectors/build';
 import { collectEvents } from './support/diagnostics';
+import { overriding } from './support/overriding';
 
 const MODES = ['strict', 'bestEffortTail'] as const;
 
@@ -377,14 +378,11 @@ describe('WalReader: counting, fromEntryId and streaming', () => {
     const inner = new MemoryDirectory();
     writeLog(inner, { segments: 3, framesPerSegment: 4, payloadSize: 8, syncWindow: 4096 });
     let open = 0;
-    const dir = new Proxy(inner, {
-      get(target, prop, receiver) {
-        if (prop !== 'openRead') return Reflect.get(target, prop, receiver);
-        return (path: string) => {
-          const f = target.openRead(path);
-          open++;
-          return { path: f.path, size: () => f.size(), read: (t: Uint8Array, p: number) => f.read(t, p), close: () => { open--; f.close(); } };
-        };
+    const dir = overriding(inner, {
+      openRead: (path) => {
+        const f = inner.openRead(path);
+        open++;
+        return { path: f.path, size: () => f.size(), read: (t: Uint8Array, p: number) => f.read(t, p), close: () => { open--; f.close(); } };
       },
     });
     const r = reader(dir);

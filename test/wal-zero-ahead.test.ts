@@ -10,7 +10,7 @@ import type { TestNativeBinding } from '../binding';
 import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
-import type { CommitPlan, CommitResult, Directory, WritableFile } from '../lib/directory/directory';
+import type { CommitResult, Directory } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory } from '../lib/directory/simulated';
 import { InvalidStateError, IoError, PoisonedError } from '../lib/errors';
@@ -22,6 +22,7 @@ import { WalReader } from '../lib/wal/reader';
 import { scanSegment } from '../lib/wal/segment-scan';
 import { WalWriter } from '../lib/wal/writer';
 import { dirKinds } from './fixtures/wal-dirs';
+import { overriding, wrappingFiles } from './support/overriding';
 import { TEST_BUILD, testBuild } from './support/test-binding';
 
 interface Commit {
@@ -37,32 +38,18 @@ const isZeros = (c: Uint8Array): boolean => c.length > 0 && c.every((b) => b ===
 
 /** `inner`, recording every commit handed to a file, in the order handed. */
 function recordingDirectory(inner: Directory, commits: Commit[]): Directory {
-  const wrap = (file: WritableFile, path: string): WritableFile => new Proxy(file, {
-    get(target, key) {
-      if (key === 'commitAsync') {
-        return (plan: CommitPlan) => {
-          let frameBytes = 0;
-          let zeroBytes = 0;
-          for (const c of plan.chunks) {
-            if (isZeros(c) && (zeroBytes > 0 || c.length >= 4096)) zeroBytes += c.length;
-            else frameBytes += c.length;
-          }
-          commits.push({ path, position: plan.position, frameBytes, zeroBytes });
-          return target.commitAsync(plan);
-        };
+  return wrappingFiles(inner, (file, path) => overriding(file, {
+    commitAsync: (plan) => {
+      let frameBytes = 0;
+      let zeroBytes = 0;
+      for (const c of plan.chunks) {
+        if (isZeros(c) && (zeroBytes > 0 || c.length >= 4096)) zeroBytes += c.length;
+        else frameBytes += c.length;
       }
-      const v = Reflect.get(target, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      commits.push({ path, position: plan.position, frameBytes, zeroBytes });
+      return file.commitAsync(plan);
     },
-  });
-  return new Proxy(inner, {
-    get(target, key) {
-      if (key === 'create') return (path: string) => wrap(target.create(path), path);
-      if (key === 'openAppend') return (path: string) => wrap(target.openAppend(path), path);
-      const v = Reflect.get(target, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  }));
 }
 
 const PAYLOAD = 1000;
@@ -160,64 +147,48 @@ class HeldZeros {
   holdFrames = false;
 
   wrap(inner: Directory): Directory {
-    const wrapFile = (file: WritableFile): WritableFile => {
+    return wrappingFiles(inner, (file) => {
       let last: Promise<unknown> = Promise.resolve();
-      return new Proxy(file, {
-        get: (target, key) => {
-          if (key === 'waitsForCommits') return true;
-          if (key === 'waitCommitsSync') {
-            return () => {
-              this.waits++;
-              for (const h of this.held.splice(0)) h.run();
-            };
-          }
-          if (key === 'commitAsync') {
-            return (plan: CommitPlan): Promise<CommitResult> => {
-              const zerosOnly = plan.chunks.length > 0 && plan.chunks.every(isZeros);
-              const before = last;
-              const run = (): void => {
-                let at = plan.position;
-                for (const c of plan.chunks) {
-                  target.writeAt(c, at);
-                  at += c.length;
-                }
-                if (plan.truncateTo !== undefined) target.truncate(plan.truncateTo);
-                target.sync();
-              };
-              const done: Promise<CommitResult> = zerosOnly || this.holdFrames
-                ? before.then(() => new Promise<void>((resolve, reject) => {
-                  let settled = false;
-                  this.held.push({
-                    run: () => {
-                      if (settled) return;
-                      settled = true;
-                      run();
-                      resolve();
-                    },
-                    fail: (err) => {
-                      if (settled) return;
-                      settled = true;
-                      reject(err);
-                    },
-                  });
-                }))
-                : before.then(() => target.commitAsync(plan));
-              last = done.catch(() => undefined);
-              return done;
-            };
-          }
-          const v = Reflect.get(target, key) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      return overriding(file, {
+        waitsForCommits: true,
+        waitCommitsSync: () => {
+          this.waits++;
+          for (const h of this.held.splice(0)) h.run();
+        },
+        commitAsync: (plan): Promise<CommitResult> => {
+          const zerosOnly = plan.chunks.length > 0 && plan.chunks.every(isZeros);
+          const before = last;
+          const run = (): void => {
+            let at = plan.position;
+            for (const c of plan.chunks) {
+              file.writeAt(c, at);
+              at += c.length;
+            }
+            if (plan.truncateTo !== undefined) file.truncate(plan.truncateTo);
+            file.sync();
+          };
+          const done: Promise<CommitResult> = zerosOnly || this.holdFrames
+            ? before.then(() => new Promise<void>((resolve, reject) => {
+              let settled = false;
+              this.held.push({
+                run: () => {
+                  if (settled) return;
+                  settled = true;
+                  run();
+                  resolve();
+                },
+                fail: (err) => {
+                  if (settled) return;
+                  settled = true;
+                  reject(err);
+                },
+              });
+            }))
+            : before.then(() => file.commitAsync(plan));
+          last = done.catch(() => undefined);
+          return done;
         },
       });
-    };
-    return new Proxy(inner, {
-      get: (target, key) => {
-        if (key === 'create') return (path: string) => wrapFile(target.create(path));
-        if (key === 'openAppend') return (path: string) => wrapFile(target.openAppend(path));
-        const v = Reflect.get(target, key) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
     });
   }
 }

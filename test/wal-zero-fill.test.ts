@@ -19,7 +19,8 @@ import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, segmentPath } from '../lib/wal/
 import { WalReader } from '../lib/wal/reader';
 import { scanSegment } from '../lib/wal/segment-scan';
 import { WalWriter } from '../lib/wal/writer';
-import type { CommitPlan, WritableFile } from '../lib/directory/directory';
+import type { WritableFile } from '../lib/directory/directory';
+import { overriding } from './support/overriding';
 
 const SEGMENT = 4096;
 const PAYLOAD = 100;
@@ -179,32 +180,19 @@ function isZeroFill(c: Uint8Array): boolean {
 
 /** `inner`, except that zero-fill writes are counted and dropped (an unwritten tail reads as zeros anyway). */
 function zeroCountingDirectory(inner: Directory, seen: { zeroBytes: number; largestWrite: number; largestCommit: number }): Directory {
-  const wrap = (file: WritableFile): WritableFile => new Proxy(file, {
-    get(target, key) {
-      if (key === 'writeAt') {
-        return (data: Uint8Array, position: number) => {
-          if (!isZeroFill(data)) return target.writeAt(data, position);
-          seen.zeroBytes += data.length;
-          seen.largestWrite = Math.max(seen.largestWrite, data.length);
-        };
-      }
-      if (key === 'commitAsync') {
-        return (plan: CommitPlan) => {
-          seen.largestCommit = Math.max(seen.largestCommit, plan.chunks.length);
-          const kept = plan.chunks.filter((c) => !isZeroFill(c));
-          for (const c of plan.chunks) if (isZeroFill(c)) seen.zeroBytes += c.length;
-          return target.commitAsync({ ...plan, chunks: kept });
-        };
-      }
-      const v = Reflect.get(target, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+  const wrap = (file: WritableFile): WritableFile => overriding(file, {
+    writeAt: (data, position) => {
+      if (!isZeroFill(data)) return file.writeAt(data, position);
+      seen.zeroBytes += data.length;
+      seen.largestWrite = Math.max(seen.largestWrite, data.length);
+    },
+    commitAsync: (plan) => {
+      seen.largestCommit = Math.max(seen.largestCommit, plan.chunks.length);
+      const kept = plan.chunks.filter((c) => !isZeroFill(c));
+      for (const c of plan.chunks) if (isZeroFill(c)) seen.zeroBytes += c.length;
+      return file.commitAsync({ ...plan, chunks: kept });
     },
   });
-  return new Proxy(inner, {
-    get(target, key) {
-      if (key === 'create') return (path: string) => wrap(target.create(path));
-      const v = Reflect.get(target, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  // The files it creates: the test's writer starts from an empty directory.
+  return overriding(inner, { create: (path) => wrap(inner.create(path)) });
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend, tsBackend } from '../lib/backend/select';
 import { channels, type DiagnosticEvent } from '../lib/diagnostics';
-import type { CommitPlan, CommitResult, Directory, WritableFile } from '../lib/directory/directory';
+import type { CommitResult, Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory } from '../lib/directory/simulated';
@@ -21,6 +21,7 @@ import { raw } from '../lib/wal/codec';
 import type { CohortPolicy } from '../lib/wal/cohort-merge';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { overriding, wrappingFiles } from './support/overriding';
 import { TEST_BUILD, testBuild } from './support/test-binding';
 
 const never: CohortPolicy = { shouldMerge: () => false, runStarted() {}, runEnded() {}, commitTook() {} };
@@ -35,27 +36,13 @@ class ZeroCommits {
   readonly settled: Array<Promise<CommitResult | 'failed'>> = [];
 
   wrap(inner: Directory): Directory {
-    const wrapFile = (file: WritableFile): WritableFile => new Proxy(file, {
-      get: (target, key) => {
-        if (key === 'commitAsync') {
-          return (plan: CommitPlan): Promise<CommitResult> => {
-            const done = target.commitAsync(plan);
-            if (plan.chunks.length > 0 && plan.chunks.every(isZeros)) this.settled.push(done.catch(() => 'failed' as const));
-            return done;
-          };
-        }
-        const v = Reflect.get(target, key) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    return wrappingFiles(inner, (file) => overriding(file, {
+      commitAsync: (plan) => {
+        const done = file.commitAsync(plan);
+        if (plan.chunks.length > 0 && plan.chunks.every(isZeros)) this.settled.push(done.catch(() => 'failed' as const));
+        return done;
       },
-    });
-    return new Proxy(inner, {
-      get: (target, key) => {
-        if (key === 'create') return (p: string) => wrapFile(target.create(p));
-        if (key === 'openAppend') return (p: string) => wrapFile(target.openAppend(p));
-        const v = Reflect.get(target, key) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
+    }));
   }
 }
 

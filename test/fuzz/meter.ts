@@ -5,6 +5,7 @@
 
 import type { Checksummer } from '../../lib/backend/backend';
 import type { Directory, ReadableFile } from '../../lib/directory/directory';
+import { overriding } from '../support/overriding';
 
 /** Thrown when a decoder does more work than the input can justify: a hang, or work out of proportion. */
 export class WorkLimitExceeded extends Error {
@@ -82,21 +83,15 @@ function meteredFile(inner: ReadableFile, meter: Meter): ReadableFile {
  */
 export function meteredDirectory(dir: Directory, meter: Meter): Directory {
   const checksum = meteredChecksummer(dir.checksum, meter);
-  return new Proxy(dir, {
-    get(target, prop) {
-      if (prop === 'checksum') return checksum;
-      if (prop === 'openRead') return (path: string) => meteredFile(target.openRead(path), meter);
-      if (prop === 'readFile') {
-        return (path: string) => {
-          const bytes = target.readFile(path);
-          meter.buffer(bytes.buffer.byteLength);
-          meter.charge(bytes.length);
-          meter.readBytes += bytes.length;
-          return bytes;
-        };
-      }
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+  return overriding(dir, {
+    checksum,
+    openRead: (path) => meteredFile(dir.openRead(path), meter),
+    readFile: (path) => {
+      const bytes = dir.readFile(path);
+      meter.buffer(bytes.buffer.byteLength);
+      meter.charge(bytes.length);
+      meter.readBytes += bytes.length;
+      return bytes;
     },
   });
 }

@@ -3,6 +3,7 @@ import type { CommitPlan, CommitResult, Directory, WritableFile } from '../../li
 import type { BaseWritableFile } from '../../lib/directory/writable-base';
 import { InvalidStateError } from '../../lib/errors';
 import { xorshift32 } from '../crc32c-oracle';
+import { overriding, wrappingFiles } from './overriding';
 
 // A simulated commit thread: files of a directory (a SimulatedDirectory) that run their group
 // commits as the native core does, in order on a thread of their own, instead of within
@@ -156,60 +157,51 @@ export class CommitThreads {
   constructor(private readonly random: () => number) {}
 
   wrap(inner: Directory): Directory {
-    const wrapFile = (file: WritableFile): WritableFile => {
+    return wrappingFiles(inner, (file) => {
       const thread = new FileCommitThread(file, (d) => inner.syncDir(d), this.random);
       this.threads.push(thread);
-      return new Proxy(file, {
-        get(target, key) {
-          switch (key) {
-            case 'waitsForCommits':
-              return true;
-            case 'commitAsync':
-              return (plan: CommitPlan) => thread.commit(plan);
-            case 'waitCommitsSync':
-              return () => thread.runAll();
-            case 'write':
-            case 'writev':
-            case 'writeAt':
-            case 'allocate':
-            case 'truncate':
-              return (...args: unknown[]) => {
-                thread.refuseWhileCommitting(key);
-                return (target[key] as (...a: unknown[]) => unknown)(...args);
-              };
-            case 'writeAsync':
-              return async (data: Uint8Array) => {
-                thread.refuseWhileCommitting(key);
-                return target.writeAsync(data);
-              };
-            case 'sync':
-              return () => {
-                thread.runAll();
-                target.sync();
-              };
-            case 'close':
-              // Joins the thread (runs what is queued, its failure not reported here) before closing.
-              return () => {
-                try {
-                  thread.runAll();
-                } catch {
-                  // The commit that failed reports it to its caller.
-                }
-                target.close();
-              };
+      return overriding(file, {
+        waitsForCommits: true,
+        commitAsync: (plan) => thread.commit(plan),
+        waitCommitsSync: () => thread.runAll(),
+        write: (data) => {
+          thread.refuseWhileCommitting('write');
+          file.write(data);
+        },
+        writev: (chunks) => {
+          thread.refuseWhileCommitting('writev');
+          file.writev(chunks);
+        },
+        writeAt: (data, position) => {
+          thread.refuseWhileCommitting('writeAt');
+          file.writeAt(data, position);
+        },
+        allocate: (length) => {
+          thread.refuseWhileCommitting('allocate');
+          return file.allocate(length);
+        },
+        truncate: (length) => {
+          thread.refuseWhileCommitting('truncate');
+          file.truncate(length);
+        },
+        writeAsync: async (data) => {
+          thread.refuseWhileCommitting('writeAsync');
+          return file.writeAsync(data);
+        },
+        sync: () => {
+          thread.runAll();
+          file.sync();
+        },
+        // Joins the thread (runs what is queued, its failure not reported here) before closing.
+        close: () => {
+          try {
+            thread.runAll();
+          } catch {
+            // The commit that failed reports it to its caller.
           }
-          const v = Reflect.get(target, key) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          file.close();
         },
       });
-    };
-    return new Proxy(inner, {
-      get(target, key) {
-        if (key === 'create') return (path: string) => wrapFile(target.create(path));
-        if (key === 'openAppend') return (path: string) => wrapFile(target.openAppend(path));
-        const v = Reflect.get(target, key) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
     });
   }
 

@@ -1,6 +1,7 @@
 import type { CommitSteps, FileBackend } from '../../lib/backend/backend';
 import { tsBackend } from '../../lib/backend/select';
 import { IoError } from '../../lib/errors';
+import { overriding } from './overriding';
 
 // A FileBackend over real files (the node:fs backend) that models how Linux reports a writeback
 // error to fdatasyncs racing on one descriptor (errseq, "fsyncgate" within one process). The
@@ -53,13 +54,7 @@ export class ErrseqBackend {
         return commit;
       },
     };
-    this.backend = new Proxy(real, {
-      get(target, prop) {
-        if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof FileBackend];
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    this.backend = overriding(real, overrides);
   }
 
   /** fdatasyncs held off the thread, not yet delivered. */

@@ -1,5 +1,6 @@
 import type { Directory } from '../../lib/directory/directory';
 import type { Codec } from '../../lib/wal/codec';
+import { overriding } from './overriding';
 
 // Driving a follower deterministically: every poll of it lists wal/ once, so a test can tell
 // "not yet yielded after two more looks at the log" from "not looked yet" without a clock.
@@ -18,17 +19,10 @@ export async function take<T>(it: AsyncIterator<T>, n: number): Promise<T[]> {
 /** A view of `dir` that counts its list() calls: every poll of the follower lists wal/ once. */
 export function countingLists(dir: Directory): { dir: Directory; lists: () => number } {
   let lists = 0;
-  const view = new Proxy(dir, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target) as unknown;
-      if (typeof value !== 'function') return value;
-      if (key === 'list') {
-        return (...args: unknown[]) => {
-          lists++;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return (value as (...a: unknown[]) => unknown).bind(target);
+  const view = overriding(dir, {
+    list: (path) => {
+      lists++;
+      return dir.list(path);
     },
   });
   return { dir: view, lists: () => lists };
