@@ -310,6 +310,15 @@ describe('durability CLI', () => {
     }
   });
 
+  it('verify, inspect, dump and repair of a store whose wal/ links to a missing directory name the link', async () => {
+    fs.symlinkSync(path.join(tmp, 'unmounted-disk', 'wal'), path.join(tmp, 'wal'));
+    for (const command of ['verify', 'inspect', 'dump', 'repair']) {
+      const r = await cli([command, tmp]);
+      assert.equal(r.code, 2, `${command}: ${r.err}`);
+      assert.match(r.err, /wal does not exist \(a symbolic link to .*unmounted-disk.*, which does not exist\)/, command);
+    }
+  });
+
   it('entry ids are strict decimal, bad options and conflicting flags are one-line usage errors (exit 2)', async () => {
     makeLog(tmp);
     const cases: [string[], RegExp][] = [
