@@ -52,13 +52,15 @@
 //   releases it: native/env_files.h).
 // - As with flock, closing the descriptor releases the lock (NodeFsBackend.close calls
 //   releaseLockOnClose); a descriptor closed behind our back is noticed on the next tryLock.
+//
+// The files kept beside the lock file, and how they are written and read: lock-companions.ts.
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { toIoError } from '../errors';
 import type { LockResult } from './backend';
-import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
+import { createPidFile, hardLinksWork, readOrUndefined, removeProbeLeftovers, unlinkQuietly, writeRecordFile } from './lock-companions';
 import { isIncompleteRecord, newRecord, ownerState, writtenUnderFlock } from './pid-record';
 
 export const DEGRADED_LOCK = 'node:fs cannot flock; using a pid file next to the lock file';
@@ -104,176 +106,7 @@ function releaseAllAtExit(): void {
   });
 }
 
-// ---- names ------------------------------------------------------------------------------
-
-/** After `<lock file>.pid`: nothing (the pid file), a record file, a breaker's claim, the hard-link probe or its link. */
-const COMPANION_SUFFIX = /^(?:\.[0-9a-f]{16}|\.break\.[0-9a-f]{16}|\.probe\.[0-9a-f]{16}(?:\.link)?)?$/;
-/** After `<lock file>.pid`: the hard-link probe (hardLinksWork) or its link. */
-const PROBE_SUFFIX = /^\.probe\.[0-9a-f]{16}(?:\.link)?$/;
-
-/** Whether `name` is one this module gives a file beside the lock file named `lockName`. */
-export function isLockCompanionName(name: string, lockName: string): boolean {
-  const pid = `${lockName}.pid`;
-  return name.startsWith(pid) && COMPANION_SUFFIX.test(name.slice(pid.length));
-}
-
-// ---- small fs helpers --------------------------------------------------------------------
-
-/** Longer than any record this module writes; a longer file is someone else's and never matches. */
-const RECORD_MAX = 4096;
-
-/**
- * The file's text, or undefined when it does not exist. Opened like store files
- * (lib/backend/file-type.ts): a link, FIFO or directory planted here is a NotRegularFileError,
- * never followed and never waited on.
- */
-function readOrUndefined(file: string): string | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | GUARD_FLAGS);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return undefined;
-    throw notRegularAt(file) ?? toIoError(err, file);
-  }
-  try {
-    requireRegular(fd, file, () => undefined);
-    const buffer = Buffer.alloc(RECORD_MAX);
-    const n = fs.readSync(fd, buffer, 0, RECORD_MAX, 0);
-    return buffer.toString('latin1', 0, n);
-  } catch (err) {
-    throw toIoError(err, file);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function unlinkQuietly(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch {
-    // already gone, or unremovable: nothing we can do that would be safer
-  }
-}
-
-/**
- * Writes `record` to a fresh unique file beside `pidPath`, fdatasynced; returns its name. A power
- * cut can keep the link made to it later (a journaled name) and lose bytes that were never
- * synced: the pid file (or a breaker's claim) would come back empty after the reboot, which
- * reads as an owner that cannot be checked: only a holder of the flock may break it
- * (deadUnderFlock), and without flock no writer could take the lock again until someone removed
- * it by hand.
- */
-function writeRecordFile(pidPath: string, record: string): string {
-  const file = `${pidPath}.${randomBytes(8).toString('hex')}`;
-  try {
-    const fd = fs.openSync(file, 'wx');
-    try {
-      fs.writeFileSync(fd, record, 'latin1');
-      fs.fdatasyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    unlinkQuietly(file);
-    throw toIoError(err, file);
-  }
-  return file;
-}
-
-const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
-
-/** One attempt to create `pidPath` holding `record`; false when it already exists. */
-function createPidFile(pidPath: string, record: string): boolean {
-  const temp = writeRecordFile(pidPath, record);
-  try {
-    fs.linkSync(temp, pidPath);
-    return true;
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'EEXIST') return false;
-    if (code !== undefined && NO_LINK.has(code)) return createExclusive(pidPath, record);
-    throw toIoError(err, pidPath);
-  } finally {
-    unlinkQuietly(temp);
-  }
-}
-
-/**
- * For file systems without hard links: O_EXCL create, then write. A crash in between leaves an
- * empty pid file, which reads as 'unknown' and must be removed by hand (safe, not convenient).
- */
-function createExclusive(pidPath: string, record: string): boolean {
-  let fd: number;
-  try {
-    fd = fs.openSync(pidPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'EEXIST') return false;
-    throw toIoError(err, pidPath);
-  }
-  try {
-    fs.writeSync(fd, record, 0, 'latin1');
-  } catch (err) {
-    unlinkQuietly(pidPath);
-    throw toIoError(err, pidPath);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return true;
-}
-
 // ---- stale-lock breaking -----------------------------------------------------------------
-
-/**
- * Whether hard links can be made beside `pidPath`. Any failure (not only "unsupported") counts
- * as no: the answer only ever lets a lock be broken.
- */
-function hardLinksWork(pidPath: string): boolean {
-  const probe = `${pidPath}.probe.${randomBytes(8).toString('hex')}`;
-  try {
-    fs.closeSync(fs.openSync(probe, 'wx'));
-  } catch {
-    return false;
-  }
-  try {
-    fs.linkSync(probe, `${probe}.link`);
-    unlinkQuietly(`${probe}.link`);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    unlinkQuietly(probe);
-  }
-}
-
-/**
- * Removes the probes of hardLinksWork a crash left beside `pidPath` (regular files of exactly
- * those names), while the caller holds the lock file's flock. Safe because only a holder of that
- * flock probes, and flock admits one holder of the file at a time; and should a probe still be
- * removed under another prober (the lock file replaced while its old inode stayed flocked), that
- * prober's link or open fails and it answers "no hard links", which never breaks a lock. A probe
- * holds no bytes. Not made durable: one that comes back is removed by the next holder.
- */
-function removeProbeLeftovers(pidPath: string): void {
-  const dir = path.dirname(pidPath);
-  const base = path.basename(pidPath);
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return; // housekeeping: the lock is taken either way
-  }
-  for (const name of names) {
-    if (!name.startsWith(base) || !PROBE_SUFFIX.test(name.slice(base.length))) continue;
-    const file = path.join(dir, name);
-    let regular = false;
-    try {
-      regular = fs.lstatSync(file).isFile();
-    } catch {
-      // gone already
-    }
-    if (regular) unlinkQuietly(file);
-  }
-}
 
 /**
  * With the file's flock held, whether `record` can belong to no live writer. Holding the flock

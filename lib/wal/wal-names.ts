@@ -1,4 +1,4 @@
-import { isLockCompanionName } from '../backend/lockfile';
+import { isLockCompanionName } from '../backend/lock-companions';
 import { LOCK_FILE, parseSegmentFileName } from './format';
 import { isRecycleName } from './recycle-pool';
 
