@@ -3,6 +3,9 @@ import { channels } from '../diagnostics';
 import { isNoRoom } from '../backend/no-room';
 import { ClosedError, InvalidArgumentError, InvalidStateError } from '../errors';
 import { CommitTurns } from './commit-turns';
+import { QueuedCommits } from './queued-commits';
+import { StickyFailure } from './sticky-failure';
+import { UnsettledCommits } from './unsettled-commits';
 import type { CommitPlan, CommitResult, WritableFile } from './directory';
 import { checkBytes, checkCommitPlan, checkEnd, checkPosition, type CheckedCommitPlan, MAX_WRITEV_CHUNKS } from './file-arguments';
 
@@ -16,13 +19,6 @@ interface SyncKind {
 }
 const ASYNC_SYNC: SyncKind = { async: true };
 const COMMIT: SyncKind = { async: false };
-
-interface QueuedCommit {
-  readonly plan: CheckedCommitPlan;
-  done: boolean;
-  error: { readonly cause: unknown } | undefined;
-  result: CommitResult;
-}
 
 export abstract class BaseWritableFile implements WritableFile {
   readonly path: string;
@@ -47,10 +43,8 @@ export abstract class BaseWritableFile implements WritableFile {
    * for those, sync() and truncate() refuse.
    */
   private readonly turns = new CommitTurns();
-  /** commitAsync calls not yet settled. */
-  private commitsUnsettled = 0;
-  /** Of those, the oldest ones that waitCommitsSync saw run. */
-  private commitsRun = 0;
+  /** commitAsync calls not yet settled, and which of them waitCommitsSync saw run. */
+  private readonly commits = new UnsettledCommits();
   private releaseWhenIdle = false;
 
   protected constructor(path: string, offset: number) {
@@ -92,15 +86,10 @@ export abstract class BaseWritableFile implements WritableFile {
    * the WAL's use of it is exercised by the simulated crash tests).
    */
   protected commitNow?(plan: CheckedCommitPlan): CommitResult;
-  /** Commits handed over and not yet run, oldest first (files with commitNow). */
-  private queued: QueuedCommit[] = [];
-  /**
-   * The first failed write, sync or commit of this file: every later write, sync and commit fails
-   * with it, unrun. After a failed fdatasync the kernel may have dropped the dirty pages and
-   * cleared the error, so a later fdatasync that returns 0 proves nothing (fsyncgate); after a
-   * failed write nobody knows which of its bytes are in the page cache.
-   */
-  private failure: { readonly cause: unknown } | undefined = undefined;
+  /** The first failed write, sync or commit of this file, which every later one fails with, unrun. */
+  private readonly failure = new StickyFailure();
+  /** Commits handed over and not yet run (files with commitNow). */
+  private readonly queued = new QueuedCommits((plan) => (this.commitNow as (plan: CheckedCommitPlan) => CommitResult)(plan), this.failure);
 
   get waitsForCommits(): boolean {
     return !this.ordersCommits && this.commitNow !== undefined;
@@ -111,7 +100,7 @@ export abstract class BaseWritableFile implements WritableFile {
     if (!this.waitsForCommits) throw new InvalidStateError(`file ${this.path} cannot wait for its commits synchronously`);
     // The file's own wait (the commit thread's) cannot see commits it was not handed yet. A
     // failed file throws its failure instead, as sync() does: those commits will fail unrun.
-    if (this.failure === undefined && this.turns.waitingCommits > 0) {
+    if (!this.failure.failed && this.turns.waitingCommits > 0) {
       throw new InvalidStateError(`file ${this.path} cannot wait for the commits queued behind its syncAsync() or writeAsync() calls; await them first`);
     }
     // Waits even after a failure, so that no commit of the file is still running when this returns.
@@ -120,43 +109,20 @@ export abstract class BaseWritableFile implements WritableFile {
     try {
       this.runCommitsNow();
     } catch (err) {
-      this.failure ??= { cause: err };
+      this.failure.record(err);
     } finally {
-      this.commitsRun = this.commitsUnsettled;
+      this.commits.sawAllRun();
     }
-    this.throwIfFailed();
+    this.failure.throwIfFailed();
   }
 
   /** Blocks until every commit handed over has run; throws the first failed one's error. Only where waitsForCommits. */
   protected runCommitsNow(): void {
-    for (const queued of this.queued.splice(0)) this.runQueued(queued);
+    this.queued.runAll();
   }
 
   private runCommit(plan: CheckedCommitPlan): Promise<CommitResult> {
     return (this.commit as (plan: CheckedCommitPlan) => Promise<CommitResult>)(plan);
-  }
-
-  /** Runs a queued commit (in order: every earlier one ran) unless it already ran; returns its result or throws its error. */
-  private settleQueued(queued: QueuedCommit): CommitResult {
-    if (!queued.done) {
-      const at = this.queued.indexOf(queued);
-      for (const earlier of this.queued.splice(0, at + 1)) this.runQueued(earlier);
-    }
-    if (queued.error !== undefined) throw queued.error.cause;
-    return queued.result;
-  }
-
-  private runQueued(queued: QueuedCommit): void {
-    if (queued.done) return;
-    queued.done = true;
-    if (this.failure === undefined) {
-      try {
-        queued.result = (this.commitNow as (plan: CheckedCommitPlan) => CommitResult)(queued.plan);
-      } catch (err) {
-        this.failure = { cause: err };
-      }
-    }
-    queued.error = this.failure;
   }
 
   /**
@@ -166,46 +132,13 @@ export abstract class BaseWritableFile implements WritableFile {
    * bytes between its write and its fdatasync, the commit then reporting them durable; a write
    * could be cut by the commit's truncateTo or overwritten by its chunks. So refused, as sync()
    * refuses what it cannot wait for, the same on every kind of file. Commits waitCommitsSync saw
-   * run do not count. A write to a failed file throws its failure instead (recorded); truncate
+   * run do not count. A write to a failed file throws its failure instead (failure.run); truncate
    * and allocate, which a failed file still allows, are refused all the same: a commit may still
    * be running.
    */
   private refuseWhileCommitting(call: string, { evenIfFailed = false }: { evenIfFailed?: boolean } = {}): void {
-    if (this.commitsUnsettled <= this.commitsRun || (this.failure !== undefined && !evenIfFailed)) return;
+    if (this.commits.running === 0 || (this.failure.failed && !evenIfFailed)) return;
     throw new InvalidStateError(`${call}() of ${this.path} is not ordered against the commit (commitAsync) in flight on the file; await it, or waitCommitsSync() where the file can, first`);
-  }
-
-  /** Throws the file's first failure, if any (see `failure`). */
-  private throwIfFailed(): void {
-    if (this.failure !== undefined) throw this.failure.cause;
-  }
-
-  /** Runs a write or sync: refused after an earlier failure; its own failure becomes the file's. */
-  private recorded<T>(op: () => T): T {
-    this.throwIfFailed();
-    try {
-      return op();
-    } catch (err) {
-      this.failure ??= { cause: err };
-      throw err;
-    }
-  }
-
-  /**
-   * The same for one running off the thread. It also fails when another operation of the file
-   * failed while it ran: that failure may have cost bytes this one was to make durable.
-   */
-  private async recordedAsync<T>(op: () => Promise<T>): Promise<T> {
-    this.throwIfFailed();
-    let result: T;
-    try {
-      result = await op();
-    } catch (err) {
-      this.failure ??= { cause: err };
-      throw err;
-    }
-    this.throwIfFailed();
-    return result;
   }
   protected abstract release(): void;
 
@@ -214,7 +147,7 @@ export abstract class BaseWritableFile implements WritableFile {
     checkBytes(data);
     checkEnd(this.position, data.length);
     this.refuseWhileCommitting('write');
-    this.recorded(() => this.pwrite(data, this.position));
+    this.failure.run(() => this.pwrite(data, this.position));
     this.position += data.length;
   }
 
@@ -238,7 +171,7 @@ export abstract class BaseWritableFile implements WritableFile {
     checkEnd(this.position, total);
     if (total === 0) return;
     this.refuseWhileCommitting('writev');
-    this.recorded(() => this.pwritev(list, this.position));
+    this.failure.run(() => this.pwritev(list, this.position));
     this.position += total;
   }
 
@@ -246,13 +179,13 @@ export abstract class BaseWritableFile implements WritableFile {
     this.checkOpen();
     checkBytes(data);
     checkEnd(this.position, data.length);
-    this.throwIfFailed();
+    this.failure.throwIfFailed();
     this.refuseWhileCommitting('writeAsync');
     // The offset is claimed before the write starts, so writes issued back to back without
     // awaiting land one after another in call order.
     const at = this.position;
     this.position += data.length;
-    const writing = this.offThread(() => this.recordedAsync(() => this.pwriteAsync(data, at)));
+    const writing = this.offThread(() => this.failure.runAsync(() => this.pwriteAsync(data, at)));
     // Before this call's own await: commits waiting for the write are handed over before its caller resumes.
     this.turns.writeIssued(writing);
     try {
@@ -269,7 +202,7 @@ export abstract class BaseWritableFile implements WritableFile {
     checkPosition(position, 'position');
     checkEnd(position, data.length);
     this.refuseWhileCommitting('writeAt');
-    this.recorded(() => this.pwrite(data, position));
+    this.failure.run(() => this.pwrite(data, position));
   }
 
   /**
@@ -282,7 +215,7 @@ export abstract class BaseWritableFile implements WritableFile {
    */
   writeZerosAt(zeros: readonly Uint8Array[], position: number): boolean {
     this.checkOpen();
-    this.throwIfFailed();
+    this.failure.throwIfFailed();
     return this.zerosWhereRoom(zeros, position);
   }
 
@@ -297,7 +230,7 @@ export abstract class BaseWritableFile implements WritableFile {
       return true;
     } catch (err) {
       if (isNoRoom(err)) return false;
-      this.failure ??= { cause: err };
+      this.failure.record(err);
       throw err;
     }
   }
@@ -332,14 +265,14 @@ export abstract class BaseWritableFile implements WritableFile {
 
   sync(): void {
     this.checkOpen();
-    // A failed file throws its failure (recorded, below), whatever is in flight.
-    if (this.failure === undefined) {
+    // A failed file throws its failure (failure.run, below), whatever is in flight.
+    if (!this.failure.failed) {
       if (this.turns.writesInFlight > 0) {
         throw new InvalidStateError(`sync() of ${this.path} cannot wait for the writeAsync() in flight on the file; await it first`);
       }
       if (this.syncsInFlight > 0) this.settleSyncsSync();
     }
-    this.recorded(() => this.fdatasync());
+    this.failure.run(() => this.fdatasync());
   }
 
   /**
@@ -350,7 +283,7 @@ export abstract class BaseWritableFile implements WritableFile {
    */
   async syncAsync(): Promise<void> {
     this.checkOpen();
-    const run = (): Promise<void> => this.recordedAsync(() => this.fdatasyncAsync());
+    const run = (): Promise<void> => this.failure.runAsync(() => this.fdatasyncAsync());
     const previous = this.turns.afterWrites(this.syncsInFlight > 0 ? this.lastSync : undefined);
     const running = this.offThread(previous === undefined ? run : () => previous.then(run, run), ASYNC_SYNC);
     // Before this call's own await: the commits waiting for it are handed over before its caller resumes.
@@ -382,9 +315,9 @@ export abstract class BaseWritableFile implements WritableFile {
     // bytes written behind a failed fdatasync could not be trusted.
     if (this.ordersCommits && this.asyncSyncs === 0 && this.turns.waitingCommits === 0 && this.turns.writesInFlight === 0) {
       // Straight to the file, which runs its commits in order (the group-commit path). A failed
-      // syncAsync before it is recorded before asyncSyncs drops, so recordedAsync sees it.
+      // syncAsync before it is recorded before asyncSyncs drops, so failure.runAsync sees it.
       const checked: CheckedCommitPlan = { chunks, position, truncateTo, syncDirs, zeroChunks, [OWNED_BYTES]: plan[OWNED_BYTES] };
-      return this.offThread(() => this.recordedAsync(() => this.runCommit(checked)), COMMIT);
+      return this.offThread(() => this.failure.runAsync(() => this.runCommit(checked)), COMMIT);
     }
     // The caller's bytes as they are now: this commit may start only after earlier ones.
     const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, zeroChunks, [OWNED_BYTES]: true as const };
@@ -394,15 +327,14 @@ export abstract class BaseWritableFile implements WritableFile {
       // as the last of them settles (CommitTurns), and the file orders them after the ones it
       // has, so none waits behind another one's fdatasync where a synchronous caller could not
       // see it (waitCommitsSync).
-      const run = (): Promise<CommitResult> => this.recordedAsync(() => this.runCommit(checked));
+      const run = (): Promise<CommitResult> => this.failure.runAsync(() => this.runCommit(checked));
       return this.offThread(() => new Promise<CommitResult>((handedOver) => this.turns.awaitTurn(() => handedOver(run()))), COMMIT);
     } else if (this.commitNow === undefined) {
       const previous = this.turns.afterWrites(this.lastSync);
-      const run = (): Promise<CommitResult> => this.recordedAsync(() => this.runCommit(checked));
+      const run = (): Promise<CommitResult> => this.failure.runAsync(() => this.runCommit(checked));
       return this.offThread(() => previous.then(run, run), COMMIT);
     } else {
-      const queued: QueuedCommit = { plan: checked, done: false, error: undefined, result: undefined };
-      this.queued.push(queued);
+      const queued = this.queued.add(checked);
       const previous = this.turns.afterWrites(this.lastSync);
       let after = previous;
       if (this.asyncSyncs > 0 || this.turns.waitingCommits > 0 || this.turns.writesInFlight > 0) {
@@ -412,7 +344,7 @@ export abstract class BaseWritableFile implements WritableFile {
         const turn = new Promise<void>((handedOver) => this.turns.awaitTurn(handedOver));
         after = Promise.allSettled([previous, turn]);
       }
-      const run = (): CommitResult => this.settleQueued(queued);
+      const run = (): CommitResult => this.queued.settle(queued);
       return this.offThread(() => after.then(run, run), COMMIT);
     }
   }
@@ -428,7 +360,7 @@ export abstract class BaseWritableFile implements WritableFile {
     this.closed = true;
     // Commits a synchronous wait saw run touch the file no more, only their promises are still
     // to settle: a writer that waited for its commits and closed holds no file once this returns.
-    if (this.inFlight > this.commitsRun) this.releaseWhenIdle = true;
+    if (this.inFlight > this.commits.seenRun) this.releaseWhenIdle = true;
     else this.release();
   }
 
@@ -440,7 +372,7 @@ export abstract class BaseWritableFile implements WritableFile {
     if (sync !== undefined) {
       this.syncsInFlight++;
       if (sync.async) this.asyncSyncs++;
-      else this.commitsUnsettled++;
+      else this.commits.handed();
     }
     const running = this.running(op, sync);
     if (sync !== undefined) this.lastSync = running;
@@ -456,11 +388,7 @@ export abstract class BaseWritableFile implements WritableFile {
         this.syncsInFlight--;
         if (sync.async) this.asyncSyncs--;
         else {
-          // Commits settle in the order they were handed over: the oldest ones are those that ran.
-          this.commitsUnsettled--;
-          // The one settling is the oldest, so one of those waitCommitsSync saw run while any is left;
-          // a commit handed over after that wait is counted as run only by the next wait.
-          if (this.commitsRun > 0) this.commitsRun--;
+          this.commits.settled();
         }
       }
       if (--this.inFlight === 0 && this.releaseWhenIdle) {

@@ -1,6 +1,7 @@
 import { OWNED_BYTES } from '../backend/owned-bytes';
 import { channels } from '../diagnostics';
 import type { CommitPlan, WritableFile } from '../directory/directory';
+import { UnsettledCommits } from '../directory/unsettled-commits';
 import { ClosedError, InvalidStateError } from '../errors';
 import { FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE } from './format';
 
@@ -37,9 +38,8 @@ export class ActiveSegment {
   /** A commit's zeros found no room (CommitPlan.zeroChunks): this segment writes no more zeros ahead. */
   private zerosSkipped = false;
   private asyncSyncs = 0;
-  /** commit calls not yet settled, and of those the oldest ones waitCommitsSync saw run. */
-  private commitsUnsettled = 0;
-  private commitsRun = 0;
+  /** commit calls not yet settled, and which of them waitCommitsSync saw run. */
+  private readonly commits = new UnsettledCommits();
   /** How far the commits handed to the file sync once they ran (their largest `upTo`). */
   private committedTo = 0;
   private closeWhenIdle = false;
@@ -154,7 +154,7 @@ export class ActiveSegment {
       waited = !(err instanceof InvalidStateError || err instanceof ClosedError);
       throw err;
     } finally {
-      if (waited) this.commitsRun = this.commitsUnsettled;
+      if (waited) this.commits.sawAllRun();
     }
     if (this.committedTo > this.synced) this.synced = this.committedTo;
   }
@@ -201,7 +201,7 @@ export class ActiveSegment {
   async commit(plan: CommitPlan, upTo: number): Promise<void> {
     const file = this.handle();
     this.asyncSyncs++;
-    this.commitsUnsettled++;
+    this.commits.handed();
     if (upTo > this.committedTo) this.committedTo = upTo;
     try {
       const result = await file.commitAsync({ ...plan, [OWNED_BYTES]: true });
@@ -209,11 +209,7 @@ export class ActiveSegment {
       if (result === 'zeros-skipped') this.skipZeros();
     } finally {
       this.asyncSyncs--;
-      // Commits settle in the order they were handed over: the oldest ones are those that ran.
-      this.commitsUnsettled--;
-      // The one settling is the oldest, so one of those waitCommitsSync saw run while any is left;
-      // a commit handed over after that wait is counted as run only by the next wait.
-      if (this.commitsRun > 0) this.commitsRun--;
+      this.commits.settled();
       if (this.asyncSyncs === 0 && this.closeWhenIdle) this.closeFile();
     }
   }
@@ -237,7 +233,7 @@ export class ActiveSegment {
    * Commits waitCommitsSync saw run do not count: only their promises are still to settle.
    */
   close(): void {
-    if (this.asyncSyncs > this.commitsRun) this.closeWhenIdle = true;
+    if (this.asyncSyncs > this.commits.seenRun) this.closeWhenIdle = true;
     else this.closeFile();
   }
 
