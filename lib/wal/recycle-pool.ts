@@ -65,22 +65,33 @@ export class RecyclePool {
   }
 
   /**
-   * The next file to reuse that still exists and is a regular file. Anything else under a
-   * recycle name (a planted link, a FIFO, a directory) is removed, only the name, and reported:
-   * taking it would fail the rotation and poison the writer, or follow the link out of the store.
+   * The next file to reuse as segment `segmentId` that still exists and is a regular file.
+   * Anything else under a recycle name (a planted link, a FIFO, a directory) is removed, only the
+   * name, and reported: taking it would fail the rotation and poison the writer, or follow the
+   * link out of the store.
+   *
+   * A file named after `segmentId` or a later segment is deleted, not reused. Its stale frames are
+   * kept out only by the salt, the CRC of the new header, and that header differs from every one
+   * the file held before only while the new id is above theirs. Reused only so, each life of a
+   * file has a higher id than the last, and its name (its newest life) bounds them all. A name at
+   * or above `segmentId` is left from before the log started again at segment 1 (every segment
+   * cut, by `durability repair --force` or by hand): segment 2 given recycle-2 got the header it
+   * had, first entry id included when the segments fill alike, and its old frames read as entries.
    */
-  take(): string | undefined {
+  take(segmentId: number): string | undefined {
     for (let path = this.files.shift(); path !== undefined; path = this.files.shift()) {
       if (!this.dir.exists(path)) continue;
       try {
         this.dir.openRead(path).close();
-        return path;
       } catch (err) {
         if (!isNotAFile(err)) throw err;
         if (this.discard(path) && channels.diagnostic.hasSubscribers) {
           channels.diagnostic.publish({ kind: 'recycle-not-regular', message: `${err.message}: removed it instead of reusing it`, path, error: err });
         }
+        continue;
       }
+      if (parseRecycleName(path.slice(path.lastIndexOf('/') + 1))! < segmentId) return path;
+      this.discard(path);
     }
     return undefined;
   }

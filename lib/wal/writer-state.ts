@@ -106,7 +106,7 @@ export class WriterState<E> {
     const spec = {
       segmentId, firstEntryId, syncWindow: this.opts.syncWindow, createdAt: this.opts.clock(), preallocate: this.preallocate, zeroFill: this.opts.zeroFill,
     };
-    const recycled = this.pool.take();
+    const recycled = this.pool.take(segmentId);
     if (recycled !== undefined) return reuseSegment(this.dir, recycled, spec, this.checksum);
     const { segment, preallocationFailed } = createSegment(this.dir, spec, this.checksum);
     if (preallocationFailed) this.preallocate = 0;
@@ -122,7 +122,7 @@ export class WriterState<E> {
    */
   createPlanned(segment: ActiveSegment): Promise<void> | undefined {
     const announce = (): void => this.rotated(segment.segmentId - 1, segment.segmentId, segment.firstEntryId);
-    const recycled = this.pool.take();
+    const recycled = this.pool.take(segment.segmentId);
     if (recycled !== undefined) return installPlannedRecycled(this.dir, recycled, segment).then(announce);
     if (createPlannedFile(this.dir, segment, this.preallocate)) this.preallocate = 0;
     this.dirGeneration++;
