@@ -9,7 +9,7 @@
 
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
+import { CorruptionError, DecodeError, InvalidArgumentError, RecoveryGapError } from '../errors';
 import { SEARCH_UNDECIDED, frameCrcMatches, searchBudget, witnessSearch, type FrameSearch } from '../framed/witness-search';
 import {
   FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_FRAME_LAYOUT,
@@ -384,6 +384,7 @@ export class SegmentScanner extends ScanWindow {
   private bad(offset: number, reason: string): void {
     this.batchIndex = this.batchCount = 0;
     this.done = true;
+    this.refuseIfRecycled();
     if (!this.isFinal) {
       throw new CorruptionError(this.path, offset, `${reason} (in a non-final segment, which the writer had fully synced)`);
     }
@@ -395,6 +396,23 @@ export class SegmentScanner extends ScanWindow {
       salts: [this.header!.salt], idMin: lastGood + 1, idBase: offset,
     });
     this.startSearch(spec, (found) => this.judgeBad(offset, reason, found));
+  }
+
+  /**
+   * Whether the file still is this segment, asked before a failed frame is judged. A segment
+   * truncateToRecycle renamed away becomes a later segment in the same file: its new header
+   * (synced before any new frame) names a higher segment id, and new frames overwrite the old ones
+   * under a reader that had it open. Judged as this segment, they read as damage (or a torn tail)
+   * of a log that is whole; the truth is that the entries from here on left the log, as a segment
+   * deleted under a follower, whose case follow.ts reports the same way.
+   */
+  private refuseIfRecycled(): void {
+    const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
+    const n = this.file.read(bytes, 0);
+    const now = checkSegmentHeader(bytes.subarray(0, n), this.checksum);
+    if (now.kind !== 'ok' || now.header.segmentId <= this.segmentId) return;
+    throw new RecoveryGapError(this.nextId, undefined,
+      `${this.path} was recycled (WalMaintenance.truncateToRecycle) while being read: it is segment ${now.header.segmentId} now, its own entries are no longer in the log`);
   }
 
   /**
