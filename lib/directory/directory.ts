@@ -65,6 +65,14 @@ export interface WritableFile {
   /** Positioned write that does not move `offset` (used to rewrite a header in place). */
   writeAt(data: Uint8Array, position: number): void;
   /**
+   * writeAt for bytes the caller can do without (an idle writer's sync mark): false when the file
+   * system has no room (ENOSPC, EDQUOT), and the handle does not fail. Part of the bytes may have
+   * reached the file at `position`: the caller must write over them or cut them before anything
+   * depends on what lies there. Any other failure fails the handle as writeAt's does. Optional:
+   * without it the writer uses writeAt, and no room there fails the writer.
+   */
+  writeAtWhereRoom?(data: Uint8Array, position: number): boolean;
+  /**
    * Reserves `length` bytes from `offset` so later writes need not grow the file.
    * Returns false (and does nothing) where the file system cannot preallocate.
    */

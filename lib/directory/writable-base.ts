@@ -205,6 +205,25 @@ export abstract class BaseWritableFile implements WritableFile {
     this.failure.run(() => this.pwrite(data, position));
   }
 
+  writeAtWhereRoom(data: Uint8Array, position: number): boolean {
+    this.checkOpen();
+    checkBytes(data);
+    checkPosition(position, 'position');
+    checkEnd(position, data.length);
+    this.refuseWhileCommitting('writeAt');
+    this.failure.throwIfFailed();
+    try {
+      this.pwrite(data, position);
+      return true;
+    } catch (err) {
+      // No room takes nothing back that was written before: what it left at `position` is the
+      // caller's to write over or cut (WritableFile.writeAtWhereRoom), so the handle goes on.
+      if (isNoRoom(err)) return false;
+      this.failure.record(err);
+      throw err;
+    }
+  }
+
   /**
    * The zeros of a commit (CommitPlan.zeroChunks) at `position`, where the file system has room:
    * their range reserved first where it can be (fallocate), then written. False when either step

@@ -85,6 +85,22 @@ export class ActiveSegment {
     this.position += bytes.length;
   }
 
+  /**
+   * write for bytes the writer can do without (WritableFile.writeAtWhereRoom): false, `position`
+   * unmoved, when the file system had no room; part of them may lie at `position`, for the next
+   * write to cover or trim() to cut. A file without that method fails as write does.
+   */
+  writeWhereRoom(bytes: Uint8Array): boolean {
+    const file = this.handle();
+    if (file.writeAtWhereRoom === undefined) {
+      this.write(bytes);
+      return true;
+    }
+    if (!file.writeAtWhereRoom(bytes, this.position)) return false;
+    this.position += bytes.length;
+    return true;
+  }
+
   fileSize(): number {
     return this.handle().size();
   }

@@ -1,3 +1,4 @@
+import { channels } from '../diagnostics';
 import { encodeMark, FRAME_HEADER_SIZE, MARK_SIZE, WAL_DIR } from './format';
 import type { ActiveSegment } from './active-segment';
 import type { CommitExecutor } from './commit-executor';
@@ -13,6 +14,8 @@ export class InlineCommits<E> implements CommitExecutor {
   readonly entryCap = Infinity;
   /** Where the last idle mark ended, and in which segment (see writeIdleMark). */
   private idleMarkEnd: { readonly segment: ActiveSegment; readonly end: number } | undefined;
+  /** The segment whose idle mark last found no room, reported once (noRoomForIdleMark). */
+  private idleMarkSkippedIn: ActiveSegment | undefined;
 
   constructor(private readonly state: WriterState<E>, bufferSize: number) {
     this.buffer = new FrameBuffer(bufferSize);
@@ -165,13 +168,33 @@ export class InlineCommits<E> implements CommitExecutor {
     const mark = segment.pendingMark();
     if (mark === 0) return;
     try {
-      segment.write(encodeMark(state.next, mark, segment.salt, state.checksum));
+      if (!segment.writeWhereRoom(encodeMark(state.next, mark, segment.salt, state.checksum))) {
+        this.noRoomForIdleMark(segment);
+        return;
+      }
       segment.markedTo = mark;
       this.idleMarkEnd = { segment, end: segment.position };
     } catch (err) {
       // A failed write poisons like any other; no caller is waiting, the next call throws it.
       state.poison(err);
     }
+  }
+
+  /**
+   * The idle mark found no room (ENOSPC, EDQUOT). Nothing acknowledged depends on it: it is not
+   * synced, so recovery never needs it, and it only lets followers that yield proven entries
+   * (durableOnly) see the last sync sooner. So the writer goes on without it. It stays pending:
+   * the next write of frames leads with a mark of the same size at the same place, over whatever
+   * part of this one reached the file, and rotation and close trim the file to `position` first.
+   */
+  private noRoomForIdleMark(segment: ActiveSegment): void {
+    if (this.idleMarkSkippedIn === segment) return;
+    this.idleMarkSkippedIn = segment;
+    channels.diagnostic.publish({
+      kind: 'idle-mark-skipped',
+      message: `no room for an idle writer's sync mark in ${segment.path}: left out; followers with durableOnly see the newest synced entries at the next write instead`,
+      path: segment.path,
+    });
   }
 
   /**

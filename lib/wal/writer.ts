@@ -18,8 +18,9 @@ import type { WalWriterOptions } from './options';
 //   - pipelined (pipelined-commits.ts): from the first appendDurable, appendBatchDurable or sync
 //     until every commit is done (flush() joins only commits already pending); all I/O is group
 //     commits off the event loop.
-// Any failed write, rotation or sync poisons the writer: the failing call throws the cause and
-// every later call throws PoisonedError. syncSync() and closeSync() cannot wait for a commit off
+// Any failed write, rotation or sync poisons the writer (not an idle sync mark that finds no
+// room, which nothing acknowledged depends on: InlineCommits.writeIdleMark): the failing call
+// throws the cause and every later call throws PoisonedError. syncSync() and closeSync() cannot wait for a commit off
 // the thread: they throw InvalidStateError while pipelined; flushSync() then does nothing (the
 // commits write the frames).
 export class WalWriter<E> {
