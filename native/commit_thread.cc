@@ -30,12 +30,16 @@ IoResult Injected(int err, const char* syscall) {
   return r;
 }
 
-/** A failure for want of room: the disk (ENOSPC) or the user's quota (EDQUOT) is full. */
+/**
+ * A failure for want of room (lib/backend/no-room.ts): the disk (ENOSPC) or the user's quota
+ * (EDQUOT) is full, or the bytes would pass the largest file allowed (EFBIG: RLIMIT_FSIZE, whose
+ * SIGXFSZ Node ignores, or the file system's limit).
+ */
 bool NoRoom(int err) {
 #if defined(EDQUOT)
   if (err == EDQUOT) return true;
 #endif
-  return err == ENOSPC;
+  return err == ENOSPC || err == EFBIG;
 }
 
 /** fallocate answers that the file system cannot reserve (as lib/directory/fs.ts NO_PREALLOCATION). */

@@ -71,7 +71,7 @@ export interface CommitSteps {
   /**
    * How many of the last chunks are zeros ahead of the log (directory.ts CommitPlan.zeroChunks):
    * written after the others, their range first reserved where the file system can; for want of
-   * room (ENOSPC, EDQUOT) left out, and the commit goes on and resolves 'zeros-skipped'.
+   * room (ENOSPC, EDQUOT, EFBIG: lib/backend/no-room.ts) left out, and the commit goes on and resolves 'zeros-skipped'.
    */
   readonly zeroChunks?: number;
 }

@@ -371,7 +371,7 @@ export class NodeFsBackend implements FileBackend {
 
   /**
    * A commit's zeros ahead of the log, in a write of their own after its frames: node:fs cannot
-   * reserve their range first (no fallocate), so a write that finds no room (ENOSPC, EDQUOT) is
+   * reserve their range first (no fallocate), so a write that finds no room (ENOSPC, EDQUOT, EFBIG: lib/backend/no-room.ts) is
    * where they are left out; whatever part of them it wrote is zeros past the frames.
    */
   private async zerosWhereRoom(fd: number, zeros: readonly Uint8Array[], offset: number, path: string | undefined): Promise<boolean> {

@@ -23,7 +23,7 @@ export interface CommitPlan {
    * How many of the last chunks are zeros written ahead of the log: an optimisation, not data, so
    * they go in only where the file system has room. The file writes the other chunks first, then
    * reserves the zeros' range (fallocate, where it can) and writes them; when either step finds no
-   * room (ENOSPC, EDQUOT) the zeros are left out, the file does not fail, the commit goes on
+   * room (ENOSPC, EDQUOT, EFBIG: lib/backend/no-room.ts) the zeros are left out, the file does not fail, the commit goes on
    * (truncate, fdatasync, directories) and resolves 'zeros-skipped'. Whatever part of them reached
    * the file is zeros past the other chunks. Any other failure fails the commit as usual. Default 0.
    */
@@ -66,7 +66,7 @@ export interface WritableFile {
   writeAt(data: Uint8Array, position: number): void;
   /**
    * writeAt for bytes the caller can do without (an idle writer's sync mark): false when the file
-   * system has no room (ENOSPC, EDQUOT), and the handle does not fail. Part of the bytes may have
+   * system has no room (ENOSPC, EDQUOT, EFBIG: lib/backend/no-room.ts), and the handle does not fail. Part of the bytes may have
    * reached the file at `position`: the caller must write over them or cut them before anything
    * depends on what lies there. Any other failure fails the handle as writeAt's does. Optional:
    * without it the writer uses writeAt, and no room there fails the writer.

@@ -227,7 +227,7 @@ export abstract class BaseWritableFile implements WritableFile {
   /**
    * The zeros of a commit (CommitPlan.zeroChunks) at `position`, where the file system has room:
    * their range reserved first where it can be (fallocate), then written. False when either step
-   * found no room (ENOSPC, EDQUOT): the file does not fail, and what reached it of them is zeros
+   * found no room (ENOSPC, EDQUOT, EFBIG: lib/backend/no-room.ts): the file does not fail, and what reached it of them is zeros
    * past the commit's other bytes, which later writes overwrite. Any other failure fails the file,
    * as a write's does. For the commit steps of memory and simulated files and the tests' commit
    * thread.

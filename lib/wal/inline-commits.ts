@@ -181,7 +181,7 @@ export class InlineCommits<E> implements CommitExecutor {
   }
 
   /**
-   * The idle mark found no room (ENOSPC, EDQUOT). Nothing acknowledged depends on it: it is not
+   * The idle mark found no room (ENOSPC, EDQUOT, EFBIG: lib/backend/no-room.ts). Nothing acknowledged depends on it: it is not
    * synced, so recovery never needs it, and it only lets followers that yield proven entries
    * (durableOnly) see the last sync sooner. So the writer goes on without it. It stays pending:
    * the next write of frames leads with a mark of the same size at the same place, over whatever
