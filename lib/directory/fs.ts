@@ -430,8 +430,15 @@ class FsLock implements DirectoryLock {
     this.held = false;
     try {
       this.backend.unlock(this.fd, this.os);
-    } finally {
-      this.backend.close(this.fd);
+    } catch (err) {
+      // The unlock's failure is the one to report, not a close failing after it.
+      try {
+        this.backend.close(this.fd);
+      } catch {
+        // The descriptor is gone either way.
+      }
+      throw err;
     }
+    this.backend.close(this.fd);
   }
 }

@@ -119,9 +119,15 @@ function installRecycled(dir: Directory, recyclePath: string, header: Uint8Array
   try {
     staged.writeAt(header, 0);
     staged.sync();
-  } finally {
-    staged.close();
+  } catch (err) {
+    try {
+      staged.close();
+    } catch {
+      // The write's or fdatasync's failure is the one to report, not a close failing after it.
+    }
+    throw err;
   }
+  staged.close();
   dir.atomicRename(recyclePath, path);
 }
 
@@ -165,7 +171,11 @@ export function createPlannedFile(dir: Directory, segment: ActiveSegment, preall
   try {
     if (preallocate > SEGMENT_HEADER_SIZE && !reserve(dir, file, preallocate, segment.path)) preallocationFailed = true;
   } catch (err) {
-    file.close();
+    try {
+      file.close();
+    } catch {
+      // The reservation's failure is the one to report, not a close failing after it.
+    }
     throw err;
   }
   segment.attach(file);
