@@ -96,8 +96,9 @@ export class NotRegularFileError extends DurabilityError {
   readonly path: string;
   /** 'symbolic link', 'directory', 'FIFO', 'socket', 'character device', 'block device' or 'unknown'. */
   readonly fileType: string;
-  constructor(path: string, fileType: string) {
-    super('DURABILITY_NOT_REGULAR_FILE', `${path} is a ${fileType}, not a regular file; the store keeps only regular files there`);
+  /** `detail`: why the store needs a file under that name and what to do about it. */
+  constructor(path: string, fileType: string, detail?: string, options?: { cause?: unknown }) {
+    super('DURABILITY_NOT_REGULAR_FILE', `${path} is a ${fileType}, not a regular file; the store keeps only regular files there${detail ? ` (${detail})` : ''}`, options);
     this.path = path;
     this.fileType = fileType;
   }

@@ -229,11 +229,35 @@ export function encodeCheckpointFile<S>(lastEntryId: number, state: S, codec: Co
 export function publishCheckpointBytes(dir: Directory, lastEntryId: number, bytes: Uint8Array, observer?: CheckpointObserver): WrittenCheckpoint {
   const path = checkpointPath(lastEntryId);
   dir.mkdirp(CHECKPOINT_DIR);
-  dir.atomicWrite(CHECKPOINT_PENDING, bytes);
+  try {
+    dir.atomicWrite(CHECKPOINT_PENDING, bytes);
+  } catch (err) {
+    throw stagingRefused(dir, err);
+  }
   dir.atomicRename(CHECKPOINT_PENDING, path);
   const info: WrittenCheckpoint = { path, lastEntryId, bytes: bytes.length };
   notifyCheckpoint(observer, 'onWritten', info);
   return info;
+}
+
+/**
+ * The error for a failed write of the staging name: when something other than a regular file sits
+ * there (a directory: the rename over it fails, with EISDIR on Linux and EPERM on Windows, so the
+ * name is asked rather than the errno read), every checkpoint would fail the same way until it is
+ * removed, and the package does not remove what it did not make. Any other failure as it came.
+ */
+function stagingRefused(dir: Directory, err: unknown): unknown {
+  let fileType: string;
+  try {
+    dir.openRead(CHECKPOINT_PENDING).close();
+    return err;
+  } catch (held) {
+    if (held instanceof NotRegularFileError) fileType = held.fileType;
+    else if (held instanceof IoError && held.errno === 'EISDIR') fileType = 'directory';
+    else return err;
+  }
+  const detail = 'it is the staging name of every checkpoint, written there and then renamed to its own name: remove it or move it away, and publish again';
+  return new NotRegularFileError(CHECKPOINT_PENDING, fileType, detail, { cause: err });
 }
 
 export interface RetentionPlan {
