@@ -140,4 +140,6 @@ export interface TestNativeBinding extends NativeBinding {
    * settling (`settleFailed`: a completion that called into a dying environment).
    */
   __completionStats(): { settled: number; dropped: number; settleFailed: number };
+  /** The errno name ('ENOSPC', 'EIO' for a code the core does not map) the core reports for a Win32 error code, on any host (native/win32_errno.h). */
+  __errnoNameOfWin32(code: number): string;
 }

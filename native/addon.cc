@@ -69,6 +69,7 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
     DefineAddon(exports, {
                              Method<&SetFaultInjectionJs>("__setFaultInjection"),
                              Method<&CompletionStatsJs>("__completionStats"),
+                             Method<&ErrnoNameOfWin32Js>("__errnoNameOfWin32"),
                          });
 #endif
   }

@@ -8,6 +8,7 @@
 #include "env_files.h"
 #include "errors.h"
 #include "test_hooks.h"
+#include "win32_errno.h"
 
 namespace durability {
 namespace {
@@ -35,12 +36,7 @@ IoResult Injected(int err, const char* syscall) {
  * (EDQUOT) is full, or the bytes would pass the largest file allowed (EFBIG: RLIMIT_FSIZE, whose
  * SIGXFSZ Node ignores, or the file system's limit).
  */
-bool NoRoom(int err) {
-#if defined(EDQUOT)
-  if (err == EDQUOT) return true;
-#endif
-  return err == ENOSPC || err == EFBIG;
-}
+bool NoRoom(int err) { return err == ENOSPC || err == kEdquot || err == EFBIG; }
 
 /** fallocate answers that the file system cannot reserve (as lib/directory/fs.ts NO_PREALLOCATION). */
 bool CannotReserve(int err) {

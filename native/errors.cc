@@ -4,6 +4,7 @@
 #include <string>
 
 #include "platform.h"
+#include "win32_errno.h"
 
 namespace durability {
 namespace {
@@ -59,6 +60,9 @@ const char* TableName(int err) {
 #endif
 #if defined(EDQUOT)
     DURABILITY_ERRNO(EDQUOT)
+#else
+    case kEdquot:  // the core's own value where the C runtime has none (win32_errno.h)
+      return "EDQUOT";
 #endif
 #if defined(ESTALE)
     DURABILITY_ERRNO(ESTALE)

@@ -19,6 +19,7 @@
 #include <mutex>
 
 #include "platform.h"
+#include "win32_errno.h"
 
 namespace durability {
 namespace {
@@ -36,61 +37,17 @@ IoResult Fail(const char* syscall, int err) {
   return r;
 }
 
-int ErrnoOf(DWORD error) {
-  switch (error) {
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-    case ERROR_INVALID_NAME:
-    case ERROR_BAD_PATHNAME:
-    case ERROR_INVALID_DRIVE:
-      return ENOENT;
-    case ERROR_ACCESS_DENIED:
-    case ERROR_PRIVILEGE_NOT_HELD:
-      return EPERM;
-    case ERROR_FILE_EXISTS:
-    case ERROR_ALREADY_EXISTS:
-      return EEXIST;
-    case ERROR_SHARING_VIOLATION:
-    case ERROR_LOCK_VIOLATION:
-    case ERROR_BUSY:
-      return EBUSY;
-    case ERROR_DISK_FULL:
-    case ERROR_HANDLE_DISK_FULL:
-      return ENOSPC;
-    case ERROR_DIR_NOT_EMPTY:
-      return ENOTEMPTY;
-    case ERROR_DIRECTORY:
-      return ENOTDIR;
-    case ERROR_NOT_SAME_DEVICE:
-      return EXDEV;
-    case ERROR_FILENAME_EXCED_RANGE:
-      return ENAMETOOLONG;
-    case ERROR_INVALID_HANDLE:
-      return EBADF;
-    case ERROR_TOO_MANY_OPEN_FILES:
-      return EMFILE;
-    case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-      return ENOMEM;
-    case ERROR_WRITE_PROTECT:
-      return EROFS;
-    case ERROR_NOT_SUPPORTED:
-    case ERROR_INVALID_FUNCTION:
-      return ENOTSUP;
-    case ERROR_CALL_NOT_IMPLEMENTED:
-      return ENOSYS;
-    case ERROR_INVALID_PARAMETER:
-    case ERROR_NEGATIVE_SEEK:
-    case ERROR_NO_UNICODE_TRANSLATION:
-      return EINVAL;
-    case ERROR_FILE_TOO_LARGE:
-      return EFBIG;
-    case ERROR_OPERATION_ABORTED:
-      return ECANCELED;
-    default:
-      return EIO;
-  }
-}
+// mingw-w64's winerror.h lacks this one; the Windows SDK's defines it as 1295.
+#ifndef ERROR_DISK_QUOTA_EXCEEDED
+#define ERROR_DISK_QUOTA_EXCEEDED 1295L
+#endif
+
+// Every code of the table is the one <windows.h> names (win32_errno.h keeps them as numbers).
+#define DURABILITY_WIN32_CHECK(name, code, err) static_assert(name == code, #name);
+DURABILITY_WIN32_ERRORS(DURABILITY_WIN32_CHECK)
+#undef DURABILITY_WIN32_CHECK
+
+int ErrnoOf(DWORD error) { return ErrnoOfWin32(error); }
 
 IoResult LastError(const char* syscall) { return Fail(syscall, ErrnoOf(GetLastError())); }
 
@@ -422,6 +379,10 @@ std::string SystemErrorText(int err) {
       return "operation not supported";
     case ECANCELED:
       return "operation canceled";
+#if !defined(EDQUOT)
+    case kEdquot:
+      return "disk quota exceeded";
+#endif
     default:
       break;
   }

@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "errors.h"
+#include "win32_errno.h"
 
 namespace durability {
 namespace {
@@ -105,6 +106,13 @@ Napi::Value CompletionStatsJs(const Napi::CallbackInfo& info) {
   stats.Set("dropped", Napi::Number::New(env, static_cast<double>(completions[1].load())));
   stats.Set("settleFailed", Napi::Number::New(env, static_cast<double>(completions[2].load())));
   return stats;
+}
+
+Napi::Value ErrnoNameOfWin32Js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double code;
+  if (!IntegerArg(env, info[0], "code", 0, 4294967295.0, &code)) return Napi::Value();
+  return Napi::String::New(env, ErrnoName(ErrnoOfWin32(static_cast<uint32_t>(code))));
 }
 
 }  // namespace durability

@@ -6,6 +6,8 @@
 //   errno, as if the kernel had returned it, so the writer's failure handling can be proved on a
 //   real file. Inert until armed; process-wide on purpose: it stands for the disk, which every
 //   thread of the process shares.
+// - Win32 error mapping (__errnoNameOfWin32): the errno name the core gives a Win32 error code
+//   (win32_errno.h), checkable on any host, since no emulator can make NTFS report a full quota.
 // - Completion counts (__completionStats): how each off-thread completion ended (thread pool or
 //   commit thread), so a test can prove that completions running while an environment is torn
 //   down never call into it.
@@ -33,6 +35,8 @@ void CountCompletion(Completion how);
 Napi::Value SetFaultInjectionJs(const Napi::CallbackInfo& info);
 /** __completionStats() → { settled, dropped, settleFailed } since the process loaded the addon. */
 Napi::Value CompletionStatsJs(const Napi::CallbackInfo& info);
+/** __errnoNameOfWin32(code) → the errno name ("ENOSPC") the core reports for that Win32 error code. */
+Napi::Value ErrnoNameOfWin32Js(const Napi::CallbackInfo& info);
 #else
 constexpr int InjectedError(CommitStep) { return 0; }
 inline void CountCompletion(Completion) {}
