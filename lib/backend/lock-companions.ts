@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { toIoError } from '../errors';
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
+import { readFully } from './read-fully';
 
 // ---- names ------------------------------------------------------------------------------
 
@@ -42,7 +43,9 @@ export function readOrUndefined(file: string): string | undefined {
   try {
     requireRegular(fd, file, () => undefined);
     const buffer = Buffer.alloc(RECORD_MAX);
-    const n = fs.readSync(fd, buffer, 0, RECORD_MAX, 0);
+    // Read to the end: a record taken from a read that stopped short looks cut short, or as if
+    // written by a process with another start time, and a live owner would be taken for a dead one.
+    const n = readFully(fd, buffer, 0);
     return buffer.toString('latin1', 0, n);
   } catch (err) {
     throw toIoError(err, file);
