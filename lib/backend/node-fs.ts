@@ -14,6 +14,7 @@ import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { DEGRADED_LOCK, releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
 import { OWNED_BYTES, snapshot, snapshotChunks } from './owned-bytes';
+import { readFully } from './read-fully';
 import { splitZeros } from './zero-chunks';
 
 const { O_RDONLY } = fs.constants;
@@ -236,17 +237,11 @@ export class NodeFsBackend implements FileBackend {
 
   pread(fd: number, target: Uint8Array, offset: number, path?: string): number {
     checkOffset(offset, 'offset');
-    let done = 0;
     try {
-      while (done < target.length) {
-        const n = fs.readSync(fd, target, done, target.length - done, offset + done);
-        if (n === 0) break;
-        done += n;
-      }
+      return readFully(fd, target, offset);
     } catch (err) {
       fail(err, path, 'pread');
     }
-    return done;
   }
 
   /**
