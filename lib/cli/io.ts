@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { FsDirectory } from '../directory/fs';
-import { DurabilityError, describe } from '../errors';
+import { DurabilityError, describe, toIoError } from '../errors';
 
 // What every subcommand shares: where output goes, how a failure becomes an exit code, and how
 // a directory argument becomes a Directory.
@@ -28,8 +28,11 @@ export function openLogDirectory(path: string | undefined): FsDirectory {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(path);
-  } catch {
-    throw new CliError(`${path}: no such directory`);
+  } catch (err) {
+    // Only a missing path is "no such directory": EIO or EACCES is said as such, not as an absent store.
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new CliError(`${path}: no such directory`);
+    throw toIoError(err, path);
   }
   if (!stat.isDirectory()) throw new CliError(`${path}: not a directory`);
   return new FsDirectory(path);
