@@ -130,10 +130,18 @@ export interface TestNativeBinding extends NativeBinding {
    * (a positive errno number, e.g. os.constants.errno.EIO) instead of running ('write': the gather
    * write of the chunks before `zeroChunks`; 'fallocate' and 'zeros': the reservation and the write
    * of those zeros); once, or every time
-   * from then on with `persistent`. Process-wide (it stands for the disk). null clears it. Other
+   * from then on with `persistent`. 'pread': one read of pread (any reader's); `short` without
+   * errno makes it read one byte instead of failing (a read cut short before the end of the file),
+   * `short` with errno cuts the `after` reads before the failing one short. An injected EINTR is
+   * read again. Process-wide (it stands for the disk). null clears it. Other
    * bindings are never affected.
    */
-  __setFaultInjection(spec: { op: 'write' | 'fallocate' | 'zeros' | 'ftruncate' | 'fdatasync' | 'fsyncDir'; errno: number; after?: number; persistent?: boolean } | null): void;
+  __setFaultInjection(
+    spec:
+      | { op: 'write' | 'fallocate' | 'zeros' | 'ftruncate' | 'fdatasync' | 'fsyncDir' | 'pread'; errno: number; after?: number; persistent?: boolean }
+      | { op: 'pread'; short: true; errno?: number; after?: number; persistent?: boolean }
+      | null,
+  ): void;
   /**
    * Process-wide counts of how off-thread completions (thread pool, commit threads) ended: `settled` their promise, were
    * `dropped` because their environment could no longer run JS, or had a Node-API call fail while

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "platform.h"
+#include "test_hooks.h"
 
 namespace durability {
 namespace {
@@ -134,7 +135,15 @@ IoResult PwritevAll(int fd, std::vector<iovec>& iov, int64_t offset) {
 IoResult PreadFull(int fd, uint8_t* data, size_t length, int64_t offset) {
   size_t done = 0;
   while (done < length) {
-    const ssize_t n = pread(fd, data + done, length - done, static_cast<off_t>(offset + done));
+    // A test build's hook may fail this read or shorten it, as a failing disk or FUSE would.
+    const int injected = InjectedError(CommitStep::kRead);
+    ssize_t n;
+    if (injected > 0) {
+      errno = injected;
+      n = -1;
+    } else {
+      n = pread(fd, data + done, injected == kShortRead ? 1 : length - done, static_cast<off_t>(offset + done));
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       return Fail("pread");

@@ -19,6 +19,7 @@
 #include <mutex>
 
 #include "platform.h"
+#include "test_hooks.h"
 #include "win32_errno.h"
 
 namespace durability {
@@ -219,7 +220,12 @@ IoResult PreadFull(int fd, uint8_t* data, size_t length, int64_t offset) {
   if (h == INVALID_HANDLE_VALUE) return Fail("pread", EBADF);
   size_t done = 0;
   while (done < length) {
-    const DWORD chunk = static_cast<DWORD>(length - done < kMaxIo ? length - done : kMaxIo);
+    // A test build's hook may fail this read or shorten it (test_hooks.h). Windows has no EINTR:
+    // an injected one is read again, as the POSIX loop does.
+    const int injected = InjectedError(CommitStep::kRead);
+    if (injected == EINTR) continue;
+    if (injected > 0) return Fail("pread", injected);
+    const DWORD chunk = injected == kShortRead ? 1 : static_cast<DWORD>(length - done < kMaxIo ? length - done : kMaxIo);
     OVERLAPPED ov = At(static_cast<uint64_t>(offset) + done);
     DWORD n = 0;
     if (!ReadFile(h, data + done, chunk, &n, &ov)) {

@@ -22,6 +22,7 @@ struct FaultHook {
   int err = 0;
   int64_t after = 0;  // matching steps that still succeed before the first failure
   bool persistent = false;
+  bool shortBefore = false;  // kRead: the `after` reads before the failure are cut short
 };
 
 FaultHook& Hook() {
@@ -38,6 +39,7 @@ bool StepNamed(const std::string& name, CommitStep* out) {
   else if (name == "ftruncate") *out = CommitStep::kTruncate;
   else if (name == "fdatasync") *out = CommitStep::kFdatasync;
   else if (name == "fsyncDir") *out = CommitStep::kFsyncDir;
+  else if (name == "pread") *out = CommitStep::kRead;
   else return false;
   return true;
 }
@@ -50,7 +52,7 @@ int InjectedError(CommitStep step) {
   if (!hook.armed || hook.step != step) return 0;
   if (hook.after > 0) {
     --hook.after;
-    return 0;
+    return hook.shortBefore ? kShortRead : 0;
   }
   if (!hook.persistent) hook.armed = false;
   return hook.err;
@@ -76,13 +78,23 @@ Napi::Value SetFaultInjectionJs(const Napi::CallbackInfo& info) {
   if (env.IsExceptionPending()) return Napi::Value();
   CommitStep step;
   if (!op.IsString() || !StepNamed(op.As<Napi::String>().Utf8Value(), &step)) {
-    ThrowTypeError(env, "spec.op must be 'write', 'fallocate', 'zeros', 'ftruncate', 'fdatasync' or 'fsyncDir'");
+    ThrowTypeError(env, "spec.op must be 'write', 'fallocate', 'zeros', 'ftruncate', 'fdatasync', 'fsyncDir' or 'pread'");
     return Napi::Value();
   }
-  double err;
+  Napi::Value shortValue = o.Get("short");
+  if (env.IsExceptionPending()) return Napi::Value();
+  const bool shortRead = shortValue.ToBoolean().Value();
+  if (shortRead && step != CommitStep::kRead) {
+    ThrowTypeError(env, "spec.short is for op 'pread' only");
+    return Napi::Value();
+  }
+  // short alone: the matching read is cut short; with errno: the reads before it are, then it fails.
+  double err = kShortRead;
   double after = 0;
   Napi::Value errValue = o.Get("errno");
-  if (env.IsExceptionPending() || !IntegerArg(env, errValue, "spec.errno", 1, 4095, &err)) return Napi::Value();
+  if (env.IsExceptionPending()) return Napi::Value();
+  const bool hasErrno = !shortRead || !errValue.IsUndefined();
+  if (hasErrno && !IntegerArg(env, errValue, "spec.errno", 1, 4095, &err)) return Napi::Value();
   Napi::Value afterValue = o.Get("after");
   if (env.IsExceptionPending()) return Napi::Value();
   if (!afterValue.IsUndefined() && !IntegerArg(env, afterValue, "spec.after", 0, 9007199254740991.0, &after)) {
@@ -96,6 +108,7 @@ Napi::Value SetFaultInjectionJs(const Napi::CallbackInfo& info) {
   hook.err = static_cast<int>(err);
   hook.after = static_cast<int64_t>(after);
   hook.persistent = persistent.ToBoolean().Value();
+  hook.shortBefore = shortRead && hasErrno;
   return env.Undefined();
 }
 

@@ -5,7 +5,8 @@
 // - Commit fault injection (__setFaultInjection): a chosen commitAsync step fails with a chosen
 //   errno, as if the kernel had returned it, so the writer's failure handling can be proved on a
 //   real file. Inert until armed; process-wide on purpose: it stands for the disk, which every
-//   thread of the process shares.
+//   thread of the process shares. The same hook fails, or shortens to one byte, a pread of
+//   PreadFull (platform_*.cc), so a reader's handling of a failing disk can be proved too.
 // - Win32 error mapping (__errnoNameOfWin32): the errno name the core gives a Win32 error code
 //   (win32_errno.h), checkable on any host, since no emulator can make NTFS report a full quota.
 // - Completion counts (__completionStats): how each off-thread completion ended (thread pool or
@@ -18,7 +19,11 @@
 namespace durability {
 
 // kAllocate and kZeros: the reservation and the write of a commit's zeros ahead of the log (commit.cc).
-enum class CommitStep { kWrite, kAllocate, kZeros, kTruncate, kFdatasync, kFsyncDir };
+// kRead is no commit step: one pread(2) of PreadFull, whoever reads.
+enum class CommitStep { kWrite, kAllocate, kZeros, kTruncate, kFdatasync, kFsyncDir, kRead };
+
+/** What InjectedError(kRead) answers for a read to shorten to one byte rather than fail (`{ op: 'pread', short: true }`). */
+constexpr int kShortRead = -1;
 
 /** How an off-thread completion ended (promise_worker.h, commit_thread.cc). */
 enum class Completion {
@@ -28,10 +33,14 @@ enum class Completion {
 };
 
 #if defined(DURABILITY_TEST_HOOKS)
-/** The injected errno for this commit step, or 0 when it should run for real. */
+/** The injected errno for this commit step, or 0 when it should run for real (kShortRead: see above). */
 int InjectedError(CommitStep step);
 void CountCompletion(Completion how);
-/** __setFaultInjection({ op, errno, after?, persistent? } | null): arms or clears the commit fault hook. */
+/**
+ * __setFaultInjection({ op, errno, after?, persistent? } | { op: 'pread', short: true, errno?, after?, persistent? } | null):
+ * arms or clears the fault hook. short alone cuts the matching read short; with errno, the `after`
+ * reads before the failing one are cut short.
+ */
 Napi::Value SetFaultInjectionJs(const Napi::CallbackInfo& info);
 /** __completionStats() → { settled, dropped, settleFailed } since the process loaded the addon. */
 Napi::Value CompletionStatsJs(const Napi::CallbackInfo& info);
