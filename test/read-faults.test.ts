@@ -4,7 +4,7 @@
 // log (docs/FORMAT.md): each run must fail with that IoError, leave every file as it was (but for
 // the torn bytes a healthy open cuts anyway), and a later run on a healthy disk must find every
 // entry. SimulatedDirectory's 'read' and 'open' faults stand for the disk.
-// DURABILITY_LONG=1 adds a segment of 2.4 MB, so that reads fail part-way through one scan too.
+// DURABILITY_LONG=1 adds segments of 2 MB, so that reads fail part-way through one scan too.
 
 import assert from 'node:assert/strict';
 import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
@@ -26,20 +26,22 @@ interface Shape {
   readonly entries: number;
   readonly pad: number;
   readonly maxSegmentSize: number;
+  /** The checkpoint's entry: inside the log (one past its end makes a writer restart the log, a change of its own). */
+  readonly checkpointAt: number;
 }
 
 const SHAPES: Shape[] = [
-  { name: 'four small segments', entries: 40, pad: 20, maxSegmentSize: 600 },
-  ...(process.env.DURABILITY_LONG === '1' ? [{ name: 'a segment of 2.4 MB', entries: 8, pad: 300_000, maxSegmentSize: 4 << 20 }] : []),
+  { name: 'four small segments', entries: 40, pad: 20, maxSegmentSize: 600, checkpointAt: 10 },
+  ...(process.env.DURABILITY_LONG === '1' ? [{ name: 'segments of 2 MB', entries: 10, pad: 300_000, maxSegmentSize: 2 << 20, checkpointAt: 4 }] : []),
 ];
 
-/** A closed log (preallocated segments), a checkpoint of entry 10 and a record log; `torn`: 12 bytes of a cut write end the log. */
+/** A closed log (preallocated segments), a checkpoint and a record log; `torn`: 12 bytes of a cut write end the log. */
 function build(shape: Shape, torn: boolean): SimulatedDirectory {
   const dir = new SimulatedDirectory({ seed: 1 });
   const w = WalWriter.open(dir, { codec, maxSegmentSize: shape.maxSegmentSize, preallocate: true });
   for (let i = 1; i <= shape.entries; i++) w.append({ i, pad: 'x'.repeat(shape.pad) });
   w.closeSync();
-  writeCheckpoint(dir, 10, { upTo: 10 }, { codec });
+  writeCheckpoint(dir, shape.checkpointAt, { upTo: shape.checkpointAt }, { codec });
   const records = RecordLogWriter.open(dir, 'records/log', { codec, bufferSize: 0 });
   for (let i = 1; i <= shape.entries; i++) records.append({ i, pad: 'y'.repeat(shape.pad) });
   records.closeSync();
