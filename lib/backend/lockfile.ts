@@ -183,12 +183,18 @@ function canonical(file: string): string {
   }
 }
 
+/**
+ * Whether the holder's descriptor still refers to the locked file. Only EBADF (closed; ENOENT for
+ * a statOf by path) says no: fstat on a network or FUSE file system asks the server and can fail
+ * (EIO, ESTALE) while the holder writes on, and a lock taken as let go would admit a second writer.
+ */
 function sameFile(fd: number, held: Held): boolean {
   try {
     const st = (held.statOf ?? fs.fstatSync)(fd);
     return st.dev === held.dev && st.ino === held.ino;
-  } catch {
-    return false;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    return !(code === 'EBADF' || code === 'ENOENT');
   }
 }
 
