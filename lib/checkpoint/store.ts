@@ -10,6 +10,7 @@ import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotRegularFileError, describe } from '../errors';
 import { holdsRegularFile } from '../directory/regular-file';
+import { readWhole } from '../directory/read-whole';
 import { unknownNamesOf, type UnknownNames } from '../unknown-names';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from '../wal/codec';
@@ -96,7 +97,7 @@ function readCheckpointBytes(dir: Directory, path: string, expectedLastEntryId: 
   try {
     const size = file.size();
     const head = new Uint8Array(CHECKPOINT_HEADER_SIZE);
-    const check = checkCheckpointHeader(head.subarray(0, file.read(head, 0)));
+    const check = checkCheckpointHeader(head.subarray(0, readWhole(file, head, 0)));
     if (check.kind !== 'ok') return damaged(check.offset, check.reason);
     const h = check.header;
     if (h.payloadLength < 0 || h.payloadLength > MAX_CHECKPOINT_PAYLOAD) return damaged(16, `payload length exceeds the ${MAX_CHECKPOINT_PAYLOAD}-byte maximum`);
@@ -104,7 +105,7 @@ function readCheckpointBytes(dir: Directory, path: string, expectedLastEntryId: 
       return damaged(16, `payload length ${h.payloadLength} does not match the file size ${size}`);
     }
     const payload = new Uint8Array(h.payloadLength);
-    const n = payload.length === 0 ? 0 : file.read(payload, CHECKPOINT_HEADER_SIZE);
+    const n = payload.length === 0 ? 0 : readWhole(file, payload, CHECKPOINT_HEADER_SIZE);
     if (n !== payload.length) return damaged(CHECKPOINT_HEADER_SIZE + n, 'file shrank while being read');
     if (maskCrc(checkpointCrc(head.subarray(0, 24), payload, dir.checksum)) !== h.storedCrc) return damaged(24, 'CRC mismatch');
     // The CRC holds: these are bytes a writer produced on purpose.

@@ -126,7 +126,10 @@ export interface WritableFile {
 export interface ReadableFile {
   readonly path: string;
   size(): number;
-  /** Reads up to target.length bytes at position; returns how many were read (short only at end of file). */
+  /**
+   * Reads up to target.length bytes at position; returns how many were read (short only at end of
+   * file). The package's readers read again after a shorter read (read-whole.ts) and take only 0 for the end.
+   */
   read(target: Uint8Array, position: number): number;
   close(): void;
 }

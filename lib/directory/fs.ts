@@ -12,6 +12,7 @@ import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './dir
 import { normalizePath, parentOf } from './path';
 import { isTempName, isTempOf, tempPath } from './temp';
 import { bufferForRead, checkBytes, checkPosition, type CheckedCommitPlan } from './file-arguments';
+import { readWhole } from './read-whole';
 import { BaseWritableFile } from './writable-base';
 
 // Real files under a root directory, through a FileBackend (native core or node:fs).
@@ -87,7 +88,7 @@ export class FsDirectory implements Directory {
     const file = this.openRead(path);
     try {
       const out = bufferForRead(file.size(), this.osPath(normalizePath(path)));
-      const n = file.read(out, 0);
+      const n = readWhole(file, out, 0);
       return n === out.length ? out : out.subarray(0, n);
     } finally {
       file.close();

@@ -11,6 +11,7 @@
 
 import type { Checksummer } from '../backend/backend';
 import type { ReadableFile } from '../directory/directory';
+import { readWhole } from '../directory/read-whole';
 import { maskCrc, readU32 } from './bytes';
 
 export const SEARCH_UNDECIDED = -2;
@@ -268,5 +269,5 @@ function streamCrc(s: FrameSearch, win: Uint8Array, winStart: number, winLen: nu
 }
 
 function readAll(file: ReadableFile, target: Uint8Array, position: number, length: number): number {
-  return file.read(length === target.length ? target : target.subarray(0, length), position);
+  return readWhole(file, length === target.length ? target : target.subarray(0, length), position);
 }

@@ -1,4 +1,5 @@
 import type { ReadableFile } from '../directory/directory';
+import { readWhole } from '../directory/read-whole';
 import { readU32 } from './format';
 import type { Pacer } from './pacer';
 
@@ -28,7 +29,7 @@ export class FileWindow {
     // More than a chunk only for one frame whose length was checked against the maximum and the file size.
     const want = Math.min(Math.max(need, CHUNK), size - pos);
     if (want > this.bytes.length) this.bytes = new Uint8Array(Math.max(want, Math.min(CHUNK, this.bytes.length * 2)));
-    const got = want > 0 ? f.read(this.bytes.subarray(0, want), pos) : 0;
+    const got = want > 0 ? readWhole(f, this.bytes.subarray(0, want), pos) : 0;
     this.pacer.charge(got);
     this.start = pos;
     this.length = got;

@@ -4,6 +4,7 @@
 // the scanners' per-frame paths read buf/bufStart directly.
 
 import type { ReadableFile } from '../directory/directory';
+import { readWhole } from '../directory/read-whole';
 import type { Pacer } from './pacer';
 
 export const SCAN_CHUNK = 1 << 20;
@@ -62,7 +63,7 @@ export abstract class ScanWindow {
       b.copyWithin(0, rel, this.bufLen);
     }
     const want = Math.min(b.length, this.fileSize - pos, kept + Math.max(need, most)) - kept;
-    const got = want > 0 ? this.file.read(b.subarray(kept, kept + want), pos + kept) : 0;
+    const got = want > 0 ? readWhole(this.file, b.subarray(kept, kept + want), pos + kept) : 0;
     this.pacer?.charge(got);
     this.bufStart = pos;
     this.bufLen = kept + got;

@@ -2,6 +2,7 @@
 // gaps) and what their header says. Reading what they hold is segment-scan.ts's job.
 
 import type { Directory } from '../directory/directory';
+import { readWhole } from '../directory/read-whole';
 import { CorruptionError } from '../errors';
 import type { UnknownNames } from '../unknown-names';
 import { SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, parseSegmentFileName, type SegmentHeader } from './format';
@@ -51,7 +52,7 @@ export function readSegmentPrefix(dir: Directory, seg: SegmentRef): Uint8Array {
   const f = dir.openRead(seg.path);
   try {
     const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
-    const n = f.read(bytes, 0);
+    const n = readWhole(f, bytes, 0);
     return bytes.subarray(0, n);
   } finally {
     f.close();
