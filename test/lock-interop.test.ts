@@ -3,7 +3,7 @@
 // contender backend, across processes, in one thread, across worker threads, and `repair`.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,31 +16,11 @@ import { LockedError } from '../lib/errors';
 import { json } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { holdingProcess, kill } from './support/lock-holder';
 
-const HOLDER = path.join(__dirname, 'fixtures', 'wal-lock-holder.js');
 const CLI = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
 const backends = availableBackends();
 const pairs: [FileBackend, FileBackend][] = backends.flatMap((a) => backends.map((b): [FileBackend, FileBackend] => [a, b]));
-
-/** A process holding a writer on `root` through `backend`, once it has said so. */
-async function holdingProcess(root: string, backend: FileBackend): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [HOLDER, root, backend.name], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  for await (const chunk of child.stdout!) {
-    out += chunk;
-    if (out.includes('\n')) break;
-  }
-  assert.equal(out, 'locked\n');
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
 
 function entries(root: string, backend: FileBackend): unknown[] {
   return new WalReader(new FsDirectory(root, { backend }), { codec: json }).replaySync().map((r) => r.payload);
@@ -61,7 +41,7 @@ describe('one writer per log across backends', () => {
     const name = `${holder.name} holds, ${contender.name} contends`;
 
     it(`across processes: ${name}; the holder's entries survive its death`, async () => {
-      const child = await holdingProcess(root, holder);
+      const child = await holdingProcess(root, holder.name as 'native' | 'ts');
       try {
         assert.throws(() => openWith(root, contender), LockedError);
       } finally {
@@ -132,7 +112,7 @@ describe('one writer per log across backends', () => {
     });
 
     it(`repair (${contender.name}) refuses a log a ${holder.name} writer holds, and cuts nothing`, async () => {
-      const child = await holdingProcess(root, holder);
+      const child = await holdingProcess(root, holder.name as 'native' | 'ts');
       try {
         const wal = path.join(root, 'wal');
         const final = fs.readdirSync(wal).filter((n) => n.endsWith('.wal')).sort().pop()!;

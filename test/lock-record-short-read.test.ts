@@ -4,8 +4,6 @@
 // a dead writer leaves, and the lock would be broken under a writer that still appends.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,20 +12,7 @@ import { FsDirectory } from '../lib/directory/fs';
 import { LockedError } from '../lib/errors';
 import { json } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
-
-const HOLDER = path.join(__dirname, 'fixtures', 'wal-lock-holder.js');
-
-async function holdingProcess(root: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [HOLDER, root, 'ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  for await (const chunk of child.stdout!) {
-    out += chunk;
-    if (out.includes('\n')) break;
-  }
-  assert.equal(out, 'locked\n');
-  return child;
-}
+import { holdingProcess, kill } from './support/lock-holder';
 
 /**
  * Runs `fn` with every fs.readSync of a file under `root` whose name ends in `.pid` returning at
@@ -63,7 +48,7 @@ describe('a pid record that reads in pieces', () => {
 
   for (const contender of availableBackends()) {
     it(`is read whole: a live node:fs writer keeps its lock against ${contender.name}`, async () => {
-      const child = await holdingProcess(root);
+      const child = await holdingProcess(root, 'ts');
       try {
         const record = fs.readFileSync(path.join(root, 'wal', 'LOCK.pid'), 'latin1');
         // "<pid> <host> <start token> <nonce>\n": one read ends inside the start token, whose last
@@ -75,9 +60,7 @@ describe('a pid record that reads in pieces', () => {
         });
         assert.equal(fs.readFileSync(path.join(root, 'wal', 'LOCK.pid'), 'latin1'), record, "the holder's record is left in place");
       } finally {
-        const exited = once(child, 'exit');
-        child.kill('SIGKILL');
-        await exited;
+        await kill(child);
       }
     });
   }

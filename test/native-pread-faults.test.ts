@@ -14,6 +14,7 @@ import { IoError } from '../lib/errors';
 import { json, type Codec } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { preadAll as preadWhole } from './support/pread-all';
 import { TEST_BUILD, testBuild } from './support/test-binding';
 
 const codec = json as Codec<unknown>;
@@ -39,13 +40,7 @@ if (nativeBackend() !== undefined) {
     function preadAll(): { n: number; bytes: Buffer } {
       const file = path.join(root, 'f');
       fs.writeFileSync(file, content);
-      const fd = backend.open(file, 'read');
-      try {
-        const bytes = Buffer.alloc(content.length + 10);
-        return { n: backend.pread(fd, bytes, 0, file), bytes };
-      } finally {
-        backend.close(fd);
-      }
+      return preadWhole(backend, file, content.length);
     }
 
     it('continues reads cut short to the end of the file', () => {

@@ -12,6 +12,7 @@ import { IoError } from '../lib/errors';
 import { json } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { preadAll as preadWhole } from './support/pread-all';
 
 type ReadSync = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => number;
 
@@ -43,15 +44,7 @@ describe('node:fs backend pread on a misbehaving disk', () => {
   });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  function preadAll(): { n: number; bytes: Buffer } {
-    const fd = backend.open(file, 'read');
-    try {
-      const bytes = Buffer.alloc(content.length + 10);
-      return { n: backend.pread(fd, bytes, 0, file), bytes };
-    } finally {
-      backend.close(fd);
-    }
-  }
+  const preadAll = (): { n: number; bytes: Buffer } => preadWhole(backend, file, content.length);
 
   it('goes on after reads that return less than asked, to the end of the file', () => {
     const got = withReadSync((real, fd, b, o, l, p) => real(fd, b, o, Math.min(l, 7), p), preadAll);
