@@ -9,6 +9,7 @@
 
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
+import { readWhole } from '../directory/read-whole';
 import { CorruptionError, DecodeError, InvalidArgumentError, RecoveryGapError } from '../errors';
 import { SEARCH_UNDECIDED, frameCrcMatches, searchBudget, witnessSearch, type FrameSearch } from '../framed/witness-search';
 import {
@@ -408,7 +409,7 @@ export class SegmentScanner extends ScanWindow {
    */
   private refuseIfRecycled(): void {
     const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
-    const n = this.file.read(bytes, 0);
+    const n = readWhole(this.file, bytes, 0);
     const now = checkSegmentHeader(bytes.subarray(0, n), this.checksum);
     if (now.kind !== 'ok' || now.header.segmentId <= this.segmentId) return;
     throw new RecoveryGapError(this.nextId, undefined,
