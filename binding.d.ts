@@ -51,6 +51,12 @@ export interface NativeBinding {
 
   /** open(2) with O_CLOEXEC always added. Flags from `constants`. Returns the descriptor. */
   open(path: string, flags: number, mode?: number): number;
+  /**
+   * Waits for the descriptor's commits (commitAsync) to run, stops its commit thread, then closes.
+   * It does not wait for thread-pool operations on it (pwriteAsync, fdatasyncAsync): the caller
+   * closes only once those settled (lib/directory/writable-base.ts defers its close until then),
+   * or they would run on a closed number, or one the OS has since given to another file.
+   */
   close(fd: number): void;
   /** Writes all of data at offset (loops over short writes). Returns bytes written (= data.length). */
   pwrite(fd: number, data: Uint8Array, offset: number): number;
