@@ -30,7 +30,11 @@ EARLY_INIT=$OUT/tsan-early-init.so
 CANARY=$OUT/tsan-canary.so
 # The same selection as scripts/test-asan.sh (see there why these are left out).
 NATIVE_API='availableBackends|nativeBackend|tsBackend|backendByName|defaultBackend|FsDirectory|loadNative|dirKinds'
-EXCLUDED='^(loader|package-.*|fuzz|jetstream.*)\.test\.ts$'
+# group-commit-loop also: its bound on commits settled per loop turn assumes JS runs at its own
+# speed against the disk's; under TSan JS runs several times slower, so the commit thread finishes
+# more commits while one turn settles them (seen once in four runs, at a rotation). It runs
+# unsanitized in npm test and under ASan.
+EXCLUDED='^(loader|package-.*|fuzz|jetstream.*|group-commit-loop)\.test\.ts$'
 
 started=$SECONDS
 step() { echo; echo "== [$((SECONDS - started)) s] $*"; }
