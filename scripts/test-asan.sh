@@ -20,14 +20,8 @@ LOGS=$OUT/logs
 ADDON=$OUT/Release/durability.node
 FUZZ_INPUTS=${DURABILITY_ASAN_FUZZ_INPUTS:-100000}
 FUZZ_SEED=${DURABILITY_ASAN_FUZZ_SEED:-1}
-# Native-facing tests: every test file that reaches the addon (a backend, FsDirectory, the
-# fixtures' dirKinds, the loader), found by what it uses, so new ones join by themselves. Left
-# out: the loader and package tests (they need dist/, a packed tarball or no DURABILITY_NATIVE_PATH),
-# the fuzz test (the fuzz step below runs it five times larger) and the JetStream tests (a network
-# client and servers around the same WAL calls the other files make; the example service one of
-# them starts lives in the repository, not in build-asan/pkg).
-NATIVE_API='availableBackends|nativeBackend|tsBackend|backendByName|defaultBackend|FsDirectory|loadNative|dirKinds'
-EXCLUDED='^(loader|package-.*|fuzz|jetstream.*)\.test\.ts$'
+# Which files: scripts/native-test-files.sh.
+. "$ROOT/scripts/native-test-files.sh"
 
 started=$SECONDS
 step() { echo; echo "== [$((SECONDS - started)) s] $*"; }
@@ -95,19 +89,7 @@ sanitized node -e '
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "the sanitized addon did not load"
 check_reports "$LOGS/load.out"
 
-files=()
-for src in "$ROOT"/test/*.test.ts; do
-  name=$(basename "$src")
-  if [ -n "${DURABILITY_ASAN_TESTS:-}" ]; then
-    match=
-    for t in $DURABILITY_ASAN_TESTS; do case "$name" in *"$t"*) match=1 ;; esac; done
-    [ -n "$match" ] || continue
-  else
-    [[ "$name" =~ $EXCLUDED ]] && continue
-    grep -qE "$NATIVE_API" "$src" || continue
-  fi
-  files+=("$PKG/dist/test/${name%.ts}.js")
-done
+native_test_files "$ROOT" "$PKG" "${DURABILITY_ASAN_TESTS:-}"
 [ "${#files[@]}" -gt 0 ] || die "no test files selected"
 
 step "mocha under ASan + UBSan: ${#files[@]} files"

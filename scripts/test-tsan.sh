@@ -28,13 +28,12 @@ ADDON=$OUT/Release/durability.node
 SUPPRESSIONS=$ROOT/scripts/tsan/suppressions.txt
 EARLY_INIT=$OUT/tsan-early-init.so
 CANARY=$OUT/tsan-canary.so
-# The same selection as scripts/test-asan.sh (see there why these are left out).
-NATIVE_API='availableBackends|nativeBackend|tsBackend|backendByName|defaultBackend|FsDirectory|loadNative|dirKinds'
-# group-commit-loop also: its bound on commits settled per loop turn assumes JS runs at its own
-# speed against the disk's; under TSan JS runs several times slower, so the commit thread finishes
-# more commits while one turn settles them (seen once in four runs, at a rotation). It runs
-# unsanitized in npm test and under ASan.
-EXCLUDED='^(loader|package-.*|fuzz|jetstream.*|group-commit-loop)\.test\.ts$'
+# Which files: scripts/native-test-files.sh.
+. "$ROOT/scripts/native-test-files.sh"
+# group-commit-loop is left out here too: its bound on commits settled per loop turn assumes JS
+# runs at its own speed against the disk's; under TSan JS runs several times slower, so the commit
+# thread finishes more commits while one turn settles them (seen once in four runs, at a
+# rotation). It runs unsanitized in npm test and under ASan.
 
 started=$SECONDS
 step() { echo; echo "== [$((SECONDS - started)) s] $*"; }
@@ -115,19 +114,7 @@ sanitized node -e '
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "the TSan addon did not load"
 check_reports "$LOGS/load.out"
 
-files=()
-for src in "$ROOT"/test/*.test.ts; do
-  name=$(basename "$src")
-  if [ -n "${DURABILITY_TSAN_TESTS:-}" ]; then
-    match=
-    for t in $DURABILITY_TSAN_TESTS; do case "$name" in *"$t"*) match=1 ;; esac; done
-    [ -n "$match" ] || continue
-  else
-    [[ "$name" =~ $EXCLUDED ]] && continue
-    grep -qE "$NATIVE_API" "$src" || continue
-  fi
-  files+=("$PKG/dist/test/${name%.ts}.js")
-done
+native_test_files "$ROOT" "$PKG" "${DURABILITY_TSAN_TESTS:-}" 'group-commit-loop'
 [ "${#files[@]}" -gt 0 ] || die "no test files selected"
 
 step "mocha under TSan: ${#files[@]} files"

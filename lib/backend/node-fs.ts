@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { cleanUpAfterFailure } from '../after-failure';
 import { crc32c, crc32cRanges } from '../crc32c';
 import { channels, diagnoseOnce } from '../diagnostics';
 import { IoError, toIoError } from '../errors';
@@ -303,13 +304,8 @@ export class NodeFsBackend implements FileBackend {
     try {
       fs.fsyncSync(fd);
     } catch (err) {
-      // The fsync's failure is the one to report (the entries may not be durable), not a close
-      // failing after it, as in the native core.
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // see above
-      }
+      // The fsync's failure is the one to report (the entries may not be durable), as in the native core.
+      cleanUpAfterFailure(() => fs.closeSync(fd));
       fail(err, path);
     }
     try {

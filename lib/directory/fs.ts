@@ -8,6 +8,7 @@ import { defaultBackend } from '../backend/select';
 import { diagnoseOnce } from '../diagnostics';
 import { AlreadyExistsError, ClosedError, InvalidArgumentError, InvalidPathError, IoError, LockedError, NotFoundError, toIoError } from '../errors';
 import { requireBackend, requireOptionsObject, typeName } from '../guards';
+import { cleanUpAfterFailure } from '../after-failure';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { normalizePath, parentOf } from './path';
 import { isTempName, isTempOf, tempPath } from './temp';
@@ -73,7 +74,7 @@ export class FsDirectory implements Directory {
     try {
       return new FsWritableFile(this, p, os, fd, this.backend.fileSize(fd, os));
     } catch (err) {
-      this.quietly(() => this.backend.close(fd));
+      cleanUpAfterFailure(() => this.backend.close(fd));
       throw mapError(err, p);
     }
   }
@@ -116,8 +117,8 @@ export class FsDirectory implements Directory {
       renamed = true;
       this.backend.fsyncDir(this.osPath(parentOf(p)));
     } catch (err) {
-      if (fd !== undefined) this.quietly(() => this.backend.close(fd as number));
-      if (!renamed) this.quietly(() => this.backend.unlink(tmpOs));
+      if (fd !== undefined) cleanUpAfterFailure(() => this.backend.close(fd as number));
+      if (!renamed) cleanUpAfterFailure(() => this.backend.unlink(tmpOs));
       throw mapError(err, p);
     }
   }
@@ -205,7 +206,7 @@ export class FsDirectory implements Directory {
       this.backend.fdatasync(fd, os);
     } catch (err) {
       // The fdatasync's failure is the one to report, not a close failing after it.
-      this.quietly(() => this.backend.close(fd));
+      cleanUpAfterFailure(() => this.backend.close(fd));
       throw err;
     }
     this.backend.close(fd);
@@ -235,7 +236,7 @@ export class FsDirectory implements Directory {
       const result = this.backend.tryLock(fd, os);
       if (!result.acquired) throw new LockedError(p, result.detail);
     } catch (err) {
-      this.quietly(() => this.backend.close(fd));
+      cleanUpAfterFailure(() => this.backend.close(fd));
       throw mapError(err, p);
     }
     return new FsLock(this.backend, p, os, fd);
@@ -282,14 +283,6 @@ export class FsDirectory implements Directory {
     }
   }
 
-  private quietly(fn: () => void): void {
-    try {
-      fn();
-    } catch {
-      // cleanup after a failure: the first error is the one worth reporting
-    }
-  }
-
   /** NotFoundError when `p` is a symbolic link whose target is missing (wal/ on a disk not mounted). */
   private refuseDanglingLink(p: string): void {
     const target = danglingLinkAt(this.osPath(p));
@@ -305,7 +298,7 @@ export class FsDirectory implements Directory {
       return; // a missing parent fails the create below with a clearer error
     }
     for (const name of names) {
-      if (isTempOf(name, target)) this.quietly(() => this.backend.unlink(nodePath.join(this.osPath(dir), name)));
+      if (isTempOf(name, target)) cleanUpAfterFailure(() => this.backend.unlink(nodePath.join(this.osPath(dir), name)));
     }
   }
 
@@ -432,12 +425,7 @@ class FsLock implements DirectoryLock {
     try {
       this.backend.unlock(this.fd, this.os);
     } catch (err) {
-      // The unlock's failure is the one to report, not a close failing after it.
-      try {
-        this.backend.close(this.fd);
-      } catch {
-        // The descriptor is gone either way.
-      }
+      cleanUpAfterFailure(() => this.backend.close(this.fd)); // the descriptor is gone either way
       throw err;
     }
     this.backend.close(this.fd);

@@ -1,6 +1,7 @@
 import type { Checksummer } from '../backend/backend';
 import { channels, diagnoseOnce } from '../diagnostics';
 import type { Directory, WritableFile } from '../directory/directory';
+import { cleanUpAfterFailure } from '../after-failure';
 import { parentOf } from '../directory/path';
 import { isNoRoom } from '../backend/no-room';
 import { InvalidStateError } from '../errors';
@@ -80,19 +81,11 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
     if (spec.preallocate > SEGMENT_HEADER_SIZE && !reserve(dir, file, spec.preallocate, path)) preallocationFailed = true;
     file.sync();
   } catch (err) {
-    try {
-      file.close();
-    } catch {
-      // The write's or fdatasync's failure is the one to report, and the file must still go.
-    }
+    cleanUpAfterFailure(() => file.close());
     // After a failed write or fdatasync the header may exist only in the page cache: a writer
     // reopened before a reboot would append to a segment with no header on disk. It holds no
     // entry yet, so it goes (best effort; a crash that brings it back leaves a torn final header).
-    try {
-      dir.deleteNoSync(path);
-    } catch {
-      // The failure being reported is the one that matters.
-    }
+    cleanUpAfterFailure(() => dir.deleteNoSync(path));
     throw err;
   }
   const segment = segmentFor(spec, path, header.salt, file);
@@ -120,11 +113,7 @@ function installRecycled(dir: Directory, recyclePath: string, header: Uint8Array
     staged.writeAt(header, 0);
     staged.sync();
   } catch (err) {
-    try {
-      staged.close();
-    } catch {
-      // The write's or fdatasync's failure is the one to report, not a close failing after it.
-    }
+    cleanUpAfterFailure(() => staged.close());
     throw err;
   }
   staged.close();
@@ -171,11 +160,7 @@ export function createPlannedFile(dir: Directory, segment: ActiveSegment, preall
   try {
     if (preallocate > SEGMENT_HEADER_SIZE && !reserve(dir, file, preallocate, segment.path)) preallocationFailed = true;
   } catch (err) {
-    try {
-      file.close();
-    } catch {
-      // The reservation's failure is the one to report, not a close failing after it.
-    }
+    cleanUpAfterFailure(() => file.close());
     throw err;
   }
   segment.attach(file);
@@ -200,11 +185,7 @@ export async function installPlannedRecycled(dir: Directory, recyclePath: string
   try {
     await staged.commitAsync({ chunks: [header], position: 0 });
   } catch (err) {
-    try {
-      staged.close();
-    } catch {
-      // The commit's failure is the one to report.
-    }
+    cleanUpAfterFailure(() => staged.close());
     throw err;
   }
   staged.close();
