@@ -6,12 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { main as cliMain } from '../lib/cli/main';
 import { FsDirectory } from '../lib/directory/fs';
-import { BackpressureError, JetStreamError } from '../lib/errors';
+import type { Directory, ReadableFile } from '../lib/directory/directory';
+import { BackpressureError, IoError, JetStreamError } from '../lib/errors';
 import { CURSOR_FILE, JetStreamForwarder, readCursor, type ForwarderStats } from '../lib/jetstream/index';
 import { raw } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalWriter } from '../lib/wal/writer';
 import { freePort, requireNatsServer, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
+import { overriding } from './support/overriding';
 import { assertStreamMatchesLog, createStream, readStream, shipAndStop, until, withConnection } from './support/jetstream-stream';
 
 // The forwarder against a real nats-server (started here on a loopback port): shipping, the
@@ -294,6 +296,57 @@ describe('JetStream forwarder (real nats-server)', function () {
       const stored = await readStream(server.url, stream);
       assert.deepEqual(stored.map((s) => s.msgId), ['1']);
     });
+  });
+
+  it('a read of the log failing with an I/O error (EIO, ESTALE) is retried, not the end of shipping: every entry once, in order', async () => {
+    const root = tempRoot();
+    const fsDir = new FsDirectory(root);
+    let failing = false;
+    let failedReads = 0;
+    const failingRead = (file: ReadableFile, at: string): ReadableFile => overriding(file, {
+      read: (target: Uint8Array, position: number): number => {
+        if (failing) {
+          failedReads++;
+          throw new IoError('EIO', 'pread', at);
+        }
+        return file.read(target, position);
+      },
+    });
+    const dir = overriding<Directory>(fsDir, { openRead: (p: string) => failingRead(fsDir.openRead(p), p) });
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const errors: Array<{ error: unknown; fatal: boolean }> = [];
+    const onEvent = (m: unknown): void => {
+      const e = m as { kind: string; stream: string; error: unknown; fatal: boolean };
+      if (e.kind === 'error' && e.stream === stream) errors.push({ error: e.error, fatal: e.fatal });
+    };
+    diagnosticsChannel.subscribe('durability:jetstream', onEvent);
+    const writer = WalWriter.open(fsDir, { codec: raw });
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 50 });
+    stop.push(f);
+    try {
+      await f.start();
+      for (let i = 1; i <= 20; i++) writer.append(enc(`a ${i}`));
+      await writer.sync();
+      await until('20 shipped', () => f.stats().shippedEntryId === 20);
+      failing = true;
+      for (let i = 1; i <= 20; i++) writer.append(enc(`b ${i}`));
+      await writer.sync();
+      await until('a failed read seen', () => errors.length > 0);
+      await sleep(150);
+      failing = false;
+      await until('40 shipped', () => f.stats().shippedEntryId === 40);
+    } finally {
+      diagnosticsChannel.unsubscribe('durability:jetstream', onEvent);
+    }
+    assert.ok(failedReads > 0);
+    assert.ok(errors.every((e) => e.error instanceof IoError && !e.fatal), errors.map((e) => `${String(e.error)} fatal=${e.fatal}`).join('; '));
+    await writer.close();
+    await f.stop();
+    await f.done;
+    await assertStreamMatchesLog(server.url, stream, fsDir);
+    const stored = await readStream(server.url, stream);
+    assert.deepEqual(stored.map((m) => Number(m.msgId)), Array.from({ length: 40 }, (_, i) => i + 1));
   });
 
   it('back-pressure: the log buffers while NATS is down, up to maxUnshippedBytes; unshipped segments are not truncated', async () => {

@@ -1,4 +1,4 @@
-import { DurabilityError, JetStreamError, describe } from '../errors';
+import { DurabilityError, IoError, JetStreamError, describe } from '../errors';
 
 // What the NATS client's failures mean to the forwarder: which are worth retrying, and the typed
 // error each one is reported as.
@@ -9,9 +9,16 @@ export function isApiCode(err: unknown, code: number): boolean {
   return e !== null && typeof e === 'object' && e.api_error?.err_code === code;
 }
 
-/** Whether retrying cannot help: anything but an unreachable server or a refused publish. */
+/**
+ * Whether retrying cannot help: anything but an unreachable server, a refused publish or a failed
+ * read of the log. A read failing with an I/O error (EIO, ESTALE on NFS, EACCES while an operator
+ * fixes permissions) is not damage: the log still holds the entries, shipping resumes from the
+ * stream's last message once the read succeeds, and stopping would leave the stream behind until
+ * someone restarts the forwarder. Each failure is still reported (an `error` event, `errors`).
+ */
 export function isFatal(err: unknown): boolean {
   if (err instanceof JetStreamError) return err.reason !== 'unreachable' && err.reason !== 'publish-refused';
+  if (err instanceof IoError) return false;
   // Damage or a gap in the log: retrying cannot help.
   return err instanceof DurabilityError;
 }
