@@ -139,7 +139,8 @@ export interface TestNativeBinding extends NativeBinding {
    * from then on with `persistent`. 'pread': one read of pread (any reader's); `short` without
    * errno makes it read one byte instead of failing (a read cut short before the end of the file),
    * `short` with errno cuts the `after` reads before the failing one short. An injected EINTR is
-   * read again. Process-wide (it stands for the disk). null clears it. Other
+   * read again, as a real one is, up to 1000 times in a row (then the read fails with EINTR, so a
+   * persistent one ends the read). Process-wide (it stands for the disk). null clears it. Other
    * bindings are never affected.
    */
   __setFaultInjection(

@@ -59,7 +59,13 @@ IoResult CloseFd(int fd);
 IoResult PwriteAll(int fd, const uint8_t* data, size_t length, int64_t offset);
 /** Gather-writes every iovec contiguously from offset; consumes (modifies) `iov`. */
 IoResult PwritevAll(int fd, std::vector<iovec>& iov, int64_t offset);
-/** Reads until `length` bytes or end of file. */
+/**
+ * How many reads in a row PreadFull lets EINTR interrupt with no byte read between them before it
+ * fails with EINTR: a signal interrupts a read now and then, but a FUSE server answering every read
+ * with EINTR would hold the calling thread for good. lib/backend/read-fully.ts gives up at the same count.
+ */
+constexpr int kMaxEintrInARow = 1000;
+/** Reads until `length` bytes or end of file; EINTR is read again (up to kMaxEintrInARow in a row). */
 IoResult PreadFull(int fd, uint8_t* data, size_t length, int64_t offset);
 /** Reserves [offset, offset+length) and extends the size to cover it; EINVAL for length 0; EOPNOTSUPP where impossible. */
 IoResult Fallocate(int fd, int64_t offset, int64_t length);

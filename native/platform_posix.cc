@@ -134,6 +134,7 @@ IoResult PwritevAll(int fd, std::vector<iovec>& iov, int64_t offset) {
 
 IoResult PreadFull(int fd, uint8_t* data, size_t length, int64_t offset) {
   size_t done = 0;
+  int interrupted = 0;
   while (done < length) {
     // A test build's hook may fail this read or shorten it, as a failing disk or FUSE would.
     const int injected = InjectedError(CommitStep::kRead);
@@ -145,10 +146,11 @@ IoResult PreadFull(int fd, uint8_t* data, size_t length, int64_t offset) {
       n = pread(fd, data + done, injected == kShortRead ? 1 : length - done, static_cast<off_t>(offset + done));
     }
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR && ++interrupted < kMaxEintrInARow) continue;
       return Fail("pread");
     }
     if (n == 0) break;
+    interrupted = 0;
     done += static_cast<size_t>(n);
   }
   return Ok(static_cast<int64_t>(done));

@@ -219,11 +219,12 @@ IoResult PreadFull(int fd, uint8_t* data, size_t length, int64_t offset) {
   const HANDLE h = Table().Get(fd);
   if (h == INVALID_HANDLE_VALUE) return Fail("pread", EBADF);
   size_t done = 0;
+  int interrupted = 0;
   while (done < length) {
     // A test build's hook may fail this read or shorten it (test_hooks.h). Windows has no EINTR:
-    // an injected one is read again, as the POSIX loop does.
+    // an injected one is read again, as the POSIX loop does, and as often.
     const int injected = InjectedError(CommitStep::kRead);
-    if (injected == EINTR) continue;
+    if (injected == EINTR && ++interrupted < kMaxEintrInARow) continue;
     if (injected > 0) return Fail("pread", injected);
     const DWORD chunk = injected == kShortRead ? 1 : static_cast<DWORD>(length - done < kMaxIo ? length - done : kMaxIo);
     OVERLAPPED ov = At(static_cast<uint64_t>(offset) + done);
@@ -233,6 +234,7 @@ IoResult PreadFull(int fd, uint8_t* data, size_t length, int64_t offset) {
       return LastError("pread");
     }
     if (n == 0) break;
+    interrupted = 0;
     done += n;
   }
   return Ok(static_cast<int64_t>(done));

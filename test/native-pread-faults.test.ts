@@ -69,6 +69,18 @@ if (nativeBackend() !== undefined) {
       assert.deepEqual(got.bytes.subarray(0, got.n), content);
     });
 
+    it('ends with IoError EINTR when every read is interrupted, instead of reading again forever', () => {
+      // A FUSE server that answers EINTR to every read: the loop would hold the event loop for good.
+      testBuild().binding.__setFaultInjection({ op: 'pread', errno: EINTR, persistent: true });
+      assert.throws(preadAll, (err: unknown) => {
+        assert.ok(err instanceof IoError, String(err));
+        assert.equal(err.errno, 'EINTR');
+        assert.equal(err.syscall, 'pread');
+        assert.equal(err.path, path.join(root, 'f'));
+        return true;
+      });
+    });
+
     /** Three segments of 30 entries, closed; 12 bytes of a cut write end the last. */
     function tornLog(store: string): FsDirectory {
       fs.rmSync(store, { recursive: true, force: true });
