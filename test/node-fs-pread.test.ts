@@ -73,6 +73,31 @@ describe('node:fs backend pread on a misbehaving disk', () => {
     assert.deepEqual(got.bytes.subarray(0, got.n), content);
   });
 
+  it('ends with IoError EINTR when every read is interrupted, instead of reading again forever', () => {
+    // A FUSE server that answers EINTR to every read: the sync loop would hold the event loop for
+    // good. The sentinel only stops the unfixed loop; the backend must give up long before it.
+    let calls = 0;
+    assert.throws(
+      () => withReadSync(() => {
+        if (++calls > 1_000_000) throw new Error('still reading after a million EINTRs');
+        throw errno('EINTR');
+      }, preadAll),
+      (err: unknown) => err instanceof IoError && err.errno === 'EINTR' && err.syscall === 'pread' && err.path === file,
+    );
+  });
+
+  it('reads on after many EINTRs when each read in between makes progress', () => {
+    // Only EINTRs in a row with no byte read between them end the read: a signal storm over a
+    // slow read that does advance is read through.
+    let calls = 0;
+    const got = withReadSync((real, fd, b, o, l, p) => {
+      if (++calls % 50 !== 0) throw errno('EINTR');
+      return real(fd, b, o, Math.min(l, 1), p);
+    }, preadAll);
+    assert.equal(got.n, content.length);
+    assert.deepEqual(got.bytes.subarray(0, got.n), content);
+  });
+
   it('a writer opened while reads are interrupted finds every entry and appends after them', () => {
     const dir = new FsDirectory(path.join(root, 'store'), { backend, create: true });
     const w = WalWriter.open<unknown>(dir, { codec: json });
