@@ -51,7 +51,9 @@
 //   worker, so a lock left open there stays held until the process exits (the native backend
 //   releases it: native/env_files.h).
 // - As with flock, closing the descriptor releases the lock (NodeFsBackend.close calls
-//   releaseLockOnClose); a descriptor closed behind our back is noticed on the next tryLock.
+//   releaseLockOnClose); a descriptor closed behind our back is noticed on the next tryLock. A
+//   release that cannot remove its record (EIO, ESTALE) leaves it naming this live process, which
+//   no one else may break: this thread remembers it (leftBehind) and breaks it on its next tryLock.
 //
 // The files kept beside the lock file, and how they are written and read: lock-companions.ts.
 
@@ -79,6 +81,7 @@ interface Held {
 
 const REGISTRY = Symbol.for('durability.backend.ts-locks.v1');
 const EXIT_HOOK = Symbol.for('durability.backend.ts-locks.exit-hook.v1');
+const LEFT_BEHIND = Symbol.for('durability.backend.ts-locks.left-behind.v1');
 
 function registry(): Map<string, Held> {
   const g = globalThis as unknown as Record<symbol, Map<string, Held> | undefined>;
@@ -88,6 +91,22 @@ function registry(): Map<string, Held> {
     g[REGISTRY] = map;
   }
   return map;
+}
+
+/**
+ * Records this thread released but could not remove (reading or unlinking the pid file failed).
+ * Each names this live process, so no other contender may break it; its nonce makes it this
+ * thread's alone, so a tryLock here that finds it breaks it as stale, or no writer could open the
+ * file again before the process exits.
+ */
+function leftBehind(): Set<string> {
+  const g = globalThis as unknown as Record<symbol, Set<string> | undefined>;
+  let set = g[LEFT_BEHIND];
+  if (set === undefined) {
+    set = new Set();
+    g[LEFT_BEHIND] = set;
+  }
+  return set;
 }
 
 /** Once per thread (every copy of this module shares the flag): release what is held at 'exit'. */
@@ -200,13 +219,18 @@ function sameFile(fd: number, held: Held): boolean {
 
 function releaseHeld(key: string, held: Held): void {
   registry().delete(key);
-  // Unlink only our own record: if it is not ours any more, it is not ours to remove.
-  if (readOrUndefined(held.pidPath) === held.record) {
-    try {
-      fs.unlinkSync(held.pidPath);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT') throw toIoError(err, held.pidPath);
+  try {
+    // Unlink only our own record: if it is not ours any more, it is not ours to remove.
+    if (readOrUndefined(held.pidPath) === held.record) {
+      try {
+        fs.unlinkSync(held.pidPath);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ENOENT') throw toIoError(err, held.pidPath);
+      }
     }
+  } catch (err) {
+    leftBehind().add(held.record);
+    throw err;
   }
 }
 
@@ -265,7 +289,8 @@ export function tryLockFile(fd: number, file: string, options: PidLockOptions = 
     const current = readOrUndefined(pidPath);
     if (current === undefined) continue; // released just now; try again
     const flockHeld = options.flockHeld === true;
-    const stale = ownerState(current) === 'dead' || (flockHeld && deadUnderFlock(current, pidPath));
+    const ours = leftBehind().has(current);
+    const stale = ours || ownerState(current) === 'dead' || (flockHeld && deadUnderFlock(current, pidPath));
     if (!stale) {
       // Kept as held: only a person can tell that no writer has just created it.
       if (isIncompleteRecord(current)) {
@@ -274,6 +299,7 @@ export function tryLockFile(fd: number, file: string, options: PidLockOptions = 
       break;
     }
     if (!breakStale(pidPath, current, flockHeld)) break;
+    if (ours) leftBehind().delete(current);
   }
   if (acquired) {
     locks.set(key, { fd, statOf, fdSpace: options.fdSpace, dev: st.dev, ino: st.ino, pidPath, record });
