@@ -13,6 +13,7 @@ import { tsBackend } from '../lib/backend/select';
 import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
 import type { Directory, ReadableFile } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
+import { IoError } from '../lib/errors';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { readCursor } from '../lib/jetstream/cursor';
 import { recover } from '../lib/recover';
@@ -20,6 +21,7 @@ import { readRecordLog } from '../lib/recordlog/reader';
 import { RecordLogWriter } from '../lib/recordlog/writer';
 import { json, type Codec } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
+import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { overriding } from './support/overriding';
 
@@ -67,6 +69,29 @@ describe('readers over reads that return less than asked', () => {
     assert.equal(w.append({ i: N + 1 }), N + 1);
     w.closeSync();
     assert.deepEqual(new WalReader(plain, { codec }).replaySync({ mode: 'strict' }).map((r) => r.entryId), [...ALL, N + 1]);
+  });
+
+  it("a writer's open whose reads end before the file's size (a FUSE or NFS glitch) refuses with an IoError and cuts nothing", () => {
+    const plain = store(new MemoryDirectory());
+    const last = listSegments(plain).at(-1)!.path;
+    const size = plain.openRead(last).size();
+    // Reads of the final segment find nothing past its middle, while its size says more.
+    const glitchAt = Math.floor(size / 2);
+    const early = overriding(plain, {
+      openRead: (p: string): ReadableFile => {
+        const f = plain.openRead(p);
+        if (p !== last) return f;
+        return overriding(f, {
+          read: (target: Uint8Array, position: number) => (position >= glitchAt ? 0 : f.read(target.subarray(0, Math.min(target.length, glitchAt - position)), position)),
+        });
+      },
+    });
+    assert.throws(() => WalWriter.open(early, { codec }), (err: unknown) => err instanceof IoError && err.errno === 'EIO' && /ended at byte/.test(err.message));
+    assert.equal(plain.openRead(last).size(), size, 'nothing was cut');
+    assert.deepEqual(new WalReader(plain, { codec }).replaySync({ mode: 'strict' }).map((r) => r.entryId), ALL);
+    const w = WalWriter.open(plain, { codec });
+    assert.equal(w.lastEntryId, N);
+    w.closeSync();
   });
 
   it('recover replays every entry after the checkpoint, which it loads', async () => {

@@ -1,6 +1,6 @@
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
-import { CorruptionError } from '../errors';
+import { CorruptionError, IoError } from '../errors';
 import { rewriteInPlace } from '../framed/rewrite';
 import type { UnknownNames } from '../unknown-names';
 import { ActiveSegment } from './active-segment';
@@ -70,6 +70,7 @@ export function resumeTail(
   if (scan.tail === 'torn') quarantineBeforeCut(dir, final.path, scan.validEnd, header.salt, scan.lastEntryId + 1);
   const file = dir.openAppend(final.path);
   try {
+    refuseUnreadBytes(file.size(), scan.fileSize, final.path);
     // Cut even at the current size: a failed fdatasync may also have lost a truncation that
     // the page cache shows as done (an earlier attempt's cut, or a poisoned writer's).
     file.truncate(scan.tail === 'torn' ? scan.validEnd : scan.fileSize);
@@ -107,4 +108,18 @@ function scanFinal(dir: Directory, final: SegmentRef): SegmentScan {
       { cause: err },
     );
   }
+}
+
+/**
+ * The scan lowers its idea of the file's size when a read returns nothing before the size it
+ * started from (a file that shrank while read). Under the writer's lock nothing shrinks the final
+ * segment, so a file still larger than what was read is a read that ended early (a FUSE or NFS
+ * page cache out of step with the size it reports): the bytes past it were never looked at, and
+ * cutting there would drop entries that may have been acknowledged. Refused, nothing changed.
+ */
+function refuseUnreadBytes(size: number, read: number, path: string): void {
+  if (size <= read) return;
+  throw new IoError('EIO', 'pread', path, {
+    message: `pread failed: EIO (${path}): reading ended at byte ${read} but the file holds ${size} bytes; nothing was cut. Open the log again once its file system reads it whole`,
+  });
 }
