@@ -9,17 +9,18 @@
 
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
-import { readWhole } from '../directory/read-whole';
-import { CorruptionError, DecodeError, InvalidArgumentError, RecoveryGapError } from '../errors';
-import { SEARCH_UNDECIDED, frameCrcMatches, searchBudget, witnessSearch, type FrameSearch } from '../framed/witness-search';
+import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
+import { SEARCH_UNDECIDED, frameCrcMatches, searchBudget, type FrameSearch } from '../framed/witness-search';
 import {
   FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_FRAME_LAYOUT,
   checkSegmentHeader, maskCrc, readU32, readU64, unmaskCrc,
   type SegmentHeader,
 } from './format';
 import type { Pacer } from './pacer';
+import { PacedSearch } from './paced-search';
 import type { SegmentRef } from './segment-files';
 import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
+import { refuseIfRecycled } from './segment-identity';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
 
@@ -111,7 +112,7 @@ export class SegmentScanner extends ScanWindow {
   private zeroScanAt = -1;
   private zeroHeaderAt = 0;
   /** A witness search in progress (paced steps), and what to conclude from its result. */
-  private pendingSearch: { search: Generator<number, number, void>; conclude: (found: number) => void } | undefined = undefined;
+  private pendingSearch: { search: PacedSearch; conclude: (found: number) => void } | undefined = undefined;
 
   // The current batch: frame start (in buf), CRC range pairs, computed CRCs.
   private readonly rels: Int32Array;
@@ -385,7 +386,7 @@ export class SegmentScanner extends ScanWindow {
   private bad(offset: number, reason: string): void {
     this.batchIndex = this.batchCount = 0;
     this.done = true;
-    this.refuseIfRecycled();
+    refuseIfRecycled(this.file, this.path, this.segmentId, this.nextId, this.checksum);
     if (!this.isFinal) {
       throw new CorruptionError(this.path, offset, `${reason} (in a non-final segment, which the writer had fully synced)`);
     }
@@ -400,46 +401,22 @@ export class SegmentScanner extends ScanWindow {
   }
 
   /**
-   * Whether the file still is this segment, asked before a failed frame is judged. A segment
-   * truncateToRecycle renamed away becomes a later segment in the same file: its new header
-   * (synced before any new frame) names a higher segment id, and new frames overwrite the old ones
-   * under a reader that had it open. Judged as this segment, they read as damage (or a torn tail)
-   * of a log that is whole; the truth is that the entries from here on left the log, as a segment
-   * deleted under a follower, whose case follow.ts reports the same way.
-   */
-  private refuseIfRecycled(): void {
-    const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
-    const n = readWhole(this.file, bytes, 0);
-    const now = checkSegmentHeader(bytes.subarray(0, n), this.checksum);
-    if (now.kind !== 'ok' || now.header.segmentId <= this.segmentId) return;
-    throw new RecoveryGapError(this.nextId, undefined,
-      `${this.path} was recycled (WalMaintenance.truncateToRecycle) while being read: it is segment ${now.header.segmentId} now, its own entries are no longer in the log`);
-  }
-
-  /**
    * Runs a witness search, then `conclude`s from its result. With a pacer it stops when a slice
    * is spent (next() pauses, fill() resumes it); until it concludes the scanner is not done.
    */
   private startSearch(spec: FrameSearch, conclude: (found: number) => void): void {
     this.done = false;
-    this.pendingSearch = { search: witnessSearch(spec), conclude };
+    this.pendingSearch = { search: new PacedSearch(spec, this.pacer), conclude };
     this.continueSearch();
   }
 
   private continueSearch(): void {
-    const pending = this.pendingSearch!;
-    for (;;) {
-      const step = pending.search.next();
-      if (step.done === true) {
-        this.pendingSearch = undefined;
-        this.done = true;
-        return pending.conclude(step.value);
-      }
-      if (this.pacer !== undefined) {
-        this.pacer.charge(step.value);
-        if (this.pacer.due) return;
-      }
-    }
+    const { search, conclude } = this.pendingSearch!;
+    const found = search.run();
+    if (found === undefined) return;
+    this.pendingSearch = undefined;
+    this.done = true;
+    conclude(found);
   }
 
   private judgeBad(offset: number, reason: string, found: number): void {
