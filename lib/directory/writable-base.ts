@@ -197,27 +197,35 @@ export abstract class BaseWritableFile implements WritableFile {
   }
 
   writeAt(data: Uint8Array, position: number): void {
-    this.checkOpen();
-    checkBytes(data);
-    checkPosition(position, 'position');
-    checkEnd(position, data.length);
-    this.refuseWhileCommitting('writeAt');
+    this.checkWriteAt(data, position);
     this.failure.run(() => this.pwrite(data, position));
   }
 
   writeAtWhereRoom(data: Uint8Array, position: number): boolean {
+    this.checkWriteAt(data, position);
+    this.failure.throwIfFailed();
+    return this.whereRoom(() => this.pwrite(data, position));
+  }
+
+  private checkWriteAt(data: Uint8Array, position: number): void {
     this.checkOpen();
     checkBytes(data);
     checkPosition(position, 'position');
     checkEnd(position, data.length);
     this.refuseWhileCommitting('writeAt');
-    this.failure.throwIfFailed();
+  }
+
+  /**
+   * Runs `step`, a write the caller can do without: false when it found no room (ENOSPC, EDQUOT,
+   * EFBIG: lib/backend/no-room.ts), and the file does not fail. No room takes back nothing written
+   * before it: what reached the file is the caller's to write over or cut. Any other failure fails
+   * the file, as a write's does.
+   */
+  private whereRoom(step: () => void): boolean {
     try {
-      this.pwrite(data, position);
+      step();
       return true;
     } catch (err) {
-      // No room takes nothing back that was written before: what it left at `position` is the
-      // caller's to write over or cut (WritableFile.writeAtWhereRoom), so the handle goes on.
       if (isNoRoom(err)) return false;
       this.failure.record(err);
       throw err;
@@ -227,8 +235,8 @@ export abstract class BaseWritableFile implements WritableFile {
   /**
    * The zeros of a commit (CommitPlan.zeroChunks) at `position`, where the file system has room:
    * their range reserved first where it can be (fallocate), then written. False when either step
-   * found no room (ENOSPC, EDQUOT, EFBIG: lib/backend/no-room.ts): the file does not fail, and what reached it of them is zeros
-   * past the commit's other bytes, which later writes overwrite. Any other failure fails the file,
+   * found no room (whereRoom): the file does not fail, and what reached it of them is zeros past
+   * the commit's other bytes, which later writes overwrite. Any other failure fails the file,
    * as a write's does. For the commit steps of memory and simulated files and the tests' commit
    * thread.
    */
@@ -243,15 +251,10 @@ export abstract class BaseWritableFile implements WritableFile {
     let length = 0;
     for (const z of zeros) length += z.length;
     if (length === 0) return true;
-    try {
+    return this.whereRoom(() => {
       this.fallocate(position, length);
       this.pwritev(zeros, position);
-      return true;
-    } catch (err) {
-      if (isNoRoom(err)) return false;
-      this.failure.record(err);
-      throw err;
-    }
+    });
   }
 
   allocate(length: number): boolean {
