@@ -81,6 +81,8 @@ export interface NativeBinding {
   fileSize(fd: number): number;
   rename(from: string, to: string): void;
   unlink(path: string): void;
+  /** unlink on libuv's thread pool: freeing a large file's blocks can take milliseconds. */
+  unlinkAsync(path: string): Promise<void>;
   mkdir(path: string, mode?: number): void;
   /**
    * flock(fd, LOCK_EX|LOCK_NB). Returns true when acquired, false when another open file description holds it

@@ -22,9 +22,10 @@ import { InvalidArgumentError, InvalidStateError } from './errors';
 import { requireDirectory } from './guards';
 import { holdsRegularFile } from './directory/regular-file';
 import {
-  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, listCheckpoints, planRetention, pruneCheckpoints, publishCheckpointBytes,
+  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, listCheckpoints, planRetention, pruneCheckpointsAsync, publishCheckpointBytesAsync,
 } from './checkpoint/store';
 import { notifyCheckpoint, type CheckpointObserver } from './checkpoint/observer';
+import { takeCheckpointTurn } from './checkpoint/turns';
 import type { Codec } from './wal/codec';
 import { WalMaintenance } from './wal/maintenance';
 import type { WalWriter } from './wal/writer';
@@ -73,6 +74,8 @@ export class CheckpointPublisher<S, E> {
   private readonly damaged: Set<string>;
   private readonly observer: CheckpointObserver | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** checkpoints/ was made durable by this publisher (its mkdirp fsyncs on the calling thread). */
+  private dirMade = false;
 
   constructor(dir: Directory, options: CheckpointPublisherOptions<S, E>) {
     requireDirectory(dir, 'new CheckpointPublisher');
@@ -105,7 +108,9 @@ export class CheckpointPublisher<S, E> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const run = this.queue.then(() => this.publish(lastEntryId, bytes));
+    // Publishers of one directory take turns (lib/checkpoint/turns.ts), so this one's own calls
+    // run in call order too; `queue` follows the last of them for settled().
+    const run = takeCheckpointTurn(this.dir, () => this.publish(lastEntryId, bytes));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -120,7 +125,18 @@ export class CheckpointPublisher<S, E> {
       throw new InvalidStateError(`${ahead[ahead.length - 1].path} covers more entries than this log's ${logEnd}: it belongs to another history`);
     }
     await this.writer.sync();
-    const written = publishCheckpointBytes(this.dir, lastEntryId, bytes, this.observer);
+    // The steps below run off the event loop where the directory can (lib/directory/off-loop.ts):
+    // an ingestion service keeps acknowledging appends while a checkpoint is written, the log
+    // truncated and old checkpoints pruned. Failed, checkpoints/ is made again next time (it may
+    // be what went missing).
+    let written;
+    try {
+      written = await publishCheckpointBytesAsync(this.dir, lastEntryId, bytes, this.observer, !this.dirMade);
+      this.dirMade = true;
+    } catch (err) {
+      this.dirMade = false;
+      throw err;
+    }
     this.damaged.delete(checkpointPath(lastEntryId));
     let recordedEntryId: number | undefined;
     let truncatedSegments = 0;
@@ -134,7 +150,7 @@ export class CheckpointPublisher<S, E> {
         const point = this.truncationPoint();
         if (point > 0) {
           // The writer's observer may keep segments (a forwarder that has not shipped them yet).
-          const { removed, vetoed } = new WalMaintenance(this.dir).truncatePrefix(point, { observer: this.writer.observer });
+          const { removed, vetoed } = await new WalMaintenance(this.dir).truncatePrefixAsync(point, { observer: this.writer.observer });
           truncatedSegments = removed.length;
           // Vetoed: the log still holds everything after the last segment removed.
           truncatedThrough = vetoed === undefined ? point : truncatedSegments > 0 ? removed[truncatedSegments - 1].lastEntryId : 0;
@@ -147,18 +163,23 @@ export class CheckpointPublisher<S, E> {
       // left one more checkpoint file behind. Pruning is safe whatever failed: the WAL was
       // truncated (if at all) no further than the oldest checkpoint pruning keeps.
       try {
-        this.prune();
+        await this.prune();
       } catch {
         // The first failure is the one to report; the next publish prunes again.
       }
       throw err;
     }
-    const prunedCheckpoints = this.prune();
+    const prunedCheckpoints = await this.prune();
     return { ...written, recordedEntryId, truncatedSegments, truncatedThrough, prunedCheckpoints };
   }
 
-  private prune(): string[] {
-    const pruned = pruneCheckpoints(this.dir, this.retain, { exclude: this.damaged, observer: this.observer });
+  /** Resolves once every checkpoint asked for so far has settled (fulfilled or not). */
+  settled(): Promise<void> {
+    return this.queue.then(() => undefined);
+  }
+
+  private async prune(): Promise<string[]> {
+    const pruned = await pruneCheckpointsAsync(this.dir, this.retain, { exclude: this.damaged, observer: this.observer });
     for (const p of pruned) this.damaged.delete(p);
     return pruned;
   }

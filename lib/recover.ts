@@ -137,8 +137,10 @@ export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Reco
     writer,
     publisher,
     checkpoint: (s: S) => publisher.checkpoint(s),
-    close: () => writer.close(),
-    [Symbol.asyncDispose]: () => writer.close(),
+    // A checkpoint still running goes on unlinking and fsyncing in steps (off the event loop):
+    // it ends before the lock is let go, so none of it happens under another writer.
+    close: () => publisher.settled().then(() => writer.close()),
+    [Symbol.asyncDispose]: () => publisher.settled().then(() => writer.close()),
   };
 }
 

@@ -58,6 +58,7 @@ class DurabilityAddon final : public Napi::Addon<DurabilityAddon> {
                              Method<&FileSizeJs>("fileSize"),
                              Method<&RenameJs>("rename"),
                              Method<&UnlinkJs>("unlink"),
+                             Method<&UnlinkAsyncJs>("unlinkAsync"),
                              Method<&MkdirJs>("mkdir"),
                              Method<&TryLockExclusiveJs>("tryLockExclusive"),
                              Method<&UnlockJs>("unlock"),

@@ -33,5 +33,6 @@ Napi::Value UnlockJs(const Napi::CallbackInfo& info);
 Napi::Value PwriteAsyncJs(const Napi::CallbackInfo& info);
 Napi::Value FdatasyncAsyncJs(const Napi::CallbackInfo& info);
 Napi::Value FsyncDirAsyncJs(const Napi::CallbackInfo& info);
+Napi::Value UnlinkAsyncJs(const Napi::CallbackInfo& info);
 
 }  // namespace durability

@@ -501,7 +501,7 @@ describe('recover argument checks and publisher guards', () => {
     appendSome();
     const a2 = a.checkpoint(stateOf(all)); // queued behind a1
     appendSome();
-    const b1 = b.checkpoint(stateOf(all)); // runs at once, before a2
+    const b1 = b.checkpoint(stateOf(all)); // publishers of one directory take turns: after a2
     assert.deepEqual((await Promise.all([a1, a2, b1])).map((c) => c.lastEntryId), [5, 10, 15]);
     w.closeSync();
     const r = await recover(options(dir));

@@ -180,6 +180,10 @@ export class NativeFileBackend implements FileBackend {
     }
   }
 
+  unlinkAsync(path: string): Promise<void> {
+    return this.binding.unlinkAsync(path).catch((err: unknown) => Promise.reject(toIoError(err, path)));
+  }
+
   mkdir(path: string): void {
     try {
       this.binding.mkdir(path, 0o777);

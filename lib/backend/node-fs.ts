@@ -405,6 +405,10 @@ export class NodeFsBackend implements FileBackend {
     }
   }
 
+  unlinkAsync(path: string): Promise<void> {
+    return callback<void>((cb) => fs.unlink(path, (err) => cb(err, undefined)), path);
+  }
+
   mkdir(path: string): void {
     try {
       fs.mkdirSync(path);

@@ -11,6 +11,7 @@ import type { Directory } from '../directory/directory';
 import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotRegularFileError, describe } from '../errors';
 import { holdsRegularFile } from '../directory/regular-file';
 import { readWhole } from '../directory/read-whole';
+import { atomicRenameOffLoop, atomicWriteOffLoop, deleteNoSyncOffLoop } from '../directory/off-loop';
 import { unknownNamesOf, type UnknownNames } from '../unknown-names';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from '../wal/codec';
@@ -18,11 +19,11 @@ import {
   CHECKPOINT_HEADER_SIZE, CHECKPOINT_VERSION, MAX_CHECKPOINT_PAYLOAD, checkpointCrc, encodeCheckpoint, checkCheckpointHeader,
 } from './format';
 import { maskCrc } from '../framed/bytes';
+import { CHECKPOINT_DIR, CHECKPOINT_PENDING, PENDING_NAME } from './names';
 import { notifyCheckpoint, type CheckpointObserver, type SkippedCheckpoint, type WrittenCheckpoint } from './observer';
+import { refuseWhilePublishing } from './turns';
 
-export const CHECKPOINT_DIR = 'checkpoints';
-const PENDING_NAME = 'pending';
-export const CHECKPOINT_PENDING = `${CHECKPOINT_DIR}/${PENDING_NAME}`;
+export { CHECKPOINT_DIR, CHECKPOINT_PENDING };
 export const DEFAULT_CHECKPOINT_RETENTION = 2;
 
 const NAME = /^([0-9]{1,20})\.ckpt$/;
@@ -209,6 +210,7 @@ export interface WriteCheckpointOptions<S> {
 export function writeCheckpoint<S>(dir: Directory, lastEntryId: number, state: S, options: WriteCheckpointOptions<S>): WrittenCheckpoint {
   requireDirectory(dir, 'writeCheckpoint');
   requireOptionsObject(options, 'writeCheckpoint');
+  refuseWhilePublishing(dir, 'writeCheckpoint');
   const bytes = encodeCheckpointFile(lastEntryId, state, options.codec, dir);
   return publishCheckpointBytes(dir, lastEntryId, bytes, options.observer);
 }
@@ -236,6 +238,29 @@ export function publishCheckpointBytes(dir: Directory, lastEntryId: number, byte
     throw stagingRefused(dir, err);
   }
   dir.atomicRename(CHECKPOINT_PENDING, path);
+  return written(path, lastEntryId, bytes, observer);
+}
+
+/**
+ * publishCheckpointBytes with its write, fdatasync and directory fsyncs off the event loop where
+ * the directory can (lib/directory/off-loop.ts). `makeDir`: false when this caller already made
+ * checkpoints/ durable (its mkdirp fsyncs every parent on the calling thread).
+ */
+export async function publishCheckpointBytesAsync(
+  dir: Directory, lastEntryId: number, bytes: Uint8Array, observer: CheckpointObserver | undefined, makeDir: boolean,
+): Promise<WrittenCheckpoint> {
+  const path = checkpointPath(lastEntryId);
+  if (makeDir) dir.mkdirp(CHECKPOINT_DIR);
+  try {
+    await atomicWriteOffLoop(dir, CHECKPOINT_PENDING, bytes);
+  } catch (err) {
+    throw stagingRefused(dir, err);
+  }
+  await atomicRenameOffLoop(dir, CHECKPOINT_PENDING, path);
+  return written(path, lastEntryId, bytes, observer);
+}
+
+function written(path: string, lastEntryId: number, bytes: Uint8Array, observer: CheckpointObserver | undefined): WrittenCheckpoint {
   const info: WrittenCheckpoint = { path, lastEntryId, bytes: bytes.length };
   notifyCheckpoint(observer, 'onWritten', info);
   return info;
@@ -298,17 +323,70 @@ export function planRetention(dir: Directory, retain: number, exclude?: Readonly
  * diagnostic): it is not this package's to remove, and pruning is housekeeping after a checkpoint
  * was already published, which must not fail for it.
  */
-export function pruneCheckpoints(dir: Directory, retain: number, options: { exclude?: ReadonlySet<string>; observer?: CheckpointObserver } = {}): string[] {
+export function pruneCheckpoints(dir: Directory, retain: number, options: PruneOptions = {}): string[] {
+  const steps = pruningSteps(dir, retain, options);
+  let failure: PruneFailure | undefined;
+  let step = steps.next();
+  for (; step.done !== true; step = steps.next(failure)) {
+    failure = undefined;
+    if (step.value === SYNC_CHECKPOINT_DIR) {
+      dir.syncDir(CHECKPOINT_DIR);
+      continue;
+    }
+    try {
+      dir.deleteNoSync(step.value);
+    } catch (err) {
+      failure = { err };
+    }
+  }
+  return step.value;
+}
+
+/** pruneCheckpoints with its unlinks and directory fsync off the event loop where the directory can (lib/directory/off-loop.ts). */
+export async function pruneCheckpointsAsync(dir: Directory, retain: number, options: PruneOptions = {}): Promise<string[]> {
+  const steps = pruningSteps(dir, retain, options);
+  let failure: PruneFailure | undefined;
+  let step = steps.next();
+  for (; step.done !== true; step = steps.next(failure)) {
+    failure = undefined;
+    if (step.value === SYNC_CHECKPOINT_DIR) {
+      await dir.syncDirAsync(CHECKPOINT_DIR);
+      continue;
+    }
+    try {
+      await deleteNoSyncOffLoop(dir, step.value);
+    } catch (err) {
+      failure = { err };
+    }
+  }
+  return step.value;
+}
+
+export interface PruneOptions {
+  exclude?: ReadonlySet<string>;
+  observer?: CheckpointObserver;
+}
+
+const SYNC_CHECKPOINT_DIR = Symbol('sync checkpoints/');
+interface PruneFailure {
+  readonly err: unknown;
+}
+
+/**
+ * Pruning as steps for a caller to run, synchronously or not: each file to unlink (the caller
+ * passes back its failure, if any), then one fsync of checkpoints/ when anything went. Returns
+ * the paths deleted.
+ */
+function* pruningSteps(dir: Directory, retain: number, options: PruneOptions): Generator<string | typeof SYNC_CHECKPOINT_DIR, string[], PruneFailure | undefined> {
   const plan = planRetention(dir, retain, options.exclude);
   const notFiles = [...plan.notFiles];
   const deleted: string[] = [];
   for (const f of plan.remove) {
-    try {
-      dir.deleteNoSync(f.path);
-    } catch (err) {
+    const failure = yield f.path;
+    if (failure !== undefined) {
       // unlink(2) of a directory fails with EISDIR on Linux, EPERM on macOS and Windows: ask
       // what the name holds rather than read the errno.
-      if (holdsRegularFile(dir, f.path)) throw err;
+      if (holdsRegularFile(dir, f.path)) throw failure.err;
       notFiles.push(f);
       continue;
     }
@@ -316,7 +394,7 @@ export function pruneCheckpoints(dir: Directory, retain: number, options: { excl
   }
   for (const f of notFiles) reportNotAFile(f.path);
   if (deleted.length > 0) {
-    dir.syncDir(CHECKPOINT_DIR);
+    yield SYNC_CHECKPOINT_DIR;
     notifyCheckpoint(options.observer, 'onPruned', { paths: deleted });
   }
   return deleted;

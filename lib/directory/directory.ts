@@ -158,6 +158,8 @@ export interface Directory {
    * next atomicWrite of the same path deletes them (made durable by its own parent fsync).
    */
   atomicWrite(path: string, data: Uint8Array): void;
+  /** atomicWrite with its write and syncs off the event loop; `data` must not change until it settles (optional: lib/directory/off-loop.ts). */
+  atomicWriteAsync?(path: string, data: Uint8Array): Promise<void>;
   /** rename + fsync of the parent directory (and of the source's parent when it differs). */
   atomicRename(from: string, to: string): void;
   /** rename without the directory fsync: the caller fsyncs the directory (syncDir, syncDirAsync) before anything depends on the new name. */
@@ -166,6 +168,8 @@ export interface Directory {
   delete(path: string): void;
   /** unlink without the directory fsync, for callers that batch several deletes before one syncDir. */
   deleteNoSync(path: string): void;
+  /** deleteNoSync off the event loop, where unlinking a large file frees its blocks (optional: lib/directory/off-loop.ts). */
+  deleteNoSyncAsync?(path: string): Promise<void>;
   exists(path: string): boolean;
   /**
    * Names (not paths) of the entries directly under `path` ('' is the root), sorted, without

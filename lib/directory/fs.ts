@@ -123,6 +123,32 @@ export class FsDirectory implements Directory {
     }
   }
 
+  /** atomicWrite's steps, with the write, the fdatasync and the directory fsync on the thread pool. */
+  async atomicWriteAsync(path: string, data: Uint8Array): Promise<void> {
+    const p = normalizePath(path);
+    checkBytes(data);
+    this.removeStaleTemps(p);
+    const tmp = tempPath(p, randomBytes(8).toString('hex'));
+    const tmpOs = this.osPath(tmp);
+    let fd: number | undefined;
+    let renamed = false;
+    try {
+      fd = this.call(p, () => this.backend.open(tmpOs, 'createNew'));
+      if (data.length > 0) await this.backend.pwriteAsync(fd, data, 0, tmpOs);
+      await this.backend.fdatasyncAsync(fd, tmpOs);
+      const written = fd;
+      fd = undefined;
+      this.backend.close(written);
+      this.call(p, () => this.backend.rename(tmpOs, this.osPath(p)));
+      renamed = true;
+      await this.backend.fsyncDirAsync(this.osPath(parentOf(p)));
+    } catch (err) {
+      if (fd !== undefined) cleanUpAfterFailure(() => this.backend.close(fd as number));
+      if (!renamed) cleanUpAfterFailure(() => this.backend.unlink(tmpOs));
+      throw mapError(err, p);
+    }
+  }
+
   atomicRename(from: string, to: string): void {
     const f = normalizePath(from);
     const t = normalizePath(to);
@@ -149,6 +175,16 @@ export class FsDirectory implements Directory {
   deleteNoSync(path: string): void {
     const p = normalizePath(path);
     this.call(p, () => this.backend.unlink(this.osPath(p)));
+  }
+
+  async deleteNoSyncAsync(path: string): Promise<void> {
+    const p = normalizePath(path);
+    if (this.backend.unlinkAsync === undefined) return this.deleteNoSync(p);
+    try {
+      await this.backend.unlinkAsync(this.osPath(p));
+    } catch (err) {
+      throw mapError(err, p);
+    }
   }
 
   exists(path: string): boolean {

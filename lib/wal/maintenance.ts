@@ -5,6 +5,7 @@ import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
 import { requireDirectory, requireOptionsObject } from '../guards';
 import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, WAL_DIR, type SegmentHeader } from './format';
 import type { WalObserver } from './observer';
+import { deleteNoSyncOffLoop } from '../directory/off-loop';
 import { recyclePath } from './recycle-pool';
 import { scanSegment, SegmentScanner } from './segment-scan';
 import { listSegments, readSegmentPrefix, type SegmentRef } from './segment-files';
@@ -38,6 +39,20 @@ export interface TruncateResult {
   readonly removed: readonly SegmentRange[];
   /** The segment whose removal the observer refused, if it stopped the truncation. */
   readonly vetoed: SegmentRange | undefined;
+}
+
+const SYNC_DIR = 'sync-dir';
+type TruncationStep = typeof SYNC_DIR | SegmentRange;
+
+class TruncationOutcome {
+  readonly removed: SegmentRange[] = [];
+  vetoed: SegmentRange | undefined;
+  /** Where each removed segment went: its own path (deleted) or its recycle file; none when deleted instead of recycled. */
+  readonly paths: string[] = [];
+
+  result(): TruncateResult {
+    return { removed: this.removed, vetoed: this.vetoed };
+  }
 }
 
 export class WalMaintenance {
@@ -77,10 +92,39 @@ export class WalMaintenance {
 
   /** Deletes the oldest segments whose entries are all ≤ lastEntryId (never the final segment). */
   truncatePrefix(lastEntryId: number, options: TruncateOptions = {}): TruncateResult {
-    return this.removeCovered(lastEntryId, options, (range) => {
-      this.dir.delete(range.path);
-      return range.path;
-    }).result;
+    const outcome = new TruncationOutcome();
+    const steps = this.steps(lastEntryId, options, outcome);
+    let removedPath: string | undefined;
+    for (let step = steps.next(); step.done !== true; step = steps.next(removedPath)) {
+      removedPath = undefined;
+      if (step.value === SYNC_DIR) {
+        this.dir.syncDir(WAL_DIR);
+      } else {
+        this.dir.delete(step.value.path);
+        removedPath = step.value.path;
+      }
+    }
+    return outcome.result();
+  }
+
+  /**
+   * truncatePrefix with its unlinks and directory fsyncs off the event loop where the directory
+   * can (lib/directory/off-loop.ts): unlinking a large segment frees its blocks inside the call.
+   * Same steps in the same order; the segment headers it reads to find the ranges are read here.
+   */
+  async truncatePrefixAsync(lastEntryId: number, options: TruncateOptions = {}): Promise<TruncateResult> {
+    const outcome = new TruncationOutcome();
+    const steps = this.steps(lastEntryId, options, outcome);
+    let removedPath: string | undefined;
+    for (let step = steps.next(); step.done !== true; step = steps.next(removedPath)) {
+      removedPath = undefined;
+      if (step.value !== SYNC_DIR) {
+        await deleteNoSyncOffLoop(this.dir, step.value.path);
+        removedPath = step.value.path;
+      }
+      await this.dir.syncDirAsync(WAL_DIR);
+    }
+    return outcome.result();
   }
 
   /**
@@ -88,29 +132,40 @@ export class WalMaintenance {
    * and returns their paths, for WalWriter.recycle to reuse as new segments.
    */
   truncateToRecycle(lastEntryId: number, options: TruncateOptions = {}): string[] {
-    return this.removeCovered(lastEntryId, options, (range) => {
-      const to = recyclePath(range.segmentId);
+    const outcome = new TruncationOutcome();
+    const steps = this.steps(lastEntryId, options, outcome);
+    let to: string | undefined;
+    for (let step = steps.next(); step.done !== true; step = steps.next(to)) {
+      to = undefined;
+      if (step.value === SYNC_DIR) {
+        this.dir.syncDir(WAL_DIR);
+        continue;
+      }
+      to = recyclePath(step.value.segmentId);
       // Never over a recycle file already there (a segment id used twice, after a log restarted
       // at segment 1): a writer may be making that very file its next segment.
       if (this.dir.exists(to)) {
-        this.dir.delete(range.path);
-        return undefined;
+        this.dir.delete(step.value.path);
+        to = undefined;
+      } else {
+        this.dir.atomicRename(step.value.path, to);
       }
-      this.dir.atomicRename(range.path, to);
-      return to;
-    }).paths;
+    }
+    return outcome.paths;
   }
 
-  private removeCovered(
-    lastEntryId: number, options: TruncateOptions, remove: (range: SegmentRange) => string | undefined,
-  ): { result: TruncateResult; paths: string[] } {
+  /**
+   * The removal of the covered segments as steps for a caller to run, synchronously or not: the
+   * directory fsync before the first removal (SYNC_DIR), then each segment to remove, oldest
+   * first, made durable by the caller before it asks for the next step. The caller passes back
+   * where the segment went (its recycle path, its own path when deleted, undefined when deleted
+   * instead of recycled).
+   */
+  private *steps(lastEntryId: number, options: TruncateOptions, outcome: TruncationOutcome): Generator<TruncationStep, void, string | undefined> {
     if (!Number.isSafeInteger(lastEntryId) || lastEntryId < 0) {
       throw new InvalidArgumentError(`lastEntryId must be a non-negative integer, not ${String(lastEntryId)}`);
     }
     const segments = listSegments(this.dir);
-    const removed: SegmentRange[] = [];
-    const paths: string[] = [];
-    let vetoed: SegmentRange | undefined;
     const ranges = this.closedRanges(segments);
     // A final segment that holds no entry yet may be being created: until its header is on disk,
     // the segment before it carries the log's ids, so it stays. Removed, a power cut could leave
@@ -123,7 +178,7 @@ export class WalMaintenance {
       if (hook !== undefined) {
         const info = { segmentId: range.segmentId, path: range.path, firstEntryId: range.firstEntryId, lastEntryId: range.lastEntryId };
         if (hook.call(options.observer, info) === false) {
-          vetoed = range;
+          outcome.vetoed = range;
           if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...info, action: 'vetoed' });
           break;
         }
@@ -131,13 +186,12 @@ export class WalMaintenance {
       // The segments that stay must be durable entries before any segment goes: a crash may
       // persist an unlink or rename and drop an older unsynced create (the writer's newest
       // segment), leaving a log that restarts at an id a checkpoint already covered.
-      if (removed.length === 0) this.dir.syncDir(WAL_DIR);
-      const to = remove(range);
-      if (to !== undefined) paths.push(to);
-      removed.push(range);
+      if (outcome.removed.length === 0) yield SYNC_DIR;
+      const to = yield range;
+      if (to !== undefined) outcome.paths.push(to);
+      outcome.removed.push(range);
       if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...range, action: 'removed', to });
     }
-    return { result: { removed, vetoed }, paths };
   }
 
   /** Ranges of every segment but the final one, from headers alone. */
