@@ -10,7 +10,7 @@ import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotRegularFileError, describe } from '../errors';
 import { holdsRegularFile } from '../directory/regular-file';
-import { readWhole } from '../directory/read-whole';
+import { readWhole, sizeOf } from '../directory/read-whole';
 import { atomicRenameOffLoop, atomicWriteOffLoop, deleteNoSyncOffLoop } from '../directory/off-loop';
 import { unknownNamesOf, type UnknownNames } from '../unknown-names';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
@@ -96,7 +96,7 @@ export function readCheckpointFile(dir: Directory, path: string, expectedLastEnt
 function readCheckpointBytes(dir: Directory, path: string, expectedLastEntryId: number | undefined): CheckpointRead {
   const file = dir.openRead(path);
   try {
-    const size = file.size();
+    const size = sizeOf(file);
     const head = new Uint8Array(CHECKPOINT_HEADER_SIZE);
     const check = checkCheckpointHeader(head.subarray(0, readWhole(file, head, 0)));
     if (check.kind !== 'ok') return damaged(check.offset, check.reason);

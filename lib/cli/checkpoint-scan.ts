@@ -2,6 +2,7 @@ import type { Directory } from '../directory/directory';
 import { IoError, NotRegularFileError } from '../errors';
 import type { UnknownNames } from '../unknown-names';
 import { CHECKPOINT_DIR, listCheckpoints, readCheckpointFile } from '../checkpoint/store';
+import { sizeOf as checkedSize } from '../directory/read-whole';
 
 // Every checkpoint file under checkpoints/, each read and checked (magic, version, length, CRC),
 // oldest first. Payloads are not decoded: the CLI does not know the application's state codec.
@@ -41,7 +42,7 @@ function sizeOf(dir: Directory, path: string): number {
     throw err;
   }
   try {
-    return f.size();
+    return checkedSize(f);
   } finally {
     f.close();
   }

@@ -6,6 +6,7 @@ import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE } from '../wal/format';
 import { surveyValidFrames, type FrameSurvey } from '../wal/quarantine';
 import { scanSegment, type ScanMode, type SegmentScan } from '../wal/segment-scan';
 import { checkSegmentSequence, listSegments, readValidSegmentHeader, type SegmentRef } from '../wal/segment-files';
+import { sizeOf } from '../directory/read-whole';
 
 // Walks every segment the way WalReader does (sequence and id-continuity rules included), but
 // keeps going after damage so inspect can describe the whole log, and reports bytes as it goes
@@ -124,7 +125,7 @@ export function describeIgnored(dirPath: string, storePath: string): string {
 function fileSize(dir: Directory, path: string): number {
   const f = dir.openRead(path);
   try {
-    return f.size();
+    return sizeOf(f);
   } finally {
     f.close();
   }

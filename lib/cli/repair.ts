@@ -11,6 +11,7 @@ import { WalWriter } from '../wal/writer';
 import { CliError, EXIT_DAMAGED, EXIT_OK, line, openLogDirectory, type CliIo } from './io';
 import { requireLog } from './log-dir';
 import { scanLog } from './log-scan';
+import { sizeOf } from '../directory/read-whole';
 
 export const usage = `durability repair <dir> [--force]
   Cuts off a torn tail (an incomplete final write, what a crash leaves) so the log verifies
@@ -99,7 +100,7 @@ function forcedCut(dir: Directory, dirPath: string, damage: CorruptionError): st
   if (!dir.exists(damage.file)) return `${where} removed, with every later segment`;
   const f = dir.openRead(damage.file);
   try {
-    return `${where} cut at the damage to ${f.size()} bytes, every later segment removed`;
+    return `${where} cut at the damage to ${sizeOf(f)} bytes, every later segment removed`;
   } finally {
     f.close();
   }

@@ -125,10 +125,12 @@ export interface WritableFile {
 
 export interface ReadableFile {
   readonly path: string;
+  /** A non-negative safe integer; anything else is an IoError EIO where the package reads it (read-whole.ts). */
   size(): number;
   /**
    * Reads up to target.length bytes at position; returns how many were read (short only at end of
-   * file). The package's readers read again after a shorter read (read-whole.ts) and take only 0 for the end.
+   * file). The package's readers read again after a shorter read (read-whole.ts) and take only 0 for the end;
+   * any other answer (undefined, NaN, negative, more than asked, a Promise) is an IoError EIO there.
    */
   read(target: Uint8Array, position: number): number;
   close(): void;

@@ -1,4 +1,5 @@
 import type { Directory, WritableFile } from '../directory/directory';
+import { readWhole } from '../directory/read-whole';
 
 const REWRITE_CHUNK = 1 << 20;
 
@@ -14,7 +15,7 @@ export function rewriteInPlace(dir: Directory, path: string, file: WritableFile,
   try {
     const chunk = new Uint8Array(Math.min(REWRITE_CHUNK, to - from));
     for (let at = from; at < to; ) {
-      const got = source.read(chunk.subarray(0, Math.min(chunk.length, to - at)), at);
+      const got = readWhole(source, chunk.subarray(0, Math.min(chunk.length, to - at)), at);
       if (got === 0) break;
       file.writeAt(chunk.subarray(0, got), at);
       at += got;

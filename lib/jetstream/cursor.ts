@@ -1,5 +1,5 @@
 import type { Directory, ReadableFile } from '../directory/directory';
-import { readWhole } from '../directory/read-whole';
+import { readWhole, sizeOf } from '../directory/read-whole';
 import { CorruptionError, EncodeError, NotFoundError } from '../errors';
 
 // The forwarder's local resume point: the last entry id JetStream acknowledged, as far as this
@@ -42,7 +42,7 @@ export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor 
   }
   let bytes: Uint8Array;
   try {
-    const size = file.size();
+    const size = sizeOf(file);
     if (size > MAX_CURSOR_SIZE) throw new CorruptionError(path, MAX_CURSOR_SIZE, `forwarder cursor is ${size} bytes, more than a cursor takes (${MAX_CURSOR_SIZE})`);
     bytes = new Uint8Array(size);
     bytes = bytes.subarray(0, readWhole(file, bytes, 0));

@@ -34,6 +34,7 @@ import { nextSegment, segmentHolding, stillThere } from './follow-segments';
 import { LogWatch } from './log-watch';
 import { Pacer, RECORD_WORK, turn } from './pacer';
 import type { WalRecord } from './reader';
+import { sizeOf } from '../directory/read-whole';
 
 export type { FollowOptions } from './follow-options';
 
@@ -267,7 +268,7 @@ class Follower<E> {
       throw err;
     }
     try {
-      const size = f.size();
+      const size = sizeOf(f);
       const w = this.window;
       w.reset();
       if (w.load(f, size, 0, SEGMENT_HEADER_SIZE) < SEGMENT_HEADER_SIZE) return 'gone';
@@ -430,7 +431,7 @@ class Follower<E> {
       throw err;
     }
     try {
-      return this.window.zerosFrom(f, f.size(), pos.offset);
+      return this.window.zerosFrom(f, sizeOf(f), pos.offset);
     } finally {
       f.close();
     }

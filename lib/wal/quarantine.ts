@@ -10,6 +10,7 @@ import { NotFoundError } from '../errors';
 import { SEARCH_UNDECIDED, searchBudget, surveyWitnesses } from '../framed/witness-search';
 import { SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, readU64 } from './format';
 import { listSegments, readValidSegmentHeader } from './segment-files';
+import { readWhole, sizeOf } from '../directory/read-whole';
 
 export const QUARANTINE_SUFFIX = '.quarantine';
 const COPY_CHUNK = 1 << 20;
@@ -47,7 +48,7 @@ export function surveyValidFrames(dir: Directory, path: string, from: number, sa
   const file = dir.openRead(path);
   const out: FrameSurvey = { count: 0, firstEntryId: 0, lastEntryId: 0, undecided: false };
   try {
-    const fileSize = file.size();
+    const fileSize = sizeOf(file);
     const end = surveyWitnesses({
       layout: WAL_FRAME_LAYOUT, file, fileSize, checksum: dir.checksum, from, endBeyond: from, markAbove: undefined, salts: [salt], idMin,
       idBase: undefined, budget: searchBudget(fileSize, from),
@@ -94,12 +95,12 @@ function copyToQuarantine(dir: Directory, path: string, from: number): string {
   for (let n = 1; dir.exists(target); n++) target = `${base}.${n}${QUARANTINE_SUFFIX}`;
   const source = dir.openRead(path);
   try {
-    const size = source.size();
+    const size = sizeOf(source);
     const out = dir.create(target);
     try {
       const chunk = new Uint8Array(Math.max(1, Math.min(COPY_CHUNK, size - from)));
       for (let at = from; at < size; ) {
-        const got = source.read(chunk.subarray(0, Math.min(chunk.length, size - at)), at);
+        const got = readWhole(source, chunk.subarray(0, Math.min(chunk.length, size - at)), at);
         if (got === 0) break;
         out.writeAt(chunk.subarray(0, got), at - from);
         at += got;

@@ -4,7 +4,7 @@
 // the scanners' per-frame paths read buf/bufStart directly.
 
 import type { ReadableFile } from '../directory/directory';
-import { readWhole } from '../directory/read-whole';
+import { readWhole, sizeOf } from '../directory/read-whole';
 import type { Pacer } from './pacer';
 
 export const SCAN_CHUNK = 1 << 20;
@@ -31,7 +31,7 @@ export abstract class ScanWindow {
     this.file = file;
     this.maxFrame = maxFrame;
     try {
-      this.fileSize = file.size();
+      this.fileSize = sizeOf(file);
       this.buf = new Uint8Array(Math.max(minBuffer, Math.min(SCAN_CHUNK, this.fileSize)));
     } catch (err) {
       file.close();

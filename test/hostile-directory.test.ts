@@ -1,0 +1,160 @@
+// A Directory (or FileBackend) of the caller's own whose ReadableFile breaks its contract: read()
+// answers something other than a count of bytes from 0 to the length asked (undefined, NaN, a
+// negative or fractional number, more than asked, a Promise, a string), or size() something other
+// than a byte count. Every reader must stop with a typed IoError, never report the log as corrupt,
+// never read stale buffer bytes as data, and never cut, delete or overwrite what the log holds.
+
+import assert from 'node:assert/strict';
+import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
+import type { Directory, ReadableFile } from '../lib/directory/directory';
+import { MemoryDirectory } from '../lib/directory/memory';
+import { IoError } from '../lib/errors';
+import { rewriteInPlace } from '../lib/framed/rewrite';
+import { readCursor } from '../lib/jetstream/cursor';
+import { recover } from '../lib/recover';
+import { readRecordLog } from '../lib/recordlog/reader';
+import { RecordLogWriter } from '../lib/recordlog/writer';
+import { json, type Codec } from '../lib/wal/codec';
+import { quarantineBeforeCut } from '../lib/wal/quarantine';
+import { WalReader } from '../lib/wal/reader';
+import { listSegments } from '../lib/wal/segment-files';
+import { WalWriter } from '../lib/wal/writer';
+import { overriding } from './support/overriding';
+
+const codec = json as Codec<unknown>;
+const N = 60;
+const ALL = Array.from({ length: N }, (_, i) => i + 1);
+
+/** What a broken read() answers, given what the real read returned and the length asked. */
+const BAD_READS: Record<string, (n: number, asked: number) => unknown> = {
+  undefined: () => undefined,
+  NaN: () => NaN,
+  negative: () => -1,
+  fractional: (n) => n / 2 + 0.5,
+  'more than asked': (_n, asked) => asked + 1000,
+  'a Promise': (n) => Promise.resolve(n),
+  'a string': (n) => String(n),
+};
+
+/** What a broken size() answers, given the real size. */
+const BAD_SIZES: Record<string, (n: number) => unknown> = {
+  undefined: () => undefined,
+  NaN: () => NaN,
+  negative: () => -5,
+  fractional: (n) => n + 0.5,
+  Infinity: () => Infinity,
+  'past 2^53': () => 2 ** 60,
+  'a string': (n) => String(n),
+};
+
+function store(): MemoryDirectory {
+  const dir = new MemoryDirectory();
+  const w = WalWriter.open(dir, { codec, maxSegmentSize: 4096 });
+  for (let i = 1; i <= N; i++) w.append({ i, pad: 'x'.repeat(100) });
+  w.closeSync();
+  writeCheckpoint(dir, 20, { upTo: 20 }, { codec });
+  const records = RecordLogWriter.open(dir, 'records/log', { codec });
+  for (let i = 1; i <= N; i++) records.append({ i });
+  records.closeSync();
+  dir.atomicWrite('jetstream-cursor.json', new TextEncoder().encode(`${JSON.stringify({ version: 1, stream: 's', subject: 'x', entryId: 7, seq: 7, updatedAt: 0 })}\n`));
+  return dir;
+}
+
+/** `plain`, with the files it opens for reading (those whose path passes `which`) handed through `wrap`. */
+function readingThrough(plain: Directory, wrap: (f: ReadableFile) => Partial<ReadableFile>, which: (path: string) => boolean = () => true): Directory {
+  return overriding(plain, {
+    openRead: (p: string): ReadableFile => {
+      const f = plain.openRead(p);
+      return which(p) ? overriding(f, wrap(f)) : f;
+    },
+  });
+}
+
+const badRead = (answer: (n: number, asked: number) => unknown) => (f: ReadableFile): Partial<ReadableFile> => ({
+  read: (target: Uint8Array, position: number) => answer(f.read(target, position), target.length) as number,
+});
+
+const badSize = (answer: (n: number) => unknown) => (f: ReadableFile): Partial<ReadableFile> => ({
+  size: () => answer(f.size()) as number,
+});
+
+const SCRIBBLE = 0xee;
+
+/** A read that fills its target with bytes of its own making and answers nonsense: none of them was read. */
+const scribbling = (answer: () => unknown) => (target: Uint8Array): number => {
+  target.fill(SCRIBBLE);
+  return answer() as number;
+};
+
+function isTypedReadFailure(err: unknown): boolean {
+  return err instanceof IoError && err.errno === 'EIO';
+}
+
+/** The store as written: every entry, record, checkpoint and the cursor, read through the plain directory. */
+function assertUntouched(plain: Directory): void {
+  assert.deepEqual(new WalReader(plain, { codec }).replaySync({ mode: 'strict' }).map((r) => r.entryId), ALL);
+  assert.equal(readRecordLog(plain, 'records/log', { codec, mode: 'strict' }).records.length, N);
+  assert.equal(loadLatestCheckpoint(plain, { codec }).checkpoint?.lastEntryId, 20);
+  assert.deepEqual(plain.list('wal').filter((n) => n.endsWith('.quarantine')), []);
+}
+
+/** Every reader over `hostile` (a broken view of `plain`): each ends in an IoError EIO, and the store is untouched. */
+async function assertEveryReaderRefuses(plain: Directory, hostile: Directory): Promise<void> {
+  const reader = new WalReader(hostile, { codec });
+  assert.throws(() => reader.replaySync({ mode: 'strict' }), isTypedReadFailure, 'replaySync strict');
+  assert.throws(() => reader.replaySync({ mode: 'bestEffortTail' }), isTypedReadFailure, 'replaySync bestEffortTail');
+  await assert.rejects(async () => {
+    for await (const _ of reader.records()) { /* reads every record */ }
+  }, isTypedReadFailure, 'records()');
+  assert.throws(() => WalWriter.open(hostile, { codec }), isTypedReadFailure, 'writer open');
+  await assert.rejects(recover({ dir: hostile, codec, stateCodec: codec, initial: {}, apply: (s) => s, writer: true }), isTypedReadFailure, 'recover');
+  assert.throws(() => loadLatestCheckpoint(hostile, { codec }), isTypedReadFailure, 'loadLatestCheckpoint');
+  assert.throws(() => readRecordLog(hostile, 'records/log', { codec, mode: 'bestEffortTail' }), isTypedReadFailure, 'readRecordLog');
+  assert.throws(() => RecordLogWriter.open(hostile, 'records/log', { codec }), isTypedReadFailure, 'RecordLogWriter.open');
+  assert.throws(() => readCursor(hostile), isTypedReadFailure, 'readCursor');
+  assertUntouched(plain);
+}
+
+describe('a Directory whose ReadableFile breaks its contract', () => {
+  for (const [name, answer] of Object.entries(BAD_READS)) {
+    it(`read() answering ${name}: every reader ends in an IoError EIO and nothing is cut`, async () => {
+      const plain = store();
+      await assertEveryReaderRefuses(plain, readingThrough(plain, badRead(answer)));
+    });
+  }
+
+  for (const [name, answer] of Object.entries(BAD_SIZES)) {
+    it(`size() answering ${name}: every reader ends in an IoError EIO and nothing is cut`, async () => {
+      const plain = store();
+      await assertEveryReaderRefuses(plain, readingThrough(plain, badSize(answer)));
+    });
+  }
+
+  it('rewriting unsynced bytes in place through a read() that answers -1 or undefined writes nothing over them', () => {
+    for (const answer of [() => -1, () => undefined, () => Promise.resolve(0)]) {
+      const plain = new MemoryDirectory();
+      const data = Uint8Array.from({ length: 300 }, (_, i) => (i % 251) + 1);
+      plain.atomicWrite('f', data);
+      const hostile = overriding(plain, { openRead: (p: string) => overriding(plain.openRead(p), { read: scribbling(answer) }) });
+      const file = plain.openAppend('f');
+      try {
+        assert.throws(() => rewriteInPlace(hostile, 'f', file, 100, 300), isTypedReadFailure);
+      } finally {
+        file.close();
+      }
+      assert.deepEqual(plain.readFile('f'), data);
+    }
+  });
+
+  it('quarantining a torn tail through a read() that answers -1 or undefined copies no made-up bytes', () => {
+    for (const answer of [() => -1, () => undefined]) {
+      const plain = store();
+      const last = listSegments(plain).at(-1)!.path;
+      const hostile = overriding(plain, { openRead: (p: string) => overriding(plain.openRead(p), { read: scribbling(answer) }) });
+      assert.throws(() => quarantineBeforeCut(hostile, last, 100, undefined, 1, { always: true }), isTypedReadFailure);
+      for (const name of plain.list('wal').filter((n) => n.endsWith('.quarantine'))) {
+        assert.equal(plain.readFile(`wal/${name}`).includes(SCRIBBLE), false, `${name} holds bytes no read returned`);
+      }
+    }
+  });
+});
