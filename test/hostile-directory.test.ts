@@ -130,6 +130,16 @@ describe('a Directory whose ReadableFile breaks its contract', () => {
     });
   }
 
+  it("a writer's open cuts and deletes nothing when the final segment's size() answers less than it holds (0, or half)", () => {
+    for (const answer of [() => 0, (n: number) => n >> 1]) {
+      const plain = store();
+      const last = listSegments(plain).at(-1)!.path;
+      // Reads pass on every byte the file holds: only the size is out of step (an attribute cache, a Directory of the caller's own).
+      assert.throws(() => WalWriter.open(readingThrough(plain, badSize(answer), (p) => p === last), { codec }), isTypedReadFailure);
+      assertUntouched(plain);
+    }
+  });
+
   it('rewriting unsynced bytes in place through a read() that answers -1 or undefined writes nothing over them', () => {
     for (const answer of [() => -1, () => undefined, () => Promise.resolve(0)]) {
       const plain = new MemoryDirectory();
