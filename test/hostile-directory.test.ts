@@ -140,6 +140,14 @@ describe('a Directory whose ReadableFile breaks its contract', () => {
     }
   });
 
+  it("a record log writer's open cuts nothing when its file's size() answers less than it holds (0, or half)", () => {
+    for (const answer of [() => 0, (n: number) => n >> 1]) {
+      const plain = store();
+      assert.throws(() => RecordLogWriter.open(readingThrough(plain, badSize(answer), (p) => p === 'records/log'), 'records/log', { codec }), isTypedReadFailure);
+      assertUntouched(plain);
+    }
+  });
+
   it('rewriting unsynced bytes in place through a read() that answers -1 or undefined writes nothing over them', () => {
     for (const answer of [() => -1, () => undefined, () => Promise.resolve(0)]) {
       const plain = new MemoryDirectory();

@@ -22,6 +22,7 @@ import {
   encodeRecordLogHeader, writeRecordFrame, writeRecordMark,
 } from './format';
 import { RecordLogScanner } from './scan';
+import { refuseBytesPastEnd } from '../framed/scanned-end';
 
 /** What a writer knows of a file's sync marks (RecordLogScan's fields of the same names). */
 interface MarkState {
@@ -85,6 +86,7 @@ export class RecordLogWriter<R = Uint8Array> {
       } finally {
         scanner.close();
       }
+      refuseBytesPastEnd(dir, path, scan.fileSize);
       const file = dir.openAppend(path);
       try {
         let syncWindow = scan.syncWindow;

@@ -1,8 +1,8 @@
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, IoError } from '../errors';
-import { readWhole } from '../directory/read-whole';
 import { rewriteInPlace } from '../framed/rewrite';
+import { refuseBytesPastEnd } from '../framed/scanned-end';
 import type { UnknownNames } from '../unknown-names';
 import { ActiveSegment } from './active-segment';
 import { createSegment } from './segment-create';
@@ -123,26 +123,5 @@ function refuseUnreadBytes(size: number, read: number, path: string): void {
   if (size <= read) return;
   throw new IoError('EIO', 'pread', path, {
     message: `pread failed: EIO (${path}): reading ended at byte ${read} but the file holds ${size} bytes; nothing was cut. Open the log again once its file system reads it whole`,
-  });
-}
-
-/**
- * Where the scan of the final segment ended must be the file's end before anything is cut or
- * deleted there: the scan reads up to what size() says, and a size() below the bytes the file
- * holds (a Directory or FileBackend of the caller's own, an attribute cache out of step) would
- * make acknowledged entries past it look like a torn tail or header. One byte read past it
- * settles it: there is none under the writer's lock. Refused, nothing changed.
- */
-function refuseBytesPastEnd(dir: Directory, path: string, end: number): void {
-  const file = dir.openRead(path);
-  let past: number;
-  try {
-    past = readWhole(file, new Uint8Array(1), end);
-  } finally {
-    file.close();
-  }
-  if (past === 0) return;
-  throw new IoError('EIO', 'pread', path, {
-    message: `pread failed: EIO (${path}): the file's size said it ends at byte ${end}, but it holds bytes past it; nothing was cut. Open the log again once its file system reports the size it holds`,
   });
 }
