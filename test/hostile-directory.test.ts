@@ -115,6 +115,29 @@ async function assertEveryReaderRefuses(plain: Directory, hostile: Directory): P
   assertUntouched(plain);
 }
 
+/** What a broken list() answers, given the real names. */
+const BAD_LISTS: Record<string, (names: string[]) => unknown> = {
+  undefined: () => undefined,
+  'a string (iterable, one letter a name)': () => 'abc',
+  'a Promise': (names) => Promise.resolve(names),
+  'names that are not strings': (names) => [...names, 5, null],
+  'each name twice': (names) => names.flatMap((n) => [n, n]),
+};
+
+describe("a Directory whose list() breaks its contract", () => {
+  for (const [name, answer] of Object.entries(BAD_LISTS)) {
+    it(`list() answering ${name}: replay, a writer's open, recover and a checkpoint load end in an IoError EIO, never an empty log`, async () => {
+      const plain = store();
+      const hostile = overriding(plain, { list: (p: string) => answer(plain.list(p)) as string[] });
+      assert.throws(() => new WalReader(hostile, { codec }).replaySync({ mode: 'strict' }), isTypedReadFailure, 'replaySync');
+      assert.throws(() => WalWriter.open(hostile, { codec }), isTypedReadFailure, 'writer open');
+      await assert.rejects(recover({ dir: hostile, codec, stateCodec: codec, initial: {}, apply: (s) => s }), isTypedReadFailure, 'recover');
+      assert.throws(() => loadLatestCheckpoint(hostile, { codec }), isTypedReadFailure, 'loadLatestCheckpoint');
+      assertUntouched(plain);
+    });
+  }
+});
+
 describe('a Directory whose ReadableFile breaks its contract', () => {
   for (const [name, answer] of Object.entries(BAD_READS)) {
     it(`read() answering ${name}: every reader ends in an IoError EIO and nothing is cut`, async () => {

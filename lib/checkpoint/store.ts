@@ -22,6 +22,7 @@ import { maskCrc } from '../framed/bytes';
 import { CHECKPOINT_DIR, CHECKPOINT_PENDING, PENDING_NAME } from './names';
 import { notifyCheckpoint, type CheckpointObserver, type SkippedCheckpoint, type WrittenCheckpoint } from './observer';
 import { refuseWhilePublishing } from './turns';
+import { listNames } from '../directory/list-names';
 
 export { CHECKPOINT_DIR, CHECKPOINT_PENDING };
 export const DEFAULT_CHECKPOINT_RETENTION = 2;
@@ -57,7 +58,7 @@ export interface CheckpointFile {
  */
 export function listCheckpoints(dir: Directory, unknown?: UnknownNames): CheckpointFile[] {
   const out: CheckpointFile[] = [];
-  for (const name of dir.list(CHECKPOINT_DIR)) {
+  for (const name of listNames(dir, CHECKPOINT_DIR)) {
     const id = parseCheckpointFileName(name);
     if (id !== undefined) out.push({ path: `${CHECKPOINT_DIR}/${name}`, lastEntryId: id });
     else if (name !== PENDING_NAME) unknown?.report(`${CHECKPOINT_DIR}/${name}`);

@@ -176,7 +176,8 @@ export interface Directory {
   /**
    * Names (not paths) of the entries directly under `path` ('' is the root), sorted, without
    * atomicWrite temp files. Missing dir lists as []; a symbolic link to a missing one is a
-   * NotFoundError (the directory is elsewhere, on a disk not mounted: not empty).
+   * NotFoundError (the directory is elsewhere, on a disk not mounted: not empty). Anything but an
+   * array of distinct names is an IoError EIO where the package lists (list-names.ts).
    */
   list(path: string): string[];
   /**

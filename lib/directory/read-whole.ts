@@ -1,4 +1,4 @@
-import { IoError } from '../errors';
+import { brokenContract, ignoreLateRejection, shown } from './broken-contract';
 import type { ReadableFile } from './directory';
 
 // Every read the package makes of a file goes through readWhole, and every size it reads through
@@ -30,31 +30,12 @@ export function readWhole(file: ReadableFile, target: Uint8Array, position: numb
 export function sizeOf(file: ReadableFile): number {
   const size: unknown = file.size();
   if (typeof size === 'number' && Number.isSafeInteger(size) && size >= 0) return size;
-  throw brokenContract(file, 'fstat', `size() answered ${shown(size)}, not a byte count`);
+  throw brokenContract(String(file.path), 'fstat', `size() answered ${shown(size)}, not a byte count`);
 }
 
 function readOnce(file: ReadableFile, target: Uint8Array, position: number): number {
   const n: unknown = file.read(target, position);
   if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 && n <= target.length) return n;
-  // A read that went async: its rejection, if it comes, must not end the process as unhandled.
-  if (isThenable(n)) Promise.resolve(n).catch(() => undefined);
-  throw brokenContract(file, 'pread', `read() of ${target.length} bytes at ${position} answered ${shown(n)}, not a byte count from 0 to ${target.length}`);
-}
-
-function brokenContract(file: ReadableFile, syscall: string, what: string): IoError {
-  const path = String(file.path);
-  return new IoError('EIO', syscall, path, {
-    message: `${syscall} failed: EIO (${path}): ${what}. The Directory or FileBackend breaks ReadableFile's contract; nothing read from it was used and nothing was cut`,
-  });
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
-}
-
-function shown(v: unknown): string {
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.slice(0, 20))}`;
-  if (isThenable(v)) return 'a Promise (reads are synchronous)';
-  if (typeof v === 'object' && v !== null) return 'an object';
-  return String(v);
+  ignoreLateRejection(n);
+  throw brokenContract(String(file.path), 'pread', `read() of ${target.length} bytes at ${position} answered ${shown(n)}, not a byte count from 0 to ${target.length}`);
 }

@@ -3,6 +3,7 @@ import type { Directory } from '../directory/directory';
 import { InvalidArgumentError } from '../errors';
 import { holdsRegularFile, isNotAFile } from '../directory/regular-file';
 import { WAL_DIR } from './format';
+import { listNames } from '../directory/list-names';
 
 // Files of truncated segments, kept to become new segments: overwriting blocks a file already
 // owns avoids allocating (and, on ext4, converting unwritten extents) on the write path.
@@ -33,7 +34,7 @@ export function isRecycleName(name: string): boolean {
 /** The largest old segment id among the recycle files in wal/ (0: none). */
 export function highestRecycleId(dir: Directory): number {
   let highest = 0;
-  for (const name of dir.list(WAL_DIR)) highest = Math.max(highest, parseRecycleName(name) ?? 0);
+  for (const name of listNames(dir, WAL_DIR)) highest = Math.max(highest, parseRecycleName(name) ?? 0);
   return highest;
 }
 
@@ -116,7 +117,7 @@ export class RecyclePool {
 
   /** Picks up recycle files a previous writer left behind, oldest segment first. */
   adoptLeftovers(): void {
-    const ids = this.dir.list(WAL_DIR).map(parseRecycleName).filter((id) => id !== undefined);
+    const ids = listNames(this.dir, WAL_DIR).map(parseRecycleName).filter((id) => id !== undefined);
     ids.sort((a, b) => a - b);
     for (const id of ids) this.add(recyclePath(id));
   }

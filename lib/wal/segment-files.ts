@@ -7,6 +7,7 @@ import { CorruptionError } from '../errors';
 import type { UnknownNames } from '../unknown-names';
 import { SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, parseSegmentFileName, type SegmentHeader } from './format';
 import { walNameKind } from './wal-names';
+import { listNames } from '../directory/list-names';
 
 export interface SegmentRef {
   segmentId: number;
@@ -20,7 +21,7 @@ export interface SegmentRef {
  */
 export function listSegments(dir: Directory, unknown?: UnknownNames): SegmentRef[] {
   const out: SegmentRef[] = [];
-  for (const name of dir.list(WAL_DIR)) {
+  for (const name of listNames(dir, WAL_DIR)) {
     const path = `${WAL_DIR}/${name}`;
     const kind = walNameKind(name);
     if (kind === 'unknown') unknown?.report(path);
