@@ -171,6 +171,23 @@ describe('a Directory whose ReadableFile breaks its contract', () => {
     }
   });
 
+  it('quarantining through an exists() that answers a Promise, or true for every name, ends in an IoError EIO instead of looping for ever', () => {
+    for (const answer of [() => Promise.resolve(false), () => true]) {
+      const plain = store();
+      const last = listSegments(plain).at(-1)!.path;
+      let calls = 0;
+      const hostile = overriding(plain, {
+        exists: (p: string) => {
+          // Far more names than any store holds: only a loop that never ends asks this often.
+          if (++calls > 100_000) throw new Error('exists() asked 100000 times: the caller loops for ever');
+          return answer() as boolean;
+        },
+      });
+      assert.throws(() => quarantineBeforeCut(hostile, last, 100, undefined, 1, { always: true }), isTypedReadFailure);
+      assertUntouched(plain);
+    }
+  });
+
   it('rewriting unsynced bytes in place through a read() that answers -1 or undefined writes nothing over them', () => {
     for (const answer of [() => -1, () => undefined, () => Promise.resolve(0)]) {
       const plain = new MemoryDirectory();

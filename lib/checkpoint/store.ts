@@ -22,7 +22,7 @@ import { maskCrc } from '../framed/bytes';
 import { CHECKPOINT_DIR, CHECKPOINT_PENDING, PENDING_NAME } from './names';
 import { notifyCheckpoint, type CheckpointObserver, type SkippedCheckpoint, type WrittenCheckpoint } from './observer';
 import { refuseWhilePublishing } from './turns';
-import { listNames } from '../directory/list-names';
+import { listNames } from '../directory/checked-answers';
 
 export { CHECKPOINT_DIR, CHECKPOINT_PENDING };
 export const DEFAULT_CHECKPOINT_RETENTION = 2;

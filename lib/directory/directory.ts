@@ -172,12 +172,13 @@ export interface Directory {
   deleteNoSync(path: string): void;
   /** deleteNoSync off the event loop, where unlinking a large file frees its blocks (optional: lib/directory/off-loop.ts). */
   deleteNoSyncAsync?(path: string): Promise<void>;
+  /** A boolean; anything else (a Promise) is an IoError EIO where the package asks (checked-answers.ts). */
   exists(path: string): boolean;
   /**
    * Names (not paths) of the entries directly under `path` ('' is the root), sorted, without
    * atomicWrite temp files. Missing dir lists as []; a symbolic link to a missing one is a
    * NotFoundError (the directory is elsewhere, on a disk not mounted: not empty). Anything but an
-   * array of distinct names is an IoError EIO where the package lists (list-names.ts).
+   * array of distinct names is an IoError EIO where the package lists (checked-answers.ts).
    */
   list(path: string): string[];
   /**

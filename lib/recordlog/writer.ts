@@ -23,6 +23,7 @@ import {
 } from './format';
 import { RecordLogScanner } from './scan';
 import { refuseBytesPastEnd } from '../framed/scanned-end';
+import { existsAt } from '../directory/checked-answers';
 
 /** What a writer knows of a file's sync marks (RecordLogScan's fields of the same names). */
 interface MarkState {
@@ -63,7 +64,7 @@ export class RecordLogWriter<R = Uint8Array> {
     if (parent !== '') dir.mkdirp(parent);
     const lock = dir.lock(`${path}.lock`);
     try {
-      if (!dir.exists(path)) {
+      if (!existsAt(dir, path)) {
         const header = encodeRecordLogHeader(options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, dir.checksum);
         const file = dir.create(path);
         try {

@@ -4,6 +4,7 @@ import type { UnknownNames } from '../unknown-names';
 import { SEGMENT_HEADER_SIZE, checkSegmentHeader, type SegmentHeader } from './format';
 import type { Position } from './follow-position';
 import { listSegments, readSegmentPrefix, readValidSegmentHeader, type SegmentRef } from './segment-files';
+import { existsAt } from '../directory/checked-answers';
 
 // Which segment a follower (follow.ts) reads, and whether the writer has moved past it: segments
 // come and go under it (rotation, retention, recycling), so a header that no longer reads is a
@@ -20,7 +21,7 @@ export function segmentHolding(dir: Directory, nextId: number, unknown?: Unknown
         refuseForeignShortSegment(dir, segments[i]);
         continue; // being created right now
       }
-      if (!dir.exists(segments[i].path)) return undefined; // truncated meanwhile: look again
+      if (!existsAt(dir, segments[i].path)) return undefined; // truncated meanwhile: look again
       throw new CorruptionError(segments[i].path, 0, 'segment header does not validate (in a non-final segment)');
     }
     oldest = header.firstEntryId;

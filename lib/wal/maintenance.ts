@@ -9,6 +9,7 @@ import { deleteNoSyncOffLoop } from '../directory/off-loop';
 import { recyclePath } from './recycle-pool';
 import { scanSegment, SegmentScanner } from './segment-scan';
 import { listSegments, readSegmentPrefix, type SegmentRef } from './segment-files';
+import { existsAt } from '../directory/checked-answers';
 
 // Housekeeping on a log: which entry ids each segment holds, and removal of the segments a
 // checkpoint has made unnecessary.
@@ -144,7 +145,7 @@ export class WalMaintenance {
       to = recyclePath(step.value.segmentId);
       // Never over a recycle file already there (a segment id used twice, after a log restarted
       // at segment 1): a writer may be making that very file its next segment.
-      if (this.dir.exists(to)) {
+      if (existsAt(this.dir, to)) {
         this.dir.delete(step.value.path);
         to = undefined;
       } else {

@@ -11,6 +11,8 @@ import { SEARCH_UNDECIDED, searchBudget, surveyWitnesses } from '../framed/witne
 import { SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, readU64 } from './format';
 import { listSegments, readValidSegmentHeader } from './segment-files';
 import { readWhole, sizeOf } from '../directory/read-whole';
+import { brokenContract } from '../directory/broken-contract';
+import { existsAt } from '../directory/checked-answers';
 
 export const QUARANTINE_SUFFIX = '.quarantine';
 const COPY_CHUNK = 1 << 20;
@@ -88,11 +90,18 @@ export function quarantineBeforeCut(
   return event;
 }
 
+const MAX_QUARANTINE_COPIES = 10_000;
+
 /** Copies bytes [from, end) of `path` to a fresh `wal/<segment file>.<from>[.<n>].quarantine`, fdatasynced, directory fsynced. */
 function copyToQuarantine(dir: Directory, path: string, from: number): string {
   const base = `${path}.${from}`;
   let target = `${base}${QUARANTINE_SUFFIX}`;
-  for (let n = 1; dir.exists(target); n++) target = `${base}.${n}${QUARANTINE_SUFFIX}`;
+  for (let n = 1; existsAt(dir, target); n++) {
+    // No store holds this many quarantines of one offset: a Directory whose exists() says true
+    // of every name would hold the open here for ever.
+    if (n > MAX_QUARANTINE_COPIES) throw brokenContract(target, 'stat', `exists() says ${MAX_QUARANTINE_COPIES} quarantine names in a row are taken`);
+    target = `${base}.${n}${QUARANTINE_SUFFIX}`;
+  }
   const source = dir.openRead(path);
   try {
     const size = sizeOf(source);

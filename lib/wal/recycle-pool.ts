@@ -3,7 +3,7 @@ import type { Directory } from '../directory/directory';
 import { InvalidArgumentError } from '../errors';
 import { holdsRegularFile, isNotAFile } from '../directory/regular-file';
 import { WAL_DIR } from './format';
-import { listNames } from '../directory/list-names';
+import { existsAt, listNames } from '../directory/checked-answers';
 
 // Files of truncated segments, kept to become new segments: overwriting blocks a file already
 // owns avoids allocating (and, on ext4, converting unwritten extents) on the write path.
@@ -81,7 +81,7 @@ export class RecyclePool {
    */
   take(segmentId: number): string | undefined {
     for (let path = this.files.shift(); path !== undefined; path = this.files.shift()) {
-      if (!this.dir.exists(path)) continue;
+      if (!existsAt(this.dir, path)) continue;
       try {
         this.dir.openRead(path).close();
       } catch (err) {

@@ -7,7 +7,7 @@ import { CorruptionError } from '../errors';
 import type { UnknownNames } from '../unknown-names';
 import { SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, parseSegmentFileName, type SegmentHeader } from './format';
 import { walNameKind } from './wal-names';
-import { listNames } from '../directory/list-names';
+import { listNames } from '../directory/checked-answers';
 
 export interface SegmentRef {
   segmentId: number;

@@ -1,6 +1,9 @@
 import { brokenContract, ignoreLateRejection, shown } from './broken-contract';
 import type { Directory } from './directory';
 
+// Answers of a Directory of the caller's own that the package acts on, checked where it asks:
+// anything outside the contract (directory.ts) is an IoError EIO (broken-contract.ts).
+
 /**
  * dir.list(path), checked: an array of distinct names, each a string that is one entry's name
  * (not empty, not '.' or '..', no '/'). Anything else from a Directory of the caller's own is an
@@ -23,4 +26,12 @@ export function listNames(dir: Directory, path: string): string[] {
     seen.add(name);
   }
   return names as string[];
+}
+
+/** dir.exists(path), checked: a boolean (an async exists answers a Promise, which is truthy). */
+export function existsAt(dir: Directory, path: string): boolean {
+  const answer: unknown = dir.exists(path);
+  if (typeof answer === 'boolean') return answer;
+  ignoreLateRejection(answer);
+  throw brokenContract(path, 'stat', `exists() answered ${shown(answer)}, not a boolean`);
 }
