@@ -1,8 +1,10 @@
-// A Directory (or FileBackend) of the caller's own whose ReadableFile breaks its contract: read()
-// answers something other than a count of bytes from 0 to the length asked (undefined, NaN, a
-// negative or fractional number, more than asked, a Promise, a string), or size() something other
-// than a byte count. Every reader must stop with a typed IoError, never report the log as corrupt,
-// never read stale buffer bytes as data, and never cut, delete or overwrite what the log holds.
+// A Directory (or FileBackend) of the caller's own that breaks its contract: read() answering
+// something other than a count of bytes from 0 to the length asked (undefined, NaN, a negative or
+// fractional number, more than asked, a Promise, a string), size() something other than a byte
+// count (or less than the file holds), list() something other than an array of distinct names,
+// exists() something other than a boolean. Every reader and writer open must stop with a typed
+// IoError EIO, never report the log as corrupt or empty, never use bytes no read returned, never
+// loop for ever, and never cut, delete or overwrite what the store holds.
 
 import assert from 'node:assert/strict';
 import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
