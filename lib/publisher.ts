@@ -16,13 +16,21 @@
 // counts as a checkpoint at entry 0: until N checkpoints exist nothing is truncated. Recovery
 // therefore succeeds while at least one retained checkpoint is valid; if all N are damaged it
 // fails with RecoveryGapError instead of returning a state with entries missing.
+//
+// Only checkpoints that verify count toward N: before truncating, the publisher reads (and CRC
+// checks) each retained file it has not verified yet, once. Recovery reads checkpoints only from
+// the newest down to the first valid one, so a damaged file older than that one, or one a crash
+// kept from being pruned (the process that found it damaged is gone), would otherwise count, and
+// the WAL would reach back to fewer valid checkpoints than N.
 
 import type { Directory } from './directory/directory';
 import { InvalidArgumentError, InvalidStateError } from './errors';
 import { requireDirectory } from './guards';
 import { holdsRegularFile } from './directory/regular-file';
+import { channels } from './diagnostics';
 import {
-  DEFAULT_CHECKPOINT_RETENTION, checkpointPath, encodeCheckpointFile, listCheckpoints, planRetention, pruneCheckpointsAsync, publishCheckpointBytesAsync,
+  DEFAULT_CHECKPOINT_RETENTION, encodeCheckpointFile, listCheckpoints, planRetention, pruneCheckpointsAsync, publishCheckpointBytesAsync,
+  readCheckpointFile, type CheckpointFile,
 } from './checkpoint/store';
 import { notifyCheckpoint, type CheckpointObserver } from './checkpoint/observer';
 import { takeCheckpointTurn } from './checkpoint/turns';
@@ -46,6 +54,8 @@ export interface CheckpointPublisherOptions<S, E> {
   truncate?: boolean;
   /** Paths of checkpoint files known to be damaged: they do not count as retained and are pruned. */
   knownDamaged?: Iterable<string>;
+  /** Paths of checkpoint files known to verify (recover() passes the one it loaded): not read again before truncating. */
+  knownValid?: Iterable<string>;
   observer?: CheckpointObserver;
 }
 
@@ -72,6 +82,8 @@ export class CheckpointPublisher<S, E> {
   private readonly retain: number;
   private readonly truncate: boolean;
   private readonly damaged: Set<string>;
+  /** Checkpoint files read back whole with a valid CRC (or written by this publisher). */
+  private readonly verified: Set<string>;
   private readonly observer: CheckpointObserver | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   /** checkpoints/ was made durable by this publisher (its mkdirp fsyncs on the calling thread). */
@@ -92,6 +104,7 @@ export class CheckpointPublisher<S, E> {
     this.retain = retain;
     this.truncate = options.truncate ?? true;
     this.damaged = new Set(options.knownDamaged ?? []);
+    this.verified = new Set(options.knownValid ?? []);
     this.observer = options.observer;
   }
 
@@ -137,7 +150,8 @@ export class CheckpointPublisher<S, E> {
       this.dirMade = false;
       throw err;
     }
-    this.damaged.delete(checkpointPath(lastEntryId));
+    this.damaged.delete(written.path);
+    this.verified.add(written.path);
     let recordedEntryId: number | undefined;
     let truncatedSegments = 0;
     let truncatedThrough = 0;
@@ -184,9 +198,34 @@ export class CheckpointPublisher<S, E> {
     return pruned;
   }
 
-  /** Last entry id of the oldest checkpoint pruning will keep; 0 while fewer than `retain` exist. */
+  /**
+   * Last entry id of the oldest checkpoint pruning will keep; 0 while fewer than `retain` valid
+   * ones exist. Each file counted is verified first (once per publisher): a damaged one joins
+   * `damaged`, so it is neither counted nor kept, and an older valid one takes its place.
+   */
   private truncationPoint(): number {
-    const { keep } = planRetention(this.dir, this.retain, this.damaged);
-    return keep.length < this.retain ? 0 : keep[0].lastEntryId;
+    for (;;) {
+      const { keep } = planRetention(this.dir, this.retain, this.damaged);
+      if (keep.length < this.retain) return 0;
+      const unverified = keep.find((f) => !this.verified.has(f.path));
+      if (unverified === undefined) return keep[0].lastEntryId;
+      this.verify(unverified);
+    }
+  }
+
+  private verify(f: CheckpointFile): void {
+    const read = readCheckpointFile(this.dir, f.path, f.lastEntryId);
+    // Unsupported (a valid CRC, another version) is a checkpoint, just not this reader's.
+    if (read.ok || !read.damaged) {
+      this.verified.add(f.path);
+      return;
+    }
+    this.damaged.add(f.path);
+    if (channels.diagnostic.hasSubscribers) {
+      channels.diagnostic.publish({
+        kind: 'checkpoint-damaged', path: f.path,
+        message: `retained checkpoint ${f.path} is damaged @ ${read.offset}: ${read.reason}; not counted toward retention, pruned`,
+      });
+    }
   }
 }

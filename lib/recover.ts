@@ -126,7 +126,8 @@ export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Reco
   try {
     publisher = new CheckpointPublisher<S, E>(dir, {
       writer, stateCodec, checkpointEntry: options.checkpointEntry, retain,
-      knownDamaged: loaded.skipped.map((s) => s.path), observer: options.observer,
+      knownDamaged: loaded.skipped.map((s) => s.path), knownValid: loaded.checkpoint === undefined ? [] : [loaded.checkpoint.path],
+      observer: options.observer,
     });
   } catch (err) {
     writer.closeSync();

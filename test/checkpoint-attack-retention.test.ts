@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { checkpointPath, listCheckpoints } from '../lib/checkpoint/store';
+import { SimulatedDirectory } from '../lib/directory/simulated';
+import { recover, type RecoveredLog } from '../lib/recover';
+import { withDiagnostics } from './support/diagnostics';
+import { applyKv, checkpointEntry, kvCodec, kvStateCodec, stateOf, type KvOp, type KvState } from './fixtures/kv';
+
+// Truncation against retention: with retain = N the WAL must reach back to the N-th newest
+// checkpoint that is valid, so that recovery survives N − 1 damaged newer ones (docs/FORMAT.md:
+// "files found damaged at recovery do not count toward N"). Two ways a damaged file could still
+// be counted: the process that found it damaged crashed in the middle of pruning it, so the next
+// process never read it (recovery reads only from the newest down to the first valid one); or it
+// is older than the newest valid checkpoint and was never read at all.
+
+const RETAIN = 3;
+
+function open(dir: SimulatedDirectory, writer: boolean): Promise<RecoveredLog<KvState, KvOp>> {
+  return recover({
+    dir, codec: kvCodec, stateCodec: kvStateCodec, initial: {}, apply: applyKv,
+    writer: writer ? { maxSegmentSize: 160 } : false, retain: RETAIN, checkpointEntry,
+  }) as Promise<RecoveredLog<KvState, KvOp>>;
+}
+
+function ingest(h: RecoveredLog<KvState, KvOp>, ops: KvOp[]): void {
+  for (let n = 0; n < 8; n++) {
+    const op: KvOp = { op: 'put', key: `k${ops.length % 5}`, value: ops.length };
+    h.writer.append(op);
+    applyKv(h.state, { entryId: 0, payload: op });
+    ops.push(op);
+  }
+}
+
+function damage(dir: SimulatedDirectory, id: number): void {
+  const path = checkpointPath(id);
+  const b = dir.readFile(path).slice();
+  b[b.length - 1] ^= 0x01;
+  dir.atomicWrite(path, b);
+}
+
+/** RETAIN checkpoints published (ids returned, oldest first) and entries after the last. */
+async function build(dir: SimulatedDirectory, ops: KvOp[]): Promise<number[]> {
+  const h = await open(dir, true);
+  const ids: number[] = [];
+  for (let i = 0; i < RETAIN; i++) {
+    ingest(h, ops);
+    ids.push((await h.checkpoint(h.state)).lastEntryId);
+  }
+  ingest(h, ops);
+  await h.close();
+  return ids;
+}
+
+/** Publishes once more from a recovered log; returns the new checkpoint's id. */
+async function publishOnce(dir: SimulatedDirectory, ops: KvOp[]): Promise<number> {
+  const h = await open(dir, true);
+  ingest(h, ops);
+  const c = await h.checkpoint(h.state);
+  ingest(h, ops);
+  await h.close();
+  return c.lastEntryId;
+}
+
+/** With the RETAIN − 1 newest checkpoints damaged, recovery must still succeed from an older valid one. */
+async function survivesNewestDamaged(dir: SimulatedDirectory, ops: KvOp[]): Promise<void> {
+  const copy = dir.crash({ mode: 'dropAll' });
+  const files = listCheckpoints(copy);
+  for (const f of files.slice(-(RETAIN - 1))) damage(copy, f.lastEntryId);
+  const r = await open(copy, false);
+  assert.deepEqual(r.state, stateOf(ops));
+}
+
+describe(`checkpoint attack: truncation counts only valid checkpoints (retain ${RETAIN})`, () => {
+  it('a damaged checkpoint whose pruning a power cut undid is not counted by the next process', async () => {
+    let dir = new SimulatedDirectory({ seed: 12 });
+    const ops: KvOp[] = [];
+    const ids = await build(dir, ops);
+    // The newest checkpoint rots; recovery falls back past it and the publisher knows it is damaged.
+    damage(dir, ids[2]);
+    const h = await open(dir, true);
+    assert.deepEqual(h.skippedCheckpoints.map((s) => s.path), [checkpointPath(ids[2])]);
+    ingest(h, ops);
+    // The publish prunes the damaged file; the power is cut right after its unlink, before the
+    // directory fsync that would have made it durable.
+    let cut: SimulatedDirectory | undefined;
+    dir.onOperation = (e) => {
+      if (cut === undefined && e.op === 'delete' && e.path === checkpointPath(ids[2])) cut = dir.crash({ mode: 'dropAll' });
+    };
+    await h.checkpoint(h.state).catch(() => undefined);
+    await h.close().catch(() => undefined);
+    assert.ok(cut !== undefined, 'the prune was cut');
+    dir = cut;
+    assert.ok(listCheckpoints(dir).some((f) => f.lastEntryId === ids[2]), 'the damaged file survived the cut');
+    // The next process loads the newest checkpoint, which is valid: it never reads the damaged one.
+    await publishOnce(dir, ops);
+    await survivesNewestDamaged(dir, ops);
+  });
+
+  it('a damaged checkpoint older than the newest valid one is not counted either', async () => {
+    const dir = new SimulatedDirectory({ seed: 13 });
+    const ops: KvOp[] = [];
+    const ids = await build(dir, ops);
+    damage(dir, ids[1]);
+    const events = await withDiagnostics(async (e) => {
+      await publishOnce(dir, ops);
+      return e;
+    });
+    assert.deepEqual(events.filter((e) => e.kind === 'checkpoint-damaged').map((e) => e.path), [checkpointPath(ids[1])]);
+    assert.ok(!listCheckpoints(dir).some((f) => f.lastEntryId === ids[1]), 'the damaged file was pruned');
+    await survivesNewestDamaged(dir, ops);
+  });
+
+  it('each retained checkpoint is read back once per publisher, not at every publish', async () => {
+    const dir = new SimulatedDirectory({ seed: 14 });
+    const ops: KvOp[] = [];
+    await build(dir, ops);
+    const h = await open(dir, true);
+    const opened: string[] = [];
+    const openRead = dir.openRead.bind(dir);
+    // Files whose bytes are read (opening alone is how a name is checked to hold a regular file).
+    dir.openRead = (path: string) => {
+      const f = openRead(path);
+      const read = f.read.bind(f);
+      let counted = false;
+      f.read = (target: Uint8Array, position: number) => {
+        if (!counted && path.startsWith('checkpoints/')) opened.push(path);
+        counted = true;
+        return read(target, position);
+      };
+      return f;
+    };
+    const perPublish: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      ingest(h, ops);
+      const before = opened.length;
+      await h.checkpoint(h.state);
+      perPublish.push(opened.length - before);
+    }
+    await h.close();
+    // The first publish verifies the retained files recovery did not load; later ones read nothing.
+    assert.deepEqual(perPublish, [RETAIN - 2, 0, 0]);
+    assert.deepEqual((await open(dir, false)).state, stateOf(ops));
+  });
+});
