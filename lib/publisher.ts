@@ -24,7 +24,7 @@
 // the WAL would reach back to fewer valid checkpoints than N.
 
 import type { Directory } from './directory/directory';
-import { InvalidArgumentError, InvalidStateError } from './errors';
+import { InvalidArgumentError, InvalidStateError, IoError } from './errors';
 import { requireDirectory } from './guards';
 import { holdsRegularFile } from './directory/regular-file';
 import { channels } from './diagnostics';
@@ -214,17 +214,26 @@ export class CheckpointPublisher<S, E> {
   }
 
   private verify(f: CheckpointFile): void {
-    const read = readCheckpointFile(this.dir, f.path, f.lastEntryId);
-    // Unsupported (a valid CRC, another version) is a checkpoint, just not this reader's.
-    if (read.ok || !read.damaged) {
-      this.verified.add(f.path);
-      return;
+    let problem: string;
+    try {
+      const read = readCheckpointFile(this.dir, f.path, f.lastEntryId);
+      // Unsupported (a valid CRC, another version) is a checkpoint, just not this reader's.
+      if (read.ok || !read.damaged) {
+        this.verified.add(f.path);
+        return;
+      }
+      problem = `is damaged @ ${read.offset}: ${read.reason}`;
+    } catch (err) {
+      // A file that cannot be read back is no fallback either. Counted, it would let the WAL be
+      // truncated to it; failing the publish instead would fail every publish after this one.
+      if (!(err instanceof IoError)) throw err;
+      problem = `cannot be read: ${err.message}`;
     }
     this.damaged.add(f.path);
     if (channels.diagnostic.hasSubscribers) {
       channels.diagnostic.publish({
         kind: 'checkpoint-damaged', path: f.path,
-        message: `retained checkpoint ${f.path} is damaged @ ${read.offset}: ${read.reason}; not counted toward retention, pruned`,
+        message: `retained checkpoint ${f.path} ${problem}; not counted toward retention, pruned`,
       });
     }
   }

@@ -109,6 +109,26 @@ describe(`checkpoint attack: truncation counts only valid checkpoints (retain ${
     await survivesNewestDamaged(dir, ops);
   });
 
+  it('a retained checkpoint that cannot be read (EIO) does not fail the publish: it is not counted, and the WAL stays back at a valid one', async () => {
+    const dir = new SimulatedDirectory({ seed: 15 });
+    const ops: KvOp[] = [];
+    const ids = await build(dir, ops);
+    const h = await open(dir, true);
+    ingest(h, ops);
+    // Recovery loaded the newest; the publish reads back the older ones it counts, and one fails.
+    const fault = dir.injectFault({ op: 'read', error: 'EIO', path: checkpointPath(ids[1]), persistent: true });
+    const events = await withDiagnostics(async (e) => {
+      await h.checkpoint(h.state);
+      return e;
+    });
+    fault.cancel();
+    ingest(h, ops);
+    await h.close();
+    assert.ok(fault.fired > 0, 'the read failed');
+    assert.deepEqual(events.filter((e) => e.kind === 'checkpoint-damaged').map((e) => e.path), [checkpointPath(ids[1])]);
+    await survivesNewestDamaged(dir, ops);
+  });
+
   it('each retained checkpoint is read back once per publisher, not at every publish', async () => {
     const dir = new SimulatedDirectory({ seed: 14 });
     const ops: KvOp[] = [];
