@@ -18,13 +18,18 @@ const MODES: CrashMode[] = ['dropAll', 'keepPrefix', 'tear', 'reorder'];
 interface Variant {
   readonly retain: number;
   readonly withEntry: boolean;
+  /** Checkpoints published before the one attacked (the first ever creates checkpoints/). */
+  readonly before: number;
 }
 
 const VARIANTS: Variant[] = [
-  { retain: 1, withEntry: false },
-  { retain: 2, withEntry: true },
-  { retain: 2, withEntry: false },
-  { retain: 3, withEntry: true },
+  { retain: 1, withEntry: false, before: 2 },
+  { retain: 2, withEntry: true, before: 3 },
+  { retain: 2, withEntry: false, before: 3 },
+  { retain: 3, withEntry: true, before: 4 },
+  // The first publish ever: with retain 1 it already truncates the WAL it covers.
+  { retain: 1, withEntry: true, before: 0 },
+  { retain: 2, withEntry: false, before: 0 },
 ];
 
 /** Puts by entry id; ids absent from it are checkpoint entries (no change to the state). */
@@ -70,15 +75,15 @@ function open(dir: SimulatedDirectory, v: Variant, writer: boolean): Promise<Rec
   });
 }
 
-/** A log with `retain` + 1 checkpoints published and synced entries after the last one. */
+/** A log with `before` checkpoints published and synced entries after the last one. */
 async function scenario(v: Variant, seed: number): Promise<{ dir: SimulatedDirectory; h: RecoveredLog<KvState, KvOp>; model: Model }> {
   const dir = new SimulatedDirectory({ seed });
   const h = await open(dir, v, true);
   const model = new Model();
   let value = 0;
-  for (let round = 0; round <= v.retain + 1; round++) {
+  for (let round = 0; round <= v.before; round++) {
     for (let n = 0; n < 9; n++) model.put(h, value++);
-    if (round <= v.retain) await h.checkpoint(model.stateAt(h.writer.lastEntryId));
+    if (round < v.before) await h.checkpoint(model.stateAt(h.writer.lastEntryId));
   }
   await h.writer.sync();
   model.acknowledged = h.writer.lastEntryId;
@@ -134,7 +139,7 @@ async function checkRecovery(dir: SimulatedDirectory, v: Variant, model: Model, 
 }
 
 for (const v of VARIANTS) {
-  describe(`checkpoint attack: power cut at every operation of a publish with appends in flight (retain ${v.retain}${v.withEntry ? ', checkpoint entry' : ''})`, () => {
+  describe(`checkpoint attack: power cut at every operation of a publish with appends in flight (retain ${v.retain}${v.withEntry ? ', checkpoint entry' : ''}, ${v.before} checkpoints before)`, () => {
     it('recovers the model state, never below what was acknowledged, falls back past a damaged newest checkpoint, and goes on', async () => {
       const probe = await scenario(v, 3);
       const before = probe.dir.operations;
@@ -163,7 +168,8 @@ for (const v of VARIANTS) {
           const last = await checkRecovery(crashed.crash({ mode: 'dropAll' }), v, model, ceiling, where);
 
           // The log goes on from there: one more entry and a checkpoint, cut by a power failure
-          // at its end, then damaged again.
+          // at its end, then damaged again (after two of the modes: the time of the suite).
+          if (mode !== 'dropAll' && mode !== 'reorder') continue;
           const goOn = crashed.crash({ mode: 'dropAll' });
           const r = await open(goOn, v, true);
           assert.equal(r.lastEntryId, last, where);
@@ -180,9 +186,10 @@ for (const v of VARIANTS) {
       }
       // Every kind of step was cut: the staged write, its fsync, the renames, the directory fsyncs, the deletes.
       const kinds = new Set([...cutPaths].map((p) => p.split(' ')[0]));
-      for (const kind of ['create', 'write', 'sync', 'rename', 'syncDir', 'delete']) assert.ok(kinds.has(kind), `no cut after a ${kind}: ${[...kinds].join(', ')}`);
-      assert.ok([...cutPaths].some((p) => p.startsWith('delete checkpoints/')) || v.retain > 3, 'a cut fell between the deletes of pruning');
-      assert.ok([...cutPaths].some((p) => p.startsWith('delete wal/')), 'a cut fell between the deletes of truncation');
+      for (const kind of ['create', 'write', 'sync', 'rename', 'syncDir']) assert.ok(kinds.has(kind), `no cut after a ${kind}: ${[...kinds].join(', ')}`);
+      if (v.before === 0) assert.ok(cutPaths.has('mkdir checkpoints'), 'a cut fell right after checkpoints/ was created');
+      if (v.before >= v.retain) assert.ok([...cutPaths].some((p) => p.startsWith('delete checkpoints/')), 'a cut fell between the deletes of pruning');
+      if (v.before + 1 >= v.retain) assert.ok([...cutPaths].some((p) => p.startsWith('delete wal/')), 'a cut fell between the deletes of truncation');
     });
   });
 }
