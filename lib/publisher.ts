@@ -194,7 +194,10 @@ export class CheckpointPublisher<S, E> {
 
   private async prune(): Promise<string[]> {
     const pruned = await pruneCheckpointsAsync(this.dir, this.retain, { exclude: this.damaged, observer: this.observer });
-    for (const p of pruned) this.damaged.delete(p);
+    for (const p of pruned) {
+      this.damaged.delete(p);
+      this.verified.delete(p);
+    }
     return pruned;
   }
 

@@ -160,4 +160,18 @@ describe(`checkpoint attack: truncation counts only valid checkpoints (retain ${
     assert.deepEqual(perPublish, [RETAIN - 2, 0, 0]);
     assert.deepEqual((await open(dir, false)).state, stateOf(ops));
   });
+
+  it('remembers what it verified only for files that still exist (a long-lived publisher does not grow)', async () => {
+    const dir = new SimulatedDirectory({ seed: 16 });
+    const ops: KvOp[] = [];
+    await build(dir, ops);
+    const h = await open(dir, true);
+    for (let i = 0; i < 40; i++) {
+      ingest(h, ops);
+      await h.checkpoint(h.state);
+    }
+    await h.close();
+    const remembered = (h.publisher as unknown as { verified: Set<string> }).verified;
+    assert.deepEqual([...remembered].sort(), listCheckpoints(dir).map((f) => f.path));
+  });
 });
