@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { checkpointPath, listCheckpoints } from '../lib/checkpoint/store';
+import type { Directory } from '../lib/directory/directory';
 import { SimulatedDirectory } from '../lib/directory/simulated';
 import { recover, type RecoveredLog } from '../lib/recover';
+import { dirKinds } from './fixtures/wal-dirs';
 import { withDiagnostics } from './support/diagnostics';
 import { applyKv, checkpointEntry, kvCodec, kvStateCodec, stateOf, type KvOp, type KvState } from './fixtures/kv';
 
@@ -14,7 +16,7 @@ import { applyKv, checkpointEntry, kvCodec, kvStateCodec, stateOf, type KvOp, ty
 
 const RETAIN = 3;
 
-function open(dir: SimulatedDirectory, writer: boolean): Promise<RecoveredLog<KvState, KvOp>> {
+function open(dir: Directory, writer: boolean): Promise<RecoveredLog<KvState, KvOp>> {
   return recover({
     dir, codec: kvCodec, stateCodec: kvStateCodec, initial: {}, apply: applyKv,
     writer: writer ? { maxSegmentSize: 160 } : false, retain: RETAIN, checkpointEntry,
@@ -30,7 +32,7 @@ function ingest(h: RecoveredLog<KvState, KvOp>, ops: KvOp[]): void {
   }
 }
 
-function damage(dir: SimulatedDirectory, id: number): void {
+function damage(dir: Directory, id: number): void {
   const path = checkpointPath(id);
   const b = dir.readFile(path).slice();
   b[b.length - 1] ^= 0x01;
@@ -38,7 +40,7 @@ function damage(dir: SimulatedDirectory, id: number): void {
 }
 
 /** RETAIN checkpoints published (ids returned, oldest first) and entries after the last. */
-async function build(dir: SimulatedDirectory, ops: KvOp[]): Promise<number[]> {
+async function build(dir: Directory, ops: KvOp[]): Promise<number[]> {
   const h = await open(dir, true);
   const ids: number[] = [];
   for (let i = 0; i < RETAIN; i++) {
@@ -51,7 +53,7 @@ async function build(dir: SimulatedDirectory, ops: KvOp[]): Promise<number[]> {
 }
 
 /** Publishes once more from a recovered log; returns the new checkpoint's id. */
-async function publishOnce(dir: SimulatedDirectory, ops: KvOp[]): Promise<number> {
+async function publishOnce(dir: Directory, ops: KvOp[]): Promise<number> {
   const h = await open(dir, true);
   ingest(h, ops);
   const c = await h.checkpoint(h.state);
@@ -175,3 +177,21 @@ describe(`checkpoint attack: truncation counts only valid checkpoints (retain ${
     assert.deepEqual([...remembered].sort(), listCheckpoints(dir).map((f) => f.path));
   });
 });
+
+for (const kind of dirKinds()) {
+  describe(`checkpoint attack: a damaged older checkpoint is not counted toward retention (${kind.name})`, () => {
+    afterEach(() => kind.cleanup());
+
+    it(`with the ${RETAIN - 1} newest damaged after the next publish, recovery falls back to an older valid checkpoint`, async () => {
+      const dir = kind.make();
+      const ops: KvOp[] = [];
+      const ids = await build(dir, ops);
+      damage(dir, ids[1]);
+      await publishOnce(dir, ops);
+      for (const f of listCheckpoints(dir).slice(-(RETAIN - 1))) damage(dir, f.lastEntryId);
+      const r = await open(dir, false);
+      assert.deepEqual(r.state, stateOf(ops));
+      assert.equal(r.checkpointEntryId, ids[0]);
+    });
+  });
+}
