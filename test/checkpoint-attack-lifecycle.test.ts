@@ -97,6 +97,35 @@ describe('checkpoint attack: overlapping calls and the writer\'s lifecycle', () 
   });
 });
 
+describe('checkpoint attack: a checkpointEntry callback that throws', () => {
+  it('rejects with its error (as apply() errors reach recover\'s caller) once the checkpoint is durable; retention holds, and the next publish records its entry', async () => {
+    const dir = new SimulatedDirectory({ seed: 10 });
+    let fail = false;
+    const boom = new Error('checkpointEntry failed');
+    const h = await recover({
+      dir, codec: kvCodec, stateCodec: kvStateCodec, initial: {}, apply: applyKv, writer: { maxSegmentSize: 160 }, retain: 2,
+      checkpointEntry: (upto) => {
+        if (fail) throw boom;
+        return checkpointEntry(upto);
+      },
+    });
+    const ops: KvOp[] = [];
+    for (let round = 0; round < 3; round++) {
+      ingest(h, ops, 10);
+      fail = round === 1;
+      const outcome = await h.checkpoint(h.state).then(() => undefined, (err: unknown) => err);
+      assert.equal(outcome, round === 1 ? boom : undefined, `round ${round}`);
+      assert.ok(listCheckpoints(dir).length <= 2, `round ${round}: retention`);
+    }
+    await h.close();
+    const r = await recover({ dir, codec: kvCodec, stateCodec: kvStateCodec, initial: {}, apply: applyKv });
+    assert.deepEqual(r.state, stateOf(ops));
+    // Rounds 0 and 2 recorded their checkpoint entries; round 1 published its checkpoint without one.
+    assert.deepEqual(listCheckpoints(dir).map((f) => f.lastEntryId), [21, 31]);
+    assert.equal(r.lastEntryId, 32);
+  });
+});
+
 describe('checkpoint attack: state codecs that misbehave', () => {
   class Oversized extends Uint8Array {
     override get length(): number {
