@@ -12,6 +12,7 @@ import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoErro
 import { holdsRegularFile } from '../directory/regular-file';
 import { readWhole, sizeOf } from '../directory/read-whole';
 import { atomicRenameOffLoop, atomicWriteOffLoop, deleteNoSyncOffLoop } from '../directory/off-loop';
+import { runSteps, runStepsAsync } from '../directory/step-driver';
 import { unknownNamesOf, type UnknownNames } from '../unknown-names';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from '../wal/codec';
@@ -325,42 +326,12 @@ export function planRetention(dir: Directory, retain: number, exclude?: Readonly
  * was already published, which must not fail for it.
  */
 export function pruneCheckpoints(dir: Directory, retain: number, options: PruneOptions = {}): string[] {
-  const steps = pruningSteps(dir, retain, options);
-  let failure: PruneFailure | undefined;
-  let step = steps.next();
-  for (; step.done !== true; step = steps.next(failure)) {
-    failure = undefined;
-    if (step.value === SYNC_CHECKPOINT_DIR) {
-      dir.syncDir(CHECKPOINT_DIR);
-      continue;
-    }
-    try {
-      dir.deleteNoSync(step.value);
-    } catch (err) {
-      failure = { err };
-    }
-  }
-  return step.value;
+  return runSteps(pruningSteps(dir, retain, options), (step) => (step === SYNC_CHECKPOINT_DIR ? dir.syncDir(CHECKPOINT_DIR) : dir.deleteNoSync(step)));
 }
 
 /** pruneCheckpoints with its unlinks and directory fsync off the event loop where the directory can (lib/directory/off-loop.ts). */
-export async function pruneCheckpointsAsync(dir: Directory, retain: number, options: PruneOptions = {}): Promise<string[]> {
-  const steps = pruningSteps(dir, retain, options);
-  let failure: PruneFailure | undefined;
-  let step = steps.next();
-  for (; step.done !== true; step = steps.next(failure)) {
-    failure = undefined;
-    if (step.value === SYNC_CHECKPOINT_DIR) {
-      await dir.syncDirAsync(CHECKPOINT_DIR);
-      continue;
-    }
-    try {
-      await deleteNoSyncOffLoop(dir, step.value);
-    } catch (err) {
-      failure = { err };
-    }
-  }
-  return step.value;
+export function pruneCheckpointsAsync(dir: Directory, retain: number, options: PruneOptions = {}): Promise<string[]> {
+  return runStepsAsync(pruningSteps(dir, retain, options), (step) => (step === SYNC_CHECKPOINT_DIR ? dir.syncDirAsync(CHECKPOINT_DIR) : deleteNoSyncOffLoop(dir, step)));
 }
 
 export interface PruneOptions {
@@ -369,25 +340,22 @@ export interface PruneOptions {
 }
 
 const SYNC_CHECKPOINT_DIR = Symbol('sync checkpoints/');
-interface PruneFailure {
-  readonly err: unknown;
-}
 
 /**
- * Pruning as steps for a caller to run, synchronously or not: each file to unlink (the caller
- * passes back its failure, if any), then one fsync of checkpoints/ when anything went. Returns
- * the paths deleted.
+ * Pruning as steps for a driver to run (lib/directory/step-driver.ts): each file to unlink, then
+ * one fsync of checkpoints/ when anything went. Returns the paths deleted.
  */
-function* pruningSteps(dir: Directory, retain: number, options: PruneOptions): Generator<string | typeof SYNC_CHECKPOINT_DIR, string[], PruneFailure | undefined> {
+function* pruningSteps(dir: Directory, retain: number, options: PruneOptions): Generator<string | typeof SYNC_CHECKPOINT_DIR, string[], void> {
   const plan = planRetention(dir, retain, options.exclude);
   const notFiles = [...plan.notFiles];
   const deleted: string[] = [];
   for (const f of plan.remove) {
-    const failure = yield f.path;
-    if (failure !== undefined) {
+    try {
+      yield f.path;
+    } catch (err) {
       // unlink(2) of a directory fails with EISDIR on Linux, EPERM on macOS and Windows: ask
       // what the name holds rather than read the errno.
-      if (holdsRegularFile(dir, f.path)) throw failure.err;
+      if (holdsRegularFile(dir, f.path)) throw err;
       notFiles.push(f);
       continue;
     }

@@ -8,6 +8,7 @@ import { defaultBackend } from '../backend/select';
 import { diagnoseOnce } from '../diagnostics';
 import { AlreadyExistsError, ClosedError, InvalidArgumentError, InvalidPathError, IoError, LockedError, NotFoundError, toIoError } from '../errors';
 import { requireBackend, requireOptionsObject, typeName } from '../guards';
+import { runSteps, runStepsAsync } from './step-driver';
 import { cleanUpAfterFailure } from '../after-failure';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { normalizePath, parentOf } from './path';
@@ -34,6 +35,12 @@ function mapError(err: unknown, path: string): unknown {
   if (mapped instanceof IoError && mapped.errno === 'ENOENT') return new NotFoundError(path);
   return mapped;
 }
+
+/** A step of atomicWrite that waits on the disk (atomicWriteSteps). */
+type DiskStep =
+  | { readonly kind: 'pwrite'; readonly fd: number; readonly data: Uint8Array; readonly path: string }
+  | { readonly kind: 'fdatasync'; readonly fd: number; readonly path: string }
+  | { readonly kind: 'fsyncDir'; readonly path: string };
 
 export class FsDirectory implements Directory {
   readonly kind = 'fs';
@@ -97,17 +104,34 @@ export class FsDirectory implements Directory {
   }
 
   atomicWrite(path: string, data: Uint8Array): void {
+    runSteps(this.atomicWriteSteps(path, data), (step) => {
+      if (step.kind === 'pwrite') this.backend.pwrite(step.fd, step.data, 0, step.path);
+      else if (step.kind === 'fdatasync') this.backend.fdatasync(step.fd, step.path);
+      else this.backend.fsyncDir(step.path);
+    });
+  }
+
+  /** atomicWrite with the write, the fdatasync and the directory fsync on the thread pool. */
+  atomicWriteAsync(path: string, data: Uint8Array): Promise<void> {
+    return runStepsAsync(this.atomicWriteSteps(path, data), (step) => {
+      if (step.kind === 'pwrite') return this.backend.pwriteAsync(step.fd, step.data, 0, step.path);
+      if (step.kind === 'fdatasync') return this.backend.fdatasyncAsync(step.fd, step.path);
+      return this.backend.fsyncDirAsync(step.path);
+    });
+  }
+
+  /** atomicWrite's steps (lib/directory/step-driver.ts); the ones that wait on the disk are yielded. */
+  private *atomicWriteSteps(path: string, data: Uint8Array): Generator<DiskStep, void, void> {
     const p = normalizePath(path);
     checkBytes(data);
     this.removeStaleTemps(p);
-    const tmp = tempPath(p, randomBytes(8).toString('hex'));
-    const tmpOs = this.osPath(tmp);
+    const tmpOs = this.osPath(tempPath(p, randomBytes(8).toString('hex')));
     let fd: number | undefined;
     let renamed = false;
     try {
       fd = this.call(p, () => this.backend.open(tmpOs, 'createNew'));
-      if (data.length > 0) this.backend.pwrite(fd, data, 0, tmpOs);
-      this.backend.fdatasync(fd, tmpOs);
+      if (data.length > 0) yield { kind: 'pwrite', fd, data, path: tmpOs };
+      yield { kind: 'fdatasync', fd, path: tmpOs };
       // Not ours once close is called, even if it fails: closing the number again could close a
       // descriptor another thread (a commit thread, the thread pool) was given meanwhile.
       const written = fd;
@@ -115,33 +139,7 @@ export class FsDirectory implements Directory {
       this.backend.close(written);
       this.call(p, () => this.backend.rename(tmpOs, this.osPath(p)));
       renamed = true;
-      this.backend.fsyncDir(this.osPath(parentOf(p)));
-    } catch (err) {
-      if (fd !== undefined) cleanUpAfterFailure(() => this.backend.close(fd as number));
-      if (!renamed) cleanUpAfterFailure(() => this.backend.unlink(tmpOs));
-      throw mapError(err, p);
-    }
-  }
-
-  /** atomicWrite's steps, with the write, the fdatasync and the directory fsync on the thread pool. */
-  async atomicWriteAsync(path: string, data: Uint8Array): Promise<void> {
-    const p = normalizePath(path);
-    checkBytes(data);
-    this.removeStaleTemps(p);
-    const tmp = tempPath(p, randomBytes(8).toString('hex'));
-    const tmpOs = this.osPath(tmp);
-    let fd: number | undefined;
-    let renamed = false;
-    try {
-      fd = this.call(p, () => this.backend.open(tmpOs, 'createNew'));
-      if (data.length > 0) await this.backend.pwriteAsync(fd, data, 0, tmpOs);
-      await this.backend.fdatasyncAsync(fd, tmpOs);
-      const written = fd;
-      fd = undefined;
-      this.backend.close(written);
-      this.call(p, () => this.backend.rename(tmpOs, this.osPath(p)));
-      renamed = true;
-      await this.backend.fsyncDirAsync(this.osPath(parentOf(p)));
+      yield { kind: 'fsyncDir', path: this.osPath(parentOf(p)) };
     } catch (err) {
       if (fd !== undefined) cleanUpAfterFailure(() => this.backend.close(fd as number));
       if (!renamed) cleanUpAfterFailure(() => this.backend.unlink(tmpOs));

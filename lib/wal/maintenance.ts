@@ -6,6 +6,7 @@ import { requireDirectory, requireOptionsObject } from '../guards';
 import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, WAL_DIR, type SegmentHeader } from './format';
 import type { WalObserver } from './observer';
 import { deleteNoSyncOffLoop } from '../directory/off-loop';
+import { runSteps, runStepsAsync } from '../directory/step-driver';
 import { recyclePath } from './recycle-pool';
 import { scanSegment, SegmentScanner } from './segment-scan';
 import { listSegments, readSegmentPrefix, type SegmentRef } from './segment-files';
@@ -43,17 +44,12 @@ export interface TruncateResult {
 }
 
 const SYNC_DIR = 'sync-dir';
+/** A step of a truncation (see steps()): the directory fsync, or a segment to remove. */
 type TruncationStep = typeof SYNC_DIR | SegmentRange;
 
-class TruncationOutcome {
-  readonly removed: SegmentRange[] = [];
-  vetoed: SegmentRange | undefined;
+interface Truncation extends TruncateResult {
   /** Where each removed segment went: its own path (deleted) or its recycle file; none when deleted instead of recycled. */
-  readonly paths: string[] = [];
-
-  result(): TruncateResult {
-    return { removed: this.removed, vetoed: this.vetoed };
-  }
+  readonly paths: string[];
 }
 
 export class WalMaintenance {
@@ -93,19 +89,12 @@ export class WalMaintenance {
 
   /** Deletes the oldest segments whose entries are all ≤ lastEntryId (never the final segment). */
   truncatePrefix(lastEntryId: number, options: TruncateOptions = {}): TruncateResult {
-    const outcome = new TruncationOutcome();
-    const steps = this.steps(lastEntryId, options, outcome);
-    let removedPath: string | undefined;
-    for (let step = steps.next(); step.done !== true; step = steps.next(removedPath)) {
-      removedPath = undefined;
-      if (step.value === SYNC_DIR) {
-        this.dir.syncDir(WAL_DIR);
-      } else {
-        this.dir.delete(step.value.path);
-        removedPath = step.value.path;
-      }
-    }
-    return outcome.result();
+    const { removed, vetoed } = runSteps(this.steps(lastEntryId, options), (step) => {
+      if (step === SYNC_DIR) return this.dir.syncDir(WAL_DIR);
+      this.dir.delete(step.path);
+      return step.path;
+    });
+    return { removed, vetoed };
   }
 
   /**
@@ -114,18 +103,13 @@ export class WalMaintenance {
    * Same steps in the same order; the segment headers it reads to find the ranges are read here.
    */
   async truncatePrefixAsync(lastEntryId: number, options: TruncateOptions = {}): Promise<TruncateResult> {
-    const outcome = new TruncationOutcome();
-    const steps = this.steps(lastEntryId, options, outcome);
-    let removedPath: string | undefined;
-    for (let step = steps.next(); step.done !== true; step = steps.next(removedPath)) {
-      removedPath = undefined;
-      if (step.value !== SYNC_DIR) {
-        await deleteNoSyncOffLoop(this.dir, step.value.path);
-        removedPath = step.value.path;
-      }
+    const { removed, vetoed } = await runStepsAsync(this.steps(lastEntryId, options), async (step) => {
+      if (step === SYNC_DIR) return this.dir.syncDirAsync(WAL_DIR);
+      await deleteNoSyncOffLoop(this.dir, step.path);
       await this.dir.syncDirAsync(WAL_DIR);
-    }
-    return outcome.result();
+      return step.path;
+    });
+    return { removed, vetoed };
   }
 
   /**
@@ -133,39 +117,34 @@ export class WalMaintenance {
    * and returns their paths, for WalWriter.recycle to reuse as new segments.
    */
   truncateToRecycle(lastEntryId: number, options: TruncateOptions = {}): string[] {
-    const outcome = new TruncationOutcome();
-    const steps = this.steps(lastEntryId, options, outcome);
-    let to: string | undefined;
-    for (let step = steps.next(); step.done !== true; step = steps.next(to)) {
-      to = undefined;
-      if (step.value === SYNC_DIR) {
-        this.dir.syncDir(WAL_DIR);
-        continue;
-      }
-      to = recyclePath(step.value.segmentId);
+    return runSteps(this.steps(lastEntryId, options), (step) => {
+      if (step === SYNC_DIR) return this.dir.syncDir(WAL_DIR);
+      const to = recyclePath(step.segmentId);
       // Never over a recycle file already there (a segment id used twice, after a log restarted
       // at segment 1): a writer may be making that very file its next segment.
       if (existsAt(this.dir, to)) {
-        this.dir.delete(step.value.path);
-        to = undefined;
-      } else {
-        this.dir.atomicRename(step.value.path, to);
+        this.dir.delete(step.path);
+        return undefined;
       }
-    }
-    return outcome.paths;
+      this.dir.atomicRename(step.path, to);
+      return to;
+    }).paths;
   }
 
   /**
-   * The removal of the covered segments as steps for a caller to run, synchronously or not: the
-   * directory fsync before the first removal (SYNC_DIR), then each segment to remove, oldest
-   * first, made durable by the caller before it asks for the next step. The caller passes back
-   * where the segment went (its recycle path, its own path when deleted, undefined when deleted
-   * instead of recycled).
+   * The removal of the covered segments as steps for a driver to run (lib/directory/step-driver.ts):
+   * the directory fsync before the first removal (SYNC_DIR), then each segment to remove, oldest
+   * first, made durable before the driver asks for the next step. The driver sends back where the
+   * segment went (its own path when deleted, its recycle path, undefined when deleted instead of
+   * recycled); a step's failure, thrown here, ends the truncation with the removals before it done.
    */
-  private *steps(lastEntryId: number, options: TruncateOptions, outcome: TruncationOutcome): Generator<TruncationStep, void, string | undefined> {
+  private *steps(lastEntryId: number, options: TruncateOptions): Generator<TruncationStep, Truncation, string | undefined | void> {
     if (!Number.isSafeInteger(lastEntryId) || lastEntryId < 0) {
       throw new InvalidArgumentError(`lastEntryId must be a non-negative integer, not ${String(lastEntryId)}`);
     }
+    const removed: SegmentRange[] = [];
+    const paths: string[] = [];
+    let vetoed: SegmentRange | undefined;
     const segments = listSegments(this.dir);
     const ranges = this.closedRanges(segments);
     // A final segment that holds no entry yet may be being created: until its header is on disk,
@@ -179,7 +158,7 @@ export class WalMaintenance {
       if (hook !== undefined) {
         const info = { segmentId: range.segmentId, path: range.path, firstEntryId: range.firstEntryId, lastEntryId: range.lastEntryId };
         if (hook.call(options.observer, info) === false) {
-          outcome.vetoed = range;
+          vetoed = range;
           if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...info, action: 'vetoed' });
           break;
         }
@@ -187,12 +166,13 @@ export class WalMaintenance {
       // The segments that stay must be durable entries before any segment goes: a crash may
       // persist an unlink or rename and drop an older unsynced create (the writer's newest
       // segment), leaving a log that restarts at an id a checkpoint already covered.
-      if (outcome.removed.length === 0) yield SYNC_DIR;
-      const to = yield range;
-      if (to !== undefined) outcome.paths.push(to);
-      outcome.removed.push(range);
+      if (removed.length === 0) yield SYNC_DIR;
+      const to = (yield range) ?? undefined;
+      if (to !== undefined) paths.push(to);
+      removed.push(range);
       if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...range, action: 'removed', to });
     }
+    return { removed, vetoed, paths };
   }
 
   /** Ranges of every segment but the final one, from headers alone. */
