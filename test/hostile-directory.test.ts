@@ -7,7 +7,7 @@
 // loop for ever, and never cut, delete or overwrite what the store holds.
 
 import assert from 'node:assert/strict';
-import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
+import { loadLatestCheckpoint } from '../lib/checkpoint/store';
 import type { Directory, ReadableFile } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { IoError } from '../lib/errors';
@@ -16,15 +16,15 @@ import { readCursor } from '../lib/jetstream/cursor';
 import { recover } from '../lib/recover';
 import { readRecordLog } from '../lib/recordlog/reader';
 import { RecordLogWriter } from '../lib/recordlog/writer';
-import { json, type Codec } from '../lib/wal/codec';
 import { quarantineBeforeCut } from '../lib/wal/quarantine';
 import { WalReader } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { overriding } from './support/overriding';
+import { fillEveryFileStore, STORE_CODEC, STORE_ENTRIES } from './support/every-file-store';
 
-const codec = json as Codec<unknown>;
-const N = 60;
+const codec = STORE_CODEC;
+const N = STORE_ENTRIES;
 const ALL = Array.from({ length: N }, (_, i) => i + 1);
 
 /** What a broken read() answers, given what the real read returned and the length asked. */
@@ -50,16 +50,7 @@ const BAD_SIZES: Record<string, (n: number) => unknown> = {
 };
 
 function store(): MemoryDirectory {
-  const dir = new MemoryDirectory();
-  const w = WalWriter.open(dir, { codec, maxSegmentSize: 4096 });
-  for (let i = 1; i <= N; i++) w.append({ i, pad: 'x'.repeat(100) });
-  w.closeSync();
-  writeCheckpoint(dir, 20, { upTo: 20 }, { codec });
-  const records = RecordLogWriter.open(dir, 'records/log', { codec });
-  for (let i = 1; i <= N; i++) records.append({ i });
-  records.closeSync();
-  dir.atomicWrite('jetstream-cursor.json', new TextEncoder().encode(`${JSON.stringify({ version: 1, stream: 's', subject: 'x', entryId: 7, seq: 7, updatedAt: 0 })}\n`));
-  return dir;
+  return fillEveryFileStore(new MemoryDirectory());
 }
 
 /** `plain`, with the files it opens for reading (those whose path passes `which`) handed through `wrap`. */

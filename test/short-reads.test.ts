@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FileBackend } from '../lib/backend/backend';
 import { tsBackend } from '../lib/backend/select';
-import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
+import { loadLatestCheckpoint } from '../lib/checkpoint/store';
 import type { Directory, ReadableFile } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { IoError } from '../lib/errors';
@@ -19,14 +19,15 @@ import { readCursor } from '../lib/jetstream/cursor';
 import { recover } from '../lib/recover';
 import { readRecordLog } from '../lib/recordlog/reader';
 import { RecordLogWriter } from '../lib/recordlog/writer';
-import { json, type Codec } from '../lib/wal/codec';
+import { json } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { overriding } from './support/overriding';
+import { fillEveryFileStore, STORE_CODEC, STORE_ENTRIES } from './support/every-file-store';
 
-const codec = json as Codec<unknown>;
-const N = 60;
+const codec = STORE_CODEC;
+const N = STORE_ENTRIES;
 
 /** Reads of at most half what is asked (at least one byte): never the end of the file before it. */
 function halfReads(dir: Directory): Directory {
@@ -38,15 +39,7 @@ function halfReads(dir: Directory): Directory {
 }
 
 function store(dir: Directory): Directory {
-  const w = WalWriter.open(dir, { codec, maxSegmentSize: 4096 });
-  for (let i = 1; i <= N; i++) w.append({ i, pad: 'x'.repeat(100) });
-  w.closeSync();
-  writeCheckpoint(dir, 20, { upTo: 20 }, { codec });
-  const records = RecordLogWriter.open(dir, 'records/log', { codec });
-  for (let i = 1; i <= N; i++) records.append({ i });
-  records.closeSync();
-  dir.atomicWrite('jetstream-cursor.json', new TextEncoder().encode(`${JSON.stringify({ version: 1, stream: 's', subject: 'x', entryId: 7, seq: 7, updatedAt: 0 })}\n`));
-  return dir;
+  return fillEveryFileStore(dir);
 }
 
 const ALL = Array.from({ length: N }, (_, i) => i + 1);
