@@ -19,7 +19,6 @@ import { readCursor } from '../lib/jetstream/cursor';
 import { recover } from '../lib/recover';
 import { readRecordLog } from '../lib/recordlog/reader';
 import { RecordLogWriter } from '../lib/recordlog/writer';
-import { json } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
