@@ -159,6 +159,27 @@ if (nativeBackend() && linux) {
       });
     }
 
+    it('workers that run out of memory in a storm leave nothing behind and lose no acknowledged entry', async function () {
+      this.timeout(LONG ? 600_000 : 60_000);
+      const dir = path.join(tmp, 'oom');
+      let acked = 0;
+      let base: { fds: number; threads: number } | undefined;
+      for (let round = 0; round <= (LONG ? 20 : 3); round++) {
+        const job: LifecycleWorkerJob = { dir, mode: 'storm', hog: true };
+        const worker = new Worker(WORKER, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 24 } });
+        worker.on('message', (id: number) => {
+          acked = Math.max(acked, id);
+        });
+        const { errors, code } = await followWorker<number>(worker, `oom ${round}`);
+        assert.deepEqual(errors.map((e) => (e as { code?: string }).code), ['ERR_WORKER_OUT_OF_MEMORY'], `round ${round}`);
+        assert.equal(code, 1);
+        assertHolds(dir, acked, `round ${round}`);
+        if (base === undefined) base = counts();
+        else await settledTo(base, `round ${round}`);
+      }
+      assert.ok(acked > 0, 'the storms made entries durable before running out of memory');
+    });
+
     for (const how of ['exit', 'throw', 'worker-exit', 'exit-on-rotate'] as const) {
       it(`a process ending by ${how} with commits and rotations in flight exits as it should and loses no acknowledged entry`, function () {
         const runs = LONG ? 20 : 3;
