@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FsDirectory } from '../lib/directory/fs';
+import { CorruptionError, JetStreamError, RecoveryGapError } from '../lib/errors';
+import { writeCursor } from '../lib/jetstream/cursor';
+import { CURSOR_FILE, JetStreamForwarder } from '../lib/jetstream/index';
+import { raw } from '../lib/wal/codec';
+import { WalMaintenance } from '../lib/wal/maintenance';
+import { WalWriter } from '../lib/wal/writer';
+import { requireNatsServer, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
+import { assertStreamMatchesLog, createStream, readStream, shipAndStop, until, withConnection } from './support/jetstream-stream';
+
+// Attacks on the forwarder's promise (every entry in the stream once, in order; nothing truncated
+// before the stream holds it) that the other jetstream tests do not make: a server SIGKILLed
+// mid-burst, a stream that belongs to another log, a cursor that says more than the stream, a
+// stream deleted under a running forwarder, a log truncated past the veto.
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+let counter = 0;
+function names(): { stream: string; subject: string } {
+  counter++;
+  return { stream: `A${counter}`, subject: `wal.a${counter}` };
+}
+
+/** A log of `count` entries `<tag> <i>`, synced and closed. */
+async function writeLog(dir: FsDirectory, tag: string, count: number): Promise<void> {
+  const w = WalWriter.open(dir, { codec: raw });
+  for (let i = 1; i <= count; i++) w.append(enc(`${tag} ${i}`));
+  await w.close();
+}
+
+function isReason(reason: string): (err: unknown) => boolean {
+  return (err: unknown) => err instanceof JetStreamError && err.reason === reason;
+}
+
+describe('JetStream forwarder under attack (real nats-server)', function () {
+  this.timeout(60000);
+  let server: NatsNode;
+  const stop: JetStreamForwarder[] = [];
+
+  before(async () => {
+    requireNatsServer();
+    server = await startServer();
+  });
+  afterEach(async () => {
+    if (!server.alive) await server.start();
+    for (const f of stop.splice(0)) await f.stop();
+  });
+  after(stopAll);
+
+  it('the server SIGKILLed and restarted on its store and port in the middle of a burst: every entry once, in order', async () => {
+    const dir = new FsDirectory(tempDir('durability-ja-'));
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    let writer: WalWriter<Uint8Array> | undefined;
+    const f = new JetStreamForwarder({
+      dir, servers: server.url, stream, subject, maxInFlight: 256, publishTimeoutMs: 1000, maxRetryDelayMs: 100,
+      durableEntryId: () => writer?.durableEntryId ?? 0,
+    });
+    stop.push(f);
+    writer = WalWriter.open(dir, { codec: raw, observer: f.observer, maxSegmentSize: 64 * 1024 });
+    await f.start();
+    const burst = (from: number, n: number): void => {
+      for (let i = from; i < from + n; i++) writer!.append(enc(`burst ${i} ${'z'.repeat(i % 97)}`));
+    };
+    burst(1, 3000);
+    await writer.sync();
+    await until('part of the burst acknowledged', () => f.stats().shippedEntryId > 0);
+    const shippedAtKill = f.stats().shippedEntryId;
+    await server.restart('SIGKILL');
+    burst(3001, 1000);
+    await writer.sync();
+    await until('4000 shipped', () => f.stats().shippedEntryId === 4000);
+    assert.ok(shippedAtKill < 3000, `the kill came after the whole burst was acknowledged (${shippedAtKill}): the test proves nothing`);
+    await f.stop();
+    await writer.close();
+    assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 4000);
+  });
+
+  it('a cursor file cut short or not a cursor: CorruptionError at construction, naming the file', () => {
+    const root = tempDir('durability-ja-');
+    const dir = new FsDirectory(root);
+    writeCursor(dir, { version: 1, stream: 'S', subject: 's', entryId: 5, seq: 5, updatedAt: Date.now() });
+    const whole = fs.readFileSync(path.join(root, CURSOR_FILE));
+    for (const bytes of [whole.subarray(0, whole.length >> 1), Buffer.alloc(0), Buffer.from(whole.toString('utf8').replace('"seq":5', '"seq":-5'))]) {
+      fs.writeFileSync(path.join(root, CURSOR_FILE), bytes);
+      assert.throws(() => new JetStreamForwarder({ dir, servers: 'nats://127.0.0.1:1', stream: 'S', subject: 's' }),
+        (e: unknown) => e instanceof CorruptionError && e.file === CURSOR_FILE);
+    }
+  });
+
+  it('the log truncated past what was shipped (the veto bypassed): shipping stops with RecoveryGapError, the stream keeps a prefix', async () => {
+    const root = tempDir('durability-ja-');
+    const dir = new FsDirectory(root);
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const writer = WalWriter.open(dir, { codec: raw, maxSegmentSize: 1024 });
+    await shipAndStop(dir, writer, { servers: server.url, stream, subject }, 20);
+    for (let i = 21; i <= 200; i++) writer.append(enc(`later ${i} ${'q'.repeat(40)}`));
+    await writer.sync();
+    const cut = new WalMaintenance(dir).truncatePrefix(150); // no observer: nothing vetoes it
+    assert.ok(cut.removed.length > 0);
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    stop.push(f);
+    await f.start().then(() => f.done).then(
+      () => assert.fail('shipping went on over the gap'),
+      (err: unknown) => assert.ok(err instanceof RecoveryGapError, String(err)),
+    );
+    await writer.close();
+    assert.deepEqual((await readStream(server.url, stream)).map((m) => Number(m.msgId)), Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('the stream deleted under a running forwarder, then recreated: typed retried errors meanwhile, then a gap-free run of the log in the new stream', async () => {
+    const dir = new FsDirectory(tempDir('durability-ja-'));
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const errors: Array<{ error: unknown; fatal: boolean }> = [];
+    const onEvent = (m: unknown): void => {
+      const e = m as { kind: string; stream: string; error: unknown; fatal: boolean };
+      if (e.kind === 'error' && e.stream === stream) errors.push(e);
+    };
+    diagnosticsChannel.subscribe('durability:jetstream', onEvent);
+    try {
+      const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, publishTimeoutMs: 500, maxRetryDelayMs: 100 });
+      stop.push(f);
+      const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
+      await f.start();
+      for (let i = 1; i <= 20; i++) writer.append(enc(`a ${i}`));
+      await writer.sync();
+      await until('20 shipped', () => f.stats().shippedEntryId === 20);
+      await withConnection(server.url, async (nc) => { await (await nc.jetstreamManager()).streams.delete(stream); });
+      for (let i = 21; i <= 30; i++) writer.append(enc(`a ${i}`));
+      await writer.sync();
+      await until('a failure reported', () => errors.length > 0);
+      assert.equal(f.stats().shippedEntryId, 20);
+      await createStream(server.url, { name: stream, subjects: [subject] });
+      await until('30 shipped', () => f.stats().shippedEntryId === 30);
+      await f.stop();
+      await f.done;
+      await writer.close();
+      for (const e of errors) assert.ok(e.error instanceof JetStreamError && !e.fatal, String(e.error));
+      const ids = (await readStream(server.url, stream)).map((m) => Number(m.msgId));
+      assert.ok(ids.length > 0 && ids[ids.length - 1] === 30, ids.join(','));
+      assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => 31 - ids.length + i), 'a contiguous run ending at 30');
+    } finally {
+      diagnosticsChannel.unsubscribe('durability:jetstream', onEvent);
+    }
+  });
+
+  it('a stream max_msg_size below an entry already in the log: shipping stops before it with payload-too-large', async () => {
+    const dir = new FsDirectory(tempDir('durability-ja-'));
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject], max_msg_size: 512 });
+    const w = WalWriter.open(dir, { codec: raw });
+    w.append(enc('small 1'));
+    w.append(new Uint8Array(2000).fill(3));
+    w.append(enc('small 3'));
+    await w.close();
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    stop.push(f);
+    await f.start();
+    await assert.rejects(f.done, isReason('payload-too-large'));
+    assert.deepEqual((await readStream(server.url, stream)).map((m) => m.msgId), ['1']);
+  });
+});
+
