@@ -80,6 +80,28 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 4000);
   });
 
+  it('a cursor that says more than the stream holds (a flipped digit): the stream wins, no entry is skipped', async () => {
+    const root = tempDir('durability-ja-');
+    const dir = new FsDirectory(root);
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const writer = WalWriter.open(dir, { codec: raw });
+    const cursor = await shipAndStop(dir, writer, { servers: server.url, stream, subject }, 50);
+    assert.deepEqual([cursor?.entryId, cursor?.seq], [50, 50]);
+    // "entryId":50 -> "entryId":58 is one bit (0x30 -> 0x38); the file stays a valid cursor.
+    const text = fs.readFileSync(path.join(root, CURSOR_FILE), 'utf8');
+    fs.writeFileSync(path.join(root, CURSOR_FILE), text.replace('"entryId":50', '"entryId":58'));
+    for (let i = 51; i <= 60; i++) writer.append(enc(`a ${i}`));
+    await writer.sync();
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    stop.push(f);
+    await f.start();
+    await until('60 shipped', () => f.stats().shippedEntryId === 60);
+    await f.stop();
+    await writer.close();
+    assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 60);
+  });
+
   it('a cursor file cut short or not a cursor: CorruptionError at construction, naming the file', () => {
     const root = tempDir('durability-ja-');
     const dir = new FsDirectory(root);

@@ -24,6 +24,12 @@ describe('JetStream resume point', () => {
     assert.deepEqual(resumePoint({ last: 70, tail: { entryId: 90, seq: 70 }, created }, anchor, 50), { entryId: 90, seq: 70 }, 'contradicted');
   });
 
+  it('a cursor ahead of a stream whose last message is its last sequence (a damaged cursor): the stream wins', () => {
+    // The stream stored nothing after entry 50, so entries 51..58 were never shipped, whatever the cursor says.
+    assert.deepEqual(resumePoint({ last: 50, tail: { entryId: 50, seq: 50 }, created }, { entryId: 58, seq: 50, at: 1000 }, 58), { entryId: 50, seq: 50 });
+    assert.deepEqual(resumePoint({ last: 60, tail: { entryId: 55, seq: 60 }, created }, { entryId: 58, seq: 50, at: 1000 }, 58), { entryId: 55, seq: 60 });
+  });
+
   it('without an anchor: the last message, or the cursor when retention removed it', () => {
     assert.deepEqual(resumePoint({ last: 20, tail: { entryId: 20, seq: 20 }, created }, undefined, 10), { entryId: 20, seq: 20 });
     assert.deepEqual(resumePoint({ last: 20, tail: undefined, created }, undefined, 10), { entryId: 10, seq: 0 });

@@ -41,7 +41,11 @@ export function resumePoint(stream: StreamState, anchor: Anchor | undefined, cur
     return { entryId: anchor.entryId + (last - anchor.seq), seq: last };
   }
   // Nothing to count from (no anchor, a recreated stream, or one the stream contradicts): the
-  // last message, or the cursor when retention removed it (do not send those again).
-  if (tail !== undefined && tail.entryId >= cursorEntry) return tail;
+  // last message, or the cursor when retention removed it (do not send those again). A stream
+  // the anchor predates whose last message is at its last sequence removed nothing after it, so
+  // an anchor it contradicts is wrong (a damaged cursor): entries past that message were never
+  // stored, and skipping to the cursor would leave them out of the stream for good.
+  const notRecreated = anchor !== undefined && !(stream.created > anchor.at);
+  if (tail !== undefined && (tail.entryId >= cursorEntry || (notRecreated && tail.seq === last))) return tail;
   return { entryId: cursorEntry, seq: 0 };
 }
