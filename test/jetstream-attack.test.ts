@@ -80,6 +80,49 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 4000);
   });
 
+  it('a stream another log shipped to: start() refuses it (log-mismatch) instead of taking its entries as shipped', async () => {
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const dirA = new FsDirectory(tempDir('durability-ja-'));
+    const writerA = WalWriter.open(dirA, { codec: raw });
+    await shipAndStop(dirA, writerA, { servers: server.url, stream, subject }, 30);
+    await writerA.close();
+    const before = (await readStream(server.url, stream)).map((m) => m.msgId);
+
+    // A shorter log: the stream's last entry is past its end. A longer one: it holds other bytes there.
+    for (const count of [10, 50]) {
+      const dirB = new FsDirectory(tempDir('durability-ja-'));
+      await writeLog(dirB, `other log ${count}`, count);
+      const f = new JetStreamForwarder({ dir: dirB, servers: server.url, stream, subject });
+      stop.push(f);
+      await assert.rejects(f.start(), isReason('log-mismatch'), `a log of ${count} entries`);
+      assert.equal(f.stats().shippedEntryId, 0, `a log of ${count} entries: nothing counts as shipped`);
+    }
+    assert.deepEqual((await readStream(server.url, stream)).map((m) => m.msgId), before, 'the stream is untouched');
+  });
+
+  it('two forwarders of different logs on one stream at once: one stops with log-mismatch, the stream holds one log\'s entries only', async () => {
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const dirs = [new FsDirectory(tempDir('durability-ja-')), new FsDirectory(tempDir('durability-ja-'))];
+    const forwarders = dirs.map((dir) => new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 50 }));
+    stop.push(...forwarders);
+    const writers = dirs.map((dir, k) => WalWriter.open(dir, { codec: raw, observer: forwarders[k].observer }));
+    await Promise.all(forwarders.map((f) => f.start()));
+    for (let i = 1; i <= 40; i++) {
+      for (let k = 0; k < 2; k++) writers[k].append(enc(`log ${k} entry ${i}`));
+      if (i % 5 === 0) await Promise.all(writers.map((w) => w.sync()));
+    }
+    let failed: unknown;
+    for (const f of forwarders) f.done.catch((err: unknown) => { failed ??= err; });
+    await until('one forwarder stopped on its own', () => failed !== undefined);
+    assert.ok(isReason('log-mismatch')(failed), String(failed));
+    const stored = await readStream(server.url, stream);
+    const tags = new Set(stored.map((m) => new TextDecoder().decode(m.payload).split(' entry ')[0]));
+    assert.equal(tags.size, 1, `the stream mixes the logs: ${[...tags].join(', ')}`);
+    await Promise.all(writers.map((w) => w.close()));
+  });
+
   it('a cursor that says more than the stream holds (a flipped digit): the stream wins, no entry is skipped', async () => {
     const root = tempDir('durability-ja-');
     const dir = new FsDirectory(root);
@@ -100,6 +143,19 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     await f.stop();
     await writer.close();
     assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 60);
+  });
+
+  it('a cursor past the log\'s end, into a stream that holds nothing: start() refuses it (log-mismatch)', async () => {
+    const root = tempDir('durability-ja-');
+    const dir = new FsDirectory(root);
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    await writeLog(dir, 'entry', 10);
+    writeCursor(dir, { version: 1, stream, subject, entryId: 1000, seq: 0, updatedAt: Date.now() });
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    stop.push(f);
+    await assert.rejects(f.start(), isReason('log-mismatch'));
+    assert.deepEqual(await readStream(server.url, stream), []);
   });
 
   it('a cursor file cut short or not a cursor: CorruptionError at construction, naming the file', () => {

@@ -3,7 +3,8 @@
 // The resume point is the stream itself: at start and after every failure the forwarder reads
 // the stream's last sequence and the subject's last message (its Nats-Msg-Id is an entry id) and
 // continues where they say (resume-point.ts: retention that removed the newest messages, a
-// stream that lost acknowledged ones). Each publish carries two guards:
+// stream that lost acknowledged ones), once it has checked that the stream is this log's
+// (log-match.ts: entry ids alone cannot tell two logs apart). Each publish carries two guards:
 //  - Nats-Msg-Id = entry id: the server drops a repeat within the stream's duplicate window;
 //  - Nats-Expected-Last-Sequence = the stream sequence the previous entry got (or will get):
 //    the server stores a message only directly after its predecessor, so the stream can neither
@@ -25,6 +26,7 @@ import { WalReader } from '../wal/reader';
 import { raw, type Codec } from '../wal/codec';
 import { Backlog, type ForwarderStats } from './backlog';
 import { readCursor, writeCursor, type ForwarderCursor } from './cursor';
+import { checkStreamIsThisLog } from './log-match';
 import { isFatal, typedError } from './nats-errors';
 import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
 import { StreamLink } from './stream-link';
@@ -218,6 +220,7 @@ export class JetStreamForwarder {
     const stream = await this.link.state();
     const last = stream.last;
     const point = resumePoint(stream, this.anchor, this.cursorEntry);
+    await checkStreamIsThisLog(this.options.dir, this.options.maxPayloadSize, this.options.stream, stream.tail, point);
     // Publishes of a failed session that the stream did store count as shipped.
     for (const f of this.inflight) if (f.id <= point.entryId && f.id > this.backlog.shipped) this.backlog.acked(f.id, f.bytes);
     this.inflight = [];

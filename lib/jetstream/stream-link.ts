@@ -3,7 +3,8 @@ import { DurabilityError, JetStreamError, describe } from '../errors';
 import { natsClient } from './nats-client';
 import { isApiCode } from './nats-errors';
 import type { ResolvedForwarderOptions } from './options';
-import type { ResumePoint, StreamState } from './resume-point';
+import type { StreamTail } from './log-match';
+import type { StreamState } from './resume-point';
 
 // The forwarder's connection to its stream: connecting and checking the stream, asking where it
 // stands, publishing one entry, closing. What to ship, and when, is forwarder.ts's.
@@ -57,8 +58,8 @@ export class StreamLink {
     this.maxMessage = this.messageLimit(info.config.max_msg_size);
   }
 
-  /** Where the stream stands now; the message limit is read again too (it can change while running). */
-  async state(): Promise<StreamState> {
+  /** Where the stream stands now (the tail with its payload); the message limit is read again too (it can change while running). */
+  async state(): Promise<StreamState & { readonly tail: StreamTail | undefined }> {
     const info = await this.jsm!.streams.info(this.o.stream);
     this.maxMessage = this.messageLimit(info.config.max_msg_size);
     return { last: info.state.last_seq, tail: await this.lastMessage(), created: Date.parse(info.created) };
@@ -100,7 +101,7 @@ export class StreamLink {
   }
 
   /** The subject's last message as an entry (undefined: none left). */
-  private async lastMessage(): Promise<ResumePoint | undefined> {
+  private async lastMessage(): Promise<StreamTail | undefined> {
     const o = this.o;
     try {
       const m = await this.jsm!.streams.getMessage(o.stream, { last_by_subj: o.subject });
@@ -108,7 +109,7 @@ export class StreamLink {
       if (!Number.isSafeInteger(id) || id < 1) {
         throw new JetStreamError('stream-subjects', `the last message of ${o.subject} (seq ${m.seq}) has no entry id as Nats-Msg-Id: someone else publishes there`);
       }
-      return { entryId: id, seq: m.seq };
+      return { entryId: id, seq: m.seq, payload: m.data };
     } catch (err) {
       if (err instanceof DurabilityError) throw err;
       if (isApiCode(err, 10037)) return undefined; // no message found

@@ -1,0 +1,46 @@
+import type { Directory } from '../directory/directory';
+import { JetStreamError } from '../errors';
+import { raw } from '../wal/codec';
+import { WalReader, type WalRecord } from '../wal/reader';
+import type { ResumePoint } from './resume-point';
+
+// Whether the stream is this log's. Message ids are entry ids, which every log numbers from 1, so
+// a stream another log shipped to (a second forwarder on the same subject, a log started anew
+// beside the old stream) looks shipped as far as its last id: taking it at its word skips this
+// log's entries up to there, and lets truncation drop them. The stream's last message must be
+// this log's entry of that id, byte for byte, and nothing the stream or the cursor says was
+// shipped may lie past the log's end (a log that lost shipped entries, a planted cursor).
+
+/** The stream's last message as the forwarder read it. */
+export interface StreamTail extends ResumePoint {
+  readonly payload: Uint8Array;
+}
+
+/** Throws JetStreamError 'log-mismatch' unless `tail` is this log's entry and the log reaches `point`. */
+export async function checkStreamIsThisLog(
+  dir: Directory, maxPayloadSize: number, stream: string, tail: StreamTail | undefined, point: ResumePoint,
+): Promise<void> {
+  if (tail !== undefined) {
+    const own = await firstEntryFrom(dir, maxPayloadSize, tail.entryId);
+    if (own === undefined) {
+      throw new JetStreamError('log-mismatch', `stream ${stream} holds entry ${tail.entryId} (seq ${tail.seq}), past the end of this log: it belongs to another log, or this log lost entries it had shipped; ship this log to a new stream or subject`);
+    }
+    // A log truncated past the entry cannot vouch for it either way.
+    if (own.entryId === tail.entryId && !sameBytes(own.payload, tail.payload)) {
+      throw new JetStreamError('log-mismatch', `stream ${stream} holds other bytes as entry ${tail.entryId} (seq ${tail.seq}) than this log: it belongs to another log; ship this log to a new stream or subject`);
+    }
+  }
+  if (point.entryId > 0 && await firstEntryFrom(dir, maxPayloadSize, point.entryId) === undefined) {
+    throw new JetStreamError('log-mismatch', `shipping would resume after entry ${point.entryId}, past the end of this log (the forwarder cursor or stream ${stream} is another log's, or this log lost entries it had shipped); move the cursor away and ship this log to a new stream or subject`);
+  }
+}
+
+async function firstEntryFrom(dir: Directory, maxPayloadSize: number, id: number): Promise<WalRecord<Uint8Array> | undefined> {
+  const reader = new WalReader(dir, { codec: raw, maxPayloadSize });
+  for await (const r of reader.records({ fromEntryId: id, mode: 'bestEffortTail' })) return r;
+  return undefined;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+}
