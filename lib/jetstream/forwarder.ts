@@ -297,6 +297,9 @@ export class JetStreamForwarder {
     // Stopping: publishes already sent still count once acknowledged (bounded by their timeout).
     await this.settleAll();
     this.saveCursor(true);
+    // Stopped on its own: nothing will be published again, and a connection left open (its
+    // reconnect timers) would keep the process alive for as long as nobody calls stop().
+    if (this.fatal !== undefined) await this.link.close();
   }
 
   /** One session: follows the log from the resume point until a publish fails or stop(). */
