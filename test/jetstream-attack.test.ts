@@ -228,6 +228,33 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     }
   });
 
+  it('a second subject added to the stream while running, and a message on it: the forwarder stops (stream-subjects), no entry skipped', async () => {
+    const dir = new FsDirectory(tempDir('durability-ja-'));
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 50 });
+    stop.push(f);
+    const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
+    await f.start();
+    for (let i = 1; i <= 10; i++) writer.append(enc(`a ${i}`));
+    await writer.sync();
+    await until('10 shipped', () => f.stats().shippedEntryId === 10);
+    await withConnection(server.url, async (nc) => {
+      const jsm = await nc.jetstreamManager();
+      const info = await jsm.streams.info(stream);
+      await jsm.streams.update(stream, { ...info.config, subjects: [subject, `${subject}.other`] });
+      const js = nc.jetstream();
+      for (let i = 0; i < 5; i++) await js.publish(`${subject}.other`, enc(`foreign ${i}`));
+    });
+    for (let i = 11; i <= 20; i++) writer.append(enc(`a ${i}`));
+    await writer.sync();
+    await assert.rejects(f.done, isReason('stream-subjects'));
+    await writer.close();
+    const ours = (await readStream(server.url, stream)).filter((m) => m.msgId !== undefined).map((m) => Number(m.msgId));
+    assert.ok(f.stats().shippedEntryId <= ours.length, `shippedEntryId ${f.stats().shippedEntryId}, the stream holds entries ${ours.join(',')}`);
+    assert.deepEqual(ours, Array.from({ length: ours.length }, (_, i) => i + 1));
+  });
+
   it('a stream max_msg_size below an entry already in the log: shipping stops before it with payload-too-large', async () => {
     const dir = new FsDirectory(tempDir('durability-ja-'));
     const { stream, subject } = names();

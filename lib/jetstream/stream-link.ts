@@ -51,16 +51,19 @@ export class StreamLink {
       if (isApiCode(err, 10059)) throw new JetStreamError('stream-not-found', `stream ${o.stream} does not exist; create it with subjects [${o.subject}]`, { cause: err });
       throw new JetStreamError('unreachable', `cannot read stream ${o.stream}: ${describe(err)}`, { cause: err });
     }
-    const subjects = info.config.subjects ?? [];
-    if (subjects.length !== 1 || subjects[0] !== o.subject) {
-      throw new JetStreamError('stream-subjects', `stream ${o.stream} has subjects [${subjects.join(', ')}]; the forwarder needs a stream whose only subject is ${o.subject} (the order guard relies on nobody else publishing there)`);
-    }
+    this.checkSubjects(info.config.subjects);
     this.maxMessage = this.messageLimit(info.config.max_msg_size);
   }
 
-  /** Where the stream stands now (the tail with its payload); the message limit is read again too (it can change while running). */
+  /**
+   * Where the stream stands now (the tail with its payload). The subjects and the message limit
+   * are read again too: both can change while running, and the resume point counts every
+   * sequence after the anchor as one of our entries, which holds only while nobody else can
+   * publish to the stream.
+   */
   async state(): Promise<StreamState & { readonly tail: StreamTail | undefined }> {
     const info = await this.jsm!.streams.info(this.o.stream);
+    this.checkSubjects(info.config.subjects);
     this.maxMessage = this.messageLimit(info.config.max_msg_size);
     return { last: info.state.last_seq, tail: await this.lastMessage(), created: Date.parse(info.created) };
   }
@@ -93,6 +96,14 @@ export class StreamLink {
     await this.nc?.close().catch(() => undefined);
     this.nc = undefined;
     this.connected = false;
+  }
+
+  private checkSubjects(configured: string[] | undefined): void {
+    const o = this.o;
+    const subjects = configured ?? [];
+    if (subjects.length !== 1 || subjects[0] !== o.subject) {
+      throw new JetStreamError('stream-subjects', `stream ${o.stream} has subjects [${subjects.join(', ')}]; the forwarder needs a stream whose only subject is ${o.subject} (the order guard relies on nobody else publishing there)`);
+    }
   }
 
   private messageLimit(streamMax: number | undefined): number {
