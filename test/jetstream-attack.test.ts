@@ -255,6 +255,43 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     assert.deepEqual(ours, Array.from({ length: ours.length }, (_, i) => i + 1));
   });
 
+  it('a source added to the stream while running: the forwarder stops (stream-subjects), the sourced messages do not count as entries', async () => {
+    const dir = new FsDirectory(tempDir('durability-ja-'));
+    const { stream, subject } = names();
+    const other = `${stream}_ORIGIN`;
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    await createStream(server.url, { name: other, subjects: [`${subject}.origin`] });
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 50 });
+    stop.push(f);
+    const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
+    await f.start();
+    for (let i = 1; i <= 10; i++) writer.append(enc(`a ${i}`));
+    await writer.sync();
+    await until('10 shipped', () => f.stats().shippedEntryId === 10);
+    await withConnection(server.url, async (nc) => {
+      const jsm = await nc.jetstreamManager();
+      const js = nc.jetstream();
+      for (let i = 0; i < 5; i++) await js.publish(`${subject}.origin`, enc(`sourced ${i}`));
+      const info = await jsm.streams.info(stream);
+      await jsm.streams.update(stream, { ...info.config, sources: [{ name: other }] });
+    });
+    for (let i = 0; i < 250; i++) {
+      const n = await withConnection(server.url, async (nc) => (await (await nc.jetstreamManager()).streams.info(stream)).state.messages);
+      if (n === 15) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (let i = 11; i <= 20; i++) writer.append(enc(`a ${i}`));
+    await writer.sync();
+    await assert.rejects(f.done, isReason('stream-subjects'));
+    const again = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    stop.push(again);
+    await assert.rejects(again.start(), isReason('stream-subjects'), 'and start() refuses such a stream');
+    await writer.close();
+    const ours = (await readStream(server.url, stream)).filter((m) => !new TextDecoder().decode(m.payload).startsWith('sourced')).map((m) => Number(m.msgId));
+    assert.ok(f.stats().shippedEntryId <= ours.length, `shippedEntryId ${f.stats().shippedEntryId}, the stream holds entries ${ours.join(',')}`);
+    assert.deepEqual(ours, Array.from({ length: ours.length }, (_, i) => i + 1));
+  });
+
   it('a stream max_msg_size below an entry already in the log: shipping stops before it with payload-too-large', async () => {
     const dir = new FsDirectory(tempDir('durability-ja-'));
     const { stream, subject } = names();

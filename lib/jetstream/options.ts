@@ -8,7 +8,7 @@ export interface JetStreamForwarderOptions {
   dir: Directory;
   /** NATS server URL(s), e.g. 'nats://127.0.0.1:4222'. */
   servers: string | string[];
-  /** A stream whose only subject is `subject` (checked at start). */
+  /** A stream whose only subject is `subject`, fed by no source or mirror (checked at start and at every resync). */
   stream: string;
   /** Each entry is published here, message id = its entry id. */
   subject: string;

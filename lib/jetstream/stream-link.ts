@@ -51,7 +51,7 @@ export class StreamLink {
       if (isApiCode(err, 10059)) throw new JetStreamError('stream-not-found', `stream ${o.stream} does not exist; create it with subjects [${o.subject}]`, { cause: err });
       throw new JetStreamError('unreachable', `cannot read stream ${o.stream}: ${describe(err)}`, { cause: err });
     }
-    this.checkSubjects(info.config.subjects);
+    this.checkSubjects(info.config);
     this.maxMessage = this.messageLimit(info.config.max_msg_size);
   }
 
@@ -63,7 +63,7 @@ export class StreamLink {
    */
   async state(): Promise<StreamState & { readonly tail: StreamTail | undefined }> {
     const info = await this.jsm!.streams.info(this.o.stream);
-    this.checkSubjects(info.config.subjects);
+    this.checkSubjects(info.config);
     this.maxMessage = this.messageLimit(info.config.max_msg_size);
     return { last: info.state.last_seq, tail: await this.lastMessage(), created: Date.parse(info.created) };
   }
@@ -98,11 +98,16 @@ export class StreamLink {
     this.connected = false;
   }
 
-  private checkSubjects(configured: string[] | undefined): void {
+  /** Our subject alone, and nothing else feeding the stream (a source or a mirror stores messages at sequences of their own). */
+  private checkSubjects(config: { subjects?: string[]; sources?: Array<{ name: string }>; mirror?: { name: string } }): void {
     const o = this.o;
-    const subjects = configured ?? [];
+    const subjects = config.subjects ?? [];
     if (subjects.length !== 1 || subjects[0] !== o.subject) {
       throw new JetStreamError('stream-subjects', `stream ${o.stream} has subjects [${subjects.join(', ')}]; the forwarder needs a stream whose only subject is ${o.subject} (the order guard relies on nobody else publishing there)`);
+    }
+    const feeds = [...(config.sources ?? []).map((s) => s.name), ...(config.mirror === undefined ? [] : [config.mirror.name])];
+    if (feeds.length > 0) {
+      throw new JetStreamError('stream-subjects', `stream ${o.stream} also takes messages from [${feeds.join(', ')}] (sources or a mirror); the forwarder needs a stream fed by ${o.subject} alone (the order guard relies on nobody else adding messages)`);
     }
   }
 
