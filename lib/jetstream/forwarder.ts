@@ -219,6 +219,7 @@ export class JetStreamForwarder {
   private async resume(): Promise<ResumePoint> {
     const stream = await this.link.state();
     const last = stream.last;
+    await this.checkWindowStored(last);
     const point = resumePoint(stream, this.anchor, this.cursorEntry);
     await checkStreamIsThisLog(this.options.dir, this.options.maxPayloadSize, this.options.stream, stream.tail, point);
     // Publishes of a failed session that the stream did store count as shipped.
@@ -231,6 +232,23 @@ export class JetStreamForwarder {
     if (!this.scanned) await this.scanBacklog(point.entryId);
     this.publish('resync', { entryId: point.entryId, seq: point.seq });
     return point;
+  }
+
+  /**
+   * Each publish of the failed session that did not come back stored either was not stored, or
+   * was stored at the sequence it expected. Any other message there took its place: a later
+   * publish of the same window, expecting the sequence after it, was then stored behind it, so
+   * the stream lacks this entry for good, and counting sequences from the anchor would take the
+   * stranger for it. Asked only of the sequences the stream has reached.
+   */
+  private async checkWindowStored(last: number): Promise<void> {
+    for (const f of this.inflight) {
+      if (f.state === 'ok' || f.seq === undefined || f.seq > last) continue;
+      const held = await this.link.entryIdAt(f.seq);
+      if (held !== undefined && held !== f.id) {
+        throw new JetStreamError('stream-subjects', `stream ${this.options.stream} holds ${Number.isNaN(held) ? 'a message that is no entry of this log' : `entry ${held}`} at sequence ${f.seq}, where entry ${f.id} belonged: someone else stores messages in this stream, and later entries were stored after it, so the stream lacks entry ${f.id}; shipping stops`);
+      }
+    }
   }
 
   /**

@@ -116,6 +116,18 @@ export class StreamLink {
     return typeof streamMax === 'number' && streamMax > 0 ? Math.min(server, streamMax) : server;
   }
 
+  /** The entry id of the message at stream sequence `seq` (NaN: one without an entry id; undefined: no message there). */
+  async entryIdAt(seq: number): Promise<number | undefined> {
+    try {
+      const m = await this.jsm!.streams.getMessage(this.o.stream, { seq });
+      const id = Number(m.header?.get('Nats-Msg-Id') ?? NaN);
+      return m.subject === this.o.subject && Number.isSafeInteger(id) && id > 0 ? id : NaN;
+    } catch (err) {
+      if (isApiCode(err, 10037)) return undefined;
+      throw err;
+    }
+  }
+
   /** The subject's last message as an entry (undefined: none left). */
   private async lastMessage(): Promise<StreamTail | undefined> {
     const o = this.o;
