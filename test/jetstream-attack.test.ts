@@ -157,6 +157,26 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 60);
   });
 
+  it('a cursor without a sequence that says more than the stream holds: the stream wins, no entry is skipped', async () => {
+    const root = tempDir('durability-ja-');
+    const dir = new FsDirectory(root);
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const writer = WalWriter.open(dir, { codec: raw });
+    await shipAndStop(dir, writer, { servers: server.url, stream, subject }, 50);
+    // As a forwarder writes one when it knows no sequence for the entry (after a resync from the cursor).
+    writeCursor(dir, { version: 1, stream, subject, entryId: 58, seq: 0, updatedAt: Date.now() });
+    for (let i = 51; i <= 60; i++) writer.append(enc(`a ${i}`));
+    await writer.sync();
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    stop.push(f);
+    await f.start();
+    await until('60 shipped', () => f.stats().shippedEntryId === 60);
+    await f.stop();
+    await writer.close();
+    assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 60);
+  });
+
   it('a cursor past the log\'s end, into a stream that holds nothing: start() refuses it (log-mismatch)', async () => {
     const root = tempDir('durability-ja-');
     const dir = new FsDirectory(root);

@@ -30,6 +30,13 @@ describe('JetStream resume point', () => {
     assert.deepEqual(resumePoint({ last: 60, tail: { entryId: 55, seq: 60 }, created }, { entryId: 58, seq: 50, at: 1000 }, 58), { entryId: 55, seq: 60 });
   });
 
+  it('a cursor without a sequence, ahead of a stream created before it was written, whose last message is its last sequence: the stream wins', () => {
+    const stream = { last: 50, tail: { entryId: 50, seq: 50 }, created };
+    assert.deepEqual(resumePoint(stream, undefined, 58, 1000), { entryId: 50, seq: 50 }, 'a damaged cursor');
+    assert.deepEqual(resumePoint({ ...stream, created: 2000 }, undefined, 58, 1000), { entryId: 58, seq: 0 }, 'a stream recreated since: the cursor, as before');
+    assert.deepEqual(resumePoint(stream, undefined, 58), { entryId: 58, seq: 0 }, 'no cursor time: the cursor, as before');
+  });
+
   it('without an anchor: the last message, or the cursor when retention removed it', () => {
     assert.deepEqual(resumePoint({ last: 20, tail: { entryId: 20, seq: 20 }, created }, undefined, 10), { entryId: 20, seq: 20 });
     assert.deepEqual(resumePoint({ last: 20, tail: undefined, created }, undefined, 10), { entryId: 10, seq: 0 });

@@ -71,6 +71,8 @@ export class JetStreamForwarder {
   private expectSeq: number | undefined;
   private cursorWrittenAt = 0;
   private cursorEntry = 0;
+  /** When the cursor file was written (undefined: there is none). */
+  private cursorAt: number | undefined;
   private errors = 0;
   private overflowing = false;
   /**
@@ -93,6 +95,7 @@ export class JetStreamForwarder {
       throw new JetStreamError('stream-subjects', `${this.options.cursorPath} belongs to stream ${cursor.stream} subject ${cursor.subject}, not ${this.options.stream} ${this.options.subject}; move it away to ship this log elsewhere`);
     }
     this.cursorEntry = cursor?.entryId ?? 0;
+    this.cursorAt = cursor?.updatedAt;
     if (cursor !== undefined && cursor.seq > 0 && cursor.entryId > 0) this.anchor = { entryId: cursor.entryId, seq: cursor.seq, at: cursor.updatedAt };
     this.backlog = new Backlog(this.cursorEntry);
     const self = this;
@@ -220,7 +223,7 @@ export class JetStreamForwarder {
     const stream = await this.link.state();
     const last = stream.last;
     await this.checkWindowStored(last);
-    const point = resumePoint(stream, this.anchor, this.cursorEntry);
+    const point = resumePoint(stream, this.anchor, this.cursorEntry, this.cursorAt);
     await checkStreamIsThisLog(this.options.dir, this.options.maxPayloadSize, this.options.stream, stream.tail, point);
     // Publishes of a failed session that the stream did store count as shipped.
     for (const f of this.inflight) if (f.id <= point.entryId && f.id > this.backlog.shipped) this.backlog.acked(f.id, f.bytes);
@@ -415,6 +418,7 @@ export class JetStreamForwarder {
     try {
       writeCursor(this.options.dir, cursor, this.options.cursorPath);
       this.cursorEntry = cursor.entryId;
+      this.cursorAt = now;
       this.cursorWrittenAt = now;
     } catch (err) {
       // The stream stays the resume point; a stale cursor only matters after retention.

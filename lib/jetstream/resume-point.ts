@@ -28,8 +28,12 @@ export interface StreamState {
   readonly created: number;
 }
 
-/** `cursorEntry`: the cursor file's entry, the fallback when the stream says nothing. */
-export function resumePoint(stream: StreamState, anchor: Anchor | undefined, cursorEntry: number): ResumePoint {
+/**
+ * `cursorEntry`: the cursor file's entry, the fallback when the stream says nothing; `cursorAt`:
+ * when it was written (ms since the epoch; undefined: unknown), which tells, without an anchor,
+ * whether the stream was created since.
+ */
+export function resumePoint(stream: StreamState, anchor: Anchor | undefined, cursorEntry: number, cursorAt?: number): ResumePoint {
   const { last, tail } = stream;
   if (anchor !== undefined && last < anchor.seq && !(stream.created > anchor.at)) {
     // The stream lost messages it had acknowledged: ship again after what it still holds.
@@ -45,7 +49,8 @@ export function resumePoint(stream: StreamState, anchor: Anchor | undefined, cur
   // the anchor predates whose last message is at its last sequence removed nothing after it, so
   // an anchor it contradicts is wrong (a damaged cursor): entries past that message were never
   // stored, and skipping to the cursor would leave them out of the stream for good.
-  const notRecreated = anchor !== undefined && !(stream.created > anchor.at);
+  const since = anchor?.at ?? cursorAt;
+  const notRecreated = since !== undefined && !(stream.created > since);
   if (tail !== undefined && (tail.entryId >= cursorEntry || (notRecreated && tail.seq === last))) return tail;
   return { entryId: cursorEntry, seq: 0 };
 }
