@@ -347,6 +347,41 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     assertShippedIsAPrefix(f.stats().shippedEntryId, ours);
   });
 
+  it('stop() while a resync waits on the server, which then answers: stop() settles instead of shipping on for ever', async () => {
+    const dir = new FsDirectory(tempDir('durability-ja-'));
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const errors: unknown[] = [];
+    const onEvent = (m: unknown): void => {
+      const e = m as { kind: string; stream: string; error: unknown };
+      if (e.kind === 'error' && e.stream === stream) errors.push(e.error);
+    };
+    diagnosticsChannel.subscribe('durability:jetstream', onEvent);
+    // Not on the `stop` list: an afterEach stop() would hang with the bug this test is about.
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, publishTimeoutMs: 2000, maxRetryDelayMs: 50 });
+    const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
+    try {
+      await f.start();
+      writer.append(enc('one'));
+      await writer.sync();
+      await until('1 shipped', () => f.stats().shippedEntryId === 1);
+      server.freeze(true);
+      writer.append(enc('two'));
+      await writer.sync();
+      await until('the publish timed out', () => errors.length > 0);
+      await new Promise((r) => setTimeout(r, 300)); // the back-off (50 ms) is over: the resync's first request waits on the frozen server
+      const stopped = f.stop().then(() => 'stopped');
+      server.freeze(false); // it answers, and the resync succeeds after stop()
+      const outcome = await Promise.race([stopped, new Promise((r) => setTimeout(() => r('still running 10 s after stop()'), 10000))]);
+      assert.equal(outcome, 'stopped');
+      assert.equal(f.stats().connected, false);
+    } finally {
+      diagnosticsChannel.unsubscribe('durability:jetstream', onEvent);
+      server.freeze(false);
+      await writer.close();
+    }
+  });
+
   it('a stream max_msg_size below an entry already in the log: shipping stops before it with payload-too-large', async () => {
     const dir = new FsDirectory(tempDir('durability-ja-'));
     const { stream, subject } = names();

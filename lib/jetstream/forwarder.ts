@@ -329,6 +329,9 @@ export class JetStreamForwarder {
     this.session = session;
     const stop = (): void => session.abort();
     this.stopper.signal.addEventListener('abort', stop);
+    // stop() during the resync before this session: its abort event is gone, and it aborted the
+    // previous session only. Following on would hold stop() for ever.
+    if (this.stopper.signal.aborted) session.abort();
     const reader = new WalReader(this.options.dir, { codec: raw, maxPayloadSize: this.options.maxPayloadSize });
     let failure: unknown;
     this.failSession = (err) => {
