@@ -30,7 +30,9 @@ export async function checkStreamIsThisLog(
       throw new JetStreamError('log-mismatch', `stream ${stream} holds other bytes as entry ${tail.entryId} (seq ${tail.seq}) than this log: it belongs to another log; ship this log to a new stream or subject`);
     }
   }
-  if (point.entryId > 0 && await firstEntryFrom(dir, maxPayloadSize, point.entryId) === undefined) {
+  // The tail found in the log already proves the log reaches any point up to it.
+  const provenThrough = tail?.entryId ?? 0;
+  if (point.entryId > provenThrough && await firstEntryFrom(dir, maxPayloadSize, point.entryId) === undefined) {
     throw new JetStreamError('log-mismatch', `shipping would resume after entry ${point.entryId}, past the end of this log (the forwarder cursor or stream ${stream} is another log's, or this log lost entries it had shipped); move the cursor away and ship this log to a new stream or subject`);
   }
 }
