@@ -8,7 +8,7 @@
 
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotRegularFileError, describe } from '../errors';
+import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotFoundError, NotRegularFileError, describe } from '../errors';
 import { holdsRegularFile } from '../directory/regular-file';
 import { readWhole, sizeOf } from '../directory/read-whole';
 import { atomicRenameOffLoop, atomicWriteOffLoop, deleteNoSyncOffLoop } from '../directory/off-loop';
@@ -353,6 +353,9 @@ function* pruningSteps(dir: Directory, retain: number, options: PruneOptions): G
     try {
       yield f.path;
     } catch (err) {
+      // Gone already: the application's own pruneCheckpoints ran between two steps of a
+      // checkpoint's pruning (off the event loop), or the other way round. Not ours to report.
+      if (err instanceof NotFoundError) continue;
       // unlink(2) of a directory fails with EISDIR on Linux, EPERM on macOS and Windows: ask
       // what the name holds rather than read the errno.
       if (holdsRegularFile(dir, f.path)) throw err;

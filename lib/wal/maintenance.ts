@@ -1,7 +1,7 @@
 import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
+import { CorruptionError, DecodeError, InvalidArgumentError, NotFoundError } from '../errors';
 import { requireDirectory, requireOptionsObject } from '../guards';
 import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, WAL_DIR, type SegmentHeader } from './format';
 import type { WalObserver } from './observer';
@@ -41,6 +41,17 @@ export interface TruncateResult {
   readonly removed: readonly SegmentRange[];
   /** The segment whose removal the observer refused, if it stopped the truncation. */
   readonly vetoed: SegmentRange | undefined;
+}
+
+/**
+ * A removal that failed only because the segment is gone already: another truncation of this log
+ * in the process removed it first. A checkpoint's truncation runs in steps off the event loop,
+ * so the application's own truncatePrefix / truncateToRecycle can run between two of them, and
+ * the thread pool's unlink can land between another caller's listing and its removal. Only a
+ * prefix is ever removed, oldest first, so what is gone is what this removal wanted gone.
+ */
+function goneAlready(err: unknown): boolean {
+  return err instanceof NotFoundError;
 }
 
 const SYNC_DIR = 'sync-dir';
@@ -136,7 +147,8 @@ export class WalMaintenance {
    * the directory fsync before the first removal (SYNC_DIR), then each segment to remove, oldest
    * first, made durable before the driver asks for the next step. The driver sends back where the
    * segment went (its own path when deleted, its recycle path, undefined when deleted instead of
-   * recycled); a step's failure, thrown here, ends the truncation with the removals before it done.
+   * recycled); a step's failure, thrown here, ends the truncation with the removals before it done,
+   * but for a segment found gone already (goneAlready), which counts as removed.
    */
   private *steps(lastEntryId: number, options: TruncateOptions): Generator<TruncationStep, Truncation, string | undefined | void> {
     if (!Number.isSafeInteger(lastEntryId) || lastEntryId < 0) {
@@ -167,7 +179,15 @@ export class WalMaintenance {
       // persist an unlink or rename and drop an older unsynced create (the writer's newest
       // segment), leaving a log that restarts at an id a checkpoint already covered.
       if (removed.length === 0) yield SYNC_DIR;
-      const to = (yield range) ?? undefined;
+      let to: string | undefined;
+      try {
+        to = (yield range) ?? undefined;
+      } catch (err) {
+        if (!goneAlready(err)) throw err;
+        // Removed by the other caller, whose directory fsync may not have run yet: this one's
+        // next removal must not become durable before it.
+        yield SYNC_DIR;
+      }
       if (to !== undefined) paths.push(to);
       removed.push(range);
       if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...range, action: 'removed', to });
