@@ -137,6 +137,33 @@ describe('checkpoint: files removed by someone else between its steps', () => {
       await fillThenTruncate(real, dir, method);
     }
   });
+
+  it('the synchronous truncations list again when a segment goes between their listing and the read of its header', async () => {
+    for (const method of ['truncatePrefix', 'truncateToRecycle'] as const) {
+      const real = new MemoryDirectory();
+      let removedByOther: string | undefined;
+      // The thread pool's unlink of a checkpoint's truncation lands after this call listed the
+      // segments and before it reads the oldest one's header.
+      const dir = overriding<Directory>(real, {
+        openRead: (path: string) => {
+          if (removedByOther === undefined && path.startsWith('wal/')) {
+            removedByOther = path;
+            real.delete(path);
+          }
+          return real.openRead(path);
+        },
+      });
+      const log = await recover({ dir: real, ...codecs, writer: { maxSegmentSize: 512 } });
+      await appendSome(log, 0, 60);
+      await log.close();
+      const before = listSegments(real).length;
+      const maintenance = new WalMaintenance(dir);
+      if (method === 'truncatePrefix') assert.equal(maintenance.truncatePrefix(60).removed.length, before - 2, method);
+      else assert.equal(maintenance.truncateToRecycle(60).length, before - 2, method);
+      assert.equal(removedByOther, 'wal/00000000000000000001.wal');
+      assert.equal(listSegments(real).length, 1, method);
+    }
+  });
 });
 
 async function fillThenTruncate(real: Directory, dir: Directory, method: 'truncatePrefix' | 'truncateToRecycle'): Promise<void> {

@@ -157,8 +157,7 @@ export class WalMaintenance {
     const removed: SegmentRange[] = [];
     const paths: string[] = [];
     let vetoed: SegmentRange | undefined;
-    const segments = listSegments(this.dir);
-    const ranges = this.closedRanges(segments);
+    const { segments, ranges } = this.closedRangesNow();
     // A final segment that holds no entry yet may be being created: until its header is on disk,
     // the segment before it carries the log's ids, so it stays. Removed, a power cut could leave
     // the new segment alone with a torn header, whose first id is lost.
@@ -193,6 +192,26 @@ export class WalMaintenance {
       if (channels.truncate.hasSubscribers) channels.truncate.publish({ ...range, action: 'removed', to });
     }
     return { removed, vetoed, paths };
+  }
+
+  /**
+   * The segments listed and closedRanges of them. A segment gone between the listing and the read
+   * of its header was removed by another truncation (goneAlready: the thread pool's unlink of a
+   * checkpoint's truncation can land there): listed again, as often as segments were listed.
+   */
+  private closedRangesNow(): { segments: SegmentRef[]; ranges: SegmentRange[] } {
+    let segments = listSegments(this.dir);
+    for (let retries = segments.length; ; retries--) {
+      try {
+        return { segments, ranges: this.closedRanges(segments) };
+      } catch (err) {
+        if (!goneAlready(err) || retries === 0) throw err;
+        const listed = segments;
+        segments = listSegments(this.dir);
+        const gone = listed.find((seg) => seg.path === (err as NotFoundError).path);
+        if (gone === undefined || segments.some((seg) => seg.path === gone.path)) throw err;
+      }
+    }
   }
 
   /** Ranges of every segment but the final one, from headers alone. */
