@@ -24,7 +24,7 @@
 // the WAL would reach back to fewer valid checkpoints than N.
 
 import type { Directory } from './directory/directory';
-import { InvalidArgumentError, InvalidStateError, IoError } from './errors';
+import { ClosedError, InvalidArgumentError, InvalidStateError, IoError } from './errors';
 import { requireDirectory } from './guards';
 import { holdsRegularFile } from './directory/regular-file';
 import { channels } from './diagnostics';
@@ -138,6 +138,7 @@ export class CheckpointPublisher<S, E> {
       throw new InvalidStateError(`${ahead[ahead.length - 1].path} covers more entries than this log's ${logEnd}: it belongs to another history`);
     }
     await this.writer.sync();
+    this.requireWriterOpen('before its checkpoint was written');
     // The steps below run off the event loop where the directory can (lib/directory/off-loop.ts):
     // an ingestion service keeps acknowledging appends while a checkpoint is written, the log
     // truncated and old checkpoints pruned. Failed, checkpoints/ is made again next time (it may
@@ -160,6 +161,7 @@ export class CheckpointPublisher<S, E> {
         recordedEntryId = this.writer.append(this.checkpointEntry(lastEntryId));
         await this.writer.sync();
       }
+      this.requireWriterOpen(`after ${written.path} was published, before the log was truncated`);
       if (this.truncate) {
         const point = this.truncationPoint();
         if (point > 0) {
@@ -177,14 +179,25 @@ export class CheckpointPublisher<S, E> {
       // left one more checkpoint file behind. Pruning is safe whatever failed: the WAL was
       // truncated (if at all) no further than the oldest checkpoint pruning keeps.
       try {
-        await this.prune();
+        if (!this.writer.closed) await this.prune();
       } catch {
         // The first failure is the one to report; the next publish prunes again.
       }
       throw err;
     }
+    this.requireWriterOpen(`after ${written.path} was published, before old checkpoints were pruned`);
     const prunedCheckpoints = await this.prune();
     return { ...written, recordedEntryId, truncatedSegments, truncatedThrough, prunedCheckpoints };
+  }
+
+  /**
+   * A publish runs in steps off the event loop, and the log's writer may be closed between two of
+   * them (a checkpoint asked while log.close() runs, a writer.close() of the application's). Closed,
+   * it holds the lock no more: another writer may be the log's by the next step, and this
+   * publisher's writes, unlinks and pruning would run under it.
+   */
+  private requireWriterOpen(where: string): void {
+    if (this.writer.closed) throw new ClosedError(`the WalWriter of this checkpoint (which stopped ${where})`);
   }
 
   /** Resolves once every checkpoint asked for so far has settled (fulfilled or not). */

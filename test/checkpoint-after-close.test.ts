@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { listCheckpoints } from '../lib/checkpoint/store';
+import { ClosedError } from '../lib/errors';
+import { recover } from '../lib/recover';
+import { jsonCodec } from '../lib/wal/codec';
+import { listSegments } from '../lib/wal/segment-files';
+import { dirKinds } from './fixtures/wal-dirs';
+
+// A checkpoint's disk work runs in steps off the event loop; between two of them the log's writer
+// may be closed, and once it is the lock may be another writer's (a second recover() of the
+// directory, here or in another process). The publisher then touches the directory no more: the
+// checkpoint rejects with ClosedError. log.close() itself waits for the checkpoints asked before
+// it; one asked while it closes must not run after it.
+
+type Op = { n: number };
+type State = { sum: number };
+const apply = (s: State, r: { payload: Op }): State => ({ sum: s.sum + r.payload.n });
+const options = { codec: jsonCodec<Op>(), stateCodec: jsonCodec<State>(), initial: { sum: 0 }, apply };
+
+describe('checkpoint: the writer closed before or between its steps', () => {
+  for (const kind of dirKinds().filter((k) => k.name !== 'SimulatedDirectory')) {
+    it(`a checkpoint asked while log.close() runs is refused, not published under the next writer (${kind.name})`, async () => {
+      try {
+        const dir = kind.make();
+        const log = await recover({ ...options, dir, writer: { maxSegmentSize: 256 }, retain: 1 });
+        let sum = 0;
+        for (let i = 0; i < 40; i++) sum += (await log.writer.appendDurable({ n: i }), i);
+        const segments = listSegments(dir).length;
+        const order: string[] = [];
+        const closing = log.close().then(() => order.push('closed'));
+        const late = log.checkpoint({ sum }).then(() => order.push('checkpoint published'), (err: unknown) => {
+          order.push('checkpoint refused');
+          return err;
+        });
+        await closing;
+        // The lock is free: the next writer may open the log at once.
+        const next = await recover({ ...options, dir, writer: true });
+        assert.ok((await late) instanceof ClosedError);
+        assert.deepEqual(order.sort(), ['checkpoint refused', 'closed']);
+        assert.deepEqual(listCheckpoints(dir), [], 'nothing published');
+        assert.equal(listSegments(dir).length, segments, 'nothing truncated');
+        assert.deepEqual([next.state, next.lastEntryId], [{ sum }, 40]);
+        await next.close();
+      } finally {
+        kind.cleanup();
+      }
+    });
+
+    it(`a writer closed once the checkpoint is durable: no truncation or pruning after it (${kind.name})`, async () => {
+      try {
+        const dir = kind.make();
+        let closeOnWritten = false;
+        let closing: Promise<void> | undefined;
+        const log = await recover({
+          ...options, dir, writer: { maxSegmentSize: 256 }, retain: 1,
+          observer: { onWritten: () => { if (closeOnWritten) closing = log.writer.close(); } },
+        });
+        let sum = 0;
+        for (let i = 0; i < 20; i++) sum += (await log.writer.appendDurable({ n: i }), i);
+        await log.checkpoint({ sum });
+        for (let i = 20; i < 40; i++) sum += (await log.writer.appendDurable({ n: i }), i);
+        const segments = listSegments(dir).length;
+        closeOnWritten = true;
+        await assert.rejects(log.checkpoint({ sum }), ClosedError);
+        await closing;
+        assert.deepEqual(listCheckpoints(dir).map((c) => c.lastEntryId), [20, 40], 'the durable checkpoint stays, the older one is not pruned');
+        assert.equal(listSegments(dir).length, segments, 'nothing truncated');
+        const next = await recover({ ...options, dir });
+        assert.deepEqual([next.state, next.checkpointEntryId], [{ sum }, 40]);
+      } finally {
+        kind.cleanup();
+      }
+    });
+  }
+});
