@@ -145,7 +145,9 @@ export class CheckpointPublisher<S, E> {
     // be what went missing).
     let written;
     try {
-      written = await publishCheckpointBytesAsync(this.dir, lastEntryId, bytes, this.observer, !this.dirMade);
+      written = await publishCheckpointBytesAsync(
+        this.dir, lastEntryId, bytes, this.observer, !this.dirMade, () => this.requireWriterOpen('with its file staged, before it took its name'),
+      );
       this.dirMade = true;
     } catch (err) {
       this.dirMade = false;

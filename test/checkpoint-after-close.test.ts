@@ -4,7 +4,9 @@ import { ClosedError } from '../lib/errors';
 import { recover } from '../lib/recover';
 import { jsonCodec } from '../lib/wal/codec';
 import { listSegments } from '../lib/wal/segment-files';
+import type { Directory } from '../lib/directory/directory';
 import { dirKinds } from './fixtures/wal-dirs';
+import { overriding } from './support/overriding';
 
 // A checkpoint's disk work runs in steps off the event loop; between two of them the log's writer
 // may be closed, and once it is the lock may be another writer's (a second recover() of the
@@ -67,6 +69,43 @@ describe('checkpoint: the writer closed before or between its steps', () => {
         assert.equal(listSegments(dir).length, segments, 'nothing truncated');
         const next = await recover({ ...options, dir });
         assert.deepEqual([next.state, next.checkpointEntryId], [{ sum }, 40]);
+      } finally {
+        kind.cleanup();
+      }
+    });
+
+    it(`a writer closed while the checkpoint is staged: not renamed to its name (${kind.name})`, async () => {
+      try {
+        const real = kind.make();
+        let closing: Promise<void> | undefined;
+        let closeWhileStaging = false;
+        let writer: { close(): Promise<void> } | undefined;
+        const stage = (): void => {
+          if (closeWhileStaging && writer !== undefined) closing = writer.close();
+        };
+        const dir = overriding<Directory>(real, {
+          // The writer closes while the staged file is written and fdatasynced (off the event loop on FsDirectory).
+          atomicWriteAsync: real.atomicWriteAsync === undefined ? undefined : async (path: string, data: Uint8Array) => {
+            stage();
+            await real.atomicWriteAsync!(path, data);
+          },
+          atomicWrite: (path: string, data: Uint8Array) => {
+            stage();
+            real.atomicWrite(path, data);
+          },
+        });
+        const log = await recover({ ...options, dir, writer: { maxSegmentSize: 256 }, retain: 1 });
+        writer = log.writer;
+        let sum = 0;
+        for (let i = 0; i < 20; i++) sum += (await log.writer.appendDurable({ n: i }), i);
+        await log.checkpoint({ sum });
+        for (let i = 20; i < 40; i++) sum += (await log.writer.appendDurable({ n: i }), i);
+        closeWhileStaging = true;
+        await assert.rejects(log.checkpoint({ sum }), ClosedError);
+        await closing;
+        assert.deepEqual(listCheckpoints(real).map((c) => c.lastEntryId), [20], 'the staged checkpoint took no name');
+        const next = await recover({ ...options, dir: real });
+        assert.deepEqual([next.state, next.lastEntryId], [{ sum }, 40]);
       } finally {
         kind.cleanup();
       }

@@ -246,10 +246,12 @@ export function publishCheckpointBytes(dir: Directory, lastEntryId: number, byte
 /**
  * publishCheckpointBytes with its write, fdatasync and directory fsyncs off the event loop where
  * the directory can (lib/directory/off-loop.ts). `makeDir`: false when this caller already made
- * checkpoints/ durable (its mkdirp fsyncs every parent on the calling thread).
+ * checkpoints/ durable (its mkdirp fsyncs every parent on the calling thread). `beforeRename`
+ * may throw to leave the staged file unnamed (the caller's writer closed while it was written).
  */
 export async function publishCheckpointBytesAsync(
   dir: Directory, lastEntryId: number, bytes: Uint8Array, observer: CheckpointObserver | undefined, makeDir: boolean,
+  beforeRename?: () => void,
 ): Promise<WrittenCheckpoint> {
   const path = checkpointPath(lastEntryId);
   if (makeDir) dir.mkdirp(CHECKPOINT_DIR);
@@ -258,6 +260,7 @@ export async function publishCheckpointBytesAsync(
   } catch (err) {
     throw stagingRefused(dir, err);
   }
+  beforeRename?.();
   await atomicRenameOffLoop(dir, CHECKPOINT_PENDING, path);
   return written(path, lastEntryId, bytes, observer);
 }
