@@ -1,11 +1,11 @@
 // Durable appends while the service checkpoints: the closed loop of durable.ts (256 producers,
-// raw codec, default options) on a log opened by recover(), with a checkpoint of an 8 MiB state
+// raw codec, default options) on a log opened by recover(), with a checkpoint of an 8 MiB state (by default)
 // every 400 ms, each truncating the segments the older of the two retained checkpoints covers
 // and pruning the oldest checkpoint. What a service sees of its checkpoints: appends/s, the tail
 // of the append latency, and the event loop's longest stall (perf_hooks.monitorEventLoopDelay).
 // Not part of the suite; run it beside an older tree to compare (bench/RESULTS.md).
 //
-//   npx tsc -p . && node dist/bench/checkpoint-under-load.js <native|ts> [producers=256] [durationMs=4000]
+//   npx tsc -p . && node dist/bench/checkpoint-under-load.js <native|ts> [producers=256] [durationMs=4000] [stateBytes=8388608]
 //
 // Prints one JSON line.
 
@@ -19,11 +19,12 @@ import { recover } from '../lib/recover';
 import { raw } from '../lib/wal/codec';
 import { closedLoop, PAYLOAD_BYTES } from './durable';
 
-const STATE_BYTES = 8 * 1024 * 1024;
+const DEFAULT_STATE_BYTES = 8 * 1024 * 1024;
 const CHECKPOINT_EVERY_MS = 400;
 
 async function main(): Promise<void> {
-  const [backendName, producersArg, durationArg] = process.argv.slice(2);
+  const [backendName, producersArg, durationArg, stateArg] = process.argv.slice(2);
+  const STATE_BYTES = Number(stateArg ?? DEFAULT_STATE_BYTES);
   const backend = backendName === 'native' ? nativeBackend() : backendName === 'ts' ? tsBackend() : undefined;
   if (backend === undefined) throw new Error('usage: node dist/bench/checkpoint-under-load.js <native|ts> [producers] [durationMs]');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-bench-checkpoint-'));
