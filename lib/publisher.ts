@@ -84,6 +84,11 @@ export class CheckpointPublisher<S, E> {
   private readonly damaged: Set<string>;
   /** Checkpoint files read back whole with a valid CRC (or written by this publisher). */
   private readonly verified: Set<string>;
+  /**
+   * Checkpoint files whose read-back failed with an IoError during the current publish: not
+   * counted, but not pruned either (the bytes may be fine), and read again by the next publish.
+   */
+  private readonly unreadable = new Set<string>();
   private readonly observer: CheckpointObserver | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   /** checkpoints/ was made durable by this publisher (its mkdirp fsyncs on the calling thread). */
@@ -129,6 +134,7 @@ export class CheckpointPublisher<S, E> {
   }
 
   private async publish(lastEntryId: number, bytes: Uint8Array): Promise<PublishedCheckpoint> {
+    this.unreadable.clear();
     // Ahead of the log: a checkpoint of another history. Only ahead of this checkpoint, it may be
     // one another publisher of this writer made meanwhile (the retention keeps the newest). A name
     // holding no regular file (a directory planted there) is no checkpoint of any history.
@@ -208,7 +214,7 @@ export class CheckpointPublisher<S, E> {
   }
 
   private async prune(): Promise<string[]> {
-    const pruned = await pruneCheckpointsAsync(this.dir, this.retain, { exclude: this.damaged, observer: this.observer });
+    const pruned = await pruneCheckpointsAsync(this.dir, this.retain, { exclude: this.damaged, unsure: this.unreadable, observer: this.observer });
     for (const p of pruned) {
       this.damaged.delete(p);
       this.verified.delete(p);
@@ -219,11 +225,12 @@ export class CheckpointPublisher<S, E> {
   /**
    * Last entry id of the oldest checkpoint pruning will keep; 0 while fewer than `retain` valid
    * ones exist. Each file counted is verified first (once per publisher): a damaged one joins
-   * `damaged`, so it is neither counted nor kept, and an older valid one takes its place.
+   * `damaged`, so it is neither counted nor kept, and an older valid one takes its place; an
+   * unreadable one joins `unreadable`: not counted either, but kept.
    */
   private truncationPoint(): number {
     for (;;) {
-      const { keep } = planRetention(this.dir, this.retain, this.damaged);
+      const { keep } = planRetention(this.dir, this.retain, this.damaged, this.unreadable);
       if (keep.length < this.retain) return 0;
       const unverified = keep.find((f) => !this.verified.has(f.path));
       if (unverified === undefined) return keep[0].lastEntryId;
@@ -233,6 +240,7 @@ export class CheckpointPublisher<S, E> {
 
   private verify(f: CheckpointFile): void {
     let problem: string;
+    let into = this.damaged;
     try {
       const read = readCheckpointFile(this.dir, f.path, f.lastEntryId);
       // Unsupported (a valid CRC, another version) is a checkpoint, just not this reader's.
@@ -242,16 +250,19 @@ export class CheckpointPublisher<S, E> {
       }
       problem = `is damaged @ ${read.offset}: ${read.reason}`;
     } catch (err) {
-      // A file that cannot be read back is no fallback either. Counted, it would let the WAL be
-      // truncated to it; failing the publish instead would fail every publish after this one.
+      // A file that cannot be read back now is no fallback we can count on. Counted, it would let
+      // the WAL be truncated to it; failing the publish instead would fail every publish after
+      // this one. Nothing says its bytes are bad, though (EIO for a while, a network file system
+      // reconnecting): pruned, a good fallback would be gone for a read that failed.
       if (!(err instanceof IoError)) throw err;
-      problem = `cannot be read: ${err.message}`;
+      problem = `cannot be read: ${err.message}; not counted toward retention, kept and read again next time`;
+      into = this.unreadable;
     }
-    this.damaged.add(f.path);
+    into.add(f.path);
     if (channels.diagnostic.hasSubscribers) {
       channels.diagnostic.publish({
         kind: 'checkpoint-damaged', path: f.path,
-        message: `retained checkpoint ${f.path} ${problem}; not counted toward retention, pruned`,
+        message: into === this.damaged ? `retained checkpoint ${f.path} ${problem}; not counted toward retention, pruned` : `retained checkpoint ${f.path} ${problem}`,
       });
     }
   }

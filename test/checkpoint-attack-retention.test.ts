@@ -131,6 +131,25 @@ describe(`checkpoint attack: truncation counts only valid checkpoints (retain ${
     await survivesNewestDamaged(dir, ops);
   });
 
+  it('retained checkpoints that cannot be read for a while (EIO) are kept, not pruned: once readable they are fallbacks again', async () => {
+    const dir = new SimulatedDirectory({ seed: 17 });
+    const ops: KvOp[] = [];
+    const ids = await build(dir, ops);
+    const h = await open(dir, true);
+    ingest(h, ops);
+    // Every older retained checkpoint fails to read during this publish only (a flaky path, a
+    // network file system reconnecting): nothing says their bytes are bad.
+    const faults = ids.slice(0, -1).map((id) => dir.injectFault({ op: 'read', error: 'EIO', path: checkpointPath(id), persistent: true }));
+    await h.checkpoint(h.state);
+    for (const f of faults) f.cancel();
+    ingest(h, ops);
+    await h.close();
+    assert.ok(faults.every((f) => f.fired > 0), 'the reads failed');
+    const left = listCheckpoints(dir).map((f) => f.lastEntryId);
+    for (const id of ids) assert.ok(left.includes(id), `checkpoint ${id} was deleted for a read that failed`);
+    await survivesNewestDamaged(dir, ops);
+  });
+
   it('each retained checkpoint is read back once per publisher, not at every publish', async () => {
     const dir = new SimulatedDirectory({ seed: 14 });
     const ops: KvOp[] = [];

@@ -298,6 +298,8 @@ export interface RetentionPlan {
   readonly remove: readonly CheckpointFile[];
   /** Names that hold no file (a directory planted there): neither kept nor deleted. */
   readonly notFiles: readonly CheckpointFile[];
+  /** Files in `unsure` newer than the oldest kept: not counted, not deleted either. */
+  readonly unsure: readonly CheckpointFile[];
 }
 
 /**
@@ -306,19 +308,21 @@ export interface RetentionPlan {
  * place among those kept: counted, it would let the publisher truncate the WAL back to it,
  * leaving fewer checkpoints to fall back on than `retain` promises.
  */
-export function planRetention(dir: Directory, retain: number, exclude?: ReadonlySet<string>): RetentionPlan {
+export function planRetention(dir: Directory, retain: number, exclude?: ReadonlySet<string>, unsure?: ReadonlySet<string>): RetentionPlan {
   if (!Number.isSafeInteger(retain) || retain < 1) throw new InvalidArgumentError(`retain must be an integer ≥ 1, got ${retain}`);
   const files = listCheckpoints(dir);
   const keep: CheckpointFile[] = [];
   const remove: CheckpointFile[] = [];
   const notFiles: CheckpointFile[] = [];
+  const unsureKept: CheckpointFile[] = [];
   for (let i = files.length - 1; i >= 0; i--) {
     const f = files[i];
     if (keep.length >= retain || exclude?.has(f.path) === true) remove.push(f);
+    else if (unsure?.has(f.path) === true) unsureKept.push(f);
     else if (holdsRegularFile(dir, f.path)) keep.unshift(f);
     else notFiles.push(f);
   }
-  return { keep, remove, notFiles };
+  return { keep, remove, notFiles, unsure: unsureKept };
 }
 
 /**
@@ -339,6 +343,12 @@ export function pruneCheckpointsAsync(dir: Directory, retain: number, options: P
 
 export interface PruneOptions {
   exclude?: ReadonlySet<string>;
+  /**
+   * Files whose bytes could not be read (an IoError), so neither known good nor known damaged:
+   * not counted toward `retain`, and not deleted while newer than the oldest checkpoint kept
+   * (a read that fails for a while says nothing about the bytes; deleted, a good fallback is lost).
+   */
+  unsure?: ReadonlySet<string>;
   observer?: CheckpointObserver;
 }
 
@@ -349,7 +359,7 @@ const SYNC_CHECKPOINT_DIR = Symbol('sync checkpoints/');
  * one fsync of checkpoints/ when anything went. Returns the paths deleted.
  */
 function* pruningSteps(dir: Directory, retain: number, options: PruneOptions): Generator<string | typeof SYNC_CHECKPOINT_DIR, string[], void> {
-  const plan = planRetention(dir, retain, options.exclude);
+  const plan = planRetention(dir, retain, options.exclude, options.unsure);
   const notFiles = [...plan.notFiles];
   const deleted: string[] = [];
   for (const f of plan.remove) {
