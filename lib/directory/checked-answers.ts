@@ -6,7 +6,8 @@ import type { Directory } from './directory';
 
 /**
  * dir.list(path), checked: an array of distinct names, each a string that is one entry's name
- * (not empty, not '.' or '..', no '/'). Anything else from a Directory of the caller's own is an
+ * (not empty, not '.' or '..', no '/'), none twice unless it holds U+FFFD (a name readdir could
+ * not decode, never one of the package's). Anything else from a Directory of the caller's own is an
  * IoError EIO: a string answered for the array would list as its letters (a log of no segments,
  * recovered as empty), a name twice would read as a duplicated segment (damage), and a Promise
  * or a name that is not a string as a TypeError from deep inside.
@@ -22,11 +23,15 @@ export function listNames(dir: Directory, path: string): string[] {
     if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name.includes('/')) {
       throw brokenContract(path, 'readdir', `list() answered ${shown(name)} among its names, not the name of an entry`);
     }
-    if (seen.has(name)) throw brokenContract(path, 'readdir', `list() answered the name ${JSON.stringify(name)} twice`);
+    // readdir decodes a name that is not UTF-8 with U+FFFD for each bad byte, so distinct files
+    // on disk ("junk\xfe", "junk\xff") list under one name. No name of the package's holds one.
+    if (seen.has(name) && !name.includes(UNDECODABLE)) throw brokenContract(path, 'readdir', `list() answered the name ${JSON.stringify(name)} twice`);
     seen.add(name);
   }
   return names as string[];
 }
+
+const UNDECODABLE = '\uFFFD';
 
 /** dir.exists(path), checked: a boolean (an async exists answers a Promise, which is truthy). */
 export function existsAt(dir: Directory, path: string): boolean {
