@@ -24,7 +24,7 @@
 // the WAL would reach back to fewer valid checkpoints than N.
 
 import type { Directory } from './directory/directory';
-import { ClosedError, InvalidArgumentError, InvalidStateError, IoError } from './errors';
+import { ClosedError, InvalidArgumentError, InvalidStateError, IoError, NotFoundError } from './errors';
 import { requireDirectory } from './guards';
 import { holdsRegularFile } from './directory/regular-file';
 import { channels } from './diagnostics';
@@ -254,6 +254,11 @@ export class CheckpointPublisher<S, E> {
       // the WAL be truncated to it; failing the publish instead would fail every publish after
       // this one. Nothing says its bytes are bad, though (EIO for a while, a network file system
       // reconnecting): pruned, a good fallback would be gone for a read that failed.
+      if (err instanceof NotFoundError) {
+        // Removed since it was listed (an operator, a tool): nothing to count or to keep.
+        this.unreadable.add(f.path);
+        return;
+      }
       if (!(err instanceof IoError)) throw err;
       problem = `cannot be read: ${err.message}; not counted toward retention, kept and read again next time`;
       into = this.unreadable;

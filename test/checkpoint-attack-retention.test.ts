@@ -150,6 +150,32 @@ describe(`checkpoint attack: truncation counts only valid checkpoints (retain ${
     await survivesNewestDamaged(dir, ops);
   });
 
+  for (const [when, atOpen] of [['when it is checked to be a file', 1], ['when it is read back', 2]] as const) {
+    it(`a retained checkpoint deleted by someone else after the listing, ${when}, does not fail the publish`, async () => {
+      const dir = new SimulatedDirectory({ seed: 18 });
+      const ops: KvOp[] = [];
+      const ids = await build(dir, ops);
+      const h = await open(dir, true);
+      ingest(h, ops);
+      // An operator (or a tool) removes an old checkpoint while the service publishes: the
+      // publisher listed it, and its read-back finds no file.
+      const gone = checkpointPath(ids[1]);
+      const openRead = dir.openRead.bind(dir);
+      let opens = 0;
+      dir.openRead = (p: string) => {
+        if (p === gone && ++opens === atOpen) dir.delete(gone);
+        return openRead(p);
+      };
+      const published = await h.checkpoint(h.state);
+      dir.openRead = openRead;
+      ingest(h, ops);
+      await h.close();
+      assert.ok(!dir.exists(gone), 'the file was deleted');
+      assert.ok(listCheckpoints(dir).some((f) => f.lastEntryId === published.lastEntryId));
+      await survivesNewestDamaged(dir, ops);
+    });
+  }
+
   it('each retained checkpoint is read back once per publisher, not at every publish', async () => {
     const dir = new SimulatedDirectory({ seed: 14 });
     const ops: KvOp[] = [];

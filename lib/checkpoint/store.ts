@@ -319,10 +319,26 @@ export function planRetention(dir: Directory, retain: number, exclude?: Readonly
     const f = files[i];
     if (keep.length >= retain || exclude?.has(f.path) === true) remove.push(f);
     else if (unsure?.has(f.path) === true) unsureKept.push(f);
-    else if (holdsRegularFile(dir, f.path)) keep.unshift(f);
-    else notFiles.push(f);
+    else {
+      const held = heldAt(dir, f.path);
+      if (held === 'file') keep.unshift(f);
+      else if (held === 'other') notFiles.push(f);
+    }
   }
   return { keep, remove, notFiles, unsure: unsureKept };
+}
+
+/**
+ * What a listed name holds by the time it is opened: gone is no file to keep or delete (an
+ * operator, a tool or the application's own pruning removed it after the listing).
+ */
+function heldAt(dir: Directory, path: string): 'file' | 'other' | 'gone' {
+  try {
+    return holdsRegularFile(dir, path) ? 'file' : 'other';
+  } catch (err) {
+    if (err instanceof NotFoundError) return 'gone';
+    throw err;
+  }
 }
 
 /**
