@@ -85,8 +85,8 @@ export class CheckpointPublisher<S, E> {
   /** Checkpoint files read back whole with a valid CRC (or written by this publisher). */
   private readonly verified: Set<string>;
   /**
-   * Checkpoint files whose read-back failed with an IoError during the current publish: not
-   * counted, but not pruned either (the bytes may be fine), and read again by the next publish.
+   * Checkpoint files whose read-back failed with an IoError (or found them gone) during the
+   * current publish: not counted, not pruned either (the bytes may be fine), read again next publish.
    */
   private readonly unreadable = new Set<string>();
   private readonly observer: CheckpointObserver | undefined;
