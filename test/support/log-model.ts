@@ -88,6 +88,16 @@ export class LogModel {
     this.acked = last;
     if (first > this.firstRetained) this.firstRetained = first;
   }
+
+  /**
+   * A writer opened on the log continues after `last`, but a power cut fired inside its open, so
+   * what it found is not known durable: only the entries past `last` go, which it did not find
+   * (never acknowledged, or the check would have failed), and nothing more counts as acknowledged.
+   */
+  continuesAfter(last: number): void {
+    assert.ok(this.acked <= last, `a writer continues after ${last}, but entries up to ${this.acked} were acknowledged durable`);
+    if (this.payloads.length > last) this.payloads.length = last;
+  }
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array | undefined): boolean {

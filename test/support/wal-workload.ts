@@ -659,7 +659,13 @@ export class WalRun {
     this.phase = 'open';
     const w = hasLog ? WalWriter.resume(this.writerDirectory(), this.writerOptions()) : WalWriter.open(this.writerDirectory(), this.writerOptions());
     this.phase = 'writer';
-    if (this.cutHappened()) return w;
+    if (this.cutHappened()) {
+      // The model must still stand where this writer continues (the calls after it run on it until
+      // the cut is recovered): after a kill whose reopen failed, it held the dead process's
+      // unsynced entries, which this open did not find (wal-faults, seed 2053181505).
+      this.model.continuesAfter(w.nextEntryId - 1);
+      return w;
+    }
     const after = this.model.check(records, w.nextEntryId, `resume after ${what}`);
     this.model.recovered(after.first, after.last);
     assert.equal(w.durableEntryId, after.last, 'a resumed writer reports what it found as durable');
