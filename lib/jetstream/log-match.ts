@@ -2,6 +2,7 @@ import type { Directory } from '../directory/directory';
 import { JetStreamError } from '../errors';
 import { raw } from '../wal/codec';
 import { WalReader, type WalRecord } from '../wal/reader';
+import { listSegments, readValidSegmentHeader } from '../wal/segment-files';
 import type { ResumePoint } from './resume-point';
 
 // Whether the stream is this log's. Message ids are entry ids, which every log numbers from 1, so
@@ -21,20 +22,41 @@ export async function checkStreamIsThisLog(
   dir: Directory, maxPayloadSize: number, stream: string, tail: StreamTail | undefined, point: ResumePoint,
 ): Promise<void> {
   if (tail !== undefined) {
-    const own = await firstEntryFrom(dir, maxPayloadSize, tail.entryId);
+    const own = await entryOf(dir, maxPayloadSize, tail.entryId);
     if (own === undefined) {
       throw new JetStreamError('log-mismatch', `stream ${stream} holds entry ${tail.entryId} (seq ${tail.seq}), past the end of this log: it belongs to another log, or this log lost entries it had shipped; ship this log to a new stream or subject`);
     }
     // A log truncated past the entry cannot vouch for it either way.
-    if (own.entryId === tail.entryId && !sameBytes(own.payload, tail.payload)) {
+    if (own !== BEFORE_THE_LOG && !sameBytes(own.payload, tail.payload)) {
       throw new JetStreamError('log-mismatch', `stream ${stream} holds other bytes as entry ${tail.entryId} (seq ${tail.seq}) than this log: it belongs to another log; ship this log to a new stream or subject`);
     }
   }
   // The tail found in the log already proves the log reaches any point up to it.
   const provenThrough = tail?.entryId ?? 0;
-  if (point.entryId > provenThrough && await firstEntryFrom(dir, maxPayloadSize, point.entryId) === undefined) {
+  if (point.entryId > provenThrough && await entryOf(dir, maxPayloadSize, point.entryId) === undefined) {
     throw new JetStreamError('log-mismatch', `shipping would resume after entry ${point.entryId}, past the end of this log (the forwarder cursor or stream ${stream} is another log's, or this log lost entries it had shipped); move the cursor away and ship this log to a new stream or subject`);
   }
+}
+
+const BEFORE_THE_LOG = 'before-the-log';
+
+/**
+ * This log's entry `id`; BEFORE_THE_LOG when the log starts after it (truncated, or restarted
+ * after a checkpoint: recover()), whether or not it holds an entry yet; undefined when the log
+ * ends before it. A log that holds no entry still knows where it goes on: its final segment's
+ * first id.
+ */
+async function entryOf(dir: Directory, maxPayloadSize: number, id: number): Promise<WalRecord<Uint8Array> | typeof BEFORE_THE_LOG | undefined> {
+  const first = await firstEntryFrom(dir, maxPayloadSize, id);
+  if (first !== undefined) return first.entryId === id ? first : BEFORE_THE_LOG;
+  return id < finalFirstEntryId(dir) ? BEFORE_THE_LOG : undefined;
+}
+
+/** The first id of the segment the writer appends to (1 for a log with none; 0 when its header does not read: no proof). */
+function finalFirstEntryId(dir: Directory): number {
+  const segments = listSegments(dir);
+  if (segments.length === 0) return 1;
+  return readValidSegmentHeader(dir, segments[segments.length - 1])?.firstEntryId ?? 0;
 }
 
 async function firstEntryFrom(dir: Directory, maxPayloadSize: number, id: number): Promise<WalRecord<Uint8Array> | undefined> {
