@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { writeCheckpoint } from '../lib/checkpoint/store';
+import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { writeCursor } from '../lib/jetstream/cursor';
 import { JetStreamForwarder } from '../lib/jetstream/index';
 import { recover } from '../lib/recover';
 import { raw } from '../lib/wal/codec';
+import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalWriter } from '../lib/wal/writer';
 import { requireNatsServer, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
+import { overriding } from './support/overriding';
 import { createStream, readStream, shipAndStop, until, withConnection } from './support/jetstream-stream';
 
 // log-match.ts must not stop a healthy forwarder: a log whose entries were all truncated or
@@ -88,5 +91,36 @@ describe('JetStream forwarder: log-match on a log restarted or truncated past th
     await until('33 shipped', () => f.stats().shippedEntryId === 33);
     const stored = await readStream(server.url, stream);
     assert.deepEqual(stored.map((m) => [m.seq, Number(m.msgId)]), [[31, 31], [32, 32], [33, 33]]);
+  });
+
+  it('a checkpoint truncating shipped segments while start() reads the log (a step inside every other read): start() ships the rest, nothing stops', async () => {
+    const { stream, subject } = names();
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const plain = new FsDirectory(tempDir('durability-lm-'));
+    const writer = WalWriter.open(plain, { codec: raw, maxSegmentSize: 4096 });
+    await shipAndStop(plain, writer, { servers: server.url, stream, subject }, 1200);
+    for (let i = 1201; i <= 1220; i++) writer.append(enc(`unshipped ${i}`));
+    await writer.close();
+
+    // Each step removes the oldest segment the forwarder let go (all of it shipped), as a
+    // checkpoint's truncation does one unlink at a time, landing after every other listing of wal/.
+    let listings = 0;
+    let removed = 0;
+    const racing: Directory = overriding<Directory>(plain, {
+      list: (p: string) => {
+        const names = plain.list(p);
+        if (p === 'wal' && listings++ % 2 === 0) {
+          const oldest = new WalMaintenance(plain).segmentRanges()[0];
+          if (oldest.lastEntryId <= 1200 && new WalMaintenance(plain).truncatePrefix(oldest.lastEntryId).removed.length > 0) removed++;
+        }
+        return names;
+      },
+    });
+    const f = new JetStreamForwarder({ dir: racing, servers: server.url, stream, subject });
+    stop.push(f);
+    await f.start();
+    await until('1220 shipped', () => f.stats().shippedEntryId === 1220);
+    assert.ok(removed >= 2, `${removed} segments removed during the start`);
+    assert.deepEqual((await readStream(server.url, stream)).map((m) => Number(m.msgId)), Array.from({ length: 1220 }, (_, i) => i + 1));
   });
 });

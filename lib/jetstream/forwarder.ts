@@ -27,6 +27,7 @@ import { raw, type Codec } from '../wal/codec';
 import { Backlog, type ForwarderStats } from './backlog';
 import { readCursor, writeCursor, type ForwarderCursor } from './cursor';
 import { checkStreamIsThisLog } from './log-match';
+import { readingUnderTruncation } from './log-reads';
 import { isFatal, typedError } from './nats-errors';
 import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
 import { StreamLink } from './stream-link';
@@ -261,11 +262,14 @@ export class JetStreamForwarder {
    */
   private async rewind(point: ResumePoint, last: number): Promise<void> {
     const lost = this.backlog.shipped;
-    let bytes = 0;
-    await this.frameSizes(point.entryId + 1, (id, frameBytes) => {
-      if (id > lost) return false;
-      bytes += frameBytes;
-      return true;
+    const bytes = await readingUnderTruncation(this.options.dir, async () => {
+      let sum = 0;
+      await this.frameSizes(point.entryId + 1, (id, frameBytes) => {
+        if (id > lost) return false;
+        sum += frameBytes;
+        return true;
+      });
+      return sum;
     });
     this.backlog.rewindTo(point.entryId, bytes);
     this.publish('rewind', { fromEntryId: lost, toEntryId: point.entryId, streamLastSeq: last });
@@ -275,11 +279,12 @@ export class JetStreamForwarder {
   /** Counts the bytes of entries already in the log that wait to be shipped (once, at start). */
   private async scanBacklog(after: number): Promise<void> {
     this.scanned = true;
-    await this.frameSizes(after + 1, (id, frameBytes) => {
+    // Read again from the start under a truncation: see() counts each entry once.
+    await readingUnderTruncation(this.options.dir, () => this.frameSizes(after + 1, (id, frameBytes) => {
       if (this.backlog.firstHooked !== undefined && id >= this.backlog.firstHooked) return false;
       this.backlog.see(id, frameBytes);
       return true;
-    });
+    }));
   }
 
   /** Hands `visit` each entry's frame size from entry `from` on (sizes only, no payload), until it returns false. */

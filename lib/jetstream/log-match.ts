@@ -1,8 +1,9 @@
 import type { Directory } from '../directory/directory';
-import { JetStreamError, NotFoundError } from '../errors';
+import { JetStreamError } from '../errors';
 import { raw } from '../wal/codec';
 import { WalReader, type WalRecord } from '../wal/reader';
 import { listSegments, readValidSegmentHeader } from '../wal/segment-files';
+import { readingUnderTruncation } from './log-reads';
 import type { ResumePoint } from './resume-point';
 
 // Whether the stream is this log's. Message ids are entry ids, which every log numbers from 1, so
@@ -59,24 +60,12 @@ function finalFirstEntryId(dir: Directory): number {
   return readValidSegmentHeader(dir, segments[segments.length - 1])?.firstEntryId ?? 0;
 }
 
-/**
- * A segment the read listed can be gone by the time its header is read: a checkpoint's truncation
- * runs in steps off the event loop (and its unlinks on the thread pool), so it can land inside
- * this read. It removes only a prefix of the log, segments the forwarder let go, so the log is
- * listed and read again, a bounded number of times (each truncation step removes one segment).
- */
-const READS_UNDER_TRUNCATION = 8;
-
 async function firstEntryFrom(dir: Directory, maxPayloadSize: number, id: number): Promise<WalRecord<Uint8Array> | undefined> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const reader = new WalReader(dir, { codec: raw, maxPayloadSize });
-      for await (const r of reader.records({ fromEntryId: id, mode: 'bestEffortTail' })) return r;
-      return undefined;
-    } catch (err) {
-      if (!(err instanceof NotFoundError) || attempt >= READS_UNDER_TRUNCATION) throw err;
-    }
-  }
+  return readingUnderTruncation(dir, async () => {
+    const reader = new WalReader(dir, { codec: raw, maxPayloadSize });
+    for await (const r of reader.records({ fromEntryId: id, mode: 'bestEffortTail' })) return r;
+    return undefined;
+  });
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
