@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
-import { JetStreamError } from '../lib/errors';
+import { JetStreamError, NotFoundError } from '../lib/errors';
 import { checkStreamIsThisLog } from '../lib/jetstream/log-match';
 import { raw } from '../lib/wal/codec';
 import { MAX_PAYLOAD_SIZE } from '../lib/wal/format';
@@ -36,7 +36,7 @@ describe('log-match while the log is truncated under it', () => {
     assert.ok(ends[1] < 80, `segments end at ${ends.join(', ')}`);
     let through = ends[0];
 
-    // A truncation of everything shipped before entry 80, landing right after the check listed wal/.
+    // A truncation of the oldest segment (all of it shipped), landing right after the check listed wal/.
     let truncated = false;
     const racing: Directory = overriding<Directory>(dir, {
       list: (p: string) => {
@@ -58,5 +58,27 @@ describe('log-match while the log is truncated under it', () => {
     const stranger = { entryId: 80, seq: 80, payload: new TextEncoder().encode('another log') };
     await assert.rejects(checkStreamIsThisLog(racing, MAX_PAYLOAD_SIZE, 'S', stranger, { entryId: 80, seq: 80 }), (e: unknown) => e instanceof JetStreamError && e.reason === 'log-mismatch');
     assert.ok(truncated, 'the second truncation ran inside the check');
+  });
+
+  it('a segment gone from the middle of the log under the check is no truncation: its NotFoundError stands', async () => {
+    const dir = new FsDirectory(root);
+    const w = WalWriter.open(dir, { codec: raw, maxSegmentSize: 4096 });
+    for (let i = 1; i <= 100; i++) w.append(entry(i));
+    await w.close();
+    const segments = listSegments(dir);
+    assert.ok(segments.length >= 3, `${segments.length} segments`);
+    let deleted = false;
+    const racing: Directory = overriding<Directory>(dir, {
+      list: (p: string) => {
+        const names = dir.list(p);
+        if (!deleted && p === 'wal') {
+          deleted = true;
+          dir.delete(segments[1].path);
+        }
+        return names;
+      },
+    });
+    const tail = { entryId: 100, seq: 100, payload: entry(100) };
+    await assert.rejects(checkStreamIsThisLog(racing, MAX_PAYLOAD_SIZE, 'S', tail, { entryId: 100, seq: 100 }), (e: unknown) => e instanceof NotFoundError && e.path === segments[1].path);
   });
 });
