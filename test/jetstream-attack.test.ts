@@ -9,7 +9,7 @@ import { CURSOR_FILE, JetStreamForwarder } from '../lib/jetstream/index';
 import { raw } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalWriter } from '../lib/wal/writer';
-import { requireNatsServer, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
+import { type NatsNode, tempDir, usingNatsServer } from './support/nats-server';
 import { assertStreamMatchesLog, createStream, readStream, shipAndStop, until, withConnection } from './support/jetstream-stream';
 
 // Attacks on the forwarder's promise (every entry in the stream once, in order; nothing truncated
@@ -49,19 +49,22 @@ function isReason(reason: string): (err: unknown) => boolean {
 
 describe('JetStream forwarder under attack (real nats-server)', function () {
   this.timeout(60000);
-  let server: NatsNode;
+  let server!: NatsNode;
   const stop: JetStreamForwarder[] = [];
+  usingNatsServer((s) => (server = s), stop);
 
-  before(async () => {
-    requireNatsServer();
-    server = await startServer();
-  });
-  afterEach(async () => {
-    server.freeze(false);
-    if (!server.alive) await server.start();
-    for (const f of stop.splice(0)) await f.stop();
-  });
-  after(stopAll);
+  /** Appends entries 51..60, ships them with a new forwarder, and checks the stream holds the log's 60, in order. */
+  async function shipTheRestAndMatch(dir: FsDirectory, writer: WalWriter<Uint8Array>, stream: string, subject: string): Promise<void> {
+    for (let i = 51; i <= 60; i++) writer.append(enc(`a ${i}`));
+    await writer.sync();
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+    stop.push(f);
+    await f.start();
+    await until('60 shipped', () => f.stats().shippedEntryId === 60);
+    await f.stop();
+    await writer.close();
+    assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 60);
+  }
 
   it('the server SIGKILLed and restarted on its store and port in the middle of a burst: every entry once, in order', async () => {
     const dir = new FsDirectory(tempDir('durability-ja-'));
@@ -146,15 +149,7 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     // "entryId":50 -> "entryId":58 is one bit (0x30 -> 0x38); the file stays a valid cursor.
     const text = fs.readFileSync(path.join(root, CURSOR_FILE), 'utf8');
     fs.writeFileSync(path.join(root, CURSOR_FILE), text.replace('"entryId":50', '"entryId":58'));
-    for (let i = 51; i <= 60; i++) writer.append(enc(`a ${i}`));
-    await writer.sync();
-    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
-    stop.push(f);
-    await f.start();
-    await until('60 shipped', () => f.stats().shippedEntryId === 60);
-    await f.stop();
-    await writer.close();
-    assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 60);
+    await shipTheRestAndMatch(dir, writer, stream, subject);
   });
 
   it('a cursor without a sequence that says more than the stream holds: the stream wins, no entry is skipped', async () => {
@@ -166,15 +161,7 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     await shipAndStop(dir, writer, { servers: server.url, stream, subject }, 50);
     // As a forwarder writes one when it knows no sequence for the entry (after a resync from the cursor).
     writeCursor(dir, { version: 1, stream, subject, entryId: 58, seq: 0, updatedAt: Date.now() });
-    for (let i = 51; i <= 60; i++) writer.append(enc(`a ${i}`));
-    await writer.sync();
-    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
-    stop.push(f);
-    await f.start();
-    await until('60 shipped', () => f.stats().shippedEntryId === 60);
-    await f.stop();
-    await writer.close();
-    assert.equal(await assertStreamMatchesLog(server.url, stream, dir), 60);
+    await shipTheRestAndMatch(dir, writer, stream, subject);
   });
 
   it('a cursor past the log\'s end, into a stream that holds nothing: start() refuses it (log-mismatch)', async () => {

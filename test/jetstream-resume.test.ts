@@ -8,7 +8,7 @@ import { CURSOR_FILE, JetStreamForwarder, readCursor } from '../lib/jetstream/in
 import { jsonCodec, raw } from '../lib/wal/codec';
 import { recover } from '../lib/recover';
 import { WalWriter } from '../lib/wal/writer';
-import { requireNatsServer, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
+import { type NatsNode, startServer, tempDir, usingNatsServer } from './support/nats-server';
 import { assertStreamMatchesLog, createStream, readStream, shipAndStop, until, withConnection } from './support/jetstream-stream';
 
 // Where the forwarder resumes when the stream is not what it acknowledged, and how it stops:
@@ -42,19 +42,9 @@ async function collecting<T>(kind: string, run: (events: Record<string, unknown>
 
 describe('JetStream forwarder: resuming against a stream that changed (real nats-server)', function () {
   this.timeout(60000);
-  let server: NatsNode;
+  let server!: NatsNode;
   const stop: JetStreamForwarder[] = [];
-
-  before(async () => {
-    requireNatsServer();
-    server = await startServer();
-  });
-  afterEach(async () => {
-    server.freeze(false);
-    if (!server.alive) await server.start();
-    for (const f of stop.splice(0)) await f.stop();
-  });
-  after(stopAll);
+  usingNatsServer((s) => (server = s), stop);
 
   it('log.checkpoint() keeps the segments the forwarder has not shipped; everything reaches the stream once NATS is back', async () => {
     const dir = new FsDirectory(tempDir('durability-jr-'));

@@ -3,7 +3,7 @@ import { FsDirectory } from '../lib/directory/fs';
 import { JetStreamForwarder } from '../lib/jetstream/index';
 import { raw } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
-import { requireNatsServer, startServer, stopAll, tempDir, type NatsNode } from './support/nats-server';
+import { type NatsNode, tempDir, usingNatsServer } from './support/nats-server';
 import { createStream, readStream, until } from './support/jetstream-stream';
 
 // After a failure the forwarder asks the stream what each unacknowledged publish became (absent,
@@ -14,18 +14,9 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 describe('JetStream forwarder: the window check after a failure, on a stream with limits (real nats-server)', function () {
   this.timeout(60000);
-  let server: NatsNode;
+  let server!: NatsNode;
   const stop: JetStreamForwarder[] = [];
-
-  before(async () => {
-    requireNatsServer();
-    server = await startServer();
-  });
-  afterEach(async () => {
-    server.freeze(false);
-    for (const f of stop.splice(0)) await f.stop();
-  });
-  after(stopAll);
+  usingNatsServer((s) => (server = s), stop);
 
   it('a window that timed out, then was stored and mostly removed by max_msgs: shipping goes on, nothing stops', async () => {
     const dir = new FsDirectory(tempDir('durability-jw-'));

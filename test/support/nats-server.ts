@@ -228,3 +228,24 @@ export class Relay {
     }
   }
 }
+
+/**
+ * In the calling describe(): one nats-server for its tests (handed to `use` once started), and
+ * after each test the server thawed and restarted where the test froze or killed it, and the
+ * forwarders pushed onto `stop` stopped.
+ */
+export function usingNatsServer(use: (server: NatsNode) => void, stop: { stop(): Promise<unknown> }[]): void {
+  let server: NatsNode | undefined;
+  before(async () => {
+    requireNatsServer();
+    server = await startServer();
+    use(server);
+  });
+  afterEach(async () => {
+    if (server === undefined) return;
+    server.freeze(false);
+    if (!server.alive) await server.start();
+    for (const f of stop.splice(0)) await f.stop();
+  });
+  after(stopAll);
+}
