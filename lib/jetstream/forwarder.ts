@@ -23,11 +23,12 @@ import { BackpressureError, DurabilityError, InvalidStateError, JetStreamError, 
 import { FRAME_HEADER_SIZE } from '../wal/format';
 import type { WalObserver } from '../wal/observer';
 import { WalReader } from '../wal/reader';
-import { raw, type Codec } from '../wal/codec';
+import { raw } from '../wal/codec';
 import { Backlog, type ForwarderStats } from './backlog';
-import { readCursor, writeCursor, type ForwarderCursor } from './cursor';
+import { CursorKeeper } from './cursor-keeper';
+import { sleep } from './sleep';
 import { checkStreamIsThisLog } from './log-match';
-import { readingUnderTruncation } from './log-reads';
+import { frameSizes, readingUnderTruncation } from './log-reads';
 import { isFatal, typedError } from './nats-errors';
 import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
 import { StreamLink } from './stream-link';
@@ -46,9 +47,6 @@ interface InFlight {
   ack?: PubAck;
   error?: unknown;
 }
-
-/** A byte-length codec: the start-up scan needs sizes, not payloads. */
-const lengthOnly: Codec<number> = { name: 'length', encode: () => new Uint8Array(0), decode: (b) => b.length };
 
 export class JetStreamForwarder {
   readonly options: ResolvedForwarderOptions;
@@ -70,10 +68,7 @@ export class JetStreamForwarder {
   private fatal: unknown;
   private inflight: InFlight[] = [];
   private expectSeq: number | undefined;
-  private cursorWrittenAt = 0;
-  private cursorEntry = 0;
-  /** When the cursor file was written (undefined: there is none). */
-  private cursorAt: number | undefined;
+  private readonly cursor: CursorKeeper;
   private errors = 0;
   private overflowing = false;
   /**
@@ -91,14 +86,14 @@ export class JetStreamForwarder {
   constructor(options: JetStreamForwarderOptions) {
     this.options = resolveForwarderOptions(options);
     this.link = new StreamLink(this.options, (kind, extra) => this.publish(kind, extra));
-    const cursor = readCursor(this.options.dir, this.options.cursorPath);
-    if (cursor !== undefined && (cursor.stream !== this.options.stream || cursor.subject !== this.options.subject)) {
-      throw new JetStreamError('stream-subjects', `${this.options.cursorPath} belongs to stream ${cursor.stream} subject ${cursor.subject}, not ${this.options.stream} ${this.options.subject}; move it away to ship this log elsewhere`);
-    }
-    this.cursorEntry = cursor?.entryId ?? 0;
-    this.cursorAt = cursor?.updatedAt;
+    this.cursor = new CursorKeeper(this.options, (err) => {
+      // The stream stays the resume point; a stale cursor only matters after retention.
+      this.errors++;
+      this.publish('error', { error: err, fatal: false });
+    });
+    const cursor = this.cursor.found;
     if (cursor !== undefined && cursor.seq > 0 && cursor.entryId > 0) this.anchor = { entryId: cursor.entryId, seq: cursor.seq, at: cursor.updatedAt };
-    this.backlog = new Backlog(this.cursorEntry);
+    this.backlog = new Backlog(this.cursor.entryId);
     const self = this;
     this.observer = {
       admit(frameBytes: number): void { self.admit(frameBytes); },
@@ -224,7 +219,7 @@ export class JetStreamForwarder {
     const stream = await this.link.state();
     const last = stream.last;
     await this.checkWindowStored(last);
-    const point = resumePoint(stream, this.anchor, this.cursorEntry, this.cursorAt);
+    const point = resumePoint(stream, this.anchor, this.cursor.entryId, this.cursor.at);
     await checkStreamIsThisLog(this.options.dir, this.options.maxPayloadSize, this.options.stream, stream.tail, point);
     // Publishes of a failed session that the stream did store count as shipped.
     for (const f of this.inflight) if (f.id <= point.entryId && f.id > this.backlog.shipped) this.backlog.acked(f.id, f.bytes);
@@ -264,7 +259,7 @@ export class JetStreamForwarder {
     const lost = this.backlog.shipped;
     const bytes = await readingUnderTruncation(this.options.dir, async () => {
       let sum = 0;
-      await this.frameSizes(point.entryId + 1, (id, frameBytes) => {
+      await frameSizes(this.options.dir, this.options.maxPayloadSize, point.entryId + 1, (id, frameBytes) => {
         if (id > lost) return false;
         sum += frameBytes;
         return true;
@@ -273,26 +268,18 @@ export class JetStreamForwarder {
     });
     this.backlog.rewindTo(point.entryId, bytes);
     this.publish('rewind', { fromEntryId: lost, toEntryId: point.entryId, streamLastSeq: last });
-    this.writeCursorNow(point.entryId, point.seq);
+    this.cursor.write(point.entryId, point.seq);
   }
 
   /** Counts the bytes of entries already in the log that wait to be shipped (once, at start). */
   private async scanBacklog(after: number): Promise<void> {
     this.scanned = true;
     // Read again from the start under a truncation: see() counts each entry once.
-    await readingUnderTruncation(this.options.dir, () => this.frameSizes(after + 1, (id, frameBytes) => {
+    await readingUnderTruncation(this.options.dir, () => frameSizes(this.options.dir, this.options.maxPayloadSize, after + 1, (id, frameBytes) => {
       if (this.backlog.firstHooked !== undefined && id >= this.backlog.firstHooked) return false;
       this.backlog.see(id, frameBytes);
       return true;
     }));
-  }
-
-  /** Hands `visit` each entry's frame size from entry `from` on (sizes only, no payload), until it returns false. */
-  private async frameSizes(from: number, visit: (entryId: number, frameBytes: number) => boolean): Promise<void> {
-    const reader = new WalReader(this.options.dir, { codec: lengthOnly, maxPayloadSize: this.options.maxPayloadSize });
-    for await (const r of reader.records({ fromEntryId: from, mode: 'bestEffortTail' })) {
-      if (!visit(r.entryId, r.payload + FRAME_HEADER_SIZE)) break;
-    }
   }
 
   private async loop(): Promise<void> {
@@ -413,26 +400,8 @@ export class JetStreamForwarder {
   }
 
   private saveCursor(force: boolean): void {
-    const now = Date.now();
-    if (this.backlog.shipped <= this.cursorEntry || (!force && now - this.cursorWrittenAt < this.options.cursorIntervalMs)) return;
     const shipped = this.backlog.shipped;
-    this.writeCursorNow(shipped, this.anchor?.entryId === shipped ? this.anchor.seq : 0);
-  }
-
-  /** `seq`: the stream sequence of `entryId`'s message (0: unknown). */
-  private writeCursorNow(entryId: number, seq: number): void {
-    const now = Date.now();
-    const cursor: ForwarderCursor = { version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now };
-    try {
-      writeCursor(this.options.dir, cursor, this.options.cursorPath);
-      this.cursorEntry = cursor.entryId;
-      this.cursorAt = now;
-      this.cursorWrittenAt = now;
-    } catch (err) {
-      // The stream stays the resume point; a stale cursor only matters after retention.
-      this.errors++;
-      this.publish('error', { error: err, fatal: false });
-    }
+    this.cursor.save(shipped, this.anchor?.entryId === shipped ? this.anchor.seq : 0, force);
   }
 
   private async waitWindow(size: number, signal: AbortSignal): Promise<void> {
@@ -464,18 +433,6 @@ export class JetStreamForwarder {
     if (!channels.jetstream.hasSubscribers) return;
     channels.jetstream.publish({ kind, stream: this.options.stream, subject: this.options.subject, ...extra, stats: this.stats() });
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 /** Creates a forwarder and starts it. */

@@ -1,6 +1,8 @@
 import type { Directory } from '../directory/directory';
 import { NotFoundError } from '../errors';
-import { WAL_DIR } from '../wal/format';
+import type { Codec } from '../wal/codec';
+import { FRAME_HEADER_SIZE, WAL_DIR } from '../wal/format';
+import { WalReader } from '../wal/reader';
 import { listSegments } from '../wal/segment-files';
 
 // The forwarder reads the log (log-match, the backlog scan, a rewind) while the application may
@@ -34,4 +36,15 @@ function segmentIdOf(path: string): number | undefined {
 
 function firstSegmentId(dir: Directory): number {
   return listSegments(dir)[0]?.segmentId ?? Number.MAX_SAFE_INTEGER;
+}
+
+/** A byte-length codec: the forwarder's scans need sizes, not payloads. */
+const lengthOnly: Codec<number> = { name: 'length', encode: () => new Uint8Array(0), decode: (b) => b.length };
+
+/** Hands `visit` each entry's frame size from entry `from` on (sizes only, no payload), until it returns false. */
+export async function frameSizes(dir: Directory, maxPayloadSize: number, from: number, visit: (entryId: number, frameBytes: number) => boolean): Promise<void> {
+  const reader = new WalReader(dir, { codec: lengthOnly, maxPayloadSize });
+  for await (const r of reader.records({ fromEntryId: from, mode: 'bestEffortTail' })) {
+    if (!visit(r.entryId, r.payload + FRAME_HEADER_SIZE)) break;
+  }
 }

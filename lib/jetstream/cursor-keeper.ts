@@ -1,0 +1,48 @@
+import { JetStreamError } from '../errors';
+import { readCursor, writeCursor, type ForwarderCursor } from './cursor';
+import type { ResolvedForwarderOptions } from './options';
+
+// The forwarder's cursor file as it keeps it: read (and checked to be this stream's) at
+// construction, written at most every cursorIntervalMs as shipping moves on, at once when asked.
+// A failed write is reported, not fatal: the stream stays the resume point, and a stale cursor
+// only matters after the stream's retention removed messages.
+
+export class CursorKeeper {
+  /** The entry id the cursor file names (0: none). */
+  entryId: number;
+  /** When the cursor file was written (undefined: there is none). */
+  at: number | undefined;
+  /** What the file held at construction. */
+  readonly found: ForwarderCursor | undefined;
+  private writtenAt = 0;
+
+  constructor(private readonly options: ResolvedForwarderOptions, private readonly failed: (err: unknown) => void) {
+    const cursor = readCursor(options.dir, options.cursorPath);
+    if (cursor !== undefined && (cursor.stream !== options.stream || cursor.subject !== options.subject)) {
+      throw new JetStreamError('stream-subjects', `${options.cursorPath} belongs to stream ${cursor.stream} subject ${cursor.subject}, not ${options.stream} ${options.subject}; move it away to ship this log elsewhere`);
+    }
+    this.found = cursor;
+    this.entryId = cursor?.entryId ?? 0;
+    this.at = cursor?.updatedAt;
+  }
+
+  /** Writes `shipped` (`seq`: its stream sequence, 0 unknown) when past the file's entry and, unless `force`, the interval has passed. */
+  save(shipped: number, seq: number, force: boolean): void {
+    if (shipped <= this.entryId || (!force && Date.now() - this.writtenAt < this.options.cursorIntervalMs)) return;
+    this.write(shipped, seq);
+  }
+
+  /** `seq`: the stream sequence of `entryId`'s message (0: unknown). */
+  write(entryId: number, seq: number): void {
+    const now = Date.now();
+    const cursor: ForwarderCursor = { version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now };
+    try {
+      writeCursor(this.options.dir, cursor, this.options.cursorPath);
+      this.entryId = cursor.entryId;
+      this.at = now;
+      this.writtenAt = now;
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+}
