@@ -177,6 +177,60 @@ describe('observer hooks that call the writer back', () => {
     assert.equal(entries(dir).length, 2 * MAX_HOOK_GENERATIONS + 2);
   });
 
+  it('an onAppend that appends twice on every onAppend is refused after MAX_HOOK_GENERATIONS hook calls instead of doubling to 2^64', async () => {
+    const dir = new MemoryDirectory();
+    let invocations = 0;
+    const refusals: unknown[] = [];
+    await withDiagnostics((events) => {
+      const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+        codec: raw,
+        observer: {
+          onAppend: (id) => {
+            // Bounded here so that, without the limit, the test fails instead of running for ever.
+            if (++invocations > 100 * MAX_HOOK_GENERATIONS) return;
+            try {
+              w.append(text(`left of ${id}`));
+              w.append(text(`right of ${id}`));
+            } catch (err) {
+              refusals.push(err);
+              throw err;
+            }
+          },
+        },
+      });
+      assert.equal(w.append(text('first')), 1);
+      assert.equal(w.lastEntryId, 1 + MAX_HOOK_GENERATIONS, 'the hooks made MAX_HOOK_GENERATIONS appends for the caller\'s one event');
+      assert.equal(invocations, 1 + MAX_HOOK_GENERATIONS, 'every event raised was delivered once');
+      assert.ok(refusals.length > 0);
+      for (const err of refusals) assert.equal((err as { code?: string }).code, 'DURABILITY_INVALID_STATE');
+      assert.equal(events.filter((e) => e.kind === 'observer-error').length, refusals.length);
+      // Not poisoned: the caller's next call is served, and its event starts a budget of its own.
+      assert.equal(w.append(text('after the fan-out')), MAX_HOOK_GENERATIONS + 2);
+      assert.equal(w.lastEntryId, 2 * MAX_HOOK_GENERATIONS + 2);
+      w.closeSync();
+    });
+    assert.equal(entries(dir).length, 2 * MAX_HOOK_GENERATIONS + 2);
+  });
+
+  it('a hook that calls the writer once for each of a large batch\'s events is served every time', () => {
+    const dir = new MemoryDirectory();
+    let syncs = 0;
+    const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
+      codec: raw,
+      observer: {
+        onAppend: () => {
+          w.flushSync();
+          syncs++;
+        },
+      },
+    });
+    const batch = Array.from({ length: 5000 }, (_, i) => text(`entry ${i}`));
+    w.appendBatch(batch);
+    assert.equal(syncs, 5000);
+    w.closeSync();
+    assert.equal(entries(dir).length, 5000);
+  });
+
   it('a chain of hooks calling the writer back shorter than the limit runs to its end', () => {
     const dir = new MemoryDirectory();
     const depth = MAX_HOOK_GENERATIONS - 1;

@@ -59,6 +59,9 @@ export class WriterState<E> {
    * was being delivered). See checkHookGeneration.
    */
   private hookGeneration = 0;
+  /** While delivering: the events a caller's own calls raised, and the writer calls hooks made (checkHookGeneration). */
+  private callerEvents = 0;
+  private hookCalls = 0;
 
   constructor(
     readonly dir: Directory,
@@ -154,6 +157,8 @@ export class WriterState<E> {
     this.delivering = true;
     const events = this.held;
     const generations = this.heldGenerations;
+    this.callerEvents = events.length;
+    this.hookCalls = 0;
     try {
       // Not for-of over a copy: the hooks' calls append to `events` while it is walked.
       for (let i = 0; i < events.length; i++) {
@@ -165,6 +170,7 @@ export class WriterState<E> {
       this.heldGenerations = [];
       this.delivering = false;
       this.hookGeneration = 0;
+      this.callerEvents = 0;
     }
   }
 
@@ -181,10 +187,17 @@ export class WriterState<E> {
    * event that calls it again (an onAppend that appends on every onAppend) would otherwise
    * append and queue events for ever, with the event loop blocked and memory and the disk
    * filling. Thrown in the hook, the refusal ends the chain as an 'observer-error' diagnostic.
+   * Also refused past MAX_HOOK_GENERATIONS hook calls per event the caller's own calls raised: a
+   * hook that appends twice on each onAppend doubles the events every generation, and the depth
+   * cut alone would let it run to 2^64 calls. A chain, or one call per event, stays far below.
    */
   checkHookGeneration(): void {
-    if (this.delivering && this.hookGeneration >= MAX_HOOK_GENERATIONS) {
+    if (!this.delivering) return;
+    if (this.hookGeneration >= MAX_HOOK_GENERATIONS) {
       throw new InvalidStateError(`observer hooks called the writer back ${MAX_HOOK_GENERATIONS} deep (each call raising the event that made the next): refused, a hook that calls the writer on every event it raises never ends`);
+    }
+    if (++this.hookCalls > MAX_HOOK_GENERATIONS * this.callerEvents) {
+      throw new InvalidStateError(`observer hooks called the writer back ${MAX_HOOK_GENERATIONS * this.callerEvents} times for the ${this.callerEvents} event(s) of one call: refused, hooks that call the writer more than once per event they handle multiply without end`);
     }
   }
 
