@@ -10,7 +10,7 @@ import { SimulatedDirectory } from '../lib/directory/simulated';
 import { raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
-import { MAX_HOOK_GENERATIONS } from '../lib/wal/writer-state';
+import { MAX_HOOK_GENERATIONS, MIN_HOOK_CALL_BUDGET } from '../lib/wal/writer-state';
 import { withDiagnostics } from './support/diagnostics';
 
 function entries(dir: Directory): [number, string][] {
@@ -177,7 +177,7 @@ describe('observer hooks that call the writer back', () => {
     assert.equal(entries(dir).length, 2 * MAX_HOOK_GENERATIONS + 2);
   });
 
-  it('an onAppend that appends twice on every onAppend is refused after MAX_HOOK_GENERATIONS hook calls instead of doubling to 2^64', async () => {
+  it('an onAppend that appends twice on every onAppend is refused past the hooks\' call budget instead of doubling to 2^64', async () => {
     const dir = new MemoryDirectory();
     let invocations = 0;
     const refusals: unknown[] = [];
@@ -187,7 +187,7 @@ describe('observer hooks that call the writer back', () => {
         observer: {
           onAppend: (id) => {
             // Bounded here so that, without the limit, the test fails instead of running for ever.
-            if (++invocations > 100 * MAX_HOOK_GENERATIONS) return;
+            if (++invocations > 8 * MIN_HOOK_CALL_BUDGET) return;
             try {
               w.append(text(`left of ${id}`));
               w.append(text(`right of ${id}`));
@@ -199,36 +199,45 @@ describe('observer hooks that call the writer back', () => {
         },
       });
       assert.equal(w.append(text('first')), 1);
-      assert.equal(w.lastEntryId, 1 + MAX_HOOK_GENERATIONS, 'the hooks made MAX_HOOK_GENERATIONS appends for the caller\'s one event');
-      assert.equal(invocations, 1 + MAX_HOOK_GENERATIONS, 'every event raised was delivered once');
+      assert.equal(w.lastEntryId, 1 + MIN_HOOK_CALL_BUDGET, 'the hooks made as many appends as the budget allows');
+      assert.equal(invocations, 1 + MIN_HOOK_CALL_BUDGET, 'every event raised was delivered once');
       assert.ok(refusals.length > 0);
       for (const err of refusals) assert.equal((err as { code?: string }).code, 'DURABILITY_INVALID_STATE');
       assert.equal(events.filter((e) => e.kind === 'observer-error').length, refusals.length);
       // Not poisoned: the caller's next call is served, and its event starts a budget of its own.
-      assert.equal(w.append(text('after the fan-out')), MAX_HOOK_GENERATIONS + 2);
-      assert.equal(w.lastEntryId, 2 * MAX_HOOK_GENERATIONS + 2);
+      const next = w.append(text('after the fan-out'));
+      assert.equal(next, MIN_HOOK_CALL_BUDGET + 2);
+      assert.equal(w.lastEntryId, 2 * MIN_HOOK_CALL_BUDGET + 2);
       w.closeSync();
     });
-    assert.equal(entries(dir).length, 2 * MAX_HOOK_GENERATIONS + 2);
+    assert.equal(entries(dir).length, 2 * MIN_HOOK_CALL_BUDGET + 2);
   });
 
-  it('a hook that calls the writer once for each of a large batch\'s events is served every time', () => {
+  it('hooks calling the writer once per event of a large batch, or draining a queue from onSync, are served every time', async () => {
     const dir = new MemoryDirectory();
-    let syncs = 0;
+    let flushes = 0;
+    const queue: string[] = [];
     const w: WalWriter<Uint8Array> = WalWriter.create(dir, {
       codec: raw,
       observer: {
         onAppend: () => {
           w.flushSync();
-          syncs++;
+          flushes++;
+        },
+        onSync: () => {
+          for (let item = queue.shift(); item !== undefined; item = queue.shift()) w.append(text(item));
         },
       },
     });
-    const batch = Array.from({ length: 5000 }, (_, i) => text(`entry ${i}`));
+    const batch = Array.from({ length: 2 * MAX_HOOK_GENERATIONS * 1000 }, (_, i) => text(`entry ${i}`));
     w.appendBatch(batch);
-    assert.equal(syncs, 5000);
-    w.closeSync();
-    assert.equal(entries(dir).length, 5000);
+    assert.equal(flushes, batch.length);
+    for (let i = 0; i < 3 * MAX_HOOK_GENERATIONS; i++) queue.push(`queued ${i}`);
+    await w.sync();
+    assert.equal(queue.length, 0);
+    assert.equal(w.lastEntryId, batch.length + 3 * MAX_HOOK_GENERATIONS);
+    await w.close();
+    assert.equal(entries(dir).length, batch.length + 3 * MAX_HOOK_GENERATIONS);
   });
 
   it('a chain of hooks calling the writer back shorter than the limit runs to its end', () => {

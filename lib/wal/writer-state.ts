@@ -17,6 +17,13 @@ import type { RecyclePool } from './recycle-pool';
  */
 export const MAX_HOOK_GENERATIONS = 64;
 
+/**
+ * How many writer calls hooks may make while the events of one call are delivered: this many,
+ * or MAX_HOOK_GENERATIONS per event the caller's call raised if more (checkHookGeneration).
+ * A hook that drains a queue of its own from onSync makes a call per item it holds.
+ */
+export const MIN_HOOK_CALL_BUDGET = 1 << 16;
+
 // What a writer is, whichever way its commits run (inline-commits.ts, pipelined-commits.ts): the
 // segment it appends to, the ids it has given and made durable, which segments' directory
 // entries are durable, and its failure. The rules both ways of committing share live here once:
@@ -187,17 +194,18 @@ export class WriterState<E> {
    * event that calls it again (an onAppend that appends on every onAppend) would otherwise
    * append and queue events for ever, with the event loop blocked and memory and the disk
    * filling. Thrown in the hook, the refusal ends the chain as an 'observer-error' diagnostic.
-   * Also refused past MAX_HOOK_GENERATIONS hook calls per event the caller's own calls raised: a
-   * hook that appends twice on each onAppend doubles the events every generation, and the depth
-   * cut alone would let it run to 2^64 calls. A chain, or one call per event, stays far below.
+   * Also refused past a budget of calls (MIN_HOOK_CALL_BUDGET, more for a call that raised many
+   * events): a hook that appends twice on each onAppend doubles the events every generation, and
+   * the depth cut alone would let it run to 2^64 calls.
    */
   checkHookGeneration(): void {
     if (!this.delivering) return;
     if (this.hookGeneration >= MAX_HOOK_GENERATIONS) {
       throw new InvalidStateError(`observer hooks called the writer back ${MAX_HOOK_GENERATIONS} deep (each call raising the event that made the next): refused, a hook that calls the writer on every event it raises never ends`);
     }
-    if (++this.hookCalls > MAX_HOOK_GENERATIONS * this.callerEvents) {
-      throw new InvalidStateError(`observer hooks called the writer back ${MAX_HOOK_GENERATIONS * this.callerEvents} times for the ${this.callerEvents} event(s) of one call: refused, hooks that call the writer more than once per event they handle multiply without end`);
+    const budget = Math.max(MIN_HOOK_CALL_BUDGET, MAX_HOOK_GENERATIONS * this.callerEvents);
+    if (++this.hookCalls > budget) {
+      throw new InvalidStateError(`observer hooks called the writer back ${budget} times for the ${this.callerEvents} event(s) of one call: refused, hooks that call the writer more than once for each event they handle multiply their events without end`);
     }
   }
 
