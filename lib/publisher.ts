@@ -30,7 +30,7 @@ import { holdsRegularFile } from './directory/regular-file';
 import { channels } from './diagnostics';
 import {
   DEFAULT_CHECKPOINT_RETENTION, encodeCheckpointFile, listCheckpoints, planRetention, pruneCheckpointsAsync, publishCheckpointBytesAsync,
-  readCheckpointFile, type CheckpointFile,
+  verifyCheckpointFile, type CheckpointFile,
 } from './checkpoint/store';
 import { notifyCheckpoint, type CheckpointObserver } from './checkpoint/observer';
 import { takeCheckpointTurn } from './checkpoint/turns';
@@ -171,7 +171,8 @@ export class CheckpointPublisher<S, E> {
       }
       this.requireWriterOpen(`after ${written.path} was published, before the log was truncated`);
       if (this.truncate) {
-        const point = this.truncationPoint();
+        const point = await this.truncationPoint();
+        this.requireWriterOpen(`after ${written.path} was published, while older checkpoints were read back`);
         if (point > 0) {
           // The writer's observer may keep segments (a forwarder that has not shipped them yet).
           const { removed, vetoed } = await new WalMaintenance(this.dir).truncatePrefixAsync(point, { observer: this.writer.observer });
@@ -228,21 +229,22 @@ export class CheckpointPublisher<S, E> {
    * `damaged`, so it is neither counted nor kept, and an older valid one takes its place; an
    * unreadable one joins `unreadable`: not counted either, but kept.
    */
-  private truncationPoint(): number {
+  private async truncationPoint(): Promise<number> {
     for (;;) {
       const { keep } = planRetention(this.dir, this.retain, this.damaged, this.unreadable);
       if (keep.length < this.retain) return 0;
       const unverified = keep.find((f) => !this.verified.has(f.path));
       if (unverified === undefined) return keep[0].lastEntryId;
-      this.verify(unverified);
+      await this.verify(unverified);
     }
   }
 
-  private verify(f: CheckpointFile): void {
+  /** Reads the file back in slices, the event loop free between them (verifyCheckpointFile). */
+  private async verify(f: CheckpointFile): Promise<void> {
     let problem: string;
     let into = this.damaged;
     try {
-      const read = readCheckpointFile(this.dir, f.path, f.lastEntryId);
+      const read = await verifyCheckpointFile(this.dir, f.path, f.lastEntryId);
       // Unsupported (a valid CRC, another version) is a checkpoint, just not this reader's.
       if (read.ok || !read.damaged) {
         this.verified.add(f.path);

@@ -10,19 +10,18 @@ import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, DecodeError, EncodeError, InvalidArgumentError, IoError, NotFoundError, NotRegularFileError, describe } from '../errors';
 import { holdsRegularFile } from '../directory/regular-file';
-import { readWhole, sizeOf } from '../directory/read-whole';
 import { atomicRenameOffLoop, atomicWriteOffLoop, deleteNoSyncOffLoop } from '../directory/off-loop';
 import { runSteps, runStepsAsync } from '../directory/step-driver';
 import { unknownNamesOf, type UnknownNames } from '../unknown-names';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import type { Codec } from '../wal/codec';
-import {
-  CHECKPOINT_HEADER_SIZE, CHECKPOINT_VERSION, MAX_CHECKPOINT_PAYLOAD, checkpointCrc, encodeCheckpoint, checkCheckpointHeader,
-} from './format';
-import { maskCrc } from '../framed/bytes';
+import { encodeCheckpoint } from './format';
 import { CHECKPOINT_DIR, CHECKPOINT_PENDING, PENDING_NAME } from './names';
 import { notifyCheckpoint, type CheckpointObserver, type SkippedCheckpoint, type WrittenCheckpoint } from './observer';
 import { refuseWhilePublishing } from './turns';
+import { readCheckpointFile } from './read';
+
+export { readCheckpointFile, verifyCheckpointFile, type CheckpointRead, type CheckpointVerdict } from './read';
 import { listNames } from '../directory/checked-answers';
 
 export { CHECKPOINT_DIR, CHECKPOINT_PENDING };
@@ -67,73 +66,6 @@ export function listCheckpoints(dir: Directory, unknown?: UnknownNames): Checkpo
   // Unpadded and padded spellings of one id both parse: order them stably, newest name last.
   out.sort((a, b) => a.lastEntryId - b.lastEntryId || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return out;
-}
-
-export type CheckpointRead =
-  | { readonly ok: true; readonly lastEntryId: number; readonly payload: Uint8Array }
-  /**
-   * damaged: bytes no writer of this format produced (skip it). unsupported: a valid file this
-   * reader cannot use (stop). notAFile: the name holds no regular file at all (a directory, FIFO
-   * or link), so no checkpoint: damaged too, for callers that only ask that.
-   */
-  | { readonly ok: false; readonly damaged: boolean; readonly notAFile?: boolean; readonly offset: number; readonly reason: string };
-
-/**
- * Reads and verifies one checkpoint file. Memory: the header, then the payload once its length
- * is known to match the file size and the format's maximum.
- */
-export function readCheckpointFile(dir: Directory, path: string, expectedLastEntryId?: number): CheckpointRead {
-  try {
-    return readCheckpointBytes(dir, path, expectedLastEntryId);
-  } catch (err) {
-    // Something other than a regular file under a checkpoint's name (a directory, a FIFO, a
-    // link: refused unopened, without blocking) holds no checkpoint bytes, and was not put there
-    // by a writer (which only ever renames regular files into place).
-    if (err instanceof NotRegularFileError) return notAFile(`a ${err.fileType}, not a checkpoint file`);
-    if (err instanceof IoError && err.errno === 'EISDIR') return notAFile('a directory, not a checkpoint file');
-    throw err;
-  }
-}
-
-function readCheckpointBytes(dir: Directory, path: string, expectedLastEntryId: number | undefined): CheckpointRead {
-  const file = dir.openRead(path);
-  try {
-    const size = sizeOf(file);
-    const head = new Uint8Array(CHECKPOINT_HEADER_SIZE);
-    const check = checkCheckpointHeader(head.subarray(0, readWhole(file, head, 0)));
-    if (check.kind !== 'ok') return damaged(check.offset, check.reason);
-    const h = check.header;
-    if (h.payloadLength < 0 || h.payloadLength > MAX_CHECKPOINT_PAYLOAD) return damaged(16, `payload length exceeds the ${MAX_CHECKPOINT_PAYLOAD}-byte maximum`);
-    if (CHECKPOINT_HEADER_SIZE + h.payloadLength !== size) {
-      return damaged(16, `payload length ${h.payloadLength} does not match the file size ${size}`);
-    }
-    const payload = new Uint8Array(h.payloadLength);
-    const n = payload.length === 0 ? 0 : readWhole(file, payload, CHECKPOINT_HEADER_SIZE);
-    if (n !== payload.length) return damaged(CHECKPOINT_HEADER_SIZE + n, 'file shrank while being read');
-    if (maskCrc(checkpointCrc(head.subarray(0, 24), payload, dir.checksum)) !== h.storedCrc) return damaged(24, 'CRC mismatch');
-    // The CRC holds: these are bytes a writer produced on purpose.
-    if (h.version !== CHECKPOINT_VERSION) return unsupported(4, `unsupported checkpoint version ${h.version} (this reader knows ${CHECKPOINT_VERSION})`);
-    if (h.flags !== 0) return unsupported(6, `nonzero checkpoint flags 0x${h.flags.toString(16)}`);
-    if (h.lastEntryId < 0) return unsupported(8, 'last entry id above 2^53 - 1');
-    if (expectedLastEntryId !== undefined && h.lastEntryId !== expectedLastEntryId) {
-      return damaged(8, `header says last entry ${h.lastEntryId}, the file name says ${expectedLastEntryId}`);
-    }
-    return { ok: true, lastEntryId: h.lastEntryId, payload };
-  } finally {
-    file.close();
-  }
-}
-
-function damaged(offset: number, reason: string): CheckpointRead {
-  return { ok: false, damaged: true, offset, reason };
-}
-
-function notAFile(reason: string): CheckpointRead {
-  return { ok: false, damaged: true, notAFile: true, offset: 0, reason };
-}
-
-function unsupported(offset: number, reason: string): CheckpointRead {
-  return { ok: false, damaged: false, offset, reason };
 }
 
 export interface LoadedCheckpoint<S> {
