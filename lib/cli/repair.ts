@@ -4,7 +4,7 @@ import { parseCommand } from './args';
 import type { Directory } from '../directory/directory';
 import type { CorruptionError } from '../errors';
 import { raw } from '../wal/codec';
-import { LOCK_FILE } from '../wal/format';
+import { LOCK_FILE, MARK_SIZE } from '../wal/format';
 import { forceCut, type QuarantineEvent } from '../wal/quarantine';
 import { listSegments } from '../wal/segment-files';
 import { WalWriter } from '../wal/writer';
@@ -56,8 +56,11 @@ export function repair(argv: string[], io: CliIo): number {
       }
       const final = lenient.segments[lenient.segments.length - 1];
       if (damage === undefined) {
-        const from = `${path.join(dirPath, final.path)} cut from ${final.fileSize}`;
-        cut = (size) => `${from} to ${size} bytes`;
+        // The resume cuts at the end of the last whole frame; its close then marks the log synced,
+        // so the file ends up longer than the cut: name both rather than a "cut" that grew.
+        const to = final.scan?.validEnd ?? final.fileSize;
+        const from = `${path.join(dirPath, final.path)} cut from ${final.fileSize} to ${to} bytes`;
+        cut = (size) => (size === to ? from : `${from} (now ${size}${size === to + MARK_SIZE ? ', with the sync mark written after the cut' : ''})`);
       } else {
         const said = forcedCut(dir, dirPath, damage);
         cut = () => said;
