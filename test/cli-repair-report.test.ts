@@ -53,5 +53,27 @@ describe('durability repair: what it says it did', () => {
       assert.deepEqual([Number(said[1]), Number(said[2])], [size, torn], r.out);
       assert.equal((await runCli(['verify', tmp], env)).code, 0);
     });
+
+    it(`${backend.name}: repair --force: each "preserved:" line counts every frame the quarantined bytes hold, or says there may be more`, async () => {
+      const segments = makeLog(tmp, 3000);
+      assert.ok(segments.length >= 3, `want several segments, got ${segments.length}`);
+      // Whole later segments are quarantined; count their entries before the cut.
+      const inspect = JSON.parse((await runCli(['inspect', tmp, '--json'], env)).out) as { segments: { file: string; entries: number; firstEntryId: number; lastEntryId: number }[] };
+      const first = segments[0];
+      const bytes = fs.readFileSync(first);
+      bytes[32 + 16 + 2] ^= 0x40; // inside the first frame's payload: mid-log damage
+      fs.writeFileSync(first, bytes);
+
+      const r = await runCli(['repair', tmp, '--force'], env);
+      assert.equal(r.code, 0, r.err);
+      const lines = r.out.split('\n').filter((l) => l.startsWith('preserved: '));
+      assert.equal(lines.length, segments.length, r.out);
+      for (const s of inspect.segments.slice(1)) {
+        const line = lines.find((l) => l.includes(`${s.file} from byte 0 `));
+        assert.ok(line, `no preserved line for ${s.file}:\n${r.out}`);
+        if (/or more/.test(line)) continue;
+        assert.match(line, new RegExp(`\\(${s.entries} frame\\(s\\) passing their CRC, entries ${s.firstEntryId}\\.\\.${s.lastEntryId}\\)`), line);
+      }
+    });
   }
 });

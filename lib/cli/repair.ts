@@ -78,7 +78,12 @@ export function repair(argv: string[], io: CliIo): number {
     channels.diagnostic.unsubscribe(collect);
     // Said even when the repair then failed: these files hold what was cut.
     for (const q of preserved) {
-      const ids = q.frames === 0 ? 'no frame passing its CRC' : `${q.frames} frame(s) passing their CRC, entries ${q.firstEntryId}..${q.lastEntryId}`;
+      // A survey that stopped at its budget counted only some of the frames: say so, or the
+      // entries past its last id would look lost when the copy holds them.
+      const ids = q.undecided
+        ? (q.frames === 0 ? 'frames passing their CRC not counted' : `${q.frames} or more frame(s) passing their CRC, entries ${q.firstEntryId}..${q.lastEntryId} and maybe later`)
+          + ': the count stopped at its budget'
+        : (q.frames === 0 ? 'no frame passing its CRC' : `${q.frames} frame(s) passing their CRC, entries ${q.firstEntryId}..${q.lastEntryId}`);
       line(io.stdout, `preserved: ${path.join(dirPath, q.file)} from byte ${q.offset} (${ids}) in ${path.join(dirPath, q.path)}`);
     }
   }

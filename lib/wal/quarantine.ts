@@ -38,6 +38,8 @@ export interface QuarantineEvent extends DiagnosticEvent {
   readonly frames: number;
   readonly firstEntryId: number;
   readonly lastEntryId: number;
+  /** The count stopped at its CRC budget: more frames (and later ids) may pass their CRC in the copy. */
+  readonly undecided: boolean;
 }
 
 /**
@@ -83,7 +85,7 @@ export function quarantineBeforeCut(
   const more = survey.undecided ? ' (maybe more: the search stopped at its budget)' : '';
   const event: QuarantineEvent = {
     kind: 'wal-quarantine', path: target, file: path, offset: from,
-    frames: survey.count, firstEntryId: survey.firstEntryId, lastEntryId: survey.lastEntryId,
+    frames: survey.count, firstEntryId: survey.firstEntryId, lastEntryId: survey.lastEntryId, undecided: survey.undecided,
     message: `${path} @ ${from}: ${survey.count} frame(s) that pass their CRC (${ids})${more} are cut from the log; the bytes from there on are preserved in ${target}`,
   };
   if (channels.diagnostic.hasSubscribers) channels.diagnostic.publish(event);
