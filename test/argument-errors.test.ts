@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { backendByName } from '../lib/backend/select';
 import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
@@ -47,6 +48,14 @@ describe('argument errors at public entry points', () => {
     throwsTyped(() => new FsDirectory(`${root}/a\0b`), InvalidPathError, /NUL/);
     throwsTyped(() => new FsDirectory(root, 5 as never), InvalidArgumentError, /options must be an object/);
     throwsTyped(() => new FsDirectory(root, { backend: 'bogus' as never }), InvalidArgumentError, /backend must be a FileBackend/);
+  });
+
+  it("backendByName with a name other than 'native' or 'ts' (a typo, another case, a number)", () => {
+    // It used to return the native backend for any of these, so backendByName('TS') ran native.
+    for (const name of ['TS', 'Native', 'nativ', '', 42, null, Object.create(null) as unknown]) {
+      throwsTyped(() => backendByName(name as never), InvalidArgumentError, /backend name must be 'native' or 'ts'/);
+    }
+    assert.equal(backendByName('ts').name, 'ts');
   });
 
   it('WalWriter.create with a flushPolicy JSON cannot print (a BigInt, a cycle) is still an InvalidArgumentError', () => {

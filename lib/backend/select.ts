@@ -1,5 +1,6 @@
 import { diagnoseOnce } from '../diagnostics';
 import { InvalidArgumentError } from '../errors';
+import { typeName } from '../guards';
 import { loadNative } from '../native';
 import type { BackendName, FileBackend } from './backend';
 import { NativeFileBackend } from './native';
@@ -45,7 +46,12 @@ function forcedBackend(): BackendName | undefined {
   return forced;
 }
 
+/** 'ts', 'native' (throws when it does not load), or no name: native when it loads, else 'ts' with one warning. */
 export function backendByName(name?: BackendName): FileBackend {
+  // Any other value (a typo, 'TS') would otherwise fall through to the preference for native.
+  if (name !== undefined && name !== 'native' && name !== 'ts') {
+    throw new InvalidArgumentError(`backend name must be 'native' or 'ts', not ${typeName(name)}`);
+  }
   if (name === 'ts') return tsBackend();
   const native = nativeBackend();
   if (native) return native;
