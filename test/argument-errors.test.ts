@@ -3,10 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { backendByName } from '../lib/backend/select';
-import { loadLatestCheckpoint, writeCheckpoint } from '../lib/checkpoint/store';
+import { readCheckpointFile } from '../lib/checkpoint/read';
+import { listCheckpoints, loadLatestCheckpoint, pruneCheckpoints, writeCheckpoint } from '../lib/checkpoint/store';
+import { readCursor } from '../lib/jetstream/cursor';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
+import { SimulatedDirectory } from '../lib/directory/simulated';
 import { DurabilityError, InvalidArgumentError, InvalidPathError } from '../lib/errors';
 import { CheckpointPublisher } from '../lib/publisher';
 import { readRecordLog } from '../lib/recordlog/reader';
@@ -50,6 +53,14 @@ describe('argument errors at public entry points', () => {
     throwsTyped(() => new FsDirectory(root, { backend: 'bogus' as never }), InvalidArgumentError, /backend must be a FileBackend/);
   });
 
+  it('new MemoryDirectory / new SimulatedDirectory with options that are not an object', () => {
+    // null used to be a TypeError from inside the constructor.
+    for (const options of [null, 5, 'x']) {
+      throwsTyped(() => new MemoryDirectory(options as never), InvalidArgumentError, /MemoryDirectory options must be an object/);
+      throwsTyped(() => new SimulatedDirectory(options as never), InvalidArgumentError, /SimulatedDirectory options must be an object/);
+    }
+  });
+
   it("backendByName with a name other than 'native' or 'ts' (a typo, another case, a number)", () => {
     // It used to return the native backend for any of these, so backendByName('TS') ran native.
     for (const name of ['TS', 'Native', 'nativ', '', 42, null, Object.create(null) as unknown]) {
@@ -84,6 +95,11 @@ describe('argument errors at public entry points', () => {
     throwsTyped(() => loadLatestCheckpoint(root as never, { codec: json }), InvalidArgumentError, /loadLatestCheckpoint needs a Directory/);
     throwsTyped(() => writeCheckpoint(root as never, 1, {}, { codec: json }), InvalidArgumentError, /writeCheckpoint needs a Directory/);
     throwsTyped(() => new CheckpointPublisher(root as never, {} as never), InvalidArgumentError, /CheckpointPublisher needs a Directory/);
+    // The lower-level checkpoint calls docs/API.md lists, and the forwarder's cursor reader: a TypeError from inside before.
+    throwsTyped(() => listCheckpoints(root as never), InvalidArgumentError, /listCheckpoints needs a Directory/);
+    throwsTyped(() => readCheckpointFile(root as never, 'checkpoints/00000000000000000001.ckpt'), InvalidArgumentError, /readCheckpointFile needs a Directory/);
+    throwsTyped(() => pruneCheckpoints(root as never, 2), InvalidArgumentError, /pruneCheckpoints needs a Directory/);
+    throwsTyped(() => readCursor(root as never), InvalidArgumentError, /readCursor needs a Directory/);
   });
 
   it('RecordLogWriter.open checks its options before creating or locking anything', () => {

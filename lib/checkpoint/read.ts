@@ -5,6 +5,7 @@
 
 import type { Directory, ReadableFile } from '../directory/directory';
 import { IoError, NotRegularFileError } from '../errors';
+import { requireDirectory } from '../guards';
 import { readWhole, sizeOf } from '../directory/read-whole';
 import { maskCrc } from '../framed/bytes';
 import {
@@ -33,6 +34,7 @@ const VERIFY_SLICE = 1 << 20;
  * is known to match the file size and the format's maximum.
  */
 export function readCheckpointFile(dir: Directory, path: string, expectedLastEntryId?: number): CheckpointRead {
+  requireDirectory(dir, 'readCheckpointFile');
   try {
     return readCheckpointBytes(dir, path, expectedLastEntryId);
   } catch (err) {

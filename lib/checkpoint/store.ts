@@ -57,6 +57,7 @@ export interface CheckpointFile {
  * and reported to `unknown` when given (lib/unknown-names.ts).
  */
 export function listCheckpoints(dir: Directory, unknown?: UnknownNames): CheckpointFile[] {
+  requireDirectory(dir, 'listCheckpoints');
   const out: CheckpointFile[] = [];
   for (const name of listNames(dir, CHECKPOINT_DIR)) {
     const id = parseCheckpointFileName(name);
@@ -281,6 +282,7 @@ function heldAt(dir: Directory, path: string): 'file' | 'other' | 'gone' {
  * was already published, which must not fail for it.
  */
 export function pruneCheckpoints(dir: Directory, retain: number, options: PruneOptions = {}): string[] {
+  requireDirectory(dir, 'pruneCheckpoints');
   return runSteps(pruningSteps(dir, retain, options), (step) => (step === SYNC_CHECKPOINT_DIR ? dir.syncDir(CHECKPOINT_DIR) : dir.deleteNoSync(step)));
 }
 

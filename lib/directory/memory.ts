@@ -1,5 +1,6 @@
 import type { Checksummer } from '../backend/backend';
 import { AlreadyExistsError, ClosedError, IoError, LockedError, NotFoundError } from '../errors';
+import { requireOptionsObject } from '../guards';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { jsChecksummer } from './js-checksum';
 import { OpenHandles } from './open-handles';
@@ -37,6 +38,7 @@ export class MemoryDirectory implements Directory {
   readonly openHandles = new OpenHandles();
 
   constructor(options: MemoryDirectoryOptions = {}) {
+    requireOptionsObject(options, 'MemoryDirectory');
     this.checksum = options.checksum ?? jsChecksummer;
   }
 

@@ -1,6 +1,7 @@
 import type { OpenHandles } from './open-handles';
 import type { Checksummer } from '../backend/backend';
 import { InvalidArgumentError, IoError } from '../errors';
+import { requireOptionsObject } from '../guards';
 import { crashedContent, crashedEntries, FILE_CRASH_MODES, type FileCrashMode, rebuildTree } from './crash-model';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import type { FaultSpec, InjectedFault, RandomFaultSpec } from './faults';
@@ -85,6 +86,7 @@ export class SimulatedDirectory implements Directory {
   private origin: FileCrashMode | undefined;
 
   constructor(options: SimulatedDirectoryOptions = {}) {
+    requireOptionsObject(options, 'SimulatedDirectory');
     const seed = options.seed ?? 0;
     if (!Number.isSafeInteger(seed)) throw new InvalidArgumentError('seed must be an integer');
     const sectorSize = options.sectorSize ?? 512;

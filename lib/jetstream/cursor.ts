@@ -1,6 +1,7 @@
 import type { Directory, ReadableFile } from '../directory/directory';
 import { readWhole, sizeOf } from '../directory/read-whole';
 import { CorruptionError, EncodeError, NotFoundError } from '../errors';
+import { requireDirectory } from '../guards';
 
 // The forwarder's local resume point: the last entry id JetStream acknowledged, as far as this
 // machine knows. Written with atomicWrite (old or new content, never a mix), only ever with
@@ -33,6 +34,7 @@ export interface ForwarderCursor {
 }
 
 export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor | undefined {
+  requireDirectory(dir, 'readCursor');
   let file: ReadableFile;
   try {
     file = dir.openRead(path);
