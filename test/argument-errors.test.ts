@@ -61,6 +61,23 @@ describe('argument errors at public entry points', () => {
     }
   });
 
+  it('follow(null) and SimulatedDirectory.crash(null) take null as no options, as records(null) does', async () => {
+    // Both were a TypeError from inside (reading 'fromEntryId' / 'seed' of null).
+    const sim = new SimulatedDirectory();
+    const w = WalWriter.open(sim, { codec: json });
+    w.append({ n: 1 });
+    w.syncSync();
+    w.closeSync();
+    const seen: unknown[] = [];
+    for await (const r of new WalReader(sim, { codec: json }).follow(null as never)) {
+      seen.push(r.payload);
+      break;
+    }
+    assert.deepEqual(seen, [{ n: 1 }]);
+    const after = sim.crash(null as never);
+    assert.deepEqual(new WalReader(after, { codec: json }).replaySync().map((r) => r.payload), [{ n: 1 }]);
+  });
+
   it("backendByName with a name other than 'native' or 'ts' (a typo, another case, a number)", () => {
     // It used to return the native backend for any of these, so backendByName('TS') ran native.
     for (const name of ['TS', 'Native', 'nativ', '', 42, null, Object.create(null) as unknown]) {

@@ -132,7 +132,8 @@ export class SimulatedDirectory implements Directory {
   }
 
   /** Cuts the power: returns the directory as the disk holds it afterwards; this one goes dead. */
-  crash(options: CrashOptions = {}): SimulatedDirectory {
+  crash(given?: CrashOptions | null): SimulatedDirectory {
+    const options = given ?? {}; // null is no options, as undefined
     const prng = new Prng(options.seed === undefined ? this.prng.nextUint32() : checkSeed(options.seed));
     const requested = options.mode ?? 'random';
     if (requested !== 'random' && !FILE_CRASH_MODES.includes(requested)) {

@@ -51,7 +51,9 @@ const HELD_LIMIT = BATCH;
 /** batch: stopped with a full batch or a spent slice; clean: end of file; pending: bytes that are not (yet) a frame. */
 type ReadEnd = 'batch' | 'clean' | 'pending' | 'gone';
 
-export function followLog<E>(dir: Directory, codec: Codec<E>, maxPayloadSize: number, options: FollowOptions = {}): AsyncIterableIterator<WalRecord<E>> {
+export function followLog<E>(dir: Directory, codec: Codec<E>, maxPayloadSize: number, given?: FollowOptions | null): AsyncIterableIterator<WalRecord<E>> {
+  // null is no options, as for records() and replay().
+  const options = given ?? {};
   const { from, maxDelay, durableOnly } = resolveFollowOptions(options);
   return new Follower(dir, codec, maxPayloadSize, from, options.signal, maxDelay, durableOnly).run();
 }
