@@ -8,7 +8,7 @@ import { channels, type DiagnosticEvent } from '../diagnostics';
 import type { Directory } from '../directory/directory';
 import { NotFoundError } from '../errors';
 import { SEARCH_UNDECIDED, searchBudget, surveyWitnesses } from '../framed/witness-search';
-import { SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, readU64 } from './format';
+import { MARK_LENGTH, SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, readU32, readU64 } from './format';
 import { listSegments, readValidSegmentHeader } from './segment-files';
 import { readWhole, sizeOf } from '../directory/read-whole';
 import { brokenContract } from '../directory/broken-contract';
@@ -54,9 +54,14 @@ export function surveyValidFrames(dir: Directory, path: string, from: number, sa
   try {
     const fileSize = sizeOf(file);
     const end = surveyWitnesses({
-      layout: WAL_FRAME_LAYOUT, file, fileSize, checksum: dir.checksum, from, endBeyond: from, markAbove: undefined, salts: [salt], idMin,
+      // markAbove 0: a sync mark that validates is a witness too, so the survey steps over it.
+      // Scanned byte by byte instead, its watermark bytes read as a length under a plausible id
+      // make candidates that each cost a CRC of most of the file, and a whole segment synced
+      // every few entries ran out of budget part way (760 of 1231 frames).
+      layout: WAL_FRAME_LAYOUT, file, fileSize, checksum: dir.checksum, from, endBeyond: from, markAbove: 0, salts: [salt], idMin,
       idBase: undefined, budget: searchBudget(fileSize, from),
     }, (_offset, head) => {
+      if (readU32(head, 4) === MARK_LENGTH) return; // a sync mark: not an entry
       const id = readU64(head, 8);
       if (out.count === 0 || id < out.firstEntryId) out.firstEntryId = id;
       if (id > out.lastEntryId) out.lastEntryId = id;
