@@ -87,6 +87,16 @@ export class Waiter {
   }
 }
 
+/**
+ * Thrown by CommitHandler.committed when the batch is durable and booked as such but something
+ * after its fdatasync failed (closing the segment it ended): its callers are told it is durable,
+ * since a rejection would tell them it may not be and they could append those entries again;
+ * the writer is poisoned with `cause` and every later batch rejects with it.
+ */
+export class FailedAfterDurable {
+  constructor(readonly cause: unknown) {}
+}
+
 /** What the writer does at each step of a batch's life. */
 export interface CommitHandler {
   /** Whether the filling batch has anything to commit (frames or a waiter); if so, cut it into the queue. */
@@ -95,7 +105,7 @@ export interface CommitHandler {
   start(batch: Batch): Promise<void>;
   /** A commit of zeros handed to the file right behind `batch` (it just started), if one is due. */
   zerosAfter(batch: Batch): { readonly batch: Batch; readonly done: Promise<void> } | undefined;
-  /** The batch is durable: bookkeeping, before its callers wake. */
+  /** The batch is durable: bookkeeping, before its callers wake (throws FailedAfterDurable: see there). */
   committed(batch: Batch): void;
   /** The batch failed: poison the writer. `abandoned` are the later batches that will never complete. */
   failed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void;
@@ -301,7 +311,11 @@ export class CommitQueue {
     try {
       this.handler.committed(batch);
     } catch (err) {
-      this.fail(batch, err);
+      if (err instanceof FailedAfterDurable) {
+        this.inFlight.shift();
+        batch.waiter?.resolve(); // first: its callers wake before those the failure rejects
+        this.fail(batch, err.cause);
+      } else this.fail(batch, err);
       return;
     }
     this.inFlight.shift();

@@ -4,7 +4,7 @@ import type { CommitExecutor } from './commit-executor';
 import { defaultCohortPolicy } from './cohort-merge';
 import { MARK_SIZE, SEGMENT_HEADER_SIZE, WAL_DIR } from './format';
 import { FrameBuffer, sealedFrame } from './frame-buffer';
-import { Batch, COMMIT_DEPTH, CommitQueue } from './group-commit';
+import { Batch, COMMIT_DEPTH, CommitQueue, FailedAfterDurable } from './group-commit';
 import type { WriterState } from './writer-state';
 
 // The group-commit mode (from the first appendDurable, appendBatchDurable or sync until every
@@ -319,9 +319,17 @@ export class PipelinedCommits<E> implements CommitExecutor {
     const state = this.state;
     state.dirSynced(batch.dirGeneration);
     if (batch.frames !== undefined) this.recycleBuffer(batch.frames);
-    if (batch.endsSegment) batch.segment.close();
+    let closeFailure: { readonly cause: unknown } | undefined;
+    try {
+      if (batch.endsSegment) batch.segment.close();
+    } catch (err) {
+      // The commit trimmed and fdatasynced the segment: what close(2) reports (a writeback error
+      // on NFS) cannot undo that, so the batch stays durable; the writer stops all the same.
+      closeFailure = { cause: err };
+    }
     if (batch.bytes > 0) state.flushed(batch.segment.segmentId, batch.bytes, batch.lastEntryId);
     state.markDurable(batch.lastEntryId);
+    if (closeFailure !== undefined) throw new FailedAfterDurable(closeFailure.cause);
   }
 
   private failed(batch: Batch, err: unknown, abandoned: readonly Batch[]): void {
