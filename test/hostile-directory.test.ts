@@ -209,3 +209,65 @@ describe('a Directory whose ReadableFile breaks its contract', () => {
     }
   });
 });
+
+describe('a Directory whose methods throw errors of their own', () => {
+  /** An IoError EIO that carries the Directory's own error as its cause. */
+  const wrapping = (thrown: Error) => (err: unknown): boolean => isTypedReadFailure(err) && (err as IoError).cause === thrown;
+
+  const throwing = (thrown: Error) => (): never => {
+    throw thrown;
+  };
+
+  it("read() throwing a TypeError: every reader ends in an IoError EIO whose cause is the Directory's error, and nothing is cut", async () => {
+    const plain = store();
+    const thrown = new TypeError('the caller\'s read() is broken');
+    const hostile = readingThrough(plain, () => ({ read: throwing(thrown) }));
+    assert.throws(() => new WalReader(hostile, { codec }).replaySync({ mode: 'bestEffortTail' }), wrapping(thrown), 'replaySync');
+    assert.throws(() => WalWriter.open(hostile, { codec }), wrapping(thrown), 'writer open');
+    await assert.rejects(recover({ dir: hostile, codec, stateCodec: codec, initial: {}, apply: (s) => s }), wrapping(thrown), 'recover');
+    assert.throws(() => loadLatestCheckpoint(hostile, { codec }), wrapping(thrown), 'loadLatestCheckpoint');
+    assert.throws(() => readRecordLog(hostile, 'records/log', { codec, mode: 'bestEffortTail' }), wrapping(thrown), 'readRecordLog');
+    assert.throws(() => readCursor(hostile), wrapping(thrown), 'readCursor');
+    assertUntouched(plain);
+  });
+
+  it("size() throwing a RangeError: readers end in an IoError EIO whose cause is the Directory's error", async () => {
+    const plain = store();
+    const thrown = new RangeError('the caller\'s size() is broken');
+    const hostile = readingThrough(plain, () => ({ size: throwing(thrown) }));
+    assert.throws(() => new WalReader(hostile, { codec }).replaySync({ mode: 'strict' }), wrapping(thrown), 'replaySync');
+    assert.throws(() => WalWriter.open(hostile, { codec }), wrapping(thrown), 'writer open');
+    await assert.rejects(recover({ dir: hostile, codec, stateCodec: codec, initial: {}, apply: (s) => s }), wrapping(thrown), 'recover');
+    assertUntouched(plain);
+  });
+
+  it("list() throwing a plain Error: replay, a writer's open, recover and a checkpoint load end in an IoError EIO whose cause is it", async () => {
+    const plain = store();
+    const thrown = new Error('the caller\'s list() is broken');
+    const hostile = overriding(plain, { list: throwing(thrown) });
+    assert.throws(() => new WalReader(hostile, { codec }).replaySync({ mode: 'strict' }), wrapping(thrown), 'replaySync');
+    assert.throws(() => WalWriter.open(hostile, { codec }), wrapping(thrown), 'writer open');
+    await assert.rejects(recover({ dir: hostile, codec, stateCodec: codec, initial: {}, apply: (s) => s }), wrapping(thrown), 'recover');
+    assert.throws(() => loadLatestCheckpoint(hostile, { codec }), wrapping(thrown), 'loadLatestCheckpoint');
+    assertUntouched(plain);
+  });
+
+  it("exists() throwing a TypeError: quarantining ends in an IoError EIO whose cause is it", () => {
+    const plain = store();
+    const last = listSegments(plain).at(-1)!.path;
+    const thrown = new TypeError('the caller\'s exists() is broken');
+    const hostile = overriding(plain, { exists: throwing(thrown) });
+    assert.throws(() => quarantineBeforeCut(hostile, last, 100, undefined, 1, { always: true }), wrapping(thrown));
+    assertUntouched(plain);
+  });
+
+  it('a DurabilityError the Directory throws on purpose reaches the caller as it is', () => {
+    const plain = store();
+    const own = new IoError('ESTALE', 'pread', 'wal/somewhere');
+    const hostile = readingThrough(plain, () => ({ read: throwing(own) }));
+    assert.throws(() => new WalReader(hostile, { codec }).replaySync({ mode: 'strict' }), (err: unknown) => err === own);
+    const listing = overriding(plain, { list: throwing(own) });
+    assert.throws(() => WalWriter.open(listing, { codec }), (err: unknown) => err === own);
+    assertUntouched(plain);
+  });
+});

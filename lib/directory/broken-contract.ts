@@ -1,4 +1,4 @@
-import { IoError } from '../errors';
+import { DurabilityError, IoError, toIoError } from '../errors';
 
 // A Directory, ReadableFile or FileBackend of the caller's own that answers outside its contract
 // (directory.ts) is refused where the answer is read, as an IoError EIO that names the call and
@@ -9,6 +9,33 @@ export function brokenContract(path: string, syscall: string, what: string): IoE
   return new IoError('EIO', syscall, path, {
     message: `${syscall} failed: EIO (${path}): ${what}. The Directory or FileBackend breaks its contract; nothing it answered was used and nothing was cut`,
   });
+}
+
+/**
+ * What a Directory, ReadableFile or FileBackend of the caller's own threw from `call` where the
+ * package asked it (checked-answers.ts, read-whole.ts). A DurabilityError it threw on purpose
+ * reaches the caller as it is, and an error with an OS error code as an IoError of that code;
+ * anything else (a TypeError from its own code) is an IoError EIO naming the call, with the
+ * error as its cause: the caller meets one typed failure whatever the Directory is, and, as for a
+ * bad answer, nothing is cut for it.
+ */
+export function thrownBy(err: unknown, path: string, syscall: string, call: string): unknown {
+  if (err instanceof DurabilityError) return err;
+  const mapped = toIoError(err, path);
+  if (mapped instanceof IoError) return mapped;
+  return new IoError('EIO', syscall, path, {
+    cause: err,
+    message: `${syscall} failed: EIO (${path}): ${call}() threw ${thrownName(err)}. The error is this one's cause; nothing was cut`,
+  });
+}
+
+/** The thrown value's kind for a message: an Error's own name, without calling its code. */
+function thrownName(err: unknown): string {
+  if (!(err instanceof Error)) return shown(err);
+  const name = Object.getOwnPropertyDescriptor(err, 'name')?.value ?? Object.getPrototypeOf(err)?.constructor?.name;
+  const message = Object.getOwnPropertyDescriptor(err, 'message')?.value;
+  const kind = typeof name === 'string' ? name : 'an Error';
+  return typeof message === 'string' ? `${kind}: ${message.slice(0, 200)}` : kind;
 }
 
 /** An answer for a message: short, and never one that runs user code (no toString of objects). */

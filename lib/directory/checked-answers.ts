@@ -1,8 +1,9 @@
-import { brokenContract, ignoreLateRejection, shown } from './broken-contract';
+import { brokenContract, ignoreLateRejection, shown, thrownBy } from './broken-contract';
 import type { Directory } from './directory';
 
 // Answers of a Directory of the caller's own that the package acts on, checked where it asks:
-// anything outside the contract (directory.ts) is an IoError EIO (broken-contract.ts).
+// anything outside the contract (directory.ts) is an IoError EIO (broken-contract.ts), and so is
+// an error of its own it throws (thrownBy).
 
 /**
  * dir.list(path), checked: an array of distinct names, each a string that is one entry's name
@@ -13,7 +14,12 @@ import type { Directory } from './directory';
  * or a name that is not a string as a TypeError from deep inside.
  */
 export function listNames(dir: Directory, path: string): string[] {
-  const names: unknown = dir.list(path);
+  let names: unknown;
+  try {
+    names = dir.list(path);
+  } catch (err) {
+    throw thrownBy(err, path, 'readdir', 'list');
+  }
   if (!Array.isArray(names)) {
     ignoreLateRejection(names);
     throw brokenContract(path, 'readdir', `list() answered ${shown(names)}, not an array of names`);
@@ -35,7 +41,12 @@ const UNDECODABLE = '\uFFFD';
 
 /** dir.exists(path), checked: a boolean (an async exists answers a Promise, which is truthy). */
 export function existsAt(dir: Directory, path: string): boolean {
-  const answer: unknown = dir.exists(path);
+  let answer: unknown;
+  try {
+    answer = dir.exists(path);
+  } catch (err) {
+    throw thrownBy(err, path, 'stat', 'exists');
+  }
   if (typeof answer === 'boolean') return answer;
   ignoreLateRejection(answer);
   throw brokenContract(path, 'stat', `exists() answered ${shown(answer)}, not a boolean`);

@@ -1,4 +1,4 @@
-import { brokenContract, ignoreLateRejection, shown } from './broken-contract';
+import { brokenContract, ignoreLateRejection, shown, thrownBy } from './broken-contract';
 import type { ReadableFile } from './directory';
 
 // Every read the package makes of a file goes through readWhole, and every size it reads through
@@ -7,6 +7,7 @@ import type { ReadableFile } from './directory';
 // the file. A read that answers undefined, NaN, a Promise or a negative count would otherwise be
 // taken for the end (a torn tail, which a writer's open cuts), or make a caller use bytes no read
 // returned (stale buffer contents, written back over the log by a rewrite or a quarantine copy).
+// An error of its own that it throws reaches the caller typed (broken-contract.ts thrownBy).
 
 /**
  * file.read until `target` is full or a read returns nothing (the end of the file); returns the
@@ -28,13 +29,23 @@ export function readWhole(file: ReadableFile, target: Uint8Array, position: numb
 
 /** file.size(), refused (IoError EIO) unless it is a byte count: a non-negative safe integer. */
 export function sizeOf(file: ReadableFile): number {
-  const size: unknown = file.size();
+  let size: unknown;
+  try {
+    size = file.size();
+  } catch (err) {
+    throw thrownBy(err, String(file.path), 'fstat', 'size');
+  }
   if (typeof size === 'number' && Number.isSafeInteger(size) && size >= 0) return size;
   throw brokenContract(String(file.path), 'fstat', `size() answered ${shown(size)}, not a byte count`);
 }
 
 function readOnce(file: ReadableFile, target: Uint8Array, position: number): number {
-  const n: unknown = file.read(target, position);
+  let n: unknown;
+  try {
+    n = file.read(target, position);
+  } catch (err) {
+    throw thrownBy(err, String(file.path), 'pread', 'read');
+  }
   if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 && n <= target.length) return n;
   ignoreLateRejection(n);
   throw brokenContract(String(file.path), 'pread', `read() of ${target.length} bytes at ${position} answered ${shown(n)}, not a byte count from 0 to ${target.length}`);
