@@ -175,7 +175,7 @@ export class CheckpointPublisher<S, E> {
         this.requireWriterOpen(`after ${written.path} was published, while older checkpoints were read back`);
         if (point > 0) {
           // The writer's observer may keep segments (a forwarder that has not shipped them yet).
-          const { removed, vetoed } = await new WalMaintenance(this.dir).truncatePrefixAsync(point, { observer: this.writer.observer });
+          const { removed, vetoed } = await new WalMaintenance(this.dir).truncatePrefixAsync(point, { observer: this.writer.observer, writer: this.writer });
           truncatedSegments = removed.length;
           // Vetoed: the log still holds everything after the last segment removed.
           truncatedThrough = vetoed === undefined ? point : truncatedSegments > 0 ? removed[truncatedSegments - 1].lastEntryId : 0;

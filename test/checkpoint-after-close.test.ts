@@ -74,6 +74,58 @@ describe('checkpoint: the writer closed before or between its steps', () => {
       }
     });
 
+    it(`a writer closed between two of the truncation's unlinks: no segment is removed after it (${kind.name})`, async () => {
+      try {
+        const real = kind.make();
+        let writer: { close(): Promise<void>; readonly closed: boolean } | undefined;
+        let closing: Promise<void> | undefined;
+        let closeOnFirstUnlink = false;
+        let closed = false;
+        const unlinked: string[] = [];
+        const unlinkedAfterClose: string[] = [];
+        const unlink = (path: string): void => {
+          if (!closeOnFirstUnlink || !path.startsWith('wal/')) return;
+          if (writer?.closed === true) unlinkedAfterClose.push(path);
+          unlinked.push(path);
+          if (writer !== undefined && closing === undefined) {
+            // The application closes the log's writer while the truncation's first unlink runs.
+            closing = writer.close().then(() => {
+              closed = true;
+            });
+          }
+        };
+        const dir = overriding<Directory>(real, {
+          deleteNoSyncAsync: real.deleteNoSyncAsync === undefined ? undefined : async (path: string) => {
+            unlink(path);
+            await real.deleteNoSyncAsync!(path);
+            if (closed) unlinkedAfterClose.push(`${path} (landed after close() resolved)`);
+          },
+          deleteNoSync: (path: string) => {
+            unlink(path);
+            real.deleteNoSync(path);
+          },
+        });
+        const log = await recover({ ...options, dir, writer: { maxSegmentSize: 256 }, retain: 1 });
+        writer = log.writer;
+        let sum = 0;
+        for (let i = 0; i < 20; i++) sum += (await log.writer.appendDurable({ n: i }), i);
+        await log.checkpoint({ sum });
+        for (let i = 20; i < 60; i++) sum += (await log.writer.appendDurable({ n: i }), i);
+        const before = listSegments(real).length;
+        closeOnFirstUnlink = true;
+        await assert.rejects(log.checkpoint({ sum }), ClosedError);
+        await closing;
+        assert.ok(before - 1 > 2, `the checkpoint covers several segments (${before})`);
+        assert.equal(unlinked.length, 1, `only the unlink under way when the writer closed ran: ${unlinked.join(', ')}`);
+        assert.deepEqual(unlinkedAfterClose, []);
+        assert.equal(listSegments(real).length, before - 1);
+        const next = await recover({ ...options, dir: real });
+        assert.deepEqual([next.state, next.lastEntryId], [{ sum }, 60]);
+      } finally {
+        kind.cleanup();
+      }
+    });
+
     it(`a writer closed while the checkpoint is staged: not renamed to its name (${kind.name})`, async () => {
       try {
         const real = kind.make();

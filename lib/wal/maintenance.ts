@@ -1,7 +1,7 @@
 import type { Checksummer } from '../backend/backend';
 import { channels } from '../diagnostics';
 import type { Directory } from '../directory/directory';
-import { CorruptionError, DecodeError, InvalidArgumentError, NotFoundError } from '../errors';
+import { ClosedError, CorruptionError, DecodeError, InvalidArgumentError, NotFoundError } from '../errors';
 import { requireDirectory, requireOptionsObject } from '../guards';
 import { decodeSegmentHeader, MAX_PAYLOAD_SIZE, WAL_DIR, type SegmentHeader } from './format';
 import type { WalObserver } from './observer';
@@ -34,6 +34,13 @@ export interface TruncateOptions {
    * the truncation stops there and rethrows (segments already removed stay removed).
    */
   observer?: WalObserver;
+  /**
+   * The writer of this log whose lock the truncation runs under (the checkpoint publisher's).
+   * Checked before each removal: once it is closed its lock may be another writer's, so the
+   * truncation stops there with ClosedError (segments already removed stay removed). The async
+   * form's steps run off the event loop, and the application may close the writer between two.
+   */
+  writer?: { readonly closed: boolean };
 }
 
 export interface TruncateResult {
@@ -178,6 +185,7 @@ export class WalMaintenance {
       // persist an unlink or rename and drop an older unsynced create (the writer's newest
       // segment), leaving a log that restarts at an id a checkpoint already covered.
       if (removed.length === 0) yield SYNC_DIR;
+      if (options.writer?.closed === true) throw new ClosedError(`the WalWriter of this truncation (which stopped before removing ${range.path})`);
       let to: string | undefined;
       try {
         to = (yield range) ?? undefined;
