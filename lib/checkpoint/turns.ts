@@ -1,4 +1,6 @@
+import nodePath from 'node:path';
 import type { Directory } from '../directory/directory';
+import { FsDirectory } from '../directory/fs';
 import { InvalidStateError } from '../errors';
 import { CHECKPOINT_DIR, CHECKPOINT_PENDING } from './names';
 
@@ -11,8 +13,13 @@ import { CHECKPOINT_DIR, CHECKPOINT_PENDING } from './names';
 
 const turns = new Map<unknown, Promise<unknown>>();
 
-/** The same key for every Directory object of one store: its checkpoints/ path where it has one. */
+/**
+ * The same key for every Directory object of one store: its checkpoints/ path where it has one,
+ * under the root's real path for an FsDirectory (the store opened through a link to its root is
+ * the same store).
+ */
 function keyOf(dir: Directory): unknown {
+  if (dir instanceof FsDirectory) return nodePath.join(dir.realRoot, CHECKPOINT_DIR);
   return dir.filePath(CHECKPOINT_DIR) ?? dir;
 }
 

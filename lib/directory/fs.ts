@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import nodePath from 'node:path';
 import type { FileBackend } from '../backend/backend';
 import { danglingLinkAt, notRegularAt } from '../backend/file-type';
@@ -47,6 +47,8 @@ export class FsDirectory implements Directory {
   readonly backend: FileBackend;
   readonly checksum: FileBackend;
   private preallocation = true;
+  /** The root with symbolic links resolved, once it could be (see realRoot). */
+  private resolvedRoot: string | undefined = undefined;
 
   constructor(rootPath: string, options: FsDirectoryOptions = {}) {
     if (typeof rootPath !== 'string' || rootPath === '') throw new InvalidArgumentError(`new FsDirectory needs the root directory's path (a non-empty string), not ${typeName(rootPath)}`);
@@ -273,6 +275,21 @@ export class FsDirectory implements Directory {
       throw mapError(err, p);
     }
     return new FsLock(this.backend, p, os, fd);
+  }
+
+  /**
+   * The root's real path (symbolic links resolved): one store opened through two paths (a link to
+   * its root) has one real root. Resolved at the first ask that finds the root, then kept, so it
+   * names the same store for this object's life; the path as given while the root does not exist.
+   */
+  get realRoot(): string {
+    if (this.resolvedRoot !== undefined) return this.resolvedRoot;
+    try {
+      this.resolvedRoot = realpathSync(this.root);
+    } catch {
+      return this.root;
+    }
+    return this.resolvedRoot;
   }
 
   filePath(path: string): string {
