@@ -199,6 +199,19 @@ describe('overlapping fdatasyncs of one file', () => {
     assert.ok(!c.ok && isEio(c.err));
     f.close();
 
+    // As on the commit thread: a commit that ran before the one whose fdatasync failed stays resolved.
+    const sim = new SimulatedDirectory({ seed: 2 });
+    const g = sim.create('g');
+    sim.syncDir('');
+    sim.injectFault({ op: 'sync', error: 'EIO', after: 1 });
+    const ran = outcome(g.commitAsync({ chunks: [bytes('first')], position: 0 }));
+    const lost = outcome(g.commitAsync({ chunks: [bytes('second')], position: 5 }));
+    assert.throws(() => g.sync(), isEio);
+    assert.deepEqual(await ran, { ok: true });
+    const l = await lost;
+    assert.ok(!l.ok && isEio(l.err));
+    g.close();
+
     const mem = new MemoryDirectory().create('g');
     const queued = mem.commitAsync({ chunks: [bytes('abc')], position: 0 });
     mem.sync();
@@ -415,6 +428,23 @@ if (nativeBackend() !== undefined) {
       assert.throws(() => f.sync(), isEio);
       const c = await commit;
       assert.ok(!c.ok && isEio(c.err));
+      f.close();
+    });
+
+    it("sync() that learns of a later commit's failure before an earlier commit's success reached JS leaves that commit resolved", async () => {
+      // The commit thread ran the first commit (its fdatasync returned) and failed the second;
+      // sync() waits for both and throws the failure before the first one's completion arrives.
+      // A rejection would say its bytes may not be durable, and a caller could write them again.
+      const dir = new FsDirectory(root, { backend: new NativeFileBackend(testBuild().binding) });
+      const f = dir.create('f');
+      testBuild().binding.__setFaultInjection({ op: 'fdatasync', errno: os.constants.errno.EIO, after: 1 });
+      const first = outcome(f.commitAsync({ chunks: [bytes('first')], position: 0 }));
+      const second = outcome(f.commitAsync({ chunks: [bytes('second')], position: 5 }));
+      assert.throws(() => f.sync(), isEio);
+      assert.deepEqual(await first, { ok: true }, 'its fdatasync returned before the failure');
+      const c = await second;
+      assert.ok(!c.ok && isEio(c.err));
+      assert.throws(() => f.sync(), isEio, 'the file stays failed');
       f.close();
     });
 

@@ -38,7 +38,8 @@ export type { CommitResult };
 /**
  * After a failed write, sync or commit, every later write, sync and commit of the handle throws
  * that first failure without reaching the disk (reliability rule 4: a later fdatasync that returns
- * 0 proves nothing). close() still works; another handle of the file is not affected.
+ * 0 proves nothing). close() still works; another handle of the file is not affected. A commit
+ * that ran before the failing one resolves, whichever of the two the caller learns of first.
  *
  * One fdatasync of a handle at a time: Linux reports a writeback error once per open file
  * description, to whichever of two racing fdatasyncs checks first, and the other returns 0 although

@@ -47,4 +47,21 @@ export class StickyFailure {
     this.throwIfFailed();
     return result;
   }
+
+  /**
+   * runAsync for an operation the file runs after every earlier one and before every later one
+   * (a commit on the native commit thread, which fails every commit behind a failed one, unrun):
+   * a failure recorded while it ran is a later operation's (sync() learns of it by waiting for
+   * the thread), which cannot cost what this one's fdatasync had already made durable. So its
+   * success stands: rejected, its caller would take durable bytes for lost and may write them again.
+   */
+  async runInOrderAsync<T>(op: () => Promise<T>): Promise<T> {
+    this.throwIfFailed();
+    try {
+      return await op();
+    } catch (err) {
+      this.record(err);
+      throw err;
+    }
+  }
 }

@@ -339,7 +339,7 @@ export abstract class BaseWritableFile implements WritableFile {
       // Straight to the file, which runs its commits in order (the group-commit path). A failed
       // syncAsync before it is recorded before asyncSyncs drops, so failure.runAsync sees it.
       const checked: CheckedCommitPlan = { chunks, position, truncateTo, syncDirs, zeroChunks, [OWNED_BYTES]: plan[OWNED_BYTES] };
-      return this.offThread(() => this.failure.runAsync(() => this.runCommit(checked)), COMMIT);
+      return this.offThread(() => this.failure.runInOrderAsync(() => this.runCommit(checked)), COMMIT);
     }
     // The caller's bytes as they are now: this commit may start only after earlier ones.
     const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, zeroChunks, [OWNED_BYTES]: true as const };
@@ -349,7 +349,7 @@ export abstract class BaseWritableFile implements WritableFile {
       // as the last of them settles (CommitTurns), and the file orders them after the ones it
       // has, so none waits behind another one's fdatasync where a synchronous caller could not
       // see it (waitCommitsSync).
-      const run = (): Promise<CommitResult> => this.failure.runAsync(() => this.runCommit(checked));
+      const run = (): Promise<CommitResult> => this.failure.runInOrderAsync(() => this.runCommit(checked));
       return this.offThread(() => new Promise<CommitResult>((handedOver) => this.turns.awaitTurn(() => handedOver(run()))), COMMIT);
     } else if (this.commitNow === undefined) {
       const previous = this.turns.afterWrites(this.lastSync);
