@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { availableBackends } from '../lib/backend/select';
 import type { Directory } from '../lib/directory/directory';
 import { FsDirectory } from '../lib/directory/fs';
@@ -183,6 +184,18 @@ for (const backend of availableBackends()) {
           return { done: true as const, value: undefined };
         });
         early.catch(() => undefined); // observed by the race below; not unhandled when the test ends otherwise
+        // The child truncates when it reads an ack, on its own time: the check of what was removed
+        // waits for its answer to the last one (under load it came after the follower's end).
+        const acked = new Set<string>();
+        let onAcked = (): void => undefined;
+        readline.createInterface({ input: child.stdout }).on('line', (line) => {
+          if (line.startsWith('acked ')) acked.add(line.slice('acked '.length));
+          onAcked();
+        });
+        const untilAcked = (id: number): Promise<void> => new Promise((resolve) => {
+          onAcked = () => { if (acked.has(String(id))) resolve(); };
+          onAcked();
+        });
         try {
           const dir = new FsDirectory(root, { backend });
           const it = new WalReader(dir, { codec: raw }).follow({ signal: ac.signal });
@@ -200,6 +213,7 @@ for (const backend of availableBackends()) {
           const pending = it.next();
           ac.abort();
           assert.deepEqual(await pending, { done: true, value: undefined });
+          await Promise.race([untilAcked(count - 100), early]);
           assert.ok(listSegments(dir).length < 8, `segments the follower had read were removed (${listSegments(dir).length} left)`);
           told = true;
           child.stdin.write('exit\n');
