@@ -6,7 +6,8 @@
 // stream that lost acknowledged ones), once it has checked that the stream is this log's
 // (log-match.ts: entry ids alone cannot tell two logs apart). Each publish carries two guards:
 //  - Nats-Msg-Id = entry id: the server drops a repeat within the stream's duplicate window;
-//  - Nats-Expected-Last-Sequence = the stream sequence the previous entry got (or will get):
+//  - Nats-Expected-Last-Sequence = the stream sequence the previous entry got (or will get), 0
+//    for the first message of a stream that never stored one:
 //    the server stores a message only directly after its predecessor, so the stream can neither
 //    skip an entry nor hold one twice, however long an outage lasted (no window involved).
 //    The stream-wide sequence, not the per-subject one: a clustered 2.9 server checks the
@@ -361,7 +362,10 @@ export class JetStreamForwarder {
     const f: InFlight = { id, bytes, seq: expect === undefined ? undefined : expect + 1, state: 'pending' };
     this.inflight.push(f);
     if (expect !== undefined) this.expectSeq = expect + 1;
-    this.link.publish(id, payload, expect).then(
+    // Into a stream that never stored a message, 0: "store it only as the first". Another log
+    // starting on the subject at the same time may have stored its entry 1 since the stream was
+    // read, and once the duplicate window forgot that id nothing else would refuse ours.
+    this.link.publish(id, payload, expect ?? 0).then(
       (ack) => { f.state = 'ok'; f.ack = ack; this.advance(); },
       (err: unknown) => { f.state = 'failed'; f.error = err; this.advance(); },
     );

@@ -68,10 +68,9 @@ export class StreamLink {
     return { last: info.state.last_seq, tail: await this.lastMessage(), created: Date.parse(info.created) };
   }
 
-  /** Publishes entry `id`, stored only directly after stream sequence `expect` (undefined: the stream is empty). */
-  publish(id: number, payload: Uint8Array, expect: number | undefined): Promise<PubAck> {
-    const opts = { msgID: String(id), timeout: this.o.publishTimeoutMs, ...(expect === undefined ? {} : { expect: { lastSequence: expect } }) };
-    return this.js!.publish(this.o.subject, payload, opts);
+  /** Publishes entry `id`, stored only directly after stream sequence `expect` (0: only into a stream that never stored a message). */
+  publish(id: number, payload: Uint8Array, expect: number): Promise<PubAck> {
+    return this.js!.publish(this.o.subject, payload, { msgID: String(id), timeout: this.o.publishTimeoutMs, expect: { lastSequence: expect } });
   }
 
   /**
