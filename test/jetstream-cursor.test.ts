@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { CorruptionError, InvalidArgumentError } from '../lib/errors';
 import { CURSOR_FILE, JetStreamForwarder, readCursor } from '../lib/jetstream/index';
-import { MAX_CURSOR_NAME_LENGTH, MAX_CURSOR_SIZE, writeCursor } from '../lib/jetstream/cursor';
+import { MAX_CURSOR_NAME_LENGTH, MAX_CURSOR_SIZE, MAX_CURSOR_STAMP_LENGTH, writeCursor } from '../lib/jetstream/cursor';
 
 // The forwarder's local cursor file: what it holds is bounded, and so is what reading it costs.
 
@@ -42,6 +42,17 @@ describe('JetStream forwarder cursor', () => {
     assert.throws(() => readCursor(dir), (e: unknown) => e instanceof CorruptionError && e.file === CURSOR_FILE);
     assert.ok(dir.largestRead <= MAX_CURSOR_SIZE, `read ${dir.largestRead} bytes`);
     assert.throws(() => new JetStreamForwarder({ dir, servers: 'nats://127.0.0.1:1', stream: 'S', subject: 's' }), CorruptionError);
+  });
+
+  it('the stream\'s created stamp reads back; one that is not a short string is a CorruptionError', () => {
+    const dir = new MemoryDirectory();
+    const cursor = { version: 1, stream: 'S', subject: 's', entryId: 7, seq: 7, updatedAt: 1, streamCreated: '2026-12-05T19:45:56.479616824Z' } as const;
+    writeCursor(dir, cursor);
+    assert.deepEqual(readCursor(dir), cursor);
+    for (const streamCreated of [7, 'x'.repeat(MAX_CURSOR_STAMP_LENGTH + 1)]) {
+      dir.atomicWrite(CURSOR_FILE, new TextEncoder().encode(JSON.stringify({ ...cursor, streamCreated })));
+      assert.throws(() => readCursor(dir), CorruptionError);
+    }
   });
 
   it('the longest names the options take still make a cursor that reads back', () => {

@@ -37,6 +37,18 @@ describe('JetStream resume point', () => {
     assert.deepEqual(resumePoint(stream, undefined, 58), { entryId: 58, seq: 0 }, 'no cursor time: the cursor, as before');
   });
 
+  it('a remembered created stamp decides whether the stream was recreated, whatever the two clocks say', () => {
+    // The server's clock an hour ahead: created (server time) is after the anchor (local time), same stream.
+    const ahead = { created: 1000 + 3600_000, createdStamp: 'A' };
+    const seenA: Anchor = { ...anchor, streamCreated: 'A' };
+    assert.deepEqual(resumePoint({ last: 30, tail: { entryId: 30, seq: 30 }, ...ahead }, seenA, 50), { entryId: 30, seq: 30 }, 'lost messages, shipped again');
+    assert.deepEqual(resumePoint({ last: 50, tail: { entryId: 50, seq: 50 }, ...ahead }, undefined, 58, 1000, 'A'), { entryId: 50, seq: 50 }, 'a damaged cursor loses');
+    // The server's clock behind: a stream created after the anchor looks older than it.
+    const behind = { created: 500, createdStamp: 'B' };
+    assert.deepEqual(resumePoint({ last: 0, tail: undefined, ...behind }, seenA, 50), { entryId: 50, seq: 0 }, 'recreated: after the cursor');
+    assert.deepEqual(resumePoint({ last: 50, tail: { entryId: 50, seq: 50 }, ...behind }, undefined, 58, 1000, 'A'), { entryId: 58, seq: 0 }, 'recreated: the cursor');
+  });
+
   it('without an anchor: the last message, or the cursor when retention removed it', () => {
     assert.deepEqual(resumePoint({ last: 20, tail: { entryId: 20, seq: 20 }, created }, undefined, 10), { entryId: 20, seq: 20 });
     assert.deepEqual(resumePoint({ last: 20, tail: undefined, created }, undefined, 10), { entryId: 10, seq: 0 });

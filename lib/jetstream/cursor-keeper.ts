@@ -12,6 +12,8 @@ export class CursorKeeper {
   entryId: number;
   /** When the cursor file was written (undefined: there is none). */
   at: number | undefined;
+  /** The `created` stamp of the stream the file was written against (undefined: none, or a cursor that predates it). */
+  streamCreated: string | undefined;
   /** What the file held at construction. */
   readonly found: ForwarderCursor | undefined;
   private writtenAt = 0;
@@ -24,22 +26,24 @@ export class CursorKeeper {
     this.found = cursor;
     this.entryId = cursor?.entryId ?? 0;
     this.at = cursor?.updatedAt;
+    this.streamCreated = cursor?.streamCreated;
   }
 
   /** Writes `shipped` (`seq`: its stream sequence, 0 unknown) when past the file's entry and, unless `force`, the interval has passed. */
-  save(shipped: number, seq: number, force: boolean): void {
+  save(shipped: number, seq: number, streamCreated: string | undefined, force: boolean): void {
     if (shipped <= this.entryId || (!force && Date.now() - this.writtenAt < this.options.cursorIntervalMs)) return;
-    this.write(shipped, seq);
+    this.write(shipped, seq, streamCreated);
   }
 
-  /** `seq`: the stream sequence of `entryId`'s message (0: unknown). */
-  write(entryId: number, seq: number): void {
+  /** `seq`: the stream sequence of `entryId`'s message (0: unknown); `streamCreated`: that stream's `created` stamp. */
+  write(entryId: number, seq: number, streamCreated: string | undefined): void {
     const now = Date.now();
-    const cursor: ForwarderCursor = { version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now };
+    const cursor: ForwarderCursor = { version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now, streamCreated };
     try {
       writeCursor(this.options.dir, cursor, this.options.cursorPath);
       this.entryId = cursor.entryId;
       this.at = now;
+      this.streamCreated = streamCreated;
       this.writtenAt = now;
     } catch (err) {
       this.failed(err);

@@ -15,8 +15,10 @@ export const CURSOR_FILE = 'jetstream-cursor.json';
  * (4 KiB) already refuses longer subjects in every PUB.
  */
 export const MAX_CURSOR_NAME_LENGTH = 4096;
+/** Longest stream `created` stamp a cursor keeps (an RFC 3339 time with nanoseconds takes 30-odd characters). */
+export const MAX_CURSOR_STAMP_LENGTH = 64;
 /**
- * Largest cursor file: both names at their longest, each character escaped by JSON.stringify
+ * Largest cursor file: both names at their longest, the stamp, each character escaped by JSON.stringify
  * (6 bytes), plus the numbers. A larger file is no cursor, and is refused before it is read.
  */
 export const MAX_CURSOR_SIZE = 64 * 1024;
@@ -31,6 +33,11 @@ export interface ForwarderCursor {
   readonly seq: number;
   /** Milliseconds since the epoch when this was written. */
   readonly updatedAt: number;
+  /**
+   * The stream's `created` stamp as the server reported it when this was written (absent in
+   * cursors of earlier versions): a stream with another stamp was deleted and created again.
+   */
+  readonly streamCreated?: string;
 }
 
 export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor | undefined {
@@ -60,7 +67,8 @@ export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor 
   const c = value as Partial<ForwarderCursor> | null;
   if (c === null || typeof c !== 'object' || c.version !== 1 || typeof c.stream !== 'string' || typeof c.subject !== 'string' ||
     !Number.isSafeInteger(c.entryId) || (c.entryId as number) < 0 || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0 ||
-    typeof c.updatedAt !== 'number' || !Number.isFinite(new Date(c.updatedAt).getTime())) {
+    typeof c.updatedAt !== 'number' || !Number.isFinite(new Date(c.updatedAt).getTime()) ||
+    (c.streamCreated !== undefined && (typeof c.streamCreated !== 'string' || c.streamCreated.length > MAX_CURSOR_STAMP_LENGTH))) {
     throw new CorruptionError(path, 0, 'forwarder cursor does not have the expected fields (version 1)');
   }
   return c as ForwarderCursor;

@@ -66,6 +66,8 @@ export class JetStreamForwarder {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private anchor: Anchor | undefined;
+  /** The stream's `created` stamp as of the last resync: the stream every later acknowledgement came from. */
+  private streamCreated: string | undefined;
   private fatal: unknown;
   private inflight: InFlight[] = [];
   private expectSeq: number | undefined;
@@ -93,7 +95,9 @@ export class JetStreamForwarder {
       this.publish('error', { error: err, fatal: false });
     });
     const cursor = this.cursor.found;
-    if (cursor !== undefined && cursor.seq > 0 && cursor.entryId > 0) this.anchor = { entryId: cursor.entryId, seq: cursor.seq, at: cursor.updatedAt };
+    if (cursor !== undefined && cursor.seq > 0 && cursor.entryId > 0) {
+      this.anchor = { entryId: cursor.entryId, seq: cursor.seq, at: cursor.updatedAt, streamCreated: cursor.streamCreated };
+    }
     this.backlog = new Backlog(this.cursor.entryId);
     const self = this;
     this.observer = {
@@ -220,14 +224,15 @@ export class JetStreamForwarder {
     const stream = await this.link.state();
     const last = stream.last;
     await this.checkWindowStored(last);
-    const point = resumePoint(stream, this.anchor, this.cursor.entryId, this.cursor.at);
+    const point = resumePoint(stream, this.anchor, this.cursor.entryId, this.cursor.at, this.cursor.streamCreated);
+    this.streamCreated = stream.createdStamp;
     await checkStreamIsThisLog(this.options.dir, this.options.maxPayloadSize, this.options.stream, stream.tail, point);
     // Publishes of a failed session that the stream did store count as shipped.
     for (const f of this.inflight) if (f.id <= point.entryId && f.id > this.backlog.shipped) this.backlog.acked(f.id, f.bytes);
     this.inflight = [];
     if (point.entryId < this.backlog.shipped) await this.rewind(point, last);
     else this.backlog.skipTo(point.entryId);
-    this.anchor = point.seq > 0 ? { entryId: point.entryId, seq: point.seq, at: Date.now() } : undefined;
+    this.anchor = point.seq > 0 ? { entryId: point.entryId, seq: point.seq, at: Date.now(), streamCreated: this.streamCreated } : undefined;
     this.expectSeq = last > 0 ? last : undefined;
     if (!this.scanned) await this.scanBacklog(point.entryId);
     this.publish('resync', { entryId: point.entryId, seq: point.seq });
@@ -269,7 +274,7 @@ export class JetStreamForwarder {
     });
     this.backlog.rewindTo(point.entryId, bytes);
     this.publish('rewind', { fromEntryId: lost, toEntryId: point.entryId, streamLastSeq: last });
-    this.cursor.write(point.entryId, point.seq);
+    this.cursor.write(point.entryId, point.seq, this.streamCreated);
   }
 
   /** Counts the bytes of entries already in the log that wait to be shipped (once, at start). */
@@ -393,7 +398,7 @@ export class JetStreamForwarder {
       this.inflight.shift();
       if (this.expectSeq === undefined) this.expectSeq = ack.seq;
       this.backlog.acked(f.id, f.bytes);
-      this.anchor = { entryId: f.id, seq: ack.seq, at: Date.now() };
+      this.anchor = { entryId: f.id, seq: ack.seq, at: Date.now(), streamCreated: this.streamCreated };
       moved = true;
     }
     if (moved) {
@@ -405,7 +410,7 @@ export class JetStreamForwarder {
 
   private saveCursor(force: boolean): void {
     const shipped = this.backlog.shipped;
-    this.cursor.save(shipped, this.anchor?.entryId === shipped ? this.anchor.seq : 0, force);
+    this.cursor.save(shipped, this.anchor?.entryId === shipped ? this.anchor.seq : 0, this.streamCreated, force);
   }
 
   private async waitWindow(size: number, signal: AbortSignal): Promise<void> {

@@ -1,5 +1,6 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection, PubAck } from 'nats';
 import { DurabilityError, JetStreamError, describe } from '../errors';
+import { MAX_CURSOR_STAMP_LENGTH } from './cursor';
 import { natsClient } from './nats-client';
 import { isApiCode } from './nats-errors';
 import type { ResolvedForwarderOptions } from './options';
@@ -65,7 +66,9 @@ export class StreamLink {
     const info = await this.jsm!.streams.info(this.o.stream);
     this.checkSubjects(info.config);
     this.maxMessage = this.messageLimit(info.config.max_msg_size);
-    return { last: info.state.last_seq, tail: await this.lastMessage(), created: Date.parse(info.created) };
+    // A stamp no cursor could keep is no stamp: the creation time is then compared by the clocks.
+    const stamp = typeof info.created === 'string' && info.created.length <= MAX_CURSOR_STAMP_LENGTH ? info.created : undefined;
+    return { last: info.state.last_seq, tail: await this.lastMessage(), created: Date.parse(info.created), createdStamp: stamp };
   }
 
   /** Publishes entry `id`, stored only directly after stream sequence `expect` (0: only into a stream that never stored a message). */
