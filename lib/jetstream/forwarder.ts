@@ -27,7 +27,7 @@ import { WalReader } from '../wal/reader';
 import { raw } from '../wal/codec';
 import { Backlog, type ForwarderStats } from './backlog';
 import { CursorKeeper } from './cursor-keeper';
-import { sleep } from './sleep';
+import { Backoff, sleep } from './sleep';
 import { checkStreamIsThisLog } from './log-match';
 import { frameSizes, readingUnderTruncation } from './log-reads';
 import { isFatal, typedError } from './nats-errors';
@@ -73,6 +73,8 @@ export class JetStreamForwarder {
   private expectSeq: number | undefined;
   private readonly cursor: CursorKeeper;
   private errors = 0;
+  /** Starts over at each acknowledged publish, not at a resync: a server refusing every publish is still retried ever more slowly. */
+  private readonly backoff: Backoff;
   private overflowing = false;
   /**
    * Bytes admit let through whose onAppend has not come yet: the entries of a batch are all
@@ -88,6 +90,7 @@ export class JetStreamForwarder {
 
   constructor(options: JetStreamForwarderOptions) {
     this.options = resolveForwarderOptions(options);
+    this.backoff = new Backoff(FIRST_RETRY_MS, this.options.maxRetryDelayMs);
     this.link = new StreamLink(this.options, (kind, extra) => this.publish(kind, extra));
     this.cursor = new CursorKeeper(this.options, (err) => {
       // The stream stays the resume point; a stale cursor only matters after retention.
@@ -289,14 +292,12 @@ export class JetStreamForwarder {
   }
 
   private async loop(): Promise<void> {
-    let delay = FIRST_RETRY_MS;
     let first = true;
     while (!this.stopper.signal.aborted) {
       try {
         if (!first) await this.resume();
         first = false;
         await this.ship();
-        delay = FIRST_RETRY_MS;
       } catch (thrown) {
         await this.settleAll();
         if (this.stopper.signal.aborted) break;
@@ -308,9 +309,9 @@ export class JetStreamForwarder {
           break;
         }
         this.errors++;
-        this.publish('error', { error: err, fatal: false });
+        const delay = this.backoff.next();
+        this.publish('error', { error: err, fatal: false, retryInMs: delay });
         await sleep(delay, this.stopper.signal);
-        delay = Math.min(this.options.maxRetryDelayMs, delay * 2);
       }
     }
     // Stopping: publishes already sent still count once acknowledged (bounded by their timeout).
@@ -402,6 +403,7 @@ export class JetStreamForwarder {
       moved = true;
     }
     if (moved) {
+      this.backoff.reset();
       this.saveCursor(false);
       if (channels.jetstream.hasSubscribers) this.publish('progress', {});
       this.wakeWindow?.();
