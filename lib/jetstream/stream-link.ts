@@ -2,6 +2,7 @@ import type { JetStreamClient, JetStreamManager, NatsConnection, PubAck } from '
 import { DurabilityError, JetStreamError, describe } from '../errors';
 import { MAX_CURSOR_STAMP_LENGTH } from './cursor';
 import { natsClient } from './nats-client';
+import { checkStreamConfig } from './stream-config';
 import { isApiCode } from './nats-errors';
 import type { ResolvedForwarderOptions } from './options';
 import type { StreamTail } from './log-match';
@@ -52,7 +53,7 @@ export class StreamLink {
       if (isApiCode(err, 10059)) throw new JetStreamError('stream-not-found', `stream ${o.stream} does not exist; create it with subjects [${o.subject}]`, { cause: err });
       throw new JetStreamError('unreachable', `cannot read stream ${o.stream}: ${describe(err)}`, { cause: err });
     }
-    this.checkSubjects(info.config);
+    checkStreamConfig(info.config, o.stream, o.subject);
     this.maxMessage = this.messageLimit(info.config.max_msg_size);
   }
 
@@ -64,7 +65,7 @@ export class StreamLink {
    */
   async state(): Promise<StreamState & { readonly tail: StreamTail | undefined }> {
     const info = await this.jsm!.streams.info(this.o.stream);
-    this.checkSubjects(info.config);
+    checkStreamConfig(info.config, this.o.stream, this.o.subject);
     this.maxMessage = this.messageLimit(info.config.max_msg_size);
     // A stamp no cursor could keep is no stamp: the creation time is then compared by the clocks.
     const stamp = typeof info.created === 'string' && info.created.length <= MAX_CURSOR_STAMP_LENGTH ? info.created : undefined;
@@ -98,19 +99,6 @@ export class StreamLink {
     await this.nc?.close().catch(() => undefined);
     this.nc = undefined;
     this.connected = false;
-  }
-
-  /** Our subject alone, and nothing else feeding the stream (a source or a mirror stores messages at sequences of their own). */
-  private checkSubjects(config: { subjects?: string[]; sources?: Array<{ name: string }>; mirror?: { name: string } }): void {
-    const o = this.o;
-    const subjects = config.subjects ?? [];
-    if (subjects.length !== 1 || subjects[0] !== o.subject) {
-      throw new JetStreamError('stream-subjects', `stream ${o.stream} has subjects [${subjects.join(', ')}]; the forwarder needs a stream whose only subject is ${o.subject} (the order guard relies on nobody else publishing there)`);
-    }
-    const feeds = [...(config.sources ?? []).map((s) => s.name), ...(config.mirror === undefined ? [] : [config.mirror.name])];
-    if (feeds.length > 0) {
-      throw new JetStreamError('stream-subjects', `stream ${o.stream} also takes messages from [${feeds.join(', ')}] (sources or a mirror); the forwarder needs a stream fed by ${o.subject} alone (the order guard relies on nobody else adding messages)`);
-    }
   }
 
   private messageLimit(streamMax: number | undefined): number {
