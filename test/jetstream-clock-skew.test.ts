@@ -59,6 +59,34 @@ describe('JetStream forwarder: a server clock that disagrees with the local one 
     await assertStreamMatchesLog(server.url, stream, dir);
   });
 
+  it('the cursor keeps the stamp of the stream that acknowledged its entry, even when the resync that stopped the forwarder read a recreated one', async () => {
+    const dir = new FsDirectory(tempDir('durability-jk-'));
+    const stream = 'K3';
+    const subject = 'wal.k3';
+    await createStream(server.url, { name: stream, subjects: [subject] });
+    const stamp = (): Promise<string> => withConnection(server.url, async (nc) => (await (await nc.jetstreamManager()).streams.info(stream)).created);
+    const first = await stamp();
+    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, cursorIntervalMs: 60_000, maxRetryDelayMs: 100 });
+    stop.push(f);
+    const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
+    await f.start();
+    for (let i = 1; i <= 5; i++) writer.append(enc(`${i}`));
+    await writer.sync();
+    await until('5 shipped', () => f.stats().shippedEntryId === 5);
+    // Recreated, and another log's entry 1 stored in it: the next resync stops the forwarder (log-mismatch).
+    await withConnection(server.url, async (nc) => {
+      await (await nc.jetstreamManager()).streams.delete(stream);
+      await (await nc.jetstreamManager()).streams.add({ name: stream, subjects: [subject] });
+      await nc.jetstream().publish(subject, enc('another log 1'), { msgID: '1' });
+    });
+    assert.notEqual(await stamp(), first);
+    writer.append(enc('6'));
+    await writer.sync();
+    await assert.rejects(f.done, (e: unknown) => e instanceof Error && /other bytes/.test(e.message));
+    await writer.close();
+    assert.deepEqual([readCursor(dir)?.entryId, readCursor(dir)?.streamCreated], [5, first]);
+  });
+
   it('server clock an hour behind, and the stream deleted and created again: the forwarder continues after the cursor, as for any recreated stream, and rewinds nothing', async () => {
     const dir = new FsDirectory(tempDir('durability-jk-'));
     const stream = 'K2';

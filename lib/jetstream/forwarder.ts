@@ -412,7 +412,9 @@ export class JetStreamForwarder {
 
   private saveCursor(force: boolean): void {
     const shipped = this.backlog.shipped;
-    this.cursor.save(shipped, this.anchor?.entryId === shipped ? this.anchor.seq : 0, this.streamCreated, force);
+    // The stamp of the stream that acknowledged `shipped`: a resync that then failed may have read another.
+    const anchored = this.anchor?.entryId === shipped ? this.anchor : undefined;
+    this.cursor.save(shipped, anchored?.seq ?? 0, anchored === undefined ? this.streamCreated : anchored.streamCreated, force);
   }
 
   private async waitWindow(size: number, signal: AbortSignal): Promise<void> {
