@@ -28,7 +28,7 @@ import { raw } from '../wal/codec';
 import { Backlog, type ForwarderStats } from './backlog';
 import { CursorKeeper } from './cursor-keeper';
 import { Backoff, sleep } from './sleep';
-import { checkStreamIsThisLog } from './log-match';
+import { checkStreamIsThisLog, digestOf, firstNotThisLogs, type MessageDigest } from './log-match';
 import { frameSizes, readingUnderTruncation } from './log-reads';
 import { isFatal, typedError } from './nats-errors';
 import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
@@ -250,13 +250,29 @@ export class JetStreamForwarder {
    * stranger for it. Asked only of the sequences the stream has reached.
    */
   private async checkWindowStored(last: number): Promise<void> {
+    const ours: Array<MessageDigest & { readonly seq: number }> = [];
     for (const f of this.inflight) {
       if (f.state === 'ok' || f.seq === undefined || f.seq > last) continue;
-      const held = await this.link.entryIdAt(f.seq);
-      if (held !== undefined && held !== f.id) {
-        throw new JetStreamError('stream-subjects', `stream ${this.options.stream} holds ${Number.isNaN(held) ? 'a message that is no entry of this log' : `entry ${held}`} at sequence ${f.seq}, where entry ${f.id} belonged: someone else stores messages in this stream, and later entries were stored after it, so the stream lacks entry ${f.id}; shipping stops`);
+      const message = await this.link.messageAt(f.seq);
+      if (message === undefined) continue;
+      if (message.id === f.id) {
+        ours.push({ ...digestOf(f.id, message.payload), seq: f.seq });
+        continue;
       }
+      await this.checkOurBytes(ours); // an earlier one first
+      this.strangerAt(f.seq, f.id, Number.isNaN(message.id) ? 'a message that is no entry of this log' : `entry ${message.id}`);
     }
+    await this.checkOurBytes(ours);
+  }
+
+  /** Messages with our ids at our sequences: a stranger may carry our next id, so their bytes must be this log's too. */
+  private async checkOurBytes(ours: ReadonlyArray<MessageDigest & { readonly seq: number }>): Promise<void> {
+    const differs = await firstNotThisLogs(this.options.dir, this.options.maxPayloadSize, ours);
+    if (differs !== undefined) this.strangerAt(ours.find((m) => m.id === differs)!.seq, differs, `other bytes as entry ${differs}`);
+  }
+
+  private strangerAt(seq: number, id: number, held: string): never {
+    throw new JetStreamError('stream-subjects', `stream ${this.options.stream} holds ${held} at sequence ${seq}, where entry ${id} belonged: someone else stores messages in this stream, and later entries were stored after it, so the stream lacks entry ${id}; shipping stops`);
   }
 
   /**
@@ -390,10 +406,13 @@ export class JetStreamForwarder {
       // The server checks the message id before the sequence guard: a duplicate acknowledgement
       // names where the id was stored once, which is where this entry belongs only if it is the
       // sequence this publish expected. Otherwise that message is gone (purged) and the window
-      // still remembers its id: nothing was stored, so nothing counts.
-      if (ack.duplicate && ack.seq !== f.seq) {
+      // still remembers its id: nothing was stored, so nothing counts. Even there it may be a
+      // stranger's message with our id: the resync compares its bytes (checkWindowStored).
+      if (ack.duplicate) {
         f.state = 'failed';
-        this.failSession?.(new JetStreamError('publish-refused', `entry ${f.id} was not stored: the stream's de-duplication window remembers message id ${f.id} (sequence ${ack.seq}) but the stream does not hold it there; retrying until the window forgets it`));
+        this.failSession?.(new JetStreamError('publish-refused', ack.seq === f.seq
+          ? `entry ${f.id} came back as a duplicate of the message at sequence ${ack.seq}, where it belongs: counted once that message is found to hold this entry's bytes`
+          : `entry ${f.id} was not stored: the stream's de-duplication window remembers message id ${f.id} (sequence ${ack.seq}) but the stream does not hold it there; retrying until the window forgets it`));
         break;
       }
       this.inflight.shift();

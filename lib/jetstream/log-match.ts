@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Directory } from '../directory/directory';
 import { JetStreamError } from '../errors';
 import { raw } from '../wal/codec';
@@ -37,6 +38,37 @@ export async function checkStreamIsThisLog(
   if (point.entryId > provenThrough && await entryOf(dir, maxPayloadSize, point.entryId) === undefined) {
     throw new JetStreamError('log-mismatch', `shipping would resume after entry ${point.entryId}, past the end of this log (the forwarder cursor or stream ${stream} is another log's, or this log lost entries it had shipped); move the cursor away and ship this log to a new stream or subject`);
   }
+}
+
+/** A stream message's entry id and the SHA-256 of its payload (a window of them is held at once: not their bytes). */
+export interface MessageDigest {
+  readonly id: number;
+  readonly sha256: Buffer;
+}
+
+export function digestOf(id: number, payload: Uint8Array): MessageDigest {
+  return { id, sha256: createHash('sha256').update(payload).digest() };
+}
+
+/**
+ * The first of `messages` (stream messages carrying our entry ids, ascending) whose payload is not
+ * this log's entry of that id; undefined when all are. One read of the log over their range, not
+ * one per message: a window of several hundred may be asked after a connection drop. An id the
+ * log does not hold (it starts after it) cannot be vouched for either way, as for the tail above.
+ */
+export async function firstNotThisLogs(dir: Directory, maxPayloadSize: number, messages: readonly MessageDigest[]): Promise<number | undefined> {
+  if (messages.length === 0) return undefined;
+  const wanted = new Map(messages.map((m) => [m.id, m.sha256]));
+  const last = messages[messages.length - 1].id;
+  return readingUnderTruncation(dir, async () => {
+    const reader = new WalReader(dir, { codec: raw, maxPayloadSize });
+    for await (const r of reader.records({ fromEntryId: messages[0].id, mode: 'bestEffortTail' })) {
+      if (r.entryId > last) break;
+      const sha256 = wanted.get(r.entryId);
+      if (sha256 !== undefined && !digestOf(r.entryId, r.payload).sha256.equals(sha256)) return r.entryId;
+    }
+    return undefined;
+  });
 }
 
 const BEFORE_THE_LOG = 'before-the-log';

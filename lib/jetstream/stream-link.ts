@@ -106,12 +106,12 @@ export class StreamLink {
     return typeof streamMax === 'number' && streamMax > 0 ? Math.min(server, streamMax) : server;
   }
 
-  /** The entry id of the message at stream sequence `seq` (NaN: one without an entry id; undefined: no message there). */
-  async entryIdAt(seq: number): Promise<number | undefined> {
+  /** The message at stream sequence `seq` as an entry (id NaN: one without an entry id; undefined: no message there). */
+  async messageAt(seq: number): Promise<{ readonly id: number; readonly payload: Uint8Array } | undefined> {
     try {
       const m = await this.jsm!.streams.getMessage(this.o.stream, { seq });
       const id = Number(m.header?.get('Nats-Msg-Id') ?? NaN);
-      return m.subject === this.o.subject && Number.isSafeInteger(id) && id > 0 ? id : NaN;
+      return { id: m.subject === this.o.subject && Number.isSafeInteger(id) && id > 0 ? id : NaN, payload: m.data };
     } catch (err) {
       if (isApiCode(err, 10037)) return undefined;
       throw err;
