@@ -18,7 +18,6 @@
 // of that window is refused too; the forwarder resyncs and sends them again.
 // The position advances only on acknowledgements, in order.
 
-import type { PubAck } from 'nats';
 import { channels } from '../diagnostics';
 import { BackpressureError, DurabilityError, InvalidStateError, JetStreamError, describe } from '../errors';
 import { FRAME_HEADER_SIZE } from '../wal/format';
@@ -26,9 +25,11 @@ import type { WalObserver } from '../wal/observer';
 import { WalReader } from '../wal/reader';
 import { raw } from '../wal/codec';
 import { Backlog, type ForwarderStats } from './backlog';
+import type { InFlight } from './window-check';
 import { CursorKeeper } from './cursor-keeper';
 import { Backoff, sleep } from './sleep';
-import { checkStreamIsThisLog, digestOf, firstNotThisLogs, type MessageDigest } from './log-match';
+import { checkStreamIsThisLog } from './log-match';
+import { checkWindowStored } from './window-check';
 import { frameSizes, readingUnderTruncation } from './log-reads';
 import { isFatal, typedError } from './nats-errors';
 import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
@@ -39,15 +40,6 @@ import { resolveForwarderOptions, type JetStreamForwarderOptions, type ResolvedF
 const HEADER_ALLOWANCE = 160;
 const FIRST_RETRY_MS = 50;
 
-interface InFlight {
-  readonly id: number;
-  readonly bytes: number;
-  /** The stream sequence this publish stores at when the guard lets it (undefined: not known yet). */
-  readonly seq: number | undefined;
-  state: 'pending' | 'ok' | 'failed';
-  ack?: PubAck;
-  error?: unknown;
-}
 
 export class JetStreamForwarder {
   readonly options: ResolvedForwarderOptions;
@@ -226,7 +218,7 @@ export class JetStreamForwarder {
   private async resume(): Promise<ResumePoint> {
     const stream = await this.link.state();
     const last = stream.last;
-    await this.checkWindowStored(last);
+    await checkWindowStored(this.link, this.options, this.inflight, last);
     const point = resumePoint(stream, this.anchor, this.cursor.entryId, this.cursor.at, this.cursor.streamCreated);
     this.streamCreated = stream.createdStamp;
     await checkStreamIsThisLog(this.options.dir, this.options.maxPayloadSize, this.options.stream, stream.tail, point);
@@ -240,39 +232,6 @@ export class JetStreamForwarder {
     if (!this.scanned) await this.scanBacklog(point.entryId);
     this.publish('resync', { entryId: point.entryId, seq: point.seq });
     return point;
-  }
-
-  /**
-   * Each publish of the failed session that did not come back stored either was not stored, or
-   * was stored at the sequence it expected. Any other message there took its place: a later
-   * publish of the same window, expecting the sequence after it, was then stored behind it, so
-   * the stream lacks this entry for good, and counting sequences from the anchor would take the
-   * stranger for it. Asked only of the sequences the stream has reached.
-   */
-  private async checkWindowStored(last: number): Promise<void> {
-    const ours: Array<MessageDigest & { readonly seq: number }> = [];
-    for (const f of this.inflight) {
-      if (f.state === 'ok' || f.seq === undefined || f.seq > last) continue;
-      const message = await this.link.messageAt(f.seq);
-      if (message === undefined) continue;
-      if (message.id === f.id) {
-        ours.push({ ...digestOf(f.id, message.payload), seq: f.seq });
-        continue;
-      }
-      await this.checkOurBytes(ours); // an earlier one first
-      this.strangerAt(f.seq, f.id, Number.isNaN(message.id) ? 'a message that is no entry of this log' : `entry ${message.id}`);
-    }
-    await this.checkOurBytes(ours);
-  }
-
-  /** Messages with our ids at our sequences: a stranger may carry our next id, so their bytes must be this log's too. */
-  private async checkOurBytes(ours: ReadonlyArray<MessageDigest & { readonly seq: number }>): Promise<void> {
-    const differs = await firstNotThisLogs(this.options.dir, this.options.maxPayloadSize, ours);
-    if (differs !== undefined) this.strangerAt(ours.find((m) => m.id === differs)!.seq, differs, `other bytes as entry ${differs}`);
-  }
-
-  private strangerAt(seq: number, id: number, held: string): never {
-    throw new JetStreamError('stream-subjects', `stream ${this.options.stream} holds ${held} at sequence ${seq}, where entry ${id} belonged: someone else stores messages in this stream, and later entries were stored after it, so the stream lacks entry ${id}; shipping stops`);
   }
 
   /**

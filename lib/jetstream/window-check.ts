@@ -1,0 +1,58 @@
+// After a session fails, the publishes it had in flight are checked against the stream before
+// any of them counts: with several in flight, a stranger's message stored among them shifts
+// every later one, and counting sequences from the anchor would take it for one of ours.
+
+import type { PubAck } from 'nats';
+import { JetStreamError } from '../errors';
+import { digestOf, firstNotThisLogs, type MessageDigest } from './log-match';
+import type { ResolvedForwarderOptions } from './options';
+import type { StreamLink } from './stream-link';
+
+/** One publish of the forwarder's window. */
+export interface InFlight {
+  readonly id: number;
+  readonly bytes: number;
+  /** The stream sequence this publish stores at when the guard lets it (undefined: not known yet). */
+  readonly seq: number | undefined;
+  state: 'pending' | 'ok' | 'failed';
+  ack?: PubAck;
+  error?: unknown;
+}
+
+type Placed = MessageDigest & { readonly seq: number };
+
+/**
+ * Each publish of the failed session that did not come back stored either was not stored, or
+ * was stored at the sequence it expected. Any other message there took its place: a later
+ * publish of the same window, expecting the sequence after it, was then stored behind it, so
+ * the stream lacks this entry for good, and counting sequences from the anchor would take the
+ * stranger for it. Asked only of the sequences the stream has reached (`last`). Throws
+ * JetStreamError 'stream-subjects' naming the first entry the stream lacks.
+ */
+export async function checkWindowStored(
+  link: StreamLink, options: ResolvedForwarderOptions, inflight: readonly InFlight[], last: number,
+): Promise<void> {
+  const ours: Placed[] = [];
+  for (const f of inflight) {
+    if (f.state === 'ok' || f.seq === undefined || f.seq > last) continue;
+    const message = await link.messageAt(f.seq);
+    if (message === undefined) continue;
+    if (message.id === f.id) {
+      ours.push({ ...digestOf(f.id, message.payload), seq: f.seq });
+      continue;
+    }
+    await checkOurBytes(options, ours); // an earlier one first
+    strangerAt(options.stream, f.seq, f.id, Number.isNaN(message.id) ? 'a message that is no entry of this log' : `entry ${message.id}`);
+  }
+  await checkOurBytes(options, ours);
+}
+
+/** Messages with our ids at our sequences: a stranger may carry our next id, so their bytes must be this log's too. */
+async function checkOurBytes(options: ResolvedForwarderOptions, ours: readonly Placed[]): Promise<void> {
+  const differs = await firstNotThisLogs(options.dir, options.maxPayloadSize, ours);
+  if (differs !== undefined) strangerAt(options.stream, ours.find((m) => m.id === differs)!.seq, differs, `other bytes as entry ${differs}`);
+}
+
+function strangerAt(stream: string, seq: number, id: number, held: string): never {
+  throw new JetStreamError('stream-subjects', `stream ${stream} holds ${held} at sequence ${seq}, where entry ${id} belonged: someone else stores messages in this stream, and later entries were stored after it, so the stream lacks entry ${id}; shipping stops`);
+}
