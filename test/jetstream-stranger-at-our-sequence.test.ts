@@ -19,58 +19,48 @@ describe('JetStream forwarder: a stranger with our next id at our next sequence 
   const stop: JetStreamForwarder[] = [];
   usingNatsServer((s) => (server = s), stop);
 
-  it('is not counted as our entry: the forwarder stops with stream-subjects, nothing from it on counts as shipped', async () => {
+  /**
+   * A forwarder that shipped entries 1..5 of a new log; then `planted` is stored under our subject
+   * with id 6 at sequence 6, and the log appends entries 6 and 7.
+   */
+  async function plantedAtSix(stream: string, planted: string) {
     const dir = new FsDirectory(tempDir('durability-jx-'));
-    const stream = 'X1';
-    const subject = 'wal.x1';
+    const subject = `wal.${stream.toLowerCase()}`;
     await createStream(server.url, { name: stream, subjects: [subject] });
     const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 100 });
     stop.push(f);
     const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
     await f.start();
-    let fatal: unknown;
-    f.done.catch((err: unknown) => { fatal = err; });
+    const outcome: { fatal?: unknown } = {};
+    f.done.catch((err: unknown) => { outcome.fatal = err; });
     for (let i = 1; i <= 5; i++) writer.append(enc(`ours ${i}`));
     await writer.sync();
     await until('5 shipped', () => f.stats().shippedEntryId === 5);
     await withConnection(server.url, async (nc) => {
-      await nc.jetstream().publish(subject, enc('stranger 6'), { msgID: '6', expect: { lastSequence: 5 } });
+      await nc.jetstream().publish(subject, enc(planted), { msgID: '6', expect: { lastSequence: 5 } });
     });
     writer.append(enc('ours 6'));
     writer.append(enc('ours 7'));
     await writer.sync();
-    await until('a fatal stop or entry 6 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 6);
-    const stored = (await readStream(server.url, stream)).map((m) => Buffer.from(m.payload).toString());
+    return { dir, f, writer, outcome };
+  }
+
+  it('is not counted as our entry: the forwarder stops with stream-subjects, nothing from it on counts as shipped', async () => {
+    const { f, writer, outcome } = await plantedAtSix('X1', 'stranger 6');
+    await until('a fatal stop or entry 6 shipped', () => outcome.fatal !== undefined || f.stats().shippedEntryId >= 6);
+    const stored = (await readStream(server.url, 'X1')).map((m) => Buffer.from(m.payload).toString());
     assert.equal(f.stats().shippedEntryId, 5, `entry 6 counted as shipped; the stream holds ${stored.join(' | ')}`);
-    assert.ok(fatal instanceof JetStreamError && fatal.reason === 'stream-subjects', String(fatal));
+    assert.ok(outcome.fatal instanceof JetStreamError && outcome.fatal.reason === 'stream-subjects', String(outcome.fatal));
     assert.equal(stored[5], 'stranger 6');
     await writer.close();
   });
 
   it('a duplicate there that holds our bytes (stored by an earlier attempt) counts, after the resync that checks it', async () => {
-    const dir = new FsDirectory(tempDir('durability-jx-'));
-    const stream = 'X2';
-    const subject = 'wal.x2';
-    await createStream(server.url, { name: stream, subjects: [subject] });
-    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 100 });
-    stop.push(f);
-    const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
-    await f.start();
-    let fatal: unknown;
-    f.done.catch((err: unknown) => { fatal = err; });
-    for (let i = 1; i <= 5; i++) writer.append(enc(`ours ${i}`));
-    await writer.sync();
-    await until('5 shipped', () => f.stats().shippedEntryId === 5);
-    await withConnection(server.url, async (nc) => {
-      await nc.jetstream().publish(subject, enc('ours 6'), { msgID: '6', expect: { lastSequence: 5 } });
-    });
-    writer.append(enc('ours 6'));
-    writer.append(enc('ours 7'));
-    await writer.sync();
-    await until('7 shipped', () => fatal !== undefined || f.stats().shippedEntryId === 7);
-    assert.equal(fatal, undefined);
+    const { dir, f, writer, outcome } = await plantedAtSix('X2', 'ours 6');
+    await until('7 shipped', () => outcome.fatal !== undefined || f.stats().shippedEntryId === 7);
+    assert.equal(outcome.fatal, undefined);
     await f.stop();
     await writer.close();
-    await assertStreamMatchesLog(server.url, stream, dir);
+    await assertStreamMatchesLog(server.url, 'X2', dir);
   });
 });
