@@ -6,8 +6,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestNativeBinding } from '../binding';
-import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
 import { IoError, PoisonedError } from '../lib/errors';
@@ -15,7 +13,7 @@ import { raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
 import { overriding, wrappingFiles } from './support/overriding';
-import { TEST_BUILD, testBuild } from './support/test-binding';
+import { TEST_BUILD, usingFaultHooks } from './support/test-binding';
 
 const FRAME = 16 + 20;
 
@@ -63,28 +61,14 @@ describe('a batch committed before a failure resolves its callers', () => {
 
 if (nativeBackend() !== undefined) {
   describe(`a commit completed on the commit thread before a later one failed (native backend) ${TEST_BUILD}`, () => {
-    let root: string;
-    let binding: TestNativeBinding;
-    let native: NativeFileBackend;
-    before(function () {
-      this.timeout(600_000); // the first run builds the test addon
-      binding = testBuild().binding;
-      native = new NativeFileBackend(binding);
-    });
-    beforeEach(() => {
-      root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-done-before-fail-'));
-    });
-    afterEach(() => {
-      binding.__setFaultInjection(null);
-      fs.rmSync(root, { recursive: true, force: true });
-    });
+    const hooks = usingFaultHooks('durability-done-before-fail-');
 
     it('the batch whose fdatasync returned resolves; the one whose fdatasync failed, and later ones, reject with the cause', async () => {
-      const w = WalWriter.create(new FsDirectory(root, { backend: native }), { codec: raw, preallocate: false, groupCommit: { maxBatchEntries: 4 } });
+      const w = WalWriter.create(new FsDirectory(hooks.root, { backend: hooks.native }), { codec: raw, preallocate: false, groupCommit: { maxBatchEntries: 4 } });
       await w.appendDurable(new Uint8Array(20)); // the segment's header and first commit are behind us
       // Entries 2..13 are cut into batches of 4, two in flight at once: the first batch's
       // fdatasync succeeds, the second's fails.
-      binding.__setFaultInjection({ op: 'fdatasync', errno: os.constants.errno.EIO, after: 1 });
+      hooks.binding.__setFaultInjection({ op: 'fdatasync', errno: os.constants.errno.EIO, after: 1 });
       const results = await Promise.all(Array.from({ length: 12 }, () => outcome(w.appendDurable(new Uint8Array(20)))));
       assert.deepEqual(results.slice(0, 4).map((r) => r.id), [2, 3, 4, 5]);
       const cause = (results[4] as { error: unknown }).error;
@@ -92,8 +76,8 @@ if (nativeBackend() !== undefined) {
       for (const r of results.slice(4)) assert.equal((r as { error: unknown }).error, cause);
       assert.equal(w.durableEntryId, 5);
       await assert.rejects(w.close(), PoisonedError);
-      binding.__setFaultInjection(null);
-      assert.deepEqual(replayIds(root), [1, 2, 3, 4, 5]);
+      hooks.binding.__setFaultInjection(null);
+      assert.deepEqual(replayIds(hooks.root), [1, 2, 3, 4, 5]);
     });
   });
 }

@@ -7,8 +7,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestNativeBinding } from '../binding';
-import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
 import type { FaultOp } from '../lib/directory/faults';
@@ -19,7 +17,7 @@ import type { Directory } from '../lib/directory/directory';
 import { raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
-import { TEST_BUILD, testBuild } from './support/test-binding';
+import { TEST_BUILD, usingFaultHooks } from './support/test-binding';
 
 const FRAME = 16 + 20;
 // Buffers sized to these tiny segments: the power-cut test opens thousands of writers, and
@@ -209,32 +207,18 @@ describe('group commit failures (SimulatedDirectory faults)', () => {
 
 if (nativeBackend() !== undefined) {
   describe(`group commit failures injected at the syscall layer (native backend, real files) ${TEST_BUILD}`, () => {
-    let root: string;
-    let binding: TestNativeBinding;
-    let native: NativeFileBackend;
-    before(function () {
-      this.timeout(600_000); // the first run builds the test addon
-      binding = testBuild().binding;
-      native = new NativeFileBackend(binding);
-    });
-    beforeEach(() => {
-      root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-gc-fault-'));
-    });
-    afterEach(() => {
-      binding.__setFaultInjection(null);
-      fs.rmSync(root, { recursive: true, force: true });
-    });
+    const hooks = usingFaultHooks('durability-gc-fault-');
 
     for (const op of ['fdatasync', 'write', 'fsyncDir', 'ftruncate'] as const) {
       it(`${op} fails with EIO: its batch and all later ones reject with the cause, earlier ones stay durable`, async () => {
-        const dir = new FsDirectory(root, { backend: native });
+        const dir = new FsDirectory(hooks.root, { backend: hooks.native });
         const w = WalWriter.create(dir, { ...options, preallocate: op === 'ftruncate' ? 4096 : false });
         const call = () => w.appendDurable(new Uint8Array(20)).then((id) => ({ id }), (error: unknown) => ({ id: -1, error }));
         const first = await Promise.all(Array.from({ length: 5 }, call));
         assert.deepEqual(first.map((r) => r.id), [1, 2, 3, 4, 5]);
         // The next commits: entry 6 ends segment 1 (trim, sync), then segment 2 is created
         // (directory fsync) in batches of 5. The first step of the armed kind fails.
-        binding.__setFaultInjection({ op, errno: os.constants.errno.EIO });
+        hooks.binding.__setFaultInjection({ op, errno: os.constants.errno.EIO });
         const results = await Promise.all(Array.from({ length: 15 }, call));
         const failures = results.filter((r) => 'error' in r);
         assert.ok(failures.length >= 14, `${failures.length} failures`);
@@ -246,8 +230,8 @@ if (nativeBackend() !== undefined) {
         assert.deepEqual(good, Array.from({ length: good.length }, (_, i) => i + 1));
         assert.equal(w.durableEntryId, good.length);
         await assert.rejects(w.close(), PoisonedError);
-        binding.__setFaultInjection(null);
-        const found = new WalReader(new FsDirectory(root, { backend: native }), { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
+        hooks.binding.__setFaultInjection(null);
+        const found = new WalReader(new FsDirectory(hooks.root, { backend: hooks.native }), { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
         assertPrefixHolding(found, good, op);
       });
     }

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
 import { IoError } from '../lib/errors';
@@ -15,36 +14,24 @@ import { json, type Codec } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
 import { preadAll as preadWhole } from './support/pread-all';
-import { TEST_BUILD, testBuild } from './support/test-binding';
+import { TEST_BUILD, usingFaultHooks } from './support/test-binding';
 
 const codec = json as Codec<unknown>;
 const { EIO, EINTR } = os.constants.errno;
 
 if (nativeBackend() !== undefined) {
   describe(`native pread on a failing disk ${TEST_BUILD}`, () => {
-    let backend: NativeFileBackend;
-    let root: string;
-    before(function () {
-      this.timeout(600_000); // the first run may build the test addon
-      backend = new NativeFileBackend(testBuild().binding);
-    });
-    beforeEach(() => {
-      root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-native-pread-'));
-    });
-    afterEach(() => {
-      testBuild().binding.__setFaultInjection(null);
-      fs.rmSync(root, { recursive: true, force: true });
-    });
+    const hooks = usingFaultHooks('durability-native-pread-');
 
     const content = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 251));
     function preadAll(): { n: number; bytes: Buffer } {
-      const file = path.join(root, 'f');
+      const file = path.join(hooks.root, 'f');
       fs.writeFileSync(file, content);
-      return preadWhole(backend, file, content.length);
+      return preadWhole(hooks.native, file, content.length);
     }
 
     it('continues reads cut short to the end of the file', () => {
-      testBuild().binding.__setFaultInjection({ op: 'pread', short: true, persistent: true });
+      hooks.binding.__setFaultInjection({ op: 'pread', short: true, persistent: true });
       const got = preadAll();
       assert.equal(got.n, content.length);
       assert.deepEqual(got.bytes.subarray(0, got.n), content);
@@ -52,18 +39,18 @@ if (nativeBackend() !== undefined) {
 
     it('fails with the error after reads cut short, naming pread and the file', () => {
       // Three reads of one byte each, then EIO.
-      testBuild().binding.__setFaultInjection({ op: 'pread', short: true, errno: EIO, after: 3 });
+      hooks.binding.__setFaultInjection({ op: 'pread', short: true, errno: EIO, after: 3 });
       assert.throws(preadAll, (err: unknown) => {
         assert.ok(err instanceof IoError, String(err));
         assert.equal(err.errno, 'EIO');
         assert.equal(err.syscall, 'pread');
-        assert.equal(err.path, path.join(root, 'f'));
+        assert.equal(err.path, path.join(hooks.root, 'f'));
         return true;
       });
     });
 
     it('reads again after EINTR', () => {
-      testBuild().binding.__setFaultInjection({ op: 'pread', errno: EINTR });
+      hooks.binding.__setFaultInjection({ op: 'pread', errno: EINTR });
       const got = preadAll();
       assert.equal(got.n, content.length);
       assert.deepEqual(got.bytes.subarray(0, got.n), content);
@@ -71,12 +58,12 @@ if (nativeBackend() !== undefined) {
 
     it('ends with IoError EINTR when every read is interrupted, instead of reading again forever', () => {
       // A FUSE server that answers EINTR to every read: the loop would hold the event loop for good.
-      testBuild().binding.__setFaultInjection({ op: 'pread', errno: EINTR, persistent: true });
+      hooks.binding.__setFaultInjection({ op: 'pread', errno: EINTR, persistent: true });
       assert.throws(preadAll, (err: unknown) => {
         assert.ok(err instanceof IoError, String(err));
         assert.equal(err.errno, 'EINTR');
         assert.equal(err.syscall, 'pread');
-        assert.equal(err.path, path.join(root, 'f'));
+        assert.equal(err.path, path.join(hooks.root, 'f'));
         return true;
       });
     });
@@ -84,7 +71,7 @@ if (nativeBackend() !== undefined) {
     /** Three segments of 30 entries, closed; 12 bytes of a cut write end the last. */
     function tornLog(store: string): FsDirectory {
       fs.rmSync(store, { recursive: true, force: true });
-      const dir = new FsDirectory(store, { backend, create: true });
+      const dir = new FsDirectory(store, { backend: hooks.native, create: true });
       const w = WalWriter.open(dir, { codec, maxSegmentSize: 600 });
       for (let i = 1; i <= 30; i++) w.append({ i, pad: 'x'.repeat(20) });
       w.closeSync();
@@ -100,12 +87,12 @@ if (nativeBackend() !== undefined) {
 
     it("a writer's open with EIO at each read in turn fails with it and cuts no entry; a healthy open then finds all", function () {
       this.timeout(60_000);
-      const store = path.join(root, 'store');
+      const store = path.join(hooks.root, 'store');
       const problems: string[] = [];
       for (let k = 0; ; k++) {
         const dir = tornLog(store);
         const before = segmentBytes(store);
-        testBuild().binding.__setFaultInjection({ op: 'pread', errno: EIO, after: k });
+        hooks.binding.__setFaultInjection({ op: 'pread', errno: EIO, after: k });
         let failure: unknown;
         try {
           WalWriter.open(dir, { codec }).closeSync();
@@ -115,17 +102,17 @@ if (nativeBackend() !== undefined) {
         // Still armed (the probe read fails): the open read fewer than k+1 times, and ran as on a healthy disk.
         const stillArmed = !(() => {
           const probe = Buffer.alloc(1);
-          const fd = backend.open(path.join(store, 'wal', [...before.keys()][0]), 'read');
+          const fd = hooks.native.open(path.join(store, 'wal', [...before.keys()][0]), 'read');
           try {
-            backend.pread(fd, probe, 0);
+            hooks.native.pread(fd, probe, 0);
             return true;
           } catch {
             return false;
           } finally {
-            backend.close(fd);
+            hooks.native.close(fd);
           }
         })();
-        testBuild().binding.__setFaultInjection(null);
+        hooks.binding.__setFaultInjection(null);
         if (stillArmed) {
           assert.equal(failure, undefined);
           assert.ok(k > 0, 'the open reads');
@@ -145,12 +132,12 @@ if (nativeBackend() !== undefined) {
     });
 
     it("a writer's open over reads cut short finds every entry and cuts only the torn bytes", () => {
-      const store = path.join(root, 'store');
+      const store = path.join(hooks.root, 'store');
       const dir = tornLog(store);
       const before = segmentBytes(store);
-      testBuild().binding.__setFaultInjection({ op: 'pread', short: true, persistent: true });
+      hooks.binding.__setFaultInjection({ op: 'pread', short: true, persistent: true });
       const w = WalWriter.open(dir, { codec });
-      testBuild().binding.__setFaultInjection(null);
+      hooks.binding.__setFaultInjection(null);
       assert.equal(w.append({ i: 31 }), 31);
       w.closeSync();
       const last = [...before.keys()].pop() as string;

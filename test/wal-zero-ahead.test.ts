@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestNativeBinding } from '../binding';
 import { NativeFileBackend } from '../lib/backend/native';
 import { nativeBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
@@ -23,7 +22,7 @@ import { scanSegment } from '../lib/wal/segment-scan';
 import { WalWriter } from '../lib/wal/writer';
 import { dirKinds } from './fixtures/wal-dirs';
 import { overriding, wrappingFiles } from './support/overriding';
-import { TEST_BUILD, testBuild } from './support/test-binding';
+import { TEST_BUILD, usingFaultHooks } from './support/test-binding';
 
 interface Commit {
   readonly path: string;
@@ -441,48 +440,36 @@ describe('commits of zeros still pending when every batch completed', () => {
 
 if (nativeBackend() !== undefined) {
   describe(`commits of zeros on the native core fail like any commit ${TEST_BUILD}`, () => {
-    let root: string;
-    let binding: TestNativeBinding;
-    before(function () {
-      this.timeout(600_000); // the first run builds the test addon
-      binding = testBuild().binding;
-    });
-    beforeEach(() => {
-      root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-zero-ahead-'));
-    });
-    afterEach(() => {
-      binding.__setFaultInjection(null);
-      fs.rmSync(root, { recursive: true, force: true });
-    });
+    const hooks = usingFaultHooks('durability-zero-ahead-');
 
     it('an fdatasync failing in a commit of zeros poisons the writer with the cause; what was durable stays', async () => {
       const commits: Commit[] = [];
-      const w = WalWriter.create(recordingDirectory(new FsDirectory(root, { backend: new NativeFileBackend(binding) }), commits), { codec: raw });
+      const w = WalWriter.create(recordingDirectory(new FsDirectory(hooks.root, { backend: new NativeFileBackend(hooks.binding) }), commits), { codec: raw });
       const zeroCommits = (): number => commits.filter((c) => c.frameBytes === 0 && c.zeroBytes > 0).length;
       let durable = 0;
       let failure: unknown;
       for (let i = 0; i < 2000 && failure === undefined; i++) {
         // The commit's own fdatasync passes; the next one fails: a commit of zeros queued behind it, if any.
-        binding.__setFaultInjection({ op: 'fdatasync', errno: os.constants.errno.EIO, after: 1 });
+        hooks.binding.__setFaultInjection({ op: 'fdatasync', errno: os.constants.errno.EIO, after: 1 });
         const before = zeroCommits();
         durable = await w.appendDurable(new Uint8Array(4096).fill(9));
         if (zeroCommits() > before) {
           // Its failure reaches the writer when the commit thread reports it.
           failure = await w.appendDurable(new Uint8Array(1)).then(() => undefined, (err: unknown) => err);
         }
-        binding.__setFaultInjection(null);
+        hooks.binding.__setFaultInjection(null);
       }
       assert.ok(failure instanceof PoisonedError || (failure instanceof IoError && failure.errno === 'EIO'), String(failure));
       const cause = failure instanceof PoisonedError ? failure.cause : failure;
       assert.ok(cause instanceof IoError && cause.errno === 'EIO' && cause.syscall === 'fdatasync', String(cause));
       await assert.rejects(w.close(), PoisonedError);
-      const ids = new WalReader(new FsDirectory(root), { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
+      const ids = new WalReader(new FsDirectory(hooks.root), { codec: raw }).replaySync({ mode: 'bestEffortTail' }).map((r) => r.entryId);
       assert.deepEqual(ids.slice(0, durable), Array.from({ length: durable }, (_, i) => i + 1));
     });
 
     it('closeSync right after the commit that queued zeros leaves the segment trimmed, on real files', async () => {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const dir = new FsDirectory(fs.mkdtempSync(path.join(root, 'w-')), { backend: new NativeFileBackend(binding) });
+        const dir = new FsDirectory(fs.mkdtempSync(path.join(hooks.root, 'w-')), { backend: new NativeFileBackend(hooks.binding) });
         const commits: Commit[] = [];
         const w = WalWriter.create(recordingDirectory(dir, commits), { codec: raw });
         const zeroCommits = (): number => commits.filter((c) => c.frameBytes === 0 && c.zeroBytes > 0).length;

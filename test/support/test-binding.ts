@@ -10,8 +10,10 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { TestNativeBinding } from '../../binding';
+import { NativeFileBackend } from '../../lib/backend/native';
 import { loadNative } from '../../lib/native';
 
 export const TEST_BUILD = '(test build)';
@@ -63,4 +65,39 @@ function build(file: string, hash: string): void {
         `(exit ${run.status}). Build it by hand with: npx cmake-js compile --CDDURABILITY_TEST_HOOKS=ON -O ${OUT}\n${output}`,
     );
   }
+}
+
+export interface FaultHooks {
+  /** A fresh temporary directory for each test, removed after it. */
+  readonly root: string;
+  readonly binding: TestNativeBinding;
+  /** A native FileBackend over the test build (its fault hook reaches this backend's calls). */
+  readonly native: NativeFileBackend;
+}
+
+/**
+ * Registers, in the calling describe, the set-up of tests that inject faults through the test
+ * build's hook: the build before the first test, a fresh directory (`<prefix>…` in the OS temp
+ * directory) before each, and after each the hook disarmed and the directory removed.
+ */
+export function usingFaultHooks(prefix: string): FaultHooks {
+  let root: string | undefined;
+  let native: NativeFileBackend | undefined;
+  before(function () {
+    this.timeout(600_000); // the first run may build the test addon
+    native = new NativeFileBackend(testBuild().binding);
+  });
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  afterEach(() => {
+    testBuild().binding.__setFaultInjection(null);
+    if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+    root = undefined;
+  });
+  return {
+    get root() { return root!; },
+    get binding() { return testBuild().binding; },
+    get native() { return native!; },
+  };
 }
