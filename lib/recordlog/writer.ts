@@ -68,14 +68,14 @@ export class RecordLogWriter<R = Uint8Array> {
         const header = encodeRecordLogHeader(options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, dir.checksum);
         const file = dir.create(path);
         try {
-          file.write(header);
+          file.writeAt(header, 0);
           file.sync();
           dir.syncDir(parent);
         } catch (err) {
           file.close();
           throw err;
         }
-        return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, 'none', NEW_FILE);
+        return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, 'none', NEW_FILE, RECORD_LOG_HEADER_SIZE);
       }
       // Finding the end reads every record the format allows: maxRecordSize limits appends only.
       const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffortTail' });
@@ -97,7 +97,7 @@ export class RecordLogWriter<R = Uint8Array> {
         if (scan.headerTorn) {
           syncWindow = options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW;
           file.truncate(0);
-          file.write(encodeRecordLogHeader(syncWindow, dir.checksum));
+          file.writeAt(encodeRecordLogHeader(syncWindow, dir.checksum), 0);
           marks = NEW_FILE;
           repaired = 'header';
         } else {
@@ -120,7 +120,8 @@ export class RecordLogWriter<R = Uint8Array> {
         // killed before its sync), so this writer starts with an empty sync window.
         file.sync();
         dir.syncDir(parent);
-        return new RecordLogWriter<R>(dir, path, lock, file, codec, syncWindow, bufferSize, maxRecordSize, repaired, marks);
+        const end = scan.headerTorn ? RECORD_LOG_HEADER_SIZE : scan.validEnd;
+        return new RecordLogWriter<R>(dir, path, lock, file, codec, syncWindow, bufferSize, maxRecordSize, repaired, marks, end);
       } catch (err) {
         file.close();
         throw err;
@@ -160,7 +161,7 @@ export class RecordLogWriter<R = Uint8Array> {
   private constructor(
     dir: Directory, path: string, lock: DirectoryLock, file: WritableFile, codec: Codec<R>, syncWindow: number,
     bufferSize: number, maxRecordSize: number, repaired: 'none' | 'tail' | 'header',
-    marks: MarkState,
+    marks: MarkState, end: number,
   ) {
     this.dir = dir;
     this.path = path;
@@ -171,8 +172,11 @@ export class RecordLogWriter<R = Uint8Array> {
     this.recordLimit = { max: maxRecordSize, name: 'maxRecordSize' };
     this.buffer = new Uint8Array(bufferSize);
     this.repaired = repaired;
-    this.written = file.offset;
-    this.synced = file.offset;
+    // Where the log ends as this writer found or made it, not the file's offset: every write goes
+    // to a position the writer tracks itself (as the WAL's), so a WritableFile of the caller's own
+    // whose offset does not start at the file's end cannot put records over the header.
+    this.written = end;
+    this.synced = end;
     this.marks = marks.version !== RECORD_LOG_V1;
     // The header needs no mark: it is synced before any frame, and a torn one is told apart by its own rule.
     this.markedTo = Math.max(RECORD_LOG_HEADER_SIZE, marks.watermark);
@@ -374,7 +378,7 @@ export class RecordLogWriter<R = Uint8Array> {
 
   private writeOut(bytes: Uint8Array): void {
     try {
-      this.file.write(bytes);
+      this.file.writeAt(bytes, this.written);
     } catch (err) {
       this.fail(err);
     }
