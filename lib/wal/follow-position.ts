@@ -18,6 +18,8 @@ export interface Position {
   lastCrc?: number;
   /** durableOnly: where to read again from if the writer cuts its unsynced tail back (see rewind). */
   proven?: Resume;
+  /** Right after the last entry frame read from this segment (lastAt may be a sync mark after it; see rewind). */
+  lastEntry?: Resume;
   /** durableOnly: the largest watermark of the segment's marks read so far (its bytes before it are durable). */
   vouched?: number;
   /** durableOnly: where the frames passed over while HELD_LIMIT entries were held start (see decodesNext). */

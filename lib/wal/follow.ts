@@ -28,7 +28,7 @@ import {
 } from './format';
 import { FileWindow } from './file-window';
 import { FIRST_DELAY_MS, resolveFollowOptions, type FollowOptions } from './follow-options';
-import { moveTo, type HeldRecord, type Position } from './follow-position';
+import { moveTo, type HeldRecord, type Position, type Resume } from './follow-position';
 import { UnknownNames } from '../unknown-names';
 import { nextSegment, segmentHolding, stillThere } from './follow-segments';
 import { LogWatch } from './log-watch';
@@ -307,6 +307,7 @@ class Follower<E> {
           pos.lastCrc = crc;
           pos.nextId = id + 1;
           pos.offset = end;
+          pos.lastEntry = { offset: end, nextId: id + 1, lastAt: at, lastCrc: crc };
           if (id >= this.nextId) this.nextId = id + 1;
           this.pacer.charge(RECORD_WORK + len);
           // A mark already read may have proven it at once (hold): then nothing after it is read.
@@ -357,6 +358,7 @@ class Follower<E> {
         }
         pos.nextId = id + 1;
         pos.offset = end;
+        pos.lastEntry = { offset: end, nextId: id + 1, lastAt: at, lastCrc: pos.lastCrc };
         this.pacer.charge(RECORD_WORK);
         if (this.failure !== undefined || this.out.length >= BATCH || ++read >= BATCH || this.pacer.due) return 'batch';
       }
@@ -397,16 +399,25 @@ class Follower<E> {
   }
 
   /**
-   * durableOnly, after a cut-back: if everything handed on from this segment is still there (as
-   * it must be: it was proven durable), drops the held entries and reads on from the last one
-   * handed on. False when the cut reaches below it: then the log lost durable entries.
+   * After a cut-back: if everything handed on from this segment is still there, reads on from the
+   * last entry handed on. durableOnly: as it must be (it was proven durable); the held entries are
+   * dropped. Without it: the cut took only what followed that entry (the sync mark an idle writer
+   * wrote after its last sync, and nothing synced), so no entry it yielded is gone. False when the
+   * cut reaches below it: entries it handed on are gone (durableOnly: durable ones).
    */
   private rewind(f: ReadableFile, size: number, pos: Position): boolean {
-    if (!this.durableOnly) return false;
+    if (!this.durableOnly) return this.readOnAfter(f, size, pos, pos.lastEntry ?? { offset: SEGMENT_HEADER_SIZE, nextId: pos.header.firstEntryId });
     const to = pos.proven ?? { offset: SEGMENT_HEADER_SIZE, nextId: pos.header.firstEntryId };
     if (size < to.offset || !this.window.frameStillThere(f, size, to.lastAt, to.lastCrc)) return false;
     this.dropHeld();
     pos.passedOver = undefined;
+    moveTo(pos, to);
+    return true;
+  }
+
+  /** Without durableOnly: moves `pos` right after the last entry read (`to`; none: the first frame) if that frame is still there. */
+  private readOnAfter(f: ReadableFile, size: number, pos: Position, to: Resume): boolean {
+    if (size < to.offset || !this.window.frameStillThere(f, size, to.lastAt, to.lastCrc)) return false;
     moveTo(pos, to);
     return true;
   }
