@@ -60,6 +60,12 @@ export function nextSegment(dir: Directory, seg: SegmentRef, unknown?: UnknownNa
   return header === undefined ? undefined : { seg: found, header };
 }
 
+/** Whether segment `segmentId` is listed without a valid header (cut to less than one, or being created). */
+export function headerless(dir: Directory, segmentId: number, unknown?: UnknownNames): boolean {
+  const found = listSegments(dir, unknown).find((s) => s.segmentId === segmentId);
+  return found !== undefined && liveHeader(dir, found) === undefined && existsAt(dir, found.path);
+}
+
 /** Whether the segment `pos` reads still has the header it was read under (not removed or replaced). */
 export function stillThere(dir: Directory, pos: Position): boolean {
   const header = liveHeader(dir, pos.seg);

@@ -24,13 +24,13 @@ import { CorruptionError, DecodeError, NotFoundError, describe } from '../errors
 import type { Codec } from './codec';
 import {
   FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_FRAME_LAYOUT, checkSegmentHeader, maskCrc, readU32,
-  readU64,
+  readU64, segmentPath,
 } from './format';
 import { FileWindow } from './file-window';
 import { FIRST_DELAY_MS, resolveFollowOptions, type FollowOptions } from './follow-options';
 import { moveTo, type HeldRecord, type Position, type Resume } from './follow-position';
 import { UnknownNames } from '../unknown-names';
-import { nextSegment, segmentHolding, stillThere } from './follow-segments';
+import { headerless, nextSegment, segmentHolding, stillThere } from './follow-segments';
 import { LogWatch } from './log-watch';
 import { Pacer, RECORD_WORK, turn } from './pacer';
 import type { WalRecord } from './reader';
@@ -69,6 +69,8 @@ class Follower<E> {
   private nextId: number;
   private readonly pacer = new Pacer();
   private readonly window = new FileWindow(this.pacer);
+  /** The segment last left because it was removed or replaced (see refuseReplacedLog), until the next one is found. */
+  private left: number | undefined;
   /** Every look at the log lists wal/ again: a stray name is reported when first seen. */
   private readonly unknown = new UnknownNames();
 
@@ -128,6 +130,7 @@ class Follower<E> {
       if (this.pos === undefined) {
         this.pos = segmentHolding(this.dir, this.nextId, this.unknown);
         if (this.pos === undefined) return moved;
+        if (this.left !== undefined) this.refuseReplacedLog(this.pos, this.left);
       }
       const pos = this.pos!;
       const before = pos.offset;
@@ -176,7 +179,26 @@ class Follower<E> {
       if (nextSegment(this.dir, pos.seg, this.unknown)?.header.firstEntryId === pos.nextId) this.release(Infinity);
       else this.dropHeld();
     }
+    this.left = pos.seg.segmentId;
     this.pos = undefined;
+  }
+
+  /**
+   * After the segment `left` went away, the segment found to hold the next entry may hold entries
+   * before it only if it is one the follower could have read them from: a segment before `left`,
+   * when a poisoned writer cut `left` back to less than a header (a segment created but never
+   * synced, which the next writer creates again). Anything else is a log started again under the
+   * follower (its segments removed, or cut by repair --force, and a new log written from entry
+   * 1): the entries it finds after the ones it yielded are not their continuation.
+   */
+  private refuseReplacedLog(found: Position, left: number): void {
+    const firstId = found.header.firstEntryId;
+    if (firstId === this.nextId || (found.seg.segmentId < left && headerless(this.dir, left, this.unknown))) {
+      this.left = undefined;
+      return;
+    }
+    this.pos = undefined;
+    throw new CorruptionError(found.seg.path, 0, `the log was replaced under the follower: this segment holds entries from ${firstId}, before entry ${this.nextId} it expects next, yet it is not the segment it read them from (${segmentPath(left)} was removed or rewritten): the log was started again (its segments removed, or cut by repair --force)`);
   }
 
   /** durableOnly: hands on the held entries whose frames end at or before `upTo` (up to one that cannot be). */
