@@ -177,7 +177,7 @@ async function runWorkload(seed: number, backend: FileBackend, root: string, dur
       result = await run(() => new WalReader(dir, { codec: jsonCodec<Entry>() }).replaySync({ mode: rng.pick(['strict', 'bestEffortTail'] as const) }).map((r) => r.entryId));
     } else if (k >= 88 || !open()) {
       if (records === undefined) {
-        const opts = { bufferSize: rng.pick([undefined, 0, 100]), syncWindow: rng.pick([undefined, 64]), maxRecordSize: rng.pick([undefined, 500]) };
+        const opts = { bufferSize: rng.pick([undefined, 0, 100]), syncWindow: rng.pick([undefined, 64]), maxRecordSize: rng.pick([undefined, 500]), idleMarkMs: 0 };
         result = await run(() => {
           records = RecordLogWriter.open(dir, 'records/log', opts);
           return records.repaired;

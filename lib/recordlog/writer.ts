@@ -11,6 +11,7 @@
 
 import type { Directory, DirectoryLock, WritableFile } from '../directory/directory';
 import { parentOf } from '../directory/path';
+import { channels } from '../diagnostics';
 import { ClosedError, InvalidArgumentError, InvalidStateError, PoisonedError } from '../errors';
 import { cutBackToSynced } from '../framed/cut-back';
 import { encodePayload } from '../framed/encode';
@@ -32,6 +33,10 @@ interface MarkState {
   readonly markedEnd: number;
 }
 
+/** See RecordLogWriterOptions.idleMarkMs (the WAL writer's default too). */
+const DEFAULT_IDLE_MARK_MS = 5;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A file just created (or whose torn header was rewritten): the current version, no mark yet. */
 const NEW_FILE: MarkState = { version: RECORD_LOG_VERSION, watermark: 0, markedEnd: 0 };
 
@@ -43,6 +48,13 @@ export interface RecordLogWriterOptions<R> {
   /** Bytes buffered before a write to the OS. Default 64 KiB; 0 writes every record at once. */
   bufferSize?: number;
   maxRecordSize?: number;
+  /**
+   * How long (ms) the writer stays idle after a sync before it writes the sync mark that vouches
+   * for it alone (otherwise the next write carries it): until then, bit rot in the records that
+   * sync covered reads as a torn tail after a crash. One 16-byte write, not synced. Default 5;
+   * 0: never.
+   */
+  idleMarkMs?: number;
 }
 
 export class RecordLogWriter<R = Uint8Array> {
@@ -58,6 +70,8 @@ export class RecordLogWriter<R = Uint8Array> {
     }
     const bufferSize = options.bufferSize ?? 64 * 1024;
     if (!Number.isInteger(bufferSize) || bufferSize < 0 || bufferSize > 1 << 30) throw new InvalidArgumentError('bufferSize must be an integer in 0..2^30');
+    const idleMarkMs = options.idleMarkMs ?? DEFAULT_IDLE_MARK_MS;
+    if (!Number.isInteger(idleMarkMs) || idleMarkMs < 0 || idleMarkMs > MAX_TIMER_MS) throw new InvalidArgumentError(`idleMarkMs must be an integer in 0..${MAX_TIMER_MS}`);
     // Checked before anything is created or locked (a new file's header would check it later).
     if (options.syncWindow !== undefined) encodeRecordLogHeader(options.syncWindow, dir.checksum);
     const parent = parentOf(path);
@@ -75,7 +89,7 @@ export class RecordLogWriter<R = Uint8Array> {
           file.close();
           throw err;
         }
-        return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, 'none', NEW_FILE, RECORD_LOG_HEADER_SIZE);
+        return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, idleMarkMs, 'none', NEW_FILE, RECORD_LOG_HEADER_SIZE);
       }
       // Finding the end reads every record the format allows: maxRecordSize limits appends only.
       const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffortTail' });
@@ -121,7 +135,7 @@ export class RecordLogWriter<R = Uint8Array> {
         file.sync();
         dir.syncDir(parent);
         const end = scan.headerTorn ? RECORD_LOG_HEADER_SIZE : scan.validEnd;
-        return new RecordLogWriter<R>(dir, path, lock, file, codec, syncWindow, bufferSize, maxRecordSize, repaired, marks, end);
+        return new RecordLogWriter<R>(dir, path, lock, file, codec, syncWindow, bufferSize, maxRecordSize, idleMarkMs, repaired, marks, end);
       } catch (err) {
         file.close();
         throw err;
@@ -152,6 +166,10 @@ export class RecordLogWriter<R = Uint8Array> {
   /** Offset just past the last sync mark in the file (the header's end: none); bytes after it call for a closing mark. */
   private markedEnd: number;
   private failure: unknown;
+  /** Armed after each sync (see markWhileIdle). */
+  private idleMark: NodeJS.Timeout | undefined;
+  /** An idle mark found no room (reported once). */
+  private idleMarkSkipped = false;
   private closed = false;
   /** close() under way: appends, flushes and syncs are refused from its start, so none is left behind in the buffer. */
   private closing: Promise<void> | undefined;
@@ -160,7 +178,7 @@ export class RecordLogWriter<R = Uint8Array> {
 
   private constructor(
     dir: Directory, path: string, lock: DirectoryLock, file: WritableFile, codec: Codec<R>, syncWindow: number,
-    bufferSize: number, maxRecordSize: number, repaired: 'none' | 'tail' | 'header',
+    bufferSize: number, maxRecordSize: number, private readonly idleMarkMs: number, repaired: 'none' | 'tail' | 'header',
     marks: MarkState, end: number,
   ) {
     this.dir = dir;
@@ -252,6 +270,7 @@ export class RecordLogWriter<R = Uint8Array> {
       this.fail(err);
     }
     this.synced = Math.max(this.synced, upTo);
+    this.armIdleMark();
   }
 
   private async syncWrittenAsync(): Promise<void> {
@@ -268,6 +287,57 @@ export class RecordLogWriter<R = Uint8Array> {
     }
     if (this.failure !== undefined) throw new PoisonedError(this.failure);
     this.synced = Math.max(this.synced, upTo);
+    this.armIdleMark();
+  }
+
+  /** After a sync (version 2): once the writer has been idle idleMarkMs, markWhileIdle. */
+  private armIdleMark(): void {
+    if (!this.marks || this.idleMarkMs === 0) return;
+    clearTimeout(this.idleMark);
+    this.idleMark = setTimeout(() => this.markWhileIdle(), this.idleMarkMs);
+    this.idleMark.unref();
+  }
+
+  /**
+   * The mark vouching for a sync is written by the next write, which a writer that stays idle
+   * never makes: records it synced then had no mark proving it, and if it was killed or the
+   * machine lost power, bit rot in them read as a torn tail that the next open cut off. Idle
+   * since its last sync (nothing buffered or written after it), the writer writes that mark alone,
+   * as the WAL writer does (idleMarkMs). Not synced: lost in a crash, it is a torn tail of 16
+   * bytes. The records are durable whatever happens to it, and no caller waits for it: no room
+   * (ENOSPC, EDQUOT, EFBIG) leaves it to the next write with one diagnostic; another failure
+   * poisons the writer (cut back to its last sync, as any failure), and the next call throws.
+   */
+  private markWhileIdle(): void {
+    this.idleMark = undefined;
+    if (this.closed || this.closing !== undefined || this.failure !== undefined || this.inFlight.size > 0) return;
+    if (this.buffered > 0 || this.written !== this.synced || this.synced <= this.markedEnd) return;
+    const bytes = new Uint8Array(RECORD_MARK_SIZE);
+    writeRecordMark(bytes, 0, this.synced, this.dir.checksum);
+    try {
+      if (this.file.writeAtWhereRoom === undefined) this.file.writeAt(bytes, this.written);
+      else if (!this.file.writeAtWhereRoom(bytes, this.written)) {
+        this.noRoomForIdleMark();
+        return;
+      }
+    } catch (err) {
+      this.failure = err;
+      cutBackToSynced(this.dir, this.path, this.synced);
+      return;
+    }
+    this.markedTo = this.synced;
+    this.written += RECORD_MARK_SIZE;
+    this.markedEnd = this.written;
+  }
+
+  private noRoomForIdleMark(): void {
+    if (this.idleMarkSkipped) return;
+    this.idleMarkSkipped = true;
+    channels.diagnostic.publish({
+      kind: 'idle-mark-skipped',
+      message: `no room for an idle writer's sync mark in ${this.path}: left to the next write (until then bit rot in the records last synced reads as a torn tail)`,
+      path: this.path,
+    });
   }
 
   /**
@@ -362,6 +432,7 @@ export class RecordLogWriter<R = Uint8Array> {
 
   /** Lets go of the file and the lock; a failed close (close(2) can report EIO) still releases the lock. */
   private release(): void {
+    clearTimeout(this.idleMark);
     try {
       this.file.close();
     } finally {
