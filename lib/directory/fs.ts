@@ -47,8 +47,6 @@ export class FsDirectory implements Directory {
   readonly backend: FileBackend;
   readonly checksum: FileBackend;
   private preallocation = true;
-  /** The root with symbolic links resolved, once it could be (see realRoot). */
-  private resolvedRoot: string | undefined = undefined;
 
   constructor(rootPath: string, options: FsDirectoryOptions = {}) {
     if (typeof rootPath !== 'string' || rootPath === '') throw new InvalidArgumentError(`new FsDirectory needs the root directory's path (a non-empty string), not ${typeName(rootPath)}`);
@@ -279,17 +277,16 @@ export class FsDirectory implements Directory {
 
   /**
    * The root's real path (symbolic links resolved): one store opened through two paths (a link to
-   * its root) has one real root. Resolved at the first ask that finds the root, then kept, so it
-   * names the same store for this object's life; the path as given while the root does not exist.
+   * its root) has one real root. Resolved at each ask, as every call of this object follows the
+   * path anew: a link re-pointed since (a deploy swapping a `current` link) names another store,
+   * and this object's files are that store's. The path as given while the root does not exist.
    */
   get realRoot(): string {
-    if (this.resolvedRoot !== undefined) return this.resolvedRoot;
     try {
-      this.resolvedRoot = realpathSync(this.root);
+      return realpathSync(this.root);
     } catch {
       return this.root;
     }
-    return this.resolvedRoot;
   }
 
   filePath(path: string): string {
