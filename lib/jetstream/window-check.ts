@@ -22,8 +22,9 @@ export interface InFlight {
 type Placed = MessageDigest & { readonly seq: number };
 
 /**
- * Each publish of the failed session that did not come back stored either was not stored, or
- * was stored at the sequence it expected. Any other message there took its place: a later
+ * Each publish of the failed session that did not come back stored (failed, or acknowledged as a
+ * duplicate of a message already there) either was not stored, or was stored at the sequence it
+ * expected. Any other message there took its place: a later
  * publish of the same window, expecting the sequence after it, was then stored behind it, so
  * the stream lacks this entry for good, and counting sequences from the anchor would take the
  * stranger for it. Asked only of the sequences the stream has reached (`last`). Throws
@@ -34,7 +35,9 @@ export async function checkWindowStored(
 ): Promise<void> {
   const ours: Placed[] = [];
   for (const f of inflight) {
-    if (f.state === 'ok' || f.seq === undefined || f.seq > last) continue;
+    // A duplicate acknowledgement stored nothing: one that came back after the session failed
+    // (later in the window than the first) is as unproven as that first one.
+    if ((f.state === 'ok' && f.ack?.duplicate !== true) || f.seq === undefined || f.seq > last) continue;
     const message = await link.messageAt(f.seq);
     if (message === undefined) continue;
     if (message.id === f.id) {
