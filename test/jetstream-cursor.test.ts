@@ -55,6 +55,20 @@ describe('JetStream forwarder cursor', () => {
     }
   });
 
+  it('the bytes are the layout docs/FORMAT.md shows, and a field the reader does not know is ignored (how the previous release reads streamCreated)', () => {
+    const dir = new MemoryDirectory();
+    const cursor = { version: 1, stream: 'EVENTS', subject: 'events.ingest', entryId: 1234, seq: 1234, updatedAt: 1764858000000, streamCreated: '2026-12-05T19:45:56.479616824Z' } as const;
+    writeCursor(dir, cursor);
+    assert.equal(new TextDecoder().decode(dir.readFile(CURSOR_FILE)),
+      '{"version":1,"stream":"EVENTS","subject":"events.ingest","entryId":1234,"seq":1234,"updatedAt":1764858000000,"streamCreated":"2026-12-05T19:45:56.479616824Z"}\n');
+    const { streamCreated: _, ...earlier } = cursor;
+    writeCursor(dir, earlier);
+    assert.equal(new TextDecoder().decode(dir.readFile(CURSOR_FILE)), `${JSON.stringify(earlier)}\n`, 'no stamp, no field');
+    dir.atomicWrite(CURSOR_FILE, new TextEncoder().encode(JSON.stringify({ ...cursor, laterField: { x: [1] } })));
+    const read = readCursor(dir);
+    assert.deepEqual([read?.entryId, read?.seq, read?.streamCreated], [1234, 1234, cursor.streamCreated]);
+  });
+
   it('the longest names the options take still make a cursor that reads back', () => {
     const dir = new MemoryDirectory();
     // Control characters: each is escaped to six bytes, the longest a name's character can get.
