@@ -54,17 +54,20 @@ describe('JetStream forwarder: duplicates later in the window than the first (re
     // Every publish of the window goes out before the first acknowledgement comes back.
     // SIGSTOP lands a moment after kill() returns: frozen once a ping goes unanswered.
     const probe = await connect({ servers: server.url });
-    server.freeze(true);
-    while (await Promise.race([probe.flush().then(() => true), sleep(200).then(() => false)])) { /* not stopped yet */ }
-    for (let i = 6; i <= 40; i++) writer.append(enc(`ours ${i}`));
-    await writer.sync();
-    await until('35 publishes in flight', () => f.stats().inFlight === 35).catch((err: unknown) => {
-      throw new Error(`${String(err)}: ${JSON.stringify(f.stats())}; events: ${events.join('; ')}`);
-    });
-    server.freeze(false);
-    await probe.close();
-    await until('a fatal stop or entry 7 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 7);
-    channels.jetstream.unsubscribe(onEvent);
+    try {
+      server.freeze(true);
+      while (await Promise.race([probe.flush().then(() => true), sleep(200).then(() => false)])) { /* not stopped yet */ }
+      for (let i = 6; i <= 40; i++) writer.append(enc(`ours ${i}`));
+      await writer.sync();
+      await until('35 publishes in flight', () => f.stats().inFlight === 35).catch((err: unknown) => {
+        throw new Error(`${String(err)}: ${JSON.stringify(f.stats())}; events: ${events.join('; ')}`);
+      });
+    } finally {
+      server.freeze(false);
+      await probe.close();
+    }
+    await until('a fatal stop or entry 7 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 7)
+      .finally(() => channels.jetstream.unsubscribe(onEvent));
     const stored = (await readStream(server.url, stream)).map((m) => Buffer.from(m.payload).toString());
     assert.ok(f.stats().shippedEntryId < 7, `entry 7 counted as shipped (shipped ${f.stats().shippedEntryId}); the stream holds ${stored.join(' | ')}`);
     assert.ok(fatal instanceof JetStreamError && fatal.reason === 'stream-subjects', String(fatal));
