@@ -18,8 +18,12 @@ import { assertStreamMatchesLog, createStream, withConnection } from './support/
 // stream is compared with the log entry by entry: nothing lost, nothing twice, in order.
 // `npm test` runs the bounded form: five rounds, the first four one of each disruption, and one
 // leader failover on the cluster; DURABILITY_LONG=1 (npm run test:long) 150 rounds and 8 failovers.
+// The rounds' disruptions and sleeps are drawn from a seed: fixed for npm test, new each long run,
+// and named by any failure with the disruptions so far; DURABILITY_SEED=<n> draws them again (the
+// timing of real processes is not replayed, so a replay meets the same disruptions, not the same race).
 
 const long = process.env.DURABILITY_LONG === '1';
+const SEED = process.env.DURABILITY_SEED ? Number(process.env.DURABILITY_SEED) >>> 0 : long ? (Date.now() ^ process.pid) >>> 0 : 0x5eed;
 const ROUNDS = long ? 150 : 5;
 const FAILOVERS = long ? 8 : 1;
 /** Every run meets each disruption once first; the rounds after those draw theirs at random. */
@@ -75,34 +79,38 @@ describe('JetStream forwarder: exactly once across crashes (real processes, real
       const stream = 'CRASH';
       const subject = 'wal.crash';
       await createStream(server.url, { name: stream, subjects: [subject], duplicate_window: 1_000_000_000 });
-      const rng = new Prng(0x5eed + (long ? Date.now() : 0));
+      const rng = new Prng(SEED);
       const events: string[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const child = spawnChild(root, relay.url, stream, subject, 'ingest');
-        children.add(child);
-        await sleep(200 + rng.int(500));
-        const action = FIRST_ACTIONS[round] ?? ['kill', 'kill', 'restart', 'cut'][rng.int(4)];
-        events.push(action);
-        if (action === 'restart') {
-          await server.restart('SIGKILL');
-          await sleep(rng.int(300));
-        } else if (action === 'cut') {
-          relay.cut();
-          await sleep(rng.int(300));
-        } else if (action === 'outage') {
-          // Longer than the 1 s duplicate window: only the sequence guard stops a repeat now.
-          await server.stop('SIGKILL');
-          await sleep(1500);
-          await server.start();
-          await sleep(100 + rng.int(300));
+      try {
+        for (let round = 0; round < ROUNDS; round++) {
+          const child = spawnChild(root, relay.url, stream, subject, 'ingest');
+          children.add(child);
+          await sleep(200 + rng.int(500));
+          const action = FIRST_ACTIONS[round] ?? ['kill', 'kill', 'restart', 'cut'][rng.int(4)];
+          events.push(action);
+          if (action === 'restart') {
+            await server.restart('SIGKILL');
+            await sleep(rng.int(300));
+          } else if (action === 'cut') {
+            relay.cut();
+            await sleep(rng.int(300));
+          } else if (action === 'outage') {
+            // Longer than the 1 s duplicate window: only the sequence guard stops a repeat now.
+            await server.stop('SIGKILL');
+            await sleep(1500);
+            await server.start();
+            await sleep(100 + rng.int(300));
+          }
+          await kill(child);
+          children.delete(child);
+          assert.ok(!child.out.includes('Error'), `ingest process failed: ${child.out}`);
         }
-        await kill(child);
-        children.delete(child);
-        assert.ok(!child.out.includes('Error'), `ingest process failed: ${child.out}`);
+        await drain(root, relay.url, stream, subject);
+        const n = await assertStreamMatchesLog(server.url, stream, new FsDirectory(root));
+        assert.ok(n > ROUNDS, `only ${n} entries were written`);
+      } catch (err) {
+        throw new Error(`seed ${SEED} (DURABILITY_SEED=${SEED} draws these rounds again), after ${events.length} rounds (${events.join(' ')}): ${String(err)}`, { cause: err });
       }
-      await drain(root, relay.url, stream, subject);
-      const n = await assertStreamMatchesLog(server.url, stream, new FsDirectory(root));
-      assert.ok(n > ROUNDS, `only ${n} entries were written`);
     } finally {
       await relay.close();
     }
