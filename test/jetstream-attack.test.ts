@@ -263,10 +263,10 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
     await withConnection(server.url, async (nc) => { await nc.jetstream().publish(subject, enc('foreign'), { msgID: 'someone-else' }); });
     // 11..20 go out together, each expecting the sequence after its predecessor's: the server is
     // frozen meanwhile so that none is answered before the last is sent.
-    server.freeze(true);
+    await server.freeze(true);
     durable = 20;
     await until('11..20 sent', () => f.stats().inFlight === 10);
-    server.freeze(false);
+    await server.freeze(false);
     await assert.rejects(f.done, isReason('stream-subjects'));
     await writer.close();
     assert.equal(f.stats().shippedEntryId, 10, 'entry 11 never reached the stream: nothing after it counts as shipped');
@@ -352,19 +352,19 @@ describe('JetStream forwarder under attack (real nats-server)', function () {
       writer.append(enc('one'));
       await writer.sync();
       await until('1 shipped', () => f.stats().shippedEntryId === 1);
-      server.freeze(true);
+      await server.freeze(true);
       writer.append(enc('two'));
       await writer.sync();
       await until('the publish timed out', () => errors.length > 0);
       await new Promise((r) => setTimeout(r, 300)); // the back-off (50 ms) is over: the resync's first request waits on the frozen server
       const stopped = f.stop().then(() => 'stopped');
-      server.freeze(false); // it answers, and the resync succeeds after stop()
+      await server.freeze(false); // it answers, and the resync succeeds after stop()
       const outcome = await Promise.race([stopped, new Promise((r) => setTimeout(() => r('still running 10 s after stop()'), 10000))]);
       assert.equal(outcome, 'stopped');
       assert.equal(f.stats().connected, false);
     } finally {
       diagnosticsChannel.unsubscribe('durability:jetstream', onEvent);
-      server.freeze(false);
+      await server.freeze(false);
       await writer.close();
     }
   });

@@ -161,12 +161,12 @@ describe('JetStream forwarder: resuming against a stream that changed (real nats
     writer.append(enc('one'));
     await writer.sync();
     await until('1', () => f.stats().shippedEntryId === 1);
-    server.freeze(true);
+    await server.freeze(true);
     for (let i = 0; i < 5; i++) writer.append(enc(`more ${i}`));
     await writer.sync();
     await f.stop(); // the client's own ping timeouts would hold a drain for minutes
     assert.equal(f.stats().connected, false);
-    server.freeze(false);
+    await server.freeze(false);
     await writer.close();
   });
 

@@ -36,11 +36,11 @@ describe('JetStream forwarder: the window check after a failure, on a stream wit
     f.done.catch((err: unknown) => { fatal = err; });
 
     // 11..30 go out while the server is frozen, and time out; thawed, it stores what it read.
-    server.freeze(true);
+    await server.freeze(true);
     durable = 30;
     await until('11..30 sent', () => f.stats().inFlight === 20);
     await until('the window failed', () => f.stats().errors > 0);
-    server.freeze(false);
+    await server.freeze(false);
     await until('30 shipped', () => f.stats().shippedEntryId === 30 || fatal !== undefined);
     await writer.close();
     assert.equal(fatal, undefined);

@@ -69,6 +69,11 @@ export class NatsNode {
     return this.proc !== undefined;
   }
 
+  /** The server's process id while it runs. */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   /** Starts the server and waits until it accepts clients (bounded: 20 s). */
   async start(): Promise<void> {
     if (this.proc !== undefined) return;
@@ -111,15 +116,53 @@ export class NatsNode {
     return this.log;
   }
 
-  /** SIGSTOP / SIGCONT: a server that stops answering without closing its connections (a frozen host). */
-  freeze(frozen: boolean): void {
-    this.proc?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  /**
+   * SIGSTOP / SIGCONT: a server that stops answering without closing its connections (a frozen
+   * host). Freezing resolves once every thread of the server is stopped (bounded: 10 s): kill(2)
+   * only queues SIGSTOP, and each thread stops when it next runs, so on a loaded machine a server
+   * just "frozen" went on answering for milliseconds (and acknowledged a publish sent after it).
+   * SIGCONT resumes every thread before kill(2) returns.
+   */
+  async freeze(frozen: boolean): Promise<void> {
+    const proc = this.proc;
+    if (proc === undefined) return;
+    proc.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+    const deadline = Date.now() + 10000;
+    while (frozen && this.proc === proc && !allThreadsStopped(proc.pid!)) {
+      if (Date.now() > deadline) throw new Error(`nats-server ${this.name} (pid ${String(proc.pid)}) not stopped 10 s after SIGSTOP`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
   }
 
   /** The JetStream store directory (servers started by startServer). */
   get storeDir(): string {
     return path.join(path.dirname(this.configPath), 'js');
   }
+}
+
+/**
+ * Whether every thread of process `pid` is stopped (SIGSTOP): each one's state in
+ * /proc/<pid>/task on Linux, elsewhere the process's as ps(1) reports it.
+ */
+export function allThreadsStopped(pid: number): boolean {
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    const ps = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
+    return ps.stdout.trim().startsWith('T');
+  }
+  return tasks.every((task) => {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${task}/stat`, 'latin1');
+    } catch {
+      return true; // the thread is gone
+    }
+    // The state follows the parenthesised command name, which may itself hold ') '.
+    const state = stat[stat.lastIndexOf(')') + 2];
+    return state === 'T' || state === 't';
+  });
 }
 
 const tempDirs: string[] = [];
@@ -243,7 +286,7 @@ export function usingNatsServer(use: (server: NatsNode) => void, stop: { stop():
   });
   afterEach(async () => {
     if (server === undefined) return;
-    server.freeze(false);
+    await server.freeze(false);
     if (!server.alive) await server.start();
     for (const f of stop.splice(0)) await f.stop();
   });
