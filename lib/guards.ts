@@ -1,4 +1,4 @@
-import type { FileBackend } from './backend/backend';
+import type { Checksummer, FileBackend } from './backend/backend';
 import type { Directory } from './directory/directory';
 import { InvalidArgumentError } from './errors';
 import type { Codec } from './wal/codec';
@@ -31,6 +31,13 @@ export function requireBackend(backend: unknown, caller: string): asserts backen
   const b = backend as Record<string, unknown> | null;
   if (b === null || typeof b !== 'object' || BACKEND_METHODS.some((m) => typeof b[m] !== 'function')) {
     throw new InvalidArgumentError(`${caller}: backend must be a FileBackend (nativeBackend(), tsBackend() or backendByName(name)), not ${typeName(backend)}`);
+  }
+}
+
+export function requireChecksummer(checksum: unknown, caller: string): asserts checksum is Checksummer {
+  const c = checksum as Record<string, unknown> | null;
+  if (c === null || typeof c !== 'object' || typeof c.crc32c !== 'function' || typeof c.crc32cRanges !== 'function') {
+    throw new InvalidArgumentError(`${caller}: checksum must be a Checksummer { crc32c, crc32cRanges } (a backend's, e.g. tsBackend()), not ${typeName(checksum)}`);
   }
 }
 

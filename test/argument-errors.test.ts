@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { backendByName } from '../lib/backend/select';
+import { encodeCheckpoint } from '../lib/checkpoint/format';
 import { readCheckpointFile } from '../lib/checkpoint/read';
 import { listCheckpoints, loadLatestCheckpoint, pruneCheckpoints, writeCheckpoint } from '../lib/checkpoint/store';
 import { readCursor } from '../lib/jetstream/cursor';
@@ -59,6 +60,20 @@ describe('argument errors at public entry points', () => {
       throwsTyped(() => new MemoryDirectory(options as never), InvalidArgumentError, /MemoryDirectory options must be an object/);
       throwsTyped(() => new SimulatedDirectory(options as never), InvalidArgumentError, /SimulatedDirectory options must be an object/);
     }
+  });
+
+  it('a checksum option that is no Checksummer, and encodeCheckpoint given no bytes or no checksum', () => {
+    // Each was unchecked: the directories failed at their first CRC, deep inside a write or a read
+    // (a TypeError), and encodeCheckpoint(42) read `length` of undefined.
+    for (const checksum of [null, 5, 'crc', {}, { crc32c: () => 0 }]) {
+      throwsTyped(() => new MemoryDirectory({ checksum: checksum as never }), InvalidArgumentError, /checksum must be a Checksummer/);
+      throwsTyped(() => new SimulatedDirectory({ checksum: checksum as never }), InvalidArgumentError, /checksum must be a Checksummer/);
+    }
+    const { checksum } = new MemoryDirectory();
+    throwsTyped(() => encodeCheckpoint(42, undefined as never, checksum), InvalidArgumentError, /encoded bytes \(a Uint8Array\)/);
+    throwsTyped(() => encodeCheckpoint(42, 'state' as never, checksum), InvalidArgumentError, /encoded bytes/);
+    throwsTyped(() => encodeCheckpoint(42, new Uint8Array(3), undefined as never), InvalidArgumentError, /checksum must be a Checksummer/);
+    assert.equal(encodeCheckpoint(42, new Uint8Array(3), checksum).length, 28 + 3);
   });
 
   it('follow(null) and SimulatedDirectory.crash(null) take null as no options, as records(null) does', async () => {

@@ -3,7 +3,8 @@
 // maximum and against the file's real size before anything of that length is allocated.
 
 import type { Checksummer } from '../backend/backend';
-import { EncodeError } from '../errors';
+import { EncodeError, InvalidArgumentError } from '../errors';
+import { requireChecksummer, typeName } from '../guards';
 import { maskCrc, readU32, readU64, writeU32, writeU64 } from '../framed/bytes';
 import type { HeaderCheck } from '../framed/header-check';
 
@@ -25,6 +26,8 @@ export interface CheckpointHeader {
 /** Header and payload in one buffer, ready for atomicWrite. */
 export function encodeCheckpoint(lastEntryId: number, payload: Uint8Array, checksum: Checksummer): Uint8Array {
   if (!Number.isSafeInteger(lastEntryId) || lastEntryId < 0) throw new EncodeError(`checkpoint lastEntryId must be an integer ≥ 0, got ${lastEntryId}`);
+  if (!(payload instanceof Uint8Array)) throw new InvalidArgumentError(`encodeCheckpoint takes the state's encoded bytes (a Uint8Array), not ${typeName(payload)}`);
+  requireChecksummer(checksum, 'encodeCheckpoint');
   if (payload.length > MAX_CHECKPOINT_PAYLOAD) {
     throw new EncodeError(`checkpoint state encodes to ${payload.length} bytes, more than the format's ${MAX_CHECKPOINT_PAYLOAD}`);
   }

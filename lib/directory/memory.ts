@@ -1,6 +1,6 @@
 import type { Checksummer } from '../backend/backend';
 import { AlreadyExistsError, ClosedError, IoError, LockedError, NotFoundError } from '../errors';
-import { requireOptionsObject } from '../guards';
+import { requireOptionsObject, requireChecksummer } from '../guards';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { jsChecksummer } from './js-checksum';
 import { OpenHandles } from './open-handles';
@@ -39,6 +39,7 @@ export class MemoryDirectory implements Directory {
 
   constructor(options: MemoryDirectoryOptions = {}) {
     requireOptionsObject(options, 'MemoryDirectory');
+    if (options.checksum !== undefined) requireChecksummer(options.checksum, 'MemoryDirectory');
     this.checksum = options.checksum ?? jsChecksummer;
   }
 

@@ -1,7 +1,7 @@
 import type { OpenHandles } from './open-handles';
 import type { Checksummer } from '../backend/backend';
 import { InvalidArgumentError, IoError } from '../errors';
-import { requireOptionsObject } from '../guards';
+import { requireOptionsObject, requireChecksummer } from '../guards';
 import { crashedContent, crashedEntries, FILE_CRASH_MODES, type FileCrashMode, rebuildTree } from './crash-model';
 import type { Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import type { FaultSpec, InjectedFault, RandomFaultSpec } from './faults';
@@ -95,6 +95,7 @@ export class SimulatedDirectory implements Directory {
     }
     this.seed = seed >>> 0;
     this.sectorSize = sectorSize;
+    if (options.checksum !== undefined) requireChecksummer(options.checksum, 'SimulatedDirectory');
     this.checksum = options.checksum ?? jsChecksummer;
     this.supportsAllocate = options.supportsAllocate ?? true;
     this.prng = new Prng(this.seed);
