@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { loadLatestCheckpoint } from '../lib/checkpoint/store';
 import type { Directory, ReadableFile } from '../lib/directory/directory';
 import { MemoryDirectory } from '../lib/directory/memory';
-import { IoError } from '../lib/errors';
+import { IoError, NotFoundError } from '../lib/errors';
 import { rewriteInPlace } from '../lib/framed/rewrite';
 import { readCursor } from '../lib/jetstream/cursor';
 import { recover } from '../lib/recover';
@@ -259,6 +259,34 @@ describe('a Directory whose methods throw errors of their own', () => {
     const hostile = overriding(plain, { exists: throwing(thrown) });
     assert.throws(() => quarantineBeforeCut(hostile, last, 100, undefined, 1, { always: true }), wrapping(thrown));
     assertUntouched(plain);
+  });
+
+  it("openRead() throwing a TypeError: every reader ends in an IoError EIO whose cause is it; a Node ENOENT is a NotFoundError", async () => {
+    const plain = store();
+    const thrown = new TypeError('the caller\'s openRead() is broken');
+    const hostile = overriding(plain, { openRead: throwing(thrown) });
+    assert.throws(() => new WalReader(hostile, { codec }).replaySync({ mode: 'strict' }), wrapping(thrown), 'replaySync');
+    assert.throws(() => WalWriter.open(hostile, { codec }), wrapping(thrown), 'writer open');
+    await assert.rejects(recover({ dir: hostile, codec, stateCodec: codec, initial: {}, apply: (s) => s }), wrapping(thrown), 'recover');
+    assert.throws(() => loadLatestCheckpoint(hostile, { codec }), wrapping(thrown), 'loadLatestCheckpoint');
+    assert.throws(() => readRecordLog(hostile, 'records/log', { codec, mode: 'bestEffortTail' }), wrapping(thrown), 'readRecordLog');
+    assert.throws(() => readCursor(hostile), wrapping(thrown), 'readCursor');
+    // A Directory over node:fs passing its errors on: ENOENT is the log's "gone", as FsDirectory says it.
+    const enoent = Object.assign(new Error('ENOENT: no such file or directory'), { code: 'ENOENT', syscall: 'open' });
+    const gone = overriding(plain, { openRead: throwing(enoent) });
+    assert.throws(() => new WalReader(gone, { codec }).replaySync({ mode: 'strict' }), NotFoundError, 'replaySync');
+    assertUntouched(plain);
+  });
+
+  it('openRead() answering no readable file (undefined, a Promise, an object without read): an IoError EIO, not a TypeError at its first read', async () => {
+    for (const answer of [undefined, Promise.resolve({}), { size: () => 0, close: () => undefined }]) {
+      const plain = store();
+      const hostile = overriding(plain, { openRead: () => answer as never });
+      assert.throws(() => new WalReader(hostile, { codec }).replaySync({ mode: 'strict' }), isTypedReadFailure, 'replaySync');
+      assert.throws(() => WalWriter.open(hostile, { codec }), isTypedReadFailure, 'writer open');
+      await assert.rejects(recover({ dir: hostile, codec, stateCodec: codec, initial: {}, apply: (s) => s }), isTypedReadFailure, 'recover');
+      assertUntouched(plain);
+    }
   });
 
   it('a DurabilityError the Directory throws on purpose reaches the caller as it is', () => {

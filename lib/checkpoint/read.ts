@@ -11,6 +11,7 @@ import { maskCrc } from '../framed/bytes';
 import {
   CHECKPOINT_HEADER_SIZE, CHECKPOINT_VERSION, MAX_CHECKPOINT_PAYLOAD, checkCheckpointHeader, checkpointCrc, type CheckpointHeader,
 } from './format';
+import { openReadChecked } from '../directory/checked-answers';
 
 export type CheckpointRead =
   | { readonly ok: true; readonly lastEntryId: number; readonly payload: Uint8Array }
@@ -50,7 +51,7 @@ export function readCheckpointFile(dir: Directory, path: string, expectedLastEnt
 export async function verifyCheckpointFile(dir: Directory, path: string, expectedLastEntryId?: number): Promise<CheckpointVerdict> {
   let file: ReadableFile;
   try {
-    file = dir.openRead(path);
+    file = openReadChecked(dir, path);
   } catch (err) {
     return notAFileOr(err);
   }
@@ -75,7 +76,7 @@ export async function verifyCheckpointFile(dir: Directory, path: string, expecte
 }
 
 function readCheckpointBytes(dir: Directory, path: string, expectedLastEntryId: number | undefined): CheckpointRead {
-  const file = dir.openRead(path);
+  const file = openReadChecked(dir, path);
   try {
     const opened = openedHeader(file);
     if (!('header' in opened)) return opened;

@@ -22,7 +22,7 @@ import { refuseWhilePublishing } from './turns';
 import { readCheckpointFile } from './read';
 
 export { readCheckpointFile, verifyCheckpointFile, type CheckpointRead, type CheckpointVerdict } from './read';
-import { listNames } from '../directory/checked-answers';
+import { listNames, openReadChecked } from '../directory/checked-answers';
 
 export { CHECKPOINT_DIR, CHECKPOINT_PENDING };
 export const DEFAULT_CHECKPOINT_RETENTION = 2;
@@ -213,7 +213,7 @@ function written(path: string, lastEntryId: number, bytes: Uint8Array, observer:
 function stagingRefused(dir: Directory, err: unknown): unknown {
   let fileType: string;
   try {
-    dir.openRead(CHECKPOINT_PENDING).close();
+    openReadChecked(dir, CHECKPOINT_PENDING).close();
     return err;
   } catch (held) {
     if (held instanceof NotRegularFileError) fileType = held.fileType;

@@ -3,6 +3,7 @@ import { IoError, NotRegularFileError } from '../errors';
 import type { UnknownNames } from '../unknown-names';
 import { CHECKPOINT_DIR, listCheckpoints, readCheckpointFile } from '../checkpoint/store';
 import { sizeOf as checkedSize } from '../directory/read-whole';
+import { openReadChecked } from '../directory/checked-answers';
 
 // Every checkpoint file under checkpoints/, each read and checked (magic, version, length, CRC),
 // oldest first. Payloads are not decoded: the CLI does not know the application's state codec.
@@ -36,7 +37,7 @@ export function scanCheckpoints(dir: Directory, unknown?: UnknownNames): Checkpo
 function sizeOf(dir: Directory, path: string): number {
   let f;
   try {
-    f = dir.openRead(path);
+    f = openReadChecked(dir, path);
   } catch (err) {
     if (err instanceof NotRegularFileError || (err instanceof IoError && err.errno === 'EISDIR')) return 0;
     throw err;

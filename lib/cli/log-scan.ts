@@ -7,6 +7,7 @@ import { surveyValidFrames, type FrameSurvey } from '../wal/quarantine';
 import { scanSegment, type ScanMode, type SegmentScan } from '../wal/segment-scan';
 import { checkSegmentSequence, listSegments, readValidSegmentHeader, type SegmentRef } from '../wal/segment-files';
 import { sizeOf } from '../directory/read-whole';
+import { openReadChecked } from '../directory/checked-answers';
 
 // Walks every segment the way WalReader does (sequence and id-continuity rules included), but
 // keeps going after damage so inspect can describe the whole log, and reports bytes as it goes
@@ -123,7 +124,7 @@ export function describeIgnored(dirPath: string, storePath: string): string {
 }
 
 function fileSize(dir: Directory, path: string): number {
-  const f = dir.openRead(path);
+  const f = openReadChecked(dir, path);
   try {
     return sizeOf(f);
   } finally {

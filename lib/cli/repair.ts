@@ -12,6 +12,7 @@ import { CliError, EXIT_DAMAGED, EXIT_OK, line, openLogDirectory, type CliIo } f
 import { requireLog } from './log-dir';
 import { scanLog } from './log-scan';
 import { sizeOf } from '../directory/read-whole';
+import { openReadChecked } from '../directory/checked-answers';
 
 export const usage = `durability repair <dir> [--force]
   Cuts off a torn tail (an incomplete final write, what a crash leaves) so the log verifies
@@ -106,7 +107,7 @@ function forcedCut(dir: Directory, dirPath: string, damage: CorruptionError): st
   forceCut(dir, damage.file, damage.offset);
   const where = `${path.join(dirPath, damage.file)} (damage @ ${damage.offset})`;
   if (!dir.exists(damage.file)) return `${where} removed, with every later segment`;
-  const f = dir.openRead(damage.file);
+  const f = openReadChecked(dir, damage.file);
   try {
     return `${where} cut at the damage to ${sizeOf(f)} bytes, every later segment removed`;
   } finally {

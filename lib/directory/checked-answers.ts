@@ -1,5 +1,6 @@
 import { brokenContract, ignoreLateRejection, shown, thrownBy } from './broken-contract';
-import type { Directory } from './directory';
+import type { Directory, ReadableFile } from './directory';
+import { DurabilityError, NotFoundError } from '../errors';
 
 // Answers of a Directory of the caller's own that the package acts on, checked where it asks:
 // anything outside the contract (directory.ts) is an IoError EIO (broken-contract.ts), and so is
@@ -50,4 +51,28 @@ export function existsAt(dir: Directory, path: string): boolean {
   if (typeof answer === 'boolean') return answer;
   ignoreLateRejection(answer);
   throw brokenContract(path, 'stat', `exists() answered ${shown(answer)}, not a boolean`);
+}
+
+/**
+ * dir.openRead(path), checked: a file with read, size and close. What a Directory of the caller's
+ * own throws is typed where the package asks (thrownBy; a Node error with code ENOENT is the
+ * NotFoundError FsDirectory throws, which the readers of a log under truncation rely on), and an
+ * answer that is no ReadableFile is an IoError EIO, not a TypeError at its first read.
+ */
+export function openReadChecked(dir: Directory, path: string): ReadableFile {
+  let file: unknown;
+  try {
+    file = dir.openRead(path);
+  } catch (err) {
+    if (!(err instanceof DurabilityError) && typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT') {
+      throw new NotFoundError(path);
+    }
+    throw thrownBy(err, path, 'open', 'openRead');
+  }
+  const f = file as Record<string, unknown> | null;
+  if (f === null || typeof f !== 'object' || typeof f.read !== 'function' || typeof f.size !== 'function' || typeof f.close !== 'function') {
+    ignoreLateRejection(file);
+    throw brokenContract(path, 'open', `openRead() answered ${shown(file)}, not a readable file`);
+  }
+  return file as ReadableFile;
 }

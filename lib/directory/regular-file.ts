@@ -1,5 +1,6 @@
 import { IoError, NotRegularFileError } from '../errors';
 import type { Directory } from './directory';
+import { openReadChecked } from './checked-answers';
 
 // What sits under a name where the store keeps a file. Names a package writer made hold regular
 // files; anything else there (a directory, FIFO or link: planted, or left by a bad copy) is
@@ -14,7 +15,7 @@ export function isNotAFile(err: unknown): err is NotRegularFileError | IoError {
 /** Whether `path` holds a regular file; what else sits there (a directory, a FIFO, a link) is refused unopened. */
 export function holdsRegularFile(dir: Directory, path: string): boolean {
   try {
-    dir.openRead(path).close();
+    openReadChecked(dir, path).close();
     return true;
   } catch (err) {
     if (isNotAFile(err)) return false;

@@ -1,5 +1,6 @@
 import type { Directory, WritableFile } from '../directory/directory';
 import { readWhole } from '../directory/read-whole';
+import { openReadChecked } from '../directory/checked-answers';
 
 const REWRITE_CHUNK = 1 << 20;
 
@@ -11,7 +12,7 @@ const REWRITE_CHUNK = 1 << 20;
  */
 export function rewriteInPlace(dir: Directory, path: string, file: WritableFile, from: number, to: number): void {
   if (from >= to) return;
-  const source = dir.openRead(path);
+  const source = openReadChecked(dir, path);
   try {
     const chunk = new Uint8Array(Math.min(REWRITE_CHUNK, to - from));
     for (let at = from; at < to; ) {

@@ -1,6 +1,7 @@
 import type { Directory } from '../directory/directory';
 import { readWhole } from '../directory/read-whole';
 import { IoError } from '../errors';
+import { openReadChecked } from '../directory/checked-answers';
 
 /**
  * Where a writer's scan of its file ended must be the file's end before the open cuts, rewrites
@@ -10,7 +11,7 @@ import { IoError } from '../errors';
  * settles it: under the writer's lock nothing appends. Refused (IoError EIO), nothing changed.
  */
 export function refuseBytesPastEnd(dir: Directory, path: string, end: number): void {
-  const file = dir.openRead(path);
+  const file = openReadChecked(dir, path);
   let past: number;
   try {
     past = readWhole(file, new Uint8Array(1), end);

@@ -2,6 +2,7 @@ import type { Directory, ReadableFile } from '../directory/directory';
 import { readWhole, sizeOf } from '../directory/read-whole';
 import { CorruptionError, EncodeError, NotFoundError } from '../errors';
 import { requireDirectory } from '../guards';
+import { openReadChecked } from '../directory/checked-answers';
 
 // The forwarder's local resume point: the last entry id JetStream acknowledged, as far as this
 // machine knows. Written with atomicWrite (old or new content, never a mix), only ever with
@@ -44,7 +45,7 @@ export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor 
   requireDirectory(dir, 'readCursor');
   let file: ReadableFile;
   try {
-    file = dir.openRead(path);
+    file = openReadChecked(dir, path);
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw err;

@@ -19,6 +19,7 @@ import {
   checkRecordLogHeader, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_LOG_V1, RECORD_MARK_LENGTH, RECORD_MARK_SIZE,
   recordFrameLayout,
 } from './format';
+import { openReadChecked } from '../directory/checked-answers';
 
 /**
  * 'bestEffortTail' is the WAL's name for the same rule (a torn final write ends the read; damage
@@ -72,7 +73,7 @@ export class RecordLogScanner extends ScanWindow {
     if (options.mode !== 'strict' && options.mode !== 'bestEffortTail' && options.mode !== 'bestEffort') {
       throw new InvalidArgumentError(`mode must be 'strict' or 'bestEffortTail', got ${String(options.mode)}`);
     }
-    super(dir.openRead(path), RECORD_LOG_HEADER_SIZE, RECORD_FRAME_HEADER_SIZE + max);
+    super(openReadChecked(dir, path), RECORD_LOG_HEADER_SIZE, RECORD_FRAME_HEADER_SIZE + max);
     this.path = path;
     this.strict = options.mode === 'strict';
     this.max = max;

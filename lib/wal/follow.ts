@@ -35,6 +35,7 @@ import { LogWatch } from './log-watch';
 import { Pacer, RECORD_WORK, turn } from './pacer';
 import type { WalRecord } from './reader';
 import { sizeOf } from '../directory/read-whole';
+import { openReadChecked } from '../directory/checked-answers';
 
 export type { FollowOptions } from './follow-options';
 
@@ -286,7 +287,7 @@ class Follower<E> {
   private readSegment(pos: Position, { complete = false }: { complete?: boolean } = {}): ReadEnd {
     let f: ReadableFile;
     try {
-      f = this.dir.openRead(pos.seg.path);
+      f = openReadChecked(this.dir, pos.seg.path);
     } catch (err) {
       if (err instanceof NotFoundError) return 'gone';
       throw err;
@@ -460,7 +461,7 @@ class Follower<E> {
   private zerosToEnd(pos: Position): boolean {
     let f: ReadableFile;
     try {
-      f = this.dir.openRead(pos.seg.path);
+      f = openReadChecked(this.dir, pos.seg.path);
     } catch (err) {
       if (err instanceof NotFoundError) return false;
       throw err;

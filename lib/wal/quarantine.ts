@@ -12,7 +12,7 @@ import { MARK_LENGTH, SEGMENT_HEADER_SIZE, WAL_DIR, WAL_FRAME_LAYOUT, readU32, r
 import { listSegments, readValidSegmentHeader } from './segment-files';
 import { readWhole, sizeOf } from '../directory/read-whole';
 import { brokenContract } from '../directory/broken-contract';
-import { existsAt } from '../directory/checked-answers';
+import { existsAt, openReadChecked } from '../directory/checked-answers';
 
 export const QUARANTINE_SUFFIX = '.quarantine';
 const COPY_CHUNK = 1 << 20;
@@ -49,7 +49,7 @@ export interface QuarantineEvent extends DiagnosticEvent {
  * is capped at one search's budget from `from`; when a budget runs out the survey is undecided.
  */
 export function surveyValidFrames(dir: Directory, path: string, from: number, salt: number, idMin: number): FrameSurvey {
-  const file = dir.openRead(path);
+  const file = openReadChecked(dir, path);
   const out: FrameSurvey = { count: 0, firstEntryId: 0, lastEntryId: 0, undecided: false };
   try {
     const fileSize = sizeOf(file);
@@ -109,7 +109,7 @@ function copyToQuarantine(dir: Directory, path: string, from: number): string {
     if (n > MAX_QUARANTINE_COPIES) throw brokenContract(target, 'stat', `exists() says ${MAX_QUARANTINE_COPIES} quarantine names in a row are taken`);
     target = `${base}.${n}${QUARANTINE_SUFFIX}`;
   }
-  const source = dir.openRead(path);
+  const source = openReadChecked(dir, path);
   try {
     const size = sizeOf(source);
     const out = dir.create(target);

@@ -3,7 +3,7 @@ import type { Directory } from '../directory/directory';
 import { InvalidArgumentError } from '../errors';
 import { holdsRegularFile, isNotAFile } from '../directory/regular-file';
 import { WAL_DIR } from './format';
-import { existsAt, listNames } from '../directory/checked-answers';
+import { existsAt, listNames, openReadChecked } from '../directory/checked-answers';
 
 // Files of truncated segments, kept to become new segments: overwriting blocks a file already
 // owns avoids allocating (and, on ext4, converting unwritten extents) on the write path.
@@ -83,7 +83,7 @@ export class RecyclePool {
     for (let path = this.files.shift(); path !== undefined; path = this.files.shift()) {
       if (!existsAt(this.dir, path)) continue;
       try {
-        this.dir.openRead(path).close();
+        openReadChecked(this.dir, path).close();
       } catch (err) {
         if (!isNotAFile(err)) throw err;
         if (this.discard(path) && channels.diagnostic.hasSubscribers) {

@@ -7,7 +7,7 @@ import { CorruptionError } from '../errors';
 import type { UnknownNames } from '../unknown-names';
 import { SEGMENT_HEADER_SIZE, WAL_DIR, checkSegmentHeader, parseSegmentFileName, type SegmentHeader } from './format';
 import { walNameKind } from './wal-names';
-import { listNames } from '../directory/checked-answers';
+import { listNames, openReadChecked } from '../directory/checked-answers';
 
 export interface SegmentRef {
   segmentId: number;
@@ -50,7 +50,7 @@ export function checkSegmentSequence(segments: readonly SegmentRef[]): void {
 
 /** The first SEGMENT_HEADER_SIZE bytes of a segment file (fewer when the file is shorter). */
 export function readSegmentPrefix(dir: Directory, seg: SegmentRef): Uint8Array {
-  const f = dir.openRead(seg.path);
+  const f = openReadChecked(dir, seg.path);
   try {
     const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
     const n = readWhole(f, bytes, 0);

@@ -21,6 +21,7 @@ import { PacedSearch } from './paced-search';
 import type { SegmentRef } from './segment-files';
 import { NONZERO, ScanWindow, ZEROS_TO_END } from './scan-window';
 import { refuseIfRecycled } from './segment-identity';
+import { openReadChecked } from '../directory/checked-answers';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
 
@@ -126,7 +127,7 @@ export class SegmentScanner extends ScanWindow {
     if (!Number.isInteger(max) || max < 0 || max > MAX_PAYLOAD_SIZE) {
       throw new InvalidArgumentError(`maxPayloadSize must be an integer in 0..${MAX_PAYLOAD_SIZE}`);
     }
-    super(dir.openRead(seg.path), SEGMENT_HEADER_SIZE, FRAME_HEADER_SIZE + max);
+    super(openReadChecked(dir, seg.path), SEGMENT_HEADER_SIZE, FRAME_HEADER_SIZE + max);
     this.path = seg.path;
     this.segmentId = seg.segmentId;
     this.isFinal = opts.isFinal;
