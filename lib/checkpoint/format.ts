@@ -26,11 +26,14 @@ export interface CheckpointHeader {
 /** Header and payload in one buffer, ready for atomicWrite. */
 export function encodeCheckpoint(lastEntryId: number, payload: Uint8Array, checksum: Checksummer): Uint8Array {
   if (!Number.isSafeInteger(lastEntryId) || lastEntryId < 0) throw new EncodeError(`checkpoint lastEntryId must be an integer ≥ 0, got ${lastEntryId}`);
-  if (!(payload instanceof Uint8Array)) throw new InvalidArgumentError(`encodeCheckpoint takes the state's encoded bytes (a Uint8Array), not ${typeName(payload)}`);
-  requireChecksummer(checksum, 'encodeCheckpoint');
-  if (payload.length > MAX_CHECKPOINT_PAYLOAD) {
-    throw new EncodeError(`checkpoint state encodes to ${payload.length} bytes, more than the format's ${MAX_CHECKPOINT_PAYLOAD}`);
+  const notBytes = (): InvalidArgumentError => new InvalidArgumentError(`encodeCheckpoint takes the state's encoded bytes (a Uint8Array), not ${typeName(payload)}`);
+  const length: unknown = (payload as { length?: unknown } | null | undefined)?.length;
+  if (typeof length !== 'number') throw notBytes();
+  if (length > MAX_CHECKPOINT_PAYLOAD) {
+    throw new EncodeError(`checkpoint state encodes to ${length} bytes, more than the format's ${MAX_CHECKPOINT_PAYLOAD}`);
   }
+  if (!(payload instanceof Uint8Array)) throw notBytes();
+  requireChecksummer(checksum, 'encodeCheckpoint');
   const out = new Uint8Array(CHECKPOINT_HEADER_SIZE + payload.length);
   writeU32(out, 0, CHECKPOINT_MAGIC);
   out[4] = CHECKPOINT_VERSION; // u16 version, then u16 flags = 0
