@@ -4,7 +4,7 @@
 // larger than W is written alone, right after a sync). In a version 2 file (every new one) the
 // first bytes written after each fdatasync are a sync mark saying how far that fdatasync reached,
 // and closing ends the file with one, so a reader tells bit rot in synced bytes from a torn write
-// (scan.ts). Reopening scans the file, cuts a torn tail off (or rewrites a torn header), rewrites
+// (scan.ts). Reopening (writer-open.ts) scans the file, cuts a torn tail off (or rewrites a torn header), rewrites
 // what no mark vouches for (a failed fdatasync may have left it in the page cache only) and syncs
 // before anything is appended; damage is a CorruptionError and the file is left as it is.
 // Any failed write or sync poisons the writer.
@@ -15,30 +15,18 @@ import { channels } from '../diagnostics';
 import { ClosedError, InvalidArgumentError, InvalidStateError, PoisonedError } from '../errors';
 import { cutBackToSynced } from '../framed/cut-back';
 import { encodePayload } from '../framed/encode';
-import { rewriteInPlace } from '../framed/rewrite';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import { raw, type Codec } from '../wal/codec';
 import {
-  DEFAULT_RECORD_SYNC_WINDOW, MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_LOG_V1, RECORD_LOG_VERSION, RECORD_MARK_SIZE,
+  MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_LOG_V1, RECORD_MARK_SIZE,
   encodeRecordLogHeader, writeRecordFrame, writeRecordMark,
 } from './format';
-import { RecordLogScanner } from './scan';
-import { refuseBytesPastEnd } from '../framed/scanned-end';
-import { existsAt } from '../directory/checked-answers';
-
-/** What a writer knows of a file's sync marks (RecordLogScan's fields of the same names). */
-interface MarkState {
-  readonly version: number;
-  readonly watermark: number;
-  readonly markedEnd: number;
-}
+import { openRecordLogFile, type MarkState } from './writer-open';
 
 /** See RecordLogWriterOptions.idleMarkMs (the WAL writer's default too). */
 const DEFAULT_IDLE_MARK_MS = 5;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A file just created (or whose torn header was rewritten): the current version, no mark yet. */
-const NEW_FILE: MarkState = { version: RECORD_LOG_VERSION, watermark: 0, markedEnd: 0 };
 
 export interface RecordLogWriterOptions<R> {
   /** Default: raw (records are Uint8Arrays). */
@@ -78,68 +66,8 @@ export class RecordLogWriter<R = Uint8Array> {
     if (parent !== '') dir.mkdirp(parent);
     const lock = dir.lock(`${path}.lock`);
     try {
-      if (!existsAt(dir, path)) {
-        const header = encodeRecordLogHeader(options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, dir.checksum);
-        const file = dir.create(path);
-        try {
-          file.writeAt(header, 0);
-          file.sync();
-          dir.syncDir(parent);
-        } catch (err) {
-          file.close();
-          throw err;
-        }
-        return new RecordLogWriter<R>(dir, path, lock, file, codec, options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW, bufferSize, maxRecordSize, idleMarkMs, 'none', NEW_FILE, RECORD_LOG_HEADER_SIZE);
-      }
-      // Finding the end reads every record the format allows: maxRecordSize limits appends only.
-      const scanner = new RecordLogScanner(dir, path, { mode: 'bestEffortTail' });
-      let scan;
-      let lastRecordAt = RECORD_LOG_HEADER_SIZE;
-      try {
-        while (scanner.next()) lastRecordAt = scanner.recordOffset();
-        scan = scanner.result();
-      } finally {
-        scanner.close();
-      }
-      refuseBytesPastEnd(dir, path, scan.fileSize);
-      const file = dir.openAppend(path);
-      try {
-        let syncWindow = scan.syncWindow;
-        let repaired: 'none' | 'tail' | 'header' = 'none';
-        // A version 1 file stays version 1: its readers know no sync marks.
-        let marks: MarkState = scan;
-        if (scan.headerTorn) {
-          syncWindow = options.syncWindow ?? DEFAULT_RECORD_SYNC_WINDOW;
-          file.truncate(0);
-          file.writeAt(encodeRecordLogHeader(syncWindow, dir.checksum), 0);
-          marks = NEW_FILE;
-          repaired = 'header';
-        } else {
-          // Cut even at the current size: a failed fdatasync may have lost a cut (an earlier
-          // open's, or a poisoned writer's) that the page cache shows as done.
-          file.truncate(scan.validEnd);
-          // Bytes no mark vouches for may be ones a failed fdatasync left in the page cache but
-          // not on disk (marked clean: the sync below would not carry them); rewritten, it does.
-          // From the last watermark in version 2, header included while there is no mark (the
-          // fdatasync that created the file may have failed); in version 1 (created by an older
-          // release) from W before the end, or from the last record when it alone is longer
-          // (rule B: only a record written right after a sync may exceed W).
-          const unvouched = scan.version === RECORD_LOG_V1
-            ? Math.max(RECORD_LOG_HEADER_SIZE, Math.min(scan.validEnd - scan.syncWindow, lastRecordAt))
-            : scan.watermark;
-          rewriteInPlace(dir, path, file, unvouched, scan.validEnd);
-          repaired = scan.tail === 'torn' ? 'tail' : 'none';
-        }
-        // What a previous writer left in the page cache becomes durable now (it may have been
-        // killed before its sync), so this writer starts with an empty sync window.
-        file.sync();
-        dir.syncDir(parent);
-        const end = scan.headerTorn ? RECORD_LOG_HEADER_SIZE : scan.validEnd;
-        return new RecordLogWriter<R>(dir, path, lock, file, codec, syncWindow, bufferSize, maxRecordSize, idleMarkMs, repaired, marks, end);
-      } catch (err) {
-        file.close();
-        throw err;
-      }
+      const opened = openRecordLogFile(dir, path, options.syncWindow);
+      return new RecordLogWriter<R>(dir, path, lock, opened.file, codec, opened.syncWindow, bufferSize, maxRecordSize, idleMarkMs, opened.repaired, opened.marks, opened.end);
     } catch (err) {
       lock.release();
       throw err;
