@@ -27,8 +27,9 @@ import {
   readU64, segmentPath,
 } from './format';
 import { FileWindow } from './file-window';
+import { CutBackCheck } from './follow-cut-back';
 import { FIRST_DELAY_MS, resolveFollowOptions, type FollowOptions } from './follow-options';
-import { moveTo, type HeldRecord, type Position, type Resume } from './follow-position';
+import { moveTo, type HeldRecord, type Position } from './follow-position';
 import { UnknownNames } from '../unknown-names';
 import { headerless, nextSegment, segmentHolding, stillThere } from './follow-segments';
 import { LogWatch } from './log-watch';
@@ -74,6 +75,7 @@ class Follower<E> {
   private left: number | undefined;
   /** Every look at the log lists wal/ again: a stray name is reported when first seen. */
   private readonly unknown = new UnknownNames();
+  private readonly cutBacks: CutBackCheck<E>;
 
   constructor(
     private readonly dir: Directory,
@@ -85,6 +87,7 @@ class Follower<E> {
     private readonly durableOnly: boolean,
   ) {
     this.nextId = fromEntryId;
+    this.cutBacks = new CutBackCheck<E>(this.window, durableOnly, { held: () => this.held, dropHeld: () => this.dropHeld() });
   }
 
   async *run(): AsyncGenerator<WalRecord<E>, undefined, undefined> {
@@ -299,8 +302,8 @@ class Follower<E> {
       if (w.load(f, size, 0, SEGMENT_HEADER_SIZE) < SEGMENT_HEADER_SIZE) return 'gone';
       const check = checkSegmentHeader(w.bytes.subarray(0, SEGMENT_HEADER_SIZE), this.dir.checksum, pos.seg.segmentId);
       if (check.kind !== 'ok' || check.header.salt !== pos.header.salt) return 'gone';
-      this.checkNotCutBack(f, size, pos);
-      if (complete && !this.heldStillThere(f, size, Infinity)) this.cutBack(f, size, pos, 'a frame it holds back is no longer the one read');
+      this.cutBacks.verify(f, size, pos);
+      if (complete && !this.cutBacks.heldStillThere(f, size, Infinity)) this.cutBacks.cutBack(f, size, pos, 'a frame it holds back is no longer the one read');
       const salt = pos.header.salt;
       let read = 0;
       for (;;) {
@@ -348,9 +351,9 @@ class Follower<E> {
           const watermark = readU64(b, rel + FRAME_HEADER_SIZE);
           if (watermark < SEGMENT_HEADER_SIZE || watermark > at) return 'pending';
           const markCrc = readU32(b, rel);
-          if (this.durableOnly && !this.heldStillThere(f, size, watermark)) {
+          if (this.durableOnly && !this.cutBacks.heldStillThere(f, size, watermark)) {
             // The mark vouches for the bytes now before D, not for the frames read there earlier.
-            this.cutBack(f, size, pos, `a frame it holds back before offset ${watermark} is no longer the one read`);
+            this.cutBacks.cutBack(f, size, pos, `a frame it holds back before offset ${watermark} is no longer the one read`);
             continue;
           }
           pos.lastAt = at;
@@ -388,61 +391,6 @@ class Follower<E> {
     } finally {
       f.close();
     }
-  }
-
-  /**
-   * The bytes already read must still be there. A writer poisoned by a failed fdatasync cuts its
-   * file back to what was synced, and the next writer reuses those ids: frames this follower read
-   * from the page cache and yielded are then gone, or others stand in their place. Going on would
-   * splice two histories (or wait for ever on bytes that are no longer a frame boundary).
-   */
-  private checkNotCutBack(f: ReadableFile, size: number, pos: Position): void {
-    if (size < pos.offset) this.cutBack(f, size, pos, `the segment is now ${size} bytes`);
-    else if (!this.window.frameStillThere(f, size, pos.lastAt, pos.lastCrc)) this.cutBack(f, size, pos, `the frame at offset ${pos.lastAt} is no longer the one read`);
-  }
-
-  /** The log was cut back under the follower (`now` says how it shows): rewinds (durableOnly), else throws. */
-  private cutBack(f: ReadableFile, size: number, pos: Position, now: string): void {
-    if (this.rewind(f, size, pos)) return;
-    throw new CorruptionError(pos.seg.path, Math.min(size, pos.lastAt ?? pos.offset),
-      `the log was cut back under the follower (${now}): entries up to ${pos.nextId - 1} it read from this segment may no longer be in the log, as a writer whose fdatasync failed drops what it had not synced`);
-  }
-
-  /**
-   * durableOnly: whether every held frame ending at or before `upTo` still has the CRC it was read
-   * with. Checking the last frame read is not enough: a writer that cut its tail back may have
-   * written other frames of the same sizes, the last one identical (frame CRCs are not chained).
-   */
-  private heldStillThere(f: ReadableFile, size: number, upTo: number): boolean {
-    for (const h of this.held) {
-      if (h.end > upTo) break;
-      if (!this.window.frameStillThere(f, size, h.at, h.crc)) return false;
-    }
-    return true;
-  }
-
-  /**
-   * After a cut-back: if everything handed on from this segment is still there, reads on from the
-   * last entry handed on. durableOnly: as it must be (it was proven durable); the held entries are
-   * dropped. Without it: the cut took only what followed that entry (the sync mark an idle writer
-   * wrote after its last sync, and nothing synced), so no entry it yielded is gone. False when the
-   * cut reaches below it: entries it handed on are gone (durableOnly: durable ones).
-   */
-  private rewind(f: ReadableFile, size: number, pos: Position): boolean {
-    if (!this.durableOnly) return this.readOnAfter(f, size, pos, pos.lastEntry ?? { offset: SEGMENT_HEADER_SIZE, nextId: pos.header.firstEntryId });
-    const to = pos.proven ?? { offset: SEGMENT_HEADER_SIZE, nextId: pos.header.firstEntryId };
-    if (size < to.offset || !this.window.frameStillThere(f, size, to.lastAt, to.lastCrc)) return false;
-    this.dropHeld();
-    pos.passedOver = undefined;
-    moveTo(pos, to);
-    return true;
-  }
-
-  /** Without durableOnly: moves `pos` right after the last entry read (`to`; none: the first frame) if that frame is still there. */
-  private readOnAfter(f: ReadableFile, size: number, pos: Position, to: Resume): boolean {
-    if (size < to.offset || !this.window.frameStillThere(f, size, to.lastAt, to.lastCrc)) return false;
-    moveTo(pos, to);
-    return true;
   }
 
   /** The decoded payload, or the DecodeError to report (after the entries before it: see unreadable). */
