@@ -17,16 +17,12 @@ import { cutBackToSynced } from '../framed/cut-back';
 import { encodePayload } from '../framed/encode';
 import { requireCodec, requireDirectory, requireOptionsObject } from '../guards';
 import { raw, type Codec } from '../wal/codec';
+import { DEFAULT_IDLE_MARK_MS, MAX_TIMER_MS } from '../wal/options';
 import {
   MAX_RECORD_SIZE, RECORD_FRAME_HEADER_SIZE, RECORD_LOG_HEADER_SIZE, RECORD_LOG_V1, RECORD_MARK_SIZE,
   encodeRecordLogHeader, writeRecordFrame, writeRecordMark,
 } from './format';
 import { openRecordLogFile, type MarkState } from './writer-open';
-
-/** See RecordLogWriterOptions.idleMarkMs (the WAL writer's default too). */
-const DEFAULT_IDLE_MARK_MS = 5;
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 
 export interface RecordLogWriterOptions<R> {
   /** Default: raw (records are Uint8Arrays). */

@@ -106,7 +106,7 @@ export const MAX_SEGMENT_SIZE = 2 ** 40;
 const MAX_BUFFER = 1024 * 1024 * 1024;
 const MAX_U32 = 0xffffffff;
 /** setTimeout's longest delay. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
