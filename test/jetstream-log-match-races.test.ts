@@ -25,13 +25,19 @@ describe('log-match while the log is truncated under it', () => {
   beforeEach(() => { root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-lmr-')); });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  it('the oldest segments removed between the listing and the header reads: the stream\'s last message is still found to be this log\'s', async () => {
+  /** Entries 1..100 in segments of 4 KiB (three or more), the writer closed. */
+  async function hundredEntries() {
     const dir = new FsDirectory(root);
     const w = WalWriter.open(dir, { codec: raw, maxSegmentSize: 4096 });
     for (let i = 1; i <= 100; i++) w.append(entry(i));
     await w.close();
     const segments = listSegments(dir);
     assert.ok(segments.length >= 3, `${segments.length} segments`);
+    return { dir, segments };
+  }
+
+  it('the oldest segments removed between the listing and the header reads: the stream\'s last message is still found to be this log\'s', async () => {
+    const { dir, segments } = await hundredEntries();
     const ends = new WalMaintenance(dir).segmentRanges().map((r) => r.lastEntryId);
     assert.ok(ends[1] < 80, `segments end at ${ends.join(', ')}`);
     let through = ends[0];
@@ -61,12 +67,7 @@ describe('log-match while the log is truncated under it', () => {
   });
 
   it('a segment gone from the middle of the log under the check is no truncation: its NotFoundError stands', async () => {
-    const dir = new FsDirectory(root);
-    const w = WalWriter.open(dir, { codec: raw, maxSegmentSize: 4096 });
-    for (let i = 1; i <= 100; i++) w.append(entry(i));
-    await w.close();
-    const segments = listSegments(dir);
-    assert.ok(segments.length >= 3, `${segments.length} segments`);
+    const { dir, segments } = await hundredEntries();
     let deleted = false;
     const racing: Directory = overriding<Directory>(dir, {
       list: (p: string) => {
