@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { NativeBinding } from '../binding';
 import { elfTruncation } from './elf-extent';
 import { packageRoot } from './package-root';
+import { prebuildChecksumMismatch } from './prebuild-checksum';
 
 // Finds the native core. Order: DURABILITY_NATIVE_PATH (an explicit file, for bundlers and for
 // developers testing a fresh build) → prebuilds/<platform>-<arch>/durability[.<libc>].node →
@@ -11,7 +12,9 @@ import { packageRoot } from './package-root';
 // The shipped prebuild comes first: it is what the package was tested with, and the install
 // script builds from source only when no prebuild loads, so a local build is the fallback for
 // platforms without one. A committed prebuild cannot lag the sources unnoticed: its embedded
-// sourceHash is checked against native/ by test/package-prebuild.test.ts.
+// sourceHash is checked against native/ by test/package-prebuild.test.ts. A prebuild loads only
+// when its bytes match the .sha256 shipped beside it (lib/prebuild-checksum.ts): a damaged one
+// would crash the process inside dlopen.
 // We do not use `bindings`: it never looks in prebuilds/ and prefers build/Debug over Release.
 
 export interface NativeLoad {
@@ -72,6 +75,7 @@ export function loadNative(): NativeLoad {
   const attempts: string[] = [];
   const wanted = packageVersion();
   const explicit = process.env.DURABILITY_NATIVE_PATH ? path.resolve(process.env.DURABILITY_NATIVE_PATH) : undefined;
+  const prebuildsDir = path.join(packageRoot(), 'prebuilds');
   for (const candidate of candidatePaths()) {
     if (!existsSync(candidate)) {
       attempts.push(`${candidate}: not found`);
@@ -88,6 +92,12 @@ export function loadNative(): NativeLoad {
         attempts.push(`${candidate}: ${cut}`);
         continue;
       }
+      const shipped = candidate !== explicit && candidate.startsWith(prebuildsDir + path.sep);
+      const mismatch = shipped ? prebuildChecksumMismatch(candidate) : undefined;
+      if (mismatch !== undefined) {
+        attempts.push(`${candidate}: ${mismatch}`);
+        continue;
+      }
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const binding = require(candidate) as NativeBinding;
       if (!isDurabilityBinding(binding)) {
@@ -96,8 +106,8 @@ export function loadNative(): NativeLoad {
       }
       const built = binding.buildInfo.version;
       // A local build must be this version's; a prebuild is checked against the sources by the
-      // tests, and an explicit path is the user's choice.
-      if (built !== wanted && !candidate.includes(`${path.sep}prebuilds${path.sep}`) && candidate !== explicit) {
+      // tests (and against its .sha256 above), and an explicit path is the user's choice.
+      if (built !== wanted && !shipped && candidate !== explicit) {
         attempts.push(`${candidate}: built for version ${built}, package is ${wanted ?? 'unknown (no package.json beside dist/)'}`);
         continue;
       }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run build:prebuilds [-- --target <platform>-<arch>]`: builds the Node-API prebuilds with
 // prebuildify (cmake-js behind scripts/node-gyp-shim.cjs), then checks what it made:
-//   prebuilds/<platform>-<arch>/durability.<glibc|musl>.node on Linux, durability.node elsewhere.
+//   prebuilds/<platform>-<arch>/durability.<glibc|musl>.node on Linux, durability.node elsewhere,
+//   each with a <name>.sha256 beside it (the loader loads only a binary that matches it).
 // With no --target, a linux-x64 host builds linux-x64, linux-arm64 and win32-x64 (the last two
 // with Debian's cross toolchains: g++-aarch64-linux-gnu, mingw-w64; `npm run test:platforms`
 // installs them and proves each binary on its own Node); any other host builds its own tuple.
@@ -11,6 +12,7 @@
 // Rerun after every change under native/: the committed prebuilds are what users load first, and
 // test/package-prebuild.test.ts fails while one is older than the sources.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -97,6 +99,16 @@ function build(tuple) {
 
   if (platform === 'linux') printGlibcFloor(file, cross ? CROSS[tuple].objdump : 'objdump');
   if (platform === 'win32') printDllImports(file);
+  writeChecksum(file);
+}
+
+// The loader refuses a prebuild whose bytes differ from this (lib/prebuild-checksum.ts): a binary
+// damaged in place would crash the process inside dlopen. sha256sum's format, so
+// `sha256sum -c` checks it by hand.
+function writeChecksum(file) {
+  const hex = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  fs.writeFileSync(`${file}.sha256`, `${hex}  ${path.basename(file)}\n`);
+  console.log(`prebuild: ${path.relative(root, file)}.sha256 ${hex}`);
 }
 
 function printGlibcFloor(file, objdump) {

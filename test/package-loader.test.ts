@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,8 @@ function realBinary(): string | undefined {
 }
 
 interface Layout {
-  prebuild?: 'real' | 'garbage';
+  /** damaged: the real binary, same size, with 4 KiB in its code overwritten (bit rot, a bad copy). */
+  prebuild?: 'real' | 'garbage' | 'damaged';
   build?: 'real';
   version?: string;
 }
@@ -39,14 +41,25 @@ function makeCopy(layout: Layout): string {
   if (layout.prebuild !== undefined) {
     const p = path.join(dest, 'prebuilds', tuple, prebuildName);
     fs.mkdirSync(path.dirname(p), { recursive: true });
-    if (layout.prebuild === 'real') fs.copyFileSync(binary, p);
-    else fs.writeFileSync(p, 'not an ELF file');
+    // Each prebuild ships with the SHA-256 of the bytes it was built as (scripts/prebuild.mjs):
+    // 'garbage' is such a file that dlopen refuses, 'damaged' a shipped one changed since.
+    const shipped = layout.prebuild === 'garbage' ? Buffer.from('not an ELF file') : fs.readFileSync(binary);
+    fs.writeFileSync(p, layout.prebuild === 'damaged' ? damaged(shipped) : shipped);
+    fs.writeFileSync(`${p}.sha256`, `${createHash('sha256').update(shipped).digest('hex')}  ${prebuildName}\n`);
   }
   if (layout.build !== undefined) {
     fs.mkdirSync(path.join(dest, 'build', 'Release'), { recursive: true });
     fs.copyFileSync(binary, path.join(dest, 'build', 'Release', 'durability.node'));
   }
   return dest;
+}
+
+/** The same bytes with 4 KiB at an eighth of the file (inside .text) replaced by a fixed pattern. */
+function damaged(bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes);
+  const at = Math.floor(out.length / 8);
+  for (let i = 0; i < 4096; i++) out[at + i] = (i * 131 + 7) & 0xff;
+  return out;
 }
 
 interface Probe {
@@ -129,6 +142,15 @@ if (binary === undefined) {
       assert.equal(q.backend, 'ts');
       assert.equal(q.warnings, 1, q.stderr);
       assert.match(q.attempts.join('\n'), new RegExp(`${prebuildName.replace(/\./g, '\\.')}: .*(invalid ELF|not a valid|file too short)`, 'i'));
+    });
+
+    it('a prebuild damaged in place (same size, headers whole) is not loaded: the TS backend, one warning saying why', () => {
+      // dlopen of such a file runs damaged code: the process dies (SIGSEGV) with nothing to catch.
+      const pkg = copy({ prebuild: 'damaged' });
+      const p = probe(pkg);
+      assert.equal(p.backend, 'ts');
+      assert.equal(p.warnings, 1, p.stderr);
+      assert.match(p.attempts.join('\n'), new RegExp(`${prebuildName.replace(/\./g, '\\.')}: its SHA-256 .* does not match`));
     });
 
     it('with no binary at all: the pure-TS backend and exactly one warning naming every path tried', () => {

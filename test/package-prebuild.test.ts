@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -44,6 +45,13 @@ describe('committed prebuilds', () => {
       const bytes = fs.readFileSync(file);
       const embedded = /\0([0-9a-f]{64})\0/.exec(bytes.toString('latin1'))?.[1];
       assert.equal(embedded, expected, `${name} is stale: rerun npm run build:prebuilds and commit it`);
+    });
+
+    it(`${name} matches the SHA-256 in ${path.basename(name)}.sha256 beside it (the loader refuses it otherwise)`, () => {
+      const sidecar = `${file}.sha256`;
+      assert.ok(fs.existsSync(sidecar), `${name}.sha256 missing: rerun npm run build:prebuilds`);
+      const actual = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+      assert.equal(fs.readFileSync(sidecar, 'latin1'), `${actual}  ${path.basename(file)}\n`);
     });
 
     if (!name.endsWith('.glibc.node')) continue;
