@@ -23,8 +23,13 @@ function realBinary(): string | undefined {
 }
 
 interface Layout {
-  /** damaged: the real binary, same size, with 4 KiB in its code overwritten (bit rot, a bad copy). */
-  prebuild?: 'real' | 'garbage' | 'damaged';
+  /**
+   * damaged: the real binary, same size, with 4 KiB in its code overwritten (bit rot, a bad copy);
+   * appended: the real binary with one byte more, which still loads but is not what was shipped.
+   */
+  prebuild?: 'real' | 'garbage' | 'damaged' | 'appended';
+  /** false: no node_modules beside it (so no cmake-js to build with). */
+  modules?: false;
   build?: 'real';
   version?: string;
 }
@@ -36,7 +41,9 @@ function makeCopy(layout: Layout): string {
   if (layout.version !== undefined) manifest.version = layout.version;
   fs.writeFileSync(path.join(dest, 'package.json'), JSON.stringify(manifest));
   fs.copyFileSync(path.join(root, 'binding.d.ts'), path.join(dest, 'binding.d.ts'));
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(dest, 'node_modules'), 'dir');
+  fs.mkdirSync(path.join(dest, 'scripts'));
+  fs.copyFileSync(path.join(root, 'scripts', 'install.cjs'), path.join(dest, 'scripts', 'install.cjs'));
+  if (layout.modules !== false) fs.symlinkSync(path.join(root, 'node_modules'), path.join(dest, 'node_modules'), 'dir');
   const binary = realBinary() as string;
   if (layout.prebuild !== undefined) {
     const p = path.join(dest, 'prebuilds', tuple, prebuildName);
@@ -44,7 +51,8 @@ function makeCopy(layout: Layout): string {
     // Each prebuild ships with the SHA-256 of the bytes it was built as (scripts/prebuild.mjs):
     // 'garbage' is such a file that dlopen refuses, 'damaged' a shipped one changed since.
     const shipped = layout.prebuild === 'garbage' ? Buffer.from('not an ELF file') : fs.readFileSync(binary);
-    fs.writeFileSync(p, layout.prebuild === 'damaged' ? damaged(shipped) : shipped);
+    const onDisk = layout.prebuild === 'damaged' ? damaged(shipped) : layout.prebuild === 'appended' ? Buffer.concat([shipped, Buffer.from([0])]) : shipped;
+    fs.writeFileSync(p, onDisk);
     fs.writeFileSync(`${p}.sha256`, `${createHash('sha256').update(shipped).digest('hex')}  ${prebuildName}\n`);
   }
   if (layout.build !== undefined) {
@@ -181,6 +189,50 @@ if (binary === undefined) {
       const p = probe(pkg, { DURABILITY_NATIVE_PATH: file });
       assert.equal(p.backend, 'native');
       assert.equal(p.path, file);
+    });
+
+  });
+
+  // The install script (npm runs it when the package's scripts are allowed) asks the same loader
+  // what loads, and says what the program will then use: a line that names the wrong backend
+  // sends a user after the wrong problem.
+  describe('install script', () => {
+    const copies: string[] = [];
+    after(() => {
+      for (const c of copies) fs.rmSync(c, { recursive: true, force: true });
+    });
+
+    function install(layout: Layout, env: Record<string, string> = {}) {
+      const pkg = makeCopy({ ...layout, modules: false });
+      copies.push(pkg);
+      const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+      delete childEnv.DURABILITY_NATIVE_PATH;
+      delete childEnv.DURABILITY_BACKEND;
+      if (env.npm_config_build_from_source === undefined) delete childEnv.npm_config_build_from_source;
+      const r = spawnSync(process.execPath, [path.join(pkg, 'scripts', 'install.cjs')], { cwd: pkg, env: childEnv, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return { out: r.stdout, backend: probe(pkg).backend };
+    }
+
+    it('a prebuild that loads: nothing to do, nothing printed', () => {
+      const r = install({ prebuild: 'real' });
+      assert.equal(r.out, '');
+      assert.equal(r.backend, 'native');
+    });
+
+    it('--build-from-source without cmake-js: says the prebuild that loads stays in use, not the TS backend', () => {
+      const r = install({ prebuild: 'real' }, { npm_config_build_from_source: 'true' });
+      assert.equal(r.backend, 'native');
+      assert.match(r.out, /cmake-js is not installed/);
+      assert.match(r.out, new RegExp(`prebuilds/${tuple}/${prebuildName.replace(/\./g, '\\.')}`));
+      assert.doesNotMatch(r.out, /pure-TypeScript/);
+    });
+
+    it('a prebuild that loads in a child but the loader refuses (not the shipped bytes): says the TS backend will be used, and why', () => {
+      const r = install({ prebuild: 'appended' });
+      assert.equal(r.backend, 'ts');
+      assert.match(r.out, /pure-TypeScript backend/);
+      assert.match(r.out, /SHA-256/);
     });
   });
 }
