@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs
 import path from 'node:path';
 import type { NativeBinding } from '../binding';
 import { elfTruncation } from './elf-extent';
+import { elfTargetMismatch } from './elf-target';
 import { packageRoot } from './package-root';
 import { prebuildChecksumMismatch } from './prebuild-checksum';
 
@@ -114,7 +115,9 @@ export function loadNative(): NativeLoad {
       cached = { binding, path: candidate, attempts };
       return cached;
     } catch (err) {
-      attempts.push(`${candidate}: ${(err as Error).message.split('\n')[0]}`);
+      const message = (err as Error).message.split('\n')[0];
+      const target = process.platform === 'linux' ? elfTargetMismatch(candidate, isMusl()) : undefined;
+      attempts.push(`${candidate}: ${target === undefined ? message : `${target} (dlopen: ${message})`}`);
     }
   }
   cached = { binding: undefined, path: undefined, attempts };

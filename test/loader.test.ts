@@ -98,6 +98,20 @@ describe('native loader', () => {
     assert.match(backendWith({ DURABILITY_NATIVE_PATH: data }).warning, /not a \.node file/);
   });
 
+  it('a binary for another CPU or libc: the warning says which, not the loader\'s "No such file or directory"', function () {
+    if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) this.skip();
+    // The committed prebuild for the other architecture: whole and valid, just not for this CPU.
+    const other = path.join(root, 'prebuilds', process.arch === 'x64' ? 'linux-arm64' : 'linux-x64', 'durability.glibc.node');
+    const wrongCpu = backendWith({ DURABILITY_NATIVE_PATH: other });
+    assert.equal(wrongCpu.name, 'ts');
+    assert.match(wrongCpu.warning, new RegExp(`durability\\.glibc\\.node: built for ${process.arch === 'x64' ? 'arm64' : 'x64'} \\(ELF machine \\d+\\), this process is ${process.arch}`));
+    // A Node-API addon built against musl (msgpackr-extract ships one for this platform).
+    const musl = require.resolve(`@msgpackr-extract/msgpackr-extract-linux-${process.arch}/node.napi.musl.node`, { paths: [root] });
+    const wrongLibc = backendWith({ DURABILITY_NATIVE_PATH: musl });
+    assert.equal(wrongLibc.name, 'ts');
+    assert.match(wrongLibc.warning, /node\.napi\.musl\.node: built for musl \(needs libc\.so\), this process uses glibc/);
+  });
+
   it('works from a dist/ moved away from its package.json (a bundler): fallback, or the explicit binary', function () {
     const moved = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-moved-'));
     try {
