@@ -1,19 +1,20 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+// By name, not by default: the emitted .d.ts must compile for consumers with esModuleInterop off.
+import { channel } from 'node:diagnostics_channel';
 
 // Node's convention for library telemetry: subscribers opt in by channel name, and publishing
 // to a channel nobody listens to costs one boolean check.
 export const channels = {
   /** Degraded OS features (no fallocate, no flock), backend fallback, skipped damaged files. */
-  diagnostic: diagnosticsChannel.channel('durability:diagnostic'),
-  append: diagnosticsChannel.channel('durability:wal:append'),
-  flush: diagnosticsChannel.channel('durability:wal:flush'),
-  sync: diagnosticsChannel.channel('durability:wal:sync'),
-  rotate: diagnosticsChannel.channel('durability:wal:rotate'),
-  truncate: diagnosticsChannel.channel('durability:wal:truncate'),
-  poison: diagnosticsChannel.channel('durability:wal:poison'),
-  checkpoint: diagnosticsChannel.channel('durability:checkpoint'),
+  diagnostic: channel('durability:diagnostic'),
+  append: channel('durability:wal:append'),
+  flush: channel('durability:wal:flush'),
+  sync: channel('durability:wal:sync'),
+  rotate: channel('durability:wal:rotate'),
+  truncate: channel('durability:wal:truncate'),
+  poison: channel('durability:wal:poison'),
+  checkpoint: channel('durability:checkpoint'),
   /** The JetStream forwarder (durability/jetstream): progress, reconnects, errors, resyncs. */
-  jetstream: diagnosticsChannel.channel('durability:jetstream'),
+  jetstream: channel('durability:jetstream'),
 } as const;
 
 export interface DiagnosticEvent {

@@ -8,13 +8,13 @@
 // - fstat after open: anything but a regular file is closed again and refused.
 // Every refusal is a NotRegularFileError naming what was found.
 
-import fs from 'node:fs';
+import fs, { type Stats } from 'node:fs';
 import { NotRegularFileError } from '../errors';
 
 /** Added to every open of a store file. The binding takes node:fs's flag values (native/platform.h). */
 export const GUARD_FLAGS = (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
 
-export function fileTypeOf(st: fs.Stats): string {
+export function fileTypeOf(st: Stats): string {
   if (st.isFile()) return 'regular file';
   if (st.isSymbolicLink()) return 'symbolic link';
   if (st.isDirectory()) return 'directory';
@@ -30,7 +30,7 @@ export function fileTypeOf(st: fs.Stats): string {
  * a regular file (ELOOP for a link, EISDIR for a directory, ENXIO for a socket), else undefined.
  */
 export function notRegularAt(path: string): NotRegularFileError | undefined {
-  let st: fs.Stats | undefined;
+  let st: Stats | undefined;
   try {
     st = fs.lstatSync(path, { throwIfNoEntry: false });
   } catch {
@@ -41,7 +41,7 @@ export function notRegularAt(path: string): NotRegularFileError | undefined {
 
 /** Throws NotRegularFileError unless the open descriptor `fd` is a regular file; `close` runs first. */
 export function requireRegular(fd: number, path: string, close: () => void): void {
-  let st: fs.Stats;
+  let st: Stats;
   try {
     st = fs.fstatSync(fd);
   } catch {

@@ -58,7 +58,7 @@
 // The files kept beside the lock file, and how they are written and read: lock-companions.ts.
 
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
+import fs, { type Stats } from 'node:fs';
 import path from 'node:path';
 import { toIoError } from '../errors';
 import type { LockResult } from './backend';
@@ -70,7 +70,7 @@ export const DEGRADED_LOCK = 'node:fs cannot flock; using a pid file next to the
 interface Held {
   readonly fd: number;
   /** What `fd` refers to now (see PidLockOptions.statOf); absent in records of older copies. */
-  readonly statOf?: (fd: number) => fs.Stats;
+  readonly statOf?: (fd: number) => Stats;
   /** Whose numbering `fd` is in (PidLockOptions.fdSpace); absent: the OS's. */
   readonly fdSpace?: string;
   readonly dev: number;
@@ -250,7 +250,7 @@ export interface PidLockOptions {
    * native core's POSIX ones; the core's Windows descriptors are its own handle numbers, which
    * node:fs cannot fstat.
    */
-  readonly statOf?: (fd: number) => fs.Stats;
+  readonly statOf?: (fd: number) => Stats;
   /**
    * Set when `fd` is not an OS descriptor (the core's Windows handle numbers): the same number
    * from node:fs is then another descriptor, and must not unlock or release this lock.
@@ -270,7 +270,7 @@ export function tryLockFile(fd: number, file: string, options: PidLockOptions = 
     releaseHeld(key, existing);
   }
   const statOf = options.statOf ?? fs.fstatSync;
-  let st: fs.Stats;
+  let st: Stats;
   try {
     st = statOf(fd);
   } catch (err) {
