@@ -35,6 +35,13 @@ export class ActiveSegment {
   private file: WritableFile | undefined;
   /** How far the file is known to extend (see zeroAhead); undefined until first asked. */
   private spanEnd: number | undefined = undefined;
+  /**
+   * A recycled file's size when it became this segment (0: a file made for it). Its bytes past
+   * the log are its previous life's frames, sealed under another salt: a strict reader would take
+   * them for a torn write at the end of the log, while the writer lives or after its process was
+   * killed. So zeros are kept ahead of the log over them, as over a fresh file's new space.
+   */
+  private staleEnd = 0;
   /** A commit's zeros found no room (CommitPlan.zeroChunks): this segment writes no more zeros ahead. */
   private zerosSkipped = false;
   private asyncSyncs = 0;
@@ -81,8 +88,34 @@ export class ActiveSegment {
   }
 
   write(bytes: Uint8Array): void {
-    this.handle().writeAt(bytes, this.position);
+    const file = this.handle();
+    file.writeAt(bytes, this.position);
     this.position += bytes.length;
+    this.zeroStaleAhead(file);
+  }
+
+  /** This segment's file is a recycled one: nothing past the header is zeros yet (see staleEnd). */
+  overwritesStaleBytes(): void {
+    this.staleEnd = this.handle().size();
+    this.spanEnd = SEGMENT_HEADER_SIZE;
+  }
+
+  /**
+   * The synchronous mode's zeros over a recycled file's stale bytes, once the log passes the
+   * zeroed span: up to INLINE_ZERO_AHEAD bytes, never past the old end (beyond it the end of the
+   * file is a clean end already). Not synced here: until the segment's next fdatasync a crash may
+   * keep stale bytes there, which a power cut can leave behind any segment's last write anyway.
+   * The group-commit path writes its zeros in its commits (zeroAhead, zeroAheadAsync).
+   */
+  private zeroStaleAhead(file: WritableFile): void {
+    if (this.spanEnd === undefined || this.position <= this.spanEnd || this.spanEnd >= this.staleEnd) return;
+    const to = Math.min(this.staleEnd, this.position + INLINE_ZERO_AHEAD);
+    let at = this.position;
+    for (const chunk of zeros(this.position, to)) {
+      file.writeAt(chunk, at);
+      at += chunk.length;
+    }
+    this.spanEnd = Math.max(this.position, to);
   }
 
   /**
@@ -98,6 +131,7 @@ export class ActiveSegment {
     }
     if (!file.writeAtWhereRoom(bytes, this.position)) return false;
     this.position += bytes.length;
+    this.zeroStaleAhead(file);
     return true;
   }
 

@@ -103,7 +103,14 @@ export function reuseSegment(dir: Directory, recyclePath: string, spec: NewSegme
   const path = segmentPath(spec.segmentId);
   const { bytes, header } = encodeSegmentHeader(spec, checksum);
   installRecycled(dir, recyclePath, bytes, path);
-  return segmentFor(spec, path, header.salt, dir.openAppend(path));
+  const segment = segmentFor(spec, path, header.salt, dir.openAppend(path));
+  try {
+    segment.overwritesStaleBytes();
+  } catch (err) {
+    cleanUpAfterFailure(() => segment.close());
+    throw err;
+  }
+  return segment;
 }
 
 /** The crash-safe order of reuse: header written and synced under the recycle name, then renamed to `path`. */
@@ -192,6 +199,7 @@ export async function installPlannedRecycled(dir: Directory, recyclePath: string
   dir.renameNoSync(recyclePath, segment.path);
   await dir.syncDirAsync(parentOf(segment.path));
   segment.attach(dir.openAppend(segment.path));
+  segment.overwritesStaleBytes();
   segment.pendingHeader = undefined;
   segment.synced = SEGMENT_HEADER_SIZE;
 }
