@@ -50,7 +50,7 @@ export interface CheckpointPublisherOptions<S, E> {
   checkpointEntry?: (lastEntryId: number) => E;
   /** Checkpoint files to keep (default 2). The WAL is kept back to the oldest of them. */
   retain?: number;
-  /** Remove covered WAL segments (default true). */
+  /** Remove covered WAL segments (default true): as many as the writer has recycleRoom for are recycled, the rest deleted. */
   truncate?: boolean;
   /** Paths of checkpoint files known to be damaged: they do not count as retained and are pruned. */
   knownDamaged?: Iterable<string>;
@@ -70,6 +70,8 @@ export interface PublishedCheckpoint {
    * removed). When the writer's observer kept a segment, the last entry of the last one removed (0: none).
    */
   readonly truncatedSegments: number;
+  /** Of the segments removed, how many became recycle files the writer reuses as new segments (its recycleRoom); the rest were deleted. */
+  readonly recycledSegments: number;
   readonly truncatedThrough: number;
   readonly prunedCheckpoints: readonly string[];
 }
@@ -163,6 +165,7 @@ export class CheckpointPublisher<S, E> {
     this.verified.add(written.path);
     let recordedEntryId: number | undefined;
     let truncatedSegments = 0;
+    let recycledSegments = 0;
     let truncatedThrough = 0;
     try {
       if (this.checkpointEntry !== undefined) {
@@ -175,7 +178,15 @@ export class CheckpointPublisher<S, E> {
         this.requireWriterOpen(`after ${written.path} was published, while older checkpoints were read back`);
         if (point > 0) {
           // The writer's observer may keep segments (a forwarder that has not shipped them yet).
-          const { removed, vetoed } = await new WalMaintenance(this.dir).truncatePrefixAsync(point, { observer: this.writer.observer, writer: this.writer });
+          // As many as the writer has room for become recycle files, its next segments: a rename
+          // frees no blocks, where deleting a segment frees all of its blocks beside the log's
+          // commits (bench/RESULTS.md), and the writer then writes over blocks its files own.
+          const { removed, vetoed, recycled } = await new WalMaintenance(this.dir).truncatePrefixAsync(point, {
+            observer: this.writer.observer, writer: this.writer, recycle: this.writer.recycleRoom,
+          });
+          // Closed or poisoned meanwhile: the files stay in wal/ for the log's next writer to adopt.
+          if (recycled.length > 0 && this.writer.recycleRoom > 0) this.writer.recycle(recycled);
+          recycledSegments = recycled.length;
           truncatedSegments = removed.length;
           // Vetoed: the log still holds everything after the last segment removed.
           truncatedThrough = vetoed === undefined ? point : truncatedSegments > 0 ? removed[truncatedSegments - 1].lastEntryId : 0;
@@ -196,7 +207,7 @@ export class CheckpointPublisher<S, E> {
     }
     this.requireWriterOpen(`after ${written.path} was published, before old checkpoints were pruned`);
     const prunedCheckpoints = await this.prune();
-    return { ...written, recordedEntryId, truncatedSegments, truncatedThrough, prunedCheckpoints };
+    return { ...written, recordedEntryId, truncatedSegments, recycledSegments, truncatedThrough, prunedCheckpoints };
   }
 
   /**

@@ -34,7 +34,11 @@ export interface WalWriterOptions<E> {
    * zeroAhead), which gives the same effect without writing whole segments up front.
    */
   zeroFill?: boolean;
-  /** How many truncated segment files to keep for reuse as new segments. Default 0 (delete them). */
+  /**
+   * How many truncated segment files to keep for reuse as new segments (recycle files, each up
+   * to maxSegmentSize on disk). The checkpoint publisher's truncation hands its segments to the
+   * writer up to this many and deletes the rest. Default 0: delete every truncated segment.
+   */
   recycleCapacity?: number;
   /**
    * How long (ms) the writer stays idle after a sync before it writes a sync mark alone, so a
@@ -93,6 +97,8 @@ export const DEFAULT_COMMIT_POLL_MICROS = 1000;
 export const DEFAULT_MAX_SEGMENT_SIZE = 64 * 1024 * 1024;
 /** See WalWriterOptions.idleMarkMs. */
 export const DEFAULT_IDLE_MARK_MS = 5;
+/** Recycle files a writer keeps unless told: none (every truncated segment is deleted). */
+export const DEFAULT_RECYCLE_CAPACITY = 0;
 /** A segment must hold its header and at least one empty frame. */
 export const MIN_SEGMENT_SIZE = SEGMENT_HEADER_SIZE + FRAME_HEADER_SIZE;
 /**
@@ -148,7 +154,7 @@ export function resolveWriterOptions<E>(options: WalWriterOptions<E>): ResolvedW
     syncWindow: integerOption('syncWindow', options.syncWindow, DEFAULT_SYNC_WINDOW, FRAME_HEADER_SIZE, MAX_U32),
     preallocate,
     zeroFill: options.zeroFill === true ? maxSegmentSize : 0,
-    recycleCapacity: integerOption('recycleCapacity', options.recycleCapacity, 0, 0, 1 << 20),
+    recycleCapacity: integerOption('recycleCapacity', options.recycleCapacity, DEFAULT_RECYCLE_CAPACITY, 0, 1 << 20),
     idleMarkMs: integerOption('idleMarkMs', options.idleMarkMs, DEFAULT_IDLE_MARK_MS, 0, MAX_TIMER_MS),
     maxPayloadSize: integerOption('maxPayloadSize', options.maxPayloadSize, MAX_PAYLOAD_SIZE, 0, MAX_PAYLOAD_SIZE),
     observer: options.observer,

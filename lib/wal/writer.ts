@@ -235,6 +235,16 @@ export class WalWriter<E> {
     await this.pipeline.syncAll();
   }
 
+  /**
+   * How many more recycle files this writer would keep for reuse: recycleCapacity less those it
+   * holds (0 once closed or poisoned). The checkpoint publisher recycles that many of the
+   * segments its truncation removes, and deletes the rest.
+   */
+  get recycleRoom(): number {
+    if (this.closed || this.poisoned) return 0;
+    return Math.max(0, this.state.opts.recycleCapacity - this.state.pool.size);
+  }
+
   /** Hands files returned by WalMaintenance.truncateToRecycle to this writer for reuse (or deletion, past recycleCapacity). */
   recycle(paths: readonly string[]): void {
     this.checkUsable();
