@@ -37,6 +37,7 @@ import { takeCheckpointTurn } from './checkpoint/turns';
 import type { Codec } from './wal/codec';
 import { WalMaintenance } from './wal/maintenance';
 import type { WalWriter } from './wal/writer';
+import { checkedDirectory } from './directory/foreign';
 
 export interface CheckpointPublisherOptions<S, E> {
   writer: WalWriter<E>;
@@ -104,7 +105,7 @@ export class CheckpointPublisher<S, E> {
     if (options.checkpointEntry !== undefined && typeof options.checkpointEntry !== 'function') throw new InvalidArgumentError('checkpointEntry must be a function');
     const retain = options.retain ?? DEFAULT_CHECKPOINT_RETENTION;
     if (!Number.isSafeInteger(retain) || retain < 1) throw new InvalidArgumentError(`retain must be an integer ≥ 1, got ${String(retain)}`);
-    this.dir = dir;
+    this.dir = checkedDirectory(dir);
     this.writer = options.writer;
     this.stateCodec = options.stateCodec;
     this.checkpointEntry = options.checkpointEntry;

@@ -24,6 +24,7 @@ import { listSegments, readValidSegmentHeader, type SegmentRef } from './wal/seg
 import { scanSegment } from './wal/segment-scan';
 import { WalWriter } from './wal/writer';
 import { MAX_ENTRY_ID } from './wal/writer-state';
+import { checkedDirectory } from './directory/foreign';
 
 export type RecoverWriterOptions<E> = Omit<WalWriterOptions<E>, 'codec'>;
 
@@ -78,7 +79,8 @@ export interface RecoveredLog<S, E> extends Recovery<S> {
 export function recover<S, E>(options: RecoverOptions<S, E> & { writer: true | RecoverWriterOptions<E> }): Promise<RecoveredLog<S, E>>;
 export function recover<S, E>(options: RecoverOptions<S, E>): Promise<Recovery<S> | RecoveredLog<S, E>>;
 export async function recover<S, E>(options: RecoverOptions<S, E>): Promise<Recovery<S> | RecoveredLog<S, E>> {
-  const { dir, codec, stateCodec, apply } = checkOptions(options);
+  const { codec, stateCodec, apply } = checkOptions(options);
+  const dir = checkedDirectory(options.dir);
   // Everything the writer and publisher would reject is rejected here, before any file is
   // opened or locked: a failed call leaves nothing behind.
   const writerOptions = checkWriterOptions(options);

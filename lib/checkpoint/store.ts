@@ -23,6 +23,7 @@ import { readCheckpointFile } from './read';
 
 export { readCheckpointFile, verifyCheckpointFile, type CheckpointRead, type CheckpointVerdict } from './read';
 import { listNames, openReadChecked } from '../directory/checked-answers';
+import { checkedDirectory } from '../directory/foreign';
 
 export { CHECKPOINT_DIR, CHECKPOINT_PENDING };
 export const DEFAULT_CHECKPOINT_RETENTION = 2;
@@ -144,6 +145,7 @@ export interface WriteCheckpointOptions<S> {
  */
 export function writeCheckpoint<S>(dir: Directory, lastEntryId: number, state: S, options: WriteCheckpointOptions<S>): WrittenCheckpoint {
   requireDirectory(dir, 'writeCheckpoint');
+  dir = checkedDirectory(dir);
   requireOptionsObject(options, 'writeCheckpoint');
   refuseWhilePublishing(dir, 'writeCheckpoint');
   const bytes = encodeCheckpointFile(lastEntryId, state, options.codec, dir);
@@ -283,6 +285,7 @@ function heldAt(dir: Directory, path: string): 'file' | 'other' | 'gone' {
  */
 export function pruneCheckpoints(dir: Directory, retain: number, options: PruneOptions = {}): string[] {
   requireDirectory(dir, 'pruneCheckpoints');
+  dir = checkedDirectory(dir);
   return runSteps(pruningSteps(dir, retain, options), (step) => (step === SYNC_CHECKPOINT_DIR ? dir.syncDir(CHECKPOINT_DIR) : dir.deleteNoSync(step)));
 }
 

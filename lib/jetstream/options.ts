@@ -2,6 +2,7 @@ import type { Directory } from '../directory/directory';
 import { InvalidArgumentError } from '../errors';
 import { MAX_PAYLOAD_SIZE } from '../wal/format';
 import { CURSOR_FILE, MAX_CURSOR_NAME_LENGTH } from './cursor';
+import { checkedDirectory } from '../directory/foreign';
 
 export interface JetStreamForwarderOptions {
   /** The directory holding the log (its wal/) and, by default, the cursor file. */
@@ -90,7 +91,7 @@ export function resolveForwarderOptions(o: JetStreamForwarderOptions): ResolvedF
   if (o.durableEntryId !== undefined && typeof o.durableEntryId !== 'function') throw new InvalidArgumentError('durableEntryId must be a function');
   if (o.durableOnly !== undefined && typeof o.durableOnly !== 'boolean') throw new InvalidArgumentError('durableOnly must be a boolean');
   return {
-    dir: o.dir,
+    dir: checkedDirectory(o.dir),
     servers,
     stream: name('stream', o.stream),
     subject: name('subject', o.subject),

@@ -23,6 +23,7 @@ import {
   encodeRecordLogHeader, writeRecordFrame, writeRecordMark,
 } from './format';
 import { openRecordLogFile, type MarkState } from './writer-open';
+import { checkedDirectory } from '../directory/foreign';
 
 export interface RecordLogWriterOptions<R> {
   /** Default: raw (records are Uint8Arrays). */
@@ -45,6 +46,7 @@ export class RecordLogWriter<R = Uint8Array> {
   /** Opens the log at `path` for appending, creating it if missing and repairing a torn end. */
   static open<R = Uint8Array>(dir: Directory, path: string, options: RecordLogWriterOptions<R> = {}): RecordLogWriter<R> {
     requireDirectory(dir, 'RecordLogWriter.open');
+    dir = checkedDirectory(dir);
     requireOptionsObject(options, 'RecordLogWriter.open');
     const codec = (options.codec ?? raw) as Codec<R>;
     requireCodec<R>(codec, 'RecordLogWriter.open (options.codec)', 'encode');

@@ -11,6 +11,7 @@ import { recyclePath } from './recycle-pool';
 import { scanSegment, SegmentScanner } from './segment-scan';
 import { listSegments, readSegmentPrefix, type SegmentRef } from './segment-files';
 import { existsAt } from '../directory/checked-answers';
+import { checkedDirectory } from '../directory/foreign';
 
 // Housekeeping on a log: which entry ids each segment holds, and removal of the segments a
 // checkpoint has made unnecessary.
@@ -96,7 +97,7 @@ export class WalMaintenance {
     if (!Number.isSafeInteger(max) || max < 0 || max > MAX_PAYLOAD_SIZE) {
       throw new InvalidArgumentError(`maxPayloadSize must be an integer in 0..${MAX_PAYLOAD_SIZE}, not ${String(max)}`);
     }
-    this.dir = dir;
+    this.dir = checkedDirectory(dir);
     this.checksum = dir.checksum;
     this.maxPayloadSize = max;
   }

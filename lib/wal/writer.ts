@@ -9,6 +9,7 @@ import { checkRecyclePath } from './recycle-pool';
 import { openWriterState, type OpenMode } from './writer-open';
 import type { WriterState } from './writer-state';
 import type { WalWriterOptions } from './options';
+import { checkedDirectory } from '../directory/foreign';
 
 // The single writer of a log: its public face. Entries are framed into a buffer (append,
 // frame-admission.ts), written to the OS (flush) and made durable (sync), by one of two
@@ -41,7 +42,7 @@ export class WalWriter<E> {
 
   private static start<E>(dir: Directory, options: WalWriterOptions<E>, mode: OpenMode): WalWriter<E> {
     requireDirectory(dir, `WalWriter.${mode}`);
-    return new WalWriter<E>(openWriterState(dir, options, mode));
+    return new WalWriter<E>(openWriterState(checkedDirectory(dir), options, mode));
   }
 
   private readonly state: WriterState<E>;
