@@ -55,13 +55,20 @@ export class InlineCommits<E> implements CommitExecutor {
       old.trim();
       old.syncNow();
       state.syncDirNow();
+    } catch (err) {
+      state.fail(err);
+    }
+    // Everything before the new segment is now durable, booked before the steps below: when
+    // closing the old descriptor or creating the next segment fails, the writer is poisoned and
+    // the entry that rotated takes no id, but durableEntryId still says how far the log is
+    // durable (as group commit resolves the batch that ended the segment: FailedAfterDurable).
+    state.markDurable(state.next - 1, { announce: false });
+    try {
       old.close();
       state.segment = state.openSegment(old.segmentId + 1, state.next);
     } catch (err) {
       state.fail(err);
     }
-    // Everything before the new segment is now durable.
-    state.markDurable(state.next - 1, { announce: false });
     state.rotated(old.segmentId, state.segment.segmentId, state.next);
   }
 
