@@ -9,9 +9,13 @@ import type { Codec } from './wal/codec';
 
 const DIRECTORY_METHODS = ['list', 'openRead', 'create', 'openAppend', 'lock', 'mkdirp', 'syncDir'] as const;
 
-export function requireDirectory(dir: unknown, caller: string): asserts dir is Directory {
+export function isDirectory(dir: unknown): dir is Directory {
   const d = dir as Record<string, unknown> | null;
-  if (d === null || typeof d !== 'object' || DIRECTORY_METHODS.some((m) => typeof d[m] !== 'function')) {
+  return d !== null && typeof d === 'object' && DIRECTORY_METHODS.every((m) => typeof d[m] === 'function');
+}
+
+export function requireDirectory(dir: unknown, caller: string): asserts dir is Directory {
+  if (!isDirectory(dir)) {
     throw new InvalidArgumentError(`${caller} needs a Directory (FsDirectory, MemoryDirectory, ...) as its first argument, not ${typeName(dir)}`);
   }
 }

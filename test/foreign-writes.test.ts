@@ -130,6 +130,8 @@ describe("a Directory of the caller's own whose write side breaks its contract",
       class Mine extends MemoryDirectory {}
       const mine = new Mine();
       assert.notEqual(checkedDirectory(mine), mine);
+      const notOne = { list: 'x' } as unknown as Directory;
+      assert.equal(checkedDirectory(notOne), notOne, 'not a Directory: left for requireDirectory to refuse by name');
       const patched = new MemoryDirectory();
       patched.syncDir = () => undefined;
       assert.notEqual(checkedDirectory(patched), patched);

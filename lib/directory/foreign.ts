@@ -5,6 +5,7 @@ import { FsDirectory } from './fs';
 import { MemoryDirectory } from './memory';
 import { SimulatedDirectory } from './simulated';
 import { toIoError } from '../errors';
+import { isDirectory } from '../guards';
 
 // A Directory of the caller's own is checked once, where it enters the package (the WAL writer,
 // maintenance, the record log writer, checkpoints, recovery): what it and the files and locks it
@@ -30,7 +31,8 @@ const wrappers = new WeakMap<Directory, Directory>();
 
 /** `dir` itself when it is one of the package's own (not a Proxy, not a subclass, no method replaced); else `dir` checked. */
 export function checkedDirectory(dir: Directory): Directory {
-  if (checked.has(dir) || isTrusted(dir)) return dir;
+  // Not a Directory at all: left for requireDirectory to refuse by name, where it is asked.
+  if (!isDirectory(dir) || checked.has(dir) || isTrusted(dir)) return dir;
   let wrapped = wrappers.get(dir);
   if (wrapped === undefined) {
     wrapped = new CheckedDirectory(dir);
