@@ -28,7 +28,8 @@ type Placed = MessageDigest & { readonly seq: number };
  * publish of the same window, expecting the sequence after it, was then stored behind it, so
  * the stream lacks this entry for good, and counting sequences from the anchor would take the
  * stranger for it. Asked only of the sequences the stream has reached (`last`). Throws
- * JetStreamError 'stream-subjects' naming the first entry the stream lacks.
+ * JetStreamError 'stream-subjects' naming the first entry the stream lacks, or
+ * 'duplicate-unproven' when a duplicate's message is gone and its bytes can no longer be compared.
  */
 export async function checkWindowStored(
   link: StreamLink, options: ResolvedForwarderOptions, inflight: readonly InFlight[], last: number,
@@ -39,7 +40,16 @@ export async function checkWindowStored(
     // (later in the window than the first) is as unproven as that first one.
     if ((f.state === 'ok' && f.ack?.duplicate !== true) || f.seq === undefined || f.seq > last) continue;
     const message = await link.messageAt(f.seq);
-    if (message === undefined) continue;
+    if (message === undefined) {
+      // The stream reached f.seq, so a message was stored there; after a duplicate acknowledgement
+      // not by this publish. Gone now (retention, a purge), its bytes can no longer tell our
+      // earlier attempt from a stranger with our id, and counting from the anchor would take it.
+      if (f.ack?.duplicate === true) {
+        await checkOurBytes(options, ours);
+        unproven(options, f.id, f.seq);
+      }
+      continue;
+    }
     if (message.id === f.id) {
       ours.push({ ...digestOf(f.id, message.payload), seq: f.seq });
       continue;
@@ -54,6 +64,10 @@ export async function checkWindowStored(
 async function checkOurBytes(options: ResolvedForwarderOptions, ours: readonly Placed[]): Promise<void> {
   const differs = await firstNotThisLogs(options.dir, options.maxPayloadSize, ours);
   if (differs !== undefined) strangerAt(options.stream, ours.find((m) => m.id === differs)!.seq, differs, `other bytes as entry ${differs}`);
+}
+
+function unproven(options: ResolvedForwarderOptions, id: number, seq: number): never {
+  throw new JetStreamError('duplicate-unproven', `stream ${options.stream} answered entry ${id} as a duplicate of a message at sequence ${seq} it no longer holds (retention or a purge removed it): whether that message held this entry's bytes or a stranger's cannot be proven, so entry ${id} does not count as shipped, and shipping stops. If nothing but this forwarder publishes on ${options.subject}, it was an earlier attempt of ours; otherwise ship this log to a new stream`);
 }
 
 function strangerAt(stream: string, seq: number, id: number, held: string): never {

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { FsDirectory } from '../lib/directory/fs';
+import { JetStreamError } from '../lib/errors';
+import { JetStreamForwarder } from '../lib/jetstream/index';
+import { raw } from '../lib/wal/codec';
+import { WalWriter } from '../lib/wal/writer';
+import { type NatsNode, tempDir, usingNatsServer } from './support/nats-server';
+import { createStream, readStream, until, withConnection } from './support/jetstream-stream';
+
+// A duplicate acknowledgement at the sequence our entry expected says a message with our id was
+// stored there before this publish came: an earlier attempt of ours, or a stranger that used our
+// id. Only its bytes tell which. Once retention or a purge removed that message the stream can no
+// longer show them, while its de-duplication window still remembers the id: the entry is not
+// proven held, and counting it (the stream's last sequence, counted from the anchor, reaches it)
+// would let a checkpoint truncate an entry no stream holds.
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+describe('JetStream forwarder: a duplicate of a message the stream no longer holds (real nats-server)', function () {
+  this.timeout(60000);
+  let server!: NatsNode;
+  const stop: JetStreamForwarder[] = [];
+  usingNatsServer((s) => (server = s), stop);
+
+  const removals: Array<[string, (stream: string) => Promise<void>]> = [
+    ['a purge of the stream', (stream) => withConnection(server.url, async (nc) => { await (await nc.jetstreamManager()).streams.purge(stream); })],
+    ['a delete of that one message', (stream) => withConnection(server.url, async (nc) => { await (await nc.jetstreamManager()).streams.deleteMessage(stream, 6); })],
+  ];
+
+  removals.forEach(([removal, remove], i) => {
+    it(`a stranger's message with our next id at our next sequence, then ${removal}: not counted: the forwarder stops with duplicate-unproven`, async () => {
+      const dir = new FsDirectory(tempDir('durability-jdr-'));
+      const stream = `DR${i}`;
+      const subject = `wal.dr${i}`;
+      await createStream(server.url, { name: stream, subjects: [subject] });
+      const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 100 });
+      stop.push(f);
+      const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
+      await f.start();
+      let fatal: unknown;
+      f.done.catch((err: unknown) => { fatal = err; });
+      for (let n = 1; n <= 5; n++) writer.append(enc(`ours ${n}`));
+      await writer.sync();
+      await until('5 shipped', () => f.stats().shippedEntryId === 5);
+      await withConnection(server.url, async (nc) => {
+        await nc.jetstream().publish(subject, enc('stranger 6'), { msgID: '6', expect: { lastSequence: 5 } });
+      });
+      await remove(stream);
+      writer.append(enc('ours 6'));
+      writer.append(enc('ours 7'));
+      await writer.sync();
+      await until('a fatal stop or entry 6 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 6);
+      const held = (await readStream(server.url, stream)).map((m) => Buffer.from(m.payload).toString());
+      assert.equal(f.stats().shippedEntryId, 5, `entry 6 counted as shipped; the stream holds ${held.join(' | ')}`);
+      assert.ok(!held.includes('ours 6'));
+      assert.ok(fatal instanceof JetStreamError && fatal.reason === 'duplicate-unproven', String(fatal));
+      await writer.close();
+    });
+  });
+});
