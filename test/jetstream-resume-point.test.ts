@@ -49,6 +49,13 @@ describe('JetStream resume point', () => {
     assert.deepEqual(resumePoint({ last: 50, tail: { entryId: 50, seq: 50 }, ...behind }, undefined, 58, 1000, 'A'), { entryId: 58, seq: 0 }, 'recreated: the cursor');
   });
 
+  it('a recreated stream whose last sequence passed the anchor\'s (a stranger\'s messages, removed) counts nothing from the anchor', () => {
+    const seenA: Anchor = { ...anchor, streamCreated: 'A' };
+    assert.deepEqual(resumePoint({ last: 60, tail: undefined, created, createdStamp: 'B' }, seenA, 50), { entryId: 50, seq: 0 }, 'every message removed: the cursor');
+    assert.deepEqual(resumePoint({ last: 60, tail: { entryId: 60, seq: 60 }, created, createdStamp: 'B' }, seenA, 50), { entryId: 60, seq: 60 }, 'its last message, which the log match then checks');
+    assert.deepEqual(resumePoint({ last: 60, tail: undefined, created, createdStamp: 'A' }, seenA, 50), { entryId: 60, seq: 60 }, 'the same stream: counted');
+  });
+
   it('without an anchor: the last message, or the cursor when retention removed it', () => {
     assert.deepEqual(resumePoint({ last: 20, tail: { entryId: 20, seq: 20 }, created }, undefined, 10), { entryId: 20, seq: 20 });
     assert.deepEqual(resumePoint({ last: 20, tail: undefined, created }, undefined, 10), { entryId: 10, seq: 0 });

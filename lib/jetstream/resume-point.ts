@@ -5,7 +5,8 @@
 // so the stream's last sequence counts what was shipped even when retention removed the newest
 // messages. A last sequence below the anchor's means the stream lost messages it had
 // acknowledged (a server that lost its unsynced tail): shipping goes back to what it still holds.
-// A stream created after the anchor was deleted and recreated: the anchor says nothing about it.
+// A stream created after the anchor was deleted and recreated: the anchor says nothing about it,
+// neither that it lost messages nor that its sequences past the anchor's are our entries.
 // That is told by the stream's own `created` stamp, remembered with the anchor (and the cursor),
 // not by comparing the server's clock with this machine's: a server clock ahead made a stream
 // that lost acknowledged messages look recreated (they were then counted shipped, and never sent
@@ -64,9 +65,12 @@ export function resumePoint(stream: StreamState, anchor: Anchor | undefined, cur
     // The stream lost messages it had acknowledged: ship again after what it still holds.
     return tail ?? { entryId: 0, seq: 0 };
   }
-  if (anchor !== undefined && last >= anchor.seq && (tail === undefined || anchor.entryId + (tail.seq - anchor.seq) === tail.entryId)) {
+  if (anchor !== undefined && last >= anchor.seq && recreatedSince(stream, anchor) !== true &&
+    (tail === undefined || anchor.entryId + (tail.seq - anchor.seq) === tail.entryId)) {
     // Every sequence after the anchor was the next entry, so the last sequence counts them,
-    // the last message included, or not (retention removed the newest messages).
+    // the last message included, or not (retention removed the newest messages). Only in the
+    // stream that acknowledged the anchor: a recreated one numbers a stranger's messages from 1
+    // too, and counting would take them for ours.
     return { entryId: anchor.entryId + (last - anchor.seq), seq: last };
   }
   // Nothing to count from (no anchor, a recreated stream, or one the stream contradicts): the
