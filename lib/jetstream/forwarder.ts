@@ -29,7 +29,7 @@ import type { InFlight } from './window-check';
 import { CursorKeeper } from './cursor-keeper';
 import { Backoff, sleep } from './sleep';
 import { checkStreamIsThisLog } from './log-match';
-import { checkWindowStored } from './window-check';
+import { DuplicateToCheck, checkWindowStored, provenDuplicates } from './window-check';
 import { frameSizes, readingUnderTruncation } from './log-reads';
 import { isFatal, typedError } from './nats-errors';
 import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
@@ -223,8 +223,10 @@ export class JetStreamForwarder {
     this.streamCreated = stream.createdStamp;
     await checkStreamIsThisLog(this.options.dir, this.options.maxPayloadSize, this.options.stream, stream.tail, point);
     // Publishes of a failed session that the stream did store count as shipped.
+    const duplicates = provenDuplicates(this.inflight, this.backlog.shipped, point.entryId);
     for (const f of this.inflight) if (f.id <= point.entryId && f.id > this.backlog.shipped) this.backlog.acked(f.id, f.bytes);
     this.inflight = [];
+    if (duplicates.length > 0) this.publish('duplicate', { entryId: duplicates[0].id, seq: duplicates[0].seq, count: duplicates.length });
     if (point.entryId < this.backlog.shipped) await this.rewind(point, last);
     else this.backlog.skipTo(point.entryId);
     this.anchor = point.seq > 0 ? { entryId: point.entryId, seq: point.seq, at: Date.now(), streamCreated: this.streamCreated } : undefined;
@@ -276,6 +278,9 @@ export class JetStreamForwarder {
       } catch (thrown) {
         await this.settleAll();
         if (this.stopper.signal.aborted) break;
+        // A retry after a lost acknowledgement is normal on a real network: the resync checks it
+        // at once, and reports a stranger there as the error it is.
+        if (thrown instanceof DuplicateToCheck) continue;
         const err = typedError(thrown);
         if (isFatal(err)) {
           this.fatal = err;
@@ -369,9 +374,9 @@ export class JetStreamForwarder {
       // stranger's message with our id: the resync compares its bytes (checkWindowStored).
       if (ack.duplicate) {
         f.state = 'failed';
-        this.failSession?.(new JetStreamError('publish-refused', ack.seq === f.seq
-          ? `entry ${f.id} came back as a duplicate of the message at sequence ${ack.seq}, where it belongs: counted once that message is found to hold this entry's bytes`
-          : `entry ${f.id} was not stored: the stream's de-duplication window remembers message id ${f.id} (sequence ${ack.seq}) but the stream does not hold it there; retrying until the window forgets it`));
+        this.failSession?.(ack.seq === f.seq
+          ? new DuplicateToCheck(f.id, ack.seq)
+          : new JetStreamError('publish-refused', `entry ${f.id} was not stored: the stream's de-duplication window remembers message id ${f.id} (sequence ${ack.seq}) but the stream does not hold it there; retrying until the window forgets it`));
         break;
       }
       this.inflight.shift();

@@ -22,6 +22,23 @@ export interface InFlight {
 type Placed = MessageDigest & { readonly seq: number };
 
 /**
+ * Ends a session when a publish comes back as a duplicate at the sequence it expected: our own
+ * earlier attempt (its acknowledgement lost) or a stranger with our id. Not an error: the resync
+ * that follows at once tells which by the bytes (checkWindowStored), and only a stranger is one.
+ */
+export class DuplicateToCheck extends Error {
+  constructor(readonly entryId: number, readonly seq: number) {
+    super(`entry ${entryId} came back as a duplicate of the message at sequence ${seq}, where it belongs: counted once that message is found to hold this entry's bytes`);
+    this.name = 'DuplicateToCheck';
+  }
+}
+
+/** The publishes of a failed window the resync counts as ours on the strength of their duplicate acknowledgement. */
+export function provenDuplicates(inflight: readonly InFlight[], shipped: number, resumedAt: number): InFlight[] {
+  return inflight.filter((f) => f.ack?.duplicate === true && f.ack.seq === f.seq && f.id > shipped && f.id <= resumedAt);
+}
+
+/**
  * Each publish of the failed session that did not come back stored (failed, or acknowledged as a
  * duplicate of a message already there) either was not stored, or was stored at the sequence it
  * expected. Any other message there took its place: a later
