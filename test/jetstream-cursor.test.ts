@@ -44,6 +44,17 @@ describe('JetStream forwarder cursor', () => {
     assert.throws(() => new JetStreamForwarder({ dir, servers: 'nats://127.0.0.1:1', stream: 'S', subject: 's' }), CorruptionError);
   });
 
+  it('an unproven entry id reads back; one that is not a positive integer is a CorruptionError', () => {
+    const dir = new MemoryDirectory();
+    const cursor = { version: 1, stream: 'S', subject: 's', entryId: 5, seq: 0, updatedAt: 1, unprovenEntryId: 6 } as const;
+    writeCursor(dir, cursor);
+    assert.deepEqual(readCursor(dir), cursor);
+    for (const unprovenEntryId of [0, -6, 6.5, '6', null]) {
+      dir.atomicWrite(CURSOR_FILE, new TextEncoder().encode(JSON.stringify({ ...cursor, unprovenEntryId })));
+      assert.throws(() => readCursor(dir), CorruptionError, String(unprovenEntryId));
+    }
+  });
+
   it('the stream\'s created stamp reads back; one that is not a short string is a CorruptionError', () => {
     const dir = new MemoryDirectory();
     const cursor = { version: 1, stream: 'S', subject: 's', entryId: 7, seq: 7, updatedAt: 1, streamCreated: '2026-12-05T19:45:56.479616824Z' } as const;

@@ -8,6 +8,8 @@ export interface ForwarderPosition {
   entryId?: number;
   seq?: number;
   updatedAt?: number;
+  /** The entry the forwarder stopped over: a duplicate of a message the stream no longer holds (it will not start until the cursor is moved away). */
+  unprovenEntryId?: number;
   /** Entries of the log past the cursor (the cursor may lag the stream by its write interval). */
   unshippedEntries?: number;
   /** The cursor file exists but does not read. */
@@ -19,7 +21,7 @@ export function forwarderPosition(dir: Directory, lastEntryId: number): Forwarde
   try {
     const c = readCursor(dir);
     if (c === undefined) return undefined;
-    return { stream: c.stream, subject: c.subject, entryId: c.entryId, seq: c.seq, updatedAt: c.updatedAt, unshippedEntries: Math.max(0, lastEntryId - c.entryId) };
+    return { stream: c.stream, subject: c.subject, entryId: c.entryId, seq: c.seq, updatedAt: c.updatedAt, unprovenEntryId: c.unprovenEntryId, unshippedEntries: Math.max(0, lastEntryId - c.entryId) };
   } catch (err) {
     return { error: `cursor unreadable: ${describe(err)}` };
   }

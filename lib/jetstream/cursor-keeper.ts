@@ -14,6 +14,8 @@ export class CursorKeeper {
   at: number | undefined;
   /** The `created` stamp of the stream the file was written against (undefined: none, or a cursor that predates it). */
   streamCreated: string | undefined;
+  /** The entry the file says the stream answered as a duplicate of a message it no longer holds (undefined: none). */
+  unprovenEntryId: number | undefined;
   /** What the file held at construction. */
   readonly found: ForwarderCursor | undefined;
   private writtenAt = 0;
@@ -27,6 +29,7 @@ export class CursorKeeper {
     this.entryId = cursor?.entryId ?? 0;
     this.at = cursor?.updatedAt;
     this.streamCreated = cursor?.streamCreated;
+    this.unprovenEntryId = cursor?.unprovenEntryId;
   }
 
   /** Writes `shipped` (`seq`: its stream sequence, 0 unknown) when past the file's entry and, unless `force`, the interval has passed. */
@@ -35,15 +38,19 @@ export class CursorKeeper {
     this.write(shipped, seq, streamCreated);
   }
 
-  /** `seq`: the stream sequence of `entryId`'s message (0: unknown); `streamCreated`: that stream's `created` stamp. */
-  write(entryId: number, seq: number, streamCreated: string | undefined): void {
+  /**
+   * `seq`: the stream sequence of `entryId`'s message (0: unknown); `streamCreated`: that stream's
+   * `created` stamp; `unprovenEntryId`: see ForwarderCursor (the forwarder writes nothing after it).
+   */
+  write(entryId: number, seq: number, streamCreated: string | undefined, unprovenEntryId?: number): void {
     const now = Date.now();
-    const cursor: ForwarderCursor = { version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now, streamCreated };
+    const cursor: ForwarderCursor = { version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now, streamCreated, unprovenEntryId };
     try {
       writeCursor(this.options.dir, cursor, this.options.cursorPath);
       this.entryId = cursor.entryId;
       this.at = now;
       this.streamCreated = streamCreated;
+      this.unprovenEntryId = unprovenEntryId;
       this.writtenAt = now;
     } catch (err) {
       this.failed(err);

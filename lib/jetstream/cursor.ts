@@ -39,6 +39,12 @@ export interface ForwarderCursor {
    * cursors of earlier versions): a stream with another stamp was deleted and created again.
    */
   readonly streamCreated?: string;
+  /**
+   * Set when the forwarder stopped because the stream answered this entry as a duplicate of a
+   * message it no longer holds (JetStreamError 'duplicate-unproven'): a forwarder refuses to
+   * start while it is there, since nothing it reads from the stream could tell it otherwise.
+   */
+  readonly unprovenEntryId?: number;
 }
 
 export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor | undefined {
@@ -69,7 +75,8 @@ export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor 
   if (c === null || typeof c !== 'object' || c.version !== 1 || typeof c.stream !== 'string' || typeof c.subject !== 'string' ||
     !Number.isSafeInteger(c.entryId) || (c.entryId as number) < 0 || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0 ||
     typeof c.updatedAt !== 'number' || !Number.isFinite(new Date(c.updatedAt).getTime()) ||
-    (c.streamCreated !== undefined && (typeof c.streamCreated !== 'string' || c.streamCreated.length > MAX_CURSOR_STAMP_LENGTH))) {
+    (c.streamCreated !== undefined && (typeof c.streamCreated !== 'string' || c.streamCreated.length > MAX_CURSOR_STAMP_LENGTH)) ||
+    (c.unprovenEntryId !== undefined && (!Number.isSafeInteger(c.unprovenEntryId) || c.unprovenEntryId < 1))) {
     throw new CorruptionError(path, 0, 'forwarder cursor does not have the expected fields (version 1)');
   }
   return c as ForwarderCursor;

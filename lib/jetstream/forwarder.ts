@@ -29,7 +29,7 @@ import type { InFlight } from './window-check';
 import { CursorKeeper } from './cursor-keeper';
 import { Backoff, sleep } from './sleep';
 import { checkStreamIsThisLog } from './log-match';
-import { DuplicateToCheck, checkWindowStored, provenDuplicates } from './window-check';
+import { DuplicateToCheck, DuplicateUnproven, checkWindowStored, provenDuplicates } from './window-check';
 import { frameSizes, readingUnderTruncation } from './log-reads';
 import { isFatal, typedError } from './nats-errors';
 import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
@@ -118,6 +118,10 @@ export class JetStreamForwarder {
       if (this.stopper.signal.aborted) throw new InvalidStateError('stop() was called while the forwarder was starting');
     };
     try {
+      const unproven = this.cursor.unprovenEntryId;
+      if (unproven !== undefined) {
+        throw new JetStreamError('duplicate-unproven', `${this.options.cursorPath} says stream ${this.options.stream} answered entry ${unproven} as a duplicate of a message it no longer holds, and nothing in the stream can prove that message held this entry's bytes: counting from the stream would take it as shipped. If nothing but this forwarder publishes on ${this.options.subject} (it was an earlier attempt of ours), move the cursor away to count it; otherwise ship this log to a new stream (and move the cursor away)`);
+      }
       await this.link.connect();
       stillWanted();
       await this.link.checkStream();
@@ -218,7 +222,12 @@ export class JetStreamForwarder {
   private async resume(): Promise<ResumePoint> {
     const stream = await this.link.state();
     const last = stream.last;
-    await checkWindowStored(this.link, this.options, this.inflight, last);
+    await checkWindowStored(this.link, this.options, this.inflight, last).catch((err: unknown) => {
+      // A start after this stop would have no duplicate to go by: the stream's sequences, counted
+      // from the anchor, or our entries stored behind the removed message would count the entry.
+      if (err instanceof DuplicateUnproven) this.cursor.write(this.backlog.shipped, 0, this.streamCreated, err.entryId);
+      throw err;
+    });
     const point = resumePoint(stream, this.anchor, this.cursor.entryId, this.cursor.at, this.cursor.streamCreated);
     this.streamCreated = stream.createdStamp;
     await checkStreamIsThisLog(this.options.dir, this.options.maxPayloadSize, this.options.stream, stream.tail, point);

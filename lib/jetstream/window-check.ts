@@ -83,8 +83,15 @@ async function checkOurBytes(options: ResolvedForwarderOptions, ours: readonly P
   if (differs !== undefined) strangerAt(options.stream, ours.find((m) => m.id === differs)!.seq, differs, `other bytes as entry ${differs}`);
 }
 
+/** A publish acknowledged as a duplicate of a message the stream no longer holds: its bytes cannot be compared. */
+export class DuplicateUnproven extends JetStreamError {
+  constructor(readonly entryId: number, message: string) {
+    super('duplicate-unproven', message);
+  }
+}
+
 function unproven(options: ResolvedForwarderOptions, id: number, seq: number): never {
-  throw new JetStreamError('duplicate-unproven', `stream ${options.stream} answered entry ${id} as a duplicate of a message at sequence ${seq} it no longer holds (retention or a purge removed it): whether that message held this entry's bytes or a stranger's cannot be proven, so entry ${id} does not count as shipped, and shipping stops. If nothing but this forwarder publishes on ${options.subject}, it was an earlier attempt of ours; otherwise ship this log to a new stream`);
+  throw new DuplicateUnproven(id, `stream ${options.stream} answered entry ${id} as a duplicate of a message at sequence ${seq} it no longer holds (retention or a purge removed it): whether that message held this entry's bytes or a stranger's cannot be proven, so entry ${id} does not count as shipped, and shipping stops. If nothing but this forwarder publishes on ${options.subject}, it was an earlier attempt of ours; otherwise ship this log to a new stream. The cursor (${options.cursorPath}) keeps this verdict: the forwarder does not start again until it is moved away`);
 }
 
 function strangerAt(stream: string, seq: number, id: number, held: string): never {
