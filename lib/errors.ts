@@ -184,7 +184,7 @@ export class BackpressureError extends DurabilityError {
  * limit, or a de-duplication window that remembers an id the stream no longer holds) are retried;
  * the others stop the forwarder.
  */
-export type JetStreamErrorReason = 'unreachable' | 'publish-refused' | 'stream-not-found' | 'stream-subjects' | 'stream-config' | 'payload-too-large' | 'client-missing' | 'log-mismatch' | 'duplicate-unproven';
+export type JetStreamErrorReason = 'unreachable' | 'publish-refused' | 'stream-not-found' | 'stream-subjects' | 'stream-config' | 'payload-too-large' | 'client-missing' | 'log-mismatch' | 'removed-unchecked';
 
 /** The JetStream forwarder cannot do its job as configured; `reason` says which check failed. */
 export class JetStreamError extends DurabilityError {

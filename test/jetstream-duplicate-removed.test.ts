@@ -41,7 +41,7 @@ describe('JetStream forwarder: a duplicate of a message the stream no longer hol
   ];
 
   removals.forEach(([removal, remove], i) => {
-    it(`a stranger's message with our next id at our next sequence, then ${removal}: not counted: the forwarder stops with duplicate-unproven, and does not start again over it`, async () => {
+    it(`a stranger's message with our next id at our next sequence, then ${removal}: not counted: the forwarder stops with removed-unchecked, and does not start again over it`, async () => {
       const root = tempDir('durability-jdr-');
       const dir = new FsDirectory(root);
       const stream = `DR${i}`;
@@ -67,20 +67,20 @@ describe('JetStream forwarder: a duplicate of a message the stream no longer hol
       const held = await heldPayloads(stream);
       assert.equal(f.stats().shippedEntryId, 5, `entry 6 counted as shipped; the stream holds ${held.join(' | ')}`);
       assert.ok(!held.includes('ours 6'));
-      assert.ok(fatal instanceof JetStreamError && fatal.reason === 'duplicate-unproven', String(fatal));
+      assert.ok(fatal instanceof JetStreamError && fatal.reason === 'removed-unchecked', String(fatal));
       await f.stop();
       // Started again (a supervisor restarting the service) it has no duplicate to go by, and the
       // anchor or our entry 7 stored behind the removed message would count entry 6: the cursor
       // keeps the verdict, and start() refuses until someone moves the cursor away.
       const again = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
       stop.push(again);
-      await assert.rejects(again.start(), (e: unknown) => e instanceof JetStreamError && e.reason === 'duplicate-unproven' && /entry 6/.test(e.message));
+      await assert.rejects(again.start(), (e: unknown) => e instanceof JetStreamError && e.reason === 'removed-unchecked' && /entry 6/.test(e.message));
       assert.equal(again.stats().shippedEntryId, 5);
       assert.equal(again.observer.beforeTruncate?.({ segmentId: 1, path: 'x', firstEntryId: 1, lastEntryId: 6 }), false, 'entry 6 may be truncated');
       const out: string[] = [];
       const io = { stdout: { write: (t: string) => { out.push(t); return true; } }, stderr: { write: () => true } };
       assert.equal(await cliMain(['inspect', root], io as never), 0);
-      assert.match(out.join(''), /shipped through entry 5 .*; stopped over entry 6 \(duplicate-unproven\)/);
+      assert.match(out.join(''), /shipped through entry 5 .*; stopped over entry 6 \(removed-unchecked\)/);
       await writer.close();
     });
   });

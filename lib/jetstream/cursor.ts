@@ -40,8 +40,8 @@ export interface ForwarderCursor {
    */
   readonly streamCreated?: string;
   /**
-   * Set when the forwarder stopped because the stream answered this entry as a duplicate of a
-   * message it no longer holds (JetStreamError 'duplicate-unproven'): a forwarder refuses to
+   * Set when the forwarder stopped because another publish's message took this entry's sequence
+   * and was removed before its bytes could be compared (JetStreamError 'removed-unchecked'): a forwarder refuses to
    * start while it is there, since nothing it reads from the stream could tell it otherwise.
    */
   readonly unprovenEntryId?: number;

@@ -29,7 +29,7 @@ import type { InFlight } from './window-check';
 import { CursorKeeper } from './cursor-keeper';
 import { Backoff, sleep } from './sleep';
 import { checkStreamIsThisLog } from './log-match';
-import { DuplicateToCheck, DuplicateUnproven, checkWindowStored, provenDuplicates } from './window-check';
+import { DuplicateToCheck, RemovedUnchecked, checkWindowStored, provenDuplicates } from './window-check';
 import { frameSizes, readingUnderTruncation } from './log-reads';
 import { isFatal, typedError } from './nats-errors';
 import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
@@ -120,7 +120,7 @@ export class JetStreamForwarder {
     try {
       const unproven = this.cursor.unprovenEntryId;
       if (unproven !== undefined) {
-        throw new JetStreamError('duplicate-unproven', `${this.options.cursorPath} says stream ${this.options.stream} answered entry ${unproven} as a duplicate of a message it no longer holds, and nothing in the stream can prove that message held this entry's bytes: counting from the stream would take it as shipped. If nothing but this forwarder publishes on ${this.options.subject} (it was an earlier attempt of ours), move the cursor away to count it; otherwise ship this log to a new stream (and move the cursor away)`);
+        throw new JetStreamError('removed-unchecked', `${this.options.cursorPath} says another publish's message took the sequence of entry ${unproven} in stream ${this.options.stream} and was removed before its bytes could be compared: nothing in the stream can prove it held this entry: counting from the stream would take it as shipped. If nothing but this forwarder publishes on ${this.options.subject} (it was an earlier attempt of ours), move the cursor away to count it; otherwise ship this log to a new stream (and move the cursor away)`);
       }
       await this.link.connect();
       stillWanted();
@@ -225,7 +225,7 @@ export class JetStreamForwarder {
     await checkWindowStored(this.link, this.options, this.inflight, last).catch((err: unknown) => {
       // A start after this stop would have no duplicate to go by: the stream's sequences, counted
       // from the anchor, or our entries stored behind the removed message would count the entry.
-      if (err instanceof DuplicateUnproven) this.cursor.write(this.backlog.shipped, 0, this.streamCreated, err.entryId);
+      if (err instanceof RemovedUnchecked) this.cursor.write(this.backlog.shipped, 0, this.streamCreated, err.entryId);
       throw err;
     });
     const point = resumePoint(stream, this.anchor, this.cursor.entryId, this.cursor.at, this.cursor.streamCreated);

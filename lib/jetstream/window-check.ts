@@ -6,6 +6,7 @@ import type { PubAck } from 'nats';
 import { JetStreamError } from '../errors';
 import { digestOf, firstNotThisLogs, type MessageDigest } from './log-match';
 import type { ResolvedForwarderOptions } from './options';
+import { isApiCode } from './nats-errors';
 import type { StreamLink } from './stream-link';
 
 /** One publish of the forwarder's window. */
@@ -20,6 +21,9 @@ export interface InFlight {
 }
 
 type Placed = MessageDigest & { readonly seq: number };
+
+/** JetStream's err_code for a publish whose Nats-Expected-Last-Sequence was not the stream's last sequence. */
+const WRONG_LAST_SEQUENCE = 10071;
 
 /**
  * Ends a session when a publish comes back as a duplicate at the sequence it expected: our own
@@ -46,7 +50,8 @@ export function provenDuplicates(inflight: readonly InFlight[], shipped: number,
  * the stream lacks this entry for good, and counting sequences from the anchor would take the
  * stranger for it. Asked only of the sequences the stream has reached (`last`). Throws
  * JetStreamError 'stream-subjects' naming the first entry the stream lacks, or
- * 'duplicate-unproven' when a duplicate's message is gone and its bytes can no longer be compared.
+ * 'removed-unchecked' when a message another publish stored at a sequence of ours is gone and
+ * its bytes can no longer be compared.
  */
 export async function checkWindowStored(
   link: StreamLink, options: ResolvedForwarderOptions, inflight: readonly InFlight[], last: number,
@@ -59,11 +64,12 @@ export async function checkWindowStored(
     const message = await link.messageAt(f.seq);
     if (message === undefined) {
       // The stream reached f.seq, so a message was stored there; after a duplicate acknowledgement
-      // not by this publish. Gone now (retention, a purge), its bytes can no longer tell our
-      // earlier attempt from a stranger with our id, and counting from the anchor would take it.
-      if (f.ack?.duplicate === true) {
+      // or a refusal by the sequence guard, not by this publish. Gone now (retention, a purge), it
+      // can no longer tell our earlier attempt from a stranger, and counting from the anchor
+      // would take it for our entry. (After a timeout it may well be this publish: counted.)
+      if (f.ack?.duplicate === true || isApiCode(f.error, WRONG_LAST_SEQUENCE)) {
         await checkOurBytes(options, ours);
-        unproven(options, f.id, f.seq);
+        unproven(options, f.id, f.seq, f.ack?.duplicate === true ? 'the stream answered it as a duplicate of a message stored there' : 'another message was stored first (the stream refused it: not the sequence it expected)');
       }
       continue;
     }
@@ -83,15 +89,15 @@ async function checkOurBytes(options: ResolvedForwarderOptions, ours: readonly P
   if (differs !== undefined) strangerAt(options.stream, ours.find((m) => m.id === differs)!.seq, differs, `other bytes as entry ${differs}`);
 }
 
-/** A publish acknowledged as a duplicate of a message the stream no longer holds: its bytes cannot be compared. */
-export class DuplicateUnproven extends JetStreamError {
+/** A message another publish stored at the sequence an entry expected, which the stream no longer holds: its bytes cannot be compared. */
+export class RemovedUnchecked extends JetStreamError {
   constructor(readonly entryId: number, message: string) {
-    super('duplicate-unproven', message);
+    super('removed-unchecked', message);
   }
 }
 
-function unproven(options: ResolvedForwarderOptions, id: number, seq: number): never {
-  throw new DuplicateUnproven(id, `stream ${options.stream} answered entry ${id} as a duplicate of a message at sequence ${seq} it no longer holds (retention or a purge removed it): whether that message held this entry's bytes or a stranger's cannot be proven, so entry ${id} does not count as shipped, and shipping stops. If nothing but this forwarder publishes on ${options.subject}, it was an earlier attempt of ours; otherwise ship this log to a new stream. The cursor (${options.cursorPath}) keeps this verdict: the forwarder does not start again until it is moved away`);
+function unproven(options: ResolvedForwarderOptions, id: number, seq: number, cause: string): never {
+  throw new RemovedUnchecked(id, `entry ${id} belonged at sequence ${seq} of stream ${options.stream}, where ${cause}; retention or a purge has removed that message since, so whether it held this entry's bytes or a stranger's cannot be proven: entry ${id} does not count as shipped, and shipping stops. If nothing but this forwarder publishes on ${options.subject}, it was an earlier attempt of ours; otherwise ship this log to a new stream. The cursor (${options.cursorPath}) keeps this verdict: the forwarder does not start again until it is moved away`);
 }
 
 function strangerAt(stream: string, seq: number, id: number, held: string): never {

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { FsDirectory } from '../lib/directory/fs';
+import { JetStreamError } from '../lib/errors';
+import { JetStreamForwarder } from '../lib/jetstream/index';
+import { raw } from '../lib/wal/codec';
+import { WalWriter } from '../lib/wal/writer';
+import { type NatsNode, tempDir, usingNatsServer } from './support/nats-server';
+import { createStream, until, withConnection } from './support/jetstream-stream';
+
+// A publish the sequence guard refused (the stream's last sequence was not the one it expected)
+// stored nothing, and tells that someone else's message took the sequence our entry expected.
+// Once retention or a purge removed that message, nothing the stream still holds says so: counting
+// the stream's last sequence from the anchor would take it for our entry.
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+describe('JetStream forwarder: a refused publish whose sequence holds a removed stranger (real nats-server)', function () {
+  this.timeout(60000);
+  let server!: NatsNode;
+  const stop: JetStreamForwarder[] = [];
+  usingNatsServer((s) => (server = s), stop);
+
+  const removals: Array<[string, (stream: string) => Promise<void>]> = [
+    ['a purge of the stream', (stream) => withConnection(server.url, async (nc) => { await (await nc.jetstreamManager()).streams.purge(stream); })],
+    ['a delete of that one message', (stream) => withConnection(server.url, async (nc) => { await (await nc.jetstreamManager()).streams.deleteMessage(stream, 6); })],
+  ];
+
+  removals.forEach(([removal, remove], i) => {
+    it(`a stranger's message at our next sequence, then ${removal}: entry 6 is not counted: removed-unchecked, here and at the next start`, async () => {
+      const dir = new FsDirectory(tempDir('durability-jrr-'));
+      const stream = `RR${i}`;
+      const subject = `wal.rr${i}`;
+      await createStream(server.url, { name: stream, subjects: [subject] });
+      const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 100 });
+      stop.push(f);
+      const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
+      await f.start();
+      let fatal: unknown;
+      f.done.catch((err: unknown) => { fatal = err; });
+      for (let n = 1; n <= 5; n++) writer.append(enc(`ours ${n}`));
+      await writer.sync();
+      await until('5 shipped', () => f.stats().shippedEntryId === 5);
+      await withConnection(server.url, async (nc) => { await nc.jetstream().publish(subject, enc('stranger')); });
+      await remove(stream);
+      writer.append(enc('ours 6'));
+      writer.append(enc('ours 7'));
+      await writer.sync();
+      await until('a fatal stop or entry 6 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 6);
+      assert.equal(f.stats().shippedEntryId, 5, 'entry 6 counted as shipped: the stream never held it');
+      assert.ok(fatal instanceof JetStreamError && fatal.reason === 'removed-unchecked' && /refused/.test(fatal.message), String(fatal));
+      await f.stop();
+      const again = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
+      stop.push(again);
+      await assert.rejects(again.start(), (e: unknown) => e instanceof JetStreamError && e.reason === 'removed-unchecked');
+      await writer.close();
+    });
+  });
+});
