@@ -376,6 +376,13 @@ export class JetStreamForwarder {
         break;
       }
       const ack = f.ack!;
+      // Whichever stream captures the subject stores the message: ours deleted and another made
+      // on the subject while running, its last sequence where ours was, passes the sequence guard.
+      if (ack.stream !== this.options.stream) {
+        f.state = 'failed';
+        this.failSession?.(new JetStreamError('stream-subjects', `entry ${f.id} was stored by stream ${ack.stream}, not ${this.options.stream}: another stream captures subject ${this.options.subject} (ours deleted and another created?), so it does not count as shipped, and shipping stops`));
+        break;
+      }
       // The server checks the message id before the sequence guard: a duplicate acknowledgement
       // names where the id was stored once, which is where this entry belongs only if it is the
       // sequence this publish expected. Otherwise that message is gone (purged) and the window
