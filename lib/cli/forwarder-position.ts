@@ -8,7 +8,7 @@ export interface ForwarderPosition {
   entryId?: number;
   seq?: number;
   updatedAt?: number;
-  /** The entry the forwarder stopped over: a duplicate of a message the stream no longer holds (it will not start until the cursor is moved away). */
+  /** The entry the forwarder stopped over (removed-unchecked): it will not start until the cursor is moved away. */
   unprovenEntryId?: number;
   /** Entries of the log past the cursor (the cursor may lag the stream by its write interval). */
   unshippedEntries?: number;

@@ -14,7 +14,7 @@ export class CursorKeeper {
   at: number | undefined;
   /** The `created` stamp of the stream the file was written against (undefined: none, or a cursor that predates it). */
   streamCreated: string | undefined;
-  /** The entry the file says the stream answered as a duplicate of a message it no longer holds (undefined: none). */
+  /** The entry the forwarder stopped over with 'removed-unchecked' (undefined: none): no start until the file is moved away. */
   unprovenEntryId: number | undefined;
   /** What the file held at construction. */
   readonly found: ForwarderCursor | undefined;
