@@ -3,31 +3,80 @@
 // (prebuild → local build → pure TypeScript), so this script only tries to make the middle
 // option available when no native core loads. It may also never run at all (allowScripts,
 // --ignore-scripts); nothing depends on it. What loads is decided by the package's own loader
-// (dist/lib/native.js), asked in a child: the same checks as at run time (libc, truncation, the
-// prebuild's .sha256), and a binary that crashes its loader crashes only the child.
+// (dist/lib/native.js), asked in a child (this file, run with --probe-loader): the same checks as
+// at run time (libc, truncation, the prebuild's .sha256), and a binary that crashes its loader
+// crashes only the child. Before dist/ is compiled, the child checks the prebuilds by hand.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+/** The argument that makes this file the child that asks the loader. */
+const PROBE = '--probe-loader';
 
 /** The native core this package's own files give the loader, or why none loads. */
 function probeLoader() {
-  const loader = path.join(root, 'dist', 'lib', 'native.js');
-  const script = `const l = require(${JSON.stringify(loader)}).loadNative();
-    process.stdout.write(JSON.stringify({ path: l.path ?? null, attempts: l.attempts }));`;
+  // This file again rather than `node -e`: NODE_OPTIONS may make -e input an ES module
+  // (--input-type=module), where require is not defined; a .cjs file is CommonJS whatever it says.
   // An explicit DURABILITY_NATIVE_PATH is the user's binary, not one this package provides.
   const env = { ...process.env };
   delete env.DURABILITY_NATIVE_PATH;
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [__filename, PROBE], { cwd: root, env, encoding: 'utf8' });
   if (r.status === 0) {
+    // The answer is the last line: a preload in NODE_OPTIONS may print before it (dotenv/config does).
     try {
-      return JSON.parse(r.stdout);
+      return JSON.parse(r.stdout.trim().split('\n').pop());
     } catch {
       // fall through
     }
   }
   return { path: null, attempts: [`the loader check ${r.signal ? `was killed by ${r.signal}` : `exited with ${r.status}`}`] };
+}
+
+/** In the child: what loads, as the last line of stdout. */
+function answerProbe() {
+  const loader = path.join(root, 'dist', 'lib', 'native.js');
+  let found;
+  if (fs.existsSync(loader)) {
+    const l = require(loader).loadNative();
+    found = { path: l.path ?? null, attempts: l.attempts };
+  } else {
+    found = probePrebuilds();
+  }
+  process.stdout.write(`\n${JSON.stringify(found)}\n`);
+}
+
+// npm runs `install` before `prepare` compiles dist/ (a git dependency, a fresh clone), so the
+// loader is not there to ask: the checks it would make of a prebuild (lib/prebuild-checksum.ts,
+// then dlopen), by hand. Without them a clone built the core from source while its prebuild loads.
+function probePrebuilds() {
+  const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.node')) : [];
+  const attempts = names.length === 0 ? [`${dir}: not found`] : [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    try {
+      const sidecar = `${file}.sha256`;
+      if (!fs.existsSync(sidecar)) {
+        attempts.push(`${file}: no ${name}.sha256 beside it to check it against`);
+        continue;
+      }
+      const expected = /^([0-9a-f]{64})\b/.exec(fs.readFileSync(sidecar, 'latin1'))?.[1];
+      const actual = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+      if (expected !== actual) {
+        attempts.push(`${file}: its SHA-256 ${actual.slice(0, 12)}… does not match ${name}.sha256: damaged or replaced since it was built`);
+        continue;
+      }
+      const binding = require(file);
+      if (binding && binding.buildInfo && typeof binding.buildInfo.version === 'string') return { path: file, attempts };
+      attempts.push(`${file}: loads, but is not durability's native core`);
+    } catch (err) {
+      attempts.push(`${file}: ${String(err && err.message).split('\n')[0]}`);
+    }
+  }
+  return { path: null, attempts };
 }
 
 function findCmakeJs() {
@@ -41,7 +90,8 @@ function findCmakeJs() {
 /** Why nothing loads, in one line: the first candidate that exists and was refused, else the platform. */
 function whyNone(attempts) {
   const refused = attempts.find((a) => !a.endsWith(': not found'));
-  return refused ? path.relative(root, refused) : `no prebuild for ${process.platform}-${process.arch}`;
+  if (!refused) return `no prebuild for ${process.platform}-${process.arch}`;
+  return refused.startsWith(root + path.sep) ? refused.slice(root.length + 1) : refused;
 }
 
 function main() {
@@ -61,8 +111,12 @@ function main() {
   if (r.status !== 0) console.log(`durability: ${reason}, and the native build failed; ${outcome}.`);
 }
 
-try {
-  main();
-} catch (err) {
-  console.log(`durability: install step skipped (${err && err.message}); the backend is chosen when the package loads.`);
+if (process.argv[2] === PROBE) {
+  answerProbe();
+} else {
+  try {
+    main();
+  } catch (err) {
+    console.log(`durability: install step skipped (${err && err.message}); the backend is chosen when the package loads.`);
+  }
 }

@@ -30,13 +30,15 @@ interface Layout {
   prebuild?: 'real' | 'garbage' | 'damaged' | 'appended';
   /** false: no node_modules beside it (so no cmake-js to build with). */
   modules?: false;
+  /** false: no dist/ (an install from git or a fresh clone: npm runs `install` before `prepare` compiles). */
+  dist?: false;
   build?: 'real';
   version?: string;
 }
 
 function makeCopy(layout: Layout): string {
   const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-chain-'));
-  fs.cpSync(path.join(root, 'dist', 'lib'), path.join(dest, 'dist', 'lib'), { recursive: true });
+  if (layout.dist !== false) fs.cpSync(path.join(root, 'dist', 'lib'), path.join(dest, 'dist', 'lib'), { recursive: true });
   const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   if (layout.version !== undefined) manifest.version = layout.version;
   fs.writeFileSync(path.join(dest, 'package.json'), JSON.stringify(manifest));
@@ -202,6 +204,7 @@ if (binary === undefined) {
       for (const c of copies) fs.rmSync(c, { recursive: true, force: true });
     });
 
+    /** The script's output, and the backend a program then gets (once dist/ is there). */
     function install(layout: Layout, env: Record<string, string> = {}) {
       const pkg = makeCopy({ ...layout, modules: false });
       copies.push(pkg);
@@ -209,8 +212,10 @@ if (binary === undefined) {
       delete childEnv.DURABILITY_NATIVE_PATH;
       delete childEnv.DURABILITY_BACKEND;
       if (env.npm_config_build_from_source === undefined) delete childEnv.npm_config_build_from_source;
-      const r = spawnSync(process.execPath, [path.join(pkg, 'scripts', 'install.cjs')], { cwd: pkg, env: childEnv, encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
+      // A script that hangs would hang `npm install`: fail the test instead.
+      const r = spawnSync(process.execPath, [path.join(pkg, 'scripts', 'install.cjs')], { cwd: pkg, env: childEnv, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''} ${r.stderr}`);
+      if (layout.dist === false) fs.cpSync(path.join(root, 'dist', 'lib'), path.join(pkg, 'dist', 'lib'), { recursive: true });
       return { out: r.stdout, backend: probe(pkg).backend };
     }
 
@@ -233,6 +238,34 @@ if (binary === undefined) {
       assert.equal(r.backend, 'ts');
       assert.match(r.out, /pure-TypeScript backend/);
       assert.match(r.out, /SHA-256/);
+    });
+
+    it('before dist/ is compiled (npm runs install before prepare: a git dependency, a fresh clone): the prebuild is still checked and found', () => {
+      // Asking dist/lib/native.js failed here, so a clone built the core from source (or said the
+      // TS backend would be used) while the prebuild loads once prepare has run.
+      const r = install({ prebuild: 'real', dist: false });
+      assert.equal(r.out, '');
+      assert.equal(r.backend, 'native');
+      const refused = install({ prebuild: 'appended', dist: false });
+      assert.equal(refused.backend, 'ts');
+      assert.match(refused.out, /pure-TypeScript backend/);
+      assert.match(refused.out, /SHA-256/);
+    });
+
+    it('NODE_OPTIONS making -e input an ES module (--input-type=module) does not change what the script finds', () => {
+      const r = install({ prebuild: 'real' }, { NODE_OPTIONS: '--input-type=module' });
+      assert.equal(r.out, '');
+      assert.equal(r.backend, 'native');
+    });
+
+    it('a preload in NODE_OPTIONS that prints on stdout (as dotenv/config does) does not change what the script finds', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-preload-'));
+      copies.push(dir);
+      const preload = path.join(dir, 'chatty-preload.cjs');
+      fs.writeFileSync(preload, `console.log('[preload] loaded');\n`);
+      const r = install({ prebuild: 'real' }, { NODE_OPTIONS: `--require ${preload}` });
+      assert.equal(r.backend, 'native');
+      assert.doesNotMatch(r.out, /durability:/);
     });
   });
 }
