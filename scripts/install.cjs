@@ -15,6 +15,9 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 /** The argument that makes this file the child that asks the loader. */
 const PROBE = '--probe-loader';
+// Loading takes well under a second natively and seconds under emulation: a child still at it
+// after a minute is stuck (in dlopen, on a stalled mount), and must not hang npm install.
+const PROBE_TIMEOUT_MS = Number(process.env.DURABILITY_INSTALL_PROBE_TIMEOUT_MS) || 60_000;
 
 /** The native core this package's own files give the loader, or why none loads. */
 function probeLoader() {
@@ -23,7 +26,8 @@ function probeLoader() {
   // An explicit DURABILITY_NATIVE_PATH is the user's binary, not one this package provides.
   const env = { ...process.env };
   delete env.DURABILITY_NATIVE_PATH;
-  const r = spawnSync(process.execPath, [__filename, PROBE], { cwd: root, env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [__filename, PROBE], { cwd: root, env, encoding: 'utf8', timeout: PROBE_TIMEOUT_MS });
+  if (r.error && r.error.code === 'ETIMEDOUT') return { path: null, attempts: [], timedOut: true };
   if (r.status === 0) {
     // The answer is the last line: a preload in NODE_OPTIONS may print before it (dotenv/config does).
     try {
@@ -97,6 +101,11 @@ function whyNone(attempts) {
 function main() {
   const fromSource = process.env.npm_config_build_from_source === 'true';
   const found = probeLoader();
+  if (found.timedOut) {
+    // Whether a core loads is unknown: building one would not be tried first at run time either.
+    console.log(`durability: the loader check did not answer within ${PROBE_TIMEOUT_MS / 1000} s; the backend is chosen when the package loads.`);
+    return;
+  }
   if (found.path && !fromSource) return;
   const outcome = found.path
     ? `${path.relative(root, found.path)} stays in use`

@@ -204,10 +204,11 @@ if (binary === undefined) {
       for (const c of copies) fs.rmSync(c, { recursive: true, force: true });
     });
 
-    /** The script's output, and the backend a program then gets (once dist/ is there). */
-    function install(layout: Layout, env: Record<string, string> = {}) {
+    /** The script's output, and the backend a program then gets (once dist/ is there); `before` changes the copy first. */
+    function install(layout: Layout, env: Record<string, string> = {}, before?: (pkg: string) => void) {
       const pkg = makeCopy({ ...layout, modules: false });
       copies.push(pkg);
+      before?.(pkg);
       const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
       delete childEnv.DURABILITY_NATIVE_PATH;
       delete childEnv.DURABILITY_BACKEND;
@@ -216,7 +217,12 @@ if (binary === undefined) {
       const r = spawnSync(process.execPath, [path.join(pkg, 'scripts', 'install.cjs')], { cwd: pkg, env: childEnv, encoding: 'utf8', timeout: 30_000 });
       assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''} ${r.stderr}`);
       if (layout.dist === false) fs.cpSync(path.join(root, 'dist', 'lib'), path.join(pkg, 'dist', 'lib'), { recursive: true });
-      return { out: r.stdout, backend: probe(pkg).backend };
+      return {
+        out: r.stdout,
+        get backend() {
+          return probe(pkg).backend;
+        },
+      };
     }
 
     it('a prebuild that loads: nothing to do, nothing printed', () => {
@@ -266,6 +272,15 @@ if (binary === undefined) {
       const r = install({ prebuild: 'real' }, { NODE_OPTIONS: `--require ${preload}` });
       assert.equal(r.backend, 'native');
       assert.doesNotMatch(r.out, /durability:/);
+    });
+
+    it('a loader check that never answers is given up on: the install ends, saying so', () => {
+      // A loader stuck in dlopen (a stalled network mount, a binary that blocks while it loads)
+      // must not hang npm install; the program meets the same loader when it starts.
+      const r = install({ prebuild: 'real' }, { DURABILITY_INSTALL_PROBE_TIMEOUT_MS: '1000' }, (pkg) => {
+        fs.writeFileSync(path.join(pkg, 'dist', 'lib', 'native.js'), 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);\n');
+      });
+      assert.match(r.out, /^durability: the loader check did not answer within 1 s; the backend is chosen when the package loads\.\n$/);
     });
   });
 }
