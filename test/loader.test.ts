@@ -112,6 +112,34 @@ describe('native loader', () => {
     assert.match(wrongLibc.warning, /node\.napi\.musl\.node: built for musl \(needs libc\.so\), this process uses glibc/);
   });
 
+  it('a huge file dlopen refuses (an ELF header over 3 GiB of nothing): the TS backend with the warning, not a RangeError', function () {
+    if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) this.skip();
+    // Whole ELF header of this CPU, no segments: dlopen refuses it, then the loader looks for
+    // what it was built for. Reading the whole file for that threw ERR_FS_FILE_TOO_LARGE out of
+    // the loader past 2 GiB (and read it all into memory below).
+    const head = Buffer.alloc(64);
+    head.writeUInt32BE(0x7f454c46, 0);
+    head[4] = 2; // 64-bit
+    head[5] = 1; // little-endian
+    head[6] = 1;
+    head.writeUInt16LE(3, 16); // ET_DYN
+    head.writeUInt16LE(process.arch === 'x64' ? 62 : 183, 18);
+    head.writeUInt32LE(1, 20);
+    head.writeBigUInt64LE(64n, 32); // program headers right after, none of them
+    head.writeUInt16LE(64, 52);
+    head.writeUInt16LE(56, 54);
+    const huge = path.join(pkg, 'huge.node');
+    fs.writeFileSync(huge, head);
+    fs.truncateSync(huge, 3 * 1024 ** 3); // sparse: no disk space used
+    try {
+      const r = backendWith({ DURABILITY_NATIVE_PATH: huge });
+      assert.equal(r.name, 'ts');
+      assert.match(r.warning, /huge\.node: /);
+    } finally {
+      fs.rmSync(huge, { force: true });
+    }
+  });
+
   it('works from a dist/ moved away from its package.json (a bundler): fallback, or the explicit binary', function () {
     const moved = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-moved-'));
     try {
