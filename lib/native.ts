@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding } from '../binding';
 import { elfTruncation } from './elf-extent';
@@ -78,8 +78,20 @@ export function loadNative(): NativeLoad {
   const explicit = process.env.DURABILITY_NATIVE_PATH ? path.resolve(process.env.DURABILITY_NATIVE_PATH) : undefined;
   const prebuildsDir = path.join(packageRoot(), 'prebuilds');
   for (const candidate of candidatePaths()) {
-    if (!existsSync(candidate)) {
+    let stats: Stats | undefined;
+    try {
+      stats = statSync(candidate, { throwIfNoEntry: false });
+    } catch (err) {
+      attempts.push(`${candidate}: ${(err as Error).message}`); // EACCES, ELOOP: what existsSync called absent
+      continue;
+    }
+    if (stats === undefined) {
       attempts.push(`${candidate}: not found`);
+      continue;
+    }
+    // Opening a FIFO to read its header would block until a writer came: the import would hang.
+    if (!stats.isFile()) {
+      attempts.push(`${candidate}: not a regular file`);
       continue;
     }
     // require() runs a .js or .json file as code or data: only a native module may be tried.

@@ -17,12 +17,13 @@ function copyPackageWithoutBinaries(): string {
   return dest;
 }
 
-function runChild(pkg: string, script: string, env: Record<string, string> = {}) {
+/** `timeout` (ms) turns a child that hangs into a failed test. */
+function runChild(pkg: string, script: string, env: Record<string, string> = {}, timeout?: number) {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete childEnv.DURABILITY_BACKEND;
   delete childEnv.DURABILITY_NATIVE_PATH;
   Object.assign(childEnv, env);
-  return spawnSync(process.execPath, ['-e', script], { cwd: pkg, env: childEnv, encoding: 'utf8' });
+  return spawnSync(process.execPath, ['-e', script], { cwd: pkg, env: childEnv, encoding: 'utf8', timeout });
 }
 
 describe('native loader', () => {
@@ -72,7 +73,7 @@ describe('native loader', () => {
 
   /** defaultBackend()'s name in a child, with the fallback warning's lines. */
   function backendWith(env: Record<string, string>, at = pkg): { name: string; warning: string } {
-    const r = runChild(at, `console.log(require('./dist/lib/backend/select.js').defaultBackend().name)`, env);
+    const r = runChild(at, `console.log(require('./dist/lib/backend/select.js').defaultBackend().name)`, env, 30_000);
     assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''}: ${r.stderr}`);
     return { name: r.stdout.trim(), warning: r.stderr };
   }
@@ -137,6 +138,21 @@ describe('native loader', () => {
       assert.match(r.warning, /huge\.node: /);
     } finally {
       fs.rmSync(huge, { force: true });
+    }
+  });
+
+  it('a candidate that is no regular file (a FIFO) is passed over, not opened: the TS backend with the warning', function () {
+    if (process.platform === 'win32') this.skip();
+    // Opening a FIFO to read its ELF header blocks until a writer comes: the program hung on import.
+    const fifo = path.join(pkg, 'fifo.node');
+    const made = spawnSync('mkfifo', [fifo]);
+    assert.equal(made.status, 0, String(made.stderr));
+    try {
+      const r = backendWith({ DURABILITY_NATIVE_PATH: fifo });
+      assert.equal(r.name, 'ts');
+      assert.match(r.warning, /fifo\.node: not a regular file/);
+    } finally {
+      fs.rmSync(fifo, { force: true });
     }
   });
 
