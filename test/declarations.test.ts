@@ -6,7 +6,8 @@ import path from 'node:path';
 // A default import of a Node built-in (`import fs from 'node:fs'`) in a declaration is an error
 // (TS1192 "has no default export") for a CommonJS consumer on TypeScript 5 with esModuleInterop
 // off and skipLibCheck off. This repository's TypeScript 7 has no such setting to try it with,
-// so the shipped declarations are read for the construct itself.
+// so the shipped declarations are read for the construct itself. A type-only default import
+// (`import type dc from 'node:diagnostics_channel'`) fails the same way (TS1192 on TypeScript 5.9).
 
 const dist = path.resolve(__dirname, '..', '..', 'dist', 'lib');
 
@@ -23,7 +24,7 @@ describe('published declarations', () => {
     const files = declarations(dist);
     assert.ok(files.length > 20, `only ${files.length} declaration files under dist/lib`);
     const defaults = files.flatMap((f) =>
-      [...fs.readFileSync(f, 'utf8').matchAll(/^import (?!type\b)[A-Za-z_$][\w$]*\s*(?:,|from)\s*.*?['"]([^'"]+)['"]/gm)]
+      [...fs.readFileSync(f, 'utf8').matchAll(/^import (?:type\s+)?(?!type\s*\{)[A-Za-z_$][\w$]*\s*(?:,|from)\s*.*?['"]([^'"]+)['"]/gm)]
         .filter((m) => !m[1].startsWith('.'))
         .map((m) => `${path.relative(dist, f)}: ${m[0]}`),
     );
