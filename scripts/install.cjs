@@ -57,10 +57,16 @@ function answerProbe() {
 // then dlopen), by hand. Without them a clone built the core from source while its prebuild loads.
 function probePrebuilds() {
   const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.node')) : [];
-  const attempts = names.length === 0 ? [`${dir}: not found`] : [];
+  // The names the loader tries (lib/native.ts candidatePaths): a glibc build on musl may load and fail later.
+  const glibc = process.platform === 'linux' && Boolean(process.report?.getReport().header?.glibcVersionRuntime);
+  const names = process.platform === 'linux' ? [`durability.${glibc ? 'glibc' : 'musl'}.node`, 'durability.node'] : ['durability.node'];
+  const attempts = [];
   for (const name of names) {
     const file = path.join(dir, name);
+    if (!fs.existsSync(file)) {
+      attempts.push(`${file}: not found`);
+      continue;
+    }
     try {
       const sidecar = `${file}.sha256`;
       if (!fs.existsSync(sidecar)) {
