@@ -89,9 +89,9 @@ export class ActiveSegment {
 
   write(bytes: Uint8Array): void {
     const file = this.handle();
+    this.zeroStaleAhead(file, this.position + bytes.length);
     file.writeAt(bytes, this.position);
     this.position += bytes.length;
-    this.zeroStaleAhead(file);
   }
 
   /** This segment's file is a recycled one: nothing past the header is zeros yet (see staleEnd). */
@@ -106,16 +106,19 @@ export class ActiveSegment {
    * file is a clean end already). Not synced here: until the segment's next fdatasync a crash may
    * keep stale bytes there, which a power cut can leave behind any segment's last write anyway.
    * The group-commit path writes its zeros in its commits (zeroAhead, zeroAheadAsync).
+   * Written before the bytes that end at `end`, not after: a failure (or a power cut) in between
+   * must leave the write undone and the append that asked for it failed, not its frame on disk
+   * behind an append that threw.
    */
-  private zeroStaleAhead(file: WritableFile): void {
-    if (this.spanEnd === undefined || this.position <= this.spanEnd || this.spanEnd >= this.staleEnd) return;
-    const to = Math.min(this.staleEnd, this.position + INLINE_ZERO_AHEAD);
-    let at = this.position;
-    for (const chunk of zeros(this.position, to)) {
+  private zeroStaleAhead(file: WritableFile, end: number): void {
+    if (this.spanEnd === undefined || end <= this.spanEnd || this.spanEnd >= this.staleEnd) return;
+    const to = Math.min(this.staleEnd, end + INLINE_ZERO_AHEAD);
+    let at = end;
+    for (const chunk of zeros(end, to)) {
       file.writeAt(chunk, at);
       at += chunk.length;
     }
-    this.spanEnd = Math.max(this.position, to);
+    this.spanEnd = Math.max(end, to);
   }
 
   /**
@@ -129,9 +132,9 @@ export class ActiveSegment {
       this.write(bytes);
       return true;
     }
+    this.zeroStaleAhead(file, this.position + bytes.length);
     if (!file.writeAtWhereRoom(bytes, this.position)) return false;
     this.position += bytes.length;
-    this.zeroStaleAhead(file);
     return true;
   }
 
