@@ -55,6 +55,17 @@ describe('JetStream forwarder cursor', () => {
     }
   });
 
+  it('the verdict\'s reason reads back; an unknown one, or one without an unproven entry id, is a CorruptionError', () => {
+    const dir = new MemoryDirectory();
+    const cursor = { version: 1, stream: 'S', subject: 's', entryId: 5, seq: 0, updatedAt: 1, unprovenEntryId: 6, unprovenReason: 'stream-subjects' } as const;
+    writeCursor(dir, cursor);
+    assert.deepEqual(readCursor(dir), cursor);
+    for (const bad of [{ unprovenReason: 'log-mismatch' }, { unprovenReason: 6 }, { unprovenEntryId: undefined }]) {
+      dir.atomicWrite(CURSOR_FILE, new TextEncoder().encode(JSON.stringify({ ...cursor, ...bad })));
+      assert.throws(() => readCursor(dir), CorruptionError, JSON.stringify(bad));
+    }
+  });
+
   it('the stream\'s created stamp reads back; one that is not a short string is a CorruptionError', () => {
     const dir = new MemoryDirectory();
     const cursor = { version: 1, stream: 'S', subject: 's', entryId: 7, seq: 7, updatedAt: 1, streamCreated: '2026-12-05T19:45:56.479616824Z' } as const;

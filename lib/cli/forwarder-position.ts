@@ -1,6 +1,6 @@
 import type { Directory } from '../directory/directory';
 import { describe } from '../errors';
-import { readCursor } from '../jetstream/cursor';
+import { keptVerdict, readCursor, type KeptVerdict } from '../jetstream/cursor';
 
 export interface ForwarderPosition {
   stream?: string;
@@ -8,8 +8,9 @@ export interface ForwarderPosition {
   entryId?: number;
   seq?: number;
   updatedAt?: number;
-  /** The entry the forwarder stopped over (removed-unchecked): it will not start until the cursor is moved away. */
+  /** The entry the forwarder stopped over, and why (stream-subjects, removed-unchecked): it will not start until the cursor is moved away. */
   unprovenEntryId?: number;
+  unprovenReason?: KeptVerdict['reason'];
   /** Entries of the log past the cursor (the cursor may lag the stream by its write interval). */
   unshippedEntries?: number;
   /** The cursor file exists but does not read. */
@@ -21,7 +22,7 @@ export function forwarderPosition(dir: Directory, lastEntryId: number): Forwarde
   try {
     const c = readCursor(dir);
     if (c === undefined) return undefined;
-    return { stream: c.stream, subject: c.subject, entryId: c.entryId, seq: c.seq, updatedAt: c.updatedAt, unprovenEntryId: c.unprovenEntryId, unshippedEntries: Math.max(0, lastEntryId - c.entryId) };
+    return { stream: c.stream, subject: c.subject, entryId: c.entryId, seq: c.seq, updatedAt: c.updatedAt, unprovenEntryId: c.unprovenEntryId, unprovenReason: keptVerdict(c)?.reason, unshippedEntries: Math.max(0, lastEntryId - c.entryId) };
   } catch (err) {
     return { error: `cursor unreadable: ${describe(err)}` };
   }

@@ -86,7 +86,7 @@ export function inspect(argv: string[], io: CliIo): number {
     line(io.stdout, forwarder.error !== undefined ? `forwarder: ${forwarder.error}`
       : `forwarder: stream ${forwarder.stream} subject ${forwarder.subject}, shipped through entry ${forwarder.entryId} (seq ${forwarder.seq}), ` +
         `${forwarder.unshippedEntries} entries behind the log, cursor written ${new Date(forwarder.updatedAt!).toISOString()}` +
-        (forwarder.unprovenEntryId === undefined ? '' : `; stopped over entry ${forwarder.unprovenEntryId} (removed-unchecked): it does not start until the cursor is moved away`));
+        (forwarder.unprovenEntryId === undefined ? '' : `; stopped over entry ${forwarder.unprovenEntryId} (${forwarder.unprovenReason}): it does not start until the cursor is moved away`));
   }
   if (report.firstDamage !== undefined && rows.every((r) => r.state !== 'damaged')) {
     line(io.stdout, `damaged: ${report.firstDamage.message}`);

@@ -1,5 +1,5 @@
 import { JetStreamError } from '../errors';
-import { readCursor, writeCursor, type ForwarderCursor } from './cursor';
+import { keptVerdict, readCursor, writeCursor, type ForwarderCursor, type KeptVerdict } from './cursor';
 import type { ResolvedForwarderOptions } from './options';
 
 // The forwarder's cursor file as it keeps it: read (and checked to be this stream's) at
@@ -14,8 +14,8 @@ export class CursorKeeper {
   at: number | undefined;
   /** The `created` stamp of the stream the file was written against (undefined: none, or a cursor that predates it). */
   streamCreated: string | undefined;
-  /** The entry the forwarder stopped over with 'removed-unchecked' (undefined: none): no start until the file is moved away. */
-  unprovenEntryId: number | undefined;
+  /** The entry the forwarder stopped over, and why (undefined: none): no start until the file is moved away. */
+  verdict: KeptVerdict | undefined;
   /** What the file held at construction. */
   readonly found: ForwarderCursor | undefined;
   private writtenAt = 0;
@@ -29,7 +29,7 @@ export class CursorKeeper {
     this.entryId = cursor?.entryId ?? 0;
     this.at = cursor?.updatedAt;
     this.streamCreated = cursor?.streamCreated;
-    this.unprovenEntryId = cursor?.unprovenEntryId;
+    this.verdict = keptVerdict(cursor);
   }
 
   /** Writes `shipped` (`seq`: its stream sequence, 0 unknown) when past the file's entry and, unless `force`, the interval has passed. */
@@ -40,17 +40,20 @@ export class CursorKeeper {
 
   /**
    * `seq`: the stream sequence of `entryId`'s message (0: unknown); `streamCreated`: that stream's
-   * `created` stamp; `unprovenEntryId`: see ForwarderCursor (the forwarder writes nothing after it).
+   * `created` stamp; `verdict`: see ForwarderCursor's unprovenEntryId (the forwarder writes nothing after it).
    */
-  write(entryId: number, seq: number, streamCreated: string | undefined, unprovenEntryId?: number): void {
+  write(entryId: number, seq: number, streamCreated: string | undefined, verdict?: KeptVerdict): void {
     const now = Date.now();
-    const cursor: ForwarderCursor = { version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now, streamCreated, unprovenEntryId };
+    const cursor: ForwarderCursor = {
+      version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now, streamCreated,
+      unprovenEntryId: verdict?.entryId, unprovenReason: verdict?.reason,
+    };
     try {
       writeCursor(this.options.dir, cursor, this.options.cursorPath);
       this.entryId = cursor.entryId;
       this.at = now;
       this.streamCreated = streamCreated;
-      this.unprovenEntryId = unprovenEntryId;
+      this.verdict = verdict;
       this.writtenAt = now;
     } catch (err) {
       this.failed(err);

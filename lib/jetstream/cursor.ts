@@ -40,11 +40,29 @@ export interface ForwarderCursor {
    */
   readonly streamCreated?: string;
   /**
-   * Set when the forwarder stopped because another publish's message took this entry's sequence
-   * and was removed before its bytes could be compared (JetStreamError 'removed-unchecked'): a forwarder refuses to
-   * start while it is there, since nothing it reads from the stream could tell it otherwise.
+   * Set when the forwarder stopped because another publish's message took this entry's sequence:
+   * a stranger's (unprovenReason 'stream-subjects') or one removed before its bytes could be
+   * compared ('removed-unchecked', also when unprovenReason is absent). Later entries may be stored
+   * behind it, so a forwarder refuses to start while it is there: counting from the stream would
+   * take the entry as shipped.
    */
   readonly unprovenEntryId?: number;
+  readonly unprovenReason?: EntryNotHeldReason;
+}
+
+/** Why the window check found the stream without an entry (JetStreamError reasons). */
+export type EntryNotHeldReason = 'stream-subjects' | 'removed-unchecked';
+
+/** The verdict a cursor keeps: the entry the stream lacks (or cannot show), and why. */
+export interface KeptVerdict {
+  readonly entryId: number;
+  readonly reason: EntryNotHeldReason;
+}
+
+/** The verdict `cursor` keeps, if any. */
+export function keptVerdict(cursor: ForwarderCursor | undefined): KeptVerdict | undefined {
+  if (cursor?.unprovenEntryId === undefined) return undefined;
+  return { entryId: cursor.unprovenEntryId, reason: cursor.unprovenReason ?? 'removed-unchecked' };
 }
 
 export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor | undefined {
@@ -76,7 +94,8 @@ export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor 
     !Number.isSafeInteger(c.entryId) || (c.entryId as number) < 0 || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0 ||
     typeof c.updatedAt !== 'number' || !Number.isFinite(new Date(c.updatedAt).getTime()) ||
     (c.streamCreated !== undefined && (typeof c.streamCreated !== 'string' || c.streamCreated.length > MAX_CURSOR_STAMP_LENGTH)) ||
-    (c.unprovenEntryId !== undefined && (!Number.isSafeInteger(c.unprovenEntryId) || c.unprovenEntryId < 1))) {
+    (c.unprovenEntryId !== undefined && (!Number.isSafeInteger(c.unprovenEntryId) || c.unprovenEntryId < 1)) ||
+    (c.unprovenReason !== undefined && (c.unprovenEntryId === undefined || (c.unprovenReason !== 'stream-subjects' && c.unprovenReason !== 'removed-unchecked')))) {
     throw new CorruptionError(path, 0, 'forwarder cursor does not have the expected fields (version 1)');
   }
   return c as ForwarderCursor;

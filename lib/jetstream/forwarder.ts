@@ -27,9 +27,10 @@ import { raw } from '../wal/codec';
 import { Backlog, type ForwarderStats } from './backlog';
 import type { InFlight } from './window-check';
 import { CursorKeeper } from './cursor-keeper';
+import type { KeptVerdict } from './cursor';
 import { Backoff, sleep } from './sleep';
 import { checkStreamIsThisLog } from './log-match';
-import { DuplicateToCheck, RemovedUnchecked, checkWindowStored, provenDuplicates } from './window-check';
+import { DuplicateToCheck, EntryNotHeld, checkWindowStored, provenDuplicates } from './window-check';
 import { frameSizes, readingUnderTruncation } from './log-reads';
 import { isFatal, typedError } from './nats-errors';
 import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
@@ -118,10 +119,8 @@ export class JetStreamForwarder {
       if (this.stopper.signal.aborted) throw new InvalidStateError('stop() was called while the forwarder was starting');
     };
     try {
-      const unproven = this.cursor.unprovenEntryId;
-      if (unproven !== undefined) {
-        throw new JetStreamError('removed-unchecked', `${this.options.cursorPath} says another publish's message took the sequence of entry ${unproven} in stream ${this.options.stream} and was removed before its bytes could be compared: nothing in the stream can prove it held this entry: counting from the stream would take it as shipped. If nothing but this forwarder publishes on ${this.options.subject} (it was an earlier attempt of ours), move the cursor away to count it; otherwise ship this log to a new stream (and move the cursor away)`);
-      }
+      const verdict = this.cursor.verdict;
+      if (verdict !== undefined) throw keptVerdictError(verdict, this.options);
       await this.link.connect();
       stillWanted();
       await this.link.checkStream();
@@ -223,9 +222,9 @@ export class JetStreamForwarder {
     const stream = await this.link.state();
     const last = stream.last;
     await checkWindowStored(this.link, this.options, this.inflight, last).catch((err: unknown) => {
-      // A start after this stop would have no duplicate to go by: the stream's sequences, counted
-      // from the anchor, or our entries stored behind the removed message would count the entry.
-      if (err instanceof RemovedUnchecked) this.cursor.write(this.backlog.shipped, 0, this.streamCreated, err.entryId);
+      // A start after this stop would have no window to go by: the stream's sequences, counted
+      // from the anchor, or our entries stored behind the message at its sequence would count the entry.
+      if (err instanceof EntryNotHeld) this.cursor.write(this.backlog.shipped, 0, this.streamCreated, { entryId: err.entryId, reason: err.reason });
       throw err;
     });
     const point = resumePoint(stream, this.anchor, this.cursor.entryId, this.cursor.at, this.cursor.streamCreated);
@@ -445,6 +444,15 @@ export class JetStreamForwarder {
     if (!channels.jetstream.hasSubscribers) return;
     channels.jetstream.publish({ kind, stream: this.options.stream, subject: this.options.subject, ...extra, stats: this.stats() });
   }
+}
+
+/** Why start() refuses a cursor that keeps the window check's verdict. */
+function keptVerdictError(verdict: KeptVerdict, o: ResolvedForwarderOptions): JetStreamError {
+  const id = verdict.entryId;
+  if (verdict.reason === 'stream-subjects') {
+    return new JetStreamError('stream-subjects', `${o.cursorPath} says another publisher's message took the sequence of entry ${id} in stream ${o.stream}, and later entries of this log were stored behind it: the stream lacks entry ${id} for good, and counting from the stream would take it as shipped. Ship this log to a new stream (and move the cursor away)`);
+  }
+  return new JetStreamError('removed-unchecked', `${o.cursorPath} says another publish's message took the sequence of entry ${id} in stream ${o.stream} and was removed before its bytes could be compared: nothing in the stream can prove it held this entry: counting from the stream would take it as shipped. If nothing but this forwarder publishes on ${o.subject} (it was an earlier attempt of ours), move the cursor away to count it; otherwise ship this log to a new stream (and move the cursor away)`);
 }
 
 /** Creates a forwarder and starts it. */

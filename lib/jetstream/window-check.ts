@@ -4,6 +4,7 @@
 
 import type { PubAck } from 'nats';
 import { JetStreamError } from '../errors';
+import type { EntryNotHeldReason } from './cursor';
 import { digestOf, firstNotThisLogs, type MessageDigest } from './log-match';
 import type { ResolvedForwarderOptions } from './options';
 import { isApiCode } from './nats-errors';
@@ -89,17 +90,24 @@ async function checkOurBytes(options: ResolvedForwarderOptions, ours: readonly P
   if (differs !== undefined) strangerAt(options.stream, ours.find((m) => m.id === differs)!.seq, differs, `other bytes as entry ${differs}`);
 }
 
-/** A message another publish stored at the sequence an entry expected, which the stream no longer holds: its bytes cannot be compared. */
-export class RemovedUnchecked extends JetStreamError {
-  constructor(readonly entryId: number, message: string) {
-    super('removed-unchecked', message);
+/**
+ * The window check's verdict that the stream does not hold entry `entryId` (a stranger's message
+ * at its sequence: 'stream-subjects'), or cannot show it does (that message removed:
+ * 'removed-unchecked'). Our later publishes may be stored behind that message: a start with no
+ * window to check would count the entry from the anchor, so the forwarder keeps this in its cursor.
+ */
+export class EntryNotHeld extends JetStreamError {
+  declare readonly reason: EntryNotHeldReason;
+  constructor(reason: EntryNotHeldReason, readonly entryId: number, message: string) {
+    super(reason, message);
   }
 }
 
+
 function unproven(options: ResolvedForwarderOptions, id: number, seq: number, cause: string): never {
-  throw new RemovedUnchecked(id, `entry ${id} belonged at sequence ${seq} of stream ${options.stream}, where ${cause}; retention or a purge has removed that message since, so whether it held this entry's bytes or a stranger's cannot be proven: entry ${id} does not count as shipped, and shipping stops. If nothing but this forwarder publishes on ${options.subject}, it was an earlier attempt of ours; otherwise ship this log to a new stream. The cursor (${options.cursorPath}) keeps this verdict: the forwarder does not start again until it is moved away`);
+  throw new EntryNotHeld('removed-unchecked', id, `entry ${id} belonged at sequence ${seq} of stream ${options.stream}, where ${cause}; retention or a purge has removed that message since, so whether it held this entry's bytes or a stranger's cannot be proven: entry ${id} does not count as shipped, and shipping stops. If nothing but this forwarder publishes on ${options.subject}, it was an earlier attempt of ours; otherwise ship this log to a new stream. The cursor (${options.cursorPath}) keeps this verdict: the forwarder does not start again until it is moved away`);
 }
 
 function strangerAt(stream: string, seq: number, id: number, held: string): never {
-  throw new JetStreamError('stream-subjects', `stream ${stream} holds ${held} at sequence ${seq}, where entry ${id} belonged: someone else stores messages in this stream, and later entries were stored after it, so the stream lacks entry ${id}; shipping stops`);
+  throw new EntryNotHeld('stream-subjects', id, `stream ${stream} holds ${held} at sequence ${seq}, where entry ${id} belonged: someone else stores messages in this stream, and later entries were stored after it, so the stream lacks entry ${id}; shipping stops, and the forwarder cursor keeps this verdict: it does not start again until the cursor is moved away`);
 }
