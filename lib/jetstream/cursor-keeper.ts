@@ -45,7 +45,7 @@ export class CursorKeeper {
   write(entryId: number, seq: number, streamCreated: string | undefined, verdict?: KeptVerdict): void {
     const now = Date.now();
     const cursor: ForwarderCursor = {
-      version: 1, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now, streamCreated,
+      version: verdict === undefined ? 1 : 2, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now, streamCreated,
       unprovenEntryId: verdict?.entryId, unprovenReason: verdict?.reason,
     };
     try {

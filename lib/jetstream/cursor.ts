@@ -24,8 +24,15 @@ export const MAX_CURSOR_STAMP_LENGTH = 64;
  */
 export const MAX_CURSOR_SIZE = 64 * 1024;
 
+/**
+ * 1: an ordinary cursor; 2: one that keeps a verdict (unprovenEntryId). Earlier releases read
+ * version 1 alone and ignore fields they do not know: a verdict in a version 1 cursor would be
+ * dropped by one (it would start and count the entry), while version 2 is a CorruptionError to it.
+ */
+export type CursorVersion = 1 | 2;
+
 export interface ForwarderCursor {
-  readonly version: 1;
+  readonly version: CursorVersion;
   readonly stream: string;
   readonly subject: string;
   /** Every entry up to this id is stored in the stream (acknowledged). */
@@ -90,13 +97,14 @@ export function readCursor(dir: Directory, path = CURSOR_FILE): ForwarderCursor 
     throw new CorruptionError(path, 0, `forwarder cursor is not JSON: ${(err as Error).message}`);
   }
   const c = value as Partial<ForwarderCursor> | null;
-  if (c === null || typeof c !== 'object' || c.version !== 1 || typeof c.stream !== 'string' || typeof c.subject !== 'string' ||
+  // Version 1 with a verdict: written by unreleased builds before version 2; read, not written.
+  if (c === null || typeof c !== 'object' || (c.version !== 1 && !(c.version === 2 && c.unprovenEntryId !== undefined)) || typeof c.stream !== 'string' || typeof c.subject !== 'string' ||
     !Number.isSafeInteger(c.entryId) || (c.entryId as number) < 0 || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0 ||
     typeof c.updatedAt !== 'number' || !Number.isFinite(new Date(c.updatedAt).getTime()) ||
     (c.streamCreated !== undefined && (typeof c.streamCreated !== 'string' || c.streamCreated.length > MAX_CURSOR_STAMP_LENGTH)) ||
     (c.unprovenEntryId !== undefined && (!Number.isSafeInteger(c.unprovenEntryId) || c.unprovenEntryId < 1)) ||
     (c.unprovenReason !== undefined && (c.unprovenEntryId === undefined || (c.unprovenReason !== 'stream-subjects' && c.unprovenReason !== 'removed-unchecked')))) {
-    throw new CorruptionError(path, 0, 'forwarder cursor does not have the expected fields (version 1)');
+    throw new CorruptionError(path, 0, 'forwarder cursor does not have the expected fields (version 1, or 2 with unprovenEntryId)');
   }
   return c as ForwarderCursor;
 }
