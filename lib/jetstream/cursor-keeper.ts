@@ -16,6 +16,11 @@ export class CursorKeeper {
   streamCreated: string | undefined;
   /** The entry the forwarder stopped over, and why (undefined: none): no start until the file is moved away. */
   verdict: KeptVerdict | undefined;
+  /**
+   * The verdict's write failed: every later write carries it, even at an entry the file already
+   * names. Written without it, the file would let the next start count the entry.
+   */
+  private verdictUnwritten = false;
   /** What the file held at construction. */
   readonly found: ForwarderCursor | undefined;
   private writtenAt = 0;
@@ -34,16 +39,17 @@ export class CursorKeeper {
 
   /** Writes `shipped` (`seq`: its stream sequence, 0 unknown) when past the file's entry and, unless `force`, the interval has passed. */
   save(shipped: number, seq: number, streamCreated: string | undefined, force: boolean): void {
-    if (shipped <= this.entryId || (!force && Date.now() - this.writtenAt < this.options.cursorIntervalMs)) return;
+    if (!this.verdictUnwritten && (shipped <= this.entryId || (!force && Date.now() - this.writtenAt < this.options.cursorIntervalMs))) return;
     this.write(shipped, seq, streamCreated);
   }
 
   /**
    * `seq`: the stream sequence of `entryId`'s message (0: unknown); `streamCreated`: that stream's
-   * `created` stamp; `verdict`: see ForwarderCursor's unprovenEntryId (the forwarder writes nothing after it).
+   * `created` stamp; `verdict`: see ForwarderCursor's unprovenEntryId; once known, every later write carries it.
    */
-  write(entryId: number, seq: number, streamCreated: string | undefined, verdict?: KeptVerdict): void {
+  write(entryId: number, seq: number, streamCreated: string | undefined, verdict = this.verdict): void {
     const now = Date.now();
+    this.verdict = verdict;
     const cursor: ForwarderCursor = {
       version: verdict === undefined ? 1 : 2, stream: this.options.stream, subject: this.options.subject, entryId, seq, updatedAt: now, streamCreated,
       unprovenEntryId: verdict?.entryId, unprovenReason: verdict?.reason,
@@ -53,9 +59,10 @@ export class CursorKeeper {
       this.entryId = cursor.entryId;
       this.at = now;
       this.streamCreated = streamCreated;
-      this.verdict = verdict;
+      this.verdictUnwritten = false;
       this.writtenAt = now;
     } catch (err) {
+      if (verdict !== undefined) this.verdictUnwritten = true;
       this.failed(err);
     }
   }
