@@ -48,7 +48,7 @@ describe('JetStream forwarder: started again after a stranger took our sequence 
       writer.append(enc('ours 7'));
       await writer.sync();
       await until('a fatal stop or entry 6 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 6);
-      assert.ok(fatal instanceof JetStreamError && fatal.reason === 'stream-subjects', String(fatal));
+      assert.ok(fatal instanceof JetStreamError && fatal.reason === 'stream-subjects' && fatal.name === 'JetStreamError', String(fatal));
       await f.stop();
       const held = (await readStream(server.url, stream)).map((m) => Buffer.from(m.payload).toString());
       assert.ok(!held.includes('ours 6') && held.includes('ours 7'), held.join(' | '));

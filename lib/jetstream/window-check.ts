@@ -100,6 +100,7 @@ export class EntryNotHeld extends JetStreamError {
   declare readonly reason: EntryNotHeldReason;
   constructor(reason: EntryNotHeldReason, readonly entryId: number, message: string) {
     super(reason, message);
+    this.name = 'JetStreamError'; // what users see and match: the class is the forwarder's own
   }
 }
 
