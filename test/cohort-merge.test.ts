@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { availableBackends } from '../lib/backend/select';
+import { checkedDirectory } from '../lib/directory/foreign';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { SimulatedDirectory } from '../lib/directory/simulated';
@@ -60,6 +61,27 @@ describe('CohortMerge: the measured cohort policy', () => {
       }
       assert.equal(defaultCohortPolicy(new MemoryDirectory()), undefined);
       assert.equal(defaultCohortPolicy(new SimulatedDirectory()), undefined);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  // The writer holds a subclass of FsDirectory (or a Proxy of one) as foreign.ts wrapped it, to
+  // check its write side: the default must still see the FsDirectory inside.
+  it('the default: measured on a subclass or a Proxy of FsDirectory, as the writer holds it (checkedDirectory)', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-cohorts-'));
+    try {
+      class LoggingDirectory extends FsDirectory {}
+      for (const backend of availableBackends()) {
+        for (const dir of [new LoggingDirectory(root, { backend }), new Proxy(new FsDirectory(root, { backend }), {})]) {
+          const held = checkedDirectory(dir);
+          assert.notEqual(held, dir, 'wrapped: not one of the built-ins as they are');
+          assert.ok(defaultCohortPolicy(held) instanceof CohortMerge, backend.name);
+        }
+      }
+      const memory = new MemoryDirectory();
+      memory.syncDir = () => undefined;
+      assert.equal(defaultCohortPolicy(checkedDirectory(memory)), undefined);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -42,6 +42,15 @@ export function checkedDirectory(dir: Directory): Directory {
   return wrapped;
 }
 
+/**
+ * The Directory a checked one wraps (`dir` itself when it wraps none), for what depends on what a
+ * Directory is rather than on what it does: the commit pacing of FsDirectory (cohort-merge.ts)
+ * is as right for a subclass or a Proxy of it as it was before they were wrapped.
+ */
+export function uncheckedDirectory(dir: Directory): Directory {
+  return dir instanceof CheckedDirectory ? dir.inner : dir;
+}
+
 function isTrusted(dir: Directory): boolean {
   if (types.isProxy(dir) || !TRUSTED.includes(Object.getPrototypeOf(dir) as object)) return false;
   return !METHODS.some((m) => Object.prototype.hasOwnProperty.call(dir, m));
@@ -116,7 +125,8 @@ class CheckedDirectory implements Directory {
   readonly atomicWriteAsync?: (path: string, data: Uint8Array) => Promise<void>;
   readonly deleteNoSyncAsync?: (path: string) => Promise<void>;
 
-  constructor(private readonly dir: Directory) {
+  constructor(readonly inner: Directory) {
+    const dir = inner;
     // Optional methods stay absent where the Directory has none (off-loop.ts asks).
     if (dir.atomicWriteAsync !== undefined) {
       this.atomicWriteAsync = (p, data) => runAsync(p, 'rename', 'atomicWriteAsync', () => dir.atomicWriteAsync!(p, data));
@@ -127,80 +137,80 @@ class CheckedDirectory implements Directory {
   }
 
   get kind(): string {
-    return this.dir.kind;
+    return this.inner.kind;
   }
 
   get checksum(): Directory['checksum'] {
-    return this.dir.checksum;
+    return this.inner.checksum;
   }
 
   create(path: string): WritableFile {
-    return writableFile(path, 'create', run(path, 'open', 'create', () => this.dir.create(path)));
+    return writableFile(path, 'create', run(path, 'open', 'create', () => this.inner.create(path)));
   }
 
   openAppend(path: string): WritableFile {
-    return writableFile(path, 'openAppend', run(path, 'open', 'openAppend', () => this.dir.openAppend(path)));
+    return writableFile(path, 'openAppend', run(path, 'open', 'openAppend', () => this.inner.openAppend(path)));
   }
 
   // Reads are checked where the package asks (checked-answers.ts, read-whole.ts).
   openRead(path: string): ReadableFile {
-    return this.dir.openRead(path);
+    return this.inner.openRead(path);
   }
 
   readFile(path: string): Uint8Array {
-    return this.dir.readFile(path);
+    return this.inner.readFile(path);
   }
 
   exists(path: string): boolean {
-    return this.dir.exists(path);
+    return this.inner.exists(path);
   }
 
   list(path: string): string[] {
-    return this.dir.list(path);
+    return this.inner.list(path);
   }
 
   filePath(path: string): string | undefined {
-    return this.dir.filePath(path);
+    return this.inner.filePath(path);
   }
 
   atomicWrite(path: string, data: Uint8Array): void {
-    run(path, 'rename', 'atomicWrite', () => this.dir.atomicWrite(path, data));
+    run(path, 'rename', 'atomicWrite', () => this.inner.atomicWrite(path, data));
   }
 
   atomicRename(from: string, to: string): void {
-    run(from, 'rename', 'atomicRename', () => this.dir.atomicRename(from, to));
+    run(from, 'rename', 'atomicRename', () => this.inner.atomicRename(from, to));
   }
 
   renameNoSync(from: string, to: string): void {
-    run(from, 'rename', 'renameNoSync', () => this.dir.renameNoSync(from, to));
+    run(from, 'rename', 'renameNoSync', () => this.inner.renameNoSync(from, to));
   }
 
   delete(path: string): void {
-    run(path, 'unlink', 'delete', () => this.dir.delete(path));
+    run(path, 'unlink', 'delete', () => this.inner.delete(path));
   }
 
   deleteNoSync(path: string): void {
-    run(path, 'unlink', 'deleteNoSync', () => this.dir.deleteNoSync(path));
+    run(path, 'unlink', 'deleteNoSync', () => this.inner.deleteNoSync(path));
   }
 
   mkdirp(path: string): void {
-    run(path, 'mkdir', 'mkdirp', () => this.dir.mkdirp(path));
+    run(path, 'mkdir', 'mkdirp', () => this.inner.mkdirp(path));
   }
 
   syncFile(path: string): void {
-    run(path, 'fdatasync', 'syncFile', () => this.dir.syncFile(path));
+    run(path, 'fdatasync', 'syncFile', () => this.inner.syncFile(path));
   }
 
   syncDir(path: string): void {
-    run(path, 'fsync', 'syncDir', () => this.dir.syncDir(path));
+    run(path, 'fsync', 'syncDir', () => this.inner.syncDir(path));
   }
 
   syncDirAsync(path: string): Promise<void> {
-    return runAsync(path, 'fsync', 'syncDirAsync', () => this.dir.syncDirAsync(path));
+    return runAsync(path, 'fsync', 'syncDirAsync', () => this.inner.syncDirAsync(path));
   }
 
   lock(path: string): DirectoryLock {
-    const lock = run(path, 'flock', 'lock', () => this.dir.lock(path)) as unknown;
+    const lock = run(path, 'flock', 'lock', () => this.inner.lock(path)) as unknown;
     const l = lock as Record<string, unknown> | null;
     if (l === null || typeof l !== 'object' || typeof l.release !== 'function') {
       throw brokenContract(path, 'flock', `lock() answered ${shown(lock)}, not a lock`);

@@ -23,6 +23,7 @@
 
 import type { Directory } from '../directory/directory';
 import { FsDirectory } from '../directory/fs';
+import { uncheckedDirectory } from '../directory/foreign';
 
 /** Merge only when both cohorts' JS is under a commit by this factor, so a count near the boundary does not flip every round. */
 const MERGE_BELOW = 0.8;
@@ -43,7 +44,7 @@ export interface CohortPolicy {
 
 /** The measured policy for `dir`'s files, or undefined for one batch per run (see above). */
 export function defaultCohortPolicy(dir: Directory): CohortPolicy | undefined {
-  return dir instanceof FsDirectory ? new CohortMerge() : undefined;
+  return uncheckedDirectory(dir) instanceof FsDirectory ? new CohortMerge() : undefined;
 }
 
 export class CohortMerge implements CohortPolicy {
