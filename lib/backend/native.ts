@@ -12,7 +12,7 @@ import { openModeFlags, type CommitResult, type CommitStats, type CommitSteps, t
 import { GUARD_FLAGS, notRegularAt, requireRegular, requireRegularAt } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
-import { OWNED_BYTES, snapshot, snapshotChunks } from './owned-bytes';
+import { OWNED_BYTES, snapshot, snapshotCommitChunks } from './owned-bytes';
 
 /** The core's descriptors are OS descriptors on POSIX; on Windows, numbers of its own handle table. */
 const CORE_FD_SPACE = process.platform === 'win32' ? 'durability-core' : undefined;
@@ -144,7 +144,8 @@ export class NativeFileBackend implements FileBackend {
   commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<CommitResult> {
     const truncateTo = steps.truncateTo === undefined ? -1 : steps.truncateTo;
     // A failed directory step names its directory; the file steps name the file.
-    return this.binding.commitAsync(fd, snapshotChunks(steps.chunks, steps[OWNED_BYTES]), steps.offset, truncateTo, steps.dirs, steps.zeroChunks ?? 0)
+    const copied = snapshotCommitChunks(steps.chunks, steps.zeroChunks ?? 0, steps[OWNED_BYTES]);
+    return this.binding.commitAsync(fd, copied.chunks, steps.offset, truncateTo, steps.dirs, copied.zeroChunks)
       .catch((err: unknown) => Promise.reject(toIoError(err, path)));
   }
 

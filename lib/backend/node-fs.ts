@@ -14,7 +14,7 @@ import { openModeFlags, type CommitResult, type CommitStats, type CommitSteps, t
 import { GUARD_FLAGS, notRegularAt, requireRegular } from './file-type';
 import { pathExists, readDirectory } from './fs-metadata';
 import { DEGRADED_LOCK, releaseLockOnClose, tryLockFile, unlockFile } from './lockfile';
-import { OWNED_BYTES, snapshot, snapshotChunks } from './owned-bytes';
+import { OWNED_BYTES, snapshot, snapshotCommitChunks } from './owned-bytes';
 import { readFully } from './read-fully';
 import { splitZeros } from './zero-chunks';
 
@@ -333,11 +333,13 @@ export class NodeFsBackend implements FileBackend {
   commitAsync(fd: number, steps: CommitSteps, path?: string): Promise<CommitResult> {
     checkOffset(steps.offset, 'offset');
     if (steps.truncateTo !== undefined) checkOffset(steps.truncateTo, 'truncateTo');
-    // snapshotChunks also refuses anything but an array of Uint8Array.
-    const chunks = snapshotChunks(steps.chunks, steps[OWNED_BYTES]).slice();
-    const zeroChunks = steps.zeroChunks ?? 0;
+    // snapshotCommitChunks also refuses anything but an array of Uint8Array.
+    const copied = snapshotCommitChunks(steps.chunks, steps.zeroChunks ?? 0, steps[OWNED_BYTES]);
+    const chunks = copied.chunks.slice();
+    const zeroChunks = copied.zeroChunks;
     checkOffset(zeroChunks, 'zeroChunks');
     if (zeroChunks > chunks.length) throw new RangeError(`zeroChunks must be at most the number of chunks (${chunks.length}), not ${zeroChunks}`);
+    steps = { ...steps, zeroChunks };
     // Closed by the caller, open only for the commits it left running.
     if (closeWhenIdle.has(fd)) return Promise.reject(new IoError('EBADF', 'pwritev', path));
     commitsInFlight.set(fd, (commitsInFlight.get(fd) ?? 0) + 1);

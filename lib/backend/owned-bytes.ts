@@ -35,3 +35,18 @@ export function snapshotChunks(chunks: readonly Uint8Array[], owned: boolean | u
   }
   return [out];
 }
+
+/**
+ * snapshotChunks for a commit whose last `zeroChunks` chunks are zeros ahead of the log: the data
+ * and the zeros each copied into one chunk, so zeroChunks (1 after the copy) still names only the
+ * zeros. Merged with the data, a plan's data was taken for its zeros (left out where there was no
+ * room, the commit resolving 'zeros-skipped' without it) or its zeroChunks outnumbered its chunks.
+ */
+export function snapshotCommitChunks(chunks: readonly Uint8Array[], zeroChunks: number, owned: boolean | undefined): { chunks: readonly Uint8Array[]; zeroChunks: number } {
+  if (owned === true || !Number.isSafeInteger(zeroChunks) || zeroChunks <= 0 || !Array.isArray(chunks) || zeroChunks > chunks.length) {
+    return { chunks: snapshotChunks(chunks, owned), zeroChunks };
+  }
+  const cut = chunks.length - zeroChunks;
+  const data = cut === 0 ? [] : snapshotChunks(chunks.slice(0, cut), false);
+  return { chunks: [...data, ...snapshotChunks(chunks.slice(cut), false)], zeroChunks: 1 };
+}

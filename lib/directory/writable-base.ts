@@ -1,4 +1,4 @@
-import { OWNED_BYTES, snapshotChunks } from '../backend/owned-bytes';
+import { OWNED_BYTES, snapshotCommitChunks } from '../backend/owned-bytes';
 import { channels } from '../diagnostics';
 import { isNoRoom } from '../backend/no-room';
 import { ClosedError, InvalidArgumentError, InvalidStateError } from '../errors';
@@ -342,7 +342,8 @@ export abstract class BaseWritableFile implements WritableFile {
       return this.offThread(() => this.failure.runInOrderAsync(() => this.runCommit(checked)), COMMIT);
     }
     // The caller's bytes as they are now: this commit may start only after earlier ones.
-    const checked = { chunks: snapshotChunks(chunks, plan[OWNED_BYTES]), position, truncateTo, syncDirs, zeroChunks, [OWNED_BYTES]: true as const };
+    const copied = snapshotCommitChunks(chunks, zeroChunks, plan[OWNED_BYTES]);
+    const checked = { chunks: copied.chunks, position, truncateTo, syncDirs, zeroChunks: copied.zeroChunks, [OWNED_BYTES]: true as const };
     if (this.ordersCommits) {
       // Behind the syncAsync and writeAsync calls issued before it only (a syncAsync ran after
       // everything issued before it): the commits waiting for them are handed over in call order
