@@ -67,3 +67,12 @@ export class CursorKeeper {
     }
   }
 }
+
+/** Why start() refuses a cursor that keeps the window check's verdict. */
+export function keptVerdictError(verdict: KeptVerdict, o: ResolvedForwarderOptions): JetStreamError {
+  const id = verdict.entryId;
+  if (verdict.reason === 'stream-subjects') {
+    return new JetStreamError('stream-subjects', `${o.cursorPath} says another publisher's message took the sequence of entry ${id} in stream ${o.stream}, and later entries of this log were stored behind it: the stream lacks entry ${id} for good, and counting from the stream would take it as shipped. Ship this log to a new stream (and move the cursor away)`);
+  }
+  return new JetStreamError('removed-unchecked', `${o.cursorPath} says another publish's message took the sequence of entry ${id} in stream ${o.stream} and was removed before its bytes could be compared: nothing in the stream can prove it held this entry: counting from the stream would take it as shipped. If nothing but this forwarder publishes on ${o.subject} (it was an earlier attempt of ours), move the cursor away to count it; otherwise ship this log to a new stream (and move the cursor away)`);
+}

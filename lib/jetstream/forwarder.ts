@@ -19,15 +19,15 @@
 // The position advances only on acknowledgements, in order.
 
 import { channels } from '../diagnostics';
-import { BackpressureError, DurabilityError, InvalidStateError, JetStreamError, describe } from '../errors';
-import { FRAME_HEADER_SIZE } from '../wal/format';
+import { DurabilityError, InvalidStateError, JetStreamError, describe } from '../errors';
 import type { WalObserver } from '../wal/observer';
 import { WalReader } from '../wal/reader';
+import { FRAME_HEADER_SIZE } from '../wal/format';
 import { raw } from '../wal/codec';
+import { HEADER_ALLOWANCE, ShippingAdmission } from './admission';
 import { Backlog, type ForwarderStats } from './backlog';
 import type { InFlight } from './window-check';
-import { CursorKeeper } from './cursor-keeper';
-import type { KeptVerdict } from './cursor';
+import { CursorKeeper, keptVerdictError } from './cursor-keeper';
 import { Backoff, sleep } from './sleep';
 import { checkStreamIsThisLog } from './log-match';
 import { DuplicateToCheck, EntryNotHeld, checkWindowStored, provenDuplicates } from './window-check';
@@ -37,8 +37,6 @@ import { resumePoint, type Anchor, type ResumePoint } from './resume-point';
 import { StreamLink } from './stream-link';
 import { resolveForwarderOptions, type JetStreamForwarderOptions, type ResolvedForwarderOptions } from './options';
 
-/** Headers the client adds to each message, counted against the server's max_payload. */
-const HEADER_ALLOWANCE = 160;
 const FIRST_RETRY_MS = 50;
 
 
@@ -68,15 +66,7 @@ export class JetStreamForwarder {
   private errors = 0;
   /** Starts over at each acknowledged publish, not at a resync: a server refusing every publish is still retried ever more slowly. */
   private readonly backoff: Backoff;
-  private overflowing = false;
-  /**
-   * Bytes admit let through whose onAppend has not come yet: the entries of a batch are all
-   * admitted before the first is framed, and the writer reports them as the call ends. Uncounted,
-   * a batch of any size passed maxUnshippedBytes. A refused call appends none of the entries it
-   * had admitted: admit drops the count when it refuses one, and, for refusals it does not see
-   * (a later entry the codec cannot encode), once the synchronous run that admitted them is over.
-   */
-  private admittedBytes = 0;
+  private readonly admission: ShippingAdmission;
   private wakeWindow: (() => void) | undefined;
   private wakeDurable: (() => void) | undefined;
   private scanned = false;
@@ -95,10 +85,11 @@ export class JetStreamForwarder {
       this.anchor = { entryId: cursor.entryId, seq: cursor.seq, at: cursor.updatedAt, streamCreated: cursor.streamCreated };
     }
     this.backlog = new Backlog(this.cursor.entryId);
+    this.admission = new ShippingAdmission(this.link, this.backlog, this.options, (kind, extra) => this.publish(kind, extra));
     const self = this;
     this.observer = {
-      admit(frameBytes: number): void { self.admit(frameBytes); },
-      onAppend(entryId: number, frameBytes: number): void { self.appended(entryId, frameBytes); },
+      admit(frameBytes: number): void { self.admission.admit(frameBytes); },
+      onAppend(entryId: number, frameBytes: number): void { self.admission.appended(entryId, frameBytes); },
       onSync(): void { self.wakeDurable?.(); },
       beforeTruncate(info): boolean { return info.lastEntryId <= self.backlog.shipped; },
     };
@@ -182,39 +173,6 @@ export class JetStreamForwarder {
       lastEntryId: b.lastEntryId, inFlight: this.inflight.filter((f) => f.state === 'pending').length, reconnects: this.link.reconnects, errors: this.errors,
       connected: this.link.connected,
     };
-  }
-
-  private admit(frameBytes: number): void {
-    try {
-      this.checkAdmission(frameBytes);
-    } catch (err) {
-      this.admittedBytes = 0;
-      throw err;
-    }
-    if (this.admittedBytes === 0) queueMicrotask(() => { this.admittedBytes = 0; });
-    this.admittedBytes += frameBytes;
-  }
-
-  private checkAdmission(frameBytes: number): void {
-    if (this.link.maxMessage > 0 && frameBytes - FRAME_HEADER_SIZE + HEADER_ALLOWANCE > this.link.maxMessage) {
-      throw new JetStreamError('payload-too-large', `entry of ${frameBytes - FRAME_HEADER_SIZE} bytes cannot be shipped: the server takes messages up to ${this.link.maxMessage} bytes (payload + headers)`);
-    }
-    const limit = this.options.maxUnshippedBytes;
-    const unshipped = this.backlog.pendingBytes + this.admittedBytes;
-    if (unshipped + frameBytes <= limit) {
-      this.overflowing = false;
-    } else {
-      if (this.options.reject) throw new BackpressureError(unshipped, limit);
-      if (!this.overflowing) {
-        this.overflowing = true;
-        this.publish('overflow', { limit });
-      }
-    }
-  }
-
-  private appended(entryId: number, frameBytes: number): void {
-    this.admittedBytes = Math.max(0, this.admittedBytes - frameBytes);
-    this.backlog.appended(entryId, frameBytes);
   }
 
   /** Asks the stream where it stands and sets where shipping continues (resume-point.ts). */
@@ -444,15 +402,6 @@ export class JetStreamForwarder {
     if (!channels.jetstream.hasSubscribers) return;
     channels.jetstream.publish({ kind, stream: this.options.stream, subject: this.options.subject, ...extra, stats: this.stats() });
   }
-}
-
-/** Why start() refuses a cursor that keeps the window check's verdict. */
-function keptVerdictError(verdict: KeptVerdict, o: ResolvedForwarderOptions): JetStreamError {
-  const id = verdict.entryId;
-  if (verdict.reason === 'stream-subjects') {
-    return new JetStreamError('stream-subjects', `${o.cursorPath} says another publisher's message took the sequence of entry ${id} in stream ${o.stream}, and later entries of this log were stored behind it: the stream lacks entry ${id} for good, and counting from the stream would take it as shipped. Ship this log to a new stream (and move the cursor away)`);
-  }
-  return new JetStreamError('removed-unchecked', `${o.cursorPath} says another publish's message took the sequence of entry ${id} in stream ${o.stream} and was removed before its bytes could be compared: nothing in the stream can prove it held this entry: counting from the stream would take it as shipped. If nothing but this forwarder publishes on ${o.subject} (it was an earlier attempt of ours), move the cursor away to count it; otherwise ship this log to a new stream (and move the cursor away)`);
 }
 
 /** Creates a forwarder and starts it. */
