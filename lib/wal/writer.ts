@@ -8,6 +8,7 @@ import { PipelinedCommits } from './pipelined-commits';
 import { checkRecyclePath } from './recycle-pool';
 import { openWriterState, type OpenMode } from './writer-open';
 import type { WriterState } from './writer-state';
+import { WriterTimers } from './writer-timers';
 import type { WalWriterOptions } from './options';
 import { checkedDirectory } from '../directory/foreign';
 
@@ -56,9 +57,7 @@ export class WalWriter<E> {
   private sinceFlush = 0;
   private lifecycle: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  /** Re-armed after each sync (see markWhileIdle). */
-  private idleMark: NodeJS.Timeout | undefined;
+  private readonly timers: WriterTimers;
 
   private constructor(state: WriterState<E>) {
     this.state = state;
@@ -69,10 +68,7 @@ export class WalWriter<E> {
     this.everyN = opts.flush.everyN;
     this.manualFlush = opts.flush.everyN === 0 && opts.flush.intervalMs === 0;
     this.admission.refreshRoom();
-    if (opts.flush.intervalMs > 0) {
-      this.timer = setInterval(() => this.flushOnTimer(), opts.flush.intervalMs);
-      this.timer.unref();
-    }
+    this.timers = new WriterTimers(opts.flush.intervalMs, opts.idleMarkMs, () => this.flushOnTimer(), () => this.markWhileIdle());
   }
 
   /** Id of the last entry appended (0 when the log has none). */
@@ -221,7 +217,7 @@ export class WalWriter<E> {
     } finally {
       this.state.releaseEvents();
     }
-    this.armIdleMark();
+    this.timers.armIdleMark();
   }
 
   /** Makes every entry appended before the call durable, through the group-commit pipeline (off the event loop). */
@@ -289,7 +285,7 @@ export class WalWriter<E> {
     try {
       if (this.state.failure === undefined) this.checkNotPipelined('closeSync', 'close');
       this.lifecycle = 'closing';
-      this.stopTimer();
+      this.timers.stop();
       try {
         if (this.state.failure !== undefined) throw new PoisonedError(this.state.failure);
         this.inline.finish();
@@ -325,7 +321,7 @@ export class WalWriter<E> {
   }
 
   private async closeAsync(): Promise<void> {
-    this.stopTimer();
+    this.timers.stop();
     try {
       // Entries appended before close() are committed (or rejected by a failure), never left waiting.
       if (this.pipelined && this.state.failure === undefined) await this.pipeline.syncAll().catch(() => undefined);
@@ -341,7 +337,7 @@ export class WalWriter<E> {
   /** Closes the segment and releases the lock, whatever state the writer is in. */
   private release(): void {
     this.lifecycle = 'closed';
-    this.stopTimer();
+    this.timers.stop();
     let first: unknown;
     try {
       this.state.segment.close();
@@ -371,19 +367,7 @@ export class WalWriter<E> {
     this.pipelined = false;
     this.pipeline.leave();
     this.admission.refreshRoom();
-    this.armIdleMark();
-  }
-
-  /** One timer per writer, re-armed (refresh) rather than created per sync: the 1-producer round stays cheap. */
-  private armIdleMark(): void {
-    const delay = this.state.opts.idleMarkMs;
-    if (delay === 0) return;
-    if (this.idleMark !== undefined) {
-      this.idleMark.refresh();
-      return;
-    }
-    this.idleMark = setTimeout(() => this.markWhileIdle(), delay);
-    this.idleMark.unref();
+    this.timers.armIdleMark();
   }
 
   /**
@@ -405,7 +389,7 @@ export class WalWriter<E> {
   private checkUsable(): void {
     if (this.lifecycle !== 'open') throw new ClosedError('WalWriter');
     if (this.state.failure !== undefined) {
-      this.stopTimer();
+      this.timers.stop();
       throw new PoisonedError(this.state.failure);
     }
     this.state.checkHookGeneration();
@@ -439,22 +423,11 @@ export class WalWriter<E> {
 
   private flushOnTimer(): void {
     if (this.lifecycle !== 'open') return;
-    if (this.state.failure !== undefined) return this.stopTimer();
+    if (this.state.failure !== undefined) return this.timers.stop();
     try {
       this.flushBuffered();
     } catch {
       // The writer is poisoned and the poison channel has the error; the next call throws it.
-    }
-  }
-
-  private stopTimer(): void {
-    if (this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-    if (this.idleMark !== undefined) {
-      clearTimeout(this.idleMark);
-      this.idleMark = undefined;
     }
   }
 }

@@ -403,7 +403,7 @@ export class WalRun {
         this.writer = undefined;
         // The OS drops a dead process's lock and its timers; a writer has no API for dying, so reach in.
         (w as unknown as { state: { lock: DirectoryLock } }).state.lock.release();
-        (w as unknown as { stopTimer(): void }).stopTimer();
+        (w as unknown as { timers: { stop(): void } }).timers.stop();
         // ... and closes its descriptors; its commit threads die with it.
         this.commitThreads?.halt();
         this.dir.openHandles.closeAllOnExit();
