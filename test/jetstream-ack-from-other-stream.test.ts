@@ -5,7 +5,7 @@ import { JetStreamForwarder } from '../lib/jetstream/index';
 import { raw } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
 import { type NatsNode, tempDir, usingNatsServer } from './support/nats-server';
-import { createStream, until, withConnection } from './support/jetstream-stream';
+import { fiveShipped, until, withConnection } from './support/jetstream-stream';
 
 // A publish goes to a subject; whichever stream captures that subject stores it and names itself
 // in the acknowledgement. Our stream deleted while running and another created on our subject
@@ -23,16 +23,7 @@ describe('JetStream forwarder: an acknowledgement from another stream (real nats
   it('is not counted: the forwarder stops with stream-subjects naming both streams', async () => {
     const dir = new FsDirectory(tempDir('durability-jao-'));
     const subject = 'wal.ao1';
-    await createStream(server.url, { name: 'AO1', subjects: [subject] });
-    const f = new JetStreamForwarder({ dir, servers: server.url, stream: 'AO1', subject, maxRetryDelayMs: 100 });
-    stop.push(f);
-    const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
-    await f.start();
-    let fatal: unknown;
-    f.done.catch((err: unknown) => { fatal = err; });
-    for (let n = 1; n <= 5; n++) writer.append(enc(`ours ${n}`));
-    await writer.sync();
-    await until('5 shipped', () => f.stats().shippedEntryId === 5);
+    const { f, writer, stopped } = await fiveShipped(server.url, dir, 'AO1', subject, stop);
     await withConnection(server.url, async (nc) => {
       const jsm = await nc.jetstreamManager();
       await jsm.streams.delete('AO1');
@@ -41,9 +32,9 @@ describe('JetStream forwarder: an acknowledgement from another stream (real nats
     });
     writer.append(enc('ours 6'));
     await writer.sync();
-    await until('a fatal stop or entry 6 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 6);
+    await until('a fatal stop or entry 6 shipped', () => stopped.error !== undefined || f.stats().shippedEntryId >= 6);
     assert.equal(f.stats().shippedEntryId, 5, 'entry 6 counted as shipped to AO1, which does not exist');
-    assert.ok(fatal instanceof JetStreamError && fatal.reason === 'stream-subjects' && /AO2/.test(fatal.message), String(fatal));
+    assert.ok(stopped.error instanceof JetStreamError && stopped.error.reason === 'stream-subjects' && /AO2/.test(stopped.error.message), String(stopped.error));
     await writer.close();
   });
 });

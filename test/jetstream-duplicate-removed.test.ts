@@ -6,7 +6,7 @@ import { JetStreamForwarder } from '../lib/jetstream/index';
 import { raw } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
 import { type NatsNode, tempDir, usingNatsServer } from './support/nats-server';
-import { createStream, until, withConnection } from './support/jetstream-stream';
+import { fiveShipped, until, withConnection } from './support/jetstream-stream';
 
 // A duplicate acknowledgement at the sequence our entry expected says a message with our id was
 // stored there before this publish came: an earlier attempt of ours, or a stranger that used our
@@ -46,16 +46,7 @@ describe('JetStream forwarder: a duplicate of a message the stream no longer hol
       const dir = new FsDirectory(root);
       const stream = `DR${i}`;
       const subject = `wal.dr${i}`;
-      await createStream(server.url, { name: stream, subjects: [subject] });
-      const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 100 });
-      stop.push(f);
-      const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
-      await f.start();
-      let fatal: unknown;
-      f.done.catch((err: unknown) => { fatal = err; });
-      for (let n = 1; n <= 5; n++) writer.append(enc(`ours ${n}`));
-      await writer.sync();
-      await until('5 shipped', () => f.stats().shippedEntryId === 5);
+      const { f, writer, stopped } = await fiveShipped(server.url, dir, stream, subject, stop);
       await withConnection(server.url, async (nc) => {
         await nc.jetstream().publish(subject, enc('stranger 6'), { msgID: '6', expect: { lastSequence: 5 } });
       });
@@ -63,11 +54,11 @@ describe('JetStream forwarder: a duplicate of a message the stream no longer hol
       writer.append(enc('ours 6'));
       writer.append(enc('ours 7'));
       await writer.sync();
-      await until('a fatal stop or entry 6 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 6);
+      await until('a fatal stop or entry 6 shipped', () => stopped.error !== undefined || f.stats().shippedEntryId >= 6);
       const held = await heldPayloads(stream);
       assert.equal(f.stats().shippedEntryId, 5, `entry 6 counted as shipped; the stream holds ${held.join(' | ')}`);
       assert.ok(!held.includes('ours 6'));
-      assert.ok(fatal instanceof JetStreamError && fatal.reason === 'removed-unchecked', String(fatal));
+      assert.ok(stopped.error instanceof JetStreamError && stopped.error.reason === 'removed-unchecked', String(stopped.error));
       await f.stop();
       // Started again (a supervisor restarting the service) it has no duplicate to go by, and the
       // anchor or our entry 7 stored behind the removed message would count entry 6: the cursor

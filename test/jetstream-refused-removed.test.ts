@@ -5,7 +5,7 @@ import { JetStreamForwarder } from '../lib/jetstream/index';
 import { raw } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
 import { type NatsNode, tempDir, usingNatsServer } from './support/nats-server';
-import { createStream, until, withConnection } from './support/jetstream-stream';
+import { fiveShipped, until, withConnection } from './support/jetstream-stream';
 
 // A publish the sequence guard refused (the stream's last sequence was not the one it expected)
 // stored nothing, and tells that someone else's message took the sequence our entry expected.
@@ -30,24 +30,15 @@ describe('JetStream forwarder: a refused publish whose sequence holds a removed 
       const dir = new FsDirectory(tempDir('durability-jrr-'));
       const stream = `RR${i}`;
       const subject = `wal.rr${i}`;
-      await createStream(server.url, { name: stream, subjects: [subject] });
-      const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 100 });
-      stop.push(f);
-      const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
-      await f.start();
-      let fatal: unknown;
-      f.done.catch((err: unknown) => { fatal = err; });
-      for (let n = 1; n <= 5; n++) writer.append(enc(`ours ${n}`));
-      await writer.sync();
-      await until('5 shipped', () => f.stats().shippedEntryId === 5);
+      const { f, writer, stopped } = await fiveShipped(server.url, dir, stream, subject, stop);
       await withConnection(server.url, async (nc) => { await nc.jetstream().publish(subject, enc('stranger')); });
       await remove(stream);
       writer.append(enc('ours 6'));
       writer.append(enc('ours 7'));
       await writer.sync();
-      await until('a fatal stop or entry 6 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 6);
+      await until('a fatal stop or entry 6 shipped', () => stopped.error !== undefined || f.stats().shippedEntryId >= 6);
       assert.equal(f.stats().shippedEntryId, 5, 'entry 6 counted as shipped: the stream never held it');
-      assert.ok(fatal instanceof JetStreamError && fatal.reason === 'removed-unchecked' && /refused/.test(fatal.message), String(fatal));
+      assert.ok(stopped.error instanceof JetStreamError && stopped.error.reason === 'removed-unchecked' && /refused/.test(stopped.error.message), String(stopped.error));
       await f.stop();
       const again = new JetStreamForwarder({ dir, servers: server.url, stream, subject });
       stop.push(again);

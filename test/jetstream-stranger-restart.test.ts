@@ -6,7 +6,7 @@ import { JetStreamForwarder } from '../lib/jetstream/index';
 import { raw } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
 import { type NatsNode, tempDir, usingNatsServer } from './support/nats-server';
-import { createStream, readStream, until, withConnection } from './support/jetstream-stream';
+import { fiveShipped, readStream, until, withConnection } from './support/jetstream-stream';
 
 // A stranger's message at the sequence our entry 6 expected stops the forwarder (stream-subjects),
 // but our entry 7, sent in the same window, was stored behind it. Started again (a supervisor
@@ -33,22 +33,13 @@ describe('JetStream forwarder: started again after a stranger took our sequence 
       const dir = new FsDirectory(root);
       const stream = `SR${i}`;
       const subject = `wal.sr${i}`;
-      await createStream(server.url, { name: stream, subjects: [subject] });
-      const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 100 });
-      stop.push(f);
-      const writer = WalWriter.open(dir, { codec: raw, observer: f.observer });
-      await f.start();
-      let fatal: unknown;
-      f.done.catch((err: unknown) => { fatal = err; });
-      for (let n = 1; n <= 5; n++) writer.append(enc(`ours ${n}`));
-      await writer.sync();
-      await until('5 shipped', () => f.stats().shippedEntryId === 5);
+      const { f, writer, stopped } = await fiveShipped(server.url, dir, stream, subject, stop);
       await plant(subject);
       writer.append(enc('ours 6'));
       writer.append(enc('ours 7'));
       await writer.sync();
-      await until('a fatal stop or entry 6 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 6);
-      assert.ok(fatal instanceof JetStreamError && fatal.reason === 'stream-subjects' && fatal.name === 'JetStreamError', String(fatal));
+      await until('a fatal stop or entry 6 shipped', () => stopped.error !== undefined || f.stats().shippedEntryId >= 6);
+      assert.ok(stopped.error instanceof JetStreamError && stopped.error.reason === 'stream-subjects' && stopped.error.name === 'JetStreamError', String(stopped.error));
       await f.stop();
       const held = (await readStream(server.url, stream)).map((m) => Buffer.from(m.payload).toString());
       assert.ok(!held.includes('ours 6') && held.includes('ours 7'), held.join(' | '));

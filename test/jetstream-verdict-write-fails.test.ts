@@ -5,7 +5,7 @@ import { CURSOR_FILE, JetStreamForwarder } from '../lib/jetstream/index';
 import { raw } from '../lib/wal/codec';
 import { WalWriter } from '../lib/wal/writer';
 import { type NatsNode, tempDir, usingNatsServer } from './support/nats-server';
-import { createStream, until, withConnection } from './support/jetstream-stream';
+import { fiveShipped, until, withConnection } from './support/jetstream-stream';
 
 // The verdict a cursor keeps (removed-unchecked here) is all a later start has to go by. When
 // writing it fails once (ENOSPC for a moment), the forwarder's next cursor write, when it stops,
@@ -34,16 +34,7 @@ describe('JetStream forwarder: writing the verdict fails once (real nats-server)
     };
     const stream = 'VW';
     const subject = 'wal.vw';
-    await createStream(server.url, { name: stream, subjects: [subject] });
-    const f = new JetStreamForwarder({ dir, servers: server.url, stream, subject, maxRetryDelayMs: 100 });
-    stop.push(f);
-    const writer = WalWriter.open(new FsDirectory(root), { codec: raw, observer: f.observer });
-    await f.start();
-    let fatal: unknown;
-    f.done.catch((err: unknown) => { fatal = err; });
-    for (let n = 1; n <= 5; n++) writer.append(enc(`ours ${n}`));
-    await writer.sync();
-    await until('5 shipped', () => f.stats().shippedEntryId === 5);
+    const { f, writer, stopped } = await fiveShipped(server.url, dir, stream, subject, stop, new FsDirectory(root));
     await withConnection(server.url, async (nc) => {
       await nc.jetstream().publish(subject, enc('stranger 6'), { msgID: '6', expect: { lastSequence: 5 } });
       await (await nc.jetstreamManager()).streams.purge(stream);
@@ -51,8 +42,8 @@ describe('JetStream forwarder: writing the verdict fails once (real nats-server)
     writer.append(enc('ours 6'));
     writer.append(enc('ours 7'));
     await writer.sync();
-    await until('a fatal stop or entry 6 shipped', () => fatal !== undefined || f.stats().shippedEntryId >= 6);
-    assert.ok(fatal instanceof JetStreamError && fatal.reason === 'removed-unchecked', String(fatal));
+    await until('a fatal stop or entry 6 shipped', () => stopped.error !== undefined || f.stats().shippedEntryId >= 6);
+    assert.ok(stopped.error instanceof JetStreamError && stopped.error.reason === 'removed-unchecked', String(stopped.error));
     await f.stop();
     assert.equal(refusals, 1, 'the verdict was never written');
 

@@ -6,7 +6,7 @@ import { readCursor, type ForwarderCursor } from '../../lib/jetstream/cursor';
 import { JetStreamForwarder } from '../../lib/jetstream/forwarder';
 import { raw } from '../../lib/wal/codec';
 import { WalReader } from '../../lib/wal/reader';
-import type { WalWriter } from '../../lib/wal/writer';
+import { WalWriter } from '../../lib/wal/writer';
 
 export async function withConnection<T>(servers: string | string[], fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   const nc = await connect({ servers, timeout: 5000 });
@@ -122,4 +122,26 @@ export async function shipAndStop(
   await until(`${writer.lastEntryId} shipped`, () => f.stats().shippedEntryId === writer.lastEntryId);
   await f.stop();
   return readCursor(dir);
+}
+
+/** A forwarder on a fresh stream of its own and a writer on `dir`, five entries ('ours 1'..'ours 5') shipped; `stopped.error` is what its done rejected with. */
+export async function fiveShipped(
+  servers: string,
+  dir: Directory,
+  stream: string,
+  subject: string,
+  stop: JetStreamForwarder[],
+  writerDir: Directory = dir,
+): Promise<{ f: JetStreamForwarder; writer: WalWriter<Uint8Array>; stopped: { error: unknown } }> {
+  await createStream(servers, { name: stream, subjects: [subject] });
+  const f = new JetStreamForwarder({ dir, servers, stream, subject, maxRetryDelayMs: 100 });
+  stop.push(f);
+  const writer = WalWriter.open(writerDir, { codec: raw, observer: f.observer });
+  await f.start();
+  const stopped: { error: unknown } = { error: undefined };
+  f.done.catch((err: unknown) => { stopped.error = err; });
+  for (let n = 1; n <= 5; n++) writer.append(new TextEncoder().encode(`ours ${n}`));
+  await writer.sync();
+  await until('5 shipped', () => f.stats().shippedEntryId === 5);
+  return { f, writer, stopped };
 }
