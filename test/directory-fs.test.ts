@@ -10,7 +10,7 @@ import { availableBackends, defaultBackend, nativeBackend, tsBackend } from '../
 import { resetDiagnostics } from '../lib/diagnostics';
 import { FsDirectory } from '../lib/directory/fs';
 import { loadNative } from '../lib/native';
-import { IoError } from '../lib/errors';
+import { IoError, NotFoundError } from '../lib/errors';
 import { assertCode, bytes, directoryContract, text } from './directory-contract';
 import { collectEvents } from './support/diagnostics';
 import { overriding } from './support/overriding';
@@ -34,6 +34,17 @@ for (const backend of availableBackends()) {
       root = tempRoot();
     });
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it('mkdirp under a root that does not exist names the root (a mistyped path), not only the directory asked for', () => {
+      const missing = path.join(root, 'no-such-root');
+      const dir = new FsDirectory(missing, { backend });
+      assert.throws(() => dir.mkdirp('wal/sub'), (err: unknown) => {
+        assert.ok(err instanceof NotFoundError, String(err));
+        assert.match((err as Error).message, new RegExp(`root ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`));
+        return true;
+      });
+      assert.equal(fs.existsSync(missing), false, 'nothing created');
+    });
 
     it('uses the given backend for I/O and checksums; filePath is the OS path', () => {
       const dir = new FsDirectory(root, { backend });

@@ -223,6 +223,10 @@ export class FsDirectory implements Directory {
         } catch (err) {
           // Someone else made it between our stat and mkdir: synced below like any existing one.
           const mapped = toIoError(err);
+          // The root itself is missing (a mistyped path): say so, not that 'wal' is.
+          if (i === 1 && mapped instanceof IoError && mapped.errno === 'ENOENT' && statSync(this.root, { throwIfNoEntry: false }) === undefined) {
+            throw new NotFoundError(dir, `the directory's root ${this.root} does not exist`);
+          }
           if (!(mapped instanceof IoError && mapped.errno === 'EEXIST')) throw mapError(mapped, dir);
         }
       }
