@@ -1,9 +1,9 @@
-import { closeSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding } from '../binding';
 import { elfTruncation } from './elf-extent';
 import { elfTargetMismatch } from './elf-target';
-import { packageRoot } from './package-root';
+import { packageRoot, packageVersion } from './package-root';
 import { prebuildChecksumMismatch } from './prebuild-checksum';
 
 // Finds the native core. Order: DURABILITY_NATIVE_PATH (an explicit file, for bundlers and for
@@ -23,15 +23,6 @@ export interface NativeLoad {
   readonly path: string | undefined;
   /** One line per candidate that was tried and failed, for the fallback warning. */
   readonly attempts: readonly string[];
-}
-
-/** The package's version, or undefined when its package.json is not where dist/ expects it (a bundler moved dist/). */
-function packageVersion(): string | undefined {
-  try {
-    return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
 }
 
 export function isMusl(): boolean {

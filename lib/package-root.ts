@@ -12,6 +12,15 @@ export function packageRoot(): string {
   return root;
 }
 
+/** The package's version, or undefined when its package.json is not where dist/ expects it (a bundler moved dist/). */
+export function packageVersion(): string | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
 function findPackageRoot(start: string): string {
   for (let dir = start; ; ) {
     const manifest = path.join(dir, 'package.json');

@@ -346,6 +346,22 @@ describe('durability CLI', () => {
     assert.equal(JSON.parse(d.out).entryId, ENTRIES);
   });
 
+  it('--version (and -V, version) prints the package version and the backend this machine gets, and why', () => {
+    const version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+    for (const flag of ['--version', '-V', 'version']) {
+      const r = spawned([flag]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out.split('\n')[0], `durability ${version}`);
+      assert.match(r.out, /^backend: (native core \S+\.node|pure TypeScript \(no native core loads: .+\))$/m);
+    }
+    assert.match(spawned(['--version'], { DURABILITY_BACKEND: 'ts' }).out, /^backend: pure TypeScript \(DURABILITY_BACKEND=ts\)$/m);
+    const missing = spawned(['--version'], { DURABILITY_NATIVE_PATH: path.join(tmp, 'no-such.node'), DURABILITY_BACKEND: '' });
+    assert.match(missing.out, /backend: (native core .*prebuilds|pure TypeScript \(no native core loads: .*no-such\.node: not found)/);
+    const bad = spawned(['--version'], { DURABILITY_BACKEND: 'bogus' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /^durability: DURABILITY_INVALID_ARGUMENT: DURABILITY_BACKEND must be 'native' or 'ts'/);
+  });
+
   it('help lists every command and exits 0', () => {
     const r = spawned(['--help']);
     assert.equal(r.code, 0);

@@ -7,6 +7,9 @@ import { CliError, EXIT_DAMAGED, EXIT_OK, EXIT_USAGE, errorLine, isBrokenPipe, l
 import { repair, usage as repairUsage } from './repair';
 import { verify, usage as verifyUsage } from './verify';
 import { CorruptionError, DecodeError, LockedError, NotRegularFileError } from '../errors';
+import { defaultBackend, nativeBackend, nativeLoadAttempts } from '../backend/select';
+import { loadNative } from '../native';
+import { packageVersion } from '../package-root';
 
 // `durability <command> ...`: one file per command; this one only dispatches and turns
 // failures into an exit code and one line on stderr.
@@ -23,8 +26,19 @@ const commands: Record<string, { run: Command; usage: string }> = {
 };
 
 function help(): string {
-  return `usage: durability <command> [options]\n\n${Object.values(commands).map((c) => c.usage).join('\n\n')}\n\n` +
+  return `usage: durability <command> [options]\n       durability --version\n\n${Object.values(commands).map((c) => c.usage).join('\n\n')}\n\n` +
     'Exit codes: 0 ok or clean, 1 damaged or refused, 2 usage or environment error.';
+}
+
+/** The package's version, then which backend FsDirectory takes here and why: what a bug report needs first. */
+function version(): string {
+  const name = defaultBackend().name;
+  const backend = name === 'native'
+    ? `native core ${loadNative().path ?? ''}`
+    : nativeBackend() === undefined
+      ? `pure TypeScript (no native core loads: ${nativeLoadAttempts().join('; ')})`
+      : 'pure TypeScript (DURABILITY_BACKEND=ts)';
+  return `durability ${packageVersion() ?? 'unknown'}\nbackend: ${backend}`;
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -32,6 +46,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     line(name === undefined ? io.stderr : io.stdout, help());
     return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    try {
+      line(io.stdout, version());
+      return 0;
+    } catch (err) {
+      line(io.stderr, `durability: ${errorLine(err)}`);
+      return EXIT_USAGE;
+    }
   }
   const command = commands[name];
   if (command === undefined) {
