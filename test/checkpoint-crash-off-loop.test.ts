@@ -4,7 +4,7 @@ import type { Directory } from '../lib/directory/directory';
 import { SimulatedDirectory, type CrashMode } from '../lib/directory/simulated';
 import { recover, type RecoveredLog } from '../lib/recover';
 import { jsonCodec } from '../lib/wal/codec';
-import { overriding } from './support/overriding';
+import { withAsyncForms } from './support/async-forms';
 
 // test/checkpoint-crash.test.ts cuts power after every operation of a publish on a directory
 // without the async forms, with nothing else running. Here the directory has them (each step
@@ -18,24 +18,6 @@ type State = { count: number; sum: number };
 const apply = (s: State, r: { payload: Op }): State => ({ count: s.count + 1, sum: s.sum + r.payload.n });
 const stateAt = (count: number): State => ({ count, sum: (count * (count - 1)) / 2 });
 const MODES: CrashMode[] = ['dropAll', 'keepPrefix', 'tear', 'reorder'];
-
-/** `sim` with the async forms FsDirectory has, each running its synchronous steps after the event loop turned. */
-function withAsyncForms(sim: SimulatedDirectory): Directory {
-  return overriding<Directory>(sim, {
-    atomicWriteAsync: async (path: string, data: Uint8Array) => {
-      await tick();
-      sim.atomicWrite(path, data);
-    },
-    deleteNoSyncAsync: async (path: string) => {
-      await tick();
-      sim.deleteNoSync(path);
-    },
-    syncDirAsync: async (path: string) => {
-      await tick();
-      sim.syncDir(path);
-    },
-  });
-}
 
 function open(dir: Directory, retain: number): Promise<RecoveredLog<State, Op>> {
   return recover({

@@ -20,6 +20,7 @@ import { jsonCodec } from '../lib/wal/codec';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import type { RecoverWriterOptions } from '../lib/recover';
+import { withAsyncForms } from './support/async-forms';
 import { overriding } from './support/overriding';
 
 type Op = { n: number };
@@ -179,24 +180,6 @@ describe('a checkpoint recycles the segments it truncates', () => {
     await again.close();
   });
 });
-
-/** `sim` with the async forms FsDirectory has, each running its synchronous steps after the event loop turned. */
-function withAsyncForms(sim: SimulatedDirectory): Directory {
-  return overriding<Directory>(sim, {
-    atomicWriteAsync: async (p: string, data: Uint8Array) => {
-      await tick();
-      sim.atomicWrite(p, data);
-    },
-    deleteNoSyncAsync: async (p: string) => {
-      await tick();
-      sim.deleteNoSync(p);
-    },
-    syncDirAsync: async (p: string) => {
-      await tick();
-      sim.syncDir(p);
-    },
-  });
-}
 
 interface Run {
   readonly sim: SimulatedDirectory;
