@@ -86,7 +86,7 @@ describe('a live log whose final segment is a recycled file', () => {
 
 /** Three segments of 500-byte entries appended and synced, the first recycled: the next segment reuses its file. */
 function onRecycledNext(dir: SimulatedDirectory): { w: WalWriter<Uint8Array>; into: number } {
-  const w = WalWriter.create<Uint8Array>(dir, { codec: raw, maxSegmentSize: 4096, recycleCapacity: 1, flushPolicy: 'perAppend' });
+  const w = WalWriter.create<Uint8Array>(dir, { codec: raw, maxSegmentSize: 16384, recycleCapacity: 1, flushPolicy: 'perAppend' });
   while (w.currentSegmentId < 3) {
     w.append(small);
     w.syncSync();
@@ -113,15 +113,24 @@ function appendUntilThrown(w: WalWriter<Uint8Array>): number {
 
 describe('an append into a recycled file cut by a power cut between its two writes (SimulatedDirectory)', () => {
   it('leaves no frame of the append that threw: the zeros over the stale tail go before the frame, not after it', () => {
-    // A dry run finds the first write into the recycled file; the run proper loses power right after it.
+    // A dry run finds the first append into the recycled file that writes twice (zeros over the
+    // stale tail, then its frame; the zeros behind the new header cover the first appends); the
+    // run proper loses power right after the first of the two writes.
     const dry = new SimulatedDirectory({ seed: 5 });
     const first = onRecycledNext(dry);
     let firstWrite = -1;
+    let previous: { index: number; op: string } | undefined;
     dry.onOperation = (e) => {
-      if (firstWrite < 0 && e.op === 'write' && e.path === segmentPath(first.into)) firstWrite = e.index;
+      if (e.path !== segmentPath(first.into)) return;
+      if (firstWrite < 0 && e.op === 'write' && previous?.op === 'write') firstWrite = previous.index;
+      previous = e;
     };
     appendUntilEntersSegment(first.w, first.into);
-    assert.ok(firstWrite > 0);
+    while (firstWrite < 0 && first.w.currentSegmentId === first.into) {
+      first.w.append(small);
+      first.w.syncSync();
+    }
+    assert.ok(firstWrite > 0, 'an append into the recycled file wrote zeros before its frame');
     for (const mode of ['keepPrefix', 'tear', 'reorder'] as const) {
       for (let seed = 1; seed <= 10; seed++) {
         const dir = new SimulatedDirectory({ seed: 5 });

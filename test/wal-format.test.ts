@@ -107,7 +107,7 @@ describe('wal format: segment header', () => {
     corruption(() => decodeSegmentHeader(flipped, 'f', reference), 28, /CRC mismatch/);
     corruption(() => decodeSegmentHeader(resealed((b) => { b[4] = 3; }), 'f', reference), 4, /unsupported format version 3/);
     assert.equal(decodeSegmentHeader(resealed((b) => { b[4] = 1; }), 'f', reference).version, 1, 'v1 headers still read');
-    corruption(() => decodeSegmentHeader(resealed((b) => { b[6] = 1; }), 'f', reference), 6, /flags/);
+    corruption(() => decodeSegmentHeader(resealed((b) => { b[6] = 2; }), 'f', reference), 6, /flags/);
     corruption(() => decodeSegmentHeader(good, 'f', reference, 4), 8, /segment id mismatch/);
     assert.throws(() => decodeSegmentHeader(flipped, 'wal/x.wal', reference), (e: unknown) => e instanceof CorruptionError && e.file === 'wal/x.wal');
   });

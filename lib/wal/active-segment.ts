@@ -3,7 +3,7 @@ import { channels } from '../diagnostics';
 import type { CommitPlan, WritableFile } from '../directory/directory';
 import { UnsettledCommits } from '../directory/unsettled-commits';
 import { ClosedError, InvalidStateError } from '../errors';
-import { FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE } from './format';
+import { FRAME_HEADER_SIZE, FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE } from './format';
 
 // The segment the writer appends to. Writes are positioned (writeAt at our own `position`), not
 // at the file's append offset: a recycled file is longer than what we have written into it, and
@@ -24,6 +24,8 @@ export class ActiveSegment {
   frameCount: number;
   /** Whether writes carry sync marks (format v2; a resumed v1 segment stays v1, without them). */
   readonly marks: boolean;
+  /** Its header has FLAG_EARLIER_LIFE: it may go into a recycled file (a planned one only does if so). */
+  readonly earlierLife: boolean;
   /** Largest watermark a sync mark of this segment carries (SEGMENT_HEADER_SIZE: none yet). */
   markedTo = SEGMENT_HEADER_SIZE;
   /**
@@ -54,7 +56,7 @@ export class ActiveSegment {
 
   constructor(fields: {
     segmentId: number; path: string; salt: number; firstEntryId: number; syncWindow: number; createdAt: number;
-    file: WritableFile | undefined; position: number; synced: number; frameCount: number; version: number;
+    file: WritableFile | undefined; position: number; synced: number; frameCount: number; version: number; earlierLife?: boolean;
   }) {
     this.segmentId = fields.segmentId;
     this.path = fields.path;
@@ -67,6 +69,7 @@ export class ActiveSegment {
     this.synced = fields.synced;
     this.frameCount = fields.frameCount;
     this.marks = fields.version >= MARKS_VERSION;
+    this.earlierLife = fields.earlierLife === true;
   }
 
   /**
@@ -94,10 +97,19 @@ export class ActiveSegment {
     this.position += bytes.length;
   }
 
-  /** This segment's file is a recycled one: nothing past the header is zeros yet (see staleEnd). */
-  overwritesStaleBytes(): void {
+  /** This segment's file is a recycled one: nothing past `zeroedTo` (the zeros behind its new header) is zeros yet (see staleEnd). */
+  overwritesStaleBytes(zeroedTo: number): void {
     this.staleEnd = this.handle().size();
-    this.spanEnd = SEGMENT_HEADER_SIZE;
+    this.spanEnd = zeroedTo;
+  }
+
+  /**
+   * How many zeros must follow a write ending at `end`: a frame header's worth while an earlier
+   * life's bytes lie ahead (a reader tells them from a torn write by the zeros in front of them,
+   * docs/FORMAT.md), else none (past the zeros is the end of the file or preallocated space).
+   */
+  private zerosAfter(end: number): number {
+    return end < this.staleEnd ? FRAME_HEADER_SIZE : 0;
   }
 
   /**
@@ -111,7 +123,7 @@ export class ActiveSegment {
    * behind an append that threw.
    */
   private zeroStaleAhead(file: WritableFile, end: number): void {
-    if (this.spanEnd === undefined || end <= this.spanEnd || this.spanEnd >= this.staleEnd) return;
+    if (this.spanEnd === undefined || end + this.zerosAfter(end) <= this.spanEnd || this.spanEnd >= this.staleEnd) return;
     const to = Math.min(this.staleEnd, end + INLINE_ZERO_AHEAD);
     let at = end;
     for (const chunk of zeros(end, to)) {
@@ -151,7 +163,7 @@ export class ActiveSegment {
   zeroAhead(end: number, limit: number): Uint8Array[] {
     if (this.zerosSkipped) return [];
     this.spanEnd ??= this.handle().size();
-    if (end <= this.spanEnd) return [];
+    if (end + this.zerosAfter(end) <= this.spanEnd) return [];
     const to = Math.min(limit, end + INLINE_ZERO_AHEAD);
     if (to <= end) return [];
     this.spanEnd = to;

@@ -21,6 +21,14 @@ export const WAL_DIR = 'wal';
 export const LOCK_FILE = 'wal/LOCK';
 export const SEGMENT_SUFFIX = '.wal';
 
+/**
+ * Header flag: the file had an earlier life (a recycled segment), so bytes of that life may lie
+ * past the zeros the writer keeps ahead of the log (docs/FORMAT.md, "Telling a torn tail from
+ * damage"). v2 only; a reader that knows no flags refuses the segment rather than misread it.
+ */
+export const FLAG_EARLIER_LIFE = 0x0001;
+const KNOWN_FLAGS = FLAG_EARLIER_LIFE;
+
 /** "DWAL" as the little-endian u32 at offset 0. */
 export const SEGMENT_MAGIC = 0x4c415744;
 const TWO_32 = 0x1_0000_0000;
@@ -62,6 +70,8 @@ export interface SegmentHeader {
   syncWindow: number;
   /** The unmasked header CRC; seeds every frame CRC of the segment. */
   salt: number;
+  /** FLAG_EARLIER_LIFE: a recycled file, whose earlier life's bytes may follow the zeros past the log. */
+  earlierLife: boolean;
 }
 
 export interface SegmentHeaderFields {
@@ -70,6 +80,8 @@ export interface SegmentHeaderFields {
   syncWindow: number;
   /** FORMAT_VERSION unless given (the test vectors of v1 files pass 1). */
   version?: number;
+  /** Sets FLAG_EARLIER_LIFE (v2 only): the segment goes into a recycled file. */
+  earlierLife?: boolean;
 }
 
 export function encodeSegmentHeader(fields: SegmentHeaderFields, checksum: Checksummer): { bytes: Uint8Array; header: SegmentHeader } {
@@ -79,15 +91,18 @@ export function encodeSegmentHeader(fields: SegmentHeaderFields, checksum: Check
   if (!Number.isInteger(w) || w < 1 || w > 0xffff_ffff) throw new InvalidArgumentError(`sync window must be in 1..2^32-1 bytes, got ${w}`);
   const version = fields.version ?? FORMAT_VERSION;
   if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_V1) throw new InvalidArgumentError(`unknown format version ${version}`);
+  const earlierLife = fields.earlierLife === true;
+  if (earlierLife && version !== FORMAT_VERSION) throw new InvalidArgumentError(`format version ${version} has no header flags`);
   const bytes = new Uint8Array(SEGMENT_HEADER_SIZE);
   writeU32(bytes, 0, SEGMENT_MAGIC);
-  bytes[4] = version; // u16 version, u16 flags = 0
+  bytes[4] = version; // u16 version
+  bytes[6] = earlierLife ? FLAG_EARLIER_LIFE : 0; // u16 flags
   writeU64(bytes, 8, fields.segmentId);
   writeU64(bytes, 16, fields.firstEntryId);
   writeU32(bytes, 24, w);
   const salt = checksum.crc32c(bytes.subarray(0, 28), 0);
   writeU32(bytes, 28, maskCrc(salt));
-  return { bytes, header: { version, segmentId: fields.segmentId, firstEntryId: fields.firstEntryId, syncWindow: w, salt } };
+  return { bytes, header: { version, segmentId: fields.segmentId, firstEntryId: fields.firstEntryId, syncWindow: w, salt, earlierLife } };
 }
 
 /**
@@ -114,14 +129,16 @@ export function checkSegmentHeader(bytes: Uint8Array, checksum: Checksummer, exp
     return bad(4, `unsupported format version ${version} (this reader knows ${FORMAT_VERSION_V1} and ${FORMAT_VERSION})`);
   }
   const flags = bytes[6] | (bytes[7] << 8);
-  if (flags !== 0) return bad(6, `nonzero header flags 0x${flags.toString(16)}`);
+  if ((flags & ~KNOWN_FLAGS) !== 0 || (flags !== 0 && version !== FORMAT_VERSION)) {
+    return bad(6, `unknown header flags 0x${flags.toString(16)} for format version ${version}`);
+  }
   const segmentId = readU64(bytes, 8);
   const firstEntryId = readU64(bytes, 16);
   const syncWindow = readU32(bytes, 24);
   if (segmentId < 1) return bad(8, 'segment id out of range');
   if (firstEntryId < 1) return bad(16, 'first entry id out of range');
   if (syncWindow < 1) return bad(24, 'sync window is zero');
-  const header = { version, segmentId, firstEntryId, syncWindow, salt };
+  const header = { version, segmentId, firstEntryId, syncWindow, salt, earlierLife: (flags & FLAG_EARLIER_LIFE) !== 0 };
   if (expectedSegmentId !== undefined && segmentId !== expectedSegmentId) {
     return bad(8, `segment id mismatch: header says ${segmentId}, file name says ${expectedSegmentId}`, header);
   }

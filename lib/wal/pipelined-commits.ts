@@ -164,6 +164,7 @@ export class PipelinedCommits<E> implements CommitExecutor {
     // ending batch closes `old` when it commits, which the writer would then go on appending to.
     const next = planSegment({
       segmentId: old.segmentId + 1, firstEntryId: state.next, syncWindow: state.opts.syncWindow, createdAt: state.opts.clock(), preallocate: 0,
+      earlierLife: state.pool.size > 0,
     }, state.checksum);
     this.cut({ endsSegment: true });
     state.segment = next;

@@ -69,13 +69,16 @@ export function resumeTail(
   }
 
   const header = scan.header;
-  if (scan.tail === 'torn') quarantineBeforeCut(dir, final.path, scan.validEnd, header.salt, scan.lastEntryId + 1);
+  // An earlier life's bytes past the log ('stale') are cut like a torn tail (and searched for
+  // frames of this life first, as a crash that lost one batch and kept the next leaves them).
+  const cut = scan.tail !== 'clean';
+  if (cut) quarantineBeforeCut(dir, final.path, scan.validEnd, header.salt, scan.lastEntryId + 1);
   const file = dir.openAppend(final.path);
   try {
     refuseUnreadBytes(file.size(), scan.fileSize, final.path);
     // Cut even at the current size: a failed fdatasync may also have lost a truncation that
     // the page cache shows as done (an earlier attempt's cut, or a poisoned writer's).
-    file.truncate(scan.tail === 'torn' ? scan.validEnd : scan.fileSize);
+    file.truncate(cut ? scan.validEnd : scan.fileSize);
     // Version 1: rule B leaves at most W unsynced bytes, except one frame written alone right after
     // a sync, which may be longer than W: from its start then.
     const unvouched = header.version >= FORMAT_VERSION ? scan.watermark : Math.min(scan.validEnd - header.syncWindow, scan.lastFrameAt);
@@ -92,6 +95,7 @@ export function resumeTail(
     segmentId: final.segmentId, path: final.path, salt: scan.header.salt, firstEntryId: scan.header.firstEntryId,
     syncWindow: scan.header.syncWindow, createdAt: options.now, file,
     position: scan.validEnd, synced: scan.validEnd, frameCount: scan.frameCount, version: scan.header.version,
+    earlierLife: scan.header.earlierLife,
   });
   return {
     segment, nextEntryId: scan.lastEntryId + 1, repaired: scan.tail === 'torn' ? 'tail' : 'none', created: false, preallocationFailed: false,

@@ -95,17 +95,18 @@ export function createSegment(dir: Directory, spec: NewSegment, checksum: Checks
 
 /**
  * Turns a recycled file into segment `spec.segmentId`: the new header (new salt, so the old
- * frames behind it can never validate) is written and fdatasynced while the file still has its
+ * frames behind it can never validate; FLAG_EARLIER_LIFE, so a reader knows they may follow the
+ * zeros past the log) is written with zeros after it and fdatasynced while the file still has its
  * recycle name, and only then is it renamed into place (rename + directory fsync). A crash at any
  * point leaves either a recycle file the reader ignores or a segment with a valid header.
  */
 export function reuseSegment(dir: Directory, recyclePath: string, spec: NewSegment, checksum: Checksummer): ActiveSegment {
   const path = segmentPath(spec.segmentId);
-  const { bytes, header } = encodeSegmentHeader(spec, checksum);
-  installRecycled(dir, recyclePath, bytes, path);
-  const segment = segmentFor(spec, path, header.salt, dir.openAppend(path));
+  const { bytes, header } = encodeSegmentHeader({ ...spec, earlierLife: true }, checksum);
+  const zeroedTo = installRecycled(dir, recyclePath, bytes, path);
+  const segment = segmentFor(spec, path, header.salt, dir.openAppend(path), true);
   try {
-    segment.overwritesStaleBytes();
+    segment.overwritesStaleBytes(zeroedTo);
   } catch (err) {
     cleanUpAfterFailure(() => segment.close());
     throw err;
@@ -113,11 +114,32 @@ export function reuseSegment(dir: Directory, recyclePath: string, spec: NewSegme
   return segment;
 }
 
-/** The crash-safe order of reuse: header written and synced under the recycle name, then renamed to `path`. */
-function installRecycled(dir: Directory, recyclePath: string, header: Uint8Array, path: string): void {
+/**
+ * Zeros written behind a recycled file's new header, before it becomes a segment: until the first
+ * frames (and the zeros the writer keeps ahead of them) are written, what follows the header is
+ * an earlier life's bytes, which a reader tells from a torn write only by the zeros in front of
+ * them (docs/FORMAT.md). One page; never past the file's end, so they overwrite blocks it owns.
+ */
+const ZEROS_BEHIND_HEADER = 4096;
+
+function zerosBehindHeader(fileSize: number): Uint8Array[] {
+  const n = Math.min(ZEROS_BEHIND_HEADER, fileSize - SEGMENT_HEADER_SIZE);
+  return n > 0 ? [new Uint8Array(n)] : [];
+}
+
+/**
+ * The crash-safe order of reuse: header and its zeros written and synced under the recycle name,
+ * then renamed to `path`. Returns the end of those zeros.
+ */
+function installRecycled(dir: Directory, recyclePath: string, header: Uint8Array, path: string): number {
   const staged = dir.openAppend(recyclePath);
+  let zeroedTo = SEGMENT_HEADER_SIZE;
   try {
     staged.writeAt(header, 0);
+    for (const chunk of zerosBehindHeader(staged.size())) {
+      staged.writeAt(chunk, zeroedTo);
+      zeroedTo += chunk.length;
+    }
     staged.sync();
   } catch (err) {
     cleanUpAfterFailure(() => staged.close());
@@ -125,12 +147,13 @@ function installRecycled(dir: Directory, recyclePath: string, header: Uint8Array
   }
   staged.close();
   dir.atomicRename(recyclePath, path);
+  return zeroedTo;
 }
 
-function segmentFor(spec: NewSegment, path: string, salt: number, file: WritableFile): ActiveSegment {
+function segmentFor(spec: NewSegment, path: string, salt: number, file: WritableFile, earlierLife = false): ActiveSegment {
   return new ActiveSegment({
     segmentId: spec.segmentId, path, salt, firstEntryId: spec.firstEntryId, syncWindow: spec.syncWindow,
-    createdAt: spec.createdAt, file, position: SEGMENT_HEADER_SIZE, synced: SEGMENT_HEADER_SIZE, frameCount: 0, version: MARKS_VERSION,
+    createdAt: spec.createdAt, file, position: SEGMENT_HEADER_SIZE, synced: SEGMENT_HEADER_SIZE, frameCount: 0, version: MARKS_VERSION, earlierLife,
   });
 }
 
@@ -146,12 +169,12 @@ function segmentFor(spec: NewSegment, path: string, salt: number, file: Writable
  * reported durable before the frames' commit completed. A recycled file gets its header written
  * and synced before it is renamed into place (installPlannedRecycled), so its first commit is frames only.
  */
-export function planSegment(spec: NewSegment, checksum: Checksummer): ActiveSegment {
+export function planSegment(spec: NewSegment & { earlierLife?: boolean }, checksum: Checksummer): ActiveSegment {
   const { bytes, header } = encodeSegmentHeader(spec, checksum);
   const segment = new ActiveSegment({
     segmentId: spec.segmentId, path: segmentPath(spec.segmentId), salt: header.salt, firstEntryId: spec.firstEntryId,
     syncWindow: spec.syncWindow, createdAt: spec.createdAt, file: undefined, position: SEGMENT_HEADER_SIZE, synced: 0, frameCount: 0,
-    version: MARKS_VERSION,
+    version: MARKS_VERSION, earlierLife: header.earlierLife,
   });
   segment.pendingHeader = bytes;
   return segment;
@@ -189,8 +212,11 @@ export async function installPlannedRecycled(dir: Directory, recyclePath: string
   const header = segment.pendingHeader;
   if (header === undefined) throw new InvalidStateError(`segment ${segment.path} is not planned`);
   const staged = dir.openAppend(recyclePath);
+  let zeroedTo = SEGMENT_HEADER_SIZE;
   try {
-    await staged.commitAsync({ chunks: [header], position: 0 });
+    const zeros = zerosBehindHeader(staged.size());
+    await staged.commitAsync({ chunks: [header, ...zeros], position: 0 });
+    for (const chunk of zeros) zeroedTo += chunk.length;
   } catch (err) {
     cleanUpAfterFailure(() => staged.close());
     throw err;
@@ -199,7 +225,7 @@ export async function installPlannedRecycled(dir: Directory, recyclePath: string
   dir.renameNoSync(recyclePath, segment.path);
   await dir.syncDirAsync(parentOf(segment.path));
   segment.attach(dir.openAppend(segment.path));
-  segment.overwritesStaleBytes();
+  segment.overwritesStaleBytes(zeroedTo);
   segment.pendingHeader = undefined;
   segment.synced = SEGMENT_HEADER_SIZE;
 }

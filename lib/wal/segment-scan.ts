@@ -25,6 +25,8 @@ import { openReadChecked } from '../directory/checked-answers';
 
 export type ScanMode = 'strict' | 'bestEffortTail';
 
+export type SegmentTail = 'clean' | 'torn' | 'stale';
+
 export interface SegmentScan {
   segmentId: number;
   path: string;
@@ -37,7 +39,13 @@ export interface SegmentScan {
   /** Byte offset just past the last good frame (32 if none; 0 if the header is torn). */
   validEnd: number;
   fileSize: number;
-  tail: 'clean' | 'torn';
+  /**
+   * How the bytes past validEnd read: nothing or zeros ('clean'); a torn write ('torn'); zeros,
+   * then bytes of the file's earlier life ('stale': a recycled final segment, FLAG_EARLIER_LIFE,
+   * read as it is being written or after its writer was killed: an end in both modes, which a
+   * resuming writer cuts like a torn tail).
+   */
+  tail: SegmentTail;
   /** Largest watermark of a good sync mark (SEGMENT_HEADER_SIZE when none: v1, or no mark yet). */
   watermark: number;
   /** Where the last good entry frame starts (SEGMENT_HEADER_SIZE when none). */
@@ -104,7 +112,7 @@ export class SegmentScanner extends ScanWindow {
   private nextId: number;
   private frameCount = 0;
   private validEnd = 0;
-  private tail: 'clean' | 'torn' = 'clean';
+  private tail: SegmentTail = 'clean';
   private done = false;
 
   private payloadStart = 0;
@@ -371,7 +379,8 @@ export class SegmentScanner extends ScanWindow {
     }
     this.zeroScanAt = -1;
     if (r === ZEROS_TO_END) return this.end();
-    if (r === NONZERO) this.bad(this.zeroHeaderAt, 'zero frame header followed by nonzero bytes');
+    // In a recycled file the writer keeps zeros between the log and its earlier life's bytes.
+    if (r === NONZERO) this.bad(this.zeroHeaderAt, 'zero frame header followed by nonzero bytes', this.header!.earlierLife);
   }
 
   private end(): void {
@@ -381,10 +390,11 @@ export class SegmentScanner extends ScanWindow {
   /**
    * A frame failed at `offset`. Non-final segment: damage. Final segment: damage if a witness
    * vouches for it (v2: a later sync mark; v1: a frame ending beyond offset + W), else a torn
-   * tail (an error in strict mode). The search may
-   * read the rest of the file: with a pacer it runs in steps, resumed by fill().
+   * tail (an error in strict mode), or, for zeros then nonzero bytes in a recycled file
+   * (`earlierLife`), the end of this life's bytes. The search may read the rest of the file:
+   * with a pacer it runs in steps, resumed by fill().
    */
-  private bad(offset: number, reason: string): void {
+  private bad(offset: number, reason: string, earlierLife = false): void {
     this.batchIndex = this.batchCount = 0;
     this.done = true;
     refuseIfRecycled(this.file, this.path, this.segmentId, this.nextId, this.checksum);
@@ -398,7 +408,7 @@ export class SegmentScanner extends ScanWindow {
       from: offset + 1, endBeyond: this.marks ? Infinity : offset + this.header!.syncWindow, markAbove: this.marks ? offset : undefined,
       salts: [this.header!.salt], idMin: lastGood + 1, idBase: offset,
     });
-    this.startSearch(spec, (found) => this.judgeBad(offset, reason, found));
+    this.startSearch(spec, (found) => this.judgeBad(offset, reason, found, earlierLife));
   }
 
   /**
@@ -420,7 +430,7 @@ export class SegmentScanner extends ScanWindow {
     conclude(found);
   }
 
-  private judgeBad(offset: number, reason: string, found: number): void {
+  private judgeBad(offset: number, reason: string, found: number, earlierLife: boolean): void {
     if (found === SEARCH_UNDECIDED) throw new CorruptionError(this.path, offset, `${reason}; could not rule out damage within the search budget`);
     if (found >= 0) {
       const proof = this.marks
@@ -428,9 +438,16 @@ export class SegmentScanner extends ScanWindow {
         : `the valid frame at offset ${found} ends more than the sync window (${this.header!.syncWindow} bytes) past it, so these bytes had been synced`;
       throw new CorruptionError(this.path, offset, `${reason}; ${proof}: damage, not a torn write`);
     }
+    this.validEnd = offset;
+    // No sync mark of this life vouches for what lies past the zeros: the writer put them there
+    // in front of the earlier life's bytes, or a crash left a write of this life beyond a lost
+    // one, never synced either way; a resuming writer cuts both (and quarantines frames of this life).
+    if (earlierLife) {
+      this.tail = 'stale';
+      return;
+    }
     if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
     this.tail = 'torn';
-    this.validEnd = offset;
   }
 
   private searchSpec(q: Omit<FrameSearch, 'layout' | 'file' | 'fileSize' | 'checksum' | 'budget'>): FrameSearch {

@@ -132,7 +132,9 @@ export class WriterState<E> {
    */
   createPlanned(segment: ActiveSegment): Promise<void> | undefined {
     const announce = (): void => this.rotated(segment.segmentId - 1, segment.segmentId, segment.firstEntryId);
-    const recycled = this.pool.take(segment.segmentId);
+    // Only a segment planned with FLAG_EARLIER_LIFE goes into a recycled file: its header, hence
+    // its salt, was fixed when it was planned (one planned so but given a new file is harmless).
+    const recycled = segment.earlierLife ? this.pool.take(segment.segmentId) : undefined;
     if (recycled !== undefined) return installPlannedRecycled(this.dir, recycled, segment).then(announce);
     if (createPlannedFile(this.dir, segment, this.preallocate)) this.preallocate = 0;
     this.dirGeneration++;
