@@ -9,8 +9,8 @@
 //   npx tsc -p . && node dist/bench/checkpoint-under-load.js <native|ts> [producers=256] [durationMs=4000] [stateBytes=8388608]
 //       [--every-mib K] [--truncation delete|recycle]
 // A checkpoint every 400 ms by default, or one every K MiB of log appended (--every-mib). The
-// truncation deletes the segments (--truncation delete: recycleCapacity 0, the default) or
-// recycles as many as the writer has room for (recycleCapacity 4) and deletes the rest. With
+// truncation deletes the segments (--truncation delete: recycleCapacity 0) or recycles as many
+// as the writer has room for (--truncation recycle: the default recycleCapacity) and deletes the rest. With
 // --every-mib the log is first filled (buffered appends, K MiB at a time, a checkpoint after
 // each) until a checkpoint has truncated, so the window starts in the steady state: for
 // recycling, recycle files waiting in the writer's pool. Prints one JSON line.
@@ -32,12 +32,11 @@ import { FsDirectory } from '../lib/directory/fs';
 import { recover, type RecoveredLog } from '../lib/recover';
 import { raw } from '../lib/wal/codec';
 import { FRAME_HEADER_SIZE } from '../lib/wal/format';
+import { DEFAULT_RECYCLE_CAPACITY } from '../lib/wal/options';
 import { closedLoop, PAYLOAD_BYTES } from './durable';
 
 const DEFAULT_STATE_BYTES = 8 * 1024 * 1024;
 const CHECKPOINT_EVERY_MS = 400;
-/** The recycling cell's recycleCapacity: room for every segment a checkpoint every 256 MiB of log removes. */
-const RECYCLE_CAPACITY = 4;
 const MIB = 1024 * 1024;
 /** Log bytes an append adds: its frame (sync marks, a few per commit, not counted). */
 const FRAME_BYTES = FRAME_HEADER_SIZE + PAYLOAD_BYTES;
@@ -71,7 +70,7 @@ async function runCell(o: CellOptions): Promise<void> {
   const state = new Uint8Array(o.stateBytes).fill(3);
   const log = await recover({
     dir: new FsDirectory(root, { backend }), codec: raw, stateCodec: raw, initial: state, apply: (s) => s,
-    writer: { recycleCapacity: o.truncation === 'delete' ? 0 : RECYCLE_CAPACITY },
+    writer: o.truncation === 'delete' ? { recycleCapacity: 0 } : {},
   });
   const tally: CheckpointTally = { count: 0, totalMs: 0, truncated: 0, recycled: 0, skipped: 0 };
   let running: Promise<unknown> | undefined;
@@ -93,7 +92,7 @@ async function runCell(o: CellOptions): Promise<void> {
   const everyAppends = Math.ceil((o.everyMiB * MIB) / FRAME_BYTES);
   if (o.everyMiB > 0) await fillToSteadyState(log, payload, everyAppends);
   const prefilled = { ...tally };
-  const recycleFilesAtStart = o.truncation === 'delete' ? 0 : RECYCLE_CAPACITY - log.writer.recycleRoom;
+  const recycleFilesAtStart = o.truncation === 'delete' ? 0 : DEFAULT_RECYCLE_CAPACITY - log.writer.recycleRoom;
   let sinceCheckpoint = 0;
   const timer = o.everyMiB > 0 ? undefined : setInterval(checkpoint, CHECKPOINT_EVERY_MS);
   const stalls = monitorEventLoopDelay({ resolution: 1 });
@@ -147,6 +146,7 @@ interface CellLine {
   p50Us: number;
   p99Us: number;
   maxUs: number;
+  checkpointMeanMs: number;
 }
 
 function compare(argv: string[]): void {
@@ -178,12 +178,13 @@ function compare(argv: string[]): void {
   }
   const ms = (us: number): string => (us >= 10_000 ? `${(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`);
   console.log(`\n${values.backend}, ${values.producers} producers, ${values.seconds} s a cell, a checkpoint (${values['state-bytes']} B state) every ${values['every-mib']} MiB of log, ${rounds} rounds`);
-  console.log('| truncation | appends/s | p50 | p99 | max |');
-  console.log('|---|---|---|---|---|');
+  console.log('| truncation | appends/s | p50 | p99 | max | checkpoint mean |');
+  console.log('|---|---|---|---|---|---|');
   for (const truncation of ['delete', 'recycle'] as const) {
     const cells = lines.filter((l) => l.truncation === truncation);
     const list = (f: (l: CellLine) => string): string => cells.map(f).join(', ');
-    console.log(`| ${truncation} | ${list((l) => `${Math.round(l.perSecond / 1000)} k`)} | ${list((l) => ms(l.p50Us))} | ${list((l) => ms(l.p99Us))} | ${list((l) => ms(l.maxUs))} |`);
+    const label = truncation === 'delete' ? 'delete (recycleCapacity 0)' : `recycle (the default, recycleCapacity ${DEFAULT_RECYCLE_CAPACITY})`;
+    console.log(`| ${label} | ${list((l) => `${Math.round(l.perSecond / 1000)} k`)} | ${list((l) => ms(l.p50Us))} | ${list((l) => ms(l.p99Us))} | ${list((l) => ms(l.maxUs))} | ${list((l) => `${l.checkpointMeanMs} ms`)} |`);
   }
   console.log(`\nreproduce: npx tsc -p . && node dist/bench/checkpoint-under-load.js compare --backend ${values.backend} --producers ${values.producers} --seconds ${values.seconds} --every-mib ${values['every-mib']} --state-bytes ${values['state-bytes']} --rounds ${rounds}`);
 }
@@ -191,7 +192,7 @@ function compare(argv: string[]): void {
 function cell(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { 'every-mib': { type: 'string', default: '0' }, truncation: { type: 'string', default: 'delete' } },
+    options: { 'every-mib': { type: 'string', default: '0' }, truncation: { type: 'string', default: 'recycle' } },
   });
   const [backendName, producersArg, durationArg, stateArg] = positionals;
   const truncation = values.truncation;

@@ -105,7 +105,8 @@ describe('checkpoint: the writer closed before or between its steps', () => {
             real.deleteNoSync(path);
           },
         });
-        const log = await recover({ ...options, dir, writer: { maxSegmentSize: 256 }, retain: 1 });
+        // recycleCapacity 0: every covered segment is unlinked (recycling renames the first ones instead).
+        const log = await recover({ ...options, dir, writer: { maxSegmentSize: 256, recycleCapacity: 0 }, retain: 1 });
         writer = log.writer;
         let sum = 0;
         for (let i = 0; i < 20; i++) sum += (await log.writer.appendDurable({ n: i }), i);

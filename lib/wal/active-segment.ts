@@ -164,7 +164,9 @@ export class ActiveSegment {
     if (this.zerosSkipped) return [];
     this.spanEnd ??= this.handle().size();
     if (end + this.zerosAfter(end) <= this.spanEnd) return [];
-    const to = Math.min(limit, end + INLINE_ZERO_AHEAD);
+    // Over a recycled file's earlier life the blocks are the file's already: its commits have no
+    // allocation to journal, so only the frame header of zeros a reader needs goes ahead.
+    const to = Math.min(limit, end + (end < this.staleEnd ? FRAME_HEADER_SIZE : INLINE_ZERO_AHEAD));
     if (to <= end) return [];
     this.spanEnd = to;
     return zeros(end, to);
@@ -191,6 +193,8 @@ export class ActiveSegment {
     const from = this.spanEnd;
     const to = Math.min(limit, from + ZERO_AHEAD);
     if (end > from || end + ZERO_AHEAD <= from || to <= from) return undefined;
+    // Ahead lie a recycled file's own blocks (see zeroAhead): zeros only once the log nears their end.
+    if (end + ZERO_AHEAD <= this.staleEnd) return undefined;
     this.spanEnd = to;
     // Through commit(), as a batch's commit: the same steps from the file to the queue, so its
     // completion or failure reaches the writer in the order the file ran it. It syncs no frames.
