@@ -46,7 +46,7 @@ export function buildSegment(spec: SegmentSpec, checksum: Checksummer): BuiltSeg
  * watermark (the writer had synced everything before it) and the id of the next entry.
  */
 export function buildMarkedSegment(
-  spec: { segmentId: number; firstEntryId: number; syncWindow: number; items: readonly (Uint8Array | 'mark')[] }, checksum: Checksummer,
+  spec: { segmentId: number; firstEntryId: number; syncWindow: number; earlierLife?: boolean; items: readonly (Uint8Array | 'mark')[] }, checksum: Checksummer,
 ): BuiltSegment {
   const { bytes: head, header } = encodeSegmentHeader({ ...spec, version: 2 }, checksum);
   const parts: Uint8Array[] = [head];

@@ -3,9 +3,10 @@
 
 import type { Checksummer } from '../../lib/backend/backend';
 import { buildMarkedSegment, buildSegment } from './build';
+import { FRAME_HEADER_SIZE } from '../../lib/wal/format';
 
 export type Outcome =
-  | { kind: 'ok'; tail: 'clean' | 'torn'; entries: number; validEnd: number }
+  | { kind: 'ok'; tail: 'clean' | 'torn' | 'stale'; entries: number; validEnd: number }
   | { kind: 'error'; offset: number };
 
 export interface VectorCase {
@@ -144,6 +145,31 @@ export function vectorCases(checksum: Checksummer): VectorCase[] {
     segmentId: 1, bytes: v2.bytes.slice(0, m2 - 2), marks: v2Marks.slice(0, 5), entries: v2Entries.slice(0, 2),
     strict: { kind: 'error', offset: g3 },
     bestEffortTail: { kind: 'ok', tail: 'torn', entries: 2, validEnd: g3 },
+  });
+
+  // A recycled file (its earlier life: segment 3, v1 frames under the old salt) reused as v2
+  // segment 8: the header has FLAG_EARLIER_LIFE, two frames and a mark, then the 16 zero bytes
+  // the writer keeps ahead of the log, then what is left of the earlier life.
+  const reused = buildMarkedSegment({ segmentId: 8, firstEntryId: 200, syncWindow: 4096, earlierLife: true, items: [text('x'), 'mark', text('yz')] }, checksum);
+  const [r1, rm, r2, reusedEnd] = reused.offsets;
+  const earlier = old.bytes.slice();
+  earlier.set(reused.bytes, 0);
+  earlier.fill(0, reusedEnd, reusedEnd + FRAME_HEADER_SIZE);
+  cases.push({
+    name: 'segment-v2-earlier-life',
+    description: 'v2 segment 8 in a recycled file (flag 0x0001): zeros, then the earlier life\'s bytes: the end of the log in both modes (tail "stale")',
+    segmentId: 8, bytes: earlier,
+    marks: [
+      { at: 0, note: 'segment header: magic, version 2, flags 0x0001 (FLAG_EARLIER_LIFE), segment 8, first entry 200, W 4096, masked header CRC' },
+      { at: r1, note: 'frame: entry 200, "x"' },
+      { at: rm, note: `sync mark: next entry 201, watermark ${rm}` },
+      { at: r2, note: 'frame: entry 201, "yz"' },
+      { at: reusedEnd, note: '16 zero bytes the writer keeps between the log and the earlier life' },
+      { at: reusedEnd + FRAME_HEADER_SIZE, note: 'the rest of the file\'s earlier life as segment 3 (frames sealed with its salt)' },
+    ],
+    entries: [{ entryId: 200, payloadHex: hex(text('x')) }, { entryId: 201, payloadHex: hex(text('yz')) }],
+    strict: { kind: 'ok', tail: 'stale', entries: 2, validEnd: reusedEnd },
+    bestEffortTail: { kind: 'ok', tail: 'stale', entries: 2, validEnd: reusedEnd },
   });
   return cases;
 }
