@@ -6,7 +6,8 @@ import path from 'node:path';
 
 // The package as npm ships it: `npm pack` lists exactly the intended files under a size cap,
 // and the tarball installed into a fresh project with scripts off and no compiler on PATH loads
-// its prebuild from require() and import(), type-checks from .cts and .mts, runs its bin, and
+// its prebuild from require() and import(), type-checks from .cts and .mts (and under TypeScript
+// 5's node10 resolution), runs its bin, and
 // falls back to the TS backend with one warning once the prebuild is gone.
 
 const root = path.resolve(__dirname, '..', '..');
@@ -132,6 +133,44 @@ export const kind = ${JSON.stringify(kind)}; void w; void r;
       const bad = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
       assert.notEqual(bad.status, 0);
       assert.match(bad.stdout, /esm\.mts/);
+    });
+
+    it('type-checks durability and durability/jetstream under TypeScript 5 with moduleResolution node10 (typesVersions), CommonJS', function () {
+      // TypeScript 7 (this repository's) no longer has node10; projects on TypeScript 5 still use it.
+      this.timeout(180_000);
+      const ts5 = path.join(tmp, 'ts5');
+      fs.mkdirSync(ts5);
+      fs.writeFileSync(path.join(ts5, 'package.json'), JSON.stringify({ name: 'ts5', version: '1.0.0', private: true }));
+      npm(['install', 'typescript@5.9.3', '--no-package-lock', '--no-audit', '--no-fund', '--prefer-offline'], ts5);
+      const ts5c = path.join(ts5, 'node_modules', 'typescript', 'bin', 'tsc');
+      const check = (code: string): { status: number | null; out: string } => {
+        fs.writeFileSync(path.join(project, 'node10.ts'), code);
+        fs.writeFileSync(path.join(project, 'tsconfig.node10.json'), JSON.stringify({
+          compilerOptions: {
+            module: 'commonjs', moduleResolution: 'node10', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false,
+            typeRoots: [path.join(root, 'node_modules', '@types')], types: ['node'], lib: ['es2022', 'esnext.disposable'],
+          },
+          files: ['node10.ts'],
+        }));
+        const r = spawnSync(process.execPath, [ts5c, '-p', path.join(project, 'tsconfig.node10.json')], { encoding: 'utf8' });
+        return { status: r.status, out: r.stdout + r.stderr };
+      };
+      const good = check(`import { MemoryDirectory, WalWriter, json } from 'durability';
+import { JetStreamForwarder, readCursor, type ForwarderCursor } from 'durability/jetstream';
+const w: WalWriter<unknown> = WalWriter.create(new MemoryDirectory(), { codec: json });
+const c: ForwarderCursor | undefined = readCursor(new MemoryDirectory());
+export const f = JetStreamForwarder; void w; void c;
+`);
+      assert.equal(good.status, 0, good.out);
+      // The types are the package's, not any: a wrong use of each entry point is caught.
+      const bad = check(`import { MemoryDirectory } from 'durability';
+import { readCursor } from 'durability/jetstream';
+export const a: number = new MemoryDirectory();
+export const b: string = readCursor;
+`);
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.out, /'MemoryDirectory' is not assignable to type 'number'/);
+      assert.match(bad.out, /is not assignable to type 'string'/);
     });
 
     it("durability/jetstream loads without the optional nats peer; a forwarder then fails with a typed error", () => {
