@@ -13,7 +13,7 @@ import { MemoryDirectory } from '../lib/directory/memory';
 import type { Directory } from '../lib/directory/directory';
 import { CorruptionError } from '../lib/errors';
 import { raw } from '../lib/wal/codec';
-import { FLAG_EARLIER_LIFE, FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, checkSegmentHeader, encodeSegmentHeader, maskCrc, segmentPath, writeU32 } from '../lib/wal/format';
+import { FLAG_EARLIER_LIFE, FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, checkSegmentHeader, encodeMark, encodeSegmentHeader, maskCrc, segmentPath, writeU32 } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import { scanSegment } from '../lib/wal/segment-scan';
@@ -183,6 +183,29 @@ describe('a recycled final segment whose earlier life reaches past the zeros', (
     f.close();
     await assert.rejects(new WalReader(dir, { codec: raw }).replay({ mode: 'strict' }), (err: unknown) =>
       err instanceof CorruptionError && /torn write at the end of the log/.test(err.message));
+    assert.equal((await new WalReader(dir, { codec: raw }).replay({ mode: 'bestEffortTail' })).length, entries);
+    await w.close();
+  });
+});
+
+describe('zeros in a recycled final segment with a sync mark of this life past them', () => {
+  it('are a torn write (a batch that landed behind one that did not), not the earlier life', async () => {
+    const dir = new MemoryDirectory();
+    const { w, entries } = await onLongStaleTail(dir, 'group commit', { idleMarkMs: 0 });
+    const end = w.currentSegmentBytes;
+    const segment = listSegments(dir).at(-1)!;
+    const { header } = scanSegment(dir, segment, { isFinal: true, mode: 'strict' });
+    // A mark as the next batch would lead with (the next entry's id, a watermark at or before the
+    // end), planted 4 KiB on, over the earlier life: what a crash that kept that batch and lost
+    // the one before it leaves.
+    const at = end + 4096;
+    const f = dir.openAppend(segment.path);
+    f.writeAt(encodeMark(w.lastEntryId + 1, end, header!.salt, dir.checksum), at);
+    f.close();
+    await assert.rejects(new WalReader(dir, { codec: raw }).replay({ mode: 'strict' }), (err: unknown) =>
+      err instanceof CorruptionError && new RegExp(`a sync mark of this life at offset ${at} lies past the zeros.*torn write at the end of the log`).test(err.message));
+    const final = scanSegment(dir, segment, { isFinal: true, mode: 'bestEffortTail' });
+    assert.deepEqual([final.tail, final.validEnd], ['torn', end]);
     assert.equal((await new WalReader(dir, { codec: raw }).replay({ mode: 'bestEffortTail' })).length, entries);
     await w.close();
   });

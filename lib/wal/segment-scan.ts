@@ -10,7 +10,7 @@
 import type { Checksummer } from '../backend/backend';
 import type { Directory } from '../directory/directory';
 import { CorruptionError, DecodeError, InvalidArgumentError } from '../errors';
-import { SEARCH_UNDECIDED, frameCrcMatches, searchBudget, type FrameSearch } from '../framed/witness-search';
+import { SEARCH_NONE, SEARCH_UNDECIDED, frameCrcMatches, searchBudget, type FrameSearch } from '../framed/witness-search';
 import {
   FORMAT_VERSION, FRAME_HEADER_SIZE, MARK_LENGTH, MARK_SIZE, MAX_PAYLOAD_SIZE, SEGMENT_HEADER_SIZE, WAL_FRAME_LAYOUT,
   checkSegmentHeader, maskCrc, readU32, readU64, unmaskCrc,
@@ -438,16 +438,38 @@ export class SegmentScanner extends ScanWindow {
         : `the valid frame at offset ${found} ends more than the sync window (${this.header!.syncWindow} bytes) past it, so these bytes had been synced`;
       throw new CorruptionError(this.path, offset, `${reason}; ${proof}: damage, not a torn write`);
     }
-    this.validEnd = offset;
-    // No sync mark of this life vouches for what lies past the zeros: the writer put them there
-    // in front of the earlier life's bytes, or a crash left a write of this life beyond a lost
-    // one, never synced either way; a resuming writer cuts both (and quarantines frames of this life).
+    // No sync mark of this life vouches for what lies past the zeros. With no mark of this life
+    // there at all, it is the earlier life the writer keeps behind them: the end. A mark of this
+    // life there (its watermark ≤ o) is a write that landed behind one that did not: torn, as in
+    // any segment. Frames of this life are not looked for: every byte offset is a candidate, and
+    // an earlier life's headers read a byte or two off pass the cheap checks with lengths up to
+    // the file's end, so the CRC work grows with the square of the stale bytes.
     if (earlierLife) {
-      this.tail = 'stale';
+      const spec = this.searchSpec({
+        from: offset + 1, endBeyond: Infinity, markAbove: SEGMENT_HEADER_SIZE - 1,
+        salts: [this.header!.salt], idMin: this.nextId, idBase: offset,
+      });
+      this.startSearch(spec, (found) => this.judgeZerosAhead(offset, reason, found));
       return;
     }
+    this.tornAt(offset, reason);
+  }
+
+  /** After zeros in a recycled file, `found`: the first sync mark of this life past them, if any. */
+  private judgeZerosAhead(offset: number, reason: string, found: number): void {
+    if (found === SEARCH_NONE) {
+      this.tail = 'stale';
+      this.validEnd = offset;
+      return;
+    }
+    const why = found >= 0 ? `a sync mark of this life at offset ${found} lies past the zeros` : 'could not rule out a sync mark of this life past the zeros within the search budget';
+    this.tornAt(offset, `${reason} (${why})`);
+  }
+
+  private tornAt(offset: number, reason: string): void {
     if (this.strict) throw new CorruptionError(this.path, offset, `${reason}: torn write at the end of the log (mode 'bestEffortTail' stops before it)`);
     this.tail = 'torn';
+    this.validEnd = offset;
   }
 
   private searchSpec(q: Omit<FrameSearch, 'layout' | 'file' | 'fileSize' | 'checksum' | 'budget'>): FrameSearch {
