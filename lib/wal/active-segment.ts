@@ -158,15 +158,18 @@ export class ActiveSegment {
    * Zeros to write right after a commit's frames ending at `end`, when those frames would pass
    * the zeroed end of the file (a segment's first commit, a commit larger than what
    * zeroAheadAsync keeps ahead, or a file it does not run on): the file then extends
-   * INLINE_ZERO_AHEAD bytes (at most to `limit`) past them in the same write.
+   * INLINE_ZERO_AHEAD bytes (at most to `limit`) past them in the same write. Over a recycled
+   * file's earlier life: FRAME_HEADER_SIZE bytes (at most to its old end, whatever `limit` is).
    */
   zeroAhead(end: number, limit: number): Uint8Array[] {
     if (this.zerosSkipped) return [];
     this.spanEnd ??= this.handle().size();
     if (end + this.zerosAfter(end) <= this.spanEnd) return [];
     // Over a recycled file's earlier life the blocks are the file's already: its commits have no
-    // allocation to journal, so only the frame header of zeros a reader needs goes ahead.
-    const to = Math.min(limit, end + (end < this.staleEnd ? FRAME_HEADER_SIZE : INLINE_ZERO_AHEAD));
+    // allocation to journal, so only the frame header of zeros a reader needs goes ahead. Up to the
+    // old end, not `limit`: a recycled file can be longer than maxSegmentSize (a log written with a
+    // larger one, a segment holding one larger entry), and its earlier life is there all the same.
+    const to = end < this.staleEnd ? Math.min(this.staleEnd, end + FRAME_HEADER_SIZE) : Math.min(limit, end + INLINE_ZERO_AHEAD);
     if (to <= end) return [];
     this.spanEnd = to;
     return zeros(end, to);
