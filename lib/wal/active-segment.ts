@@ -158,21 +158,33 @@ export class ActiveSegment {
    * Zeros to write right after a commit's frames ending at `end`, when those frames would pass
    * the zeroed end of the file (a segment's first commit, a commit larger than what
    * zeroAheadAsync keeps ahead, or a file it does not run on): the file then extends
-   * INLINE_ZERO_AHEAD bytes (at most to `limit`) past them in the same write. Over a recycled
-   * file's earlier life: FRAME_HEADER_SIZE bytes (at most to its old end, whatever `limit` is).
+   * INLINE_ZERO_AHEAD bytes (at most to `limit`) past them in the same commit, as optional zeros
+   * (CommitPlan.zeroChunks, left out where the disk has no room); none for a commit that ends the
+   * segment, which cuts the file at its frames.
+   *
+   * Over a recycled file's earlier life, FRAME_HEADER_SIZE bytes instead (at most to its old end,
+   * whatever `limit` is: a recycled file can be longer than maxSegmentSize, left by a log with a
+   * larger one or by a segment holding one larger entry), `required`: they are what tells a reader
+   * the log ends there (rule C), so the commit writes them in the same write as its frames, never
+   * after them (a process killed in between left the frames followed by the earlier life, a torn
+   * write to a strict read) and never leaves them out; a commit that ends the segment carries them
+   * too, for its cut runs after its write. The blocks are the file's already: no allocation to
+   * journal, so no more zeros than that go ahead.
    */
-  zeroAhead(end: number, limit: number): Uint8Array[] {
-    if (this.zerosSkipped) return [];
+  zeroAhead(end: number, limit: number, options: { endsSegment?: boolean } = {}): ZerosAhead {
     this.spanEnd ??= this.handle().size();
-    if (end + this.zerosAfter(end) <= this.spanEnd) return [];
-    // Over a recycled file's earlier life the blocks are the file's already: its commits have no
-    // allocation to journal, so only the frame header of zeros a reader needs goes ahead. Up to the
-    // old end, not `limit`: a recycled file can be longer than maxSegmentSize (a log written with a
-    // larger one, a segment holding one larger entry), and its earlier life is there all the same.
-    const to = end < this.staleEnd ? Math.min(this.staleEnd, end + FRAME_HEADER_SIZE) : Math.min(limit, end + INLINE_ZERO_AHEAD);
-    if (to <= end) return [];
+    if (end < this.staleEnd) {
+      // Once optional zeros were left out (skipZeros), spanEnd may count zeros the file never got.
+      if (end + FRAME_HEADER_SIZE <= this.spanEnd && !this.zerosSkipped) return NO_ZEROS;
+      const to = Math.min(this.staleEnd, end + FRAME_HEADER_SIZE);
+      this.spanEnd = Math.max(this.spanEnd, to);
+      return { chunks: zeros(end, to), required: true };
+    }
+    if (this.zerosSkipped || options.endsSegment === true || end <= this.spanEnd) return NO_ZEROS;
+    const to = Math.min(limit, end + INLINE_ZERO_AHEAD);
+    if (to <= end) return NO_ZEROS;
     this.spanEnd = to;
-    return zeros(end, to);
+    return { chunks: zeros(end, to), required: false };
   }
 
   /**
@@ -320,6 +332,15 @@ export class ActiveSegment {
     return this.file;
   }
 }
+
+/** What ActiveSegment.zeroAhead asks a commit to write after its frames. */
+export interface ZerosAhead {
+  readonly chunks: readonly Uint8Array[];
+  /** Zeros a reader needs (rule C): written with the frames, not as optional zeros (CommitPlan.zeroChunks). */
+  readonly required: boolean;
+}
+
+const NO_ZEROS: ZerosAhead = { chunks: [], required: false };
 
 const ZERO_CHUNK = new Uint8Array(1024 * 1024);
 /**

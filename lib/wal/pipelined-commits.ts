@@ -280,13 +280,13 @@ export class PipelinedCommits<E> implements CommitExecutor {
     else if (batch.sealed !== undefined) chunks.push(batch.sealed);
     const end = batch.start + batch.bytes;
     if (header !== undefined) segment.extendsTo(Math.max(header.length, state.opts.zeroFill));
-    const zeros = batch.endsSegment ? [] : segment.zeroAhead(end, state.opts.maxSegmentSize);
-    chunks.push(...zeros);
+    const zeros = segment.zeroAhead(end, state.opts.maxSegmentSize, { endsSegment: batch.endsSegment });
+    chunks.push(...zeros.chunks);
     const truncateTo = batch.endsSegment && segment.sizeAfterCommits() > end ? end : undefined;
     const generation = state.dirGenerationNow;
     const syncDirs = state.dirSyncPending ? [WAL_DIR] : undefined;
     batch.dirGeneration = generation;
-    const plan = { chunks, position: batch.start, truncateTo, syncDirs, zeroChunks: zeros.length };
+    const plan = { chunks, position: batch.start, truncateTo, syncDirs, zeroChunks: zeros.required ? 0 : zeros.chunks.length };
     if (header === undefined) return segment.commit(plan, end);
     // Rule A: the header is fdatasynced before any frame is written. Written together, a torn
     // write could keep a frame and lose the header, which the reader must call damage. A new
