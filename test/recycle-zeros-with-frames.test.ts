@@ -24,16 +24,25 @@ import { overriding, wrappingFiles } from './support/overriding';
 const SEGMENT = 256 * 1024;
 const entry = new Uint8Array(4000).fill(7);
 
-/** A live writer on segment 3, a recycled file 256 KiB long holding a few entries of this life. */
-async function onRecycledSegment(dir: Directory): Promise<WalWriter<Uint8Array>> {
-  const w = WalWriter.create<Uint8Array>(dir, { codec: raw, maxSegmentSize: SEGMENT, recycleCapacity: 2, idleMarkMs: 0 });
+/**
+ * A live writer on segment 3, a recycled file holding a few entries of this life. `oldSegment`:
+ * the size of the segments of the file's earlier life, written by an earlier writer (default:
+ * the same writer, SEGMENT).
+ */
+async function onRecycledSegment(dir: Directory, oldSegment = SEGMENT): Promise<WalWriter<Uint8Array>> {
+  let w = WalWriter.create<Uint8Array>(dir, { codec: raw, maxSegmentSize: oldSegment, recycleCapacity: 2, idleMarkMs: 0 });
   while (w.currentSegmentId < 2) await w.appendDurable(entry);
   const m = new WalMaintenance(dir);
-  w.recycle(m.truncateToRecycle(m.segmentRanges()[0].lastEntryId));
+  const recycled = m.truncateToRecycle(m.segmentRanges()[0].lastEntryId);
+  if (oldSegment === SEGMENT) w.recycle(recycled);
+  else {
+    await w.close();
+    w = WalWriter.open<Uint8Array>(dir, { codec: raw, maxSegmentSize: SEGMENT, recycleCapacity: 2, idleMarkMs: 0 });
+  }
   while (w.currentSegmentId < 3 || w.currentSegmentBytes < 16 * 1024) await w.appendDurable(entry);
   const f = dir.openRead(segmentPath(3));
   try {
-    assert.ok(f.size() >= SEGMENT - entry.length, 'segment 3 is a recycled file as long as a full segment');
+    assert.ok(f.size() >= oldSegment - entry.length, 'segment 3 is a recycled file as long as a full segment of its earlier life');
   } finally {
     f.close();
   }
@@ -76,6 +85,47 @@ describe("a pipelined commit over a recycled file's earlier life", () => {
       const dir = new FsDirectory(killed);
       assert.deepEqual(await readBoth(dir), { strict: expected, bestEffort: expected });
       assert.notEqual(scanSegment(dir, listSegments(dir).at(-1)!, { isFinal: true, mode: 'strict' }).tail, 'torn');
+    } finally {
+      (fs as { writev: unknown }).writev = writev;
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(killed, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves a log that reads strictly after every write, up to the commit that rotates off it and cuts it (node:fs)', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-zeros-with-frames-'));
+    const killed = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-zeros-with-frames-killed-'));
+    const writev = fs.writev;
+    const snapshots: string[] = [];
+    try {
+      // Its earlier life longer than the segments written now: it lies past this life's end too.
+      const w = await onRecycledSegment(new FsDirectory(root, { backend: tsBackend() }), 2 * SEGMENT);
+      // After each write of frames: the files as the page cache has them, what a SIGKILL there
+      // leaves; the commit ending segment 3 writes its frames, then cuts the earlier life off.
+      (fs as { writev: unknown }).writev = (fd: number, buffers: Uint8Array[], position: number, cb: (err: Error | null, n: number) => void) =>
+        writev(fd, buffers, position, (err, n) => {
+          if (err === null && buffers.some((b) => b.some((x) => x !== 0))) {
+            const to = path.join(killed, String(snapshots.length));
+            fs.cpSync(root, to, { recursive: true });
+            snapshots.push(to);
+          }
+          cb(err, n);
+        });
+      const pending: Array<Promise<number>> = [];
+      try {
+        // Not awaited one by one: the frames queued when the segment is full go in the commit that ends it.
+        while (w.currentSegmentId === 3) pending.push(w.appendDurable(entry));
+        await Promise.all(pending);
+      } finally {
+        (fs as { writev: unknown }).writev = writev;
+      }
+      await w.close();
+      assert.ok(snapshots.length > 1);
+      for (const snapshot of snapshots) {
+        const dir = new FsDirectory(snapshot);
+        const { strict, bestEffort } = await readBoth(dir);
+        assert.equal(strict, bestEffort, snapshot);
+      }
     } finally {
       (fs as { writev: unknown }).writev = writev;
       fs.rmSync(root, { recursive: true, force: true });
