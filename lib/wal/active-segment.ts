@@ -259,6 +259,9 @@ export class ActiveSegment {
     if (file.size() <= this.position) return false;
     file.truncate(this.position);
     this.spanEnd = this.position;
+    // The earlier life is cut off: a write after the trim (close's closing mark) needs no zeros
+    // in front of it, which would extend the file just cut.
+    this.staleEnd = Math.min(this.staleEnd, this.position);
     return true;
   }
 
