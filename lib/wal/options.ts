@@ -35,8 +35,9 @@ export interface WalWriterOptions<E> {
    */
   zeroFill?: boolean;
   /**
-   * How many truncated segment files to keep for reuse as new segments (recycle files, each up
-   * to maxSegmentSize on disk). The checkpoint publisher's truncation hands its segments to the
+   * How many truncated segment files to keep for reuse as new segments (recycle files, each as
+   * large as the segment it was: about maxSegmentSize, more for one whose single entry was larger
+   * or one left by a log with a larger maxSegmentSize). The checkpoint publisher's truncation hands its segments to the
    * writer up to this many and deletes the rest. Default 2 (DEFAULT_RECYCLE_CAPACITY); 0: delete
    * every truncated segment.
    */
