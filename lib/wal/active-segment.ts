@@ -310,6 +310,10 @@ export class ActiveSegment {
   private skipZeros(): void {
     if (this.zerosSkipped) return;
     this.zerosSkipped = true;
+    // The zeros planned past the log may be missing: the synchronous mode's writes (an idle mark)
+    // must not take them as written, or an earlier life would follow those writes directly.
+    // (Not Math.min: a size() that lies may have made the span NaN.)
+    if (!(this.spanEnd !== undefined && this.spanEnd <= this.position)) this.spanEnd = this.position;
     if (channels.diagnostic.hasSubscribers) {
       channels.diagnostic.publish({ kind: 'zeros-skipped', message: `no room for zeros ahead of the log in ${this.path}: the segment grows as it is written`, path: this.path });
     }

@@ -410,6 +410,9 @@ export class WalRun {
         this.life++;
         this.clearCeiling();
         this.trace.push('-- process killed');
+        // A kill keeps the page cache: a healthy writer's log (a recycled final segment
+        // included) reads strictly to its end before anyone resumes it.
+        if (!w.poisoned) this.replay('strict');
         this.lostUnsynced = true;
         this.writer = this.resumeChecked('a process kill', false);
         this.lostUnsynced = false;
@@ -419,6 +422,12 @@ export class WalRun {
         this.phase = 'read';
         const records = this.replay('bestEffortTail');
         const { first, last } = model.check(records, undefined, 'best-effort replay of the live log');
+        // A live, healthy writer's log (a recycled final segment included) reads strictly to its
+        // end between commits (a commit in flight may be creating a segment's header).
+        this.noteInFlight();
+        if (this.writer !== undefined && !this.writer.poisoned && !this.lostUnsynced && this.onFailure === undefined && this.inFlightAtLastOp === 0) {
+          assert.deepEqual(this.replay('strict').map((r) => r.entryId), records.map((r) => r.entryId), 'strict replay of the live log');
+        }
         if (records.length === 0) return;
         const reader = new WalReader<Uint8Array>(this.dir, { codec: raw });
         const from = first + Math.floor(cmd.from * (last - first + 1));
