@@ -43,16 +43,34 @@ function random(seed: number): () => number {
 const seed = process.env.DURABILITY_SEED !== undefined ? Number(process.env.DURABILITY_SEED) : (Date.now() ^ process.pid) >>> 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const counts = () => ({ fds: fs.readdirSync('/proc/self/fd').length, threads: fs.readdirSync('/proc/self/task').length });
+const counts = () => ({ fds: fs.readdirSync('/proc/self/fd').length, threads: fs.readdirSync('/proc/self/task').length, targets: fdTargets() });
+
+/** What each open descriptor points at ("socket:[…]", a path, "anon_inode:[eventfd]"), to name one left open. */
+function fdTargets(): Map<string, string> {
+  const targets = new Map<string, string>();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      targets.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // closed between the listing and the link
+    }
+  }
+  return targets;
+}
+
+function newTargets(base: Map<string, string>, now: Map<string, string>): string {
+  const added = [...now].filter(([fd, target]) => base.get(fd) !== target).map(([fd, target]) => `${fd} -> ${target}`);
+  return added.length === 0 ? '' : `; new: ${added.join(', ')}`;
+}
 
 /** Waits (up to 10 s) for this process's descriptors and threads to come back down to `base`. */
-async function settledTo(base: { fds: number; threads: number }, what: string): Promise<void> {
+async function settledTo(base: { fds: number; threads: number; targets: Map<string, string> }, what: string): Promise<void> {
   let now = counts();
   for (let i = 0; i < 200 && (now.fds > base.fds || now.threads > base.threads); i++) {
     await sleep(50);
     now = counts();
   }
-  assert.ok(now.fds <= base.fds, `${what}: ${now.fds} descriptors open, ${base.fds} before (seed ${seed})`);
+  assert.ok(now.fds <= base.fds, `${what}: ${now.fds} descriptors open, ${base.fds} before (seed ${seed})${newTargets(base.targets, now.targets)}`);
   assert.ok(now.threads <= base.threads, `${what}: ${now.threads} threads, ${base.threads} before (seed ${seed})`);
 }
 
@@ -100,7 +118,7 @@ if (nativeBackend() && linux) {
       const rand = random(seed);
       const dirs = [path.join(tmp, 'a'), path.join(tmp, 'b')];
       const acked = [0, 0];
-      let base: { fds: number; threads: number } | undefined;
+      let base: ReturnType<typeof counts> | undefined;
       for (let round = 0; round <= rounds; round++) {
         const workers = dirs.map((d, i) => storm(d, `storm ${i} round ${round}`));
         // Round 0 warms up (libuv's pool threads are created on first use, for good) and sets
@@ -164,7 +182,7 @@ if (nativeBackend() && linux) {
       this.timeout(LONG ? 600_000 : 60_000);
       const dir = path.join(tmp, 'oom');
       let acked = 0;
-      let base: { fds: number; threads: number } | undefined;
+      let base: ReturnType<typeof counts> | undefined;
       for (let round = 0; round <= (LONG ? 20 : 3); round++) {
         const job: LifecycleWorkerJob = { dir, mode: 'storm', hog: true };
         const worker = new Worker(WORKER, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 24 } });
@@ -305,7 +323,7 @@ if (nativeBackend() && linux) {
         this.timeout(LONG ? 600_000 : 60_000);
         const rand = random(seed + 3);
         const acked = new Array<number>(10).fill(0);
-        let base: { fds: number; threads: number } | undefined;
+        let base: ReturnType<typeof counts> | undefined;
         for (let round = 0; round <= (LONG ? 40 : 6); round++) {
           const worker = new Worker(WORKER, { workerData: { dir: tmp, mode: 'churn', writers: 1000 } satisfies LifecycleWorkerJob });
           worker.on('message', (m: { log: number; id: number } | 'done') => {
