@@ -20,6 +20,7 @@ import { scanSegment } from '../lib/wal/segment-scan';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { jsChecksummer } from '../lib/directory/js-checksum';
+import { runCli } from './support/cli-run';
 
 /** Segments of 4 MiB: the earlier life of a full one reaches far past the 1 MiB of zeros kept ahead. */
 const SEGMENT = 4 * 1024 * 1024;
@@ -116,6 +117,24 @@ describe('a recycled final segment whose earlier life reaches past the zeros', (
       });
     }
   }
+
+  it('is ok to `durability verify`, and `inspect` says why the final segment is longer than its entries (a live writer)', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-earlier-life-cli-'));
+    try {
+      const { w, entries } = await onLongStaleTail(new FsDirectory(root), 'group commit');
+      const verify = await runCli(['verify', root]);
+      assert.equal(verify.code, 0, verify.out + verify.err);
+      assert.match(verify.out, new RegExp(`^ok: ${entries} entries`));
+      const inspect = JSON.parse((await runCli(['inspect', root, '--json'])).out) as { segments: { segmentId: number; state: string; reason: string | null }[] };
+      const final = inspect.segments.at(-1)!;
+      assert.equal(final.segmentId, 5);
+      assert.equal(final.state, 'clean');
+      assert.match(final.reason ?? '', /^a recycled file: \d+ byte\(s\) of its earlier life past the end/);
+      await w.close();
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 
   it('reads strictly right after rotating onto a recycled file, before its first frame is written (synchronous mode, manual flushing)', async () => {
     const dir = new MemoryDirectory();

@@ -115,11 +115,15 @@ function toRow(s: SegmentReport): SegmentRow {
   }
   const scan = s.scan;
   const torn = scan.tail === 'torn';
+  const past = scan.fileSize - scan.validEnd;
   return {
     segmentId: s.segmentId, file: s.path, bytes: s.fileSize, entries: scan.frameCount,
     firstEntryId: scan.firstEntryId, lastEntryId: scan.frameCount === 0 ? null : scan.lastEntryId,
     state: torn ? 'torn' : 'clean', offset: torn ? scan.validEnd : null,
-    reason: torn ? withFollowing(`incomplete final write, ${scan.fileSize - scan.validEnd} byte(s) past the last good frame`, s) : null,
+    reason: torn
+      ? withFollowing(`incomplete final write, ${past} byte(s) past the last good frame`, s)
+      // A recycled file being written (or left by a killed writer): the end is clean, and says why the file is longer.
+      : scan.tail === 'stale' ? `a recycled file: ${past} byte(s) of its earlier life past the end (a writer that resumes cuts them)` : null,
     following: torn ? s.following?.count ?? null : null,
   };
 }
