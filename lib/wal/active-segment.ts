@@ -44,6 +44,13 @@ export class ActiveSegment {
    * killed. So zeros are kept ahead of the log over them, as over a fresh file's new space.
    */
   private staleEnd = 0;
+  /**
+   * End of the zeros over the earlier life that a later write can count on: the page behind the
+   * header, the synchronous mode's zeros, the frame header of zeros in a commit's own write. Never
+   * optional zeros (a commit of zeros, CommitPlan.zeroChunks): a full disk leaves them out, and
+   * says so only when that commit completes, after later batches may have been handed over.
+   */
+  private guardedTo = 0;
   /** A commit's zeros found no room (CommitPlan.zeroChunks): this segment writes no more zeros ahead. */
   private zerosSkipped = false;
   private asyncSyncs = 0;
@@ -101,6 +108,7 @@ export class ActiveSegment {
   overwritesStaleBytes(zeroedTo: number): void {
     this.staleEnd = this.handle().size();
     this.spanEnd = zeroedTo;
+    this.guardedTo = zeroedTo;
   }
 
   /**
@@ -123,14 +131,15 @@ export class ActiveSegment {
    * behind an append that threw.
    */
   private zeroStaleAhead(file: WritableFile, end: number): void {
-    if (this.spanEnd === undefined || end + this.zerosAfter(end) <= this.spanEnd || this.spanEnd >= this.staleEnd) return;
+    if (end + this.zerosAfter(end) <= this.guardedTo || this.guardedTo >= this.staleEnd) return;
     const to = Math.min(this.staleEnd, end + INLINE_ZERO_AHEAD);
     let at = end;
     for (const chunk of zeros(end, to)) {
       file.writeAt(chunk, at);
       at += chunk.length;
     }
-    this.spanEnd = Math.max(end, to);
+    this.guardedTo = Math.max(end, to);
+    this.spanEnd = Math.max(this.spanEnd ?? 0, this.guardedTo);
   }
 
   /**
@@ -174,9 +183,9 @@ export class ActiveSegment {
   zeroAhead(end: number, limit: number, options: { endsSegment?: boolean } = {}): ZerosAhead {
     this.spanEnd ??= this.handle().size();
     if (end < this.staleEnd) {
-      // Once optional zeros were left out (skipZeros), spanEnd may count zeros the file never got.
-      if (end + FRAME_HEADER_SIZE <= this.spanEnd && !this.zerosSkipped) return NO_ZEROS;
+      if (end + FRAME_HEADER_SIZE <= this.guardedTo) return NO_ZEROS;
       const to = Math.min(this.staleEnd, end + FRAME_HEADER_SIZE);
+      this.guardedTo = Math.max(this.guardedTo, to);
       this.spanEnd = Math.max(this.spanEnd, to);
       return { chunks: zeros(end, to), required: true };
     }
@@ -310,10 +319,6 @@ export class ActiveSegment {
   private skipZeros(): void {
     if (this.zerosSkipped) return;
     this.zerosSkipped = true;
-    // The zeros planned past the log may be missing: the synchronous mode's writes (an idle mark)
-    // must not take them as written, or an earlier life would follow those writes directly.
-    // (Not Math.min: a size() that lies may have made the span NaN.)
-    if (!(this.spanEnd !== undefined && this.spanEnd <= this.position)) this.spanEnd = this.position;
     if (channels.diagnostic.hasSubscribers) {
       channels.diagnostic.publish({ kind: 'zeros-skipped', message: `no room for zeros ahead of the log in ${this.path}: the segment grows as it is written`, path: this.path });
     }
