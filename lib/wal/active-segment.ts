@@ -112,17 +112,8 @@ export class ActiveSegment {
   }
 
   /**
-   * How many zeros must follow a write ending at `end`: a frame header's worth while an earlier
-   * life's bytes lie ahead (a reader tells them from a torn write by the zeros in front of them,
-   * docs/FORMAT.md), else none (past the zeros is the end of the file or preallocated space).
-   */
-  private zerosAfter(end: number): number {
-    return end < this.staleEnd ? FRAME_HEADER_SIZE : 0;
-  }
-
-  /**
-   * The synchronous mode's zeros over a recycled file's stale bytes, once the log passes the
-   * zeroed span: up to INLINE_ZERO_AHEAD bytes, never past the old end (beyond it the end of the
+   * The synchronous mode's zeros over a recycled file's stale bytes, once a write would end less
+   * than a frame header before `guardedTo`: up to INLINE_ZERO_AHEAD bytes, never past the old end (beyond it the end of the
    * file is a clean end already). Not synced here: until the segment's next fdatasync a crash may
    * keep stale bytes there, which a power cut can leave behind any segment's last write anyway.
    * The group-commit path writes its zeros in its commits (zeroAhead, zeroAheadAsync).
@@ -131,7 +122,10 @@ export class ActiveSegment {
    * behind an append that threw.
    */
   private zeroStaleAhead(file: WritableFile, end: number): void {
-    if (end + this.zerosAfter(end) <= this.guardedTo || this.guardedTo >= this.staleEnd) return;
+    // A frame header's worth of zeros must follow the write while an earlier life lies ahead (a
+    // reader tells it from a torn write by them, docs/FORMAT.md); past it the file just ends.
+    const needed = end < this.staleEnd ? FRAME_HEADER_SIZE : 0;
+    if (end + needed <= this.guardedTo || this.guardedTo >= this.staleEnd) return;
     const to = Math.min(this.staleEnd, end + INLINE_ZERO_AHEAD);
     let at = end;
     for (const chunk of zeros(end, to)) {
@@ -178,7 +172,7 @@ export class ActiveSegment {
    * after them (a process killed in between left the frames followed by the earlier life, a torn
    * write to a strict read) and never leaves them out; a commit that ends the segment carries them
    * too, for its cut runs after its write. The blocks are the file's already: no allocation to
-   * journal, so no more zeros than that go ahead.
+   * journal, so no more zeros than that go ahead. Only zeros counted in `guardedTo` spare them.
    */
   zeroAhead(end: number, limit: number, options: { endsSegment?: boolean } = {}): ZerosAhead {
     this.spanEnd ??= this.handle().size();
