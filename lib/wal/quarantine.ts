@@ -47,8 +47,12 @@ export interface QuarantineEvent extends DiagnosticEvent {
  * stepping over each one found (a validating frame is taken as a frame boundary). One pass
  * (surveyWitnesses): a cut tail of many frames is read once, and the CRC work of the whole survey
  * is capped at one search's budget from `from`; when a budget runs out the survey is undecided.
+ * `nextIdAtFrom`: idMin is the id a frame at `from` would carry (a cut at the log's end), so one
+ * at p carries at most idMin + ⌊(p − from)/16⌋ (the frames between take 16 bytes at least).
+ * Without that bound a recycled file's earlier life, read a few bytes off, offers candidates
+ * with lengths up to the end of the file at every offset, and the search ran out of budget.
  */
-export function surveyValidFrames(dir: Directory, path: string, from: number, salt: number, idMin: number): FrameSurvey {
+export function surveyValidFrames(dir: Directory, path: string, from: number, salt: number, idMin: number, nextIdAtFrom = false): FrameSurvey {
   const file = openReadChecked(dir, path);
   const out: FrameSurvey = { count: 0, firstEntryId: 0, lastEntryId: 0, undecided: false };
   try {
@@ -59,7 +63,7 @@ export function surveyValidFrames(dir: Directory, path: string, from: number, sa
       // make candidates that each cost a CRC of most of the file, and a whole segment synced
       // every few entries ran out of budget part way (760 of 1231 frames).
       layout: WAL_FRAME_LAYOUT, file, fileSize, checksum: dir.checksum, from, endBeyond: from, markAbove: 0, salts: [salt], idMin,
-      idBase: undefined, budget: searchBudget(fileSize, from),
+      idBase: nextIdAtFrom ? from : undefined, budget: searchBudget(fileSize, from),
     }, (_offset, head) => {
       if (readU32(head, 4) === MARK_LENGTH) return; // a sync mark: not an entry
       const id = readU64(head, 8);
@@ -81,9 +85,10 @@ export function surveyValidFrames(dir: Directory, path: string, from: number, sa
  * nothing there validates (nothing to preserve).
  */
 export function quarantineBeforeCut(
-  dir: Directory, path: string, from: number, salt: number | undefined, idMin: number, { always = false }: { always?: boolean } = {},
+  dir: Directory, path: string, from: number, salt: number | undefined, idMin: number,
+  { always = false, nextIdAtFrom = false }: { always?: boolean; nextIdAtFrom?: boolean } = {},
 ): QuarantineEvent | undefined {
-  const survey = salt === undefined ? { count: 0, firstEntryId: 0, lastEntryId: 0, undecided: true } : surveyValidFrames(dir, path, from, salt, idMin);
+  const survey = salt === undefined ? { count: 0, firstEntryId: 0, lastEntryId: 0, undecided: true } : surveyValidFrames(dir, path, from, salt, idMin, nextIdAtFrom);
   if (survey.count === 0 && !survey.undecided && !always) return undefined;
   const target = copyToQuarantine(dir, path, from);
   const ids = survey.count === 0 ? 'no entry id known' : `entries ${survey.firstEntryId}..${survey.lastEntryId}`;

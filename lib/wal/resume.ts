@@ -72,7 +72,7 @@ export function resumeTail(
   // An earlier life's bytes past the log ('stale') are cut like a torn tail (and searched for
   // frames of this life first, as a crash that lost one batch and kept the next leaves them).
   const cut = scan.tail !== 'clean';
-  if (cut) quarantineBeforeCut(dir, final.path, scan.validEnd, header.salt, scan.lastEntryId + 1);
+  if (cut) quarantineBeforeCut(dir, final.path, scan.validEnd, header.salt, scan.lastEntryId + 1, { nextIdAtFrom: true });
   const file = dir.openAppend(final.path);
   try {
     refuseUnreadBytes(file.size(), scan.fileSize, final.path);
