@@ -83,7 +83,7 @@ export function scanLog(dir: Directory, options: ScanLogOptions): LogReport {
         },
       });
       const following = options.survey === true && scan.tail === 'torn' && scan.header !== undefined
-        ? surveyValidFrames(dir, ref.path, scan.validEnd, scan.header.salt, scan.lastEntryId + 1)
+        ? surveyValidFrames(dir, ref.path, scan.validEnd, scan.header.salt, scan.lastEntryId + 1, true)
         : undefined;
       segments.push({ segmentId: ref.segmentId, path: ref.path, fileSize: sizes[i], scan, damage: undefined, following });
       expected = scan.lastEntryId + 1;
