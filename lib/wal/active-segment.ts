@@ -2,6 +2,7 @@ import { OWNED_BYTES } from '../backend/owned-bytes';
 import { channels } from '../diagnostics';
 import type { CommitPlan, WritableFile } from '../directory/directory';
 import { UnsettledCommits } from '../directory/unsettled-commits';
+import { isNoRoom } from '../backend/no-room';
 import { ClosedError, InvalidStateError } from '../errors';
 import { FRAME_HEADER_SIZE, FORMAT_VERSION as MARKS_VERSION, SEGMENT_HEADER_SIZE } from './format';
 
@@ -147,7 +148,15 @@ export class ActiveSegment {
       this.write(bytes);
       return true;
     }
-    this.zeroStaleAhead(file, this.position + bytes.length);
+    try {
+      this.zeroStaleAhead(file, this.position + bytes.length);
+    } catch (err) {
+      // Zeros over a recycled file's earlier life need no room where the file system overwrites
+      // in place; one that allocates on overwrite (copy-on-write) may have none for them. What
+      // reached the file is zeros past the log's end, which read as its end as before.
+      if (isNoRoom(err)) return false;
+      throw err;
+    }
     if (!file.writeAtWhereRoom(bytes, this.position)) return false;
     this.position += bytes.length;
     return true;
