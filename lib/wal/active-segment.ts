@@ -114,8 +114,8 @@ export class ActiveSegment {
 
   /**
    * The synchronous mode's zeros over a recycled file's stale bytes, once a write would end less
-   * than a frame header before `guardedTo`: up to INLINE_ZERO_AHEAD bytes, never past the old end (beyond it the end of the
-   * file is a clean end already). Not synced here: until the segment's next fdatasync a crash may
+   * than a frame header before `guardedTo`: up to INLINE_ZERO_AHEAD bytes, never past the old end
+   * (beyond it the end of the file is a clean end already). Not synced here: until the segment's next fdatasync a crash may
    * keep stale bytes there, which a power cut can leave behind any segment's last write anyway.
    * The group-commit path writes its zeros in its commits (zeroAhead, zeroAheadAsync).
    * Written before the bytes that end at `end`, not after: a failure (or a power cut) in between
