@@ -5,34 +5,18 @@
 // of zeros ahead of it, extending the file it had just cut, on every close.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { availableBackends } from '../lib/backend/select';
-import type { Directory } from '../lib/directory/directory';
-import { FsDirectory } from '../lib/directory/fs';
-import { MemoryDirectory } from '../lib/directory/memory';
 import { raw } from '../lib/wal/codec';
 import { MARK_SIZE, segmentPath } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { recycleDirectories } from './support/recycle-lives';
 
 const SEGMENT = 4 * 1024 * 1024;
 const entry = new Uint8Array(4000).fill(7);
 
-function directories(): Array<{ name: string; make: () => { dir: Directory; root?: string } }> {
-  const fsDirs = availableBackends().map((backend) => ({
-    name: `FsDirectory, ${backend.name}`,
-    make: () => {
-      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-recycle-close-'));
-      return { dir: new FsDirectory(root, { backend }), root };
-    },
-  }));
-  return [...fsDirs, { name: 'MemoryDirectory', make: () => ({ dir: new MemoryDirectory() }) }];
-}
-
 describe('closing a writer on a recycled segment', () => {
-  for (const { name, make } of directories()) {
+  for (const { name, make } of recycleDirectories('recycle-close')) {
     for (const mode of ['group commit', 'synchronous'] as const) {
       it(`leaves the file ending at its closing mark, not 1 MiB of zeros past it (${mode}, ${name})`, async () => {
         const { dir, root } = make();

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { availableBackends } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
 import { MemoryDirectory } from '../lib/directory/memory';
 import type { Directory } from '../lib/directory/directory';
@@ -21,6 +20,7 @@ import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { jsChecksummer } from '../lib/directory/js-checksum';
 import { runCli } from './support/cli-run';
+import { fileSizeIn, recycleDirectories } from './support/recycle-lives';
 
 /** Segments of 4 MiB: the earlier life of a full one reaches far past the 1 MiB of zeros kept ahead. */
 const SEGMENT = 4 * 1024 * 1024;
@@ -46,19 +46,10 @@ async function onLongStaleTail(dir: Directory, mode: Mode, options: { idleMarkMs
   const m = new WalMaintenance(dir);
   w.recycle(m.truncateToRecycle(m.segmentRanges()[1].lastEntryId));
   while (w.currentSegmentId < 5 || w.currentSegmentBytes < 64 * 1024) await append();
-  const size = fileSize(dir, segmentPath(5));
+  const size = fileSizeIn(dir, segmentPath(5));
   assert.ok(size >= SEGMENT - entry.length, `segment 5 is a recycled file as long as a full segment (${size} bytes)`);
   assert.ok(nonzeroAfter(dir, segmentPath(5), w.currentSegmentBytes + 1024 * 1024), 'its earlier life lies past the zeros');
   return { w, entries: w.lastEntryId - m.segmentRanges()[0].firstEntryId + 1 };
-}
-
-function fileSize(dir: Directory, p: string): number {
-  const f = dir.openRead(p);
-  try {
-    return f.size();
-  } finally {
-    f.close();
-  }
 }
 
 function readAt(dir: Directory, p: string, at: number, length: number): Uint8Array {
@@ -78,26 +69,15 @@ function readAt(dir: Directory, p: string, at: number, length: number): Uint8Arr
 }
 
 function nonzeroAfter(dir: Directory, p: string, at: number): boolean {
-  return readAt(dir, p, at, fileSize(dir, p) - at).some((b) => b !== 0);
+  return readAt(dir, p, at, fileSizeIn(dir, p) - at).some((b) => b !== 0);
 }
 
 async function strictlyRead(dir: Directory): Promise<number> {
   return (await new WalReader(dir, { codec: raw }).replay({ mode: 'strict' })).length;
 }
 
-function directories(): Array<{ name: string; make: () => { dir: Directory; root?: string } }> {
-  const fsDirs = availableBackends().map((backend) => ({
-    name: `FsDirectory, ${backend.name}`,
-    make: () => {
-      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-earlier-life-'));
-      return { dir: new FsDirectory(root, { backend }), root };
-    },
-  }));
-  return [...fsDirs, { name: 'MemoryDirectory', make: () => ({ dir: new MemoryDirectory() }) }];
-}
-
 describe('a recycled final segment whose earlier life reaches past the zeros', () => {
-  for (const { name, make } of directories()) {
+  for (const { name, make } of recycleDirectories('earlier-life')) {
     for (const mode of ['group commit', 'synchronous'] as const) {
       it(`reads strictly to the end of this life while the writer lives (${mode}, ${name})`, async () => {
         const { dir, root } = make();
@@ -166,7 +146,7 @@ describe('a recycled final segment whose earlier life reaches past the zeros', (
       const resumed = WalWriter.open<Uint8Array>(dir, { codec: raw, maxSegmentSize: SEGMENT });
       try {
         assert.equal(resumed.currentSegmentId, 5);
-        assert.equal(fileSize(dir, segmentPath(5)), resumed.currentSegmentBytes, 'the earlier life was cut');
+        assert.equal(fileSizeIn(dir, segmentPath(5)), resumed.currentSegmentBytes, 'the earlier life was cut');
         await resumed.appendDurable(entry);
       } finally {
         await resumed.close();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { scanLog } from '../lib/cli/log-scan';
 import { MemoryDirectory } from '../lib/directory/memory';
 import { raw } from '../lib/wal/codec';
-import { WalMaintenance } from '../lib/wal/maintenance';
+import { intoRecycledFourth } from './support/recycle-lives';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 
@@ -19,14 +19,7 @@ describe('inspect of a torn tail in a recycled final segment', () => {
   it('counts no frame after it, and says the count is complete', async () => {
     const dir = new MemoryDirectory();
     const w = WalWriter.create<Uint8Array>(dir, { codec: raw, maxSegmentSize: SEGMENT, recycleCapacity: 2 });
-    const fill = async (): Promise<void> => {
-      await Promise.all(Array.from({ length: 256 }, () => w.appendDurable(entry(w.nextEntryId))));
-    };
-    while (w.currentSegmentId < 3) await fill();
-    const m = new WalMaintenance(dir);
-    w.recycle(m.truncateToRecycle(m.segmentRanges()[0].lastEntryId));
-    while (w.currentSegmentId < 4) await fill();
-    for (let i = 0; i < 10; i++) await w.appendDurable(entry(w.nextEntryId));
+    await intoRecycledFourth(dir, w, entry);
     const end = w.currentSegmentBytes;
     // A torn write at the end of the log: bytes that are no frame where its zeros were.
     const f = dir.openAppend(listSegments(dir).at(-1)!.path);

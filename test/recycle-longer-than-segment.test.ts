@@ -5,11 +5,6 @@
 // must follow every write there too, whatever maxSegmentSize says.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { availableBackends } from '../lib/backend/select';
-import { FsDirectory } from '../lib/directory/fs';
-import { MemoryDirectory } from '../lib/directory/memory';
 import type { Directory } from '../lib/directory/directory';
 import { raw } from '../lib/wal/codec';
 import { segmentPath } from '../lib/wal/format';
@@ -18,29 +13,10 @@ import { WalReader } from '../lib/wal/reader';
 import { scanSegment } from '../lib/wal/segment-scan';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
+import { fileSizeIn, recycleDirectories } from './support/recycle-lives';
 
 const OLD_SEGMENT = 256 * 1024;
 const SEGMENT = 64 * 1024;
-
-function directories(): Array<{ name: string; make: () => { dir: Directory; root?: string } }> {
-  const fsDirs = availableBackends().map((backend) => ({
-    name: `FsDirectory, ${backend.name}`,
-    make: () => {
-      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-long-recycle-'));
-      return { dir: new FsDirectory(root, { backend }), root };
-    },
-  }));
-  return [...fsDirs, { name: 'MemoryDirectory', make: () => ({ dir: new MemoryDirectory() }) }];
-}
-
-function fileSize(dir: Directory, p: string): number {
-  const f = dir.openRead(p);
-  try {
-    return f.size();
-  } finally {
-    f.close();
-  }
-}
 
 /** A log of OLD_SEGMENT-byte segments whose first two were truncated to recycle files, left for the next writer. */
 async function withLongRecycleFiles(dir: Directory): Promise<void> {
@@ -57,7 +33,7 @@ async function strictEntries(dir: Directory): Promise<number> {
 }
 
 describe('a recycled file longer than maxSegmentSize', () => {
-  for (const { name, make } of directories()) {
+  for (const { name, make } of recycleDirectories('long-recycle')) {
     for (const mode of ['group commit', 'synchronous'] as const) {
       it(`reads strictly to the end of a live segment whose frames pass maxSegmentSize (${mode}, ${name})`, async () => {
         const { dir, root } = make();
@@ -77,7 +53,7 @@ describe('a recycled file longer than maxSegmentSize', () => {
             await append(new Uint8Array(SEGMENT + 8 * 1024).fill(9));
             assert.equal(w.currentSegmentId, before + 1);
             const p = segmentPath(w.currentSegmentId);
-            assert.ok(fileSize(dir, p) > w.currentSegmentBytes + 16, 'the segment is a recycled file whose earlier life lies past the log');
+            assert.ok(fileSizeIn(dir, p) > w.currentSegmentBytes + 16, 'the segment is a recycled file whose earlier life lies past the log');
             const final = scanSegment(dir, listSegments(dir).at(-1)!, { isFinal: true, mode: 'strict' });
             assert.equal(final.validEnd, w.currentSegmentBytes);
             // 'stale' when only the 16 bytes of zeros lie between, 'clean' when zeros reach the file's end.

@@ -13,10 +13,10 @@ import path from 'node:path';
 import { tsBackend } from '../lib/backend/select';
 import { FsDirectory } from '../lib/directory/fs';
 import { raw } from '../lib/wal/codec';
-import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
 import { withDiagnostics } from './support/diagnostics';
+import { intoRecycledFourth } from './support/recycle-lives';
 
 const SEGMENT = 1024 * 1024;
 const entry = (id: number): Uint8Array => new TextEncoder().encode(JSON.stringify({ id, name: `user${id}`, v: [id, id * 2, id * 3] }));
@@ -28,14 +28,7 @@ describe('resuming a log killed on a recycled final segment', () => {
     try {
       const dir = new FsDirectory(root, { backend: tsBackend() });
       const w = WalWriter.create<Uint8Array>(dir, { codec: raw, maxSegmentSize: SEGMENT, recycleCapacity: 2 });
-      const fill = async (): Promise<void> => {
-        await Promise.all(Array.from({ length: 256 }, () => w.appendDurable(entry(w.nextEntryId))));
-      };
-      while (w.currentSegmentId < 3) await fill();
-      const m = new WalMaintenance(dir);
-      w.recycle(m.truncateToRecycle(m.segmentRanges()[0].lastEntryId));
-      while (w.currentSegmentId < 4) await fill();
-      for (let i = 0; i < 10; i++) await w.appendDurable(entry(w.nextEntryId));
+      await intoRecycledFourth(dir, w, entry);
       const last = w.lastEntryId;
       // What a SIGKILL leaves: the files as the page cache has them, the earlier life past the log.
       fs.cpSync(root, killed, { recursive: true });
