@@ -97,6 +97,8 @@ describe('checkpoint: the writer closed before or between its steps', () => {
         const dir = overriding<Directory>(real, {
           deleteNoSyncAsync: real.deleteNoSyncAsync === undefined ? undefined : async (path: string) => {
             unlink(path);
+            // A slow unlink (a busy thread pool): close() must still not resolve before it lands.
+            await new Promise((resolve) => setTimeout(resolve, 50));
             await real.deleteNoSyncAsync!(path);
             if (closed) unlinkedAfterClose.push(`${path} (landed after close() resolved)`);
           },

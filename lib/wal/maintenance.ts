@@ -39,9 +39,11 @@ export interface TruncateOptions {
    * The writer of this log whose lock the truncation runs under (the checkpoint publisher's).
    * Checked before each removal: once it is closed its lock may be another writer's, so the
    * truncation stops there with ClosedError (segments already removed stay removed). The async
-   * form's steps run off the event loop, and the application may close the writer between two.
+   * form's steps run off the event loop, and the application may close the writer between two:
+   * each step it has started is handed to `finishesBeforeClose`, so close() releases the lock only
+   * once that step landed.
    */
-  writer?: { readonly closed: boolean };
+  writer?: { readonly closed: boolean; finishesBeforeClose?(work: Promise<unknown>): void };
 }
 
 export interface TruncateResult {
@@ -139,7 +141,7 @@ export class WalMaintenance {
     const recycle = options.recycle ?? 0;
     if (!Number.isSafeInteger(recycle) || recycle < 0) throw new InvalidArgumentError(`recycle must be a non-negative integer, not ${String(recycle)}`);
     let room = recycle;
-    const { removed, vetoed, paths } = await runStepsAsync(this.steps(lastEntryId, options), async (step) => {
+    const run = async (step: typeof SYNC_DIR | SegmentRange): Promise<string | undefined | void> => {
       if (step === SYNC_DIR) return this.dir.syncDirAsync(WAL_DIR);
       const to = recyclePath(step.segmentId);
       // As truncateToRecycle: never over a recycle file already there (a segment id used twice).
@@ -152,6 +154,13 @@ export class WalMaintenance {
       await deleteNoSyncOffLoop(this.dir, step.path);
       await this.dir.syncDirAsync(WAL_DIR);
       return undefined;
+    };
+    const { removed, vetoed, paths } = await runStepsAsync(this.steps(lastEntryId, options), (step) => {
+      const work = run(step);
+      // The writer may be closed by what the step itself set off (an unlink's callback): it must
+      // still not release the lock before this step's unlink or rename has landed.
+      options.writer?.finishesBeforeClose?.(work);
+      return work;
     });
     return { removed, vetoed, recycled: paths };
   }

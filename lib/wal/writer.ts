@@ -47,6 +47,8 @@ export class WalWriter<E> {
   }
 
   private readonly state: WriterState<E>;
+  /** finishesBeforeClose: steps on this log's files still in flight. */
+  private readonly maintenance = new Set<Promise<void>>();
   private readonly inline: InlineCommits<E>;
   private readonly pipeline: PipelinedCommits<E>;
   private readonly admission: FrameAdmission<E>;
@@ -320,6 +322,18 @@ export class WalWriter<E> {
     }
   }
 
+  /**
+   * Work on this log's files started for it (a checkpoint's truncation step: an unlink, a rename,
+   * a directory fsync, off the event loop) that close() waits for before it releases the lock:
+   * once the lock is released it may be another writer's, and a step landing then would act on
+   * that writer's log. Not for closeSync, which cannot wait for work off the thread.
+   */
+  finishesBeforeClose(work: Promise<unknown>): void {
+    const settled = work.then(() => undefined, () => undefined);
+    this.maintenance.add(settled);
+    void settled.then(() => this.maintenance.delete(settled));
+  }
+
   private async closeAsync(): Promise<void> {
     this.timers.stop();
     try {
@@ -330,6 +344,7 @@ export class WalWriter<E> {
       if (this.state.failure !== undefined) throw new PoisonedError(this.state.failure);
       await this.inline.finishAsync();
     } finally {
+      while (this.maintenance.size > 0) await Promise.all(this.maintenance);
       this.release();
     }
   }
