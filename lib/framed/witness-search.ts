@@ -146,6 +146,7 @@ function* searchFrom(s: FrameSearch, from: number, win: SearchWindow, state: { b
   const nzTo = s.layout.ids ? 16 : hs;
   const lastStart = s.fileSize - hs;
   const { bytes, words } = win;
+  const markPattern = marksOnly(s);
   let first = from - win.start;
   if (win.length === 0 || first < 0 || first > win.length - hs) {
     win.start = from;
@@ -161,6 +162,24 @@ function* searchFrom(s: FrameSearch, from: number, win: SearchWindow, state: { b
     const winStart = win.start;
     const n = win.length;
     const stop = Math.min(n - hs, lastStart - winStart);
+    if (markPattern !== undefined) {
+      // Only sync marks can be witnesses: look for their length field alone (a memmem, not a
+      // loop over every byte of an earlier life or of damage).
+      const view = Buffer.from(bytes.buffer, bytes.byteOffset, n);
+      for (let q = view.indexOf(markPattern, first + 4); q !== -1 && q - 4 <= stop; q = view.indexOf(markPattern, q + 1)) {
+        const before = state.budget;
+        const found = candidate(s, bytes, winStart, n, q - 4, state);
+        if (found !== SEARCH_NONE) return found;
+        work += before - state.budget;
+      }
+      work += n;
+      yield work;
+      if (n < bytes.length || winStart + n >= s.fileSize) break;
+      win.start += n - hs + 1;
+      win.length = 0;
+      first = 0;
+      continue;
+    }
     // Only offsets near a nonzero word are candidates (see nzFrom), which skips zero-filled
     // space a word at a time.
     let next = first;
@@ -188,6 +207,20 @@ function* searchFrom(s: FrameSearch, from: number, win: SearchWindow, state: { b
     first = 0;
   }
   return SEARCH_NONE;
+}
+
+/**
+ * The little-endian bytes of the sync mark's length field when a sync mark is the only witness
+ * there can be (no entry frame can end beyond s.endBeyond inside the file), else undefined.
+ * Every candidate the byte loop would reach with that length is found by looking for them (a
+ * mark's id is ≥ idMin ≥ 1, so its header has the nonzero word that loop looks for).
+ */
+function marksOnly(s: FrameSearch): Buffer | undefined {
+  const { mark, ids } = s.layout;
+  if (mark === undefined || s.markAbove === undefined || !ids || s.idMin < 1 || s.fileSize > s.endBeyond) return undefined;
+  const pattern = Buffer.alloc(4);
+  pattern.writeUInt32LE(mark.length);
+  return pattern;
 }
 
 /** Checks the candidate at window offset r: SEARCH_NONE, its file offset, or SEARCH_UNDECIDED. */
