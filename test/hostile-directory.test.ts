@@ -289,6 +289,23 @@ describe('a Directory whose methods throw errors of their own', () => {
     }
   });
 
+  it('lock() answering a Promise: the writer refuses it with an IoError EIO, and releases the lock the Promise brings when it comes', async () => {
+    const plain = store();
+    let held = 0;
+    const asyncLock = (p: string): Promise<{ path: string; release: () => void }> => {
+      const lock = plain.lock(p);
+      held++;
+      return Promise.resolve({ path: lock.path, release: () => { held--; lock.release(); } });
+    };
+    const hostile = overriding(plain, { lock: asyncLock as never });
+    assert.throws(() => WalWriter.open(hostile, { codec }), isTypedReadFailure);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(held, 0, 'the lock the Promise brought was released');
+    assertUntouched(plain);
+    // The store is not locked out: a writer through the plain directory opens it.
+    WalWriter.open(plain, { codec }).closeSync();
+  });
+
   it('a DurabilityError the Directory throws on purpose reaches the caller as it is', () => {
     const plain = store();
     const own = new IoError('ESTALE', 'pread', 'wal/somewhere');

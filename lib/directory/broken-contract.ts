@@ -52,6 +52,20 @@ export function ignoreLateRejection(v: unknown): void {
   if (isThenable(v)) Promise.resolve(v).catch(() => undefined);
 }
 
+/**
+ * `v`, what a lock() answered. A Promise is refused, but the lock it brings is still taken when
+ * it comes: released then, so the store is not locked out until the process ends. Its rejection,
+ * if it comes, is dropped as ignoreLateRejection does.
+ */
+export function releaseLateLock(v: unknown): unknown {
+  if (!isThenable(v)) return v;
+  Promise.resolve(v).then((lock: unknown) => {
+    const release = (lock as { release?: unknown } | null)?.release;
+    if (typeof release === 'function') release.call(lock);
+  }).catch(() => undefined);
+  return v;
+}
+
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }

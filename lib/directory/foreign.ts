@@ -1,5 +1,5 @@
 import { types } from 'node:util';
-import { brokenContract, ignoreLateRejection, shown, thrownBy } from './broken-contract';
+import { brokenContract, ignoreLateRejection, releaseLateLock, shown, thrownBy } from './broken-contract';
 import type { CommitPlan, CommitResult, Directory, DirectoryLock, ReadableFile, WritableFile } from './directory';
 import { FsDirectory } from './fs';
 import { MemoryDirectory } from './memory';
@@ -210,7 +210,8 @@ class CheckedDirectory implements Directory {
   }
 
   lock(path: string): DirectoryLock {
-    const lock = run(path, 'flock', 'lock', () => this.inner.lock(path)) as unknown;
+    // A Promise is refused (run), and the lock it brings released when it comes (releaseLateLock).
+    const lock = run(path, 'flock', 'lock', () => releaseLateLock(this.inner.lock(path) as unknown)) as unknown;
     const l = lock as Record<string, unknown> | null;
     if (l === null || typeof l !== 'object' || typeof l.release !== 'function') {
       throw brokenContract(path, 'flock', `lock() answered ${shown(lock)}, not a lock`);
