@@ -12,7 +12,7 @@
 import type { Checksummer } from '../backend/backend';
 import type { ReadableFile } from '../directory/directory';
 import { readWhole } from '../directory/read-whole';
-import { maskCrc, readU32 } from './bytes';
+import { maskCrc, readU32, writeU32 } from './bytes';
 
 export const SEARCH_UNDECIDED = -2;
 export const SEARCH_NONE = -1;
@@ -139,14 +139,8 @@ function newWindow(s: FrameSearch): SearchWindow {
 /** The search of witnessSearch from `from` (≥ s.from), starting in `win` when it already holds that offset's header. */
 function* searchFrom(s: FrameSearch, from: number, win: SearchWindow, state: { budget: number }): Generator<number, number, void> {
   const hs = s.layout.headerSize;
-  // A witness has a nonzero byte in [r + nzFrom, r + nzTo): an id ≥ 1, or (no ids) a header
-  // that is not all zero (a zero length under a zero CRC is no frame: the CRC of a zero
-  // length is not zero).
-  const nzFrom = s.layout.ids ? 8 : 0;
-  const nzTo = s.layout.ids ? 16 : hs;
   const lastStart = s.fileSize - hs;
-  const { bytes, words } = win;
-  const markPattern = marksOnly(s);
+  const scan = windowScan(s);
   let first = from - win.start;
   if (win.length === 0 || first < 0 || first > win.length - hs) {
     win.start = from;
@@ -154,54 +148,17 @@ function* searchFrom(s: FrameSearch, from: number, win: SearchWindow, state: { b
     first = 0;
   }
   for (;;) {
-    let work = 0;
+    const progress = { work: 0 };
     if (win.length === 0) {
-      win.length = readAll(s.file, bytes, win.start, Math.min(bytes.length, s.fileSize - win.start));
-      work = win.length;
+      win.length = readAll(s.file, win.bytes, win.start, Math.min(win.bytes.length, s.fileSize - win.start));
+      progress.work = win.length;
     }
-    const winStart = win.start;
     const n = win.length;
-    const stop = Math.min(n - hs, lastStart - winStart);
-    if (markPattern !== undefined) {
-      // Only sync marks can be witnesses: look for their length field alone (a memmem, not a
-      // loop over every byte of an earlier life or of damage).
-      const view = Buffer.from(bytes.buffer, bytes.byteOffset, n);
-      for (let q = view.indexOf(markPattern, first + 4); q !== -1 && q - 4 <= stop; q = view.indexOf(markPattern, q + 1)) {
-        const before = state.budget;
-        const found = candidate(s, bytes, winStart, n, q - 4, state);
-        if (found !== SEARCH_NONE) return found;
-        work += before - state.budget;
-      }
-      work += n;
-      yield work;
-      if (n < bytes.length || winStart + n >= s.fileSize) break;
-      win.start += n - hs + 1;
-      win.length = 0;
-      first = 0;
-      continue;
-    }
-    // Only offsets near a nonzero word are candidates (see nzFrom), which skips zero-filled
-    // space a word at a time.
-    let next = first;
-    const lastWord = (stop + nzTo - 1) >> 2;
-    for (let k = (first + nzFrom) >> 2; k <= lastWord; k++) {
-      if (words[k] === 0) continue;
-      const hi = Math.min(4 * k + 3 - nzFrom, stop);
-      for (let r = Math.max(next, 4 * k - nzTo + 1); r <= hi; r++) {
-        const before = state.budget;
-        const found = candidate(s, bytes, winStart, n, r, state);
-        if (found !== SEARCH_NONE) return found;
-        work += before - state.budget;
-        if (work >= STEP_WORK) {
-          yield work;
-          work = 0;
-        }
-      }
-      next = Math.max(next, hi + 1);
-    }
-    yield work;
-    if (n < bytes.length || winStart + n >= s.fileSize) break;
-    // Overlap by one header so every candidate's 16 header bytes are seen whole in some window.
+    const found = yield* scan(s, win, first, Math.min(n - hs, lastStart - win.start), state, progress);
+    if (found !== SEARCH_NONE) return found;
+    yield progress.work;
+    if (n < win.bytes.length || win.start + n >= s.fileSize) break;
+    // Overlap by one header so every candidate's header bytes are seen whole in some window.
     win.start += n - hs + 1;
     win.length = 0;
     first = 0;
@@ -210,17 +167,115 @@ function* searchFrom(s: FrameSearch, from: number, win: SearchWindow, state: { b
 }
 
 /**
- * The little-endian bytes of the sync mark's length field when a sync mark is the only witness
- * there can be (no entry frame can end beyond s.endBeyond inside the file), else undefined.
- * Every candidate the byte loop would reach with that length is found by looking for them (a
- * mark's id is ≥ idMin ≥ 1, so its header has the nonzero word that loop looks for).
+ * Checks, in order, the window offsets in [first, stop] that may hold a witness: the first
+ * witness's file offset (or SEARCH_UNDECIDED), else SEARCH_NONE. Yields the work done each time a
+ * step's worth is done; `progress.work` is what it has not yielded.
  */
-function marksOnly(s: FrameSearch): Buffer | undefined {
-  const { mark, ids } = s.layout;
-  if (mark === undefined || s.markAbove === undefined || !ids || s.idMin < 1 || s.fileSize > s.endBeyond) return undefined;
-  const pattern = Buffer.alloc(4);
-  pattern.writeUInt32LE(mark.length);
-  return pattern;
+type WindowScan = (
+  s: FrameSearch, win: SearchWindow, first: number, stop: number, state: { budget: number }, progress: { work: number },
+) => Generator<number, number, void>;
+
+/**
+ * How a search walks a window. Every byte offset is a candidate, but a necessary condition lets
+ * most be passed over unlooked at: where only a sync mark can be a witness, its length field;
+ * where every id a witness may carry is below 2^32, the four zero bytes of the id's high half
+ * after a nonzero low half; otherwise a nonzero byte where the id (or the header) lies. The first
+ * two are found with Buffer.indexOf, so an earlier life of 64 MiB behind a recycled segment's
+ * zeros is not walked a byte at a time in JS (1 s per search).
+ */
+function windowScan(s: FrameSearch): WindowScan {
+  const { mark, ids, headerSize } = s.layout;
+  if (!ids || s.idMin < 1) return nonzeroOffsets;
+  if (mark !== undefined && s.markAbove !== undefined && s.fileSize <= s.endBeyond) return markOffsets;
+  const idMax = s.idBase === undefined ? Number.MAX_SAFE_INTEGER : s.idMin + Math.floor((s.fileSize - s.idBase) / headerSize);
+  return idMax < TWO_32 ? smallIdOffsets : nonzeroOffsets;
+}
+
+/** Checks the candidate at r, booking its work in `progress`. */
+function check(s: FrameSearch, win: SearchWindow, r: number, state: { budget: number }, progress: { work: number }): number {
+  const before = state.budget;
+  const found = candidate(s, win.bytes, win.start, win.length, r, state);
+  progress.work += before - state.budget;
+  return found;
+}
+
+const ZERO_WORD = new Uint8Array(4);
+
+/** A window's bytes as a Buffer (a view, no copy), for indexOf. */
+function loaded(win: SearchWindow): Buffer {
+  return Buffer.from(win.bytes.buffer, win.bytes.byteOffset, win.length);
+}
+
+/** Offsets whose length field is a sync mark's. */
+function* markOffsets(s: FrameSearch, win: SearchWindow, first: number, stop: number, state: { budget: number }, progress: { work: number }): Generator<number, number, void> {
+  const pattern = new Uint8Array(4);
+  writeU32(pattern, 0, s.layout.mark!.length);
+  const view = loaded(win);
+  for (let q = view.indexOf(pattern, first + 4); q !== -1 && q - 4 <= stop; q = view.indexOf(pattern, q + 1)) {
+    const found = check(s, win, q - 4, state, progress);
+    if (found !== SEARCH_NONE) return found;
+    if (progress.work >= STEP_WORK) {
+      yield progress.work;
+      progress.work = 0;
+    }
+  }
+  return SEARCH_NONE;
+}
+
+/**
+ * Offsets whose id (bytes 8..16) has a zero high half and a nonzero low half: every id from 1 to
+ * 2^32 − 1. Inside a run of zeros (zero-filled space) the low half is zero too, and the rest of
+ * the run is passed over a word at a time.
+ */
+function* smallIdOffsets(s: FrameSearch, win: SearchWindow, first: number, stop: number, state: { budget: number }, progress: { work: number }): Generator<number, number, void> {
+  const { bytes, words } = win;
+  const view = loaded(win);
+  const wholeWords = win.length >> 2;
+  for (let q = view.indexOf(ZERO_WORD, first + 12); q !== -1 && q - 12 <= stop;) {
+    if (readU32(bytes, q - 4) === 0) {
+      // Bytes q-4 .. q+3 are zero, and so is every byte up to the next nonzero word: no offset
+      // before it has a nonzero low half.
+      let k = (q >> 2) + 1;
+      while (k < wholeWords && words[k] === 0) k++;
+      q = view.indexOf(ZERO_WORD, Math.max(q + 1, 4 * k - 3));
+      continue;
+    }
+    const found = check(s, win, q - 12, state, progress);
+    if (found !== SEARCH_NONE) return found;
+    if (progress.work >= STEP_WORK) {
+      yield progress.work;
+      progress.work = 0;
+    }
+    q = view.indexOf(ZERO_WORD, q + 1);
+  }
+  return SEARCH_NONE;
+}
+
+/**
+ * Offsets with a nonzero byte where a witness has one: [r + 8, r + 16) with ids (an id ≥ 1), the
+ * whole header without (a zero length under a zero CRC is no frame: the CRC of a zero length is
+ * not zero). Zero-filled space is passed over a word at a time.
+ */
+function* nonzeroOffsets(s: FrameSearch, win: SearchWindow, first: number, stop: number, state: { budget: number }, progress: { work: number }): Generator<number, number, void> {
+  const nzFrom = s.layout.ids ? 8 : 0;
+  const nzTo = s.layout.ids ? 16 : s.layout.headerSize;
+  const { words } = win;
+  let next = first;
+  const lastWord = (stop + nzTo - 1) >> 2;
+  for (let k = (first + nzFrom) >> 2; k <= lastWord; k++) {
+    if (words[k] === 0) continue;
+    const hi = Math.min(4 * k + 3 - nzFrom, stop);
+    for (let r = Math.max(next, 4 * k - nzTo + 1); r <= hi; r++) {
+      const found = check(s, win, r, state, progress);
+      if (found !== SEARCH_NONE) return found;
+      if (progress.work >= STEP_WORK) {
+        yield progress.work;
+        progress.work = 0;
+      }
+    }
+    next = Math.max(next, hi + 1);
+  }
+  return SEARCH_NONE;
 }
 
 /** Checks the candidate at window offset r: SEARCH_NONE, its file offset, or SEARCH_UNDECIDED. */
