@@ -58,19 +58,37 @@ function fdTargets(): Map<string, string> {
   return targets;
 }
 
-function newTargets(base: Map<string, string>, now: Map<string, string>): string {
-  const added = [...now].filter(([fd, target]) => base.get(fd) !== target).map(([fd, target]) => `${fd} -> ${target}`);
+/**
+ * The descriptors of a round, taken once its workers exited and again once this thread reopened
+ * their logs: a descriptor left open is named with the ones it was already open in, which tells
+ * whether it came with the workers' teardown or with the reopen here.
+ */
+interface RoundPhase {
+  readonly label: string;
+  readonly targets: Map<string, string>;
+}
+
+function newTargets(base: Map<string, string>, now: Map<string, string>, phases: readonly RoundPhase[] = []): string {
+  const added = [...now].filter(([fd, target]) => base.get(fd) !== target).map(([fd, target]) => {
+    const openIn = phases.filter((p) => p.targets.get(fd) === target).map((p) => p.label);
+    return `${fd} -> ${target} (open ${openIn.length === 0 ? 'in neither' : openIn.join(' and ')})`;
+  });
   return added.length === 0 ? '' : `; new: ${added.join(', ')}`;
 }
 
 /** Waits (up to 10 s) for this process's descriptors and threads to come back down to `base`. */
-async function settledTo(base: { fds: number; threads: number; targets: Map<string, string> }, what: string): Promise<void> {
+async function settledTo(
+  base: { fds: number; threads: number; targets: Map<string, string> }, what: string, phases: readonly RoundPhase[] = [],
+): Promise<void> {
   let now = counts();
   for (let i = 0; i < 200 && (now.fds > base.fds || now.threads > base.threads); i++) {
     await sleep(50);
     now = counts();
   }
-  assert.ok(now.fds <= base.fds, `${what}: ${now.fds} descriptors open, ${base.fds} before (seed ${seed})${newTargets(base.targets, now.targets)}`);
+  assert.ok(
+    now.fds <= base.fds,
+    `${what}: ${now.fds} descriptors open, ${base.fds} before; ${now.threads} threads, ${base.threads} before (seed ${seed})${newTargets(base.targets, now.targets, phases)}`,
+  );
   assert.ok(now.threads <= base.threads, `${what}: ${now.threads} threads, ${base.threads} before (seed ${seed})`);
 }
 
@@ -128,6 +146,7 @@ if (nativeBackend() && linux) {
         const first = workers[0].worker.terminate();
         await sleep(Math.floor(rand() * 10));
         await Promise.all([first, workers[1].worker.terminate()]);
+        const exited: RoundPhase = { label: 'once the workers exited', targets: fdTargets() };
         for (const [i, w] of workers.entries()) {
           const { messages, errors, code } = await w.outcome;
           assert.deepEqual(errors, [], `round ${round}, worker ${i} (seed ${seed})`);
@@ -137,11 +156,12 @@ if (nativeBackend() && linux) {
           acked[i] = Math.max(acked[i], w.state.acked);
           assertHolds(dirs[i], acked[i], `round ${round}, log ${i}`);
         }
+        const reopened: RoundPhase = { label: 'after the reopen here', targets: fdTargets() };
         if (base === undefined) {
           await sleep(200);
           base = counts();
         } else {
-          await settledTo(base, `round ${round}`);
+          await settledTo(base, `round ${round}`, [exited, reopened]);
         }
       }
       assert.ok(acked[0] > 0 && acked[1] > 0, 'the storms made entries durable');
@@ -337,10 +357,12 @@ if (nativeBackend() && linux) {
           await sleep(Math.floor(rand() * 60));
           await worker.terminate();
           const { errors } = await outcome;
+          const exited: RoundPhase = { label: 'once the worker exited', targets: fdTargets() };
           assert.deepEqual(errors, [], `round ${round} (seed ${seed})`);
           for (const [log, id] of acked.entries()) assertHolds(path.join(tmp, `w${log}`), id, `round ${round}, log w${log}`);
+          const reopened: RoundPhase = { label: 'after the reopen here', targets: fdTargets() };
           if (base === undefined) base = counts();
-          else await settledTo(base, `round ${round}`);
+          else await settledTo(base, `round ${round}`, [exited, reopened]);
         }
         assert.ok(acked.some((id) => id > 0), 'the workers made entries durable');
       });
