@@ -14,6 +14,7 @@ import { IoError } from '../lib/errors';
 import { raw } from '../lib/wal/codec';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
+import { startThreadPool } from './support/thread-pool';
 
 const LIB = path.join(__dirname, '..', 'lib');
 const tasks = (): number => fs.readdirSync('/proc/self/task').length;
@@ -29,6 +30,7 @@ if (backend !== undefined && process.platform === 'linux') {
   describe('native commit threads', function () {
     this.timeout(60_000);
     let tmp: string;
+    before(startThreadPool);
     beforeEach(() => {
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-commit-thread-'));
     });

@@ -20,6 +20,7 @@ import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
 import type { LifecycleWorkerJob } from './fixtures/lifecycle-worker';
+import { startThreadPool } from './support/thread-pool';
 import { followWorker } from './support/worker-outcome';
 
 const WORKER = path.join(__dirname, 'fixtures', 'lifecycle-worker.js');
@@ -113,6 +114,7 @@ function assertHolds(dir: string, acked: number, what: string): void {
 if (nativeBackend() && linux) {
   describe(`native core lifecycle under attack (seed ${seed})`, () => {
     let tmp: string;
+    before(startThreadPool);
     beforeEach(() => {
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-lifecycle-'));
     });
@@ -139,8 +141,8 @@ if (nativeBackend() && linux) {
       let base: ReturnType<typeof counts> | undefined;
       for (let round = 0; round <= rounds; round++) {
         const workers = dirs.map((d, i) => storm(d, `storm ${i} round ${round}`));
-        // Round 0 warms up (libuv's pool threads are created on first use, for good) and sets
-        // the baseline. Some terminations come before the first commit, most during the storm.
+        // Round 0 warms up and sets the baseline. Some terminations come before the first
+        // commit, most during the storm.
         if (rand() < 0.8) await workers[0].started;
         await sleep(Math.floor(rand() * 40));
         const first = workers[0].worker.terminate();
@@ -192,7 +194,7 @@ if (nativeBackend() && linux) {
             assert.equal(code, 3, what);
           }
           assertHolds(dir, acked, what);
-          if (round === 0) Object.assign(base, counts()); // after the first, libuv's pool threads exist
+          if (round === 0) Object.assign(base, counts()); // what the first worker creates for good is in it
           else await settledTo(base, what);
         }
       });
