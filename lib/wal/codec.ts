@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import type { Packr } from 'msgpackr';
 
 // A codec turns one entry into the payload bytes of one frame and back.
 //
@@ -36,18 +36,32 @@ export function jsonCodec<E>(): Codec<E> {
   };
 }
 
-/** MessagePack through msgpackr, in the standard map form (no record extension) so other decoders read it. */
-export function msgpackCodec<E>(): Codec<E> {
+// msgpackr is loaded on a msgpack codec's first encode or decode, not with this module. Loading it
+// loads its native string extractor, whose loader asks detect-libc for the C library: detect-libc
+// reads /proc/self/exe and closes it with fs.close, a close(2) queued on libuv's thread pool. A
+// worker_thread terminated before the pool ran it cancels it at its teardown, and Node no longer
+// counts that descriptor as the worker's: it stayed open for the life of the process. Loaded with
+// the package, every worker that imported durability (and only wrote JSON) was exposed.
+let packrClass: typeof Packr | undefined;
+
+function newPackr(): Packr {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  packrClass ??= (require('msgpackr') as typeof import('msgpackr')).Packr;
   // copyBuffers: a decoded Uint8Array field must not alias the reader's reused view.
   // variableMapSize: fixmap for small objects (2 bytes less per object than map16, a few % slower).
-  const packr = new Packr({ useRecords: false, copyBuffers: true, variableMapSize: true });
+  return new packrClass({ useRecords: false, copyBuffers: true, variableMapSize: true });
+}
+
+/** MessagePack through msgpackr, in the standard map form (no record extension) so other decoders read it. */
+export function msgpackCodec<E>(): Codec<E> {
+  let packr: Packr | undefined;
   return {
     name: 'msgpack',
     encode(entry: E): Uint8Array {
-      return packr.pack(entry);
+      return (packr ??= newPackr()).pack(entry);
     },
     decode(bytes: Uint8Array): E {
-      return packr.unpack(bytes) as E;
+      return (packr ??= newPackr()).unpack(bytes) as E;
     },
   };
 }

@@ -1,0 +1,84 @@
+// A worker terminated right after it loaded the package leaves no descriptor open in the process.
+// Loading must not leave a close(2) queued on libuv's thread pool: Node removes a descriptor from
+// the worker's own list (the ones it closes at teardown) when fs.close is called, and a terminated
+// worker's teardown cancels requests the pool has not started, so a close still waiting there
+// never runs. msgpackr's native extractor did that: its loader (node-gyp-build-optional-packages)
+// asks detect-libc for the C library, which reads /proc/self/exe and closes it with fs.close.
+// On a busy pool (a loaded machine) the lifecycle tests saw "23 descriptors open, 22 before", the
+// new one the node binary. Here the pool is held busy on purpose (this thread's
+// opens of FIFOs no one writes to), so whatever loading queues is still queued at the teardown.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { followWorker } from './support/worker-outcome';
+
+const PACKAGE_ENTRY = path.join(__dirname, '..', 'lib', 'index.js');
+/** The pool's size as libuv reads it (default 4, at most 1024). */
+const POOL_THREADS = Math.min(1024, Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4));
+
+/** This process's open descriptors and what each links to. */
+function descriptors(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      out.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // the listing's own descriptor, or one closed meanwhile
+    }
+  }
+  return out;
+}
+
+/** Holds every thread of libuv's pool in open(2) of a FIFO until `release` opens them for writing. */
+function holdThreadPool(dir: string): { release(): Promise<void> } {
+  const fifos = Array.from({ length: POOL_THREADS }, (_, i) => path.join(dir, `fifo-${i}`));
+  for (const fifo of fifos) {
+    const made = spawnSync('mkfifo', [fifo]);
+    assert.equal(made.status, 0, `mkfifo ${fifo}: ${made.stderr}`);
+  }
+  const opened = fifos.map((fifo) => new Promise<number>((resolve, reject) => fs.open(fifo, 'r', (err, fd) => (err ? reject(err) : resolve(fd)))));
+  return {
+    async release() {
+      // A reader waiting in open(2) counts as one: a non-blocking writer's open succeeds and wakes it.
+      for (const fifo of fifos) fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+      for (const fd of await Promise.all(opened)) fs.closeSync(fd);
+    },
+  };
+}
+
+if (process.platform === 'linux') {
+  describe('a worker that loads the package', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-worker-load-'));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it('and is terminated with the thread pool busy leaves no descriptor open', async function () {
+      this.timeout(60_000);
+      // A first worker, so that what the first one creates for good is in the baseline.
+      await followWorker(new Worker('0', { eval: true }), 'warm-up');
+      const before = descriptors();
+      const pool = holdThreadPool(dir);
+      try {
+        const worker = new Worker(
+          `require(${JSON.stringify(PACKAGE_ENTRY)}).jsonCodec(); require('node:worker_threads').parentPort.postMessage('loaded');`,
+          { eval: true },
+        );
+        const loaded = new Promise((resolve) => worker.once('message', resolve));
+        const outcome = followWorker<string>(worker, 'loader');
+        assert.equal(await loaded, 'loaded');
+        // Whatever loading queued on the pool is still queued: the teardown cancels it.
+        await worker.terminate();
+        assert.deepEqual((await outcome).errors, []);
+      } finally {
+        await pool.release();
+      }
+      const left = [...descriptors()].filter(([fd, target]) => before.get(fd) !== target).map(([fd, target]) => `${fd} -> ${target}`);
+      assert.deepEqual(left, [], `descriptors left open (the node binary is ${fs.readlinkSync('/proc/self/exe')})`);
+    });
+  });
+}
