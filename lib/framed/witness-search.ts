@@ -131,8 +131,9 @@ interface SearchWindow {
 }
 
 function newWindow(s: FrameSearch): SearchWindow {
-  // A multiple of 4 so the Int32 view covers the whole window.
-  const bytes = new Uint8Array((Math.min(WINDOW, s.fileSize - s.from) + 3) & ~3);
+  // A multiple of 4 so the Int32 view covers the whole window. Empty when from is past the end
+  // (a survey from where a scan ended, in a file that shrank since): nothing is searched then.
+  const bytes = new Uint8Array((Math.max(0, Math.min(WINDOW, s.fileSize - s.from)) + 3) & ~3);
   return { bytes, words: new Int32Array(bytes.buffer), start: s.from, length: 0 };
 }
 
