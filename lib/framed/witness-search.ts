@@ -247,7 +247,10 @@ function* smallIdOffsets(s: FrameSearch, win: SearchWindow, first: number, stop:
       yield progress.work;
       progress.work = 0;
     }
-    q = view.indexOf(ZERO_WORD, q + 1);
+    // Bytes q..q+3 are zero: the next zero word is at q + 1 when byte q + 4 is zero, else past
+    // q + 4. Asking indexOf for each offset of a zero run (small u64 fields: 4 per 8 bytes) made
+    // this walk slower than trying every offset.
+    q = q + 4 < win.length && bytes[q + 4] === 0 ? q + 1 : view.indexOf(ZERO_WORD, q + 5);
   }
   return SEARCH_NONE;
 }
