@@ -22,6 +22,7 @@ import { WalWriter } from '../lib/wal/writer';
 import type { LifecycleWorkerJob } from './fixtures/lifecycle-worker';
 import { startThreadPool } from './support/thread-pool';
 import { followWorker } from './support/worker-outcome';
+import { openDescriptors } from './support/descriptors';
 
 const WORKER = path.join(__dirname, 'fixtures', 'lifecycle-worker.js');
 const EXIT_CHILD = path.join(__dirname, 'fixtures', 'lifecycle-exit-child.js');
@@ -44,20 +45,7 @@ function random(seed: number): () => number {
 const seed = process.env.DURABILITY_SEED !== undefined ? Number(process.env.DURABILITY_SEED) : (Date.now() ^ process.pid) >>> 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const counts = () => ({ fds: fs.readdirSync('/proc/self/fd').length, threads: fs.readdirSync('/proc/self/task').length, targets: fdTargets() });
-
-/** What each open descriptor points at ("socket:[…]", a path, "anon_inode:[eventfd]"), to name one left open. */
-function fdTargets(): Map<string, string> {
-  const targets = new Map<string, string>();
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      targets.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`));
-    } catch {
-      // closed between the listing and the link
-    }
-  }
-  return targets;
-}
+const counts = () => ({ fds: fs.readdirSync('/proc/self/fd').length, threads: fs.readdirSync('/proc/self/task').length, targets: openDescriptors() });
 
 /**
  * The descriptors of a round, taken once its workers exited and again once this thread reopened
@@ -148,7 +136,7 @@ if (nativeBackend() && linux) {
         const first = workers[0].worker.terminate();
         await sleep(Math.floor(rand() * 10));
         await Promise.all([first, workers[1].worker.terminate()]);
-        const exited: RoundPhase = { label: 'once the workers exited', targets: fdTargets() };
+        const exited: RoundPhase = { label: 'once the workers exited', targets: openDescriptors() };
         for (const [i, w] of workers.entries()) {
           const { messages, errors, code } = await w.outcome;
           assert.deepEqual(errors, [], `round ${round}, worker ${i} (seed ${seed})`);
@@ -158,7 +146,7 @@ if (nativeBackend() && linux) {
           acked[i] = Math.max(acked[i], w.state.acked);
           assertHolds(dirs[i], acked[i], `round ${round}, log ${i}`);
         }
-        const reopened: RoundPhase = { label: 'after the reopen here', targets: fdTargets() };
+        const reopened: RoundPhase = { label: 'after the reopen here', targets: openDescriptors() };
         if (base === undefined) {
           await sleep(200);
           base = counts();
@@ -359,10 +347,10 @@ if (nativeBackend() && linux) {
           await sleep(Math.floor(rand() * 60));
           await worker.terminate();
           const { errors } = await outcome;
-          const exited: RoundPhase = { label: 'once the worker exited', targets: fdTargets() };
+          const exited: RoundPhase = { label: 'once the worker exited', targets: openDescriptors() };
           assert.deepEqual(errors, [], `round ${round} (seed ${seed})`);
           for (const [log, id] of acked.entries()) assertHolds(path.join(tmp, `w${log}`), id, `round ${round}, log w${log}`);
-          const reopened: RoundPhase = { label: 'after the reopen here', targets: fdTargets() };
+          const reopened: RoundPhase = { label: 'after the reopen here', targets: openDescriptors() };
           if (base === undefined) base = counts();
           else await settledTo(base, `round ${round}`, [exited, reopened]);
         }

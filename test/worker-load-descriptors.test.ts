@@ -14,23 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { followWorker } from './support/worker-outcome';
+import { openDescriptors } from './support/descriptors';
 
 const PACKAGE_ENTRY = path.join(__dirname, '..', 'lib', 'index.js');
 /** The pool's size as libuv reads it (default 4, at most 1024). */
 const POOL_THREADS = Math.min(1024, Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4));
-
-/** This process's open descriptors and what each links to. */
-function descriptors(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      out.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`));
-    } catch {
-      // the listing's own descriptor, or one closed meanwhile
-    }
-  }
-  return out;
-}
 
 /** Holds every thread of libuv's pool in open(2) of a FIFO until `release` opens them for writing. */
 function holdThreadPool(dir: string): { release(): Promise<void> } {
@@ -61,7 +49,7 @@ if (process.platform === 'linux') {
       this.timeout(60_000);
       // A first worker, so that what the first one creates for good is in the baseline.
       await followWorker(new Worker('0', { eval: true }), 'warm-up');
-      const before = descriptors();
+      const before = openDescriptors();
       const pool = holdThreadPool(dir);
       try {
         const worker = new Worker(
@@ -77,7 +65,7 @@ if (process.platform === 'linux') {
       } finally {
         await pool.release();
       }
-      const left = [...descriptors()].filter(([fd, target]) => before.get(fd) !== target).map(([fd, target]) => `${fd} -> ${target}`);
+      const left = [...openDescriptors()].filter(([fd, target]) => before.get(fd) !== target).map(([fd, target]) => `${fd} -> ${target}`);
       assert.deepEqual(left, [], `descriptors left open (the node binary is ${fs.readlinkSync('/proc/self/exe')})`);
     });
   });
