@@ -17,6 +17,7 @@ import { followWorker } from './support/worker-outcome';
 import { openDescriptors } from './support/descriptors';
 
 const PACKAGE_ENTRY = path.join(__dirname, '..', 'lib', 'index.js');
+const BACKENDS = path.join(__dirname, '..', 'lib', 'backend', 'select.js');
 /** The pool's size as libuv reads it (default 4, at most 1024). */
 const POOL_THREADS = Math.min(1024, Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4));
 
@@ -67,6 +68,45 @@ if (process.platform === 'linux') {
       }
       const left = [...openDescriptors()].filter(([fd, target]) => before.get(fd) !== target).map(([fd, target]) => `${fd} -> ${target}`);
       assert.deepEqual(left, [], `descriptors left open (the node binary is ${fs.readlinkSync('/proc/self/exe')})`);
+    });
+
+    it("and is terminated right after the pure-TS backend's directory fsync leaves the directory's descriptor closed", async function () {
+      this.timeout(60_000);
+      const synced = path.join(dir, 'synced');
+      fs.mkdirSync(synced);
+      // The worker stops when its fsync returns until this thread holds every pool thread, so
+      // anything the backend then queues on the pool stays queued until the teardown.
+      const gate = new Int32Array(new SharedArrayBuffer(4));
+      const worker = new Worker(
+        `const fs = require('node:fs');
+        const { parentPort, workerData } = require('node:worker_threads');
+        const fsync = fs.fsync;
+        fs.fsync = (fd, cb) => fsync(fd, (err) => {
+          parentPort.postMessage('synced');
+          Atomics.wait(workerData, 0, 0);
+          cb(err);
+          setImmediate(() => parentPort.postMessage('went on'));
+        });
+        require(${JSON.stringify(BACKENDS)}).tsBackend().fsyncDirAsync(${JSON.stringify(synced)});`,
+        { eval: true, workerData: gate },
+      );
+      const outcome = followWorker<string>(worker, 'directory fsync');
+      const messages: unknown[] = [];
+      const wentOn = new Promise((resolve) => worker.on('message', (m) => messages.push(m) === 2 && resolve(m)));
+      await new Promise((resolve) => worker.once('message', resolve));
+      const pool = holdThreadPool(dir);
+      try {
+        Atomics.store(gate, 0, 1);
+        Atomics.notify(gate, 0);
+        await wentOn;
+        await worker.terminate();
+        assert.deepEqual((await outcome).errors, []);
+      } finally {
+        await pool.release();
+      }
+      assert.deepEqual(messages, ['synced', 'went on']);
+      const left = [...openDescriptors()].filter(([, target]) => target === synced);
+      assert.deepEqual(left, [], 'the directory fsynced in the terminated worker is still open here');
     });
   });
 }

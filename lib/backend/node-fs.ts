@@ -318,15 +318,21 @@ export class NodeFsBackend implements FileBackend {
   async fsyncDirAsync(path: string): Promise<void> {
     if (process.platform === 'win32') return checkDirectory(path);
     const fd = await callback<number>((cb) => fs.open(path, OPEN_DIRECTORY, cb), path);
-    const close = (): Promise<void> => callback<void>((cb) => fs.close(fd, (err) => cb(err, undefined)), path);
     try {
       await callback<void>((cb) => fs.fsync(fd, (err) => cb(err, undefined)), path);
     } catch (err) {
       // As in fsyncDir: the fsync's failure wins over the close's.
-      await close().catch(() => undefined);
+      cleanUpAfterFailure(() => fs.closeSync(fd));
       throw err;
     }
-    await close();
+    // Closed here, not queued on the thread pool (close(2) of a directory does no I/O): Node stops
+    // counting a descriptor as a worker's when fs.close is called, and a worker terminated
+    // before the pool ran that close would leave it open for the life of the process.
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      fail(err, path);
+    }
   }
 
   // Argument errors throw synchronously, as the native binding's do.
