@@ -1,5 +1,6 @@
-// A worker terminated right after it loaded the package leaves no descriptor open in the process.
-// Loading must not leave a close(2) queued on libuv's thread pool: Node removes a descriptor from
+// A worker terminated right after it loaded the package, or right after the pure-TS backend synced
+// a directory, leaves no descriptor open in the process. Neither may leave a close(2) queued on
+// libuv's thread pool: Node removes a descriptor from
 // the worker's own list (the ones it closes at teardown) when fs.close is called, and a terminated
 // worker's teardown cancels requests the pool has not started, so a close still waiting there
 // never runs. msgpackr's native extractor did that: its loader (node-gyp-build-optional-packages)
