@@ -10,7 +10,7 @@ import { MARK_SIZE, segmentPath } from '../lib/wal/format';
 import { WalMaintenance } from '../lib/wal/maintenance';
 import { WalReader } from '../lib/wal/reader';
 import { WalWriter } from '../lib/wal/writer';
-import { recycleDirectories } from './support/recycle-lives';
+import { appendDurablyIn, recycleDirectories } from './support/recycle-lives';
 
 const SEGMENT = 4 * 1024 * 1024;
 const entry = new Uint8Array(4000).fill(7);
@@ -22,13 +22,7 @@ describe('closing a writer on a recycled segment', () => {
         const { dir, root } = make();
         try {
           const w = WalWriter.create<Uint8Array>(dir, { codec: raw, maxSegmentSize: SEGMENT, recycleCapacity: 2, idleMarkMs: 0 });
-          const append = async (): Promise<void> => {
-            if (mode === 'group commit') await w.appendDurable(entry);
-            else {
-              w.append(entry);
-              w.syncSync();
-            }
-          };
+          const append = (): Promise<void> => appendDurablyIn(w, mode, entry);
           while (w.currentSegmentId < 2) await append();
           const m = new WalMaintenance(dir);
           w.recycle(m.truncateToRecycle(m.segmentRanges()[0].lastEntryId));

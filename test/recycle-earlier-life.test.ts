@@ -20,13 +20,13 @@ import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
 import { jsChecksummer } from '../lib/directory/js-checksum';
 import { runCli } from './support/cli-run';
-import { fileSizeIn, recycleDirectories } from './support/recycle-lives';
+import { appendDurablyIn, fileSizeIn, recycleDirectories, type DurableMode } from './support/recycle-lives';
 
 /** Segments of 4 MiB: the earlier life of a full one reaches far past the 1 MiB of zeros kept ahead. */
 const SEGMENT = 4 * 1024 * 1024;
 const entry = new Uint8Array(4000).fill(7);
 
-type Mode = 'group commit' | 'synchronous';
+type Mode = DurableMode;
 
 /**
  * Fills three segments, recycles the first two, and appends until segment 5 (a recycled file,
@@ -35,13 +35,7 @@ type Mode = 'group commit' | 'synchronous';
  */
 async function onLongStaleTail(dir: Directory, mode: Mode, options: { idleMarkMs?: number } = {}): Promise<{ w: WalWriter<Uint8Array>; entries: number }> {
   const w = WalWriter.create<Uint8Array>(dir, { codec: raw, maxSegmentSize: SEGMENT, recycleCapacity: 2, flushPolicy: 'perAppend', idleMarkMs: options.idleMarkMs });
-  const append = async (): Promise<void> => {
-    if (mode === 'group commit') await w.appendDurable(entry);
-    else {
-      w.append(entry);
-      w.syncSync();
-    }
-  };
+  const append = (): Promise<void> => appendDurablyIn(w, mode, entry);
   while (w.currentSegmentId < 4) await append();
   const m = new WalMaintenance(dir);
   w.recycle(m.truncateToRecycle(m.segmentRanges()[1].lastEntryId));

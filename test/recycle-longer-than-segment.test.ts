@@ -13,7 +13,7 @@ import { WalReader } from '../lib/wal/reader';
 import { scanSegment } from '../lib/wal/segment-scan';
 import { listSegments } from '../lib/wal/segment-files';
 import { WalWriter } from '../lib/wal/writer';
-import { fileSizeIn, recycleDirectories } from './support/recycle-lives';
+import { appendDurablyIn, fileSizeIn, recycleDirectories } from './support/recycle-lives';
 
 const OLD_SEGMENT = 256 * 1024;
 const SEGMENT = 64 * 1024;
@@ -41,13 +41,7 @@ describe('a recycled file longer than maxSegmentSize', () => {
           await withLongRecycleFiles(dir);
           const w = WalWriter.open<Uint8Array>(dir, { codec: raw, maxSegmentSize: SEGMENT, recycleCapacity: 2, idleMarkMs: 0 });
           try {
-            const append = async (bytes: Uint8Array): Promise<void> => {
-              if (mode === 'group commit') await w.appendDurable(bytes);
-              else {
-                w.append(bytes);
-                w.syncSync();
-              }
-            };
+            const append = (bytes: Uint8Array): Promise<void> => appendDurablyIn(w, mode, bytes);
             const before = w.currentSegmentId;
             // Larger than maxSegmentSize: it rotates, and is the first (and only) frame of the new segment.
             await append(new Uint8Array(SEGMENT + 8 * 1024).fill(9));

@@ -66,3 +66,16 @@ export async function intoRecycledFourth(dir: Directory, w: WalWriter<Uint8Array
   while (w.currentSegmentId < 4) await fill();
   for (let i = 0; i < 10; i++) await w.appendDurable(entry(w.nextEntryId));
 }
+
+/** How a recycled-segment test makes its entries durable: the pipelined appendDurable, or append + syncSync. */
+export type DurableMode = 'group commit' | 'synchronous';
+
+/** Appends `bytes` and waits until it is durable, the way `mode` says. */
+export async function appendDurablyIn(w: WalWriter<Uint8Array>, mode: DurableMode, bytes: Uint8Array): Promise<void> {
+  if (mode === 'group commit') {
+    await w.appendDurable(bytes);
+    return;
+  }
+  w.append(bytes);
+  w.syncSync();
+}
