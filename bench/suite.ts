@@ -64,7 +64,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
   },
 };
 
-interface Results {
+export interface Results {
   readonly date: string;
   readonly profile: Profile;
   readonly command: string;
