@@ -198,8 +198,10 @@ export class FsDirectory implements Directory {
       const mapped = mapError(err, p);
       if (mapped instanceof NotFoundError) {
         // A missing directory is an empty one (a store not written yet); a link to a missing one
-        // is a directory elsewhere that is not there now, and read as empty it would hide a log.
+        // is a directory elsewhere that is not there now, and a missing root a mistyped path or a
+        // disk not mounted: read as empty either would hide a log (a replay returning nothing).
         this.refuseDanglingLink(p);
+        this.refuseMissingRoot(p);
         return [];
       }
       throw mapped;
@@ -224,9 +226,7 @@ export class FsDirectory implements Directory {
           // Someone else made it between our stat and mkdir: synced below like any existing one.
           const mapped = toIoError(err);
           // The root itself is missing (a mistyped path): say so, not that 'wal' is.
-          if (i === 1 && mapped instanceof IoError && mapped.errno === 'ENOENT' && statSync(this.root, { throwIfNoEntry: false }) === undefined) {
-            throw new NotFoundError(dir, `the directory's root ${this.root} does not exist`);
-          }
+          if (i === 1 && mapped instanceof IoError && mapped.errno === 'ENOENT') this.refuseMissingRoot(dir);
           if (!(mapped instanceof IoError && mapped.errno === 'EEXIST')) throw mapError(mapped, dir);
         }
       }
@@ -335,6 +335,12 @@ export class FsDirectory implements Directory {
   }
 
   /** NotFoundError when `p` is a symbolic link whose target is missing (wal/ on a disk not mounted). */
+  /** NotFoundError naming the root when it is missing (a mistyped path, a disk not mounted under a link). */
+  private refuseMissingRoot(p: string): void {
+    const st = this.call(p, () => statSync(this.root, { throwIfNoEntry: false }));
+    if (st === undefined) throw new NotFoundError(p, `the directory's root ${this.root} does not exist`);
+  }
+
   private refuseDanglingLink(p: string): void {
     const target = danglingLinkAt(this.osPath(p));
     if (target !== undefined) throw new NotFoundError(p, `a symbolic link to ${target}, which does not exist`);
