@@ -1,10 +1,11 @@
-import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding } from '../binding';
 import { elfTruncation } from './elf-extent';
 import { elfTargetMismatch } from './elf-target';
+import { NOT_THE_CORE, fileRefusal, isDurabilityBinding, isMusl, prebuildChecksumMismatch, prebuildPaths } from './native-checks.cjs';
 import { packageRoot, packageVersion } from './package-root';
-import { prebuildChecksumMismatch } from './prebuild-checksum';
+
+export { isMusl };
 
 // Finds the native core. Order: DURABILITY_NATIVE_PATH (an explicit file, for bundlers and for
 // developers testing a fresh build) → prebuilds/<platform>-<arch>/durability[.<libc>].node →
@@ -14,7 +15,7 @@ import { prebuildChecksumMismatch } from './prebuild-checksum';
 // script builds from source only when no prebuild loads, so a local build is the fallback for
 // platforms without one. A committed prebuild cannot lag the sources unnoticed: its embedded
 // sourceHash is checked against native/ by test/package-prebuild.test.ts. A prebuild loads only
-// when its bytes match the .sha256 shipped beside it (lib/prebuild-checksum.ts): a damaged one
+// when its bytes match the .sha256 shipped beside it (lib/native-checks.cjs): a damaged one
 // would crash the process inside dlopen.
 // We do not use `bindings`: it never looks in prebuilds/ and prefers build/Debug over Release.
 
@@ -25,37 +26,10 @@ export interface NativeLoad {
   readonly attempts: readonly string[];
 }
 
-export function isMusl(): boolean {
-  if (process.platform !== 'linux') return false;
-  // The ELF interpreter of the running node names the libc without spawning anything.
-  try {
-    // The first 4 KiB only: the whole executable is some 100 MB.
-    const fd = openSync('/proc/self/exe', 'r');
-    const bytes = Buffer.alloc(4096);
-    let n: number;
-    try {
-      n = readSync(fd, bytes, 0, bytes.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-    const head = bytes.subarray(0, n).toString('latin1');
-    if (head.includes('ld-musl')) return true;
-    if (head.includes('ld-linux')) return false;
-  } catch {
-    // fall through to the slower probe
-  }
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return !report?.header?.glibcVersionRuntime;
-}
-
 export function candidatePaths(): string[] {
-  const tuple = `${process.platform}-${process.arch}`;
-  const dir = path.join(packageRoot(), 'prebuilds', tuple);
-  const libc = process.platform === 'linux' ? (isMusl() ? 'musl' : 'glibc') : undefined;
   const out: string[] = [];
   if (process.env.DURABILITY_NATIVE_PATH) out.push(path.resolve(process.env.DURABILITY_NATIVE_PATH));
-  if (libc) out.push(path.join(dir, `durability.${libc}.node`));
-  out.push(path.join(dir, 'durability.node'));
+  out.push(...prebuildPaths(packageRoot()));
   out.push(path.join(packageRoot(), 'build', 'Release', 'durability.node'));
   return out;
 }
@@ -69,20 +43,9 @@ export function loadNative(): NativeLoad {
   const explicit = process.env.DURABILITY_NATIVE_PATH ? path.resolve(process.env.DURABILITY_NATIVE_PATH) : undefined;
   const prebuildsDir = path.join(packageRoot(), 'prebuilds');
   for (const candidate of candidatePaths()) {
-    let stats: Stats | undefined;
-    try {
-      stats = statSync(candidate, { throwIfNoEntry: false });
-    } catch (err) {
-      attempts.push(`${candidate}: ${(err as Error).message}`); // EACCES, ELOOP: what existsSync called absent
-      continue;
-    }
-    if (stats === undefined) {
-      attempts.push(`${candidate}: not found`);
-      continue;
-    }
-    // Opening a FIFO to read its header would block until a writer came: the import would hang.
-    if (!stats.isFile()) {
-      attempts.push(`${candidate}: not a regular file`);
+    const refusal = fileRefusal(candidate);
+    if (refusal !== undefined) {
+      attempts.push(`${candidate}: ${refusal}`);
       continue;
     }
     // require() runs a .js or .json file as code or data: only a native module may be tried.
@@ -105,7 +68,7 @@ export function loadNative(): NativeLoad {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const binding = require(candidate) as NativeBinding;
       if (!isDurabilityBinding(binding)) {
-        attempts.push(`${candidate}: loads, but is not durability's native core`);
+        attempts.push(`${candidate}: ${NOT_THE_CORE}`);
         continue;
       }
       const built = binding.buildInfo.version;
@@ -125,11 +88,4 @@ export function loadNative(): NativeLoad {
   }
   cached = { binding: undefined, path: undefined, attempts };
   return cached;
-}
-
-/** Whether a loaded module is this package's core (another addon would fail later, untyped). */
-function isDurabilityBinding(b: unknown): b is NativeBinding {
-  const x = b as Partial<NativeBinding> | null;
-  return x !== null && typeof x === 'object' && typeof x.buildInfo?.version === 'string' && typeof x.commitAsync === 'function' &&
-    typeof x.constants === 'object' && x.constants !== null;
 }

@@ -5,10 +5,10 @@
 // --ignore-scripts); nothing depends on it. What loads is decided by the package's own loader
 // (dist/lib/native.js), asked in a child (this file, run with --probe-loader): the same checks as
 // at run time (libc, truncation, the prebuild's .sha256), and a binary that crashes its loader
-// crashes only the child. Before dist/ is compiled, the child checks the prebuilds by hand.
+// crashes only the child. Before dist/ is compiled, the child makes the loader's prebuild checks
+// through lib/native-checks.cjs, the module the loader makes them with.
 'use strict';
 const { spawnSync } = require('node:child_process');
-const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -53,35 +53,22 @@ function answerProbe() {
 }
 
 // npm runs `install` before `prepare` compiles dist/ (a git dependency, a fresh clone), so the
-// loader is not there to ask: the checks it would make of a prebuild (lib/prebuild-checksum.ts,
-// then dlopen), by hand. Without them a clone built the core from source while its prebuild loads.
+// loader is not there to ask: the checks it would make of a prebuild, from the CommonJS module it
+// makes them with (lib/native-checks.cjs, compiled or not), then dlopen. Without them a clone
+// built the core from source while its prebuild loads. Only a source tree lacks dist/, and it
+// has lib/.
 function probePrebuilds() {
-  const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  // The names the loader tries (lib/native.ts candidatePaths): a glibc build on musl may load and fail later.
-  const glibc = process.platform === 'linux' && Boolean(process.report?.getReport().header?.glibcVersionRuntime);
-  const names = process.platform === 'linux' ? [`durability.${glibc ? 'glibc' : 'musl'}.node`, 'durability.node'] : ['durability.node'];
+  const checks = require(path.join(root, 'lib', 'native-checks.cjs'));
   const attempts = [];
-  for (const name of names) {
-    const file = path.join(dir, name);
-    if (!fs.existsSync(file)) {
-      attempts.push(`${file}: not found`);
-      continue;
-    }
+  for (const file of checks.prebuildPaths(root)) {
     try {
-      const sidecar = `${file}.sha256`;
-      if (!fs.existsSync(sidecar)) {
-        attempts.push(`${file}: no ${name}.sha256 beside it to check it against`);
+      const refusal = checks.fileRefusal(file) ?? checks.prebuildChecksumMismatch(file);
+      if (refusal !== undefined) {
+        attempts.push(`${file}: ${refusal}`);
         continue;
       }
-      const expected = /^([0-9a-f]{64})\b/.exec(fs.readFileSync(sidecar, 'latin1'))?.[1];
-      const actual = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-      if (expected !== actual) {
-        attempts.push(`${file}: its SHA-256 ${actual.slice(0, 12)}… does not match ${name}.sha256: damaged or replaced since it was built`);
-        continue;
-      }
-      const binding = require(file);
-      if (binding && binding.buildInfo && typeof binding.buildInfo.version === 'string') return { path: file, attempts };
-      attempts.push(`${file}: loads, but is not durability's native core`);
+      if (checks.isDurabilityBinding(require(file))) return { path: file, attempts };
+      attempts.push(`${file}: ${checks.NOT_THE_CORE}`);
     } catch (err) {
       attempts.push(`${file}: ${String(err && err.message).split('\n')[0]}`);
     }

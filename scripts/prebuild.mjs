@@ -102,7 +102,7 @@ function build(tuple) {
   writeChecksum(file);
 }
 
-// The loader refuses a prebuild whose bytes differ from this (lib/prebuild-checksum.ts): a binary
+// The loader refuses a prebuild whose bytes differ from this (lib/native-checks.cjs): a binary
 // damaged in place would crash the process inside dlopen. sha256sum's format, so
 // `sha256sum -c` checks it by hand.
 function writeChecksum(file) {

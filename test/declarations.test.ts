@@ -15,7 +15,7 @@ function declarations(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) return declarations(p);
-    return e.name.endsWith('.d.ts') ? [p] : [];
+    return /\.d\.c?ts$/.test(e.name) ? [p] : [];
   });
 }
 

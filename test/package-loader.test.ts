@@ -45,6 +45,11 @@ function makeCopy(layout: Layout): string {
   fs.copyFileSync(path.join(root, 'binding.d.ts'), path.join(dest, 'binding.d.ts'));
   fs.mkdirSync(path.join(dest, 'scripts'));
   fs.copyFileSync(path.join(root, 'scripts', 'install.cjs'), path.join(dest, 'scripts', 'install.cjs'));
+  // Without dist/ this is a source tree, where the install script checks the prebuilds with the loader's own module.
+  if (layout.dist === false) {
+    fs.mkdirSync(path.join(dest, 'lib'));
+    fs.copyFileSync(path.join(root, 'lib', 'native-checks.cjs'), path.join(dest, 'lib', 'native-checks.cjs'));
+  }
   if (layout.modules !== false) fs.symlinkSync(path.join(root, 'node_modules'), path.join(dest, 'node_modules'), 'dir');
   const binary = realBinary() as string;
   if (layout.prebuild !== undefined) {
@@ -256,6 +261,37 @@ if (binary === undefined) {
       assert.equal(refused.backend, 'ts');
       assert.match(refused.out, /pure-TypeScript backend/);
       assert.match(refused.out, /SHA-256/);
+    });
+
+    it('before dist/ is compiled, a prebuild is refused for the same reason, in the same words, as the loader gives', function () {
+      // The script checked the prebuilds by hand here: a FIFO at the prebuild path hung it until
+      // the probe timeout (and nothing was built), a directory was "EISDIR", and the checksum
+      // lines lost the expected hash and the DURABILITY_NATIVE_PATH hint the loader gives.
+      const p = (pkg: string) => path.join(pkg, 'prebuilds', tuple, prebuildName);
+      const cases: Record<string, (pkg: string) => void> = {
+        'no .sha256': (pkg) => fs.rmSync(`${p(pkg)}.sha256`),
+        'a directory': (pkg) => {
+          fs.rmSync(p(pkg));
+          fs.mkdirSync(p(pkg));
+        },
+      };
+      if (process.platform !== 'win32') {
+        cases['a FIFO'] = (pkg) => {
+          fs.rmSync(p(pkg));
+          const made = spawnSync('mkfifo', [p(pkg)]);
+          assert.equal(made.status, 0, String(made.stderr));
+        };
+      }
+      const env = { DURABILITY_INSTALL_PROBE_TIMEOUT_MS: '10000' };
+      const said = (layout: Layout, change?: (pkg: string) => void) => install(layout, env, change).out;
+      for (const [name, change] of Object.entries(cases)) {
+        const loader = said({ prebuild: 'real' }, change);
+        assert.match(loader, /pure-TypeScript backend/, name);
+        assert.equal(said({ prebuild: 'real', dist: false }, change), loader, name);
+      }
+      const loader = said({ prebuild: 'damaged' });
+      assert.match(loader, /SHA-256 .* \([0-9a-f]{12}…\)/);
+      assert.equal(said({ prebuild: 'damaged', dist: false }), loader);
     });
 
     it('NODE_OPTIONS making -e input an ES module (--input-type=module) does not change what the script finds', () => {

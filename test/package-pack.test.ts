@@ -25,11 +25,11 @@ function npm(args: string[], cwd: string) {
 const ALLOWED = [
   /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^index\.mjs$/, /^index\.d\.mts$/, /^jetstream\.mjs$/, /^jetstream\.d\.mts$/, /^binding\.d\.ts$/, /^CMakeLists\.txt$/,
   /^scripts\/install\.cjs$/, /^docs\/[A-Z]+\.md$/, /^native\/[a-z0-9_]+\.(cc|h)$/,
-  /^dist\/lib\/([a-z0-9-]+\/)*[a-z0-9-]+\.(js|d\.ts)$/, /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/durability(\.glibc|\.musl)?\.node(\.sha256)?$/,
+  /^dist\/lib\/([a-z0-9-]+\/)*[a-z0-9-]+\.(js|d\.ts|cjs|d\.cts)$/, /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/durability(\.glibc|\.musl)?\.node(\.sha256)?$/,
 ];
 const REQUIRED = [
   'package.json', 'README.md', 'LICENSE', 'index.mjs', 'index.d.mts', 'jetstream.mjs', 'jetstream.d.mts', 'binding.d.ts', 'CMakeLists.txt', 'scripts/install.cjs',
-  'docs/API.md', 'docs/FORMAT.md', 'native/addon.cc', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js',
+  'docs/API.md', 'docs/FORMAT.md', 'native/addon.cc', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js', 'dist/lib/native-checks.cjs',
   'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/linux-arm64/durability.glibc.node', 'prebuilds/win32-x64/durability.node',
   'prebuilds/linux-x64/durability.glibc.node.sha256', 'prebuilds/linux-arm64/durability.glibc.node.sha256', 'prebuilds/win32-x64/durability.node.sha256',
 ];
