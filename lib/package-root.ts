@@ -23,11 +23,25 @@ export function packageVersion(): string | undefined {
 
 function findPackageRoot(start: string): string {
   for (let dir = start; ; ) {
-    const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest) && (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'durability') return dir;
+    if (isThisPackage(path.join(dir, 'package.json'))) return dir;
     const up = path.dirname(dir);
     // Not found (a bundler moved this file): dist/lib/ is two levels below the root.
     if (up === dir) return path.resolve(start, '..', '..');
     dir = up;
+  }
+}
+
+/**
+ * Whether `manifest` is this package's package.json. The search walks up through directories
+ * that are not ours (a bundler's output, an app): a manifest there that does not parse is not
+ * ours, and must not throw out of the loader, which falls back instead.
+ */
+function isThisPackage(manifest: string): boolean {
+  try {
+    // Node and npm read a package.json that starts with a byte-order mark; JSON.parse does not.
+    const text = fs.readFileSync(manifest, 'utf8').replace(/^\uFEFF/, '');
+    return (JSON.parse(text) as { name?: unknown } | null)?.name === 'durability';
+  } catch {
+    return false;
   }
 }

@@ -169,6 +169,25 @@ describe('native loader', () => {
     }
   });
 
+  it('works from a dist/ moved below an app whose package.json starts with a byte-order mark (Node and npm read it): fallback, or the explicit binary', function () {
+    // Looking for its own package.json, the loader JSON.parsed every one on the way up and threw
+    // the SyntaxError out of defaultBackend(): the program died instead of falling back, even
+    // with DURABILITY_NATIVE_PATH set.
+    const app = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-app-'));
+    try {
+      fs.writeFileSync(path.join(app, 'package.json'), '\uFEFF{"name":"app","version":"1.0.0"}');
+      fs.cpSync(path.join(pkg, 'dist'), path.join(app, 'dist'), { recursive: true });
+      fs.symlinkSync(path.join(root, 'node_modules'), path.join(app, 'node_modules'), 'dir');
+      const fallback = backendWith({}, app);
+      assert.equal(fallback.name, 'ts');
+      assert.match(fallback.warning, /DURABILITY_NATIVE_UNAVAILABLE/);
+      const built = builtAddon();
+      if (fs.existsSync(built)) assert.equal(backendWith({ DURABILITY_NATIVE_PATH: built }, app).name, 'native');
+    } finally {
+      fs.rmSync(app, { recursive: true, force: true });
+    }
+  });
+
   it('loads an explicit DURABILITY_NATIVE_PATH (the bundler escape hatch) when it points at a real build', function () {
     const built = builtAddon();
     if (!fs.existsSync(built)) {
