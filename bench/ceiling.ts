@@ -140,7 +140,8 @@ export async function measureCeiling(msPerCell = 700): Promise<CeilingResult> {
   for (const codec of ['raw', 'json'] as const) {
     for (const producers of CEILING_PRODUCERS) {
       const r = await closedLoop(noIoTarget(codec), producers, msPerCell, msPerCell / 3);
-      js.push({ codec, producers, usPerEntry: r.appends > 0 ? (r.seconds * 1e6) / r.appends : NaN });
+      // A window no append completed in (a stalled, loaded machine) measured nothing: no floor.
+      if (r.appends > 0) js.push({ codec, producers, usPerEntry: (r.seconds * 1e6) / r.appends });
     }
   }
   const root = mkdtempSync(path.join(os.tmpdir(), 'durability-bench-ceiling-'));
@@ -165,7 +166,7 @@ export function ceilingAt(r: CeilingResult, codec: 'raw' | 'json', producers: nu
   const j = r.js.find((x) => x.codec === codec && x.producers === producers)?.usPerEntry;
   const whole = r.disk.find((x) => x.frames === producers);
   const half = r.disk.find((x) => x.frames === producers / 2);
-  if (j === undefined || whole === undefined || half === undefined) return undefined;
+  if (!measuredFloor(j) || whole === undefined || half === undefined) return undefined;
   const js = producers * j;
   // A zeros commit runs behind a round's commit, while that round's callers run their JS.
   const zeroCommitUs = whole.zeroCommits > 0 ? (whole.zerosUs * whole.rounds) / whole.zeroCommits : 0;
@@ -189,9 +190,22 @@ export function fasterCeiling(runs: readonly CeilingResult[]): CeilingResult | u
   if (runs.length === 0) return undefined;
   const disk = runs[0].disk.map((d) => runs.flatMap((r) => r.disk.filter((x) => x.frames === d.frames))
     .reduce((a, b) => (b.fdatasyncUs + b.zerosUs < a.fdatasyncUs + a.zerosUs ? b : a)));
-  const js = runs[0].js.map((f) => runs.flatMap((r) => r.js.filter((x) => x.codec === f.codec && x.producers === f.producers))
-    .reduce((a, b) => (b.usPerEntry < a.usPerEntry ? b : a)));
+  const js: JsFloor[] = [];
+  for (const f of runs.flatMap((r) => r.js)) {
+    if (!measuredFloor(f.usPerEntry)) continue;
+    const i = js.findIndex((x) => x.codec === f.codec && x.producers === f.producers);
+    if (i < 0) js.push(f);
+    else if (f.usPerEntry < js[i].usPerEntry) js[i] = f;
+  }
   return { disk, js };
+}
+
+/**
+ * A JS floor that holds a figure. Results written before measureCeiling left unmeasured floors
+ * out hold NaN for them, which a child's JSON line (and a results file) carries as null.
+ */
+export function measuredFloor(usPerEntry: number | null | undefined): usPerEntry is number {
+  return typeof usPerEntry === 'number' && Number.isFinite(usPerEntry);
 }
 
 if (require.main === module) {

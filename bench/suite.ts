@@ -17,7 +17,7 @@ import { measureAppend, type AppendResult } from './append';
 import { hotFunctions, type HotFunction } from './cpuprofile';
 import { measureCrc32c, type Crc32cResult } from './crc32c';
 import { PAYLOAD_BYTES, type DurableResult } from './durable';
-import { CEILING_PRODUCERS, ceilingAt, fasterCeiling, heldTo, type CeilingResult } from './ceiling';
+import { CEILING_PRODUCERS, ceilingAt, fasterCeiling, heldTo, measuredFloor, type CeilingResult } from './ceiling';
 import type { FdatasyncResult } from './fdatasync';
 import { ensurePeers } from './peers/install';
 import { peerVersion, PEER_TARGETS, repoRoot } from './peers/targets';
@@ -341,7 +341,7 @@ function roundBreakdown(r: Results): string[] {
 }
 
 /** The ceiling (bench/ceiling.ts): its two measured parts, and each WAL cell beside it. */
-function ceilingSection(r: Results): string[] {
+export function ceilingSection(r: Pick<Results, 'ceiling' | 'durable'>): string[] {
   const c = fasterCeiling(r.ceiling);
   if (c === undefined) return [];
   const L: string[] = ['## Ceiling: the fastest any writer could go here on a fresh log', ''];
@@ -373,7 +373,7 @@ function ceilingSection(r: Results): string[] {
       const theirs = at(ts, n);
       const share = mine !== undefined && most !== undefined ? ` (${(100 * mine / most).toFixed(0)} %)` : '';
       const split = both === undefined ? '–' : `${rate(both.oneCohort)} / ${rate(both.twoCohorts)}`;
-      L.push(`| ${codec} | ${n} | ${j === undefined ? '–' : j.toFixed(2)} | ${split} | ${rate(mine)}${share} | ${rate(theirs)} | ${most !== undefined && theirs !== undefined ? times(most / theirs) : '–'} |`);
+      L.push(`| ${codec} | ${n} | ${measuredFloor(j) ? j.toFixed(2) : '–'} | ${split} | ${rate(mine)}${share} | ${rate(theirs)} | ${most !== undefined && theirs !== undefined ? times(most / theirs) : '–'} |`);
     }
   }
   L.push('');

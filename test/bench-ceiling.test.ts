@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ceilingAt, fasterCeiling, heldTo, type CeilingResult, type DiskRound } from '../bench/ceiling';
+import { ceilingSection } from '../bench/suite';
 
 // The ceiling's arithmetic (bench/ceiling.ts): what a missed target is held to, so a wrong
 // formula would call a reachable target out of reach (or the reverse).
@@ -50,5 +51,22 @@ describe('bench ceiling', () => {
     assert.equal(ceilingAt(result(0.25), 'json', 256), undefined);
     const noHalf: CeilingResult = { ...result(0.25), disk: [disk(256, 100)] };
     assert.equal(ceilingAt(noHalf, 'raw', 256), undefined);
+  });
+
+  // A loaded machine can leave a JS floor's window with no append completed: its figure was NaN,
+  // which the child's JSON line carries as null. `npm run bench -- --quick` then died in the
+  // report (null.toFixed), losing the run, and a null floor counted as 0 µs of JS.
+  it('a JS floor with no append measured (NaN, or null from JSON) gives no ceiling and never wins', () => {
+    const unmeasured = (usPerEntry: unknown): CeilingResult => ({ ...result(0.25), js: [{ codec: 'raw', producers: 256, usPerEntry: usPerEntry as number }] });
+    assert.equal(ceilingAt(unmeasured(NaN), 'raw', 256), undefined);
+    assert.equal(ceilingAt(unmeasured(null), 'raw', 256), undefined);
+    assert.equal(fasterCeiling([result(0.3), unmeasured(null)])?.js[0].usPerEntry, 0.3);
+    assert.equal(fasterCeiling([unmeasured(NaN), result(0.3)])?.js[0].usPerEntry, 0.3);
+  });
+
+  it('the report\'s ceiling table shows an unmeasured JS floor as –, not a crash', () => {
+    const unmeasured: CeilingResult = { ...result(0.25), js: [{ codec: 'raw', producers: 256, usPerEntry: null as unknown as number }] };
+    const rows = ceilingSection({ ceiling: [unmeasured], durable: [] }).filter((l) => l.startsWith('| raw | 256 |'));
+    assert.deepEqual(rows, ['| raw | 256 | – | – | – | – | – |']);
   });
 });
