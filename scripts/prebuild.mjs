@@ -3,9 +3,10 @@
 // prebuildify (cmake-js behind scripts/node-gyp-shim.cjs), then checks what it made:
 //   prebuilds/<platform>-<arch>/durability.<glibc|musl>.node on Linux, durability.node elsewhere,
 //   each with a <name>.sha256 beside it (the loader loads only a binary that matches it).
-// With no --target, a linux-x64 host builds linux-x64, linux-arm64 and win32-x64 (the last two
-// with Debian's cross toolchains: g++-aarch64-linux-gnu, mingw-w64; `npm run test:platforms`
-// installs them and proves each binary on its own Node); any other host builds its own tuple.
+// With no --target, a linux-x64 host builds linux-x64, linux-arm64, linux-s390x and win32-x64
+// (the last three with Debian's cross toolchains: g++-aarch64-linux-gnu, g++-s390x-linux-gnu,
+// mingw-w64; `npm run test:platforms` installs them and proves each binary on its own Node);
+// any other host builds its own tuple.
 // `--arch arm64` is the older spelling of `--target linux-arm64`.
 // Every binary must embed the tree's sourceHash; a host build is also loaded in a child and its
 // buildInfo compared. On Linux the highest GLIBC_/GLIBCXX_ symbol versions needed are printed.
@@ -26,6 +27,7 @@ const host = `${process.platform}-${process.arch}`;
 /** How to build each tuple from a linux-x64 host: the CMake toolchain and the strip binary. */
 const CROSS = {
   'linux-arm64': { toolchain: 'toolchain-linux-arm64.cmake', strip: 'aarch64-linux-gnu-strip', objdump: 'aarch64-linux-gnu-objdump' },
+  'linux-s390x': { toolchain: 'toolchain-linux-s390x.cmake', strip: 's390x-linux-gnu-strip', objdump: 's390x-linux-gnu-objdump' },
   'win32-x64': { toolchain: 'toolchain-win32-x64.cmake', strip: 'x86_64-w64-mingw32-strip' },
 };
 

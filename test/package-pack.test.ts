@@ -32,6 +32,7 @@ const REQUIRED = [
   'docs/API.md', 'docs/FORMAT.md', 'native/addon.cc', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js', 'dist/lib/native-checks.cjs',
   'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/linux-arm64/durability.glibc.node', 'prebuilds/win32-x64/durability.node',
   'prebuilds/linux-x64/durability.glibc.node.sha256', 'prebuilds/linux-arm64/durability.glibc.node.sha256', 'prebuilds/win32-x64/durability.node.sha256',
+  'prebuilds/linux-s390x/durability.glibc.node', 'prebuilds/linux-s390x/durability.glibc.node.sha256',
 ];
 
 interface Pack { filename: string; size: number; unpackedSize: number; files: { path: string }[] }

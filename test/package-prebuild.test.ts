@@ -30,9 +30,9 @@ function compareVersions(a: string, b: string): number {
 describe('committed prebuilds', () => {
   const expected = nativeSourceHash(root);
 
-  it('include linux-x64, linux-arm64 (glibc) and win32-x64, every file named prebuilds/<platform>-<arch>/durability[.<libc>].node', () => {
+  it('include linux-x64, linux-arm64, linux-s390x (glibc) and win32-x64, every file named prebuilds/<platform>-<arch>/durability[.<libc>].node', () => {
     const names = prebuilds().map((p) => path.relative(root, p).split(path.sep).join('/'));
-    for (const required of ['prebuilds/linux-arm64/durability.glibc.node', 'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/win32-x64/durability.node']) {
+    for (const required of ['prebuilds/linux-arm64/durability.glibc.node', 'prebuilds/linux-s390x/durability.glibc.node', 'prebuilds/linux-x64/durability.glibc.node', 'prebuilds/win32-x64/durability.node']) {
       assert.ok(names.includes(required), `${required} missing`);
     }
     const scheme = /^prebuilds\/(linux-[a-z0-9]+\/durability\.(glibc|musl)|(darwin|win32)-[a-z0-9]+\/durability)\.node$/;
@@ -71,7 +71,7 @@ describe('committed prebuilds', () => {
     const own = prebuilds().filter((p) => p.includes(`${path.sep}${tuple}${path.sep}`));
     if (own.length === 0) {
       // Platforms without a committed prebuild build from source (README); nothing to load here.
-      assert.ok(!['linux-x64', 'linux-arm64', 'win32-x64'].includes(tuple));
+      assert.ok(!['linux-x64', 'linux-arm64', 'linux-s390x', 'win32-x64'].includes(tuple));
       return;
     }
     for (const file of own) {
