@@ -94,8 +94,9 @@ function qemuLinux(arch, { qemu, kernel, version, mocha, quick }) {
       DURABILITY_EXEC_WRAPPER: execWrapper(tuple, `exec ${emulator} -L / '${node}' "$@"`),
       NODE_OPTIONS: `--require ${path.join(root, 'scripts', 'qemu-spawn-preload.cjs')}`,
       // Left out: the ts backend's pid-file lock across processes and threads. It tells a live
-      // owner by the start time in /proc/<pid>/stat, which qemu-user fakes (as 0) for the process
-      // itself only, so under emulation every owner looks like a reused pid. The native
+      // owner by the start time in /proc/<pid>/stat, which qemu-user makes up for the process
+      // itself only (qemu 7.2, arm64 and s390x alike: from its own clock, a few ticks off what
+      // every other process reads), so under emulation every owner looks like a reused pid. The native
       // backend's flock is tested in full.
       // Also left out, as on every emulated platform: the suites that need the test-hook addon
       // (TEST_BUILD), which this host builds for itself only.
