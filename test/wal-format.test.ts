@@ -97,7 +97,8 @@ describe('wal format: segment header', () => {
     const resealed = (edit: (b: Uint8Array) => void): Uint8Array => {
       const b = good.slice();
       edit(b);
-      b.set(new Uint8Array(new Uint32Array([maskCrc(referenceCrc32c(b.subarray(0, 28)))]).buffer), 28);
+      // Little-endian whatever the host's byte order (docs/FORMAT.md; s390x is big-endian).
+      new DataView(b.buffer, b.byteOffset).setUint32(28, maskCrc(referenceCrc32c(b.subarray(0, 28))), true);
       return b;
     };
     corruption(() => decodeSegmentHeader(good.subarray(0, 31), 'f', reference), 31, /truncated/);
