@@ -22,21 +22,58 @@ const BACKENDS = path.join(__dirname, '..', 'lib', 'backend', 'select.js');
 /** The pool's size as libuv reads it (default 4, at most 1024). */
 const POOL_THREADS = Math.min(1024, Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4));
 
-/** Holds every thread of libuv's pool in open(2) of a FIFO until `release` opens them for writing. */
-function holdThreadPool(dir: string): { release(): Promise<void> } {
+/** Threads of this process blocked in open(2) of a FIFO no one has opened for writing. */
+function threadsInFifoOpen(): number {
+  let n = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/wchan`, 'utf8') === 'wait_for_partner') n++;
+    } catch {
+      // the thread ended while listed
+    }
+  }
+  return n;
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
+
+/**
+ * Holds every thread of libuv's pool in open(2) of a FIFO until `release` opens them for writing;
+ * resolves once all of them are in open(2). An open still queued behind other pool work would hold
+ * no thread, and a non-blocking writer's open finds no reader there (ENXIO).
+ */
+async function holdThreadPool(dir: string): Promise<{ release(): Promise<void> }> {
   const fifos = Array.from({ length: POOL_THREADS }, (_, i) => path.join(dir, `fifo-${i}`));
   for (const fifo of fifos) {
     const made = spawnSync('mkfifo', [fifo]);
     assert.equal(made.status, 0, `mkfifo ${fifo}: ${made.stderr}`);
   }
   const opened = fifos.map((fifo) => new Promise<number>((resolve, reject) => fs.open(fifo, 'r', (err, fd) => (err ? reject(err) : resolve(fd)))));
-  return {
-    async release() {
-      // A reader waiting in open(2) counts as one: a non-blocking writer's open succeeds and wakes it.
-      for (const fifo of fifos) fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
-      for (const fd of await Promise.all(opened)) fs.closeSync(fd);
-    },
+  const release = async (): Promise<void> => {
+    for (const fifo of fifos) {
+      // A reader waiting in open(2) counts as one: a non-blocking writer's open succeeds and wakes
+      // it. One not there yet (still queued when holding failed) comes once others are released.
+      for (;;) {
+        try {
+          fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+          await tick();
+        }
+      }
+    }
+    for (const fd of await Promise.all(opened)) fs.closeSync(fd);
   };
+  const deadline = Date.now() + 30_000;
+  while (threadsInFifoOpen() < POOL_THREADS) {
+    if (Date.now() > deadline) {
+      await release();
+      throw new Error(`${threadsInFifoOpen()} of ${POOL_THREADS} thread-pool threads reached open(2) of a FIFO in 30 s`);
+    }
+    await tick();
+  }
+  return { release };
 }
 
 if (process.platform === 'linux') {
@@ -52,7 +89,7 @@ if (process.platform === 'linux') {
       // A first worker, so that what the first one creates for good is in the baseline.
       await followWorker(new Worker('0', { eval: true }), 'warm-up');
       const before = openDescriptors();
-      const pool = holdThreadPool(dir);
+      const pool = await holdThreadPool(dir);
       try {
         const worker = new Worker(
           `require(${JSON.stringify(PACKAGE_ENTRY)}).jsonCodec(); require('node:worker_threads').parentPort.postMessage('loaded');`,
@@ -95,7 +132,7 @@ if (process.platform === 'linux') {
       const messages: unknown[] = [];
       const wentOn = new Promise((resolve) => worker.on('message', (m) => messages.push(m) === 2 && resolve(m)));
       await new Promise((resolve) => worker.once('message', resolve));
-      const pool = holdThreadPool(dir);
+      const pool = await holdThreadPool(dir);
       try {
         Atomics.store(gate, 0, 1);
         Atomics.notify(gate, 0);
