@@ -5,7 +5,7 @@
 // dist/ (npm runs `install` before `prepare`: a fresh clone, a git dependency), requiring this
 // file from lib/; everything else requires the copy tsc puts in dist/lib/.
 const { createHash } = require('node:crypto');
-const { closeSync, existsSync, openSync, readFileSync, readSync, statSync } = require('node:fs');
+const { closeSync, openSync, readFileSync, readSync, statSync } = require('node:fs');
 const path = require('node:path');
 
 /** Why a module that dlopen accepted is refused: another addon would fail later, untyped. */
@@ -88,7 +88,10 @@ function checksumFile(binary) {
  */
 function prebuildChecksumMismatch(binary) {
   const sidecar = checksumFile(binary);
-  if (!existsSync(sidecar)) return `no ${path.basename(sidecar)} beside it to check it against (set DURABILITY_NATIVE_PATH to load an unchecked binary)`;
+  // Read only a regular file: reading a FIFO there would block the import until a writer came.
+  const refusal = fileRefusal(sidecar);
+  if (refusal === 'not found') return `no ${path.basename(sidecar)} beside it to check it against (set DURABILITY_NATIVE_PATH to load an unchecked binary)`;
+  if (refusal !== undefined) return `its ${path.basename(sidecar)} ${refusal === 'not a regular file' ? 'is not a regular file' : `cannot be read (${refusal})`}`;
   const expected = /^([0-9a-f]{64})\b/.exec(readFileSync(sidecar, 'latin1'))?.[1];
   const actual = createHash('sha256').update(readFileSync(binary)).digest('hex');
   if (expected === actual) return undefined;

@@ -96,8 +96,9 @@ function probe(pkg: string, env: Record<string, string> = {}): Probe {
   delete childEnv.DURABILITY_BACKEND;
   delete childEnv.DURABILITY_NATIVE_PATH;
   Object.assign(childEnv, env);
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: pkg, env: childEnv, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+  // A loader that hangs (blocked reading a FIFO) is a failure here, not a test that never ends.
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: pkg, env: childEnv, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `${r.error?.message ?? ''} ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Omit<Probe, 'warnings' | 'stderr'>;
   return { ...out, warnings: r.stderr.split('\n').filter((l) => l.includes('DURABILITY_NATIVE_UNAVAILABLE')).length, stderr: r.stderr };
 }
@@ -166,6 +167,24 @@ if (binary === undefined) {
       assert.equal(p.backend, 'ts');
       assert.equal(p.warnings, 1, p.stderr);
       assert.match(p.attempts.join('\n'), new RegExp(`${prebuildName.replace(/\./g, '\\.')}: its SHA-256 .* does not match`));
+    });
+
+    it('a prebuild whose .sha256 is no regular file (a FIFO, a directory) is passed over, not read: the TS backend, one warning saying why', () => {
+      // Reading a FIFO blocks until a writer comes: the program hung on import.
+      const sidecar = (pkg: string) => `${path.join(pkg, 'prebuilds', tuple, prebuildName)}.sha256`;
+      const kinds: Record<string, (file: string) => void> = { 'a directory': (file) => fs.mkdirSync(file) };
+      if (process.platform !== 'win32') {
+        kinds['a FIFO'] = (file) => assert.equal(spawnSync('mkfifo', [file]).status, 0);
+      }
+      for (const [kind, make] of Object.entries(kinds)) {
+        const pkg = copy({ prebuild: 'real' });
+        fs.rmSync(sidecar(pkg));
+        make(sidecar(pkg));
+        const p = probe(pkg);
+        assert.equal(p.backend, 'ts', kind);
+        assert.equal(p.warnings, 1, p.stderr);
+        assert.match(p.attempts.join('\n'), new RegExp(`${prebuildName.replace(/\./g, '\\.')}: its ${prebuildName.replace(/\./g, '\\.')}\\.sha256 is not a regular file`), kind);
+      }
     });
 
     it('with no binary at all: the pure-TS backend and exactly one warning naming every path tried', () => {
