@@ -315,33 +315,35 @@ function execWrapper(name, body) {
 
 /** The pinned official Node binary for a platform, from its npm package, cached. */
 function ensureNode({ pkg, bin, version }) {
-  const dir = path.join(cache, `${pkg}-${version}`);
-  const file = path.join(dir, 'package', bin);
-  if (fs.existsSync(file)) return file;
-  console.log(`test:platforms: fetching ${pkg}@${version}`);
-  const staging = `${dir}.partial`;
-  fs.rmSync(staging, { recursive: true, force: true });
-  fs.mkdirSync(staging, { recursive: true });
-  const packed = sh('npm', ['pack', `${pkg}@${version}`, '--silent', '--pack-destination', staging]).trim().split('\n').pop();
-  sh('tar', ['-xzf', path.join(staging, packed), '-C', staging]);
-  fs.rmSync(path.join(staging, packed));
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(staging, dir); // complete or absent: an interrupted fetch is redone
-  return file;
+  return cachedInstall(`${pkg}-${version}`, path.join('package', bin), `fetching ${pkg}@${version}`, (staging) => {
+    const packed = sh('npm', ['pack', `${pkg}@${version}`, '--silent', '--pack-destination', staging]).trim().split('\n').pop();
+    sh('tar', ['-xzf', path.join(staging, packed), '-C', staging]);
+    fs.rmSync(path.join(staging, packed));
+  });
 }
 
 /** A pinned mocha for a platform's Node that the project's own mocha does not support, cached: its entry file. */
 function ensureMocha(version) {
-  const dir = path.join(cache, `mocha-${version}`);
-  const entry = path.join(dir, 'node_modules', 'mocha', 'index.js');
+  return cachedInstall(`mocha-${version}`, path.join('node_modules', 'mocha', 'index.js'), `installing mocha@${version}`, (staging) => {
+    sh('npm', ['install', '--prefix', staging, `mocha@${version}`, '--ignore-scripts', '--no-save', '--no-package-lock', '--no-audit', '--no-fund']);
+  });
+}
+
+/**
+ * `file` inside the cache directory `name`, filled by `fill(staging)` on first use. Filled in a
+ * staging directory and renamed into place: complete or absent, so an interrupted fetch is redone.
+ */
+function cachedInstall(name, file, what, fill) {
+  const dir = path.join(cache, name);
+  const entry = path.join(dir, file);
   if (fs.existsSync(entry)) return entry;
-  console.log(`test:platforms: installing mocha@${version}`);
+  console.log(`test:platforms: ${what}`);
   const staging = `${dir}.partial`;
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
-  sh('npm', ['install', '--prefix', staging, `mocha@${version}`, '--ignore-scripts', '--no-save', '--no-package-lock', '--no-audit', '--no-fund']);
+  fill(staging);
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(staging, dir); // complete or absent, as ensureNode
+  fs.renameSync(staging, dir);
   return entry;
 }
 

@@ -334,13 +334,13 @@ export class FsDirectory implements Directory {
     }
   }
 
-  /** NotFoundError when `p` is a symbolic link whose target is missing (wal/ on a disk not mounted). */
   /** NotFoundError naming the root when it is missing (a mistyped path, a disk not mounted under a link). */
   private refuseMissingRoot(p: string): void {
     const st = this.call(p, () => statSync(this.root, { throwIfNoEntry: false }));
     if (st === undefined) throw new NotFoundError(p, `the directory's root ${this.root} does not exist`);
   }
 
+  /** NotFoundError when `p` is a symbolic link whose target is missing (wal/ on a disk not mounted). */
   private refuseDanglingLink(p: string): void {
     const target = danglingLinkAt(this.osPath(p));
     if (target !== undefined) throw new NotFoundError(p, `a symbolic link to ${target}, which does not exist`);
